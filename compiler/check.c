@@ -1,0 +1,1722 @@
+/*
+** check.c — the type checker of .flow programs.
+**
+** One walk over the workflow body in source order, with a scope of steps
+** that have definitely run; a prepass registers every step name first so
+** that uniqueness and "defined later" errors are exact. Errors are counted
+** in the diag_ctx and checking goes on: an erroneous expression gets
+** TY_ERROR, which silences follow-on errors.
+*/
+#include "check.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---- a string-keyed map (open addressing, arena-backed) ---------------- */
+
+typedef struct chk_map {
+    const char **keys;
+    void **vals;
+    int cap, len;
+} chk_map;
+
+static uint32_t chk_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static void chk_map_put(arena *a, chk_map *m, const char *key, void *val);
+
+static void chk_map_grow(arena *a, chk_map *m)
+{
+    chk_map old = *m;
+    m->cap = old.cap ? old.cap * 2 : 64;
+    m->len = 0;
+    m->keys = arena_alloc(a, sizeof *m->keys * (size_t)m->cap);
+    m->vals = arena_alloc(a, sizeof *m->vals * (size_t)m->cap);
+    for (int i = 0; i < old.cap; i++)
+        if (old.keys[i]) chk_map_put(a, m, old.keys[i], old.vals[i]);
+}
+
+static void chk_map_put(arena *a, chk_map *m, const char *key, void *val)
+{
+    if ((m->len + 1) * 2 > m->cap) chk_map_grow(a, m);
+    uint32_t i = chk_hash(key) & (uint32_t)(m->cap - 1);
+    while (m->keys[i] && strcmp(m->keys[i], key) != 0) i = (i + 1) & (uint32_t)(m->cap - 1);
+    if (!m->keys[i]) m->len++;
+    m->keys[i] = key;
+    m->vals[i] = val;
+}
+
+static void *chk_map_get(const chk_map *m, const char *key)
+{
+    if (!m->cap) return NULL;
+    uint32_t i = chk_hash(key) & (uint32_t)(m->cap - 1);
+    while (m->keys[i]) {
+        if (strcmp(m->keys[i], key) == 0) return m->vals[i];
+        i = (i + 1) & (uint32_t)(m->cap - 1);
+    }
+    return NULL;
+}
+
+/* ---- checker state ----------------------------------------------------- */
+
+/* Where an expression is being checked decides which names exist. */
+typedef enum chk_where {
+    WHERE_BODY,         /* workflow statements */
+    WHERE_ACTION,       /* an action's request: its parameters */
+    WHERE_CONST,        /* setting defaults: literals only */
+    WHERE_TEST,         /* a test block's expect */
+    WHERE_TEST_DATA,    /* a test block's event/settings/mocks: literals */
+} chk_where;
+
+/* Per-step facts during the walk. */
+typedef struct chk_stepinfo {
+    bool defined;       /* the walk has passed its definition */
+    bool visible;       /* it has definitely run at the current point */
+    bool in_fanout;     /* defined inside a fanout body */
+    bool conditional;   /* defined inside an if branch or fanout */
+    src_loc hidden_at;  /* the if/fanout that hides it, once left */
+    const char *hidden_by;  /* "if" or "fanout" */
+} chk_stepinfo;
+
+/* Collects the types of `return` statements of one context (the run or a
+** fanout item). */
+typedef struct chk_returns {
+    ast_type *type;     /* unified so far, NULL before the first */
+    src_loc first;      /* the first return */
+    bool any;
+} chk_returns;
+
+typedef struct chk_state {
+    ast_program *prog;
+    diag_ctx *d;
+    arena *a;
+    ast_file *main;
+
+    chk_map steps;              /* name -> ast_step (the main file's) */
+    chk_stepinfo *info;         /* by step index */
+    ptrvec scope;               /* visible steps in definition order */
+    ptrvec fanouts;             /* enclosing fanouts, innermost last */
+    ptrvec narrowed;            /* const char * paths known non-null */
+
+    chk_map integrations;       /* name -> ast_integration */
+    chk_map actions;            /* "integ.op" -> ast_action */
+    chk_map secrets;            /* name -> src_loc * of declaration */
+    chk_map settings;           /* name -> ast_field */
+
+    ast_type *trigger_type;     /* object or json */
+    ast_type *settings_type;
+    ast_type *secrets_type;
+    ast_type *run_type;
+
+    chk_where where;
+    ast_action *action;         /* WHERE_ACTION */
+    ast_type *response_body;    /* inside fail when / cursor: body type, else NULL */
+    chk_returns *returns;       /* current return context */
+    int fanout_depth;
+} chk_state;
+
+/* ---- types ------------------------------------------------------------- */
+
+static ast_type *ty_new(chk_state *st, ast_type_kind k, ast_type *elem)
+{
+    ast_type *t = arena_alloc(st->a, sizeof *t);
+    t->kind = k;
+    t->elem = elem;
+    return t;
+}
+
+static ast_type *ty_list(chk_state *st, ast_type *elem) { return ty_new(st, TY_LIST, elem); }
+
+static ast_type *ty_opt(chk_state *st, ast_type *t)
+{
+    if (t->kind == TY_OPTIONAL || t->kind == TY_JSON || t->kind == TY_NULL || t->kind == TY_ERROR)
+        return t;
+    return ty_new(st, TY_OPTIONAL, t);
+}
+
+static ast_type *ty_strip(ast_type *t) { return t->kind == TY_OPTIONAL ? t->elem : t; }
+
+static ast_field *ty_mkfield(chk_state *st, const char *name, ast_type *t)
+{
+    ast_field *f = arena_alloc(st->a, sizeof *f);
+    f->name = name;
+    f->type = t;
+    return f;
+}
+
+static ast_type *ty_object(chk_state *st, int n, ast_field **fields)
+{
+    ast_type *t = ty_new(st, TY_OBJECT, NULL);
+    t->nfields = n;
+    t->fields = arena_alloc(st->a, sizeof *t->fields * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) t->fields[i] = fields[i];
+    return t;
+}
+
+static ast_field *ty_field(const ast_type *t, const char *name)
+{
+    for (int i = 0; i < t->nfields; i++)
+        if (strcmp(t->fields[i]->name, name) == 0) return t->fields[i];
+    return NULL;
+}
+
+static bool ty_is_num(const ast_type *t) { return t->kind == TY_INT || t->kind == TY_FLOAT; }
+
+static bool ty_dyn(const ast_type *t) { return t->kind == TY_JSON || t->kind == TY_ERROR; }
+
+bool chk_assignable(const ast_type *from, const ast_type *to)
+{
+    if (ty_dyn(from) || ty_dyn(to)) return true;
+    if (to->kind == TY_OPTIONAL) {
+        if (from->kind == TY_NULL) return true;
+        return chk_assignable(ty_strip((ast_type *)from), to->elem);
+    }
+    if (from->kind == TY_OPTIONAL || from->kind == TY_NULL) return false;
+    if (from->kind == TY_INT && to->kind == TY_FLOAT) return true;
+    if (from->kind != to->kind) return false;
+    switch (to->kind) {
+    case TY_LIST:
+        return chk_assignable(from->elem, to->elem);
+    case TY_OBJECT:
+        for (int i = 0; i < to->nfields; i++) {
+            ast_field *ff = ty_field(from, to->fields[i]->name);
+            if (!ff) {
+                if (to->fields[i]->type->kind != TY_OPTIONAL && !ty_dyn(to->fields[i]->type))
+                    return false;
+            } else if (!chk_assignable(ff->type, to->fields[i]->type)) {
+                return false;
+            }
+        }
+        return true;
+    default:
+        return true;
+    }
+}
+
+/* The smallest type both a and b fit in, or NULL when there is none. */
+static ast_type *ty_unify(chk_state *st, ast_type *a, ast_type *b)
+{
+    if (a->kind == TY_ERROR) return b;
+    if (b->kind == TY_ERROR) return a;
+    if (a->kind == TY_JSON || b->kind == TY_JSON) return &ast_type_json;
+    if (a->kind == TY_NULL && b->kind == TY_NULL) return a;
+    if (a->kind == TY_NULL) return ty_opt(st, b);
+    if (b->kind == TY_NULL) return ty_opt(st, a);
+    if (a->kind == TY_OPTIONAL || b->kind == TY_OPTIONAL) {
+        ast_type *u = ty_unify(st, ty_strip(a), ty_strip(b));
+        return u ? ty_opt(st, u) : NULL;
+    }
+    if (ty_is_num(a) && ty_is_num(b))
+        return a->kind == TY_FLOAT || b->kind == TY_FLOAT ? &ast_type_float : &ast_type_int;
+    if (a->kind != b->kind) return NULL;
+    if (a->kind == TY_LIST) {
+        /* [] (a list of json from an empty literal) fits any list */
+        ast_type *u = ty_unify(st, a->elem, b->elem);
+        return u ? ty_list(st, u) : NULL;
+    }
+    if (a->kind == TY_OBJECT) {
+        ast_field **fields = arena_alloc(st->a, sizeof *fields * (size_t)(a->nfields + b->nfields + 1));
+        int n = 0;
+        for (int i = 0; i < a->nfields; i++) {
+            ast_field *bf = ty_field(b, a->fields[i]->name);
+            ast_type *u = bf ? ty_unify(st, a->fields[i]->type, bf->type)
+                             : ty_opt(st, a->fields[i]->type);
+            if (!u) return NULL;
+            fields[n++] = ty_mkfield(st, a->fields[i]->name, u);
+        }
+        for (int i = 0; i < b->nfields; i++)
+            if (!ty_field(a, b->fields[i]->name))
+                fields[n++] = ty_mkfield(st, b->fields[i]->name, ty_opt(st, b->fields[i]->type));
+        return ty_object(st, n, fields);
+    }
+    return a;
+}
+
+static const char *tystr(chk_state *st, const ast_type *t) { return ast_type_str(st->a, t); }
+
+/* A step's output made optional field by field: what `on failure continue`
+** (and a test's view of a step that may not have run) gives. */
+static ast_type *ty_fields_optional(chk_state *st, ast_type *t)
+{
+    if (t->kind != TY_OBJECT) return ty_opt(st, t);
+    ast_field **fields = arena_alloc(st->a, sizeof *fields * (size_t)(t->nfields + 1));
+    for (int i = 0; i < t->nfields; i++)
+        fields[i] = ty_mkfield(st, t->fields[i]->name, ty_opt(st, t->fields[i]->type));
+    return ty_object(st, t->nfields, fields);
+}
+
+/* ---- suggestions ------------------------------------------------------- */
+
+static int chk_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) return 1000;
+    int row[65];
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int prev = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int cur = row[j];
+            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            int best = prev + cost;
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            /* a swap of two neighbours counts as one edit */
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+const char *chk_did_you_mean(const char *name, const char *const *candidates, int n)
+{
+    const char *best = NULL;
+    int bestd = 1000;
+    int limit = (int)strlen(name) / 3;
+    if (limit < 1) limit = 1;
+    if (limit > 3) limit = 3;
+    for (int i = 0; i < n; i++) {
+        if (!candidates[i] || strcmp(candidates[i], name) == 0) continue;
+        int dist = chk_distance(name, candidates[i]);
+        if (dist < bestd) {
+            bestd = dist;
+            best = candidates[i];
+        }
+    }
+    return bestd <= limit ? best : NULL;
+}
+
+/* "; did you mean 'x'?" or "" */
+static const char *chk_hint(chk_state *st, const char *name, const char *const *cands, int n)
+{
+    const char *s = chk_did_you_mean(name, cands, n);
+    return s ? arena_printf(st->a, "; did you mean '%s'?", s) : "";
+}
+
+static const char *chk_pos(chk_state *st, src_loc loc)
+{
+    char buf[32];
+    diag_format_pos(st->d, loc, buf, sizeof buf);
+    return arena_strdup(st->a, buf);
+}
+
+#define ERR(loc, ...) diag_error(st->d, (loc), __VA_ARGS__)
+
+/* ---- expression paths (for narrowing) ---------------------------------- */
+
+/* "a.b.c" for a pure field path, else NULL. */
+static const char *chk_path(chk_state *st, const ast_expr *e)
+{
+    if (e->kind == EX_NAME) return e->name;
+    if (e->kind == EX_FIELD) {
+        const char *base = chk_path(st, e->a);
+        return base ? arena_printf(st->a, "%s.%s", base, e->name) : NULL;
+    }
+    return NULL;
+}
+
+static bool chk_is_narrowed(chk_state *st, const char *path)
+{
+    if (!path) return false;
+    for (int i = st->narrowed.len - 1; i >= 0; i--)
+        if (strcmp(st->narrowed.items[i], path) == 0) return true;
+    return false;
+}
+
+/* Paths a condition proves non-null when it holds: `p != null`, `null != p`,
+** `s.ok` (as "s.ok"), and the conjuncts of `and`. `negated` collects the
+** same for the else branch of `p == null`. */
+static void chk_collect_narrowing(chk_state *st, const ast_expr *e, bool want_true, ptrvec *out)
+{
+    if (e->kind == EX_BINARY && e->op == OP_AND && want_true) {
+        chk_collect_narrowing(st, e->a, true, out);
+        chk_collect_narrowing(st, e->b, true, out);
+    } else if (e->kind == EX_BINARY && e->op == OP_OR && !want_true) {
+        chk_collect_narrowing(st, e->a, false, out);
+        chk_collect_narrowing(st, e->b, false, out);
+    } else if (e->kind == EX_UNARY && e->op == OP_NOT) {
+        chk_collect_narrowing(st, e->a, !want_true, out);
+    } else if (e->kind == EX_BINARY && (e->op == OP_NE || e->op == OP_EQ)) {
+        if ((e->op == OP_NE) != want_true) return;
+        const ast_expr *p = e->a->kind == EX_NULL ? e->b : e->b->kind == EX_NULL ? e->a : NULL;
+        const char *path = p ? chk_path(st, p) : NULL;
+        if (path) ptrvec_push(st->a, out, (void *)path);
+    } else if (e->kind == EX_FIELD && want_true && strcmp(e->name, "ok") == 0 &&
+               e->a->kind == EX_NAME && e->a->ref == REF_STEP) {
+        ptrvec_push(st->a, out, (void *)arena_printf(st->a, "%s.ok", e->a->name));
+    }
+}
+
+static int chk_narrow_push(chk_state *st, const ptrvec *paths)
+{
+    int mark = st->narrowed.len;
+    for (int i = 0; i < paths->len; i++) ptrvec_push(st->a, &st->narrowed, paths->items[i]);
+    return mark;
+}
+
+/* ---- expressions ------------------------------------------------------- */
+
+static ast_type *chk_expr(chk_state *st, ast_expr *e);
+
+static const char *const chk_builtins[] = {
+    "len", "lower", "upper", "trim", "string", "int", "float", "contains", "join", "now", "json",
+};
+#define NBUILTINS ((int)(sizeof chk_builtins / sizeof chk_builtins[0]))
+
+/* The type a reference to step s has at this point. */
+static ast_type *chk_step_value_type(chk_state *st, ast_step *s)
+{
+    ast_type *t = s->out ? s->out : &ast_type_error;
+    chk_stepinfo *in = &st->info[s->index];
+    if (st->where == WHERE_TEST) {
+        if (in->in_fanout) return &ast_type_json;
+        if (in->conditional || s->continue_on_failure) return ty_fields_optional(st, t);
+        return t;
+    }
+    if (s->continue_on_failure && !chk_is_narrowed(st, arena_printf(st->a, "%s.ok", s->name)))
+        return ty_fields_optional(st, t);
+    return t;
+}
+
+/* Every name that could be meant at this point, for suggestions. */
+static int chk_visible_names(chk_state *st, const char **out, int max)
+{
+    int n = 0;
+    static const char *const roots[] = { "trigger", "settings", "secret", "env", "run" };
+    for (int i = 0; i < 5 && n < max; i++) out[n++] = roots[i];
+    for (int i = 0; i < st->scope.len && n < max; i++) out[n++] = ((ast_step *)st->scope.items[i])->name;
+    for (int i = 0; i < st->fanouts.len && n < max; i++) out[n++] = ((ast_step *)st->fanouts.items[i])->var;
+    if (st->action)
+        for (int i = 0; i < st->action->nparams && n < max; i++) out[n++] = st->action->params[i]->name;
+    if (st->response_body) {
+        static const char *const resp[] = { "status", "headers", "body" };
+        for (int i = 0; i < 3 && n < max; i++) out[n++] = resp[i];
+    }
+    return n;
+}
+
+static ast_type *chk_name(chk_state *st, ast_expr *e)
+{
+    const char *name = e->name;
+
+    if (st->where == WHERE_CONST || st->where == WHERE_TEST_DATA) {
+        ERR(e->loc, "'%s' cannot be used here: only literal values are allowed", name);
+        return &ast_type_error;
+    }
+    if (st->response_body) {
+        if (strcmp(name, "status") == 0) { e->ref = REF_RESPONSE; return &ast_type_int; }
+        if (strcmp(name, "headers") == 0) { e->ref = REF_RESPONSE; return &ast_type_json; }
+        if (strcmp(name, "body") == 0) { e->ref = REF_RESPONSE; return st->response_body; }
+    }
+    /* fanout variables, innermost first */
+    for (int i = st->fanouts.len - 1; i >= 0; i--) {
+        ast_step *f = st->fanouts.items[i];
+        if (strcmp(f->var, name) == 0) {
+            e->ref = REF_VAR;
+            e->ref_step = f;
+            return f->var_type ? f->var_type : &ast_type_error;
+        }
+    }
+    if (st->where == WHERE_ACTION) {
+        for (int i = 0; i < st->action->nparams; i++) {
+            ast_field *p = st->action->params[i];
+            if (strcmp(p->name, name) == 0) {
+                e->ref = REF_PARAM;
+                e->ref_param = p;
+                return p->type;
+            }
+        }
+    }
+    if (strcmp(name, "secret") == 0) { e->ref = REF_SECRET; return st->secrets_type; }
+    if (strcmp(name, "env") == 0) { e->ref = REF_ENV; return &ast_type_json; }
+    if (strcmp(name, "run") == 0) { e->ref = REF_RUN; return st->run_type; }
+    if (st->where != WHERE_ACTION) {
+        if (strcmp(name, "trigger") == 0) { e->ref = REF_TRIGGER; return st->trigger_type; }
+        if (strcmp(name, "settings") == 0) { e->ref = REF_SETTINGS; return st->settings_type; }
+    }
+    if (st->where == WHERE_TEST) {
+        if (strcmp(name, "output") == 0) {
+            e->ref = REF_OUTPUT;
+            return st->prog->output_type ? st->prog->output_type : &ast_type_null;
+        }
+        if (strcmp(name, "status") == 0) { e->ref = REF_OUTPUT; return &ast_type_string; }
+    }
+    if (st->where == WHERE_ACTION && (strcmp(name, "trigger") == 0 || strcmp(name, "settings") == 0)) {
+        ERR(e->loc, "an action cannot read '%s': pass what it needs as a parameter", name);
+        return &ast_type_error;
+    }
+
+    ast_step *s = st->where == WHERE_ACTION ? NULL : chk_map_get(&st->steps, name);
+    if (s) {
+        chk_stepinfo *in = &st->info[s->index];
+        e->ref = REF_STEP;
+        e->ref_step = s;
+        if (st->where == WHERE_TEST || in->visible) return chk_step_value_type(st, s);
+        if (in->defined && in->hidden_by) {
+            ERR(e->loc, "step '%s' may not have run here: it is defined inside the %s at %s",
+                name, in->hidden_by, chk_pos(st, in->hidden_at));
+        } else if (in->defined) {
+            ERR(e->loc, "step '%s' cannot be used inside its own definition", name);
+        } else {
+            ERR(e->loc, "step '%s' is used before it runs: it is defined at %s", name,
+                chk_pos(st, s->name_loc));
+        }
+        return &ast_type_error;
+    }
+    const char *cands[256];
+    int n = chk_visible_names(st, cands, 256);
+    ERR(e->loc, "unknown name '%s'%s", name, chk_hint(st, name, cands, n));
+    return &ast_type_error;
+}
+
+/* Field access a.name where a has type t. */
+static ast_type *chk_field(chk_state *st, ast_expr *e)
+{
+    ast_type *bt = chk_expr(st, e->a);
+    const char *name = e->name;
+
+    /* s.ok and s.error exist on every step */
+    if (e->a->kind == EX_NAME && e->a->ref == REF_STEP) {
+        if (strcmp(name, "ok") == 0) return &ast_type_bool;
+        if (strcmp(name, "error") == 0) return ty_opt(st, &ast_type_string);
+    }
+    if (e->a->kind == EX_NAME && e->a->ref == REF_ENV) return &ast_type_string;
+    if (e->a->kind == EX_NAME && e->a->ref == REF_SECRET) {
+        if (chk_map_get(&st->secrets, name)) return &ast_type_string;
+        const char *cands[512];
+        int n = 0;
+        for (int i = 0; i < st->secrets.cap && n < 512; i++)
+            if (st->secrets.keys[i]) cands[n++] = st->secrets.keys[i];
+        ERR(e->name_loc, "undeclared secret '%s'%s", name, chk_hint(st, name, cands, n));
+        return &ast_type_error;
+    }
+    if (e->a->kind == EX_NAME && e->a->ref == REF_SETTINGS && !ty_field(bt, name)) {
+        const char *cands[512];
+        int n = 0;
+        for (int i = 0; i < bt->nfields && n < 512; i++) cands[n++] = bt->fields[i]->name;
+        ERR(e->name_loc, "unknown setting '%s'%s", name, chk_hint(st, name, cands, n));
+        return &ast_type_error;
+    }
+
+    if (ty_dyn(bt)) return bt;
+    if (bt->kind == TY_OPTIONAL || bt->kind == TY_NULL) {
+        const char *path = chk_path(st, e->a);
+        if (bt->kind == TY_OPTIONAL && chk_is_narrowed(st, path)) {
+            bt = bt->elem;
+        } else {
+            ERR(e->name_loc, "'%s' may be null here: use '?\?' or check 'if %s != null' before reading '%s'",
+                path ? path : "the value", path ? path : "it", name);
+            return &ast_type_error;
+        }
+    }
+    if (bt->kind != TY_OBJECT) {
+        ERR(e->name_loc, "cannot read field '%s' of a value of type %s", name, tystr(st, bt));
+        return &ast_type_error;
+    }
+    ast_field *f = ty_field(bt, name);
+    if (!f) {
+        const char *cands[512];
+        int n = 0;
+        for (int i = 0; i < bt->nfields && n < 512; i++) cands[n++] = bt->fields[i]->name;
+        const char *path = chk_path(st, e->a);
+        if (e->a->kind == EX_NAME && e->a->ref == REF_TRIGGER)
+            ERR(e->name_loc, "the trigger payload has no field '%s'%s", name, chk_hint(st, name, cands, n));
+        else
+            ERR(e->name_loc, "%s has no field '%s'%s", path ? arena_printf(st->a, "'%s'", path) : "the value",
+                name, chk_hint(st, name, cands, n));
+        return &ast_type_error;
+    }
+    ast_type *t = f->type;
+    if (t->kind == TY_OPTIONAL && chk_is_narrowed(st, chk_path(st, e))) t = t->elem;
+    return t;
+}
+
+static ast_type *chk_index(chk_state *st, ast_expr *e)
+{
+    ast_type *bt = chk_expr(st, e->a);
+    ast_type *it = chk_expr(st, e->b);
+    if (ty_dyn(bt)) return &ast_type_json;
+    if (bt->kind == TY_OPTIONAL || bt->kind == TY_NULL) {
+        const char *path = chk_path(st, e->a);
+        ERR(e->a->loc, "'%s' may be null here: use '?\?' or check 'if %s != null' before indexing it",
+            path ? path : "the value", path ? path : "it");
+        return &ast_type_error;
+    }
+    if (bt->kind == TY_LIST) {
+        if (!ty_dyn(it) && it->kind != TY_INT)
+            ERR(e->b->loc, "a list index must be int, not %s", tystr(st, it));
+        return ty_opt(st, bt->elem);
+    }
+    if (bt->kind == TY_OBJECT) {
+        if (e->b->kind == EX_STRING) {
+            ast_field *f = ty_field(bt, e->b->sval);
+            if (f) return f->type;
+            ERR(e->b->loc, "no field \"%s\" in a value of type %s", e->b->sval, tystr(st, bt));
+            return &ast_type_error;
+        }
+        ERR(e->b->loc, "an object of type %s can only be indexed with a string literal", tystr(st, bt));
+        return &ast_type_error;
+    }
+    ERR(e->loc, "cannot index a value of type %s", tystr(st, bt));
+    return &ast_type_error;
+}
+
+static bool chk_arity(chk_state *st, ast_expr *e, int lo, int hi)
+{
+    if (e->nitems < lo || e->nitems > hi) {
+        if (lo == hi)
+            ERR(e->loc, "%s() takes %d argument%s, got %d", e->name, lo, lo == 1 ? "" : "s", e->nitems);
+        else
+            ERR(e->loc, "%s() takes %d to %d arguments, got %d", e->name, lo, hi, e->nitems);
+        return false;
+    }
+    return true;
+}
+
+static void chk_want(chk_state *st, ast_expr *arg, ast_type *t, bool ok, const char *fn, const char *what)
+{
+    if (!ok && !ty_dyn(t))
+        ERR(arg->loc, "%s() expects %s, got %s", fn, what, tystr(st, t));
+}
+
+static ast_type *chk_call(chk_state *st, ast_expr *e)
+{
+    ast_type *at[4] = { 0 };
+    for (int i = 0; i < e->nitems; i++) {
+        ast_type *t = chk_expr(st, e->items[i]);
+        if (i < 4) at[i] = t;
+    }
+    const char *fn = e->name;
+    if (strcmp(fn, "len") == 0) {
+        if (chk_arity(st, e, 1, 1)) {
+            ast_type_kind k = at[0]->kind;
+            chk_want(st, e->items[0], at[0], k == TY_LIST || k == TY_STRING || k == TY_OBJECT, fn,
+                     "a list, string or object");
+        }
+        return &ast_type_int;
+    }
+    if (strcmp(fn, "lower") == 0 || strcmp(fn, "upper") == 0 || strcmp(fn, "trim") == 0) {
+        if (chk_arity(st, e, 1, 1))
+            chk_want(st, e->items[0], at[0], at[0]->kind == TY_STRING, fn, "a string");
+        return &ast_type_string;
+    }
+    if (strcmp(fn, "string") == 0) {
+        chk_arity(st, e, 1, 1);
+        return &ast_type_string;
+    }
+    if (strcmp(fn, "int") == 0 || strcmp(fn, "float") == 0) {
+        if (chk_arity(st, e, 1, 1)) {
+            ast_type_kind k = at[0]->kind;
+            chk_want(st, e->items[0], at[0], k == TY_INT || k == TY_FLOAT || k == TY_STRING, fn,
+                     "a number or a string");
+        }
+        return fn[0] == 'i' ? &ast_type_int : &ast_type_float;
+    }
+    if (strcmp(fn, "contains") == 0) {
+        if (chk_arity(st, e, 2, 2)) {
+            ast_type_kind k = at[0]->kind;
+            chk_want(st, e->items[0], at[0], k == TY_LIST || k == TY_STRING || k == TY_OBJECT, fn,
+                     "a list, string or object");
+            if (k == TY_STRING)
+                chk_want(st, e->items[1], at[1], at[1]->kind == TY_STRING, fn, "a string to look for");
+        }
+        return &ast_type_bool;
+    }
+    if (strcmp(fn, "join") == 0) {
+        if (chk_arity(st, e, 2, 2)) {
+            chk_want(st, e->items[0], at[0], at[0]->kind == TY_LIST, fn, "a list");
+            chk_want(st, e->items[1], at[1], at[1]->kind == TY_STRING, fn, "a string separator");
+        }
+        return &ast_type_string;
+    }
+    if (strcmp(fn, "now") == 0) {
+        chk_arity(st, e, 0, 0);
+        return &ast_type_string;
+    }
+    if (strcmp(fn, "json") == 0) {
+        chk_arity(st, e, 1, 1);
+        return &ast_type_json;
+    }
+    ERR(e->loc, "unknown function '%s'%s", fn, chk_hint(st, fn, chk_builtins, NBUILTINS));
+    return &ast_type_error;
+}
+
+static ast_type *chk_binary(chk_state *st, ast_expr *e)
+{
+    ast_type *a = chk_expr(st, e->a);
+    ast_type *b;
+    const char *op = ast_op_str(e->op);
+
+    if (e->op == OP_AND || e->op == OP_OR) {
+        /* `x != null and x.f > 1`: the left side narrows the right */
+        ptrvec paths = { 0 };
+        chk_collect_narrowing(st, e->a, e->op == OP_AND, &paths);
+        int mark = chk_narrow_push(st, &paths);
+        b = chk_expr(st, e->b);
+        st->narrowed.len = mark;
+        if (!ty_dyn(a) && a->kind != TY_BOOL)
+            ERR(e->a->loc, "operand of '%s' must be bool, not %s", op, tystr(st, a));
+        if (!ty_dyn(b) && b->kind != TY_BOOL)
+            ERR(e->b->loc, "operand of '%s' must be bool, not %s", op, tystr(st, b));
+        return &ast_type_bool;
+    }
+    b = chk_expr(st, e->b);
+    if (a->kind == TY_ERROR || b->kind == TY_ERROR) {
+        return e->op >= OP_EQ && e->op <= OP_GE ? &ast_type_bool : &ast_type_error;
+    }
+    switch (e->op) {
+    case OP_EQ:
+    case OP_NE: {
+        ast_type *sa = ty_strip(a), *sb = ty_strip(b);
+        bool ok = ty_dyn(sa) || ty_dyn(sb) || a->kind == TY_NULL || b->kind == TY_NULL ||
+                  (ty_is_num(sa) && ty_is_num(sb)) || chk_assignable(sa, sb) || chk_assignable(sb, sa);
+        if (a->kind == TY_NULL && b->kind != TY_NULL && b->kind != TY_OPTIONAL && !ty_dyn(b))
+            ok = false;
+        if (b->kind == TY_NULL && a->kind != TY_NULL && a->kind != TY_OPTIONAL && !ty_dyn(a))
+            ok = false;
+        if (!ok) {
+            if (a->kind == TY_NULL || b->kind == TY_NULL)
+                ERR(e->loc, "comparison with null is always %s: %s is never null",
+                    e->op == OP_EQ ? "false" : "true", tystr(st, a->kind == TY_NULL ? b : a));
+            else
+                ERR(e->loc, "cannot compare %s with %s", tystr(st, a), tystr(st, b));
+        }
+        return &ast_type_bool;
+    }
+    case OP_LT: case OP_LE: case OP_GT: case OP_GE:
+        if (a->kind == TY_OPTIONAL || b->kind == TY_OPTIONAL || a->kind == TY_NULL || b->kind == TY_NULL) {
+            ast_expr *o = a->kind == TY_OPTIONAL || a->kind == TY_NULL ? e->a : e->b;
+            const char *path = chk_path(st, o);
+            ERR(o->loc, "'%s' may be null here: use '?\?' or check it against null before '%s'",
+                path ? path : "operand", op);
+        } else if (!(ty_dyn(a) || ty_dyn(b) || (ty_is_num(a) && ty_is_num(b)) ||
+                     (a->kind == TY_STRING && b->kind == TY_STRING))) {
+            ERR(e->loc, "operator '%s' cannot compare %s with %s", op, tystr(st, a), tystr(st, b));
+        }
+        return &ast_type_bool;
+    case OP_COALESCE: {
+        if (a->kind != TY_OPTIONAL && a->kind != TY_NULL && !ty_dyn(a))
+            diag_warning(st->d, e->a->loc, "left operand of '?\?' is never null (type %s)", tystr(st, a));
+        if (ty_dyn(a)) return b->kind == TY_OPTIONAL ? b : (ty_dyn(b) ? b : &ast_type_json);
+        ast_type *inner = ty_strip(a);
+        if (a->kind == TY_NULL) return b;
+        ast_type *u = ty_unify(st, inner, b);
+        if (!u) {
+            ERR(e->b->loc, "default of type %s does not match %s", tystr(st, b), tystr(st, inner));
+            return &ast_type_error;
+        }
+        return b->kind == TY_OPTIONAL || b->kind == TY_NULL ? u : ty_strip(u);
+    }
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD: {
+        if (a->kind == TY_OPTIONAL || b->kind == TY_OPTIONAL || a->kind == TY_NULL || b->kind == TY_NULL) {
+            ast_expr *o = a->kind == TY_OPTIONAL || a->kind == TY_NULL ? e->a : e->b;
+            const char *path = chk_path(st, o);
+            ERR(o->loc, "'%s' may be null here: use '?\?' before '%s'", path ? path : "operand", op);
+            return &ast_type_error;
+        }
+        if (ty_dyn(a) || ty_dyn(b)) return &ast_type_json;
+        if (e->op == OP_ADD && a->kind == TY_STRING && b->kind == TY_STRING) return &ast_type_string;
+        if (e->op == OP_ADD && a->kind == TY_LIST && b->kind == TY_LIST) {
+            ast_type *u = ty_unify(st, a, b);
+            if (u) return u;
+        }
+        if (!ty_is_num(a) || !ty_is_num(b)) {
+            ERR(e->loc, "operator '%s' cannot be applied to %s and %s", op, tystr(st, a), tystr(st, b));
+            return &ast_type_error;
+        }
+        if (e->op == OP_MOD && (a->kind != TY_INT || b->kind != TY_INT)) {
+            ERR(e->loc, "operator '%%' needs int operands, got %s and %s", tystr(st, a), tystr(st, b));
+            return &ast_type_error;
+        }
+        return a->kind == TY_FLOAT || b->kind == TY_FLOAT ? &ast_type_float : &ast_type_int;
+    }
+    default:
+        return &ast_type_error;
+    }
+}
+
+static ast_type *chk_expr_inner(chk_state *st, ast_expr *e)
+{
+    switch (e->kind) {
+    case EX_NULL: return &ast_type_null;
+    case EX_BOOL: return &ast_type_bool;
+    case EX_INT: return &ast_type_int;
+    case EX_FLOAT: return &ast_type_float;
+    case EX_DURATION: return &ast_type_duration;
+    case EX_STRING: return &ast_type_string;
+    case EX_INTERP:
+        for (int i = 0; i < e->nitems; i++) {
+            if (st->where == WHERE_TEST_DATA && e->items[i]->kind != EX_STRING) {
+                ERR(e->items[i]->loc, "interpolation is not allowed in test data");
+                continue;
+            }
+            ast_type *t = chk_expr(st, e->items[i]);
+            (void)t;    /* any type renders; null as empty */
+        }
+        return &ast_type_string;
+    case EX_NAME: return chk_name(st, e);
+    case EX_FIELD: return chk_field(st, e);
+    case EX_INDEX: return chk_index(st, e);
+    case EX_CALL:
+        if (st->where == WHERE_CONST || st->where == WHERE_TEST_DATA) {
+            ERR(e->loc, "function calls are not allowed here: only literal values are");
+            return &ast_type_error;
+        }
+        return chk_call(st, e);
+    case EX_LIST: {
+        ast_type *elem = NULL;
+        for (int i = 0; i < e->nitems; i++) {
+            ast_type *t = chk_expr(st, e->items[i]);
+            if (!elem) {
+                elem = t;
+            } else {
+                ast_type *u = ty_unify(st, elem, t);
+                elem = u ? u : &ast_type_json;
+            }
+        }
+        return ty_list(st, elem ? elem : &ast_type_json);
+    }
+    case EX_OBJECT: {
+        ast_field **fields = arena_alloc(st->a, sizeof *fields * (size_t)(e->nitems + 1));
+        chk_map seen = { 0 };
+        int n = 0;
+        for (int i = 0; i < e->nitems; i++) {
+            ast_type *t = chk_expr(st, e->items[i]);
+            src_loc *prev = chk_map_get(&seen, e->keys[i]);
+            if (prev) {
+                ERR(e->key_locs[i], "duplicate key '%s'; first given at %s", e->keys[i], chk_pos(st, *prev));
+                continue;
+            }
+            chk_map_put(st->a, &seen, e->keys[i], &e->key_locs[i]);
+            fields[n++] = ty_mkfield(st, e->keys[i], t);
+        }
+        return ty_object(st, n, fields);
+    }
+    case EX_UNARY: {
+        ast_type *t = chk_expr(st, e->a);
+        if (ty_dyn(t)) return e->op == OP_NOT ? &ast_type_bool : t;
+        if (e->op == OP_NOT) {
+            if (t->kind != TY_BOOL) ERR(e->a->loc, "operand of 'not' must be bool, not %s", tystr(st, t));
+            return &ast_type_bool;
+        }
+        if (!ty_is_num(t)) {
+            ERR(e->a->loc, "operand of unary '-' must be a number, not %s", tystr(st, t));
+            return &ast_type_error;
+        }
+        return t;
+    }
+    case EX_BINARY:
+        if (st->where == WHERE_CONST || st->where == WHERE_TEST_DATA) {
+            ERR(e->loc, "operators are not allowed here: only literal values are");
+            return &ast_type_error;
+        }
+        return chk_binary(st, e);
+    }
+    return &ast_type_error;
+}
+
+static ast_type *chk_expr(chk_state *st, ast_expr *e)
+{
+    if (!e) return &ast_type_error;
+    e->type = chk_expr_inner(st, e);
+    return e->type;
+}
+
+/* Check e and that it fits type `want`; `what` names it in the message. */
+static void chk_expect_type(chk_state *st, ast_expr *e, ast_type *want, const char *what)
+{
+    ast_type *t = chk_expr(st, e);
+    if (!chk_assignable(t, want)) {
+        if (t->kind == TY_OPTIONAL || t->kind == TY_NULL) {
+            const char *path = chk_path(st, e);
+            ERR(e->loc, "%s may be null here ('%s' is %s): use '?\?' to give a default", what,
+                path ? path : "value", tystr(st, t));
+        } else {
+            ERR(e->loc, "%s must be %s, not %s", what, tystr(st, want), tystr(st, t));
+        }
+    }
+}
+
+static void chk_condition(chk_state *st, ast_expr *e, const char *what)
+{
+    ast_type *t = chk_expr(st, e);
+    if (ty_dyn(t) || t->kind == TY_BOOL) return;
+    if (t->kind == TY_OPTIONAL && t->elem->kind == TY_BOOL)
+        ERR(e->loc, "%s may be null here: compare it ('== true') or use '?\?'", what);
+    else
+        ERR(e->loc, "%s must be bool, not %s", what, tystr(st, t));
+}
+
+/* ---- declared types ---------------------------------------------------- */
+
+/* Checks a type written in source: duplicate fields. reserved_top: the
+** type is a step output, whose top level may not declare ok/error. */
+static void chk_type_decl(chk_state *st, ast_type *t, bool reserved_top)
+{
+    if (!t) return;
+    if (t->kind == TY_LIST || t->kind == TY_OPTIONAL) {
+        chk_type_decl(st, t->elem, reserved_top && t->kind == TY_OPTIONAL);
+        return;
+    }
+    if (t->kind != TY_OBJECT) return;
+    chk_map seen = { 0 };
+    for (int i = 0; i < t->nfields; i++) {
+        ast_field *f = t->fields[i];
+        ast_field *prev = chk_map_get(&seen, f->name);
+        if (prev)
+            ERR(f->loc, "duplicate field '%s'; first declared at %s", f->name, chk_pos(st, prev->loc));
+        else
+            chk_map_put(st->a, &seen, f->name, f);
+        if (reserved_top && (strcmp(f->name, "ok") == 0 || strcmp(f->name, "error") == 0))
+            ERR(f->loc, "field '%s' is reserved in a step's output: every step has '.%s'", f->name, f->name);
+        chk_type_decl(st, f->type, false);
+    }
+}
+
+/* ---- steps ------------------------------------------------------------- */
+
+static void chk_block(chk_state *st, ast_block *b);
+
+static void chk_step_clauses(chk_state *st, ast_step *s)
+{
+    (void)st;
+    (void)s;
+    /* The parser rejects negative counts and zero durations are the default:
+       nothing left to check beyond what the grammar enforces. */
+}
+
+/* Header-like objects: values must be scalars (or strings built from them). */
+static void chk_scalar_object(chk_state *st, ast_expr *obj, const char *what, bool allow_lists)
+{
+    if (!obj) return;
+    chk_expr(st, obj);
+    for (int i = 0; i < obj->nitems; i++) {
+        ast_type *t = ty_strip(obj->items[i]->type ? obj->items[i]->type : &ast_type_error);
+        if (allow_lists && t->kind == TY_LIST) t = ty_strip(t->elem);
+        if (t->kind == TY_OBJECT || t->kind == TY_LIST)
+            ERR(obj->items[i]->loc, "%s value '%s' must be a string, number or bool, not %s", what,
+                obj->keys[i], tystr(st, t));
+    }
+}
+
+/* The type of a page's item list: body type followed along the path. */
+static ast_type *chk_page_elem(chk_state *st, ast_request *r, ast_type *body)
+{
+    ast_type *t = body;
+    for (int i = 0; i < r->npage_items; i++) {
+        t = ty_strip(t);
+        if (ty_dyn(t)) return &ast_type_json;
+        ast_field *f = t->kind == TY_OBJECT ? ty_field(t, r->page_items[i]) : NULL;
+        if (!f) {
+            const char *cands[256];
+            int n = 0;
+            for (int j = 0; t->kind == TY_OBJECT && j < t->nfields && n < 256; j++)
+                cands[n++] = t->fields[j]->name;
+            ERR(r->paginate_loc, "paginate: the response body has no field '%s'%s", r->page_items[i],
+                chk_hint(st, r->page_items[i], cands, n));
+            return &ast_type_error;
+        }
+        t = f->type;
+    }
+    t = ty_strip(t);
+    if (ty_dyn(t)) return &ast_type_json;
+    if (t->kind != TY_LIST) {
+        ERR(r->paginate_loc, "paginate: the page's items field must be a list, not %s", tystr(st, t));
+        return &ast_type_error;
+    }
+    return t->elem;
+}
+
+/* Checks a request (step or action body); returns the step's output type. */
+static ast_type *chk_request(chk_state *st, ast_step *s, ast_request *r, bool in_action)
+{
+    chk_expect_type(st, r->url, &ast_type_string, "the URL");
+    chk_scalar_object(st, r->headers, "header", false);
+    chk_scalar_object(st, r->query, "query parameter", true);
+    chk_scalar_object(st, r->form, "form field", false);
+    if (r->json) chk_expr(st, r->json);
+    if (r->body) chk_expect_type(st, r->body, &ast_type_string, "a raw body");
+    int bodies = (r->json != NULL) + (r->form != NULL) + (r->body != NULL);
+    if (bodies > 1)
+        ERR(s->loc, "a request has one body: give only one of 'json', 'form' and 'body'");
+    chk_type_decl(st, r->returns, false);
+    for (int i = 0; i < r->naccept; i++) {
+        ast_status_match *m = &r->accept[i];
+        if (m->is_class ? (m->code < 1 || m->code > 5) : (m->code < 100 || m->code > 599))
+            ERR(m->loc, "accept: %d is not an HTTP status", m->code);
+    }
+    ast_type *body = r->returns ? r->returns : &ast_type_json;
+    if (in_action && !r->returns && !r->paginate && st->action) body = st->action->out;
+
+    ast_type *saved = st->response_body;
+    st->response_body = body;
+    if (r->fail_when) chk_condition(st, r->fail_when, "'fail when' condition");
+    if (r->page_cursor) {
+        ast_type *ct = chk_expr(st, r->page_cursor);
+        ast_type *sc = ty_strip(ct);
+        if (!ty_dyn(sc) && sc->kind != TY_STRING && sc->kind != TY_INT && sc->kind != TY_NULL)
+            ERR(r->page_cursor->loc, "paginate: the cursor must be a string or int, not %s", tystr(st, ct));
+    }
+    st->response_body = saved;
+
+    if (r->paginate != PAGE_NONE) {
+        if (r->page_max < 0) ERR(r->paginate_loc, "paginate: max must be at least 1");
+        r->page_elem = chk_page_elem(st, r, body);
+        ast_field *f[3] = { ty_mkfield(st, "status", &ast_type_int), ty_mkfield(st, "pages", &ast_type_int),
+                            ty_mkfield(st, "items", ty_list(st, r->page_elem)) };
+        return ty_object(st, 3, f);
+    }
+    if (in_action) return body;
+    ast_field *f[3] = { ty_mkfield(st, "status", &ast_type_int), ty_mkfield(st, "headers", &ast_type_json),
+                        ty_mkfield(st, "body", body) };
+    (void)s;
+    return ty_object(st, 3, f);
+}
+
+static const char *action_key(chk_state *st, const char *integ, const char *op)
+{
+    return arena_printf(st->a, "%s.%s", integ, op);
+}
+
+static ast_type *chk_action_call(chk_state *st, ast_step *s)
+{
+    for (int i = 0; i < s->nargs; i++) chk_expr(st, s->args[i]->value);
+    ast_action *act = chk_map_get(&st->actions, action_key(st, s->integ, s->op));
+    if (!act) {
+        if (!chk_map_get(&st->integrations, s->integ)) {
+            const char *cands[256];
+            int n = 0;
+            for (int i = 0; i < st->integrations.cap && n < 256; i++)
+                if (st->integrations.keys[i]) cands[n++] = st->integrations.keys[i];
+            const char *hint = chk_did_you_mean(s->integ, cands, n);
+            if (hint)
+                ERR(s->call_loc, "unknown integration '%s'; did you mean '%s'?", s->integ, hint);
+            else
+                ERR(s->call_loc, "unknown integration '%s' (is it imported? import \"%s\")", s->integ, s->integ);
+        } else {
+            const char *cands[512];
+            int n = 0;
+            size_t il = strlen(s->integ);
+            for (int i = 0; i < st->actions.cap && n < 512; i++) {
+                const char *k = st->actions.keys[i];
+                if (k && strncmp(k, s->integ, il) == 0 && k[il] == '.') cands[n++] = k + il + 1;
+            }
+            ERR(s->call_loc, "integration '%s' has no action '%s'%s", s->integ, s->op,
+                chk_hint(st, s->op, cands, n));
+        }
+        return &ast_type_error;
+    }
+    s->action = act;
+    const char *full = action_key(st, s->integ, s->op);
+    chk_map given = { 0 };
+    for (int i = 0; i < s->nargs; i++) {
+        ast_arg *a = s->args[i];
+        ast_arg *prev = chk_map_get(&given, a->name);
+        if (prev) {
+            ERR(a->loc, "argument '%s' given twice; first at %s", a->name, chk_pos(st, prev->loc));
+            continue;
+        }
+        chk_map_put(st->a, &given, a->name, a);
+        ast_field *p = NULL;
+        for (int j = 0; j < act->nparams; j++)
+            if (strcmp(act->params[j]->name, a->name) == 0) p = act->params[j];
+        if (!p) {
+            const char *cands[256];
+            int n = 0;
+            for (int j = 0; j < act->nparams && n < 256; j++) cands[n++] = act->params[j]->name;
+            ERR(a->loc, "%s has no parameter '%s'%s", full, a->name, chk_hint(st, a->name, cands, n));
+            continue;
+        }
+        ast_type *t = a->value->type;
+        if (!chk_assignable(t, p->type)) {
+            if (t->kind == TY_OPTIONAL || t->kind == TY_NULL)
+                ERR(a->value->loc, "argument '%s' of %s may be null here (%s): use '?\?' to give a default",
+                    a->name, full, tystr(st, t));
+            else
+                ERR(a->value->loc, "argument '%s' of %s must be %s, not %s", a->name, full,
+                    tystr(st, p->type), tystr(st, t));
+        }
+    }
+    for (int j = 0; j < act->nparams; j++) {
+        ast_field *p = act->params[j];
+        if (!chk_map_get(&given, p->name) && !p->deflt && p->type->kind != TY_OPTIONAL)
+            ERR(s->call_loc, "missing argument '%s' (%s) for %s", p->name, tystr(st, p->type), full);
+    }
+    return act->out ? act->out : &ast_type_json;
+}
+
+static const char *const chk_c_keywords[] = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+    "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+    "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+    "volatile", "while", "_Bool", "bool", "true", "false", "NULL", "params", "json_t",
+};
+
+static ast_type *chk_function(chk_state *st, ast_step *s)
+{
+    chk_map seen = { 0 };
+    for (int i = 0; i < s->nparams; i++) {
+        ast_arg *p = s->params[i];
+        p->ctype = chk_expr(st, p->value);
+        ast_arg *prev = chk_map_get(&seen, p->name);
+        if (prev)
+            ERR(p->loc, "duplicate parameter '%s'; first at %s", p->name, chk_pos(st, prev->loc));
+        else
+            chk_map_put(st->a, &seen, p->name, p);
+        for (size_t k = 0; k < sizeof chk_c_keywords / sizeof chk_c_keywords[0]; k++)
+            if (strcmp(p->name, chk_c_keywords[k]) == 0)
+                ERR(p->loc, "parameter name '%s' is reserved in C", p->name);
+        if (strncmp(p->name, "flow_", 5) == 0 || strncmp(p->name, "rt_", 3) == 0 ||
+            strncmp(p->name, "json_", 5) == 0)
+            ERR(p->loc, "parameter name '%s' uses a prefix reserved for the runtime", p->name);
+    }
+    chk_type_decl(st, s->out_type, true);
+    return s->out_type ? s->out_type : &ast_type_json;
+}
+
+/* Does every path through b end in return or fail? */
+static bool chk_block_ends(const ast_block *b)
+{
+    if (!b || !b->nstmts) return false;
+    const ast_stmt *last = b->stmts[b->nstmts - 1];
+    if (last->kind == ST_RETURN || last->kind == ST_FAIL) return true;
+    if (last->kind == ST_IF && last->els) {
+        for (int i = 0; i < last->nbranches; i++)
+            if (!chk_block_ends(last->thens[i])) return false;
+        return chk_block_ends(last->els);
+    }
+    return false;
+}
+
+static void chk_hide_from(chk_state *st, int mark, src_loc at, const char *by)
+{
+    for (int i = mark; i < st->scope.len; i++) {
+        ast_step *s = st->scope.items[i];
+        st->info[s->index].visible = false;
+        st->info[s->index].hidden_at = at;
+        st->info[s->index].hidden_by = by;
+    }
+    st->scope.len = mark;
+}
+
+static ast_type *chk_fanout(chk_state *st, ast_step *s)
+{
+    ast_type *lt = chk_expr(st, s->list);
+    if (lt->kind == TY_OPTIONAL) {
+        const char *path = chk_path(st, s->list);
+        ERR(s->list->loc, "'%s' may be null here: use '?? []' to fan out over nothing",
+            path ? path : "the list");
+        s->var_type = &ast_type_error;
+    } else if (ty_dyn(lt)) {
+        s->var_type = lt;
+    } else if (lt->kind != TY_LIST) {
+        ERR(s->list->loc, "fanout needs a list, not %s", tystr(st, lt));
+        s->var_type = &ast_type_error;
+    } else {
+        s->var_type = lt->elem;
+    }
+    if (s->concurrency < 0 || s->concurrency > 4096)
+        ERR(s->loc, "fanout concurrency must be between 1 and 4096");
+    if (chk_map_get(&st->steps, s->var))
+        ERR(s->var_loc, "fanout variable '%s' has the name of a step", s->var);
+    for (int i = 0; i < st->fanouts.len; i++)
+        if (strcmp(((ast_step *)st->fanouts.items[i])->var, s->var) == 0)
+            ERR(s->var_loc, "fanout variable '%s' shadows the variable of an enclosing fanout", s->var);
+
+    chk_returns rets = { 0 };
+    chk_returns *saved = st->returns;
+    st->returns = &rets;
+    ptrvec_push(st->a, &st->fanouts, s);
+    int mark = st->scope.len;
+    chk_block(st, s->body);
+    chk_hide_from(st, mark, s->loc, "fanout");
+    st->fanouts.len--;
+    st->returns = saved;
+
+    ast_type *r = rets.type ? rets.type : &ast_type_null;
+    if (rets.type && !chk_block_ends(s->body)) r = ty_opt(st, r);
+    return ty_list(st, r);
+}
+
+static void chk_step(chk_state *st, ast_step *s)
+{
+    ast_type *out = &ast_type_error;
+    switch (s->kind) {
+    case STEP_REQUEST: out = chk_request(st, s, s->req, false); break;
+    case STEP_ACTION: out = chk_action_call(st, s); break;
+    case STEP_FUNCTION: out = chk_function(st, s); break;
+    case STEP_FANOUT: out = chk_fanout(st, s); break;
+    }
+    chk_step_clauses(st, s);
+    s->out = out;
+    chk_stepinfo *in = &st->info[s->index];
+    in->defined = true;
+    in->visible = true;
+    ptrvec_push(st->a, &st->scope, s);
+}
+
+/* ---- statements -------------------------------------------------------- */
+
+static void chk_return(chk_state *st, ast_stmt *stmt)
+{
+    ast_type *t = stmt->expr ? chk_expr(st, stmt->expr) : &ast_type_null;
+    chk_returns *r = st->returns;
+    if (!r) return;
+    if (!r->any) {
+        r->any = true;
+        r->type = t;
+        r->first = stmt->loc;
+        return;
+    }
+    ast_type *u = ty_unify(st, r->type, t);
+    if (!u) {
+        ERR(stmt->expr ? stmt->expr->loc : stmt->loc,
+            "return type %s does not match the return at %s, of type %s", tystr(st, t),
+            chk_pos(st, r->first), tystr(st, r->type));
+        return;
+    }
+    r->type = u;
+}
+
+static void chk_stmt(chk_state *st, ast_stmt *stmt)
+{
+    switch (stmt->kind) {
+    case ST_STEP:
+        chk_step(st, stmt->step);
+        break;
+    case ST_IF: {
+        ptrvec negated = { 0 };     /* what the earlier conditions being false proves */
+        for (int i = 0; i < stmt->nbranches; i++) {
+            int nmark = chk_narrow_push(st, &negated);
+            chk_condition(st, stmt->conds[i], "an 'if' condition");
+            ptrvec paths = { 0 };
+            chk_collect_narrowing(st, stmt->conds[i], true, &paths);
+            chk_narrow_push(st, &paths);
+            int mark = st->scope.len;
+            chk_block(st, stmt->thens[i]);
+            chk_hide_from(st, mark, stmt->loc, "if");
+            st->narrowed.len = nmark;
+            chk_collect_narrowing(st, stmt->conds[i], false, &negated);
+        }
+        if (stmt->els) {
+            int nmark = chk_narrow_push(st, &negated);
+            int mark = st->scope.len;
+            chk_block(st, stmt->els);
+            chk_hide_from(st, mark, stmt->loc, "if");
+            st->narrowed.len = nmark;
+        }
+        break;
+    }
+    case ST_RETURN:
+        chk_return(st, stmt);
+        break;
+    case ST_FAIL:
+    case ST_LOG:
+        chk_expr(st, stmt->expr);
+        break;
+    case ST_WAIT:
+        if (stmt->wait_until) {
+            ast_type *t = chk_expr(st, stmt->expr);
+            ast_type *s = ty_strip(t);
+            if (t->kind == TY_OPTIONAL)
+                ERR(stmt->expr->loc, "'wait until' time may be null here: use '?\?'");
+            else if (!ty_dyn(s) && s->kind != TY_STRING && s->kind != TY_INT)
+                ERR(stmt->expr->loc, "'wait until' needs a time: an ISO-8601 string or epoch seconds, not %s",
+                    tystr(st, t));
+        } else if (stmt->expr && stmt->expr->kind != EX_DURATION) {
+            ERR(stmt->expr->loc, "'wait' needs a duration such as 5m");
+        }
+        break;
+    }
+}
+
+static void chk_block(chk_state *st, ast_block *b)
+{
+    if (!b) return;
+    for (int i = 0; i < b->nstmts; i++) chk_stmt(st, b->stmts[i]);
+}
+
+/* ---- prepass: every step name, once ------------------------------------ */
+
+static const char *const chk_reserved_step_names[] = {
+    "run", "output", "status", "headers", "body", "len", "lower", "upper", "trim", "string",
+    "int", "float", "contains", "join", "now", "bool",
+};
+
+static void chk_register_block(chk_state *st, ast_block *b, bool conditional, bool in_fanout);
+
+static void chk_register_step(chk_state *st, ast_step *s, bool conditional, bool in_fanout)
+{
+    ast_program *p = st->prog;
+    s->index = p->nsteps;
+    ast_step **steps = p->steps;
+    if ((p->nsteps & (p->nsteps - 1)) == 0) {   /* grow at powers of two */
+        steps = arena_alloc(st->a, sizeof *steps * (size_t)(p->nsteps ? p->nsteps * 2 : 1));
+        if (p->nsteps) memcpy(steps, p->steps, sizeof *steps * (size_t)p->nsteps);
+        p->steps = steps;
+    }
+    p->steps[p->nsteps++] = s;
+    s->parent_fanout = st->fanouts.len ? st->fanouts.items[st->fanouts.len - 1] : NULL;
+
+    for (size_t i = 0; i < sizeof chk_reserved_step_names / sizeof chk_reserved_step_names[0]; i++)
+        if (strcmp(s->name, chk_reserved_step_names[i]) == 0)
+            ERR(s->name_loc, "'%s' is reserved and cannot name a step", s->name);
+    ast_step *prev = chk_map_get(&st->steps, s->name);
+    if (prev)
+        ERR(s->name_loc, "duplicate step name '%s'; first defined at %s", s->name, chk_pos(st, prev->name_loc));
+    else
+        chk_map_put(st->a, &st->steps, s->name, s);
+    (void)conditional;
+    (void)in_fanout;
+    if (s->kind == STEP_FANOUT) {
+        ptrvec_push(st->a, &st->fanouts, s);
+        chk_register_block(st, s->body, true, true);
+        st->fanouts.len--;
+    }
+}
+
+static void chk_register_block(chk_state *st, ast_block *b, bool conditional, bool in_fanout)
+{
+    if (!b) return;
+    for (int i = 0; i < b->nstmts; i++) {
+        ast_stmt *s = b->stmts[i];
+        if (s->kind == ST_STEP) {
+            chk_register_step(st, s->step, conditional, in_fanout);
+        } else if (s->kind == ST_IF) {
+            for (int j = 0; j < s->nbranches; j++) chk_register_block(st, s->thens[j], true, in_fanout);
+            chk_register_block(st, s->els, true, in_fanout);
+        }
+    }
+}
+
+/* Mark conditional / in-fanout steps (needs indexes, so after registration). */
+static void chk_mark_block(chk_state *st, ast_block *b, bool conditional, bool in_fanout)
+{
+    if (!b) return;
+    for (int i = 0; i < b->nstmts; i++) {
+        ast_stmt *s = b->stmts[i];
+        if (s->kind == ST_STEP) {
+            st->info[s->step->index].conditional = conditional;
+            st->info[s->step->index].in_fanout = in_fanout;
+            if (s->step->kind == STEP_FANOUT) chk_mark_block(st, s->step->body, true, true);
+        } else if (s->kind == ST_IF) {
+            for (int j = 0; j < s->nbranches; j++) chk_mark_block(st, s->thens[j], true, in_fanout);
+            chk_mark_block(st, s->els, true, in_fanout);
+        }
+    }
+}
+
+/* ---- declarations ------------------------------------------------------ */
+
+static void chk_declare_secret(chk_state *st, const char *name, src_loc *loc, bool report_dup)
+{
+    src_loc *prev = chk_map_get(&st->secrets, name);
+    if (prev) {
+        if (report_dup)
+            ERR(*loc, "secret '%s' is declared twice; first at %s", name, chk_pos(st, *prev));
+        return;
+    }
+    chk_map_put(st->a, &st->secrets, name, loc);
+}
+
+/* An auth clause's secret reference: must be `secret.NAME`. */
+static void chk_auth_secret(chk_state *st, ast_expr *e)
+{
+    if (!e) return;
+    if (e->kind != EX_FIELD || e->a->kind != EX_NAME || strcmp(e->a->name, "secret") != 0) {
+        ERR(e->loc, "auth needs a secret reference such as secret.api_token");
+        return;
+    }
+    e->a->ref = REF_SECRET;
+    e->type = &ast_type_string;
+    chk_declare_secret(st, e->name, &e->loc, false);
+}
+
+static void chk_integrations(chk_state *st)
+{
+    ast_program *p = st->prog;
+    for (int f = 0; f < p->nfiles; f++) {
+        ast_file *file = p->files[f];
+        for (int i = 0; i < file->nintegrations; i++) {
+            ast_integration *in = file->integrations[i];
+            ast_integration *prev = chk_map_get(&st->integrations, in->name);
+            if (prev) {
+                if (prev != in)
+                    ERR(in->loc, "integration '%s' is declared twice; first at %s:%s", in->name,
+                        prev->file ? prev->file->path : "?", chk_pos(st, prev->loc));
+                continue;
+            }
+            in->file = file;
+            chk_map_put(st->a, &st->integrations, in->name, in);
+            if (in->base_url && in->base_url->kind != EX_STRING)
+                ERR(in->base_url->loc, "an integration's base URL must be a plain string");
+            chk_auth_secret(st, in->auth_secret);
+            chk_auth_secret(st, in->auth_secret2);
+            chk_auth_secret(st, in->oauth_client_id);
+            chk_auth_secret(st, in->oauth_client_secret);
+            if (in->auth == AUTH_OAUTH2 && !in->oauth_token_url)
+                ERR(in->auth_loc, "oauth2 auth needs a token_url");
+        }
+    }
+    /* the merged lists, in file order */
+    int n = 0;
+    for (int f = 0; f < p->nfiles; f++) n += p->files[f]->nintegrations;
+    p->integrations = arena_alloc(st->a, sizeof *p->integrations * (size_t)(n + 1));
+    p->nintegrations = 0;
+    for (int f = 0; f < p->nfiles; f++)
+        for (int i = 0; i < p->files[f]->nintegrations; i++) {
+            ast_integration *in = p->files[f]->integrations[i];
+            if (chk_map_get(&st->integrations, in->name) == in) p->integrations[p->nintegrations++] = in;
+        }
+}
+
+static void chk_actions(chk_state *st)
+{
+    ast_program *p = st->prog;
+    int n = 0;
+    for (int f = 0; f < p->nfiles; f++) n += p->files[f]->nactions;
+    p->actions = arena_alloc(st->a, sizeof *p->actions * (size_t)(n + 1));
+    p->nactions = 0;
+    for (int f = 0; f < p->nfiles; f++) {
+        ast_file *file = p->files[f];
+        for (int i = 0; i < file->nactions; i++) {
+            ast_action *a = file->actions[i];
+            a->file = file;
+            const char *key = action_key(st, a->integ, a->op);
+            ast_action *prev = chk_map_get(&st->actions, key);
+            if (prev) {
+                ERR(a->loc, "action '%s' is declared twice; first at %s", key, chk_pos(st, prev->loc));
+                continue;
+            }
+            a->integration = chk_map_get(&st->integrations, a->integ);
+            if (!a->integration) {
+                ERR(a->loc, "action '%s' belongs to an unknown integration '%s'", key, a->integ);
+            }
+            chk_map_put(st->a, &st->actions, key, a);
+            p->actions[p->nactions++] = a;
+        }
+    }
+}
+
+/* Action bodies: checked once each, with their parameters in scope. */
+static void chk_action_bodies(chk_state *st)
+{
+    ast_program *p = st->prog;
+    for (int i = 0; i < p->nactions; i++) {
+        ast_action *a = p->actions[i];
+        chk_map seen = { 0 };
+        st->where = WHERE_CONST;
+        for (int j = 0; j < a->nparams; j++) {
+            ast_field *f = a->params[j];
+            ast_field *prev = chk_map_get(&seen, f->name);
+            if (prev)
+                ERR(f->loc, "duplicate parameter '%s'; first at %s", f->name, chk_pos(st, prev->loc));
+            else
+                chk_map_put(st->a, &seen, f->name, f);
+            chk_type_decl(st, f->type, false);
+            if (f->deflt) chk_expect_type(st, f->deflt, f->type, "the default value");
+        }
+        chk_type_decl(st, a->out, true);
+        st->where = WHERE_ACTION;
+        st->action = a;
+        if (a->body && a->body->req) {
+            a->body->req->integ = a->integration;
+            ast_type *t = chk_request(st, a->body, a->body->req, true);
+            if (a->body->req->paginate != PAGE_NONE && a->out && !chk_assignable(t, a->out))
+                ERR(a->loc, "a paginated action's output type must be %s", tystr(st, t));
+            else if (a->body->req->returns && a->out && !a->body->req->paginate &&
+                     !chk_assignable(a->body->req->returns, a->out))
+                ERR(a->body->req->returns_loc, "returns %s does not fit the action's output type %s",
+                    tystr(st, a->body->req->returns), tystr(st, a->out));
+            a->body->out = a->out;
+        }
+        st->action = NULL;
+    }
+    st->where = WHERE_BODY;
+}
+
+static bool chk_zone_exists(const char *zone)
+{
+    struct stat sb;
+    if (stat("/usr/share/zoneinfo", &sb) != 0) return true;     /* cannot tell */
+    if (strcmp(zone, "UTC") == 0) return true;
+    if (strstr(zone, "..") || zone[0] == '/') return false;
+    char path[1024];
+    snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", zone);
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* One cron field: "*", N, N-M, a step ("/K"), lists, and names for months/days. */
+static bool chk_cron_field(const char *f, int lo, int hi, const char *const *names, int nnames)
+{
+    if (!*f) return false;
+    char buf[256];
+    if (strlen(f) >= sizeof buf) return false;
+    strcpy(buf, f);
+    for (char *save = NULL, *part = strtok_r(buf, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
+        char *slash = strchr(part, '/');
+        if (slash) {
+            *slash = 0;
+            char *end;
+            long step = strtol(slash + 1, &end, 10);
+            if (*end || step < 1 || step > hi) return false;
+        }
+        if (strcmp(part, "*") == 0) continue;
+        char *dash = strchr(part, '-');
+        char *ends[2] = { part, dash ? dash + 1 : NULL };
+        if (dash) *dash = 0;
+        for (int k = 0; k < 2 && ends[k]; k++) {
+            char *end;
+            long v = strtol(ends[k], &end, 10);
+            if (end == ends[k]) {
+                int found = -1;
+                for (int j = 0; j < nnames; j++)
+                    if (strcasecmp(ends[k], names[j]) == 0) found = j;
+                if (found < 0) return false;
+                continue;
+            }
+            if (*end || v < lo || v > hi) return false;
+        }
+    }
+    return true;
+}
+
+static void chk_trigger(chk_state *st)
+{
+    ast_file *m = st->main;
+    st->trigger_type = &ast_type_json;
+    if (m->ntriggers == 0) {
+        ERR(m->workflow_loc, "workflow '%s' has no trigger: add `trigger event \"name\" { ... }`, "
+            "`trigger request`, `trigger schedule \"cron\"` or `trigger enabled`",
+            m->workflow ? m->workflow : "?");
+        return;
+    }
+    for (int i = 1; i < m->ntriggers; i++)
+        ERR(m->triggers[i]->loc, "a workflow has exactly one trigger; the first is at %s",
+            chk_pos(st, m->triggers[0]->loc));
+    ast_trigger *t = m->triggers[0];
+    if (t->schema) {
+        chk_type_decl(st, t->schema, false);
+        st->trigger_type = t->schema;
+    } else if (t->kind == TRIG_SCHEDULE || t->kind == TRIG_ENABLED) {
+        ast_field *f[1] = { ty_mkfield(st, "time", &ast_type_string) };
+        st->trigger_type = ty_object(st, t->kind == TRIG_SCHEDULE ? 1 : 0, f);
+    }
+    if (t->kind == TRIG_SCHEDULE) {
+        static const char *const months[] = { "", "jan", "feb", "mar", "apr", "may", "jun",
+                                              "jul", "aug", "sep", "oct", "nov", "dec" };
+        static const char *const days[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", t->cron ? t->cron : "");
+        char *fields[8];
+        int n = 0;
+        for (char *save = NULL, *p = strtok_r(buf, " \t", &save); p && n < 8; p = strtok_r(NULL, " \t", &save))
+            fields[n++] = p;
+        if (n != 5 && n != 6) {
+            ERR(t->cron_loc, "a cron expression has 5 fields (minute hour day month weekday) or 6 "
+                "(seconds first), not %d", n);
+        } else {
+            static const char *const what[] = { "second", "minute", "hour", "day of month", "month", "day of week" };
+            static const int lo[] = { 0, 0, 0, 1, 1, 0 }, hi[] = { 59, 59, 23, 31, 12, 7 };
+            int off = n == 6 ? 0 : 1;
+            for (int i = 0; i < n; i++) {
+                int k = i + off;
+                const char *const *names = k == 4 ? months : k == 5 ? days : NULL;
+                int nn = k == 4 ? 13 : k == 5 ? 7 : 0;
+                if (!chk_cron_field(fields[i], lo[k], hi[k], names, nn))
+                    ERR(t->cron_loc, "cron field %d ('%s') is not a valid %s", i + 1, fields[i], what[k]);
+            }
+        }
+        if (t->zone && !chk_zone_exists(t->zone))
+            ERR(t->loc, "unknown time zone '%s' (an IANA name such as \"Europe/Paris\")", t->zone);
+    }
+}
+
+static void chk_settings(chk_state *st)
+{
+    ast_file *m = st->main;
+    ast_field **fields = arena_alloc(st->a, sizeof *fields * (size_t)(m->nsettings + 1));
+    int n = 0;
+    st->where = WHERE_CONST;
+    for (int i = 0; i < m->nsettings; i++) {
+        ast_field *f = m->settings[i];
+        ast_field *prev = chk_map_get(&st->settings, f->name);
+        if (prev) {
+            ERR(f->loc, "setting '%s' is declared twice; first at %s", f->name, chk_pos(st, prev->loc));
+            continue;
+        }
+        chk_map_put(st->a, &st->settings, f->name, f);
+        chk_type_decl(st, f->type, false);
+        if (f->deflt) chk_expect_type(st, f->deflt, f->type, arena_printf(st->a, "the default of setting '%s'", f->name));
+        fields[n++] = f;
+    }
+    st->where = WHERE_BODY;
+    st->settings_type = ty_object(st, n, fields);
+}
+
+static void chk_secrets(chk_state *st)
+{
+    ast_file *m = st->main;
+    for (int i = 0; i < m->nsecrets; i++)
+        chk_declare_secret(st, m->secrets[i]->name, &m->secrets[i]->loc, true);
+}
+
+/* Library files hold integrations and actions only. */
+static void chk_library_files(chk_state *st)
+{
+    for (int f = 0; f < st->prog->nfiles; f++) {
+        ast_file *file = st->prog->files[f];
+        if (file == st->main || file == st->prog->tests_file) continue;
+        src_loc bad = { -1, 0, 0 };
+        const char *what = NULL;
+        if (file->has_workflow) { bad = file->workflow_loc; what = "a workflow declaration"; }
+        else if (file->ntriggers) { bad = file->triggers[0]->loc; what = "a trigger"; }
+        else if (file->body && file->body->nstmts) { bad = file->body->stmts[0]->loc; what = "statements"; }
+        else if (file->nsettings) { bad = file->settings[0]->loc; what = "settings"; }
+        else if (file->ntests) { bad = file->tests[0]->loc; what = "tests"; }
+        if (what)
+            ERR(bad, "an imported file may only declare integrations and actions, not %s", what);
+    }
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void chk_test_literal(chk_state *st, ast_expr *e)
+{
+    chk_where saved = st->where;
+    st->where = WHERE_TEST_DATA;
+    chk_expr(st, e);
+    st->where = saved;
+}
+
+static void chk_test(chk_state *st, ast_test *t)
+{
+    if (t->event) {
+        chk_test_literal(st, t->event);
+        if (st->trigger_type && !chk_assignable(t->event->type, st->trigger_type))
+            ERR(t->event->loc, "test event of type %s does not match the trigger's schema %s",
+                tystr(st, t->event->type), tystr(st, st->trigger_type));
+    }
+    if (t->settings) {
+        chk_test_literal(st, t->settings);
+        for (int i = 0; i < t->settings->nitems; i++) {
+            ast_field *f = chk_map_get(&st->settings, t->settings->keys[i]);
+            if (!f) {
+                const char *cands[256];
+                int n = 0;
+                for (int j = 0; j < st->settings_type->nfields && n < 256; j++)
+                    cands[n++] = st->settings_type->fields[j]->name;
+                ERR(t->settings->key_locs[i], "unknown setting '%s'%s", t->settings->keys[i],
+                    chk_hint(st, t->settings->keys[i], cands, n));
+            } else if (!chk_assignable(t->settings->items[i]->type, f->type)) {
+                ERR(t->settings->items[i]->loc, "setting '%s' must be %s, not %s", f->name,
+                    tystr(st, f->type), tystr(st, t->settings->items[i]->type));
+            }
+        }
+    }
+    for (int i = 0; i < t->nsecrets; i++) {
+        chk_test_literal(st, t->secrets[i]->value);
+        if (!chk_map_get(&st->secrets, t->secrets[i]->name))
+            ERR(t->secrets[i]->loc, "undeclared secret '%s'", t->secrets[i]->name);
+    }
+    for (int i = 0; i < t->nenv; i++) chk_test_literal(st, t->env[i]->value);
+    for (int i = 0; i < t->nmocks; i++) {
+        ast_mock *m = t->mocks[i];
+        if (m->integ && !chk_map_get(&st->integrations, m->integ))
+            ERR(m->integ_loc, "unknown integration '%s' in mock", m->integ);
+        chk_test_literal(st, m->url);
+        for (int j = 0; j < m->nresponses; j++) {
+            ast_mock_response *r = m->responses[j];
+            if (r->status < 100 || r->status > 599) ERR(r->loc, "mock status %d is not an HTTP status", r->status);
+            if (r->body) chk_test_literal(st, r->body);
+            if (r->headers) chk_test_literal(st, r->headers);
+        }
+    }
+    chk_where saved = st->where;
+    st->where = WHERE_TEST;
+    for (int i = 0; i < t->nexpects; i++) chk_condition(st, t->expects[i], "an 'expect'");
+    st->where = saved;
+}
+
+static void chk_tests(chk_state *st)
+{
+    chk_map names = { 0 };
+    ast_file *files[2] = { st->main, st->prog->tests_file };
+    for (int f = 0; f < 2; f++) {
+        if (!files[f]) continue;
+        for (int i = 0; i < files[f]->ntests; i++) {
+            ast_test *t = files[f]->tests[i];
+            t->file = files[f];
+            ast_test *prev = chk_map_get(&names, t->name);
+            if (prev)
+                ERR(t->loc, "duplicate test name \"%s\"; first at %s", t->name, chk_pos(st, prev->loc));
+            else
+                chk_map_put(st->a, &names, t->name, t);
+            chk_test(st, t);
+        }
+    }
+    if (st->prog->tests_file) {
+        ast_file *tf = st->prog->tests_file;
+        if (tf->body && tf->body->nstmts)
+            ERR(tf->body->stmts[0]->loc, "a tests file holds only test blocks");
+    }
+}
+
+/* ---- entry point ------------------------------------------------------- */
+
+bool chk_program(ast_program *prog)
+{
+    chk_state stv = { 0 }, *st = &stv;
+    st->prog = prog;
+    st->d = prog->diag;
+    st->a = &prog->arena;
+    st->main = prog->main;
+    int errors_before = st->d->errors;
+    if (!st->main) return false;
+
+    ast_file *m = st->main;
+    if (!m->has_workflow)
+        ERR(((src_loc){ m->file_id, 0, 0 }), "missing `workflow NAME` declaration at the top of the file");
+
+    ast_field *rf[3] = { ty_mkfield(st, "id", &ast_type_string), ty_mkfield(st, "user", &ast_type_string),
+                         ty_mkfield(st, "attempt", &ast_type_int) };
+    st->run_type = ty_object(st, 3, rf);
+
+    chk_library_files(st);
+    chk_secrets(st);
+    chk_integrations(st);
+    chk_actions(st);
+    /* secrets as a type: every declared name is a string */
+    {
+        ast_field **fs = arena_alloc(st->a, sizeof *fs * (size_t)(st->secrets.len + 1));
+        int n = 0;
+        for (int i = 0; i < st->secrets.cap; i++)
+            if (st->secrets.keys[i]) fs[n++] = ty_mkfield(st, st->secrets.keys[i], &ast_type_string);
+        st->secrets_type = ty_object(st, n, fs);
+    }
+    chk_settings(st);
+    chk_trigger(st);
+    chk_action_bodies(st);
+
+    chk_register_block(st, m->body, false, false);
+    st->info = arena_alloc(st->a, sizeof *st->info * (size_t)(prog->nsteps + 1));
+    chk_mark_block(st, m->body, false, false);
+
+    chk_returns rets = { 0 };
+    st->returns = &rets;
+    st->where = WHERE_BODY;
+    chk_block(st, m->body);
+    st->returns = NULL;
+    prog->output_type = rets.type ? rets.type : &ast_type_null;
+    if (rets.type && !chk_block_ends(m->body)) prog->output_type = ty_opt(st, rets.type);
+
+    chk_tests(st);
+    return st->d->errors == errors_before;
+}

@@ -1,0 +1,186 @@
+/*
+** diag.c — line maps and gcc-style diagnostics with a source line and caret.
+*/
+#include "diag.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void diag_init(diag_ctx *d)
+{
+    memset(d, 0, sizeof *d);
+    d->out = stderr;
+    d->max_errors = 200;
+}
+
+void diag_free(diag_ctx *d)
+{
+    for (int i = 0; i < d->nfiles; i++) {
+        free(d->files[i]->path);
+        free(d->files[i]->text);
+        free(d->files[i]->line_starts);
+        free(d->files[i]);
+    }
+    free(d->files);
+    d->files = NULL;
+    d->nfiles = d->cap = 0;
+}
+
+int diag_add_file(diag_ctx *d, const char *path, char *text, int len)
+{
+    if (d->nfiles == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 8;
+        d->files = xrealloc(d->files, sizeof *d->files * (size_t)d->cap);
+    }
+    diag_file *f = xcalloc(1, sizeof *f);
+    f->path = xstrdup(path);
+    f->text = text;
+    f->len = len;
+    d->files[d->nfiles] = f;
+    return d->nfiles++;
+}
+
+static void diag_build_lines(diag_file *f)
+{
+    if (f->line_starts) return;
+    int n = 1;
+    for (int i = 0; i < f->len; i++)
+        if (f->text[i] == '\n') n++;
+    f->line_starts = xmalloc(sizeof(int) * (size_t)n);
+    f->nlines = 0;
+    f->line_starts[f->nlines++] = 0;
+    for (int i = 0; i < f->len; i++)
+        if (f->text[i] == '\n') f->line_starts[f->nlines++] = i + 1;
+}
+
+/* Index of the line holding offset (binary search in line_starts). */
+static int diag_line_index(diag_file *f, int offset)
+{
+    diag_build_lines(f);
+    int lo = 0, hi = f->nlines - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (f->line_starts[mid] <= offset) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Characters between two offsets: UTF-8 continuation bytes do not count. */
+static int diag_chars(const char *s, int from, int to)
+{
+    int n = 0;
+    for (int i = from; i < to; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80) n++;
+    return n;
+}
+
+void diag_line_col(diag_ctx *d, int file, int offset, int *line, int *col)
+{
+    diag_file *f = d->files[file];
+    if (offset < 0) offset = 0;
+    if (offset > f->len) offset = f->len;
+    int li = diag_line_index(f, offset);
+    *line = li + 1;
+    *col = diag_chars(f->text, f->line_starts[li], offset) + 1;
+}
+
+void diag_format_pos(diag_ctx *d, src_loc loc, char *buf, size_t size)
+{
+    int line, col;
+    diag_line_col(d, loc.file, loc.start, &line, &col);
+    snprintf(buf, size, "%d:%d", line, col);
+}
+
+/* Print the source line of loc with a ^~~~ underline below it. */
+static void diag_print_source(diag_ctx *d, src_loc loc)
+{
+    diag_file *f = d->files[loc.file];
+    int start = loc.start < 0 ? 0 : loc.start > f->len ? f->len : loc.start;
+    int li = diag_line_index(f, start);
+    int ls = f->line_starts[li];
+    int le = ls;
+    while (le < f->len && f->text[le] != '\n') le++;
+    if (le > ls && f->text[le - 1] == '\r') le--;
+    int end = loc.end > le ? le : loc.end;
+    if (end <= start) end = start + 1;
+
+    char num[16];
+    int w = snprintf(num, sizeof num, "%d", li + 1);
+    if (w < 5) w = 5;
+    fprintf(d->out, " %*d | ", w, li + 1);
+    for (int i = ls; i < le; i++) {
+        unsigned char c = (unsigned char)f->text[i];
+        /* Control bytes and NULs would garble the terminal: show them as '?'. */
+        fputc(c == '\t' ? ' ' : (c < 0x20 || c == 0x7f) ? '?' : c, d->out);
+    }
+    fputc('\n', d->out);
+    fprintf(d->out, " %*s | ", w, "");
+    int pad = diag_chars(f->text, ls, start);
+    for (int i = 0; i < pad; i++) fputc(' ', d->out);
+    fputc('^', d->out);
+    int span = diag_chars(f->text, start, end < le ? end : le);
+    for (int i = 1; i < span; i++) fputc('~', d->out);
+    fputc('\n', d->out);
+}
+
+static void diag_emit(diag_ctx *d, const char *kind, src_loc loc, const char *fmt, va_list ap)
+{
+    int line, col;
+    diag_line_col(d, loc.file, loc.start, &line, &col);
+    fprintf(d->out, "%s:%d:%d: %s: ", d->files[loc.file]->path, line, col, kind);
+    vfprintf(d->out, fmt, ap);
+    fputc('\n', d->out);
+    diag_print_source(d, loc);
+}
+
+void diag_verror(diag_ctx *d, src_loc loc, const char *fmt, va_list ap)
+{
+    d->errors++;
+    if (d->max_errors && d->errors > d->max_errors) {
+        if (d->errors == d->max_errors + 1)
+            fprintf(d->out, "%s: too many errors, stopping after %d\n",
+                    d->files[loc.file]->path, d->max_errors);
+        return;
+    }
+    diag_emit(d, "error", loc, fmt, ap);
+}
+
+void diag_error(diag_ctx *d, src_loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(d, loc, fmt, ap);
+    va_end(ap);
+}
+
+void diag_warning(diag_ctx *d, src_loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    d->warnings++;
+    va_start(ap, fmt);
+    diag_emit(d, "warning", loc, fmt, ap);
+    va_end(ap);
+}
+
+void diag_note(diag_ctx *d, src_loc loc, const char *fmt, ...)
+{
+    if (d->max_errors && d->errors > d->max_errors) return;
+    va_list ap;
+    va_start(ap, fmt);
+    diag_emit(d, "note", loc, fmt, ap);
+    va_end(ap);
+}
+
+void diag_error_noloc(diag_ctx *d, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    d->errors++;
+    if (path) fprintf(d->out, "%s: ", path);
+    fputs("error: ", d->out);
+    va_start(ap, fmt);
+    vfprintf(d->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', d->out);
+}

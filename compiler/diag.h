@@ -1,0 +1,68 @@
+/*
+** diag.h — source files and gcc-style diagnostics, shared by every phase.
+**
+** Locations are byte offsets into a registered file; a line map turns them
+** into line:column only when a diagnostic is printed. Phases report through
+** one diag_ctx, count errors and keep going; the exit status comes from
+** diag_ctx.errors.
+*/
+#ifndef FLOWC_DIAG_H
+#define FLOWC_DIAG_H
+
+#include <stdarg.h>
+#include <stdio.h>
+
+/* A span of source: file index in the diag_ctx, [start, end) byte offsets. */
+typedef struct src_loc {
+    int file;
+    int start;
+    int end;
+} src_loc;
+
+typedef struct diag_file {
+    char *path;         /* owned; as given on the command line or resolved */
+    char *text;         /* owned; NUL-terminated contents */
+    int len;            /* bytes in text */
+    int *line_starts;   /* owned; byte offset of each line, built lazily */
+    int nlines;
+} diag_file;
+
+typedef struct diag_ctx {
+    diag_file **files;  /* owned */
+    int nfiles, cap;
+    int errors;         /* errors reported so far */
+    int warnings;
+    int max_errors;     /* stop printing after this many (0 = no limit) */
+    FILE *out;          /* where diagnostics go (stderr by default) */
+} diag_ctx;
+
+void diag_init(diag_ctx *d);
+void diag_free(diag_ctx *d);
+
+/* Register a file; takes ownership of text (malloc'd, NUL-terminated).
+** Returns the file index used in src_loc.file. */
+int diag_add_file(diag_ctx *d, const char *path, char *text, int len);
+
+/* Line (1-based) and column (1-based, in characters) of a byte offset. */
+void diag_line_col(diag_ctx *d, int file, int offset, int *line, int *col);
+
+/* Report at loc. The message is printed as
+**   path:line:col: error: message
+**    LINE | source text
+**         |    ^~~~
+*/
+void diag_error(diag_ctx *d, src_loc loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void diag_verror(diag_ctx *d, src_loc loc, const char *fmt, va_list ap);
+void diag_warning(diag_ctx *d, src_loc loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void diag_note(diag_ctx *d, src_loc loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* An error with no source position: "path: error: message" (path may be NULL). */
+void diag_error_noloc(diag_ctx *d, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* "line:col" of loc's start, in a buffer owned by the caller. */
+void diag_format_pos(diag_ctx *d, src_loc loc, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+** imports.c — resolves import paths, parses each file once, detects cycles.
+*/
+#include "imports.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct imp_state {
+    ast_program *prog;
+    const char *stdlib_dir;
+    ptrvec loading;         /* ast_file * being loaded: the import chain */
+} imp_state;
+
+/* Directory part of path, "." when none; allocated in the arena. */
+static const char *imp_dirname(arena *a, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return ".";
+    if (slash == path) return "/";
+    return arena_strndup(a, path, (size_t)(slash - path));
+}
+
+/* Path of an import as written, resolved against the importing file. */
+static const char *imp_resolve(imp_state *st, ast_file *from, const char *spec)
+{
+    arena *a = &st->prog->arena;
+    if (spec[0] == '/' ) return arena_strdup(a, spec);
+    if (strncmp(spec, "./", 2) == 0 || strncmp(spec, "../", 3) == 0) {
+        const char *dir = imp_dirname(a, from->path);
+        if (strcmp(dir, ".") == 0 && strncmp(spec, "./", 2) == 0) return arena_strdup(a, spec + 2);
+        return arena_printf(a, "%s/%s", dir, strncmp(spec, "./", 2) == 0 ? spec + 2 : spec);
+    }
+    return arena_printf(a, "%s/%s.flow", st->stdlib_dir, spec);
+}
+
+/* Canonical identity of a file on disk (for "parsed once" and cycles). */
+static char *imp_canonical(const char *path)
+{
+    char *real = realpath(path, NULL);
+    return real ? real : xstrdup(path);
+}
+
+static ast_file *imp_load(imp_state *st, const char *path, src_loc *from_loc);
+
+static void imp_load_imports(imp_state *st, ast_file *f)
+{
+    for (int i = 0; i < f->nimports; i++) {
+        ast_import *im = f->imports[i];
+        const char *spec = im->path;
+        if (!spec[0]) {
+            diag_error(st->prog->diag, im->loc, "empty import path");
+            continue;
+        }
+        const char *resolved = imp_resolve(st, f, spec);
+        im->file = imp_load(st, resolved, &im->loc);
+    }
+}
+
+static ast_file *imp_load(imp_state *st, const char *path, src_loc *from_loc)
+{
+    ast_program *prog = st->prog;
+    char *canon = imp_canonical(path);
+
+    /* A file on the current import chain: a cycle. */
+    for (int i = 0; i < st->loading.len; i++) {
+        ast_file *f = st->loading.items[i];
+        char *c2 = imp_canonical(f->path);
+        bool same = strcmp(c2, canon) == 0;
+        free(c2);
+        if (same) {
+            strbuf chain = {0};
+            for (int j = i; j < st->loading.len; j++)
+                strbuf_printf(&chain, "%s -> ", ((ast_file *)st->loading.items[j])->path);
+            strbuf_puts(&chain, path);
+            diag_error(prog->diag, *from_loc, "import cycle: %s", chain.data);
+            strbuf_free(&chain);
+            free(canon);
+            return NULL;
+        }
+    }
+    /* Already parsed (a diamond): share it. */
+    for (int i = 0; i < prog->nfiles; i++) {
+        char *c2 = imp_canonical(prog->files[i]->path);
+        bool same = strcmp(c2, canon) == 0;
+        free(c2);
+        if (same) {
+            free(canon);
+            return prog->files[i];
+        }
+    }
+    free(canon);
+
+    size_t len = 0;
+    char *text = util_read_file(path, &len);
+    if (!text) {
+        if (from_loc)
+            diag_error(prog->diag, *from_loc, "cannot read imported file '%s': %s", path,
+                       strerror(errno));
+        else
+            diag_error_noloc(prog->diag, path, "cannot read file: %s", strerror(errno));
+        return NULL;
+    }
+    if (len > INT_MAX / 2) {
+        free(text);
+        diag_error_noloc(prog->diag, path, "file too large (%zu bytes)", len);
+        return NULL;
+    }
+    int id = diag_add_file(prog->diag, path, text, (int)len);
+    ast_file *f = ast_parse_file(prog, id);
+    f->path = arena_strdup(&prog->arena, path);
+
+    ast_file **files = arena_alloc(&prog->arena, sizeof *files * (size_t)(prog->nfiles + 1));
+    if (prog->nfiles) memcpy(files, prog->files, sizeof *files * (size_t)prog->nfiles);
+    files[prog->nfiles++] = f;
+    prog->files = files;
+
+    ptrvec_push(&prog->arena, &st->loading, f);
+    imp_load_imports(st, f);
+    st->loading.len--;
+    return f;
+}
+
+bool imp_load_program(ast_program *prog, const char *path, const char *stdlib_dir)
+{
+    imp_state st = { .prog = prog, .stdlib_dir = stdlib_dir };
+    ast_file *f = imp_load(&st, path, NULL);
+    if (!f) return false;
+    if (f->tests_for) {
+        prog->tests_file = f;
+        const char *target = imp_resolve(&st, f, f->tests_for);
+        ast_file *m = imp_load(&st, target, &f->tests_for_loc);
+        if (!m) return true;
+        if (m->tests_for) {
+            diag_error(prog->diag, f->tests_for_loc, "'%s' is itself a tests file", f->tests_for);
+            return true;
+        }
+        prog->main = m;
+    } else {
+        prog->main = f;
+    }
+    return true;
+}

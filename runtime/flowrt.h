@@ -1,0 +1,197 @@
+/*
+** flowrt.h — the interface between generated workflow code and the runtime.
+**
+** flowc's emitter (compiler/emit.c) writes C that includes this header and
+** is compiled by libtcc; everything here is implemented in libflowrt.a,
+** compiled by gcc -O2. Generated code is glue: it evaluates expressions
+** through rt_* helpers and hands each step to the runtime, which executes,
+** retries, validates and checkpoints it.
+**
+** Execution model: deterministic replay. The workflow body is a C function
+** run from the top every time a run is started or resumed; a step whose
+** output is already committed in LMDB returns it without executing again.
+** Conditions only read committed values, so a replay takes the same path.
+** A run that must stop (failed step, wait, interruption) unwinds by
+** returning RT_STOP from the body; the runtime records why.
+**
+** Ownership: every json_t * that an rt_* function returns is BORROWED and
+** owned by the rt_ctx it was made in (a per-run or per-fanout-item pool
+** released when that context ends). Generated code never increfs or
+** decrefs. Values passed in are borrowed as well.
+*/
+#ifndef FLOWRT_H
+#define FLOWRT_H
+
+#include "flow.h"
+
+typedef struct rt_ctx rt_ctx;           /* a run, or one fanout item of it */
+typedef struct rt_result rt_result;     /* a step's outcome, owned by the ctx */
+
+/* Body functions return one of these. */
+enum { RT_OK = 0, RT_STOP = 1 };
+
+/* ---- static descriptions emitted by flowc ------------------------------ */
+
+/* Types are JSON text, parsed once by the runtime:
+**   "string" "int" "float" "bool" "json" "null"
+**   ["list", T]      ["opt", T]      {"field": T, ...}          */
+typedef const char *rt_type_text;
+
+typedef enum rt_auth_kind { RT_AUTH_NONE, RT_AUTH_BEARER, RT_AUTH_BASIC,
+                            RT_AUTH_HEADER, RT_AUTH_OAUTH2 } rt_auth_kind;
+
+typedef struct rt_integration {
+    const char *name;           /* "slack": FLOW_SLACK_BASE_URL overrides base_url */
+    const char *base_url;
+    rt_auth_kind auth;
+    const char *secret;         /* bearer/header token, basic user, oauth2 access token */
+    const char *secret2;        /* basic password, oauth2 refresh token */
+    const char *header;         /* RT_AUTH_HEADER header name */
+    const char *token_url;      /* oauth2 */
+    const char *client_id_secret;     /* oauth2: names of secrets */
+    const char *client_secret_secret;
+} rt_integration;
+
+typedef enum rt_step_kind { RT_STEP_REQUEST, RT_STEP_FUNCTION, RT_STEP_FANOUT } rt_step_kind;
+typedef enum rt_page_kind { RT_PAGE_NONE, RT_PAGE_CURSOR, RT_PAGE_PAGE, RT_PAGE_LINK } rt_page_kind;
+typedef enum rt_page_target { RT_TARGET_QUERY, RT_TARGET_JSON, RT_TARGET_URL } rt_page_target;
+
+/* Evaluated over a response { status, headers, body } (borrowed). */
+typedef bool (*rt_fail_when_fn)(rt_ctx *c, json_t *response);
+typedef json_t *(*rt_cursor_fn)(rt_ctx *c, json_t *response);
+/* A function step: params is the object of named parameters. Returns a
+** new reference, or NULL after flow_fail/flow_retry. */
+typedef json_t *(*rt_function_fn)(const json_t *params);
+/* A fanout item body: runs in its own item context; ends with rt_return. */
+typedef int (*rt_item_fn)(rt_ctx *item, json_t *value);
+
+typedef struct rt_step_desc {
+    const char *name;           /* step name; the checkpoint path adds fanout items */
+    rt_step_kind kind;
+    int line;                   /* .flow line of the step, for messages */
+    const rt_integration *integ;/* actions: base URL and auth; else NULL */
+    rt_type_text out_type;      /* request: body type (returns/action type) or NULL;
+                                   function: declared output type */
+    /* request clauses */
+    const int *accept;          /* statuses not failures: 404, or 4 for 4xx; 0-terminated */
+    rt_fail_when_fn fail_when;  /* or NULL */
+    rt_page_kind paginate;
+    const char *const *page_items;  /* path below body, NULL-terminated */
+    rt_cursor_fn page_cursor;
+    rt_page_target page_target;
+    const char *page_param;
+    int page_max;               /* 0 = 100 */
+    /* step clauses */
+    long timeout_ms;            /* 0 = default (30 s for requests) */
+    int retries;                /* -1 = default (no retries) */
+    long backoff_ms;            /* 0 = 1000 */
+    long max_backoff_ms;        /* 0 = 300000 */
+    bool continue_on_failure;
+    int concurrency;            /* fanout; 0 = 8 */
+    const char *var;            /* fanout: the item variable's name (rt_var) */
+} rt_step_desc;
+
+typedef enum rt_trigger_kind { RT_TRIG_EVENT, RT_TRIG_REQUEST, RT_TRIG_SCHEDULE,
+                               RT_TRIG_ENABLED } rt_trigger_kind;
+
+typedef struct rt_setting {
+    const char *name;
+    rt_type_text type;
+    const char *default_json;   /* JSON text of the default, or NULL = required */
+} rt_setting;
+
+typedef struct rt_workflow {
+    const char *name;
+    const char *description;
+    const char *version;        /* hash of the compiled sources */
+    rt_trigger_kind trigger;
+    const char *event;          /* RT_TRIG_EVENT */
+    rt_type_text trigger_schema;/* or NULL: any JSON */
+    const char *cron, *zone;    /* RT_TRIG_SCHEDULE */
+    const rt_setting *settings; int nsettings;
+    const char *const *secrets; int nsecrets;   /* declared + needed by integrations */
+    rt_type_text output_type;
+    int (*body)(rt_ctx *c);
+    const char *source_path;    /* main .flow file, for messages */
+} rt_workflow;
+
+/* The job binary's main: `int main(int c, char **v) { return rt_main(&WF, c, v); }` */
+int rt_main(const rt_workflow *wf, int argc, char **argv);
+
+/* ---- steps ------------------------------------------------------------- */
+
+/* Each returns the step's result, or NULL when the run must stop (the body
+** then returns RT_STOP). A failed step with continue_on_failure returns a
+** result whose ok is false. `req` is { method, url, headers?, query?, json?,
+** form?, body? } with the url relative to desc->integ's base when set. */
+rt_result *rt_request(rt_ctx *c, const rt_step_desc *desc, json_t *req);
+rt_result *rt_function(rt_ctx *c, const rt_step_desc *desc, json_t *params,
+                       rt_function_fn fn);
+rt_result *rt_fanout(rt_ctx *c, const rt_step_desc *desc, json_t *list,
+                     rt_item_fn item);
+
+/* The result of the step `name` run in c or an enclosing context (a fanout
+** item sees the steps of the run before the fanout), or NULL when none ran.
+** Every step's result is recorded in its ctx under desc->name. */
+rt_result *rt_step_result(rt_ctx *c, const char *name);
+/* The value of fanout variable `name` in c or an enclosing item context. */
+json_t *rt_var(rt_ctx *c, const char *name);
+
+json_t *rt_result_out(rt_result *r);        /* output, json null if the step failed */
+bool rt_result_ok(rt_result *r);
+json_t *rt_result_error(rt_result *r);      /* string, or null when ok */
+
+/* ---- statements -------------------------------------------------------- */
+int  rt_return(rt_ctx *c, json_t *value);   /* records the output; returns RT_STOP */
+int  rt_fail(rt_ctx *c, json_t *message);   /* fails the run; returns RT_STOP */
+void rt_log(rt_ctx *c, json_t *value, int line);
+/* Durable waits: RT_OK to go on, RT_STOP when the run suspends. `id` names
+** the wait for its checkpoint ("wait@LINE"). */
+int  rt_wait(rt_ctx *c, const char *id, long ms);
+int  rt_wait_until(rt_ctx *c, const char *id, json_t *when);
+
+/* ---- values ------------------------------------------------------------ */
+json_t *rt_trigger(rt_ctx *c);              /* the payload */
+json_t *rt_settings(rt_ctx *c);             /* object of every setting */
+json_t *rt_env(rt_ctx *c, const char *name);        /* string or null */
+json_t *rt_secret(rt_ctx *c, const char *name);     /* string */
+json_t *rt_run(rt_ctx *c);                  /* { id, user, attempt } */
+
+json_t *rt_null(void);
+json_t *rt_bool(bool b);
+json_t *rt_int(rt_ctx *c, int64_t v);
+json_t *rt_float(rt_ctx *c, double v);
+json_t *rt_str(rt_ctx *c, const char *s);
+json_t *rt_list(rt_ctx *c, int n, ...);             /* n values */
+json_t *rt_object(rt_ctx *c, int n, ...);           /* n pairs: const char *key, json_t *value */
+
+json_t *rt_field(rt_ctx *c, json_t *v, const char *name);   /* null when absent */
+json_t *rt_index(rt_ctx *c, json_t *v, json_t *index);      /* list[int], object[string] */
+
+/* Operators follow the checker's typing; on json operands they check at
+** run time and fail the run with a message naming the line. */
+json_t *rt_binary(rt_ctx *c, int op, json_t *a, json_t *b, int line);
+json_t *rt_unary(rt_ctx *c, int op, json_t *a, int line);
+bool    rt_truthy(rt_ctx *c, json_t *v, int line);  /* conditions: must be bool */
+/* String interpolation: n values, each rendered (strings as-is, null as
+** empty, others as compact JSON) and concatenated. */
+json_t *rt_interp(rt_ctx *c, int n, ...);
+/* Built-in functions by name: len lower upper trim string int float
+** contains join now json. */
+json_t *rt_call(rt_ctx *c, const char *fn, int n, json_t **args, int line);
+
+/* Operator codes for rt_binary / rt_unary (same order as the compiler's). */
+enum {
+    RT_OP_OR = 1, RT_OP_AND, RT_OP_NOT, RT_OP_EQ, RT_OP_NE, RT_OP_LT, RT_OP_LE,
+    RT_OP_GT, RT_OP_GE, RT_OP_COALESCE, RT_OP_ADD, RT_OP_SUB, RT_OP_MUL,
+    RT_OP_DIV, RT_OP_MOD, RT_OP_NEG
+};
+
+/* Function step parameters as C values (the emitter's wrappers use these). */
+int64_t     rt_param_int(const json_t *params, const char *name);
+double      rt_param_float(const json_t *params, const char *name);
+bool        rt_param_bool(const json_t *params, const char *name);
+const char *rt_param_string(const json_t *params, const char *name);
+const json_t *rt_param_json(const json_t *params, const char *name);
+
+#endif

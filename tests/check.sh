@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Golden tests of `flowc check`: tests/check/ok/*.flow must check clean;
+# tests/check/err/NAME.flow must print exactly NAME.err on stderr and exit 1.
+source "$(dirname "$0")/lib/common.sh"
+cd "$ROOT"
+
+for f in tests/check/ok/*.flow tests/parse/*.flow; do
+    [ -e "$f" ] || continue
+    out=$("$FLOWC" check "$f" 2>&1); rc=$?
+    if [ $rc -eq 0 ] && [ -z "$out" ]; then
+        pass "check ok $f"
+    else
+        fail "check ok $f" "exit $rc: $(echo "$out" | head -5)"
+    fi
+done
+
+for f in tests/check/err/*.flow; do
+    [ -e "$f" ] || continue
+    want="${f%.flow}.err"
+    if [ ! -f "$want" ]; then fail "check err $f" "missing $want"; continue; fi
+    got=$("$FLOWC" check "$f" 2>&1 >/dev/null); rc=$?
+    if [ $rc -ne 1 ]; then
+        fail "check err $f" "exit $rc, want 1"
+    elif [ "$got" != "$(cat "$want")" ]; then
+        fail "check err $f" "diagnostics differ:
+$(diff <(echo "$got") "$want" | head -20)"
+    else
+        pass "check err $f"
+    fi
+done
+
+# --dump-ast goldens: tests/parse/NAME.flow with NAME.ast
+for f in tests/parse/*.flow; do
+    [ -e "$f" ] || continue
+    want="${f%.flow}.ast"
+    [ -f "$want" ] || continue
+    got=$("$FLOWC" check --dump-ast "$f" 2>/dev/null)
+    if [ "$got" == "$(cat "$want")" ]; then
+        pass "dump-ast $f"
+    else
+        fail "dump-ast $f" "$(diff <(echo "$got") "$want" | head -20)"
+    fi
+done
+
+# Every example checks clean.
+for f in examples/*.flow; do
+    [ -e "$f" ] || continue
+    out=$("$FLOWC" check "$f" 2>&1); rc=$?
+    if [ $rc -eq 0 ]; then pass "check example $f"; else fail "check example $f" "$(echo "$out" | head -5)"; fi
+done
