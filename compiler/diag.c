@@ -184,3 +184,24 @@ void diag_error_noloc(diag_ctx *d, const char *path, const char *fmt, ...)
     va_end(ap);
     fputc('\n', d->out);
 }
+
+src_loc diag_line_loc(diag_ctx *d, int file, int line)
+{
+    diag_file *f = d->files[file];
+    diag_build_lines(f);
+    src_loc loc = { file, f->len, f->len };
+    if (line < 1 || line > f->nlines) return loc;
+    int s = f->line_starts[line - 1], e = s;
+    while (e < f->len && f->text[e] != '\n') e++;
+    while (s < e && (f->text[s] == ' ' || f->text[s] == '\t')) s++;
+    loc.start = s;
+    loc.end = e > s ? e : s + 1;
+    return loc;
+}
+
+int diag_find_file(diag_ctx *d, const char *path)
+{
+    for (int i = 0; i < d->nfiles; i++)
+        if (strcmp(d->files[i]->path, path) == 0) return i;
+    return -1;
+}

@@ -62,6 +62,13 @@ void diag_note(diag_ctx *d, src_loc loc, const char *fmt, ...)
 void diag_error_noloc(diag_ctx *d, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The span of line `line` (1-based) of a file from its first non-blank
+** character to its end; the whole file's end when the line is past it. */
+src_loc diag_line_loc(diag_ctx *d, int file, int line);
+
+/* Index of the registered file with this path, or -1. */
+int diag_find_file(diag_ctx *d, const char *path);
+
 /* "line:col" of loc's start, in a buffer owned by the caller. */
 void diag_format_pos(diag_ctx *d, src_loc loc, char *buf, size_t size);
 

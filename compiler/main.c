@@ -4,8 +4,10 @@
 #include "ast.h"
 #include "check.h"
 #include "diag.h"
+#include "emit.h"
 #include "imports.h"
 #include "paths.h"
+#include "tcc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,8 @@ static void usage(FILE *out)
           "\n"
           "Commands:\n"
           "  check FILE...          parse and type-check; gcc-style diagnostics, exit 1 on error\n"
+          "  build FILE [-o OUT]    compile to a native job binary (default ./NAME)\n"
+          "  run FILE [options]     compile in memory and run once (options as `JOB run`)\n"
           "\n"
           "Run 'flowc COMMAND --help' for a command's options.\n"
           "Exit status: 0 ok, 1 errors in the input, 2 usage error.\n",
@@ -88,6 +92,159 @@ static int cmd_check(int argc, char **argv)
     return rc;
 }
 
+static void usage_build(FILE *out)
+{
+    fputs("usage: flowc build FILE [-o OUT] [--emit-c FILE]\n"
+          "\n"
+          "Compiles the workflow through libtcc into a native executable linked with\n"
+          "the flowc runtime (libcurl, jansson, LMDB). OUT defaults to the workflow's\n"
+          "name in the current directory. --emit-c writes the generated C as well\n"
+          "('-' for stdout).\n"
+          "\n"
+          "Exit status: 0 ok, 1 errors in the input, 2 usage error.\n",
+          out);
+}
+
+static void usage_run(FILE *out)
+{
+    fputs("usage: flowc run FILE [--event FILE|-] [--user ID] [--settings FILE] [--state DIR]\n"
+          "                      [--json] [--test-limits] [--durability sync|batch]\n"
+          "\n"
+          "Compiles the workflow in memory (no binary written) and runs it once, with\n"
+          "the options of the job binary's `run` command. Exit status as `JOB run`:\n"
+          "0 ok, 1 run failed, 2 usage or bad input, 75 interrupted (resumable).\n",
+          out);
+}
+
+/* Load, check and translate FILE to C. Returns false after reporting. */
+static bool compile_to_c(diag_ctx *d, ast_program *prog, const char *path, strbuf *c_out)
+{
+    if (!imp_load_program(prog, path, g_paths.stdlib_dir)) return false;
+    if (!prog->main) return false;
+    if (prog->tests_file) {
+        diag_error_noloc(d, path, "this is a tests file: run it with `flowc test`, or build %s", prog->main->path);
+        return false;
+    }
+    if (d->errors) {
+        chk_program(prog);
+        return false;
+    }
+    if (!chk_program(prog)) return false;
+    char version[17];
+    emit_version(prog, version);
+    emit_program(prog, c_out, version);
+    return true;
+}
+
+static bool write_text(const char *path, const char *text)
+{
+    if (strcmp(path, "-") == 0) {
+        fputs(text, stdout);
+        return true;
+    }
+    FILE *f = fopen(path, "w");
+    if (!f) return false;
+    bool ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+static int cmd_build(int argc, char **argv)
+{
+    const char *file = NULL, *out = NULL, *emit_c = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage_build(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+            out = argv[++i];
+        } else if (strcmp(argv[i], "--emit-c") == 0 && i + 1 < argc) {
+            emit_c = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "flowc build: unknown option '%s'\n", argv[i]);
+            usage_build(stderr);
+            return 2;
+        } else if (file) {
+            fprintf(stderr, "flowc build: one FILE at a time\n");
+            return 2;
+        } else {
+            file = argv[i];
+        }
+    }
+    if (!file) {
+        usage_build(stderr);
+        return 2;
+    }
+    diag_ctx d;
+    diag_init(&d);
+    ast_program prog;
+    ast_program_init(&prog, &d);
+    strbuf c = { 0 };
+    int rc = 1;
+    if (compile_to_c(&d, &prog, file, &c)) {
+        if (emit_c && !write_text(emit_c, c.data)) {
+            fprintf(stderr, "flowc build: cannot write %s\n", emit_c);
+        } else {
+            char def[512];
+            if (!out) {
+                snprintf(def, sizeof def, "./%s", prog.main->workflow ? prog.main->workflow : "workflow");
+                out = def;
+            }
+            if (cc_build_exe(&d, &g_paths, c.data, out)) rc = 0;
+        }
+    }
+    strbuf_free(&c);
+    ast_program_free(&prog);
+    diag_free(&d);
+    return rc;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    const char *file = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage_run(stdout);
+            return 0;
+        }
+    }
+    /* The first non-option argument is the .flow file; the rest go to the job. */
+    char **job_argv = xcalloc((size_t)argc + 3, sizeof *job_argv);
+    int job_argc = 0;
+    job_argv[job_argc++] = NULL;        /* the workflow's name, set below */
+    job_argv[job_argc++] = "run";
+    for (int i = 0; i < argc; i++) {
+        if (!file && argv[i][0] != '-') { file = argv[i]; continue; }
+        job_argv[job_argc++] = argv[i];
+        /* options with a value: keep the value with its option */
+        if (argv[i][0] == '-' && i + 1 < argc && strcmp(argv[i], "--json") != 0 &&
+            strcmp(argv[i], "--test-limits") != 0 && argv[i][1])
+            job_argv[job_argc++] = argv[++i];
+    }
+    if (!file) {
+        free(job_argv);
+        usage_run(stderr);
+        return 2;
+    }
+    diag_ctx d;
+    diag_init(&d);
+    ast_program prog;
+    ast_program_init(&prog, &d);
+    strbuf c = { 0 };
+    int rc = 2;
+    if (compile_to_c(&d, &prog, file, &c)) {
+        job_argv[0] = (char *)(prog.main->workflow ? prog.main->workflow : "workflow");
+        rc = cc_run_memory(&d, &g_paths, c.data, job_argc, job_argv);
+        if (rc < 0) rc = 1;
+    } else {
+        rc = 1;
+    }
+    strbuf_free(&c);
+    ast_program_free(&prog);
+    diag_free(&d);
+    free(job_argv);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     paths_init(&g_paths, argv[0]);
@@ -101,6 +258,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "check") == 0) return cmd_check(argc - 2, argv + 2);
+    if (strcmp(cmd, "build") == 0) return cmd_build(argc - 2, argv + 2);
+    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
     fprintf(stderr, "flowc: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

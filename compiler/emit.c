@@ -1,0 +1,762 @@
+/*
+** emit.c — translates a checked program into C glue over the runtime.
+**
+** Layout of the output: includes; prototypes of every generated function;
+** static descriptors (integrations, steps, settings, the workflow); then
+** the function definitions: function-step bodies (with #line), callbacks
+** for `fail when` and pagination cursors, action request builders, fanout
+** item bodies and the workflow body; last, main(). Every value is a
+** borrowed json_t * owned by the run context (see flowrt.h), so the glue
+** never manages references.
+*/
+#include "emit.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+typedef struct emit_state {
+    ast_program *prog;
+    arena *a;
+    strbuf protos;      /* prototypes of generated functions */
+    strbuf descs;       /* static descriptors */
+    strbuf defs;        /* function definitions */
+    int ncallbacks;     /* unique numbering of callbacks */
+    const char *args;   /* C name of the action arguments object, or NULL */
+    const char *resp;   /* C name of the response in callbacks, or NULL */
+} emit_state;
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static void emit_cstr(strbuf *b, const char *s)
+{
+    strbuf_putc(b, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': strbuf_puts(b, "\\\""); break;
+        case '\\': strbuf_puts(b, "\\\\"); break;
+        case '\n': strbuf_puts(b, "\\n"); break;
+        case '\r': strbuf_puts(b, "\\r"); break;
+        case '\t': strbuf_puts(b, "\\t"); break;
+        case '?': strbuf_puts(b, "\\?"); break;     /* no trigraphs */
+        default:
+            if (*p < 0x20 || *p == 0x7f) strbuf_printf(b, "\\%03o", *p);
+            else strbuf_putc(b, (char)*p);
+        }
+    }
+    strbuf_putc(b, '"');
+}
+
+static void emit_cstr_or_null(strbuf *b, const char *s)
+{
+    if (s) emit_cstr(b, s);
+    else strbuf_puts(b, "NULL");
+}
+
+static int emit_line(emit_state *es, src_loc loc)
+{
+    int line, col;
+    diag_line_col(es->prog->diag, loc.file, loc.start, &line, &col);
+    return line;
+}
+
+/* A type as the runtime's JSON type text (see flowrt.h). */
+static void emit_type_json(strbuf *b, const ast_type *t)
+{
+    if (!t) { strbuf_puts(b, "\"json\""); return; }
+    switch (t->kind) {
+    case TY_STRING: strbuf_puts(b, "\"string\""); break;
+    case TY_INT: strbuf_puts(b, "\"int\""); break;
+    case TY_FLOAT: strbuf_puts(b, "\"float\""); break;
+    case TY_BOOL: strbuf_puts(b, "\"bool\""); break;
+    case TY_NULL: strbuf_puts(b, "\"null\""); break;
+    case TY_LIST:
+        strbuf_puts(b, "[\"list\",");
+        emit_type_json(b, t->elem);
+        strbuf_putc(b, ']');
+        break;
+    case TY_OPTIONAL:
+        strbuf_puts(b, "[\"opt\",");
+        emit_type_json(b, t->elem);
+        strbuf_putc(b, ']');
+        break;
+    case TY_OBJECT:
+        strbuf_putc(b, '{');
+        for (int i = 0; i < t->nfields; i++) {
+            if (i) strbuf_putc(b, ',');
+            strbuf_putc(b, '"');
+            for (const char *p = t->fields[i]->name; *p; p++) {
+                if (*p == '"' || *p == '\\') strbuf_putc(b, '\\');
+                strbuf_putc(b, *p);
+            }
+            strbuf_puts(b, "\":");
+            emit_type_json(b, t->fields[i]->type);
+        }
+        strbuf_putc(b, '}');
+        break;
+    default: strbuf_puts(b, "\"json\""); break;
+    }
+}
+
+/* The JSON type text of t as a C string literal (or NULL). */
+static void emit_type_lit(strbuf *b, const ast_type *t)
+{
+    if (!t) { strbuf_puts(b, "NULL"); return; }
+    strbuf tmp = { 0 };
+    emit_type_json(&tmp, t);
+    emit_cstr(b, tmp.data);
+    strbuf_free(&tmp);
+}
+
+/* A constant expression as JSON text (setting defaults, action defaults). */
+static void emit_const_json(strbuf *b, const ast_expr *e)
+{
+    switch (e->kind) {
+    case EX_NULL: strbuf_puts(b, "null"); break;
+    case EX_BOOL: strbuf_puts(b, e->bval ? "true" : "false"); break;
+    case EX_INT: case EX_DURATION: strbuf_printf(b, "%" PRId64, e->ival); break;
+    case EX_FLOAT: strbuf_printf(b, "%.17g", e->fval); break;
+    case EX_STRING: {
+        strbuf_putc(b, '"');
+        for (const unsigned char *p = (const unsigned char *)e->sval; *p; p++) {
+            if (*p == '"' || *p == '\\') { strbuf_putc(b, '\\'); strbuf_putc(b, (char)*p); }
+            else if (*p < 0x20) strbuf_printf(b, "\\u%04x", *p);
+            else strbuf_putc(b, (char)*p);
+        }
+        strbuf_putc(b, '"');
+        break;
+    }
+    case EX_LIST:
+        strbuf_putc(b, '[');
+        for (int i = 0; i < e->nitems; i++) {
+            if (i) strbuf_putc(b, ',');
+            emit_const_json(b, e->items[i]);
+        }
+        strbuf_putc(b, ']');
+        break;
+    case EX_OBJECT:
+        strbuf_putc(b, '{');
+        for (int i = 0; i < e->nitems; i++) {
+            if (i) strbuf_putc(b, ',');
+            ast_expr k = { .kind = EX_STRING, .sval = e->keys[i] };
+            emit_const_json(b, &k);
+            strbuf_putc(b, ':');
+            emit_const_json(b, e->items[i]);
+        }
+        strbuf_putc(b, '}');
+        break;
+    case EX_UNARY:
+        if (e->op == OP_NEG) { strbuf_putc(b, '-'); emit_const_json(b, e->a); break; }
+        /* fall through */
+    default: strbuf_puts(b, "null"); break;
+    }
+}
+
+/* ---- expressions ------------------------------------------------------- */
+
+static void emit_expr(emit_state *es, strbuf *b, const ast_expr *e);
+
+static void emit_step_ref(strbuf *b, const ast_step *s)
+{
+    strbuf_puts(b, "rt_step_result(c, ");
+    emit_cstr(b, s->name);
+    strbuf_putc(b, ')');
+}
+
+static void emit_args(emit_state *es, strbuf *b, ast_expr **items, int n)
+{
+    for (int i = 0; i < n; i++) {
+        strbuf_puts(b, ", ");
+        emit_expr(es, b, items[i]);
+    }
+}
+
+static void emit_expr(emit_state *es, strbuf *b, const ast_expr *e)
+{
+    int line = emit_line(es, e->loc);
+    switch (e->kind) {
+    case EX_NULL: strbuf_puts(b, "rt_null()"); break;
+    case EX_BOOL: strbuf_puts(b, e->bval ? "rt_bool(1)" : "rt_bool(0)"); break;
+    case EX_INT:
+    case EX_DURATION: strbuf_printf(b, "rt_int(c, %" PRId64 "LL)", e->ival); break;
+    case EX_FLOAT: strbuf_printf(b, "rt_float(c, %.17g)", e->fval); break;
+    case EX_STRING:
+        strbuf_puts(b, "rt_str(c, ");
+        emit_cstr(b, e->sval);
+        strbuf_putc(b, ')');
+        break;
+    case EX_INTERP:
+        strbuf_printf(b, "rt_interp(c, %d", e->nitems);
+        emit_args(es, b, e->items, e->nitems);
+        strbuf_putc(b, ')');
+        break;
+    case EX_NAME:
+        switch (e->ref) {
+        case REF_TRIGGER: strbuf_puts(b, "rt_trigger(c)"); break;
+        case REF_SETTINGS: strbuf_puts(b, "rt_settings(c)"); break;
+        case REF_RUN: strbuf_puts(b, "rt_run(c)"); break;
+        case REF_STEP:
+            strbuf_puts(b, "rt_result_out(");
+            emit_step_ref(b, e->ref_step);
+            strbuf_putc(b, ')');
+            break;
+        case REF_VAR:
+            strbuf_puts(b, "rt_var(c, ");
+            emit_cstr(b, e->name);
+            strbuf_putc(b, ')');
+            break;
+        case REF_PARAM:
+            strbuf_printf(b, "rt_field(c, %s, ", es->args ? es->args : "rt_null()");
+            emit_cstr(b, e->name);
+            strbuf_putc(b, ')');
+            break;
+        case REF_RESPONSE:
+            strbuf_printf(b, "rt_field(c, %s, ", es->resp ? es->resp : "rt_null()");
+            emit_cstr(b, e->name);
+            strbuf_putc(b, ')');
+            break;
+        case REF_OUTPUT:
+            strbuf_puts(b, strcmp(e->name, "status") == 0 ? "rt_run_status(c)" : "rt_run_output(c)");
+            break;
+        default: strbuf_puts(b, "rt_null()"); break;
+        }
+        break;
+    case EX_FIELD:
+        if (e->a->kind == EX_NAME && e->a->ref == REF_STEP &&
+            (strcmp(e->name, "ok") == 0 || strcmp(e->name, "error") == 0)) {
+            bool ok = strcmp(e->name, "ok") == 0;
+            strbuf_puts(b, ok ? "rt_bool(rt_result_ok(" : "rt_result_error(");
+            emit_step_ref(b, e->a->ref_step);
+            strbuf_puts(b, ok ? "))" : ")");
+        } else if (e->a->kind == EX_NAME && (e->a->ref == REF_SECRET || e->a->ref == REF_ENV)) {
+            strbuf_puts(b, e->a->ref == REF_SECRET ? "rt_secret(c, " : "rt_env(c, ");
+            emit_cstr(b, e->name);
+            strbuf_putc(b, ')');
+        } else {
+            strbuf_puts(b, "rt_field(c, ");
+            emit_expr(es, b, e->a);
+            strbuf_puts(b, ", ");
+            emit_cstr(b, e->name);
+            strbuf_putc(b, ')');
+        }
+        break;
+    case EX_INDEX:
+        strbuf_puts(b, "rt_index(c, ");
+        emit_expr(es, b, e->a);
+        strbuf_puts(b, ", ");
+        emit_expr(es, b, e->b);
+        strbuf_putc(b, ')');
+        break;
+    case EX_CALL:
+        strbuf_puts(b, "rt_call(c, ");
+        emit_cstr(b, e->name);
+        if (e->nitems) {
+            strbuf_printf(b, ", %d, (json_t *[]){", e->nitems);
+            for (int i = 0; i < e->nitems; i++) {
+                if (i) strbuf_puts(b, ", ");
+                emit_expr(es, b, e->items[i]);
+            }
+            strbuf_printf(b, "}, %d)", line);
+        } else {
+            strbuf_printf(b, ", 0, NULL, %d)", line);
+        }
+        break;
+    case EX_LIST:
+        strbuf_printf(b, "rt_list(c, %d", e->nitems);
+        emit_args(es, b, e->items, e->nitems);
+        strbuf_putc(b, ')');
+        break;
+    case EX_OBJECT:
+        strbuf_printf(b, "rt_object(c, %d", e->nitems);
+        for (int i = 0; i < e->nitems; i++) {
+            strbuf_puts(b, ", ");
+            emit_cstr(b, e->keys[i]);
+            strbuf_puts(b, ", ");
+            emit_expr(es, b, e->items[i]);
+        }
+        strbuf_putc(b, ')');
+        break;
+    case EX_UNARY:
+        strbuf_printf(b, "rt_unary(c, %d, ", (int)e->op);
+        emit_expr(es, b, e->a);
+        strbuf_printf(b, ", %d)", line);
+        break;
+    case EX_BINARY:
+        if (e->op == OP_AND || e->op == OP_OR) {
+            /* short-circuit in C: `x != null and x.f > 1` must not read x.f */
+            strbuf_puts(b, "rt_bool(rt_truthy(c, ");
+            emit_expr(es, b, e->a);
+            strbuf_printf(b, ", %d) %s rt_truthy(c, ", line, e->op == OP_AND ? "&&" : "||");
+            emit_expr(es, b, e->b);
+            strbuf_printf(b, ", %d))", line);
+        } else {
+            strbuf_printf(b, "rt_binary(c, %d, ", (int)e->op);
+            emit_expr(es, b, e->a);
+            strbuf_puts(b, ", ");
+            emit_expr(es, b, e->b);
+            strbuf_printf(b, ", %d)", line);
+        }
+        break;
+    }
+}
+
+/* ---- descriptors ------------------------------------------------------- */
+
+static void emit_integrations(emit_state *es)
+{
+    static const char *const auth[] = { "RT_AUTH_NONE", "RT_AUTH_BEARER", "RT_AUTH_BASIC",
+                                        "RT_AUTH_HEADER", "RT_AUTH_OAUTH2" };
+    for (int i = 0; i < es->prog->nintegrations; i++) {
+        ast_integration *in = es->prog->integrations[i];
+        strbuf *b = &es->descs;
+        strbuf_printf(b, "static const rt_integration I_%s = {\n    .name = ", in->name);
+        emit_cstr(b, in->name);
+        strbuf_puts(b, ",\n    .base_url = ");
+        emit_cstr_or_null(b, in->base_url && in->base_url->kind == EX_STRING ? in->base_url->sval : NULL);
+        strbuf_printf(b, ",\n    .auth = %s,\n    .secret = ", auth[in->auth]);
+        emit_cstr_or_null(b, in->auth_secret ? in->auth_secret->name : NULL);
+        strbuf_puts(b, ",\n    .secret2 = ");
+        emit_cstr_or_null(b, in->auth_secret2 ? in->auth_secret2->name : NULL);
+        strbuf_puts(b, ",\n    .header = ");
+        emit_cstr_or_null(b, in->auth_header);
+        strbuf_puts(b, ",\n    .token_url = ");
+        emit_cstr_or_null(b, in->oauth_token_url && in->oauth_token_url->kind == EX_STRING
+                                 ? in->oauth_token_url->sval : NULL);
+        strbuf_puts(b, ",\n    .client_id_secret = ");
+        emit_cstr_or_null(b, in->oauth_client_id ? in->oauth_client_id->name : NULL);
+        strbuf_puts(b, ",\n    .client_secret_secret = ");
+        emit_cstr_or_null(b, in->oauth_client_secret ? in->oauth_client_secret->name : NULL);
+        strbuf_puts(b, ",\n};\n");
+    }
+}
+
+/* A callback over the response: `fail when` (bool) or a cursor (value). */
+static const char *emit_response_callback(emit_state *es, const ast_expr *e, bool is_bool)
+{
+    const char *name = arena_printf(es->a, "CB_%d", ++es->ncallbacks);
+    strbuf_printf(&es->protos, "static %s %s(rt_ctx *c, json_t *response);\n",
+                  is_bool ? "bool" : "json_t *", name);
+    strbuf *b = &es->defs;
+    strbuf_printf(b, "static %s %s(rt_ctx *c, json_t *response)\n{\n    return ", is_bool ? "bool" : "json_t *",
+                  name);
+    const char *saved = es->resp;
+    es->resp = "response";
+    if (is_bool) strbuf_puts(b, "rt_truthy(c, ");
+    emit_expr(es, b, e);
+    if (is_bool) strbuf_printf(b, ", %d)", emit_line(es, e->loc));
+    es->resp = saved;
+    strbuf_puts(b, ";\n}\n\n");
+    return name;
+}
+
+/* The descriptor of a step. `req` is the request for request steps and
+** action calls (the action's body), NULL otherwise; `clauses` carries the
+** step clauses of the call site, `fallback` the action's own. */
+static void emit_step_desc(emit_state *es, const ast_step *s, const ast_request *req, const ast_step *fallback,
+                           const char *fanout_fn)
+{
+    (void)fanout_fn;
+    strbuf *b = &es->descs;
+    const char *accept = "NULL";
+    const char *fail_when = "NULL", *cursor = "NULL", *items = "NULL";
+    if (req && req->naccept) {
+        accept = arena_printf(es->a, "ACC_%s", s->name);
+        strbuf_printf(b, "static const int %s[] = { ", accept);
+        for (int i = 0; i < req->naccept; i++) strbuf_printf(b, "%d, ", req->accept[i].code);
+        strbuf_puts(b, "0 };\n");
+    }
+    if (req && req->fail_when) fail_when = emit_response_callback(es, req->fail_when, true);
+    if (req && req->page_cursor) cursor = emit_response_callback(es, req->page_cursor, false);
+    if (req && req->npage_items) {
+        items = arena_printf(es->a, "PI_%s", s->name);
+        strbuf_printf(b, "static const char *const %s[] = { ", items);
+        for (int i = 0; i < req->npage_items; i++) {
+            emit_cstr(b, req->page_items[i]);
+            strbuf_puts(b, ", ");
+        }
+        strbuf_puts(b, "NULL };\n");
+    }
+    static const char *const kinds[] = { "RT_STEP_REQUEST", "RT_STEP_REQUEST", "RT_STEP_FUNCTION",
+                                         "RT_STEP_FANOUT" };
+    static const char *const pages[] = { "RT_PAGE_NONE", "RT_PAGE_CURSOR", "RT_PAGE_PAGE", "RT_PAGE_LINK" };
+    static const char *const targets[] = { "RT_TARGET_QUERY", "RT_TARGET_JSON", "RT_TARGET_URL" };
+
+    strbuf_printf(b, "static const rt_step_desc D_%s = {\n    .name = ", s->name);
+    emit_cstr(b, s->name);
+    strbuf_printf(b, ",\n    .kind = %s,\n    .line = %d,\n", kinds[s->kind], emit_line(es, s->name_loc));
+    if (req && req->integ) strbuf_printf(b, "    .integ = &I_%s,\n", req->integ->name);
+    strbuf_puts(b, "    .out_type = ");
+    if (s->kind == STEP_ACTION && s->action && !(req && req->paginate))
+        emit_type_lit(b, req && req->returns ? req->returns : s->action->out);
+    else if (s->kind == STEP_REQUEST || s->kind == STEP_ACTION)
+        emit_type_lit(b, req ? req->returns : NULL);
+    else if (s->kind == STEP_FUNCTION)
+        emit_type_lit(b, s->out_type);
+    else
+        strbuf_puts(b, "NULL");
+    strbuf_printf(b, ",\n    .accept = %s,\n    .fail_when = %s,\n", accept, fail_when);
+    if (req && req->paginate) {
+        strbuf_printf(b, "    .paginate = %s,\n    .page_items = %s,\n    .page_cursor = %s,\n",
+                      pages[req->paginate], items, cursor);
+        strbuf_printf(b, "    .page_target = %s,\n    .page_param = ", targets[req->page_target]);
+        emit_cstr_or_null(b, req->page_param);
+        strbuf_printf(b, ",\n    .page_max = %d,\n", (int)req->page_max);
+    }
+    const ast_step *fb = fallback ? fallback : s;
+    strbuf_printf(b, "    .timeout_ms = %" PRId64 ",\n", s->timeout_ms ? s->timeout_ms : fb->timeout_ms);
+    strbuf_printf(b, "    .retries = %d,\n", s->retries >= 0 ? s->retries : fb->retries);
+    strbuf_printf(b, "    .backoff_ms = %" PRId64 ",\n", s->backoff_ms ? s->backoff_ms : fb->backoff_ms);
+    strbuf_printf(b, "    .max_backoff_ms = %" PRId64 ",\n",
+                  s->max_backoff_ms ? s->max_backoff_ms : fb->max_backoff_ms);
+    strbuf_printf(b, "    .continue_on_failure = %d,\n", s->continue_on_failure || fb->continue_on_failure);
+    if (s->kind == STEP_FANOUT) {
+        strbuf_printf(b, "    .concurrency = %d,\n    .var = ", (int)s->concurrency);
+        emit_cstr(b, s->var);
+        strbuf_puts(b, ",\n");
+    }
+    strbuf_puts(b, "};\n\n");
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+/* The request object { method, url, headers, query, json, form, body }. */
+static void emit_request_obj(emit_state *es, strbuf *b, const ast_request *r)
+{
+    int n = 2 + (r->headers != NULL) + (r->query != NULL) + (r->json != NULL) + (r->form != NULL) +
+            (r->body != NULL);
+    strbuf_printf(b, "rt_object(c, %d, \"method\", rt_str(c, ", n);
+    emit_cstr(b, r->method);
+    strbuf_puts(b, "), \"url\", ");
+    emit_expr(es, b, r->url);
+    const struct { const char *k; const ast_expr *e; } parts[] = {
+        { "headers", r->headers }, { "query", r->query }, { "json", r->json },
+        { "form", r->form }, { "body", r->body },
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (!parts[i].e) continue;
+        strbuf_printf(b, ", \"%s\", ", parts[i].k);
+        emit_expr(es, b, parts[i].e);
+    }
+    strbuf_putc(b, ')');
+}
+
+/* Each action becomes a request builder over its arguments object. */
+static void emit_actions(emit_state *es)
+{
+    for (int i = 0; i < es->prog->nactions; i++) {
+        ast_action *a = es->prog->actions[i];
+        if (!a->body || !a->body->req) continue;
+        strbuf_printf(&es->protos, "static rt_result *A_%s_%s(rt_ctx *c, const rt_step_desc *d, json_t *args);\n",
+                      a->integ, a->op);
+        strbuf *b = &es->defs;
+        strbuf_printf(b, "static rt_result *A_%s_%s(rt_ctx *c, const rt_step_desc *d, json_t *args)\n{\n",
+                      a->integ, a->op);
+        es->args = "args";
+        strbuf_puts(b, "    return rt_request(c, d, ");
+        emit_request_obj(es, b, a->body->req);
+        strbuf_puts(b, ");\n}\n\n");
+        es->args = NULL;
+    }
+}
+
+/* ---- statements -------------------------------------------------------- */
+
+static void emit_block(emit_state *es, strbuf *b, const ast_block *blk, int indent);
+
+static void emit_indent(strbuf *b, int n)
+{
+    for (int i = 0; i < n; i++) strbuf_puts(b, "    ");
+}
+
+/* The user's C, as a function with typed parameters, and its wrapper. */
+static void emit_function_step(emit_state *es, const ast_step *s)
+{
+    strbuf *b = &es->defs;
+    strbuf_printf(&es->protos, "static json_t *F_%s(const json_t *params);\n", s->name);
+    strbuf_printf(b, "static json_t *FU_%s(", s->name);
+    if (!s->nparams) strbuf_puts(b, "void");
+    for (int i = 0; i < s->nparams; i++) {
+        const ast_arg *p = s->params[i];
+        const ast_type *t = p->ctype ? p->ctype : &ast_type_json;
+        const char *ct = t->kind == TY_INT ? "int64_t" : t->kind == TY_FLOAT ? "double"
+                       : t->kind == TY_BOOL ? "bool" : t->kind == TY_STRING ? "const char *"
+                       : "const json_t *";
+        strbuf_printf(b, "%s%s%s%s", i ? ", " : "", ct, ct[strlen(ct) - 1] == '*' ? "" : " ", p->name);
+    }
+    strbuf_puts(b, ")\n{\n");
+    int line, col;
+    diag_line_col(es->prog->diag, s->c_loc.file, s->c_loc.start, &line, &col);
+    strbuf_printf(b, "#line %d ", line);
+    emit_cstr(b, es->prog->diag->files[s->c_loc.file]->path);
+    strbuf_putc(b, '\n');
+    /* keep the user's columns on the first line too */
+    for (int i = 1; i < col; i++) strbuf_putc(b, ' ');
+    strbuf_puts(b, s->c_code ? s->c_code : "");
+    strbuf_puts(b, "\n}\n");
+    strbuf_printf(b, "#line %d \"%s.c\"\n", 1, "flowc-generated");
+    strbuf_printf(b, "static json_t *F_%s(const json_t *params)\n{\n    (void)params;\n    return FU_%s(", s->name,
+                  s->name);
+    for (int i = 0; i < s->nparams; i++) {
+        const ast_arg *p = s->params[i];
+        const ast_type *t = p->ctype ? p->ctype : &ast_type_json;
+        const char *getter = t->kind == TY_INT ? "rt_param_int" : t->kind == TY_FLOAT ? "rt_param_float"
+                           : t->kind == TY_BOOL ? "rt_param_bool" : t->kind == TY_STRING ? "rt_param_string"
+                           : "rt_param_json";
+        strbuf_printf(b, "%s%s(params, ", i ? ", " : "", getter);
+        emit_cstr(b, p->name);
+        strbuf_putc(b, ')');
+    }
+    strbuf_puts(b, ");\n}\n\n");
+}
+
+static void emit_fanout_fn(emit_state *es, const ast_step *s)
+{
+    strbuf_printf(&es->protos, "static int FO_%s(rt_ctx *c, json_t *value);\n", s->name);
+    strbuf body = { 0 };
+    strbuf_printf(&body, "static int FO_%s(rt_ctx *c, json_t *value)\n{\n    (void)value;\n", s->name);
+    emit_block(es, &body, s->body, 1);
+    strbuf_puts(&body, "    return rt_return(c, rt_null());\n}\n\n");
+    strbuf_append(&es->defs, body.data, body.len);
+    strbuf_free(&body);
+}
+
+static void emit_step(emit_state *es, strbuf *b, const ast_step *s, int ind)
+{
+    emit_indent(b, ind);
+    switch (s->kind) {
+    case STEP_REQUEST:
+        emit_step_desc(es, s, s->req, NULL, NULL);
+        strbuf_printf(b, "if (!rt_request(c, &D_%s, ", s->name);
+        emit_request_obj(es, b, s->req);
+        strbuf_puts(b, ")) return RT_STOP;\n");
+        break;
+    case STEP_ACTION: {
+        const ast_action *a = s->action;
+        emit_step_desc(es, s, a->body->req, a->body, NULL);
+        /* arguments, with defaults for the ones not given */
+        int n = 0;
+        strbuf args = { 0 };
+        for (int i = 0; i < a->nparams; i++) {
+            const ast_field *p = a->params[i];
+            const ast_arg *given = NULL;
+            for (int j = 0; j < s->nargs; j++)
+                if (strcmp(s->args[j]->name, p->name) == 0) given = s->args[j];
+            if (!given && !p->deflt) continue;
+            strbuf_puts(&args, ", ");
+            emit_cstr(&args, p->name);
+            strbuf_puts(&args, ", ");
+            emit_expr(es, &args, given ? given->value : p->deflt);
+            n++;
+        }
+        strbuf_printf(b, "if (!A_%s_%s(c, &D_%s, rt_object(c, %d%s))) return RT_STOP;\n", a->integ, a->op,
+                      s->name, n, args.data ? args.data : "");
+        strbuf_free(&args);
+        break;
+    }
+    case STEP_FUNCTION:
+        emit_step_desc(es, s, NULL, NULL, NULL);
+        emit_function_step(es, s);
+        strbuf_printf(b, "if (!rt_function(c, &D_%s, rt_object(c, %d", s->name, s->nparams);
+        for (int i = 0; i < s->nparams; i++) {
+            strbuf_puts(b, ", ");
+            emit_cstr(b, s->params[i]->name);
+            strbuf_puts(b, ", ");
+            emit_expr(es, b, s->params[i]->value);
+        }
+        strbuf_printf(b, "), F_%s)) return RT_STOP;\n", s->name);
+        break;
+    case STEP_FANOUT:
+        emit_step_desc(es, s, NULL, NULL, NULL);
+        emit_fanout_fn(es, s);
+        strbuf_printf(b, "if (!rt_fanout(c, &D_%s, ", s->name);
+        emit_expr(es, b, s->list);
+        strbuf_printf(b, ", FO_%s)) return RT_STOP;\n", s->name);
+        break;
+    }
+}
+
+static void emit_stmt(emit_state *es, strbuf *b, const ast_stmt *st, int ind)
+{
+    switch (st->kind) {
+    case ST_STEP:
+        emit_step(es, b, st->step, ind);
+        break;
+    case ST_IF:
+        for (int i = 0; i < st->nbranches; i++) {
+            emit_indent(b, ind);
+            strbuf_puts(b, i ? "} else if (rt_truthy(c, " : "if (rt_truthy(c, ");
+            emit_expr(es, b, st->conds[i]);
+            strbuf_printf(b, ", %d)) {\n", emit_line(es, st->conds[i]->loc));
+            emit_block(es, b, st->thens[i], ind + 1);
+        }
+        if (st->els) {
+            emit_indent(b, ind);
+            strbuf_puts(b, "} else {\n");
+            emit_block(es, b, st->els, ind + 1);
+        }
+        emit_indent(b, ind);
+        strbuf_puts(b, "}\n");
+        break;
+    case ST_RETURN:
+        emit_indent(b, ind);
+        strbuf_puts(b, "return rt_return(c, ");
+        if (st->expr) emit_expr(es, b, st->expr);
+        else strbuf_puts(b, "rt_null()");
+        strbuf_puts(b, ");\n");
+        break;
+    case ST_FAIL:
+        emit_indent(b, ind);
+        strbuf_puts(b, "return rt_fail(c, ");
+        emit_expr(es, b, st->expr);
+        strbuf_puts(b, ");\n");
+        break;
+    case ST_LOG:
+        emit_indent(b, ind);
+        strbuf_puts(b, "rt_log(c, ");
+        emit_expr(es, b, st->expr);
+        strbuf_printf(b, ", %d);\n", emit_line(es, st->loc));
+        break;
+    case ST_WAIT: {
+        emit_indent(b, ind);
+        const char *id = arena_printf(es->a, "wait@%d", emit_line(es, st->loc));
+        if (st->wait_until) {
+            strbuf_puts(b, "if (rt_wait_until(c, ");
+            emit_cstr(b, id);
+            strbuf_puts(b, ", ");
+            emit_expr(es, b, st->expr);
+            strbuf_puts(b, ") != RT_OK) return RT_STOP;\n");
+        } else {
+            strbuf_puts(b, "if (rt_wait(c, ");
+            emit_cstr(b, id);
+            strbuf_printf(b, ", %" PRId64 "L) != RT_OK) return RT_STOP;\n", st->expr ? st->expr->ival : 0);
+        }
+        break;
+    }
+    }
+}
+
+static void emit_block(emit_state *es, strbuf *b, const ast_block *blk, int indent)
+{
+    if (!blk) return;
+    for (int i = 0; i < blk->nstmts; i++) emit_stmt(es, b, blk->stmts[i], indent);
+}
+
+/* ---- the workflow ------------------------------------------------------ */
+
+static void emit_workflow(emit_state *es, const char *version)
+{
+    ast_program *p = es->prog;
+    ast_file *m = p->main;
+    strbuf *b = &es->descs;
+
+    /* settings */
+    if (m->nsettings) {
+        strbuf_puts(b, "static const rt_setting SETTINGS[] = {\n");
+        for (int i = 0; i < m->nsettings; i++) {
+            const ast_field *f = m->settings[i];
+            strbuf_puts(b, "    { ");
+            emit_cstr(b, f->name);
+            strbuf_puts(b, ", ");
+            emit_type_lit(b, f->type);
+            strbuf_puts(b, ", ");
+            if (f->deflt) {
+                strbuf tmp = { 0 };
+                emit_const_json(&tmp, f->deflt);
+                emit_cstr(b, tmp.data);
+                strbuf_free(&tmp);
+            } else {
+                strbuf_puts(b, "NULL");
+            }
+            strbuf_puts(b, " },\n");
+        }
+        strbuf_puts(b, "};\n");
+    }
+    /* secrets: declared, then those the integrations need */
+    const char **secrets = arena_alloc(es->a, sizeof *secrets * (size_t)(m->nsecrets + 4 * p->nintegrations + 1));
+    int ns = 0;
+    for (int i = 0; i < m->nsecrets; i++) secrets[ns++] = m->secrets[i]->name;
+    for (int i = 0; i < p->nintegrations; i++) {
+        const ast_integration *in = p->integrations[i];
+        const ast_expr *refs[4] = { in->auth_secret, in->auth_secret2, in->oauth_client_id, in->oauth_client_secret };
+        for (int k = 0; k < 4; k++) {
+            if (!refs[k] || !refs[k]->name) continue;
+            bool dup = false;
+            for (int j = 0; j < ns; j++) dup |= strcmp(secrets[j], refs[k]->name) == 0;
+            if (!dup) secrets[ns++] = refs[k]->name;
+        }
+    }
+    if (ns) {
+        strbuf_puts(b, "static const char *const SECRETS[] = { ");
+        for (int i = 0; i < ns; i++) {
+            emit_cstr(b, secrets[i]);
+            strbuf_puts(b, ", ");
+        }
+        strbuf_puts(b, "};\n");
+    }
+
+    static const char *const trig[] = { "RT_TRIG_EVENT", "RT_TRIG_EVENT", "RT_TRIG_REQUEST",
+                                        "RT_TRIG_SCHEDULE", "RT_TRIG_ENABLED" };
+    const ast_trigger *t = m->ntriggers ? m->triggers[0] : NULL;
+    strbuf_puts(b, "\nconst rt_workflow FLOW_WORKFLOW = {\n    .name = ");
+    emit_cstr_or_null(b, m->workflow);
+    strbuf_puts(b, ",\n    .description = ");
+    emit_cstr_or_null(b, m->description);
+    strbuf_puts(b, ",\n    .version = ");
+    emit_cstr(b, version);
+    strbuf_printf(b, ",\n    .trigger = %s,\n    .event = ", trig[t ? t->kind : 0]);
+    emit_cstr_or_null(b, t ? t->event : NULL);
+    strbuf_puts(b, ",\n    .trigger_schema = ");
+    emit_type_lit(b, t ? t->schema : NULL);
+    strbuf_puts(b, ",\n    .cron = ");
+    emit_cstr_or_null(b, t ? t->cron : NULL);
+    strbuf_puts(b, ",\n    .zone = ");
+    emit_cstr_or_null(b, t ? t->zone : NULL);
+    strbuf_printf(b, ",\n    .settings = %s, .nsettings = %d,\n", m->nsettings ? "SETTINGS" : "NULL", m->nsettings);
+    strbuf_printf(b, "    .secrets = %s, .nsecrets = %d,\n", ns ? "SECRETS" : "NULL", ns);
+    strbuf_puts(b, "    .output_type = ");
+    emit_type_lit(b, p->output_type);
+    strbuf_puts(b, ",\n    .body = wf_body,\n    .source_path = ");
+    emit_cstr(b, m->path);
+    strbuf_puts(b, ",\n};\n\n");
+}
+
+void emit_version(ast_program *prog, char out[17])
+{
+    uint64_t h = 14695981039346656037ull;
+    static const char salt[] = "flowc-0.1";
+    for (const char *p = salt; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    for (int i = 0; i < prog->nfiles; i++) {
+        const diag_file *f = prog->diag->files[prog->files[i]->file_id];
+        for (int k = 0; k < f->len; k++) h = (h ^ (unsigned char)f->text[k]) * 1099511628211ull;
+        h = (h ^ 0xff) * 1099511628211ull;
+    }
+    snprintf(out, 17, "%016" PRIx64, h);
+}
+
+void emit_program(ast_program *prog, strbuf *out, const char *version)
+{
+    emit_state es = { .prog = prog, .a = &prog->arena };
+    strbuf body = { 0 };
+
+    strbuf_puts(&es.protos, "static int wf_body(rt_ctx *c);\n");
+    emit_integrations(&es);
+    emit_actions(&es);
+    strbuf_puts(&body, "static int wf_body(rt_ctx *c)\n{\n");
+    emit_block(&es, &body, prog->main->body, 1);
+    strbuf_puts(&body, "    return rt_return(c, rt_null());\n}\n\n");
+    emit_workflow(&es, version);
+
+    strbuf_puts(out, "/* Generated by flowc from ");
+    strbuf_puts(out, prog->main->path);
+    strbuf_puts(out, ": do not edit. */\n#include <flowrt.h>\n\n");
+    strbuf_puts(out, "#line 1 \"flowc-generated.c\"\n");
+    strbuf_append(out, es.protos.data ? es.protos.data : "", es.protos.len);
+    strbuf_putc(out, '\n');
+    strbuf_append(out, es.descs.data ? es.descs.data : "", es.descs.len);
+    strbuf_append(out, es.defs.data ? es.defs.data : "", es.defs.len);
+    strbuf_append(out, body.data, body.len);
+    strbuf_puts(out, "int main(int argc, char **argv)\n{\n    return rt_main(&FLOW_WORKFLOW, argc, argv);\n}\n");
+    strbuf_free(&es.protos);
+    strbuf_free(&es.descs);
+    strbuf_free(&es.defs);
+    strbuf_free(&body);
+}

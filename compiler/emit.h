@@ -1,0 +1,20 @@
+/*
+** emit.h — C code generation from a checked program.
+**
+** The output is C that includes flowrt.h and calls the runtime (see
+** runtime/flowrt.h for the execution model). Function steps' C bodies are
+** embedded with #line directives pointing at their .flow lines.
+*/
+#ifndef FLOWC_EMIT_H
+#define FLOWC_EMIT_H
+
+#include "ast.h"
+
+/* Append the C translation of prog (checked without errors) to out.
+** version is the workflow version string to embed. */
+void emit_program(ast_program *prog, strbuf *out, const char *version);
+
+/* A version hash of every source file of prog: 16 hex digits. */
+void emit_version(ast_program *prog, char out[17]);
+
+#endif

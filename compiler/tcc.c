@@ -1,0 +1,126 @@
+/*
+** tcc.c — the libtcc driver: compile generated C, link libflowrt.a and the
+** shared libraries, write an ELF executable or run in memory.
+*/
+#include "tcc.h"
+#include "util.h"
+
+#include <libtcc.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Turns tcc's "path:LINE: error: msg" into our diagnostics. */
+typedef struct cc_errctx {
+    diag_ctx *d;
+    int errors;
+} cc_errctx;
+
+static void cc_on_error(void *opaque, const char *msg)
+{
+    cc_errctx *ec = opaque;
+    /* "file:line: error: text" or "file:line: warning: text" or plain text */
+    const char *colon = strchr(msg, ':');
+    bool warning = strstr(msg, ": warning: ") != NULL;
+    if (!warning) ec->errors++;
+    if (colon) {
+        char path[1024];
+        size_t n = (size_t)(colon - msg);
+        if (n < sizeof path) {
+            memcpy(path, msg, n);
+            path[n] = 0;
+            int file = diag_find_file(ec->d, path);
+            char *end;
+            long line = strtol(colon + 1, &end, 10);
+            if (file >= 0 && end != colon + 1 && *end == ':') {
+                const char *text = end + 1;
+                while (*text == ' ') text++;
+                if (strncmp(text, "error: ", 7) == 0) text += 7;
+                else if (strncmp(text, "warning: ", 9) == 0) text += 9;
+                src_loc loc = diag_line_loc(ec->d, file, (int)line);
+                if (warning) diag_warning(ec->d, loc, "%s", text);
+                else diag_error(ec->d, loc, "%s", text);
+                return;
+            }
+        }
+    }
+    if (warning) {
+        fprintf(ec->d->out, "%s\n", msg);
+    } else {
+        ec->d->errors++;
+        fprintf(ec->d->out, "flowc: error: generated C: %s\n", msg);
+    }
+}
+
+static TCCState *cc_prepare(cc_errctx *ec, const flowc_paths *paths, int output, const char *c_source)
+{
+    TCCState *s = tcc_new();
+    if (!s) {
+        diag_error_noloc(ec->d, NULL, "cannot create a libtcc state");
+        return NULL;
+    }
+    tcc_set_error_func(s, ec, cc_on_error);
+    tcc_set_output_type(s, output);
+    tcc_add_include_path(s, paths->include_dir);
+    tcc_add_library_path(s, paths->lib_dir);
+    if (tcc_compile_string(s, c_source) < 0 || ec->errors) {
+        tcc_delete(s);
+        return NULL;
+    }
+    char rt[4200];
+    snprintf(rt, sizeof rt, "%s/libflowrt.a", paths->lib_dir);
+    struct stat sb;
+    if (stat(rt, &sb) != 0) {
+        diag_error_noloc(ec->d, rt, "runtime archive not found (is flowc installed completely?)");
+        tcc_delete(s);
+        return NULL;
+    }
+    static const char *const libs[] = { "curl", "jansson", "lmdb", "m", "pthread", "dl" };
+    if (tcc_add_file(s, rt) < 0) {
+        tcc_delete(s);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
+        if (tcc_add_library(s, libs[i]) < 0) {
+            diag_error_noloc(ec->d, NULL, "cannot find library -l%s", libs[i]);
+            tcc_delete(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+bool cc_build_exe(diag_ctx *d, const flowc_paths *paths, const char *c_source, const char *out_path)
+{
+    cc_errctx ec = { .d = d };
+    TCCState *s = cc_prepare(&ec, paths, TCC_OUTPUT_EXE, c_source);
+    if (!s) return false;
+    bool ok = tcc_output_file(s, out_path) == 0 && !ec.errors;
+    tcc_delete(s);
+    if (!ok) diag_error_noloc(d, out_path, "cannot write the executable");
+    return ok;
+}
+
+int cc_run_memory(diag_ctx *d, const flowc_paths *paths, const char *c_source, int argc, char **argv)
+{
+    cc_errctx ec = { .d = d };
+    TCCState *s = cc_prepare(&ec, paths, TCC_OUTPUT_MEMORY, c_source);
+    if (!s) return -1;
+    if (tcc_relocate(s, TCC_RELOCATE_AUTO) < 0) {
+        diag_error_noloc(d, NULL, "cannot relocate the compiled workflow");
+        tcc_delete(s);
+        return -1;
+    }
+    int (*job_main)(int, char **) = (int (*)(int, char **))tcc_get_symbol(s, "main");
+    if (!job_main) {
+        diag_error_noloc(d, NULL, "the compiled workflow has no main");
+        tcc_delete(s);
+        return -1;
+    }
+    fflush(NULL);
+    int rc = job_main(argc, argv);
+    fflush(NULL);
+    tcc_delete(s);
+    return rc;
+}

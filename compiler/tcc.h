@@ -1,0 +1,23 @@
+/*
+** tcc.h — compiling generated C with libtcc: to an executable or in memory.
+** The only module that includes libtcc.h. libtcc 0.9.27 keeps global state:
+** one compilation at a time per process.
+*/
+#ifndef FLOWC_TCC_H
+#define FLOWC_TCC_H
+
+#include "diag.h"
+#include "paths.h"
+
+#include <stdbool.h>
+
+/* Compile `c_source` and link it with the runtime into the executable
+** `out_path`. C errors in function steps are reported through d at their
+** .flow positions. Returns true on success. */
+bool cc_build_exe(diag_ctx *d, const flowc_paths *paths, const char *c_source, const char *out_path);
+
+/* Compile `c_source` in memory and call its main(argc, argv). Returns the
+** exit status, or -1 when compilation failed (reported through d). */
+int cc_run_memory(diag_ctx *d, const flowc_paths *paths, const char *c_source, int argc, char **argv);
+
+#endif
