@@ -378,6 +378,7 @@ typedef struct ast_import {
 struct ast_file {
     int file_id;            /* index in the diag_ctx */
     const char *path;
+    diag_ctx *diag;         /* borrowed: turns locations into line:col (dumps) */
 
     bool has_workflow;
     const char *workflow;   /* workflow NAME */
