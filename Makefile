@@ -64,8 +64,8 @@ $(FLOWC): $(COMPILER_OBJ)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS)
 
 # The runtime is linked into job binaries by tcc: always gcc -O2, never sanitized.
-RTFLAGS = -O2 -g $(WARN) $(DEFS) -fPIC -Iruntime
-$(O)/obj/runtime/%.o: runtime/%.c $(wildcard runtime/*.h)
+RTFLAGS = -O2 -g $(WARN) $(DEFS) -fPIC -Iruntime -Istdlib
+$(O)/obj/runtime/%.o: runtime/%.c $(wildcard runtime/*.h) stdlib/flow.h
 	@mkdir -p $(dir $@)
 	$(CC) $(RTFLAGS) -c -o $@ $<
 

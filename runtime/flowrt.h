@@ -156,6 +156,10 @@ json_t *rt_settings(rt_ctx *c);             /* object of every setting */
 json_t *rt_env(rt_ctx *c, const char *name);        /* string or null */
 json_t *rt_secret(rt_ctx *c, const char *name);     /* string */
 json_t *rt_run(rt_ctx *c);                  /* { id, user, attempt } */
+/* For test blocks (`expect output.x`, `expect status == "failed"`): the
+** run's return value (null until it returned) and its status string. */
+json_t *rt_run_output(rt_ctx *c);
+json_t *rt_run_status(rt_ctx *c);
 
 json_t *rt_null(void);
 json_t *rt_bool(bool b);

@@ -1,0 +1,1460 @@
+/*
+** rt_exec.c — the engine: deterministic replay of the workflow body, with
+** each step executed, retried, validated and checkpointed here.
+**
+** A step's path names its checkpoint: "person", "tagged[3].add", "wait@12".
+** Before executing, a step looks its path up in the records committed by
+** earlier attempts of the run (run->committed) and returns that output
+** instead. Otherwise it runs attempts until one succeeds, a failure is not
+** retryable, or retries are exhausted, and commits the outcome before the
+** body moves on. Retry waits are committed too ("retrying", next_at), so a
+** resumed run waits out the same backoff instead of hammering the API.
+*/
+#include "rt_exec.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "rt_http.h"
+#include "rt_log.h"
+#include "rt_type.h"
+
+/* ---- contexts and results ----------------------------------------------- */
+
+struct rt_result {
+    json_t *out;                /* borrowed (owner's pool); null when failed */
+    bool ok;
+    json_t *error;              /* string, or null when ok */
+};
+
+typedef struct step_slot {
+    const char *name;           /* the descriptor's (static) name */
+    rt_result *r;               /* owned */
+} step_slot;
+
+struct rt_ctx {
+    rt_run_state *run;
+    rt_ctx *parent;             /* the enclosing context for fanout items */
+    char *prefix;               /* owned: "" or "tagged[3]." */
+    const char *var;            /* fanout variable name, or NULL */
+    json_t *value;              /* its value (borrowed from the parent) */
+    rt_pool pool;
+    step_slot *steps;           /* results of the steps this context ran */
+    size_t nsteps, capsteps;
+    json_t *ret;                /* rt_return's value (pool) */
+    bool returned;
+    char *error;                /* owned: raised expression error, pending */
+    int error_line;
+    char *failure;              /* owned: why this context failed */
+    char *failed_step;          /* owned: the path of the step that failed it */
+    bool waiting;               /* suspended at a durable wait */
+};
+
+static rt_ctx *ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix)
+{
+    rt_ctx *c = rt_xcalloc(1, sizeof *c);
+    c->run = run;
+    c->parent = parent;
+    c->prefix = rt_xstrdup(prefix ? prefix : "");
+    return c;
+}
+
+static void ctx_free(rt_ctx *c)
+{
+    for (size_t i = 0; i < c->nsteps; i++) free(c->steps[i].r);
+    free(c->steps);
+    rt_pool_release(&c->pool);
+    free(c->prefix);
+    free(c->error);
+    free(c->failure);
+    free(c->failed_step);
+    free(c);
+}
+
+rt_pool *rt_ctx_pool(rt_ctx *c)
+{
+    return &c->pool;
+}
+
+void rt_ctx_raise(rt_ctx *c, int line, const char *fmt, ...)
+{
+    if (c->error) return;
+    va_list ap;
+    va_start(ap, fmt);
+    c->error = rt_xvprintf(fmt, ap);
+    va_end(ap);
+    c->error_line = line;
+}
+
+static rt_result *ctx_add_result(rt_ctx *c, const char *name, json_t *out, bool ok, const char *error)
+{
+    rt_result *r = rt_xmalloc(sizeof *r);
+    r->out = ok && out ? rt_pool_keep(&c->pool, json_incref(out)) : json_null();
+    r->ok = ok;
+    r->error = ok ? json_null() : rt_str(c, error ? error : "failed");
+    for (size_t i = 0; i < c->nsteps; i++) {
+        if (strcmp(c->steps[i].name, name) == 0) {     /* re-run (cannot happen today) */
+            free(c->steps[i].r);
+            c->steps[i].r = r;
+            return r;
+        }
+    }
+    if (c->nsteps == c->capsteps) {
+        c->capsteps = c->capsteps ? c->capsteps * 2 : 16;
+        c->steps = rt_xrealloc(c->steps, sizeof *c->steps * c->capsteps);
+    }
+    c->steps[c->nsteps++] = (step_slot){ name, r };
+    return r;
+}
+
+rt_result *rt_step_result(rt_ctx *c, const char *name)
+{
+    for (; c; c = c->parent)
+        for (size_t i = c->nsteps; i-- > 0;)
+            if (strcmp(c->steps[i].name, name) == 0) return c->steps[i].r;
+    return NULL;
+}
+
+json_t *rt_var(rt_ctx *c, const char *name)
+{
+    for (; c; c = c->parent)
+        if (c->var && strcmp(c->var, name) == 0) return c->value;
+    return json_null();
+}
+
+json_t *rt_result_out(rt_result *r) { return r && r->ok ? r->out : json_null(); }
+bool rt_result_ok(rt_result *r) { return r && r->ok; }
+json_t *rt_result_error(rt_result *r) { return r ? r->error : json_null(); }
+
+/* ---- signals: interruption and the crash guard --------------------------- */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    if (interrupted) _exit(75);         /* a second ^C: stop now; the store is consistent */
+    interrupted = 1;
+}
+
+bool rt_exec_interrupted(void)
+{
+    return interrupted;
+}
+
+static __thread sigjmp_buf *guard_jmp;  /* set while a function step runs */
+static __thread void *guard_stack;      /* this thread's alternate signal stack */
+
+static void on_crash(int sig, siginfo_t *info, void *uc)
+{
+    (void)info;
+    (void)uc;
+    if (guard_jmp) siglongjmp(*guard_jmp, sig);
+    signal(sig, SIG_DFL);               /* not in a function step: die as usual */
+    raise(sig);
+}
+
+void rt_exec_install_signals(void)
+{
+    struct sigaction sa = { 0 };
+    sa.sa_sigaction = on_crash;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    int crash[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL };
+    for (size_t i = 0; i < sizeof crash / sizeof crash[0]; i++) sigaction(crash[i], &sa, NULL);
+
+    struct sigaction si = { 0 };
+    si.sa_handler = on_interrupt;
+    sigemptyset(&si.sa_mask);           /* no SA_RESTART: sleeps wake up */
+    sigaction(SIGINT, &si, NULL);
+    sigaction(SIGTERM, &si, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* A stack overflow in a function step needs a stack to run the handler on. */
+static void guard_thread_setup(void)
+{
+    if (guard_stack) return;
+    size_t size = 64 * 1024;
+    guard_stack = rt_xmalloc(size);
+    stack_t ss = { .ss_sp = guard_stack, .ss_size = size, .ss_flags = 0 };
+    sigaltstack(&ss, NULL);
+}
+
+static void guard_thread_cleanup(void)
+{
+    if (!guard_stack) return;
+    stack_t ss = { .ss_flags = SS_DISABLE };
+    sigaltstack(&ss, NULL);
+    free(guard_stack);
+    guard_stack = NULL;
+}
+
+static const char *signal_label(int sig)
+{
+    switch (sig) {
+    case SIGSEGV: return "SIGSEGV (segmentation fault: invalid memory access)";
+    case SIGBUS: return "SIGBUS (bus error)";
+    case SIGFPE: return "SIGFPE (arithmetic error, e.g. integer division by zero)";
+    case SIGILL: return "SIGILL (illegal instruction)";
+    default: return "a fatal signal";
+    }
+}
+
+/* Sleeps until the monotonic deadline; false when interrupted first. */
+static bool sleep_until_mono(int64_t deadline)
+{
+    for (;;) {
+        if (interrupted) return false;
+        int64_t left = deadline - rt_mono_ms();
+        if (left <= 0) return true;
+        if (left > 200) left = 200;
+        struct timespec ts = { left / 1000, (left % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+}
+
+static bool sleep_ms(int64_t ms)
+{
+    return sleep_until_mono(rt_mono_ms() + (ms > 0 ? ms : 0));
+}
+
+/* ---- run state ---------------------------------------------------------- */
+
+void rt_run_init(rt_run_state *run, const rt_workflow *wf, rt_store *st, json_t *record)
+{
+    memset(run, 0, sizeof *run);
+    run->wf = wf;
+    run->store = st;
+    run->record = record;
+    snprintf(run->id, sizeof run->id, "%s", json_string_value(json_object_get(record, "id")));
+    run->sleep_in_process = true;
+    run->pending_logs = json_array();
+    pthread_mutex_init(&run->lock, NULL);
+}
+
+void rt_run_free(rt_run_state *run)
+{
+    json_decref(run->record);
+    json_decref(run->committed);
+    json_decref(run->committed_logs);
+    json_decref(run->pending_logs);
+    json_decref(run->output);
+    json_decref(run->info);
+    free(run->error);
+    free(run->failed_step);
+    pthread_mutex_destroy(&run->lock);
+}
+
+static char *step_path(rt_ctx *c, const char *name)
+{
+    return rt_xprintf("%s%s", c->prefix, name);
+}
+
+/* Commits a step record (and any pending log lines) in one transaction.
+** A store failure is fatal to the run: state we cannot record we must not
+** act on. */
+static bool commit_step(rt_ctx *c, const char *path, json_t *rec)
+{
+    rt_run_state *run = c->run;
+    pthread_mutex_lock(&run->lock);
+    json_t *logs = run->pending_logs;
+    run->pending_logs = json_array();
+    pthread_mutex_unlock(&run->lock);
+    char err[256];
+    rt_store_write w = { .run_id = run->id, .step_path = path, .step = rec,
+                         .logs = json_array_size(logs) ? logs : NULL };
+    bool ok = rt_store_commit(run->store, &w, err, sizeof err);
+    json_decref(logs);
+    if (!ok) {
+        rt_log_emit(run->id, "error", NULL, "%s", err);
+        pthread_mutex_lock(&run->lock);
+        if (!run->error) run->error = rt_xstrdup(err);
+        run->stop = true;
+        pthread_mutex_unlock(&run->lock);
+    }
+    return ok;
+}
+
+/* The context failed: the run fails unless a fanout item catches it. */
+static void ctx_fail(rt_ctx *c, const char *path, const char *msg)
+{
+    if (c->failure) return;
+    char *red = rt_redact(msg);
+    c->failure = red;
+    c->failed_step = path ? rt_xstrdup(path) : NULL;
+}
+
+/* A raised expression error turns into the context's failure here, at the
+** first step or statement after it. */
+static bool ctx_check(rt_ctx *c)
+{
+    if (c->error && !c->failure) {
+        char *msg = c->error_line ? rt_xprintf("line %d: %s", c->error_line, c->error) : rt_xstrdup(c->error);
+        ctx_fail(c, NULL, msg);
+        free(msg);
+    }
+    return !c->failure && !c->run->stop && !interrupted;
+}
+
+static json_t *attempt_record(int n, int64_t started, const char *error, long http_status)
+{
+    json_t *a = json_pack("{s:i, s:I, s:I}", "n", n, "started", (json_int_t)started, "ended",
+                          (json_int_t)rt_now_ms());
+    if (error) {
+        char *red = rt_redact(error);
+        json_object_set_new(a, "error", json_string(red));
+        free(red);
+    }
+    if (http_status) json_object_set_new(a, "http_status", json_integer(http_status));
+    return a;
+}
+
+/* ---- the step driver ----------------------------------------------------- */
+
+/* ATT_STOP: the run is stopping (interrupted, suspended): commit nothing. */
+typedef enum attempt_outcome { ATT_OK, ATT_RETRY, ATT_FAIL, ATT_STOP } attempt_outcome;
+
+typedef struct attempt {
+    json_t *output;             /* NEW reference on ATT_OK */
+    char *error;                /* owned message on failure */
+    long retry_after_ms;        /* from the server, or -1 */
+    long http_status;           /* for the log and the attempt record */
+} attempt;
+
+typedef attempt_outcome (*attempt_fn)(rt_ctx *c, const rt_step_desc *d, const char *path, void *arg, int n,
+                                      attempt *out);
+
+/* A committed outcome of the step at path, as a result; NULL when the step
+** must (still) run. */
+static rt_result *replay(rt_ctx *c, const rt_step_desc *d, const char *path, json_t **rec)
+{
+    *rec = json_object_get(c->run->committed, path);
+    if (!*rec) return NULL;
+    const char *status = json_string_value(json_object_get(*rec, "status"));
+    if (status && strcmp(status, "succeeded") == 0)
+        return ctx_add_result(c, d->name, json_object_get(*rec, "output"), true, NULL);
+    if (status && strcmp(status, "failed") == 0 && d->continue_on_failure)
+        return ctx_add_result(c, d->name, NULL, false, json_string_value(json_object_get(*rec, "error")));
+    return NULL;
+}
+
+/* The delay before attempt n+1: full jitter over an exponential backoff,
+** but never less than what the server asked for (up to the cap). */
+static int64_t retry_delay(const rt_step_desc *d, int n, long retry_after_ms)
+{
+    int64_t base = d->backoff_ms > 0 ? d->backoff_ms : 1000;
+    int64_t cap = d->max_backoff_ms > 0 ? d->max_backoff_ms : 300000;
+    int64_t exp = base;
+    for (int i = 1; i < n && exp < cap; i++) exp *= 2;
+    if (exp > cap) exp = cap;
+    int64_t delay = (int64_t)rt_random((uint64_t)exp + 1);
+    if (retry_after_ms >= 0) {
+        int64_t ra = retry_after_ms < cap ? retry_after_ms : cap;
+        if (ra > delay) delay = ra;
+    }
+    return delay;
+}
+
+static void log_step(rt_ctx *c, const char *path, const char *status, long http_status, int64_t ms, int n,
+                     const char *error)
+{
+    json_t *f = json_pack("{s:s, s:s, s:s, s:I, s:i}", "event", "step", "step", path, "status", status, "ms",
+                          (json_int_t)ms, "attempt", n);
+    if (http_status) json_object_set_new(f, "http_status", json_integer(http_status));
+    if (error) json_object_set_new(f, "error", json_string(error));
+    char extra[64] = "";
+    if (http_status) snprintf(extra, sizeof extra, "HTTP %ld, ", http_status);
+    if (error)
+        rt_log_emit(c->run->id, "error", f, "step '%s' failed after %d attempt%s (%lld ms): %s", path, n,
+                    n == 1 ? "" : "s", (long long)ms, error);
+    else
+        rt_log_emit(c->run->id, "info", f, "step '%s' %s (%s%lld ms%s)", path, status, extra, (long long)ms,
+                    n > 1 ? ", after retries" : "");
+}
+
+/* Runs a step: replay, attempts with retries, validation, the commit. */
+static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input, attempt_fn fn,
+                           void *arg)
+{
+    if (!ctx_check(c)) return NULL;
+    char *path = step_path(c, d->name);
+    json_t *prev;
+    rt_result *r = replay(c, d, path, &prev);
+    if (r) {
+        rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
+                                                  "replayed"),
+                    "step '%s' replayed from its checkpoint", path);
+        free(path);
+        return r;
+    }
+    json_t *rec;
+    int64_t started = rt_now_ms();
+    if (prev && json_object_get(prev, "attempts")) {
+        /* resumed in the middle of retries: keep counting, honour the wait */
+        rec = json_deep_copy(prev);
+        json_int_t next_at = json_integer_value(json_object_get(rec, "next_at"));
+        if (next_at > rt_now_ms() && !sleep_ms(next_at - rt_now_ms())) {
+            json_decref(rec);
+            free(path);
+            return NULL;
+        }
+        json_int_t s = json_integer_value(json_object_get(rec, "started"));
+        if (s) started = s;
+    } else {
+        rec = json_pack("{s:s, s:s, s:I, s:[]}", "kind", kind, "status", "running", "started", (json_int_t)started,
+                        "attempts");
+        json_object_set_new(rec, "input", rt_redact_json(input));
+    }
+    json_t *attempts = json_object_get(rec, "attempts");
+    int max_attempts = 1 + (d->retries > 0 ? d->retries : 0);
+
+    for (;;) {
+        int n = (int)json_array_size(attempts) + 1;
+        int64_t t0 = rt_now_ms();
+        attempt at = { .retry_after_ms = -1 };
+        attempt_outcome o = fn(c, d, path, arg, n, &at);
+        if (o == ATT_STOP) {
+            free(at.error);
+            json_decref(rec);
+            free(path);
+            return NULL;
+        }
+        json_array_append_new(attempts, attempt_record(n, t0, o == ATT_OK ? NULL : at.error, at.http_status));
+        json_object_del(rec, "next_at");
+        if (o == ATT_OK) {
+            json_object_set_new(rec, "status", json_string("succeeded"));
+            json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
+            json_object_set_new(rec, "output", at.output);
+            if (!commit_step(c, path, rec)) {
+                json_decref(rec);
+                free(path);
+                return NULL;
+            }
+            log_step(c, path, "succeeded", at.http_status, rt_now_ms() - started, n, NULL);
+            r = ctx_add_result(c, d->name, at.output, true, NULL);
+            json_decref(rec);
+            free(path);
+            return r;
+        }
+        char *msg = rt_redact(at.error ? at.error : "failed");
+        free(at.error);
+        if (o == ATT_RETRY && n < max_attempts && !interrupted) {
+            int64_t delay = retry_delay(d, n, at.retry_after_ms);
+            json_object_set_new(rec, "status", json_string("retrying"));
+            json_object_set_new(rec, "next_at", json_integer(rt_now_ms() + delay));
+            if (!commit_step(c, path, rec)) {
+                free(msg);
+                json_decref(rec);
+                free(path);
+                return NULL;
+            }
+            rt_log_emit(c->run->id, "warning",
+                        json_pack("{s:s, s:s, s:s, s:i, s:I, s:s}", "event", "retry", "step", path, "status",
+                                  "retrying", "attempt", n, "delay_ms", (json_int_t)delay, "error", msg),
+                        "step '%s' attempt %d failed: %s; retrying in %lld ms", path, n, msg, (long long)delay);
+            free(msg);
+            if (!sleep_ms(delay)) {
+                json_decref(rec);
+                free(path);
+                return NULL;
+            }
+            continue;
+        }
+        /* a permanent failure, or retries exhausted */
+        json_object_set_new(rec, "status", json_string("failed"));
+        json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
+        json_object_set_new(rec, "error", json_string(msg));
+        if (!commit_step(c, path, rec)) {
+            free(msg);
+            json_decref(rec);
+            free(path);
+            return NULL;
+        }
+        log_step(c, path, "failed", at.http_status, rt_now_ms() - started, n, msg);
+        if (d->continue_on_failure) {
+            r = ctx_add_result(c, d->name, NULL, false, msg);
+        } else {
+            char *full = rt_xprintf("step '%s': %s", path, msg);
+            ctx_fail(c, path, full);
+            free(full);
+            r = NULL;
+        }
+        free(msg);
+        json_decref(rec);
+        free(path);
+        return r;
+    }
+}
+
+/* ---- request steps ------------------------------------------------------- */
+
+typedef struct prepared_request {
+    const char *method;
+    char *url;                  /* owned, query included */
+    json_t *headers;            /* owned */
+    char *body;                 /* owned, or NULL */
+    json_t *json_body;          /* borrowed: the json clause, for the pagination target */
+    const json_t *query;        /* borrowed */
+    char *base_url;             /* owned, without query */
+} prepared_request;
+
+static bool has_header(const json_t *headers, const char *name)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)headers, k, v) if (strcasecmp(k, name) == 0) return true;
+    return false;
+}
+
+static char *base64(const char *s)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(s);
+    rt_buf b = { 0 };
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)s[i] << 16;
+        if (i + 1 < n) v |= (unsigned char)s[i + 1] << 8;
+        if (i + 2 < n) v |= (unsigned char)s[i + 2];
+        rt_buf_putc(&b, tab[(v >> 18) & 63]);
+        rt_buf_putc(&b, tab[(v >> 12) & 63]);
+        rt_buf_putc(&b, i + 1 < n ? tab[(v >> 6) & 63] : '=');
+        rt_buf_putc(&b, i + 2 < n ? tab[v & 63] : '=');
+    }
+    return rt_buf_take(&b);
+}
+
+/* An integration's base URL, FLOW_<NAME>_BASE_URL first. */
+static const char *integ_base(const rt_integration *in)
+{
+    if (!in) return NULL;
+    char var[160];
+    int n = snprintf(var, sizeof var, "FLOW_%s_BASE_URL", in->name);
+    for (int i = 5; i < n; i++) var[i] = (char)toupper((unsigned char)var[i]);
+    const char *e = getenv(var);
+    return e && *e ? e : in->base_url;
+}
+
+static json_t *secret_value(rt_ctx *c, const char *name);
+
+static void add_auth(rt_ctx *c, const rt_integration *in, json_t *headers)
+{
+    if (!in || in->auth == RT_AUTH_NONE || !in->secret) return;
+    const char *tok = json_string_value(secret_value(c, in->secret));
+    if (!tok) return;
+    switch (in->auth) {
+    case RT_AUTH_BEARER:
+    case RT_AUTH_OAUTH2:
+        if (!has_header(headers, "Authorization")) {
+            char *v = rt_xprintf("Bearer %s", tok);
+            json_object_set_new(headers, "Authorization", json_string(v));
+            free(v);
+        }
+        break;
+    case RT_AUTH_BASIC:
+        if (!has_header(headers, "Authorization")) {
+            const char *pw = in->secret2 ? json_string_value(secret_value(c, in->secret2)) : "";
+            char *pair = rt_xprintf("%s:%s", tok, pw ? pw : "");
+            char *enc = base64(pair);
+            char *v = rt_xprintf("Basic %s", enc);
+            json_object_set_new(headers, "Authorization", json_string(v));
+            free(v);
+            free(enc);
+            free(pair);
+        }
+        break;
+    case RT_AUTH_HEADER:
+        if (in->header && !has_header(headers, in->header)) json_object_set_new(headers, in->header, json_string(tok));
+        break;
+    default:
+        break;
+    }
+}
+
+/* Turns the request object into what is sent, once per step. */
+static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, json_t *req, prepared_request *p,
+                            char **err)
+{
+    memset(p, 0, sizeof *p);
+    p->method = json_string_value(json_object_get(req, "method"));
+    if (!p->method) p->method = "GET";
+    const char *url = json_string_value(json_object_get(req, "url"));
+    if (!url || !*url) {
+        *err = rt_xstrdup("the request has no URL");
+        return false;
+    }
+    const char *base = d->integ ? integ_base(d->integ) : NULL;
+    p->base_url = rt_http_join_url(base, url);
+    if (!strstr(p->base_url, "://")) {
+        *err = rt_xprintf("URL '%s' is not absolute (http:// or https://)", p->base_url);
+        return false;
+    }
+    p->query = json_object_get(req, "query");
+    p->url = rt_http_add_query(p->base_url, p->query);
+
+    p->headers = json_object();
+    json_t *h = json_object_get(req, "headers");
+    const char *k;
+    json_t *v;
+    if (json_is_object(h)) {
+        json_object_foreach(h, k, v) {
+            if (json_is_null(v)) continue;
+            if (json_is_string(v)) {
+                json_object_set(p->headers, k, v);
+            } else {
+                rt_buf b = { 0 };
+                rt_buf_append(&b, "", 0);
+                rt_value_render(&b, v);
+                json_object_set_new(p->headers, k, json_string(b.data));
+                rt_buf_free(&b);
+            }
+        }
+    }
+    add_auth(c, d->integ, p->headers);
+    if (!has_header(p->headers, "Idempotency-Key")) {
+        char *key = rt_xprintf("%s:%s", c->run->id, path);
+        json_object_set_new(p->headers, "Idempotency-Key", json_string(key));
+        free(key);
+    }
+
+    json_t *jb = json_object_get(req, "json"), *form = json_object_get(req, "form"),
+           *raw = json_object_get(req, "body");
+    if (jb) {
+        p->json_body = jb;
+        p->body = json_dumps(jb, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!has_header(p->headers, "Content-Type"))
+            json_object_set_new(p->headers, "Content-Type", json_string("application/json"));
+    } else if (form) {
+        p->body = rt_http_form_encode(form);
+        if (!has_header(p->headers, "Content-Type"))
+            json_object_set_new(p->headers, "Content-Type", json_string("application/x-www-form-urlencoded"));
+    } else if (raw && !json_is_null(raw)) {
+        rt_buf b = { 0 };
+        rt_buf_append(&b, "", 0);
+        if (json_is_string(raw)) rt_buf_append(&b, json_string_value(raw), json_string_length(raw));
+        else rt_value_render(&b, raw);
+        p->body = rt_buf_take(&b);
+        if (!has_header(p->headers, "Content-Type"))
+            json_object_set_new(p->headers, "Content-Type", json_string("text/plain; charset=utf-8"));
+    }
+    return true;
+}
+
+static void prepared_free(prepared_request *p)
+{
+    free(p->url);
+    free(p->base_url);
+    json_decref(p->headers);
+    free(p->body);
+}
+
+/* What the step record keeps as the step's input: the request as sent. */
+static json_t *request_input(const prepared_request *p)
+{
+    json_t *in = json_pack("{s:s, s:s, s:O}", "method", p->method, "url", p->url, "headers", p->headers);
+    if (p->json_body) json_object_set(in, "json", p->json_body);
+    else if (p->body) json_object_set_new(in, "body", json_string(p->body));
+    return in;
+}
+
+static bool status_accepted(const rt_step_desc *d, long status)
+{
+    if (status >= 200 && status < 300) return true;
+    for (const int *a = d->accept; a && *a; a++)
+        if (*a == status || (*a < 10 && status / 100 == *a)) return true;
+    return false;
+}
+
+/* "HTTP 400: {"error":"bad input"}" with the start of the body. */
+static char *status_error(long status, const json_t *body)
+{
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    rt_value_render(&b, body);
+    char *msg;
+    if (b.len > 300) msg = rt_xprintf("HTTP %ld: %.300s...", status, b.data);
+    else if (b.len) msg = rt_xprintf("HTTP %ld: %s", status, b.data);
+    else msg = rt_xprintf("HTTP %ld", status);
+    rt_buf_free(&b);
+    return msg;
+}
+
+/* One HTTP exchange, classified. On ATT_OK *resp is a NEW reference to
+** { status, headers, body }. */
+static attempt_outcome http_exchange(const rt_step_desc *d, const prepared_request *p, const char *url,
+                                     const char *body, const json_t *headers, json_t **resp, attempt *out)
+{
+    rt_http_request rq = { .method = p->method, .url = url, .headers = headers, .body = body,
+                           .body_len = body ? strlen(body) : 0, .timeout_ms = d->timeout_ms };
+    rt_http_response rs;
+    if (!rt_http_perform(&rq, &rs)) {
+        out->error = rt_xstrdup(rs.error);
+        attempt_outcome o = rs.retryable ? ATT_RETRY : ATT_FAIL;
+        rt_http_response_free(&rs);
+        return o;
+    }
+    out->http_status = rs.status;
+    if (!status_accepted(d, rs.status)) {
+        out->error = status_error(rs.status, rs.body);
+        out->retry_after_ms = rt_http_retry_after_ms(rs.headers);
+        bool retry = rs.status == 408 || rs.status == 429 || rs.status >= 500;
+        rt_http_response_free(&rs);
+        return retry ? ATT_RETRY : ATT_FAIL;
+    }
+    if (rs.status >= 200 && rs.status < 300 && d->out_type) {
+        char err[600];
+        if (!rt_type_check(d->out_type, rs.body, "response body", err, sizeof err)) {
+            out->error = rt_xstrdup(err);
+            rt_http_response_free(&rs);
+            return ATT_FAIL;
+        }
+    }
+    *resp = json_pack("{s:i, s:o, s:o}", "status", (int)rs.status, "headers", rs.headers, "body", rs.body);
+    return ATT_OK;
+}
+
+/* `fail when` over a response; the callback may raise errors on c. */
+static bool fails_when(rt_ctx *c, const rt_step_desc *d, json_t *resp, attempt *out)
+{
+    if (!d->fail_when) return false;
+    bool held = d->fail_when(c, resp);
+    if (c->error) {
+        out->error = rt_xprintf("fail when: %s", c->error);
+        free(c->error);
+        c->error = NULL;
+        return true;
+    }
+    if (held) {
+        char *s = status_error(json_integer_value(json_object_get(resp, "status")), json_object_get(resp, "body"));
+        out->error = rt_xprintf("fail when held for the response (%s)", s);
+        free(s);
+    }
+    return held;
+}
+
+/* The list at page_items below a body, or NULL. */
+static json_t *page_items_of(const rt_step_desc *d, json_t *body)
+{
+    json_t *v = body;
+    for (const char *const *k = d->page_items; k && *k; k++) v = json_object_get(v, *k);
+    return json_is_array(v) ? v : NULL;
+}
+
+typedef struct request_arg {
+    prepared_request p;
+} request_arg;
+
+static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const char *path, void *arg, int n,
+                                       attempt *out)
+{
+    (void)n;
+    prepared_request *p = &((request_arg *)arg)->p;
+    if (d->paginate == RT_PAGE_NONE) {
+        json_t *resp = NULL;
+        attempt_outcome o = http_exchange(d, p, p->url, p->body, p->headers, &resp, out);
+        if (o != ATT_OK) return o;
+        if (fails_when(c, d, resp, out)) {
+            json_decref(resp);
+            return ATT_FAIL;
+        }
+        out->output = resp;
+        return ATT_OK;
+    }
+
+    /* pagination: every page, then { status, pages, items } */
+    int max = d->page_max > 0 ? d->page_max : 100;
+    if (c->run->test_limits && max > 3) max = 3;
+    json_t *items = json_array();
+    json_t *query = json_is_object(p->query) ? json_deep_copy(p->query) : json_object();
+    json_t *jbody = p->json_body ? json_deep_copy(p->json_body) : NULL;
+    char *url = rt_xstrdup(p->url);
+    char *body = p->body ? rt_xstrdup(p->body) : NULL;
+    json_t *headers = json_deep_copy(p->headers);
+    long status = 0;
+    int pages = 0;
+    json_int_t page_no = 1;
+    if (d->paginate == RT_PAGE_PAGE && d->page_param) {
+        json_t *start = json_object_get(query, d->page_param);
+        if (json_is_integer(start)) page_no = json_integer_value(start);
+        json_object_set_new(query, d->page_param, json_integer(page_no));
+        free(url);
+        url = rt_http_add_query(p->base_url, query);
+    }
+    attempt_outcome o = ATT_OK;
+    while (pages < max) {
+        json_t *resp = NULL;
+        if (pages > 0) {
+            char *key = rt_xprintf("%s:%s:page%d", c->run->id, path, pages + 1);
+            if (json_object_get(headers, "Idempotency-Key")) json_object_set_new(headers, "Idempotency-Key", json_string(key));
+            free(key);
+        }
+        o = http_exchange(d, p, url, body, headers, &resp, out);
+        if (o != ATT_OK) break;
+        if (fails_when(c, d, resp, out)) {
+            json_decref(resp);
+            o = ATT_FAIL;
+            break;
+        }
+        pages++;
+        status = json_integer_value(json_object_get(resp, "status"));
+        json_t *page = page_items_of(d, json_object_get(resp, "body"));
+        if (!page && !json_is_null(json_object_get(resp, "body"))) {
+            out->error = rt_xprintf("page %d: the response body has no list at the items path", pages);
+            json_decref(resp);
+            o = ATT_FAIL;
+            break;
+        }
+        size_t got = page ? json_array_size(page) : 0;
+        if (page) json_array_extend(items, page);
+
+        /* where the next page is */
+        char *next = NULL;
+        if (d->paginate == RT_PAGE_LINK) {
+            char *link = rt_http_link_next(json_object_get(resp, "headers"));
+            if (link) next = rt_http_join_url(p->base_url, link);
+            free(link);
+        } else if (d->paginate == RT_PAGE_PAGE) {
+            if (got > 0 && d->page_param) {
+                json_object_set_new(query, d->page_param, json_integer(++page_no));
+                next = rt_http_add_query(p->base_url, query);
+            }
+        } else if (d->paginate == RT_PAGE_CURSOR && d->page_cursor) {
+            json_t *cur = d->page_cursor(c, resp);
+            if (c->error) {
+                free(c->error);
+                c->error = NULL;
+                cur = NULL;
+            }
+            bool empty = !cur || json_is_null(cur) || (json_is_string(cur) && !json_string_length(cur)) ||
+                         json_is_false(cur);
+            if (!empty) {
+                if (d->page_target == RT_TARGET_URL) {
+                    rt_buf b = { 0 };
+                    rt_buf_append(&b, "", 0);
+                    rt_value_render(&b, cur);
+                    next = rt_http_join_url(p->base_url, b.data);
+                    rt_buf_free(&b);
+                } else if (d->page_target == RT_TARGET_JSON && d->page_param) {
+                    if (!json_is_object(jbody)) {
+                        json_decref(jbody);
+                        jbody = json_object();
+                    }
+                    json_object_set(jbody, d->page_param, cur);
+                    free(body);
+                    body = json_dumps(jbody, JSON_COMPACT);
+                    next = rt_xstrdup(url);
+                } else if (d->page_param) {
+                    json_object_set(query, d->page_param, cur);
+                    next = rt_http_add_query(p->base_url, query);
+                }
+            }
+        }
+        json_decref(resp);
+        free(url);
+        url = next;
+        if (!url || interrupted) break;
+    }
+    free(url);
+    free(body);
+    json_decref(query);
+    json_decref(jbody);
+    json_decref(headers);
+    if (o != ATT_OK) {
+        json_decref(items);
+        return o;
+    }
+    out->output = json_pack("{s:i, s:i, s:o}", "status", (int)status, "pages", pages, "items", items);
+    return ATT_OK;
+}
+
+/* The attempt of a request that could not be built: arg is the message. */
+static attempt_outcome failed_attempt(rt_ctx *c, const rt_step_desc *d, const char *path, void *arg, int n,
+                                      attempt *out)
+{
+    (void)c;
+    (void)d;
+    (void)path;
+    (void)n;
+    out->error = rt_xstrdup(arg);
+    return ATT_FAIL;
+}
+
+rt_result *rt_request(rt_ctx *c, const rt_step_desc *d, json_t *req)
+{
+    if (!ctx_check(c)) return NULL;
+    char *path = step_path(c, d->name);
+    json_t *prev;
+    rt_result *r = replay(c, d, path, &prev);
+    if (r) {
+        rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
+                                                  "replayed"),
+                    "step '%s' replayed from its checkpoint", path);
+        free(path);
+        return r;
+    }
+    request_arg arg;
+    char *err = NULL;
+    bool ok = prepare_request(c, d, path, req, &arg.p, &err);
+    if (!ok || c->error) {
+        /* cannot even build the request (or a secret was missing): a
+        ** permanent failure of the step, through the common path */
+        free(path);
+        if (!err && c->error) {
+            err = c->error;     /* the step owns this error: it may continue */
+            c->error = NULL;
+        }
+        json_t *input = json_pack("{s:O?}", "request", req);
+        r = run_step(c, d, "request", input, failed_attempt, err ? err : "cannot build the request");
+        json_decref(input);
+        prepared_free(&arg.p);
+        free(err);
+        return r;
+    }
+    free(path);
+    json_t *input = request_input(&arg.p);
+    r = run_step(c, d, "request", input, request_attempt, &arg);
+    json_decref(input);
+    prepared_free(&arg.p);
+    return r;
+}
+
+/* ---- function steps ----------------------------------------------------- */
+
+/* flow_fail / flow_retry / flow_log state of the function step running on
+** this thread. */
+typedef struct fn_state {
+    rt_ctx *c;
+    const char *path;
+    char *message;              /* owned */
+    bool retry;
+    bool failed;
+    int nlogs;
+} fn_state;
+
+static __thread fn_state *current_fn;
+
+static json_t *fn_record(bool retry, const char *fmt, va_list ap)
+{
+    fn_state *s = current_fn;
+    char *msg = rt_xvprintf(fmt, ap);
+    if (!s) {
+        rt_log_emit(NULL, "error", NULL, "flow_%s outside a function step: %s", retry ? "retry" : "fail", msg);
+        free(msg);
+        return NULL;
+    }
+    free(s->message);
+    s->message = msg;
+    s->retry = retry;
+    s->failed = true;
+    return NULL;
+}
+
+json_t *flow_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fn_record(false, fmt, ap);
+    va_end(ap);
+    return NULL;
+}
+
+json_t *flow_retry(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fn_record(true, fmt, ap);
+    va_end(ap);
+    return NULL;
+}
+
+static void add_log(rt_ctx *c, const char *path, int line, const char *msg);
+
+void flow_log(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = rt_xvprintf(fmt, ap);
+    va_end(ap);
+    fn_state *s = current_fn;
+    if (!s) {
+        rt_log_emit(NULL, "info", NULL, "%s", msg);
+    } else {
+        char *path = rt_xprintf("%s#log%d", s->path, ++s->nlogs);
+        add_log(s->c, path, 0, msg);
+        free(path);
+    }
+    free(msg);
+}
+
+typedef struct function_arg {
+    rt_function_fn fn;
+    json_t *params;
+} function_arg;
+
+static attempt_outcome function_attempt(rt_ctx *c, const rt_step_desc *d, const char *path, void *arg, int n,
+                                        attempt *out)
+{
+    (void)n;
+    function_arg *fa = arg;
+    fn_state st = { .c = c, .path = path };
+    guard_thread_setup();
+    sigjmp_buf jb;
+    json_t *volatile result = NULL;
+    fn_state *volatile saved = current_fn;
+    current_fn = &st;
+    int sig = sigsetjmp(jb, 1);
+    if (sig == 0) {
+        guard_jmp = &jb;
+        result = fa->fn(fa->params);
+    }
+    guard_jmp = NULL;
+    current_fn = saved;
+    if (sig != 0) {
+        free(st.message);
+        out->error = rt_xprintf("crashed with signal %s in the function's C code (line %d)", signal_label(sig),
+                                d->line);
+        return ATT_FAIL;
+    }
+    if (!result) {
+        if (st.failed) {
+            out->error = st.message;
+            return st.retry ? ATT_RETRY : ATT_FAIL;
+        }
+        free(st.message);
+        out->error = rt_xstrdup("the function returned NULL without flow_fail or flow_retry");
+        return ATT_FAIL;
+    }
+    free(st.message);
+    char err[600];
+    if (!rt_type_check(d->out_type, result, "output", err, sizeof err)) {
+        json_decref(result);
+        out->error = rt_xstrdup(err);
+        return ATT_FAIL;
+    }
+    out->output = result;
+    return ATT_OK;
+}
+
+rt_result *rt_function(rt_ctx *c, const rt_step_desc *d, json_t *params, rt_function_fn fn)
+{
+    function_arg fa = { fn, params };
+    return run_step(c, d, "function", params, function_attempt, &fa);
+}
+
+/* ---- fanout ------------------------------------------------------------- */
+
+typedef struct fanout_job {
+    rt_ctx *parent;
+    const rt_step_desc *d;
+    json_t *list;
+    rt_item_fn item;
+    json_t *outputs;            /* owned: one slot per item */
+    pthread_mutex_t lock;
+    size_t next;                /* the next item to start */
+    long failed_item;           /* the first item that failed, or -1 */
+    char *failure;              /* owned: its message */
+} fanout_job;
+
+static void fanout_run_item(fanout_job *job, size_t i)
+{
+    rt_ctx *p = job->parent;
+    char *prefix = rt_xprintf("%s%s[%zu].", p->prefix, job->d->name, i);
+    rt_ctx *ic = ctx_new(p->run, p, prefix);
+    free(prefix);
+    ic->var = job->d->var;
+    ic->value = json_array_get(job->list, i);
+    job->item(ic, ic->value);
+    ctx_check(ic);
+    pthread_mutex_lock(&job->lock);
+    if (ic->returned && !ic->failure) {
+        json_array_set(job->outputs, i, ic->ret ? ic->ret : json_null());
+    } else if (ic->failure && (job->failed_item < 0 || (long)i < job->failed_item)) {
+        free(job->failure);
+        job->failure = rt_xprintf("item %zu: %s", i, ic->failure);
+        job->failed_item = (long)i;
+    }
+    pthread_mutex_unlock(&job->lock);
+    ctx_free(ic);
+}
+
+/* Takes items until none is left, one fails, or the run stops. */
+static void fanout_worker(fanout_job *job)
+{
+    for (;;) {
+        pthread_mutex_lock(&job->lock);
+        size_t i = job->next++;
+        bool go = i < json_array_size(job->list) && job->failed_item < 0 && !job->parent->run->stop && !interrupted;
+        pthread_mutex_unlock(&job->lock);
+        if (!go) break;
+        fanout_run_item(job, i);
+    }
+}
+
+static void *fanout_worker_thread(void *arg)
+{
+    fanout_worker(arg);
+    guard_thread_cleanup();
+    return NULL;
+}
+
+static attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const char *path, void *arg, int n,
+                                      attempt *out)
+{
+    (void)path;
+    (void)n;
+    fanout_job *job = arg;
+    size_t count = json_array_size(job->list);
+    job->next = 0;
+    job->failed_item = -1;
+    json_array_clear(job->outputs);
+    for (size_t i = 0; i < count; i++) json_array_append(job->outputs, json_null());
+
+    int workers = d->concurrency > 0 ? d->concurrency : 8;
+    if ((size_t)workers > count) workers = (int)count;
+    if (workers <= 1) {
+        fanout_worker(job);
+    } else {
+        pthread_t *th = rt_xmalloc(sizeof *th * (size_t)workers);
+        int started = 0;
+        for (int i = 0; i < workers; i++)
+            if (pthread_create(&th[i], NULL, fanout_worker_thread, job) == 0) started++;
+        if (!started) fanout_worker(job);
+        for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+        free(th);
+    }
+    if (c->run->stop || interrupted) return ATT_STOP;
+    if (job->failed_item >= 0) {
+        out->error = job->failure;
+        job->failure = NULL;
+        return ATT_FAIL;
+    }
+    out->output = json_incref(job->outputs);
+    return ATT_OK;
+}
+
+rt_result *rt_fanout(rt_ctx *c, const rt_step_desc *d, json_t *list, rt_item_fn item)
+{
+    if (!ctx_check(c)) return NULL;
+    if (!json_is_array(list) && !json_is_null(list)) {
+        char desc[96];
+        rt_value_describe(list, desc, sizeof desc);
+        rt_ctx_raise(c, d->line, "fanout '%s' needs a list, got %s", d->name, desc);
+        ctx_check(c);
+        return NULL;
+    }
+    fanout_job job = { .parent = c, .d = d, .list = json_is_array(list) ? list : json_array(), .item = item,
+                       .outputs = json_array(), .failed_item = -1 };
+    if (!json_is_array(list)) rt_pool_keep(&c->pool, job.list);
+    pthread_mutex_init(&job.lock, NULL);
+    json_t *input = json_pack("{s:I}", "items", (json_int_t)json_array_size(job.list));
+    rt_result *r = run_step(c, d, "fanout", input, fanout_attempt, &job);
+    json_decref(input);
+    json_decref(job.outputs);
+    free(job.failure);
+    pthread_mutex_destroy(&job.lock);
+    return r;
+}
+
+/* ---- statements --------------------------------------------------------- */
+
+int rt_return(rt_ctx *c, json_t *value)
+{
+    if (!ctx_check(c)) return RT_STOP;
+    c->ret = value ? value : json_null();
+    c->returned = true;
+    return RT_STOP;
+}
+
+int rt_fail(rt_ctx *c, json_t *message)
+{
+    if (!ctx_check(c)) return RT_STOP;
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    rt_value_render(&b, message);
+    ctx_fail(c, NULL, b.len ? b.data : "failed");
+    rt_buf_free(&b);
+    return RT_STOP;
+}
+
+/* A line of the run's history at path; replayed lines are not repeated. */
+static void add_log(rt_ctx *c, const char *path, int line, const char *msg)
+{
+    rt_run_state *run = c->run;
+    if (json_object_get(run->committed_logs, path)) return;
+    char *red = rt_redact(msg);
+    json_t *f = json_pack("{s:s, s:s}", "event", "log", "path", path);
+    if (line) json_object_set_new(f, "line", json_integer(line));
+    rt_log_emit(run->id, "info", f, "log: %s", red);
+    json_t *rec = json_pack("{s:I, s:s, s:i, s:s}", "ts", (json_int_t)rt_now_ms(), "path", path, "line", line,
+                            "msg", red);
+    pthread_mutex_lock(&run->lock);
+    json_array_append_new(run->pending_logs, rec);
+    pthread_mutex_unlock(&run->lock);
+    free(red);
+}
+
+void rt_log(rt_ctx *c, json_t *value, int line)
+{
+    if (c->error || c->failure) return;
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    rt_value_render(&b, value);
+    char *path = rt_xprintf("%slog@%d", c->prefix, line);
+    add_log(c, path, line, b.data);
+    free(path);
+    rt_buf_free(&b);
+}
+
+/* A durable wait until wake_at (ms since the epoch), named id. */
+static int wait_at(rt_ctx *c, const char *id, int64_t wake_at_if_new)
+{
+    if (!ctx_check(c)) return RT_STOP;
+    char *path = step_path(c, id);
+    json_t *prev = json_object_get(c->run->committed, path);
+    const char *status = json_string_value(json_object_get(prev, "status"));
+    if (status && strcmp(status, "succeeded") == 0) {
+        free(path);
+        return RT_OK;
+    }
+    int64_t wake_at = prev ? json_integer_value(json_object_get(prev, "wake_at")) : wake_at_if_new;
+    json_t *rec = json_pack("{s:s, s:s, s:I, s:I}", "kind", "wait", "status", "waiting", "started",
+                            (json_int_t)rt_now_ms(), "wake_at", (json_int_t)wake_at);
+    if (!prev && !commit_step(c, path, rec)) {
+        json_decref(rec);
+        free(path);
+        return RT_STOP;
+    }
+    int64_t left = wake_at - rt_now_ms();
+    char when[40];
+    rt_format_time(wake_at, when, sizeof when);
+    if (left > 0) {
+        if (!c->run->sleep_in_process) {
+            /* suspend: whoever schedules runs wakes this one at wake_at */
+            pthread_mutex_lock(&c->run->lock);
+            c->run->suspended = true;
+            c->run->stop = true;
+            pthread_mutex_unlock(&c->run->lock);
+            c->waiting = true;
+            json_decref(rec);
+            free(path);
+            return RT_STOP;
+        }
+        rt_log_emit(c->run->id, "info",
+                    json_pack("{s:s, s:s, s:s, s:I}", "event", "wait", "step", path, "until", when, "ms",
+                              (json_int_t)left),
+                    "waiting until %s (%lld ms)", when, (long long)left);
+        if (!sleep_ms(left)) {
+            json_decref(rec);
+            free(path);
+            return RT_STOP;
+        }
+    }
+    json_object_set_new(rec, "status", json_string("succeeded"));
+    json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
+    bool ok = commit_step(c, path, rec);
+    json_decref(rec);
+    free(path);
+    return ok ? RT_OK : RT_STOP;
+}
+
+int rt_wait(rt_ctx *c, const char *id, long ms)
+{
+    return wait_at(c, id, rt_now_ms() + ms);
+}
+
+int rt_wait_until(rt_ctx *c, const char *id, json_t *when)
+{
+    int64_t at;
+    if (json_is_string(when) && rt_parse_time(json_string_value(when), &at)) {
+        /* an RFC 3339 time */
+    } else if (json_is_number(when)) {
+        double v = json_number_value(when);    /* seconds since the epoch (ms when huge) */
+        at = (int64_t)(v > 1e11 ? v : v * 1000);
+    } else {
+        char desc[96];
+        rt_value_describe(when, desc, sizeof desc);
+        rt_ctx_raise(c, 0, "wait until needs an RFC 3339 time or epoch seconds, got %s", desc);
+        return ctx_check(c) ? RT_OK : RT_STOP;
+    }
+    return wait_at(c, id, at);
+}
+
+/* ---- run values --------------------------------------------------------- */
+
+json_t *rt_trigger(rt_ctx *c)
+{
+    json_t *t = json_object_get(c->run->record, "trigger");
+    return t ? t : json_null();
+}
+
+json_t *rt_settings(rt_ctx *c)
+{
+    json_t *s = json_object_get(c->run->record, "settings");
+    return s ? s : json_null();
+}
+
+json_t *rt_env(rt_ctx *c, const char *name)
+{
+    const char *v = getenv(name);
+    return v ? rt_str(c, v) : json_null();
+}
+
+static json_t *secret_value(rt_ctx *c, const char *name)
+{
+    char var[200];
+    int n = snprintf(var, sizeof var, "FLOW_SECRET_%s", name);
+    for (int i = 12; i < n; i++) var[i] = (char)toupper((unsigned char)var[i]);
+    const char *v = getenv(var);
+    if (!v) {
+        rt_ctx_raise(c, 0, "secret '%s' is not set (set %s)", name, var);
+        return rt_str(c, "");
+    }
+    rt_redact_add(v);
+    return rt_str(c, v);
+}
+
+json_t *rt_secret(rt_ctx *c, const char *name)
+{
+    return secret_value(c, name);
+}
+
+json_t *rt_run(rt_ctx *c)
+{
+    rt_run_state *run = c->run;
+    pthread_mutex_lock(&run->lock);
+    if (!run->info) {
+        const char *user = json_string_value(json_object_get(run->record, "user"));
+        run->info = json_pack("{s:s, s:s?, s:I}", "id", run->id, "user", user, "attempt",
+                              json_integer_value(json_object_get(run->record, "attempt")));
+    }
+    pthread_mutex_unlock(&run->lock);
+    return run->info;
+}
+
+json_t *rt_run_output(rt_ctx *c)
+{
+    return c->run->output ? c->run->output : json_null();
+}
+
+json_t *rt_run_status(rt_ctx *c)
+{
+    const char *s = json_string_value(json_object_get(c->run->record, "status"));
+    return rt_str(c, s ? s : "running");
+}
+
+/* ---- a whole run -------------------------------------------------------- */
+
+static const char *outcome_status(rt_outcome o)
+{
+    switch (o) {
+    case RT_RUN_SUCCEEDED: return "succeeded";
+    case RT_RUN_FAILED: return "failed";
+    case RT_RUN_INTERRUPTED: return "interrupted";
+    default: return "waiting";
+    }
+}
+
+rt_outcome rt_exec_run(rt_run_state *run)
+{
+    const rt_workflow *wf = run->wf;
+    json_t *rec = run->record;
+    char err[256];
+    run->committed = rt_store_get_steps(run->store, run->id);
+    run->committed_logs = rt_store_get_logs(run->store, run->id);
+    for (int i = 0; i < wf->nsecrets; i++) {
+        char var[200];
+        int n = snprintf(var, sizeof var, "FLOW_SECRET_%s", wf->secrets[i]);
+        for (int k = 12; k < n; k++) var[k] = (char)toupper((unsigned char)var[k]);
+        rt_redact_add(getenv(var));
+    }
+
+    const char *old_status = json_string_value(json_object_get(rec, "status"));
+    char *old = rt_xstrdup(old_status ? old_status : "queued");
+    json_int_t pid = json_integer_value(json_object_get(rec, "pid"));
+    if (strcmp(old, "running") != 0 || pid != getpid()) {
+        json_object_set_new(rec, "status", json_string("running"));
+        json_object_set_new(rec, "pid", json_integer(getpid()));
+        json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
+        rt_store_write w = { .run_id = run->id, .run = rec, .old_status = old };
+        if (!rt_store_commit(run->store, &w, err, sizeof err)) {
+            rt_log_emit(run->id, "error", NULL, "%s", err);
+            free(old);
+            run->outcome = RT_RUN_FAILED;
+            run->error = rt_xstrdup(err);
+            return run->outcome;
+        }
+    }
+    int attempt_no = (int)json_integer_value(json_object_get(rec, "attempt"));
+    rt_log_emit(run->id, "info",
+                json_pack("{s:s, s:s, s:i}", "event", "run", "status", "running", "attempt", attempt_no),
+                "run %s (attempt %d)", attempt_no > 1 ? "resumed" : "started", attempt_no);
+    int64_t t0 = rt_mono_ms();
+
+    rt_ctx *c = ctx_new(run, NULL, "");
+    wf->body(c);
+    ctx_check(c);
+
+    if (run->suspended) {
+        run->outcome = RT_RUN_WAITING;
+    } else if (interrupted && !c->returned && !c->failure) {
+        run->outcome = RT_RUN_INTERRUPTED;
+    } else if (run->stop && !c->failure) {
+        run->outcome = RT_RUN_FAILED;       /* the store failed under us */
+    } else if (c->failure) {
+        run->outcome = RT_RUN_FAILED;
+        free(run->error);
+        run->error = rt_xstrdup(c->failure);
+        run->failed_step = c->failed_step ? rt_xstrdup(c->failed_step) : NULL;
+    } else if (c->returned) {
+        char e[600];
+        if (wf->output_type && !rt_type_check(wf->output_type, c->ret, "run output", e, sizeof e)) {
+            run->outcome = RT_RUN_FAILED;
+            run->error = rt_xstrdup(e);
+        } else {
+            run->outcome = RT_RUN_SUCCEEDED;
+            run->output = json_incref(c->ret);
+        }
+    } else {
+        run->outcome = RT_RUN_FAILED;
+        run->error = rt_xstrdup("the workflow body stopped without a result");
+    }
+
+    /* the final record, with the log lines not yet written */
+    json_object_set_new(rec, "status", json_string(outcome_status(run->outcome)));
+    json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
+    if (run->output) json_object_set(rec, "output", run->output);
+    if (run->error) json_object_set_new(rec, "error", json_string(run->error));
+    else json_object_del(rec, "error");
+    if (run->failed_step) json_object_set_new(rec, "failed_step", json_string(run->failed_step));
+    else json_object_del(rec, "failed_step");
+    pthread_mutex_lock(&run->lock);
+    json_t *logs = run->pending_logs;
+    run->pending_logs = json_array();
+    pthread_mutex_unlock(&run->lock);
+    rt_store_write w = { .run_id = run->id, .run = rec, .old_status = "running",
+                         .logs = json_array_size(logs) ? logs : NULL };
+    if (!rt_store_commit(run->store, &w, err, sizeof err)) rt_log_emit(run->id, "error", NULL, "%s", err);
+    json_decref(logs);
+    rt_store_sync(run->store);
+    ctx_free(c);
+    free(old);
+
+    long long ms = (long long)(rt_mono_ms() - t0);
+    json_t *f = json_pack("{s:s, s:s, s:I}", "event", "run", "status", outcome_status(run->outcome), "ms",
+                          (json_int_t)ms);
+    switch (run->outcome) {
+    case RT_RUN_SUCCEEDED: rt_log_emit(run->id, "info", f, "run succeeded in %lld ms", ms); break;
+    case RT_RUN_FAILED:
+        if (run->error) json_object_set_new(f, "error", json_string(run->error));
+        rt_log_emit(run->id, "error", f, "run failed: %s", run->error ? run->error : "unknown error");
+        break;
+    case RT_RUN_INTERRUPTED:
+        rt_log_emit(run->id, "warning", f, "run interrupted after %lld ms; `%s resume` finishes it", ms, wf->name);
+        break;
+    case RT_RUN_WAITING: rt_log_emit(run->id, "info", f, "run waiting"); break;
+    }
+    return run->outcome;
+}

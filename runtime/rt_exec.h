@@ -1,0 +1,64 @@
+/*
+** rt_exec.h — the engine: runs a workflow body with deterministic replay,
+** executing, retrying, validating and checkpointing each step.
+**
+** A run (rt_run_state) is shared by the run's root context and its fanout items'
+** contexts (rt_ctx); each context owns a value pool and the results of the
+** steps it ran. The CLI (rt_cli.c) builds an rt_run from a run record and
+** calls rt_exec_run; everything else here serves rt_value.c.
+*/
+#ifndef RT_EXEC_H
+#define RT_EXEC_H
+
+#include <pthread.h>
+
+#include "flowrt.h"
+#include "rt_store.h"
+#include "rt_value.h"
+
+typedef enum rt_outcome {
+    RT_RUN_SUCCEEDED, RT_RUN_FAILED, RT_RUN_INTERRUPTED, RT_RUN_WAITING
+} rt_outcome;
+
+typedef struct rt_run_state {
+    const rt_workflow *wf;
+    rt_store *store;
+    char id[RT_RUN_ID_LEN + 1];
+    json_t *record;             /* owned: the run record as last committed */
+    json_t *committed;          /* owned: path -> step record committed earlier (resume) */
+    json_t *committed_logs;     /* owned: path -> log record committed earlier */
+    bool test_limits;           /* --test-limits */
+    bool sleep_in_process;      /* waits sleep here (run, resume) instead of suspending */
+
+    pthread_mutex_t lock;       /* guards what follows (fanout items share the run) */
+    json_t *pending_logs;       /* owned: log records to write with the next commit */
+    rt_outcome outcome;
+    json_t *output;             /* owned: the return value */
+    char *error;                /* owned: why the run failed (redacted) */
+    char *failed_step;          /* owned: path of the step that failed it */
+    bool stop;                  /* a store failure, interruption or suspension: every context unwinds */
+    bool suspended;             /* stopped at a durable wait (not sleep_in_process) */
+    json_t *info;               /* owned: { id, user, attempt } for run.* */
+} rt_run_state;
+
+/* Initialises a run over a run record (NEW reference taken over). */
+void rt_run_init(rt_run_state *run, const rt_workflow *wf, rt_store *st, json_t *record);
+void rt_run_free(rt_run_state *run);
+
+/* Runs the body to its end, commits the final run record and returns the
+** outcome (also in run->outcome). */
+rt_outcome rt_exec_run(rt_run_state *run);
+
+/* The pool of c, for rt_value.c. */
+rt_pool *rt_ctx_pool(rt_ctx *c);
+/* Records an expression error on c (the first one wins); the run stops at
+** the next step or statement. line 0 = unknown. */
+void rt_ctx_raise(rt_ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Installs the crash guard (SIGSEGV/SIGBUS/SIGFPE/SIGILL in function steps)
+** and the SIGINT/SIGTERM handlers. Call once from main. */
+void rt_exec_install_signals(void);
+/* True once SIGINT or SIGTERM arrived. */
+bool rt_exec_interrupted(void);
+
+#endif

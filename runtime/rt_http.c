@@ -1,0 +1,389 @@
+/*
+** rt_http.c — requests over libcurl's easy interface, one handle per thread.
+*/
+#include "rt_http.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <strings.h>
+
+#include "rt_util.h"
+#include "rt_value.h"
+
+static pthread_key_t curl_key;
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_handle_free(void *h)
+{
+    curl_easy_cleanup(h);
+}
+
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_key_create(&curl_key, curl_handle_free);
+}
+
+void rt_http_global_init(void)
+{
+    pthread_once(&curl_once, curl_init_once);
+}
+
+/* This thread's handle, reset for a new request; keeps its connections. */
+static CURL *thread_handle(void)
+{
+    rt_http_global_init();
+    CURL *h = pthread_getspecific(curl_key);
+    if (h) {
+        curl_easy_reset(h);
+        return h;
+    }
+    h = curl_easy_init();
+    pthread_setspecific(curl_key, h);
+    return h;
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+typedef struct http_sink {
+    rt_buf body;
+    size_t cap;
+    bool too_big;
+    json_t *headers;
+} http_sink;
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+    http_sink *s = arg;
+    size_t len = size * n;
+    if (s->body.len + len > s->cap) {
+        s->too_big = true;
+        return 0;               /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    rt_buf_append(&s->body, p, len);
+    return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+    http_sink *s = arg;
+    size_t len = size * n;
+    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        json_object_clear(s->headers);      /* a new response (redirect, 100) */
+        return len;
+    }
+    char *colon = memchr(p, ':', len);
+    if (!colon) return len;
+    char *name = rt_xstrndup(p, (size_t)(colon - p));
+    for (char *q = name; *q; q++) *q = (char)tolower((unsigned char)*q);
+    const char *v = colon + 1, *end = p + len;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
+    rt_buf val = { 0 };
+    json_t *prev = json_object_get(s->headers, name);
+    if (json_is_string(prev)) {
+        rt_buf_puts(&val, json_string_value(prev));
+        rt_buf_puts(&val, ", ");
+    }
+    rt_buf_append(&val, v, (size_t)(end - v));
+    json_t *js = json_string(val.data);
+    if (!js) js = json_string_nocheck(val.data);
+    json_object_set_new(s->headers, name, js);
+    rt_buf_free(&val);
+    free(name);
+    return len;
+}
+
+/* s with every invalid UTF-8 sequence replaced by U+FFFD: a NEW string. */
+static json_t *utf8_string(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    if (j) return j;
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    for (size_t i = 0; i < n;) {
+        unsigned char ch = (unsigned char)s[i];
+        size_t len = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 0;
+        bool ok = len && i + len <= n && ch != 0;
+        for (size_t k = 1; ok && k < len; k++) ok = ((unsigned char)s[i + k] & 0xc0) == 0x80;
+        if (ok) {
+            rt_buf_append(&b, s + i, len);
+            i += len;
+        } else {
+            rt_buf_puts(&b, "\xef\xbf\xbd");
+            i++;
+        }
+    }
+    j = json_stringn_nocheck(b.data, b.len);
+    rt_buf_free(&b);
+    return j;
+}
+
+static json_t *parse_body(const char *ctype, const char *p, size_t n)
+{
+    if (n == 0) return json_null();
+    bool is_json = ctype && (strstr(ctype, "/json") || strstr(ctype, "+json"));
+    if (is_json || !ctype) {
+        json_t *v = json_loadb(p, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        if (v) return v;
+    }
+    return utf8_string(p, n);
+}
+
+static size_t max_response(size_t asked)
+{
+    if (asked) return asked;
+    const char *e = getenv("FLOW_MAX_RESPONSE");
+    long long v = e ? atoll(e) : 0;
+    return v > 0 ? (size_t)v : RT_HTTP_DEFAULT_MAX_RESPONSE;
+}
+
+static bool transport_retryable(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SSL_CONNECT_ERROR:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
+{
+    memset(rs, 0, sizeof *rs);
+    rs->headers = json_object();
+    rs->body = json_null();
+    CURL *h = thread_handle();
+    if (!h) {
+        snprintf(rs->error, sizeof rs->error, "cannot create an HTTP handle");
+        return false;
+    }
+    http_sink sink = { .cap = max_response(rq->max_response), .headers = rs->headers };
+    char errbuf[CURL_ERROR_SIZE] = "";
+    long timeout = rq->timeout_ms > 0 ? rq->timeout_ms : RT_HTTP_DEFAULT_TIMEOUT_MS;
+
+    curl_easy_setopt(h, CURLOPT_URL, rq->url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, RT_HTTP_USER_AGENT);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)sink.cap);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
+
+    const char *method = rq->method ? rq->method : "GET";
+    if (strcmp(method, "GET") == 0 && !rq->body) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else {
+        if (strcmp(method, "POST") != 0) curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+        if (rq->body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+            strcmp(method, "PATCH") == 0) {
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(rq->body ? rq->body_len : 0));
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
+        }
+    }
+
+    struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
+    if (json_is_object(rq->headers)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)rq->headers, k, v) {
+            rt_buf line = { 0 };
+            rt_buf_puts(&line, k);
+            if (json_is_string(v) && json_string_length(v) == 0) {
+                rt_buf_putc(&line, ';');        /* curl's way to send an empty header */
+            } else {
+                rt_buf_puts(&line, ": ");
+                rt_value_render(&line, v);
+            }
+            hl = curl_slist_append(hl, line.data);
+            rt_buf_free(&line);
+        }
+    }
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+
+    int64_t t0 = rt_mono_ms();
+    CURLcode rc = curl_easy_perform(h);
+    rs->elapsed_ms = (long)(rt_mono_ms() - t0);
+    curl_slist_free_all(hl);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+
+    if (rc != CURLE_OK) {
+        if (sink.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+            snprintf(rs->error, sizeof rs->error,
+                     "response body exceeds the limit of %zu bytes (FLOW_MAX_RESPONSE raises it)", sink.cap);
+        } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+            snprintf(rs->error, sizeof rs->error, "%s %s timed out after %ld ms", method, rq->url, timeout);
+        } else {
+            snprintf(rs->error, sizeof rs->error, "%s %s: %s", method, rq->url,
+                     errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        }
+        rs->retryable = !sink.too_big && transport_retryable(rc);
+        rt_buf_free(&sink.body);
+        return false;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+    char *ctype = NULL;
+    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype);
+    json_decref(rs->body);
+    rs->body = parse_body(ctype, sink.body.data ? sink.body.data : "", sink.body.len);
+    rt_buf_free(&sink.body);
+    return true;
+}
+
+void rt_http_response_free(rt_http_response *rs)
+{
+    json_decref(rs->headers);
+    json_decref(rs->body);
+    rs->headers = rs->body = NULL;
+}
+
+/* ---- URLs --------------------------------------------------------------- */
+
+char *rt_http_join_url(const char *base, const char *url)
+{
+    if (!base || !*base || strstr(url, "://")) return rt_xstrdup(url);
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/') bl--;
+    if (!*url) return rt_xstrndup(base, bl);
+    if (*url == '?') return rt_xprintf("%.*s%s", (int)bl, base, url);
+    return rt_xprintf("%.*s%s%s", (int)bl, base, *url == '/' ? "" : "/", url);
+}
+
+static void put_escaped(rt_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            rt_buf_putc(b, (char)ch);
+        } else {
+            char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
+            rt_buf_append(b, e, 3);
+        }
+    }
+}
+
+/* k=v pairs; null values are left out, lists repeat the key. */
+static void put_pairs(rt_buf *b, const json_t *obj, bool *first)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v) {
+        size_t n = json_is_array(v) ? json_array_size(v) : 1;
+        for (size_t i = 0; i < n; i++) {
+            json_t *item = json_is_array(v) ? json_array_get(v, i) : v;
+            if (json_is_null(item)) continue;
+            if (!*first) rt_buf_putc(b, '&');
+            *first = false;
+            put_escaped(b, k, strlen(k));
+            rt_buf_putc(b, '=');
+            rt_buf val = { 0 };
+            rt_buf_append(&val, "", 0);
+            rt_value_render(&val, item);
+            put_escaped(b, val.data, val.len);
+            rt_buf_free(&val);
+        }
+    }
+}
+
+char *rt_http_add_query(const char *url, const json_t *query)
+{
+    rt_buf b = { 0 };
+    const char *hash = strchr(url, '#');
+    size_t base_len = hash ? (size_t)(hash - url) : strlen(url);
+    rt_buf_append(&b, url, base_len);
+    if (json_is_object(query) && json_object_size(query)) {
+        const char *q = memchr(url, '?', base_len);
+        bool first = true;
+        rt_buf pairs = { 0 };
+        put_pairs(&pairs, query, &first);
+        if (pairs.len) {
+            if (!q) rt_buf_putc(&b, '?');
+            else if (b.data[b.len - 1] != '?' && b.data[b.len - 1] != '&') rt_buf_putc(&b, '&');
+            rt_buf_append(&b, pairs.data, pairs.len);
+        }
+        rt_buf_free(&pairs);
+    }
+    if (hash) rt_buf_puts(&b, hash);
+    return rt_buf_take(&b);
+}
+
+char *rt_http_form_encode(const json_t *form)
+{
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    bool first = true;
+    if (json_is_object(form)) put_pairs(&b, form, &first);
+    return rt_buf_take(&b);
+}
+
+long rt_http_retry_after_ms(const json_t *headers)
+{
+    const char *v = json_string_value(json_object_get(headers, "retry-after"));
+    if (!v) return -1;
+    while (*v == ' ') v++;
+    if (isdigit((unsigned char)*v)) {
+        char *end;
+        double secs = strtod(v, &end);
+        return secs < 0 ? 0 : secs > 86400 ? 86400000L : (long)(secs * 1000);
+    }
+    time_t when = curl_getdate(v, NULL);
+    if (when < 0) return -1;
+    int64_t ms = (int64_t)when * 1000 - rt_now_ms();
+    return ms < 0 ? 0 : ms > 86400000 ? 86400000L : (long)ms;
+}
+
+char *rt_http_link_next(const json_t *headers)
+{
+    const char *v = json_string_value(json_object_get(headers, "link"));
+    if (!v) return NULL;
+    /* <url>; rel="next"; title="x", <url2>; rel=prev */
+    const char *p = v;
+    while ((p = strchr(p, '<'))) {
+        const char *close = strchr(p, '>');
+        if (!close) return NULL;
+        const char *end = close;
+        bool in_quote = false;
+        while (*end && (in_quote || *end != ',')) {
+            if (*end == '"') in_quote = !in_quote;
+            end++;
+        }
+        for (const char *r = close; r < end; r++) {
+            if (strncasecmp(r, "rel=", 4) != 0) continue;
+            r += 4;
+            bool quoted = *r == '"';
+            if (quoted) r++;
+            /* rel may hold several space-separated types */
+            while (r < end && *r != '"' && *r != ';' && *r != ',') {
+                const char *w = r;
+                while (r < end && *r != ' ' && *r != '"' && *r != ';' && *r != ',') r++;
+                if (r - w == 4 && strncasecmp(w, "next", 4) == 0) return rt_xstrndup(p + 1, (size_t)(close - p - 1));
+                while (r < end && *r == ' ') r++;
+            }
+        }
+        p = end;
+    }
+    return NULL;
+}

@@ -1,0 +1,54 @@
+/*
+** rt_http.h — HTTP over libcurl, and the URL helpers requests need.
+**
+** rt_http_perform is synchronous and thread-safe: each thread keeps its own
+** curl easy handle (and so its own connection cache), so fanout items can
+** run requests on worker threads. Call rt_http_global_init once first.
+*/
+#ifndef RT_HTTP_H
+#define RT_HTTP_H
+
+#include "flowrt.h"
+
+#define RT_HTTP_USER_AGENT "flowc/0.1"
+#define RT_HTTP_DEFAULT_TIMEOUT_MS 30000L
+#define RT_HTTP_DEFAULT_MAX_RESPONSE ((size_t)16 << 20)
+
+typedef struct rt_http_request {
+    const char *method;
+    const char *url;            /* absolute, query included */
+    const json_t *headers;      /* borrowed: object of name -> string */
+    const char *body;           /* or NULL */
+    size_t body_len;
+    long timeout_ms;            /* 0 = RT_HTTP_DEFAULT_TIMEOUT_MS */
+    size_t max_response;        /* 0 = $FLOW_MAX_RESPONSE, else 16 MiB */
+} rt_http_request;
+
+typedef struct rt_http_response {
+    long status;                /* 0 when no complete response arrived */
+    json_t *headers;            /* NEW reference: lower-case name -> string */
+    json_t *body;               /* NEW reference: JSON if it is JSON, else string; null if empty */
+    char error[512];            /* transport error; "" when a response arrived */
+    bool retryable;             /* the transport error is worth retrying */
+    long elapsed_ms;
+} rt_http_response;
+
+void rt_http_global_init(void);
+
+/* Sends the request. Returns true when a response arrived (any status);
+** false with rs->error set otherwise. Either way rs must be released with
+** rt_http_response_free. */
+bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs);
+void rt_http_response_free(rt_http_response *rs);
+
+/* URL helpers; each returns a new malloc'd string. */
+char *rt_http_join_url(const char *base, const char *url);     /* url relative to base (or absolute) */
+char *rt_http_add_query(const char *url, const json_t *query);  /* appends ?/& k=v, URL-encoded */
+char *rt_http_form_encode(const json_t *form);                  /* a=1&b=x%20y */
+
+/* Retry-After (seconds or HTTP date) in ms from now, or -1 when absent. */
+long rt_http_retry_after_ms(const json_t *headers);
+/* The rel="next" target of a Link header (new string), or NULL. */
+char *rt_http_link_next(const json_t *headers);
+
+#endif

@@ -1,0 +1,164 @@
+/*
+** rt_log.c — log lines on stderr and redaction of secret values.
+*/
+#include "rt_log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+
+#include "rt_util.h"
+
+static bool log_json_mode;
+static const char *log_workflow = "flow";
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static char **secrets;          /* registered values, longest first */
+static int nsecrets;
+static pthread_rwlock_t secret_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+void rt_log_setup(bool json, const char *workflow)
+{
+    log_json_mode = json;
+    if (workflow) log_workflow = workflow;
+}
+
+bool rt_log_json(void)
+{
+    return log_json_mode;
+}
+
+void rt_redact_add(const char *secret)
+{
+    if (!secret || strlen(secret) < 4) return;
+    pthread_rwlock_wrlock(&secret_lock);
+    for (int i = 0; i < nsecrets; i++) {
+        if (strcmp(secrets[i], secret) == 0) {
+            pthread_rwlock_unlock(&secret_lock);
+            return;
+        }
+    }
+    secrets = rt_xrealloc(secrets, sizeof *secrets * (size_t)(nsecrets + 1));
+    /* keep longest first so a secret containing another is replaced whole */
+    int at = nsecrets;
+    while (at > 0 && strlen(secrets[at - 1]) < strlen(secret)) {
+        secrets[at] = secrets[at - 1];
+        at--;
+    }
+    secrets[at] = rt_xstrdup(secret);
+    nsecrets++;
+    pthread_rwlock_unlock(&secret_lock);
+}
+
+/* Redacts into a buffer; returns false when s holds no secret. */
+static bool redact_into(const char *s, rt_buf *out)
+{
+    bool found = false;
+    const char *p = s;
+    while (*p) {
+        int hit = -1;
+        for (int i = 0; i < nsecrets; i++) {
+            if (*p == secrets[i][0] && strncmp(p, secrets[i], strlen(secrets[i])) == 0) {
+                hit = i;
+                break;
+            }
+        }
+        if (hit >= 0) {
+            rt_buf_puts(out, "[redacted]");
+            p += strlen(secrets[hit]);
+            found = true;
+        } else {
+            rt_buf_putc(out, *p++);
+        }
+    }
+    return found;
+}
+
+char *rt_redact(const char *s)
+{
+    if (!s) return NULL;
+    pthread_rwlock_rdlock(&secret_lock);
+    if (!nsecrets) {
+        pthread_rwlock_unlock(&secret_lock);
+        return rt_xstrdup(s);
+    }
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    redact_into(s, &b);
+    pthread_rwlock_unlock(&secret_lock);
+    return rt_buf_take(&b);
+}
+
+static json_t *redact_json_locked(json_t *v)
+{
+    if (json_is_string(v)) {
+        rt_buf b = { 0 };
+        rt_buf_append(&b, "", 0);
+        json_t *r = redact_into(json_string_value(v), &b) ? json_string(b.data) : json_incref(v);
+        rt_buf_free(&b);
+        return r ? r : json_incref(v);
+    }
+    if (json_is_array(v)) {
+        json_t *out = json_array();
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item) json_array_append_new(out, redact_json_locked(item));
+        return out;
+    }
+    if (json_is_object(v)) {
+        json_t *out = json_object();
+        const char *k;
+        json_t *item;
+        json_object_foreach(v, k, item) json_object_set_new(out, k, redact_json_locked(item));
+        return out;
+    }
+    return json_incref(v);
+}
+
+json_t *rt_redact_json(json_t *v)
+{
+    if (!v) return json_null();
+    pthread_rwlock_rdlock(&secret_lock);
+    json_t *r = nsecrets ? redact_json_locked(v) : json_incref(v);
+    pthread_rwlock_unlock(&secret_lock);
+    return r;
+}
+
+void rt_log_emit(const char *run_id, const char *level, json_t *fields, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *raw = rt_xvprintf(fmt, ap);
+    va_end(ap);
+    char *msg = rt_redact(raw);
+    free(raw);
+    char ts[40];
+    rt_format_time(rt_now_ms(), ts, sizeof ts);
+
+    pthread_mutex_lock(&log_lock);
+    if (log_json_mode) {
+        json_t *o = json_object();
+        json_object_set_new(o, "ts", json_string(ts));
+        json_object_set_new(o, "level", json_string(level));
+        json_object_set_new(o, "workflow", json_string(log_workflow));
+        if (run_id) json_object_set_new(o, "run", json_string(run_id));
+        if (fields) {
+            json_t *red = rt_redact_json(fields);
+            json_object_update(o, red);
+            json_decref(red);
+        }
+        json_object_set_new(o, "msg", json_string(msg));
+        char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+        fprintf(stderr, "%s\n", line);
+        free(line);
+        json_decref(o);
+    } else {
+        /* "12:00:01.123 basic 0193ab.. step 'person' succeeded (HTTP 200, 12 ms)" */
+        const char *tag = strcmp(level, "info") == 0 ? "" : strcmp(level, "error") == 0 ? " error:" : " warning:";
+        fprintf(stderr, "%.12s %s%s%s%s %s\n", ts + 11, log_workflow, run_id ? " " : "", run_id ? run_id : "",
+                tag, msg);
+        fflush(stderr);
+    }
+    pthread_mutex_unlock(&log_lock);
+    json_decref(fields);
+    free(msg);
+}

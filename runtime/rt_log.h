@@ -1,0 +1,33 @@
+/*
+** rt_log.h — progress lines on stderr (readable, or one JSON object per line
+** with --json) and secret redaction. Every secret value the process resolves
+** is registered here, and every log line, stored step input and error
+** message passes through rt_redact first.
+*/
+#ifndef RT_LOG_H
+#define RT_LOG_H
+
+#include "flowrt.h"
+
+/* Output mode and the workflow name shown on readable lines. */
+void rt_log_setup(bool json, const char *workflow);
+bool rt_log_json(void);
+
+/* One event line. `fields` (a NEW reference, stolen; may be NULL) is merged
+** into the JSON form; `fmt` gives the readable form and the JSON "msg".
+** Both are redacted. `run_id` may be NULL for process-level events. */
+void rt_log_emit(const char *run_id, const char *level, json_t *fields, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Registers a secret value to redact (copied). Values shorter than 4 bytes
+** are not registered: redacting every "t" would make logs unreadable and
+** protects nothing. Thread-safe. */
+void rt_redact_add(const char *secret);
+/* s with every registered secret replaced by "[redacted]": a new malloc'd
+** string the caller frees. */
+char *rt_redact(const char *s);
+/* v with every string redacted: a NEW reference (v itself, incref'd, when
+** nothing needed redacting). */
+json_t *rt_redact_json(json_t *v);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+** rt_store.h — durable state of runs in LMDB.
+**
+** One environment per state directory (DIR/data.mdb, DIR/lock.mdb), holding
+** these named databases. Keys are bytes; "\0" is a literal NUL separator;
+** values are compact JSON unless stated.
+**
+**   runs       RUN_ID                      -> run record
+**              RUN_ID is 12 hex digits of the creation time in ms then 8
+**              random hex digits (20 chars), so key order is creation order:
+**              `runs` is also the by-time index (a reverse cursor scan lists
+**              the newest runs first; a range scan from an id lists a window).
+**   steps      RUN_ID "\0" STEP_PATH       -> step record
+**              A prefix scan over RUN_ID "\0" yields every step of a run.
+**              STEP_PATH is "name", "fanout[3].name", "wait@12", ...
+**   logs       RUN_ID "\0" LOG_PATH        -> { ts, path, line, msg }
+**              `log` statements and flow_log lines; keyed by where they
+**              were written, so a replay overwrites instead of duplicating.
+**   by_status  STATUS "\0" RUN_ID          -> ""   (one entry per run)
+**              Unfinished runs, failed runs, ... newest-last range scans.
+**   by_user    USER "\0" RUN_ID            -> ""
+**              A user's runs in time order.
+**   meta       "layout"                    -> "1"
+**
+** Run record:  { id, workflow, version, user, trigger, settings, status,
+**                attempt, created, updated (ms), pid, output?, error?,
+**                failed_step? }
+** Step record: { kind, status, attempts: [{ n, started, ended, error?,
+**                http_status? }], started, ended, input?, output?, error?,
+**                next_at? (retrying), wake_at? (waits) }
+** status of a run: queued running waiting succeeded failed interrupted
+** status of a step: running retrying waiting succeeded failed
+**
+** Writes: one writer at a time (a mutex here; LMDB's lock across
+** processes). Every rt_store_commit is one transaction, fsync'ed unless
+** the store was opened in batch mode (MDB_NOSYNC; rt_store_sync flushes).
+** MDB_MAP_FULL aborts the transaction, doubles the map and retries.
+*/
+#ifndef RT_STORE_H
+#define RT_STORE_H
+
+#include "flowrt.h"
+
+typedef struct rt_store rt_store;
+
+#define RT_RUN_ID_LEN 20
+
+/* Opens (creating) the state directory. batch = MDB_NOSYNC. On failure
+** returns NULL with a message in err. */
+rt_store *rt_store_open(const char *dir, bool batch, char *err, size_t errlen);
+void rt_store_close(rt_store *st);
+/* Flushes to disk (batch mode: at the end of a run). */
+void rt_store_sync(rt_store *st);
+
+/* A fresh, time-ordered run id into out (RT_RUN_ID_LEN + 1 bytes). */
+void rt_store_new_run_id(char out[RT_RUN_ID_LEN + 1]);
+
+/* What one transaction writes; any member may be NULL. */
+typedef struct rt_store_write {
+    const char *run_id;
+    const json_t *run;          /* the run record (its status/user keep the indexes) */
+    const char *old_status;     /* status in the previous run record, or NULL */
+    const char *step_path;
+    const json_t *step;         /* the step record at step_path */
+    const json_t *logs;         /* array of log records, each with "path" */
+} rt_store_write;
+
+/* Commits the write in one transaction. Returns false (message in err) on
+** an error other than a full map, which is handled by growing it. */
+bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t errlen);
+
+/* The run record: a NEW reference, or NULL when there is none. */
+json_t *rt_store_get_run(rt_store *st, const char *run_id);
+/* Every step record of a run as an object path -> record: NEW reference. */
+json_t *rt_store_get_steps(rt_store *st, const char *run_id);
+/* Every log record of a run as an object path -> record: NEW reference. */
+json_t *rt_store_get_logs(rt_store *st, const char *run_id);
+
+/* Run records, newest first, optionally only those with a status and/or a
+** user, at most limit (0 = all): a NEW reference to an array. */
+json_t *rt_store_list_runs(rt_store *st, const char *status, const char *user, int limit);
+
+#endif

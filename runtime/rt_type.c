@@ -1,0 +1,181 @@
+/*
+** rt_type.c — type descriptors parsed once and checked against values.
+*/
+#include "rt_type.h"
+
+#include <pthread.h>
+
+#include "rt_util.h"
+
+/* A process-wide cache of parsed types, keyed by the text's address (types
+** are static strings in generated code) and confirmed by content. */
+typedef struct type_entry {
+    const char *text;
+    char *copy;             /* the text, to confirm a hit */
+    json_t *parsed;         /* owned: lives as long as the process */
+    struct type_entry *next;
+} type_entry;
+
+static type_entry *type_cache;
+static pthread_mutex_t type_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool type_valid(const json_t *t)
+{
+    if (json_is_string(t)) {
+        static const char *const names[] = { "string", "int", "float", "bool", "json", "null" };
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strcmp(json_string_value(t), names[i]) == 0) return true;
+        return false;
+    }
+    if (json_is_array(t)) {
+        const char *k = json_string_value(json_array_get(t, 0));
+        return json_array_size(t) == 2 && k && (strcmp(k, "list") == 0 || strcmp(k, "opt") == 0) &&
+               type_valid(json_array_get(t, 1));
+    }
+    if (json_is_object(t)) {
+        const char *key;
+        json_t *ft;
+        json_object_foreach((json_t *)t, key, ft) if (!type_valid(ft)) return false;
+        return true;
+    }
+    return false;
+}
+
+const json_t *rt_type_parse(rt_type_text text)
+{
+    if (!text) text = "\"json\"";
+    pthread_mutex_lock(&type_lock);
+    for (type_entry *e = type_cache; e; e = e->next) {
+        if (e->text == text && strcmp(e->copy, text) == 0) {
+            pthread_mutex_unlock(&type_lock);
+            return e->parsed;
+        }
+    }
+    json_t *parsed = json_loads(text, JSON_DECODE_ANY, NULL);
+    if (!parsed || !type_valid(parsed)) {
+        json_decref(parsed);
+        pthread_mutex_unlock(&type_lock);
+        return NULL;
+    }
+    type_entry *e = rt_xmalloc(sizeof *e);
+    e->text = text;
+    e->copy = rt_xstrdup(text);
+    e->parsed = parsed;
+    e->next = type_cache;
+    type_cache = e;
+    pthread_mutex_unlock(&type_lock);
+    return parsed;
+}
+
+void rt_type_name(const json_t *t, char *out, size_t n)
+{
+    if (json_is_string(t)) {
+        snprintf(out, n, "%s", json_string_value(t));
+    } else if (json_is_array(t)) {
+        char inner[96];
+        rt_type_name(json_array_get(t, 1), inner, sizeof inner);
+        if (strcmp(json_string_value(json_array_get(t, 0)), "list") == 0) snprintf(out, n, "[%s]", inner);
+        else snprintf(out, n, "%s?", inner);
+    } else {
+        snprintf(out, n, "object");
+    }
+}
+
+void rt_value_describe(const json_t *v, char *out, size_t n)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING: {
+        const char *s = json_string_value(v);
+        size_t len = strlen(s);
+        if (len > 40) snprintf(out, n, "string \"%.37s...\"", s);
+        else snprintf(out, n, "string \"%s\"", s);
+        break;
+    }
+    case JSON_INTEGER: snprintf(out, n, "int %" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
+    case JSON_REAL: snprintf(out, n, "float %g", json_real_value(v)); break;
+    case JSON_TRUE: snprintf(out, n, "bool true"); break;
+    case JSON_FALSE: snprintf(out, n, "bool false"); break;
+    case JSON_NULL: snprintf(out, n, "null"); break;
+    case JSON_ARRAY: snprintf(out, n, "a list of %zu", json_array_size(v)); break;
+    case JSON_OBJECT: snprintf(out, n, "an object"); break;
+    }
+}
+
+/* The recursive check. `path` holds the field path so far (rt_buf). */
+static bool type_check(const json_t *t, const json_t *v, rt_buf *path, char *err, size_t errlen)
+{
+    if (!v) v = json_null();
+    if (json_is_array(t)) {
+        const char *k = json_string_value(json_array_get(t, 0));
+        const json_t *inner = json_array_get(t, 1);
+        if (strcmp(k, "opt") == 0) return json_is_null(v) || type_check(inner, v, path, err, errlen);
+        if (json_is_array(v)) {
+            size_t i;
+            json_t *item;
+            json_array_foreach((json_t *)v, i, item) {
+                size_t mark = path->len;
+                rt_buf_printf(path, "[%zu]", i);
+                bool ok = type_check(inner, item, path, err, errlen);
+                path->len = mark;
+                if (path->data) path->data[mark] = '\0';
+                if (!ok) return false;
+            }
+            return true;
+        }
+    } else if (json_is_object(t)) {
+        if (json_is_object(v)) {
+            const char *key;
+            json_t *ft;
+            json_object_foreach((json_t *)t, key, ft) {
+                size_t mark = path->len;
+                if (path->len) rt_buf_putc(path, '.');
+                rt_buf_puts(path, key);
+                json_t *fv = json_object_get(v, key);
+                bool ok;
+                if (!fv && !(json_is_array(ft) && strcmp(json_string_value(json_array_get(ft, 0)), "opt") == 0) &&
+                    !(json_is_string(ft) && (strcmp(json_string_value(ft), "json") == 0 ||
+                                             strcmp(json_string_value(ft), "null") == 0))) {
+                    char tn[128];
+                    rt_type_name(ft, tn, sizeof tn);
+                    snprintf(err, errlen, "missing field '%s' (%s)", path->data, tn);
+                    ok = false;
+                } else {
+                    ok = type_check(ft, fv, path, err, errlen);
+                }
+                path->len = mark;
+                if (path->data) path->data[mark] = '\0';
+                if (!ok) return false;
+            }
+            return true;
+        }
+    } else {
+        const char *k = json_string_value(t);
+        if (strcmp(k, "json") == 0) return true;
+        if (strcmp(k, "string") == 0 && json_is_string(v)) return true;
+        if (strcmp(k, "int") == 0 && json_is_integer(v)) return true;
+        if (strcmp(k, "float") == 0 && json_is_number(v)) return true;
+        if (strcmp(k, "bool") == 0 && json_is_boolean(v)) return true;
+        if (strcmp(k, "null") == 0 && json_is_null(v)) return true;
+    }
+    char tn[128], vd[96];
+    rt_type_name(t, tn, sizeof tn);
+    rt_value_describe(v, vd, sizeof vd);
+    if (path->len) snprintf(err, errlen, "field '%s' expected %s, got %s", path->data, tn, vd);
+    else snprintf(err, errlen, "expected %s, got %s", tn, vd);
+    return false;
+}
+
+bool rt_type_check(rt_type_text type, const json_t *value, const char *what, char *err, size_t errlen)
+{
+    const json_t *t = rt_type_parse(type);
+    if (!t) {
+        snprintf(err, errlen, "%s%sinvalid type descriptor %s", what ? what : "", what ? ": " : "", type);
+        return false;
+    }
+    rt_buf path = { 0 };
+    char msg[512];
+    bool ok = type_check(t, value, &path, msg, sizeof msg);
+    rt_buf_free(&path);
+    if (!ok) snprintf(err, errlen, "%s%s%s", what ? what : "", what ? ": " : "", msg);
+    return ok;
+}

@@ -1,0 +1,224 @@
+/*
+** rt_util.c — allocation, growable buffers, clocks and randomness.
+*/
+#include "rt_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static void rt_oom(size_t n)
+{
+    fprintf(stderr, "flow: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *rt_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) rt_oom(n);
+    return p;
+}
+
+void *rt_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) rt_oom(n * size);
+    return p;
+}
+
+void *rt_xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p) rt_oom(n);
+    return p;
+}
+
+char *rt_xstrdup(const char *s)
+{
+    return rt_xstrndup(s, strlen(s));
+}
+
+char *rt_xstrndup(const char *s, size_t n)
+{
+    char *p = rt_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *rt_xvprintf(const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0) n = 0;
+    char *p = rt_xmalloc((size_t)n + 1);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    return p;
+}
+
+char *rt_xprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = rt_xvprintf(fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+/* ---- buffers ------------------------------------------------------------ */
+
+static void rt_buf_reserve(rt_buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1) cap *= 2;
+    b->data = rt_xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void rt_buf_append(rt_buf *b, const void *p, size_t n)
+{
+    rt_buf_reserve(b, n);
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void rt_buf_puts(rt_buf *b, const char *s)
+{
+    rt_buf_append(b, s, strlen(s));
+}
+
+void rt_buf_putc(rt_buf *b, char ch)
+{
+    rt_buf_append(b, &ch, 1);
+}
+
+void rt_buf_printf(rt_buf *b, const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n > 0) {
+        rt_buf_reserve(b, (size_t)n);
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+        b->len += (size_t)n;
+    }
+    va_end(ap);
+}
+
+char *rt_buf_take(rt_buf *b)
+{
+    char *p = b->data ? b->data : rt_xstrdup("");
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+void rt_buf_free(rt_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---- time --------------------------------------------------------------- */
+
+int64_t rt_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t rt_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void rt_format_time(int64_t ms, char *out, size_t n)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+static bool rt_digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if ((*p)[i] < '0' || (*p)[i] > '9') return false;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+bool rt_parse_time(const char *s, int64_t *ms)
+{
+    int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0;
+    const char *p = s;
+    if (!rt_digits(&p, 4, &y) || *p++ != '-' || !rt_digits(&p, 2, &mo) || *p++ != '-' || !rt_digits(&p, 2, &d))
+        return false;
+    int64_t off_min = 0;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        if (!rt_digits(&p, 2, &h) || *p++ != ':' || !rt_digits(&p, 2, &mi)) return false;
+        if (*p == ':') {
+            p++;
+            if (!rt_digits(&p, 2, &sec)) return false;
+        }
+        if (*p == '.') {
+            p++;
+            int scale = 100;
+            while (*p >= '0' && *p <= '9') {
+                frac += (*p - '0') * scale;
+                scale /= 10;
+                p++;
+            }
+        }
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
+            if (!rt_digits(&p, 2, &oh)) return false;
+            if (*p == ':') p++;
+            if (*p && !rt_digits(&p, 2, &om)) return false;
+            off_min = sign * (oh * 60 + om);
+        }
+    }
+    if (*p) return false;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
+    struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi,
+                     .tm_sec = sec };
+    time_t t = timegm(&tm);
+    *ms = ((int64_t)t - off_min * 60) * 1000 + frac;
+    return true;
+}
+
+/* xorshift64*, seeded per thread from getrandom(2). */
+uint64_t rt_random(uint64_t n)
+{
+    static __thread uint64_t state;
+    if (!state) {
+        if (getrandom(&state, sizeof state, 0) != sizeof state) state = (uint64_t)rt_mono_ms() * 2654435761u;
+        state |= 1;
+    }
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    uint64_t r = state * 2685821657736338717ull;
+    return n ? r % n : r;
+}

@@ -1,0 +1,49 @@
+/*
+** rt_util.h — allocation, growable buffers and clocks shared by the runtime
+** modules. Nothing here knows about workflows.
+*/
+#ifndef RT_UTIL_H
+#define RT_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Allocation that aborts with the size on out-of-memory (Redis's zmalloc). */
+void *rt_xmalloc(size_t n);
+void *rt_xcalloc(size_t n, size_t size);
+void *rt_xrealloc(void *p, size_t n);
+char *rt_xstrdup(const char *s);
+char *rt_xstrndup(const char *s, size_t n);
+char *rt_xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *rt_xvprintf(const char *fmt, va_list ap);
+
+/* A growable byte buffer, always NUL-terminated once anything is appended.
+** `data` is owned by the buffer; rt_buf_free releases it, rt_buf_take hands
+** it over to the caller (who frees it) and resets the buffer. */
+typedef struct rt_buf {
+    char *data;
+    size_t len, cap;
+} rt_buf;
+
+void rt_buf_append(rt_buf *b, const void *p, size_t n);
+void rt_buf_puts(rt_buf *b, const char *s);
+void rt_buf_putc(rt_buf *b, char ch);
+void rt_buf_printf(rt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *rt_buf_take(rt_buf *b);
+void rt_buf_free(rt_buf *b);
+
+/* Clocks: wall time in ms since the epoch, and a monotonic ms clock. */
+int64_t rt_now_ms(void);
+int64_t rt_mono_ms(void);
+/* "2024-05-01T12:00:00.123Z" into out (at least 32 bytes). */
+void rt_format_time(int64_t ms, char *out, size_t n);
+/* Parses RFC 3339 ("2024-05-01T12:00:00Z", fraction and offset optional,
+** a date alone is midnight UTC). Returns false when s is not one. */
+bool rt_parse_time(const char *s, int64_t *ms);
+
+/* Uniform random in [0, n) from a per-thread generator seeded from the OS. */
+uint64_t rt_random(uint64_t n);
+
+#endif

@@ -1,0 +1,553 @@
+/*
+** rt_value.c — values of a run: pools, literals, field access, operators,
+** interpolation, built-in functions and function-step parameters.
+*/
+#include "rt_value.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+
+#include "rt_exec.h"
+#include "rt_type.h"
+
+/* ---- pools -------------------------------------------------------------- */
+
+json_t *rt_pool_keep(rt_pool *p, json_t *v)
+{
+    if (!v) return json_null();
+    if (v->refcount == (size_t)-1) return v;       /* null, true, false: static */
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 32;
+        p->v = rt_xrealloc(p->v, sizeof *p->v * p->cap);
+    }
+    p->v[p->n++] = v;
+    return v;
+}
+
+void rt_pool_release(rt_pool *p)
+{
+    for (size_t i = 0; i < p->n; i++) json_decref(p->v[i]);
+    free(p->v);
+    p->v = NULL;
+    p->n = p->cap = 0;
+}
+
+static json_t *keep(rt_ctx *c, json_t *v)
+{
+    return rt_pool_keep(rt_ctx_pool(c), v);
+}
+
+/* ---- atomics for tcc-compiled jansson (see flow.h) ---------------------- */
+
+size_t flow_atomic_add_fetch(size_t *p, size_t v);
+size_t flow_atomic_sub_fetch(size_t *p, size_t v);
+
+size_t flow_atomic_add_fetch(size_t *p, size_t v)
+{
+    return __atomic_add_fetch(p, v, __ATOMIC_ACQUIRE);
+}
+
+size_t flow_atomic_sub_fetch(size_t *p, size_t v)
+{
+    return __atomic_sub_fetch(p, v, __ATOMIC_RELEASE);
+}
+
+/* ---- literals ----------------------------------------------------------- */
+
+json_t *rt_null(void) { return json_null(); }
+json_t *rt_bool(bool b) { return b ? json_true() : json_false(); }
+json_t *rt_int(rt_ctx *c, int64_t v) { return keep(c, json_integer(v)); }
+json_t *rt_float(rt_ctx *c, double v) { return keep(c, json_real(v)); }
+
+json_t *rt_str(rt_ctx *c, const char *s)
+{
+    if (!s) return json_null();
+    json_t *v = json_string(s);
+    if (!v) v = json_string_nocheck(s);     /* not UTF-8: keep the bytes */
+    return keep(c, v);
+}
+
+json_t *rt_list(rt_ctx *c, int n, ...)
+{
+    json_t *l = json_array();
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        json_t *v = va_arg(ap, json_t *);
+        json_array_append(l, v ? v : json_null());
+    }
+    va_end(ap);
+    return keep(c, l);
+}
+
+json_t *rt_object(rt_ctx *c, int n, ...)
+{
+    json_t *o = json_object();
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        const char *k = va_arg(ap, const char *);
+        json_t *v = va_arg(ap, json_t *);
+        json_object_set(o, k, v ? v : json_null());
+    }
+    va_end(ap);
+    return keep(c, o);
+}
+
+/* ---- access ------------------------------------------------------------- */
+
+json_t *rt_field(rt_ctx *c, json_t *v, const char *name)
+{
+    if (!v || json_is_null(v)) return json_null();
+    if (!json_is_object(v)) {
+        char d[96];
+        rt_value_describe(v, d, sizeof d);
+        rt_ctx_raise(c, 0, "cannot read field '%s' of %s", name, d);
+        return json_null();
+    }
+    json_t *f = json_object_get(v, name);
+    return f ? f : json_null();
+}
+
+json_t *rt_index(rt_ctx *c, json_t *v, json_t *index)
+{
+    if (!v || json_is_null(v)) return json_null();
+    if (json_is_array(v) && json_is_integer(index)) {
+        json_int_t i = json_integer_value(index), n = (json_int_t)json_array_size(v);
+        if (i < 0) i += n;
+        json_t *item = i >= 0 && i < n ? json_array_get(v, (size_t)i) : NULL;
+        return item ? item : json_null();
+    }
+    if (json_is_object(v) && json_is_string(index)) {
+        json_t *f = json_object_get(v, json_string_value(index));
+        return f ? f : json_null();
+    }
+    char dv[96], di[96];
+    rt_value_describe(v, dv, sizeof dv);
+    rt_value_describe(index, di, sizeof di);
+    rt_ctx_raise(c, 0, "cannot index %s with %s", dv, di);
+    return json_null();
+}
+
+/* ---- rendering ---------------------------------------------------------- */
+
+/* The shortest %g form that reads back as the same double, JSON-style. */
+static void render_float(rt_buf *b, double d)
+{
+    if (isnan(d) || isinf(d)) {
+        rt_buf_puts(b, isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
+        return;
+    }
+    char tmp[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d) break;
+    }
+    rt_buf_puts(b, tmp);
+    if (!strpbrk(tmp, ".eE")) rt_buf_puts(b, ".0");
+}
+
+static void render_json(rt_buf *b, const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_REAL: render_float(b, json_real_value(v)); return;
+    case JSON_ARRAY: {
+        rt_buf_putc(b, '[');
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i) rt_buf_putc(b, ',');
+            render_json(b, json_array_get(v, i));
+        }
+        rt_buf_putc(b, ']');
+        return;
+    }
+    case JSON_OBJECT: {
+        rt_buf_putc(b, '{');
+        const char *k;
+        json_t *f;
+        bool first = true;
+        json_object_foreach((json_t *)v, k, f) {
+            if (!first) rt_buf_putc(b, ',');
+            first = false;
+            json_t *ks = json_string(k);
+            char *kt = json_dumps(ks, JSON_ENCODE_ANY);
+            rt_buf_puts(b, kt ? kt : "\"\"");
+            free(kt);
+            json_decref(ks);
+            rt_buf_putc(b, ':');
+            render_json(b, f);
+        }
+        rt_buf_putc(b, '}');
+        return;
+    }
+    default: {
+        char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        rt_buf_puts(b, t ? t : "null");
+        free(t);
+    }
+    }
+}
+
+void rt_value_render(rt_buf *b, const json_t *v)
+{
+    if (!v || json_is_null(v)) return;
+    if (json_is_string(v)) {
+        rt_buf_append(b, json_string_value(v), json_string_length(v));
+        return;
+    }
+    if (json_is_integer(v)) {
+        rt_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return;
+    }
+    render_json(b, v);
+}
+
+json_t *rt_interp(rt_ctx *c, int n, ...)
+{
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) rt_value_render(&b, va_arg(ap, json_t *));
+    va_end(ap);
+    json_t *s = json_stringn(b.data, b.len);
+    if (!s) s = json_stringn_nocheck(b.data, b.len);
+    rt_buf_free(&b);
+    return keep(c, s);
+}
+
+/* ---- operators ---------------------------------------------------------- */
+
+bool rt_value_equal(const json_t *a, const json_t *b)
+{
+    if (!a) a = json_null();
+    if (!b) b = json_null();
+    if (json_is_number(a) && json_is_number(b)) {
+        if (json_is_integer(a) && json_is_integer(b)) return json_integer_value(a) == json_integer_value(b);
+        return json_number_value(a) == json_number_value(b);
+    }
+    if (json_typeof(a) != json_typeof(b)) return false;
+    switch (json_typeof(a)) {
+    case JSON_STRING:
+        return json_string_length(a) == json_string_length(b) &&
+               memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
+    case JSON_ARRAY:
+        if (json_array_size(a) != json_array_size(b)) return false;
+        for (size_t i = 0; i < json_array_size(a); i++)
+            if (!rt_value_equal(json_array_get(a, i), json_array_get(b, i))) return false;
+        return true;
+    case JSON_OBJECT: {
+        if (json_object_size(a) != json_object_size(b)) return false;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)a, k, v) {
+            json_t *w = json_object_get(b, k);
+            if (!w || !rt_value_equal(v, w)) return false;
+        }
+        return true;
+    }
+    default:
+        return true;    /* null, true, false: same type is same value */
+    }
+}
+
+static const char *op_name(int op)
+{
+    static const char *const names[] = { "?", "or", "and", "not", "==", "!=", "<", "<=", ">", ">=", "??",
+                                         "+", "-", "*", "/", "%", "-" };
+    return op >= 0 && op <= RT_OP_NEG ? names[op] : "?";
+}
+
+static json_t *op_error(rt_ctx *c, int op, json_t *a, json_t *b, int line)
+{
+    char da[96], db[96];
+    rt_value_describe(a, da, sizeof da);
+    if (b) {
+        rt_value_describe(b, db, sizeof db);
+        rt_ctx_raise(c, line, "operator '%s' cannot be applied to %s and %s", op_name(op), da, db);
+    } else {
+        rt_ctx_raise(c, line, "operator '%s' cannot be applied to %s", op_name(op), da);
+    }
+    return json_null();
+}
+
+static json_t *arith(rt_ctx *c, int op, json_t *a, json_t *b, int line)
+{
+    if (json_is_integer(a) && json_is_integer(b)) {
+        int64_t x = json_integer_value(a), y = json_integer_value(b), r = 0;
+        bool overflow = false;
+        switch (op) {
+        case RT_OP_ADD: overflow = __builtin_add_overflow(x, y, &r); break;
+        case RT_OP_SUB: overflow = __builtin_sub_overflow(x, y, &r); break;
+        case RT_OP_MUL: overflow = __builtin_mul_overflow(x, y, &r); break;
+        case RT_OP_DIV:
+        case RT_OP_MOD:
+            if (y == 0) {
+                rt_ctx_raise(c, line, "%s by zero", op == RT_OP_DIV ? "division" : "modulo");
+                return json_null();
+            }
+            if (x == INT64_MIN && y == -1) overflow = true;
+            else r = op == RT_OP_DIV ? x / y : x % y;
+            break;
+        }
+        if (overflow) {
+            rt_ctx_raise(c, line, "integer overflow in %" PRId64 " %s %" PRId64, x, op_name(op), y);
+            return json_null();
+        }
+        return rt_int(c, r);
+    }
+    if (json_is_number(a) && json_is_number(b) && op != RT_OP_MOD) {
+        double x = json_number_value(a), y = json_number_value(b), r = 0;
+        switch (op) {
+        case RT_OP_ADD: r = x + y; break;
+        case RT_OP_SUB: r = x - y; break;
+        case RT_OP_MUL: r = x * y; break;
+        case RT_OP_DIV:
+            if (y == 0) {
+                rt_ctx_raise(c, line, "division by zero");
+                return json_null();
+            }
+            r = x / y;
+            break;
+        }
+        return rt_float(c, r);
+    }
+    if (op == RT_OP_ADD && json_is_string(a) && json_is_string(b)) return rt_interp(c, 2, a, b);
+    if (op == RT_OP_ADD && json_is_array(a) && json_is_array(b)) {
+        json_t *l = json_copy(a);
+        json_array_extend(l, b);
+        return keep(c, l);
+    }
+    return op_error(c, op, a, b, line);
+}
+
+static json_t *compare(rt_ctx *c, int op, json_t *a, json_t *b, int line)
+{
+    int cmp;
+    if (json_is_integer(a) && json_is_integer(b)) {
+        json_int_t x = json_integer_value(a), y = json_integer_value(b);
+        cmp = x < y ? -1 : x > y;
+    } else if (json_is_number(a) && json_is_number(b)) {
+        double x = json_number_value(a), y = json_number_value(b);
+        cmp = x < y ? -1 : x > y;
+    } else if (json_is_string(a) && json_is_string(b)) {
+        cmp = strcmp(json_string_value(a), json_string_value(b));
+    } else {
+        return op_error(c, op, a, b, line);
+    }
+    switch (op) {
+    case RT_OP_LT: return rt_bool(cmp < 0);
+    case RT_OP_LE: return rt_bool(cmp <= 0);
+    case RT_OP_GT: return rt_bool(cmp > 0);
+    default: return rt_bool(cmp >= 0);
+    }
+}
+
+json_t *rt_binary(rt_ctx *c, int op, json_t *a, json_t *b, int line)
+{
+    if (!a) a = json_null();
+    if (!b) b = json_null();
+    switch (op) {
+    case RT_OP_EQ: return rt_bool(rt_value_equal(a, b));
+    case RT_OP_NE: return rt_bool(!rt_value_equal(a, b));
+    case RT_OP_COALESCE: return json_is_null(a) ? b : a;
+    case RT_OP_AND: return rt_bool(rt_truthy(c, a, line) && rt_truthy(c, b, line));
+    case RT_OP_OR: return rt_bool(rt_truthy(c, a, line) || rt_truthy(c, b, line));
+    case RT_OP_LT: case RT_OP_LE: case RT_OP_GT: case RT_OP_GE: return compare(c, op, a, b, line);
+    case RT_OP_ADD: case RT_OP_SUB: case RT_OP_MUL: case RT_OP_DIV: case RT_OP_MOD:
+        return arith(c, op, a, b, line);
+    default:
+        rt_ctx_raise(c, line, "unknown operator %d", op);
+        return json_null();
+    }
+}
+
+json_t *rt_unary(rt_ctx *c, int op, json_t *a, int line)
+{
+    if (!a) a = json_null();
+    if (op == RT_OP_NOT) {
+        if (json_is_boolean(a)) return rt_bool(!json_is_true(a));
+        if (json_is_null(a)) return rt_bool(true);
+        return op_error(c, op, a, NULL, line);
+    }
+    if (op == RT_OP_NEG) {
+        if (json_is_integer(a)) {
+            if (json_integer_value(a) == INT64_MIN) {
+                rt_ctx_raise(c, line, "integer overflow negating %" PRId64, (int64_t)INT64_MIN);
+                return json_null();
+            }
+            return rt_int(c, -json_integer_value(a));
+        }
+        if (json_is_real(a)) return rt_float(c, -json_real_value(a));
+        return op_error(c, op, a, NULL, line);
+    }
+    rt_ctx_raise(c, line, "unknown operator %d", op);
+    return json_null();
+}
+
+bool rt_truthy(rt_ctx *c, json_t *v, int line)
+{
+    if (!v || json_is_null(v)) return false;   /* a missing json field reads as false */
+    if (json_is_boolean(v)) return json_is_true(v);
+    char d[96];
+    rt_value_describe(v, d, sizeof d);
+    rt_ctx_raise(c, line, "condition must be a bool, got %s", d);
+    return false;
+}
+
+/* ---- built-in functions ------------------------------------------------- */
+
+static size_t utf8_length(const char *s, size_t n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xc0) != 0x80) count++;
+    return count;
+}
+
+static json_t *call_error(rt_ctx *c, const char *fn, json_t *arg, int line)
+{
+    char d[96];
+    rt_value_describe(arg, d, sizeof d);
+    rt_ctx_raise(c, line, "%s() cannot take %s", fn, d);
+    return json_null();
+}
+
+static json_t *call_case(rt_ctx *c, const char *fn, json_t *a, int line)
+{
+    if (!json_is_string(a)) return json_is_null(a) ? json_null() : call_error(c, fn, a, line);
+    const char *s = json_string_value(a);
+    size_t n = json_string_length(a);
+    if (fn[0] == 't') {
+        while (n && isspace((unsigned char)*s)) s++, n--;
+        while (n && isspace((unsigned char)s[n - 1])) n--;
+        json_t *r = json_stringn(s, n);
+        return keep(c, r ? r : json_stringn_nocheck(s, n));
+    }
+    char *t = rt_xstrndup(s, n);
+    for (size_t i = 0; i < n; i++) t[i] = (char)(fn[0] == 'l' ? tolower((unsigned char)t[i]) : toupper((unsigned char)t[i]));
+    json_t *r = json_stringn(t, n);
+    if (!r) r = json_stringn_nocheck(t, n);
+    free(t);
+    return keep(c, r);
+}
+
+static json_t *call_number(rt_ctx *c, const char *fn, json_t *a, int line)
+{
+    bool to_int = fn[0] == 'i';
+    double d;
+    if (json_is_integer(a)) {
+        if (to_int) return a;
+        return rt_float(c, (double)json_integer_value(a));
+    } else if (json_is_real(a)) {
+        d = json_real_value(a);
+    } else if (json_is_boolean(a)) {
+        d = json_is_true(a);
+    } else if (json_is_string(a)) {
+        const char *s = json_string_value(a);
+        char *end;
+        errno = 0;
+        if (to_int) {
+            long long v = strtoll(s, &end, 10);
+            while (isspace((unsigned char)*end)) end++;
+            if (end != s && !*end && errno == 0) return rt_int(c, v);
+        }
+        d = strtod(s, &end);
+        while (isspace((unsigned char)*end)) end++;
+        if (end == s || *end) return call_error(c, fn, a, line);
+    } else {
+        return call_error(c, fn, a, line);
+    }
+    if (!to_int) return rt_float(c, d);
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
+        rt_ctx_raise(c, line, "int(): %g is out of range", d);
+        return json_null();
+    }
+    return rt_int(c, (int64_t)d);
+}
+
+static json_t *call_contains(rt_ctx *c, json_t *a, json_t *x, int line)
+{
+    if (json_is_array(a)) {
+        for (size_t i = 0; i < json_array_size(a); i++)
+            if (rt_value_equal(json_array_get(a, i), x)) return rt_bool(true);
+        return rt_bool(false);
+    }
+    if (json_is_string(a) && json_is_string(x)) return rt_bool(strstr(json_string_value(a), json_string_value(x)));
+    if (json_is_object(a) && json_is_string(x)) return rt_bool(json_object_get(a, json_string_value(x)));
+    if (json_is_null(a)) return rt_bool(false);
+    return call_error(c, "contains", a, line);
+}
+
+json_t *rt_call(rt_ctx *c, const char *fn, int n, json_t **args, int line)
+{
+    json_t *a = n > 0 && args[0] ? args[0] : json_null();
+    json_t *b = n > 1 && args[1] ? args[1] : json_null();
+    if (strcmp(fn, "len") == 0) {
+        if (json_is_array(a)) return rt_int(c, (int64_t)json_array_size(a));
+        if (json_is_object(a)) return rt_int(c, (int64_t)json_object_size(a));
+        if (json_is_string(a)) return rt_int(c, (int64_t)utf8_length(json_string_value(a), json_string_length(a)));
+        if (json_is_null(a)) return rt_int(c, 0);
+        return call_error(c, fn, a, line);
+    }
+    if (strcmp(fn, "lower") == 0 || strcmp(fn, "upper") == 0 || strcmp(fn, "trim") == 0)
+        return call_case(c, fn, a, line);
+    if (strcmp(fn, "string") == 0) return json_is_string(a) ? a : rt_interp(c, 1, a);
+    if (strcmp(fn, "int") == 0 || strcmp(fn, "float") == 0) return call_number(c, fn, a, line);
+    if (strcmp(fn, "contains") == 0) return call_contains(c, a, b, line);
+    if (strcmp(fn, "join") == 0) {
+        if (!json_is_array(a)) return json_is_null(a) ? rt_str(c, "") : call_error(c, fn, a, line);
+        rt_buf out = { 0 };
+        rt_buf_append(&out, "", 0);
+        for (size_t i = 0; i < json_array_size(a); i++) {
+            if (i) rt_value_render(&out, b);
+            rt_value_render(&out, json_array_get(a, i));
+        }
+        json_t *r = json_stringn(out.data, out.len);
+        if (!r) r = json_stringn_nocheck(out.data, out.len);
+        rt_buf_free(&out);
+        return keep(c, r);
+    }
+    if (strcmp(fn, "now") == 0) {
+        char ts[40];
+        rt_format_time(rt_now_ms(), ts, sizeof ts);
+        return rt_str(c, ts);
+    }
+    if (strcmp(fn, "json") == 0) {
+        if (!json_is_string(a)) return a;
+        json_t *parsed = json_loads(json_string_value(a), JSON_DECODE_ANY, NULL);
+        return parsed ? keep(c, parsed) : a;
+    }
+    rt_ctx_raise(c, line, "unknown function %s()", fn);
+    return json_null();
+}
+
+/* ---- function step parameters ------------------------------------------- */
+
+int64_t rt_param_int(const json_t *params, const char *name)
+{
+    const json_t *v = json_object_get(params, name);
+    return json_is_integer(v) ? json_integer_value(v) : (int64_t)json_number_value(v);
+}
+
+double rt_param_float(const json_t *params, const char *name)
+{
+    return json_number_value(json_object_get(params, name));
+}
+
+bool rt_param_bool(const json_t *params, const char *name)
+{
+    return json_is_true(json_object_get(params, name));
+}
+
+const char *rt_param_string(const json_t *params, const char *name)
+{
+    return json_string_value(json_object_get(params, name));
+}
+
+const json_t *rt_param_json(const json_t *params, const char *name)
+{
+    const json_t *v = json_object_get(params, name);
+    return v ? v : json_null();
+}

@@ -1,0 +1,35 @@
+/*
+** rt_value.h — value pools and the value helpers behind flowrt.h's
+** "values" section (rt_null ... rt_call, rt_param_*).
+**
+** Every json_t * an rt_* value function returns is BORROWED from the pool of
+** the rt_ctx it was made in; the pool drops its references when the ctx
+** ends. Expression errors (a type mismatch on json operands, an overflow)
+** do not return early: they are raised on the ctx (rt_ctx_raise), the
+** expression yields null, and the run stops at its next step or statement.
+*/
+#ifndef RT_VALUE_H
+#define RT_VALUE_H
+
+#include "flowrt.h"
+#include "rt_util.h"
+
+typedef struct rt_pool {
+    json_t **v;                 /* owned references */
+    size_t n, cap;
+} rt_pool;
+
+/* Takes over a NEW reference (NULL becomes json null) and returns it
+** borrowed, valid until rt_pool_release. */
+json_t *rt_pool_keep(rt_pool *p, json_t *v);
+/* Drops every reference the pool holds. */
+void rt_pool_release(rt_pool *p);
+
+/* Deep equality where 1 == 1.0 and null equals only null. */
+bool rt_value_equal(const json_t *a, const json_t *b);
+
+/* Appends v rendered as interpolation does: strings as-is, null as nothing,
+** numbers, bools, lists and objects as compact JSON. */
+void rt_value_render(rt_buf *b, const json_t *v);
+
+#endif
