@@ -83,7 +83,17 @@ void ast_syntax_error(parse_ctx *ctx, src_loc loc, const char *msg)
             return;
         }
     }
-    snprintf(ctx->pending_msg, sizeof ctx->pending_msg, "%s", msg);
+    /* the mistakes behind two bare "unexpected" messages */
+    static const char *const chained[] = {
+        "syntax error, unexpected '<'", "syntax error, unexpected '<='",
+        "syntax error, unexpected '>'", "syntax error, unexpected '>='",
+        "syntax error, unexpected '=='", "syntax error, unexpected '!='",
+    };
+    const char *hint = "";
+    if (strcmp(msg, "syntax error, unexpected '='") == 0) hint = " (use '==' to compare)";
+    for (size_t i = 0; i < sizeof chained / sizeof *chained; i++)
+        if (strcmp(msg, chained[i]) == 0) hint = " (comparisons do not chain: write 'a < b and b < c')";
+    snprintf(ctx->pending_msg, sizeof ctx->pending_msg, "%s%s", msg, hint);
 }
 
 void ast_syntax_hint_after(parse_ctx *ctx, int after, const char *fmt, ...)
@@ -102,6 +112,7 @@ void ast_syntax_hint_comma(parse_ctx *ctx, char close, const char *what)
     snprintf(tail, sizeof tail, ", expecting '%c'", close);
     size_t n = strlen(ctx->pending_msg), t = strlen(tail);
     if (n < t || strcmp(ctx->pending_msg + n - t, tail) != 0) return;
+    if (strncmp(ctx->pending_msg, "syntax error, unexpected ','", 28) == 0) return;
     snprintf(ctx->pending_msg, sizeof ctx->pending_msg, "missing ',' between %s", what);
 }
 
@@ -247,7 +258,7 @@ ast_expr *ast_expr_float(parse_ctx *ctx, double v, src_loc loc)
 ast_expr *ast_expr_duration(parse_ctx *ctx, int64_t ms, src_loc loc)
 {
     ast_expr *e = expr_new(ctx, EX_DURATION, loc);
-    e->ival = ms;
+    e->ival = ms < 0 ? 0 : ms;      /* < 0: an invalid literal, already reported */
     return e;
 }
 
@@ -676,8 +687,6 @@ ast_clause *ast_clause_accept(parse_ctx *ctx, ptrvec *statuses, src_loc loc)
 
 ast_status_match *ast_status(parse_ctx *ctx, int64_t code, bool is_class, src_loc loc)
 {
-    if (!is_class && (code < 100 || code > 599))
-        diag_error(ctx->diag, loc, "HTTP status %" PRId64 " out of range (100 to 599)", code);
     ast_status_match *m = arena_alloc(ctx->a, sizeof *m);
     m->code = (int)(code < 0 || code > 999 ? 0 : code);
     m->is_class = is_class;
@@ -723,7 +732,8 @@ ast_page_ref *ast_page_ref_word(parse_ctx *ctx, const char *word, src_loc loc)
 
 ast_clause *ast_clause_timeout(parse_ctx *ctx, int64_t ms, src_loc loc)
 {
-    if (ms <= 0) {
+    if (ms < 0) return NULL;        /* an invalid literal, already reported */
+    if (ms == 0) {
         diag_error(ctx->diag, loc, "'timeout' must be longer than 0");
         return NULL;
     }
@@ -741,8 +751,8 @@ ast_clause *ast_clause_retry(parse_ctx *ctx, int64_t n, src_loc n_loc, int64_t b
     }
     ast_clause *c = clause_new(ctx, CL_RETRY, loc);
     c->n = n;
-    c->backoff_ms = backoff_ms;
-    c->max_ms = max_ms;
+    c->backoff_ms = backoff_ms < 0 ? 0 : backoff_ms;
+    c->max_ms = max_ms < 0 ? 0 : max_ms;
     return c;
 }
 
@@ -1090,7 +1100,7 @@ ast_mock_build *ast_mock_times(parse_ctx *ctx, ast_mock_build *m, int64_t n, src
 ast_mock_build *ast_mock_delay(parse_ctx *ctx, ast_mock_build *m, int64_t ms, src_loc loc)
 {
     if (m->has_delay) diag_error(ctx->diag, loc, "duplicate 'delay' in mock");
-    else m->mock->delay_ms = ms;
+    else m->mock->delay_ms = ms < 0 ? 0 : ms;
     m->has_delay = true;
     return m;
 }

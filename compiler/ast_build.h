@@ -191,6 +191,7 @@ ast_step *ast_step_clause(parse_ctx *ctx, ast_step *step, ast_clause *cl);
 ast_clause *ast_clause_expr(parse_ctx *ctx, ast_clause_kind kind, ast_expr *e, src_loc loc);
 ast_clause *ast_clause_returns(parse_ctx *ctx, ast_type *t, src_loc loc);
 ast_clause *ast_clause_accept(parse_ctx *ctx, ptrvec *statuses, src_loc loc);
+/* The range of a status is the checker's to check. */
 ast_status_match *ast_status(parse_ctx *ctx, int64_t code, bool is_class, src_loc loc);
 ast_clause *ast_clause_paginate(parse_ctx *ctx, ptrvec *path, ast_paginate_kind kind,
                                 ast_expr *cursor, ast_page_ref *target, int64_t max,

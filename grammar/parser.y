@@ -382,9 +382,14 @@ stmt:
   | KW_LOG expr                         { $$ = ast_stmt_expr(ctx, ST_LOG, $2, @1); }
   ;
 
+/* After an error in a condition, resynchronise at the block: its braces
+** stay balanced and its statements are still read. The condition becomes
+** `true`, which no later phase complains about. */
 if_chain:
     KW_IF expr block                    { $$ = ast_if_new(ctx, $2, $3, @1); }
+  | KW_IF error block                   { $$ = ast_if_new(ctx, ast_expr_bool(ctx, true, @2), $3, @1); }
   | if_chain KW_ELSE KW_IF expr block   { $$ = ast_if_elseif(ctx, $1, $4, $5); }
+  | if_chain KW_ELSE KW_IF error block  { $$ = ast_if_elseif(ctx, $1, ast_expr_bool(ctx, true, @4), $5); }
   ;
 
 step_decl:
@@ -664,8 +669,8 @@ str_parts:
   | str_parts STR_TEXT                  { $$ = ast_list_push(ctx, $1, ast_expr_string(ctx, $2, @2)); }
   | str_parts INTERP_OPEN expr INTERP_CLOSE
                                         { $$ = ast_list_push(ctx, $1, $3); }
-  | str_parts INTERP_OPEN error INTERP_CLOSE
-                                        { $$ = $1; }
+  | str_parts INTERP_OPEN error        { ast_syntax_hint_after(ctx, INTERP_OPEN, "expected an expression inside {{ }}"); }
+    INTERP_CLOSE                        { $$ = $1; yyerrok; }
   ;
 
 any_name:
