@@ -971,10 +971,14 @@ ast_integration *ast_decl_integration(parse_ctx *ctx, const char *name, src_loc 
 
 ast_integration *ast_integration_auth(parse_ctx *ctx, ast_integration *in, ast_auth *au)
 {
-    (void)ctx;
     in->auth = au->kind;
     in->auth_loc = au->loc;
     in->auth_secret = au->secret;
+    if (au->kind == AUTH_OAUTH2) {
+        /* the access token is, by convention, the secret <integration>_token */
+        in->auth_secret = ast_expr_field(ctx, ast_expr_name(ctx, "secret", au->loc),
+                                         arena_printf(ctx->a, "%s_token", in->name), au->loc, au->loc);
+    }
     in->auth_secret2 = au->secret2;
     in->auth_header = au->header;
     in->oauth_token_url = au->token_url;

@@ -593,6 +593,7 @@ primary:
   | IDENT                               { $$ = ast_expr_name(ctx, $1, @1); }
   | root_name                           { $$ = ast_expr_name(ctx, $1, @1); }
   | IDENT '(' list_items ')'            { $$ = ast_expr_call(ctx, $1, $3, @$); }
+  | KW_JSON '(' list_items ')'          { $$ = ast_expr_call(ctx, "json", $3, @$); }
   | '(' expr ')'                        { $$ = $2; }
   | '(' error ')'                       { $$ = ast_expr_error(ctx, @$); yyerrok; }
   ;
