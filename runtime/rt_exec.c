@@ -145,14 +145,51 @@ bool rt_exec_interrupted(void)
     return interrupted;
 }
 
-static __thread sigjmp_buf *guard_jmp;  /* set while a function step runs */
-static __thread void *guard_stack;      /* this thread's alternate signal stack */
+/* Per-thread state, behind a pthread key: tcc cannot link the TLS
+** relocations that __thread needs, so the runtime uses none. */
+typedef struct fn_state fn_state;
+typedef struct thread_state {
+    sigjmp_buf *guard_jmp;      /* set while a function step runs */
+    void *guard_stack;          /* this thread's alternate signal stack */
+    fn_state *current_fn;       /* the function step running here */
+} thread_state;
+
+static pthread_key_t ts_key;
+static pthread_once_t ts_once = PTHREAD_ONCE_INIT;
+
+static void ts_free(void *p)
+{
+    thread_state *ts = p;
+    if (ts->guard_stack) {
+        stack_t ss = { .ss_flags = SS_DISABLE };
+        sigaltstack(&ss, NULL);
+        free(ts->guard_stack);
+    }
+    free(ts);
+}
+
+static void ts_init(void)
+{
+    pthread_key_create(&ts_key, ts_free);
+}
+
+static thread_state *ts_get(void)
+{
+    pthread_once(&ts_once, ts_init);
+    thread_state *ts = pthread_getspecific(ts_key);
+    if (!ts) {
+        ts = rt_xcalloc(1, sizeof *ts);
+        pthread_setspecific(ts_key, ts);
+    }
+    return ts;
+}
 
 static void on_crash(int sig, siginfo_t *info, void *uc)
 {
     (void)info;
     (void)uc;
-    if (guard_jmp) siglongjmp(*guard_jmp, sig);
+    thread_state *ts = pthread_getspecific(ts_key);
+    if (ts && ts->guard_jmp) siglongjmp(*ts->guard_jmp, sig);
     signal(sig, SIG_DFL);               /* not in a function step: die as usual */
     raise(sig);
 }
@@ -175,22 +212,13 @@ void rt_exec_install_signals(void)
 }
 
 /* A stack overflow in a function step needs a stack to run the handler on. */
-static void guard_thread_setup(void)
+static void guard_thread_setup(thread_state *ts)
 {
-    if (guard_stack) return;
+    if (ts->guard_stack) return;
     size_t size = 64 * 1024;
-    guard_stack = rt_xmalloc(size);
-    stack_t ss = { .ss_sp = guard_stack, .ss_size = size, .ss_flags = 0 };
+    ts->guard_stack = rt_xmalloc(size);
+    stack_t ss = { .ss_sp = ts->guard_stack, .ss_size = size, .ss_flags = 0 };
     sigaltstack(&ss, NULL);
-}
-
-static void guard_thread_cleanup(void)
-{
-    if (!guard_stack) return;
-    stack_t ss = { .ss_flags = SS_DISABLE };
-    sigaltstack(&ss, NULL);
-    free(guard_stack);
-    guard_stack = NULL;
 }
 
 static const char *signal_label(int sig)
@@ -360,7 +388,7 @@ static int64_t retry_delay(const rt_step_desc *d, int n, long retry_after_ms)
 }
 
 static void log_step(rt_ctx *c, const char *path, const char *status, long http_status, int64_t ms, int n,
-                     const char *error)
+                     const char *error, bool continues)
 {
     json_t *f = json_pack("{s:s, s:s, s:s, s:I, s:i}", "event", "step", "step", path, "status", status, "ms",
                           (json_int_t)ms, "attempt", n);
@@ -369,8 +397,8 @@ static void log_step(rt_ctx *c, const char *path, const char *status, long http_
     char extra[64] = "";
     if (http_status) snprintf(extra, sizeof extra, "HTTP %ld, ", http_status);
     if (error)
-        rt_log_emit(c->run->id, "error", f, "step '%s' failed after %d attempt%s (%lld ms): %s", path, n,
-                    n == 1 ? "" : "s", (long long)ms, error);
+        rt_log_emit(c->run->id, continues ? "warning" : "error", f, "step '%s' failed after %d attempt%s (%lld ms)%s: %s",
+                    path, n, n == 1 ? "" : "s", (long long)ms, continues ? ", continuing" : "", error);
     else
         rt_log_emit(c->run->id, "info", f, "step '%s' %s (%s%lld ms%s)", path, status, extra, (long long)ms,
                     n > 1 ? ", after retries" : "");
@@ -434,7 +462,7 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
                 free(path);
                 return NULL;
             }
-            log_step(c, path, "succeeded", at.http_status, rt_now_ms() - started, n, NULL);
+            log_step(c, path, "succeeded", at.http_status, rt_now_ms() - started, n, NULL, false);
             r = ctx_add_result(c, d->name, at.output, true, NULL);
             json_decref(rec);
             free(path);
@@ -474,7 +502,7 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
             free(path);
             return NULL;
         }
-        log_step(c, path, "failed", at.http_status, rt_now_ms() - started, n, msg);
+        log_step(c, path, "failed", at.http_status, rt_now_ms() - started, n, msg, d->continue_on_failure);
         if (d->continue_on_failure) {
             r = ctx_add_result(c, d->name, NULL, false, msg);
         } else {
@@ -925,20 +953,18 @@ rt_result *rt_request(rt_ctx *c, const rt_step_desc *d, json_t *req)
 
 /* flow_fail / flow_retry / flow_log state of the function step running on
 ** this thread. */
-typedef struct fn_state {
+struct fn_state {
     rt_ctx *c;
     const char *path;
     char *message;              /* owned */
     bool retry;
     bool failed;
     int nlogs;
-} fn_state;
-
-static __thread fn_state *current_fn;
+};
 
 static json_t *fn_record(bool retry, const char *fmt, va_list ap)
 {
-    fn_state *s = current_fn;
+    fn_state *s = ts_get()->current_fn;
     char *msg = rt_xvprintf(fmt, ap);
     if (!s) {
         rt_log_emit(NULL, "error", NULL, "flow_%s outside a function step: %s", retry ? "retry" : "fail", msg);
@@ -978,7 +1004,7 @@ void flow_log(const char *fmt, ...)
     va_start(ap, fmt);
     char *msg = rt_xvprintf(fmt, ap);
     va_end(ap);
-    fn_state *s = current_fn;
+    fn_state *s = ts_get()->current_fn;
     if (!s) {
         rt_log_emit(NULL, "info", NULL, "%s", msg);
     } else {
@@ -1000,18 +1026,19 @@ static attempt_outcome function_attempt(rt_ctx *c, const rt_step_desc *d, const 
     (void)n;
     function_arg *fa = arg;
     fn_state st = { .c = c, .path = path };
-    guard_thread_setup();
+    thread_state *ts = ts_get();
+    guard_thread_setup(ts);
     sigjmp_buf jb;
     json_t *volatile result = NULL;
-    fn_state *volatile saved = current_fn;
-    current_fn = &st;
+    fn_state *volatile saved = ts->current_fn;
+    ts->current_fn = &st;
     int sig = sigsetjmp(jb, 1);
     if (sig == 0) {
-        guard_jmp = &jb;
+        ts->guard_jmp = &jb;
         result = fa->fn(fa->params);
     }
-    guard_jmp = NULL;
-    current_fn = saved;
+    ts->guard_jmp = NULL;
+    ts->current_fn = saved;
     if (sig != 0) {
         free(st.message);
         out->error = rt_xprintf("crashed with signal %s in the function's C code (line %d)", signal_label(sig),
@@ -1096,8 +1123,7 @@ static void fanout_worker(fanout_job *job)
 static void *fanout_worker_thread(void *arg)
 {
     fanout_worker(arg);
-    guard_thread_cleanup();
-    return NULL;
+    return NULL;        /* the thread state's destructor frees its signal stack */
 }
 
 static attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const char *path, void *arg, int n,

@@ -3,6 +3,7 @@
 */
 #include "rt_util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,10 +209,13 @@ bool rt_parse_time(const char *s, int64_t *ms)
     return true;
 }
 
-/* xorshift64*, seeded per thread from getrandom(2). */
+/* xorshift64*, seeded from getrandom(2). A mutex, not thread-local state:
+** tcc cannot link TLS relocations into job binaries. */
 uint64_t rt_random(uint64_t n)
 {
-    static __thread uint64_t state;
+    static uint64_t state;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
     if (!state) {
         if (getrandom(&state, sizeof state, 0) != sizeof state) state = (uint64_t)rt_mono_ms() * 2654435761u;
         state |= 1;
@@ -220,5 +224,6 @@ uint64_t rt_random(uint64_t n)
     state ^= state << 25;
     state ^= state >> 27;
     uint64_t r = state * 2685821657736338717ull;
+    pthread_mutex_unlock(&lock);
     return n ? r % n : r;
 }

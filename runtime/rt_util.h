@@ -43,7 +43,7 @@ void rt_format_time(int64_t ms, char *out, size_t n);
 ** a date alone is midnight UTC). Returns false when s is not one. */
 bool rt_parse_time(const char *s, int64_t *ms);
 
-/* Uniform random in [0, n) from a per-thread generator seeded from the OS. */
+/* Uniform random in [0, n) (n = 0: any 64 bits), seeded from the OS. */
 uint64_t rt_random(uint64_t n);
 
 #endif

@@ -1,0 +1,159 @@
+/*
+** wf_handmade.c — a workflow written by hand in the shape flowc generates,
+** compiled by tcc against build/include/flowc and libflowrt.a. It proves
+** the archive links under tcc and exercises the runtime end to end without
+** the compiler. The equivalent .flow:
+**
+**   workflow handmade
+**   settings { greeting: string = "hi" }
+**   secrets { tok }
+**   integration api "http://unused.invalid" { auth bearer secret.tok }
+**   action api.hello(n: int) -> json = request POST "/s1" json { n: n, greeting: settings.greeting }
+**   trigger event "go" { n: int, tags: [string] }
+**   step s1 = api.hello(n: trigger.n)
+**   step flaky = request GET "{{env.API}}/flaky" query { q: "a b&c" } retry 3 backoff 10ms max 40ms
+**   step held = request POST "{{env.API}}/hold" json { prev: flaky.status }
+**   step double = function (x: trigger.n) -> { y: int } {% ... %}
+**   step boom = function () -> { y: int } {% segfault %} on failure continue
+**   step tagged = fanout t in trigger.tags concurrency 3 {
+**     step upper = function (s: t) -> { u: string } {% ... %}
+**     return upper.u
+**   }
+**   log "done {{double.y}}"
+**   return { y: double.y, tags: tagged, boom_ok: boom.ok, boom_error: boom.error ?? "" }
+*/
+#include <flowrt.h>
+
+#line 1 "flowc-generated.c"
+static int wf_body(rt_ctx *c);
+static json_t *F_double(const json_t *params);
+static json_t *F_boom(const json_t *params);
+static json_t *F_upper(const json_t *params);
+static int FO_tagged(rt_ctx *c, json_t *value);
+static rt_result *A_api_hello(rt_ctx *c, const rt_step_desc *d, json_t *args);
+
+static const rt_integration I_api = {
+    .name = "api",
+    .base_url = "http://unused.invalid",
+    .auth = RT_AUTH_BEARER,
+    .secret = "tok",
+};
+
+static const rt_step_desc D_s1 = {
+    .name = "s1", .kind = RT_STEP_REQUEST, .line = 7, .integ = &I_api, .out_type = "\"json\"",
+    .retries = -1,
+};
+static const rt_step_desc D_flaky = {
+    .name = "flaky", .kind = RT_STEP_REQUEST, .line = 8, .retries = 3, .backoff_ms = 10, .max_backoff_ms = 40,
+};
+static const rt_step_desc D_held = {
+    .name = "held", .kind = RT_STEP_REQUEST, .line = 9, .retries = -1,
+};
+static const rt_step_desc D_double = {
+    .name = "double", .kind = RT_STEP_FUNCTION, .line = 10, .out_type = "{\"y\":\"int\"}", .retries = -1,
+};
+static const rt_step_desc D_boom = {
+    .name = "boom", .kind = RT_STEP_FUNCTION, .line = 11, .out_type = "{\"y\":\"int\"}", .retries = -1,
+    .continue_on_failure = 1,
+};
+static const rt_step_desc D_tagged = {
+    .name = "tagged", .kind = RT_STEP_FANOUT, .line = 12, .retries = -1, .concurrency = 3, .var = "t",
+};
+static const rt_step_desc D_upper = {
+    .name = "upper", .kind = RT_STEP_FUNCTION, .line = 13, .out_type = "{\"u\":\"string\"}", .retries = -1,
+};
+
+static const rt_setting SETTINGS[] = {
+    { "greeting", "\"string\"", "\"hi\"" },
+};
+static const char *const SECRETS[] = { "tok" };
+
+static int wf_body(rt_ctx *c);
+
+const rt_workflow FLOW_WORKFLOW = {
+    .name = "handmade",
+    .description = "a hand-written workflow in flowc's generated shape",
+    .version = "0123456789abcdef",
+    .trigger = RT_TRIG_EVENT,
+    .event = "go",
+    .trigger_schema = "{\"n\":\"int\",\"tags\":[\"list\",\"string\"]}",
+    .settings = SETTINGS, .nsettings = 1,
+    .secrets = SECRETS, .nsecrets = 1,
+    .output_type = NULL,
+    .body = wf_body,
+    .source_path = "handmade.flow",
+};
+
+static rt_result *A_api_hello(rt_ctx *c, const rt_step_desc *d, json_t *args)
+{
+    return rt_request(c, d, rt_object(c, 3, "method", rt_str(c, "POST"), "url", rt_str(c, "/s1"), "json",
+                                      rt_object(c, 2, "n", rt_field(c, args, "n"), "greeting",
+                                                rt_field(c, rt_settings(c), "greeting"))));
+}
+
+#line 10 "handmade.flow"
+static json_t *FU_double(int64_t x)
+{
+    flow_log("doubling %lld", (long long)x);
+    return json_pack("{s:I}", "y", (json_int_t)(x * 2));
+}
+#line 11 "handmade.flow"
+static json_t *FU_boom(void)
+{
+    volatile int *p = NULL;
+    *p = 42;
+    return json_pack("{s:i}", "y", 1);
+}
+#line 13 "handmade.flow"
+static json_t *FU_upper(const char *s)
+{
+    char buf[64];
+    size_t i = 0;
+    for (; s[i] && i < sizeof buf - 1; i++) buf[i] = (char)toupper((unsigned char)s[i]);
+    buf[i] = 0;
+    return json_pack("{s:s}", "u", buf);
+}
+#line 1 "flowc-generated.c"
+static json_t *F_double(const json_t *params) { return FU_double(rt_param_int(params, "x")); }
+static json_t *F_boom(const json_t *params) { (void)params; return FU_boom(); }
+static json_t *F_upper(const json_t *params) { return FU_upper(rt_param_string(params, "s")); }
+
+static int FO_tagged(rt_ctx *c, json_t *value)
+{
+    (void)value;
+    if (!rt_function(c, &D_upper, rt_object(c, 1, "s", rt_var(c, "t")), F_upper)) return RT_STOP;
+    return rt_return(c, rt_field(c, rt_result_out(rt_step_result(c, "upper")), "u"));
+    return rt_return(c, rt_null());
+}
+
+static int wf_body(rt_ctx *c)
+{
+    if (!A_api_hello(c, &D_s1, rt_object(c, 1, "n", rt_field(c, rt_trigger(c), "n")))) return RT_STOP;
+    if (!rt_request(c, &D_flaky,
+                    rt_object(c, 3, "method", rt_str(c, "GET"), "url",
+                              rt_interp(c, 2, rt_env(c, "API"), rt_str(c, "/flaky")), "query",
+                              rt_object(c, 1, "q", rt_str(c, "a b&c")))))
+        return RT_STOP;
+    if (!rt_request(c, &D_held,
+                    rt_object(c, 3, "method", rt_str(c, "POST"), "url",
+                              rt_interp(c, 2, rt_env(c, "API"), rt_str(c, "/hold")), "json",
+                              rt_object(c, 1, "prev",
+                                        rt_field(c, rt_result_out(rt_step_result(c, "flaky")), "status")))))
+        return RT_STOP;
+    if (!rt_function(c, &D_double, rt_object(c, 1, "x", rt_field(c, rt_trigger(c), "n")), F_double)) return RT_STOP;
+    if (!rt_function(c, &D_boom, rt_object(c, 0), F_boom)) return RT_STOP;
+    if (!rt_fanout(c, &D_tagged, rt_field(c, rt_trigger(c), "tags"), FO_tagged)) return RT_STOP;
+    rt_log(c, rt_interp(c, 2, rt_str(c, "done "), rt_field(c, rt_result_out(rt_step_result(c, "double")), "y")), 20);
+    return rt_return(c, rt_object(c, 4,
+                                  "y", rt_field(c, rt_result_out(rt_step_result(c, "double")), "y"),
+                                  "tags", rt_result_out(rt_step_result(c, "tagged")),
+                                  "boom_ok", rt_bool(rt_result_ok(rt_step_result(c, "boom"))),
+                                  "boom_error", rt_binary(c, RT_OP_COALESCE,
+                                                          rt_result_error(rt_step_result(c, "boom")),
+                                                          rt_str(c, ""), 21)));
+}
+
+int main(int argc, char **argv)
+{
+    return rt_main(&FLOW_WORKFLOW, argc, argv);
+}
