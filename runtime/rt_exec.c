@@ -53,7 +53,7 @@ struct rt_ctx {
     bool waiting;               /* suspended at a durable wait */
 };
 
-static rt_ctx *ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix)
+rt_ctx *rt_ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix)
 {
     rt_ctx *c = rt_xcalloc(1, sizeof *c);
     c->run = run;
@@ -62,7 +62,7 @@ static rt_ctx *ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix)
     return c;
 }
 
-static void ctx_free(rt_ctx *c)
+void rt_ctx_free(rt_ctx *c)
 {
     for (size_t i = 0; i < c->nsteps; i++) free(c->steps[i].r);
     free(c->steps);
@@ -72,6 +72,11 @@ static void ctx_free(rt_ctx *c)
     free(c->failure);
     free(c->failed_step);
     free(c);
+}
+
+const char *rt_ctx_error(const rt_ctx *c)
+{
+    return c->error ? c->error : c->failure;
 }
 
 rt_pool *rt_ctx_pool(rt_ctx *c)
@@ -1089,7 +1094,7 @@ static void fanout_run_item(fanout_job *job, size_t i)
 {
     rt_ctx *p = job->parent;
     char *prefix = rt_xprintf("%s%s[%zu].", p->prefix, job->d->name, i);
-    rt_ctx *ic = ctx_new(p->run, p, prefix);
+    rt_ctx *ic = rt_ctx_new(p->run, p, prefix);
     free(prefix);
     ic->var = job->d->var;
     ic->value = json_array_get(job->list, i);
@@ -1104,7 +1109,7 @@ static void fanout_run_item(fanout_job *job, size_t i)
         job->failed_item = (long)i;
     }
     pthread_mutex_unlock(&job->lock);
-    ctx_free(ic);
+    rt_ctx_free(ic);
 }
 
 /* Takes items until none is left, one fails, or the run stops. */
@@ -1419,7 +1424,7 @@ rt_outcome rt_exec_run(rt_run_state *run)
                 "run %s (attempt %d)", attempt_no > 1 ? "resumed" : "started", attempt_no);
     int64_t t0 = rt_mono_ms();
 
-    rt_ctx *c = ctx_new(run, NULL, "");
+    rt_ctx *c = rt_ctx_new(run, NULL, "");
     wf->body(c);
     ctx_check(c);
 
@@ -1465,7 +1470,7 @@ rt_outcome rt_exec_run(rt_run_state *run)
     if (!rt_store_commit(run->store, &w, err, sizeof err)) rt_log_emit(run->id, "error", NULL, "%s", err);
     json_decref(logs);
     rt_store_sync(run->store);
-    ctx_free(c);
+    rt_ctx_free(c);
     free(old);
 
     long long ms = (long long)(rt_mono_ms() - t0);

@@ -49,6 +49,13 @@ void rt_run_free(rt_run_state *run);
 ** outcome (also in run->outcome). */
 rt_outcome rt_exec_run(rt_run_state *run);
 
+/* A context of run: the root one (parent NULL, prefix "") or a fanout
+** item's ("tagged[3]."). Free with rt_ctx_free, which drops its pool. */
+rt_ctx *rt_ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix);
+void rt_ctx_free(rt_ctx *c);
+/* The expression error raised on c, else its failure, else NULL (borrowed). */
+const char *rt_ctx_error(const rt_ctx *c);
+
 /* The pool of c, for rt_value.c. */
 rt_pool *rt_ctx_pool(rt_ctx *c);
 /* Records an expression error on c (the first one wins); the run stops at

@@ -77,7 +77,21 @@ void rt_type_name(const json_t *t, char *out, size_t n)
         if (strcmp(json_string_value(json_array_get(t, 0)), "list") == 0) snprintf(out, n, "[%s]", inner);
         else snprintf(out, n, "%s?", inner);
     } else {
-        snprintf(out, n, "object");
+        /* {a: int, b: [string]}, or "object" when that does not fit */
+        rt_buf b = { 0 };
+        rt_buf_putc(&b, '{');
+        const char *k;
+        json_t *ft;
+        bool first = true;
+        json_object_foreach((json_t *)t, k, ft) {
+            char inner[256];
+            rt_type_name(ft, inner, sizeof inner);
+            rt_buf_printf(&b, "%s%s: %s", first ? "" : ", ", k, inner);
+            first = false;
+        }
+        rt_buf_putc(&b, '}');
+        snprintf(out, n, "%s", b.len < n ? b.data : "object");
+        rt_buf_free(&b);
     }
 }
 
