@@ -44,6 +44,8 @@ struct rt_ctx {
     rt_pool pool;
     step_slot *steps;           /* results of the steps this context ran */
     size_t nsteps, capsteps;
+    uint32_t *index;            /* open-addressing table: slot number + 1, or 0 */
+    size_t index_cap;           /* a power of two, at least twice nsteps */
     json_t *ret;                /* rt_return's value (pool) */
     bool returned;
     char *error;                /* owned: raised expression error, pending */
@@ -66,6 +68,7 @@ void rt_ctx_free(rt_ctx *c)
 {
     for (size_t i = 0; i < c->nsteps; i++) free(c->steps[i].r);
     free(c->steps);
+    free(c->index);
     rt_pool_release(&c->pool);
     free(c->prefix);
     free(c->error);
@@ -94,32 +97,60 @@ void rt_ctx_raise(rt_ctx *c, int line, const char *fmt, ...)
     c->error_line = line;
 }
 
+/* Step results are found by name through a hash table: a workflow of
+** 10,000 steps must not pay a linear search per reference. */
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* The table position for name: its entry, or the empty one to fill. */
+static size_t index_find(const rt_ctx *c, const char *name)
+{
+    size_t mask = c->index_cap - 1, i = name_hash(name) & mask;
+    while (c->index[i] && strcmp(c->steps[c->index[i] - 1].name, name) != 0) i = (i + 1) & mask;
+    return i;
+}
+
+static void index_grow(rt_ctx *c)
+{
+    free(c->index);
+    c->index_cap = c->index_cap ? c->index_cap * 2 : 32;
+    c->index = rt_xcalloc(c->index_cap, sizeof *c->index);
+    for (size_t k = 0; k < c->nsteps; k++) c->index[index_find(c, c->steps[k].name)] = (uint32_t)k + 1;
+}
+
 static rt_result *ctx_add_result(rt_ctx *c, const char *name, json_t *out, bool ok, const char *error)
 {
     rt_result *r = rt_xmalloc(sizeof *r);
     r->out = ok && out ? rt_pool_keep(&c->pool, json_incref(out)) : json_null();
     r->ok = ok;
     r->error = ok ? json_null() : rt_str(c, error ? error : "failed");
-    for (size_t i = 0; i < c->nsteps; i++) {
-        if (strcmp(c->steps[i].name, name) == 0) {     /* re-run (cannot happen today) */
-            free(c->steps[i].r);
-            c->steps[i].r = r;
-            return r;
-        }
+    if ((c->nsteps + 1) * 2 > c->index_cap) index_grow(c);
+    size_t at = index_find(c, name);
+    if (c->index[at]) {                 /* the same step again (a retried fanout item) */
+        free(c->steps[c->index[at] - 1].r);
+        c->steps[c->index[at] - 1].r = r;
+        return r;
     }
     if (c->nsteps == c->capsteps) {
         c->capsteps = c->capsteps ? c->capsteps * 2 : 16;
         c->steps = rt_xrealloc(c->steps, sizeof *c->steps * c->capsteps);
     }
     c->steps[c->nsteps++] = (step_slot){ name, r };
+    c->index[at] = (uint32_t)c->nsteps;
     return r;
 }
 
 rt_result *rt_step_result(rt_ctx *c, const char *name)
 {
-    for (; c; c = c->parent)
-        for (size_t i = c->nsteps; i-- > 0;)
-            if (strcmp(c->steps[i].name, name) == 0) return c->steps[i].r;
+    for (; c; c = c->parent) {
+        if (!c->index_cap) continue;
+        size_t at = index_find(c, name);
+        if (c->index[at]) return c->steps[c->index[at] - 1].r;
+    }
     return NULL;
 }
 
@@ -290,7 +321,16 @@ static char *step_path(rt_ctx *c, const char *name)
 /* Commits a step record (and any pending log lines) in one transaction.
 ** A store failure is fatal to the run: state we cannot record we must not
 ** act on. */
+static bool commit_step_ex(rt_ctx *c, const char *path, json_t *rec, bool deferrable);
+
 static bool commit_step(rt_ctx *c, const char *path, json_t *rec)
+{
+    return commit_step_ex(c, path, rec, false);
+}
+
+/* deferrable: the record is final and its step has no side effects, so
+** batch mode may group it with later commits. */
+static bool commit_step_ex(rt_ctx *c, const char *path, json_t *rec, bool deferrable)
 {
     rt_run_state *run = c->run;
     pthread_mutex_lock(&run->lock);
@@ -299,7 +339,7 @@ static bool commit_step(rt_ctx *c, const char *path, json_t *rec)
     pthread_mutex_unlock(&run->lock);
     char err[256];
     rt_store_write w = { .run_id = run->id, .step_path = path, .step = rec,
-                         .logs = json_array_size(logs) ? logs : NULL };
+                         .logs = json_array_size(logs) ? logs : NULL, .deferrable = deferrable };
     bool ok = rt_store_commit(run->store, &w, err, sizeof err);
     json_decref(logs);
     if (!ok) {
@@ -462,7 +502,7 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
             json_object_set_new(rec, "status", json_string("succeeded"));
             json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
             json_object_set_new(rec, "output", at.output);
-            if (!commit_step(c, path, rec)) {
+            if (!commit_step_ex(c, path, rec, d->kind == RT_STEP_FUNCTION)) {
                 json_decref(rec);
                 free(path);
                 return NULL;
@@ -501,7 +541,7 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
         json_object_set_new(rec, "status", json_string("failed"));
         json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
         json_object_set_new(rec, "error", json_string(msg));
-        if (!commit_step(c, path, rec)) {
+        if (!commit_step_ex(c, path, rec, d->kind == RT_STEP_FUNCTION)) {
             free(msg);
             json_decref(rec);
             free(path);

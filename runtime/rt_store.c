@@ -18,7 +18,19 @@ struct rt_store {
     size_t mapsize;
     pthread_mutex_t wlock;      /* one writer at a time in this process */
     pthread_rwlock_t maplock;   /* transactions share it; growing the map takes it alone */
+    /* group commit (batch mode): deferred writes, applied with the next commit */
+    struct deferred {
+        char *run_id, *path;    /* owned */
+        json_t *step, *logs;    /* references */
+    } *deferred;
+    size_t ndeferred, capdeferred;
+    int64_t deferred_since;     /* rt_mono_ms of the oldest */
 };
+
+#define GROUP_MAX 256
+#define GROUP_MS 50
+
+static int commit_locked(rt_store *st, const rt_store_write *w);
 
 static int mkdir_p(const char *dir)
 {
@@ -91,7 +103,8 @@ rt_store *rt_store_open(const char *dir, bool batch, char *err, size_t errlen)
 void rt_store_close(rt_store *st)
 {
     if (!st) return;
-    if (st->batch) mdb_env_sync(st->env, 1);
+    rt_store_sync(st);
+    free(st->deferred);
     mdb_env_close(st->env);
     pthread_mutex_destroy(&st->wlock);
     pthread_rwlock_destroy(&st->maplock);
@@ -100,7 +113,11 @@ void rt_store_close(rt_store *st)
 
 void rt_store_sync(rt_store *st)
 {
-    if (st && st->batch) mdb_env_sync(st->env, 1);
+    if (!st || !st->batch) return;
+    pthread_mutex_lock(&st->wlock);
+    if (st->ndeferred) commit_locked(st, NULL);
+    pthread_mutex_unlock(&st->wlock);
+    mdb_env_sync(st->env, 1);
 }
 
 void rt_store_new_run_id(char out[RT_RUN_ID_LEN + 1])
@@ -200,9 +217,20 @@ static void adopt_map(rt_store *st)
     pthread_rwlock_unlock(&st->maplock);
 }
 
-bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t errlen)
+static void deferred_clear(rt_store *st)
 {
-    pthread_mutex_lock(&st->wlock);
+    for (size_t i = 0; i < st->ndeferred; i++) {
+        free(st->deferred[i].run_id);
+        free(st->deferred[i].path);
+        json_decref(st->deferred[i].step);
+        json_decref(st->deferred[i].logs);
+    }
+    st->ndeferred = 0;
+}
+
+/* The deferred writes, then w (may be NULL), in one transaction. */
+static int commit_locked(rt_store *st, const rt_store_write *w)
+{
     int rc;
     for (int tries = 0;; tries++) {
         pthread_rwlock_rdlock(&st->maplock);
@@ -210,7 +238,12 @@ bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t er
         MDB_txn *txn;
         rc = mdb_txn_begin(st->env, NULL, 0, &txn);
         if (rc == 0) {
-            rc = write_ops(st, txn, w);
+            for (size_t i = 0; rc == 0 && i < st->ndeferred; i++) {
+                const struct deferred *d = &st->deferred[i];
+                rt_store_write dw = { .run_id = d->run_id, .step_path = d->path, .step = d->step, .logs = d->logs };
+                rc = write_ops(st, txn, &dw);
+            }
+            if (rc == 0 && w) rc = write_ops(st, txn, w);
             if (rc == 0) rc = mdb_txn_commit(txn);     /* frees txn even on failure */
             else mdb_txn_abort(txn);
         }
@@ -225,6 +258,30 @@ bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t er
         }
         break;
     }
+    if (rc == 0) deferred_clear(st);
+    return rc;
+}
+
+bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&st->wlock);
+    if (st->batch && w->deferrable && !w->run) {
+        if (st->ndeferred == st->capdeferred) {
+            st->capdeferred = st->capdeferred ? st->capdeferred * 2 : 64;
+            st->deferred = rt_xrealloc(st->deferred, sizeof *st->deferred * st->capdeferred);
+        }
+        if (!st->ndeferred) st->deferred_since = rt_mono_ms();
+        st->deferred[st->ndeferred++] = (struct deferred){
+            rt_xstrdup(w->run_id), w->step_path ? rt_xstrdup(w->step_path) : NULL,
+            w->step ? json_incref((json_t *)w->step) : NULL, w->logs ? json_incref((json_t *)w->logs) : NULL,
+        };
+        if (st->ndeferred < GROUP_MAX && rt_mono_ms() - st->deferred_since < GROUP_MS) {
+            pthread_mutex_unlock(&st->wlock);
+            return true;
+        }
+        w = NULL;
+    }
+    int rc = commit_locked(st, w);
     pthread_mutex_unlock(&st->wlock);
     if (rc != 0) snprintf(err, errlen, "cannot commit to the state store: %s", mdb_strerror(rc));
     return rc == 0;

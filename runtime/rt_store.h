@@ -49,7 +49,8 @@ typedef struct rt_store rt_store;
 ** returns NULL with a message in err. */
 rt_store *rt_store_open(const char *dir, bool batch, char *err, size_t errlen);
 void rt_store_close(rt_store *st);
-/* Flushes to disk (batch mode: at the end of a run). */
+/* Commits deferred writes and flushes to disk (batch mode: at the end of a
+** run). */
 void rt_store_sync(rt_store *st);
 
 /* A fresh, time-ordered run id into out (RT_RUN_ID_LEN + 1 bytes). */
@@ -63,10 +64,18 @@ typedef struct rt_store_write {
     const char *step_path;
     const json_t *step;         /* the step record at step_path */
     const json_t *logs;         /* array of log records, each with "path" */
+    bool deferrable;            /* batch mode may group it with later writes */
 } rt_store_write;
 
 /* Commits the write in one transaction. Returns false (message in err) on
-** an error other than a full map, which is handled by growing it. */
+** an error other than a full map, which is handled by growing it.
+**
+** Group commit: in batch mode a deferrable write (a step record the engine
+** can recompute: a function step's final outcome; no run record) is kept in
+** memory and committed with the next non-deferrable write, the 256th
+** deferred one, one 50 ms after the first, or rt_store_sync. The store then
+** holds references to step and logs, which must not change afterwards. A
+** killed process loses at most those writes: their steps run again. */
 bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t errlen);
 
 /* The run record: a NEW reference, or NULL when there is none. */

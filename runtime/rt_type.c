@@ -7,17 +7,42 @@
 
 #include "rt_util.h"
 
-/* A process-wide cache of parsed types, keyed by the text's address (types
-** are static strings in generated code) and confirmed by content. */
+/* A process-wide cache of parsed types, keyed by the text's content: tcc
+** does not merge identical string literals, so a 10,000-step workflow has
+** 10,000 copies of "\"int\"" that must all find the same entry quickly. */
 typedef struct type_entry {
-    const char *text;
-    char *copy;             /* the text, to confirm a hit */
-    json_t *parsed;         /* owned: lives as long as the process */
-    struct type_entry *next;
+    char *text;                 /* owned copy */
+    json_t *parsed;             /* owned: lives as long as the process */
 } type_entry;
 
-static type_entry *type_cache;
+static type_entry *type_table;  /* open addressing; text NULL = empty */
+static size_t type_cap, type_count;
 static pthread_mutex_t type_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t type_hash(const char *s)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static type_entry *type_slot(type_entry *table, size_t cap, const char *text)
+{
+    size_t i = type_hash(text) & (cap - 1);
+    while (table[i].text && strcmp(table[i].text, text) != 0) i = (i + 1) & (cap - 1);
+    return &table[i];
+}
+
+static void type_table_grow(void)
+{
+    size_t cap = type_cap ? type_cap * 2 : 64;
+    type_entry *t = rt_xcalloc(cap, sizeof *t);
+    for (size_t i = 0; i < type_cap; i++)
+        if (type_table[i].text) *type_slot(t, cap, type_table[i].text) = type_table[i];
+    free(type_table);
+    type_table = t;
+    type_cap = cap;
+}
 
 static bool type_valid(const json_t *t)
 {
@@ -45,11 +70,11 @@ const json_t *rt_type_parse(rt_type_text text)
 {
     if (!text) text = "\"json\"";
     pthread_mutex_lock(&type_lock);
-    for (type_entry *e = type_cache; e; e = e->next) {
-        if (e->text == text && strcmp(e->copy, text) == 0) {
-            pthread_mutex_unlock(&type_lock);
-            return e->parsed;
-        }
+    if ((type_count + 1) * 2 > type_cap) type_table_grow();
+    type_entry *e = type_slot(type_table, type_cap, text);
+    if (e->text) {
+        pthread_mutex_unlock(&type_lock);
+        return e->parsed;
     }
     json_t *parsed = json_loads(text, JSON_DECODE_ANY, NULL);
     if (!parsed || !type_valid(parsed)) {
@@ -57,12 +82,9 @@ const json_t *rt_type_parse(rt_type_text text)
         pthread_mutex_unlock(&type_lock);
         return NULL;
     }
-    type_entry *e = rt_xmalloc(sizeof *e);
-    e->text = text;
-    e->copy = rt_xstrdup(text);
+    e->text = rt_xstrdup(text);
     e->parsed = parsed;
-    e->next = type_cache;
-    type_cache = e;
+    type_count++;
     pthread_mutex_unlock(&type_lock);
     return parsed;
 }
