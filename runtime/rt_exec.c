@@ -271,6 +271,7 @@ static const char *signal_label(int sig)
 /* Sleeps until the monotonic deadline; false when interrupted first. */
 static bool sleep_until_mono(int64_t deadline)
 {
+    rt_log_flush();
     for (;;) {
         if (interrupted) return false;
         int64_t left = deadline - rt_mono_ms();
@@ -763,6 +764,7 @@ static attempt_outcome http_exchange(const rt_step_desc *d, const prepared_reque
     rt_http_request rq = { .method = p->method, .url = url, .headers = headers, .body = body,
                            .body_len = body ? strlen(body) : 0, .timeout_ms = d->timeout_ms };
     rt_http_response rs;
+    rt_log_flush();
     if (!rt_http_perform(&rq, &rs)) {
         out->error = rt_xstrdup(rs.error);
         attempt_outcome o = rs.retryable ? ATT_RETRY : ATT_FAIL;
@@ -1527,5 +1529,6 @@ rt_outcome rt_exec_run(rt_run_state *run)
         break;
     case RT_RUN_WAITING: rt_log_emit(run->id, "info", f, "run waiting"); break;
     }
+    rt_log_flush();
     return run->outcome;
 }

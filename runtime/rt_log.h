@@ -19,6 +19,10 @@ bool rt_log_json(void);
 void rt_log_emit(const char *run_id, const char *level, json_t *fields, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Writes out buffered log lines (before sleeping, before a request, at the
+** end of a run). */
+void rt_log_flush(void);
+
 /* Registers a secret value to redact (copied). Values shorter than 4 bytes
 ** are not registered: redacting every "t" would make logs unreadable and
 ** protects nothing. Thread-safe. */
