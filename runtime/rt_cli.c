@@ -401,11 +401,17 @@ static int cmd_info(const rt_workflow *wf, const cli_opts *o)
         if (wf->event) printf(" \"%s\"", wf->event);
         if (wf->cron) printf(" \"%s\"%s%s", wf->cron, wf->zone ? " " : "", wf->zone ? wf->zone : "");
         printf("\n");
-        if (wf->trigger_schema) printf("payload   %s\n", wf->trigger_schema);
+        char tn[2048];
+        if (wf->trigger_schema && rt_type_parse(wf->trigger_schema)) {
+            rt_type_name(rt_type_parse(wf->trigger_schema), tn, sizeof tn);
+            printf("payload   %s\n", tn);
+        }
         printf("settings %s\n", wf->nsettings ? "" : " (none)");
         for (int i = 0; i < wf->nsettings; i++) {
             const rt_setting *s = &wf->settings[i];
-            printf("  %-20s %s%s%s\n", s->name, s->type, s->default_json ? " = " : " (required)",
+            const json_t *t = rt_type_parse(s->type);
+            if (t) rt_type_name(t, tn, sizeof tn);
+            printf("  %-20s %s%s%s\n", s->name, t ? tn : "json", s->default_json ? " = " : " (required)",
                    s->default_json ? s->default_json : "");
         }
         printf("secrets %s\n", wf->nsecrets ? "" : " (none)");

@@ -324,6 +324,18 @@ static char *step_path(rt_ctx *c, const char *name)
 ** act on. */
 static bool commit_step_ex(rt_ctx *c, const char *path, json_t *rec, bool deferrable);
 
+/* The record committed at path, by an earlier process or this one (a
+** retried fanout must not redo the items that finished): borrowed, kept
+** alive by run->committed. Paths are unique to a thread, so only the
+** table needs the lock, not the record. */
+static json_t *committed_get(rt_run_state *run, const char *path)
+{
+    pthread_mutex_lock(&run->lock);
+    json_t *rec = json_object_get(run->committed, path);
+    pthread_mutex_unlock(&run->lock);
+    return rec;
+}
+
 static bool commit_step(rt_ctx *c, const char *path, json_t *rec)
 {
     return commit_step_ex(c, path, rec, false);
@@ -343,6 +355,11 @@ static bool commit_step_ex(rt_ctx *c, const char *path, json_t *rec, bool deferr
                          .logs = json_array_size(logs) ? logs : NULL, .deferrable = deferrable };
     bool ok = rt_store_commit(run->store, &w, err, sizeof err);
     json_decref(logs);
+    if (ok) {
+        pthread_mutex_lock(&run->lock);
+        json_object_set(run->committed, path, rec);
+        pthread_mutex_unlock(&run->lock);
+    }
     if (!ok) {
         rt_log_emit(run->id, "error", NULL, "%s", err);
         pthread_mutex_lock(&run->lock);
@@ -406,7 +423,7 @@ typedef attempt_outcome (*attempt_fn)(rt_ctx *c, const rt_step_desc *d, const ch
 ** must (still) run. */
 static rt_result *replay(rt_ctx *c, const rt_step_desc *d, const char *path, json_t **rec)
 {
-    *rec = json_object_get(c->run->committed, path);
+    *rec = committed_get(c->run, path);
     if (!*rec) return NULL;
     const char *status = json_string_value(json_object_get(*rec, "status"));
     if (status && strcmp(status, "succeeded") == 0)
@@ -889,7 +906,7 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
         char *next = NULL;
         if (d->paginate == RT_PAGE_LINK) {
             char *link = rt_http_link_next(json_object_get(resp, "headers"));
-            if (link) next = rt_http_join_url(p->base_url, link);
+            if (link) next = rt_http_resolve_url(url, link);
             free(link);
         } else if (d->paginate == RT_PAGE_PAGE) {
             if (got > 0 && d->page_param) {
@@ -910,7 +927,7 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
                     rt_buf b = { 0 };
                     rt_buf_append(&b, "", 0);
                     rt_value_render(&b, cur);
-                    next = rt_http_join_url(p->base_url, b.data);
+                    next = rt_http_resolve_url(url, b.data);
                     rt_buf_free(&b);
                 } else if (d->page_target == RT_TARGET_JSON && d->page_param) {
                     if (!json_is_object(jbody)) {
@@ -1286,7 +1303,7 @@ static int wait_at(rt_ctx *c, const char *id, int64_t wake_at_if_new)
 {
     if (!ctx_check(c)) return RT_STOP;
     char *path = step_path(c, id);
-    json_t *prev = json_object_get(c->run->committed, path);
+    json_t *prev = committed_get(c->run, path);
     const char *status = json_string_value(json_object_get(prev, "status"));
     if (status && strcmp(status, "succeeded") == 0) {
         free(path);

@@ -271,6 +271,26 @@ char *rt_http_join_url(const char *base, const char *url)
     return rt_xprintf("%.*s%s%s", (int)bl, base, *url == '/' ? "" : "/", url);
 }
 
+char *rt_http_resolve_url(const char *base, const char *ref)
+{
+    if (strstr(ref, "://") || !base) return rt_xstrdup(ref);
+    const char *scheme_end = strstr(base, "://");
+    if (!scheme_end) return rt_xstrdup(ref);
+    if (ref[0] == '/' && ref[1] == '/')                         /* //host/path */
+        return rt_xprintf("%.*s%s", (int)(scheme_end - base + 1), base, ref);
+    const char *host_end = scheme_end + 3;
+    while (*host_end && *host_end != '/' && *host_end != '?' && *host_end != '#') host_end++;
+    if (ref[0] == '/') return rt_xprintf("%.*s%s", (int)(host_end - base), base, ref);
+    size_t path_end = strcspn(host_end, "?#");
+    if (ref[0] == '?') return rt_xprintf("%.*s%s", (int)(host_end - base + (long)path_end), base, ref);
+    if (ref[0] == '#' || !ref[0]) return rt_xprintf("%.*s%s", (int)(host_end - base + (long)path_end), base, ref);
+    /* a relative path: replace the last segment of the base path */
+    const char *last = host_end + path_end;
+    while (last > host_end && last[-1] != '/') last--;
+    if (last == host_end) return rt_xprintf("%.*s/%s", (int)(host_end - base), base, ref);
+    return rt_xprintf("%.*s%s", (int)(last - base), base, ref);
+}
+
 static void put_escaped(rt_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";

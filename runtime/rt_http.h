@@ -42,7 +42,8 @@ bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs);
 void rt_http_response_free(rt_http_response *rs);
 
 /* URL helpers; each returns a new malloc'd string. */
-char *rt_http_join_url(const char *base, const char *url);     /* url relative to base (or absolute) */
+char *rt_http_join_url(const char *base, const char *url);     /* url appended to an API base (or absolute) */
+char *rt_http_resolve_url(const char *base, const char *ref);   /* RFC 3986 reference resolution (Link, next URLs) */
 char *rt_http_add_query(const char *url, const json_t *query);  /* appends ?/& k=v, URL-encoded */
 char *rt_http_form_encode(const json_t *form);                  /* a=1&b=x%20y */
 

@@ -42,7 +42,11 @@ cat >"$T/routes.json" <<'JSON'
 [
  {"method": "POST", "path": "/s1", "responses": [{"status": 200, "body": {"ok": true}}]},
  {"method": "GET", "path": "/flaky", "responses": [{"status": 503}, {"status": 503}, {"status": 200, "body": {"v": 1}}]},
- {"method": "POST", "path": "/hold", "responses": [{"status": 200, "body": {"held": true}}]}
+ {"method": "POST", "path": "/hold", "responses": [{"status": 200, "body": {"held": true}}]},
+ {"method": "GET", "path": "/cur", "responses": [{"status": 200, "body": {"data": {"items": [1, 2]}, "next": "c2"}},
+                                                 {"status": 200, "body": {"data": {"items": [3]}, "next": null}}]},
+ {"method": "GET", "path": "/lk1", "responses": [{"status": 200, "headers": {"Link": "</lk2?x=1>; rel=\"next\""}, "body": {"items": [{"id": 1}]}}]},
+ {"method": "GET", "path": "/lk2", "responses": [{"status": 200, "body": {"items": [{"id": 2}]}}]}
 ]
 JSON
 start_server "$T/routes.json"
@@ -60,6 +64,13 @@ if json_eval "$log" 'j[0]["headers"]["authorization"] == "Bearer tok-secret-4711
     pass "runtime: integration base URL override, bearer auth, idempotency key, JSON body"
 else
     fail "runtime: integration request" "$log"
+fi
+if [ "$(json_eval "$out" '(j["pages"], j["npages"], j["linked"])')" == "([1, 2, 3], 2, [{'id': 1}, {'id': 2}])" ] \
+        && [ "$(json_eval "$(ctl_log /cur)" '[r["query"] for r in j]')" == "['', 'cursor=c2']" ] \
+        && [ "$(json_eval "$(ctl_log /lk2)" 'j[0]["query"]')" == "x=1" ]; then
+    pass "runtime: cursor and Link pagination concatenate the pages' items"
+else
+    fail "runtime: pagination" "out=$out cur=$(ctl_log /cur | head -c 300)"
 fi
 [ "$(ctl_count /flaky)" == 3 ] && pass "runtime: 503 retried with backoff" || fail "runtime: 503 retried" "count=$(ctl_count /flaky)"
 json_eval "$(ctl_log /flaky)" 'j[0]["query"]' | grep -q 'q=a%20b%26c' && pass "runtime: query URL-encoded" \

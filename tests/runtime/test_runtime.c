@@ -199,6 +199,18 @@ static void test_urls(void)
     s = rt_http_join_url(NULL, "http://h/p");
     CHECK_STR(s, "http://h/p");
     free(s);
+    s = rt_http_resolve_url("http://h.test/a/b?x=1", "/lk2?y=2");
+    CHECK_STR(s, "http://h.test/lk2?y=2");
+    free(s);
+    s = rt_http_resolve_url("http://h.test/a/b?x=1", "c");
+    CHECK_STR(s, "http://h.test/a/c");
+    free(s);
+    s = rt_http_resolve_url("http://h.test/a/b", "?page=2");
+    CHECK_STR(s, "http://h.test/a/b?page=2");
+    free(s);
+    s = rt_http_resolve_url("https://h.test/a", "//cdn.test/z");
+    CHECK_STR(s, "https://cdn.test/z");
+    free(s);
     json_t *q = json_pack("{s:s, s:i, s:n, s:[s,s], s:b}", "q", "a b&c", "n", 5, "skip", "t", "x", "y", "full", 1);
     s = rt_http_add_query("http://h/p?a=1", q);
     CHECK_STR(s, "http://h/p?a=1&q=a%20b%26c&n=5&t=x&t=y&full=true");

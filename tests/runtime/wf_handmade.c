@@ -19,8 +19,11 @@
 **     step upper = function (s: t) -> { u: string } {% ... %}
 **     return upper.u
 **   }
+**   step pages = request GET "{{env.API}}/cur" paginate data.items cursor body.next -> query.cursor
+**   step linked = request GET "{{env.API}}/lk1" returns { items: [{ id: int }] } paginate items link
 **   log "done {{double.y}}"
-**   return { y: double.y, tags: tagged, boom_ok: boom.ok, boom_error: boom.error ?? "" }
+**   return { y: double.y, tags: tagged, boom_ok: boom.ok, boom_error: boom.error ?? "",
+**            pages: pages.items, npages: pages.pages, linked: linked.items }
 */
 #include <flowrt.h>
 
@@ -31,6 +34,7 @@ static json_t *F_boom(const json_t *params);
 static json_t *F_upper(const json_t *params);
 static int FO_tagged(rt_ctx *c, json_t *value);
 static rt_result *A_api_hello(rt_ctx *c, const rt_step_desc *d, json_t *args);
+static json_t *CB_1(rt_ctx *c, json_t *response);
 
 static const rt_integration I_api = {
     .name = "api",
@@ -61,6 +65,19 @@ static const rt_step_desc D_tagged = {
 };
 static const rt_step_desc D_upper = {
     .name = "upper", .kind = RT_STEP_FUNCTION, .line = 13, .out_type = "{\"u\":\"string\"}", .retries = -1,
+};
+
+static const char *const PI_pages[] = { "data", "items", NULL };
+static const rt_step_desc D_pages = {
+    .name = "pages", .kind = RT_STEP_REQUEST, .line = 15, .retries = -1,
+    .paginate = RT_PAGE_CURSOR, .page_items = PI_pages, .page_cursor = CB_1,
+    .page_target = RT_TARGET_QUERY, .page_param = "cursor", .page_max = 0,
+};
+static const char *const PI_linked[] = { "items", NULL };
+static const rt_step_desc D_linked = {
+    .name = "linked", .kind = RT_STEP_REQUEST, .line = 16, .retries = -1,
+    .out_type = "{\"items\":[\"list\",{\"id\":\"int\"}]}",
+    .paginate = RT_PAGE_LINK, .page_items = PI_linked,
 };
 
 static const rt_setting SETTINGS[] = {
@@ -118,6 +135,11 @@ static json_t *F_double(const json_t *params) { return FU_double(rt_param_int(pa
 static json_t *F_boom(const json_t *params) { (void)params; return FU_boom(); }
 static json_t *F_upper(const json_t *params) { return FU_upper(rt_param_string(params, "s")); }
 
+static json_t *CB_1(rt_ctx *c, json_t *response)
+{
+    return rt_field(c, rt_field(c, response, "body"), "next");
+}
+
 static int FO_tagged(rt_ctx *c, json_t *value)
 {
     (void)value;
@@ -143,8 +165,17 @@ static int wf_body(rt_ctx *c)
     if (!rt_function(c, &D_double, rt_object(c, 1, "x", rt_field(c, rt_trigger(c), "n")), F_double)) return RT_STOP;
     if (!rt_function(c, &D_boom, rt_object(c, 0), F_boom)) return RT_STOP;
     if (!rt_fanout(c, &D_tagged, rt_field(c, rt_trigger(c), "tags"), FO_tagged)) return RT_STOP;
+    if (!rt_request(c, &D_pages, rt_object(c, 2, "method", rt_str(c, "GET"), "url",
+                                           rt_interp(c, 2, rt_env(c, "API"), rt_str(c, "/cur")))))
+        return RT_STOP;
+    if (!rt_request(c, &D_linked, rt_object(c, 2, "method", rt_str(c, "GET"), "url",
+                                            rt_interp(c, 2, rt_env(c, "API"), rt_str(c, "/lk1")))))
+        return RT_STOP;
     rt_log(c, rt_interp(c, 2, rt_str(c, "done "), rt_field(c, rt_result_out(rt_step_result(c, "double")), "y")), 20);
-    return rt_return(c, rt_object(c, 4,
+    return rt_return(c, rt_object(c, 7,
+                                  "pages", rt_field(c, rt_result_out(rt_step_result(c, "pages")), "items"),
+                                  "npages", rt_field(c, rt_result_out(rt_step_result(c, "pages")), "pages"),
+                                  "linked", rt_field(c, rt_result_out(rt_step_result(c, "linked")), "items"),
                                   "y", rt_field(c, rt_result_out(rt_step_result(c, "double")), "y"),
                                   "tags", rt_result_out(rt_step_result(c, "tagged")),
                                   "boom_ok", rt_bool(rt_result_ok(rt_step_result(c, "boom"))),
