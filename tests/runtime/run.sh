@@ -139,6 +139,32 @@ else
     fail "runtime: SIGTERM" "rc=$rc status=$st resume=$rc2 hold=$(ctl_count /hold) $(tail -2 "$T/run3.err")"
 fi
 
+# the same job built by gcc with ASan/UBSan over the runtime's sources: no reports
+# (apart from the deliberate null store in the crashing function step)
+if gcc -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -D_GNU_SOURCE -Iruntime -Istdlib \
+        -o "$T/handmade-san" tests/runtime/wf_handmade.c runtime/rt_*.c -lcurl -ljansson -llmdb -lpthread -lm \
+        2>"$T/san.build"; then
+    ctl_reset
+    ctl_routes '[{"method": "POST", "path": "/hold", "responses": [{"status": 200, "body": {"held": true}}]}]'
+    export ASAN_OPTIONS=detect_leaks=1:allow_user_segv_handler=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=0
+    : >"$T/san.err"
+    "$T/handmade-san" run --event "$T/ev.json" --state "$T/san" >/dev/null 2>>"$T/san.err"; rc=$?
+    sid=$("$T/handmade-san" history --state "$T/san" --json 2>>"$T/san.err" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+    for cmd in "info" "info --json" "history --state $T/san" "show $sid --state $T/san" "show $sid --state $T/san --json" \
+               "resume --state $T/san" "run --event /nonexistent" "bogus"; do
+        # shellcheck disable=SC2086
+        "$T/handmade-san" $cmd >/dev/null 2>>"$T/san.err"
+    done
+    if [ $rc -eq 0 ] && ! grep -v 'handmade.flow:14:.*store to null pointer' "$T/san.err" | grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:'; then
+        pass "runtime: job binary commands are ASan/UBSan-clean"
+    else
+        fail "runtime: job binary under sanitizers" "rc=$rc $(grep -m3 -E 'ERROR|runtime error' "$T/san.err")"
+    fi
+    unset ASAN_OPTIONS UBSAN_OPTIONS
+else
+    fail "runtime: sanitized job build" "$(head -3 "$T/san.build")"
+fi
+
 # info
 if "$JOB" info --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["name"]=="handmade" and d["secrets"]==["tok"] and d["settings"][0]["default"]=="hi" and d["trigger"]["event"]=="go"'; then
     pass "runtime: info --json"
