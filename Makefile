@@ -38,7 +38,7 @@ RTLIB   = $(O)/lib/flowc/libflowrt.a
 LIBS    = -ltcc -ldl -lpthread -lm
 
 .PHONY: all test demo bench install clean deps
-all: $(FLOWC) $(RTLIB) $(O)/share/flowc/stdlib $(O)/include/flowc/.stamp
+all: $(FLOWC) $(RTLIB) $(O)/share/flowc/stdlib $(O)/include/flowc/.stamp $(O)/tests/flowtest-server
 
 deps:
 	@./scripts/install-deps.sh
@@ -82,6 +82,12 @@ $(O)/include/flowc/.stamp: $(wildcard runtime/*.h stdlib/*.h)
 $(O)/share/flowc/stdlib:
 	@mkdir -p $(O)/share/flowc
 	ln -sfn ../../../stdlib $@
+
+# The scriptable HTTP API the end-to-end tests and benchmarks run against.
+SERVER_LIBS = $(shell pkg-config --libs libmicrohttpd jansson) -lpthread
+$(O)/tests/flowtest-server: tests/server/flowtest_server.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDSAN) $(SERVER_LIBS)
 
 test:
 	@./scripts/install-deps.sh
