@@ -579,10 +579,14 @@ int rt_main(const rt_workflow *wf, int argc, char **argv)
     }
     rt_log_setup(o.json, wf->name);
     rt_exec_install_signals();     /* libcurl is initialised at the first request: ~2 MB less RSS without */
-    if (strcmp(o.cmd, "run") == 0) return cmd_run(wf, &o);
-    if (strcmp(o.cmd, "resume") == 0) return cmd_resume(wf, &o);
-    if (strcmp(o.cmd, "info") == 0) return cmd_info(wf, &o);
-    if (strcmp(o.cmd, "history") == 0) return cmd_history(wf, &o);
-    if (strcmp(o.cmd, "show") == 0) return cmd_show(wf, &o);
-    return usage_error(wf, "unknown command '%s'", o.cmd);
+    if (strcmp(o.cmd, "run") == 0) rc = cmd_run(wf, &o);
+    else if (strcmp(o.cmd, "resume") == 0) rc = cmd_resume(wf, &o);
+    else if (strcmp(o.cmd, "info") == 0) rc = cmd_info(wf, &o);
+    else if (strcmp(o.cmd, "history") == 0) rc = cmd_history(wf, &o);
+    else if (strcmp(o.cmd, "show") == 0) rc = cmd_show(wf, &o);
+    else rc = usage_error(wf, "unknown command '%s'", o.cmd);
+    fflush(stdout);
+    fflush(stderr);
+    rt_exec_restore_signals();
+    return rc;
 }

@@ -230,8 +230,34 @@ static void on_crash(int sig, siginfo_t *info, void *uc)
     raise(sig);
 }
 
+static const int handled_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGINT, SIGTERM, SIGPIPE };
+static struct sigaction saved_actions[sizeof handled_signals / sizeof handled_signals[0]];
+static bool signals_installed;
+
+void rt_exec_restore_signals(void)
+{
+    if (!signals_installed) return;
+    for (size_t i = 0; i < sizeof handled_signals / sizeof handled_signals[0]; i++)
+        sigaction(handled_signals[i], &saved_actions[i], NULL);
+    thread_state *ts = pthread_getspecific(ts_key);
+    if (ts && ts->guard_stack) {
+        stack_t ss = { .ss_flags = SS_DISABLE };
+        sigaltstack(&ss, NULL);
+        free(ts->guard_stack);
+        ts->guard_stack = NULL;
+    }
+    signals_installed = false;
+    interrupted = 0;
+}
+
 void rt_exec_install_signals(void)
 {
+    pthread_once(&ts_once, ts_init);   /* on_crash reads the key: it must exist */
+    if (!signals_installed) {
+        for (size_t i = 0; i < sizeof handled_signals / sizeof handled_signals[0]; i++)
+            sigaction(handled_signals[i], NULL, &saved_actions[i]);
+        signals_installed = true;
+    }
     struct sigaction sa = { 0 };
     sa.sa_sigaction = on_crash;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;

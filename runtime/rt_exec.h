@@ -65,6 +65,10 @@ void rt_ctx_raise(rt_ctx *c, int line, const char *fmt, ...) __attribute__((form
 /* Installs the crash guard (SIGSEGV/SIGBUS/SIGFPE/SIGILL in function steps)
 ** and the SIGINT/SIGTERM handlers. Call once from main. */
 void rt_exec_install_signals(void);
+/* Puts back the dispositions rt_exec_install_signals found: rt_main calls it
+** before returning, since under `flowc run` the handlers live in memory that
+** is freed once the job's main returns. */
+void rt_exec_restore_signals(void);
 /* True once SIGINT or SIGTERM arrived. */
 bool rt_exec_interrupted(void);
 
