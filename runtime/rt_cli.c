@@ -259,10 +259,11 @@ static int cmd_run(const rt_workflow *wf, const cli_opts *o)
     char id[RT_RUN_ID_LEN + 1];
     rt_store_new_run_id(id);
     int64_t now = rt_now_ms();
-    json_t *rec = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:s, s:i, s:I, s:I, s:i}", "id", id, "workflow",
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:s, s:i, s:I, s:I, s:i, s:I}", "id", id, "workflow",
                             wf->name, "version", wf->version, "user", o->user, "trigger", payload, "settings",
                             settings, "status", "running", "attempt", 1, "created", (json_int_t)now, "updated",
-                            (json_int_t)now, "pid", (int)getpid());
+                            (json_int_t)now, "pid", (int)getpid(), "pid_start",
+                            (json_int_t)rt_process_start(getpid()));
     rt_store_write w = { .run_id = id, .run = rec };
     if (!rt_store_commit(st, &w, err, sizeof err)) {
         fprintf(stderr, "%s: %s\n", wf->name, err);
@@ -280,10 +281,15 @@ static int cmd_run(const rt_workflow *wf, const cli_opts *o)
     return exit_code(out);
 }
 
-static bool pid_alive(json_int_t pid)
+/* Whether the process that last ran a run is still at it: the same pid
+** with the same start time (pids are reused), not a zombie. */
+static bool run_owner_alive(const json_t *rec)
 {
+    json_int_t pid = json_integer_value(json_object_get(rec, "pid"));
     if (pid <= 0 || pid == getpid()) return false;
-    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+    long long start = rt_process_start((int)pid);
+    json_t *want = json_object_get(rec, "pid_start");
+    return start >= 0 && (!json_is_integer(want) || json_integer_value(want) == start);
 }
 
 static int cmd_resume(const rt_workflow *wf, const cli_opts *o)
@@ -326,10 +332,10 @@ static int cmd_resume(const rt_workflow *wf, const cli_opts *o)
             other++;
             continue;
         }
-        if (pid_alive(json_integer_value(json_object_get(rec, "pid"))) &&
-            strcmp(json_string_value(json_object_get(rec, "status")), "running") == 0) {
+        if (run_owner_alive(rec) && strcmp(json_string_value(json_object_get(rec, "status")), "running") == 0) {
             rt_log_emit(id, "info", NULL, "run is in progress in process %lld; left alone",
                         (long long)json_integer_value(json_object_get(rec, "pid")));
+            other++;
             continue;
         }
         json_t *fresh = rt_store_get_run(st, id);      /* the latest copy */

@@ -1493,6 +1493,7 @@ rt_outcome rt_exec_run(rt_run_state *run)
     if (strcmp(old, "running") != 0 || pid != getpid()) {
         json_object_set_new(rec, "status", json_string("running"));
         json_object_set_new(rec, "pid", json_integer(getpid()));
+        json_object_set_new(rec, "pid_start", json_integer(rt_process_start(getpid())));
         json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
         rt_store_write w = { .run_id = run->id, .run = rec, .old_status = old };
         if (!rt_store_commit(run->store, &w, err, sizeof err)) {

@@ -227,3 +227,23 @@ uint64_t rt_random(uint64_t n)
     pthread_mutex_unlock(&lock);
     return n ? r % n : r;
 }
+
+long long rt_process_start(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* "PID (comm) STATE ppid ..." where comm may hold spaces and parentheses */
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X') return -1;
+    p += 2;
+    for (int field = 3; field < 22 && p; field++) {
+        p = strchr(p, ' ');
+        if (p) p++;
+    }
+    return p ? atoll(p) : -1;
+}

@@ -43,6 +43,11 @@ void rt_format_time(int64_t ms, char *out, size_t n);
 ** a date alone is midnight UTC). Returns false when s is not one. */
 bool rt_parse_time(const char *s, int64_t *ms);
 
+/* The start time of process pid (clock ticks after boot, from
+** /proc/PID/stat), or -1 when there is no such process or it is a zombie:
+** with the pid it names a process across pid reuse. */
+long long rt_process_start(int pid);
+
 /* Uniform random in [0, n) (n = 0: any 64 bits), seeded from the OS. */
 uint64_t rt_random(uint64_t n);
 

@@ -43,6 +43,7 @@ cat >"$T/routes.json" <<'JSON'
  {"method": "POST", "path": "/s1", "responses": [{"status": 200, "body": {"ok": true}}]},
  {"method": "GET", "path": "/flaky", "responses": [{"status": 503}, {"status": 503}, {"status": 200, "body": {"v": 1}}]},
  {"method": "POST", "path": "/hold", "responses": [{"status": 200, "body": {"held": true}}]},
+ {"method": "POST", "path": "/tg", "responses": [{"status": 201, "body": {}}]},
  {"method": "GET", "path": "/cur", "responses": [{"status": 200, "body": {"data": {"items": [1, 2]}, "next": "c2"}},
                                                  {"status": 200, "body": {"data": {"items": [3]}, "next": null}}]},
  {"method": "GET", "path": "/lk1", "responses": [{"status": 200, "headers": {"Link": "</lk2?x=1>; rel=\"next\""}, "body": {"items": [{"id": 1}]}}]},
@@ -123,6 +124,23 @@ else
 fi
 k=$(json_eval "$(ctl_log /hold)" 'len(set(r["headers"]["idempotency-key"] for r in j))')
 [ "$k" == 1 ] && pass "runtime: the re-sent request carries the same Idempotency-Key" || fail "runtime: idempotency key stable" "$(ctl_log /hold | head -c 300)"
+
+# kill -9 in the middle of a fanout: resume redoes only the unfinished items
+ctl_reset
+ctl_routes '[{"method": "POST", "path": "/tg", "responses": [{"status": 201, "body": {}}, {"status": 201, "body": {}}, {"status": 201, "body": {}, "hold_ms": 3000}]}]'
+echo '{"n": 21, "tags": ["a", "bb", "ccc", "dd"]}' >"$T/ev4.json"
+"$JOB" run --event "$T/ev4.json" --state "$T/s4" >"$T/run4.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do [ "$(ctl_count /tg)" -ge 4 ] && break; sleep 0.05; done
+kill -9 $pid; wait $pid 2>/dev/null
+ctl_routes '[{"method": "POST", "path": "/tg", "responses": [{"status": 201, "body": {}}]}]'
+"$JOB" resume --state "$T/s4" >"$T/resume4.out" 2>"$T/resume4.err"; rc=$?
+counts=$(python3 -c 'import json,sys,collections; print(sorted(collections.Counter(r["body"] for r in json.loads(sys.argv[1])).values()))' "$(ctl_log /tg)")
+if [ $rc -eq 0 ] && [ "$counts" == "[1, 1, 2, 2]" ] && grep -q '"DD"' "$T/resume4.out"; then
+    pass "runtime: kill -9 during a fanout, resume redoes only the unfinished items"
+else
+    fail "runtime: fanout kill -9 and resume" "rc=$rc counts=$counts $(tail -2 "$T/resume4.err")"
+fi
 
 # SIGTERM during a request: stop at the step boundary, exit 75, resume completes
 ctl_reset

@@ -17,6 +17,7 @@
 **   step boom = function () -> { y: int } {% segfault %} on failure continue
 **   step tagged = fanout t in trigger.tags concurrency 3 {
 **     step upper = function (s: t) -> { u: string } {% ... %}
+**     step add = request POST "{{env.API}}/tg" form { tag: t }
 **     return upper.u
 **   }
 **   step pages = request GET "{{env.API}}/cur" paginate data.items cursor body.next -> query.cursor
@@ -67,6 +68,9 @@ static const rt_step_desc D_upper = {
     .name = "upper", .kind = RT_STEP_FUNCTION, .line = 13, .out_type = "{\"u\":\"string\"}", .retries = -1,
 };
 
+static const rt_step_desc D_add = {
+    .name = "add", .kind = RT_STEP_REQUEST, .line = 14, .retries = -1,
+};
 static const char *const PI_pages[] = { "data", "items", NULL };
 static const rt_step_desc D_pages = {
     .name = "pages", .kind = RT_STEP_REQUEST, .line = 15, .retries = -1,
@@ -144,6 +148,10 @@ static int FO_tagged(rt_ctx *c, json_t *value)
 {
     (void)value;
     if (!rt_function(c, &D_upper, rt_object(c, 1, "s", rt_var(c, "t")), F_upper)) return RT_STOP;
+    if (!rt_request(c, &D_add, rt_object(c, 3, "method", rt_str(c, "POST"), "url",
+                                         rt_interp(c, 2, rt_env(c, "API"), rt_str(c, "/tg")), "form",
+                                         rt_object(c, 1, "tag", rt_var(c, "t")))))
+        return RT_STOP;
     return rt_return(c, rt_field(c, rt_result_out(rt_step_result(c, "upper")), "u"));
     return rt_return(c, rt_null());
 }
