@@ -23,13 +23,13 @@
 **   meta       "layout"                    -> "1"
 **
 ** Run record:  { id, workflow, version, user, trigger, settings, status,
-**                attempt, created, updated (ms), pid, output?, error?,
-**                failed_step? }
+**                attempt, created, updated (ms), pid, pid_start, output?,
+**                error?, failed_step? }
 ** Step record: { kind, status, attempts: [{ n, started, ended, error?,
 **                http_status? }], started, ended, input?, output?, error?,
 **                next_at? (retrying), wake_at? (waits) }
 ** status of a run: queued running waiting succeeded failed interrupted
-** status of a step: running retrying waiting succeeded failed
+** status of a step: retrying waiting succeeded failed
 **
 ** Writes: one writer at a time (a mutex here; LMDB's lock across
 ** processes). Every rt_store_commit is one transaction, fsync'ed unless
