@@ -1682,7 +1682,7 @@ bool chk_program(ast_program *prog)
     if (!st->main) return false;
 
     ast_file *m = st->main;
-    if (!m->has_workflow)
+    if (!m->has_workflow && errors_before == 0) /* else a syntax error said why */
         ERR(((src_loc){ m->file_id, 0, 0 }), "missing `workflow NAME` declaration at the top of the file");
 
     ast_field *rf[3] = { ty_mkfield(st, "id", &ast_type_string), ty_mkfield(st, "user", &ast_type_string),

@@ -384,6 +384,7 @@ static void emit_step_desc(emit_state *es, const ast_step *s, const ast_request 
     emit_cstr(b, s->name);
     strbuf_printf(b, ",\n    .kind = %s,\n    .line = %d,\n", kinds[s->kind], emit_line(es, s->name_loc));
     if (req && req->integ) strbuf_printf(b, "    .integ = &I_%s,\n", req->integ->name);
+    if (s->kind == STEP_ACTION && !(req && req->paginate)) strbuf_puts(b, "    .body_output = true,\n");
     strbuf_puts(b, "    .out_type = ");
     if (s->kind == STEP_ACTION && s->action && !(req && req->paginate))
         emit_type_lit(b, req && req->returns ? req->returns : s->action->out);

@@ -5,6 +5,7 @@
 #include "tcc.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <libtcc.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -16,6 +17,27 @@ typedef struct cc_errctx {
     diag_ctx *d;
     int errors;
 } cc_errctx;
+
+/* tcc names only a line; when its message quotes an identifier ('x'
+** undeclared) that occurs in the line, point the caret at it. */
+static src_loc cc_narrow(const diag_ctx *d, src_loc loc, const char *text)
+{
+    const char *q = strchr(text, '\'');
+    const char *qe = q ? strchr(q + 1, '\'') : NULL;
+    if (!qe || qe == q + 1) return loc;
+    size_t n = (size_t)(qe - q - 1);
+    const char *src = d->files[loc.file]->text;
+    for (int i = loc.start; i + (int)n <= loc.end; i++) {
+        bool word_start = i == loc.start || !(isalnum((unsigned char)src[i - 1]) || src[i - 1] == '_');
+        bool word_end = !(isalnum((unsigned char)src[i + n]) || src[i + n] == '_');
+        if (word_start && word_end && memcmp(src + i, q + 1, n) == 0) {
+            loc.start = i;
+            loc.end = i + (int)n;
+            return loc;
+        }
+    }
+    return loc;
+}
 
 static void cc_on_error(void *opaque, const char *msg)
 {
@@ -38,7 +60,7 @@ static void cc_on_error(void *opaque, const char *msg)
                 while (*text == ' ') text++;
                 if (strncmp(text, "error: ", 7) == 0) text += 7;
                 else if (strncmp(text, "warning: ", 9) == 0) text += 9;
-                src_loc loc = diag_line_loc(ec->d, file, (int)line);
+                src_loc loc = cc_narrow(ec->d, diag_line_loc(ec->d, file, (int)line), text);
                 if (warning) diag_warning(ec->d, loc, "%s", text);
                 else diag_error(ec->d, loc, "%s", text);
                 return;

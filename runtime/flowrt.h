@@ -70,6 +70,8 @@ typedef struct rt_step_desc {
     rt_step_kind kind;
     int line;                   /* .flow line of the step, for messages */
     const rt_integration *integ;/* actions: base URL and auth; else NULL */
+    bool body_output;           /* actions: the output is the response body,
+                                   not { status, headers, body } */
     rt_type_text out_type;      /* request: body type (returns/action type) or NULL;
                                    function: declared output type */
     /* request clauses */

@@ -594,5 +594,7 @@ int rt_main(const rt_workflow *wf, int argc, char **argv)
     fflush(stdout);
     fflush(stderr);
     rt_exec_restore_signals();
+    rt_type_cache_free();
+    rt_log_teardown();
     return rc;
 }

@@ -878,7 +878,12 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
             json_decref(resp);
             return ATT_FAIL;
         }
-        out->output = resp;
+        if (d->body_output) {
+            out->output = json_incref(json_object_get(resp, "body"));
+            json_decref(resp);
+        } else {
+            out->output = resp;
+        }
         return ATT_OK;
     }
 

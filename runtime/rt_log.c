@@ -64,6 +64,21 @@ void rt_redact_add(const char *secret)
     pthread_rwlock_unlock(&secret_lock);
 }
 
+void rt_log_teardown(void)
+{
+    rt_log_flush();
+    pthread_rwlock_wrlock(&secret_lock);
+    for (int i = 0; i < nsecrets; i++) {
+        memset(secrets[i], 0, strlen(secrets[i]));
+        free(secrets[i]);
+    }
+    free(secrets);
+    secrets = NULL;
+    nsecrets = 0;
+    pthread_rwlock_unlock(&secret_lock);
+    log_workflow = "flow";      /* the name may live in code about to be unloaded */
+}
+
 /* Redacts into a buffer; returns false when s holds no secret. */
 static bool redact_into(const char *s, rt_buf *out)
 {

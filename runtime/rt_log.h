@@ -22,6 +22,9 @@ void rt_log_emit(const char *run_id, const char *level, json_t *fields, const ch
 /* Writes out buffered log lines (before sleeping, before a request, at the
 ** end of a run). */
 void rt_log_flush(void);
+/* Flushes, and forgets (and wipes) the registered secrets; when rt_main
+** returns. */
+void rt_log_teardown(void);
 
 /* Registers a secret value to redact (copied). Values shorter than 4 bytes
 ** are not registered: redacting every "t" would make logs unreadable and

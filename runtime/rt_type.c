@@ -89,6 +89,19 @@ const json_t *rt_type_parse(rt_type_text text)
     return parsed;
 }
 
+void rt_type_cache_free(void)
+{
+    pthread_mutex_lock(&type_lock);
+    for (size_t i = 0; i < type_cap; i++) {
+        free(type_table[i].text);
+        json_decref(type_table[i].parsed);
+    }
+    free(type_table);
+    type_table = NULL;
+    type_cap = type_count = 0;
+    pthread_mutex_unlock(&type_lock);
+}
+
 void rt_type_name(const json_t *t, char *out, size_t n)
 {
     if (json_is_string(t)) {

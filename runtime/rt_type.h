@@ -12,6 +12,9 @@
 ** and never freed. NULL type text means "json" (anything). Returns NULL
 ** (and prints nothing) when the text is not a valid type. */
 const json_t *rt_type_parse(rt_type_text text);
+/* Frees the cache of parsed types; a later rt_type_parse starts afresh.
+** Called when rt_main returns (flowc run unloads the job's code). */
+void rt_type_cache_free(void);
 
 /* Checks `value` (borrowed) against `type`. On a mismatch returns false and
 ** writes "WHAT: field 'a.b[2]' expected int, got string \"x\"" into err

@@ -9,8 +9,7 @@
 # Prints "PASS: name" / "FAIL: name: why" per test.
 source "$(dirname "$0")/../lib/common.sh"
 cd "$ROOT" || exit 1
-T=$(mktemp -d "${TMPDIR:-/tmp}/flowrt-test.XXXXXX")
-trap 'stop_server; rm -rf "$T"' EXIT
+T=$(scratch)
 
 make -s all >/dev/null 2>"$T/make.err" || { fail "runtime build" "$(tail -5 "$T/make.err")"; exit 0; }
 
