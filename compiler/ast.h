@@ -414,6 +414,8 @@ struct ast_program {
     ast_file **files;       /* every parsed file, main first */
     int nfiles;
     ast_file *tests_file;   /* a `tests for` file given on the command line */
+    const char **stdlib_modules;    /* names of the stdlib modules, sorted (arena) */
+    int nstdlib_modules;
 
     /* checker: the merged view of every file */
     ast_integration **integrations;

@@ -254,25 +254,29 @@ static ast_type *ty_fields_optional(chk_state *st, ast_type *t)
 
 static int chk_distance(const char *a, const char *b)
 {
+    /* edit distance where a swap of two neighbours counts as one edit
+    ** (optimal string alignment): "titel" is one edit from "title" */
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64) return 1000;
-    int row[65];
-    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    int rows[3][65];
+    int *r2 = rows[0], *r1 = rows[1], *r0 = rows[2];   /* rows i-2, i-1, i */
+    for (size_t j = 0; j <= lb; j++) r1[j] = (int)j;
     for (size_t i = 1; i <= la; i++) {
-        int prev = row[0];
-        row[0] = (int)i;
+        r0[0] = (int)i;
         for (size_t j = 1; j <= lb; j++) {
-            int cur = row[j];
-            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            int best = prev + cost;
-            if (row[j] + 1 < best) best = row[j] + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            /* a swap of two neighbours counts as one edit */
-            row[j] = best;
-            prev = cur;
+            int best = r1[j - 1] + (a[i - 1] != b[j - 1]);
+            if (r1[j] + 1 < best) best = r1[j] + 1;
+            if (r0[j - 1] + 1 < best) best = r0[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && r2[j - 2] + 1 < best)
+                best = r2[j - 2] + 1;
+            r0[j] = best;
         }
+        int *t = r2;
+        r2 = r1;
+        r1 = r0;
+        r0 = t;
     }
-    return row[lb];
+    return r1[lb];
 }
 
 const char *chk_did_you_mean(const char *name, const char *const *candidates, int n)
@@ -996,10 +1000,22 @@ static ast_type *chk_action_call(chk_state *st, ast_step *s)
             for (int i = 0; i < st->integrations.cap && n < 256; i++)
                 if (st->integrations.keys[i]) cands[n++] = st->integrations.keys[i];
             const char *hint = chk_did_you_mean(s->integ, cands, n);
+            const ast_program *p = st->prog;
+            const char *module = NULL;  /* a stdlib module of that name or close to it */
+            for (int i = 0; i < p->nstdlib_modules; i++)
+                if (strcmp(p->stdlib_modules[i], s->integ) == 0) module = p->stdlib_modules[i];
+            if (!module) module = chk_did_you_mean(s->integ, p->stdlib_modules, p->nstdlib_modules);
             if (hint)
                 ERR(s->call_loc, "unknown integration '%s'; did you mean '%s'?", s->integ, hint);
+            else if (module && strcmp(module, s->integ) == 0)
+                ERR(s->call_loc, "unknown integration '%s': it is not imported (add: import \"%s\")", s->integ,
+                    module);
+            else if (module)
+                ERR(s->call_loc, "unknown integration '%s'; did you mean '%s' (import \"%s\")?", s->integ, module,
+                    module);
             else
-                ERR(s->call_loc, "unknown integration '%s' (is it imported? import \"%s\")", s->integ, s->integ);
+                ERR(s->call_loc, "unknown integration '%s': no integration of that name is declared or imported",
+                    s->integ);
         } else {
             const char *cands[512];
             int n = 0;
@@ -1493,9 +1509,10 @@ static void chk_trigger(chk_state *st)
     ast_file *m = st->main;
     st->trigger_type = &ast_type_json;
     if (m->ntriggers == 0) {
+        if (!m->has_workflow) return;   /* not a workflow file at all: said once */
         ERR(m->workflow_loc, "workflow '%s' has no trigger: add `trigger event \"name\" { ... }`, "
             "`trigger request`, `trigger schedule \"cron\"` or `trigger enabled`",
-            m->workflow ? m->workflow : "?");
+            m->workflow);
         return;
     }
     for (int i = 1; i < m->ntriggers; i++)
@@ -1596,13 +1613,43 @@ static void chk_test_literal(chk_state *st, ast_expr *e)
     st->where = saved;
 }
 
+/* Reports where a literal value does not fit a type: the missing field or
+** the mistyped member, named by its path below `what`. */
+static void chk_literal_fit(chk_state *st, const ast_expr *e, const ast_type *want, const char *what,
+                            const char *path)
+{
+    if (chk_assignable(e->type, want)) return;
+    const ast_type *w = want->kind == TY_OPTIONAL ? want->elem : want;
+    if (e->kind == EX_OBJECT && w->kind == TY_OBJECT) {
+        for (int i = 0; i < w->nfields; i++) {
+            const ast_field *f = w->fields[i];
+            int k = -1;
+            for (int j = 0; j < e->nitems; j++)
+                if (strcmp(e->keys[j], f->name) == 0) k = j;
+            const char *sub = arena_printf(st->a, "%s.%s", path, f->name);
+            if (k >= 0)
+                chk_literal_fit(st, e->items[k], f->type, what, sub);
+            else if (f->type->kind != TY_OPTIONAL && !ty_dyn(f->type))
+                ERR(e->loc, "%s is missing field '%s' (%s)", what, sub + 1, tystr(st, f->type));
+        }
+        return;
+    }
+    if (e->kind == EX_LIST && w->kind == TY_LIST) {
+        for (int j = 0; j < e->nitems; j++)
+            chk_literal_fit(st, e->items[j], w->elem, what, arena_printf(st->a, "%s[%d]", path, j));
+        return;
+    }
+    if (*path)
+        ERR(e->loc, "%s field '%s' must be %s, not %s", what, path + 1, tystr(st, want), tystr(st, e->type));
+    else
+        ERR(e->loc, "%s must be %s, not %s", what, tystr(st, want), tystr(st, e->type));
+}
+
 static void chk_test(chk_state *st, ast_test *t)
 {
     if (t->event) {
         chk_test_literal(st, t->event);
-        if (st->trigger_type && !chk_assignable(t->event->type, st->trigger_type))
-            ERR(t->event->loc, "test event of type %s does not match the trigger's schema %s",
-                tystr(st, t->event->type), tystr(st, st->trigger_type));
+        if (st->trigger_type) chk_literal_fit(st, t->event, st->trigger_type, "test event", "");
     }
     if (t->settings) {
         chk_test_literal(st, t->settings);

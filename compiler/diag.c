@@ -93,6 +93,17 @@ void diag_format_pos(diag_ctx *d, src_loc loc, char *buf, size_t size)
     snprintf(buf, size, "%d:%d", line, col);
 }
 
+/* Widest source excerpt shown; a longer line is cut to a window around
+** the caret, marked with "..." on the cut sides. */
+enum { DIAG_WINDOW = 120, DIAG_LEAD = 40 };
+
+/* Moves back to the first byte of a UTF-8 sequence. */
+static int diag_char_start(const char *s, int lo, int i)
+{
+    while (i > lo && ((unsigned char)s[i] & 0xC0) == 0x80) i--;
+    return i;
+}
+
 /* Print the source line of loc with a ^~~~ underline below it. */
 static void diag_print_source(diag_ctx *d, src_loc loc)
 {
@@ -106,23 +117,37 @@ static void diag_print_source(diag_ctx *d, src_loc loc)
     int end = loc.end > le ? le : loc.end;
     if (end <= start) end = start + 1;
 
+    /* the excerpt [ws, we) of the line */
+    int ws = ls, we = le;
+    if (diag_chars(f->text, ls, le) > DIAG_WINDOW) {
+        if (start - ls > DIAG_LEAD) ws = diag_char_start(f->text, ls, start - DIAG_LEAD);
+        we = ws;
+        for (int n = 0; we < le && n < DIAG_WINDOW; n++) {
+            we++;
+            while (we < le && ((unsigned char)f->text[we] & 0xC0) == 0x80) we++;
+        }
+    }
+    const char *cut_left = ws > ls ? "..." : "", *cut_right = we < le ? "..." : "";
+
+    strbuf b = { 0 };
     char num[16];
     int w = snprintf(num, sizeof num, "%d", li + 1);
     if (w < 5) w = 5;
-    fprintf(d->out, " %*d | ", w, li + 1);
-    for (int i = ls; i < le; i++) {
+    strbuf_printf(&b, " %*d | %s", w, li + 1, cut_left);
+    for (int i = ws; i < we; i++) {
         unsigned char c = (unsigned char)f->text[i];
         /* Control bytes and NULs would garble the terminal: show them as '?'. */
-        fputc(c == '\t' ? ' ' : (c < 0x20 || c == 0x7f) ? '?' : c, d->out);
+        strbuf_putc(&b, (char)(c == '\t' ? ' ' : (c < 0x20 || c == 0x7f) ? '?' : c));
     }
-    fputc('\n', d->out);
-    fprintf(d->out, " %*s | ", w, "");
-    int pad = diag_chars(f->text, ls, start);
-    for (int i = 0; i < pad; i++) fputc(' ', d->out);
-    fputc('^', d->out);
-    int span = diag_chars(f->text, start, end < le ? end : le);
-    for (int i = 1; i < span; i++) fputc('~', d->out);
-    fputc('\n', d->out);
+    strbuf_printf(&b, "%s\n %*s | %s", cut_right, w, "", cut_left);
+    int pad = diag_chars(f->text, ws, start);
+    for (int i = 0; i < pad; i++) strbuf_putc(&b, ' ');
+    strbuf_putc(&b, '^');
+    int span = diag_chars(f->text, start, end < we ? end : we);
+    for (int i = 1; i < span; i++) strbuf_putc(&b, '~');
+    strbuf_putc(&b, '\n');
+    fwrite(b.data, 1, b.len, d->out);
+    strbuf_free(&b);
 }
 
 static void diag_emit(diag_ctx *d, const char *kind, src_loc loc, const char *fmt, va_list ap)

@@ -3,10 +3,14 @@
 */
 #include "imports.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "check.h"
 
 typedef struct imp_state {
     ast_program *prog;
@@ -21,6 +25,12 @@ static const char *imp_dirname(arena *a, const char *path)
     if (!slash) return ".";
     if (slash == path) return "/";
     return arena_strndup(a, path, (size_t)(slash - path));
+}
+
+/* `import "name"` (not a path) names a stdlib module. */
+static bool imp_is_stdlib(const char *spec)
+{
+    return spec[0] != '/' && strncmp(spec, "./", 2) != 0 && strncmp(spec, "../", 3) != 0;
 }
 
 /* Path of an import as written, resolved against the importing file. */
@@ -45,6 +55,46 @@ static char *imp_canonical(const char *path)
 
 static ast_file *imp_load(imp_state *st, const char *path, src_loc *from_loc);
 
+static int imp_cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* prog->stdlib_modules: the module names an `import "name"` can use. */
+static void imp_list_stdlib(imp_state *st)
+{
+    ast_program *prog = st->prog;
+    DIR *dir = opendir(st->stdlib_dir);
+    if (!dir) return;
+    ptrvec names = { 0 };
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        size_t n = strlen(e->d_name);
+        if (n > 5 && strcmp(e->d_name + n - 5, ".flow") == 0)
+            ptrvec_push(&prog->arena, &names, arena_strndup(&prog->arena, e->d_name, n - 5));
+    }
+    closedir(dir);
+    qsort(names.items, (size_t)names.len, sizeof *names.items, imp_cmp_names);
+    prog->stdlib_modules = (const char **)names.items;
+    prog->nstdlib_modules = names.len;
+}
+
+/* `import "name"` of a module the stdlib does not have. */
+static void imp_unknown_module(imp_state *st, ast_import *im)
+{
+    ast_program *prog = st->prog;
+    const char *hint = chk_did_you_mean(im->path, prog->stdlib_modules, prog->nstdlib_modules);
+    strbuf all = { 0 };
+    for (int i = 0; i < prog->nstdlib_modules; i++)
+        strbuf_printf(&all, "%s%s", i ? ", " : "", prog->stdlib_modules[i]);
+    if (hint)
+        diag_error(prog->diag, im->loc, "no stdlib module '%s'; did you mean '%s'?", im->path, hint);
+    else
+        diag_error(prog->diag, im->loc, "no stdlib module '%s' (the stdlib has: %s; a local file is imported "
+                   "as \"./%s.flow\")", im->path, all.len ? all.data : "nothing", im->path);
+    strbuf_free(&all);
+}
+
 static void imp_load_imports(imp_state *st, ast_file *f)
 {
     for (int i = 0; i < f->nimports; i++) {
@@ -55,6 +105,10 @@ static void imp_load_imports(imp_state *st, ast_file *f)
             continue;
         }
         const char *resolved = imp_resolve(st, f, spec);
+        if (imp_is_stdlib(spec) && access(resolved, F_OK) != 0) {
+            imp_unknown_module(st, im);
+            continue;
+        }
         im->file = imp_load(st, resolved, &im->loc);
     }
 }
@@ -126,6 +180,7 @@ static ast_file *imp_load(imp_state *st, const char *path, src_loc *from_loc)
 bool imp_load_program(ast_program *prog, const char *path, const char *stdlib_dir)
 {
     imp_state st = { .prog = prog, .stdlib_dir = stdlib_dir };
+    imp_list_stdlib(&st);
     ast_file *f = imp_load(&st, path, NULL);
     if (!f) return false;
     if (f->tests_for) {

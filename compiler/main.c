@@ -54,7 +54,7 @@ static int check_one(const char *path, bool dump_ast)
     int rc = 1;
     if (imp_load_program(&prog, path, g_paths.stdlib_dir)) {
         if (dump_ast)
-            for (int i = 0; i < prog.nfiles; i++) ast_dump_file(prog.files[i], stdout);
+            ast_dump_file(prog.main, stdout);   /* imports are dumped where named themselves */
         if (d.errors == 0 || prog.main) chk_program(&prog);
         rc = d.errors ? 1 : 0;
     }
