@@ -95,6 +95,11 @@ test:
 	@$(MAKE) --no-print-directory all
 	@./tests/run.sh
 
+demo:
+	@./scripts/install-deps.sh
+	@$(MAKE) --no-print-directory all
+	@./scripts/demo.sh
+
 bench: all
 	@./bench/run.sh
 

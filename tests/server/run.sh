@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/server/selftest.sh — checks the test API server itself with curl:
+# tests/server/run.sh — checks the test API server itself with curl:
 # response sequences, the log, in-flight counts, pagination, large and cut
 # bodies, the control API and shutdown. Prints PASS/FAIL lines and
 # "N passed, N failed". SERVER_BIN overrides build/tests/flowtest-server.
