@@ -801,8 +801,30 @@ static char *status_error(long status, const json_t *body)
 
 /* One HTTP exchange, classified. On ATT_OK *resp is a NEW reference to
 ** { status, headers, body }. */
-static attempt_outcome http_exchange(const rt_step_desc *d, const prepared_request *p, const char *url,
-                                     const char *body, const json_t *headers, json_t **resp, attempt *out)
+/* `fail when` over a response; the callback may raise errors on c. */
+static bool fails_when(rt_ctx *c, const rt_step_desc *d, json_t *resp, attempt *out)
+{
+    if (!d->fail_when) return false;
+    bool held = d->fail_when(c, resp);
+    if (c->error) {
+        out->error = rt_xprintf("fail when: %s", c->error);
+        free(c->error);
+        c->error = NULL;
+        return true;
+    }
+    if (held) {
+        char *s = status_error(json_integer_value(json_object_get(resp, "status")), json_object_get(resp, "body"));
+        out->error = rt_xprintf("fail when held for the response (%s)", s);
+        free(s);
+    }
+    return held;
+}
+
+/* One request and its response: status, `fail when`, then `returns` (so an
+** API's own error report is what a failure names, not a missing field). */
+static attempt_outcome http_exchange(rt_ctx *c, const rt_step_desc *d, const prepared_request *p,
+                                     const char *url, const char *body, const json_t *headers, json_t **resp,
+                                     attempt *out)
 {
     rt_http_request rq = { .method = p->method, .url = url, .headers = headers, .body = body,
                            .body_len = body ? strlen(body) : 0, .timeout_ms = d->timeout_ms };
@@ -822,35 +844,21 @@ static attempt_outcome http_exchange(const rt_step_desc *d, const prepared_reque
         rt_http_response_free(&rs);
         return retry ? ATT_RETRY : ATT_FAIL;
     }
+    json_t *r = json_pack("{s:i, s:o, s:o}", "status", (int)rs.status, "headers", rs.headers, "body", rs.body);
+    if (fails_when(c, d, r, out)) {
+        json_decref(r);
+        return ATT_FAIL;
+    }
     if (rs.status >= 200 && rs.status < 300 && d->out_type) {
         char err[600];
-        if (!rt_type_check(d->out_type, rs.body, "response body", err, sizeof err)) {
+        if (!rt_type_check(d->out_type, json_object_get(r, "body"), "response body", err, sizeof err)) {
             out->error = rt_xstrdup(err);
-            rt_http_response_free(&rs);
+            json_decref(r);
             return ATT_FAIL;
         }
     }
-    *resp = json_pack("{s:i, s:o, s:o}", "status", (int)rs.status, "headers", rs.headers, "body", rs.body);
+    *resp = r;
     return ATT_OK;
-}
-
-/* `fail when` over a response; the callback may raise errors on c. */
-static bool fails_when(rt_ctx *c, const rt_step_desc *d, json_t *resp, attempt *out)
-{
-    if (!d->fail_when) return false;
-    bool held = d->fail_when(c, resp);
-    if (c->error) {
-        out->error = rt_xprintf("fail when: %s", c->error);
-        free(c->error);
-        c->error = NULL;
-        return true;
-    }
-    if (held) {
-        char *s = status_error(json_integer_value(json_object_get(resp, "status")), json_object_get(resp, "body"));
-        out->error = rt_xprintf("fail when held for the response (%s)", s);
-        free(s);
-    }
-    return held;
 }
 
 /* The list at page_items below a body, or NULL. */
@@ -872,12 +880,8 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
     prepared_request *p = &((request_arg *)arg)->p;
     if (d->paginate == RT_PAGE_NONE) {
         json_t *resp = NULL;
-        attempt_outcome o = http_exchange(d, p, p->url, p->body, p->headers, &resp, out);
+        attempt_outcome o = http_exchange(c, d, p, p->url, p->body, p->headers, &resp, out);
         if (o != ATT_OK) return o;
-        if (fails_when(c, d, resp, out)) {
-            json_decref(resp);
-            return ATT_FAIL;
-        }
         if (d->body_output) {
             out->output = json_incref(json_object_get(resp, "body"));
             json_decref(resp);
@@ -914,13 +918,8 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
             if (json_object_get(headers, "Idempotency-Key")) json_object_set_new(headers, "Idempotency-Key", json_string(key));
             free(key);
         }
-        o = http_exchange(d, p, url, body, headers, &resp, out);
+        o = http_exchange(c, d, p, url, body, headers, &resp, out);
         if (o != ATT_OK) break;
-        if (fails_when(c, d, resp, out)) {
-            json_decref(resp);
-            o = ATT_FAIL;
-            break;
-        }
         pages++;
         status = json_integer_value(json_object_get(resp, "status"));
         json_t *page = page_items_of(d, json_object_get(resp, "body"));
