@@ -370,7 +370,7 @@ static int chk_narrow_push(chk_state *st, const ptrvec *paths)
 static ast_type *chk_expr(chk_state *st, ast_expr *e);
 
 static const char *const chk_builtins[] = {
-    "len", "lower", "upper", "trim", "string", "int", "float", "contains", "join", "now", "json",
+    "len", "lower", "upper", "trim", "string", "int", "float", "contains", "join", "now", "json", "url_encode",
 };
 #define NBUILTINS ((int)(sizeof chk_builtins / sizeof chk_builtins[0]))
 
@@ -613,6 +613,14 @@ static ast_type *chk_call(chk_state *st, ast_expr *e)
     }
     if (strcmp(fn, "string") == 0) {
         chk_arity(st, e, 1, 1);
+        return &ast_type_string;
+    }
+    if (strcmp(fn, "url_encode") == 0) {
+        if (chk_arity(st, e, 1, 1)) {
+            ast_type_kind k = ty_strip(at[0])->kind;
+            chk_want(st, e->items[0], at[0], k == TY_STRING || k == TY_INT || k == TY_FLOAT || k == TY_BOOL, fn,
+                     "a string, number or bool");
+        }
         return &ast_type_string;
     }
     if (strcmp(fn, "int") == 0 || strcmp(fn, "float") == 0) {
@@ -1262,7 +1270,7 @@ static void chk_block(chk_state *st, ast_block *b)
 /* ---- prepass: every step name, once ------------------------------------ */
 
 static const char *const chk_reserved_step_names[] = {
-    "run", "output", "status", "headers", "body", "len", "lower", "upper", "trim", "string",
+    "run", "output", "status", "headers", "body", "len", "lower", "upper", "trim", "string", "url_encode",
     "int", "float", "contains", "join", "now", "bool",
 };
 

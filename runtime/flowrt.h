@@ -183,7 +183,7 @@ bool    rt_truthy(rt_ctx *c, json_t *v, int line);  /* conditions: must be bool 
 ** empty, others as compact JSON) and concatenated. */
 json_t *rt_interp(rt_ctx *c, int n, ...);
 /* Built-in functions by name: len lower upper trim string int float
-** contains join now json. */
+** contains join now json url_encode. */
 json_t *rt_call(rt_ctx *c, const char *fn, int n, json_t **args, int line);
 
 /* Operator codes for rt_binary / rt_unary (same order as the compiler's). */

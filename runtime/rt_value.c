@@ -433,6 +433,30 @@ static json_t *call_case(rt_ctx *c, const char *fn, json_t *a, int line)
     return keep(c, r);
 }
 
+/* Percent-encodes all but RFC 3986's unreserved characters: a value made
+** safe for one path segment (null renders empty, as in interpolation). */
+static json_t *call_url_encode(rt_ctx *c, json_t *a)
+{
+    rt_buf text = { 0 }, out = { 0 };
+    rt_buf_append(&text, "", 0);
+    rt_buf_append(&out, "", 0);
+    rt_value_render(&text, a);
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < text.len; i++) {
+        unsigned char ch = (unsigned char)text.data[i];
+        if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            rt_buf_append(&out, (const char *)&ch, 1);
+        } else {
+            char esc[3] = { '%', hex[ch >> 4], hex[ch & 15] };
+            rt_buf_append(&out, esc, 3);
+        }
+    }
+    json_t *r = rt_str(c, out.data);
+    rt_buf_free(&text);
+    rt_buf_free(&out);
+    return r;
+}
+
 static json_t *call_number(rt_ctx *c, const char *fn, json_t *a, int line)
 {
     bool to_int = fn[0] == 'i';
@@ -494,6 +518,7 @@ json_t *rt_call(rt_ctx *c, const char *fn, int n, json_t **args, int line)
     if (strcmp(fn, "lower") == 0 || strcmp(fn, "upper") == 0 || strcmp(fn, "trim") == 0)
         return call_case(c, fn, a, line);
     if (strcmp(fn, "string") == 0) return json_is_string(a) ? a : rt_interp(c, 1, a);
+    if (strcmp(fn, "url_encode") == 0) return call_url_encode(c, a);
     if (strcmp(fn, "int") == 0 || strcmp(fn, "float") == 0) return call_number(c, fn, a, line);
     if (strcmp(fn, "contains") == 0) return call_contains(c, a, b, line);
     if (strcmp(fn, "join") == 0) {
