@@ -92,6 +92,8 @@ typedef struct chk_returns {
 } chk_returns;
 
 typedef struct chk_state {
+    bool opt_chain;             /* the next chk_expr is the left side of '??' */
+    bool chain_ok;              /* this field/index may read through null */
     ast_program *prog;
     diag_ctx *d;
     arena *a;
@@ -480,9 +482,13 @@ static ast_type *chk_name(chk_state *st, ast_expr *e)
     return &ast_type_error;
 }
 
+static ast_type *chk_field_of(chk_state *st, ast_expr *e, ast_type *bt);
+
 /* Field access a.name where a has type t. */
 static ast_type *chk_field(chk_state *st, ast_expr *e)
 {
+    bool chain = st->chain_ok;
+    st->opt_chain = chain;
     ast_type *bt = chk_expr(st, e->a);
     const char *name = e->name;
 
@@ -510,6 +516,10 @@ static ast_type *chk_field(chk_state *st, ast_expr *e)
     }
 
     if (ty_dyn(bt)) return bt;
+    if (bt->kind == TY_OPTIONAL && chain) {
+        ast_type *t = chk_field_of(st, e, bt->elem);
+        return t->kind == TY_ERROR || ty_dyn(t) ? t : ty_opt(st, t);
+    }
     if (bt->kind == TY_OPTIONAL || bt->kind == TY_NULL) {
         const char *path = chk_path(st, e->a);
         if (bt->kind == TY_OPTIONAL && chk_is_narrowed(st, path)) {
@@ -520,6 +530,14 @@ static ast_type *chk_field(chk_state *st, ast_expr *e)
             return &ast_type_error;
         }
     }
+    return chk_field_of(st, e, bt);
+}
+
+/* The field e->name of a (non-null) value of type bt. */
+static ast_type *chk_field_of(chk_state *st, ast_expr *e, ast_type *bt)
+{
+    const char *name = e->name;
+    if (ty_dyn(bt)) return bt;
     if (bt->kind != TY_OBJECT) {
         ERR(e->name_loc, "cannot read field '%s' of a value of type %s", name, tystr(st, bt));
         return &ast_type_error;
@@ -544,9 +562,17 @@ static ast_type *chk_field(chk_state *st, ast_expr *e)
 
 static ast_type *chk_index(chk_state *st, ast_expr *e)
 {
+    bool chain = st->chain_ok;
+    st->opt_chain = chain;
     ast_type *bt = chk_expr(st, e->a);
     ast_type *it = chk_expr(st, e->b);
     if (ty_dyn(bt)) return &ast_type_json;
+    bool through_null = false;
+    if (bt->kind == TY_OPTIONAL && (chain || chk_is_narrowed(st, chk_path(st, e->a)))) {
+        through_null = chain;
+        bt = bt->elem;
+        if (ty_dyn(bt)) return &ast_type_json;
+    }
     if (bt->kind == TY_OPTIONAL || bt->kind == TY_NULL) {
         const char *path = chk_path(st, e->a);
         ERR(e->a->loc, "'%s' may be null here: use '?\?' or check 'if %s != null' before indexing it",
@@ -561,7 +587,7 @@ static ast_type *chk_index(chk_state *st, ast_expr *e)
     if (bt->kind == TY_OBJECT) {
         if (e->b->kind == EX_STRING) {
             ast_field *f = ty_field(bt, e->b->sval);
-            if (f) return f->type;
+            if (f) return through_null ? ty_opt(st, f->type) : f->type;
             ERR(e->b->loc, "no field \"%s\" in a value of type %s", e->b->sval, tystr(st, bt));
             return &ast_type_error;
         }
@@ -662,6 +688,7 @@ static ast_type *chk_call(chk_state *st, ast_expr *e)
 
 static ast_type *chk_binary(chk_state *st, ast_expr *e)
 {
+    st->opt_chain = e->op == OP_COALESCE;
     ast_type *a = chk_expr(st, e->a);
     ast_type *b;
     const char *op = ast_op_str(e->op);
@@ -837,6 +864,11 @@ static ast_type *chk_expr_inner(chk_state *st, ast_expr *e)
 static ast_type *chk_expr(chk_state *st, ast_expr *e)
 {
     if (!e) return &ast_type_error;
+    /* `a.b.c ?? d`: a postfix chain on the left of '??' reads through
+    ** nulls (the runtime's field and index reads give null on null) */
+    bool chain = st->opt_chain;
+    st->opt_chain = false;
+    st->chain_ok = chain && (e->kind == EX_FIELD || e->kind == EX_INDEX);
     e->type = chk_expr_inner(st, e);
     return e->type;
 }
