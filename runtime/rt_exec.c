@@ -335,6 +335,10 @@ void rt_run_free(rt_run_state *run)
     json_decref(run->pending_logs);
     json_decref(run->output);
     json_decref(run->info);
+    json_decref(run->secrets);
+    json_decref(run->step_outputs);
+    json_decref(run->inputs_used);
+    free(run->input_error);
     free(run->error);
     free(run->failed_step);
     pthread_mutex_destroy(&run->lock);
@@ -393,6 +397,56 @@ static bool commit_step_ex(rt_ctx *c, const char *path, json_t *rec, bool deferr
         run->stop = true;
         pthread_mutex_unlock(&run->lock);
     }
+    return ok;
+}
+
+/* The run record says `waiting` (with its wake-up time) while a context
+** sleeps in a durable wait, `running` again once none does, so history
+** shows what a run is doing and when it is due. */
+static void run_mark_waiting(rt_run_state *run, int64_t wake_at)
+{
+    pthread_mutex_lock(&run->lock);
+    bool change = wake_at ? run->nwaiting++ == 0 : --run->nwaiting == 0;
+    if (change) {
+        json_t *rec = run->record;
+        json_object_set_new(rec, "status", json_string(wake_at ? "waiting" : "running"));
+        if (wake_at) json_object_set_new(rec, "wake_at", json_integer(wake_at));
+        else json_object_del(rec, "wake_at");
+        json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
+        rt_store_write w = { .run_id = run->id, .run = rec };
+        char err[256];
+        if (!rt_store_commit(run->store, &w, err, sizeof err)) rt_log_emit(run->id, "error", NULL, "%s", err);
+    }
+    pthread_mutex_unlock(&run->lock);
+}
+
+/* Suspends the run at a durable wait (not sleeping in this process):
+** whoever schedules runs (`resume`) wakes it at wake_at. */
+static void run_suspend(rt_ctx *c, int64_t wake_at)
+{
+    rt_run_state *run = c->run;
+    pthread_mutex_lock(&run->lock);
+    if (!run->wake_at || wake_at < run->wake_at) run->wake_at = wake_at;
+    run->suspended = true;
+    run->stop = true;
+    pthread_mutex_unlock(&run->lock);
+    c->waiting = true;
+}
+
+/* A durable sleep until wake_at: in this process (the run shows as
+** waiting meanwhile), or by suspending the run. False when the run must
+** stop (interrupted or suspended). */
+static bool durable_sleep(rt_ctx *c, int64_t wake_at)
+{
+    int64_t left = wake_at - rt_now_ms();
+    if (left <= 0) return true;
+    if (!c->run->sleep_in_process) {
+        run_suspend(c, wake_at);
+        return false;
+    }
+    run_mark_waiting(c->run, wake_at);
+    bool ok = sleep_ms(left);
+    run_mark_waiting(c->run, 0);
     return ok;
 }
 
@@ -514,7 +568,7 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
         /* resumed in the middle of retries: keep counting, honour the wait */
         rec = json_deep_copy(prev);
         json_int_t next_at = json_integer_value(json_object_get(rec, "next_at"));
-        if (next_at > rt_now_ms() && !sleep_ms(next_at - rt_now_ms())) {
+        if (next_at > rt_now_ms() && !durable_sleep(c, next_at)) {
             json_decref(rec);
             free(path);
             return NULL;
@@ -574,7 +628,7 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
                                   "retrying", "attempt", n, "delay_ms", (json_int_t)delay, "error", msg),
                         "step '%s' attempt %d failed: %s; retrying in %lld ms", path, n, msg, (long long)delay);
             free(msg);
-            if (!sleep_ms(delay)) {
+            if (!durable_sleep(c, json_integer_value(json_object_get(rec, "next_at")))) {
                 json_decref(rec);
                 free(path);
                 return NULL;
@@ -585,6 +639,7 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
         json_object_set_new(rec, "status", json_string("failed"));
         json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
         json_object_set_new(rec, "error", json_string(msg));
+        if (d->continue_on_failure) json_object_set_new(rec, "continued", json_true());
         if (!commit_step_ex(c, path, rec, d->kind == RT_STEP_FUNCTION)) {
             free(msg);
             json_decref(rec);
@@ -1004,7 +1059,7 @@ static attempt_outcome failed_attempt(rt_ctx *c, const rt_step_desc *d, const ch
     return ATT_FAIL;
 }
 
-rt_result *rt_request(rt_ctx *c, const rt_step_desc *d, json_t *req)
+static rt_result *request_step(rt_ctx *c, const rt_step_desc *d, json_t *req)
 {
     if (!ctx_check(c)) return NULL;
     char *path = step_path(c, d->name);
@@ -1159,7 +1214,7 @@ static attempt_outcome function_attempt(rt_ctx *c, const rt_step_desc *d, const 
     return ATT_OK;
 }
 
-rt_result *rt_function(rt_ctx *c, const rt_step_desc *d, json_t *params, rt_function_fn fn)
+static rt_result *function_step(rt_ctx *c, const rt_step_desc *d, json_t *params, rt_function_fn fn)
 {
     function_arg fa = { fn, params };
     return run_step(c, d, "function", params, function_attempt, &fa);
@@ -1255,7 +1310,7 @@ static attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const ch
     return ATT_OK;
 }
 
-rt_result *rt_fanout(rt_ctx *c, const rt_step_desc *d, json_t *list, rt_item_fn item)
+static rt_result *fanout_step(rt_ctx *c, const rt_step_desc *d, json_t *list, rt_item_fn item)
 {
     if (!ctx_check(c)) return NULL;
     if (!json_is_array(list) && !json_is_null(list)) {
@@ -1276,6 +1331,129 @@ rt_result *rt_fanout(rt_ctx *c, const rt_step_desc *d, json_t *list, rt_item_fn 
     free(job.failure);
     pthread_mutex_destroy(&job.lock);
     return r;
+}
+
+/* ---- Test Step: one step with its upstream outputs given ----------------- */
+
+/* Whether a given output fits what step d produces. */
+static bool input_fits(const rt_step_desc *d, json_t *v, char *err, size_t n)
+{
+    char what[200];
+    snprintf(what, sizeof what, "--input: step '%s'", d->name);
+    if (d->kind == RT_STEP_FUNCTION || (d->kind == RT_STEP_REQUEST && d->body_output && d->paginate == RT_PAGE_NONE))
+        return rt_type_check(d->out_type, v, what, err, n);
+    if (d->kind == RT_STEP_FANOUT) {
+        if (json_is_array(v)) return true;
+        snprintf(err, n, "%s: expected a list (one output per item)", what);
+        return false;
+    }
+    if (!json_is_object(v)) {
+        snprintf(err, n, "%s: expected an object { status, headers, %s }", what,
+                 d->paginate != RT_PAGE_NONE ? "pages, items" : "body");
+        return false;
+    }
+    json_t *status = json_object_get(v, "status");
+    if (status && !json_is_integer(status)) {
+        snprintf(err, n, "%s: field 'status' expected int", what);
+        return false;
+    }
+    if (d->paginate != RT_PAGE_NONE) {
+        if (json_is_array(json_object_get(v, "items"))) return true;
+        snprintf(err, n, "%s: field 'items' expected a list", what);
+        return false;
+    }
+    snprintf(what, sizeof what, "--input: step '%s' body", d->name);
+    json_t *body = json_object_get(v, "body");
+    return rt_type_check(d->out_type, body ? body : json_null(), what, err, n);
+}
+
+/* What a step does in Test Step mode instead of running: 0 run it, 1 *r
+** holds its given output (or a not-run result), 2 stop the run. */
+static int step_mode(rt_ctx *c, const rt_step_desc *d, rt_result **r)
+{
+    rt_run_state *run = c->run;
+    *r = NULL;
+    if (strcmp(d->name, run->only_step) == 0) return 0;
+    pthread_mutex_lock(&run->lock);
+    json_t *given = json_object_get(run->step_inputs, d->name);
+    if (given) json_object_set_new(run->inputs_used, d->name, json_true());
+    pthread_mutex_unlock(&run->lock);
+    if (!given && d->kind == RT_STEP_FANOUT) return 0;     /* its body may hold the step */
+    if (!ctx_check(c)) return 2;
+    char *path = step_path(c, d->name);
+    if (given) {
+        char err[700];
+        if (!input_fits(d, given, err, sizeof err)) {
+            pthread_mutex_lock(&run->lock);
+            if (!run->input_error) run->input_error = rt_xstrdup(err);
+            run->stop = true;
+            pthread_mutex_unlock(&run->lock);
+            free(path);
+            return 2;
+        }
+        *r = ctx_add_result(c, d->name, given, true, NULL);
+    } else {
+        rt_log_emit(run->id, "warning", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status", "missing"),
+                    "step '%s' is not in --input: it counts as not run", path);
+        *r = ctx_add_result(c, d->name, NULL, false, "not run (no output given in --input)");
+    }
+    free(path);
+    return 1;
+}
+
+/* After a step in Test Step mode: the step under test records its output
+** and ends its context; the run ends after it (or after the fanout that
+** ran it). */
+static rt_result *step_mode_after(rt_ctx *c, const rt_step_desc *d, rt_result *r)
+{
+    rt_run_state *run = c->run;
+    if (strcmp(d->name, run->only_step) == 0) {
+        if (!r) return NULL;
+        char *path = step_path(c, d->name);
+        if (!r->ok) {
+            char *msg = rt_xprintf("step '%s': %s", path, json_string_value(r->error));
+            ctx_fail(c, path, msg);
+            free(msg);
+        }
+        pthread_mutex_lock(&run->lock);
+        if (r->ok) json_object_set(run->step_outputs, path, r->out);
+        run->step_done = true;
+        if (!c->parent) run->stop = true;
+        pthread_mutex_unlock(&run->lock);
+        free(path);
+        return NULL;
+    }
+    if (run->step_done && !c->parent) {
+        pthread_mutex_lock(&run->lock);
+        run->stop = true;
+        pthread_mutex_unlock(&run->lock);
+        return NULL;
+    }
+    return r;
+}
+
+rt_result *rt_request(rt_ctx *c, const rt_step_desc *d, json_t *req)
+{
+    rt_result *r;
+    if (!c->run->only_step) return request_step(c, d, req);
+    int m = step_mode(c, d, &r);
+    return m ? r : step_mode_after(c, d, request_step(c, d, req));
+}
+
+rt_result *rt_function(rt_ctx *c, const rt_step_desc *d, json_t *params, rt_function_fn fn)
+{
+    rt_result *r;
+    if (!c->run->only_step) return function_step(c, d, params, fn);
+    int m = step_mode(c, d, &r);
+    return m ? r : step_mode_after(c, d, function_step(c, d, params, fn));
+}
+
+rt_result *rt_fanout(rt_ctx *c, const rt_step_desc *d, json_t *list, rt_item_fn item)
+{
+    rt_result *r;
+    if (!c->run->only_step) return fanout_step(c, d, list, item);
+    int m = step_mode(c, d, &r);
+    return m ? r : step_mode_after(c, d, fanout_step(c, d, list, item));
 }
 
 /* ---- statements --------------------------------------------------------- */
@@ -1350,23 +1528,18 @@ static int wait_at(rt_ctx *c, const char *id, int64_t wake_at_if_new)
     int64_t left = wake_at - rt_now_ms();
     char when[40];
     rt_format_time(wake_at, when, sizeof when);
-    if (left > 0) {
-        if (!c->run->sleep_in_process) {
-            /* suspend: whoever schedules runs wakes this one at wake_at */
-            pthread_mutex_lock(&c->run->lock);
-            c->run->suspended = true;
-            c->run->stop = true;
-            pthread_mutex_unlock(&c->run->lock);
-            c->waiting = true;
-            json_decref(rec);
-            free(path);
-            return RT_STOP;
-        }
-        rt_log_emit(c->run->id, "info",
-                    json_pack("{s:s, s:s, s:s, s:I}", "event", "wait", "step", path, "until", when, "ms",
-                              (json_int_t)left),
-                    "waiting until %s (%lld ms)", when, (long long)left);
-        if (!sleep_ms(left)) {
+    if (left > 0 && (c->run->test_limits || c->run->only_step)) {
+        /* test mode: waits are skipped */
+        rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "wait", "step", path, "status", "skipped"),
+                    "wait until %s skipped (test limits)", when);
+        json_object_set_new(rec, "skipped", json_true());
+    } else if (left > 0) {
+        if (c->run->sleep_in_process)
+            rt_log_emit(c->run->id, "info",
+                        json_pack("{s:s, s:s, s:s, s:I}", "event", "wait", "step", path, "until", when, "ms",
+                                  (json_int_t)left),
+                        "waiting until %s (%lld ms)", when, (long long)left);
+        if (!durable_sleep(c, wake_at)) {
             json_decref(rec);
             free(path);
             return RT_STOP;
@@ -1422,14 +1595,21 @@ json_t *rt_env(rt_ctx *c, const char *name)
     return v ? rt_str(c, v) : json_null();
 }
 
+/* The user's stored credential, else FLOW_SECRET_<NAME>. */
 static json_t *secret_value(rt_ctx *c, const char *name)
 {
     char var[200];
     int n = snprintf(var, sizeof var, "FLOW_SECRET_%s", name);
     for (int i = 12; i < n; i++) var[i] = (char)toupper((unsigned char)var[i]);
-    const char *v = getenv(var);
+    const char *v = json_string_value(json_object_get(c->run->secrets, name));
+    if (!v) v = getenv(var);
     if (!v) {
-        rt_ctx_raise(c, 0, "secret '%s' is not set (set %s)", name, var);
+        const char *user = json_string_value(json_object_get(c->run->record, "user"));
+        if (user)
+            rt_ctx_raise(c, 0, "secret '%s' is not set (store it with `users set %s --secret %s=...`, or set %s)",
+                         name, user, name, var);
+        else
+            rt_ctx_raise(c, 0, "secret '%s' is not set (set %s)", name, var);
         return rt_str(c, "");
     }
     rt_redact_add(v);
@@ -1483,6 +1663,10 @@ rt_outcome rt_exec_run(rt_run_state *run)
     json_t *rec = run->record;
     char err[256];
     run->committed = rt_store_get_steps(run->store, run->id);
+    if (run->only_step) {
+        run->step_outputs = json_object();
+        run->inputs_used = json_object();
+    }
     run->committed_logs = rt_store_get_logs(run->store, run->id);
     for (int i = 0; i < wf->nsecrets; i++) {
         char var[200];
@@ -1490,6 +1674,9 @@ rt_outcome rt_exec_run(rt_run_state *run)
         for (int k = 12; k < n; k++) var[k] = (char)toupper((unsigned char)var[k]);
         rt_redact_add(getenv(var));
     }
+    const char *sk;
+    json_t *sv;
+    json_object_foreach(run->secrets, sk, sv) rt_redact_add(json_string_value(sv));
 
     const char *old_status = json_string_value(json_object_get(rec, "status"));
     char *old = rt_xstrdup(old_status ? old_status : "queued");
@@ -1518,7 +1705,33 @@ rt_outcome rt_exec_run(rt_run_state *run)
     wf->body(c);
     ctx_check(c);
 
-    if (run->suspended) {
+    if (run->only_step) {
+        /* Test Step: the step's output, or why it did not run */
+        if (run->input_error) {
+            run->outcome = RT_RUN_FAILED;
+            run->error = rt_xstrdup(run->input_error);
+        } else if (c->failure) {
+            run->outcome = RT_RUN_FAILED;
+            run->error = rt_xstrdup(c->failure);
+            run->failed_step = c->failed_step ? rt_xstrdup(c->failed_step) : NULL;
+        } else if (run->step_done) {
+            run->outcome = RT_RUN_SUCCEEDED;
+            json_t *one = json_object_get(run->step_outputs, run->only_step);
+            run->output = json_incref(one ? one : run->step_outputs);
+        } else if (interrupted) {
+            run->outcome = RT_RUN_INTERRUPTED;
+        } else {
+            run->outcome = RT_RUN_FAILED;
+            run->error = rt_xprintf("step '%s' did not run: a condition skipped it, the run ended before it, "
+                                    "or there is no such step", run->only_step);
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(run->step_inputs, k, v)
+            if (!json_object_get(run->inputs_used, k) && strcmp(k, run->only_step) != 0)
+                rt_log_emit(run->id, "warning", NULL, "--input names step '%s', which did not come before '%s'", k,
+                            run->only_step);
+    } else if (run->suspended) {
         run->outcome = RT_RUN_WAITING;
     } else if (interrupted && !c->returned && !c->failure) {
         run->outcome = RT_RUN_INTERRUPTED;
@@ -1551,6 +1764,12 @@ rt_outcome rt_exec_run(rt_run_state *run)
     else json_object_del(rec, "error");
     if (run->failed_step) json_object_set_new(rec, "failed_step", json_string(run->failed_step));
     else json_object_del(rec, "failed_step");
+    if (run->outcome == RT_RUN_WAITING) json_object_set_new(rec, "wake_at", json_integer(run->wake_at));
+    else json_object_del(rec, "wake_at");
+    if (run->outcome == RT_RUN_SUCCEEDED || run->outcome == RT_RUN_FAILED)
+        json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
+    else
+        json_object_del(rec, "ended");
     pthread_mutex_lock(&run->lock);
     json_t *logs = run->pending_logs;
     run->pending_logs = json_array();
@@ -1575,7 +1794,13 @@ rt_outcome rt_exec_run(rt_run_state *run)
     case RT_RUN_INTERRUPTED:
         rt_log_emit(run->id, "warning", f, "run interrupted after %lld ms; `%s resume` finishes it", ms, wf->name);
         break;
-    case RT_RUN_WAITING: rt_log_emit(run->id, "info", f, "run waiting"); break;
+    case RT_RUN_WAITING: {
+        char when[40];
+        rt_format_time(run->wake_at, when, sizeof when);
+        json_object_set_new(f, "wake_at", json_string(when));
+        rt_log_emit(run->id, "info", f, "run waiting until %s; `%s resume` then wakes it", when, wf->name);
+        break;
+    }
     }
     rt_log_flush();
     return run->outcome;

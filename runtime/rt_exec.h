@@ -39,6 +39,22 @@ typedef struct rt_run_state {
     bool stop;                  /* a store failure, interruption or suspension: every context unwinds */
     bool suspended;             /* stopped at a durable wait (not sleep_in_process) */
     json_t *info;               /* owned: { id, user, attempt } for run.* */
+    int64_t wake_at;            /* suspended: when the run is due again (ms) */
+    int nwaiting;               /* contexts sleeping in a durable wait now */
+
+    json_t *secrets;            /* owned or NULL: the user's stored secrets, name -> value
+                                   (never written anywhere; consulted before FLOW_SECRET_*) */
+
+    /* Test Step (`run --step NAME --input FILE`): only steps named
+    ** only_step execute; every other step takes its output from
+    ** step_inputs (name -> output, checked against the step's type) or
+    ** counts as not run; the run ends once the step has run. */
+    const char *only_step;
+    json_t *step_inputs;        /* borrowed */
+    json_t *step_outputs;       /* owned: path -> output of each execution of only_step */
+    json_t *inputs_used;        /* owned: name -> true for every input consulted */
+    bool step_done;
+    char *input_error;          /* owned: an --input value of the wrong type (exit 2) */
 } rt_run_state;
 
 /* Initialises a run over a run record (NEW reference taken over). */

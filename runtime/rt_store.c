@@ -13,7 +13,7 @@
 
 struct rt_store {
     MDB_env *env;
-    MDB_dbi runs, steps, logs, by_status, by_user, meta;
+    MDB_dbi runs, steps, logs, by_status, by_user, by_user_status, users, meta;
     bool batch;                 /* MDB_NOSYNC: fsync only in rt_store_sync */
     size_t mapsize;
     pthread_mutex_t wlock;      /* one writer at a time in this process */
@@ -30,7 +30,11 @@ struct rt_store {
 #define GROUP_MAX 256
 #define GROUP_MS 50
 
+typedef int (*txn_fn)(rt_store *st, MDB_txn *txn, void *arg);
 static int commit_locked(rt_store *st, const rt_store_write *w);
+static int write_txn(rt_store *st, txn_fn fn, void *arg);
+static int migrate_layout(rt_store *st, MDB_txn *txn, void *arg);
+static int grow_map(rt_store *st, size_t seen);
 
 static int mkdir_p(const char *dir)
 {
@@ -75,22 +79,22 @@ rt_store *rt_store_open(const char *dir, bool batch, char *err, size_t errlen)
     mdb_env_info(st->env, &info);
     st->mapsize = info.me_mapsize;
 
-    MDB_txn *txn;
-    rc = mdb_txn_begin(st->env, NULL, 0, &txn);
-    if (rc == 0) {
+    for (int tries = 0; tries < 20; tries++) {
+        MDB_txn *txn;
+        rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+        if (rc != 0) break;
         struct { const char *name; MDB_dbi *dbi; } dbs[] = {
             { "runs", &st->runs }, { "steps", &st->steps }, { "logs", &st->logs },
-            { "by_status", &st->by_status }, { "by_user", &st->by_user }, { "meta", &st->meta },
+            { "by_status", &st->by_status }, { "by_user", &st->by_user },
+            { "by_user_status", &st->by_user_status }, { "users", &st->users }, { "meta", &st->meta },
         };
         for (size_t i = 0; rc == 0 && i < sizeof dbs / sizeof dbs[0]; i++)
             rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
-        if (rc == 0) {
-            MDB_val k = { 6, "layout" }, v = { 1, "1" };
-            rc = mdb_put(txn, st->meta, &k, &v, 0);
-        }
         if (rc == 0) rc = mdb_txn_commit(txn);   /* frees txn even on failure */
         else mdb_txn_abort(txn);
+        if (rc != MDB_MAP_FULL || grow_map(st, st->mapsize) != 0) break;
     }
+    if (rc == 0) rc = write_txn(st, migrate_layout, NULL);
     if (rc != 0) {
         snprintf(err, errlen, "cannot initialise state in %s: %s", dir, mdb_strerror(rc));
         mdb_env_close(st->env);
@@ -139,6 +143,15 @@ static MDB_val pair_key(rt_buf *buf, const char *a, const char *b)
     return (MDB_val){ buf->len, buf->data };
 }
 
+/* key = a "\0" b "\0" c. */
+static MDB_val triple_key(rt_buf *buf, const char *a, const char *b, const char *c)
+{
+    pair_key(buf, a, b);
+    rt_buf_append(buf, "", 1);
+    rt_buf_append(buf, c, strlen(c));
+    return (MDB_val){ buf->len, buf->data };
+}
+
 static int put_json(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const json_t *v)
 {
     char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -149,29 +162,84 @@ static int put_json(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const json_t *v)
     return rc;
 }
 
+static json_t *parse_val(const MDB_val *v)
+{
+    return json_loadb(v->mv_data, v->mv_size, JSON_DECODE_ANY, NULL);
+}
+
+static int del_ok(int rc)
+{
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* The index entries of a run with status and user (either may be NULL). */
+static int index_run(rt_store *st, MDB_txn *txn, const char *id, const char *status, const char *user, bool add)
+{
+    rt_buf kb = { 0 };
+    MDB_val empty = { 0, "" }, k;
+    int rc = 0;
+    if (status) {
+        k = pair_key(&kb, status, id);
+        rc = add ? mdb_put(txn, st->by_status, &k, &empty, 0) : del_ok(mdb_del(txn, st->by_status, &k, NULL));
+        if (rc == 0) {
+            k = triple_key(&kb, user ? user : "", status, id);
+            rc = add ? mdb_put(txn, st->by_user_status, &k, &empty, 0)
+                     : del_ok(mdb_del(txn, st->by_user_status, &k, NULL));
+        }
+    }
+    if (rc == 0) {
+        k = pair_key(&kb, user ? user : "", id);
+        rc = add ? mdb_put(txn, st->by_user, &k, &empty, 0) : del_ok(mdb_del(txn, st->by_user, &k, NULL));
+    }
+    rt_buf_free(&kb);
+    return rc;
+}
+
+/* Deletes the keys of dbi under RUN_ID "\0", at most *budget of them
+** (decremented: 0 left means there may be more). */
+static int del_children(MDB_txn *txn, MDB_dbi dbi, const char *run_id, long *budget)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0) return rc;
+    size_t plen = strlen(run_id) + 1;
+    while (*budget > 0) {
+        MDB_val k = { plen, (void *)run_id }, v;    /* run_id then its NUL */
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc != 0 || k.mv_size < plen || memcmp(k.mv_data, run_id, plen) != 0) break;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0) break;
+        (*budget)--;
+    }
+    mdb_cursor_close(cur);
+    return del_ok(rc);
+}
+
 static int write_ops(rt_store *st, MDB_txn *txn, const rt_store_write *w)
 {
     int rc = 0;
     rt_buf kb = { 0 };
     if (w->run) {
-        MDB_val k = { strlen(w->run_id), (void *)w->run_id };
-        rc = put_json(txn, st->runs, &k, w->run);
+        /* the indexes follow the record as stored, whatever the caller
+        ** believes the previous status was */
+        MDB_val k = { strlen(w->run_id), (void *)w->run_id }, old;
+        json_t *prev = mdb_get(txn, st->runs, &k, &old) == 0 ? parse_val(&old) : NULL;
+        const char *ps = json_string_value(json_object_get(prev, "status"));
         const char *status = json_string_value(json_object_get(w->run, "status"));
-        if (rc == 0 && status && (!w->old_status || strcmp(w->old_status, status) != 0)) {
-            if (w->old_status) {
-                MDB_val ok = pair_key(&kb, w->old_status, w->run_id);
-                rc = mdb_del(txn, st->by_status, &ok, NULL);
-                if (rc == MDB_NOTFOUND) rc = 0;
-            }
-            if (rc == 0) {
-                MDB_val sk = pair_key(&kb, status, w->run_id), empty = { 0, "" };
-                rc = mdb_put(txn, st->by_status, &sk, &empty, 0);
-            }
+        const char *user = json_string_value(json_object_get(w->run, "user"));
+        rc = put_json(txn, st->runs, &k, w->run);
+        if (rc == 0 && (!prev || !ps || !status || strcmp(ps, status) != 0)) {
+            if (prev) rc = index_run(st, txn, w->run_id, ps, json_string_value(json_object_get(prev, "user")), false);
+            if (rc == 0) rc = index_run(st, txn, w->run_id, status, user, true);
         }
-        if (rc == 0 && !w->old_status) {
-            const char *user = json_string_value(json_object_get(w->run, "user"));
-            MDB_val uk = pair_key(&kb, user ? user : "", w->run_id), empty = { 0, "" };
-            rc = mdb_put(txn, st->by_user, &uk, &empty, 0);
+        json_decref(prev);
+    }
+    if (rc == 0 && w->drop_steps) {
+        size_t i;
+        json_t *p;
+        json_array_foreach((json_t *)w->drop_steps, i, p) {
+            if (!json_is_string(p)) continue;
+            MDB_val k = pair_key(&kb, w->run_id, json_string_value(p));
+            if ((rc = del_ok(mdb_del(txn, st->steps, &k, NULL))) != 0) break;
         }
     }
     if (rc == 0 && w->step) {
@@ -228,8 +296,10 @@ static void deferred_clear(rt_store *st)
     st->ndeferred = 0;
 }
 
-/* The deferred writes, then w (may be NULL), in one transaction. */
-static int commit_locked(rt_store *st, const rt_store_write *w)
+/* One write transaction: the deferred writes, then fn (may be NULL).
+** MDB_MAP_FULL aborts, grows the map and starts again (so fn must be
+** repeatable); the caller holds wlock. */
+static int txn_locked(rt_store *st, txn_fn fn, void *arg)
 {
     int rc;
     for (int tries = 0;; tries++) {
@@ -243,16 +313,16 @@ static int commit_locked(rt_store *st, const rt_store_write *w)
                 rt_store_write dw = { .run_id = d->run_id, .step_path = d->path, .step = d->step, .logs = d->logs };
                 rc = write_ops(st, txn, &dw);
             }
-            if (rc == 0 && w) rc = write_ops(st, txn, w);
+            if (rc == 0 && fn) rc = fn(st, txn, arg);
             if (rc == 0) rc = mdb_txn_commit(txn);     /* frees txn even on failure */
             else mdb_txn_abort(txn);
         }
         pthread_rwlock_unlock(&st->maplock);
-        if (rc == MDB_MAP_FULL && tries < 20) {
+        if (rc == MDB_MAP_FULL && tries < 40) {
             if ((rc = grow_map(st, seen)) != 0) break;
             continue;
         }
-        if (rc == MDB_MAP_RESIZED && tries < 20) {
+        if (rc == MDB_MAP_RESIZED && tries < 40) {
             adopt_map(st);
             continue;
         }
@@ -262,10 +332,28 @@ static int commit_locked(rt_store *st, const rt_store_write *w)
     return rc;
 }
 
+static int write_txn(rt_store *st, txn_fn fn, void *arg)
+{
+    pthread_mutex_lock(&st->wlock);
+    int rc = txn_locked(st, fn, arg);
+    pthread_mutex_unlock(&st->wlock);
+    return rc;
+}
+
+static int write_one(rt_store *st, MDB_txn *txn, void *arg)
+{
+    return write_ops(st, txn, arg);
+}
+
+static int commit_locked(rt_store *st, const rt_store_write *w)
+{
+    return txn_locked(st, w ? write_one : NULL, (void *)w);
+}
+
 bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t errlen)
 {
     pthread_mutex_lock(&st->wlock);
-    if (st->batch && w->deferrable && !w->run) {
+    if (st->batch && w->deferrable && !w->run && !w->drop_steps) {
         if (st->ndeferred == st->capdeferred) {
             st->capdeferred = st->capdeferred ? st->capdeferred * 2 : 64;
             st->deferred = rt_xrealloc(st->deferred, sizeof *st->deferred * st->capdeferred);
@@ -285,6 +373,43 @@ bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t er
     pthread_mutex_unlock(&st->wlock);
     if (rc != 0) snprintf(err, errlen, "cannot commit to the state store: %s", mdb_strerror(rc));
     return rc == 0;
+}
+
+/* Layout 1 had no by_user_status index: build it once from the runs. */
+static int migrate_layout(rt_store *st, MDB_txn *txn, void *arg)
+{
+    (void)arg;
+    MDB_val k = { 6, "layout" }, v;
+    if (mdb_get(txn, st->meta, &k, &v) == 0 && v.mv_size == 1 && *(char *)v.mv_data == '2') return 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, st->runs, &cur);
+    if (rc != 0) return rc;
+    MDB_val rk, rv;
+    rt_buf kb = { 0 }, id = { 0 };
+    for (rc = mdb_cursor_get(cur, &rk, &rv, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &rk, &rv, MDB_NEXT)) {
+        json_t *rec = parse_val(&rv);
+        const char *status = json_string_value(json_object_get(rec, "status"));
+        const char *user = json_string_value(json_object_get(rec, "user"));
+        id.len = 0;
+        rt_buf_append(&id, rk.mv_data, rk.mv_size);
+        rt_buf_append(&id, "", 1);
+        int prc = 0;
+        if (status) {
+            MDB_val key = triple_key(&kb, user ? user : "", status, id.data), empty = { 0, "" };
+            prc = mdb_put(txn, st->by_user_status, &key, &empty, 0);
+        }
+        json_decref(rec);
+        if (prc != 0) {
+            rc = prc;
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    rt_buf_free(&kb);
+    rt_buf_free(&id);
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+    MDB_val nv = { 1, "2" };
+    return mdb_put(txn, st->meta, &k, &nv, 0);
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -310,19 +435,19 @@ static void read_end(rt_store *st, MDB_txn *txn)
     pthread_rwlock_unlock(&st->maplock);
 }
 
-static json_t *parse_val(const MDB_val *v)
+static json_t *get_json(rt_store *st, MDB_dbi dbi, const char *key)
 {
-    return json_loadb(v->mv_data, v->mv_size, JSON_DECODE_ANY, NULL);
+    MDB_txn *txn;
+    if (read_begin(st, &txn) != 0) return NULL;
+    MDB_val k = { strlen(key), (void *)key }, v;
+    json_t *r = mdb_get(txn, dbi, &k, &v) == 0 ? parse_val(&v) : NULL;
+    read_end(st, txn);
+    return r;
 }
 
 json_t *rt_store_get_run(rt_store *st, const char *run_id)
 {
-    MDB_txn *txn;
-    if (read_begin(st, &txn) != 0) return NULL;
-    MDB_val k = { strlen(run_id), (void *)run_id }, v;
-    json_t *r = mdb_get(txn, st->runs, &k, &v) == 0 ? parse_val(&v) : NULL;
-    read_end(st, txn);
-    return r;
+    return get_json(st, st->runs, run_id);
 }
 
 /* Every record under RUN_ID "\0" in dbi, as path -> record. */
@@ -359,61 +484,232 @@ json_t *rt_store_get_logs(rt_store *st, const char *run_id)
     return get_children(st, st->logs, run_id);
 }
 
-static bool list_accepts(json_t *rec, const char *status, const char *user)
+/* The index and key prefix a query scans: the narrowest one. */
+static void query_scan(rt_store *st, const rt_run_query *q, MDB_dbi *dbi, rt_buf *prefix)
 {
-    if (!rec) return false;
-    const char *s = json_string_value(json_object_get(rec, "status"));
-    const char *u = json_string_value(json_object_get(rec, "user"));
-    if (status && (!s || strcmp(s, status) != 0)) return false;
-    if (user && (!u || strcmp(u, user) != 0)) return false;
+    prefix->len = 0;
+    rt_buf_append(prefix, "", 0);
+    if (q->user && q->status) {
+        *dbi = st->by_user_status;
+        triple_key(prefix, q->user, q->status, "");
+    } else if (q->user) {
+        *dbi = st->by_user;
+        pair_key(prefix, q->user, "");
+    } else if (q->status) {
+        *dbi = st->by_status;
+        pair_key(prefix, q->status, "");
+    } else {
+        *dbi = st->runs;
+    }
+}
+
+/* prefix + the 12 hex digits of ms: the first run id at or after ms. */
+static void time_bound(rt_buf *out, const rt_buf *prefix, int64_t ms)
+{
+    out->len = 0;
+    rt_buf_append(out, prefix->data, prefix->len);
+    char hex[16];
+    snprintf(hex, sizeof hex, "%012llx", (unsigned long long)(ms < 0 ? 0 : ms) & 0xffffffffffffull);
+    rt_buf_append(out, hex, 12);
+}
+
+static int key_cmp(const MDB_val *k, const rt_buf *b)
+{
+    size_t n = k->mv_size < b->len ? k->mv_size : b->len;
+    int c = memcmp(k->mv_data, b->data, n);
+    if (c) return c;
+    return k->mv_size < b->len ? -1 : k->mv_size > b->len ? 1 : 0;
+}
+
+int rt_store_scan_runs(rt_store *st, const rt_run_query *q, rt_run_visit visit, void *arg)
+{
+    MDB_txn *txn;
+    int rc = read_begin(st, &txn);
+    if (rc != 0) return rc;
+    MDB_dbi dbi;
+    rt_buf prefix = { 0 }, lo = { 0 }, hi = { 0 };
+    query_scan(st, q, &dbi, &prefix);
+    /* [lo, hi): prefix+since .. prefix+before, or the whole prefix */
+    time_bound(&lo, &prefix, q->since_ms);
+    if (q->before_ms > 0) {
+        time_bound(&hi, &prefix, q->before_ms);
+    } else {
+        rt_buf_append(&hi, prefix.data, prefix.len);
+        rt_buf_append(&hi, "\xff", 1);
+    }
+    MDB_cursor *cur;
+    int n = 0;
+    if ((rc = mdb_cursor_open(txn, dbi, &cur)) == 0) {
+        MDB_val k, v;
+        if (q->oldest_first) {
+            k = (MDB_val){ lo.len, lo.data };
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        } else {
+            k = (MDB_val){ hi.len, hi.data };
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+            rc = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        }
+        while (rc == 0 && (q->limit <= 0 || n < q->limit)) {
+            if (key_cmp(&k, &lo) < 0 || key_cmp(&k, &hi) >= 0) break;
+            json_t *rec;
+            if (dbi == st->runs) {
+                rec = parse_val(&v);
+            } else {
+                MDB_val rk = { k.mv_size - prefix.len, (char *)k.mv_data + prefix.len }, rv;
+                rec = mdb_get(txn, st->runs, &rk, &rv) == 0 ? parse_val(&rv) : NULL;
+            }
+            if (rec) {
+                n++;
+                bool go = visit(rec, arg);
+                json_decref(rec);
+                if (!go) break;
+            }
+            rc = mdb_cursor_get(cur, &k, &v, q->oldest_first ? MDB_NEXT : MDB_PREV);
+        }
+        mdb_cursor_close(cur);
+        if (rc == MDB_NOTFOUND) rc = 0;
+    }
+    read_end(st, txn);
+    rt_buf_free(&prefix);
+    rt_buf_free(&lo);
+    rt_buf_free(&hi);
+    return rc;
+}
+
+static bool collect_run(json_t *rec, void *arg)
+{
+    json_array_append(arg, rec);
     return true;
+}
+
+json_t *rt_store_query_runs(rt_store *st, const rt_run_query *q)
+{
+    json_t *out = json_array();
+    rt_store_scan_runs(st, q, collect_run, out);
+    return out;
 }
 
 json_t *rt_store_list_runs(rt_store *st, const char *status, const char *user, int limit)
 {
+    rt_run_query q = { .status = status, .user = user, .limit = limit };
+    return rt_store_query_runs(st, &q);
+}
+
+/* ---- removing runs ------------------------------------------------------ */
+
+typedef struct remove_job {
+    const char *run_id;
+    long budget;                /* deletions left in this transaction */
+    bool done;                  /* the run record and indexes are gone too */
+} remove_job;
+
+static int remove_some(rt_store *st, MDB_txn *txn, void *arg)
+{
+    remove_job *j = arg;
+    long budget = j->budget;
+    int rc = del_children(txn, st->steps, j->run_id, &budget);
+    if (rc == 0 && budget > 0) rc = del_children(txn, st->logs, j->run_id, &budget);
+    j->done = false;
+    if (rc == 0 && budget > 0) {
+        MDB_val k = { strlen(j->run_id), (void *)j->run_id }, v;
+        if (mdb_get(txn, st->runs, &k, &v) == 0) {
+            json_t *rec = parse_val(&v);
+            rc = index_run(st, txn, j->run_id, json_string_value(json_object_get(rec, "status")),
+                           json_string_value(json_object_get(rec, "user")), false);
+            json_decref(rec);
+            if (rc == 0) rc = del_ok(mdb_del(txn, st->runs, &k, NULL));
+        }
+        j->done = rc == 0;
+    }
+    return rc;
+}
+
+bool rt_store_remove_run(rt_store *st, const char *run_id, long batch, char *err, size_t errlen)
+{
+    remove_job j = { .run_id = run_id };
+    do {
+        j.budget = batch > 0 ? batch : 5000;
+        int rc = write_txn(st, remove_some, &j);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot remove run %s: %s", run_id, mdb_strerror(rc));
+            return false;
+        }
+    } while (!j.done);
+    return true;
+}
+
+/* ---- users -------------------------------------------------------------- */
+
+json_t *rt_store_get_user(rt_store *st, const char *user)
+{
+    return get_json(st, st->users, user);
+}
+
+typedef struct user_write {
+    const char *user;
+    const json_t *rec;          /* NULL: delete */
+} user_write;
+
+static int user_op(rt_store *st, MDB_txn *txn, void *arg)
+{
+    user_write *u = arg;
+    MDB_val k = { strlen(u->user), (void *)u->user };
+    return u->rec ? put_json(txn, st->users, &k, u->rec) : mdb_del(txn, st->users, &k, NULL);
+}
+
+bool rt_store_put_user(rt_store *st, const char *user, const json_t *rec, char *err, size_t errlen)
+{
+    user_write u = { user, rec };
+    int rc = write_txn(st, user_op, &u);
+    if (rc != 0) snprintf(err, errlen, "cannot %s user %s: %s", rec ? "store" : "remove", user,
+                          rc == MDB_NOTFOUND ? "no such user" : mdb_strerror(rc));
+    return rc == 0;
+}
+
+json_t *rt_store_list_users(rt_store *st)
+{
     json_t *out = json_array();
     MDB_txn *txn;
     if (read_begin(st, &txn) != 0) return out;
-    /* Scan the narrowest index backwards: KEY "\0" RUN_ID entries, newest
-    ** last, or the runs themselves when there is no filter. */
-    const char *prefix = user ? user : status;
-    MDB_dbi dbi = user ? st->by_user : status ? st->by_status : st->runs;
     MDB_cursor *cur;
-    if (mdb_cursor_open(txn, dbi, &cur) == 0) {
-        size_t plen = prefix ? strlen(prefix) + 1 : 0;
+    if (mdb_cursor_open(txn, st->users, &cur) == 0) {
         MDB_val k, v;
-        int rc;
-        if (prefix) {
-            /* position after the last key of the prefix: PREFIX "\1" */
-            char *end = rt_xstrdup(prefix);
-            rt_buf eb = { 0 };
-            rt_buf_append(&eb, end, plen - 1);
-            rt_buf_append(&eb, "\1", 1);
-            k = (MDB_val){ eb.len, eb.data };
-            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-            rc = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
-            free(end);
-            rt_buf_free(&eb);
-        } else {
-            rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-        }
-        while (rc == 0 && (limit <= 0 || (int)json_array_size(out) < limit)) {
-            json_t *rec;
-            if (prefix) {
-                if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen - 1) != 0 ||
-                    ((const char *)k.mv_data)[plen - 1] != '\0')
-                    break;
-                MDB_val rk = { k.mv_size - plen, (char *)k.mv_data + plen }, rv;
-                rec = mdb_get(txn, st->runs, &rk, &rv) == 0 ? parse_val(&rv) : NULL;
-            } else {
-                rec = parse_val(&v);
-            }
-            if (list_accepts(rec, status, user)) json_array_append_new(out, rec);
-            else json_decref(rec);
-            rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            json_t *rec = parse_val(&v);
+            if (rec) json_array_append_new(out, rec);
         }
         mdb_cursor_close(cur);
     }
     read_end(st, txn);
     return out;
+}
+
+/* ---- meta --------------------------------------------------------------- */
+
+json_t *rt_store_get_meta(rt_store *st, const char *key)
+{
+    return get_json(st, st->meta, key);
+}
+
+typedef struct meta_write {
+    const char *key;
+    const json_t *value;
+} meta_write;
+
+static int meta_op(rt_store *st, MDB_txn *txn, void *arg)
+{
+    meta_write *m = arg;
+    MDB_val k = { strlen(m->key), (void *)m->key };
+    return put_json(txn, st->meta, &k, m->value);
+}
+
+bool rt_store_put_meta(rt_store *st, const char *key, const json_t *value)
+{
+    meta_write m = { key, value };
+    return write_txn(st, meta_op, &m) == 0;
+}
+
+size_t rt_store_map_size(rt_store *st)
+{
+    return st->mapsize;
 }

@@ -13,6 +13,8 @@
 **   steps      RUN_ID "\0" STEP_PATH       -> step record
 **              A prefix scan over RUN_ID "\0" yields every step of a run.
 **              STEP_PATH is "name", "fanout[3].name", "wait@12", ...
+**              (a failed step's record has continued: true when the run
+**              went on past it)
 **   logs       RUN_ID "\0" LOG_PATH        -> { ts, path, line, msg }
 **              `log` statements and flow_log lines; keyed by where they
 **              were written, so a replay overwrites instead of duplicating.
@@ -20,11 +22,21 @@
 **              Unfinished runs, failed runs, ... newest-last range scans.
 **   by_user    USER "\0" RUN_ID            -> ""
 **              A user's runs in time order.
-**   meta       "layout"                    -> "1"
+**   by_user_status USER "\0" STATUS "\0" RUN_ID -> ""
+**              A user's runs with a status (history --user U --status S).
+**              Each index is also a time index: RUN_ID starts with the
+**              creation time, so `--since T` is a range scan from
+**              PREFIX + hex12(T), and newest-first is a reverse scan.
+**   users      USER                        -> user record
+**   meta       "layout"                    -> "2" (layout 1 lacked by_user_status)
 **
 ** Run record:  { id, workflow, version, user, trigger, settings, status,
-**                attempt, created, updated (ms), pid, pid_start, output?,
-**                error?, failed_step? }
+**                attempt, created, updated (ms), ended?, pid, pid_start,
+**                output?, error?, failed_step?, wake_at? (waiting),
+**                source? ("run", "enabled", ...) }
+** User record: { id, enabled, settings: {...}, secrets: { NAME: sealed },
+**                created, updated, enabled_run? } — sealed secrets are
+**                encrypted (rt_users.c); the plain value is never stored.
 ** Step record: { kind, status, attempts: [{ n, started, ended, error?,
 **                http_status? }], started, ended, input?, output?, error?,
 **                next_at? (retrying), wake_at? (waits) }
@@ -64,6 +76,7 @@ typedef struct rt_store_write {
     const char *step_path;
     const json_t *step;         /* the step record at step_path */
     const json_t *logs;         /* array of log records, each with "path" */
+    const json_t *drop_steps;   /* array of step paths whose records to delete first (retry) */
     bool deferrable;            /* batch mode may group it with later writes */
 } rt_store_write;
 
@@ -88,5 +101,41 @@ json_t *rt_store_get_logs(rt_store *st, const char *run_id);
 /* Run records, newest first, optionally only those with a status and/or a
 ** user, at most limit (0 = all): a NEW reference to an array. */
 json_t *rt_store_list_runs(rt_store *st, const char *status, const char *user, int limit);
+
+/* A range scan over runs: one index (by_user_status, by_user, by_status or
+** runs itself, the narrowest the filters allow) between two times. */
+typedef struct rt_run_query {
+    const char *status;         /* or NULL */
+    const char *user;           /* or NULL */
+    int64_t since_ms;           /* created at or after (0 = no bound) */
+    int64_t before_ms;          /* created before (0 = no bound) */
+    int limit;                  /* at most this many records visited (0 = all) */
+    bool oldest_first;          /* default: newest first */
+} rt_run_query;
+/* Called with each run record (borrowed, valid during the call) in one
+** read transaction; return false to stop. */
+typedef bool (*rt_run_visit)(json_t *run, void *arg);
+/* Returns 0 or an LMDB error code. */
+int rt_store_scan_runs(rt_store *st, const rt_run_query *q, rt_run_visit visit, void *arg);
+/* The records a query visits, as a NEW reference to an array. */
+json_t *rt_store_query_runs(rt_store *st, const rt_run_query *q);
+
+/* Removes a run, its steps, logs and index entries, in transactions of at
+** most `batch` deletions (0 = 5000) so that a run of 100,000 steps does not
+** hold the writer for long; the run record goes last. */
+bool rt_store_remove_run(rt_store *st, const char *run_id, long batch, char *err, size_t errlen);
+
+/* Users (connected accounts): NEW reference or NULL; rec NULL removes. */
+json_t *rt_store_get_user(rt_store *st, const char *user);
+bool rt_store_put_user(rt_store *st, const char *user, const json_t *rec, char *err, size_t errlen);
+/* Every user record, by id: NEW reference to an array. */
+json_t *rt_store_list_users(rt_store *st);
+
+/* Small values in `meta`: NEW reference or NULL. */
+json_t *rt_store_get_meta(rt_store *st, const char *key);
+bool rt_store_put_meta(rt_store *st, const char *key, const json_t *value);
+
+/* The current map size in bytes (grows when full). */
+size_t rt_store_map_size(rt_store *st);
 
 #endif
