@@ -1,31 +1,22 @@
 /*
-** rt_cli.c — the job binary's commands: run, resume, info, history, show.
+** rt_cli.c — the job binary's command line: argument parsing, `run`,
+** `resume`, `info`, and the helpers the other commands share (rt_cli.h).
+** history/show/retry/prune are in rt_ops.c, users in rt_users.c.
 */
 #include "rt_cli.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "rt_exec.h"
 #include "rt_log.h"
+#include "rt_ops.h"
 #include "rt_store.h"
 #include "rt_type.h"
+#include "rt_users.h"
 #include "rt_util.h"
-
-typedef struct cli_opts {
-    const char *cmd;
-    const char *event;          /* --event FILE or "-" */
-    const char *user;
-    const char *settings;       /* --settings FILE */
-    const char *state;
-    const char *status;         /* history --status */
-    const char *run_id;         /* show RUN_ID */
-    int limit;
-    bool json;
-    bool test_limits;
-    bool batch;                 /* --durability batch */
-} cli_opts;
 
 static void usage(const rt_workflow *wf, FILE *out)
 {
@@ -34,18 +25,26 @@ static void usage(const rt_workflow *wf, FILE *out)
             "%s%s%s\n\n"
             "usage:\n"
             "  %s run [--event FILE|-] [--user ID] [--settings FILE] [--state DIR] [--json]\n"
-            "         [--test-limits] [--durability sync|batch]\n"
-            "  %s resume [--state DIR] [--json]     finish every unfinished run of this version\n"
+            "         [--test-limits] [--durability sync|batch] [--step NAME --input FILE]\n"
+            "  %s resume [--state DIR] [--json]     finish unfinished runs of this version; wake due waits\n"
             "  %s info [--json]                     name, version, trigger, settings, secrets\n"
-            "  %s history [--status S] [--user U] [--limit N] [--json] [--state DIR]\n"
-            "  %s show RUN_ID [--json] [--state DIR]\n\n"
+            "  %s history [--status S] [--user U] [--since TIME] [--limit N] [--json]\n"
+            "  %s show RUN_ID [--json]              trigger, steps, attempts, inputs, outputs, logs\n"
+            "  %s retry RUN_ID                      re-run a failed run from its failed step\n"
+            "  %s retry --all [--status failed] [--since TIME] [--user U]\n"
+            "  %s prune --older-than D [--status S] remove old finished runs (D: 90d, 12h, ...)\n"
+            "  %s users set USER [--settings FILE] [--secret NAME=VALUE|NAME=@FILE]... [--disabled]\n"
+            "  %s users enable|disable|show|remove USER\n"
+            "  %s users list [--json]\n\n"
+            "TIME is RFC 3339 (2024-05-01T12:00:00Z), a date, or a duration ago (2h, 7d).\n"
             "State lives in --state DIR, else $FLOW_STATE_DIR, else ./%s.state.\n"
-            "Secrets come from FLOW_SECRET_<NAME>; FLOW_<INTEGRATION>_BASE_URL overrides a base URL.\n"
+            "Secrets: the user's stored ones, else FLOW_SECRET_<NAME>; FLOW_<INTEGRATION>_BASE_URL overrides a base URL.\n"
             "Exit codes: 0 ok, 1 run failed, 2 usage or bad input, 75 interrupted (resumable).\n",
-            n, wf->description ? " - " : "", wf->description ? wf->description : "", n, n, n, n, n, n);
+            n, wf->description ? " - " : "", wf->description ? wf->description : "", n, n, n, n, n, n, n, n, n,
+            n, n, n);
 }
 
-static int usage_error(const rt_workflow *wf, const char *fmt, const char *arg)
+int rt_cli_usage_error(const rt_workflow *wf, const char *fmt, const char *arg)
 {
     fprintf(stderr, "%s: ", wf->name);
     fprintf(stderr, fmt, arg);
@@ -53,7 +52,7 @@ static int usage_error(const rt_workflow *wf, const char *fmt, const char *arg)
     return RT_EXIT_USAGE;
 }
 
-static int parse_args(const rt_workflow *wf, int argc, char **argv, cli_opts *o)
+static int parse_args(const rt_workflow *wf, int argc, char **argv, rt_cli_opts *o)
 {
     memset(o, 0, sizeof *o);
     const char *d = getenv("FLOW_DURABILITY");
@@ -63,7 +62,7 @@ static int parse_args(const rt_workflow *wf, int argc, char **argv, cli_opts *o)
         bool has_next = i + 1 < argc;
 #define VALUE(field)                                                                                            \
     do {                                                                                                        \
-        if (!has_next) return usage_error(wf, "%s needs a value", a);                                           \
+        if (!has_next) return rt_cli_usage_error(wf, "%s needs a value", a);                                    \
         o->field = argv[++i];                                                                                   \
     } while (0)
         if (strcmp(a, "--event") == 0) VALUE(event);
@@ -71,34 +70,51 @@ static int parse_args(const rt_workflow *wf, int argc, char **argv, cli_opts *o)
         else if (strcmp(a, "--settings") == 0) VALUE(settings);
         else if (strcmp(a, "--state") == 0) VALUE(state);
         else if (strcmp(a, "--status") == 0) VALUE(status);
+        else if (strcmp(a, "--since") == 0) VALUE(since);
+        else if (strcmp(a, "--older-than") == 0) VALUE(older_than);
+        else if (strcmp(a, "--step") == 0) VALUE(step);
+        else if (strcmp(a, "--input") == 0) VALUE(input);
         else if (strcmp(a, "--json") == 0) o->json = true;
         else if (strcmp(a, "--test-limits") == 0) o->test_limits = true;
-        else if (strcmp(a, "--limit") == 0) {
-            if (!has_next) return usage_error(wf, "%s needs a value", a);
-            o->limit = atoi(argv[++i]);
+        else if (strcmp(a, "--all") == 0) o->all = true;
+        else if (strcmp(a, "--disabled") == 0) o->disabled = true;
+        else if (strcmp(a, "--secret") == 0) {
+            if (!has_next) return rt_cli_usage_error(wf, "%s needs NAME=VALUE or NAME=@FILE", a);
+            if (o->nsecret_args == RT_CLI_MAX_SECRETS) return rt_cli_usage_error(wf, "too many %s options", a);
+            o->secret_args[o->nsecret_args++] = argv[++i];
+        } else if (strcmp(a, "--limit") == 0) {
+            if (!has_next) return rt_cli_usage_error(wf, "%s needs a value", a);
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 0 || end == argv[i]) return rt_cli_usage_error(wf, "--limit needs a number >= 0, not '%s'", argv[i]);
+            o->limit = (int)v;
+            o->limit_set = true;
         } else if (strcmp(a, "--durability") == 0) {
-            if (!has_next) return usage_error(wf, "%s needs a value", a);
+            if (!has_next) return rt_cli_usage_error(wf, "%s needs a value", a);
             const char *v = argv[++i];
             if (strcmp(v, "batch") == 0) o->batch = true;
             else if (strcmp(v, "sync") == 0) o->batch = false;
-            else return usage_error(wf, "--durability is sync or batch, not '%s'", v);
+            else return rt_cli_usage_error(wf, "--durability is sync or batch, not '%s'", v);
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             o->cmd = "help";
         } else if (a[0] == '-' && a[1]) {
-            return usage_error(wf, "unknown option %s", a);
+            return rt_cli_usage_error(wf, "unknown option %s", a);
         } else if (!o->cmd) {
             o->cmd = a;
-        } else if (strcmp(o->cmd, "show") == 0 && !o->run_id) {
-            o->run_id = a;
+        } else if (strcmp(o->cmd, "users") == 0 && !o->sub) {
+            o->sub = a;
+        } else if ((strcmp(o->cmd, "show") == 0 || strcmp(o->cmd, "retry") == 0 || strcmp(o->cmd, "users") == 0) &&
+                   !o->arg) {
+            o->arg = a;
         } else {
-            return usage_error(wf, "unexpected argument '%s'", a);
+            return rt_cli_usage_error(wf, "unexpected argument '%s'", a);
         }
 #undef VALUE
     }
     return -1;
 }
 
-static const char *state_dir(const rt_workflow *wf, const cli_opts *o, char *buf, size_t n)
+static const char *state_dir(const rt_workflow *wf, const rt_cli_opts *o, char *buf, size_t n)
 {
     if (o->state) return o->state;
     const char *e = getenv("FLOW_STATE_DIR");
@@ -107,7 +123,12 @@ static const char *state_dir(const rt_workflow *wf, const cli_opts *o, char *buf
     return buf;
 }
 
-static rt_store *open_store(const rt_workflow *wf, const cli_opts *o)
+const char *rt_users_state_dir(const rt_workflow *wf, const rt_cli_opts *o, char *buf, size_t n)
+{
+    return state_dir(wf, o, buf, n);
+}
+
+rt_store *rt_cli_open_store(const rt_workflow *wf, const rt_cli_opts *o)
 {
     char buf[4096], err[512];
     rt_store *st = rt_store_open(state_dir(wf, o, buf, sizeof buf), o->batch, err, sizeof err);
@@ -117,8 +138,7 @@ static rt_store *open_store(const rt_workflow *wf, const cli_opts *o)
 
 /* ---- inputs ------------------------------------------------------------- */
 
-/* The JSON in FILE ("-" = stdin): a NEW reference, or NULL with a message. */
-static json_t *read_json_file(const char *path, const char *what, char *err, size_t n)
+json_t *rt_cli_read_json_file(const char *path, const char *what, char *err, size_t n)
 {
     json_error_t je;
     json_t *v;
@@ -137,34 +157,49 @@ static json_t *read_json_file(const char *path, const char *what, char *err, siz
     return v;
 }
 
-/* Defaults, then the file's values; each validated. NEW reference or NULL. */
-static json_t *load_settings(const rt_workflow *wf, const char *file, char *err, size_t n)
+static bool check_setting_names(const rt_workflow *wf, const json_t *given, const char *where, char *err, size_t n)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)given, k, v) {
+        bool known = false;
+        for (int i = 0; i < wf->nsettings; i++) known |= strcmp(wf->settings[i].name, k) == 0;
+        if (!known) {
+            char names[1024] = "";
+            for (int i = 0; i < wf->nsettings; i++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                         wf->settings[i].name);
+            snprintf(err, n, "settings%s: unknown setting '%s' (the workflow's settings: %s)", where, k,
+                     wf->nsettings ? names : "none");
+            return false;
+        }
+    }
+    return true;
+}
+
+json_t *rt_cli_settings(const rt_workflow *wf, const json_t *base, const char *file, char *err, size_t n)
 {
     json_t *given = NULL;
     if (file) {
-        given = read_json_file(file, "settings", err, n);
+        given = rt_cli_read_json_file(file, "settings", err, n);
         if (!given) return NULL;
         if (!json_is_object(given)) {
             snprintf(err, n, "settings %s must hold a JSON object", file);
             json_decref(given);
             return NULL;
         }
-        const char *k;
-        json_t *v;
-        json_object_foreach(given, k, v) {
-            bool known = false;
-            for (int i = 0; i < wf->nsettings; i++) known |= strcmp(wf->settings[i].name, k) == 0;
-            if (!known) {
-                snprintf(err, n, "settings: unknown setting '%s'", k);
-                json_decref(given);
-                return NULL;
-            }
+        char where[600];
+        snprintf(where, sizeof where, " %s", file);
+        if (!check_setting_names(wf, given, where, err, n)) {
+            json_decref(given);
+            return NULL;
         }
     }
     json_t *out = json_object();
     for (int i = 0; i < wf->nsettings; i++) {
         const rt_setting *s = &wf->settings[i];
         json_t *v = json_object_get(given, s->name);
+        if (!v) v = json_object_get(base, s->name);
         if (v) {
             json_incref(v);
         } else if (s->default_json) {
@@ -190,6 +225,32 @@ static json_t *load_settings(const rt_workflow *wf, const char *file, char *err,
     return out;
 }
 
+bool rt_cli_parse_duration(const char *s, int64_t *ms)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0) return false;
+    double unit;
+    if (strcmp(end, "ms") == 0) unit = 1;
+    else if (strcmp(end, "s") == 0) unit = 1000;
+    else if (strcmp(end, "m") == 0) unit = 60e3;
+    else if (strcmp(end, "h") == 0) unit = 3600e3;
+    else if (strcmp(end, "d") == 0) unit = 86400e3;
+    else if (strcmp(end, "w") == 0) unit = 7 * 86400e3;
+    else return false;
+    *ms = (int64_t)(v * unit);
+    return true;
+}
+
+bool rt_cli_parse_since(const char *s, int64_t *ms)
+{
+    if (rt_parse_time(s, ms)) return true;
+    int64_t ago;
+    if (!rt_cli_parse_duration(s[0] == '-' ? s + 1 : s, &ago)) return false;
+    *ms = rt_now_ms() - ago;
+    return true;
+}
+
 /* Cuts every list to 20 items for display (--test-limits): NEW reference. */
 static json_t *cut_lists(json_t *v)
 {
@@ -208,7 +269,7 @@ static json_t *cut_lists(json_t *v)
     return json_incref(v);
 }
 
-static void print_output(json_t *output, bool test_limits)
+void rt_cli_print_output(json_t *output, bool test_limits)
 {
     json_t *shown = test_limits ? cut_lists(output) : json_incref(output);
     char *text = json_dumps(shown, JSON_INDENT(2) | JSON_ENCODE_ANY);
@@ -218,7 +279,7 @@ static void print_output(json_t *output, bool test_limits)
     json_decref(shown);
 }
 
-static int exit_code(rt_outcome o)
+int rt_cli_exit_code(rt_outcome o)
 {
     switch (o) {
     case RT_RUN_SUCCEEDED: return RT_EXIT_OK;
@@ -230,55 +291,144 @@ static int exit_code(rt_outcome o)
 
 /* ---- commands ----------------------------------------------------------- */
 
-static int cmd_run(const rt_workflow *wf, const cli_opts *o)
+json_t *rt_cli_new_run(const rt_workflow *wf, const char *user, json_t *payload, json_t *settings,
+                       const char *source)
+{
+    char id[RT_RUN_ID_LEN + 1];
+    rt_store_new_run_id(id);
+    int64_t now = rt_now_ms();
+    return json_pack("{s:s, s:s, s:s, s:s?, s:O, s:O, s:s, s:i, s:I, s:I, s:s}", "id", id, "workflow", wf->name,
+                     "version", wf->version, "user", user, "trigger", payload, "settings", settings, "status",
+                     "queued", "attempt", 1, "created", (json_int_t)now, "updated", (json_int_t)now, "source",
+                     source);
+}
+
+rt_outcome rt_cli_execute(const rt_workflow *wf, rt_store *st, json_t *rec, const rt_cli_opts *o,
+                          bool sleep_in_process)
+{
+    rt_run_state run;
+    rt_run_init(&run, wf, st, rec);
+    run.test_limits = o->test_limits;
+    run.sleep_in_process = sleep_in_process;
+    const char *user = json_string_value(json_object_get(rec, "user"));
+    json_t *urec = user ? rt_store_get_user(st, user) : NULL;
+    if (urec) {
+        char err[512], buf[4096];
+        run.secrets = rt_users_secrets(st, rt_users_state_dir(wf, o, buf, sizeof buf), urec, err, sizeof err);
+        if (!run.secrets) rt_log_emit(run.id, "warning", NULL, "%s", err);
+        json_decref(urec);
+    }
+    rt_outcome out = rt_exec_run(&run);
+    if (out == RT_RUN_SUCCEEDED) rt_cli_print_output(run.output, o->test_limits);
+    rt_run_free(&run);
+    return out;
+}
+
+/* Test Step: `run --step NAME --input FILE` in a scratch state. */
+static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *payload, json_t *settings)
 {
     char err[1024];
-    json_t *settings = load_settings(wf, o->settings, err, sizeof err);
+    json_t *inputs = json_object();
+    if (o->input) {
+        json_decref(inputs);
+        inputs = rt_cli_read_json_file(o->input, "input", err, sizeof err);
+        if (!inputs || !json_is_object(inputs)) {
+            fprintf(stderr, "%s: %s\n", wf->name,
+                    inputs ? "--input must hold an object mapping step names to their outputs" : err);
+            json_decref(inputs);
+            return RT_EXIT_USAGE;
+        }
+    }
+    char dir[] = "/tmp/flow-step.XXXXXX";
+    if (!o->state && !mkdtemp(dir)) {
+        fprintf(stderr, "%s: cannot create a scratch state: %s\n", wf->name, strerror(errno));
+        json_decref(inputs);
+        return RT_EXIT_FAILED;
+    }
+    char e2[512];
+    rt_store *st = rt_store_open(o->state ? o->state : dir, true, e2, sizeof e2);
+    if (!st) {
+        fprintf(stderr, "%s: %s\n", wf->name, e2);
+        json_decref(inputs);
+        return RT_EXIT_FAILED;
+    }
+    json_t *rec = rt_cli_new_run(wf, o->user, payload, settings, "step");
+    rt_run_state run;
+    rt_run_init(&run, wf, st, rec);
+    run.test_limits = o->test_limits;
+    run.only_step = o->step;
+    run.step_inputs = inputs;
+    rt_outcome out = rt_exec_run(&run);
+    int rc = rt_cli_exit_code(out);
+    if (out == RT_RUN_SUCCEEDED) rt_cli_print_output(run.output, o->test_limits);
+    if (run.input_error) rc = RT_EXIT_USAGE;
+    rt_run_free(&run);
+    rt_store_close(st);
+    if (!o->state) {
+        char path[64];
+        snprintf(path, sizeof path, "%s/data.mdb", dir);
+        unlink(path);
+        snprintf(path, sizeof path, "%s/lock.mdb", dir);
+        unlink(path);
+        rmdir(dir);
+    }
+    json_decref(inputs);
+    return rc;
+}
+
+static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
+{
+    char err[1024];
+    if (!o->step && o->input) return rt_cli_usage_error(wf, "%s needs --step NAME", "--input");
+    rt_store *st = NULL;
+    json_t *urec = NULL;
+    if (o->user && !o->step) {
+        if (!(st = rt_cli_open_store(wf, o))) return RT_EXIT_USAGE;
+        urec = rt_users_get_enabled(st, wf, o->user, err, sizeof err);
+        if (!urec) {
+            fprintf(stderr, "%s: %s\n", wf->name, err);
+            rt_store_close(st);
+            return RT_EXIT_USAGE;
+        }
+    }
+    json_t *settings = rt_cli_settings(wf, json_object_get(urec, "settings"), o->settings, err, sizeof err);
+    json_decref(urec);
     if (!settings) {
         fprintf(stderr, "%s: %s\n", wf->name, err);
+        rt_store_close(st);
         return RT_EXIT_USAGE;
     }
-    json_t *payload = o->event ? read_json_file(o->event, "event", err, sizeof err) : json_object();
+    json_t *payload = o->event ? rt_cli_read_json_file(o->event, "event", err, sizeof err) : json_object();
     if (!payload) {
         fprintf(stderr, "%s: %s\n", wf->name, err);
         json_decref(settings);
+        rt_store_close(st);
         return RT_EXIT_USAGE;
     }
     if (wf->trigger_schema && !rt_type_check(wf->trigger_schema, payload, "trigger payload", err, sizeof err)) {
         fprintf(stderr, "%s: %s (no run was created)\n", wf->name, err);
         json_decref(settings);
         json_decref(payload);
+        rt_store_close(st);
         return RT_EXIT_USAGE;
     }
-    rt_store *st = open_store(wf, o);
-    if (!st) {
+    if (o->step) {
+        int rc = run_one_step(wf, o, payload, settings);
+        json_decref(settings);
+        json_decref(payload);
+        return rc;
+    }
+    if (!st && !(st = rt_cli_open_store(wf, o))) {
         json_decref(settings);
         json_decref(payload);
         return RT_EXIT_USAGE;
     }
-    char id[RT_RUN_ID_LEN + 1];
-    rt_store_new_run_id(id);
-    int64_t now = rt_now_ms();
-    json_t *rec = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:s, s:i, s:I, s:I, s:i, s:I}", "id", id, "workflow",
-                            wf->name, "version", wf->version, "user", o->user, "trigger", payload, "settings",
-                            settings, "status", "running", "attempt", 1, "created", (json_int_t)now, "updated",
-                            (json_int_t)now, "pid", (int)getpid(), "pid_start",
-                            (json_int_t)rt_process_start(getpid()));
-    rt_store_write w = { .run_id = id, .run = rec };
-    if (!rt_store_commit(st, &w, err, sizeof err)) {
-        fprintf(stderr, "%s: %s\n", wf->name, err);
-        json_decref(rec);
-        rt_store_close(st);
-        return RT_EXIT_FAILED;
-    }
-    rt_run_state run;
-    rt_run_init(&run, wf, st, rec);
-    run.test_limits = o->test_limits;
-    rt_outcome out = rt_exec_run(&run);
-    if (out == RT_RUN_SUCCEEDED) print_output(run.output, o->test_limits);
-    rt_run_free(&run);
+    json_t *rec = rt_cli_new_run(wf, o->user, payload, settings, "run");
+    json_decref(settings);
+    json_decref(payload);
+    rt_outcome out = rt_cli_execute(wf, st, rec, o, true);
     rt_store_close(st);
-    return exit_code(out);
+    return rt_cli_exit_code(out);
 }
 
 /* Whether the process that last ran a run is still at it: the same pid
@@ -292,21 +442,92 @@ static bool run_owner_alive(const json_t *rec)
     return start >= 0 && (!json_is_integer(want) || json_integer_value(want) == start);
 }
 
-static int cmd_resume(const rt_workflow *wf, const cli_opts *o)
+typedef struct resume_scan {
+    const rt_workflow *wf;
+    json_t *todo;               /* records to run now, oldest first */
+    json_t *other_versions;     /* version -> [run ids] */
+    int64_t next_due;           /* earliest wake_at still in the future, or 0 */
+    const char *next_id;
+    char next_id_buf[RT_RUN_ID_LEN + 1];
+    int busy, sleeping;
+} resume_scan;
+
+static bool resume_visit(json_t *rec, void *arg)
 {
-    rt_store *st = open_store(wf, o);
+    resume_scan *r = arg;
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    const char *name = json_string_value(json_object_get(rec, "workflow"));
+    const char *version = json_string_value(json_object_get(rec, "version"));
+    const char *status = json_string_value(json_object_get(rec, "status"));
+    if (!id || !name || strcmp(name, r->wf->name) != 0) return true;
+    if (!version || strcmp(version, r->wf->version) != 0) {
+        json_t *l = json_object_get(r->other_versions, version ? version : "?");
+        if (!l) json_object_set_new(r->other_versions, version ? version : "?", l = json_array());
+        json_array_append_new(l, json_string(id));
+        return true;
+    }
+    if (status && (strcmp(status, "running") == 0 || strcmp(status, "waiting") == 0) && run_owner_alive(rec)) {
+        r->busy++;          /* a live process is running it (or sleeping in it) */
+        return true;
+    }
+    json_int_t wake = json_integer_value(json_object_get(rec, "wake_at"));
+    if (status && strcmp(status, "waiting") == 0 && wake > rt_now_ms()) {
+        r->sleeping++;
+        if (!r->next_due || wake < r->next_due) {
+            r->next_due = wake;
+            snprintf(r->next_id_buf, sizeof r->next_id_buf, "%s", id);
+            r->next_id = r->next_id_buf;
+        }
+        return true;
+    }
+    json_array_append(r->todo, rec);
+    return true;
+}
+
+/* Lists runs that need another binary; returns how many. */
+static int report_other_versions(const rt_workflow *wf, json_t *other, const char *what)
+{
+    int n = 0;
+    const char *version;
+    json_t *ids;
+    json_object_foreach(other, version, ids) {
+        n += (int)json_array_size(ids);
+        rt_buf b = { 0 };
+        rt_buf_append(&b, "", 0);
+        size_t i;
+        json_t *id;
+        json_array_foreach(ids, i, id) {
+            if (i == 10) {
+                rt_buf_printf(&b, " ... (%zu more)", json_array_size(ids) - 10);
+                break;
+            }
+            rt_buf_printf(&b, " %s", json_string_value(id));
+        }
+        rt_log_emit(NULL, "warning",
+                    json_pack("{s:s, s:s, s:I}", "event", "needs_binary", "version", version, "runs",
+                              (json_int_t)json_array_size(ids)),
+                    "%zu %s run%s need%s the binary of version %s (this one is %s):%s", json_array_size(ids), what,
+                    json_array_size(ids) == 1 ? "" : "s", json_array_size(ids) == 1 ? "s" : "", version,
+                    wf->version, b.data);
+        rt_buf_free(&b);
+    }
+    return n;
+}
+
+static int cmd_resume(const rt_workflow *wf, const rt_cli_opts *o)
+{
+    rt_store *st = rt_cli_open_store(wf, o);
     if (!st) return RT_EXIT_USAGE;
     static const char *const unfinished[] = { "queued", "running", "waiting", "interrupted" };
-    json_t *todo = json_array();
+    resume_scan r = { .wf = wf, .todo = json_array(), .other_versions = json_object() };
     for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
-        json_t *l = rt_store_list_runs(st, unfinished[i], NULL, 0);
-        json_array_extend(todo, l);
-        json_decref(l);
+        rt_run_query q = { .status = unfinished[i], .oldest_first = true };
+        rt_store_scan_runs(st, &q, resume_visit, &r);
     }
-    /* oldest first: ids are time-ordered */
-    size_t n = json_array_size(todo);
+    /* oldest first across the statuses: ids are time-ordered */
+    size_t n = json_array_size(r.todo);
     json_t **v = rt_xmalloc(sizeof *v * (n ? n : 1));
-    for (size_t i = 0; i < n; i++) v[i] = json_array_get(todo, i);
+    for (size_t i = 0; i < n; i++) v[i] = json_array_get(r.todo, i);
     for (size_t i = 1; i < n; i++) {
         for (size_t j = i; j > 0; j--) {
             const char *a = json_string_value(json_object_get(v[j - 1], "id"));
@@ -317,45 +538,49 @@ static int cmd_resume(const rt_workflow *wf, const cli_opts *o)
             v[j] = t;
         }
     }
-    int rc = RT_EXIT_OK, resumed = 0, other = 0;
+    int rc = RT_EXIT_OK, resumed = 0;
     for (size_t i = 0; i < n && !rt_exec_interrupted(); i++) {
-        json_t *rec = v[i];
-        const char *id = json_string_value(json_object_get(rec, "id"));
-        const char *name = json_string_value(json_object_get(rec, "workflow"));
-        const char *version = json_string_value(json_object_get(rec, "version"));
-        if (!name || strcmp(name, wf->name) != 0) continue;
-        if (!version || strcmp(version, wf->version) != 0) {
-            rt_log_emit(id, "warning",
-                        json_pack("{s:s, s:s?}", "event", "needs_binary", "version", version),
-                        "run needs the binary of version %s (this one is %s)", version ? version : "?",
-                        wf->version);
-            other++;
-            continue;
-        }
-        if (run_owner_alive(rec) && strcmp(json_string_value(json_object_get(rec, "status")), "running") == 0) {
-            rt_log_emit(id, "info", NULL, "run is in progress in process %lld; left alone",
-                        (long long)json_integer_value(json_object_get(rec, "pid")));
-            other++;
-            continue;
-        }
+        const char *id = json_string_value(json_object_get(v[i], "id"));
         json_t *fresh = rt_store_get_run(st, id);      /* the latest copy */
         if (!fresh) continue;
         json_object_set_new(fresh, "attempt",
                             json_integer(json_integer_value(json_object_get(fresh, "attempt")) + 1));
-        rt_run_state run;
-        rt_run_init(&run, wf, st, fresh);
-        run.test_limits = o->test_limits;
-        rt_outcome out = rt_exec_run(&run);
+        /* waits suspend the run instead of holding this process */
+        rt_outcome out = rt_cli_execute(wf, st, fresh, o, false);
         resumed++;
-        if (out == RT_RUN_SUCCEEDED) print_output(run.output, o->test_limits);
-        int code = exit_code(out);
+        if (out == RT_RUN_WAITING) {
+            json_t *now = rt_store_get_run(st, id);
+            json_int_t wake = json_integer_value(json_object_get(now, "wake_at"));
+            if (wake && (!r.next_due || wake < r.next_due)) {
+                r.next_due = wake;
+                snprintf(r.next_id_buf, sizeof r.next_id_buf, "%s", id);
+                r.next_id = r.next_id_buf;
+            }
+            r.sleeping++;
+            json_decref(now);
+        }
+        int code = rt_cli_exit_code(out);
         if (code == RT_EXIT_INTERRUPTED || (code == RT_EXIT_FAILED && rc == RT_EXIT_OK)) rc = code;
-        rt_run_free(&run);
     }
-    if (!resumed && !other) rt_log_emit(NULL, "info", NULL, "no unfinished runs");
+    int other = report_other_versions(wf, r.other_versions, "unfinished");
+    if (r.busy) rt_log_emit(NULL, "info", NULL, "%d run%s in progress in another process; left alone", r.busy,
+                            r.busy == 1 ? " is" : "s are");
+    if (r.next_due) {
+        char when[40];
+        rt_format_time(r.next_due, when, sizeof when);
+        long long in = (long long)(r.next_due - rt_now_ms());
+        rt_log_emit(NULL, "info",
+                    json_pack("{s:s, s:i, s:s, s:s, s:I}", "event", "next_due", "waiting", r.sleeping, "run",
+                              r.next_id, "at", when, "in_ms", (json_int_t)(in > 0 ? in : 0)),
+                    "%d run%s waiting; the next one (%s) is due at %s (in %lld s): run `%s resume` then",
+                    r.sleeping, r.sleeping == 1 ? "" : "s", r.next_id, when, in > 0 ? (in + 999) / 1000 : 0,
+                    wf->name);
+    }
+    if (!resumed && !other && !r.busy && !r.next_due) rt_log_emit(NULL, "info", NULL, "no unfinished runs");
     if (rt_exec_interrupted() && rc == RT_EXIT_OK) rc = RT_EXIT_INTERRUPTED;
     free(v);
-    json_decref(todo);
+    json_decref(r.todo);
+    json_decref(r.other_versions);
     rt_store_close(st);
     return rc;
 }
@@ -376,7 +601,7 @@ static json_t *type_json(rt_type_text t)
     return p ? json_deep_copy(p) : json_string("json");
 }
 
-static int cmd_info(const rt_workflow *wf, const cli_opts *o)
+static int cmd_info(const rt_workflow *wf, const rt_cli_opts *o)
 {
     json_t *info = json_pack("{s:s, s:s?, s:s}", "name", wf->name, "description", wf->description, "version",
                              wf->version);
@@ -432,151 +657,9 @@ static int cmd_info(const rt_workflow *wf, const cli_opts *o)
     return RT_EXIT_OK;
 }
 
-static void fmt_time(json_t *ms, char *out, size_t n)
-{
-    if (json_is_integer(ms)) rt_format_time(json_integer_value(ms), out, n);
-    else snprintf(out, n, "-");
-}
-
-static int cmd_history(const rt_workflow *wf, const cli_opts *o)
-{
-    rt_store *st = open_store(wf, o);
-    if (!st) return RT_EXIT_USAGE;
-    json_t *all = rt_store_list_runs(st, o->status, o->user, 0);
-    json_t *runs = json_array();
-    size_t i;
-    json_t *r;
-    json_array_foreach(all, i, r) {
-        const char *name = json_string_value(json_object_get(r, "workflow"));
-        if (name && strcmp(name, wf->name) != 0) continue;
-        if (o->limit > 0 && (int)json_array_size(runs) >= o->limit) break;
-        json_t *sum = json_object();
-        static const char *const keys[] = { "id", "status", "user", "version", "attempt", "created", "updated",
-                                            "error", "failed_step" };
-        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-            json_t *v = json_object_get(r, keys[k]);
-            if (v) json_object_set(sum, keys[k], v);
-        }
-        json_array_append_new(runs, sum);
-    }
-    if (o->json) {
-        char *t = json_dumps(runs, JSON_INDENT(2));
-        printf("%s\n", t);
-        free(t);
-    } else {
-        printf("%-20s  %-11s  %-24s  %8s  %s\n", "RUN", "STATUS", "CREATED", "TOOK", "USER / ERROR");
-        json_array_foreach(runs, i, r) {
-            char created[40];
-            fmt_time(json_object_get(r, "created"), created, sizeof created);
-            long long took = json_integer_value(json_object_get(r, "updated")) -
-                             json_integer_value(json_object_get(r, "created"));
-            const char *user = json_string_value(json_object_get(r, "user"));
-            const char *error = json_string_value(json_object_get(r, "error"));
-            printf("%-20s  %-11s  %-24s  %6lldms  %s%s%.80s\n", json_string_value(json_object_get(r, "id")),
-                   json_string_value(json_object_get(r, "status")), created, took, user ? user : "-",
-                   error ? "  " : "", error ? error : "");
-        }
-    }
-    json_decref(runs);
-    json_decref(all);
-    rt_store_close(st);
-    return RT_EXIT_OK;
-}
-
-/* Steps of a run as a list ordered by start time, each with its path. */
-static json_t *ordered_records(json_t *by_path, const char *time_key)
-{
-    json_t *list = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach(by_path, k, v) {
-        json_t *e = json_deep_copy(v);
-        json_object_set_new(e, "path", json_string(k));
-        size_t at = json_array_size(list);
-        json_int_t t = json_integer_value(json_object_get(e, time_key));
-        while (at > 0 && json_integer_value(json_object_get(json_array_get(list, at - 1), time_key)) > t) at--;
-        json_array_insert_new(list, at, e);
-    }
-    return list;
-}
-
-static void print_field(const char *label, json_t *v)
-{
-    if (!v) return;
-    char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (t && strlen(t) > 400) printf("      %-7s %.400s...\n", label, t);
-    else printf("      %-7s %s\n", label, t ? t : "null");
-    free(t);
-}
-
-static int cmd_show(const rt_workflow *wf, const cli_opts *o)
-{
-    if (!o->run_id) return usage_error(wf, "%s", "show needs a RUN_ID");
-    rt_store *st = open_store(wf, o);
-    if (!st) return RT_EXIT_USAGE;
-    json_t *rec = rt_store_get_run(st, o->run_id);
-    if (!rec) {
-        fprintf(stderr, "%s: no run %s\n", wf->name, o->run_id);
-        rt_store_close(st);
-        return RT_EXIT_USAGE;
-    }
-    json_t *steps = rt_store_get_steps(st, o->run_id), *logs = rt_store_get_logs(st, o->run_id);
-    json_t *ls = ordered_records(steps, "started"), *ll = ordered_records(logs, "ts");
-    if (o->json) {
-        json_t *out = json_pack("{s:O, s:O, s:O}", "run", rec, "steps", ls, "logs", ll);
-        char *t = json_dumps(out, JSON_INDENT(2));
-        printf("%s\n", t);
-        free(t);
-        json_decref(out);
-    } else {
-        char created[40], updated[40];
-        fmt_time(json_object_get(rec, "created"), created, sizeof created);
-        fmt_time(json_object_get(rec, "updated"), updated, sizeof updated);
-        const char *user = json_string_value(json_object_get(rec, "user"));
-        printf("run %s  %s  (workflow %s, version %s, attempt %lld, user %s)\n", o->run_id,
-               json_string_value(json_object_get(rec, "status")), json_string_value(json_object_get(rec, "workflow")),
-               json_string_value(json_object_get(rec, "version")),
-               (long long)json_integer_value(json_object_get(rec, "attempt")), user ? user : "-");
-        printf("created %s, updated %s\n", created, updated);
-        print_field("trigger", json_object_get(rec, "trigger"));
-        printf("steps:\n");
-        size_t i;
-        json_t *s;
-        json_array_foreach(ls, i, s) {
-            json_int_t t0 = json_integer_value(json_object_get(s, "started"));
-            json_int_t t1 = json_integer_value(json_object_get(s, "ended"));
-            size_t na = json_array_size(json_object_get(s, "attempts"));
-            printf("  %-24s %-10s %zu attempt%s", json_string_value(json_object_get(s, "path")),
-                   json_string_value(json_object_get(s, "status")), na, na == 1 ? "" : "s");
-            if (t1) printf("  %lld ms", (long long)(t1 - t0));
-            printf("\n");
-            json_t *a;
-            size_t k;
-            json_array_foreach(json_object_get(s, "attempts"), k, a) {
-                const char *e = json_string_value(json_object_get(a, "error"));
-                if (e) printf("      attempt %zu: %s\n", k + 1, e);
-            }
-            print_field("input", json_object_get(s, "input"));
-            print_field("output", json_object_get(s, "output"));
-            if (json_object_get(s, "error")) print_field("error", json_object_get(s, "error"));
-        }
-        if (json_array_size(ll)) printf("log:\n");
-        json_array_foreach(ll, i, s) printf("  %s\n", json_string_value(json_object_get(s, "msg")));
-        if (json_object_get(rec, "output")) print_field("output", json_object_get(rec, "output"));
-        if (json_object_get(rec, "error")) print_field("error", json_object_get(rec, "error"));
-    }
-    json_decref(ls);
-    json_decref(ll);
-    json_decref(steps);
-    json_decref(logs);
-    json_decref(rec);
-    rt_store_close(st);
-    return RT_EXIT_OK;
-}
-
 int rt_main(const rt_workflow *wf, int argc, char **argv)
 {
-    cli_opts o;
+    rt_cli_opts o;
     int rc = parse_args(wf, argc, argv, &o);
     if (rc >= 0) return rc;
     if (!o.cmd || strcmp(o.cmd, "help") == 0) {
@@ -588,9 +671,12 @@ int rt_main(const rt_workflow *wf, int argc, char **argv)
     if (strcmp(o.cmd, "run") == 0) rc = cmd_run(wf, &o);
     else if (strcmp(o.cmd, "resume") == 0) rc = cmd_resume(wf, &o);
     else if (strcmp(o.cmd, "info") == 0) rc = cmd_info(wf, &o);
-    else if (strcmp(o.cmd, "history") == 0) rc = cmd_history(wf, &o);
-    else if (strcmp(o.cmd, "show") == 0) rc = cmd_show(wf, &o);
-    else rc = usage_error(wf, "unknown command '%s'", o.cmd);
+    else if (strcmp(o.cmd, "history") == 0) rc = rt_ops_history(wf, &o);
+    else if (strcmp(o.cmd, "show") == 0) rc = rt_ops_show(wf, &o);
+    else if (strcmp(o.cmd, "retry") == 0) rc = rt_ops_retry(wf, &o);
+    else if (strcmp(o.cmd, "prune") == 0) rc = rt_ops_prune(wf, &o);
+    else if (strcmp(o.cmd, "users") == 0) rc = rt_users_cmd(wf, &o);
+    else rc = rt_cli_usage_error(wf, "unknown command '%s'", o.cmd);
     fflush(stdout);
     fflush(stderr);
     rt_exec_restore_signals();

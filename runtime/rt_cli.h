@@ -1,7 +1,9 @@
 /*
 ** rt_cli.h — the job binary's command line: rt_main (declared in flowrt.h)
-** parses `JOB run|resume|info|history|show ...`, prepares runs and hands
-** them to the engine (rt_exec.h). Nothing else is exported.
+** parses `JOB run|resume|info|history|show|retry|prune|users ...`, prepares
+** runs and hands them to the engine (rt_exec.h). The operations commands
+** live in rt_ops.c, the users commands in rt_users.c; this header is what
+** they share with rt_cli.c.
 **
 ** Exit codes: 0 ok, 1 run failed, 2 usage or bad input, 75 interrupted.
 */
@@ -9,7 +11,72 @@
 #define RT_CLI_H
 
 #include "flowrt.h"
+#include "rt_exec.h"
+#include "rt_store.h"
 
 enum { RT_EXIT_OK = 0, RT_EXIT_FAILED = 1, RT_EXIT_USAGE = 2, RT_EXIT_INTERRUPTED = 75 };
+
+#define RT_CLI_MAX_SECRETS 64
+
+/* Parsed command line; strings borrow argv. */
+typedef struct rt_cli_opts {
+    const char *cmd;
+    const char *sub;            /* users SUBCOMMAND */
+    const char *arg;            /* show/retry RUN_ID, users USER */
+    const char *event;          /* --event FILE or "-" */
+    const char *user;
+    const char *settings;       /* --settings FILE */
+    const char *state;
+    const char *status;         /* history/retry/prune --status */
+    const char *since;          /* --since TIME */
+    const char *older_than;     /* prune --older-than D */
+    const char *step;           /* run --step NAME (Test Step) */
+    const char *input;          /* run --input FILE (Test Step) */
+    const char *secret_args[RT_CLI_MAX_SECRETS];  /* users set --secret NAME=VALUE|NAME=@FILE */
+    int nsecret_args;
+    int limit;
+    bool limit_set;
+    bool json;
+    bool test_limits;
+    bool batch;                 /* --durability batch */
+    bool all;                   /* retry --all */
+    bool disabled;              /* users set --disabled */
+} rt_cli_opts;
+
+/* Opens the state directory of the options (prints why not): NULL on error. */
+rt_store *rt_cli_open_store(const rt_workflow *wf, const rt_cli_opts *o);
+
+/* The JSON in FILE ("-" = stdin): a NEW reference, or NULL with a message. */
+json_t *rt_cli_read_json_file(const char *path, const char *what, char *err, size_t n);
+
+/* Settings: every default, overridden by base (stored settings, may be
+** NULL), overridden by the JSON object in file (may be NULL); each checked
+** against its type, unknown names and missing required ones refused.
+** NEW reference, or NULL with a message in err. */
+json_t *rt_cli_settings(const rt_workflow *wf, const json_t *base, const char *file, char *err, size_t n);
+
+/* "2024-05-01T12:00:00Z", a date, or a duration ago ("90m", "7d"): ms
+** since the epoch. False when s is neither. */
+bool rt_cli_parse_since(const char *s, int64_t *ms);
+/* "250ms" "5s" "10m" "2h" "7d" into ms; false when it is not one. */
+bool rt_cli_parse_duration(const char *s, int64_t *ms);
+
+/* Runs (or continues) the run whose record rec is (NEW reference, taken
+** over): loads its user's stored secrets, executes, prints a succeeded
+** run's output. Returns the outcome. */
+rt_outcome rt_cli_execute(const rt_workflow *wf, rt_store *st, json_t *rec, const rt_cli_opts *o,
+                          bool sleep_in_process);
+
+/* Prints a value as indented JSON on stdout (lists cut to 20 items with
+** --test-limits). */
+void rt_cli_print_output(json_t *output, bool test_limits);
+int rt_cli_exit_code(rt_outcome o);
+
+/* "Usage error" on stderr with a pointer to --help: returns RT_EXIT_USAGE. */
+int rt_cli_usage_error(const rt_workflow *wf, const char *fmt, const char *arg);
+
+/* A new run record (NEW reference), status queued, attempt 1. */
+json_t *rt_cli_new_run(const rt_workflow *wf, const char *user, json_t *payload, json_t *settings,
+                       const char *source);
 
 #endif

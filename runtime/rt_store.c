@@ -598,43 +598,57 @@ json_t *rt_store_list_runs(rt_store *st, const char *status, const char *user, i
 /* ---- removing runs ------------------------------------------------------ */
 
 typedef struct remove_job {
-    const char *run_id;
-    long budget;                /* deletions left in this transaction */
-    bool done;                  /* the run record and indexes are gone too */
+    const json_t *ids;          /* run ids */
+    size_t next;                /* the first not removed yet */
+    size_t reached;             /* next after the transaction, once committed */
+    long batch;                 /* deletions per transaction */
 } remove_job;
 
+/* Removes runs from ids[next] on until the budget is spent. A run's steps
+** and logs go first and its record last, so a run cut in two by the budget
+** is finished by the next transaction. Repeatable after MDB_MAP_FULL:
+** j->next moves only once the transaction committed. */
 static int remove_some(rt_store *st, MDB_txn *txn, void *arg)
 {
     remove_job *j = arg;
-    long budget = j->budget;
-    int rc = del_children(txn, st->steps, j->run_id, &budget);
-    if (rc == 0 && budget > 0) rc = del_children(txn, st->logs, j->run_id, &budget);
-    j->done = false;
-    if (rc == 0 && budget > 0) {
-        MDB_val k = { strlen(j->run_id), (void *)j->run_id }, v;
+    long budget = j->batch;
+    size_t next = j->next;
+    int rc = 0;
+    while (rc == 0 && budget > 0 && next < json_array_size(j->ids)) {
+        const char *id = json_string_value(json_array_get(j->ids, next));
+        if (!id) {
+            next++;
+            continue;
+        }
+        rc = del_children(txn, st->steps, id, &budget);
+        if (rc == 0 && budget > 0) rc = del_children(txn, st->logs, id, &budget);
+        if (rc != 0 || budget <= 0) break;
+        MDB_val k = { strlen(id), (void *)id }, v;
         if (mdb_get(txn, st->runs, &k, &v) == 0) {
             json_t *rec = parse_val(&v);
-            rc = index_run(st, txn, j->run_id, json_string_value(json_object_get(rec, "status")),
+            rc = index_run(st, txn, id, json_string_value(json_object_get(rec, "status")),
                            json_string_value(json_object_get(rec, "user")), false);
             json_decref(rec);
             if (rc == 0) rc = del_ok(mdb_del(txn, st->runs, &k, NULL));
+            budget -= 4;
         }
-        j->done = rc == 0;
+        if (rc == 0) next++;
     }
+    j->reached = next;              /* adopted by the caller after the commit */
     return rc;
 }
 
-bool rt_store_remove_run(rt_store *st, const char *run_id, long batch, char *err, size_t errlen)
+bool rt_store_remove_runs(rt_store *st, const json_t *ids, long batch, char *err, size_t errlen)
 {
-    remove_job j = { .run_id = run_id };
-    do {
-        j.budget = batch > 0 ? batch : 5000;
+    remove_job j = { .ids = ids, .batch = batch > 0 ? batch : 5000 };
+    while (j.next < json_array_size(ids)) {
         int rc = write_txn(st, remove_some, &j);
         if (rc != 0) {
-            snprintf(err, errlen, "cannot remove run %s: %s", run_id, mdb_strerror(rc));
+            snprintf(err, errlen, "cannot remove runs: %s", mdb_strerror(rc));
             return false;
         }
-    } while (!j.done);
+        j.next = j.reached;
+    }
     return true;
 }
 
@@ -712,4 +726,36 @@ bool rt_store_put_meta(rt_store *st, const char *key, const json_t *value)
 size_t rt_store_map_size(rt_store *st)
 {
     return st->mapsize;
+}
+
+/* ---- group commit of many writes (serve) -------------------------------- */
+
+typedef struct many_write {
+    const rt_store_write *w;
+    size_t n;
+    const json_t *meta;         /* key -> value, or NULL */
+} many_write;
+
+static int write_many(rt_store *st, MDB_txn *txn, void *arg)
+{
+    many_write *m = arg;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < m->n; i++) rc = write_ops(st, txn, &m->w[i]);
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)m->meta, key, value) {
+        if (rc != 0) break;
+        MDB_val k = { strlen(key), (void *)key };
+        rc = put_json(txn, st->meta, &k, value);
+    }
+    return rc;
+}
+
+bool rt_store_commit_many(rt_store *st, const rt_store_write *w, size_t n, const json_t *meta, char *err,
+                          size_t errlen)
+{
+    many_write m = { w, n, meta };
+    int rc = write_txn(st, write_many, &m);
+    if (rc != 0) snprintf(err, errlen, "cannot commit to the state store: %s", mdb_strerror(rc));
+    return rc == 0;
 }

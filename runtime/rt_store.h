@@ -120,10 +120,12 @@ int rt_store_scan_runs(rt_store *st, const rt_run_query *q, rt_run_visit visit, 
 /* The records a query visits, as a NEW reference to an array. */
 json_t *rt_store_query_runs(rt_store *st, const rt_run_query *q);
 
-/* Removes a run, its steps, logs and index entries, in transactions of at
-** most `batch` deletions (0 = 5000) so that a run of 100,000 steps does not
-** hold the writer for long; the run record goes last. */
-bool rt_store_remove_run(rt_store *st, const char *run_id, long batch, char *err, size_t errlen);
+/* Removes runs (an array of ids), their steps, logs and index entries, in
+** transactions of at most `batch` deletions (0 = 5000), so that pruning a
+** million runs never holds the writer for long nor grows the map much.
+** A run's record goes last: one cut in two is finished by the next
+** transaction. */
+bool rt_store_remove_runs(rt_store *st, const json_t *ids, long batch, char *err, size_t errlen);
 
 /* Users (connected accounts): NEW reference or NULL; rec NULL removes. */
 json_t *rt_store_get_user(rt_store *st, const char *user);
@@ -134,6 +136,13 @@ json_t *rt_store_list_users(rt_store *st);
 /* Small values in `meta`: NEW reference or NULL. */
 json_t *rt_store_get_meta(rt_store *st, const char *key);
 bool rt_store_put_meta(rt_store *st, const char *key, const json_t *value);
+
+/* Group commit: every write of w[0..n) and every meta key -> value of
+** `meta` (an object, or NULL) in ONE transaction, fsync'ed as any commit
+** (serve commits concurrently accepted runs together). Deferred writes of
+** batch mode go first. Returns false with a message in err. */
+bool rt_store_commit_many(rt_store *st, const rt_store_write *w, size_t n, const json_t *meta, char *err,
+                          size_t errlen);
 
 /* The current map size in bytes (grows when full). */
 size_t rt_store_map_size(rt_store *st);

@@ -1,0 +1,559 @@
+/*
+** rt_users.c — connected users: their settings and sealed secrets, and the
+** `users` commands (rt_users.h).
+**
+** A sealed secret is "c20:NONCE:CIPHERTEXT" (hex): the value XORed with
+** the ChaCha20 keystream (RFC 8439) of the store key and a random 96-bit
+** nonce. The user record also keeps the key's id (the first 8 bytes of the
+** keystream for an all-zero nonce), so a store opened with another key says
+** so instead of handing garbage to an API.
+*/
+#include "rt_users.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rt_log.h"
+#include "rt_type.h"
+#include "rt_util.h"
+
+/* ---- ChaCha20 ------------------------------------------------------------ */
+
+#define ROTL(v, n) (((v) << (n)) | ((v) >> (32 - (n))))
+#define QR(a, b, c, d)                                                                                          \
+    do {                                                                                                        \
+        a += b; d ^= a; d = ROTL(d, 16);                                                                         \
+        c += d; b ^= c; b = ROTL(b, 12);                                                                         \
+        a += b; d ^= a; d = ROTL(d, 8);                                                                          \
+        c += d; b ^= c; b = ROTL(b, 7);                                                                          \
+    } while (0)
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void chacha20_block(const uint8_t key[32], uint32_t counter, const uint8_t nonce[12], uint8_t out[64])
+{
+    uint32_t s[16] = { 0x61707865, 0x3320646e, 0x79622d32, 0x6b206574 };
+    for (int i = 0; i < 8; i++) s[4 + i] = le32(key + 4 * i);
+    s[12] = counter;
+    for (int i = 0; i < 3; i++) s[13 + i] = le32(nonce + 4 * i);
+    uint32_t x[16];
+    memcpy(x, s, sizeof x);
+    for (int i = 0; i < 10; i++) {
+        QR(x[0], x[4], x[8], x[12]);
+        QR(x[1], x[5], x[9], x[13]);
+        QR(x[2], x[6], x[10], x[14]);
+        QR(x[3], x[7], x[11], x[15]);
+        QR(x[0], x[5], x[10], x[15]);
+        QR(x[1], x[6], x[11], x[12]);
+        QR(x[2], x[7], x[8], x[13]);
+        QR(x[3], x[4], x[9], x[14]);
+    }
+    for (int i = 0; i < 16; i++) {
+        uint32_t v = x[i] + s[i];
+        out[4 * i] = (uint8_t)v;
+        out[4 * i + 1] = (uint8_t)(v >> 8);
+        out[4 * i + 2] = (uint8_t)(v >> 16);
+        out[4 * i + 3] = (uint8_t)(v >> 24);
+    }
+}
+
+/* data ^= keystream(key, nonce) from block 1 on (RFC 8439 encryption). */
+static void chacha20_xor(const uint8_t key[32], const uint8_t nonce[12], uint8_t *data, size_t n)
+{
+    uint8_t ks[64];
+    for (size_t off = 0; off < n; off += 64) {
+        chacha20_block(key, (uint32_t)(1 + off / 64), nonce, ks);
+        for (size_t i = 0; i < 64 && off + i < n; i++) data[off + i] ^= ks[i];
+    }
+    memset(ks, 0, sizeof ks);
+}
+
+static void to_hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[p[i] >> 4];
+        out[2 * i + 1] = d[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Decodes exactly n bytes of hex; false on anything else. */
+static bool from_hex(const char *s, size_t len, uint8_t *out, size_t n)
+{
+    if (len != 2 * n) return false;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) return false;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return true;
+}
+
+/* ---- the store key ------------------------------------------------------ */
+
+/* Loads (or, with create, makes) the key; false with a message. */
+static bool store_key(const char *state_dir, bool create, uint8_t key[32], char *err, size_t n)
+{
+    const char *env = getenv("FLOW_SECRETS_KEY");
+    if (env && *env) {
+        if (from_hex(env, strlen(env), key, 32)) return true;
+        snprintf(err, n, "FLOW_SECRETS_KEY must be 64 hex digits (32 bytes), e.g. from `openssl rand -hex 32`");
+        return false;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/secrets.key", state_dir);
+    char text[80] = "";
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t got = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[got] = '\0';
+        while (got && (text[got - 1] == '\n' || text[got - 1] == '\r')) text[--got] = '\0';
+        if (from_hex(text, got, key, 32)) return true;
+        snprintf(err, n, "%s is not a key (64 hex digits)", path);
+        return false;
+    }
+    if (!create) {
+        snprintf(err, n, "no key to open stored secrets (%s is missing and FLOW_SECRETS_KEY is not set)", path);
+        return false;
+    }
+    if (getrandom(key, 32, 0) != 32) {
+        snprintf(err, n, "cannot get random bytes for a key: %s", strerror(errno));
+        return false;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST) return store_key(state_dir, false, key, err, n);   /* another process won */
+        snprintf(err, n, "cannot create %s: %s", path, strerror(errno));
+        return false;
+    }
+    to_hex(key, 32, text);
+    strcat(text, "\n");
+    bool ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text) && fsync(fd) == 0;
+    close(fd);
+    memset(text, 0, sizeof text);
+    if (!ok) snprintf(err, n, "cannot write %s", path);
+    return ok;
+}
+
+static void key_id(const uint8_t key[32], char out[17])
+{
+    uint8_t zero[12] = { 0 }, block[64];
+    chacha20_block(key, 0, zero, block);
+    to_hex(block, 8, out);
+}
+
+/* "c20:NONCE:CIPHER" for value: a new string. */
+static char *seal(const uint8_t key[32], const char *value)
+{
+    uint8_t nonce[12];
+    if (getrandom(nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) {
+        uint64_t a = rt_random(0), b = rt_random(0);
+        memcpy(nonce, &a, 8);
+        memcpy(nonce + 8, &b, 4);
+    }
+    size_t n = strlen(value);
+    uint8_t *buf = rt_xmalloc(n + 1);
+    memcpy(buf, value, n);
+    chacha20_xor(key, nonce, buf, n);
+    char *out = rt_xmalloc(4 + 24 + 1 + 2 * n + 1);
+    memcpy(out, "c20:", 4);
+    to_hex(nonce, 12, out + 4);
+    out[28] = ':';
+    to_hex(buf, n, out + 29);
+    free(buf);
+    return out;
+}
+
+/* The value of a sealed secret: a new string, or NULL. */
+static char *unseal(const uint8_t key[32], const char *sealed)
+{
+    uint8_t nonce[12];
+    if (!sealed || strncmp(sealed, "c20:", 4) != 0 || strlen(sealed) < 29 || sealed[28] != ':') return NULL;
+    if (!from_hex(sealed + 4, 24, nonce, 12)) return NULL;
+    const char *hex = sealed + 29;
+    size_t n = strlen(hex) / 2;
+    uint8_t *buf = rt_xmalloc(n + 1);
+    if (!from_hex(hex, strlen(hex), buf, n)) {
+        free(buf);
+        return NULL;
+    }
+    chacha20_xor(key, nonce, buf, n);
+    buf[n] = '\0';
+    return (char *)buf;
+}
+
+json_t *rt_users_secrets(rt_store *st, const char *state_dir, const json_t *user_rec, char *err, size_t n)
+{
+    (void)st;
+    json_t *sealed = json_object_get(user_rec, "secrets");
+    json_t *out = json_object();
+    if (!json_object_size(sealed)) return out;
+    uint8_t key[32];
+    if (!store_key(state_dir, false, key, err, n)) {
+        json_decref(out);
+        return NULL;
+    }
+    char kid[17];
+    key_id(key, kid);
+    const char *want = json_string_value(json_object_get(user_rec, "key_id"));
+    if (want && strcmp(want, kid) != 0) {
+        snprintf(err, n, "user %s's secrets were sealed with another key (key id %s; this one is %s)",
+                 json_string_value(json_object_get(user_rec, "id")), want, kid);
+        memset(key, 0, sizeof key);
+        json_decref(out);
+        return NULL;
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(sealed, name, v) {
+        char *plain = unseal(key, json_string_value(v));
+        if (!plain) continue;
+        rt_redact_add(plain);
+        json_object_set_new(out, name, json_string(plain));
+        memset(plain, 0, strlen(plain));
+        free(plain);
+    }
+    memset(key, 0, sizeof key);
+    return out;
+}
+
+/* ---- user records ------------------------------------------------------- */
+
+static bool valid_user_id(const char *u)
+{
+    if (!*u || strlen(u) > 200) return false;
+    for (const char *p = u; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("_-.@+:", *p)) return false;
+    return true;
+}
+
+json_t *rt_users_get_enabled(rt_store *st, const rt_workflow *wf, const char *user, char *err, size_t n)
+{
+    json_t *rec = rt_store_get_user(st, user);
+    if (!rec) {
+        snprintf(err, n, "unknown user '%s' (add it with `%s users set %s --settings FILE`)", user, wf->name, user);
+        return NULL;
+    }
+    if (!json_is_true(json_object_get(rec, "enabled"))) {
+        snprintf(err, n, "user '%s' is disabled (`%s users enable %s` enables it)", user, wf->name, user);
+        json_decref(rec);
+        return NULL;
+    }
+    return rec;
+}
+
+static bool declared_secret(const rt_workflow *wf, const char *name)
+{
+    for (int i = 0; i < wf->nsecrets; i++)
+        if (strcmp(wf->secrets[i], name) == 0) return true;
+    return false;
+}
+
+/* Reads a secret value from FILE (trailing newlines dropped): new string. */
+static char *read_secret_file(const char *path, char *err, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, n, "cannot read secret file %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    char chunk[4096];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) rt_buf_append(&b, chunk, got);
+    fclose(f);
+    memset(chunk, 0, sizeof chunk);
+    while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r')) b.data[--b.len] = '\0';
+    return rt_buf_take(&b);
+}
+
+/* What `show`/`list` print for a user: secrets as <set>. NEW reference. */
+static json_t *user_view(const rt_workflow *wf, const json_t *rec)
+{
+    json_t *v = json_pack("{s:O, s:b, s:O}", "id", json_object_get(rec, "id"), "enabled",
+                          json_is_true(json_object_get(rec, "enabled")), "settings",
+                          json_object_get(rec, "settings") ? json_object_get(rec, "settings") : json_object());
+    json_t *sec = json_object();
+    json_t *sealed = json_object_get(rec, "secrets");
+    for (int i = 0; i < wf->nsecrets; i++)
+        json_object_set_new(sec, wf->secrets[i], json_string(json_object_get(sealed, wf->secrets[i]) ? "<set>" : "<not set>"));
+    const char *k;
+    json_t *x;
+    json_object_foreach(sealed, k, x) if (!json_object_get(sec, k)) json_object_set_new(sec, k, json_string("<set>"));
+    json_object_set_new(v, "secrets", sec);
+    static const char *const keys[] = { "created", "updated", "enabled_run" };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (json_object_get(rec, keys[i])) json_object_set(v, keys[i], json_object_get(rec, keys[i]));
+    return v;
+}
+
+static void print_user(const rt_workflow *wf, const json_t *rec, bool json)
+{
+    json_t *v = user_view(wf, rec);
+    if (json) {
+        char *t = json_dumps(v, JSON_INDENT(2));
+        printf("%s\n", t);
+        free(t);
+    } else {
+        printf("user      %s\n", json_string_value(json_object_get(v, "id")));
+        printf("enabled   %s\n", json_is_true(json_object_get(v, "enabled")) ? "yes" : "no");
+        printf("settings\n");
+        const char *k;
+        json_t *x;
+        json_object_foreach(json_object_get(v, "settings"), k, x) {
+            char *t = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY);
+            printf("  %-20s %s\n", k, t);
+            free(t);
+        }
+        printf("secrets\n");
+        json_object_foreach(json_object_get(v, "secrets"), k, x) printf("  %-20s %s\n", k, json_string_value(x));
+        if (json_object_get(v, "enabled_run"))
+            printf("enabled run %s\n", json_string_value(json_object_get(v, "enabled_run")));
+    }
+    json_decref(v);
+}
+
+/* `trigger enabled`: the run a user's enabling starts, executed here. */
+static int run_enabled(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, json_t *urec)
+{
+    const char *user = json_string_value(json_object_get(urec, "id"));
+    char err[512];
+    json_t *settings = rt_cli_settings(wf, json_object_get(urec, "settings"), NULL, err, sizeof err);
+    if (!settings) {
+        rt_log_emit(NULL, "info", NULL, "user %s is enabled but %s: no enabled run yet", user, err);
+        return RT_EXIT_OK;
+    }
+    json_t *payload = json_pack("{s:s}", "user", user);
+    json_t *rec = rt_cli_new_run(wf, user, payload, settings, "enabled");
+    json_decref(payload);
+    json_decref(settings);
+    json_object_set(urec, "enabled_run", json_object_get(rec, "id"));
+    if (!rt_store_put_user(st, user, urec, err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", wf->name, err);
+        json_decref(rec);
+        return RT_EXIT_FAILED;
+    }
+    rt_log_emit(json_string_value(json_object_get(rec, "id")), "info",
+                json_pack("{s:s, s:s}", "event", "enabled_run", "user", user),
+                "user %s enabled: running the workflow (trigger enabled)", user);
+    rt_outcome out = rt_cli_execute(wf, st, rec, o, true);
+    return rt_cli_exit_code(out);
+}
+
+static int users_set(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st)
+{
+    char err[1024], buf[4096];
+    const char *user = o->arg;
+    json_t *old = rt_store_get_user(st, user);
+    int64_t now = rt_now_ms();
+    json_t *rec = old ? json_deep_copy(old) : json_pack("{s:s, s:b, s:{}, s:{}, s:I}", "id", user, "enabled",
+                                                        !o->disabled, "settings", "secrets", "created", (json_int_t)now);
+    if (o->disabled) json_object_set_new(rec, "enabled", json_false());
+    /* settings: stored ones, overridden by the file, checked as a whole */
+    json_t *given = NULL;
+    if (o->settings) {
+        given = rt_cli_read_json_file(o->settings, "settings", err, sizeof err);
+        if (given && !json_is_object(given)) {
+            snprintf(err, sizeof err, "settings %s must hold a JSON object", o->settings);
+            json_decref(given);
+            given = NULL;
+        }
+        if (!given) goto usage;
+    }
+    json_t *merged = json_deep_copy(json_object_get(rec, "settings"));
+    if (given) json_object_update(merged, given);
+    json_decref(given);
+    json_t *full = rt_cli_settings(wf, merged, NULL, err, sizeof err);
+    if (!full) {
+        /* name the file, and the missing required ones */
+        json_decref(merged);
+        goto usage;
+    }
+    json_decref(full);
+    /* store what was given, not the defaults: a later default change applies */
+    json_object_set_new(rec, "settings", merged);
+
+    bool any_secret = false;
+    uint8_t key[32];
+    for (int i = 0; i < o->nsecret_args; i++) {
+        const char *a = o->secret_args[i], *eq = strchr(a, '=');
+        if (!eq || eq == a) {
+            snprintf(err, sizeof err, "--secret takes NAME=VALUE or NAME=@FILE, not '%.*s...'", (int)(eq ? eq - a : 0), a);
+            goto usage;
+        }
+        char *name = rt_xstrndup(a, (size_t)(eq - a));
+        if (!declared_secret(wf, name)) {
+            rt_buf names = { 0 };
+            rt_buf_append(&names, "", 0);
+            for (int k = 0; k < wf->nsecrets; k++) rt_buf_printf(&names, "%s%s", k ? ", " : "", wf->secrets[k]);
+            snprintf(err, sizeof err, "unknown secret '%s' (the workflow's secrets: %s)", name,
+                     wf->nsecrets ? names.data : "none");
+            rt_buf_free(&names);
+            free(name);
+            goto usage;
+        }
+        char *value = eq[1] == '@' ? read_secret_file(eq + 2, err, sizeof err) : rt_xstrdup(eq + 1);
+        if (!value) {
+            free(name);
+            goto usage;
+        }
+        if (!*value) {
+            json_object_del(json_object_get(rec, "secrets"), name);     /* NAME= removes it */
+        } else {
+            if (!any_secret && !store_key(rt_users_state_dir(wf, o, buf, sizeof buf), true, key, err, sizeof err)) {
+                free(value);
+                free(name);
+                goto usage;
+            }
+            any_secret = true;
+            rt_redact_add(value);
+            char *sealed = seal(key, value);
+            json_object_set_new(json_object_get(rec, "secrets"), name, json_string(sealed));
+            free(sealed);
+        }
+        memset(value, 0, strlen(value));
+        free(value);
+        free(name);
+    }
+    if (any_secret) {
+        char kid[17];
+        key_id(key, kid);
+        const char *had = json_string_value(json_object_get(rec, "key_id"));
+        if (had && strcmp(had, kid) != 0 && json_object_size(json_object_get(rec, "secrets")) > (size_t)o->nsecret_args) {
+            snprintf(err, sizeof err, "user %s has secrets sealed with another key (key id %s): set all of them again",
+                     user, had);
+            memset(key, 0, sizeof key);
+            goto usage;
+        }
+        json_object_set_new(rec, "key_id", json_string(kid));
+        memset(key, 0, sizeof key);
+    }
+    json_object_set_new(rec, "updated", json_integer(now));
+    if (!rt_store_put_user(st, user, rec, err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", wf->name, err);
+        json_decref(rec);
+        json_decref(old);
+        return RT_EXIT_FAILED;
+    }
+    bool was_enabled = old && json_is_true(json_object_get(old, "enabled"));
+    bool enabled = json_is_true(json_object_get(rec, "enabled"));
+    rt_log_emit(NULL, "info", json_pack("{s:s, s:s, s:b}", "event", old ? "user_updated" : "user_added", "user", user,
+                                        "enabled", enabled),
+                "user %s %s (%s)", user, old ? "updated" : "added", enabled ? "enabled" : "disabled");
+    int rc = RT_EXIT_OK;
+    if (wf->trigger == RT_TRIG_ENABLED && enabled && !was_enabled) run_enabled(wf, o, st, rec);
+    json_decref(rec);
+    json_decref(old);
+    return rc;
+usage:
+    fprintf(stderr, "%s: users set %s: %s (nothing was stored)\n", wf->name, user, err);
+    json_decref(rec);
+    json_decref(old);
+    return RT_EXIT_USAGE;
+}
+
+int rt_users_cmd(const rt_workflow *wf, const rt_cli_opts *o)
+{
+    const char *sub = o->sub;
+    if (!sub) return rt_cli_usage_error(wf, "%s", "users needs a command: set, enable, disable, list, show, remove");
+    bool list = strcmp(sub, "list") == 0;
+    if (!list && strcmp(sub, "set") != 0 && strcmp(sub, "enable") != 0 && strcmp(sub, "disable") != 0 &&
+        strcmp(sub, "show") != 0 && strcmp(sub, "remove") != 0)
+        return rt_cli_usage_error(wf, "unknown users command '%s' (set, enable, disable, list, show, remove)", sub);
+    if (list && o->arg) return rt_cli_usage_error(wf, "users list takes no USER ('%s')", o->arg);
+    if (!list && !o->arg) return rt_cli_usage_error(wf, "users %s needs a USER", sub);
+    if (!list && !valid_user_id(o->arg))
+        return rt_cli_usage_error(wf, "a user id is letters, digits and _-.@+: (at most 200), not '%s'", o->arg);
+    if (strcmp(sub, "set") != 0 && (o->settings || o->nsecret_args || o->disabled))
+        return rt_cli_usage_error(wf, "--settings, --secret and --disabled go with `users set`, not `users %s`", sub);
+    rt_store *st = rt_cli_open_store(wf, o);
+    if (!st) return RT_EXIT_USAGE;
+    int rc = RT_EXIT_OK;
+    char err[512];
+    if (strcmp(sub, "set") == 0) {
+        rc = users_set(wf, o, st);
+    } else if (list) {
+        json_t *all = rt_store_list_users(st);
+        if (o->json) {
+            json_t *views = json_array();
+            size_t i;
+            json_t *u;
+            json_array_foreach(all, i, u) json_array_append_new(views, user_view(wf, u));
+            char *t = json_dumps(views, JSON_INDENT(2));
+            printf("%s\n", t);
+            free(t);
+            json_decref(views);
+        } else {
+            printf("%-24s %-8s %-40s %s\n", "USER", "ENABLED", "SETTINGS", "SECRETS");
+            size_t i;
+            json_t *u;
+            json_array_foreach(all, i, u) {
+                json_t *v = user_view(wf, u);
+                char *s = json_dumps(json_object_get(v, "settings"), JSON_COMPACT);
+                rt_buf b = { 0 };
+                rt_buf_append(&b, "", 0);
+                const char *k;
+                json_t *x;
+                json_object_foreach(json_object_get(v, "secrets"), k, x)
+                    rt_buf_printf(&b, "%s%s=%s", b.len ? " " : "", k, json_string_value(x));
+                printf("%-24s %-8s %-40.40s %s\n", json_string_value(json_object_get(v, "id")),
+                       json_is_true(json_object_get(v, "enabled")) ? "yes" : "no", s, b.data);
+                free(s);
+                rt_buf_free(&b);
+                json_decref(v);
+            }
+        }
+        json_decref(all);
+    } else {
+        json_t *rec = rt_store_get_user(st, o->arg);
+        if (!rec) {
+            fprintf(stderr, "%s: unknown user '%s' (see `%s users list`)\n", wf->name, o->arg, wf->name);
+            rt_store_close(st);
+            return RT_EXIT_USAGE;
+        }
+        if (strcmp(sub, "show") == 0) {
+            print_user(wf, rec, o->json);
+        } else if (strcmp(sub, "remove") == 0) {
+            if (!rt_store_put_user(st, o->arg, NULL, err, sizeof err)) {
+                fprintf(stderr, "%s: %s\n", wf->name, err);
+                rc = RT_EXIT_FAILED;
+            } else {
+                rt_log_emit(NULL, "info", json_pack("{s:s, s:s}", "event", "user_removed", "user", o->arg),
+                            "user %s removed (their runs stay in the history)", o->arg);
+            }
+        } else {
+            bool enable = strcmp(sub, "enable") == 0;
+            bool was = json_is_true(json_object_get(rec, "enabled"));
+            json_object_set_new(rec, "enabled", json_boolean(enable));
+            json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
+            if (was == enable) {
+                rt_log_emit(NULL, "info", NULL, "user %s is already %s", o->arg, enable ? "enabled" : "disabled");
+            } else if (!rt_store_put_user(st, o->arg, rec, err, sizeof err)) {
+                fprintf(stderr, "%s: %s\n", wf->name, err);
+                rc = RT_EXIT_FAILED;
+            } else {
+                rt_log_emit(NULL, "info", json_pack("{s:s, s:s}", "event", enable ? "user_enabled" : "user_disabled",
+                                                    "user", o->arg),
+                            "user %s %s", o->arg, enable ? "enabled" : "disabled");
+                if (enable && wf->trigger == RT_TRIG_ENABLED) run_enabled(wf, o, st, rec);
+            }
+        }
+        json_decref(rec);
+    }
+    rt_store_close(st);
+    return rc;
+}
