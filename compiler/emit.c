@@ -761,3 +761,16 @@ void emit_program(ast_program *prog, strbuf *out, const char *version)
     strbuf_free(&es.defs);
     strbuf_free(&body);
 }
+
+/* ---- for emit_test.c ----------------------------------------------------- */
+
+void emit_c_expr(ast_program *prog, strbuf *b, const ast_expr *e)
+{
+    emit_state es = { .prog = prog, .a = &prog->arena };
+    emit_expr(&es, b, e);
+}
+
+void emit_c_string(strbuf *b, const char *s)
+{
+    emit_cstr(b, s);
+}

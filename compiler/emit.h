@@ -17,4 +17,9 @@ void emit_program(ast_program *prog, strbuf *out, const char *version);
 /* A version hash of every source file of prog: 16 hex digits. */
 void emit_version(ast_program *prog, char out[17]);
 
+/* For emit_test.c: a checked expression as C over the runtime (an rt_ctx
+** named c in scope), and a C string literal. */
+void emit_c_expr(ast_program *prog, strbuf *b, const ast_expr *e);
+void emit_c_string(strbuf *b, const char *s);
+
 #endif

@@ -5,6 +5,8 @@
 #include "check.h"
 #include "diag.h"
 #include "emit.h"
+#include "emit_test.h"
+#include "graph.h"
 #include "imports.h"
 #include "paths.h"
 #include "tcc.h"
@@ -23,6 +25,8 @@ static void usage(FILE *out)
           "  check FILE...          parse and type-check; gcc-style diagnostics, exit 1 on error\n"
           "  build FILE [-o OUT]    compile to a native job binary (default ./NAME)\n"
           "  run FILE [options]     compile in memory and run once (options as `JOB run`)\n"
+          "  test FILE...           run the files' test blocks; ends with \"N passed, N failed\"\n"
+          "  graph FILE [--svg OUT] the workflow as a Graphviz graph (dot on stdout)\n"
           "\n"
           "Run 'flowc COMMAND --help' for a command's options.\n"
           "Exit status: 0 ok, 1 errors in the input, 2 usage error.\n",
@@ -245,6 +249,107 @@ static int cmd_run(int argc, char **argv)
     return rc;
 }
 
+static void usage_test(FILE *out)
+{
+    fputs("usage: flowc test FILE... [--filter TEXT] [--json] [--junit OUT.xml]\n"
+          "\n"
+          "Compiles each workflow once, in memory, and runs its test blocks in-process:\n"
+          "HTTP requests are answered by the tests' mocks (never the network), waits\n"
+          "and retry backoffs are skipped, state lives in a throw-away LMDB. A `tests\n"
+          "for \"./x.flow\"` file runs its own test blocks against x.flow.\n"
+          "\n"
+          "  --filter TEXT   only the tests whose name contains TEXT\n"
+          "  --json          one JSON object per test on stdout (the summary on stderr)\n"
+          "  --junit OUT     also write a JUnit XML report\n"
+          "\n"
+          "Prints PASS/FAIL per test and ends with \"N passed, N failed\".\n"
+          "Exit status: 0 all passed, 1 a test failed or a file has errors, 2 usage error.\n",
+          out);
+}
+
+/* Compiles one file with its tests and runs them. Returns 0, 1, or 2. */
+static int test_one(const char *path, const char *filter, bool json, FILE *junit, int counts[2])
+{
+    diag_ctx d;
+    diag_init(&d);
+    ast_program prog;
+    ast_program_init(&prog, &d);
+    int rc = 1;
+    if (imp_load_program(&prog, path, g_paths.stdlib_dir) && prog.main) {
+        bool ok = d.errors == 0;
+        ok = chk_program(&prog) && ok;
+        if (ok) {
+            strbuf c = { 0 };
+            char version[17];
+            emit_version(&prog, version);
+            emit_program(&prog, &c, version);
+            emit_tests(&prog, &c);
+            rc = cc_run_tests(&d, &g_paths, c.data, filter, json, junit, counts);
+            if (rc < 0) rc = 1;
+            strbuf_free(&c);
+        }
+    }
+    ast_program_free(&prog);
+    diag_free(&d);
+    return rc;
+}
+
+static int cmd_test(int argc, char **argv)
+{
+    const char *filter = NULL, *junit_path = NULL;
+    bool json = false;
+    int nfiles = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage_test(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if ((strcmp(argv[i], "--filter") == 0 || strcmp(argv[i], "--junit") == 0) && i + 1 < argc) {
+            if (argv[i][2] == 'f') filter = argv[++i];
+            else junit_path = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "flowc test: unknown option or missing value: '%s'\n", argv[i]);
+            usage_test(stderr);
+            return 2;
+        } else {
+            nfiles++;
+        }
+    }
+    if (!nfiles) {
+        fputs("flowc test: no input files\n", stderr);
+        usage_test(stderr);
+        return 2;
+    }
+    FILE *junit = NULL;
+    if (junit_path) {
+        junit = fopen(junit_path, "w");
+        if (!junit) {
+            fprintf(stderr, "flowc test: cannot write %s\n", junit_path);
+            return 2;
+        }
+        fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n", junit);
+    }
+    int counts[2] = { 0, 0 }, rc = 0;
+    for (int i = 0; i < argc; i++) {
+        if (argv[i][0] == '-' && argv[i][1]) {
+            if (strcmp(argv[i], "--json") != 0) i++;
+            continue;
+        }
+        if (nfiles > 1 && !json) printf("# %s\n", argv[i]);
+        fflush(stdout);
+        int r = test_one(argv[i], filter, json, junit, counts);
+        if (r == 2 || (r == 1 && rc == 0)) rc = r;
+    }
+    if (junit) {
+        fputs("</testsuites>\n", junit);
+        fclose(junit);
+    }
+    fprintf(json ? stderr : stdout, "%d passed, %d failed\n", counts[0], counts[1]);
+    if (rc == 0 && counts[1]) rc = 1;
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     paths_init(&g_paths, argv[0]);
@@ -260,6 +365,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "check") == 0) return cmd_check(argc - 2, argv + 2);
     if (strcmp(cmd, "build") == 0) return cmd_build(argc - 2, argv + 2);
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "test") == 0) return cmd_test(argc - 2, argv + 2);
+    if (strcmp(cmd, "graph") == 0) return graph_main(argc - 2, argv + 2, g_paths.stdlib_dir);
     fprintf(stderr, "flowc: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -146,3 +146,28 @@ int cc_run_memory(diag_ctx *d, const flowc_paths *paths, const char *c_source, i
     tcc_delete(s);
     return rc;
 }
+
+int cc_run_tests(diag_ctx *d, const flowc_paths *paths, const char *c_source, const char *filter, bool json,
+                 FILE *junit, int counts[2])
+{
+    cc_errctx ec = { .d = d };
+    TCCState *s = cc_prepare(&ec, paths, TCC_OUTPUT_MEMORY, c_source);
+    if (!s) return -1;
+    if (tcc_relocate(s, TCC_RELOCATE_AUTO) < 0) {
+        diag_error_noloc(d, NULL, "cannot relocate the compiled workflow");
+        tcc_delete(s);
+        return -1;
+    }
+    typedef int (*test_main_fn)(const char *, int, FILE *, int *);
+    test_main_fn fn = (test_main_fn)tcc_get_symbol(s, "flow_test_main");
+    if (!fn) {
+        diag_error_noloc(d, NULL, "the compiled workflow has no flow_test_main");
+        tcc_delete(s);
+        return -1;
+    }
+    fflush(NULL);
+    int rc = fn(filter, json ? 1 : 0, junit, counts);
+    fflush(NULL);
+    tcc_delete(s);
+    return rc;
+}

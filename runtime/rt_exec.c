@@ -82,6 +82,13 @@ const char *rt_ctx_error(const rt_ctx *c)
     return c->error ? c->error : c->failure;
 }
 
+char *rt_ctx_take_error(rt_ctx *c)
+{
+    char *e = c->error;
+    c->error = NULL;
+    return e;
+}
+
 rt_pool *rt_ctx_pool(rt_ctx *c)
 {
     return &c->pool;
@@ -439,7 +446,7 @@ static void run_suspend(rt_ctx *c, int64_t wake_at)
 static bool durable_sleep(rt_ctx *c, int64_t wake_at)
 {
     int64_t left = wake_at - rt_now_ms();
-    if (left <= 0) return true;
+    if (left <= 0 || c->run->test_mode) return true;    /* flowc test: backoffs are not slept */
     if (!c->run->sleep_in_process) {
         run_suspend(c, wake_at);
         return false;
@@ -699,14 +706,22 @@ static char *base64(const char *s)
     return rt_buf_take(&b);
 }
 
+/* An environment variable as the run sees it: in test mode only the
+** test's own env/secret lines, never the process environment. */
+static const char *run_getenv(const rt_run_state *run, const char *var)
+{
+    if (run->test_mode) return json_string_value(json_object_get(run->test_env, var));
+    return getenv(var);
+}
+
 /* An integration's base URL, FLOW_<NAME>_BASE_URL first. */
-static const char *integ_base(const rt_integration *in)
+static const char *integ_base(const rt_run_state *run, const rt_integration *in)
 {
     if (!in) return NULL;
     char var[160];
     int n = snprintf(var, sizeof var, "FLOW_%s_BASE_URL", in->name);
     for (int i = 5; i < n; i++) var[i] = (char)toupper((unsigned char)var[i]);
-    const char *e = getenv(var);
+    const char *e = run_getenv(run, var);
     return e && *e ? e : in->base_url;
 }
 
@@ -758,7 +773,7 @@ static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, 
         *err = rt_xstrdup("the request has no URL");
         return false;
     }
-    const char *base = d->integ ? integ_base(d->integ) : NULL;
+    const char *base = d->integ ? integ_base(c->run, d->integ) : NULL;
     p->base_url = rt_http_join_url(base, url);
     if (!strstr(p->base_url, "://")) {
         *err = rt_xprintf("URL '%s' is not absolute (http:// or https://)", p->base_url);
@@ -1289,6 +1304,7 @@ static attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const ch
 
     int workers = d->concurrency > 0 ? d->concurrency : 8;
     if ((size_t)workers > count) workers = (int)count;
+    if (c->run->test_mode) workers = 1;     /* mocks answer in a stable order */
     if (workers <= 1) {
         fanout_worker(job);
     } else {
@@ -1528,7 +1544,7 @@ static int wait_at(rt_ctx *c, const char *id, int64_t wake_at_if_new)
     int64_t left = wake_at - rt_now_ms();
     char when[40];
     rt_format_time(wake_at, when, sizeof when);
-    if (left > 0 && (c->run->test_limits || c->run->only_step)) {
+    if (left > 0 && (c->run->test_limits || c->run->only_step || c->run->test_mode)) {
         /* test mode: waits are skipped */
         rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "wait", "step", path, "status", "skipped"),
                     "wait until %s skipped (test limits)", when);
@@ -1591,7 +1607,7 @@ json_t *rt_settings(rt_ctx *c)
 
 json_t *rt_env(rt_ctx *c, const char *name)
 {
-    const char *v = getenv(name);
+    const char *v = run_getenv(c->run, name);
     return v ? rt_str(c, v) : json_null();
 }
 
@@ -1602,7 +1618,7 @@ static json_t *secret_value(rt_ctx *c, const char *name)
     int n = snprintf(var, sizeof var, "FLOW_SECRET_%s", name);
     for (int i = 12; i < n; i++) var[i] = (char)toupper((unsigned char)var[i]);
     const char *v = json_string_value(json_object_get(c->run->secrets, name));
-    if (!v) v = getenv(var);
+    if (!v) v = run_getenv(c->run, var);
     if (!v) {
         const char *user = json_string_value(json_object_get(c->run->record, "user"));
         if (user)
@@ -1724,6 +1740,7 @@ rt_outcome rt_exec_run(rt_run_state *run)
             run->outcome = RT_RUN_FAILED;
             run->error = rt_xprintf("step '%s' did not run: a condition skipped it, the run ended before it, "
                                     "or there is no such step", run->only_step);
+            run->input_error = rt_xstrdup(run->error);      /* a usage error: exit 2 */
         }
         const char *k;
         json_t *v;
@@ -1779,6 +1796,7 @@ rt_outcome rt_exec_run(rt_run_state *run)
     if (!rt_store_commit(run->store, &w, err, sizeof err)) rt_log_emit(run->id, "error", NULL, "%s", err);
     json_decref(logs);
     rt_store_sync(run->store);
+    if (run->on_finish) run->on_finish(c, run->on_finish_arg);
     rt_ctx_free(c);
     free(old);
 

@@ -55,6 +55,17 @@ typedef struct rt_run_state {
     json_t *inputs_used;        /* owned: name -> true for every input consulted */
     bool step_done;
     char *input_error;          /* owned: an --input value of the wrong type (exit 2) */
+
+    /* flowc test (rt_test.c): */
+    bool test_mode;             /* waits and retry backoffs are not slept; fanout
+                                   items run one at a time (mock order is stable) */
+    json_t *test_env;           /* borrowed or NULL: in test mode env.NAME,
+                                   FLOW_<NAME>_BASE_URL and FLOW_SECRET_* come from
+                                   here only, never from the process environment */
+    void (*on_finish)(rt_ctx *c, void *arg);   /* called with the root context after
+                                   the final record is set, before the context is
+                                   freed: a test's expects read its step results */
+    void *on_finish_arg;
 } rt_run_state;
 
 /* Initialises a run over a run record (NEW reference taken over). */
@@ -71,6 +82,9 @@ rt_ctx *rt_ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix);
 void rt_ctx_free(rt_ctx *c);
 /* The expression error raised on c, else its failure, else NULL (borrowed). */
 const char *rt_ctx_error(const rt_ctx *c);
+/* Takes c's raised expression error (owned by the caller, free it), or
+** NULL: tests evaluate each expect with a clean slate. */
+char *rt_ctx_take_error(rt_ctx *c);
 
 /* The pool of c, for rt_value.c. */
 rt_pool *rt_ctx_pool(rt_ctx *c);

@@ -158,11 +158,21 @@ static bool transport_retryable(CURLcode rc)
     }
 }
 
+static rt_http_intercept_fn intercept_fn;
+static void *intercept_arg;
+
+void rt_http_set_intercept(rt_http_intercept_fn fn, void *arg)
+{
+    intercept_fn = fn;
+    intercept_arg = arg;
+}
+
 bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
 {
     memset(rs, 0, sizeof *rs);
     rs->headers = json_object();
     rs->body = json_null();
+    if (intercept_fn) return intercept_fn(intercept_arg, rq, rs);
     CURL *h = thread_handle();
     if (!h) {
         snprintf(rs->error, sizeof rs->error, "cannot create an HTTP handle");

@@ -39,6 +39,13 @@ void rt_http_global_init(void);
 ** false with rs->error set otherwise. Either way rs must be released with
 ** rt_http_response_free. */
 bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs);
+
+/* flowc test: while an intercept is set, rt_http_perform hands every
+** request to it instead of the network (it fills rs exactly as
+** rt_http_perform would, and returns the same). NULL removes it. Set it
+** only while no request is in flight. */
+typedef bool (*rt_http_intercept_fn)(void *arg, const rt_http_request *rq, rt_http_response *rs);
+void rt_http_set_intercept(rt_http_intercept_fn fn, void *arg);
 void rt_http_response_free(rt_http_response *rs);
 
 /* URL helpers; each returns a new malloc'd string. */

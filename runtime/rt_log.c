@@ -153,6 +153,17 @@ json_t *rt_redact_json(json_t *v)
     return r;
 }
 
+static rt_log_sink_fn log_sink;
+static void *log_sink_arg;
+
+void rt_log_set_sink(rt_log_sink_fn fn, void *arg)
+{
+    pthread_mutex_lock(&log_lock);
+    log_sink = fn;
+    log_sink_arg = arg;
+    pthread_mutex_unlock(&log_lock);
+}
+
 void rt_log_emit(const char *run_id, const char *level, json_t *fields, const char *fmt, ...)
 {
     va_list ap;
@@ -165,6 +176,13 @@ void rt_log_emit(const char *run_id, const char *level, json_t *fields, const ch
     rt_format_time(rt_now_ms(), ts, sizeof ts);
 
     pthread_mutex_lock(&log_lock);
+    if (log_sink) {
+        log_sink(log_sink_arg, level, msg);
+        pthread_mutex_unlock(&log_lock);
+        json_decref(fields);
+        free(msg);
+        return;
+    }
     if (log_json_mode) {
         json_t *o = json_object();
         json_object_set_new(o, "ts", json_string(ts));

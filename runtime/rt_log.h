@@ -19,6 +19,12 @@ bool rt_log_json(void);
 void rt_log_emit(const char *run_id, const char *level, json_t *fields, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* flowc test: while a sink is set, every line goes to it (level and the
+** redacted readable message, both borrowed for the call) instead of stderr.
+** NULL restores stderr. */
+typedef void (*rt_log_sink_fn)(void *arg, const char *level, const char *msg);
+void rt_log_set_sink(rt_log_sink_fn fn, void *arg);
+
 /* Writes out buffered log lines (before sleeping, before a request, at the
 ** end of a run). */
 void rt_log_flush(void);
