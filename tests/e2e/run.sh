@@ -191,3 +191,301 @@ if build action; then
     fi
     [ "$(ctl_count /people)" == 2 ] && pass "action's own retry clause applies" || fail "action retry" "count=$(ctl_count /people)"
 fi
+
+# ---- every request clause, as the server saw it ------------------------------
+ctl_routes '[
+ {"path": "/r/*", "responses": [{"status": 200, "body": {"$echo": true}}]},
+ {"method": "DELETE", "path": "/r/del", "status": 410, "body": {"error": "gone"}},
+ {"method": "DELETE", "path": "/r/gone", "status": 410, "body": {"error": "gone for good"}},
+ {"method": "GET", "path": "/r/moved", "status": 302, "headers": {"Location": "/r/target?from=moved"}, "body": ""},
+ {"method": "GET", "path": "/r/target", "status": 200, "body": {"where": "target"}},
+ {"method": "GET", "path": "/r/typed", "status": 200, "body": {"id": 5, "tags": ["a", "b"], "owner": {"name": "Ada"}, "extra": 1}},
+ {"method": "GET", "path": "/r/reported", "status": 200, "body": {"ok": false, "error": "channel_not_found"}},
+ {"method": "GET", "path": "/r/slow", "status": 200, "body": {}, "hold_ms": 2000},
+ {"method": "PUT", "path": "/r/item/*", "status": 201, "body": {}}
+]'
+if build requests; then
+    ctl_reset
+    echo '{"id": "p1", "note": null, "items": ["a", "b", "c"]}' >"$T/req.json"
+    out=$("$T/requests" run --event "$T/req.json" --state "$T/req.state" 2>"$T/req.err"); rc=$?
+    log=$(curl -s "$API/_ctl/log?path=/r/*")
+    run_id=$(json_eval "$out" 'j["run"]' 2>/dev/null)
+    req() {   # req PATH PYTHON-EXPR: the expression over r, the first request to PATH
+        json_eval "$log" "[r for r in j if r['path'] == '$1'][0:1] and (lambda r: ($2))([r for r in j if r['path'] == '$1'][0])" 2>&1
+    }
+    [ $rc -eq 0 ] && pass "request clauses: run succeeds" || fail "request clauses: run succeeds" "rc=$rc $(tail -3 "$T/req.err")"
+    [ "$(req /r/get 'r["method"], r["headers"].get("x-custom"), r["headers"].get("accept"), r["headers"].get("x-num"), r["headers"].get("x-run") == "'"$run_id"'"')" == "('GET', 'hello world', 'application/json', '42', True)" ] \
+        && pass "headers: strings, numbers, run.id, Accept overridden" || fail "headers" "$(req /r/get 'r["headers"]')"
+    [ "$(req /r/get 'r["query"]')" == "q=a%20b%26c%3Dd%2F%C3%A9%3F%23&n=3&f=1.5&flag=true&ids=1&ids=2" ] \
+        && pass "query: spaces, & = / ? # and unicode encoded, null left out, list repeated" || fail "query encoding" "$(req /r/get 'r["query"]')"
+    [ "$(req /r/post 'r["method"], r["headers"].get("content-type"), json.loads(r["body"]) == {"id": "p1", "n": 7, "x": 2.5, "ok": True, "nothing": None, "list": [1, "two"], "nested": {"k": "v"}}')" == "('POST', 'application/json', True)" ] \
+        && pass "json body with every JSON type" || fail "json body" "$(req /r/post 'r["headers"].get("content-type"), r["body"]')"
+    [ "$(req /r/put 'r["method"], r["headers"].get("content-type"), r["body"]')" == "('PUT', 'application/x-www-form-urlencoded', 'name=Ada%20Lovelace&expr=a%26b%3Dc%2Bd&n=3&flag=false')" ] \
+        && pass "form body urlencoded with its content type" || fail "form body" "$(req /r/put 'r["headers"].get("content-type"), r["body"]')"
+    [ "$(req /r/patch 'r["method"], r["headers"].get("content-type"), r["body"]')" == "('PATCH', 'text/plain; charset=utf-8', 'line one p1\\nline two')" ] \
+        && pass "raw body sent as is (text/plain by default)" || fail "raw body" "$(req /r/patch 'r["headers"].get("content-type"), r["body"]')"
+    [ "$(req /r/csv 'r["headers"].get("content-type"), r["body"]')" == "('text/csv', 'id,note\\np1,x\\n')" ] \
+        && pass "raw body with the request's own Content-Type" || fail "raw body content type" "$(req /r/csv 'r["headers"].get("content-type"), r["body"]')"
+    [ "$(json_eval "$out" 'j["del"], j["gone_ok"], "410" in j["gone_error"]')" == "(410, False, True)" ] && [ "$(req /r/del 'r["method"]')" == DELETE ] \
+        && pass "DELETE; accept 4xx lets 410 through, accept 404 does not" || fail "accept" "$out"
+    [ "$(json_eval "$out" 'j["moved"], j["moved_status"]')" == "('target', 200)" ] && [ "$(req /r/target 'r["query"], r["headers"].get("idempotency-key")')" == "('from=moved', '$run_id:moved')" ] \
+        && pass "302 redirect followed (same Idempotency-Key)" || fail "redirect" "$out"
+    [ "$(json_eval "$out" 'j["typed"], j["tag0"]')" == "('Ada', 'a')" ] && pass "returns: typed nested body" || fail "returns" "$out"
+    [ "$(json_eval "$out" 'j["reported_ok"], "channel_not_found" in j["reported_error"]')" == "(False, True)" ] && [ "$(ctl_count /r/reported)" == 1 ] \
+        && pass "fail when: 200 with ok=false fails, not retried, API error named" || fail "fail when" "count=$(ctl_count /r/reported) $out"
+    [ "$(json_eval "$out" 'j["slow_ok"], "timed out" in j["slow_error"]')" == "(False, True)" ] && [ "$(ctl_count /r/slow)" == 2 ] \
+        && pass "timeout: a held response fails the attempt and is retried" || fail "timeout" "count=$(ctl_count /r/slow) $out"
+    methods=$(json_eval "$log" '" ".join(sorted(set(r["method"] for r in j)))')
+    [ "$methods" == "DELETE GET PATCH POST PUT" ] && pass "every HTTP method sent" || fail "every HTTP method" "$methods"
+    keys=$(json_eval "$log" 'all(r["headers"].get("idempotency-key") == "'"$run_id"':" + {"/r/get": "get", "/r/post": "post", "/r/put": "put", "/r/patch": "patch", "/r/csv": "csv", "/r/del": "del", "/r/gone": "gone", "/r/moved": "moved", "/r/target": "moved", "/r/typed": "typed", "/r/reported": "reported", "/r/slow": "slow", "/r/item/a": "each[0].put_item", "/r/item/b": "each[1].put_item", "/r/item/c": "each[2].put_item"}[r["path"]] for r in j) and len(j) == 16')
+    [ "$keys" == True ] && pass "Idempotency-Key RUN:PATH on every request, fanout items name[i].step" \
+        || fail "Idempotency-Key on every request" "$(json_eval "$log" '[(r["path"], r["headers"].get("idempotency-key")) for r in j]')"
+    [ "$(json_eval "$out" 'j["each"]')" == "[201, 201, 201]" ] && pass "fanout of requests keeps input order" || fail "fanout output" "$out"
+fi
+
+# ---- pagination ------------------------------------------------------------------
+ctl_routes '[
+ {"method": "GET", "path": "/p/cursor", "paginate": {"style": "cursor", "total": 25, "per_page": 10}},
+ {"method": "GET", "path": "/p/page", "paginate": {"style": "page", "total": 20, "per_page": 10}},
+ {"method": "GET", "path": "/p/link", "paginate": {"style": "link", "total": 7, "per_page": 3}},
+ {"method": "GET", "path": "/p/many", "paginate": {"style": "cursor", "total": 100, "per_page": 5}}
+]'
+if build paginate; then
+    ctl_reset
+    out=$("$T/paginate" run --state "$T/pg.state" 2>"$T/pg.err"); rc=$?
+    [ $rc -eq 0 ] || fail "pagination run" "rc=$rc $(tail -3 "$T/pg.err")"
+    check_pages() {  # check_pages NAME PATH EXPECTED-PAGES TOTAL EXPECTED-QUERIES
+        local got queries
+        got=$(json_eval "$out" "j['$1']['status'], j['$1']['pages'], [i['id'] for i in j['$1']['items']] == list(range(1, $4 + 1))" 2>&1)
+        queries=$(json_eval "$(ctl_log "$2")" '" ".join(r["query"] or "-" for r in j)')
+        if [ "$got" == "(200, $3, True)" ] && [ "$queries" == "$5" ]; then
+            pass "paginate $1: {status, pages, items} over $3 requests"
+        else
+            fail "paginate $1" "got=$got queries=$queries"
+        fi
+    }
+    check_pages cursor /p/cursor 3 25 "per=10 per=10&cursor=10 per=10&cursor=20"
+    check_pages page /p/page 3 20 "page=1 page=2 page=3"
+    check_pages link /p/link 3 7 "- page=2 page=3"
+    [ "$(json_eval "$out" 'j["capped"]')" == "{'status': 200, 'pages': 2, 'n': 10, 'last': {'id': 10}}" ] && [ "$(ctl_count /p/many)" == 2 ] \
+        && pass "paginate max 2 stops after two pages" || fail "paginate max" "$(json_eval "$out" 'j["capped"]') count=$(ctl_count /p/many)"
+    pkeys=$(json_eval "$(ctl_log /p/cursor)" '[r["headers"]["idempotency-key"].split(":", 1)[1] for r in j]')
+    [ "$pkeys" == "['by_cursor', 'by_cursor:page2', 'by_cursor:page3']" ] && pass "pages carry their own Idempotency-Key" || fail "page keys" "$pkeys"
+    out2=$("$FLOWC" run paginate.flow --state "$T/pg2.state" 2>"$T/pg2.err"); rc=$?
+    if [ $rc -eq 0 ] && [ "$(json_eval "$out" 'json.dumps(j, sort_keys=True)')" == "$(json_eval "$out2" 'json.dumps(j, sort_keys=True)')" ]; then
+        pass "flowc run gives the built binary's output (pagination)"
+    else
+        fail "flowc run output (pagination)" "rc=$rc $(tail -3 "$T/pg2.err")"
+    fi
+fi
+
+# ---- expressions, run fields, settings, secrets, env, fail, early return, log ----
+ctl_routes '[{"method": "POST", "path": "/x/echo", "status": 200, "body": {"$echo": true}}]'
+if build exprs; then
+    ctl_reset
+    ev='"a": 7, "b": 3, "x": 3.5, "name": "Ada", "age": 36'
+    echo "{\"mode\": \"full\", $ev, \"nick\": null, \"tags\": [\"vip\", \"new\", \"x y\"], \"profile\": {\"city\": \"London\", \"zip\": null}, \"data\": {\"k\": \"v\", \"deep\": {\"list\": [1, {\"z\": true}]}}}" >"$T/ex.json"
+    echo '{"greeting": "bonjour", "limit": 3}' >"$T/ex.settings"
+    out=$(FLOW_SECRET_API_KEY=key-98765 E2E_LABEL="lab el" "$T/exprs" run --event "$T/ex.json" --user u42 \
+          --settings "$T/ex.settings" --state "$T/ex.state" 2>"$T/ex.err"); rc=$?
+    [ $rc -eq 0 ] || fail "expressions run" "rc=$rc $(tail -3 "$T/ex.err")"
+    expect_expr() {  # expect_expr NAME KEY PYTHON-LITERAL: output[KEY] equals the literal
+        local got
+        got=$(json_eval "$out" "j.get('$2') == ($3) or j.get('$2')" 2>&1)
+        [ "$got" == True ] && pass "expressions: $1" || fail "expressions: $1" "got $got"
+    }
+    expect_expr "int and float arithmetic, precedence" arith \
+        "{'add': 10, 'sub': 4, 'mul': 21, 'div': 2, 'mod': 1, 'neg': -7, 'prec': 12, 'paren': 20, 'fadd': 4.75, 'fmul': 7.0, 'fdiv': 0.875, 'mixed': 10.5, 'fneg': -3.5}"
+    expect_expr "comparisons (numbers, strings, optionals)" cmp \
+        "{'lt': False, 'le': True, 'gt': True, 'ge': False, 'eq': True, 'ne': False, 'flt': True, 'slt': True, 'optnull': True, 'opteq': True}"
+    expect_expr "and / or / not" logic "{'and_tf': False, 'or_ft': True, 'not_t': False, 'combo': True}"
+    expect_expr "?? over optionals and optional chains" coalesce \
+        "{'nick': 'none', 'age': 36, 'zip': 'nozip', 'city': 'London', 'maybe': 'was null'}"
+    expect_expr "indexing lists, objects and json" index \
+        "{'first': 'vip', 'last': 'x y', 'out': 'out', 'fl': 20, 'key': 2, 'djson': 'v', 'dnested': {'z': True}}"
+    expect_expr "interpolation of every type (null renders empty)" interp \
+        "'s=Ada i=7 f=3.5 b=true n=| l=[\"vip\",\"new\",\"x y\"] o={\"k\":\"deep\"} j={\"list\":[1,{\"z\":true}]}'"
+    expect_expr "len() of list, string, object" lens "{'list': 3, 'str': 3, 'obj': 1, 'lit': 3}"
+    expect_expr "list and object literals" literals "{'list': [1, 'two', 3.5, True, None, [4]], 'obj': {'quoted key': 1, 'inner': {'deep': []}}}"
+    expect_expr "nested field access" nested "'deep'"
+    expect_expr "env.X" env "'lab el'"
+    expect_expr "run.user and run.attempt" run "dict(j['run'], id=None) == {'id': None, 'user': 'u42', 'attempt': 1} and len(j['run']['id']) == 20 and j['run']"
+    expect_expr "--settings FILE overrides defaults, others kept" settings "{'greeting': 'bonjour', 'limit': 3, 'ratio': 0.5, 'loud': False}"
+    sent=$(ctl_log /x/echo)
+    [ "$(json_eval "$sent" 'j[0]["headers"].get("x-key"), j[0]["body"]')" == "('key-98765', '{\"greeting\":\"bonjour\"}')" ] \
+        && pass "secret from FLOW_SECRET_X sent, setting in the body" || fail "secret from env" "$sent"
+    id=$(json_eval "$out" 'j["run"]["id"]')
+    "$T/exprs" show "$id" --state "$T/ex.state" --json >"$T/ex.show" 2>&1
+    if grep -q "key-98765" "$T/ex.err"; then fail "secret redacted" "found in the run's log"; else pass "secret not in the run's log"; fi
+    grep -q '"mode full for Ada"' "$T/ex.show" && pass "log lines in the run's history" || fail "log in history" "$(head -c 300 "$T/ex.show")"
+    # the same output through flowc run
+    out2=$(FLOW_SECRET_API_KEY=key-98765 E2E_LABEL="lab el" "$FLOWC" run exprs.flow --event "$T/ex.json" --user u42 \
+           --settings "$T/ex.settings" --state "$T/ex2.state" 2>"$T/ex2.err"); rc=$?
+    strip='json.dumps(dict(j, run=dict(j["run"], id=None)), sort_keys=True)'
+    if [ $rc -eq 0 ] && [ "$(json_eval "$out" "$strip")" == "$(json_eval "$out2" "$strip")" ]; then
+        pass "flowc run gives the built binary's output (expressions)"
+    else
+        fail "flowc run output (expressions)" "rc=$rc $(tail -3 "$T/ex2.err")"
+    fi
+    # return inside an if branch, narrowing
+    echo "{\"mode\": \"early\", $ev, \"nick\": \"ad\", \"tags\": [], \"profile\": null, \"data\": null}" >"$T/ex.json"
+    out=$(FLOW_SECRET_API_KEY=key-98765 "$T/exprs" run --event "$T/ex.json" --state "$T/ex.state" 2>"$T/ex.err"); rc=$?
+    [ $rc -eq 0 ] && [ "$out" != "" ] && [ "$(json_eval "$out" 'j')" == "{'early': True, 'age_next': 37}" ] && grep -q "returning early" "$T/ex.err" \
+        && pass "return inside an if branch ends the run (narrowed age + 1)" || fail "early return" "rc=$rc out=$out"
+    # fail "message"
+    echo "{\"mode\": \"fail\", $ev, \"nick\": null, \"tags\": [], \"profile\": null, \"data\": null}" >"$T/ex.json"
+    FLOW_SECRET_API_KEY=key-98765 "$T/exprs" run --event "$T/ex.json" --state "$T/exf.state" >"$T/exf.out" 2>&1; rc=$?
+    hist=$("$T/exprs" history --state "$T/exf.state" --json 2>&1)
+    if [ $rc -eq 1 ] && grep -q "refused Ada: a=7" "$T/exf.out" && [ "$(json_eval "$hist" 'j[0]["status"], j[0]["error"]')" == "('failed', 'refused Ada: a=7')" ] \
+       && [ "$(ctl_count /x/echo)" == 2 ]; then
+        pass "fail \"message\": exit 1, message in output and history, later steps not run"
+    else
+        fail "fail statement" "rc=$rc $(head -3 "$T/exf.out") hist=$hist count=$(ctl_count /x/echo)"
+    fi
+fi
+
+# ---- retry backoff bounds (full jitter: only upper bounds are asserted) ------------
+ctl_routes '[
+ {"path": "/b/jitter", "responses": [{"status": 503}, {"status": 503}, {"status": 503}, {"status": 200, "body": {}}]},
+ {"path": "/b/capped", "responses": [{"status": 500}, {"status": 502}, {"status": 503}, {"status": 504}, {"status": 200, "body": {}}]},
+ {"path": "/b/after", "responses": [{"status": 429, "headers": {"Retry-After": "30"}}, {"status": 200, "body": {}}]}
+]'
+if build backoff; then
+    ctl_reset
+    start=$(date +%s%N)
+    out=$("$T/backoff" run --state "$T/bo.state" 2>"$T/bo.err"); rc=$?
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    [ $rc -eq 0 ] && [ "$(json_eval "$out" 'j["jitter"], j["capped"], j["after"]')" == "(200, 200, 200)" ] \
+        && pass "backoff: retried until success" || fail "backoff run" "rc=$rc $(tail -3 "$T/bo.err")"
+    # Announced waits: attempt n+1 waits at most min(max, backoff * 2^(n-1)).
+    waits=$(sed -n "s/.*step '\([a-z]*\)' attempt \([0-9]\) failed.*retrying in \([0-9]*\) ms.*/\1 \2 \3/p" "$T/bo.err" | tr '\n' ' ')
+    over=$(echo "$waits" | python3 -c '
+import sys
+w = sys.stdin.read().split()
+caps = {"jitter": (100, 200), "capped": (10000, 100), "after": (10 ** 9, 300)}  # Retry-After: up to max
+bad = []
+for step, n, ms in zip(w[0::3], w[1::3], w[2::3]):
+    base, mx = caps[step]
+    if int(ms) > min(mx, base * 2 ** (int(n) - 1)): bad.append("%s#%s=%s" % (step, n, ms))
+print(" ".join(bad) if len(w) == 3 * 8 else "expected 8 waits, got %d" % (len(w) // 3))')
+    [ -z "$over" ] && pass "backoff: each wait within min(max, backoff*2^n)" || fail "backoff waits" "$over ($waits)"
+    # Measured gaps between attempts, with 400 ms of slack each for a busy machine.
+    gaps=$(for p in /b/jitter /b/capped /b/after; do json_eval "$(ctl_log $p)" '[b["time_ms"] - a["time_ms"] for a, b in zip(j, j[1:])]'; done | tr '\n' ' ')
+    bad=$(echo "$gaps" | python3 -c '
+import sys, ast
+g = [ast.literal_eval(x) for x in sys.stdin.read().replace("] [", "]\n[").split("\n") if x.strip()]
+caps = [[100, 200, 200], [100, 100, 100, 100], [300]]
+print(" ".join("%d>%d" % (x, c + 400) for gs, cs in zip(g, caps) for x, c in zip(gs, cs) if x > c + 400))')
+    [ -z "$bad" ] && pass "backoff: measured gaps within bounds (max caps each wait, Retry-After capped by max)" || fail "backoff gaps" "$bad ($gaps)"
+    [ $ms -lt 4000 ] && pass "backoff: whole run within its bound (10s backoff capped at 100ms)" || fail "backoff total" "${ms}ms"
+fi
+
+# ---- kill -9 at several points, resume, same output ---------------------------------
+points_routes() {  # points_routes HELD_PATH: every /c route answers {"v": N}; HELD_PATH first holds 4 s
+    python3 - "$1" <<'PY'
+import json, sys
+paths = {"/c/1": 1, "/c/2": 2, "/c/3": 3, "/c/4": 4, "/c/item/a": 10, "/c/item/b": 20, "/c/item/c": 30}
+routes = []
+for p, v in paths.items():
+    ok = {"status": 200, "body": {"v": v}}
+    routes.append({"path": p, "responses": ([dict(ok, hold_ms=4000)] if p == sys.argv[1] else []) + [ok]})
+print(json.dumps(routes))
+PY
+}
+seen_request() {  # seen_request PATH: waits (up to 5 s) until the server has seen a request to PATH
+    for _ in $(seq 1 250); do [ "$(curl -s "$API/_ctl/log?path=$1")" != "[]" ] && return 0; sleep 0.02; done
+}
+run_output() {  # run_output BINARY STATE: "STATUS OUTPUT-JSON" of the newest run
+    local id
+    id=$("$1" history --state "$2" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+    "$1" show "$id" --state "$2" --json | python3 -c 'import json,sys; r=json.load(sys.stdin)["run"]; print(r["status"], json.dumps(r.get("output"), sort_keys=True))'
+}
+if build points; then
+    echo '{"items": ["a", "b", "c"]}' >"$T/pt.json"
+    ctl_routes "$(points_routes none)"; ctl_reset
+    "$T/points" run --event "$T/pt.json" --state "$T/pt-ref.state" >/dev/null 2>"$T/pt.err"; rc=$?
+    ref=$(run_output "$T/points" "$T/pt-ref.state")
+    [ $rc -eq 0 ] || fail "points: uninterrupted run" "rc=$rc $(tail -3 "$T/pt.err")"
+    allpaths="/c/1 /c/2 /c/3 /c/item/a /c/item/b /c/item/c /c/4"
+    # held request k (killed while the server holds it), the durable wait, the last step
+    for point in /c/1 /c/2 /c/3 wait /c/item/b /c/4 tail; do
+        case $point in
+            wait) held=none; seen=/c/3; extra=0.2 ;;   # c3 answered at once, then wait 400ms
+            tail) held=none; seen=/c/4; extra=0.2 ;;    # c4 answered, the 400 ms function step runs
+            *) held=$point; seen=$point; extra=0 ;;
+        esac
+        ctl_routes "$(points_routes $held)"; ctl_reset
+        st="$T/pt${point//\//_}.state"
+        "$T/points" run --event "$T/pt.json" --state "$st" >/dev/null 2>&1 &
+        pid=$!
+        seen_request $seen
+        sleep $extra
+        kill -9 $pid; wait $pid 2>/dev/null
+        "$T/points" resume --state "$st" >"$T/pt-resume.out" 2>&1; rc=$?
+        got=$(run_output "$T/points" "$st")
+        # every request once, except the held one: twice, with one Idempotency-Key
+        bad=$(curl -s "$API/_ctl/log?path=/c/*" | python3 -c '
+import json, sys
+log, held = json.load(sys.stdin), sys.argv[1]
+bad = []
+for p in sys.argv[2:]:
+    rs = [r for r in log if r["path"] == p]
+    if len(rs) != (2 if p == held else 1): bad.append("%s:%d" % (p, len(rs)))
+    if len(set(r["headers"]["idempotency-key"] for r in rs)) > 1: bad.append(p + ":keys-differ")
+print(" ".join(bad))' "$held" $allpaths)
+        if [ $rc -eq 0 ] && [ -z "$bad" ] && [ "$got" == "$ref" ]; then
+            pass "kill -9 at $point, resume: committed requests sent once, same output"
+        else
+            fail "kill -9 at $point" "rc=$rc counts:$bad got=$got want=$ref $(tail -2 "$T/pt-resume.out")"
+        fi
+    done
+fi
+
+# ---- SIGTERM, --json logs, info, --help, usage errors ------------------------------------
+if [ -x "$T/points" ]; then
+    ctl_routes "$(points_routes none)"
+    ctl_routes '{"path": "/c/2", "responses": [{"status": 200, "body": {"v": 2}, "hold_ms": 1000}, {"status": 200, "body": {"v": 2}}]}'
+    ctl_reset
+    "$T/points" run --event "$T/pt.json" --state "$T/term.state" --json >"$T/term.out" 2>"$T/term.err" &
+    pid=$!
+    seen_request /c/2
+    kill -TERM $pid; wait $pid; rc=$?
+    status=$(run_output "$T/points" "$T/term.state" | cut -d' ' -f1)
+    [ $rc -eq 75 ] && [ "$status" == interrupted ] && pass "SIGTERM during a held request: exit 75, run interrupted" || fail "SIGTERM" "rc=$rc status=$status $(tail -2 "$T/term.err")"
+    if python3 -c '
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.strip()]
+objs = [json.loads(l) for l in lines]
+assert len(objs) >= 3 and all(isinstance(o, dict) and "ts" in o and "level" in o and "msg" in o for o in objs)
+assert any(o.get("step") == "c2" and o.get("status") == "succeeded" for o in objs)
+' "$T/term.err" 2>/dev/null; then
+        pass "--json: one JSON object per line on stderr"
+    else
+        fail "--json log lines" "$(head -c 300 "$T/term.err")"
+    fi
+    "$T/points" resume --state "$T/term.state" >"$T/term2.out" 2>&1; rc=$?
+    got=$(run_output "$T/points" "$T/term.state")
+    [ $rc -eq 0 ] && [ "$got" == "$ref" ] && [ "$(ctl_count /c/2)" == 1 ] && [ "$(ctl_count /c/1)" == 1 ] \
+        && pass "resume after SIGTERM completes; the in-flight request was committed, not re-sent" \
+        || fail "resume after SIGTERM" "rc=$rc c2=$(ctl_count /c/2) got=$got $(tail -2 "$T/term2.out")"
+    attempt=$("$T/points" history --state "$T/term.state" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["attempt"])')
+    [ "$attempt" == 2 ] && pass "resumed run counts its attempt" || fail "attempt after resume" "$attempt"
+fi
+if [ -x "$T/exprs" ]; then
+    info=$("$T/exprs" info 2>&1); rc=$?
+    if [ $rc -eq 0 ] && echo "$info" | grep -q e2e_exprs && echo "$info" | grep -qi "version" && echo "$info" | grep -q '"go"' \
+       && echo "$info" | grep -q greeting && echo "$info" | grep -q '"hello"' && echo "$info" | grep -q api_key; then
+        pass "info: name, version, trigger, settings with defaults, secrets"
+    else
+        fail "info" "rc=$rc $info"
+    fi
+    info=$("$T/exprs" info --json 2>&1)
+    [ "$(json_eval "$info" 'j["name"], j["trigger"]["event"], "greeting" in json.dumps(j["settings"]), "api_key" in json.dumps(j["secrets"]), len(j["version"]) > 0')" == "('e2e_exprs', 'go', True, True, True)" ] \
+        && pass "info --json" || fail "info --json" "$info"
+    "$T/exprs" --help >"$T/help.out" 2>&1; rc=$?
+    [ $rc -eq 0 ] && grep -q "resume" "$T/help.out" && pass "--help exits 0 with usage" || fail "--help" "rc=$rc"
+    "$T/exprs" run --no-such-option >"$T/help.out" 2>&1; rc=$?
+    [ $rc -eq 2 ] && grep -q "no-such-option" "$T/help.out" && pass "unknown option: exit 2 naming it" || fail "unknown option" "rc=$rc $(cat "$T/help.out")"
+    "$T/exprs" frobnicate >"$T/help.out" 2>&1; rc=$?
+    [ $rc -eq 2 ] && pass "unknown command: exit 2" || fail "unknown command" "rc=$rc"
+fi
