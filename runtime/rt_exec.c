@@ -1605,10 +1605,16 @@ json_t *rt_settings(rt_ctx *c)
     return s ? s : json_null();
 }
 
+/* env.NAME is typed string: an unset variable fails the run, naming it,
+** rather than letting null into a string (as a secret does). */
 json_t *rt_env(rt_ctx *c, const char *name)
 {
     const char *v = run_getenv(c->run, name);
-    return v ? rt_str(c, v) : json_null();
+    if (!v) {
+        rt_ctx_raise(c, 0, "environment variable %s is not set (env.%s)", name, name);
+        return rt_str(c, "");
+    }
+    return rt_str(c, v);
 }
 
 /* The user's stored credential, else FLOW_SECRET_<NAME>. */

@@ -377,9 +377,8 @@ static int users_set(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st)
     json_t *merged = json_deep_copy(json_object_get(rec, "settings"));
     if (given) json_object_update(merged, given);
     json_decref(given);
-    json_t *full = rt_cli_settings(wf, merged, NULL, err, sizeof err);
+    json_t *full = rt_cli_settings(wf, json_object_get(rec, "settings"), o->settings, err, sizeof err);
     if (!full) {
-        /* name the file, and the missing required ones */
         json_decref(merged);
         goto usage;
     }
