@@ -13,6 +13,7 @@
 #include "rt_exec.h"
 #include "rt_log.h"
 #include "rt_ops.h"
+#include "rt_serve.h"
 #include "rt_store.h"
 #include "rt_type.h"
 #include "rt_users.h"
@@ -659,6 +660,7 @@ static int cmd_info(const rt_workflow *wf, const rt_cli_opts *o)
 
 int rt_main(const rt_workflow *wf, int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "serve") == 0) return rt_serve_main(wf, argc - 1, argv + 1);   /* rt_serve.c */
     rt_cli_opts o;
     int rc = parse_args(wf, argc, argv, &o);
     if (rc >= 0) return rc;

@@ -1,0 +1,1422 @@
+/*
+** rt_serve.c — `JOB serve`: the HTTP front (libmicrohttpd), group-committed
+** accepts, the durable fair queue and the worker threads that run it.
+**
+** Threads: MHD's pool parses requests and suspends each accept; one
+** committer thread turns the accepts waiting at a moment into queued run
+** records in ONE LMDB transaction (one fsync for all of them), then
+** resumes their connections with the answer; N workers take runs from an
+** in-memory queue, round-robin across users, and run them with the engine.
+** The in-memory queue mirrors the `queued` runs in LMDB and is rebuilt from
+** the by_status index at start-up, so it is never the only copy of a run.
+** The main thread watches signals, wakes waiting runs when they are due and
+** answers webhook requests whose run outlives --hook-timeout.
+*/
+#include "rt_serve.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "rt_exec.h"
+#include "rt_log.h"
+#include "rt_store.h"
+#include "rt_type.h"
+#include "rt_users.h"
+#include "rt_util.h"
+
+enum { SERVE_EXIT_OK = 0, SERVE_EXIT_USAGE = 2 };
+
+/* ---- options ------------------------------------------------------------ */
+
+typedef struct serve_opts {
+    const char *listen;         /* HOST:PORT; port 0 picks a free one */
+    const char *state;
+    const char *token_file;
+    const char *log_file;       /* stderr goes there; SIGHUP reopens it */
+    const char *port_file;      /* written with the bound port once listening */
+    int workers;                /* runs executing at once */
+    int max_user_runs;          /* runs of one user executing at once; 0 = no limit */
+    long max_body;              /* request bodies larger get 413 */
+    int64_t hook_timeout_ms;    /* a webhook answers 202 with the run id after this */
+    int64_t drain_timeout_ms;   /* SIGTERM: how long in-flight steps may take */
+    bool json;                  /* --json log lines */
+    bool no_auth;               /* --no-auth: no bearer token (local development) */
+} serve_opts;
+
+/* ---- server state ------------------------------------------------------- */
+
+typedef struct request request;
+
+typedef struct queued_run {
+    struct queued_run *next;
+    char id[RT_RUN_ID_LEN + 1];
+} queued_run;
+
+/* One user's queued runs (FIFO); users with queued runs form a ring that
+** workers walk round-robin, so a user with 1,000 queued runs and a user
+** with one alternate instead of queueing behind each other. */
+typedef struct user_queue {
+    char *user;                 /* owned; "" for runs without a user */
+    queued_run *head, *tail;
+    size_t queued;
+    int running;                /* this user's runs executing now */
+    bool in_ring;
+    struct user_queue *ring_next;
+    struct user_queue *hash_next;
+} user_queue;
+
+typedef struct wake_entry {
+    int64_t at;                 /* ms since the epoch */
+    char id[RT_RUN_ID_LEN + 1];
+    char *user;                 /* owned, or NULL */
+} wake_entry;
+
+#define USER_BUCKETS 1024
+static const double step_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 };
+#define NBUCKETS (sizeof step_buckets / sizeof step_buckets[0])
+static const char *const step_kinds[] = { "request", "function", "fanout", "wait", "other" };
+#define NKINDS (sizeof step_kinds / sizeof step_kinds[0])
+static const unsigned http_codes[] = { 200, 202, 400, 401, 403, 404, 405, 413, 422, 500, 503, 0 };
+#define NCODES (sizeof http_codes / sizeof http_codes[0])
+
+typedef struct serve {
+    const rt_workflow *wf;
+    serve_opts o;
+    rt_store *st;
+    char state_dir[4096];
+    char *token;                /* owned, or NULL with --no-auth */
+    struct MHD_Daemon *mhd;
+
+    /* the fair queue and the waiting runs */
+    pthread_mutex_t qlock;
+    pthread_cond_t qcond;       /* a run queued, a user's slot freed, stopping, a run ended */
+    user_queue *users[USER_BUCKETS];
+    user_queue *ring_head, *ring_tail;
+    size_t ring_len;
+    size_t queued;              /* runs in the queue */
+    int running;                /* runs executing */
+    bool stop_workers;
+    wake_entry *wakes;          /* a min-heap by `at` */
+    size_t nwakes, capwakes;
+    pthread_t *workers;
+    int nworkers;
+
+    /* accepts waiting for the committer */
+    pthread_mutex_t alock;
+    pthread_cond_t acond;
+    request *accept_head, *accept_tail;
+    bool draining;              /* no new accepts */
+    bool committer_stop;
+    pthread_t committer;
+    bool committer_started;
+
+    /* webhook requests waiting for their run to end */
+    pthread_mutex_t hlock;
+    request *hooks;
+
+    /* metrics */
+    pthread_mutex_t mlock;
+    long long accepted, replayed, batches, rejected_commits;
+    long long finished[3];      /* succeeded, failed, interrupted */
+    long long suspended;        /* runs that went to a durable wait */
+    long long codes[NCODES];
+    long long step_count[NKINDS][NBUCKETS + 1];
+    double step_sum[NKINDS];
+    long long step_total[NKINDS];
+    int in_flight;              /* HTTP requests being answered */
+    int other_version;          /* unfinished runs left for another binary */
+} serve;
+
+/* One HTTP request (MHD's con_cls). An accept is suspended while the
+** committer (and, for a webhook, the run) works; whoever resumes it fills
+** status/answer first and never touches it afterwards: MHD may free it as
+** soon as it is resumed. */
+struct request {
+    serve *sv;
+    struct MHD_Connection *conn;
+    rt_buf body;
+    bool too_big;
+    bool answered;              /* a response was queued */
+    bool ready;                 /* status/answer are set: queue them when called again */
+    unsigned status;
+    char *answer;               /* owned JSON text */
+    bool replayed;              /* Idempotency-Key seen before */
+    /* an accept */
+    bool hook;
+    json_t *record;             /* owned: the run record to commit (no id yet) */
+    char *user;                 /* owned, or NULL */
+    char *idem_key;             /* owned: the meta key of Idempotency-Key, or NULL */
+    char run_id[RT_RUN_ID_LEN + 1];
+    int64_t deadline;           /* webhook: rt_mono_ms when it answers 202 */
+    request *next;              /* in the committer queue, then in the hook list */
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static volatile sig_atomic_t got_hup;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    got_hup = 1;
+}
+
+static bool parse_size(const char *s, long *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0) return false;
+    double mult = 1;
+    if (*end == 'k' || *end == 'K') mult = 1024, end++;
+    else if (*end == 'm' || *end == 'M') mult = 1024 * 1024, end++;
+    else if (*end == 'g' || *end == 'G') mult = 1024.0 * 1024 * 1024, end++;
+    if (*end == 'i' || *end == 'b' || *end == 'B') end++;
+    if (*end == 'B') end++;
+    if (*end) return false;
+    *out = (long)(v * mult);
+    return true;
+}
+
+/* "30s" "500ms" "2m" "1h", or plain seconds. */
+static bool parse_duration(const char *s, int64_t *ms)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0) return false;
+    double mult;
+    if (!*end || strcmp(end, "s") == 0) mult = 1000;
+    else if (strcmp(end, "ms") == 0) mult = 1;
+    else if (strcmp(end, "m") == 0) mult = 60000;
+    else if (strcmp(end, "h") == 0) mult = 3600000;
+    else return false;
+    *ms = (int64_t)(v * mult);
+    return true;
+}
+
+static int usage_error(const rt_workflow *wf, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", wf->name);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(see %s serve --help)\n", wf->name);
+    return SERVE_EXIT_USAGE;
+}
+
+static void usage(const rt_workflow *wf)
+{
+    printf("usage: %s serve --listen HOST:PORT [--workers N] [--state DIR] [--token-file F]\n"
+           "       [--max-body N] [--hook-timeout D] [--drain-timeout D] [--max-user-runs N]\n"
+           "       [--log-file F] [--port-file F] [--json] [--no-auth]\n\n"
+           "  POST /events/NAME   (X-Flow-User, Idempotency-Key)  -> 202 {\"run_id\"}\n"
+           "  POST /hooks/USER    request trigger: 200 with the run's output, 500, or 202 after --hook-timeout\n"
+           "  GET  /runs/ID, /healthz, /metrics\n"
+           "A bearer token (--token-file F or FLOW_API_TOKEN) is required on all but /healthz.\n"
+           "SIGTERM drains (exit 0), SIGHUP reopens --log-file. See docs/serve.md.\n",
+           wf->name);
+}
+
+static int parse_opts(const rt_workflow *wf, int argc, char **argv, serve_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->workers = 4;
+    o->max_body = 1 << 20;
+    o->hook_timeout_ms = 30000;
+    o->drain_timeout_ms = 30000;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = true;
+        if (strcmp(a, "--json") == 0) o->json = true, takes = false;
+        else if (strcmp(a, "--no-auth") == 0) o->no_auth = true, takes = false;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(wf);
+            return SERVE_EXIT_OK;
+        }
+        if (!takes) continue;
+        if (!v) return usage_error(wf, "%s needs a value", a);
+        if (strcmp(a, "--listen") == 0) o->listen = v;
+        else if (strcmp(a, "--state") == 0) o->state = v;
+        else if (strcmp(a, "--token-file") == 0) o->token_file = v;
+        else if (strcmp(a, "--log-file") == 0) o->log_file = v;
+        else if (strcmp(a, "--port-file") == 0) o->port_file = v;
+        else if (strcmp(a, "--workers") == 0) {
+            o->workers = atoi(v);
+            if (o->workers < 1 || o->workers > 1024) return usage_error(wf, "--workers is 1 to 1024, not '%s'", v);
+        } else if (strcmp(a, "--max-user-runs") == 0) {
+            o->max_user_runs = atoi(v);
+            if (o->max_user_runs < 0) return usage_error(wf, "--max-user-runs is a count, not '%s'", v);
+        } else if (strcmp(a, "--max-body") == 0) {
+            if (!parse_size(v, &o->max_body) || o->max_body < 1) return usage_error(wf, "--max-body is a size (1048576, 64k, 1M), not '%s'", v);
+        } else if (strcmp(a, "--hook-timeout") == 0) {
+            if (!parse_duration(v, &o->hook_timeout_ms)) return usage_error(wf, "--hook-timeout is a duration (30s, 500ms), not '%s'", v);
+        } else if (strcmp(a, "--drain-timeout") == 0) {
+            if (!parse_duration(v, &o->drain_timeout_ms)) return usage_error(wf, "--drain-timeout is a duration (30s, 500ms), not '%s'", v);
+        } else {
+            return usage_error(wf, "unknown serve option %s", a);
+        }
+        i++;
+    }
+    if (!o->listen) return usage_error(wf, "%s", "serve needs --listen HOST:PORT (e.g. 127.0.0.1:8080)");
+    return -1;
+}
+
+/* HOST:PORT, [V6]:PORT, :PORT (all interfaces), localhost:PORT. */
+static bool parse_listen(const char *s, struct sockaddr_storage *ss, bool *v6)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon) return false;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end || port < 0 || port > 65535) return false;
+    char host[256];
+    size_t n = (size_t)(colon - s);
+    if (n >= sizeof host) return false;
+    memcpy(host, s, n);
+    host[n] = 0;
+    memset(ss, 0, sizeof *ss);
+    if (host[0] == '[' && n >= 2 && host[n - 1] == ']') {
+        host[n - 1] = 0;
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *v6 = true;
+        return inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    *v6 = false;
+    if (!host[0] || strcmp(host, "*") == 0) return inet_pton(AF_INET, "0.0.0.0", &a->sin_addr) == 1;
+    if (strcmp(host, "localhost") == 0) return inet_pton(AF_INET, "127.0.0.1", &a->sin_addr) == 1;
+    return inet_pton(AF_INET, host, &a->sin_addr) == 1;
+}
+
+/* The datagram sd_notify(3) sends, without libsystemd. */
+static void sd_notify_msg(const char *msg)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (!path || !*path) return;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    size_t n = strlen(path);
+    if (n >= sizeof sa.sun_path) return;
+    memcpy(sa.sun_path, path, n);
+    if (sa.sun_path[0] == '@') sa.sun_path[0] = 0;      /* abstract namespace */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+               (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+        rt_log_emit(NULL, "warning", NULL, "sd_notify to %s failed: %s", path, strerror(errno));
+    close(fd);
+}
+
+/* Points stderr (the log) at path, appending; SIGHUP calls it again after
+** logrotate moved the file. */
+static bool open_log_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return false;
+    rt_log_flush();
+    fflush(stderr);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    return true;
+}
+
+static char *read_token_file(const char *path, char *err, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, n, "cannot read token file %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    rt_buf b = { 0 };
+    char chunk[512];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) rt_buf_append(&b, chunk, got);
+    fclose(f);
+    while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' || b.data[b.len - 1] == ' '))
+        b.data[--b.len] = 0;
+    if (!b.len) {
+        rt_buf_free(&b);
+        snprintf(err, n, "token file %s is empty", path);
+        return NULL;
+    }
+    return rt_buf_take(&b);
+}
+
+static void count_code(serve *sv, unsigned status)
+{
+    size_t i = 0;
+    while (http_codes[i] && http_codes[i] != status) i++;
+    pthread_mutex_lock(&sv->mlock);
+    sv->codes[i]++;
+    pthread_mutex_unlock(&sv->mlock);
+}
+
+/* ---- the fair queue ----------------------------------------------------- */
+
+static uint32_t str_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* Under qlock. */
+static user_queue *user_get(serve *sv, const char *user)
+{
+    uint32_t h = str_hash(user) % USER_BUCKETS;
+    for (user_queue *u = sv->users[h]; u; u = u->hash_next)
+        if (strcmp(u->user, user) == 0) return u;
+    user_queue *u = rt_xcalloc(1, sizeof *u);
+    u->user = rt_xstrdup(user);
+    u->hash_next = sv->users[h];
+    sv->users[h] = u;
+    return u;
+}
+
+static void ring_append(serve *sv, user_queue *u)
+{
+    u->ring_next = NULL;
+    if (sv->ring_tail) sv->ring_tail->ring_next = u;
+    else sv->ring_head = u;
+    sv->ring_tail = u;
+    u->in_ring = true;
+    sv->ring_len++;
+}
+
+static user_queue *ring_pop(serve *sv)
+{
+    user_queue *u = sv->ring_head;
+    sv->ring_head = u->ring_next;
+    if (!sv->ring_head) sv->ring_tail = NULL;
+    u->in_ring = false;
+    sv->ring_len--;
+    return u;
+}
+
+static void queue_push(serve *sv, const char *id, const char *user)
+{
+    queued_run *q = rt_xmalloc(sizeof *q);
+    q->next = NULL;
+    snprintf(q->id, sizeof q->id, "%s", id);
+    pthread_mutex_lock(&sv->qlock);
+    user_queue *u = user_get(sv, user ? user : "");
+    if (u->tail) u->tail->next = q;
+    else u->head = q;
+    u->tail = q;
+    u->queued++;
+    sv->queued++;
+    if (!u->in_ring) ring_append(sv, u);
+    pthread_cond_signal(&sv->qcond);
+    pthread_mutex_unlock(&sv->qlock);
+}
+
+/* The next run to start: the oldest of the next user in the ring that is
+** under its limit. Under qlock. */
+static bool queue_pick(serve *sv, char id[RT_RUN_ID_LEN + 1], user_queue **owner)
+{
+    for (size_t i = 0, n = sv->ring_len; i < n; i++) {
+        user_queue *u = ring_pop(sv);
+        if (sv->o.max_user_runs > 0 && u->running >= sv->o.max_user_runs) {
+            ring_append(sv, u);
+            continue;
+        }
+        queued_run *q = u->head;
+        u->head = q->next;
+        if (!u->head) u->tail = NULL;
+        u->queued--;
+        sv->queued--;
+        memcpy(id, q->id, RT_RUN_ID_LEN + 1);
+        free(q);
+        u->running++;
+        if (u->queued) ring_append(sv, u);
+        *owner = u;
+        return true;
+    }
+    return false;
+}
+
+/* Waiting runs: a min-heap by wake-up time, under qlock. */
+static void wake_add(serve *sv, const char *id, const char *user, int64_t at)
+{
+    pthread_mutex_lock(&sv->qlock);
+    if (sv->nwakes == sv->capwakes) {
+        sv->capwakes = sv->capwakes ? sv->capwakes * 2 : 64;
+        sv->wakes = rt_xrealloc(sv->wakes, sizeof *sv->wakes * sv->capwakes);
+    }
+    size_t i = sv->nwakes++;
+    wake_entry e = { .at = at, .user = user ? rt_xstrdup(user) : NULL };
+    snprintf(e.id, sizeof e.id, "%s", id);
+    while (i > 0 && sv->wakes[(i - 1) / 2].at > at) {
+        sv->wakes[i] = sv->wakes[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    sv->wakes[i] = e;
+    pthread_mutex_unlock(&sv->qlock);
+}
+
+/* Moves the runs due by now from the heap to the queue. */
+static void wake_due(serve *sv)
+{
+    int64_t now = rt_now_ms();
+    for (;;) {
+        pthread_mutex_lock(&sv->qlock);
+        if (!sv->nwakes || sv->wakes[0].at > now) {
+            pthread_mutex_unlock(&sv->qlock);
+            return;
+        }
+        wake_entry top = sv->wakes[0];
+        wake_entry last = sv->wakes[--sv->nwakes];
+        size_t i = 0;
+        for (;;) {
+            size_t c = 2 * i + 1;
+            if (c >= sv->nwakes) break;
+            if (c + 1 < sv->nwakes && sv->wakes[c + 1].at < sv->wakes[c].at) c++;
+            if (sv->wakes[c].at >= last.at) break;
+            sv->wakes[i] = sv->wakes[c];
+            i = c;
+        }
+        if (sv->nwakes) sv->wakes[i] = last;
+        pthread_mutex_unlock(&sv->qlock);
+        queue_push(sv, top.id, top.user);
+        free(top.user);
+    }
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+static enum MHD_Result queue_text(request *rq, unsigned status, const char *text, const char *ctype)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (status == MHD_HTTP_UNAUTHORIZED) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (rq->replayed) MHD_add_response_header(r, "Idempotent-Replayed", "true");
+    enum MHD_Result ret = MHD_queue_response(rq->conn, status, r);
+    MHD_destroy_response(r);
+    rq->answered = true;
+    count_code(rq->sv, status);
+    return ret;
+}
+
+/* Answers with body (a NEW reference, taken over) as JSON. */
+static enum MHD_Result answer_json(request *rq, unsigned status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(body);
+    enum MHD_Result ret = queue_text(rq, status, text ? text : "null", "application/json");
+    free(text);
+    return ret;
+}
+
+static enum MHD_Result answer_error(request *rq, unsigned status, const char *msg)
+{
+    return answer_json(rq, status, json_pack("{s:s}", "error", msg));
+}
+
+/* Fills in the answer of a suspended request and resumes it; rq must not
+** be touched afterwards. */
+static void resume_with(request *rq, unsigned status, json_t *body)
+{
+    rq->answer = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(body);
+    rq->status = status;
+    rq->ready = true;
+    MHD_resume_connection(rq->conn);
+}
+
+static bool finished_status(const char *s)
+{
+    return s && (strcmp(s, "succeeded") == 0 || strcmp(s, "failed") == 0);
+}
+
+/* A webhook's answer from its run's record: 200 with the output, 500
+** with the error, else 202 with the run id. */
+static void resume_from_record(request *rq, const json_t *rec)
+{
+    const char *status = json_string_value(json_object_get(rec, "status"));
+    if (status && strcmp(status, "succeeded") == 0) {
+        json_t *out = json_object_get(rec, "output");
+        resume_with(rq, MHD_HTTP_OK, out ? json_incref(out) : json_null());
+    } else if (status && strcmp(status, "failed") == 0) {
+        json_t *e = json_object_get(rec, "error");
+        resume_with(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                    json_pack("{s:O, s:s, s:O?}", "error", e ? e : json_string("failed"), "run_id", rq->run_id,
+                              "failed_step", json_object_get(rec, "failed_step")));
+    } else {
+        resume_with(rq, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "run_id", rq->run_id, "status", status ? status : "queued"));
+    }
+}
+
+/* Answers every webhook waiting for run id (rec is its final record). */
+static void hooks_finish(serve *sv, const char *id, const json_t *rec)
+{
+    request *done = NULL;
+    pthread_mutex_lock(&sv->hlock);
+    for (request **pp = &sv->hooks; *pp;) {
+        request *r = *pp;
+        if (strcmp(r->run_id, id) == 0) {
+            *pp = r->next;
+            r->next = done;
+            done = r;
+        } else {
+            pp = &r->next;
+        }
+    }
+    pthread_mutex_unlock(&sv->hlock);
+    while (done) {
+        request *next = done->next;
+        resume_from_record(done, rec);
+        done = next;
+    }
+}
+
+/* Answers 202 to the webhooks past their deadline (all of them: draining). */
+static void hooks_expire(serve *sv, bool all)
+{
+    int64_t now = rt_mono_ms();
+    request *done = NULL;
+    pthread_mutex_lock(&sv->hlock);
+    for (request **pp = &sv->hooks; *pp;) {
+        request *r = *pp;
+        if (all || r->deadline <= now) {
+            *pp = r->next;
+            r->next = done;
+            done = r;
+        } else {
+            pp = &r->next;
+        }
+    }
+    pthread_mutex_unlock(&sv->hlock);
+    while (done) {
+        request *next = done->next;
+        resume_with(done, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "run_id", done->run_id, "status", "running"));
+        done = next;
+    }
+}
+
+/* Puts a committed webhook request on the waiting list; a replayed one
+** whose run already ended is answered at once. */
+static void hook_wait(serve *sv, request *rq)
+{
+    rq->deadline = rt_mono_ms() + sv->o.hook_timeout_ms;
+    bool replayed = rq->replayed;
+    char id[RT_RUN_ID_LEN + 1];
+    memcpy(id, rq->run_id, sizeof id);
+    pthread_mutex_lock(&sv->hlock);
+    rq->next = sv->hooks;
+    sv->hooks = rq;
+    pthread_mutex_unlock(&sv->hlock);
+    if (replayed) {
+        json_t *rec = rt_store_get_run(sv->st, id);
+        if (finished_status(json_string_value(json_object_get(rec, "status")))) hooks_finish(sv, id, rec);
+        json_decref(rec);
+    }
+}
+
+/* ---- the committer: group commit of accepted runs ------------------------ */
+
+static void commit_batch(serve *sv, request *batch)
+{
+    size_t n = 0;
+    for (request *r = batch; r; r = r->next) n++;
+    rt_store_write *w = rt_xcalloc(n, sizeof *w);
+    json_t *meta = json_object();
+    size_t nw = 0, nreplayed = 0;
+    for (request *r = batch; r; r = r->next) {
+        if (r->idem_key) {
+            json_t *seen = json_object_get(meta, r->idem_key);     /* earlier in this batch */
+            json_t *stored = seen ? NULL : rt_store_get_meta(sv->st, r->idem_key);
+            const char *id = json_string_value(seen ? seen : stored);
+            if (id) {
+                snprintf(r->run_id, sizeof r->run_id, "%s", id);
+                r->replayed = true;
+                nreplayed++;
+                json_decref(stored);
+                continue;
+            }
+            json_decref(stored);
+        }
+        rt_store_new_run_id(r->run_id);
+        json_object_set_new(r->record, "id", json_string(r->run_id));
+        if (r->idem_key) json_object_set_new(meta, r->idem_key, json_string(r->run_id));
+        w[nw++] = (rt_store_write){ .run_id = r->run_id, .run = r->record };
+    }
+    char err[512] = "";
+    bool ok = nw == 0 || rt_store_commit_many(sv->st, w, nw, json_object_size(meta) ? meta : NULL, err, sizeof err);
+    free(w);
+    json_decref(meta);
+    if (!ok) rt_log_emit(NULL, "error", NULL, "%zu accepted runs not stored: %s", nw, err);
+    pthread_mutex_lock(&sv->mlock);
+    sv->batches++;
+    if (ok) sv->accepted += (long long)nw;
+    else sv->rejected_commits += (long long)nw;
+    sv->replayed += (long long)nreplayed;
+    pthread_mutex_unlock(&sv->mlock);
+
+    for (request *r = batch, *next; r; r = next) {
+        next = r->next;
+        char id[RT_RUN_ID_LEN + 1];
+        memcpy(id, r->run_id, sizeof id);
+        char *user = r->user ? rt_xstrdup(r->user) : NULL;
+        bool fresh = ok && !r->replayed;
+        if (!ok && !r->replayed) resume_with(r, MHD_HTTP_SERVICE_UNAVAILABLE, json_pack("{s:s}", "error", err));
+        else if (r->hook) hook_wait(sv, r);     /* before the run can end */
+        else resume_with(r, MHD_HTTP_ACCEPTED, json_pack("{s:s}", "run_id", id));
+        if (fresh) queue_push(sv, id, user);
+        free(user);
+    }
+}
+
+static void *committer_main(void *arg)
+{
+    serve *sv = arg;
+    for (;;) {
+        pthread_mutex_lock(&sv->alock);
+        while (!sv->accept_head && !sv->committer_stop) pthread_cond_wait(&sv->acond, &sv->alock);
+        request *batch = sv->accept_head;
+        sv->accept_head = sv->accept_tail = NULL;
+        bool stop = sv->committer_stop;
+        pthread_mutex_unlock(&sv->alock);
+        if (batch) commit_batch(sv, batch);
+        else if (stop) break;
+    }
+    return NULL;
+}
+
+/* ---- workers ------------------------------------------------------------ */
+
+static size_t kind_index(const char *kind)
+{
+    for (size_t i = 0; kind && i < NKINDS - 1; i++)
+        if (strcmp(step_kinds[i], kind) == 0) return i;
+    return NKINDS - 1;
+}
+
+/* The durations of the steps this execution of run id ended (since t0). */
+static void observe_steps(serve *sv, const char *id, int64_t t0)
+{
+    json_t *steps = rt_store_get_steps(sv->st, id);
+    const char *path;
+    json_t *s;
+    pthread_mutex_lock(&sv->mlock);
+    json_object_foreach(steps, path, s) {
+        json_int_t started = json_integer_value(json_object_get(s, "started"));
+        json_int_t ended = json_integer_value(json_object_get(s, "ended"));
+        if (!started || !ended || ended < t0) continue;
+        size_t k = kind_index(json_string_value(json_object_get(s, "kind")));
+        double secs = (double)(ended - started) / 1000.0;
+        size_t b = 0;
+        while (b < NBUCKETS && secs > step_buckets[b]) b++;
+        sv->step_count[k][b]++;
+        sv->step_sum[k] += secs;
+        sv->step_total[k]++;
+    }
+    pthread_mutex_unlock(&sv->mlock);
+    json_decref(steps);
+}
+
+/* Runs (or continues) the run id until it ends, suspends or is interrupted. */
+static void execute(serve *sv, const char *id)
+{
+    json_t *rec = rt_store_get_run(sv->st, id);
+    if (!rec) return;
+    const char *status = json_string_value(json_object_get(rec, "status"));
+    const char *version = json_string_value(json_object_get(rec, "version"));
+    if (!status || finished_status(status) || !version || strcmp(version, sv->wf->version) != 0) {
+        json_decref(rec);
+        return;
+    }
+    if (strcmp(status, "running") == 0 || strcmp(status, "interrupted") == 0)
+        json_object_set_new(rec, "attempt", json_integer(json_integer_value(json_object_get(rec, "attempt")) + 1));
+    const char *u = json_string_value(json_object_get(rec, "user"));
+    char *user = u ? rt_xstrdup(u) : NULL;
+    json_t *secrets = NULL;
+    if (user) {
+        json_t *urec = rt_store_get_user(sv->st, user);
+        char err[512];
+        if (urec && json_object_size(json_object_get(urec, "secrets"))) {
+            secrets = rt_users_secrets(sv->st, sv->state_dir, urec, err, sizeof err);
+            if (!secrets) rt_log_emit(id, "warning", NULL, "%s", err);
+        }
+        json_decref(urec);
+    }
+    rt_run_state run;
+    rt_run_init(&run, sv->wf, sv->st, rec);
+    run.sleep_in_process = false;       /* a waiting run holds no worker */
+    run.secrets = secrets;
+    int64_t t0 = rt_now_ms();
+    rt_outcome out = rt_exec_run(&run);
+    observe_steps(sv, id, t0);
+    pthread_mutex_lock(&sv->mlock);
+    if (out == RT_RUN_SUCCEEDED) sv->finished[0]++;
+    else if (out == RT_RUN_FAILED) sv->finished[1]++;
+    else if (out == RT_RUN_INTERRUPTED) sv->finished[2]++;
+    else sv->suspended++;
+    pthread_mutex_unlock(&sv->mlock);
+    if (out == RT_RUN_WAITING) {
+        int64_t at = run.wake_at ? run.wake_at : rt_now_ms() + 1000;
+        json_object_set_new(run.record, "wake_at", json_integer(at));
+        rt_store_write w = { .run_id = id, .run = run.record };
+        char err[256];
+        if (!rt_store_commit(sv->st, &w, err, sizeof err)) rt_log_emit(id, "error", NULL, "%s", err);
+        wake_add(sv, id, user, at);
+    } else if (out == RT_RUN_SUCCEEDED || out == RT_RUN_FAILED) {
+        hooks_finish(sv, id, run.record);
+    }
+    rt_run_free(&run);
+    free(user);
+}
+
+static void *worker_main(void *arg)
+{
+    serve *sv = arg;
+    for (;;) {
+        char id[RT_RUN_ID_LEN + 1];
+        user_queue *u = NULL;
+        pthread_mutex_lock(&sv->qlock);
+        while (!sv->stop_workers && !queue_pick(sv, id, &u)) pthread_cond_wait(&sv->qcond, &sv->qlock);
+        if (!u) {
+            pthread_mutex_unlock(&sv->qlock);
+            break;
+        }
+        sv->running++;
+        pthread_mutex_unlock(&sv->qlock);
+        execute(sv, id);
+        pthread_mutex_lock(&sv->qlock);
+        sv->running--;
+        u->running--;
+        pthread_cond_broadcast(&sv->qcond);
+        pthread_mutex_unlock(&sv->qlock);
+    }
+    return NULL;
+}
+
+/* ---- start-up: unfinished runs ------------------------------------------ */
+
+typedef struct recovery {
+    serve *sv;
+    int queued, waiting, other_version, elsewhere;
+} recovery;
+
+/* Whether another live process is running the run (pid + start time). */
+static bool owner_alive(const json_t *rec)
+{
+    json_int_t pid = json_integer_value(json_object_get(rec, "pid"));
+    if (pid <= 0 || pid == getpid()) return false;
+    long long start = rt_process_start((int)pid);
+    json_t *want = json_object_get(rec, "pid_start");
+    return start >= 0 && (!json_is_integer(want) || json_integer_value(want) == start);
+}
+
+static bool recover_visit(json_t *rec, void *arg)
+{
+    recovery *r = arg;
+    serve *sv = r->sv;
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    const char *name = json_string_value(json_object_get(rec, "workflow"));
+    const char *version = json_string_value(json_object_get(rec, "version"));
+    const char *status = json_string_value(json_object_get(rec, "status"));
+    const char *user = json_string_value(json_object_get(rec, "user"));
+    if (!id || !name || strcmp(name, sv->wf->name) != 0) return true;
+    if (!version || strcmp(version, sv->wf->version) != 0) {
+        r->other_version++;
+        return true;
+    }
+    if (status && strcmp(status, "running") == 0 && owner_alive(rec)) {
+        r->elsewhere++;
+        return true;
+    }
+    json_int_t wake_at = json_integer_value(json_object_get(rec, "wake_at"));
+    if (status && strcmp(status, "waiting") == 0 && wake_at > rt_now_ms()) {
+        wake_add(sv, id, user, wake_at);
+        r->waiting++;
+    } else {
+        queue_push(sv, id, user);
+        r->queued++;
+    }
+    return true;
+}
+
+static void recover(serve *sv)
+{
+    static const char *const unfinished[] = { "running", "interrupted", "waiting", "queued" };
+    recovery r = { .sv = sv };
+    for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
+        rt_run_query q = { .status = unfinished[i], .oldest_first = true };
+        int rc = rt_store_scan_runs(sv->st, &q, recover_visit, &r);
+        if (rc != 0) rt_log_emit(NULL, "error", NULL, "cannot list %s runs: error %d", unfinished[i], rc);
+    }
+    sv->other_version = r.other_version;
+    if (r.queued || r.waiting)
+        rt_log_emit(NULL, "info", json_pack("{s:s, s:i, s:i}", "event", "recovered", "queued", r.queued, "waiting", r.waiting),
+                    "%d unfinished runs queued, %d waiting", r.queued, r.waiting);
+    if (r.other_version)
+        rt_log_emit(NULL, "warning", json_pack("{s:s, s:i}", "event", "needs_binary", "runs", r.other_version),
+                    "%d unfinished runs belong to another version of %s: finish them with that binary's `resume`",
+                    r.other_version, sv->wf->name);
+    if (r.elsewhere)
+        rt_log_emit(NULL, "info", NULL, "%d runs are in progress in another process; left alone", r.elsewhere);
+}
+
+/* ---- HTTP routes -------------------------------------------------------- */
+
+static bool authorized(serve *sv, struct MHD_Connection *conn)
+{
+    if (!sv->token) return true;
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
+    h += 7;
+    while (*h == ' ') h++;
+    size_t a = strlen(h), b = strlen(sv->token);
+    unsigned char diff = a != b;
+    for (size_t i = 0; i < b; i++) diff |= (unsigned char)(h[a ? i % a : 0] ^ sv->token[i]);   /* constant time */
+    return diff == 0;
+}
+
+/* The settings of user: defaults overridden by the stored ones. NULL with
+** an HTTP status and message when the user is disabled or lacks one. */
+static json_t *user_settings(serve *sv, const char *user, unsigned *code, char *err, size_t n)
+{
+    json_t *urec = user ? rt_store_get_user(sv->st, user) : NULL;
+    if (urec && !json_is_true(json_object_get(urec, "enabled"))) {
+        snprintf(err, n, "user '%s' is disabled", user);
+        *code = MHD_HTTP_FORBIDDEN;
+        json_decref(urec);
+        return NULL;
+    }
+    json_t *given = json_object_get(urec, "settings");
+    json_t *out = json_object();
+    for (int i = 0; i < sv->wf->nsettings; i++) {
+        const rt_setting *s = &sv->wf->settings[i];
+        json_t *v = json_object_get(given, s->name);
+        if (v) json_incref(v);
+        else if (s->default_json) v = json_loads(s->default_json, JSON_DECODE_ANY, NULL);
+        if (!v) {
+            snprintf(err, n, "user '%s' has no value for the required setting '%s' (`%s users set` stores it)",
+                     user ? user : "", s->name, sv->wf->name);
+            *code = 422;
+            json_decref(out);
+            json_decref(urec);
+            return NULL;
+        }
+        json_object_set_new(out, s->name, v);
+    }
+    json_decref(urec);
+    return out;
+}
+
+/* Validates the payload and hands the run to the committer; the
+** connection stays suspended until it is stored. */
+static enum MHD_Result accept_run(request *rq, const char *user, bool hook)
+{
+    serve *sv = rq->sv;
+    const rt_workflow *wf = sv->wf;
+    char err[1024];
+    json_t *payload;
+    if (rq->body.len == 0) {
+        payload = json_object();
+    } else {
+        json_error_t je;
+        payload = json_loadb(rq->body.data, rq->body.len, JSON_DECODE_ANY, &je);
+        if (!payload) {
+            snprintf(err, sizeof err, "payload is not valid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+            return answer_error(rq, MHD_HTTP_BAD_REQUEST, err);
+        }
+    }
+    if (wf->trigger_schema && !rt_type_check(wf->trigger_schema, payload, "payload", err, sizeof err)) {
+        json_decref(payload);
+        return answer_error(rq, MHD_HTTP_BAD_REQUEST, err);
+    }
+    const char *idem = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Idempotency-Key");
+    if (idem && (!*idem || strlen(idem) > 256)) {
+        json_decref(payload);
+        return answer_error(rq, MHD_HTTP_BAD_REQUEST, "Idempotency-Key must be 1 to 256 bytes");
+    }
+    unsigned code = 0;
+    json_t *settings = user_settings(sv, user, &code, err, sizeof err);
+    if (!settings) {
+        json_decref(payload);
+        return answer_error(rq, code, err);
+    }
+    int64_t now = rt_now_ms();
+    rq->record = json_pack("{s:s, s:s, s:s?, s:o, s:o, s:s, s:i, s:I, s:I, s:s}", "workflow", wf->name, "version",
+                           wf->version, "user", user, "trigger", payload, "settings", settings, "status", "queued",
+                           "attempt", 1, "created", (json_int_t)now, "updated", (json_int_t)now, "source",
+                           hook ? "hook" : "event");
+    rq->user = user ? rt_xstrdup(user) : NULL;
+    rq->hook = hook;
+    if (idem) rq->idem_key = rt_xprintf("idem:%zu:%s:%s", user ? strlen(user) : 0, user ? user : "", idem);
+
+    pthread_mutex_lock(&sv->alock);
+    if (sv->draining) {
+        pthread_mutex_unlock(&sv->alock);
+        return answer_error(rq, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is shutting down");
+    }
+    MHD_suspend_connection(rq->conn);          /* before the committer can resume it */
+    rq->next = NULL;
+    if (sv->accept_tail) sv->accept_tail->next = rq;
+    else sv->accept_head = rq;
+    sv->accept_tail = rq;
+    pthread_cond_signal(&sv->acond);
+    pthread_mutex_unlock(&sv->alock);
+    return MHD_YES;
+}
+
+static enum MHD_Result get_run(request *rq, const char *id)
+{
+    serve *sv = rq->sv;
+    json_t *rec = *id && !strchr(id, '/') ? rt_store_get_run(sv->st, id) : NULL;
+    if (!rec) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "no run %.200s", id);
+        return answer_error(rq, MHD_HTTP_NOT_FOUND, msg);
+    }
+    json_t *out = json_object();
+    static const char *const keys[] = { "id", "status", "user", "attempt", "created", "updated", "wake_at",
+                                        "output", "error", "failed_step", "source" };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *v = json_object_get(rec, keys[i]);
+        if (v) json_object_set(out, keys[i], v);
+    }
+    json_t *steps = rt_store_get_steps(sv->st, id), *list = json_object();
+    const char *path;
+    json_t *s;
+    json_object_foreach(steps, path, s) {
+        json_t *e = json_pack("{s:O?, s:O?, s:I, s:O?, s:O?, s:O?}", "kind", json_object_get(s, "kind"), "status",
+                              json_object_get(s, "status"), "attempts",
+                              (json_int_t)json_array_size(json_object_get(s, "attempts")), "started",
+                              json_object_get(s, "started"), "ended", json_object_get(s, "ended"), "error",
+                              json_object_get(s, "error"));
+        json_object_set_new(list, path, e);
+    }
+    json_object_set_new(out, "steps", list);
+    json_decref(steps);
+    json_decref(rec);
+    return answer_json(rq, MHD_HTTP_OK, out);
+}
+
+static enum MHD_Result get_metrics(request *rq)
+{
+    serve *sv = rq->sv;
+    rt_buf b = { 0 };
+    pthread_mutex_lock(&sv->qlock);
+    size_t queued = sv->queued, waiting = sv->nwakes, users = sv->ring_len;
+    int running = sv->running;
+    pthread_mutex_unlock(&sv->qlock);
+    pthread_mutex_lock(&sv->mlock);
+    rt_buf_printf(&b, "# HELP flow_runs_accepted_total Runs accepted over HTTP and committed before the answer.\n"
+                      "# TYPE flow_runs_accepted_total counter\nflow_runs_accepted_total %lld\n", sv->accepted);
+    rt_buf_printf(&b, "# HELP flow_runs_replayed_total Accepts answered with an earlier run (Idempotency-Key).\n"
+                      "# TYPE flow_runs_replayed_total counter\nflow_runs_replayed_total %lld\n", sv->replayed);
+    rt_buf_printf(&b, "# HELP flow_accept_commits_total LMDB transactions that stored accepted runs (group commit).\n"
+                      "# TYPE flow_accept_commits_total counter\nflow_accept_commits_total %lld\n", sv->batches);
+    rt_buf_printf(&b, "# HELP flow_runs_finished_total Runs this process ran to an end, by final status.\n"
+                      "# TYPE flow_runs_finished_total counter\n"
+                      "flow_runs_finished_total{status=\"succeeded\"} %lld\n"
+                      "flow_runs_finished_total{status=\"failed\"} %lld\n"
+                      "flow_runs_finished_total{status=\"interrupted\"} %lld\n"
+                      "flow_runs_finished_total{status=\"waiting\"} %lld\n",
+                  sv->finished[0], sv->finished[1], sv->finished[2], sv->suspended);
+    rt_buf_printf(&b, "# HELP flow_runs Unfinished runs of this version by status.\n# TYPE flow_runs gauge\n"
+                      "flow_runs{status=\"queued\"} %zu\nflow_runs{status=\"running\"} %d\n"
+                      "flow_runs{status=\"waiting\"} %zu\nflow_runs{status=\"other_version\"} %d\n",
+                  queued, running, waiting, sv->other_version);
+    rt_buf_printf(&b, "# HELP flow_queue_depth Runs queued for a worker.\n# TYPE flow_queue_depth gauge\n"
+                      "flow_queue_depth %zu\n", queued);
+    rt_buf_printf(&b, "# HELP flow_queue_users Users with queued runs.\n# TYPE flow_queue_users gauge\n"
+                      "flow_queue_users %zu\n", users);
+    rt_buf_printf(&b, "# HELP flow_http_requests_in_flight HTTP requests being answered.\n"
+                      "# TYPE flow_http_requests_in_flight gauge\nflow_http_requests_in_flight %d\n",
+                  sv->in_flight);
+    rt_buf_printf(&b, "# HELP flow_http_responses_total HTTP responses by status code.\n"
+                      "# TYPE flow_http_responses_total counter\n");
+    for (size_t i = 0; i < NCODES; i++) {
+        if (http_codes[i]) rt_buf_printf(&b, "flow_http_responses_total{code=\"%u\"} %lld\n", http_codes[i], sv->codes[i]);
+        else rt_buf_printf(&b, "flow_http_responses_total{code=\"other\"} %lld\n", sv->codes[i]);
+    }
+    rt_buf_printf(&b, "# HELP flow_step_duration_seconds Step durations (first attempt to final outcome).\n"
+                      "# TYPE flow_step_duration_seconds histogram\n");
+    for (size_t k = 0; k < NKINDS; k++) {
+        long long cum = 0;
+        for (size_t i = 0; i < NBUCKETS; i++) {
+            cum += sv->step_count[k][i];
+            rt_buf_printf(&b, "flow_step_duration_seconds_bucket{kind=\"%s\",le=\"%g\"} %lld\n", step_kinds[k],
+                          step_buckets[i], cum);
+        }
+        cum += sv->step_count[k][NBUCKETS];
+        rt_buf_printf(&b, "flow_step_duration_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %lld\n", step_kinds[k], cum);
+        rt_buf_printf(&b, "flow_step_duration_seconds_sum{kind=\"%s\"} %.6f\n", step_kinds[k], sv->step_sum[k]);
+        rt_buf_printf(&b, "flow_step_duration_seconds_count{kind=\"%s\"} %lld\n", step_kinds[k], sv->step_total[k]);
+    }
+    pthread_mutex_unlock(&sv->mlock);
+    enum MHD_Result ret = queue_text(rq, MHD_HTTP_OK, b.data, "text/plain; version=0.0.4");
+    rt_buf_free(&b);
+    return ret;
+}
+
+static enum MHD_Result route(request *rq, const char *url, const char *method)
+{
+    serve *sv = rq->sv;
+    const rt_workflow *wf = sv->wf;
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    bool post = strcmp(method, "POST") == 0;
+    if (strcmp(url, "/healthz") == 0) {
+        if (!get) return answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+        pthread_mutex_lock(&sv->alock);
+        bool draining = sv->draining;
+        pthread_mutex_unlock(&sv->alock);
+        return answer_json(rq, draining ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
+                           json_pack("{s:s, s:s, s:s}", "status", draining ? "draining" : "ok", "workflow", wf->name,
+                                     "version", wf->version));
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        if (!get) return answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+        return get_metrics(rq);
+    }
+    if (strncmp(url, "/runs/", 6) == 0) {
+        if (!get) return answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+        return get_run(rq, url + 6);
+    }
+    if (strncmp(url, "/events/", 8) == 0) {
+        if (!post) return answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+        if (wf->trigger != RT_TRIG_EVENT || !wf->event || strcmp(url + 8, wf->event) != 0) {
+            char msg[600];
+            if (wf->trigger == RT_TRIG_EVENT && wf->event)
+                snprintf(msg, sizeof msg, "no event '%.200s' here: %s is triggered by event '%.200s'", url + 8, wf->name, wf->event);
+            else
+                snprintf(msg, sizeof msg, "%s has no event trigger%s", wf->name,
+                         wf->trigger == RT_TRIG_REQUEST ? " (it is a request trigger: POST /hooks/USER)" : "");
+            return answer_error(rq, MHD_HTTP_NOT_FOUND, msg);
+        }
+        const char *user = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "X-Flow-User");
+        return accept_run(rq, user && *user ? user : NULL, false);
+    }
+    if (strncmp(url, "/hooks/", 7) == 0) {
+        if (!post) return answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+        const char *user = url + 7;
+        if (wf->trigger != RT_TRIG_REQUEST) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "%s has no request trigger%s", wf->name,
+                     wf->trigger == RT_TRIG_EVENT ? " (it is an event trigger: POST /events/NAME)" : "");
+            return answer_error(rq, MHD_HTTP_NOT_FOUND, msg);
+        }
+        if (!*user || strchr(user, '/')) return answer_error(rq, MHD_HTTP_NOT_FOUND, "POST /hooks/USER names one user");
+        return accept_run(rq, user, true);
+    }
+    return answer_error(rq, MHD_HTTP_NOT_FOUND, "no such endpoint (POST /events/NAME, POST /hooks/USER, GET /runs/ID, /healthz, /metrics)");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    serve *sv = cls;
+    request *rq = *con_cls;
+    if (!rq) {                          /* the headers are in */
+        rq = rt_xcalloc(1, sizeof *rq);
+        rq->sv = sv;
+        rq->conn = conn;
+        *con_cls = rq;
+        pthread_mutex_lock(&sv->mlock);
+        sv->in_flight++;
+        pthread_mutex_unlock(&sv->mlock);
+        if (strcmp(url, "/healthz") != 0 && !authorized(sv, conn))
+            return answer_error(rq, MHD_HTTP_UNAUTHORIZED, "a valid 'Authorization: Bearer TOKEN' header is required");
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoll(cl, NULL, 10) > sv->o.max_body) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "request body over %ld bytes", sv->o.max_body);
+            return answer_error(rq, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {            /* a piece of the body */
+        if (!rq->answered && !rq->too_big) {
+            if (rq->body.len + *upload_data_size > (size_t)sv->o.max_body) {
+                rq->too_big = true;
+                rt_buf_free(&rq->body);
+                rq->body = (rt_buf){ 0 };
+            } else {
+                rt_buf_append(&rq->body, upload_data, *upload_data_size);
+            }
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (rq->answered) return MHD_YES;
+    if (rq->ready) {                    /* resumed by the committer, a worker or a timeout */
+        const char *text = rq->answer ? rq->answer : "null";
+        return queue_text(rq, rq->status, text, "application/json");
+    }
+    if (rq->too_big) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "request body over %ld bytes", sv->o.max_body);
+        return answer_error(rq, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+    }
+    return route(rq, url, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    serve *sv = cls;
+    request *rq = *con_cls;
+    if (!rq) return;
+    rt_buf_free(&rq->body);
+    free(rq->answer);
+    json_decref(rq->record);
+    free(rq->user);
+    free(rq->idem_key);
+    free(rq);
+    *con_cls = NULL;
+    pthread_mutex_lock(&sv->mlock);
+    sv->in_flight--;
+    pthread_mutex_unlock(&sv->mlock);
+}
+
+/* ---- the process -------------------------------------------------------- */
+
+static void write_port_file(const char *path, unsigned port)
+{
+    char *tmp = rt_xprintf("%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f) {
+        fprintf(f, "%u\n", port);
+        fclose(f);
+        rename(tmp, path);
+    }
+    free(tmp);
+}
+
+static void serve_free(serve *sv)
+{
+    for (size_t i = 0; i < USER_BUCKETS; i++) {
+        for (user_queue *u = sv->users[i], *next; u; u = next) {
+            next = u->hash_next;
+            for (queued_run *q = u->head, *qn; q; q = qn) {
+                qn = q->next;
+                free(q);
+            }
+            free(u->user);
+            free(u);
+        }
+    }
+    for (size_t i = 0; i < sv->nwakes; i++) free(sv->wakes[i].user);
+    free(sv->wakes);
+    free(sv->workers);
+    free(sv->token);
+    pthread_mutex_destroy(&sv->qlock);
+    pthread_cond_destroy(&sv->qcond);
+    pthread_mutex_destroy(&sv->alock);
+    pthread_cond_destroy(&sv->acond);
+    pthread_mutex_destroy(&sv->hlock);
+    pthread_mutex_destroy(&sv->mlock);
+    free(sv);
+}
+
+static void stop_committer(serve *sv)
+{
+    if (!sv->committer_started) return;
+    pthread_mutex_lock(&sv->alock);
+    sv->draining = true;
+    sv->committer_stop = true;
+    pthread_cond_signal(&sv->acond);
+    pthread_mutex_unlock(&sv->alock);
+    pthread_join(sv->committer, NULL);
+    sv->committer_started = false;
+}
+
+static int in_flight(serve *sv)
+{
+    pthread_mutex_lock(&sv->mlock);
+    int n = sv->in_flight;
+    pthread_mutex_unlock(&sv->mlock);
+    return n;
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* SIGTERM: no new accepts, the runs stop at their next step boundary (the
+** engine saw the signal too: a request in flight completes and is
+** committed), webhooks still waiting get 202, then exit. */
+static int drain(serve *sv)
+{
+    int64_t t0 = rt_mono_ms();
+    rt_log_emit(NULL, "info", json_pack("{s:s, s:I}", "event", "draining", "timeout_ms", (json_int_t)sv->o.drain_timeout_ms),
+                "stopping: no new requests; in-flight steps get up to %lld ms", (long long)sv->o.drain_timeout_ms);
+    rt_log_flush();
+    sd_notify_msg("STOPPING=1\nSTATUS=draining");
+    pthread_mutex_lock(&sv->alock);
+    sv->draining = true;
+    pthread_mutex_unlock(&sv->alock);
+    MHD_socket lfd = MHD_quiesce_daemon(sv->mhd);     /* stop accepting connections */
+    if (lfd != MHD_INVALID_SOCKET) close(lfd);
+    pthread_mutex_lock(&sv->qlock);
+    sv->stop_workers = true;
+    pthread_cond_broadcast(&sv->qcond);
+    pthread_mutex_unlock(&sv->qlock);
+    stop_committer(sv);                 /* accepts already received are stored and answered */
+
+    bool clean = false;
+    while (rt_mono_ms() - t0 < sv->o.drain_timeout_ms) {
+        pthread_mutex_lock(&sv->qlock);
+        clean = sv->running == 0;
+        pthread_mutex_unlock(&sv->qlock);
+        if (clean) break;
+        hooks_expire(sv, false);
+        nap_ms(20);
+    }
+    hooks_expire(sv, true);
+    for (int i = 0; i < 50 && in_flight(sv) > 0; i++) nap_ms(20);   /* let the last answers go out */
+    if (!clean) {
+        rt_log_emit(NULL, "warning", json_pack("{s:s}", "event", "drain_timeout"),
+                    "drain timeout: steps still in flight are redone (same Idempotency-Key) on the next start");
+        rt_log_flush();
+        fflush(stderr);
+        _exit(SERVE_EXIT_OK);           /* the store is consistent at any moment */
+    }
+    for (int i = 0; i < sv->nworkers; i++) pthread_join(sv->workers[i], NULL);
+    MHD_stop_daemon(sv->mhd);
+    sv->mhd = NULL;
+    rt_log_emit(NULL, "info", json_pack("{s:s}", "event", "stopped"), "stopped after %lld ms",
+                (long long)(rt_mono_ms() - t0));
+    return SERVE_EXIT_OK;
+}
+
+int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
+{
+    serve *sv = rt_xcalloc(1, sizeof *sv);
+    sv->wf = wf;
+    pthread_mutex_init(&sv->qlock, NULL);
+    pthread_cond_init(&sv->qcond, NULL);
+    pthread_mutex_init(&sv->alock, NULL);
+    pthread_cond_init(&sv->acond, NULL);
+    pthread_mutex_init(&sv->hlock, NULL);
+    pthread_mutex_init(&sv->mlock, NULL);
+    int rc = parse_opts(wf, argc, argv, &sv->o);
+    if (rc >= 0) {
+        serve_free(sv);
+        return rc;
+    }
+    const serve_opts *o = &sv->o;
+    struct sockaddr_storage addr;
+    bool v6 = false;
+    if (!parse_listen(o->listen, &addr, &v6)) {
+        serve_free(sv);
+        return usage_error(wf, "--listen needs HOST:PORT with a numeric address (127.0.0.1:8080, [::1]:8080), not '%s'", o->listen);
+    }
+    char err[1024];
+    if (o->token_file) {
+        sv->token = read_token_file(o->token_file, err, sizeof err);
+        if (!sv->token) {
+            fprintf(stderr, "%s: %s\n", wf->name, err);
+            serve_free(sv);
+            return SERVE_EXIT_USAGE;
+        }
+    } else if (getenv("FLOW_API_TOKEN") && *getenv("FLOW_API_TOKEN")) {
+        sv->token = rt_xstrdup(getenv("FLOW_API_TOKEN"));
+    } else if (!o->no_auth) {
+        fprintf(stderr, "%s: serve needs an API token: --token-file FILE or FLOW_API_TOKEN (--no-auth for local development)\n", wf->name);
+        serve_free(sv);
+        return SERVE_EXIT_USAGE;
+    }
+    if (o->log_file && !open_log_file(o->log_file)) {
+        fprintf(stderr, "%s: cannot open log file %s: %s\n", wf->name, o->log_file, strerror(errno));
+        serve_free(sv);
+        return SERVE_EXIT_USAGE;
+    }
+    rt_log_setup(o->json, wf->name);
+    if (o->state) snprintf(sv->state_dir, sizeof sv->state_dir, "%s", o->state);
+    else if (getenv("FLOW_STATE_DIR") && *getenv("FLOW_STATE_DIR")) snprintf(sv->state_dir, sizeof sv->state_dir, "%s", getenv("FLOW_STATE_DIR"));
+    else snprintf(sv->state_dir, sizeof sv->state_dir, "./%s.state", wf->name);
+    sv->st = rt_store_open(sv->state_dir, false, err, sizeof err);
+    if (!sv->st) {
+        fprintf(stderr, "%s: %s\n", wf->name, err);
+        serve_free(sv);
+        return SERVE_EXIT_USAGE;
+    }
+    if (wf->trigger == RT_TRIG_SCHEDULE || wf->trigger == RT_TRIG_ENABLED)
+        rt_log_emit(NULL, "warning", NULL, "serve does not fire %s triggers yet: it only runs queued and unfinished runs",
+                    wf->trigger == RT_TRIG_SCHEDULE ? "schedule" : "enabled");
+
+    rt_exec_install_signals();          /* SIGTERM/SIGINT: the engine and the main loop see it */
+    struct sigaction hup = { 0 }, old_hup;
+    hup.sa_handler = on_hup;
+    sigemptyset(&hup.sa_mask);
+    hup.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &hup, &old_hup);
+
+    recover(sv);                        /* before accepting: new runs are not in the scan twice */
+    pthread_create(&sv->committer, NULL, committer_main, sv);
+    sv->committer_started = true;
+    unsigned pool = sv->o.workers > 4 ? 4 : 2;
+    sv->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                                   (v6 ? MHD_USE_IPv6 : 0),
+                               0, NULL, NULL, on_request, sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                               MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_NOTIFY_COMPLETED, on_completed, sv,
+                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+                               (unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+    if (!sv->mhd) {
+        fprintf(stderr, "%s: cannot listen on %s: %s\n", wf->name, o->listen, strerror(errno));
+        stop_committer(sv);
+        rt_store_close(sv->st);
+        sigaction(SIGHUP, &old_hup, NULL);
+        rt_exec_restore_signals();
+        serve_free(sv);
+        return SERVE_EXIT_USAGE;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(sv->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = info ? info->port : 0;
+    sv->nworkers = o->workers;
+    sv->workers = rt_xcalloc((size_t)sv->nworkers, sizeof *sv->workers);
+    for (int i = 0; i < sv->nworkers; i++) pthread_create(&sv->workers[i], NULL, worker_main, sv);
+    if (o->port_file) write_port_file(o->port_file, port);
+    rt_log_emit(NULL, "info",
+                json_pack("{s:s, s:s, s:i, s:i, s:s}", "event", "listening", "listen", o->listen, "port", (int)port,
+                          "workers", o->workers, "version", wf->version),
+                "serving %s (version %s) on port %u with %d workers", wf->name, wf->version, port, o->workers);
+    rt_log_flush();
+    char ready[128];
+    snprintf(ready, sizeof ready, "READY=1\nSTATUS=serving on port %u\nMAINPID=%d", port, (int)getpid());
+    sd_notify_msg(ready);
+
+    while (!rt_exec_interrupted()) {
+        if (got_hup) {
+            got_hup = 0;
+            if (o->log_file && !open_log_file(o->log_file))
+                rt_log_emit(NULL, "error", NULL, "cannot reopen log file %s: %s", o->log_file, strerror(errno));
+            else rt_log_emit(NULL, "info", json_pack("{s:s}", "event", "log_reopened"), "SIGHUP: log file reopened");
+        }
+        wake_due(sv);
+        hooks_expire(sv, false);
+        rt_log_flush();
+        nap_ms(20);
+    }
+    rc = drain(sv);
+    rt_store_close(sv->st);
+    sigaction(SIGHUP, &old_hup, NULL);
+    rt_exec_restore_signals();
+    serve_free(sv);
+    rt_log_flush();
+    rt_type_cache_free();
+    rt_log_teardown();
+    return rc;
+}

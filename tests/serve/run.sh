@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# `JOB serve` end to end: real job binaries built by flowc serve HTTP on
+# 127.0.0.1 against the test API server; kill -9 and SIGTERM under load.
+source "$(dirname "$0")/../lib/common.sh"
+cd "$ROOT/tests/serve" || exit 1
+T=$(scratch)
+CLIENT="python3 $ROOT/tests/serve/client.py"
+export TOKEN=serve-test-token
+echo "$TOKEN" >"$T/token"
+AUTH="Authorization: Bearer $TOKEN"
+
+build() {   # build NAME: compiles NAME.flow to $T/NAME
+    if "$FLOWC" build "$1.flow" -o "$T/$1" 2>"$T/$1.build"; then return 0; fi
+    fail "build $1" "$(head -5 "$T/$1.build")"
+    return 1
+}
+
+# serve_start BIN STATE LOG [options]: starts `BIN serve` on a free port;
+# sets SV_PID and SV (the base URL).
+serve_start() {
+    local bin=$1 state=$2 log=$3; shift 3
+    rm -f "$T/port"
+    "$bin" serve --listen 127.0.0.1:0 --port-file "$T/port" --state "$state" --token-file "$T/token" "$@" 2>>"$log" &
+    SV_PID=$!
+    for _ in $(seq 1 200); do
+        [ -s "$T/port" ] && break
+        sleep 0.05
+    done
+    SV="http://127.0.0.1:$(cat "$T/port" 2>/dev/null)"
+}
+serve_stop() {  # SIGTERM and wait; the exit status
+    kill -TERM "$SV_PID" 2>/dev/null
+    wait "$SV_PID"
+}
+post() {    # post PATH BODY [curl args]: prints "BODY CODE"
+    local path=$1 body=$2; shift 2
+    curl -s -w ' %{http_code}' -X POST -H "$AUTH" -H 'Content-Type: application/json' "$@" --data-binary "$body" "$SV$path"
+}
+run_field() {   # run_field ID EXPR: a python expression over GET /runs/ID as j
+    json_eval "$(curl -s -H "$AUTH" "$SV/runs/$1")" "$2"
+}
+wait_status() { # wait_status ID STATUS [tries]: polls until the run has STATUS
+    for _ in $(seq 1 "${3:-100}"); do
+        [ "$(run_field "$1" 'j.get("status")')" == "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+metric() {  # metric NAME: its value from /metrics
+    curl -s -H "$AUTH" "$SV/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+}
+dup_keys() {    # dup_keys PATH-PREFIX: idempotency keys the API saw more than once
+    curl -s "$API/_ctl/log?path=$1*" | python3 -c '
+import json, sys, collections
+c = collections.Counter(r["headers"].get("idempotency-key") for r in json.load(sys.stdin))
+print(sum(1 for k, n in c.items() if n > 1), len(c))'
+}
+
+cat >"$T/routes.json" <<'JSON'
+[
+ {"method": "POST", "path": "/fetch/*", "responses": [{"status": 200, "body": {"ok": true}}]},
+ {"method": "POST", "path": "/tag/*", "responses": [{"status": 200, "body": {}}]},
+ {"method": "POST", "path": "/echo", "responses": [{"status": 200, "body": {}}]},
+ {"method": "POST", "path": "/wa", "responses": [{"status": 200, "body": {}}]},
+ {"method": "POST", "path": "/wb", "responses": [{"status": 200, "body": {}}]}
+]
+JSON
+start_server "$T/routes.json"
+
+build lead || exit 0
+build hook || exit 0
+build waiter || exit 0
+
+# ---- the basics on one server -------------------------------------------
+serve_start "$T/lead" "$T/basic.state" "$T/basic.log" --workers 2
+out=$(post /events/lead.created '{"id": "a1", "score": 90}' -H 'X-Flow-User: alice')
+id=$(json_eval "${out% *}" 'j["run_id"]' 2>/dev/null)
+if [ "${out##* }" == 202 ] && wait_status "$id" succeeded && [ "$(run_field "$id" 'j["output"]["grade"], j["user"]')" == "('A', 'alice')" ] \
+   && [ "$(ctl_count /fetch/alice)" == 1 ] && [ "$(ctl_count /tag/alice)" == 1 ]; then
+    pass "event accepted (202 run id) and run to the end"
+else
+    fail "event accepted and run" "out=$out status=$(run_field "$id" 'j.get("status")') $(tail -3 "$T/basic.log")"
+fi
+
+a=$(post /events/lead.created '{"id": "k1", "score": 1}' -H 'X-Flow-User: idem' -H 'Idempotency-Key: order-1')
+b=$(post /events/lead.created '{"id": "k1", "score": 1}' -H 'X-Flow-User: idem' -H 'Idempotency-Key: order-1')
+c=$(post /events/lead.created '{"id": "k2", "score": 1}' -H 'X-Flow-User: idem' -H 'Idempotency-Key: order-2')
+ida=$(json_eval "${a% *}" 'j["run_id"]' 2>/dev/null); idb=$(json_eval "${b% *}" 'j["run_id"]' 2>/dev/null)
+idc=$(json_eval "${c% *}" 'j["run_id"]' 2>/dev/null)
+wait_status "$ida" succeeded; wait_status "$idc" succeeded
+if [ -n "$ida" ] && [ "$ida" == "$idb" ] && [ "$ida" != "$idc" ] && [ "$(ctl_count /fetch/idem)" == 2 ]; then
+    pass "idempotent re-delivery: same key, same run id, no second run"
+else
+    fail "idempotent re-delivery" "a=$a b=$b c=$c fetches=$(ctl_count /fetch/idem)"
+fi
+
+out=$(post /events/lead.created '{"id": "x", "score": ')
+if [ "${out##* }" == 400 ] && echo "$out" | grep -q 'not valid JSON'; then
+    pass "malformed JSON: 400 with the parser's message"
+else
+    fail "malformed JSON" "$out"
+fi
+out=$(post /events/lead.created '{"id": "x", "score": "high"}')
+if [ "${out##* }" == 400 ] && echo "$out" | grep -q "field 'score' expected int"; then
+    pass "mistyped payload: 400 naming the field"
+else
+    fail "mistyped payload" "$out"
+fi
+out=$(post /events/lead.created '{"score": 1}')
+if [ "${out##* }" == 400 ] && echo "$out" | grep -q "'id'"; then
+    pass "missing field: 400 naming the field"
+else
+    fail "missing field" "$out"
+fi
+
+c1=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer wrong' --data '{}' "$SV/events/lead.created")
+c2=$(curl -s -o /dev/null -w '%{http_code}' "$SV/metrics")
+c3=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${TOKEN}x" "$SV/runs/$id")
+c4=$(curl -s -o /dev/null -w '%{http_code}' "$SV/healthz")
+if [ "$c1$c2$c3$c4" == 401401401200 ]; then
+    pass "bad or missing token: 401 everywhere but /healthz"
+else
+    fail "bad token" "post=$c1 metrics=$c2 runs=$c3 healthz=$c4"
+fi
+
+head -c 1100000 /dev/zero | tr '\0' 'x' >"$T/big"
+c1=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "$AUTH" --data-binary @"$T/big" "$SV/events/lead.created")
+c2=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "$AUTH" -H 'Transfer-Encoding: chunked' --data-binary @"$T/big" "$SV/events/lead.created")
+if [ "$c1$c2" == 413413 ]; then
+    pass "oversized body: 413 (Content-Length and chunked)"
+else
+    fail "oversized body" "content-length=$c1 chunked=$c2"
+fi
+
+c1=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "$AUTH" --data '{}' "$SV/events/other.event")
+c2=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "$AUTH" --data '{}' "$SV/hooks/alice")
+c3=$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH" "$SV/runs/nope")
+c4=$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH" "$SV/events/lead.created")
+if [ "$c1$c2$c3$c4" == 404404404405 ]; then
+    pass "unknown event, wrong trigger kind, unknown run: 404; GET on events: 405"
+else
+    fail "404s" "$c1 $c2 $c3 $c4"
+fi
+
+# group commit: concurrent accepts share transactions
+$CLIENT post "$SV" /events/lead.created 200 --user bulk --threads 16 >"$T/bulk.ids" 2>"$T/bulk.err"
+acc=$(metric flow_runs_accepted_total); txn=$(metric flow_accept_commits_total)
+if [ -s "$T/bulk.ids" ] && [ "${acc:-0}" -ge 200 ] && [ "${txn:-999}" -lt "$acc" ]; then
+    pass "group commit: $acc accepted runs in $txn transactions"
+else
+    fail "group commit" "accepted=$acc commits=$txn $(cat "$T/bulk.err")"
+fi
+st=$($CLIENT wait "$SV" "$T/bulk.ids" --timeout 60)
+if [ "$st" == '{"succeeded": 200}' ]; then pass "200 concurrent events all succeed"; else fail "200 concurrent events" "$st"; fi
+
+m=$(curl -s -H "$AUTH" "$SV/metrics")
+if echo "$m" | grep -q '^flow_queue_depth ' && echo "$m" | grep -q '^flow_http_requests_in_flight ' \
+   && echo "$m" | grep -q '^flow_step_duration_seconds_bucket{kind="request",le="+Inf"} [1-9]' \
+   && echo "$m" | grep -q '^flow_runs{status="queued"} ' && echo "$m" | grep -q '^flow_runs_finished_total{status="succeeded"} [1-9]'; then
+    pass "metrics: Prometheus text with runs, queue depth, in-flight requests, step histogram"
+else
+    fail "metrics" "$(echo "$m" | head -20)"
+fi
+rc=0; serve_stop || rc=$?
+[ $rc -eq 0 ] && pass "SIGTERM on an idle server: exit 0" || fail "SIGTERM idle" "rc=$rc"
+
+# ---- request trigger: the run's return value is the answer -------------
+serve_start "$T/hook" "$T/hook.state" "$T/hook.log" --workers 2 --hook-timeout 1s
+out=$(post /hooks/alice '{"name": "Ada"}')
+if [ "${out##* }" == 200 ] && [ "$(json_eval "${out% *}" 'j["hello"], j["status"]')" == "('Ada', 200)" ]; then
+    pass "request trigger: 200 with the run's return value"
+else
+    fail "request trigger 200" "$out $(tail -3 "$T/hook.log")"
+fi
+out=$(post /hooks/alice '{"name": "Bob", "fail": true}')
+if [ "${out##* }" == 500 ] && echo "$out" | grep -q 'asked to fail for Bob' && echo "$out" | grep -q run_id; then
+    pass "request trigger: a failed run answers 500 with its error"
+else
+    fail "request trigger 500" "$out"
+fi
+ctl_routes '{"method": "POST", "path": "/echo", "responses": [{"status": 200, "body": {}, "hold_ms": 2500}]}'
+out=$(post /hooks/bob '{"name": "Slow"}' -H 'Idempotency-Key: slow-1')
+sid=$(json_eval "${out% *}" 'j["run_id"]' 2>/dev/null)
+if [ "${out##* }" == 202 ] && [ -n "$sid" ]; then
+    pass "request trigger: 202 with the run id after --hook-timeout"
+else
+    fail "request trigger timeout" "$out"
+fi
+wait_status "$sid" succeeded 60
+out=$(post /hooks/bob '{"name": "Slow"}' -H 'Idempotency-Key: slow-1')
+if [ "${out##* }" == 200 ] && echo "$out" | grep -q '"Slow"' && [ "$(ctl_count /echo)" == 2 ]; then
+    pass "request trigger: re-delivery after the run ended answers its output without a new run"
+else
+    fail "request trigger re-delivery" "$out echo=$(ctl_count /echo)"
+fi
+ctl_routes '{"method": "POST", "path": "/echo", "responses": [{"status": 200, "body": {}}]}'
+serve_stop
+
+# ---- durable waits suspend the run --------------------------------------
+serve_start "$T/waiter" "$T/wait.state" "$T/wait.log" --workers 1
+out=$(post /events/tick '{"id": "w1", "score": 1}'); wid=$(json_eval "${out% *}" 'j["run_id"]' 2>/dev/null)
+wait_status "$wid" waiting 30
+out2=$(post /events/tick '{"id": "w2", "score": 2}'); wid2=$(json_eval "${out2% *}" 'j["run_id"]' 2>/dev/null)
+# one worker: w2 can only run while w1 is suspended
+if wait_status "$wid2" waiting 30 && wait_status "$wid" succeeded 50 && wait_status "$wid2" succeeded 50 \
+   && [ "$(ctl_count /wb)" == 2 ]; then
+    pass "wait suspends the run: one worker serves a second run meanwhile; both resume"
+else
+    fail "durable wait" "w1=$(run_field "$wid" 'j.get("status")') w2=$(run_field "$wid2" 'j.get("status")') $(tail -3 "$T/wait.log")"
+fi
+serve_stop
+
+# ---- kill -9 with 200 accepted but unfinished runs -----------------------
+ctl_reset
+ctl_routes '[{"method": "POST", "path": "/fetch/*", "responses": [{"status": 200, "body": {"ok": true}, "hold_ms": 150}]}]'
+serve_start "$T/lead" "$T/kill.state" "$T/kill.log" --workers 8
+$CLIENT post "$SV" /events/lead.created 200 --user k9 --threads 8 --key-prefix k9- >"$T/kill.ids" 2>"$T/kill.err"
+sleep 0.5
+kill -9 "$SV_PID"; wait "$SV_PID" 2>/dev/null
+before=$(ctl_count '/tag/k9')
+ctl_routes '[{"method": "POST", "path": "/fetch/*", "responses": [{"status": 200, "body": {"ok": true}, "hold_ms": 10}]}]'
+serve_start "$T/lead" "$T/kill.state" "$T/kill.log" --workers 8
+st=$($CLIENT wait "$SV" "$T/kill.ids" --timeout 90)
+read -r fdup fkeys <<<"$(dup_keys /fetch/k9)"
+read -r tdup tkeys <<<"$(dup_keys /tag/k9)"
+if [ "$(json_eval "$(cat "$T/kill.ids")" 'len(set(j))')" == 200 ] && [ "$before" -lt 200 ] && [ "$st" == '{"succeeded": 200}' ] \
+   && [ "$fkeys" == 200 ] && [ "$tkeys" == 200 ] && [ "$fdup" -le 8 ] && [ "$tdup" -le 8 ]; then
+    pass "kill -9 with $((200 - before)) runs unfinished: restart finishes all 200; re-sent only the $fdup+$tdup requests in flight"
+else
+    fail "kill -9 under load" "finished before kill=$before after=$st fetch keys=$fkeys dups=$fdup tag keys=$tkeys dups=$tdup $(cat "$T/kill.err")"
+fi
+# re-delivering the same events after the restart creates no new runs
+$CLIENT post "$SV" /events/lead.created 200 --user k9 --threads 8 --key-prefix k9- >"$T/kill2.ids" 2>/dev/null
+if cmp -s "$T/kill.ids" "$T/kill2.ids"; then
+    pass "idempotency keys survive kill -9: re-delivery of 200 events gives the same run ids"
+else
+    fail "idempotency after kill -9" "$(head -c 200 "$T/kill2.ids")"
+fi
+serve_stop
+
+# ---- SIGTERM drains -----------------------------------------------------
+ctl_reset
+ctl_routes '[{"method": "POST", "path": "/fetch/*", "responses": [{"status": 200, "body": {"ok": true}, "hold_ms": 1000}]}]'
+serve_start "$T/lead" "$T/term.state" "$T/term.log" --workers 4 --drain-timeout 10s
+$CLIENT post "$SV" /events/lead.created 20 --user term --threads 4 >"$T/term.ids"
+sleep 0.4
+t0=$(date +%s%N)
+kill -TERM "$SV_PID"; wait "$SV_PID"; rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+sent=$(ctl_count '/fetch/term')
+late=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "$AUTH" --data '{}' "$SV/events/lead.created")
+ctl_routes '[{"method": "POST", "path": "/fetch/*", "responses": [{"status": 200, "body": {"ok": true}}]}]'
+serve_start "$T/lead" "$T/term.state" "$T/term.log" --workers 4
+st=$($CLIENT wait "$SV" "$T/term.ids" --timeout 60)
+read -r fdup fkeys <<<"$(dup_keys /fetch/term)"
+if [ $rc -eq 0 ] && [ "$ms" -lt 5000 ] && [ "$sent" -ge 1 ] && [ "$late" == 000 ] && [ "$st" == '{"succeeded": 20}' ] \
+   && [ "$fdup" == 0 ] && [ "$fkeys" == 20 ] && grep -q 'interrupted' "$T/term.log"; then
+    pass "SIGTERM drains: $sent in-flight steps finished and committed, exit 0 in $ms ms; restart re-sends nothing"
+else
+    fail "SIGTERM drains" "rc=$rc ms=$ms sent=$sent late=$late after=$st dups=$fdup keys=$fkeys"
+fi
+serve_stop
+
+# ---- fair queueing ------------------------------------------------------
+ctl_reset
+ctl_routes '[{"method": "POST", "path": "/fetch/*", "responses": [{"status": 200, "body": {"ok": true}, "hold_ms": 200}]}]'
+serve_start "$T/lead" "$T/fair.state" "$T/fair.log" --workers 2
+$CLIENT post "$SV" /events/lead.created 1000 --user noisy --threads 8 >"$T/noisy.ids" 2>"$T/noisy.err"
+t0=$(date +%s%N)
+out=$(post /events/lead.created '{"id": "q1", "score": 1}' -H 'X-Flow-User: quiet'); qid=$(json_eval "${out% *}" 'j["run_id"]' 2>/dev/null)
+wait_status "$qid" succeeded 100
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+noisy_done=$(ctl_count /tag/noisy)
+depth=$(metric flow_queue_depth)
+if [ "$(run_field "$qid" 'j.get("status")')" == succeeded ] && [ "$ms" -lt 3000 ] && [ "${depth:-0}" -gt 800 ]; then
+    pass "fair queueing: the quiet user's run finished in $ms ms behind $depth queued runs of a noisy user ($noisy_done done)"
+else
+    fail "fair queueing" "quiet=$(run_field "$qid" 'j.get("status")') in $ms ms, noisy done=$noisy_done depth=$depth $(cat "$T/noisy.err")"
+fi
+kill -9 "$SV_PID"; wait "$SV_PID" 2>/dev/null
+
+# ---- supervisor life: sd_notify, SIGHUP ---------------------------------
+python3 - "$T/notify.sock" >"$T/notify.out" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(20)
+try:
+    while True:
+        m = s.recv(4096).decode()
+        print(m.replace("\n", " "), flush=True)
+        if "STOPPING=1" in m:
+            break
+except socket.timeout:
+    pass
+PY
+NPID=$!
+for _ in $(seq 1 50); do [ -S "$T/notify.sock" ] && break; sleep 0.05; done
+NOTIFY_SOCKET="$T/notify.sock" serve_start "$T/lead" "$T/sd.state" "$T/sd.stderr" --log-file "$T/sd.log"
+sleep 0.3
+mv "$T/sd.log" "$T/sd.log.1"
+kill -HUP "$SV_PID"
+sleep 0.3
+serve_stop; rc=$?
+wait "$NPID" 2>/dev/null
+if grep -q 'READY=1' "$T/notify.out" && grep -q 'STOPPING=1' "$T/notify.out" && [ $rc -eq 0 ]; then
+    pass "sd_notify: READY=1 once listening, STOPPING=1 on SIGTERM (NOTIFY_SOCKET datagram)"
+else
+    fail "sd_notify" "rc=$rc $(cat "$T/notify.out")"
+fi
+if grep -q 'serving lead' "$T/sd.log.1" && grep -q 'log file reopened' "$T/sd.log" && grep -q 'stopped' "$T/sd.log"; then
+    pass "SIGHUP reopens --log-file (logrotate's move-and-signal)"
+else
+    fail "SIGHUP reopens the log" "old=$(tail -2 "$T/sd.log.1" 2>&1) new=$(tail -2 "$T/sd.log" 2>&1)"
+fi
