@@ -660,6 +660,7 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
             char *full = rt_xprintf("step '%s': %s", path, msg);
             ctx_fail(c, path, full);
             free(full);
+            ctx_add_result(c, d->name, NULL, false, msg);  /* s.error reads it (a test's expect) */
             r = NULL;
         }
         free(msg);
