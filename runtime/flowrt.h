@@ -155,7 +155,7 @@ int  rt_wait_until(rt_ctx *c, const char *id, json_t *when);
 /* ---- values ------------------------------------------------------------ */
 json_t *rt_trigger(rt_ctx *c);              /* the payload */
 json_t *rt_settings(rt_ctx *c);             /* object of every setting */
-json_t *rt_env(rt_ctx *c, const char *name);        /* string or null */
+json_t *rt_env(rt_ctx *c, const char *name);        /* string; unset raises */
 json_t *rt_secret(rt_ctx *c, const char *name);     /* string */
 json_t *rt_run(rt_ctx *c);                  /* { id, user, attempt } */
 /* For test blocks (`expect output.x`, `expect status == "failed"`): the
