@@ -290,6 +290,10 @@ int rt_cli_exit_code(rt_outcome o)
     }
 }
 
+/* `resume` sleeps through waits due within this; longer ones suspend the
+** run (status waiting) for a later `resume`. */
+#define RESUME_HORIZON_MS 1000
+
 /* ---- commands ----------------------------------------------------------- */
 
 json_t *rt_cli_new_run(const rt_workflow *wf, const char *user, json_t *payload, json_t *settings,
@@ -311,6 +315,7 @@ rt_outcome rt_cli_execute(const rt_workflow *wf, rt_store *st, json_t *rec, cons
     rt_run_init(&run, wf, st, rec);
     run.test_limits = o->test_limits;
     run.sleep_in_process = sleep_in_process;
+    run.sleep_horizon_ms = RESUME_HORIZON_MS;
     const char *user = json_string_value(json_object_get(rec, "user"));
     json_t *urec = user ? rt_store_get_user(st, user) : NULL;
     if (urec) {
@@ -386,7 +391,12 @@ static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
     if (o->user && !o->step) {
         if (!(st = rt_cli_open_store(wf, o))) return RT_EXIT_USAGE;
         urec = rt_users_get_enabled(st, wf, o->user, err, sizeof err);
-        if (!urec) {
+        /* a state without connected users is a development one: --user
+        ** only names the run's user there */
+        json_t *users = urec ? NULL : rt_store_list_users(st);
+        bool refuse = !urec && (json_array_size(users) || strstr(err, "disabled"));
+        json_decref(users);
+        if (refuse) {
             fprintf(stderr, "%s: %s\n", wf->name, err);
             rt_store_close(st);
             return RT_EXIT_USAGE;
@@ -472,7 +482,7 @@ static bool resume_visit(json_t *rec, void *arg)
         return true;
     }
     json_int_t wake = json_integer_value(json_object_get(rec, "wake_at"));
-    if (status && strcmp(status, "waiting") == 0 && wake > rt_now_ms()) {
+    if (status && strcmp(status, "waiting") == 0 && wake > rt_now_ms() + RESUME_HORIZON_MS) {
         r->sleeping++;
         if (!r->next_due || wake < r->next_due) {
             r->next_due = wake;

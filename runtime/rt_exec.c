@@ -447,7 +447,7 @@ static bool durable_sleep(rt_ctx *c, int64_t wake_at)
 {
     int64_t left = wake_at - rt_now_ms();
     if (left <= 0 || c->run->test_mode) return true;    /* flowc test: backoffs are not slept */
-    if (!c->run->sleep_in_process) {
+    if (!c->run->sleep_in_process && left > c->run->sleep_horizon_ms) {
         run_suspend(c, wake_at);
         return false;
     }
@@ -1551,7 +1551,7 @@ static int wait_at(rt_ctx *c, const char *id, int64_t wake_at_if_new)
                     "wait until %s skipped (test limits)", when);
         json_object_set_new(rec, "skipped", json_true());
     } else if (left > 0) {
-        if (c->run->sleep_in_process)
+        if (c->run->sleep_in_process || left <= c->run->sleep_horizon_ms)
             rt_log_emit(c->run->id, "info",
                         json_pack("{s:s, s:s, s:s, s:I}", "event", "wait", "step", path, "until", when, "ms",
                                   (json_int_t)left),

@@ -39,6 +39,7 @@ typedef struct rt_run_state {
     bool stop;                  /* a store failure, interruption or suspension: every context unwinds */
     bool suspended;             /* stopped at a durable wait (not sleep_in_process) */
     json_t *info;               /* owned: { id, user, attempt } for run.* */
+    long sleep_horizon_ms;      /* !sleep_in_process: waits due within this many ms still sleep here */
     int64_t wake_at;            /* suspended: when the run is due again (ms) */
     int nwaiting;               /* contexts sleeping in a durable wait now */
 
