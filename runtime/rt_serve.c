@@ -52,6 +52,7 @@ typedef struct serve_opts {
     int64_t drain_timeout_ms;   /* SIGTERM: how long in-flight steps may take */
     bool json;                  /* --json log lines */
     bool no_auth;               /* --no-auth: no bearer token (local development) */
+    bool paused;                /* --paused: accept and queue, start no runs */
 } serve_opts;
 
 /* ---- server state ------------------------------------------------------- */
@@ -216,7 +217,7 @@ static void usage(const rt_workflow *wf)
 {
     printf("usage: %s serve --listen HOST:PORT [--workers N] [--state DIR] [--token-file F]\n"
            "       [--max-body N] [--hook-timeout D] [--drain-timeout D] [--max-user-runs N]\n"
-           "       [--log-file F] [--port-file F] [--json] [--no-auth]\n\n"
+           "       [--log-file F] [--port-file F] [--json] [--no-auth] [--paused]\n\n"
            "  POST /events/NAME   (X-Flow-User, Idempotency-Key)  -> 202 {\"run_id\"}\n"
            "  POST /hooks/USER    request trigger: 200 with the run's output, 500, or 202 after --hook-timeout\n"
            "  GET  /runs/ID, /healthz, /metrics\n"
@@ -238,6 +239,7 @@ static int parse_opts(const rt_workflow *wf, int argc, char **argv, serve_opts *
         bool takes = true;
         if (strcmp(a, "--json") == 0) o->json = true, takes = false;
         else if (strcmp(a, "--no-auth") == 0) o->no_auth = true, takes = false;
+        else if (strcmp(a, "--paused") == 0) o->paused = true, takes = false;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(wf);
             return SERVE_EXIT_OK;
@@ -1035,6 +1037,8 @@ static enum MHD_Result get_metrics(request *rq)
                   queued, running, waiting, sv->other_version);
     rt_buf_printf(&b, "# HELP flow_queue_depth Runs queued for a worker.\n# TYPE flow_queue_depth gauge\n"
                       "flow_queue_depth %zu\n", queued);
+    rt_buf_printf(&b, "# HELP flow_paused 1 when started with --paused (runs are queued, not started).\n"
+                      "# TYPE flow_paused gauge\nflow_paused %d\n", sv->o.paused);
     rt_buf_printf(&b, "# HELP flow_queue_users Users with queued runs.\n# TYPE flow_queue_users gauge\n"
                       "flow_queue_users %zu\n", users);
     rt_buf_printf(&b, "# HELP flow_http_requests_in_flight HTTP requests being answered.\n"
@@ -1385,14 +1389,15 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(sv->mhd, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = info ? info->port : 0;
-    sv->nworkers = o->workers;
-    sv->workers = rt_xcalloc((size_t)sv->nworkers, sizeof *sv->workers);
+    sv->nworkers = o->paused ? 0 : o->workers;     /* paused: runs wait in the queue */
+    sv->workers = rt_xcalloc((size_t)sv->nworkers + 1, sizeof *sv->workers);
     for (int i = 0; i < sv->nworkers; i++) pthread_create(&sv->workers[i], NULL, worker_main, sv);
     if (o->port_file) write_port_file(o->port_file, port);
     rt_log_emit(NULL, "info",
                 json_pack("{s:s, s:s, s:i, s:i, s:s}", "event", "listening", "listen", o->listen, "port", (int)port,
                           "workers", o->workers, "version", wf->version),
-                "serving %s (version %s) on port %u with %d workers", wf->name, wf->version, port, o->workers);
+                "serving %s (version %s) on port %u with %d workers%s", wf->name, wf->version, port, sv->nworkers,
+                o->paused ? " (paused: runs are queued, not started)" : "");
     rt_log_flush();
     char ready[128];
     snprintf(ready, sizeof ready, "READY=1\nSTATUS=serving on port %u\nMAINPID=%d", port, (int)getpid());

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# bench/serve_bench.sh — `JOB serve` throughput, printed (figures, not tests):
+#   1. events accepted per second, each committed to LMDB (fsync) before its
+#      202 answer: wrk with a Lua script POSTing events (group commit shares
+#      one transaction among the accepts that arrive together);
+#   2. end-to-end runs per second of a 3-step workflow (2 requests to a local
+#      API + a function step), from the first POST to the last run's end;
+#   3. latency of the request trigger (POST /hooks/USER answered with the
+#      run's return value): wrk's p50/p99.
+# Environment: DURATION (wrk seconds, 10), CONNS (wrk connections, 64),
+# WORKERS (serve --workers, 4), RUNS (end-to-end runs, 2000).
+cd "$(dirname "$0")/.." || exit 2
+ROOT=$PWD
+FLOWC=${FLOWC:-$ROOT/build/bin/flowc}
+SERVER_BIN=${SERVER_BIN:-$ROOT/build/tests/flowtest-server}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-64}
+WORKERS=${WORKERS:-4}
+RUNS=${RUNS:-2000}
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 0; }
+T=$(mktemp -d "${TMPDIR:-/tmp}/serve-bench.XXXXXX")
+cleanup() { [ -n "$SV_PID" ] && kill -9 "$SV_PID" 2>/dev/null; [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+export TOKEN=bench-token
+echo "$TOKEN" >"$T/token"
+
+"$FLOWC" build tests/serve/lead.flow -o "$T/lead" || exit 1
+"$FLOWC" build tests/serve/hook.flow -o "$T/hook" || exit 1
+cat >"$T/routes.json" <<'JSON'
+[{"method": "POST", "path": "/fetch/*", "body": {"ok": true}},
+ {"method": "POST", "path": "/tag/*", "body": {}},
+ {"method": "POST", "path": "/echo", "body": {}}]
+JSON
+"$SERVER_BIN" --port 0 --routes "$T/routes.json" --max-log 0 >"$T/api.out" 2>&1 &
+API_PID=$!
+for _ in $(seq 1 100); do grep -q '^PORT ' "$T/api.out" && break; sleep 0.05; done
+export API="http://127.0.0.1:$(sed -n 's/^PORT //p' "$T/api.out")"
+
+serve_start() {     # serve_start BIN STATE [options]
+    local bin=$1 state=$2; shift 2
+    rm -f "$T/port"
+    "$bin" serve --listen 127.0.0.1:0 --port-file "$T/port" --state "$state" --token-file "$T/token" "$@" 2>"$T/serve.log" &
+    SV_PID=$!
+    for _ in $(seq 1 200); do [ -s "$T/port" ] && break; sleep 0.05; done
+    SV="http://127.0.0.1:$(cat "$T/port")"
+}
+metric() { curl -s -H "Authorization: Bearer $TOKEN" "$SV/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+
+cat >"$T/event.lua" <<'LUA'
+-- POST one event per request, spread over 50 users
+local n = 0
+wrk.method = "POST"
+wrk.body = '{"id": "b1", "score": 80}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+request = function()
+  n = n + 1
+  wrk.headers["X-Flow-User"] = "u" .. (n % 50)
+  return wrk.format()
+end
+LUA
+cat >"$T/hook.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"name": "bench"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+LUA
+
+# 1. accepts with durable commit: alone (--paused: runs stay queued), then
+#    with the workers executing the accepted runs (their step commits share
+#    the one LMDB writer)
+accept_bench() {    # accept_bench LABEL [serve options]
+    local label=$1; shift
+    rm -rf "$T/accept.state"
+    serve_start "$T/lead" "$T/accept.state" "$@"
+    wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s "$T/event.lua" "$SV/events/lead.created" >"$T/wrk1.out" 2>&1
+    local acc txn rps non2xx p50 p99
+    acc=$(metric flow_runs_accepted_total); txn=$(metric flow_accept_commits_total)
+    rps=$(awk '/Requests\/sec/ { print $2 }' "$T/wrk1.out")
+    non2xx=$(awk '/Non-2xx/ { print $5 }' "$T/wrk1.out")
+    p50=$(awk '$1 == "50%" { print $2 }' "$T/wrk1.out"); p99=$(awk '$1 == "99%" { print $2 }' "$T/wrk1.out")
+    printf '%-58s %10s/s  (p50 %s, p99 %s; %s runs in %s LMDB transactions, %s per commit; non-2xx: %s)\n' \
+        "$label" "$rps" "$p50" "$p99" "$acc" "$txn" \
+        "$(awk -v a="$acc" -v t="$txn" 'BEGIN { printf "%.1f", t ? a / t : 0 }')" "${non2xx:-0}"
+    kill -9 "$SV_PID"; wait "$SV_PID" 2>/dev/null; SV_PID=
+}
+accept_bench "events accepted, fsync'd before 202 (--paused, $CONNS conns)" --paused
+accept_bench "events accepted while $WORKERS workers run them" --workers "$WORKERS"
+
+# 2. end-to-end runs of the 3-step workflow
+serve_start "$T/lead" "$T/e2e.state" --workers "$WORKERS"
+t0=$(date +%s%N)
+python3 tests/serve/client.py post "$SV" /events/lead.created "$RUNS" --user e2e --threads 16 >"$T/e2e.ids" || exit 1
+t1=$(date +%s%N)
+while [ "$(metric 'flow_runs_finished_total{status="succeeded"}')" -lt "$RUNS" ]; do sleep 0.05; done
+t2=$(date +%s%N)
+printf '%-58s %10.0f/s  (%d runs in %.2f s; accepting them took %.2f s)\n' \
+    "end-to-end runs, 3 steps against a local API ($WORKERS workers)" \
+    "$(echo "$RUNS / (($t2 - $t0) / 1000000000)" | bc -l)" "$RUNS" "$(echo "($t2 - $t0) / 1000000000" | bc -l)" \
+    "$(echo "($t1 - $t0) / 1000000000" | bc -l)"
+kill -TERM "$SV_PID"; wait "$SV_PID" 2>/dev/null; SV_PID=
+
+# 3. request trigger latency
+serve_start "$T/hook" "$T/hook.state" --workers "$WORKERS"
+wrk -t2 -c8 -d"${DURATION}s" --latency -s "$T/hook.lua" "$SV/hooks/u1" >"$T/wrk3.out" 2>&1
+rps=$(awk '/Requests\/sec/ { print $2 }' "$T/wrk3.out")
+p50=$(awk '$1 == "50%" { print $2 }' "$T/wrk3.out"); p99=$(awk '$1 == "99%" { print $2 }' "$T/wrk3.out")
+non2xx=$(awk '/Non-2xx/ { print $5 }' "$T/wrk3.out")
+printf '%-58s %10s/s  (p50 %s, p99 %s; non-2xx: %s)\n' "request trigger answered with the run's output (8 conns)" \
+    "$rps" "$p50" "$p99" "${non2xx:-0}"
+kill -TERM "$SV_PID"; wait "$SV_PID" 2>/dev/null; SV_PID=
+if command -v n8n >/dev/null; then
+    echo "n8n is installed, but no side-by-side n8n webhook run is scripted yet"
+else
+    echo "n8n: not installed on this machine (npm package n8n): no side-by-side figure"
+fi
