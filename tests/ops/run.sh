@@ -366,3 +366,43 @@ if [ $rm_ -eq 0 ] && [ "$(echo "$out" | jq_ 'j["items"]')" == 400 ] && [ "$size"
 else
     fail "ops: map growth" "rc=$rm_ size=$size h=$h rp=$rp $(tail -3 "$T/map.err")"
 fi
+
+# ---- the same commands under ASan/UBSan: the generated C and the runtime built by gcc ----
+SANFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+if "$FLOWC" build sync.flow --emit-c "$T/sync_san.c" -o "$T/sync_tcc" >/dev/null 2>&1 \
+   && gcc -std=gnu11 $SANFLAGS -D_GNU_SOURCE -w -I"$ROOT/runtime" -I"$ROOT/stdlib" -o "$T/sync_san" "$T/sync_san.c" \
+          "$ROOT"/runtime/rt_*.c -lcurl -ljansson -llmdb $(pkg-config --libs libmicrohttpd 2>/dev/null) -lpthread -lm \
+          2>"$T/san.build"; then
+    S=$T/sync_san; SS=$T/san.state; SL=$T/san.log
+    export ASAN_OPTIONS=detect_leaks=1:allow_user_segv_handler=1:use_sigaltstack=0
+    ctl_routes '[{"method": "POST", "path": "/push/us", "responses": [{"status": 400, "body": {"error": "closed"}}]}]'
+    codes=""
+    run_san() { "$S" "$@" --state "$SS" >>"$SL" 2>&1; codes="$codes $?"; }
+    run_san users set alice --settings "$T/eu.json" --secret "api_key=$A_SECRET"
+    run_san users set bob --settings "$T/us.json" --secret "api_key=@$T/bob.key"
+    run_san users set carol --settings "$T/bad_type.json"
+    run_san users list --json
+    run_san users show bob
+    run_san run --user alice --event "$T/ev.json"
+    run_san run --user bob --event "$T/ev.json"
+    sid=$("$S" history --state "$SS" --status failed --json 2>/dev/null | jq_ 'j[0]["id"]')
+    run_san history
+    run_san history --user bob --status failed --since 1h --limit 5 --json
+    run_san show "$sid"
+    run_san show "$sid" --json
+    ctl_routes '[{"method": "POST", "path": "/push/us", "responses": [{"status": 200, "body": {"ok": true}}]}]'
+    run_san retry "$sid"
+    run_san retry --all --since 1h
+    run_san users disable bob
+    run_san run --user bob --event "$T/ev.json"
+    run_san users remove bob
+    run_san prune --older-than 0s
+    run_san resume
+    if [ "$codes" == " 0 0 2 0 0 0 1 0 0 0 0 0 0 0 2 0 0 0" ] && ! sanitizer_report "$SL"; then
+        pass "ops: users, run, history, show, retry, prune and resume are ASan/UBSan clean"
+    else
+        fail "ops: sanitized commands" "codes=$codes $(grep -m3 -E 'ERROR|runtime error' "$SL")"
+    fi
+else
+    fail "ops: sanitized job binary builds" "$(head -3 "$T/san.build")"
+fi
