@@ -110,6 +110,22 @@ static bool reads_status(const ast_expr *e)
     return false;
 }
 
+/* Adds the steps whose .ok or .error e reads to out (once each). */
+static void collect_ok_reads(const ast_expr *e, ptrvec *out, arena *a)
+{
+    if (!e) return;
+    if (e->kind == EX_FIELD && e->a && e->a->kind == EX_NAME && e->a->ref == REF_STEP && e->a->ref_step &&
+        (strcmp(e->name, "ok") == 0 || strcmp(e->name, "error") == 0)) {
+        for (int i = 0; i < out->len; i++)
+            if (out->items[i] == e->a->ref_step) return;
+        ptrvec_push(a, out, e->a->ref_step);
+        return;
+    }
+    collect_ok_reads(e->a, out, a);
+    collect_ok_reads(e->b, out, a);
+    for (int i = 0; i < e->nitems; i++) collect_ok_reads(e->items[i], out, a);
+}
+
 static bool is_comparison(ast_op op)
 {
     return op == OP_EQ || op == OP_NE || op == OP_LT || op == OP_LE || op == OP_GT || op == OP_GE;
@@ -166,6 +182,14 @@ static void emit_one_test(ast_program *prog, strbuf *b, const ast_test *t, int k
         emit_c_string(b, t->secrets[i]->name);
         strbuf_puts(b, ", ");
         lit_text(b, t->secrets[i]->value);
+        strbuf_puts(b, ", ");
+    }
+    strbuf_puts(b, "NULL };\n");
+    ptrvec reads = { 0 };
+    for (int i = 0; i < t->nexpects; i++) collect_ok_reads(t->expects[i], &reads, &prog->arena);
+    strbuf_printf(b, "static const char *const T%d_READS_OK[] = { ", k);
+    for (int i = 0; i < reads.len; i++) {
+        emit_c_string(b, ((ast_step *)reads.items[i])->name);
         strbuf_puts(b, ", ");
     }
     strbuf_puts(b, "NULL };\n");
@@ -257,7 +281,7 @@ void emit_tests(ast_program *prog, strbuf *out)
         else strbuf_puts(&b, "NULL, 0, ");
         if (t->nexpects) strbuf_printf(&b, "T%d_EXPECTS, %d, ", k, t->nexpects);
         else strbuf_puts(&b, "NULL, 0, ");
-        strbuf_printf(&b, "%s },\n", status ? "true" : "false");
+        strbuf_printf(&b, "%s, T%d_READS_OK },\n", status ? "true" : "false", k);
     }
     strbuf_puts(&b, "};\n\n");
     strbuf_printf(&b,

@@ -175,6 +175,26 @@ static bool answer_mock(const rt_test_response *r, long delay, const rt_http_req
     return true;
 }
 
+/* The name of the step that sent a request, from its Idempotency-Key
+** "RUN_ID:PATH" (PATH "tagged[2].add", perhaps ":page2" after it), as a
+** NEW string; NULL when the workflow set its own key. */
+static char *step_of_key(const char *key)
+{
+    const char *path = key ? strchr(key, ':') : NULL;
+    if (!path) return NULL;
+    path++;
+    const char *end = strchr(path, ':');
+    size_t n = end ? (size_t)(end - path) : strlen(path);
+    const char *dot = NULL;
+    for (const char *p = path; p < path + n; p++)
+        if (*p == '.') dot = p;
+    if (dot) {
+        n -= (size_t)(dot + 1 - path);
+        path = dot + 1;
+    }
+    return n ? rt_xstrndup(path, n) : NULL;
+}
+
 static bool mock_intercept(void *arg, const rt_http_request *rq, rt_http_response *rs)
 {
     test_http *th = arg;
@@ -195,7 +215,9 @@ static bool mock_intercept(void *arg, const rt_http_request *rq, rt_http_respons
         return answer_mock(&m->responses[k], m->delay_ms, rq, rs);
     }
     char *what = rt_xprintf("%s %s", method, rq->url);
-    json_array_append_new(th->unmocked, json_string(what));
+    char *step = step_of_key(json_string_value(json_object_get(rq->headers, "Idempotency-Key")));
+    json_array_append_new(th->unmocked, json_pack("{s:s, s:s?}", "request", what, "step", step));
+    free(step);
     pthread_mutex_unlock(&th->lock);
     snprintf(rs->error, sizeof rs->error, "no mock answers %s (add `mock %s \"...\" -> STATUS BODY` to the test)",
              what, method);
@@ -293,6 +315,21 @@ typedef struct test_outcome {
     long ms;
 } test_outcome;
 
+/* An unmocked request fails the test unless an expect reads the .ok or
+** .error of the step that sent it. */
+static bool unmocked_expected(const rt_test_case *t, const json_t *unmocked)
+{
+    size_t i;
+    json_t *u;
+    json_array_foreach(unmocked, i, u) {
+        const char *step = json_string_value(json_object_get(u, "step"));
+        bool read = false;
+        for (const char *const *p = t->reads_ok; step && p && *p; p++) read |= strcmp(*p, step) == 0;
+        if (!read) return false;
+    }
+    return true;
+}
+
 static void run_one(const rt_workflow *wf, rt_store *st, const rt_test_case *t, test_outcome *o)
 {
     memset(o, 0, sizeof *o);
@@ -355,6 +392,7 @@ static void run_one(const rt_workflow *wf, rt_store *st, const rt_test_case *t, 
             if (run.error) o->run_error = rt_xstrdup(run.error);
             bool ok = tr.evaluated && (out == RT_RUN_SUCCEEDED || (t->reads_status && out == RT_RUN_FAILED));
             for (int i = 0; i < t->nexpects; i++) ok &= o->results[i].ok;
+            ok &= unmocked_expected(t, th.unmocked);
             o->passed = ok;
             rt_run_free(&run);
         }
@@ -411,8 +449,12 @@ static json_t *failure_lines(const rt_test_case *t, const test_outcome *o)
     }
     size_t i;
     json_t *u;
-    json_array_foreach(o->unmocked, i, u)
-        json_array_append_new(lines, json_sprintf("unmocked request: %s", json_string_value(u)));
+    json_array_foreach(o->unmocked, i, u) {
+        const char *step = json_string_value(json_object_get(u, "step"));
+        const char *req = json_string_value(json_object_get(u, "request"));
+        if (step) json_array_append_new(lines, json_sprintf("unmocked request: %s (step '%s')", req, step));
+        else json_array_append_new(lines, json_sprintf("unmocked request: %s", req));
+    }
     return lines;
 }
 
@@ -463,7 +505,11 @@ static void report_json(const rt_workflow *wf, const rt_test_case *t, const test
         json_array_append_new(fails, f);
     }
     json_object_set_new(obj, "failures", fails);
-    json_object_set(obj, "unmocked", o->unmocked);
+    json_t *unmocked = json_array();
+    size_t k;
+    json_t *u;
+    json_array_foreach(o->unmocked, k, u) json_array_append(unmocked, json_object_get(u, "request"));
+    json_object_set_new(obj, "unmocked", unmocked);
     char *s = json_dumps(obj, JSON_COMPACT);
     printf("%s\n", s);
     free(s);

@@ -59,6 +59,9 @@ typedef struct rt_test_case {
     const rt_test_expect *expects;
     int nexpects;
     bool reads_status;          /* an expect reads `status`: a failed run may pass */
+    const char *const *reads_ok;/* steps whose .ok or .error an expect reads, NULL-
+                                   terminated: an unmocked request of one of them
+                                   is expected, any other fails the test */
 } rt_test_case;
 
 /* Runs every test whose name contains filter (NULL = all), in order.
