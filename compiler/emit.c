@@ -12,6 +12,7 @@
 #include "emit.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct emit_state {
@@ -114,7 +115,13 @@ static void emit_const_json(strbuf *b, const ast_expr *e)
     case EX_NULL: strbuf_puts(b, "null"); break;
     case EX_BOOL: strbuf_puts(b, e->bval ? "true" : "false"); break;
     case EX_INT: case EX_DURATION: strbuf_printf(b, "%" PRId64, e->ival); break;
-    case EX_FLOAT: strbuf_printf(b, "%.17g", e->fval); break;
+    case EX_FLOAT: {    /* keeps a decimal point: 1.0 stays a float in JSON */
+        char num[40];
+        snprintf(num, sizeof num, "%.17g", e->fval);
+        strbuf_puts(b, num);
+        if (!strpbrk(num, ".eEni")) strbuf_puts(b, ".0");
+        break;
+    }
     case EX_STRING: {
         strbuf_putc(b, '"');
         for (const unsigned char *p = (const unsigned char *)e->sval; *p; p++) {
@@ -288,6 +295,14 @@ static void emit_expr(emit_state *es, strbuf *b, const ast_expr *e)
             strbuf_printf(b, ", %d) %s rt_truthy(c, ", line, e->op == OP_AND ? "&&" : "||");
             emit_expr(es, b, e->b);
             strbuf_printf(b, ", %d))", line);
+        } else if (e->type && e->type->kind == TY_FLOAT && e->op >= OP_ADD && e->op <= OP_DIV) {
+            /* float arithmetic: a float-typed value may hold a JSON integer
+            ** (`x: float` given 3, a default 1.0), and 3 / 2 must be 1.5 */
+            strbuf_printf(b, "rt_binary(c, %d, rt_call(c, \"float\", 1, (json_t *[]){", (int)e->op);
+            emit_expr(es, b, e->a);
+            strbuf_printf(b, "}, %d), rt_call(c, \"float\", 1, (json_t *[]){", line);
+            emit_expr(es, b, e->b);
+            strbuf_printf(b, "}, %d), %d)", line, line);
         } else {
             strbuf_printf(b, "rt_binary(c, %d, ", (int)e->op);
             emit_expr(es, b, e->a);

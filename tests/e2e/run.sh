@@ -283,7 +283,7 @@ fi
 ctl_routes '[{"method": "POST", "path": "/x/echo", "status": 200, "body": {"$echo": true}}]'
 if build exprs; then
     ctl_reset
-    ev='"a": 7, "b": 3, "x": 3.5, "name": "Ada", "age": 36'
+    ev='"a": 7, "b": 3, "x": 3.5, "w": 3, "name": "Ada", "age": 36'
     echo "{\"mode\": \"full\", $ev, \"nick\": null, \"tags\": [\"vip\", \"new\", \"x y\"], \"profile\": {\"city\": \"London\", \"zip\": null}, \"data\": {\"k\": \"v\", \"deep\": {\"list\": [1, {\"z\": true}]}}}" >"$T/ex.json"
     echo '{"greeting": "bonjour", "limit": 3}' >"$T/ex.settings"
     # --user names a registered, enabled user
@@ -299,6 +299,8 @@ if build exprs; then
     }
     expect_expr "int and float arithmetic, precedence" arith \
         "{'add': 10, 'sub': 4, 'mul': 21, 'div': 2, 'mod': 1, 'neg': -7, 'prec': 12, 'paren': 20, 'fadd': 4.75, 'fmul': 7.0, 'fdiv': 0.875, 'mixed': 10.5, 'fneg': -3.5}"
+    expect_expr "float division of float-typed values holding integers (payload 3, default 2.0)" floats \
+        "{'wdiv': 1.5, 'sdiv': 0.5, 'interp': '2.0'}"
     expect_expr "comparisons (numbers, strings, optionals)" cmp \
         "{'lt': False, 'le': True, 'gt': True, 'ge': False, 'eq': True, 'ne': False, 'flt': True, 'slt': True, 'optnull': True, 'opteq': True}"
     expect_expr "and / or / not" logic "{'and_tf': False, 'or_ft': True, 'not_t': False, 'combo': True}"
