@@ -198,6 +198,12 @@ static ends graph_step(graph_state *g, const ast_step *s, ends in, int depth)
         strbuf_puts(&label, expr_src(g, s->list, 40));
         break;
     }
+    const ast_request *rq = s->kind == STEP_REQUEST ? s->req
+                          : s->kind == STEP_ACTION && s->action && s->action->body ? s->action->body->req : NULL;
+    if (rq && rq->paginate != PAGE_NONE) {
+        static const char *const kinds[] = { "", "cursor", "page", "link" };
+        strbuf_printf(&label, "\\npaginate %s", kinds[rq->paginate]);
+    }
     if (s->retries > 0) strbuf_printf(&label, "\\nretry %d", s->retries);
     if (s->continue_on_failure) strbuf_puts(&label, "\\non failure continue");
 
