@@ -3,6 +3,7 @@
 */
 #include "rt_http.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <strings.h>
@@ -167,11 +168,40 @@ void rt_http_set_intercept(rt_http_intercept_fn fn, void *arg)
     intercept_arg = arg;
 }
 
+/* A header that cannot be sent as is: a name that is not an RFC 9110
+** token, or a value with CR, LF or NUL (which would let a payload value
+** inject headers). Writes the reason to err; false when all are fine. */
+static bool bad_header(const json_t *headers, char *err, size_t n)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)headers, k, v) {
+        bool name_ok = *k != '\0';
+        for (const char *p = k; *p; p++)
+            if (!isalnum((unsigned char)*p) && !strchr("!#$%&'*+-.^_`|~", *p)) name_ok = false;
+        if (!name_ok) {
+            snprintf(err, n, "header name '%.100s' is not a valid HTTP header name", k);
+            return true;
+        }
+        rt_buf text = { 0 };
+        rt_value_render(&text, v);
+        bool value_ok = !text.data || (strlen(text.data) == text.len && !strpbrk(text.data, "\r\n"));
+        rt_buf_free(&text);
+        if (!value_ok) {
+            snprintf(err, n, "header '%.100s': the value contains a line break or NUL; not sent", k);
+            return true;
+        }
+    }
+    return false;
+}
+
 bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
 {
     memset(rs, 0, sizeof *rs);
     rs->headers = json_object();
     rs->body = json_null();
+    if (json_is_object(rq->headers) && bad_header(rq->headers, rs->error, sizeof rs->error))
+        return false;   /* permanent: rs->retryable stays false */
     if (intercept_fn) return intercept_fn(intercept_arg, rq, rs);
     CURL *h = thread_handle();
     if (!h) {

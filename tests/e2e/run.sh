@@ -206,7 +206,7 @@ ctl_routes '[
 ]'
 if build requests; then
     ctl_reset
-    echo '{"id": "p1", "note": null, "items": ["a", "b", "c"]}' >"$T/req.json"
+    printf '%s' '{"id": "p1", "note": null, "items": ["a", "b", "c"], "evil": "x\r\nX-Injected: 1"}' >"$T/req.json"
     out=$("$T/requests" run --event "$T/req.json" --state "$T/req.state" 2>"$T/req.err"); rc=$?
     log=$(curl -s "$API/_ctl/log?path=/r/*")
     run_id=$(json_eval "$out" 'j["run"]' 2>/dev/null)
@@ -235,6 +235,9 @@ if build requests; then
         && pass "fail when: 200 with ok=false fails, not retried, API error named" || fail "fail when" "count=$(ctl_count /r/reported) $out"
     [ "$(json_eval "$out" 'j["slow_ok"], "timed out" in j["slow_error"]')" == "(False, True)" ] && [ "$(ctl_count /r/slow)" == 2 ] \
         && pass "timeout: a held response fails the attempt and is retried" || fail "timeout" "count=$(ctl_count /r/slow) $out"
+    [ "$(json_eval "$out" 'j["injected_ok"], "line break" in j["injected_error"]')" == "(False, True)" ] && [ "$(ctl_count /r/injected)" == 0 ] \
+        && ! json_eval "$log" '[r["headers"] for r in j]' | grep -qi "x-injected" \
+        && pass "a header value with CR/LF from the payload is refused, not sent" || fail "header injection" "count=$(ctl_count /r/injected) $out"
     methods=$(json_eval "$log" '" ".join(sorted(set(r["method"] for r in j)))')
     [ "$methods" == "DELETE GET PATCH POST PUT" ] && pass "every HTTP method sent" || fail "every HTTP method" "$methods"
     keys=$(json_eval "$log" 'all(r["headers"].get("idempotency-key") == "'"$run_id"':" + {"/r/get": "get", "/r/post": "post", "/r/put": "put", "/r/patch": "patch", "/r/csv": "csv", "/r/del": "del", "/r/gone": "gone", "/r/moved": "moved", "/r/target": "moved", "/r/typed": "typed", "/r/reported": "reported", "/r/slow": "slow", "/r/item/a": "each[0].put_item", "/r/item/b": "each[1].put_item", "/r/item/c": "each[2].put_item"}[r["path"]] for r in j) and len(j) == 16')
