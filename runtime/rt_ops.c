@@ -140,6 +140,11 @@ int rt_ops_history(const rt_workflow *wf, const rt_cli_opts *o)
             if (fs && err && strncmp(err, "step '", 6) == 0 && strncmp(err + 6, fs, strlen(fs)) == 0 &&
                 strncmp(err + 6 + strlen(fs), "': ", 3) == 0)
                 err += 9 + strlen(fs);  /* "step 'push': HTTP 400" under FAILED STEP push */
+            if (str(r, "wake_at") && !fs) {
+                printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  wakes at %s\n", str(r, "id"), st_buf,
+                       str(r, "user") ? str(r, "user") : "-", trig, str(r, "started"), dur, str(r, "wake_at"));
+                continue;
+            }
             printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  %s%s%.80s\n", str(r, "id"), st_buf,
                    str(r, "user") ? str(r, "user") : "-", trig, str(r, "started"), dur,
                    fs ? fs : "", fs && err ? ": " : "", err && (fs || strcmp(st_buf, "failed") == 0) ? err : "");

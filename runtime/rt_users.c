@@ -362,7 +362,10 @@ static int users_set(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st)
     int64_t now = rt_now_ms();
     json_t *rec = old ? json_deep_copy(old) : json_pack("{s:s, s:b, s:{}, s:{}, s:I}", "id", user, "enabled",
                                                         !o->disabled, "settings", "secrets", "created", (json_int_t)now);
-    if (o->disabled) json_object_set_new(rec, "enabled", json_false());
+    if (o->disabled) {
+        json_object_set_new(rec, "enabled", json_false());
+        json_object_del(rec, "enabled_run");
+    }
     /* settings: stored ones, overridden by the file, checked as a whole */
     json_t *given = NULL;
     if (o->settings) {
@@ -448,13 +451,12 @@ static int users_set(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st)
         json_decref(old);
         return RT_EXIT_FAILED;
     }
-    bool was_enabled = old && json_is_true(json_object_get(old, "enabled"));
     bool enabled = json_is_true(json_object_get(rec, "enabled"));
     rt_log_emit(NULL, "info", json_pack("{s:s, s:s, s:b}", "event", old ? "user_updated" : "user_added", "user", user,
                                         "enabled", enabled),
                 "user %s %s (%s)", user, old ? "updated" : "added", enabled ? "enabled" : "disabled");
     int rc = RT_EXIT_OK;
-    if (wf->trigger == RT_TRIG_ENABLED && enabled && !was_enabled) run_enabled(wf, o, st, rec);
+    if (wf->trigger == RT_TRIG_ENABLED && enabled && !json_object_get(rec, "enabled_run")) run_enabled(wf, o, st, rec);
     json_decref(rec);
     json_decref(old);
     return rc;
@@ -539,6 +541,7 @@ int rt_users_cmd(const rt_workflow *wf, const rt_cli_opts *o)
             bool was = json_is_true(json_object_get(rec, "enabled"));
             json_object_set_new(rec, "enabled", json_boolean(enable));
             json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
+            if (!enable) json_object_del(rec, "enabled_run");  /* enabling again runs again */
             if (was == enable) {
                 rt_log_emit(NULL, "info", NULL, "user %s is already %s", o->arg, enable ? "enabled" : "disabled");
             } else if (!rt_store_put_user(st, o->arg, rec, err, sizeof err)) {
@@ -548,7 +551,8 @@ int rt_users_cmd(const rt_workflow *wf, const rt_cli_opts *o)
                 rt_log_emit(NULL, "info", json_pack("{s:s, s:s}", "event", enable ? "user_enabled" : "user_disabled",
                                                     "user", o->arg),
                             "user %s %s", o->arg, enable ? "enabled" : "disabled");
-                if (enable && wf->trigger == RT_TRIG_ENABLED) run_enabled(wf, o, st, rec);
+                if (enable && wf->trigger == RT_TRIG_ENABLED && !json_object_get(rec, "enabled_run"))
+                    run_enabled(wf, o, st, rec);
             }
         }
         json_decref(rec);

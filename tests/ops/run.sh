@@ -326,6 +326,13 @@ if build onboard; then
     else
         fail "ops: trigger enabled" "n0=$n0 re=$re welcome=$(echo "$w" | head -c 300)"
     fi
+    q "$O" users set dave --settings "$T/team.json" --state "$OS" >/dev/null 2>&1
+    n1=$(ctl_count /welcome)
+    q "$O" users disable dave --state "$OS" >/dev/null 2>&1
+    q "$O" users enable dave --state "$OS" >/dev/null 2>&1
+    n2=$(ctl_count /welcome)
+    [ "$n1" == 2 ] && [ "$n2" == 3 ] && pass "ops: trigger enabled: an update does not run again; enabling again does" \
+        || fail "ops: trigger enabled again" "after set=$n1 after disable/enable=$n2" 
 fi
 
 # ---- prune ------------------------------------------------------------------------------------
