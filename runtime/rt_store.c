@@ -7,6 +7,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rt_util.h"
@@ -25,10 +26,28 @@ struct rt_store {
     } *deferred;
     size_t ndeferred, capdeferred;
     int64_t deferred_since;     /* rt_mono_ms of the oldest */
+    /* group commit (durable mode): writers queue here; one of them, the
+    ** leader, commits every queued write in one transaction and one fsync */
+    pthread_mutex_t glock;
+    pthread_cond_t gdone;
+    pthread_cond_t gjoin;       /* a write joined the queue */
+    struct group_entry *queue;  /* waiting writes, newest first */
+    int queued;                 /* entries in queue */
+    int last_group;             /* size of the last committed group */
+    bool leading;               /* a leader is committing */
+};
+
+/* A queued write, on its writer's stack until done. */
+struct group_entry {
+    const rt_store_write *w;
+    struct group_entry *next;
+    int rc;
+    bool done;
 };
 
 #define GROUP_MAX 256
 #define GROUP_MS 50
+#define GROUP_WAIT_US 150      /* durable mode: a leader waits this long at most for company */
 
 typedef int (*txn_fn)(rt_store *st, MDB_txn *txn, void *arg);
 static int commit_locked(rt_store *st, const rt_store_write *w);
@@ -65,6 +84,9 @@ rt_store *rt_store_open(const char *dir, bool batch, char *err, size_t errlen)
     st->mapsize = ms && atol(ms) > 0 ? (size_t)atol(ms) : (size_t)64 << 20;
     pthread_mutex_init(&st->wlock, NULL);
     pthread_rwlock_init(&st->maplock, NULL);
+    pthread_mutex_init(&st->glock, NULL);
+    pthread_cond_init(&st->gdone, NULL);
+    pthread_cond_init(&st->gjoin, NULL);
     int rc = mdb_env_create(&st->env);
     if (rc == 0) rc = mdb_env_set_maxdbs(st->env, 16);
     if (rc == 0) rc = mdb_env_set_mapsize(st->env, st->mapsize);
@@ -112,6 +134,9 @@ void rt_store_close(rt_store *st)
     mdb_env_close(st->env);
     pthread_mutex_destroy(&st->wlock);
     pthread_rwlock_destroy(&st->maplock);
+    pthread_mutex_destroy(&st->glock);
+    pthread_cond_destroy(&st->gdone);
+    pthread_cond_destroy(&st->gjoin);
     free(st);
 }
 
@@ -350,6 +375,74 @@ static int commit_locked(rt_store *st, const rt_store_write *w)
     return txn_locked(st, w ? write_one : NULL, (void *)w);
 }
 
+/* The queued writes, oldest first, in one transaction. */
+static int write_group(rt_store *st, MDB_txn *txn, void *arg)
+{
+    struct group_entry *batch = arg;
+    int rc = 0;
+    for (struct group_entry *e = batch; rc == 0 && e; e = e->next) rc = write_ops(st, txn, e->w);
+    return rc;
+}
+
+/* Concurrent writers (fanout items) share transactions: the first to find
+** no leader commits everything queued meanwhile, so K items waiting on the
+** disk cost one fsync, not K. A lone writer commits at once. */
+static int group_commit(rt_store *st, const rt_store_write *w)
+{
+    struct group_entry me = { .w = w };
+    pthread_mutex_lock(&st->glock);
+    me.next = st->queue;
+    st->queue = &me;
+    st->queued++;
+    pthread_cond_signal(&st->gjoin);
+    while (!me.done) {
+        if (st->leading) {
+            pthread_cond_wait(&st->gdone, &st->glock);
+            continue;
+        }
+        st->leading = true;
+        /* Writers that just got their last commit back are about to queue
+        ** again: wait a little (far less than an fsync) for as many as
+        ** the last group held, so groups do not shrink to one. */
+        if (st->last_group > 1 && st->queued < st->last_group) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += GROUP_WAIT_US * 1000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            while (st->queued < st->last_group)
+                if (pthread_cond_timedwait(&st->gjoin, &st->glock, &ts) != 0) break;
+        }
+        struct group_entry *batch = NULL, *e = st->queue;
+        st->last_group = st->queued;
+        st->queue = NULL;
+        st->queued = 0;
+        while (e) {                     /* reverse: oldest first */
+            struct group_entry *next = e->next;
+            e->next = batch;
+            batch = e;
+            e = next;
+        }
+        pthread_mutex_unlock(&st->glock);
+        pthread_mutex_lock(&st->wlock);
+        int rc = txn_locked(st, write_group, batch);
+        pthread_mutex_unlock(&st->wlock);
+        pthread_mutex_lock(&st->glock);
+        for (e = batch; e;) {
+            struct group_entry *next = e->next;     /* e may be gone once done */
+            e->rc = rc;
+            e->done = true;
+            e = next;
+        }
+        st->leading = false;
+        pthread_cond_broadcast(&st->gdone);
+    }
+    pthread_mutex_unlock(&st->glock);
+    return me.rc;
+}
+
 bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t errlen)
 {
     pthread_mutex_lock(&st->wlock);
@@ -369,8 +462,14 @@ bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t er
         }
         w = NULL;
     }
-    int rc = commit_locked(st, w);
+    if (!w) {
+        int rc = commit_locked(st, NULL);
+        pthread_mutex_unlock(&st->wlock);
+        if (rc != 0) snprintf(err, errlen, "cannot commit to the state store: %s", mdb_strerror(rc));
+        return rc == 0;
+    }
     pthread_mutex_unlock(&st->wlock);
+    int rc = group_commit(st, w);
     if (rc != 0) snprintf(err, errlen, "cannot commit to the state store: %s", mdb_strerror(rc));
     return rc == 0;
 }
