@@ -159,32 +159,42 @@ int rt_ops_history(const rt_workflow *wf, const rt_cli_opts *o)
 
 /* Step records as a list ordered by start time (then path), each with its
 ** path and, for display, its duration. */
+typedef struct timed_rec {
+    json_int_t t;
+    const char *path;
+    json_t *rec;
+} timed_rec;
+
+static int timed_cmp(const void *a, const void *b)
+{
+    const timed_rec *x = a, *y = b;
+    if (x->t != y->t) return x->t < y->t ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
 static json_t *ordered_records(json_t *by_path, const char *time_key)
 {
-    json_t *list = json_array();
+    size_t n = json_object_size(by_path), i = 0;
+    timed_rec *v = rt_xmalloc(sizeof *v * (n ? n : 1));
     const char *k;
-    json_t *v;
-    json_object_foreach(by_path, k, v) {
-        json_t *e = json_deep_copy(v);
-        json_object_set_new(e, "path", json_string(k));
+    json_t *rec;
+    json_object_foreach(by_path, k, rec) v[i++] = (timed_rec){ num(rec, time_key), k, rec };
+    qsort(v, n, sizeof *v, timed_cmp);
+    json_t *list = json_array();
+    for (i = 0; i < n; i++) {
+        json_t *e = json_deep_copy(v[i].rec);
+        json_object_set_new(e, "path", json_string(v[i].path));
         json_int_t t0 = num(e, "started"), t1 = num(e, "ended");
         if (t0 && t1) json_object_set_new(e, "duration_ms", json_integer(t1 - t0));
         json_t *a;
-        size_t i;
-        json_array_foreach(json_object_get(e, "attempts"), i, a) {
+        size_t j;
+        json_array_foreach(json_object_get(e, "attempts"), j, a) {
             json_int_t s = num(a, "started"), f = num(a, "ended");
             if (s && f) json_object_set_new(a, "duration_ms", json_integer(f - s));
         }
-        size_t at = json_array_size(list);
-        json_int_t t = num(e, time_key);
-        while (at > 0) {
-            json_t *prev = json_array_get(list, at - 1);
-            json_int_t pt = num(prev, time_key);
-            if (pt < t || (pt == t && strcmp(str(prev, "path"), k) < 0)) break;
-            at--;
-        }
-        json_array_insert_new(list, at, e);
+        json_array_append_new(list, e);
     }
+    free(v);
     return list;
 }
 
