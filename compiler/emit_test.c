@@ -285,9 +285,9 @@ void emit_tests(ast_program *prog, strbuf *out)
     }
     strbuf_puts(&b, "};\n\n");
     strbuf_printf(&b,
-                  "int flow_test_main(const char *filter, int json, FILE *junit, int *counts);\n"
-                  "int flow_test_main(const char *filter, int json, FILE *junit, int *counts)\n{\n"
-                  "    return rt_test_main(&FLOW_WORKFLOW, FLOW_TESTS, %d, filter, json, junit, counts);\n}\n",
+                  "int flow_test_main(const char *filter, int flags, FILE *junit, int *counts);\n"
+                  "int flow_test_main(const char *filter, int flags, FILE *junit, int *counts)\n{\n"
+                  "    return rt_test_main(&FLOW_WORKFLOW, FLOW_TESTS, %d, filter, flags, junit, counts);\n}\n",
                   n);
     strbuf_append(out, b.data, b.len);
     strbuf_free(&b);

@@ -5,7 +5,7 @@
 ** main file's, or the `tests for` file's when one was given) as static
 ** rt_test_case data (runtime/rt_test.h), each expect as a C function, and
 ** the entry point
-**   int flow_test_main(const char *filter, int json, FILE *junit, int *counts)
+**   int flow_test_main(const char *filter, int flags, FILE *junit, int *counts)
 ** that the libtcc driver calls (tcc.c: cc_run_tests).
 */
 #ifndef FLOWC_EMIT_TEST_H

@@ -260,7 +260,7 @@ static int cmd_run(int argc, char **argv)
 
 static void usage_test(FILE *out)
 {
-    fputs("usage: flowc test FILE... [--filter TEXT] [--json] [--junit OUT.xml]\n"
+    fputs("usage: flowc test FILE... [--filter TEXT] [--json] [--junit OUT.xml] [--verbose]\n"
           "\n"
           "Compiles each workflow once, in memory, and runs its test blocks in-process:\n"
           "HTTP requests are answered by the tests' mocks (never the network), waits\n"
@@ -270,6 +270,7 @@ static void usage_test(FILE *out)
           "  --filter TEXT   only the tests whose name contains TEXT\n"
           "  --json          one JSON object per test on stdout (the summary on stderr)\n"
           "  --junit OUT     also write a JUnit XML report\n"
+          "  -v, --verbose   show each run's log lines under its result\n"
           "\n"
           "Prints PASS/FAIL per test and ends with \"N passed, N failed\".\n"
           "Exit status: 0 all passed, 1 a test failed or a file has errors, 2 usage error.\n",
@@ -277,7 +278,7 @@ static void usage_test(FILE *out)
 }
 
 /* Compiles one file with its tests and runs them. Returns 0, 1, or 2. */
-static int test_one(const char *path, const char *filter, bool json, FILE *junit, int counts[2])
+static int test_one(const char *path, const char *filter, int flags, FILE *junit, int counts[2])
 {
     diag_ctx d;
     diag_init(&d);
@@ -293,7 +294,7 @@ static int test_one(const char *path, const char *filter, bool json, FILE *junit
             emit_version(&prog, version);
             emit_program(&prog, &c, version);
             emit_tests(&prog, &c);
-            rc = cc_run_tests(&d, &g_paths, c.data, filter, json, junit, counts);
+            rc = cc_run_tests(&d, &g_paths, c.data, filter, flags, junit, counts);
             if (rc < 0) rc = 1;
             strbuf_free(&c);
         }
@@ -306,7 +307,7 @@ static int test_one(const char *path, const char *filter, bool json, FILE *junit
 static int cmd_test(int argc, char **argv)
 {
     const char *filter = NULL, *junit_path = NULL;
-    bool json = false;
+    bool json = false, verbose = false;
     int nfiles = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -314,6 +315,8 @@ static int cmd_test(int argc, char **argv)
             return 0;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = true;
+        } else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
+            verbose = true;
         } else if ((strcmp(argv[i], "--filter") == 0 || strcmp(argv[i], "--junit") == 0) && i + 1 < argc) {
             if (argv[i][2] == 'f') filter = argv[++i];
             else junit_path = argv[++i];
@@ -342,12 +345,12 @@ static int cmd_test(int argc, char **argv)
     int counts[2] = { 0, 0 }, rc = 0;
     for (int i = 0; i < argc; i++) {
         if (argv[i][0] == '-' && argv[i][1]) {
-            if (strcmp(argv[i], "--json") != 0) i++;
+            if (strcmp(argv[i], "--filter") == 0 || strcmp(argv[i], "--junit") == 0) i++;
             continue;
         }
         if (nfiles > 1 && !json) printf("# %s\n", argv[i]);
         fflush(stdout);
-        int r = test_one(argv[i], filter, json, junit, counts);
+        int r = test_one(argv[i], filter, (json ? 1 : 0) | (verbose ? 2 : 0), junit, counts);
         if (r == 2 || (r == 1 && rc == 0)) rc = r;
     }
     if (junit) {

@@ -147,7 +147,7 @@ int cc_run_memory(diag_ctx *d, const flowc_paths *paths, const char *c_source, i
     return rc;
 }
 
-int cc_run_tests(diag_ctx *d, const flowc_paths *paths, const char *c_source, const char *filter, bool json,
+int cc_run_tests(diag_ctx *d, const flowc_paths *paths, const char *c_source, const char *filter, int flags,
                  FILE *junit, int counts[2])
 {
     cc_errctx ec = { .d = d };
@@ -166,7 +166,7 @@ int cc_run_tests(diag_ctx *d, const flowc_paths *paths, const char *c_source, co
         return -1;
     }
     fflush(NULL);
-    int rc = fn(filter, json ? 1 : 0, junit, counts);
+    int rc = fn(filter, flags, junit, counts);
     fflush(NULL);
     tcc_delete(s);
     return rc;

@@ -21,10 +21,10 @@ bool cc_build_exe(diag_ctx *d, const flowc_paths *paths, const char *c_source, c
 int cc_run_memory(diag_ctx *d, const flowc_paths *paths, const char *c_source, int argc, char **argv);
 
 /* Compile `c_source` (with emit_tests' output) in memory and call its
-** flow_test_main(filter, json, junit, counts). Returns its status (0 all
-** passed, 1 a test failed, 2 could not run), or -1 when compilation
-** failed (reported through d). */
-int cc_run_tests(diag_ctx *d, const flowc_paths *paths, const char *c_source, const char *filter, bool json,
+** flow_test_main(filter, flags, junit, counts); flags as rt_test_main's
+** (1 JSON, 2 verbose). Returns its status (0 all passed, 1 a test failed,
+** 2 could not run), or -1 when compilation failed (reported through d). */
+int cc_run_tests(diag_ctx *d, const flowc_paths *paths, const char *c_source, const char *filter, int flags,
                  FILE *junit, int counts[2]);
 
 #endif

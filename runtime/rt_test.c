@@ -313,6 +313,7 @@ typedef struct test_outcome {
     json_t *unmocked;           /* owned */
     expect_result *results;     /* owned */
     long ms;
+    json_t *log;                /* owned: the run's log lines (--verbose), or NULL */
 } test_outcome;
 
 /* An unmocked request fails the test unless an expect reads the .ok or
@@ -419,6 +420,7 @@ static void outcome_free(const rt_test_case *t, test_outcome *o)
     free(o->setup_error);
     free(o->run_error);
     json_decref(o->unmocked);
+    json_decref(o->log);
 }
 
 /* ---- reports ------------------------------------------------------------- */
@@ -477,12 +479,17 @@ static void xml_escaped(FILE *f, const char *s)
 static void report_text(const rt_test_case *t, const test_outcome *o)
 {
     printf("%s %s\n", o->passed ? "PASS" : "FAIL", t->name);
-    if (o->passed) return;
-    json_t *lines = failure_lines(t, o);
     size_t i;
     json_t *l;
-    json_array_foreach(lines, i, l) printf("    %s\n", json_string_value(l));
-    json_decref(lines);
+    if (!o->passed) {
+        json_t *lines = failure_lines(t, o);
+        json_array_foreach(lines, i, l) printf("    %s\n", json_string_value(l));
+        json_decref(lines);
+    }
+    if (json_array_size(o->log)) {
+        printf("    log:\n");
+        json_array_foreach(o->log, i, l) printf("      %s\n", json_string_value(l));
+    }
 }
 
 static void report_json(const rt_workflow *wf, const rt_test_case *t, const test_outcome *o)
@@ -510,6 +517,7 @@ static void report_json(const rt_workflow *wf, const rt_test_case *t, const test
     json_t *u;
     json_array_foreach(o->unmocked, k, u) json_array_append(unmocked, json_object_get(u, "request"));
     json_object_set_new(obj, "unmocked", unmocked);
+    if (o->log) json_object_set(obj, "log", o->log);
     char *s = json_dumps(obj, JSON_COMPACT);
     printf("%s\n", s);
     free(s);
@@ -574,16 +582,21 @@ static void remove_dir(const char *dir)
     rmdir(dir);
 }
 
-static void log_discard(void *arg, const char *level, const char *msg)
+/* Run log lines are kept per test (shown with --verbose), never printed
+** as they come. */
+static void log_keep(void *arg, const char *level, const char *msg)
 {
-    (void)arg;
-    (void)level;
-    (void)msg;
+    json_t *lines = *(json_t **)arg;
+    if (!lines) return;
+    if (strcmp(level, "info") == 0) json_array_append_new(lines, json_string(msg));
+    else json_array_append_new(lines, json_sprintf("%s: %s", level, msg));
 }
 
-int rt_test_main(const rt_workflow *wf, const rt_test_case *tests, int ntests, const char *filter, int json,
+int rt_test_main(const rt_workflow *wf, const rt_test_case *tests, int ntests, const char *filter, int flags,
                  FILE *junit, int *counts)
 {
+    bool json = flags & RT_TEST_JSON, verbose = flags & RT_TEST_VERBOSE;
+    json_t *log_lines = NULL;      /* the running test's log, or NULL */
     char *dir = scratch_dir();
     if (!dir) {
         fprintf(stderr, "flowc test: cannot create a scratch directory: %s\n", strerror(errno));
@@ -597,7 +610,7 @@ int rt_test_main(const rt_workflow *wf, const rt_test_case *tests, int ntests, c
         free(dir);
         return 2;
     }
-    rt_log_set_sink(log_discard, NULL);
+    rt_log_set_sink(log_keep, &log_lines);
     rt_exec_install_signals();
 
     int passed = 0, failed = 0;
@@ -609,7 +622,10 @@ int rt_test_main(const rt_workflow *wf, const rt_test_case *tests, int ntests, c
         const rt_test_case *t = &tests[i];
         if (filter && !strstr(t->name, filter)) continue;
         test_outcome o;
+        log_lines = verbose ? json_array() : NULL;
         run_one(wf, st, t, &o);
+        o.log = log_lines;
+        log_lines = NULL;
         if (o.passed) passed++;
         else failed++;
         if (json) report_json(wf, t, &o);

@@ -64,12 +64,16 @@ typedef struct rt_test_case {
                                    is expected, any other fails the test */
 } rt_test_case;
 
+/* rt_test_main's flags */
+enum { RT_TEST_JSON = 1, RT_TEST_VERBOSE = 2 };
+
 /* Runs every test whose name contains filter (NULL = all), in order.
 ** Prints `PASS name` / `FAIL name` with details on stdout, or one JSON
-** object per test when json; appends a JUnit <testsuite> to junit when not
-** NULL. Adds to counts[0] (passed) and counts[1] (failed). Returns 0 when
-** every test passed, 1 otherwise, 2 when the tests could not run at all. */
-int rt_test_main(const rt_workflow *wf, const rt_test_case *tests, int ntests, const char *filter, int json,
+** object per test with RT_TEST_JSON; RT_TEST_VERBOSE adds each run's log
+** lines. Appends a JUnit <testsuite> to junit when not NULL. Adds to
+** counts[0] (passed) and counts[1] (failed). Returns 0 when every test
+** passed, 1 otherwise, 2 when the tests could not run at all. */
+int rt_test_main(const rt_workflow *wf, const rt_test_case *tests, int ntests, const char *filter, int flags,
                  FILE *junit, int *counts);
 
 #endif

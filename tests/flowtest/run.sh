@@ -101,6 +101,15 @@ else
     fail "flowtest/filter" "exit $rc: $(head -3 "$tmp/out" | tr '\n' '|')"
 fi
 
+# --verbose: the run's log lines under each result
+run_flowtest tests/flowtest/fail_unmocked.flow --verbose --filter nobody
+if [ $rc -eq 1 ] && grep -qx '    log:' "$tmp/out" && grep -q "step 'ping' succeeded" "$tmp/out" &&
+    grep -q "warning: step 'audit' failed" "$tmp/out"; then
+    pass "flowtest/verbose"
+else
+    fail "flowtest/verbose" "exit $rc: $(head -6 "$tmp/out" | tr '\n' '|')"
+fi
+
 # several files: a header per file, one summary
 run_flowtest examples/demo.flow tests/flowtest/greeter_tests.flow
 if [ $rc -eq 0 ] && grep -qx '# examples/demo.flow' "$tmp/out" && grep -qx '# tests/flowtest/greeter_tests.flow' "$tmp/out" &&
