@@ -28,6 +28,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "rt_cron.h"
 #include "rt_exec.h"
 #include "rt_log.h"
 #include "rt_store.h"
@@ -122,6 +123,11 @@ typedef struct serve {
     pthread_t committer;
     bool committer_started;
 
+    /* trigger schedule: the next fire time (seconds), -1 when none */
+    bool scheduled;
+    rt_cron cron;
+    int64_t next_fire;
+
     /* webhook requests waiting for their run to end */
     pthread_mutex_t hlock;
     request *hooks;
@@ -135,6 +141,7 @@ typedef struct serve {
     long long step_count[NKINDS][NBUCKETS + 1];
     double step_sum[NKINDS];
     long long step_total[NKINDS];
+    long long fires;            /* schedule fires (each: one run per enabled user) */
     int in_flight;              /* HTTP requests being answered */
     int other_version;          /* unfinished runs left for another binary */
 } serve;
@@ -872,6 +879,125 @@ static void recover(serve *sv)
         rt_log_emit(NULL, "info", NULL, "%d runs are in progress in another process; left alone", r.elsewhere);
 }
 
+/* ---- trigger schedule ---------------------------------------------------- */
+
+static json_t *user_settings(serve *sv, const char *user, unsigned *code, char *err, size_t n);
+
+/* One fire at T (seconds): a queued run per enabled user (one without a
+** user when none is stored), committed with meta "cron:last" = T in one
+** transaction, so a fire happens completely or not at all. */
+static void schedule_fire(serve *sv, int64_t t, bool catch_up)
+{
+    const rt_workflow *wf = sv->wf;
+    json_t *users = rt_store_list_users(sv->st), *names = json_array();
+    size_t i;
+    json_t *u;
+    json_array_foreach(users, i, u) {
+        if (json_is_true(json_object_get(u, "enabled")) && json_is_string(json_object_get(u, "id")))
+            json_array_append(names, json_object_get(u, "id"));
+    }
+    if (!json_array_size(users)) json_array_append_new(names, json_null());
+    size_t n = json_array_size(names);
+    rt_store_write *w = rt_xcalloc(n + 1, sizeof *w);
+    json_t *recs = json_array();
+    char (*ids)[RT_RUN_ID_LEN + 1] = rt_xcalloc(n + 1, sizeof *ids);
+    size_t nw = 0;
+    int64_t now = rt_now_ms();
+    json_array_foreach(names, i, u) {
+        const char *user = json_string_value(u);
+        char err[512];
+        unsigned code;
+        json_t *settings = user_settings(sv, user, &code, err, sizeof err);
+        if (!settings) {
+            rt_log_emit(NULL, "warning", NULL, "schedule: no run for user %s: %s", user ? user : "-", err);
+            continue;
+        }
+        rt_store_new_run_id(ids[nw]);
+        json_t *rec = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:s, s:i, s:I, s:I, s:s, s:I, s:b}", "id", ids[nw],
+                                "workflow", wf->name, "version", wf->version, "user", user, "trigger", json_object(),
+                                "settings", settings, "status", "queued", "attempt", 1, "created", (json_int_t)now,
+                                "updated", (json_int_t)now, "source", "schedule", "scheduled_at",
+                                (json_int_t)(t * 1000), "catch_up", catch_up);
+        json_array_append_new(recs, rec);
+        w[nw] = (rt_store_write){ .run_id = ids[nw], .run = rec };
+        nw++;
+    }
+    json_t *meta = json_pack("{s:I}", "cron:last", (json_int_t)t);
+    char err[512], when[40];
+    rt_format_time(t * 1000, when, sizeof when);
+    if (!rt_store_commit_many(sv->st, w, nw, meta, err, sizeof err)) {
+        rt_log_emit(NULL, "error", NULL, "schedule: the fire of %s was not stored: %s", when, err);
+    } else {
+        rt_log_emit(NULL, "info", json_pack("{s:s, s:s, s:i, s:b}", "event", "schedule", "at", when, "runs", (int)nw,
+                                            "catch_up", catch_up),
+                    "schedule: %s%s: %zu run%s queued", catch_up ? "missed fire of " : "fire of ", when, nw,
+                    nw == 1 ? "" : "s");
+        for (size_t k = 0; k < nw; k++)
+            queue_push(sv, ids[k], json_string_value(json_object_get(json_array_get(recs, k), "user")));
+        pthread_mutex_lock(&sv->mlock);
+        sv->fires++;
+        pthread_mutex_unlock(&sv->mlock);
+    }
+    json_decref(meta);
+    json_decref(recs);
+    json_decref(names);
+    json_decref(users);
+    free(ids);
+    free(w);
+}
+
+/* The latest fire time in (from, now], or -1: a bounded walk. */
+static int64_t latest_fire(const rt_cron *c, int64_t from, int64_t now)
+{
+    int64_t found = -1, t = from;
+    for (int i = 0; i < 200000; i++) {
+        int64_t x = rt_cron_next(c, t);
+        if (x < 0 || x > now) break;
+        found = t = x;
+    }
+    return found;
+}
+
+/* At start-up: the fire missed while the process was down runs once (the
+** latest one); then the next fire is the first after now. */
+static void schedule_start(serve *sv)
+{
+    int64_t now = rt_now_ms() / 1000;
+    json_t *last = rt_store_get_meta(sv->st, "cron:last");
+    if (json_is_integer(last) && json_integer_value(last) < now) {
+        int64_t from = json_integer_value(last), missed = -1;
+        /* look back a minute, a day, a month, a year, 5 years: an
+        ** every-second schedule down for a week is no million-step walk */
+        static const int64_t windows[] = { 60, 86400, 31 * 86400, 366 * 86400, 5 * 366 * 86400LL };
+        for (size_t i = 0; i < sizeof windows / sizeof windows[0] && missed < 0; i++) {
+            int64_t start = now - windows[i] > from ? now - windows[i] : from;
+            missed = latest_fire(&sv->cron, start, now);
+            if (start == from) break;
+        }
+        if (missed >= 0) schedule_fire(sv, missed, true);
+    }
+    json_decref(last);
+    sv->next_fire = rt_cron_next(&sv->cron, now);
+    char when[40] = "never";
+    if (sv->next_fire >= 0) rt_format_time(sv->next_fire * 1000, when, sizeof when);
+    rt_log_emit(NULL, "info", json_pack("{s:s, s:s, s:s, s:s}", "event", "schedule", "cron", sv->wf->cron, "zone",
+                                        sv->wf->zone ? sv->wf->zone : "UTC", "next", when),
+                "schedule \"%s\" in %s: next fire %s", sv->wf->cron, sv->wf->zone ? sv->wf->zone : "UTC", when);
+}
+
+/* From the main loop: fires when due (once, for the latest due time, when
+** the process fell behind by more than a period). */
+static void schedule_tick(serve *sv)
+{
+    if (!sv->scheduled || sv->next_fire < 0) return;
+    int64_t now = rt_now_ms() / 1000;
+    if (now < sv->next_fire) return;
+    int64_t t = sv->next_fire, late = latest_fire(&sv->cron, t, now);
+    if (late >= 0) t = late;
+    schedule_fire(sv, t, t != sv->next_fire);
+    sv->next_fire = rt_cron_next(&sv->cron, t > now ? t : now);
+}
+
 /* ---- HTTP routes -------------------------------------------------------- */
 
 static bool authorized(serve *sv, struct MHD_Connection *conn)
@@ -987,7 +1113,7 @@ static enum MHD_Result get_run(request *rq, const char *id)
     }
     json_t *out = json_object();
     static const char *const keys[] = { "id", "status", "user", "attempt", "created", "updated", "wake_at",
-                                        "output", "error", "failed_step", "source" };
+                                        "output", "error", "failed_step", "source", "scheduled_at", "catch_up" };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         json_t *v = json_object_get(rec, keys[i]);
         if (v) json_object_set(out, keys[i], v);
@@ -1007,6 +1133,33 @@ static enum MHD_Result get_run(request *rq, const char *id)
     json_decref(steps);
     json_decref(rec);
     return answer_json(rq, MHD_HTTP_OK, out);
+}
+
+/* GET /runs?status=S&user=U&limit=N: run summaries, newest first. */
+static enum MHD_Result list_runs(request *rq)
+{
+    serve *sv = rq->sv;
+    const char *status = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "status");
+    const char *user = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "user");
+    const char *limit = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "limit");
+    int n = limit ? atoi(limit) : 50;
+    if (n <= 0 || n > 10000) n = 50;
+    rt_run_query q = { .status = status && *status ? status : NULL, .user = user && *user ? user : NULL, .limit = n };
+    json_t *all = rt_store_query_runs(sv->st, &q), *out = json_array();
+    static const char *const keys[] = { "id", "status", "user", "attempt", "created", "updated", "error",
+                                        "source", "scheduled_at", "catch_up" };
+    size_t i;
+    json_t *r;
+    json_array_foreach(all, i, r) {
+        json_t *sum = json_object();
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            json_t *v = json_object_get(r, keys[k]);
+            if (v) json_object_set(sum, keys[k], v);
+        }
+        json_array_append_new(out, sum);
+    }
+    json_decref(all);
+    return answer_json(rq, MHD_HTTP_OK, json_pack("{s:o}", "runs", out));
 }
 
 static enum MHD_Result get_metrics(request *rq)
@@ -1037,6 +1190,8 @@ static enum MHD_Result get_metrics(request *rq)
                   queued, running, waiting, sv->other_version);
     rt_buf_printf(&b, "# HELP flow_queue_depth Runs queued for a worker.\n# TYPE flow_queue_depth gauge\n"
                       "flow_queue_depth %zu\n", queued);
+    rt_buf_printf(&b, "# HELP flow_schedule_fires_total Schedule fires (each queues a run per enabled user).\n"
+                      "# TYPE flow_schedule_fires_total counter\nflow_schedule_fires_total %lld\n", sv->fires);
     rt_buf_printf(&b, "# HELP flow_paused 1 when started with --paused (runs are queued, not started).\n"
                       "# TYPE flow_paused gauge\nflow_paused %d\n", sv->o.paused);
     rt_buf_printf(&b, "# HELP flow_queue_users Users with queued runs.\n# TYPE flow_queue_users gauge\n"
@@ -1088,6 +1243,10 @@ static enum MHD_Result route(request *rq, const char *url, const char *method)
     if (strcmp(url, "/metrics") == 0) {
         if (!get) return answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
         return get_metrics(rq);
+    }
+    if (strcmp(url, "/runs") == 0 || strcmp(url, "/runs/") == 0) {
+        if (!get) return answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+        return list_runs(rq);
     }
     if (strncmp(url, "/runs/", 6) == 0) {
         if (!get) return answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
@@ -1342,6 +1501,15 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
         serve_free(sv);
         return SERVE_EXIT_USAGE;
     }
+    if (wf->trigger == RT_TRIG_SCHEDULE) {     /* before any thread: the zone sets TZ */
+        if (!wf->cron || !rt_cron_parse(wf->cron, &sv->cron, err, sizeof err) ||
+            !rt_cron_set_zone(wf->zone, err, sizeof err)) {
+            fprintf(stderr, "%s: trigger schedule: %s\n", wf->name, wf->cron ? err : "no cron expression");
+            serve_free(sv);
+            return SERVE_EXIT_USAGE;
+        }
+        sv->scheduled = true;
+    }
     if (o->log_file && !open_log_file(o->log_file)) {
         fprintf(stderr, "%s: cannot open log file %s: %s\n", wf->name, o->log_file, strerror(errno));
         serve_free(sv);
@@ -1357,9 +1525,8 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
         serve_free(sv);
         return SERVE_EXIT_USAGE;
     }
-    if (wf->trigger == RT_TRIG_SCHEDULE || wf->trigger == RT_TRIG_ENABLED)
-        rt_log_emit(NULL, "warning", NULL, "serve does not fire %s triggers yet: it only runs queued and unfinished runs",
-                    wf->trigger == RT_TRIG_SCHEDULE ? "schedule" : "enabled");
+    if (wf->trigger == RT_TRIG_ENABLED)
+        rt_log_emit(NULL, "warning", NULL, "serve does not fire enabled triggers yet: it only runs queued and unfinished runs");
 
     rt_exec_install_signals();          /* SIGTERM/SIGINT: the engine and the main loop see it */
     struct sigaction hup = { 0 }, old_hup;
@@ -1369,6 +1536,7 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
     sigaction(SIGHUP, &hup, &old_hup);
 
     recover(sv);                        /* before accepting: new runs are not in the scan twice */
+    if (sv->scheduled) schedule_start(sv);
     pthread_create(&sv->committer, NULL, committer_main, sv);
     sv->committer_started = true;
     unsigned pool = sv->o.workers > 4 ? 4 : 2;
@@ -1411,6 +1579,7 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
             else rt_log_emit(NULL, "info", json_pack("{s:s}", "event", "log_reopened"), "SIGHUP: log file reopened");
         }
         wake_due(sv);
+        schedule_tick(sv);
         hooks_expire(sv, false);
         rt_log_flush();
         nap_ms(20);

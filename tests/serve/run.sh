@@ -279,6 +279,43 @@ else
 fi
 kill -9 "$SV_PID"; wait "$SV_PID" 2>/dev/null
 
+# ---- trigger schedule: the cron unit tests, then a seconds schedule ---------
+if cc -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror -D_GNU_SOURCE -g \
+      -fsanitize=address,undefined -fno-sanitize-recover=undefined -I"$ROOT/runtime" \
+      cron_test.c "$ROOT/runtime/rt_cron.c" -o "$T/cron_test" 2>"$T/cron_test.build"; then
+    "$T/cron_test" >"$T/cron_test.out" 2>&1
+    cat "$T/cron_test.out" | grep -E '^(PASS|FAIL): '
+    sanitizer_report "$T/cron_test.out" && fail "cron unit tests under ASan/UBSan" "$(grep -m3 -E 'ERROR|runtime error' "$T/cron_test.out")"
+else
+    fail "cron unit tests build" "$(head -5 "$T/cron_test.build")"
+fi
+if build tick; then
+    ctl_reset
+    ctl_routes '{"method": "POST", "path": "/tick/*", "body": {}}'
+    for u in ann bob; do "$T/tick" users set $u --state "$T/tick.state" 2>>"$T/tick.log"; done
+    "$T/tick" users set cid --disabled --state "$T/tick.state" 2>>"$T/tick.log"
+    serve_start "$T/tick" "$T/tick.state" "$T/tick.log"
+    sleep 4.5
+    serve_stop; rc=$?
+    ann=$(ctl_count /tick/ann); bob=$(ctl_count /tick/bob); cid=$(ctl_count /tick/cid)
+    if [ $rc -eq 0 ] && [ "$ann" -ge 2 ] && [ "$ann" == "$bob" ] && [ "$cid" == 0 ]; then
+        pass "schedule '*/2 * * * * *' in Europe/Paris: $ann fires in 4.5 s, one run per enabled user, none for a disabled one"
+    else
+        fail "schedule fires" "rc=$rc ann=$ann bob=$bob cid=$cid $(grep -m3 -E 'error|warning' "$T/tick.log")"
+    fi
+    sleep 4.5                           # two fires missed while down
+    serve_start "$T/tick" "$T/tick.state" "$T/tick.log"
+    sleep 0.5
+    r=$(curl -s -H "$AUTH" "$SV/runs?limit=100")
+    serve_stop
+    if [ "$(json_eval "$r" 'sorted((x["user"], x["scheduled_at"]) for x in j["runs"] if x.get("catch_up")) and len(set(x["scheduled_at"] for x in j["runs"] if x.get("catch_up")))')" == 1 ] \
+       && [ "$(json_eval "$r" 'sorted(x["user"] for x in j["runs"] if x.get("catch_up"))')" == "['ann', 'bob']" ]; then
+        pass "schedule catch-up: the fires missed while down run once on restart (one run per user)"
+    else
+        fail "schedule catch-up" "$(json_eval "$r" '[(x["user"], x.get("scheduled_at"), x.get("catch_up")) for x in j["runs"]][:8]')"
+    fi
+fi
+
 # ---- supervisor life: sd_notify, SIGHUP ---------------------------------
 python3 - "$T/notify.sock" >"$T/notify.out" <<'PY' &
 import socket, sys
