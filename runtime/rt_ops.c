@@ -394,11 +394,18 @@ static int retry_one(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, 
     json_t *prev_error = json_incref(json_object_get(rec, "error"));
     json_t *prev_step = json_incref(json_object_get(rec, "failed_step"));
     for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) json_object_del(rec, gone[i]);
-    rt_store_write w = { .run_id = id, .run = rec, .drop_steps = drop };
+    rt_store_write w = { .run_id = id, .run = rec, .drop_steps = drop, .expect_status = "failed" };
     bool ok = rt_store_commit(st, &w, err, sizeof err);
     json_decref(drop);
     if (!ok) {
-        fprintf(stderr, "%s: %s\n", wf->name, err);
+        bool changed = strncmp(err, RT_STORE_CHANGED, strlen(RT_STORE_CHANGED)) == 0;
+        fprintf(stderr, "%s: %s%s\n", wf->name, err, changed ? ": another process retried it; nothing done" : "");
+        if (changed) {
+            json_decref(prev_error);
+            json_decref(prev_step);
+            json_decref(rec);
+            return RT_EXIT_USAGE;
+        }
         json_decref(prev_error);
         json_decref(prev_step);
         json_decref(rec);

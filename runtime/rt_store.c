@@ -251,6 +251,11 @@ static int write_ops(rt_store *st, MDB_txn *txn, const rt_store_write *w)
         const char *ps = json_string_value(json_object_get(prev, "status"));
         const char *status = json_string_value(json_object_get(w->run, "status"));
         const char *user = json_string_value(json_object_get(w->run, "user"));
+        if (w->expect_status && (!ps || strcmp(ps, w->expect_status) != 0)) {
+            json_decref(prev);
+            rt_buf_free(&kb);
+            return MDB_KEYEXIST;    /* reported as RT_STORE_CHANGED */
+        }
         rc = put_json(txn, st->runs, &k, w->run);
         if (rc == 0 && (!prev || !ps || !status || strcmp(ps, status) != 0)) {
             if (prev) rc = index_run(st, txn, w->run_id, ps, json_string_value(json_object_get(prev, "user")), false);
@@ -462,10 +467,13 @@ bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t er
         }
         w = NULL;
     }
-    if (!w) {
-        int rc = commit_locked(st, NULL);
+    if (!w || w->expect_status) {
+        /* a conditional write commits alone: its failure must not fail a group */
+        int rc = commit_locked(st, w);
         pthread_mutex_unlock(&st->wlock);
-        if (rc != 0) snprintf(err, errlen, "cannot commit to the state store: %s", mdb_strerror(rc));
+        if (rc == MDB_KEYEXIST && w)
+            snprintf(err, errlen, RT_STORE_CHANGED " (it is no longer %s)", w->expect_status);
+        else if (rc != 0) snprintf(err, errlen, "cannot commit to the state store: %s", mdb_strerror(rc));
         return rc == 0;
     }
     pthread_mutex_unlock(&st->wlock);

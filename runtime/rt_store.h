@@ -77,6 +77,8 @@ typedef struct rt_store_write {
     const json_t *step;         /* the step record at step_path */
     const json_t *logs;         /* array of log records, each with "path" */
     const json_t *drop_steps;   /* array of step paths whose records to delete first (retry) */
+    const char *expect_status;  /* run: commit only if the stored run has this status, else
+                                   fail with RT_STORE_CHANGED (two `retry`s of one run) */
     bool deferrable;            /* batch mode may group it with later writes */
 } rt_store_write;
 
@@ -90,6 +92,9 @@ typedef struct rt_store_write {
 ** holds references to step and logs, which must not change afterwards. A
 ** killed process loses at most those writes: their steps run again. */
 bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t errlen);
+/* The message prefix rt_store_commit writes when expect_status did not hold. */
+#define RT_STORE_CHANGED "the run changed meanwhile"
+
 
 /* The run record: a NEW reference, or NULL when there is none. */
 json_t *rt_store_get_run(rt_store *st, const char *run_id);
