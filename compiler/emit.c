@@ -483,6 +483,15 @@ static void emit_indent(strbuf *b, int n)
     for (int i = 0; i < n; i++) strbuf_puts(b, "    ");
 }
 
+/* The type that picks a function parameter's C type: a `string?` is a
+** `const char *` that is NULL for null; other optionals stay json. */
+static const ast_type *param_ctype(const ast_arg *p)
+{
+    const ast_type *t = p->ctype ? p->ctype : &ast_type_json;
+    if (t->kind == TY_OPTIONAL && t->elem && t->elem->kind == TY_STRING) return t->elem;
+    return t;
+}
+
 /* The user's C, as a function with typed parameters, and its wrapper. */
 static void emit_function_step(emit_state *es, const ast_step *s)
 {
@@ -492,7 +501,7 @@ static void emit_function_step(emit_state *es, const ast_step *s)
     if (!s->nparams) strbuf_puts(b, "void");
     for (int i = 0; i < s->nparams; i++) {
         const ast_arg *p = s->params[i];
-        const ast_type *t = p->ctype ? p->ctype : &ast_type_json;
+        const ast_type *t = param_ctype(p);
         const char *ct = t->kind == TY_INT ? "int64_t" : t->kind == TY_FLOAT ? "double"
                        : t->kind == TY_BOOL ? "bool" : t->kind == TY_STRING ? "const char *"
                        : "const json_t *";
@@ -513,7 +522,7 @@ static void emit_function_step(emit_state *es, const ast_step *s)
                   s->name);
     for (int i = 0; i < s->nparams; i++) {
         const ast_arg *p = s->params[i];
-        const ast_type *t = p->ctype ? p->ctype : &ast_type_json;
+        const ast_type *t = param_ctype(p);
         const char *getter = t->kind == TY_INT ? "rt_param_int" : t->kind == TY_FLOAT ? "rt_param_float"
                            : t->kind == TY_BOOL ? "rt_param_bool" : t->kind == TY_STRING ? "rt_param_string"
                            : "rt_param_json";

@@ -316,6 +316,7 @@ if build exprs; then
     expect_expr "len() of list, string, object" lens "{'list': 3, 'str': 3, 'obj': 1, 'lit': 3}"
     expect_expr "list and object literals" literals "{'list': [1, 'two', 3.5, True, None, [4]], 'obj': {'quoted key': 1, 'inner': {'deep': []}}}"
     expect_expr "nested field access" nested "'deep'"
+    expect_expr "a null string? reaches a function step as NULL" nick_c "'Ada'"
     expect_expr "env.X" env "'lab el'"
     expect_expr "run.user and run.attempt" run "dict(j['run'], id=None) == {'id': None, 'user': 'u42', 'attempt': 1} and len(j['run']['id']) == 20 and j['run']"
     expect_expr "--settings FILE overrides defaults, others kept" settings "{'greeting': 'bonjour', 'limit': 3, 'ratio': 0.5, 'loud': False}"
