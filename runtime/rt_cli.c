@@ -28,6 +28,7 @@ static void usage(const rt_workflow *wf, FILE *out)
             "  %s run [--event FILE|-] [--user ID] [--settings FILE] [--state DIR] [--json]\n"
             "         [--test-limits] [--durability sync|batch] [--step NAME --input FILE]\n"
             "  %s resume [--state DIR] [--json]     finish unfinished runs of this version; wake due waits\n"
+            "  %s serve --listen HOST:PORT [...]    HTTP service: events, webhooks, schedules (serve --help)\n"
             "  %s info [--json]                     name, version, trigger, settings, secrets\n"
             "  %s history [--status S] [--user U] [--since TIME] [--limit N] [--json]\n"
             "  %s show RUN_ID [--json]              trigger, steps, attempts, inputs, outputs, logs\n"
@@ -42,7 +43,7 @@ static void usage(const rt_workflow *wf, FILE *out)
             "Secrets: the user's stored ones, else FLOW_SECRET_<NAME>; FLOW_<INTEGRATION>_BASE_URL overrides a base URL.\n"
             "Exit codes: 0 ok, 1 run failed, 2 usage or bad input, 75 interrupted (resumable).\n",
             n, wf->description ? " - " : "", wf->description ? wf->description : "", n, n, n, n, n, n, n, n, n,
-            n, n, n);
+            n, n, n, n);
 }
 
 int rt_cli_usage_error(const rt_workflow *wf, const char *fmt, const char *arg)
