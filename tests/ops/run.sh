@@ -182,6 +182,23 @@ else
     fail "ops: retry" "r0=$r0 rr=$rr paths=$paths attempt=$att rec=$rec $(tail -3 "$T/retry.err")"
 fi
 
+# retry of a failed fanout: only the failed item is sent again
+ctl_routes '[{"method": "POST", "path": "/item", "responses": [{"status": 201, "body": {}}, {"status": 400, "body": {"error": "bad item"}}, {"status": 201, "body": {}}], "repeat_last": true}]'
+ctl_reset
+q "$J" run --user alice --event "$T/ev.json" >/dev/null 2>&1; rf=$?
+xid=$("$J" history --limit 1 --json | jq_ 'j[0]["id"]')
+xfs=$("$J" history --limit 1 --json | jq_ 'j[0].get("failed_step")')
+ctl_routes '[{"method": "POST", "path": "/item", "responses": [{"status": 201, "body": {}}]}]'
+ctl_reset
+out=$(q "$J" retry "$xid" 2>"$T/retryf.err"); rr=$?
+paths=$(json_eval "$(ctl_log '/*')" 'sorted(r["path"] for r in j)')
+if [ $rf -eq 1 ] && [ "$xfs" == each ] && [ $rr -eq 0 ] && [ "$paths" == "['/after', '/item']" ] \
+   && [ "$(echo "$out" | jq_ 'j["items"]')" == 3 ]; then
+    pass "ops: retry of a failed fanout re-sends only the failed item and the steps after it"
+else
+    fail "ops: retry of a failed fanout" "rf=$rf fs=$xfs rr=$rr paths=$paths $(tail -3 "$T/retryf.err")"
+fi
+
 # retry --all --status failed --since: two failing runs of a closed region
 ctl_routes '[{"method": "POST", "path": "/push/us", "responses": [{"status": 400, "body": {"error": "closed again"}}]}]'
 q "$J" run --user bob --event "$T/ev.json" >/dev/null 2>&1
