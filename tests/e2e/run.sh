@@ -519,3 +519,15 @@ if [ -x "$T/exprs" ]; then
     "$T/exprs" frobnicate >"$T/help.out" 2>&1; rc=$?
     [ $rc -eq 2 ] && pass "unknown command: exit 2" || fail "unknown command" "rc=$rc"
 fi
+
+# ---- timeout on a function step ---------------------------------------------------
+if build fntimeout; then
+    start=$(date +%s%N)
+    out=$("$T/fntimeout" run --state "$T/fnt.state" 2>"$T/fnt.err"); rc=$?
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    if [ $rc -eq 0 ] && [ "$(json_eval "$out" 'j["ok"], "time" in j["error"]')" == "(False, True)" ] && [ $ms -lt 1400 ]; then
+        pass "timeout on a function step fails the attempt"
+    else
+        fail "timeout on a function step fails the attempt" "rc=$rc ${ms}ms out=$out"
+    fi
+fi
