@@ -531,3 +531,7 @@ if build fntimeout; then
         fail "timeout on a function step fails the attempt" "rc=$rc ${ms}ms out=$out"
     fi
 fi
+
+# ---- the sanitized compiler stayed clean while building every workflow ----------------
+dirty=$(for f in "$T"/*.build "$T"/*.err; do sanitizer_report "$f" && basename "$f"; done | tr '\n' ' ')
+[ -z "$dirty" ] && pass "flowc (ASan/UBSan) clean building and running (flowc run) the e2e workflows" || fail "sanitizer reports while building" "$dirty"
