@@ -30,6 +30,7 @@
 
 #include "rt_cron.h"
 #include "rt_exec.h"
+#include "rt_hmac.h"
 #include "rt_log.h"
 #include "rt_store.h"
 #include "rt_type.h"
@@ -46,6 +47,7 @@ typedef struct serve_opts {
     const char *token_file;
     const char *log_file;       /* stderr goes there; SIGHUP reopens it */
     const char *port_file;      /* written with the bound port once listening */
+    const char *hook_secret;    /* the user secret that signs webhook bodies (HMAC-SHA256), or NULL */
     int workers;                /* runs executing at once */
     int max_user_runs;          /* runs of one user executing at once; 0 = no limit */
     long max_body;              /* request bodies larger get 413 */
@@ -160,6 +162,7 @@ struct request {
     unsigned status;
     char *answer;               /* owned JSON text */
     bool replayed;              /* Idempotency-Key seen before */
+    bool check_signature;       /* no bearer token: a webhook signed with the user's secret */
     /* an accept */
     bool hook;
     json_t *record;             /* owned: the run record to commit (no id yet) */
@@ -224,7 +227,7 @@ static void usage(const rt_workflow *wf)
 {
     printf("usage: %s serve --listen HOST:PORT [--workers N] [--state DIR] [--token-file F]\n"
            "       [--max-body N] [--hook-timeout D] [--drain-timeout D] [--max-user-runs N]\n"
-           "       [--log-file F] [--port-file F] [--json] [--no-auth] [--paused]\n\n"
+           "       [--log-file F] [--port-file F] [--json] [--no-auth] [--paused] [--hook-secret NAME]\n\n"
            "  POST /events/NAME   (X-Flow-User, Idempotency-Key)  -> 202 {\"run_id\"}\n"
            "  POST /hooks/USER    request trigger: 200 with the run's output, 500, or 202 after --hook-timeout\n"
            "  GET  /runs/ID, /healthz, /metrics\n"
@@ -258,6 +261,12 @@ static int parse_opts(const rt_workflow *wf, int argc, char **argv, serve_opts *
         else if (strcmp(a, "--token-file") == 0) o->token_file = v;
         else if (strcmp(a, "--log-file") == 0) o->log_file = v;
         else if (strcmp(a, "--port-file") == 0) o->port_file = v;
+        else if (strcmp(a, "--hook-secret") == 0) {
+            bool declared = false;
+            for (int k = 0; k < wf->nsecrets; k++) declared |= strcmp(wf->secrets[k], v) == 0;
+            if (!declared) return usage_error(wf, "--hook-secret names a secret the workflow declares (secrets { ... }), not '%s'", v);
+            o->hook_secret = v;
+        }
         else if (strcmp(a, "--workers") == 0) {
             o->workers = atoi(v);
             if (o->workers < 1 || o->workers > 1024) return usage_error(wf, "--workers is 1 to 1024, not '%s'", v);
@@ -1281,6 +1290,36 @@ static enum MHD_Result route(request *rq, const char *url, const char *method)
     return answer_error(rq, MHD_HTTP_NOT_FOUND, "no such endpoint (POST /events/NAME, POST /hooks/USER, GET /runs/ID, /healthz, /metrics)");
 }
 
+/* X-Flow-Signature: sha256=HEX, the HMAC-SHA256 of the body under the
+** user's stored secret --hook-secret (`users set USER --secret NAME=...`). */
+static bool signature_ok(request *rq, const char *user)
+{
+    serve *sv = rq->sv;
+    const char *sig = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "X-Flow-Signature");
+    if (!sig || !*user || strchr(user, '/')) return false;
+    if (strncasecmp(sig, "sha256=", 7) == 0) sig += 7;
+    json_t *urec = rt_store_get_user(sv->st, user);
+    if (!urec || !json_is_true(json_object_get(urec, "enabled"))) {
+        json_decref(urec);
+        return false;
+    }
+    char err[512];
+    json_t *secrets = rt_users_secrets(sv->st, sv->state_dir, urec, err, sizeof err);
+    const char *key = json_string_value(json_object_get(secrets, sv->o.hook_secret));
+    bool ok = false;
+    if (key) {
+        uint8_t mac[32];
+        rt_hmac_sha256(key, strlen(key), rq->body.data ? rq->body.data : "", rq->body.len, mac);
+        ok = rt_hmac_equal_hex(mac, sig);
+    } else {
+        rt_log_emit(NULL, "warning", NULL, "signed webhook for user %s, who has no stored secret '%s'%s%s", user,
+                    sv->o.hook_secret, secrets ? "" : ": ", secrets ? "" : err);
+    }
+    json_decref(secrets);
+    json_decref(urec);
+    return ok;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -1296,8 +1335,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_lock(&sv->mlock);
         sv->in_flight++;
         pthread_mutex_unlock(&sv->mlock);
-        if (strcmp(url, "/healthz") != 0 && !authorized(sv, conn))
-            return answer_error(rq, MHD_HTTP_UNAUTHORIZED, "a valid 'Authorization: Bearer TOKEN' header is required");
+        if (strcmp(url, "/healthz") != 0 && !authorized(sv, conn)) {
+            if (sv->o.hook_secret && strncmp(url, "/hooks/", 7) == 0 &&
+                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Flow-Signature"))
+                rq->check_signature = true;     /* once the body is in */
+            else
+                return answer_error(rq, MHD_HTTP_UNAUTHORIZED, "a valid 'Authorization: Bearer TOKEN' header is required");
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoll(cl, NULL, 10) > sv->o.max_body) {
             char msg[128];
@@ -1329,6 +1373,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         snprintf(msg, sizeof msg, "request body over %ld bytes", sv->o.max_body);
         return answer_error(rq, MHD_HTTP_CONTENT_TOO_LARGE, msg);
     }
+    if (rq->check_signature && !signature_ok(rq, url + 7))
+        return answer_error(rq, MHD_HTTP_UNAUTHORIZED, "the X-Flow-Signature does not match the body (HMAC-SHA256 with the user's secret)");
     return route(rq, url, method);
 }
 

@@ -196,6 +196,25 @@ fi
 ctl_routes '{"method": "POST", "path": "/echo", "responses": [{"status": 200, "body": {}}]}'
 serve_stop
 
+# webhooks signed with the user's secret instead of the bearer token
+"$T/hook" users set signer --secret hook_key=whsec-signer-0123 --state "$T/hook.state" 2>>"$T/hook.log"
+"$T/hook" users set off --disabled --secret hook_key=whsec-off-0123 --state "$T/hook.state" 2>>"$T/hook.log"
+serve_start "$T/hook" "$T/hook.state" "$T/hook.log" --hook-secret hook_key
+sign() { python3 -c 'import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())' "$1" "$2"; }
+body='{"name": "Signed"}'
+c1=$(curl -s -w ' %{http_code}' -X POST -H "X-Flow-Signature: sha256=$(sign whsec-signer-0123 "$body")" --data-binary "$body" "$SV/hooks/signer")
+c2=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-Flow-Signature: sha256=$(sign whsec-signer-0123 "$body")" --data-binary '{"name": "Forged"}' "$SV/hooks/signer")
+c3=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-Flow-Signature: sha256=$(sign wrong-key "$body")" --data-binary "$body" "$SV/hooks/signer")
+c4=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-Flow-Signature: sha256=$(sign whsec-off-0123 "$body")" --data-binary "$body" "$SV/hooks/off")
+c5=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary "$body" "$SV/hooks/signer")
+serve_stop
+if [ "${c1##* }" == 200 ] && echo "$c1" | grep -q '"Signed"' && [ "$c2$c3$c4$c5" == 401401401401 ] \
+   && ! grep -rq 'whsec-signer-0123' "$T/hook.log" "$T/hook.state/data.mdb"; then
+    pass "webhook signed with HMAC-SHA256 of the user's secret: accepted; forged body, wrong key, disabled user, unsigned: 401"
+else
+    fail "signed webhooks" "signed=$c1 forged=$c2 wrong key=$c3 disabled=$c4 unsigned=$c5 $(tail -3 "$T/hook.log")"
+fi
+
 # ---- durable waits suspend the run --------------------------------------
 serve_start "$T/waiter" "$T/wait.state" "$T/wait.log" --workers 1
 out=$(post /events/tick '{"id": "w1", "score": 1}'); wid=$(json_eval "${out% *}" 'j["run_id"]' 2>/dev/null)
@@ -284,10 +303,19 @@ if cc -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -
       -fsanitize=address,undefined -fno-sanitize-recover=undefined -I"$ROOT/runtime" \
       cron_test.c "$ROOT/runtime/rt_cron.c" -o "$T/cron_test" 2>"$T/cron_test.build"; then
     "$T/cron_test" >"$T/cron_test.out" 2>&1
-    cat "$T/cron_test.out" | grep -E '^(PASS|FAIL): '
+    grep -E '^(PASS|FAIL): ' "$T/cron_test.out"
     sanitizer_report "$T/cron_test.out" && fail "cron unit tests under ASan/UBSan" "$(grep -m3 -E 'ERROR|runtime error' "$T/cron_test.out")"
 else
     fail "cron unit tests build" "$(head -5 "$T/cron_test.build")"
+fi
+if cc -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror -D_GNU_SOURCE -g \
+      -fsanitize=address,undefined -fno-sanitize-recover=undefined -I"$ROOT/runtime" \
+      hmac_test.c "$ROOT/runtime/rt_hmac.c" -o "$T/hmac_test" 2>"$T/hmac_test.build"; then
+    "$T/hmac_test" >"$T/hmac_test.out" 2>&1
+    grep -E '^(PASS|FAIL): ' "$T/hmac_test.out"
+    sanitizer_report "$T/hmac_test.out" && fail "hmac unit tests under ASan/UBSan" "$(grep -m3 -E 'ERROR|runtime error' "$T/hmac_test.out")"
+else
+    fail "hmac unit tests build" "$(head -5 "$T/hmac_test.build")"
 fi
 if build tick; then
     ctl_reset
