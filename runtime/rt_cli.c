@@ -331,8 +331,11 @@ rt_outcome rt_cli_execute(const rt_workflow *wf, rt_store *st, json_t *rec, cons
     return out;
 }
 
-/* Test Step: `run --step NAME --input FILE` in a scratch state. */
-static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *payload, json_t *settings)
+/* Test Step: `run --step NAME --input FILE` in a scratch state (removed
+** afterwards). secrets: the user's stored ones (NEW reference taken over)
+** or NULL. */
+static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *payload, json_t *settings,
+                        json_t *secrets)
 {
     char err[1024];
     json_t *inputs = json_object();
@@ -343,20 +346,24 @@ static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *pay
             fprintf(stderr, "%s: %s\n", wf->name,
                     inputs ? "--input must hold an object mapping step names to their outputs" : err);
             json_decref(inputs);
+            json_decref(secrets);
             return RT_EXIT_USAGE;
         }
     }
     char dir[] = "/tmp/flow-step.XXXXXX";
-    if (!o->state && !mkdtemp(dir)) {
+    if (!mkdtemp(dir)) {
         fprintf(stderr, "%s: cannot create a scratch state: %s\n", wf->name, strerror(errno));
         json_decref(inputs);
+        json_decref(secrets);
         return RT_EXIT_FAILED;
     }
     char e2[512];
-    rt_store *st = rt_store_open(o->state ? o->state : dir, true, e2, sizeof e2);
+    rt_store *st = rt_store_open(dir, true, e2, sizeof e2);
     if (!st) {
         fprintf(stderr, "%s: %s\n", wf->name, e2);
         json_decref(inputs);
+        json_decref(secrets);
+        rmdir(dir);
         return RT_EXIT_FAILED;
     }
     json_t *rec = rt_cli_new_run(wf, o->user, payload, settings, "step");
@@ -365,20 +372,19 @@ static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *pay
     run.test_limits = o->test_limits;
     run.only_step = o->step;
     run.step_inputs = inputs;
+    run.secrets = secrets;
     rt_outcome out = rt_exec_run(&run);
     int rc = rt_cli_exit_code(out);
     if (out == RT_RUN_SUCCEEDED) rt_cli_print_output(run.output, o->test_limits);
     if (run.input_error) rc = RT_EXIT_USAGE;
     rt_run_free(&run);
     rt_store_close(st);
-    if (!o->state) {
-        char path[64];
-        snprintf(path, sizeof path, "%s/data.mdb", dir);
-        unlink(path);
-        snprintf(path, sizeof path, "%s/lock.mdb", dir);
-        unlink(path);
-        rmdir(dir);
-    }
+    char path[64];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    unlink(path);
+    rmdir(dir);
     json_decref(inputs);
     return rc;
 }
@@ -388,8 +394,8 @@ static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
     char err[1024];
     if (!o->step && o->input) return rt_cli_usage_error(wf, "%s needs --step NAME", "--input");
     rt_store *st = NULL;
-    json_t *urec = NULL;
-    if (o->user && !o->step) {
+    json_t *urec = NULL, *secrets = NULL;
+    if (o->user) {
         if (!(st = rt_cli_open_store(wf, o))) return RT_EXIT_USAGE;
         urec = rt_users_get_enabled(st, wf, o->user, err, sizeof err);
         /* a state without connected users is a development one: --user
@@ -402,11 +408,17 @@ static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
             rt_store_close(st);
             return RT_EXIT_USAGE;
         }
+        if (urec && o->step) {      /* a normal run loads them in rt_cli_execute */
+            char buf[4096];
+            secrets = rt_users_secrets(st, rt_users_state_dir(wf, o, buf, sizeof buf), urec, err, sizeof err);
+            if (!secrets) rt_log_emit(NULL, "warning", NULL, "%s", err);
+        }
     }
     json_t *settings = rt_cli_settings(wf, json_object_get(urec, "settings"), o->settings, err, sizeof err);
     json_decref(urec);
     if (!settings) {
         fprintf(stderr, "%s: %s\n", wf->name, err);
+        json_decref(secrets);
         rt_store_close(st);
         return RT_EXIT_USAGE;
     }
@@ -414,6 +426,7 @@ static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
     if (!payload) {
         fprintf(stderr, "%s: %s\n", wf->name, err);
         json_decref(settings);
+        json_decref(secrets);
         rt_store_close(st);
         return RT_EXIT_USAGE;
     }
@@ -421,11 +434,13 @@ static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
         fprintf(stderr, "%s: %s (no run was created)\n", wf->name, err);
         json_decref(settings);
         json_decref(payload);
+        json_decref(secrets);
         rt_store_close(st);
         return RT_EXIT_USAGE;
     }
     if (o->step) {
-        int rc = run_one_step(wf, o, payload, settings);
+        rt_store_close(st);
+        int rc = run_one_step(wf, o, payload, settings, secrets);
         json_decref(settings);
         json_decref(payload);
         return rc;
