@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -267,9 +268,10 @@ static int parse_opts(const rt_workflow *wf, int argc, char **argv, serve_opts *
             if (!declared) return usage_error(wf, "--hook-secret names a secret the workflow declares (secrets { ... }), not '%s'", v);
             o->hook_secret = v;
         }
-        else if (strcmp(a, "--workers") == 0) {
+        else if (strcmp(a, "--workers") == 0 || strcmp(a, "--max-concurrent-runs") == 0) {
             o->workers = atoi(v);
             if (o->workers < 1 || o->workers > 1024) return usage_error(wf, "--workers is 1 to 1024, not '%s'", v);
+            /* --max-concurrent-runs: the same bound, by its name in the issue of queue limits */
         } else if (strcmp(a, "--max-user-runs") == 0) {
             o->max_user_runs = atoi(v);
             if (o->max_user_runs < 0) return usage_error(wf, "--max-user-runs is a count, not '%s'", v);
@@ -1246,8 +1248,8 @@ static enum MHD_Result route(request *rq, const char *url, const char *method)
         bool draining = sv->draining;
         pthread_mutex_unlock(&sv->alock);
         return answer_json(rq, draining ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
-                           json_pack("{s:s, s:s, s:s}", "status", draining ? "draining" : "ok", "workflow", wf->name,
-                                     "version", wf->version));
+                           json_pack("{s:s, s:s, s:s, s:i}", "status", draining ? "draining" : "ok", "workflow",
+                                     wf->name, "version", wf->version, "other_version_runs", sv->other_version));
     }
     if (strcmp(url, "/metrics") == 0) {
         if (!get) return answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
@@ -1398,6 +1400,38 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 /* ---- the process -------------------------------------------------------- */
+
+/* One serve per state directory: a second one would queue the first one's
+** runs at start-up and execute them twice. The lock (flock on
+** STATE/serve.lock, holding the pid) goes with the process, kill -9 too.
+** Returns the fd, or -1 with a message. */
+static int lock_state(const char *dir, char *err, size_t n)
+{
+    char *path = rt_xprintf("%s/serve.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, n, "cannot open %s: %s", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t got = pread(fd, pid, sizeof pid - 1, 0);
+        if (got > 0) pid[got] = 0;
+        pid[strcspn(pid, "\n")] = 0;
+        snprintf(err, n, "another serve (pid %s) is using the state in %.300s: one serve per state directory",
+                 pid[0] ? pid : "?", dir);
+        close(fd);
+        free(path);
+        return -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    bool wrote = ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)len, 0) == len;
+    (void)wrote;                        /* the pid is for the message above only */
+    free(path);
+    return fd;
+}
 
 static void write_port_file(const char *path, unsigned port)
 {
@@ -1571,6 +1605,13 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
         serve_free(sv);
         return SERVE_EXIT_USAGE;
     }
+    int lock_fd = lock_state(sv->state_dir, err, sizeof err);
+    if (lock_fd < 0) {
+        fprintf(stderr, "%s: %s\n", wf->name, err);
+        rt_store_close(sv->st);
+        serve_free(sv);
+        return SERVE_EXIT_USAGE;
+    }
     if (wf->trigger == RT_TRIG_ENABLED)
         rt_log_emit(NULL, "warning", NULL, "serve does not fire enabled triggers yet: it only runs queued and unfinished runs");
 
@@ -1596,6 +1637,7 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
         fprintf(stderr, "%s: cannot listen on %s: %s\n", wf->name, o->listen, strerror(errno));
         stop_committer(sv);
         rt_store_close(sv->st);
+        close(lock_fd);
         sigaction(SIGHUP, &old_hup, NULL);
         rt_exec_restore_signals();
         serve_free(sv);
@@ -1632,6 +1674,7 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
     }
     rc = drain(sv);
     rt_store_close(sv->st);
+    close(lock_fd);
     sigaction(SIGHUP, &old_hup, NULL);
     rt_exec_restore_signals();
     serve_free(sv);

@@ -215,6 +215,36 @@ else
     fail "signed webhooks" "signed=$c1 forged=$c2 wrong key=$c3 disabled=$c4 unsigned=$c5 $(tail -3 "$T/hook.log")"
 fi
 
+# ---- one serve per state; versions side by side --------------------------
+serve_start "$T/lead" "$T/ver.state" "$T/ver.log" --paused
+"$T/lead" serve --listen 127.0.0.1:0 --state "$T/ver.state" --token-file "$T/token" 2>"$T/second.err"; rc=$?
+if [ $rc -eq 2 ] && grep -q 'another serve (pid [0-9]*) is using the state' "$T/second.err"; then
+    pass "a second serve on the same state directory exits 2 naming the first one's pid"
+else
+    fail "one serve per state" "rc=$rc $(cat "$T/second.err")"
+fi
+for i in 1 2 3; do post /events/lead.created "{\"id\": \"v$i\", \"score\": 1}" -H 'X-Flow-User: ver' >/dev/null; done
+paused=$(metric flow_queue_depth)
+serve_stop
+sed 's/score >= 70 ? "A" : "B"/score >= 71 ? "A" : "B"/' lead.flow >"$T/lead2.flow"
+if "$FLOWC" build "$T/lead2.flow" -o "$T/lead2" 2>"$T/lead2.build"; then
+    serve_start "$T/lead2" "$T/ver.state" "$T/ver.log"
+    h=$(curl -s "$SV/healthz")
+    out=$(post /events/lead.created '{"id": "new", "score": 1}' -H 'X-Flow-User: ver2'); nid=$(json_eval "${out% *}" 'j["run_id"]' 2>/dev/null)
+    wait_status "$nid" succeeded
+    serve_stop
+    before=$(ctl_count /fetch/ver)
+    "$T/lead" resume --state "$T/ver.state" >/dev/null 2>"$T/ver.resume"; rc=$?
+    if [ "$paused" == 3 ] && [ "$(json_eval "$h" 'j["other_version_runs"]')" == 3 ] && [ "$before" == 0 ] \
+       && [ "$(ctl_count /fetch/ver2)" == 1 ] && [ $rc -eq 0 ] && [ "$(ctl_count /fetch/ver)" == 3 ]; then
+        pass "--paused queues without running; a new version serves new runs, leaves the old version's 3 to its own resume"
+    else
+        fail "versions side by side" "paused=$paused healthz=$h before=$before new=$(ctl_count /fetch/ver2) resume rc=$rc old=$(ctl_count /fetch/ver) $(tail -2 "$T/ver.resume")"
+    fi
+else
+    fail "build lead2" "$(head -3 "$T/lead2.build")"
+fi
+
 # ---- durable waits suspend the run --------------------------------------
 serve_start "$T/waiter" "$T/wait.state" "$T/wait.log" --workers 1
 out=$(post /events/tick '{"id": "w1", "score": 1}'); wid=$(json_eval "${out% *}" 'j["run_id"]' 2>/dev/null)
