@@ -679,7 +679,7 @@ static void commit_batch(serve *sv, request *batch)
     json_decref(meta);
     if (!ok) rt_log_emit(NULL, "error", NULL, "%zu accepted runs not stored: %s", nw, err);
     pthread_mutex_lock(&sv->mlock);
-    sv->batches++;
+    if (nw) sv->batches++;
     if (ok) sv->accepted += (long long)nw;
     else sv->rejected_commits += (long long)nw;
     sv->replayed += (long long)nreplayed;

@@ -374,6 +374,48 @@ if build tick; then
     fi
 fi
 
+# ---- serve under ASan/UBSan ----------------------------------------------
+# tests/runtime's hand-written workflow (an action, retries of a flaky API
+# that suspend the run, a fanout, a crashing function step that is caught)
+# linked by gcc with the runtime's sources sanitized, served under load.
+if gcc -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -D_GNU_SOURCE \
+        -I"$ROOT/runtime" -I"$ROOT/stdlib" -o "$T/handmade-san" "$ROOT/tests/runtime/wf_handmade.c" "$ROOT"/runtime/rt_*.c \
+        -lcurl -ljansson -llmdb -lmicrohttpd -lpthread -lm 2>"$T/hm.build"; then
+    awk '/^cat >"\$T\/routes.json" <<.JSON.$/{f=1;next} /^JSON$/{f=0} f' "$ROOT/tests/runtime/run.sh" >"$T/hm-routes.json"
+    ctl_routes "$(cat "$T/hm-routes.json")"
+    cat >"$T/go.lua" <<'LUA'
+local n = 0
+wrk.method = "POST"
+wrk.body = '{"n": 3, "tags": ["x", "y"]}'
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+request = function()
+  n = n + 1
+  wrk.headers["X-Flow-User"] = "u" .. (n % 7)
+  wrk.headers["Idempotency-Key"] = "k" .. (n % 300)
+  return wrk.format()
+end
+LUA
+    (
+        export FLOW_API_BASE_URL=$API FLOW_SECRET_TOK=tok-secret-4711
+        export ASAN_OPTIONS=detect_leaks=1:allow_user_segv_handler=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=0
+        serve_start "$T/handmade-san" "$T/hm.state" "$T/hm.log" --workers 4 --max-user-runs 1 --hook-timeout 1s
+        post /events/go '{"n": "x"}' >/dev/null; post /events/go '{"n": ' >/dev/null; post /hooks/u1 '{}' >/dev/null
+        curl -s -o /dev/null -X POST -H "$AUTH" -H 'Transfer-Encoding: chunked' --data-binary @"$T/big" "$SV/events/go"
+        wrk -t2 -c16 -d2s -s "$T/go.lua" "$SV/events/go" >"$T/hm.wrk" 2>&1
+        curl -s -o /dev/null -H "$AUTH" "$SV/metrics"; curl -s -o /dev/null -H "$AUTH" "$SV/runs?limit=5"
+        sleep 1
+        serve_stop
+    ); rc=$?
+    n=$(awk '/requests in/ { print $1 }' "$T/hm.wrk")
+    if [ $rc -eq 0 ] && [ "${n:-0}" -gt 100 ] && ! grep -v 'handmade.flow:14:.*store to null pointer' "$T/hm.log" | grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:'; then
+        pass "serve under ASan/UBSan: $n requests, bad inputs, drain: no reports"
+    else
+        fail "serve under ASan/UBSan" "rc=$rc requests=$n $(grep -m3 -E 'ERROR|runtime error|SUMMARY' "$T/hm.log")"
+    fi
+else
+    fail "serve under ASan/UBSan: build" "$(head -5 "$T/hm.build")"
+fi
+
 # ---- supervisor life: sd_notify, SIGHUP ---------------------------------
 python3 - "$T/notify.sock" >"$T/notify.out" <<'PY' &
 import socket, sys
