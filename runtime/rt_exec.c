@@ -13,9 +13,13 @@
 #include "rt_exec.h"
 
 #include <errno.h>
+#include <link.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "rt_http.h"
@@ -195,6 +199,9 @@ typedef struct thread_state {
     sigjmp_buf *guard_jmp;      /* set while a function step runs */
     void *guard_stack;          /* this thread's alternate signal stack */
     fn_state *current_fn;       /* the function step running here */
+    timer_t timer;              /* function-step timeouts, signalling this thread */
+    bool has_timer;
+    volatile sig_atomic_t fn_expired;   /* the running function's time is up */
 } thread_state;
 
 static pthread_key_t ts_key;
@@ -203,6 +210,7 @@ static pthread_once_t ts_once = PTHREAD_ONCE_INIT;
 static void ts_free(void *p)
 {
     thread_state *ts = p;
+    if (ts->has_timer) timer_delete(ts->timer);
     if (ts->guard_stack) {
         stack_t ss = { .ss_flags = SS_DISABLE };
         sigaltstack(&ss, NULL);
@@ -237,15 +245,115 @@ static void on_crash(int sig, siginfo_t *info, void *uc)
     raise(sig);
 }
 
-static const int handled_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGINT, SIGTERM, SIGPIPE };
+/* ---- function-step timeouts ----------------------------------------------
+** A timer signals the thread running the function. Jumping out of C code is
+** safe only where it holds no lock: the workflow's own code and the static
+** runtime are fine (the runtime's entry points for function steps block the
+** signal), code in a shared library (libc's malloc, jansson) is not. So the
+** handler jumps only when the interrupted instruction lies outside every
+** shared object, and otherwise tries again 1 ms later. */
+#define FN_TIMEOUT_SIG (SIGRTMIN + 1)
+#define FN_TIMED_OUT 1000           /* sigsetjmp's value after a timeout */
+
+static struct { uintptr_t lo, hi; } lib_ranges[512];
+static int nlib_ranges;
+
+static int collect_lib_range(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    (void)arg;
+    if (!info->dlpi_name || !info->dlpi_name[0]) return 0;     /* the program itself */
+    for (int i = 0; i < info->dlpi_phnum && nlib_ranges < 512; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+        lib_ranges[nlib_ranges].lo = info->dlpi_addr + ph->p_vaddr;
+        lib_ranges[nlib_ranges].hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+        nlib_ranges++;
+    }
+    return 0;
+}
+
+static bool pc_in_shared_lib(uintptr_t pc)
+{
+    for (int i = 0; i < nlib_ranges; i++)
+        if (pc >= lib_ranges[i].lo && pc < lib_ranges[i].hi) return true;
+    return false;
+}
+
+static uintptr_t interrupted_pc(const void *uc)
+{
+#if defined(__x86_64__)
+    return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.pc;
+#else
+    (void)uc;
+    return 0;
+#endif
+}
+
+static void arm_timer(timer_t t, long ms)
+{
+    struct itimerspec its = { .it_value = { ms / 1000, (ms % 1000) * 1000000L } };
+    timer_settime(t, 0, &its, NULL);
+}
+
+static void on_fn_timeout(int sig, siginfo_t *info, void *uc)
+{
+    (void)sig;
+    (void)info;
+    thread_state *ts = pthread_getspecific(ts_key);
+    if (!ts || !ts->guard_jmp) return;          /* the step already ended */
+    ts->fn_expired = 1;                         /* whatever it returns is too late */
+    if (pc_in_shared_lib(interrupted_pc(uc))) {
+        arm_timer(ts->timer, 1);                /* not here: maybe inside malloc */
+        return;
+    }
+    siglongjmp(*ts->guard_jmp, FN_TIMED_OUT);
+}
+
+/* Arms this thread's timeout timer for a function step (0: none). */
+static void fn_timer_start(thread_state *ts, long ms)
+{
+    if (ms <= 0) return;
+    if (!ts->has_timer) {
+        struct sigevent ev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = FN_TIMEOUT_SIG };
+        ev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+        if (timer_create(CLOCK_MONOTONIC, &ev, &ts->timer) != 0) return;
+        ts->has_timer = true;
+    }
+    arm_timer(ts->timer, ms);
+}
+
+static void fn_timer_stop(thread_state *ts)
+{
+    if (ts->has_timer) arm_timer(ts->timer, 0);
+}
+
+/* The runtime's entry points for function steps take locks: no timeout
+** jumps out of them. */
+static void fn_timeout_block(sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, FN_TIMEOUT_SIG);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+static const int handled_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGINT, SIGTERM, SIGPIPE, 0 };
 static struct sigaction saved_actions[sizeof handled_signals / sizeof handled_signals[0]];
 static bool signals_installed;
+
+static int handled_signal(size_t i)
+{
+    return handled_signals[i] ? handled_signals[i] : FN_TIMEOUT_SIG;
+}
 
 void rt_exec_restore_signals(void)
 {
     if (!signals_installed) return;
     for (size_t i = 0; i < sizeof handled_signals / sizeof handled_signals[0]; i++)
-        sigaction(handled_signals[i], &saved_actions[i], NULL);
+        sigaction(handled_signal(i), &saved_actions[i], NULL);
     thread_state *ts = pthread_getspecific(ts_key);
     if (ts && ts->guard_stack) {
         stack_t ss = { .ss_flags = SS_DISABLE };
@@ -262,9 +370,16 @@ void rt_exec_install_signals(void)
     pthread_once(&ts_once, ts_init);   /* on_crash reads the key: it must exist */
     if (!signals_installed) {
         for (size_t i = 0; i < sizeof handled_signals / sizeof handled_signals[0]; i++)
-            sigaction(handled_signals[i], NULL, &saved_actions[i]);
+            sigaction(handled_signal(i), NULL, &saved_actions[i]);
         signals_installed = true;
     }
+    nlib_ranges = 0;
+    dl_iterate_phdr(collect_lib_range, NULL);
+    struct sigaction st = { 0 };
+    st.sa_sigaction = on_fn_timeout;
+    st.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&st.sa_mask);
+    sigaction(FN_TIMEOUT_SIG, &st, NULL);
     struct sigaction sa = { 0 };
     sa.sa_sigaction = on_crash;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
@@ -1129,17 +1244,20 @@ struct fn_state {
 
 static json_t *fn_record(bool retry, const char *fmt, va_list ap)
 {
+    sigset_t old;
+    fn_timeout_block(&old);
     fn_state *s = ts_get()->current_fn;
     char *msg = rt_xvprintf(fmt, ap);
     if (!s) {
         rt_log_emit(NULL, "error", NULL, "flow_%s outside a function step: %s", retry ? "retry" : "fail", msg);
         free(msg);
-        return NULL;
+    } else {
+        free(s->message);
+        s->message = msg;
+        s->retry = retry;
+        s->failed = true;
     }
-    free(s->message);
-    s->message = msg;
-    s->retry = retry;
-    s->failed = true;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return NULL;
 }
 
@@ -1165,6 +1283,8 @@ static void add_log(rt_ctx *c, const char *path, int line, const char *msg);
 
 void flow_log(const char *fmt, ...)
 {
+    sigset_t old;
+    fn_timeout_block(&old);
     va_list ap;
     va_start(ap, fmt);
     char *msg = rt_xvprintf(fmt, ap);
@@ -1178,6 +1298,7 @@ void flow_log(const char *fmt, ...)
         free(path);
     }
     free(msg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 typedef struct function_arg {
@@ -1199,11 +1320,20 @@ static attempt_outcome function_attempt(rt_ctx *c, const rt_step_desc *d, const 
     ts->current_fn = &st;
     int sig = sigsetjmp(jb, 1);
     if (sig == 0) {
+        ts->fn_expired = 0;
         ts->guard_jmp = &jb;
+        fn_timer_start(ts, d->timeout_ms);
         result = fa->fn(fa->params);
     }
     ts->guard_jmp = NULL;
+    fn_timer_stop(ts);
     ts->current_fn = saved;
+    if (sig == FN_TIMED_OUT || (sig == 0 && ts->fn_expired)) {
+        json_decref(result);
+        free(st.message);
+        out->error = rt_xprintf("timed out after %ld ms in the function's C code", d->timeout_ms);
+        return ATT_RETRY;
+    }
     if (sig != 0) {
         free(st.message);
         out->error = rt_xprintf("crashed with signal %s in the function's C code (line %d)", signal_label(sig),

@@ -530,6 +530,11 @@ if build fntimeout; then
     else
         fail "timeout on a function step fails the attempt" "rc=$rc ${ms}ms out=$out"
     fi
+    if [ $rc -eq 0 ] && [ "$(json_eval "$out" 'j["spin_ok"], "timed out" in j["spin_error"], j["churn_ok"], j["after"]')" == "(False, True, False, 3)" ]; then
+        pass "timeout interrupts a spinning and an allocating function; later steps run normally"
+    else
+        fail "timeout of spinning/allocating functions" "rc=$rc out=$out $(tail -3 "$T/fnt.err")"
+    fi
 fi
 
 # ---- the sanitized compiler stayed clean while building every workflow ----------------
