@@ -7,14 +7,14 @@
 #      API + a function step), from the first POST to the last run's end;
 #   3. latency of the request trigger (POST /hooks/USER answered with the
 #      run's return value): wrk's p50/p99.
-# Environment: DURATION (wrk seconds, 10), CONNS (wrk connections, 64),
+# Environment: DURATION (wrk seconds, 10), CONNS (wrk connection counts, "64 256"),
 # WORKERS (serve --workers, 4), RUNS (end-to-end runs, 2000).
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
 FLOWC=${FLOWC:-$ROOT/build/bin/flowc}
 SERVER_BIN=${SERVER_BIN:-$ROOT/build/tests/flowtest-server}
 DURATION=${DURATION:-10}
-CONNS=${CONNS:-64}
+CONNS=${CONNS:-64 256}
 WORKERS=${WORKERS:-4}
 RUNS=${RUNS:-2000}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 0; }
@@ -69,11 +69,11 @@ LUA
 # 1. accepts with durable commit: alone (--paused: runs stay queued), then
 #    with the workers executing the accepted runs (their step commits share
 #    the one LMDB writer)
-accept_bench() {    # accept_bench LABEL [serve options]
-    local label=$1; shift
+accept_bench() {    # accept_bench CONNS LABEL [serve options]
+    local conns=$1 label=$2; shift 2
     rm -rf "$T/accept.state"
     serve_start "$T/lead" "$T/accept.state" "$@"
-    wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s "$T/event.lua" "$SV/events/lead.created" >"$T/wrk1.out" 2>&1
+    wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s "$T/event.lua" "$SV/events/lead.created" >"$T/wrk1.out" 2>&1
     local acc txn rps non2xx p50 p99
     acc=$(metric flow_runs_accepted_total); txn=$(metric flow_accept_commits_total)
     rps=$(awk '/Requests\/sec/ { print $2 }' "$T/wrk1.out")
@@ -84,8 +84,10 @@ accept_bench() {    # accept_bench LABEL [serve options]
         "$(awk -v a="$acc" -v t="$txn" 'BEGIN { printf "%.1f", t ? a / t : 0 }')" "${non2xx:-0}"
     kill -9 "$SV_PID"; wait "$SV_PID" 2>/dev/null; SV_PID=
 }
-accept_bench "events accepted, fsync'd before 202 (--paused, $CONNS conns)" --paused
-accept_bench "events accepted while $WORKERS workers run them" --workers "$WORKERS"
+for c in $CONNS; do
+    accept_bench "$c" "events accepted, fsync'd before 202 (--paused, $c conns)" --paused
+    accept_bench "$c" "events accepted while $WORKERS workers run them ($c conns)" --workers "$WORKERS"
+done
 
 # 2. end-to-end runs of the 3-step workflow
 serve_start "$T/lead" "$T/e2e.state" --workers "$WORKERS"
