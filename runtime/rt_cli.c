@@ -273,7 +273,9 @@ static json_t *cut_lists(json_t *v)
 
 void rt_cli_print_output(json_t *output, bool test_limits)
 {
-    json_t *shown = test_limits ? cut_lists(output) : json_incref(output);
+    json_t *red = rt_redact_json(output);
+    json_t *shown = test_limits ? cut_lists(red) : json_incref(red);
+    json_decref(red);
     char *text = json_dumps(shown, JSON_INDENT(2) | JSON_ENCODE_ANY);
     printf("%s\n", text ? text : "null");
     fflush(stdout);

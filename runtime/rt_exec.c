@@ -721,14 +721,18 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
         if (o == ATT_OK) {
             json_object_set_new(rec, "status", json_string("succeeded"));
             json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
-            json_object_set_new(rec, "output", at.output);
+            /* stored with secrets redacted (an API echoing a token must not
+            ** put it in the state); this run goes on with what arrived */
+            json_object_set_new(rec, "output", rt_redact_json(at.output));
             if (!commit_step_ex(c, path, rec, d->kind == RT_STEP_FUNCTION)) {
+                json_decref(at.output);
                 json_decref(rec);
                 free(path);
                 return NULL;
             }
             log_step(c, path, "succeeded", at.http_status, rt_now_ms() - started, n, NULL, false);
             r = ctx_add_result(c, d->name, at.output, true, NULL);
+            json_decref(at.output);
             json_decref(rec);
             free(path);
             return r;
@@ -1096,8 +1100,34 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
         free(url);
         url = rt_http_add_query(p->base_url, query);
     }
+    /* pages a killed run (or an earlier attempt) committed: continue after them */
+    for (;;) {
+        char *pp = rt_xprintf("%s#page%d", path, pages + 1);
+        json_t *prec = committed_get(c->run, pp);
+        free(pp);
+        if (!prec) break;
+        pages++;
+        status = (long)json_integer_value(json_object_get(prec, "http_status"));
+        json_array_extend(items, json_object_get(prec, "items"));
+        json_t *at = json_object_get(prec, "next");
+        free(url);
+        free(body);
+        url = json_is_object(at) ? rt_xstrdup(json_string_value(json_object_get(at, "url"))) : NULL;
+        body = json_string_value(json_object_get(at, "body")) ? rt_xstrdup(json_string_value(json_object_get(at, "body")))
+                                                               : NULL;
+        if (json_is_object(json_object_get(at, "query"))) {
+            json_decref(query);
+            query = json_deep_copy(json_object_get(at, "query"));
+        }
+        if (json_object_get(at, "jbody")) {
+            json_decref(jbody);
+            jbody = json_deep_copy(json_object_get(at, "jbody"));
+        }
+        if (json_is_integer(json_object_get(at, "page_no"))) page_no = json_integer_value(json_object_get(at, "page_no"));
+        if (!url) break;
+    }
     attempt_outcome o = ATT_OK;
-    while (pages < max) {
+    while (url && pages < max) {
         json_t *resp = NULL;
         if (pages > 0) {
             char *key = rt_xprintf("%s:%s:page%d", c->run->id, path, pages + 1);
@@ -1160,10 +1190,24 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
                 }
             }
         }
+        /* the page's checkpoint: its items and where the next page is */
+        json_t *at = next ? json_pack("{s:s, s:s?, s:O, s:O?, s:I}", "url", next, "body", body, "query", query,
+                                      "jbody", jbody, "page_no", (json_int_t)page_no)
+                          : json_null();
+        json_t *page_items = page ? json_incref(page) : json_array();
+        json_t *prec = json_pack("{s:s, s:s, s:i, s:o, s:o}", "kind", "page", "status", "succeeded", "http_status",
+                                 (int)status, "items", page_items, "next", at);
         json_decref(resp);
+        char *pp = rt_xprintf("%s#page%d", path, pages);
+        bool saved = commit_step(c, pp, prec);
+        free(pp);
+        json_decref(prec);
         free(url);
         url = next;
-        if (!url || interrupted) break;
+        if (!saved || interrupted) {
+            o = ATT_STOP;
+            break;
+        }
     }
     free(url);
     free(body);
@@ -1913,7 +1957,7 @@ rt_outcome rt_exec_run(rt_run_state *run)
     /* the final record, with the log lines not yet written */
     json_object_set_new(rec, "status", json_string(outcome_status(run->outcome)));
     json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
-    if (run->output) json_object_set(rec, "output", run->output);
+    if (run->output) json_object_set_new(rec, "output", rt_redact_json(run->output));
     if (run->error) json_object_set_new(rec, "error", json_string(run->error));
     else json_object_del(rec, "error");
     if (run->failed_step) json_object_set_new(rec, "failed_step", json_string(run->failed_step));
