@@ -537,6 +537,30 @@ if build fntimeout; then
     fi
 fi
 
+# ---- pagination resumes at the page it was killed in --------------------------------
+if build pageresume; then
+    ctl_routes '{"method": "GET", "path": "/pr/items", "paginate": {"style": "cursor", "total": 50, "per_page": 10},
+                 "responses": [{"status": 200}, {"status": 200}, {"status": 200, "hold_ms": 3000}, {"status": 200}]}'
+    ctl_reset
+    API=$API "$T/pageresume" run --state "$T/pr.state" >"$T/pr.out" 2>"$T/pr.err" &
+    pid=$!
+    for _ in $(seq 1 100); do [ "$(ctl_count /pr/items)" -ge 3 ] && break; sleep 0.05; done
+    kill -9 $pid; wait $pid 2>/dev/null
+    out=$(API=$API "$T/pageresume" resume --state "$T/pr.state" 2>"$T/pr2.err"); rc=$?
+    queries=$(json_eval "$(ctl_log /pr/items)" '[r["query"] for r in j]')
+    if [ $rc -eq 0 ] && echo "$out" | grep -q '"pages": 5' && echo "$out" | grep -q '"n": 50' &&
+       [ "$(ctl_count /pr/items)" == 6 ]; then
+        pass "kill -9 mid-pagination: resume fetches only the page in flight and the rest (6 requests for 5 pages)"
+    else
+        fail "pagination resume" "rc=$rc count=$(ctl_count /pr/items) queries=$queries out=$out $(tail -3 "$T/pr2.err")"
+    fi
+    if json_eval "$(ctl_log /pr/items)" '[r["query"] for r in j][3] == [r["query"] for r in j][2]' | grep -q True; then
+        pass "the resumed pagination asks again for the interrupted page's cursor"
+    else
+        fail "pagination resume cursor" "$queries"
+    fi
+fi
+
 # ---- the sanitized compiler stayed clean while building every workflow ----------------
 dirty=$(for f in "$T"/*.build "$T"/*.err; do sanitizer_report "$f" && basename "$f"; done | tr '\n' ' ')
 [ -z "$dirty" ] && pass "flowc (ASan/UBSan) clean building and running (flowc run) the e2e workflows" || fail "sanitizer reports while building" "$dirty"
