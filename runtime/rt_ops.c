@@ -376,7 +376,10 @@ static int retry_one(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, 
     const char *user = str(rec, "user");
     if (user) {
         json_t *u = rt_users_get_enabled(st, wf, user, err, sizeof err);
-        if (!u) {
+        json_t *users = u ? NULL : rt_store_list_users(st);
+        bool dev = !u && !json_array_size(users) && !strstr(err, "disabled");  /* as `run --user` */
+        json_decref(users);
+        if (!u && !dev) {
             fprintf(stderr, "%s: cannot retry run %s: %s\n", wf->name, id, err);
             json_decref(rec);
             return RT_EXIT_USAGE;
