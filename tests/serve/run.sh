@@ -328,6 +328,22 @@ else
 fi
 kill -9 "$SV_PID"; wait "$SV_PID" 2>/dev/null
 
+# ---- per-user limit ------------------------------------------------------
+ctl_reset
+ctl_routes '[{"method": "POST", "path": "/fetch/*", "responses": [{"status": 200, "body": {"ok": true}, "hold_ms": 300}]}]'
+serve_start "$T/lead" "$T/limit.state" "$T/limit.log" --workers 4 --max-user-runs 1
+$CLIENT post "$SV" /events/lead.created 4 --user capped --threads 4 >"$T/capped.ids"
+$CLIENT post "$SV" /events/lead.created 2 --user other --threads 2 >"$T/other.ids"
+a=$($CLIENT wait "$SV" "$T/capped.ids" --timeout 30); b=$($CLIENT wait "$SV" "$T/other.ids" --timeout 30)
+stats=$(curl -s "$API/_ctl/stats")
+serve_stop
+if [ "$a$b" == '{"succeeded": 4}{"succeeded": 2}' ] && [ "$(json_eval "$stats" 'j["paths"]["/fetch/capped"]["max_in_flight"]')" == 1 ]; then
+    pass "--max-user-runs 1: one user's runs execute one at a time, another user's alongside"
+else
+    fail "--max-user-runs" "capped=$a other=$b $(json_eval "$stats" 'j["paths"]')"
+fi
+ctl_routes '[{"method": "POST", "path": "/fetch/*", "responses": [{"status": 200, "body": {"ok": true}}]}]'
+
 # ---- trigger schedule: the cron unit tests, then a seconds schedule ---------
 if cc -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror -D_GNU_SOURCE -g \
       -fsanitize=address,undefined -fno-sanitize-recover=undefined -I"$ROOT/runtime" \
