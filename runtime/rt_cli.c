@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "rt_exec.h"
+#include "rt_http.h"
 #include "rt_log.h"
 #include "rt_ops.h"
 #include "rt_serve.h"
@@ -26,7 +27,7 @@ static void usage(const rt_workflow *wf, FILE *out)
             "%s%s%s\n\n"
             "usage:\n"
             "  %s run [--event FILE|-] [--user ID] [--settings FILE] [--state DIR] [--json]\n"
-            "         [--test-limits] [--durability sync|batch] [--step NAME --input FILE]\n"
+            "         [--test-limits] [--durability sync|batch] [--max-inflight N] [--step NAME --input FILE]\n"
             "  %s resume [--state DIR] [--json]     finish unfinished runs of this version; wake due waits\n"
             "  %s serve --listen HOST:PORT [...]    HTTP service: events, webhooks, schedules (serve --help)\n"
             "  %s info [--json]                     name, version, trigger, settings, secrets\n"
@@ -91,6 +92,13 @@ static int parse_args(const rt_workflow *wf, int argc, char **argv, rt_cli_opts 
             if (*end || v < 0 || end == argv[i]) return rt_cli_usage_error(wf, "--limit needs a number >= 0, not '%s'", argv[i]);
             o->limit = (int)v;
             o->limit_set = true;
+        } else if (strcmp(a, "--max-inflight") == 0) {
+            if (!has_next) return rt_cli_usage_error(wf, "%s needs a value", a);
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 100000 || end == argv[i])
+                return rt_cli_usage_error(wf, "--max-inflight needs a number from 1 to 100000, not '%s'", argv[i]);
+            rt_http_set_max_inflight((int)v);
         } else if (strcmp(a, "--durability") == 0) {
             if (!has_next) return rt_cli_usage_error(wf, "%s needs a value", a);
             const char *v = argv[++i];

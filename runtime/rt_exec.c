@@ -1019,6 +1019,8 @@ static attempt_outcome http_exchange(rt_ctx *c, const rt_step_desc *d, const pre
     rt_http_request rq = { .method = p->method, .url = url, .headers = headers, .body = body,
                            .body_len = body ? strlen(body) : 0, .timeout_ms = d->timeout_ms };
     rt_http_response rs;
+    long pause = rt_http_host_pause_ms(url);    /* the host said 429: wait with the others */
+    if (pause > 0 && !sleep_ms(pause)) return ATT_STOP;
     rt_log_flush();
     if (!rt_http_perform(&rq, &rs)) {
         out->error = rt_xstrdup(rs.error);
@@ -1030,6 +1032,7 @@ static attempt_outcome http_exchange(rt_ctx *c, const rt_step_desc *d, const pre
     if (!status_accepted(d, rs.status)) {
         out->error = status_error(rs.status, rs.body);
         out->retry_after_ms = rt_http_retry_after_ms(rs.headers);
+        if (rs.status == 429 && out->retry_after_ms > 0) rt_http_host_pause(url, out->retry_after_ms);
         bool retry = rs.status == 408 || rs.status == 429 || rs.status >= 500;
         rt_http_response_free(&rs);
         return retry ? ATT_RETRY : ATT_FAIL;

@@ -195,6 +195,97 @@ static bool bad_header(const json_t *headers, char *err, size_t n)
     return false;
 }
 
+/* ---- in-flight cap and per-host pauses ------------------------------- */
+
+static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t inflight_free = PTHREAD_COND_INITIALIZER;
+static int inflight, max_inflight = 64;
+
+void rt_http_set_max_inflight(int n)
+{
+    pthread_mutex_lock(&inflight_lock);
+    max_inflight = n > 0 ? n : 1;
+    pthread_cond_broadcast(&inflight_free);
+    pthread_mutex_unlock(&inflight_lock);
+}
+
+static void inflight_enter(void)
+{
+    pthread_mutex_lock(&inflight_lock);
+    while (inflight >= max_inflight) pthread_cond_wait(&inflight_free, &inflight_lock);
+    inflight++;
+    pthread_mutex_unlock(&inflight_lock);
+}
+
+static void inflight_leave(void)
+{
+    pthread_mutex_lock(&inflight_lock);
+    inflight--;
+    pthread_cond_signal(&inflight_free);
+    pthread_mutex_unlock(&inflight_lock);
+}
+
+#define MAX_PAUSED_HOSTS 64
+static struct paused_host {
+    char key[200];              /* "scheme://host:port" */
+    int64_t until;              /* rt_mono_ms */
+} paused[MAX_PAUSED_HOSTS];
+static pthread_mutex_t paused_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* "scheme://host:port" of a URL, or false. */
+static bool host_key(const char *url, char *out, size_t n)
+{
+    CURLU *u = curl_url();
+    if (!u) return false;
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    bool ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+    if (ok) ok = (size_t)snprintf(out, n, "%s://%s:%s", scheme, host, port) < n;
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+void rt_http_host_pause(const char *url, long ms)
+{
+    char key[200];
+    if (ms <= 0 || !host_key(url, key, sizeof key)) return;
+    int64_t now = rt_mono_ms(), until = now + ms;
+    pthread_mutex_lock(&paused_lock);
+    struct paused_host *slot = NULL;
+    for (int i = 0; i < MAX_PAUSED_HOSTS; i++) {
+        if (strcmp(paused[i].key, key) == 0) {
+            slot = &paused[i];
+            break;
+        }
+        if (!slot && paused[i].until <= now) slot = &paused[i];    /* free or expired */
+    }
+    if (slot && (strcmp(slot->key, key) != 0 || slot->until < until)) {
+        snprintf(slot->key, sizeof slot->key, "%s", key);
+        slot->until = until;
+    }
+    pthread_mutex_unlock(&paused_lock);
+}
+
+long rt_http_host_pause_ms(const char *url)
+{
+    char key[200];
+    if (!host_key(url, key, sizeof key)) return 0;
+    int64_t now = rt_mono_ms();
+    long wait = 0;
+    pthread_mutex_lock(&paused_lock);
+    for (int i = 0; i < MAX_PAUSED_HOSTS; i++)
+        if (paused[i].until > now && strcmp(paused[i].key, key) == 0) wait = (long)(paused[i].until - now);
+    pthread_mutex_unlock(&paused_lock);
+    return wait;
+}
+
+static bool perform_network(const rt_http_request *rq, rt_http_response *rs);
+
 bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
 {
     memset(rs, 0, sizeof *rs);
@@ -203,6 +294,14 @@ bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
     if (json_is_object(rq->headers) && bad_header(rq->headers, rs->error, sizeof rs->error))
         return false;   /* permanent: rs->retryable stays false */
     if (intercept_fn) return intercept_fn(intercept_arg, rq, rs);
+    inflight_enter();
+    bool ok = perform_network(rq, rs);
+    inflight_leave();
+    return ok;
+}
+
+static bool perform_network(const rt_http_request *rq, rt_http_response *rs)
+{
     CURL *h = thread_handle();
     if (!h) {
         snprintf(rs->error, sizeof rs->error, "cannot create an HTTP handle");

@@ -40,6 +40,16 @@ void rt_http_global_init(void);
 ** rt_http_response_free. */
 bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs);
 
+/* At most n requests in flight in this process at once, over every fanout
+** and run (default 64): rt_http_perform waits for a slot. */
+void rt_http_set_max_inflight(int n);
+
+/* Rate limits: after a 429 from a host, requests to the same host and port
+** wait until the pause has passed (fanout items share it). */
+void rt_http_host_pause(const char *url, long ms);
+/* How long a request to url must still wait, in ms (0: none). */
+long rt_http_host_pause_ms(const char *url);
+
 /* flowc test: while an intercept is set, rt_http_perform hands every
 ** request to it instead of the network (it fills rs exactly as
 ** rt_http_perform would, and returns the same). NULL removes it. Set it

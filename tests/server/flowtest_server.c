@@ -751,6 +751,7 @@ struct request {
     const char *query;          /* uri after '?' (points into uri), or "" */
     struct buf body;
     bool started;               /* headers seen: counted in flight */
+    bool answered;              /* answer queued: no longer counted in flight */
     bool control;               /* /_ctl/...: neither logged nor counted */
     bool too_big;               /* body over MAX_UPLOAD */
     struct counter *path_ctr, *route_ctr;
@@ -775,6 +776,22 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return rq;
 }
 
+/* A request stops counting as in flight when its answer is queued: a
+** client that got the answer may send its next request before MHD calls
+** on_completed, and max_in_flight must not count both. */
+static void leave_flight(struct request *rq)
+{
+    if (!rq->started || rq->control || rq->answered)
+        return;
+    rq->answered = true;
+    pthread_mutex_lock(&rec.mu);
+    rec.overall.in_flight--;
+    rq->path_ctr->in_flight--;
+    if (rq->route_ctr)
+        rq->route_ctr->in_flight--;
+    pthread_mutex_unlock(&rec.mu);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -784,14 +801,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct request *rq = *con_cls;
     if (!rq)
         return;
-    if (rq->started && !rq->control) {
-        pthread_mutex_lock(&rec.mu);
-        rec.overall.in_flight--;
-        rq->path_ctr->in_flight--;
-        if (rq->route_ctr)
-            rq->route_ctr->in_flight--;
-        pthread_mutex_unlock(&rec.mu);
-    }
+    leave_flight(rq);
     if (rq->held)
         MHD_destroy_response(rq->held);
     route_unref(rq->route);
@@ -1002,6 +1012,7 @@ static enum MHD_Result serve(struct MHD_Connection *conn, struct request *rq, co
             return MHD_YES;
         rq->held = NULL;
     }
+    leave_flight(rq);
     enum MHD_Result ret = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -1163,6 +1174,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (rq->held) {
         struct MHD_Response *resp = rq->held;
         rq->held = NULL;
+        leave_flight(rq);
         enum MHD_Result ret = MHD_queue_response(conn, rq->held_status, resp);
         MHD_destroy_response(resp);
         return ret;
