@@ -43,7 +43,7 @@ t_tcc = best(lambda: run([FLOWC, "build", mixed, "-o", exe]))
 csrc = os.path.join(tmp, "mixed.c")
 run([FLOWC, "build", mixed, "-o", exe, "--emit-c", csrc])
 gcc_cmd = ["gcc", "-O0", "-w", "-I", PREFIX + "/include/flowc", csrc, PREFIX + "/lib/flowc/libflowrt.a",
-           "-lcurl", "-ljansson", "-llmdb", "-lm", "-lpthread", "-ldl", "-o", exe + "-gcc"]
+           "-lcurl", "-lcrypto", "-ljansson", "-llmdb", "-lmicrohttpd", "-lm", "-lpthread", "-ldl", "-o", exe + "-gcc"]
 t_gcc = best(lambda: run(gcc_cmd), n=1)
 print(f"build 1,000-step workflow: flowc build {t_tcc*1000:.0f} ms, gcc -O0 {t_gcc*1000:.0f} ms "
       f"-> {t_gcc/t_tcc:.1f}x faster (target >= 10x)")

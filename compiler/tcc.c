@@ -98,7 +98,7 @@ static TCCState *cc_prepare(cc_errctx *ec, const flowc_paths *paths, int output,
         tcc_delete(s);
         return NULL;
     }
-    static const char *const libs[] = { "curl", "jansson", "lmdb", "microhttpd", "m", "pthread", "dl" };
+    static const char *const libs[] = { "curl", "crypto", "jansson", "lmdb", "microhttpd", "m", "pthread", "dl" };
     if (tcc_add_file(s, rt) < 0) {
         tcc_delete(s);
         return NULL;

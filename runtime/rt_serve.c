@@ -31,7 +31,7 @@
 
 #include "rt_cron.h"
 #include "rt_exec.h"
-#include "rt_hmac.h"
+#include "rt_crypto.h"
 #include "rt_log.h"
 #include "rt_store.h"
 #include "rt_type.h"

@@ -2,104 +2,23 @@
 ** rt_users.c — connected users: their settings and sealed secrets, and the
 ** `users` commands (rt_users.h).
 **
-** A sealed secret is "c20:NONCE:CIPHERTEXT" (hex): the value XORed with
-** the ChaCha20 keystream (RFC 8439) of the store key and a random 96-bit
-** nonce. The user record also keeps the key's id (the first 8 bytes of the
-** keystream for an all-zero nonce), so a store opened with another key says
-** so instead of handing garbage to an API.
+** A sealed secret is "cp1:NONCE:CIPHERTEXT:TAG" (hex): ChaCha20-Poly1305
+** (RFC 8439, OpenSSL's libcrypto) under the store key with a random 96-bit
+** nonce; the tag refuses a wrong key or a changed text. The user record also
+** keeps the key's id (a hash of the key), so a store opened with another key
+** says so instead of handing an API nothing.
 */
 #include "rt_users.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rt_crypto.h"
 #include "rt_log.h"
 #include "rt_type.h"
 #include "rt_util.h"
-
-/* ---- ChaCha20 ------------------------------------------------------------ */
-
-#define ROTL(v, n) (((v) << (n)) | ((v) >> (32 - (n))))
-#define QR(a, b, c, d)                                                                                          \
-    do {                                                                                                        \
-        a += b; d ^= a; d = ROTL(d, 16);                                                                         \
-        c += d; b ^= c; b = ROTL(b, 12);                                                                         \
-        a += b; d ^= a; d = ROTL(d, 8);                                                                          \
-        c += d; b ^= c; b = ROTL(b, 7);                                                                          \
-    } while (0)
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void chacha20_block(const uint8_t key[32], uint32_t counter, const uint8_t nonce[12], uint8_t out[64])
-{
-    uint32_t s[16] = { 0x61707865, 0x3320646e, 0x79622d32, 0x6b206574 };
-    for (int i = 0; i < 8; i++) s[4 + i] = le32(key + 4 * i);
-    s[12] = counter;
-    for (int i = 0; i < 3; i++) s[13 + i] = le32(nonce + 4 * i);
-    uint32_t x[16];
-    memcpy(x, s, sizeof x);
-    for (int i = 0; i < 10; i++) {
-        QR(x[0], x[4], x[8], x[12]);
-        QR(x[1], x[5], x[9], x[13]);
-        QR(x[2], x[6], x[10], x[14]);
-        QR(x[3], x[7], x[11], x[15]);
-        QR(x[0], x[5], x[10], x[15]);
-        QR(x[1], x[6], x[11], x[12]);
-        QR(x[2], x[7], x[8], x[13]);
-        QR(x[3], x[4], x[9], x[14]);
-    }
-    for (int i = 0; i < 16; i++) {
-        uint32_t v = x[i] + s[i];
-        out[4 * i] = (uint8_t)v;
-        out[4 * i + 1] = (uint8_t)(v >> 8);
-        out[4 * i + 2] = (uint8_t)(v >> 16);
-        out[4 * i + 3] = (uint8_t)(v >> 24);
-    }
-}
-
-/* data ^= keystream(key, nonce) from block 1 on (RFC 8439 encryption). */
-static void chacha20_xor(const uint8_t key[32], const uint8_t nonce[12], uint8_t *data, size_t n)
-{
-    uint8_t ks[64];
-    for (size_t off = 0; off < n; off += 64) {
-        chacha20_block(key, (uint32_t)(1 + off / 64), nonce, ks);
-        for (size_t i = 0; i < 64 && off + i < n; i++) data[off + i] ^= ks[i];
-    }
-    memset(ks, 0, sizeof ks);
-}
-
-static void to_hex(const uint8_t *p, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[p[i] >> 4];
-        out[2 * i + 1] = d[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Decodes exactly n bytes of hex; false on anything else. */
-static bool from_hex(const char *s, size_t len, uint8_t *out, size_t n)
-{
-    if (len != 2 * n) return false;
-    for (size_t i = 0; i < n; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-        if (hi < 0 || lo < 0) return false;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return true;
-}
 
 /* ---- the store key ------------------------------------------------------ */
 
@@ -108,7 +27,7 @@ static bool store_key(const char *state_dir, bool create, uint8_t key[32], char 
 {
     const char *env = getenv("FLOW_SECRETS_KEY");
     if (env && *env) {
-        if (from_hex(env, strlen(env), key, 32)) return true;
+        if (rt_hex_decode(env, strlen(env), key, 32)) return true;
         snprintf(err, n, "FLOW_SECRETS_KEY must be 64 hex digits (32 bytes), e.g. from `openssl rand -hex 32`");
         return false;
     }
@@ -121,7 +40,7 @@ static bool store_key(const char *state_dir, bool create, uint8_t key[32], char 
         fclose(f);
         text[got] = '\0';
         while (got && (text[got - 1] == '\n' || text[got - 1] == '\r')) text[--got] = '\0';
-        if (from_hex(text, got, key, 32)) return true;
+        if (rt_hex_decode(text, got, key, 32)) return true;
         snprintf(err, n, "%s is not a key (64 hex digits)", path);
         return false;
     }
@@ -129,7 +48,7 @@ static bool store_key(const char *state_dir, bool create, uint8_t key[32], char 
         snprintf(err, n, "no key to open stored secrets (%s is missing and FLOW_SECRETS_KEY is not set)", path);
         return false;
     }
-    if (getrandom(key, 32, 0) != 32) {
+    if (!rt_random_bytes(key, 32)) {
         snprintf(err, n, "cannot get random bytes for a key: %s", strerror(errno));
         return false;
     }
@@ -139,7 +58,7 @@ static bool store_key(const char *state_dir, bool create, uint8_t key[32], char 
         snprintf(err, n, "cannot create %s: %s", path, strerror(errno));
         return false;
     }
-    to_hex(key, 32, text);
+    rt_hex_encode(key, 32, text);
     strcat(text, "\n");
     bool ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text) && fsync(fd) == 0;
     close(fd);
@@ -148,51 +67,14 @@ static bool store_key(const char *state_dir, bool create, uint8_t key[32], char 
     return ok;
 }
 
+/* The key's id kept with each user: which key sealed the secrets. */
 static void key_id(const uint8_t key[32], char out[17])
 {
-    uint8_t zero[12] = { 0 }, block[64];
-    chacha20_block(key, 0, zero, block);
-    to_hex(block, 8, out);
-}
-
-/* "c20:NONCE:CIPHER" for value: a new string. */
-static char *seal(const uint8_t key[32], const char *value)
-{
-    uint8_t nonce[12];
-    if (getrandom(nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) {
-        uint64_t a = rt_random(0), b = rt_random(0);
-        memcpy(nonce, &a, 8);
-        memcpy(nonce + 8, &b, 4);
-    }
-    size_t n = strlen(value);
-    uint8_t *buf = rt_xmalloc(n + 1);
-    memcpy(buf, value, n);
-    chacha20_xor(key, nonce, buf, n);
-    char *out = rt_xmalloc(4 + 24 + 1 + 2 * n + 1);
-    memcpy(out, "c20:", 4);
-    to_hex(nonce, 12, out + 4);
-    out[28] = ':';
-    to_hex(buf, n, out + 29);
-    free(buf);
-    return out;
-}
-
-/* The value of a sealed secret: a new string, or NULL. */
-static char *unseal(const uint8_t key[32], const char *sealed)
-{
-    uint8_t nonce[12];
-    if (!sealed || strncmp(sealed, "c20:", 4) != 0 || strlen(sealed) < 29 || sealed[28] != ':') return NULL;
-    if (!from_hex(sealed + 4, 24, nonce, 12)) return NULL;
-    const char *hex = sealed + 29;
-    size_t n = strlen(hex) / 2;
-    uint8_t *buf = rt_xmalloc(n + 1);
-    if (!from_hex(hex, strlen(hex), buf, n)) {
-        free(buf);
-        return NULL;
-    }
-    chacha20_xor(key, nonce, buf, n);
-    buf[n] = '\0';
-    return (char *)buf;
+    uint8_t h[32], in[32 + 16];
+    memcpy(in, "flowc key id\0\0\0\0", 16);
+    memcpy(in + 16, key, 32);
+    rt_sha256(in, sizeof in, h);
+    rt_hex_encode(h, 8, out);
 }
 
 json_t *rt_users_secrets(rt_store *st, const char *state_dir, const json_t *user_rec, char *err, size_t n)
@@ -219,8 +101,13 @@ json_t *rt_users_secrets(rt_store *st, const char *state_dir, const json_t *user
     const char *name;
     json_t *v;
     json_object_foreach(sealed, name, v) {
-        char *plain = unseal(key, json_string_value(v));
-        if (!plain) continue;
+        char *plain = rt_unseal(key, json_string_value(v));
+        if (!plain) {
+            snprintf(err, n, "user's secret '%s' cannot be opened: its sealed text was changed", name);
+            memset(key, 0, sizeof key);
+            json_decref(out);
+            return NULL;
+        }
         rt_redact_add(plain);
         json_object_set_new(out, name, json_string(plain));
         memset(plain, 0, strlen(plain));
@@ -423,7 +310,14 @@ static int users_set(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st)
             }
             any_secret = true;
             rt_redact_add(value);
-            char *sealed = seal(key, value);
+            char *sealed = rt_seal(key, value);
+            if (!sealed) {
+                snprintf(err, sizeof err, "cannot seal secret '%s': no cipher or no random bytes", name);
+                memset(value, 0, strlen(value));
+                free(value);
+                free(name);
+                goto usage;
+            }
             json_object_set_new(json_object_get(rec, "secrets"), name, json_string(sealed));
             free(sealed);
         }

@@ -403,7 +403,7 @@ fi
 SANFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 if "$FLOWC" build sync.flow --emit-c "$T/sync_san.c" -o "$T/sync_tcc" >/dev/null 2>&1 \
    && gcc -std=gnu11 $SANFLAGS -D_GNU_SOURCE -w -I"$ROOT/runtime" -I"$ROOT/stdlib" -o "$T/sync_san" "$T/sync_san.c" \
-          "$ROOT"/runtime/rt_*.c -lcurl -ljansson -llmdb $(pkg-config --libs libmicrohttpd 2>/dev/null) -lpthread -lm \
+          "$ROOT"/runtime/rt_*.c -lcurl -lcrypto -ljansson -llmdb $(pkg-config --libs libmicrohttpd 2>/dev/null) -lpthread -lm \
           2>"$T/san.build"; then
     S=$T/sync_san; SS=$T/san.state; SL=$T/san.log
     export ASAN_OPTIONS=detect_leaks=1:allow_user_segv_handler=1:use_sigaltstack=0

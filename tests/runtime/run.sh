@@ -16,7 +16,7 @@ make -s all >/dev/null 2>"$T/make.err" || { fail "runtime build" "$(tail -5 "$T/
 # ---- 1. unit tests ---------------------------------------------------------
 SANFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 if gcc -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $SANFLAGS -Iruntime -Istdlib -o "$T/test_runtime" \
-        tests/runtime/test_runtime.c runtime/rt_*.c -lcurl -ljansson -llmdb -lmicrohttpd -lpthread -lm 2>"$T/unit.build"; then
+        tests/runtime/test_runtime.c runtime/rt_*.c -lcurl -lcrypto -ljansson -llmdb -lmicrohttpd -lpthread -lm 2>"$T/unit.build"; then
     ASAN_OPTIONS=detect_leaks=1:allow_user_segv_handler=1:use_sigaltstack=0 "$T/test_runtime" 2>"$T/unit.err"
     rc=$?
     if [ $rc -ne 0 ] && ! grep -q '^FAIL' "$T/unit.err"; then
@@ -30,7 +30,7 @@ fi
 INC=$ROOT/build/include/flowc
 LIB=$ROOT/build/lib/flowc/libflowrt.a
 JOB=$T/handmade
-if tcc -I"$INC" -o "$JOB" tests/runtime/wf_handmade.c "$LIB" -lcurl -ljansson -llmdb -lmicrohttpd -lpthread -lm -ldl 2>"$T/tcc.err"; then
+if tcc -I"$INC" -o "$JOB" tests/runtime/wf_handmade.c "$LIB" -lcurl -lcrypto -ljansson -llmdb -lmicrohttpd -lpthread -lm -ldl 2>"$T/tcc.err"; then
     pass "runtime: libflowrt.a links under tcc"
 else
     fail "runtime: libflowrt.a links under tcc" "$(head -5 "$T/tcc.err")"
@@ -159,7 +159,7 @@ fi
 # the same job built by gcc with ASan/UBSan over the runtime's sources: no reports
 # (apart from the deliberate null store in the crashing function step)
 if gcc -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -D_GNU_SOURCE -Iruntime -Istdlib \
-        -o "$T/handmade-san" tests/runtime/wf_handmade.c runtime/rt_*.c -lcurl -ljansson -llmdb -lmicrohttpd -lpthread -lm \
+        -o "$T/handmade-san" tests/runtime/wf_handmade.c runtime/rt_*.c -lcurl -lcrypto -ljansson -llmdb -lmicrohttpd -lpthread -lm \
         2>"$T/san.build"; then
     ctl_reset
     ctl_routes '[{"method": "POST", "path": "/hold", "responses": [{"status": 200, "body": {"held": true}}]}]'

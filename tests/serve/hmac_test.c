@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rt_hmac.h"
+#include "rt_crypto.h"
 
 static int failures;
 
