@@ -1032,7 +1032,10 @@ static attempt_outcome http_exchange(rt_ctx *c, const rt_step_desc *d, const pre
     if (!status_accepted(d, rs.status)) {
         out->error = status_error(rs.status, rs.body);
         out->retry_after_ms = rt_http_retry_after_ms(rs.headers);
-        if (rs.status == 429 && out->retry_after_ms > 0) rt_http_host_pause(url, out->retry_after_ms);
+        if (rs.status == 429 && out->retry_after_ms > 0) {     /* as retry_delay caps it: up to `max` */
+            long cap = d->max_backoff_ms > 0 ? d->max_backoff_ms : 300000;
+            rt_http_host_pause(url, out->retry_after_ms < cap ? out->retry_after_ms : cap);
+        }
         bool retry = rs.status == 408 || rs.status == 429 || rs.status >= 500;
         rt_http_response_free(&rs);
         return retry ? ATT_RETRY : ATT_FAIL;
