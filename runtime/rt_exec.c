@@ -507,7 +507,11 @@ static bool commit_step_ex(rt_ctx *c, const char *path, json_t *rec, bool deferr
                          .logs = json_array_size(logs) ? logs : NULL, .deferrable = deferrable };
     bool ok = rt_store_commit(run->store, &w, err, sizeof err);
     json_decref(logs);
-    if (ok) {
+    if (ok && strpbrk(path, "[#")) {
+        /* only fanout items and pages are looked up again by this process
+        ** (a retried fanout skips finished items, a retried pagination
+        ** continues after its pages); top-level steps run once per process,
+        ** so keeping their records would only cost memory */
         pthread_mutex_lock(&run->lock);
         json_object_set(run->committed, path, rec);
         pthread_mutex_unlock(&run->lock);
