@@ -108,8 +108,10 @@ static void emit_type_lit(strbuf *b, const ast_type *t)
     strbuf_free(&tmp);
 }
 
-/* A constant expression as JSON text (setting defaults, action defaults). */
-static void emit_const_json(strbuf *b, const ast_expr *e)
+/* A literal (setting and action defaults, test data) as JSON text: the
+** checker allows no references there, so an interpolated string holds
+** only its text pieces. */
+void emit_literal_json(strbuf *b, const ast_expr *e)
 {
     switch (e->kind) {
     case EX_NULL: strbuf_puts(b, "null"); break;
@@ -122,21 +124,24 @@ static void emit_const_json(strbuf *b, const ast_expr *e)
         if (!strpbrk(num, ".eEni")) strbuf_puts(b, ".0");
         break;
     }
-    case EX_STRING: {
+    case EX_STRING:
+    case EX_INTERP:
         strbuf_putc(b, '"');
-        for (const unsigned char *p = (const unsigned char *)e->sval; *p; p++) {
-            if (*p == '"' || *p == '\\') { strbuf_putc(b, '\\'); strbuf_putc(b, (char)*p); }
-            else if (*p < 0x20) strbuf_printf(b, "\\u%04x", *p);
-            else strbuf_putc(b, (char)*p);
+        for (int i = 0; i < (e->kind == EX_STRING ? 1 : e->nitems); i++) {
+            const char *text = e->kind == EX_STRING ? e->sval : e->items[i]->kind == EX_STRING ? e->items[i]->sval : "";
+            for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+                if (*p == '"' || *p == '\\') { strbuf_putc(b, '\\'); strbuf_putc(b, (char)*p); }
+                else if (*p < 0x20) strbuf_printf(b, "\\u%04x", *p);
+                else strbuf_putc(b, (char)*p);
+            }
         }
         strbuf_putc(b, '"');
         break;
-    }
     case EX_LIST:
         strbuf_putc(b, '[');
         for (int i = 0; i < e->nitems; i++) {
             if (i) strbuf_putc(b, ',');
-            emit_const_json(b, e->items[i]);
+            emit_literal_json(b, e->items[i]);
         }
         strbuf_putc(b, ']');
         break;
@@ -145,14 +150,14 @@ static void emit_const_json(strbuf *b, const ast_expr *e)
         for (int i = 0; i < e->nitems; i++) {
             if (i) strbuf_putc(b, ',');
             ast_expr k = { .kind = EX_STRING, .sval = e->keys[i] };
-            emit_const_json(b, &k);
+            emit_literal_json(b, &k);
             strbuf_putc(b, ':');
-            emit_const_json(b, e->items[i]);
+            emit_literal_json(b, e->items[i]);
         }
         strbuf_putc(b, '}');
         break;
     case EX_UNARY:
-        if (e->op == OP_NEG) { strbuf_putc(b, '-'); emit_const_json(b, e->a); break; }
+        if (e->op == OP_NEG) { strbuf_putc(b, '-'); emit_literal_json(b, e->a); break; }
         /* fall through */
     default: strbuf_puts(b, "null"); break;
     }
@@ -685,7 +690,7 @@ static void emit_workflow(emit_state *es, const char *version)
             strbuf_puts(b, ", ");
             if (f->deflt) {
                 strbuf tmp = { 0 };
-                emit_const_json(&tmp, f->deflt);
+                emit_literal_json(&tmp, f->deflt);
                 emit_cstr(b, tmp.data);
                 strbuf_free(&tmp);
             } else {

@@ -21,5 +21,7 @@ void emit_version(ast_program *prog, char out[17]);
 ** named c in scope), and a C string literal. */
 void emit_c_expr(ast_program *prog, strbuf *b, const ast_expr *e);
 void emit_c_string(strbuf *b, const char *s);
+/* A literal expression (no references) as JSON text, appended to b. */
+void emit_literal_json(strbuf *b, const ast_expr *e);
 
 #endif

@@ -16,58 +16,6 @@ int emit_test_list(ast_program *prog, ast_test ***out)
     return f ? f->ntests : 0;
 }
 
-/* A literal (checked: no references) as JSON text. */
-static void lit_json(strbuf *b, const ast_expr *e)
-{
-    switch (e->kind) {
-    case EX_NULL: strbuf_puts(b, "null"); break;
-    case EX_BOOL: strbuf_puts(b, e->bval ? "true" : "false"); break;
-    case EX_INT: case EX_DURATION: strbuf_printf(b, "%" PRId64, e->ival); break;
-    case EX_FLOAT: strbuf_printf(b, "%.17g", e->fval); break;
-    case EX_STRING:
-    case EX_INTERP: {
-        strbuf_putc(b, '"');
-        for (int i = 0; i < (e->kind == EX_STRING ? 1 : e->nitems); i++) {
-            const char *s = e->kind == EX_STRING ? e->sval : e->items[i]->kind == EX_STRING ? e->items[i]->sval : "";
-            for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-                if (*p == '"' || *p == '\\') { strbuf_putc(b, '\\'); strbuf_putc(b, (char)*p); }
-                else if (*p < 0x20) strbuf_printf(b, "\\u%04x", *p);
-                else strbuf_putc(b, (char)*p);
-            }
-        }
-        strbuf_putc(b, '"');
-        break;
-    }
-    case EX_LIST:
-        strbuf_putc(b, '[');
-        for (int i = 0; i < e->nitems; i++) {
-            if (i) strbuf_putc(b, ',');
-            lit_json(b, e->items[i]);
-        }
-        strbuf_putc(b, ']');
-        break;
-    case EX_OBJECT:
-        strbuf_putc(b, '{');
-        for (int i = 0; i < e->nitems; i++) {
-            if (i) strbuf_putc(b, ',');
-            ast_expr k = { .kind = EX_STRING, .sval = e->keys[i] };
-            lit_json(b, &k);
-            strbuf_putc(b, ':');
-            lit_json(b, e->items[i]);
-        }
-        strbuf_putc(b, '}');
-        break;
-    case EX_UNARY:
-        if (e->op == OP_NEG) {
-            strbuf_putc(b, '-');
-            lit_json(b, e->a);
-            break;
-        }
-        /* fall through */
-    default: strbuf_puts(b, "null"); break;
-    }
-}
-
 /* The JSON text of a literal as a C string literal, or NULL. */
 static void lit_cstr(strbuf *b, const ast_expr *e)
 {
@@ -76,7 +24,7 @@ static void lit_cstr(strbuf *b, const ast_expr *e)
         return;
     }
     strbuf tmp = { 0 };
-    lit_json(&tmp, e);
+    emit_literal_json(&tmp, e);
     emit_c_string(b, tmp.data);
     strbuf_free(&tmp);
 }
@@ -94,7 +42,7 @@ static void lit_text(strbuf *b, const ast_expr *e)
             if (e->items[i]->kind == EX_STRING) strbuf_puts(&tmp, e->items[i]->sval);
         strbuf_puts(&tmp, "");
     } else {
-        lit_json(&tmp, e);
+        emit_literal_json(&tmp, e);
     }
     emit_c_string(b, tmp.data);
     strbuf_free(&tmp);

@@ -124,23 +124,35 @@ bool cc_build_exe(diag_ctx *d, const flowc_paths *paths, const char *c_source, c
     return ok;
 }
 
+/* Compiles in memory and returns the relocated state with *sym set to the
+** named symbol, or NULL (reported). The caller tcc_delete()s the state. */
+static TCCState *cc_load(cc_errctx *ec, const flowc_paths *paths, const char *c_source, const char *name,
+                         void **sym)
+{
+    TCCState *s = cc_prepare(ec, paths, TCC_OUTPUT_MEMORY, c_source);
+    if (!s) return NULL;
+    if (tcc_relocate(s, TCC_RELOCATE_AUTO) < 0) {
+        diag_error_noloc(ec->d, NULL, "cannot relocate the compiled workflow");
+        tcc_delete(s);
+        return NULL;
+    }
+    *sym = tcc_get_symbol(s, name);
+    if (!*sym) {
+        diag_error_noloc(ec->d, NULL, "the compiled workflow has no %s", name);
+        tcc_delete(s);
+        return NULL;
+    }
+    fflush(NULL);
+    return s;
+}
+
 int cc_run_memory(diag_ctx *d, const flowc_paths *paths, const char *c_source, int argc, char **argv)
 {
     cc_errctx ec = { .d = d };
-    TCCState *s = cc_prepare(&ec, paths, TCC_OUTPUT_MEMORY, c_source);
+    void *sym;
+    TCCState *s = cc_load(&ec, paths, c_source, "main", &sym);
     if (!s) return -1;
-    if (tcc_relocate(s, TCC_RELOCATE_AUTO) < 0) {
-        diag_error_noloc(d, NULL, "cannot relocate the compiled workflow");
-        tcc_delete(s);
-        return -1;
-    }
-    int (*job_main)(int, char **) = (int (*)(int, char **))tcc_get_symbol(s, "main");
-    if (!job_main) {
-        diag_error_noloc(d, NULL, "the compiled workflow has no main");
-        tcc_delete(s);
-        return -1;
-    }
-    fflush(NULL);
+    int (*job_main)(int, char **) = (int (*)(int, char **))sym;
     int rc = job_main(argc, argv);
     fflush(NULL);
     tcc_delete(s);
@@ -151,22 +163,11 @@ int cc_run_tests(diag_ctx *d, const flowc_paths *paths, const char *c_source, co
                  FILE *junit, int counts[2])
 {
     cc_errctx ec = { .d = d };
-    TCCState *s = cc_prepare(&ec, paths, TCC_OUTPUT_MEMORY, c_source);
+    void *sym;
+    TCCState *s = cc_load(&ec, paths, c_source, "flow_test_main", &sym);
     if (!s) return -1;
-    if (tcc_relocate(s, TCC_RELOCATE_AUTO) < 0) {
-        diag_error_noloc(d, NULL, "cannot relocate the compiled workflow");
-        tcc_delete(s);
-        return -1;
-    }
     typedef int (*test_main_fn)(const char *, int, FILE *, int *);
-    test_main_fn fn = (test_main_fn)tcc_get_symbol(s, "flow_test_main");
-    if (!fn) {
-        diag_error_noloc(d, NULL, "the compiled workflow has no flow_test_main");
-        tcc_delete(s);
-        return -1;
-    }
-    fflush(NULL);
-    int rc = fn(filter, flags, junit, counts);
+    int rc = ((test_main_fn)sym)(filter, flags, junit, counts);
     fflush(NULL);
     tcc_delete(s);
     return rc;
