@@ -579,14 +579,16 @@ static void resume_from_record(request *rq, const json_t *rec)
     }
 }
 
-/* Answers every webhook waiting for run id (rec is its final record). */
-static void hooks_finish(serve *sv, const char *id, const json_t *rec)
+/* Takes off the waiting list the webhooks of run id, or (id NULL) those
+** past their deadline, or all of them: a list the caller answers. */
+static request *hooks_take(serve *sv, const char *id, bool all)
 {
+    int64_t now = rt_mono_ms();
     request *done = NULL;
     pthread_mutex_lock(&sv->hlock);
     for (request **pp = &sv->hooks; *pp;) {
         request *r = *pp;
-        if (strcmp(r->run_id, id) == 0) {
+        if (id ? strcmp(r->run_id, id) == 0 : all || r->deadline <= now) {
             *pp = r->next;
             r->next = done;
             done = r;
@@ -595,6 +597,13 @@ static void hooks_finish(serve *sv, const char *id, const json_t *rec)
         }
     }
     pthread_mutex_unlock(&sv->hlock);
+    return done;
+}
+
+/* Answers every webhook waiting for run id (rec is its final record). */
+static void hooks_finish(serve *sv, const char *id, const json_t *rec)
+{
+    request *done = hooks_take(sv, id, false);
     while (done) {
         request *next = done->next;
         resume_from_record(done, rec);
@@ -605,20 +614,7 @@ static void hooks_finish(serve *sv, const char *id, const json_t *rec)
 /* Answers 202 to the webhooks past their deadline (all of them: draining). */
 static void hooks_expire(serve *sv, bool all)
 {
-    int64_t now = rt_mono_ms();
-    request *done = NULL;
-    pthread_mutex_lock(&sv->hlock);
-    for (request **pp = &sv->hooks; *pp;) {
-        request *r = *pp;
-        if (all || r->deadline <= now) {
-            *pp = r->next;
-            r->next = done;
-            done = r;
-        } else {
-            pp = &r->next;
-        }
-    }
-    pthread_mutex_unlock(&sv->hlock);
+    request *done = hooks_take(sv, NULL, all);
     while (done) {
         request *next = done->next;
         resume_with(done, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "run_id", done->run_id, "status", "running"));
