@@ -666,7 +666,10 @@ static void commit_batch(serve *sv, request *batch)
         }
         rt_store_new_run_id(r->run_id);
         json_object_set_new(r->record, "id", json_string(r->run_id));
-        if (r->idem_key) json_object_set_new(meta, r->idem_key, json_string(r->run_id));
+        if (r->idem_key) {
+            json_object_set_new(meta, r->idem_key, json_string(r->run_id));
+            json_object_set_new(r->record, "idem_key", json_string(r->idem_key));   /* pruned with the run */
+        }
         w[nw++] = (rt_store_write){ .run_id = r->run_id, .run = r->record };
     }
     char err[512] = "";

@@ -735,6 +735,11 @@ static int remove_some(rt_store *st, MDB_txn *txn, void *arg)
             json_t *rec = parse_val(&v);
             rc = index_run(st, txn, id, json_string_value(json_object_get(rec, "status")),
                            json_string_value(json_object_get(rec, "user")), false);
+            const char *idem = json_string_value(json_object_get(rec, "idem_key"));
+            if (rc == 0 && idem) {      /* serve's Idempotency-Key -> this run */
+                MDB_val mk = { strlen(idem), (void *)idem };
+                rc = del_ok(mdb_del(txn, st->meta, &mk, NULL));
+            }
             json_decref(rec);
             if (rc == 0) rc = del_ok(mdb_del(txn, st->runs, &k, NULL));
             budget -= 4;

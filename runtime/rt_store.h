@@ -29,11 +29,13 @@
 **              PREFIX + hex12(T), and newest-first is a reverse scan.
 **   users      USER                        -> user record
 **   meta       "layout"                    -> "2" (layout 1 lacked by_user_status)
+**              "idem:LEN:USER:KEY"         -> RUN_ID (serve's Idempotency-Key)
 **
 ** Run record:  { id, workflow, version, user, trigger, settings, status,
 **                attempt, created, updated (ms), ended?, pid, pid_start,
 **                output?, error?, failed_step?, wake_at? (waiting),
-**                source? ("run", "enabled", ...) }
+**                source? ("run", "enabled", ...), idem_key? (serve: the meta
+**                key of its Idempotency-Key, removed with the run) }
 ** User record: { id, enabled, settings: {...}, secrets: { NAME: sealed },
 **                created, updated, enabled_run? } — sealed secrets are
 **                encrypted (rt_users.c); the plain value is never stored.

@@ -93,6 +93,16 @@ if [ -n "$ida" ] && [ "$ida" == "$idb" ] && [ "$ida" != "$idc" ] && [ "$(ctl_cou
 else
     fail "idempotent re-delivery" "a=$a b=$b c=$c fetches=$(ctl_count /fetch/idem)"
 fi
+# pruning a run forgets its key: the same key then makes a new run
+"$T/lead" prune --older-than 0s --user idem --state "$T/basic.state" >"$T/prune.out" 2>&1
+d=$(post /events/lead.created '{"id": "k1", "score": 1}' -H 'X-Flow-User: idem' -H 'Idempotency-Key: order-1')
+idd=$(json_eval "${d% *}" 'j["run_id"]' 2>/dev/null)
+wait_status "$idd" succeeded
+if [ -n "$idd" ] && [ "$idd" != "$ida" ] && [ "$(ctl_count /fetch/idem)" == 3 ]; then
+    pass "prune removes a run's Idempotency-Key with it"
+else
+    fail "prune forgets idempotency keys" "d=$d ida=$ida $(cat "$T/prune.out")"
+fi
 
 out=$(post /events/lead.created '{"id": "x", "score": ')
 if [ "${out##* }" == 400 ] && echo "$out" | grep -q 'not valid JSON'; then
