@@ -638,6 +638,33 @@ static json_t *type_json(rt_type_text t)
     return p ? json_deep_copy(p) : json_string("json");
 }
 
+static bool count_version(json_t *run, void *arg)
+{
+    const char *v = json_string_value(json_object_get(run, "version"));
+    json_t *counts = arg;
+    if (v) json_object_set_new(counts, v, json_integer(json_integer_value(json_object_get(counts, v)) + 1));
+    return true;
+}
+
+/* Unfinished runs in the state (when there is one) by version: deploying a
+** new binary leaves the old version's runs for the old binary to finish. */
+static json_t *unfinished_by_version(const rt_workflow *wf, const rt_cli_opts *o)
+{
+    char buf[4096], path[4200];
+    snprintf(path, sizeof path, "%s/data.mdb", state_dir(wf, o, buf, sizeof buf));
+    json_t *counts = json_object();
+    if (access(path, F_OK) != 0) return counts;
+    rt_store *st = rt_cli_open_store(wf, o);
+    if (!st) return counts;
+    static const char *const unfinished[] = { "queued", "running", "waiting", "interrupted" };
+    for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
+        rt_run_query q = { .status = unfinished[i] };
+        rt_store_scan_runs(st, &q, count_version, counts);
+    }
+    rt_store_close(st);
+    return counts;
+}
+
 static int cmd_info(const rt_workflow *wf, const rt_cli_opts *o)
 {
     json_t *info = json_pack("{s:s, s:s?, s:s}", "name", wf->name, "description", wf->description, "version",
@@ -657,6 +684,11 @@ static int cmd_info(const rt_workflow *wf, const rt_cli_opts *o)
     for (int i = 0; i < wf->nsecrets; i++) json_array_append_new(secrets, json_string(wf->secrets[i]));
     json_object_set_new(info, "secrets", secrets);
     if (wf->output_type) json_object_set_new(info, "output", type_json(wf->output_type));
+    json_t *by_version = unfinished_by_version(wf, o);
+    json_int_t mine = json_integer_value(json_object_get(by_version, wf->version));
+    json_object_del(by_version, wf->version);
+    json_object_set_new(info, "unfinished", json_integer(mine));
+    json_object_set_new(info, "unfinished_other_versions", by_version);   /* version -> count */
 
     if (o->json) {
         char *t = json_dumps(info, JSON_INDENT(2));
@@ -689,6 +721,12 @@ static int cmd_info(const rt_workflow *wf, const rt_cli_opts *o)
             for (int k = 12; k < n; k++) var[k] = (char)toupper((unsigned char)var[k]);
             printf("  %-20s %s\n", wf->secrets[i], var);
         }
+        printf("unfinished %lld run%s of this version", (long long)mine, mine == 1 ? "" : "s");
+        const char *v;
+        json_t *n;
+        json_object_foreach(by_version, v, n)
+            printf("; %lld of version %s (its own binary's `resume` finishes them)", (long long)json_integer_value(n), v);
+        printf("\n");
     }
     json_decref(info);
     return RT_EXIT_OK;

@@ -243,6 +243,13 @@ if [ "$v1" != "$v2" ] && [ $rv -eq 2 ] && grep -q "version $v1" "$T/v.err" && [ 
 else
     fail "ops: version mismatch" "v1=$v1 v2=$v2 rv=$rv rv2=$rv2 $(cat "$T/v.err" "$T/v2resume.err" | head -3)"
 fi
+# deploying v2 beside v1's unfinished run: info says what is left for v1
+o2=$("$T/sync_v2" info --json | jq_ 'j["unfinished"], j["unfinished_other_versions"]')
+if [ "$o2" == "0 {'$v1': 1}" ] && "$T/sync_v2" info | grep -q "1 of version $v1"; then
+    pass "ops: info of a new version counts the unfinished runs left for the old one"
+else
+    fail "ops: info counts other versions' runs" "$o2"
+fi
 q "$J" resume >/dev/null 2>&1; rres=$?
 [ $rres -eq 0 ] && [ "$("$J" history --limit 1 --json | jq_ 'j[0]["status"]')" == succeeded ] \
     && pass "ops: the run's own binary resumes it" || fail "ops: own binary resumes" "rc=$rres"
