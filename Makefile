@@ -74,9 +74,9 @@ $(RTLIB): $(RUNTIME_OBJ)
 	rm -f $@
 	ar rcs $@ $^ $(if $(RUNTIME_OBJ),,$(O)/obj/empty.o)
 
-$(O)/include/flowc/.stamp: $(wildcard runtime/*.h stdlib/*.h)
-	@mkdir -p $(O)/include/flowc
-	cp $(wildcard runtime/*.h stdlib/*.h) $(O)/include/flowc/ 2>/dev/null || true
+$(O)/include/flowc/.stamp: $(wildcard runtime/*.h stdlib/*.h) Makefile
+	@rm -rf $(O)/include/flowc && mkdir -p $(O)/include/flowc
+	cp $(wildcard runtime/*.h stdlib/*.h) $(O)/include/flowc/
 	@touch $@
 
 $(O)/share/flowc/stdlib:
