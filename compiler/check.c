@@ -373,6 +373,7 @@ static ast_type *chk_expr(chk_state *st, ast_expr *e);
 
 static const char *const chk_builtins[] = {
     "len", "lower", "upper", "trim", "string", "int", "float", "contains", "join", "now", "json", "url_encode",
+    "base64",
 };
 #define NBUILTINS ((int)(sizeof chk_builtins / sizeof chk_builtins[0]))
 
@@ -641,7 +642,7 @@ static ast_type *chk_call(chk_state *st, ast_expr *e)
         chk_arity(st, e, 1, 1);
         return &ast_type_string;
     }
-    if (strcmp(fn, "url_encode") == 0) {
+    if (strcmp(fn, "url_encode") == 0 || strcmp(fn, "base64") == 0) {
         if (chk_arity(st, e, 1, 1)) {
             ast_type_kind k = ty_strip(at[0])->kind;
             chk_want(st, e->items[0], at[0], k == TY_STRING || k == TY_INT || k == TY_FLOAT || k == TY_BOOL, fn,
@@ -1303,7 +1304,7 @@ static void chk_block(chk_state *st, ast_block *b)
 
 static const char *const chk_reserved_step_names[] = {
     "run", "output", "status", "headers", "body", "len", "lower", "upper", "trim", "string", "url_encode",
-    "int", "float", "contains", "join", "now", "bool",
+    "int", "float", "contains", "join", "now", "bool", "base64",
 };
 
 static void chk_register_block(chk_state *st, ast_block *b, bool conditional, bool in_fanout);

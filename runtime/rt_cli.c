@@ -329,9 +329,11 @@ rt_outcome rt_cli_execute(const rt_workflow *wf, rt_store *st, json_t *rec, cons
     run.sleep_horizon_ms = RESUME_HORIZON_MS;
     const char *user = json_string_value(json_object_get(rec, "user"));
     json_t *urec = user ? rt_store_get_user(st, user) : NULL;
+    char buf[4096];
+    run.state_dir = rt_users_state_dir(wf, o, buf, sizeof buf);
     if (urec) {
-        char err[512], buf[4096];
-        run.secrets = rt_users_secrets(st, rt_users_state_dir(wf, o, buf, sizeof buf), urec, err, sizeof err);
+        char err[512];
+        run.secrets = rt_users_secrets(st, run.state_dir, urec, err, sizeof err);
         if (!run.secrets) rt_log_emit(run.id, "warning", NULL, "%s", err);
         json_decref(urec);
     }

@@ -24,6 +24,7 @@
 
 #include "rt_http.h"
 #include "rt_log.h"
+#include "rt_oauth.h"
 #include "rt_type.h"
 
 /* ---- contexts and results ----------------------------------------------- */
@@ -813,26 +814,7 @@ static bool has_header(const json_t *headers, const char *name)
     return false;
 }
 
-static char *base64(const char *s)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(s);
-    rt_buf b = { 0 };
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned char)s[i] << 16;
-        if (i + 1 < n) v |= (unsigned char)s[i + 1] << 8;
-        if (i + 2 < n) v |= (unsigned char)s[i + 2];
-        rt_buf_putc(&b, tab[(v >> 18) & 63]);
-        rt_buf_putc(&b, tab[(v >> 12) & 63]);
-        rt_buf_putc(&b, i + 1 < n ? tab[(v >> 6) & 63] : '=');
-        rt_buf_putc(&b, i + 2 < n ? tab[v & 63] : '=');
-    }
-    return rt_buf_take(&b);
-}
-
-/* An environment variable as the run sees it: in test mode only the
-** test's own env/secret lines, never the process environment. */
-static const char *run_getenv(const rt_run_state *run, const char *var)
+const char *rt_run_getenv(const rt_run_state *run, const char *var)
 {
     if (run->test_mode) return json_string_value(json_object_get(run->test_env, var));
     return getenv(var);
@@ -845,7 +827,7 @@ static const char *integ_base(const rt_run_state *run, const rt_integration *in)
     char var[160];
     int n = snprintf(var, sizeof var, "FLOW_%s_BASE_URL", in->name);
     for (int i = 5; i < n; i++) var[i] = (char)toupper((unsigned char)var[i]);
-    const char *e = run_getenv(run, var);
+    const char *e = rt_run_getenv(run, var);
     return e && *e ? e : in->base_url;
 }
 
@@ -869,7 +851,8 @@ static void add_auth(rt_ctx *c, const rt_integration *in, json_t *headers)
         if (!has_header(headers, "Authorization")) {
             const char *pw = in->secret2 ? json_string_value(secret_value(c, in->secret2)) : "";
             char *pair = rt_xprintf("%s:%s", tok, pw ? pw : "");
-            char *enc = base64(pair);
+            char *enc = rt_base64(pair, strlen(pair));
+            rt_redact_add(enc);
             char *v = rt_xprintf("Basic %s", enc);
             json_object_set_new(headers, "Authorization", json_string(v));
             free(v);
@@ -1014,19 +997,101 @@ static bool fails_when(rt_ctx *c, const rt_step_desc *d, json_t *resp, attempt *
     return held;
 }
 
+/* ---- OAuth2 ---------------------------------------------------------------- */
+
+/* The token in "Authorization: Bearer TOKEN" of headers, or NULL. */
+static const char *bearer_of(const json_t *headers)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)headers, k, v) {
+        const char *s = json_string_value(v);
+        if (strcasecmp(k, "Authorization") == 0) return s && strncmp(s, "Bearer ", 7) == 0 ? s + 7 : NULL;
+    }
+    return NULL;
+}
+
+/* headers with the bearer token replaced (NEW reference). */
+static json_t *with_bearer(const json_t *headers, const char *token)
+{
+    json_t *h = json_deep_copy(headers);
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(h, tmp, k, v) if (strcasecmp(k, "Authorization") == 0) json_object_del(h, k);
+    char *value = rt_xprintf("Bearer %s", token);
+    json_object_set_new(h, "Authorization", json_string(value));
+    free(value);
+    return h;
+}
+
+/* Before a request to an oauth2 integration: when the token the step was
+** prepared with has been refreshed since (an earlier page, attempt or
+** item), headers with the current one (NEW reference); else NULL. */
+static json_t *oauth_current(rt_ctx *c, const rt_step_desc *d, const json_t *headers)
+{
+    if (!d->integ || d->integ->auth != RT_AUTH_OAUTH2 || !d->integ->secret) return NULL;
+    const char *sent = bearer_of(headers);
+    if (!sent) return NULL;
+    char *cur = rt_run_secret(c->run, d->integ->secret);
+    json_t *h = cur && strcmp(cur, sent) != 0 ? with_bearer(headers, cur) : NULL;
+    free(cur);
+    return h;
+}
+
+/* After a 401: headers carrying a refreshed token (NEW reference), or NULL
+** with why set when the refresh failed (why stays "" when the request did
+** not carry the integration's token: nothing to refresh). */
+static json_t *oauth_refreshed(rt_ctx *c, const rt_step_desc *d, const json_t *headers, char *why, size_t n)
+{
+    const char *stale = bearer_of(headers);
+    if (!stale) return NULL;
+    char *token = rt_oauth_refresh(c->run, d->integ, integ_base(c->run, d->integ), stale, why, n);
+    if (!token) return NULL;
+    json_t *h = with_bearer(headers, token);
+    memset(token, 0, strlen(token));
+    free(token);
+    return h;
+}
+
 /* One request and its response: status, `fail when`, then `returns` (so an
 ** API's own error report is what a failure names, not a missing field). */
 static attempt_outcome http_exchange(rt_ctx *c, const rt_step_desc *d, const prepared_request *p,
                                      const char *url, const char *body, const json_t *headers, json_t **resp,
                                      attempt *out)
 {
-    rt_http_request rq = { .method = p->method, .url = url, .headers = headers, .body = body,
+    json_t *renewed = oauth_current(c, d, headers);     /* owned or NULL */
+    rt_http_request rq = { .method = p->method, .url = url, .headers = renewed ? renewed : headers, .body = body,
                            .body_len = body ? strlen(body) : 0, .timeout_ms = d->timeout_ms };
     rt_http_response rs;
     long pause = rt_http_host_pause_ms(url);    /* the host said 429: wait with the others */
-    if (pause > 0 && !sleep_ms(pause)) return ATT_STOP;
+    if (pause > 0 && !sleep_ms(pause)) {
+        json_decref(renewed);
+        return ATT_STOP;
+    }
     rt_log_flush();
-    if (!rt_http_perform(&rq, &rs)) {
+    bool sent = rt_http_perform(&rq, &rs);
+    if (sent && rs.status == 401 && d->integ && d->integ->auth == RT_AUTH_OAUTH2) {
+        /* the access token expired: refresh it once and send again */
+        char why[700] = "";
+        json_t *retry = oauth_refreshed(c, d, rq.headers, why, sizeof why);
+        if (retry) {
+            rt_http_response_free(&rs);
+            json_decref(renewed);
+            renewed = retry;
+            rq.headers = renewed;
+            sent = rt_http_perform(&rq, &rs);
+        } else if (*why) {
+            char *s = status_error(rs.status, rs.body);
+            out->error = rt_xprintf("%s (%s)", s, why);
+            free(s);
+            rt_http_response_free(&rs);
+            json_decref(renewed);
+            return ATT_FAIL;
+        }
+    }
+    json_decref(renewed);
+    if (!sent) {
         out->error = rt_xstrdup(rs.error);
         attempt_outcome o = rs.retryable ? ATT_RETRY : ATT_FAIL;
         rt_http_response_free(&rs);
@@ -1794,7 +1859,7 @@ json_t *rt_settings(rt_ctx *c)
 ** rather than letting null into a string (as a secret does). */
 json_t *rt_env(rt_ctx *c, const char *name)
 {
-    const char *v = run_getenv(c->run, name);
+    const char *v = rt_run_getenv(c->run, name);
     if (!v) {
         rt_ctx_raise(c, 0, "environment variable %s is not set (env.%s)", name, name);
         return rt_str(c, "");
@@ -1802,15 +1867,36 @@ json_t *rt_env(rt_ctx *c, const char *name)
     return rt_str(c, v);
 }
 
-/* The user's stored credential, else FLOW_SECRET_<NAME>. */
-static json_t *secret_value(rt_ctx *c, const char *name)
+char *rt_run_secret(rt_run_state *run, const char *name)
 {
     char var[200];
     int n = snprintf(var, sizeof var, "FLOW_SECRET_%s", name);
     for (int i = 12; i < n; i++) var[i] = (char)toupper((unsigned char)var[i]);
-    const char *v = json_string_value(json_object_get(c->run->secrets, name));
-    if (!v) v = run_getenv(c->run, var);
+    pthread_mutex_lock(&run->lock);
+    const char *v = json_string_value(json_object_get(run->secrets, name));
+    char *copy = v ? rt_xstrdup(v) : NULL;
+    pthread_mutex_unlock(&run->lock);
+    if (!copy && (v = rt_run_getenv(run, var))) copy = rt_xstrdup(v);
+    return copy;
+}
+
+void rt_run_set_secret(rt_run_state *run, const char *name, const char *value)
+{
+    rt_redact_add(value);
+    pthread_mutex_lock(&run->lock);
+    if (!run->secrets) run->secrets = json_object();
+    json_object_set_new(run->secrets, name, json_string(value));
+    pthread_mutex_unlock(&run->lock);
+}
+
+/* The user's stored credential, else FLOW_SECRET_<NAME>. */
+static json_t *secret_value(rt_ctx *c, const char *name)
+{
+    char *v = rt_run_secret(c->run, name);
     if (!v) {
+        char var[200];
+        int n = snprintf(var, sizeof var, "FLOW_SECRET_%s", name);
+        for (int i = 12; i < n; i++) var[i] = (char)toupper((unsigned char)var[i]);
         const char *user = json_string_value(json_object_get(c->run->record, "user"));
         if (user)
             rt_ctx_raise(c, 0, "secret '%s' is not set (store it with `users set %s --secret %s=...`, or set %s)",
@@ -1820,7 +1906,9 @@ static json_t *secret_value(rt_ctx *c, const char *name)
         return rt_str(c, "");
     }
     rt_redact_add(v);
-    return rt_str(c, v);
+    json_t *s = rt_str(c, v);
+    free(v);
+    return s;
 }
 
 json_t *rt_secret(rt_ctx *c, const char *name)

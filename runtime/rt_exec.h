@@ -44,7 +44,11 @@ typedef struct rt_run_state {
     int nwaiting;               /* contexts sleeping in a durable wait now */
 
     json_t *secrets;            /* owned or NULL: the user's stored secrets, name -> value
-                                   (never written anywhere; consulted before FLOW_SECRET_*) */
+                                   (never written anywhere; consulted before FLOW_SECRET_*);
+                                   guarded by lock once the run started (OAuth2 refresh
+                                   replaces tokens while fanout items read them) */
+    const char *state_dir;      /* borrowed or NULL: the state directory, whose key seals
+                                   tokens an OAuth2 refresh stores for the run's user */
 
     /* Test Step (`run --step NAME --input FILE`): only steps named
     ** only_step execute; every other step takes its output from
@@ -68,6 +72,15 @@ typedef struct rt_run_state {
                                    freed: a test's expects read its step results */
     void *on_finish_arg;
 } rt_run_state;
+
+/* An environment variable as the run sees it: in test mode only the test's
+** own env/secret lines, never the process environment. */
+const char *rt_run_getenv(const rt_run_state *run, const char *var);
+/* The secret name for this run (malloc'd copy): the user's stored one, else
+** FLOW_SECRET_<NAME>; NULL when neither is set. */
+char *rt_run_secret(rt_run_state *run, const char *name);
+/* Replaces (or adds) the run's copy of a secret, registered for redaction. */
+void rt_run_set_secret(rt_run_state *run, const char *name, const char *value);
 
 /* Initialises a run over a run record (NEW reference taken over). */
 void rt_run_init(rt_run_state *run, const rt_workflow *wf, rt_store *st, json_t *record);

@@ -103,6 +103,16 @@ static bool redact_into(const char *s, rt_buf *out)
     return found;
 }
 
+bool rt_redact_holds(const char *s)
+{
+    if (!s) return false;
+    bool found = false;
+    pthread_rwlock_rdlock(&secret_lock);
+    for (int i = 0; i < nsecrets && !found; i++) found = strstr(s, secrets[i]) != NULL;
+    pthread_rwlock_unlock(&secret_lock);
+    return found;
+}
+
 char *rt_redact(const char *s)
 {
     if (!s) return NULL;

@@ -36,6 +36,9 @@ void rt_log_teardown(void);
 ** are not registered: redacting every "t" would make logs unreadable and
 ** protects nothing. Thread-safe. */
 void rt_redact_add(const char *secret);
+/* Whether s holds a registered secret: a value derived from a secret
+** (base64 of "user:password") is registered in its turn. */
+bool rt_redact_holds(const char *s);
 /* s with every registered secret replaced by "[redacted]": a new malloc'd
 ** string the caller frees. */
 char *rt_redact(const char *s);

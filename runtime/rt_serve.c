@@ -775,6 +775,7 @@ static void execute(serve *sv, const char *id)
     rt_run_init(&run, sv->wf, sv->st, rec);
     run.sleep_in_process = false;       /* a waiting run holds no worker */
     run.secrets = secrets;
+    run.state_dir = sv->state_dir;
     int64_t t0 = rt_now_ms();
     rt_outcome out = rt_exec_run(&run);
     observe_steps(sv, id, t0);

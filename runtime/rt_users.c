@@ -117,6 +117,54 @@ json_t *rt_users_secrets(rt_store *st, const char *state_dir, const json_t *user
     return out;
 }
 
+bool rt_users_store_secrets(rt_store *st, const char *state_dir, const char *user, const json_t *values, char *err,
+                            size_t n)
+{
+    json_t *rec = rt_store_get_user(st, user);
+    if (!rec) {
+        snprintf(err, n, "user %s is not stored any more", user);
+        return false;
+    }
+    uint8_t key[32];
+    char kid[17];
+    bool ok = store_key(state_dir, true, key, err, n);
+    if (ok) {
+        key_id(key, kid);
+        const char *want = json_string_value(json_object_get(rec, "key_id"));
+        if (want && strcmp(want, kid) != 0 && json_object_size(json_object_get(rec, "secrets"))) {
+            snprintf(err, n, "user %s's secrets were sealed with another key (key id %s; this one is %s)", user, want,
+                     kid);
+            ok = false;
+        }
+    }
+    json_t *sealed = json_object_get(rec, "secrets");
+    if (ok && !json_is_object(sealed)) {
+        sealed = json_object();
+        json_object_set_new(rec, "secrets", sealed);
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach((json_t *)values, name, v) {
+        if (!ok) break;
+        char *s = json_is_string(v) ? rt_seal(key, json_string_value(v)) : NULL;
+        if (!s) {
+            snprintf(err, n, "cannot seal secret '%s'", name);
+            ok = false;
+            break;
+        }
+        json_object_set_new(sealed, name, json_string(s));
+        free(s);
+    }
+    memset(key, 0, sizeof key);
+    if (ok) {
+        json_object_set_new(rec, "key_id", json_string(kid));
+        json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
+        ok = rt_store_put_user(st, user, rec, err, n);
+    }
+    json_decref(rec);
+    return ok;
+}
+
 /* ---- user records ------------------------------------------------------- */
 
 static bool valid_user_id(const char *u)

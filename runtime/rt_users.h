@@ -26,6 +26,12 @@ json_t *rt_users_get_enabled(rt_store *st, const rt_workflow *wf, const char *us
 ** message when they cannot be opened (another key). */
 json_t *rt_users_secrets(rt_store *st, const char *state_dir, const json_t *user_rec, char *err, size_t n);
 
+/* Seals values (name -> string) into user's stored secrets, keeping the
+** others: an OAuth2 refresh stores the tokens it got. False with a message
+** (no secret in it) when the user is gone or the key cannot seal. */
+bool rt_users_store_secrets(rt_store *st, const char *state_dir, const char *user, const json_t *values, char *err,
+                            size_t n);
+
 /* The state directory the options name (for the key file). */
 const char *rt_users_state_dir(const rt_workflow *wf, const rt_cli_opts *o, char *buf, size_t n);
 

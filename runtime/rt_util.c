@@ -247,3 +247,20 @@ long long rt_process_start(int pid)
     }
     return p ? atoll(p) : -1;
 }
+
+char *rt_base64(const char *s, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)(unsigned char)s[i] << 16;
+        if (i + 1 < n) v |= (unsigned)(unsigned char)s[i + 1] << 8;
+        if (i + 2 < n) v |= (unsigned char)s[i + 2];
+        rt_buf_putc(&b, tab[(v >> 18) & 63]);
+        rt_buf_putc(&b, tab[(v >> 12) & 63]);
+        rt_buf_putc(&b, i + 1 < n ? tab[(v >> 6) & 63] : '=');
+        rt_buf_putc(&b, i + 2 < n ? tab[v & 63] : '=');
+    }
+    return rt_buf_take(&b);
+}

@@ -51,4 +51,7 @@ long long rt_process_start(int pid);
 /* Uniform random in [0, n) (n = 0: any 64 bits), seeded from the OS. */
 uint64_t rt_random(uint64_t n);
 
+/* Standard base64 (RFC 4648 section 4, with padding) of n bytes: a new string. */
+char *rt_base64(const char *s, size_t n);
+
 #endif

@@ -157,6 +157,7 @@ struct route {
     bool repeat_last;           /* false: the sequence starts over after the last */
     struct paginate page;
     atomic_ulong served;        /* requests answered so far: picks the next response */
+    char *require_auth;         /* or NULL: the Authorization value the route accepts */
     json_t *source;             /* the route as given, for GET /_ctl/routes */
 };
 
@@ -178,6 +179,7 @@ static void route_unref(struct route *r)
     free(r->path);
     free(r->key);
     free(r->page.items_field);
+    free(r->require_auth);
     json_decref(r->source);
     free(r);
 }
@@ -401,6 +403,13 @@ static struct route *parse_route(json_t *j, char *err, size_t esz)
     }
     if (ok && json_object_get(j, "paginate"))
         ok = parse_paginate(json_object_get(j, "paginate"), &r->page, err, esz);
+    json_t *auth = json_object_get(j, "require_auth");
+    if (ok && auth && !json_is_string(auth)) {
+        snprintf(err, esz, "'require_auth' must be a string (the Authorization value accepted)");
+        ok = false;
+    } else if (ok && auth) {
+        r->require_auth = xstrdup(json_string_value(auth));
+    }
     if (!ok) {
         route_unref(r);
         return NULL;
@@ -946,6 +955,13 @@ static json_t *make_page(struct MHD_Connection *conn, const struct paginate *pg,
     return body;
 }
 
+/* Whether the request's Authorization header is exactly want. */
+static bool auth_matches(struct MHD_Connection *conn, const char *want)
+{
+    const char *got = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    return got && strcmp(got, want) == 0;
+}
+
 /* Answers a scripted request: picks the route's next response, records the
 ** request, then answers now or after the response's delay. */
 static enum MHD_Result serve(struct MHD_Connection *conn, struct request *rq, const char *method)
@@ -964,6 +980,10 @@ static enum MHD_Result serve(struct MHD_Connection *conn, struct request *rq, co
         snprintf(msg, sizeof msg, "no route for %s %.400s", method, rq->path);
         status = MHD_HTTP_NOT_FOUND;
         resp = json_response(json_pack("{s:s}", "error", msg));
+    } else if (r->require_auth && !auth_matches(conn, r->require_auth)) {
+        status = MHD_HTTP_UNAUTHORIZED;     /* the sequence does not advance */
+        resp = json_response(json_pack("{s:s}", "error", "invalid_token"));
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
     } else {
         unsigned long k = atomic_fetch_add(&r->served, 1);
         size_t i = k < r->nresps ? k : r->repeat_last ? r->nresps - 1 : k % r->nresps;
