@@ -106,6 +106,50 @@ else
     fail "oauth2: refresh without a connected user" "rc=$rc out=$out refreshes=$(ctl_count /oauth/token) err=$(tail -3 "$T/run4.err")"
 fi
 
+# ---- serve: concurrent runs of one user refresh once ----------------------
+# The token endpoint rotates the refresh token and refuses the old one, as
+# providers that rotate do: a second refresh would fail its run. The slow
+# token endpoint keeps the first refresh in flight while the other workers'
+# runs, started with the old token, get their 401s.
+ctl_routes '[{"method": "POST", "path": "/oauth/token", "responses": [{"status": 200, "delay_ms": 400, "body": {"access_token": "access-SRV-3", "refresh_token": "refresh-SRV-3"}}, {"status": 400, "body": {"error": "invalid_grant"}}]},
+             {"method": "GET", "path": "/contacts/*", "require_auth": "Bearer access-SRV-3", "responses": [{"status": 200, "body": {"name": "Cy"}}]}]'
+ctl_reset
+SST="$T/serve.state"
+echo serve-token >"$T/api-token"
+"$JOB" users set u2 --state "$SST" --secret crm_token=access-OLD-9 --secret crm_refresh=refresh-ORIG-9 \
+    --secret crm_client_id=cid --secret crm_client_secret=csec >/dev/null 2>&1
+"$JOB" serve --listen 127.0.0.1:0 --port-file "$T/port" --state "$SST" --token-file "$T/api-token" --workers 4 2>"$T/serve.err" &
+SV_PID=$!
+for _ in $(seq 1 200); do [ -s "$T/port" ] && break; sleep 0.05; done
+SV="http://127.0.0.1:$(cat "$T/port")"
+ids=()
+for i in 1 2 3 4 5 6; do
+    r=$(curl -s -X POST -H 'Authorization: Bearer serve-token' -H 'X-Flow-User: u2' -H 'Content-Type: application/json' \
+        --data-binary "{\"id\": \"s$i\", \"related\": [\"r$i\", \"q$i\"]}" "$SV/events/contact.changed")
+    ids+=("$(json_eval "$r" 'j["run_id"]')")
+done
+done_runs=0
+for _ in $(seq 1 100); do
+    done_runs=0
+    for id in "${ids[@]}"; do
+        st=$(json_eval "$(curl -s -H 'Authorization: Bearer serve-token' "$SV/runs/$id")" 'j.get("status")')
+        [ "$st" == succeeded ] && done_runs=$((done_runs + 1))
+    done
+    [ $done_runs -eq 6 ] && break
+    sleep 0.1
+done
+kill -TERM $SV_PID 2>/dev/null; wait $SV_PID 2>/dev/null
+if [ $done_runs -eq 6 ] && [ "$(ctl_count /oauth/token)" == 1 ]; then
+    pass "oauth2 under serve: 6 concurrent runs of one user, one refresh, all succeed"
+else
+    fail "oauth2 under serve: one refresh" "succeeded=$done_runs refreshes=$(ctl_count /oauth/token) err=$(grep -i error "$T/serve.err" | head -3)"
+fi
+if grep -qa -e access-SRV-3 -e refresh-SRV-3 -e refresh-ORIG-9 "$T/serve.err" || grep -rqa -e access-SRV-3 -e refresh-SRV-3 "$SST"; then
+    fail "oauth2 under serve: no token in logs or state" "found"
+else
+    pass "oauth2 under serve: no token in logs or state"
+fi
+
 # ---- flowc test: the refresh goes through mocks like any request ----------
 if "$FLOWC" test crm_sync.flow >"$T/ft.out" 2>&1 && grep -q '^2 passed, 0 failed' "$T/ft.out"; then
     pass "oauth2: flowc test mocks the token endpoint"
