@@ -118,6 +118,8 @@ typedef struct chk_state {
     chk_where where;
     ast_action *action;         /* WHERE_ACTION */
     ast_type *response_body;    /* inside fail when / cursor: body type, else NULL */
+    bool open_body;             /* fail when: the body is not validated yet, so a field
+                                   `returns` does not declare reads as json */
     chk_returns *returns;       /* current return context */
     int fanout_depth;
 } chk_state;
@@ -534,6 +536,13 @@ static ast_type *chk_field(chk_state *st, ast_expr *e)
     return chk_field_of(st, e, bt);
 }
 
+/* Whether e reads below the response (body.a.b, body.items[0].c). */
+static bool chk_reads_response(const ast_expr *e)
+{
+    while (e->kind == EX_FIELD || e->kind == EX_INDEX) e = e->a;
+    return e->kind == EX_NAME && e->ref == REF_RESPONSE;
+}
+
 /* The field e->name of a (non-null) value of type bt. */
 static ast_type *chk_field_of(chk_state *st, ast_expr *e, ast_type *bt)
 {
@@ -544,6 +553,7 @@ static ast_type *chk_field_of(chk_state *st, ast_expr *e, ast_type *bt)
         return &ast_type_error;
     }
     ast_field *f = ty_field(bt, name);
+    if (!f && st->open_body && chk_reads_response(e)) return &ast_type_json;
     if (!f) {
         const char *cands[512];
         int n = 0;
@@ -1002,7 +1012,9 @@ static ast_type *chk_request(chk_state *st, ast_step *s, ast_request *r, bool in
 
     ast_type *saved = st->response_body;
     st->response_body = body;
+    st->open_body = true;
     if (r->fail_when) chk_condition(st, r->fail_when, "'fail when' condition");
+    st->open_body = false;
     if (r->page_cursor) {
         ast_type *ct = chk_expr(st, r->page_cursor);
         ast_type *sc = ty_strip(ct);
