@@ -22,6 +22,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "rt_co.h"
 #include "rt_http.h"
 #include "rt_log.h"
 #include "rt_oauth.h"
@@ -426,6 +427,10 @@ static bool sleep_until_mono(int64_t deadline)
         int64_t left = deadline - rt_mono_ms();
         if (left <= 0) return true;
         if (left > 200) left = 200;
+        if (rt_co_current()) {         /* a fanout item: the others go on meanwhile */
+            rt_co_sleep_until(rt_mono_ms() + left);
+            continue;
+        }
         struct timespec ts = { left / 1000, (left % 1000) * 1000000L };
         nanosleep(&ts, NULL);
     }
@@ -494,8 +499,19 @@ static bool commit_step(rt_ctx *c, const char *path, json_t *rec)
     return commit_step_ex(c, path, rec, false);
 }
 
+/* A commit failed: the run stops with that error. */
+static void run_store_failed(rt_run_state *run, const char *err)
+{
+    rt_log_emit(run->id, "error", NULL, "%s", err);
+    pthread_mutex_lock(&run->lock);
+    if (!run->error) run->error = rt_xstrdup(err);
+    run->stop = true;
+    pthread_mutex_unlock(&run->lock);
+}
+
 /* deferrable: the record is final and its step has no side effects, so
-** batch mode may group it with later commits. */
+** batch mode may group it with later commits, and a fanout item need not
+** wait for it to be durable (rt_co_commit). */
 static bool commit_step_ex(rt_ctx *c, const char *path, json_t *rec, bool deferrable)
 {
     rt_run_state *run = c->run;
@@ -506,7 +522,9 @@ static bool commit_step_ex(rt_ctx *c, const char *path, json_t *rec, bool deferr
     char err[256];
     rt_store_write w = { .run_id = run->id, .step_path = path, .step = rec,
                          .logs = json_array_size(logs) ? logs : NULL, .deferrable = deferrable };
-    bool ok = rt_store_commit(run->store, &w, err, sizeof err);
+    /* a fanout item's coroutine waits for its group without blocking the others */
+    bool ok = rt_co_current() ? rt_co_commit(run->store, &w, err, sizeof err)
+                              : rt_store_commit(run->store, &w, err, sizeof err);
     json_decref(logs);
     if (ok && strpbrk(path, "[#")) {
         /* only fanout items and pages are looked up again by this process
@@ -517,13 +535,7 @@ static bool commit_step_ex(rt_ctx *c, const char *path, json_t *rec, bool deferr
         json_object_set(run->committed, path, rec);
         pthread_mutex_unlock(&run->lock);
     }
-    if (!ok) {
-        rt_log_emit(run->id, "error", NULL, "%s", err);
-        pthread_mutex_lock(&run->lock);
-        if (!run->error) run->error = rt_xstrdup(err);
-        run->stop = true;
-        pthread_mutex_unlock(&run->lock);
-    }
+    if (!ok) run_store_failed(run, err);
     return ok;
 }
 
@@ -1069,7 +1081,7 @@ static attempt_outcome http_exchange(rt_ctx *c, const rt_step_desc *d, const pre
         json_decref(renewed);
         return ATT_STOP;
     }
-    rt_log_flush();
+    if (!rt_co_current()) rt_log_flush();      /* the scheduler flushes for fanout items */
     bool sent = rt_http_perform(&rq, &rs);
     if (sent && rs.status == 401 && d->integ && d->integ->auth == RT_AUTH_OAUTH2) {
         /* the access token expired: refresh it once and send again */
@@ -1437,6 +1449,7 @@ static attempt_outcome function_attempt(rt_ctx *c, const rt_step_desc *d, const 
     json_t *volatile result = NULL;
     fn_state *volatile saved = ts->current_fn;
     ts->current_fn = &st;
+    rt_co_pin();        /* the crash guard and the timer belong to the thread: no yield in here */
     int sig = sigsetjmp(jb, 1);
     if (sig == 0) {
         ts->fn_expired = 0;
@@ -1446,6 +1459,7 @@ static attempt_outcome function_attempt(rt_ctx *c, const rt_step_desc *d, const 
     }
     ts->guard_jmp = NULL;
     fn_timer_stop(ts);
+    rt_co_unpin();
     ts->current_fn = saved;
     if (sig == FN_TIMED_OUT || (sig == 0 && ts->fn_expired)) {
         json_decref(result);
@@ -1495,6 +1509,9 @@ typedef struct fanout_job {
     json_t *outputs;            /* owned: one slot per item */
     pthread_mutex_t lock;
     size_t next;                /* the next item to start */
+    size_t workers;             /* items at once (concurrency) */
+    size_t running;             /* item coroutines alive */
+    rt_co *driver;              /* the coroutine starting them */
     long failed_item;           /* the first item that failed, or -1 */
     char *failure;              /* owned: its message */
 } fanout_job;
@@ -1521,23 +1538,70 @@ static void fanout_run_item(fanout_job *job, size_t i)
     rt_ctx_free(ic);
 }
 
-/* Takes items until none is left, one fails, or the run stops. */
+/* Whether the fanout should start item i: one is left, none failed, the
+** run goes on. Called with job->lock held. */
+static bool fanout_may_start(fanout_job *job, size_t i)
+{
+    return i < json_array_size(job->list) && job->failed_item < 0 && !job->parent->run->stop && !interrupted;
+}
+
+/* Takes items one after the other until none is left, one fails, or the
+** run stops (concurrency 1, and test mode: mocks answer in a stable order). */
 static void fanout_worker(fanout_job *job)
 {
     for (;;) {
         pthread_mutex_lock(&job->lock);
         size_t i = job->next++;
-        bool go = i < json_array_size(job->list) && job->failed_item < 0 && !job->parent->run->stop && !interrupted;
+        bool go = fanout_may_start(job, i);
         pthread_mutex_unlock(&job->lock);
         if (!go) break;
         fanout_run_item(job, i);
     }
 }
 
-static void *fanout_worker_thread(void *arg)
+/* ---- concurrent items: coroutines on one scheduler ------------------------
+** The fanout's driver, itself a coroutine, keeps up to `concurrency` item
+** coroutines alive and waits for one to end before starting the next (an
+** item waiting for its checkpoint to be durable still counts: a kill
+** redoes at most `concurrency` items). A nested fanout's driver is the
+** enclosing item's coroutine, on the same scheduler. */
+typedef struct fanout_item_arg {
+    fanout_job *job;
+    size_t i;
+} fanout_item_arg;
+
+static void fanout_item_co(void *arg)
 {
-    fanout_worker(arg);
-    return NULL;        /* the thread state's destructor frees its signal stack */
+    fanout_item_arg a = *(fanout_item_arg *)arg;
+    free(arg);
+    fanout_run_item(a.job, a.i);
+    a.job->running--;
+    rt_co_wake(a.job->driver);
+}
+
+static void fanout_drive(fanout_job *job)
+{
+    job->driver = rt_co_current();
+    rt_co_sched *s = rt_co_sched_of(job->driver);
+    for (;;) {
+        while (job->running < job->workers) {
+            pthread_mutex_lock(&job->lock);
+            bool go = fanout_may_start(job, job->next);
+            pthread_mutex_unlock(&job->lock);
+            if (!go) break;
+            fanout_item_arg *a = rt_xmalloc(sizeof *a);
+            *a = (fanout_item_arg){ job, job->next++ };
+            job->running++;
+            rt_co_spawn(s, fanout_item_co, a);
+        }
+        if (job->running == 0) break;
+        rt_co_wait();
+    }
+}
+
+static void fanout_drive_co(void *arg)
+{
+    fanout_drive(arg);
 }
 
 static attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const char *path, void *arg, int n,
@@ -1548,6 +1612,7 @@ static attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const ch
     fanout_job *job = arg;
     size_t count = json_array_size(job->list);
     job->next = 0;
+    job->running = 0;
     job->failed_item = -1;
     json_array_clear(job->outputs);
     for (size_t i = 0; i < count; i++) json_array_append(job->outputs, json_null());
@@ -1555,16 +1620,17 @@ static attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const ch
     int workers = d->concurrency > 0 ? d->concurrency : 8;
     if ((size_t)workers > count) workers = (int)count;
     if (c->run->test_mode) workers = 1;     /* mocks answer in a stable order */
+    job->workers = (size_t)(workers > 0 ? workers : 1);
     if (workers <= 1) {
         fanout_worker(job);
+    } else if (rt_co_current()) {
+        fanout_drive(job);                  /* nested: on the enclosing item's scheduler */
     } else {
-        pthread_t *th = rt_xmalloc(sizeof *th * (size_t)workers);
-        int started = 0;
-        for (int i = 0; i < workers; i++)
-            if (pthread_create(&th[i], NULL, fanout_worker_thread, job) == 0) started++;
-        if (!started) fanout_worker(job);
-        for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
-        free(th);
+        rt_co_sched *s = rt_co_sched_new(c->run->store);
+        rt_co_spawn(s, fanout_drive_co, job);
+        rt_co_run(s);
+        if (rt_co_sched_error(s)) run_store_failed(c->run, rt_co_sched_error(s));
+        rt_co_sched_free(s);
     }
     if (c->run->stop || interrupted) return ATT_STOP;
     if (job->failed_item >= 0) {

@@ -1,5 +1,8 @@
 /*
-** rt_http.c — requests over libcurl's easy interface, one handle per thread.
+** rt_http.c — requests over libcurl: on a plain thread through the easy
+** interface (one handle per thread, keeping its connections), in a fanout
+** item's coroutine through its scheduler's multi handle (rt_co.c); both set
+** up and read a transfer with rt_http_xfer_start / rt_http_xfer_finish.
 */
 #include "rt_http.h"
 
@@ -8,6 +11,7 @@
 #include <pthread.h>
 #include <strings.h>
 
+#include "rt_co.h"
 #include "rt_util.h"
 #include "rt_value.h"
 
@@ -209,6 +213,15 @@ void rt_http_set_max_inflight(int n)
     pthread_mutex_unlock(&inflight_lock);
 }
 
+bool rt_http_inflight_try_enter(void)
+{
+    pthread_mutex_lock(&inflight_lock);
+    bool ok = inflight < max_inflight;
+    if (ok) inflight++;
+    pthread_mutex_unlock(&inflight_lock);
+    return ok;
+}
+
 static void inflight_enter(void)
 {
     pthread_mutex_lock(&inflight_lock);
@@ -217,7 +230,7 @@ static void inflight_enter(void)
     pthread_mutex_unlock(&inflight_lock);
 }
 
-static void inflight_leave(void)
+void rt_http_inflight_leave(void)
 {
     pthread_mutex_lock(&inflight_lock);
     inflight--;
@@ -231,6 +244,7 @@ static struct paused_host {
     int64_t until;              /* rt_mono_ms */
 } paused[MAX_PAUSED_HOSTS];
 static pthread_mutex_t paused_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t paused_until;    /* the latest `until` of any host (under paused_lock) */
 
 /* "scheme://host:port" of a URL, or false. */
 static bool host_key(const char *url, char *out, size_t n)
@@ -268,14 +282,19 @@ void rt_http_host_pause(const char *url, long ms)
         snprintf(slot->key, sizeof slot->key, "%s", key);
         slot->until = until;
     }
+    if (paused_until < until) paused_until = until;
     pthread_mutex_unlock(&paused_lock);
 }
 
 long rt_http_host_pause_ms(const char *url)
 {
+    int64_t now = rt_mono_ms();
+    pthread_mutex_lock(&paused_lock);
+    bool any = paused_until > now;      /* the common case: no host paused, no URL to parse */
+    pthread_mutex_unlock(&paused_lock);
+    if (!any) return 0;
     char key[200];
     if (!host_key(url, key, sizeof key)) return 0;
-    int64_t now = rt_mono_ms();
     long wait = 0;
     pthread_mutex_lock(&paused_lock);
     for (int i = 0; i < MAX_PAUSED_HOSTS; i++)
@@ -283,8 +302,6 @@ long rt_http_host_pause_ms(const char *url)
     pthread_mutex_unlock(&paused_lock);
     return wait;
 }
-
-static bool perform_network(const rt_http_request *rq, rt_http_response *rs);
 
 bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
 {
@@ -294,42 +311,63 @@ bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
     if (json_is_object(rq->headers) && bad_header(rq->headers, rs->error, sizeof rs->error))
         return false;   /* permanent: rs->retryable stays false */
     if (intercept_fn) return intercept_fn(intercept_arg, rq, rs);
-    inflight_enter();
-    bool ok = perform_network(rq, rs);
-    inflight_leave();
-    return ok;
-}
-
-static bool perform_network(const rt_http_request *rq, rt_http_response *rs)
-{
+    if (rt_co_current()) return rt_co_http_perform(rq, rs);    /* a fanout item: the multi handle */
     CURL *h = thread_handle();
     if (!h) {
         snprintf(rs->error, sizeof rs->error, "cannot create an HTTP handle");
         return false;
     }
-    http_sink sink = { .cap = max_response(rq->max_response), .headers = rs->headers };
-    char errbuf[CURL_ERROR_SIZE] = "";
-    long timeout = rq->timeout_ms > 0 ? rq->timeout_ms : RT_HTTP_DEFAULT_TIMEOUT_MS;
+    bool capped = !rt_co_in_sched();
+    if (capped) inflight_enter();
+    rt_http_xfer *x = rt_http_xfer_start(h, rq, rs);
+    bool ok = x && rt_http_xfer_finish(x, curl_easy_perform(h));
+    if (capped) rt_http_inflight_leave();
+    return ok;
+}
+
+/* One transfer on an easy handle: what its callbacks fill, and what the
+** finish needs. */
+struct rt_http_xfer {
+    CURL *h;
+    const rt_http_request *rq;
+    rt_http_response *rs;
+    http_sink sink;
+    char errbuf[CURL_ERROR_SIZE];
+    long timeout;
+    const char *method;
+    struct curl_slist *hl;
+    int64_t t0;
+};
+
+rt_http_xfer *rt_http_xfer_start(void *handle, const rt_http_request *rq, rt_http_response *rs)
+{
+    CURL *h = handle;
+    rt_http_xfer *x = rt_xcalloc(1, sizeof *x);
+    x->h = h;
+    x->rq = rq;
+    x->rs = rs;
+    x->sink = (http_sink){ .cap = max_response(rq->max_response), .headers = rs->headers };
+    x->timeout = rq->timeout_ms > 0 ? rq->timeout_ms : RT_HTTP_DEFAULT_TIMEOUT_MS;
 
     curl_easy_setopt(h, CURLOPT_URL, rq->url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, x->timeout);
     curl_easy_setopt(h, CURLOPT_USERAGENT, RT_HTTP_USER_AGENT);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)sink.cap);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->sink.cap);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->sink);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x->sink);
 
-    const char *method = rq->method ? rq->method : "GET";
+    const char *method = x->method = rq->method ? rq->method : "GET";
     if (strcmp(method, "GET") == 0 && !rq->body) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(method, "HEAD") == 0) {
@@ -360,35 +398,44 @@ static bool perform_network(const rt_http_request *rq, rt_http_response *rs)
             rt_buf_free(&line);
         }
     }
+    x->hl = hl;
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    x->t0 = rt_mono_ms();
+    return x;
+}
 
-    int64_t t0 = rt_mono_ms();
-    CURLcode rc = curl_easy_perform(h);
-    rs->elapsed_ms = (long)(rt_mono_ms() - t0);
-    curl_slist_free_all(hl);
+bool rt_http_xfer_finish(rt_http_xfer *x, int code)
+{
+    CURLcode rc = (CURLcode)code;
+    CURL *h = x->h;
+    const rt_http_request *rq = x->rq;
+    rt_http_response *rs = x->rs;
+    rs->elapsed_ms = (long)(rt_mono_ms() - x->t0);
+    curl_slist_free_all(x->hl);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-
-    if (rc != CURLE_OK) {
-        if (sink.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    bool ok = rc == CURLE_OK;
+    if (!ok) {
+        if (x->sink.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
             snprintf(rs->error, sizeof rs->error,
-                     "response body exceeds the limit of %zu bytes (FLOW_MAX_RESPONSE raises it)", sink.cap);
+                     "response body exceeds the limit of %zu bytes (FLOW_MAX_RESPONSE raises it)", x->sink.cap);
         } else if (rc == CURLE_OPERATION_TIMEDOUT) {
-            snprintf(rs->error, sizeof rs->error, "%s %s timed out after %ld ms", method, rq->url, timeout);
+            snprintf(rs->error, sizeof rs->error, "%s %s timed out after %ld ms", x->method, rq->url, x->timeout);
         } else {
-            snprintf(rs->error, sizeof rs->error, "%s %s: %s", method, rq->url,
-                     errbuf[0] ? errbuf : curl_easy_strerror(rc));
+            snprintf(rs->error, sizeof rs->error, "%s %s: %s", x->method, rq->url,
+                     x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
         }
-        rs->retryable = !sink.too_big && transport_retryable(rc);
-        rt_buf_free(&sink.body);
-        return false;
+        rs->retryable = !x->sink.too_big && transport_retryable(rc);
+    } else {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+        char *ctype = NULL;
+        curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype);
+        json_decref(rs->body);
+        rs->body = parse_body(ctype, x->sink.body.data ? x->sink.body.data : "", x->sink.body.len);
     }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
-    char *ctype = NULL;
-    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype);
-    json_decref(rs->body);
-    rs->body = parse_body(ctype, sink.body.data ? sink.body.data : "", sink.body.len);
-    rt_buf_free(&sink.body);
-    return true;
+    rt_buf_free(&x->sink.body);
+    free(x);
+    return ok;
 }
 
 void rt_http_response_free(rt_http_response *rs)

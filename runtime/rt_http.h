@@ -3,7 +3,9 @@
 **
 ** rt_http_perform is synchronous and thread-safe: each thread keeps its own
 ** curl easy handle (and so its own connection cache), so fanout items can
-** run requests on worker threads. Call rt_http_global_init once first.
+** run requests on worker threads; called from a fanout item's coroutine it
+** sends through the scheduler's multi handle instead (rt_co.h). Call
+** rt_http_global_init once first.
 */
 #ifndef RT_HTTP_H
 #define RT_HTTP_H
@@ -57,6 +59,17 @@ long rt_http_host_pause_ms(const char *url);
 typedef bool (*rt_http_intercept_fn)(void *arg, const rt_http_request *rq, rt_http_response *rs);
 void rt_http_set_intercept(rt_http_intercept_fn fn, void *arg);
 void rt_http_response_free(rt_http_response *rs);
+
+/* For rt_co.c, which drives transfers on a multi handle: a transfer set up
+** on the easy handle h (a CURL *) for rq, filling rs (initialised as
+** rt_http_perform does, headers checked); finish it with curl's result code
+** once it is done: returns what rt_http_perform would and frees x. */
+typedef struct rt_http_xfer rt_http_xfer;
+rt_http_xfer *rt_http_xfer_start(void *h, const rt_http_request *rq, rt_http_response *rs);
+bool rt_http_xfer_finish(rt_http_xfer *x, int curl_code);
+/* A slot under the in-flight cap without waiting (false: none free). */
+bool rt_http_inflight_try_enter(void);
+void rt_http_inflight_leave(void);
 
 /* URL helpers; each returns a new malloc'd string. */
 char *rt_http_join_url(const char *base, const char *url);     /* url appended to an API base (or absolute) */

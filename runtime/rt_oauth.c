@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 
+#include "rt_co.h"
 #include "rt_http.h"
 #include "rt_log.h"
 #include "rt_users.h"
@@ -118,16 +119,19 @@ static char *request_token(rt_run_state *run, const rt_integration *in, const ch
 char *rt_oauth_refresh(rt_run_state *run, const rt_integration *in, const char *base_url, const char *stale,
                        char *err, size_t n)
 {
+    rt_co_pin();        /* a fanout item holding the lock must not yield to another one */
     pthread_mutex_lock(&oauth_lock);
     char *token = newer_token(run, in, stale);
     if (token) {
         pthread_mutex_unlock(&oauth_lock);
+        rt_co_unpin();
         return token;
     }
     char *url = token_url(run, in, base_url);
     if (!url) {
         snprintf(err, n, "cannot refresh the OAuth2 token of '%s': it has no token_url", in->name);
         pthread_mutex_unlock(&oauth_lock);
+        rt_co_unpin();
         return NULL;
     }
     char *rotated = NULL;
@@ -163,5 +167,6 @@ char *rt_oauth_refresh(rt_run_state *run, const rt_integration *in, const char *
         free(rotated);
     }
     pthread_mutex_unlock(&oauth_lock);
+    rt_co_unpin();
     return token;
 }

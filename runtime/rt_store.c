@@ -448,6 +448,11 @@ static int group_commit(rt_store *st, const rt_store_write *w)
     return me.rc;
 }
 
+bool rt_store_is_batch(const rt_store *st)
+{
+    return st->batch;
+}
+
 bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t errlen)
 {
     pthread_mutex_lock(&st->wlock);

@@ -94,6 +94,8 @@ typedef struct rt_store_write {
 ** holds references to step and logs, which must not change afterwards. A
 ** killed process loses at most those writes: their steps run again. */
 bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t errlen);
+/* Whether the store was opened in batch mode (commits do not sync). */
+bool rt_store_is_batch(const rt_store *st);
 /* The message prefix rt_store_commit writes when expect_status did not hold. */
 #define RT_STORE_CHANGED "the run changed meanwhile"
 

@@ -1,0 +1,507 @@
+/*
+** rt_co.c — the fanout scheduler: items as ucontext coroutines on one
+** thread, their requests on a libcurl multi handle, their checkpoints
+** grouped by a committer thread (see rt_co.h).
+**
+** Coroutine stacks are mmap'd (8 MiB reserved, touched as used, like a
+** thread's) with a guard page below, so a runaway recursion in a function
+** step faults and the crash guard reports it instead of corrupting memory;
+** finished coroutines give their stack back to the scheduler's pool.
+*/
+#include "rt_co.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#include "rt_log.h"
+#include "rt_util.h"
+
+#define CO_STACK_SIZE ((size_t)8 << 20)
+#define CO_GUARD_SIZE ((size_t)64 << 10)
+#define CO_POLL_MAX_MS 100      /* the loop looks at the clock (and ^C) at least this often */
+
+struct rt_co {
+    rt_co_sched *s;
+    ucontext_t uc;
+    void *stack;                /* mapping of CO_GUARD_SIZE + CO_STACK_SIZE */
+    rt_co_fn fn;
+    void *arg;
+    rt_co *next;                /* in the ready list or the sleepers */
+    int pins;                   /* rt_co_pin depth */
+    bool waiting;               /* suspended in rt_co_wait */
+    bool woken;                 /* rt_co_wake came before the wait */
+    bool done;
+    int64_t wake_at;            /* rt_co_sleep_until's deadline */
+    bool xfer_done;             /* its transfer finished with curl_rc */
+    int curl_rc;
+};
+
+/* A checkpoint on its way to the committer. A coroutine waiting for it keeps
+** it on its stack; a deferred one (nobody waits) owns copies of its strings
+** and references to its JSON. */
+typedef struct co_write {
+    rt_store_write w;
+    rt_co *co;                  /* the coroutine waiting, or NULL: deferred */
+    bool ok;
+    char *err;                  /* the waiting caller's buffer */
+    size_t errlen;
+    struct co_write *next;
+} co_write;
+
+struct rt_co_sched {
+    ucontext_t main;            /* the scheduler loop's context */
+    rt_co *current;
+    rt_co *ready, *ready_tail;  /* FIFO */
+    rt_co *sleepers;
+    int alive;
+    CURLM *multi;
+    CURL **easy;                /* idle easy handles */
+    size_t neasy, capeasy;
+    void **stacks;              /* idle stacks */
+    size_t nstacks, capstacks;
+    int64_t last_flush;
+    /* the committer: the loop hands it the writes its coroutines made in one
+    ** turn (pending) as one batch; it commits each batch in one transaction
+    ** and hands it back in `done` */
+    rt_store *st;
+    co_write *pending;          /* this turn's, newest first (loop only) */
+    int unsynced;               /* deferred writes not yet committed */
+    char *error;                /* the first failed deferred write's message */
+    pthread_mutex_t lock;
+    pthread_cond_t work;
+    co_write *queue, *done;     /* newest first */
+    bool quit;
+    bool has_committer;
+    pthread_t committer;
+};
+
+static void co_die(const char *what)
+{
+    fprintf(stderr, "flow: %s\n", what);
+    abort();
+}
+
+static pthread_key_t sched_key;         /* the scheduler running on this thread */
+static pthread_once_t sched_once = PTHREAD_ONCE_INIT;
+
+static void sched_key_init(void)
+{
+    pthread_key_create(&sched_key, NULL);
+}
+
+static rt_co_sched *this_sched(void)
+{
+    pthread_once(&sched_once, sched_key_init);
+    return pthread_getspecific(sched_key);
+}
+
+rt_co *rt_co_current(void)
+{
+    rt_co_sched *s = this_sched();
+    rt_co *co = s ? s->current : NULL;
+    return co && !co->pins ? co : NULL;
+}
+
+rt_co_sched *rt_co_sched_of(rt_co *co)
+{
+    return co->s;
+}
+
+bool rt_co_in_sched(void)
+{
+    return this_sched() != NULL;
+}
+
+void rt_co_pin(void)
+{
+    rt_co_sched *s = this_sched();
+    if (s && s->current) s->current->pins++;
+}
+
+void rt_co_unpin(void)
+{
+    rt_co_sched *s = this_sched();
+    if (s && s->current && s->current->pins > 0) s->current->pins--;
+}
+
+rt_co_sched *rt_co_sched_new(rt_store *st)
+{
+    rt_http_global_init();
+    rt_co_sched *s = rt_xcalloc(1, sizeof *s);
+    s->st = st;
+    s->multi = curl_multi_init();
+    if (!s->multi) co_die("cannot create a curl multi handle");
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->work, NULL);
+    return s;
+}
+
+void rt_co_sched_free(rt_co_sched *s)
+{
+    if (s->has_committer) {
+        pthread_mutex_lock(&s->lock);
+        s->quit = true;
+        pthread_cond_signal(&s->work);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->committer, NULL);
+    }
+    for (size_t i = 0; i < s->neasy; i++) curl_easy_cleanup(s->easy[i]);
+    free(s->easy);
+    curl_multi_cleanup(s->multi);
+    for (size_t i = 0; i < s->nstacks; i++) munmap(s->stacks[i], CO_GUARD_SIZE + CO_STACK_SIZE);
+    free(s->stacks);
+    free(s->error);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->work);
+    free(s);
+}
+
+/* ---- coroutines ---------------------------------------------------------- */
+
+static void make_ready(rt_co_sched *s, rt_co *co)
+{
+    co->next = NULL;
+    if (s->ready_tail) s->ready_tail->next = co;
+    else s->ready = co;
+    s->ready_tail = co;
+}
+
+static void co_entry(void)
+{
+    rt_co_sched *s = this_sched();
+    rt_co *co = s->current;
+    co->fn(co->arg);
+    co->done = true;            /* uc_link returns to the loop, which frees it */
+}
+
+rt_co *rt_co_spawn(rt_co_sched *s, rt_co_fn fn, void *arg)
+{
+    rt_co *co = rt_xcalloc(1, sizeof *co);
+    co->s = s;
+    co->fn = fn;
+    co->arg = arg;
+    if (s->nstacks) {
+        co->stack = s->stacks[--s->nstacks];
+    } else {
+        co->stack = mmap(NULL, CO_GUARD_SIZE + CO_STACK_SIZE, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (co->stack == MAP_FAILED) co_die("cannot map a coroutine stack");
+        mprotect(co->stack, CO_GUARD_SIZE, PROT_NONE);
+    }
+    getcontext(&co->uc);
+    co->uc.uc_stack.ss_sp = (char *)co->stack + CO_GUARD_SIZE;
+    co->uc.uc_stack.ss_size = CO_STACK_SIZE;
+    co->uc.uc_link = &s->main;
+    makecontext(&co->uc, co_entry, 0);
+    s->alive++;
+    make_ready(s, co);
+    return co;
+}
+
+/* Back to the loop; returns when something made co ready again. */
+static void co_suspend(rt_co *co)
+{
+    swapcontext(&co->uc, &co->s->main);
+}
+
+void rt_co_wait(void)
+{
+    rt_co *co = this_sched()->current;
+    if (co->woken) {
+        co->woken = false;
+        return;
+    }
+    co->waiting = true;
+    co_suspend(co);
+}
+
+void rt_co_wake(rt_co *co)
+{
+    if (co->waiting) {
+        co->waiting = false;
+        make_ready(co->s, co);
+    } else {
+        co->woken = true;
+    }
+}
+
+void rt_co_sleep_until(int64_t deadline)
+{
+    rt_co *co = this_sched()->current;
+    if (rt_mono_ms() >= deadline) return;
+    co->wake_at = deadline;
+    co->next = co->s->sleepers;
+    co->s->sleepers = co;
+    co_suspend(co);
+}
+
+/* ---- requests -------------------------------------------------------------- */
+
+bool rt_co_http_perform(const rt_http_request *rq, rt_http_response *rs)
+{
+    rt_co *co = rt_co_current();
+    rt_co_sched *s = co->s;
+    while (!rt_http_inflight_try_enter()) rt_co_sleep_until(rt_mono_ms() + 1);
+    CURL *h = s->neasy ? s->easy[--s->neasy] : curl_easy_init();
+    if (!h) {
+        rt_http_inflight_leave();
+        snprintf(rs->error, sizeof rs->error, "cannot create an HTTP handle");
+        return false;
+    }
+    rt_http_xfer *x = rt_http_xfer_start(h, rq, rs);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, co);
+    co->xfer_done = false;
+    CURLMcode mc = curl_multi_add_handle(s->multi, h);
+    int rc = CURLE_FAILED_INIT;
+    if (mc == CURLM_OK) {
+        while (!co->xfer_done) co_suspend(co);
+        rc = co->curl_rc;
+        curl_multi_remove_handle(s->multi, h);
+    }
+    bool ok = rt_http_xfer_finish(x, rc);
+    rt_http_inflight_leave();
+    curl_easy_reset(h);                 /* keeps nothing of this request; connections stay with the multi */
+    if (s->neasy == s->capeasy) {
+        s->capeasy = s->capeasy ? s->capeasy * 2 : 16;
+        s->easy = rt_xrealloc(s->easy, sizeof *s->easy * s->capeasy);
+    }
+    s->easy[s->neasy++] = h;
+    return ok;
+}
+
+/* ---- checkpoints ------------------------------------------------------------ */
+
+static co_write *writes_reversed(co_write *w)
+{
+    co_write *out = NULL;
+    while (w) {
+        co_write *next = w->next;
+        w->next = out;
+        out = w;
+        w = next;
+    }
+    return out;
+}
+
+/* Commits the batches the loop hands over, one transaction and one fsync
+** each: while the disk syncs one batch the next one gathers. */
+static void *committer_main(void *arg)
+{
+    rt_co_sched *s = arg;
+    rt_store_write *ws = NULL;
+    size_t cap = 0;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->queue && !s->quit) pthread_cond_wait(&s->work, &s->lock);
+        if (!s->queue) break;
+        co_write *batch = writes_reversed(s->queue);       /* oldest first */
+        s->queue = NULL;
+        pthread_mutex_unlock(&s->lock);
+
+        size_t n = 0;
+        for (co_write *e = batch; e; e = e->next) n++;
+        if (n > cap) {
+            cap = n * 2;
+            ws = rt_xrealloc(ws, sizeof *ws * cap);
+        }
+        n = 0;
+        for (co_write *e = batch; e; e = e->next) ws[n++] = e->w;
+        char err[256] = "";
+        bool ok = rt_store_commit_many(s->st, ws, n, NULL, err, sizeof err);
+
+        pthread_mutex_lock(&s->lock);
+        for (co_write *e = batch; e;) {
+            co_write *next = e->next;
+            e->ok = ok;
+            if (!ok && e->err) snprintf(e->err, e->errlen, "%s", err);
+            if (!ok && !e->co && !s->error) s->error = rt_xstrdup(err);
+            e->next = s->done;
+            s->done = e;
+            e = next;
+        }
+        curl_multi_wakeup(s->multi);
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(ws);
+    return NULL;
+}
+
+static void deferred_free(co_write *e)
+{
+    free((char *)e->w.run_id);
+    free((char *)e->w.step_path);
+    json_decref((json_t *)e->w.step);
+    json_decref((json_t *)e->w.logs);
+    free(e);
+}
+
+/* Hands this turn's writes to the committer (started on first use); false
+** when it cannot run. */
+static bool hand_over(rt_co_sched *s)
+{
+    if (!s->pending) return true;
+    pthread_mutex_lock(&s->lock);
+    if (!s->has_committer) {
+        if (pthread_create(&s->committer, NULL, committer_main, s) != 0) {
+            pthread_mutex_unlock(&s->lock);
+            return false;
+        }
+        s->has_committer = true;
+    }
+    co_write *oldest_last = s->pending;         /* both lists are newest first */
+    while (oldest_last->next) oldest_last = oldest_last->next;
+    oldest_last->next = s->queue;
+    s->queue = s->pending;
+    s->pending = NULL;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->lock);
+    return true;
+}
+
+bool rt_co_commit(rt_store *st, const rt_store_write *w, char *err, size_t errlen)
+{
+    rt_co *co = rt_co_current();
+    rt_co_sched *s = co ? co->s : NULL;
+    /* batch mode does not sync (nothing to wait for); writes with conditions
+    ** or run records commit on their own, as rt_store_commit does them */
+    if (!co || st != s->st || rt_store_is_batch(st) || w->run || w->expect_status || w->drop_steps)
+        return rt_store_commit(st, w, err, errlen);
+    if (w->deferrable) {
+        /* final and without side effects: the coroutine goes on, the write
+        ** follows in the next group, before any later write of the run */
+        co_write *e = rt_xcalloc(1, sizeof *e);
+        e->w = (rt_store_write){ .run_id = rt_xstrdup(w->run_id),
+                                 .step_path = w->step_path ? rt_xstrdup(w->step_path) : NULL,
+                                 .step = w->step ? json_incref((json_t *)w->step) : NULL,
+                                 .logs = w->logs ? json_incref((json_t *)w->logs) : NULL };
+        e->next = s->pending;
+        s->pending = e;
+        s->unsynced++;
+        return true;
+    }
+    co_write me = { .w = *w, .co = co, .err = err, .errlen = errlen };
+    me.next = s->pending;
+    s->pending = &me;
+    co_suspend(co);                     /* the loop resumes it once committed */
+    return me.ok;
+}
+
+const char *rt_co_sched_error(const rt_co_sched *s)
+{
+    return s->error;
+}
+
+/* ---- the loop --------------------------------------------------------------- */
+
+/* Makes ready what finished meanwhile: transfers, commits, sleeps. */
+static void harvest(rt_co_sched *s)
+{
+    int still;
+    curl_multi_perform(s->multi, &still);
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(s->multi, &left))) {
+        if (m->msg != CURLMSG_DONE) continue;
+        rt_co *co = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&co);
+        if (!co) continue;
+        co->curl_rc = m->data.result;
+        co->xfer_done = true;
+        make_ready(s, co);
+    }
+    if (s->has_committer) {
+        pthread_mutex_lock(&s->lock);
+        co_write *done = writes_reversed(s->done);
+        s->done = NULL;
+        pthread_mutex_unlock(&s->lock);
+        while (done) {
+            co_write *next = done->next;
+            if (done->co) {
+                make_ready(s, done->co);
+            } else {
+                deferred_free(done);
+                s->unsynced--;
+            }
+            done = next;
+        }
+    }
+    if (s->sleepers) {
+        int64_t now = rt_mono_ms();
+        rt_co **pp = &s->sleepers;
+        while (*pp) {
+            rt_co *co = *pp;
+            if (co->wake_at <= now) {
+                *pp = co->next;
+                make_ready(s, co);
+            } else {
+                pp = &co->next;
+            }
+        }
+    }
+}
+
+static void run_ready(rt_co_sched *s)
+{
+    while (s->ready) {
+        rt_co *co = s->ready;
+        s->ready = co->next;
+        if (!s->ready) s->ready_tail = NULL;
+        co->next = NULL;
+        s->current = co;
+        swapcontext(&s->main, &co->uc);
+        s->current = NULL;
+        if (co->done) {
+            if (s->nstacks == s->capstacks) {
+                s->capstacks = s->capstacks ? s->capstacks * 2 : 16;
+                s->stacks = rt_xrealloc(s->stacks, sizeof *s->stacks * s->capstacks);
+            }
+            s->stacks[s->nstacks++] = co->stack;
+            free(co);
+            s->alive--;
+        }
+    }
+}
+
+void rt_co_run(rt_co_sched *s)
+{
+    rt_co_sched *outer = this_sched();
+    pthread_setspecific(sched_key, s);
+    while (s->alive > 0 || s->pending || s->unsynced > 0) {
+        run_ready(s);
+        if (!hand_over(s)) {
+            /* no committer thread: commit here (the items wait meanwhile) */
+            co_write *e = writes_reversed(s->pending);
+            s->pending = NULL;
+            while (e) {
+                co_write *next = e->next;
+                char err[256] = "";
+                e->ok = rt_store_commit(s->st, &e->w, e->err ? e->err : err, e->err ? e->errlen : sizeof err);
+                if (e->co) {
+                    make_ready(s, e->co);
+                } else {
+                    if (!e->ok && !s->error) s->error = rt_xstrdup(err);
+                    deferred_free(e);
+                    s->unsynced--;
+                }
+                e = next;
+            }
+        }
+        if (s->alive == 0 && s->unsynced == 0) break;
+        harvest(s);
+        if (s->ready) continue;
+        int64_t now = rt_mono_ms();
+        long timeout = CO_POLL_MAX_MS;
+        for (rt_co *co = s->sleepers; co; co = co->next)
+            if (co->wake_at - now < timeout) timeout = (long)(co->wake_at - now);
+        if (timeout < 0) timeout = 0;
+        if (now - s->last_flush >= 50) {       /* log lines do not linger while items wait */
+            rt_log_flush();
+            s->last_flush = now;
+        }
+        curl_multi_poll(s->multi, NULL, 0, (int)timeout, NULL);
+        harvest(s);
+    }
+    pthread_setspecific(sched_key, outer);
+}

@@ -1,0 +1,69 @@
+/*
+** rt_co.h — coroutines for fanout items: one scheduler thread per fanout
+** runs every item as a coroutine, sends their requests through libcurl's
+** multi interface and hands their checkpoints to a committer thread.
+**
+** A coroutine suspends where a thread would block: waiting for a response
+** (rt_co_http_perform), for its checkpoint to be durable (rt_co_commit), for
+** time to pass (rt_co_sleep_until) or for another coroutine (rt_co_wait /
+** rt_co_wake). The scheduler runs whatever is ready, then polls the network;
+** the committer commits everything queued meanwhile in one transaction and
+** one fsync, while the scheduler goes on with the other items.
+**
+** rt_co_current() is NULL outside a coroutine and while the coroutine is
+** pinned (rt_co_pin): code that holds a lock, or a function step (whose
+** crash guard and timeout belong to the thread), must not yield, so the
+** helpers above then fall back to their blocking versions.
+*/
+#ifndef RT_CO_H
+#define RT_CO_H
+
+#include "flowrt.h"
+#include "rt_http.h"
+#include "rt_store.h"
+
+typedef struct rt_co_sched rt_co_sched;
+typedef struct rt_co rt_co;
+typedef void (*rt_co_fn)(void *arg);
+
+/* A scheduler for the calling thread; its committer writes to st. */
+rt_co_sched *rt_co_sched_new(rt_store *st);
+void rt_co_sched_free(rt_co_sched *s);
+/* Starts fn(arg) as a new coroutine of s: it runs at the scheduler's next
+** turn. Callable from the scheduler's thread only. Returns the coroutine,
+** valid until fn returns. */
+rt_co *rt_co_spawn(rt_co_sched *s, rt_co_fn fn, void *arg);
+/* Runs s on the calling thread until every coroutine has returned and
+** every write they made is committed. */
+void rt_co_run(rt_co_sched *s);
+
+/* The coroutine running on this thread (NULL: none, or pinned). */
+rt_co *rt_co_current(void);
+rt_co_sched *rt_co_sched_of(rt_co *co);
+/* While pinned (nests), the running coroutine behaves as a plain thread. */
+void rt_co_pin(void);
+void rt_co_unpin(void);
+/* Whether a scheduler runs on this thread (pinned or not): a blocking
+** request here must not wait for an in-flight slot its own suspended
+** coroutines may hold. */
+bool rt_co_in_sched(void);
+
+/* Suspends the current coroutine until rt_co_wake (a wake before the wait
+** is remembered). */
+void rt_co_wait(void);
+void rt_co_wake(rt_co *co);
+/* Suspends the current coroutine until rt_mono_ms() >= deadline. */
+void rt_co_sleep_until(int64_t deadline);
+/* rt_http_perform from a coroutine: the request joins the scheduler's
+** multi handle and the coroutine waits for its response. */
+bool rt_co_http_perform(const rt_http_request *rq, rt_http_response *rs);
+/* rt_store_commit from a coroutine: the write joins the committer's next
+** group; returns once that group is committed (durable). A deferrable write
+** (final, of a step without side effects) returns at once: it is committed
+** with the next group, before any later write, and rt_co_run returns only
+** once it is; a failure shows in rt_co_sched_error. */
+bool rt_co_commit(rt_store *st, const rt_store_write *w, char *err, size_t errlen);
+/* The message of the first deferred write that failed, or NULL. */
+const char *rt_co_sched_error(const rt_co_sched *s);
+
+#endif
