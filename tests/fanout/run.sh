@@ -78,6 +78,18 @@ if build failing; then
     fi
 fi
 
+# ---- function steps in concurrent items: crash guard and timeouts ---------------
+if build guard; then
+    out=$("$T/guard" run --state "$T/guard.state" 2>"$T/guard.err"); rc=$?
+    got=$(json_eval "$out" '[(x["ok"], x["v"], ("SIGSEGV" in x["error"]) or ("timed out" in x["error"]), x["path"]) for x in j]')
+    want="[(True, 0, False, '/k/0'), (False, -1, True, '/k/1'), (False, -1, True, '/k/2'), (False, -1, True, '/k/3'), (True, 40, False, '/k/4'), (True, 50, False, '/k/5')]"
+    if [ $rc -eq 0 ] && [ "$got" == "$want" ]; then
+        pass "concurrent items: a crashing and two runaway function steps are caught, the others go on"
+    else
+        fail "fanout crash guard" "rc=$rc got=$got $(tail -3 "$T/guard.err")"
+    fi
+fi
+
 # ---- kill -9 at random moments during a 2,000-item fanout --------------------------
 if build crash; then
     ctl_reset
