@@ -2,10 +2,9 @@
 ** rt_http.h — HTTP over libcurl, and the URL helpers requests need.
 **
 ** rt_http_perform is synchronous and thread-safe: each thread keeps its own
-** curl easy handle (and so its own connection cache), so fanout items can
-** run requests on worker threads; called from a fanout item's coroutine it
-** sends through the scheduler's multi handle instead (rt_co.h). Call
-** rt_http_global_init once first.
+** curl easy handle (and so its own connection cache). Called from a fanout
+** item's coroutine it suspends the item and sends through the scheduler's
+** multi handle instead (rt_co.h). Call rt_http_global_init once first.
 */
 #ifndef RT_HTTP_H
 #define RT_HTTP_H
