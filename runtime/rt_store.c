@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@ struct rt_store {
     } *deferred;
     size_t ndeferred, capdeferred;
     int64_t deferred_since;     /* rt_mono_ms of the oldest */
+    size_t trimmed_pgno;        /* the map's last page when trim_map last ran */
     /* group commit (durable mode): writers queue here; one of them, the
     ** leader, commits every queued write in one transaction and one fsync */
     pthread_mutex_t glock;
@@ -90,7 +92,10 @@ rt_store *rt_store_open(const char *dir, bool batch, char *err, size_t errlen)
     int rc = mdb_env_create(&st->env);
     if (rc == 0) rc = mdb_env_set_maxdbs(st->env, 16);
     if (rc == 0) rc = mdb_env_set_mapsize(st->env, st->mapsize);
-    if (rc == 0) rc = mdb_env_open(st->env, dir, batch ? MDB_NOSYNC : 0, 0644);
+    /* MDB_NOTLS: a read transaction's reader slot is released when it ends,
+    ** not held by its thread until the thread exits (fanout items on
+    ** thousands of threads look their records up) */
+    if (rc == 0) rc = mdb_env_open(st->env, dir, (batch ? MDB_NOSYNC : 0) | MDB_NOTLS, 0644);
     if (rc != 0) {
         snprintf(err, errlen, "cannot open state in %s: %s", dir, mdb_strerror(rc));
         if (st->env) mdb_env_close(st->env);
@@ -326,6 +331,39 @@ static void deferred_clear(rt_store *st)
     st->ndeferred = 0;
 }
 
+/* Every page LMDB reads through its map stays in this process's resident
+** set (clean, file-backed: page cache, not heap), so a run writing 200 MB
+** of step records would look 200 MB large. Once 32 MB more of the file
+** exists, drop this process's mappings of it: on a shared file mapping
+** MADV_DONTNEED only unmaps, the next access reads the page cache again
+** (safe under concurrent readers; the map is not written through). The
+** caller holds wlock. */
+#define TRIM_PAGES 8192
+static void trim_map(rt_store *st)
+{
+    MDB_envinfo info;
+    if (mdb_env_info(st->env, &info) != 0) return;
+    if (info.me_last_pgno < st->trimmed_pgno + TRIM_PAGES) return;
+    st->trimmed_pgno = info.me_last_pgno;
+    const char *dir;
+    if (mdb_env_get_path(st->env, &dir) != 0) return;
+    char *file = rt_xprintf("%s/data.mdb", dir);
+    size_t flen = strlen(file);
+    pthread_rwlock_rdlock(&st->maplock);    /* no remap meanwhile */
+    FILE *maps = fopen("/proc/self/maps", "r");
+    char line[4096];
+    while (maps && fgets(line, sizeof line, maps)) {
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == '\n' || line[n - 1] == ' ')) line[--n] = 0;
+        unsigned long lo, hi;
+        if (n < flen || strcmp(line + n - flen, file) != 0 || sscanf(line, "%lx-%lx", &lo, &hi) != 2) continue;
+        if (strstr(line, " r--s ")) madvise((void *)lo, hi - lo, MADV_DONTNEED);   /* the read-only map only */
+    }
+    if (maps) fclose(maps);
+    pthread_rwlock_unlock(&st->maplock);
+    free(file);
+}
+
 /* One write transaction: the deferred writes, then fn (may be NULL).
 ** MDB_MAP_FULL aborts, grows the map and starts again (so fn must be
 ** repeatable); the caller holds wlock. */
@@ -359,6 +397,7 @@ static int txn_locked(rt_store *st, txn_fn fn, void *arg)
         break;
     }
     if (rc == 0) deferred_clear(st);
+    if (rc == 0) trim_map(st);
     return rc;
 }
 
@@ -870,4 +909,66 @@ bool rt_store_commit_many(rt_store *st, const rt_store_write *w, size_t n, const
     int rc = write_txn(st, write_many, &m);
     if (rc != 0) snprintf(err, errlen, "cannot commit to the state store: %s", mdb_strerror(rc));
     return rc == 0;
+}
+
+/* ---- single step records (the engine's lookups of fanout items and pages) */
+
+/* The newest deferred write of run_id/path (a NEW reference), or NULL. */
+static json_t *deferred_step(rt_store *st, const char *run_id, const char *path)
+{
+    json_t *rec = NULL;
+    pthread_mutex_lock(&st->wlock);
+    for (size_t i = st->ndeferred; i-- > 0 && !rec;) {
+        const struct deferred *d = &st->deferred[i];
+        if (d->step && d->path && strcmp(d->path, path) == 0 && strcmp(d->run_id, run_id) == 0)
+            rec = json_incref(d->step);
+    }
+    pthread_mutex_unlock(&st->wlock);
+    return rec;
+}
+
+json_t *rt_store_get_step(rt_store *st, const char *run_id, const char *path, char *err, size_t errlen)
+{
+    err[0] = 0;
+    json_t *rec = st->batch ? deferred_step(st, run_id, path) : NULL;
+    if (rec) return rec;
+    MDB_txn *txn;
+    int rc = read_begin(st, &txn);
+    if (rc == 0) {
+        rt_buf kb = { 0 };
+        MDB_val k = pair_key(&kb, run_id, path), v;
+        rc = mdb_get(txn, st->steps, &k, &v);
+        if (rc == 0 && !(rec = parse_val(&v))) rc = MDB_CORRUPTED;
+        read_end(st, txn);
+        rt_buf_free(&kb);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        snprintf(err, errlen, "cannot read step '%s' from the state store: %s", path, mdb_strerror(rc));
+    return rec;
+}
+
+int rt_store_scan_steps(rt_store *st, const char *run_id, bool (*want)(const char *path), rt_step_visit visit,
+                        void *arg)
+{
+    MDB_txn *txn;
+    int rc = read_begin(st, &txn);
+    if (rc != 0) return rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, st->steps, &cur)) == 0) {
+        size_t plen = strlen(run_id) + 1;
+        MDB_val k = { plen, (void *)run_id }, v;    /* run_id then its NUL */
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, run_id, plen) == 0) {
+            char *path = rt_xstrndup((const char *)k.mv_data + plen, k.mv_size - plen);
+            json_t *rec = want(path) ? parse_val(&v) : NULL;
+            visit(path, rec, arg);
+            json_decref(rec);
+            free(path);
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        if (rc == MDB_NOTFOUND) rc = 0;
+        mdb_cursor_close(cur);
+    }
+    read_end(st, txn);
+    return rc;
 }

@@ -102,6 +102,18 @@ bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t er
 json_t *rt_store_get_run(rt_store *st, const char *run_id);
 /* Every step record of a run as an object path -> record: NEW reference. */
 json_t *rt_store_get_steps(rt_store *st, const char *run_id);
+/* One step record of a run: a NEW reference, or NULL. Sees the writes batch
+** mode still holds in memory. When there is no such record err is "";
+** on an error it holds the message: a caller deciding whether a step
+** already ran must not take an error for "no". */
+json_t *rt_store_get_step(rt_store *st, const char *run_id, const char *path, char *err, size_t errlen);
+/* Visits every step of a run in key order, in one read transaction:
+** visit(path, rec, arg), with rec the parsed record (borrowed, valid during
+** the call) when want(path) holds, else NULL — keys alone are cheap to list.
+** Returns 0 or an LMDB error code. */
+typedef void (*rt_step_visit)(const char *path, json_t *rec, void *arg);
+int rt_store_scan_steps(rt_store *st, const char *run_id, bool (*want)(const char *path), rt_step_visit visit,
+                        void *arg);
 /* Every log record of a run as an object path -> record: NEW reference. */
 json_t *rt_store_get_logs(rt_store *st, const char *run_id);
 
