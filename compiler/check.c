@@ -466,7 +466,8 @@ static ast_type *chk_name(chk_state *st, ast_expr *e)
         chk_stepinfo *in = &st->info[s->index];
         e->ref = REF_STEP;
         e->ref_step = s;
-        if (e != st->shallow_ref) s->output_read = true;
+        /* a test's expects do not count: under `flowc test` every output is kept */
+        if (e != st->shallow_ref && st->where != WHERE_TEST) s->output_read = true;
         if (st->where == WHERE_TEST || in->visible) return chk_step_value_type(st, s);
         if (in->defined && in->hidden_by) {
             ERR(e->loc, "step '%s' may not have run here: it is defined inside the %s at %s",

@@ -333,12 +333,12 @@ static void deferred_clear(rt_store *st)
 
 /* Every page LMDB reads through its map stays in this process's resident
 ** set (clean, file-backed: page cache, not heap), so a run writing 200 MB
-** of step records would look 200 MB large. Once 32 MB more of the file
+** of step records would look 200 MB large. Once 16 MB more of the file
 ** exists, drop this process's mappings of it: on a shared file mapping
 ** MADV_DONTNEED only unmaps, the next access reads the page cache again
 ** (safe under concurrent readers; the map is not written through). The
 ** caller holds wlock. */
-#define TRIM_PAGES 8192
+#define TRIM_PAGES 4096
 static void trim_map(rt_store *st)
 {
     MDB_envinfo info;
