@@ -28,6 +28,11 @@ struct rt_store {
     size_t ndeferred, capdeferred;
     int64_t deferred_since;     /* rt_mono_ms of the oldest */
     size_t trimmed_pgno;        /* the map's last page when trim_map last ran */
+    int trim_txns;              /* transactions since */
+    pthread_mutex_t trim_lock;  /* guards the map's address range below */
+    unsigned long map_lo, map_hi;   /* the map in this process (from /proc/self/maps) */
+    size_t map_found_for;       /* the map size they were found for */
+    unsigned long lookups;      /* rt_store_get_step calls (atomic): reads map pages too */
     /* group commit (durable mode): writers queue here; one of them, the
     ** leader, commits every queued write in one transaction and one fsync */
     pthread_mutex_t glock;
@@ -87,6 +92,7 @@ rt_store *rt_store_open(const char *dir, bool batch, char *err, size_t errlen)
     pthread_mutex_init(&st->wlock, NULL);
     pthread_rwlock_init(&st->maplock, NULL);
     pthread_mutex_init(&st->glock, NULL);
+    pthread_mutex_init(&st->trim_lock, NULL);
     pthread_cond_init(&st->gdone, NULL);
     pthread_cond_init(&st->gjoin, NULL);
     int rc = mdb_env_create(&st->env);
@@ -140,6 +146,7 @@ void rt_store_close(rt_store *st)
     pthread_mutex_destroy(&st->wlock);
     pthread_rwlock_destroy(&st->maplock);
     pthread_mutex_destroy(&st->glock);
+    pthread_mutex_destroy(&st->trim_lock);
     pthread_cond_destroy(&st->gdone);
     pthread_cond_destroy(&st->gjoin);
     free(st);
@@ -339,29 +346,55 @@ static void deferred_clear(rt_store *st)
 ** (safe under concurrent readers; the map is not written through). The
 ** caller holds wlock. */
 #define TRIM_PAGES 4096
+#define TRIM_LOOKUPS 128        /* rt_store_get_step calls between two drops: a
+                                   fault maps 64 KB around it (fault-around) */
+static void drop_map_pages_locked(rt_store *st)
+{
+    pthread_mutex_lock(&st->trim_lock);
+    if (st->map_found_for != st->mapsize) {     /* find the map (again, after a resize) */
+        st->map_lo = st->map_hi = 0;
+        const char *dir;
+        char *file = mdb_env_get_path(st->env, &dir) == 0 ? rt_xprintf("%s/data.mdb", dir) : NULL;
+        size_t flen = file ? strlen(file) : 0;
+        FILE *maps = file ? fopen("/proc/self/maps", "r") : NULL;
+        char line[4096];
+        while (maps && fgets(line, sizeof line, maps)) {
+            size_t n = strlen(line);
+            while (n && (line[n - 1] == '\n' || line[n - 1] == ' ')) line[--n] = 0;
+            unsigned long lo, hi;
+            if (n >= flen && strcmp(line + n - flen, file) == 0 && strstr(line, " r--s ") &&
+                sscanf(line, "%lx-%lx", &lo, &hi) == 2) {
+                st->map_lo = lo;                /* the read-only map, not the lock file */
+                st->map_hi = hi;
+            }
+        }
+        if (maps) fclose(maps);
+        free(file);
+        st->map_found_for = st->mapsize;
+    }
+    if (st->map_hi > st->map_lo) madvise((void *)st->map_lo, st->map_hi - st->map_lo, MADV_DONTNEED);
+    pthread_mutex_unlock(&st->trim_lock);
+}
+
+static void drop_map_pages(rt_store *st)
+{
+    pthread_rwlock_rdlock(&st->maplock);    /* no remap meanwhile */
+    drop_map_pages_locked(st);
+    pthread_rwlock_unlock(&st->maplock);
+}
+
+/* After a commit (wlock held): once the file grew by TRIM_PAGES, or after
+** TRIM_TXNS transactions (inserts in key order unlike time order, as
+** concurrent fanout items make, touch pages all over the tree). */
+#define TRIM_TXNS 64
 static void trim_map(rt_store *st)
 {
     MDB_envinfo info;
     if (mdb_env_info(st->env, &info) != 0) return;
-    if (info.me_last_pgno < st->trimmed_pgno + TRIM_PAGES) return;
+    if (info.me_last_pgno < st->trimmed_pgno + TRIM_PAGES && ++st->trim_txns < TRIM_TXNS) return;
     st->trimmed_pgno = info.me_last_pgno;
-    const char *dir;
-    if (mdb_env_get_path(st->env, &dir) != 0) return;
-    char *file = rt_xprintf("%s/data.mdb", dir);
-    size_t flen = strlen(file);
-    pthread_rwlock_rdlock(&st->maplock);    /* no remap meanwhile */
-    FILE *maps = fopen("/proc/self/maps", "r");
-    char line[4096];
-    while (maps && fgets(line, sizeof line, maps)) {
-        size_t n = strlen(line);
-        while (n && (line[n - 1] == '\n' || line[n - 1] == ' ')) line[--n] = 0;
-        unsigned long lo, hi;
-        if (n < flen || strcmp(line + n - flen, file) != 0 || sscanf(line, "%lx-%lx", &lo, &hi) != 2) continue;
-        if (strstr(line, " r--s ")) madvise((void *)lo, hi - lo, MADV_DONTNEED);   /* the read-only map only */
-    }
-    if (maps) fclose(maps);
-    pthread_rwlock_unlock(&st->maplock);
-    free(file);
+    st->trim_txns = 0;
+    drop_map_pages(st);
 }
 
 /* One write transaction: the deferred writes, then fn (may be NULL).
@@ -944,6 +977,7 @@ json_t *rt_store_get_step(rt_store *st, const char *run_id, const char *path, ch
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
         snprintf(err, errlen, "cannot read step '%s' from the state store: %s", path, mdb_strerror(rc));
+    if (__atomic_add_fetch(&st->lookups, 1, __ATOMIC_RELAXED) % TRIM_LOOKUPS == 0) drop_map_pages(st);
     return rec;
 }
 
@@ -958,17 +992,19 @@ int rt_store_scan_steps(rt_store *st, const char *run_id, bool (*want)(const cha
         size_t plen = strlen(run_id) + 1;
         MDB_val k = { plen, (void *)run_id }, v;    /* run_id then its NUL */
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, run_id, plen) == 0) {
+        for (long n = 1; rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, run_id, plen) == 0; n++) {
             char *path = rt_xstrndup((const char *)k.mv_data + plen, k.mv_size - plen);
             json_t *rec = want(path) ? parse_val(&v) : NULL;
             visit(path, rec, arg);
             json_decref(rec);
             free(path);
+            if (n % TRIM_LOOKUPS == 0) drop_map_pages_locked(st);   /* maplock held by read_begin */
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
         }
         if (rc == MDB_NOTFOUND) rc = 0;
         mdb_cursor_close(cur);
     }
     read_end(st, txn);
+    drop_map_pages(st);         /* the scan read every page of the run's steps */
     return rc;
 }
