@@ -31,7 +31,8 @@ struct rt_store {
     int trim_txns;              /* transactions since */
     pthread_mutex_t trim_lock;  /* guards the map's address range below */
     unsigned long map_lo, map_hi;   /* the map in this process (from /proc/self/maps) */
-    size_t map_found_for;       /* the map size they were found for */
+    unsigned map_gen;           /* +1 at every remap (under maplock, written) */
+    unsigned map_found_gen;     /* map_gen + 1 when map_lo/map_hi were found, else 0 */
     unsigned long lookups;      /* rt_store_get_step calls (atomic): reads map pages too */
     /* group commit (durable mode): writers queue here; one of them, the
     ** leader, commits every queued write in one transaction and one fsync */
@@ -308,6 +309,7 @@ static int grow_map(rt_store *st, size_t seen)
     pthread_rwlock_wrlock(&st->maplock);
     int rc = 0;
     if (st->mapsize == seen) {
+        st->map_gen++;                  /* remapped (maybe elsewhere), even on failure */
         rc = mdb_env_set_mapsize(st->env, st->mapsize * 2);
         if (rc == 0) st->mapsize *= 2;
     }
@@ -319,6 +321,7 @@ static int grow_map(rt_store *st, size_t seen)
 static void adopt_map(rt_store *st)
 {
     pthread_rwlock_wrlock(&st->maplock);
+    st->map_gen++;
     if (mdb_env_set_mapsize(st->env, 0) == 0) {
         MDB_envinfo info;
         mdb_env_info(st->env, &info);
@@ -340,18 +343,20 @@ static void deferred_clear(rt_store *st)
 
 /* Every page LMDB reads through its map stays in this process's resident
 ** set (clean, file-backed: page cache, not heap), so a run writing 200 MB
-** of step records would look 200 MB large. Once 16 MB more of the file
-** exists, drop this process's mappings of it: on a shared file mapping
-** MADV_DONTNEED only unmaps, the next access reads the page cache again
-** (safe under concurrent readers; the map is not written through). The
-** caller holds wlock. */
+** of step records would look 200 MB large. So this process's mappings of
+** it are dropped now and then (after key scans, every TRIM_LOOKUPS record
+** lookups, every TRIM_TXNS transactions or TRIM_PAGES pages of growth):
+** on a shared file mapping MADV_DONTNEED only unmaps, the next access
+** reads the page cache again (safe under concurrent readers, whose
+** snapshot pages LMDB never overwrites; the map is not written through).
+** The caller holds maplock (read). */
 #define TRIM_PAGES 4096
 #define TRIM_LOOKUPS 128        /* rt_store_get_step calls between two drops: a
                                    fault maps 64 KB around it (fault-around) */
 static void drop_map_pages_locked(rt_store *st)
 {
     pthread_mutex_lock(&st->trim_lock);
-    if (st->map_found_for != st->mapsize) {     /* find the map (again, after a resize) */
+    if (st->map_found_gen != st->map_gen + 1) {     /* find the map (again, after a remap) */
         st->map_lo = st->map_hi = 0;
         const char *dir;
         char *file = mdb_env_get_path(st->env, &dir) == 0 ? rt_xprintf("%s/data.mdb", dir) : NULL;
@@ -370,7 +375,7 @@ static void drop_map_pages_locked(rt_store *st)
         }
         if (maps) fclose(maps);
         free(file);
-        st->map_found_for = st->mapsize;
+        st->map_found_gen = st->map_gen + 1;
     }
     if (st->map_hi > st->map_lo) madvise((void *)st->map_lo, st->map_hi - st->map_lo, MADV_DONTNEED);
     pthread_mutex_unlock(&st->trim_lock);
