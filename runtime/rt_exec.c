@@ -1548,12 +1548,10 @@ static attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const ch
         job->failure = NULL;
         return ATT_FAIL;
     }
-    if (job->outputs) {
-        out->output = json_incref(job->outputs);
-    } else {
-        out->output = null_list(count);
-        out->count_only = true;
-    }
+    /* the record keeps the length only: the returns are the items' to
+    ** replay (fanout_rebuild), not a second copy of the list as one value */
+    out->output = job->outputs ? json_incref(job->outputs) : null_list(count);
+    out->count_only = true;
     return ATT_OK;
 }
 
@@ -1563,6 +1561,43 @@ static attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const ch
 static bool fanout_keeps_outputs(const rt_ctx *c, const rt_step_desc *d)
 {
     return !d->output_unread || c->run->test_mode || c->run->only_step;
+}
+
+/* A fanout that finished in an earlier process, whose output the workflow
+** reads: its record keeps only the length, so the list is rebuilt by
+** running the items again, every step of which replays its record (no
+** request is sent). True when it handled the step: *r is the result, or
+** NULL when the run must stop. */
+static bool fanout_rebuild(rt_ctx *c, const rt_step_desc *d, fanout_job *job, rt_result **r)
+{
+    *r = NULL;
+    if (!job->outputs) return false;    /* nobody reads it: replay() makes the list of nulls */
+    char *path = step_path(c, d->name);
+    json_t *rec = committed_get(c->run, path);
+    const char *status = json_string_value(json_object_get(rec, "status"));
+    bool rebuild = status && strcmp(status, "succeeded") == 0 && !json_object_get(rec, "output") &&
+                   json_is_integer(json_object_get(rec, "count"));
+    json_decref(rec);
+    if (!rebuild) {
+        free(path);
+        return !ctx_check(c);           /* a store error: stop */
+    }
+    attempt at = { .retry_after_ms = -1 };
+    attempt_outcome o = fanout_attempt(c, d, path, job, 1, &at);
+    if (o == ATT_OK) {
+        rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
+                                                  "replayed"),
+                    "step '%s' replayed from its items' checkpoints", path);
+        *r = ctx_add_result(c, d->name, at.output, true, NULL);
+        json_decref(at.output);
+    } else if (o == ATT_FAIL || o == ATT_RETRY) {
+        char *msg = rt_xprintf("step '%s': replaying its items: %s", path, at.error ? at.error : "failed");
+        ctx_fail(c, path, msg);
+        free(msg);
+    }
+    free(at.error);
+    free(path);
+    return true;
 }
 
 static rt_result *fanout_step(rt_ctx *c, const rt_step_desc *d, json_t *list, rt_item_fn item)
@@ -1579,9 +1614,12 @@ static rt_result *fanout_step(rt_ctx *c, const rt_step_desc *d, json_t *list, rt
                        .outputs = fanout_keeps_outputs(c, d) ? json_array() : NULL, .failed_item = -1 };
     if (!json_is_array(list)) rt_pool_keep(&c->pool, job.list);
     pthread_mutex_init(&job.lock, NULL);
-    json_t *input = json_pack("{s:I}", "items", (json_int_t)json_array_size(job.list));
-    rt_result *r = run_step(c, d, "fanout", input, fanout_attempt, &job);
-    json_decref(input);
+    rt_result *r;
+    if (!fanout_rebuild(c, d, &job, &r)) {
+        json_t *input = json_pack("{s:I}", "items", (json_int_t)json_array_size(job.list));
+        r = run_step(c, d, "fanout", input, fanout_attempt, &job);
+        json_decref(input);
+    }
     json_decref(job.outputs);
     free(job.failure);
     pthread_mutex_destroy(&job.lock);
