@@ -41,9 +41,9 @@
 **                encrypted (rt_users.c); the plain value is never stored.
 ** Step record: { kind, status, attempts: [{ n, started, ended, error?,
 **                http_status? }], started, ended, input?, output?, error?,
-**                next_at? (retrying), wake_at? (waits), count? (a fanout
-**                whose item returns nobody reads: its length instead of
-**                output) }
+**                next_at? (retrying), wake_at? (waits), count? (a fanout:
+**                its number of items; the list of returns is not stored,
+**                the items' records imply it) }
 ** status of a run: queued running waiting succeeded failed interrupted
 ** status of a step: retrying waiting succeeded failed
 **
