@@ -615,8 +615,8 @@ typedef enum attempt_outcome { ATT_OK, ATT_RETRY, ATT_FAIL, ATT_STOP } attempt_o
 
 typedef struct attempt {
     json_t *output;             /* NEW reference on ATT_OK */
-    bool count_only;            /* a fanout's output nobody reads: the record
-                                   keeps its length, not the list */
+    bool count_only;            /* a fanout: the record keeps the list's length,
+                                   not the list (its items' records imply it) */
     char *error;                /* owned message on failure */
     long retry_after_ms;        /* from the server, or -1 */
     long http_status;           /* for the log and the attempt record */
@@ -1465,8 +1465,8 @@ typedef struct fanout_job {
     const rt_step_desc *d;
     json_t *list;
     rt_item_fn item;
-    json_t *outputs;            /* owned: one slot per item, or NULL when
-                                   the workflow never reads them (keep_outputs) */
+    json_t *outputs;            /* owned: one slot per item, or NULL when the
+                                   workflow never reads them (fanout_keeps_outputs) */
     pthread_mutex_t lock;
     size_t next;                /* the next item to start */
     long failed_item;           /* the first item that failed, or -1 */
