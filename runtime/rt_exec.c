@@ -617,6 +617,8 @@ typedef struct attempt {
     json_t *output;             /* NEW reference on ATT_OK */
     bool count_only;            /* a fanout: the record keeps the list's length,
                                    not the list (its items' records imply it) */
+    bool items_in_pages;        /* a paginated request: the record's output leaves
+                                   out the items, which its pages' records hold */
     char *error;                /* owned message on failure */
     long retry_after_ms;        /* from the server, or -1 */
     long http_status;           /* for the log and the attempt record */
@@ -643,6 +645,38 @@ static json_t *replayed_output(const json_t *rec)
     return json_incref(out);
 }
 
+/* The output of a paginated request whose record left the items to its
+** pages' records (PATH#page1 ...): a NEW reference, or NULL (the context
+** failed) when a page's record cannot be read. */
+static json_t *output_from_pages(rt_ctx *c, const char *path, const json_t *rec)
+{
+    json_t *out = json_deep_copy(json_object_get(rec, "output")), *items = json_array();
+    json_int_t pages = json_integer_value(json_object_get(out, "pages"));
+    for (json_int_t k = 1; k <= pages; k++) {
+        char *pp = rt_xprintf("%s#page%lld", path, (long long)k);
+        json_t *prec = committed_get(c->run, pp);
+        if (!prec || !json_is_array(json_object_get(prec, "items"))) {
+            if (ctx_check(c)) {
+                char *msg = rt_xprintf("step '%s': the record of page %lld is missing from the state", path,
+                                       (long long)k);
+                ctx_fail(c, path, msg);
+                free(msg);
+            }
+            json_decref(prec);
+            free(pp);
+            json_decref(items);
+            json_decref(out);
+            return NULL;
+        }
+        json_array_extend(items, json_object_get(prec, "items"));
+        json_decref(prec);
+        free(pp);
+    }
+    json_object_set_new(out, "items", rt_redact_json(items));   /* as a stored output would be */
+    json_decref(items);
+    return out;
+}
+
 /* A committed outcome of the step at path, as a result; NULL when the step
 ** must (still) run, or when the store could not be read (the run stops:
 ** ctx_check). *rec is the record (a NEW reference) or NULL. */
@@ -652,7 +686,9 @@ static rt_result *replay(rt_ctx *c, const rt_step_desc *d, const char *path, jso
     if (!*rec) return NULL;
     const char *status = json_string_value(json_object_get(*rec, "status"));
     if (status && strcmp(status, "succeeded") == 0) {
-        json_t *out = replayed_output(*rec);
+        json_t *out = json_is_true(json_object_get(*rec, "items_in_pages")) ? output_from_pages(c, path, *rec)
+                                                                           : replayed_output(*rec);
+        if (!out) return NULL;      /* failed: ctx_check stops the step */
         rt_result *r = ctx_add_result(c, d->name, out, true, NULL);
         json_decref(out);
         return r;
@@ -763,8 +799,15 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
             json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
             /* stored with secrets redacted (an API echoing a token must not
             ** put it in the state); this run goes on with what arrived */
-            if (at.count_only) json_object_set_new(rec, "count", json_integer((json_int_t)json_array_size(at.output)));
-            else json_object_set_new(rec, "output", rt_redact_json(at.output));
+            if (at.count_only) {
+                json_object_set_new(rec, "count", json_integer((json_int_t)json_array_size(at.output)));
+            } else if (at.items_in_pages) {
+                json_object_set_new(rec, "output", json_pack("{s:O, s:O}", "status", json_object_get(at.output, "status"),
+                                                             "pages", json_object_get(at.output, "pages")));
+                json_object_set_new(rec, "items_in_pages", json_true());
+            } else {
+                json_object_set_new(rec, "output", rt_redact_json(at.output));
+            }
             if (!commit_step_ex(c, path, rec, d->kind == RT_STEP_FUNCTION)) {
                 json_decref(at.output);
                 json_decref(rec);
@@ -1267,6 +1310,7 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
         return o;
     }
     out->output = json_pack("{s:i, s:i, s:o}", "status", (int)status, "pages", pages, "items", items);
+    out->items_in_pages = true;     /* every page is in its own record already */
     return ATT_OK;
 }
 

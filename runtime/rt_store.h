@@ -43,7 +43,9 @@
 **                http_status? }], started, ended, input?, output?, error?,
 **                next_at? (retrying), wake_at? (waits), count? (a fanout:
 **                its number of items; the list of returns is not stored,
-**                the items' records imply it) }
+**                the items' records imply it), items_in_pages? (a
+**                paginated request: output is { status, pages }, the
+**                items are in the records at STEP_PATH "#page1" ...) }
 ** status of a run: queued running waiting succeeded failed interrupted
 ** status of a step: retrying waiting succeeded failed
 **
