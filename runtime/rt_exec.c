@@ -1285,7 +1285,7 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
         json_t *at = next ? json_pack("{s:s, s:s?, s:O, s:O?, s:I}", "url", next, "body", body, "query", query,
                                       "jbody", jbody, "page_no", (json_int_t)page_no)
                           : json_null();
-        json_t *page_items = page ? json_incref(page) : json_array();
+        json_t *page_items = page ? rt_redact_json(page) : json_array();   /* stored redacted, as outputs are */
         json_t *prec = json_pack("{s:s, s:s, s:i, s:o, s:o}", "kind", "page", "status", "succeeded", "http_status",
                                  (int)status, "items", page_items, "next", at);
         json_decref(resp);
