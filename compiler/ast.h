@@ -246,6 +246,8 @@ struct ast_step {
     ast_action *action;     /* STEP_ACTION: the resolved action */
     ast_step *parent_fanout;/* innermost enclosing fanout, or NULL */
     int index;              /* unique number of the step in the program */
+    bool output_read;       /* some expression reads its output beyond len()
+                               and .ok/.error (fanouts keep item returns only then) */
 };
 
 typedef enum ast_stmt_kind {

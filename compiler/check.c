@@ -122,6 +122,8 @@ typedef struct chk_state {
                                    `returns` does not declare reads as json */
     chk_returns *returns;       /* current return context */
     int fanout_depth;
+    const ast_expr *shallow_ref;/* the name about to be checked as len(NAME),
+                                   NAME.ok or NAME.error: it reads no items */
 } chk_state;
 
 /* ---- types ------------------------------------------------------------- */
@@ -467,6 +469,8 @@ static ast_type *chk_name(chk_state *st, ast_expr *e)
         chk_stepinfo *in = &st->info[s->index];
         e->ref = REF_STEP;
         e->ref_step = s;
+        /* a test's expects do not count: under `flowc test` every output is kept */
+        if (e != st->shallow_ref && st->where != WHERE_TEST) s->output_read = true;
         if (st->where == WHERE_TEST || in->visible) return chk_step_value_type(st, s);
         if (in->defined && in->hidden_by) {
             ERR(e->loc, "step '%s' may not have run here: it is defined inside the %s at %s",
@@ -492,6 +496,8 @@ static ast_type *chk_field(chk_state *st, ast_expr *e)
 {
     bool chain = st->chain_ok;
     st->opt_chain = chain;
+    if (e->a->kind == EX_NAME && (strcmp(e->name, "ok") == 0 || strcmp(e->name, "error") == 0))
+        st->shallow_ref = e->a;
     ast_type *bt = chk_expr(st, e->a);
     const char *name = e->name;
 
@@ -630,6 +636,8 @@ static void chk_want(chk_state *st, ast_expr *arg, ast_type *t, bool ok, const c
 static ast_type *chk_call(chk_state *st, ast_expr *e)
 {
     ast_type *at[4] = { 0 };
+    if (strcmp(e->name, "len") == 0 && e->nitems == 1 && e->items[0]->kind == EX_NAME)
+        st->shallow_ref = e->items[0];     /* a fanout's length needs none of its items */
     for (int i = 0; i < e->nitems; i++) {
         ast_type *t = chk_expr(st, e->items[i]);
         if (i < 4) at[i] = t;

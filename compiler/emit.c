@@ -433,6 +433,7 @@ static void emit_step_desc(emit_state *es, const ast_step *s, const ast_request 
         strbuf_printf(b, "    .concurrency = %d,\n    .var = ", (int)s->concurrency);
         emit_cstr(b, s->var);
         strbuf_puts(b, ",\n");
+        if (!s->output_read) strbuf_puts(b, "    .output_unread = true,\n");
     }
     strbuf_puts(b, "};\n\n");
 }

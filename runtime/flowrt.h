@@ -91,6 +91,9 @@ typedef struct rt_step_desc {
     bool continue_on_failure;
     int concurrency;            /* fanout; 0 = 8 */
     const char *var;            /* fanout: the item variable's name (rt_var) */
+    bool output_unread;         /* fanout: no expression reads the items of its
+                                   output (only len() or .ok/.error): item
+                                   returns are neither kept nor stored */
 } rt_step_desc;
 
 typedef enum rt_trigger_kind { RT_TRIG_EVENT, RT_TRIG_REQUEST, RT_TRIG_SCHEDULE,

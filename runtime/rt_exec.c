@@ -464,7 +464,7 @@ void rt_run_init(rt_run_state *run, const rt_workflow *wf, rt_store *st, json_t 
 void rt_run_free(rt_run_state *run)
 {
     json_decref(run->record);
-    json_decref(run->committed);
+    rt_committed_free(run->committed);
     json_decref(run->committed_logs);
     json_decref(run->pending_logs);
     json_decref(run->output);
@@ -488,24 +488,8 @@ static char *step_path(rt_ctx *c, const char *name)
 ** act on. */
 static bool commit_step_ex(rt_ctx *c, const char *path, json_t *rec, bool deferrable);
 
-/* The record committed at path, by an earlier process or this one (a
-** retried fanout must not redo the items that finished): borrowed, kept
-** alive by run->committed. Paths are unique to a thread, so only the
-** table needs the lock, not the record. */
-static json_t *committed_get(rt_run_state *run, const char *path)
-{
-    pthread_mutex_lock(&run->lock);
-    json_t *rec = json_object_get(run->committed, path);
-    pthread_mutex_unlock(&run->lock);
-    return rec;
-}
-
-static bool commit_step(rt_ctx *c, const char *path, json_t *rec)
-{
-    return commit_step_ex(c, path, rec, false);
-}
-
-/* A commit failed: the run stops with that error. */
+/* A store failure is fatal to the run: state we cannot record (or read)
+** we must not act on. */
 static void run_store_failed(rt_run_state *run, const char *err)
 {
     rt_log_emit(run->id, "error", NULL, "%s", err);
@@ -513,6 +497,24 @@ static void run_store_failed(rt_run_state *run, const char *err)
     if (!run->error) run->error = rt_xstrdup(err);
     run->stop = true;
     pthread_mutex_unlock(&run->lock);
+}
+
+/* The record committed at path, by an earlier process or this one (a
+** retried fanout must not redo the items that finished): a NEW reference,
+** or NULL. Item and page records come from LMDB, not memory (a 100,000-item
+** fanout would otherwise keep every record). A store error stops the run:
+** callers check ctx_check before executing anything. */
+static json_t *committed_get(rt_run_state *run, const char *path)
+{
+    char err[300];
+    json_t *rec = rt_committed_get(run->committed, path, err, sizeof err);
+    if (err[0]) run_store_failed(run, err);
+    return rec;
+}
+
+static bool commit_step(rt_ctx *c, const char *path, json_t *rec)
+{
+    return commit_step_ex(c, path, rec, false);
 }
 
 /* deferrable: the record is final and its step has no side effects, so
@@ -532,16 +534,8 @@ static bool commit_step_ex(rt_ctx *c, const char *path, json_t *rec, bool deferr
     bool ok = rt_co_current() ? rt_co_commit(run->store, &w, err, sizeof err)
                               : rt_store_commit(run->store, &w, err, sizeof err);
     json_decref(logs);
-    if (ok && strpbrk(path, "[#")) {
-        /* only fanout items and pages are looked up again by this process
-        ** (a retried fanout skips finished items, a retried pagination
-        ** continues after its pages); top-level steps run once per process,
-        ** so keeping their records would only cost memory */
-        pthread_mutex_lock(&run->lock);
-        json_object_set(run->committed, path, rec);
-        pthread_mutex_unlock(&run->lock);
-    }
-    if (!ok) run_store_failed(run, err);
+    if (ok) rt_committed_note(run->committed, path);   /* items and pages: the path only */
+    else run_store_failed(run, err);
     return ok;
 }
 
@@ -636,6 +630,10 @@ typedef enum attempt_outcome { ATT_OK, ATT_RETRY, ATT_FAIL, ATT_STOP } attempt_o
 
 typedef struct attempt {
     json_t *output;             /* NEW reference on ATT_OK */
+    bool count_only;            /* a fanout: the record keeps the list's length,
+                                   not the list (its items' records imply it) */
+    bool items_in_pages;        /* a paginated request: the record's output leaves
+                                   out the items, which its pages' records hold */
     char *error;                /* owned message on failure */
     long retry_after_ms;        /* from the server, or -1 */
     long http_status;           /* for the log and the attempt record */
@@ -644,18 +642,84 @@ typedef struct attempt {
 typedef attempt_outcome (*attempt_fn)(rt_ctx *c, const rt_step_desc *d, const char *path, void *arg, int n,
                                       attempt *out);
 
+/* A list of n nulls: the output of a fanout whose items nobody reads has
+** its length right (len() reads it) at 8 bytes an item. NEW reference. */
+static json_t *null_list(size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_null());
+    return a;
+}
+
+/* The output a committed record replays: a NEW reference. */
+static json_t *replayed_output(const json_t *rec)
+{
+    json_t *out = json_object_get(rec, "output");
+    if (!out && json_is_integer(json_object_get(rec, "count")))
+        return null_list((size_t)json_integer_value(json_object_get(rec, "count")));
+    return json_incref(out);
+}
+
+/* The output of a paginated request whose record left the items to its
+** pages' records (PATH#page1 ...): a NEW reference, or NULL (the context
+** failed) when a page's record cannot be read. */
+static json_t *output_from_pages(rt_ctx *c, const char *path, const json_t *rec)
+{
+    json_t *out = json_deep_copy(json_object_get(rec, "output")), *items = json_array();
+    json_int_t pages = json_integer_value(json_object_get(out, "pages"));
+    for (json_int_t k = 1; k <= pages; k++) {
+        char *pp = rt_xprintf("%s#page%lld", path, (long long)k);
+        json_t *prec = committed_get(c->run, pp);
+        if (!prec || !json_is_array(json_object_get(prec, "items"))) {
+            if (ctx_check(c)) {
+                char *msg = rt_xprintf("step '%s': the record of page %lld is missing from the state", path,
+                                       (long long)k);
+                ctx_fail(c, path, msg);
+                free(msg);
+            }
+            json_decref(prec);
+            free(pp);
+            json_decref(items);
+            json_decref(out);
+            return NULL;
+        }
+        json_array_extend(items, json_object_get(prec, "items"));
+        json_decref(prec);
+        free(pp);
+    }
+    json_object_set_new(out, "items", rt_redact_json(items));   /* as a stored output would be */
+    json_decref(items);
+    return out;
+}
+
 /* A committed outcome of the step at path, as a result; NULL when the step
-** must (still) run. */
+** must (still) run, or when the store could not be read (the run stops:
+** ctx_check). *rec is the record (a NEW reference) or NULL. */
 static rt_result *replay(rt_ctx *c, const rt_step_desc *d, const char *path, json_t **rec)
 {
     *rec = committed_get(c->run, path);
     if (!*rec) return NULL;
     const char *status = json_string_value(json_object_get(*rec, "status"));
-    if (status && strcmp(status, "succeeded") == 0)
-        return ctx_add_result(c, d->name, json_object_get(*rec, "output"), true, NULL);
+    if (status && strcmp(status, "succeeded") == 0) {
+        json_t *out = json_is_true(json_object_get(*rec, "items_in_pages")) ? output_from_pages(c, path, *rec)
+                                                                           : replayed_output(*rec);
+        if (!out) return NULL;      /* failed: ctx_check stops the step */
+        rt_result *r = ctx_add_result(c, d->name, out, true, NULL);
+        json_decref(out);
+        return r;
+    }
     if (status && strcmp(status, "failed") == 0 && d->continue_on_failure)
         return ctx_add_result(c, d->name, NULL, false, json_string_value(json_object_get(*rec, "error")));
     return NULL;
+}
+
+/* replay() for a caller that does not need the record. */
+static rt_result *replay_only(rt_ctx *c, const rt_step_desc *d, const char *path)
+{
+    json_t *rec;
+    rt_result *r = replay(c, d, path, &rec);
+    json_decref(rec);
+    return r;
 }
 
 /* The delay before attempt n+1: full jitter over an exponential backoff,
@@ -703,10 +767,12 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
     char *path = step_path(c, d->name);
     json_t *prev;
     rt_result *r = replay(c, d, path, &prev);
-    if (r) {
-        rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
-                                                  "replayed"),
-                    "step '%s' replayed from its checkpoint", path);
+    if (r || !ctx_check(c)) {
+        if (r)
+            rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
+                                                      "replayed"),
+                        "step '%s' replayed from its checkpoint", path);
+        json_decref(prev);
         free(path);
         return r;
     }
@@ -715,6 +781,7 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
     if (prev && json_object_get(prev, "attempts")) {
         /* resumed in the middle of retries: keep counting, honour the wait */
         rec = json_deep_copy(prev);
+        json_decref(prev);
         json_int_t next_at = json_integer_value(json_object_get(rec, "next_at"));
         if (next_at > rt_now_ms() && !durable_sleep(c, next_at)) {
             json_decref(rec);
@@ -724,6 +791,7 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
         json_int_t s = json_integer_value(json_object_get(rec, "started"));
         if (s) started = s;
     } else {
+        json_decref(prev);
         rec = json_pack("{s:s, s:s, s:I, s:[]}", "kind", kind, "status", "running", "started", (json_int_t)started,
                         "attempts");
         json_object_set_new(rec, "input", rt_redact_json(input));
@@ -749,7 +817,15 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
             json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
             /* stored with secrets redacted (an API echoing a token must not
             ** put it in the state); this run goes on with what arrived */
-            json_object_set_new(rec, "output", rt_redact_json(at.output));
+            if (at.count_only) {
+                json_object_set_new(rec, "count", json_integer((json_int_t)json_array_size(at.output)));
+            } else if (at.items_in_pages) {
+                json_object_set_new(rec, "output", json_pack("{s:O, s:O}", "status", json_object_get(at.output, "status"),
+                                                             "pages", json_object_get(at.output, "pages")));
+                json_object_set_new(rec, "items_in_pages", json_true());
+            } else {
+                json_object_set_new(rec, "output", rt_redact_json(at.output));
+            }
             if (!commit_step_ex(c, path, rec, d->kind == RT_STEP_FUNCTION)) {
                 json_decref(at.output);
                 json_decref(rec);
@@ -1220,10 +1296,11 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
             jbody = json_deep_copy(json_object_get(at, "jbody"));
         }
         if (json_is_integer(json_object_get(at, "page_no"))) page_no = json_integer_value(json_object_get(at, "page_no"));
+        json_decref(prec);
         if (!url) break;
     }
-    attempt_outcome o = ATT_OK;
-    while (url && pages < max) {
+    attempt_outcome o = c->run->stop ? ATT_STOP : ATT_OK;  /* ATT_STOP: the store could not be read */
+    while (o == ATT_OK && url && pages < max) {
         json_t *resp = NULL;
         if (pages > 0) {
             char *key = rt_xprintf("%s:%s:page%d", c->run->id, path, pages + 1);
@@ -1290,7 +1367,7 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
         json_t *at = next ? json_pack("{s:s, s:s?, s:O, s:O?, s:I}", "url", next, "body", body, "query", query,
                                       "jbody", jbody, "page_no", (json_int_t)page_no)
                           : json_null();
-        json_t *page_items = page ? json_incref(page) : json_array();
+        json_t *page_items = page ? rt_redact_json(page) : json_array();   /* stored redacted, as outputs are */
         json_t *prec = json_pack("{s:s, s:s, s:i, s:o, s:o}", "kind", "page", "status", "succeeded", "http_status",
                                  (int)status, "items", page_items, "next", at);
         json_decref(resp);
@@ -1315,6 +1392,7 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
         return o;
     }
     out->output = json_pack("{s:i, s:i, s:o}", "status", (int)status, "pages", pages, "items", items);
+    out->items_in_pages = true;     /* every page is in its own record already */
     return ATT_OK;
 }
 
@@ -1334,12 +1412,12 @@ static rt_result *request_step(rt_ctx *c, const rt_step_desc *d, json_t *req)
 {
     if (!ctx_check(c)) return NULL;
     char *path = step_path(c, d->name);
-    json_t *prev;
-    rt_result *r = replay(c, d, path, &prev);
-    if (r) {
-        rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
-                                                  "replayed"),
-                    "step '%s' replayed from its checkpoint", path);
+    rt_result *r = replay_only(c, d, path);
+    if (r || !ctx_check(c)) {
+        if (r)
+            rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
+                                                      "replayed"),
+                        "step '%s' replayed from its checkpoint", path);
         free(path);
         return r;
     }
@@ -1515,7 +1593,8 @@ typedef struct fanout_job {
     const rt_step_desc *d;
     json_t *list;
     rt_item_fn item;
-    json_t *outputs;            /* owned: one slot per item */
+    json_t *outputs;            /* owned: one slot per item, or NULL when the
+                                   workflow never reads them (fanout_keeps_outputs) */
     pthread_mutex_t lock;
     size_t next;                /* the next item to start */
     size_t workers;             /* items at once (concurrency) */
@@ -1537,7 +1616,7 @@ static void fanout_run_item(fanout_job *job, size_t i)
     ctx_check(ic);
     pthread_mutex_lock(&job->lock);
     if (ic->returned && !ic->failure) {
-        json_array_set(job->outputs, i, ic->ret ? ic->ret : json_null());
+        if (job->outputs) json_array_set(job->outputs, i, ic->ret ? ic->ret : json_null());
     } else if (ic->failure && (job->failed_item < 0 || (long)i < job->failed_item)) {
         free(job->failure);
         job->failure = rt_xprintf("item %zu: %s", i, ic->failure);
@@ -1623,8 +1702,10 @@ static attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const ch
     job->next = 0;
     job->running = 0;
     job->failed_item = -1;
-    json_array_clear(job->outputs);
-    for (size_t i = 0; i < count; i++) json_array_append(job->outputs, json_null());
+    if (job->outputs) {
+        json_array_clear(job->outputs);
+        for (size_t i = 0; i < count; i++) json_array_append(job->outputs, json_null());
+    }
 
     int workers = d->concurrency > 0 ? d->concurrency : 8;
     if ((size_t)workers > count) workers = (int)count;
@@ -1647,8 +1728,56 @@ static attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const ch
         job->failure = NULL;
         return ATT_FAIL;
     }
-    out->output = json_incref(job->outputs);
+    /* the record keeps the length only: the returns are the items' to
+    ** replay (fanout_rebuild), not a second copy of the list as one value */
+    out->output = job->outputs ? json_incref(job->outputs) : null_list(count);
+    out->count_only = true;
     return ATT_OK;
+}
+
+/* Whether a fanout keeps its items' return values. Not when the compiler
+** proved the workflow never reads them: memory then does not grow with
+** the items' outputs. Tests and Test Step read every step's output. */
+static bool fanout_keeps_outputs(const rt_ctx *c, const rt_step_desc *d)
+{
+    return !d->output_unread || c->run->test_mode || c->run->only_step;
+}
+
+/* A fanout that finished in an earlier process, whose output the workflow
+** reads: its record keeps only the length, so the list is rebuilt by
+** running the items again, every step of which replays its record (no
+** request is sent). True when it handled the step: *r is the result, or
+** NULL when the run must stop. */
+static bool fanout_rebuild(rt_ctx *c, const rt_step_desc *d, fanout_job *job, rt_result **r)
+{
+    *r = NULL;
+    if (!job->outputs) return false;    /* nobody reads it: replay() makes the list of nulls */
+    char *path = step_path(c, d->name);
+    json_t *rec = committed_get(c->run, path);
+    const char *status = json_string_value(json_object_get(rec, "status"));
+    bool rebuild = status && strcmp(status, "succeeded") == 0 && !json_object_get(rec, "output") &&
+                   json_is_integer(json_object_get(rec, "count"));
+    json_decref(rec);
+    if (!rebuild) {
+        free(path);
+        return !ctx_check(c);           /* a store error: stop */
+    }
+    attempt at = { .retry_after_ms = -1 };
+    attempt_outcome o = fanout_attempt(c, d, path, job, 1, &at);
+    if (o == ATT_OK) {
+        rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
+                                                  "replayed"),
+                    "step '%s' replayed from its items' checkpoints", path);
+        *r = ctx_add_result(c, d->name, at.output, true, NULL);
+        json_decref(at.output);
+    } else if (o == ATT_FAIL || o == ATT_RETRY) {
+        char *msg = rt_xprintf("step '%s': replaying its items: %s", path, at.error ? at.error : "failed");
+        ctx_fail(c, path, msg);
+        free(msg);
+    }
+    free(at.error);
+    free(path);
+    return true;
 }
 
 static rt_result *fanout_step(rt_ctx *c, const rt_step_desc *d, json_t *list, rt_item_fn item)
@@ -1662,12 +1791,15 @@ static rt_result *fanout_step(rt_ctx *c, const rt_step_desc *d, json_t *list, rt
         return NULL;
     }
     fanout_job job = { .parent = c, .d = d, .list = json_is_array(list) ? list : json_array(), .item = item,
-                       .outputs = json_array(), .failed_item = -1 };
+                       .outputs = fanout_keeps_outputs(c, d) ? json_array() : NULL, .failed_item = -1 };
     if (!json_is_array(list)) rt_pool_keep(&c->pool, job.list);
     pthread_mutex_init(&job.lock, NULL);
-    json_t *input = json_pack("{s:I}", "items", (json_int_t)json_array_size(job.list));
-    rt_result *r = run_step(c, d, "fanout", input, fanout_attempt, &job);
-    json_decref(input);
+    rt_result *r;
+    if (!fanout_rebuild(c, d, &job, &r)) {
+        json_t *input = json_pack("{s:I}", "items", (json_int_t)json_array_size(job.list));
+        r = run_step(c, d, "fanout", input, fanout_attempt, &job);
+        json_decref(input);
+    }
     json_decref(job.outputs);
     free(job.failure);
     pthread_mutex_destroy(&job.lock);
@@ -1854,14 +1986,18 @@ static int wait_at(rt_ctx *c, const char *id, int64_t wake_at_if_new)
     char *path = step_path(c, id);
     json_t *prev = committed_get(c->run, path);
     const char *status = json_string_value(json_object_get(prev, "status"));
-    if (status && strcmp(status, "succeeded") == 0) {
+    bool done = status && strcmp(status, "succeeded") == 0;
+    if (done || !ctx_check(c)) {      /* not done: the store could not be read */
+        json_decref(prev);
         free(path);
-        return RT_OK;
+        return done ? RT_OK : RT_STOP;
     }
     int64_t wake_at = prev ? json_integer_value(json_object_get(prev, "wake_at")) : wake_at_if_new;
+    bool had_record = prev != NULL;
+    json_decref(prev);
     json_t *rec = json_pack("{s:s, s:s, s:I, s:I}", "kind", "wait", "status", "waiting", "started",
                             (json_int_t)rt_now_ms(), "wake_at", (json_int_t)wake_at);
-    if (!prev && !commit_step(c, path, rec)) {
+    if (!had_record && !commit_step(c, path, rec)) {
         json_decref(rec);
         free(path);
         return RT_STOP;
@@ -2032,7 +2168,14 @@ rt_outcome rt_exec_run(rt_run_state *run)
     const rt_workflow *wf = run->wf;
     json_t *rec = run->record;
     char err[256];
-    run->committed = rt_store_get_steps(run->store, run->id);
+    run->committed = rt_committed_load(run->store, run->id, err, sizeof err);
+    if (!run->committed) {
+        rt_log_emit(run->id, "error", NULL, "%s", err);
+        run->committed = rt_committed_new(run->store, run->id);
+        run->outcome = RT_RUN_FAILED;
+        run->error = rt_xstrdup(err);
+        return run->outcome;
+    }
     if (run->only_step) {
         run->step_outputs = json_object();
         run->inputs_used = json_object();

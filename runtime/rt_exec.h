@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #include "flowrt.h"
+#include "rt_committed.h"
 #include "rt_store.h"
 #include "rt_value.h"
 
@@ -25,7 +26,7 @@ typedef struct rt_run_state {
     rt_store *store;
     char id[RT_RUN_ID_LEN + 1];
     json_t *record;             /* owned: the run record as last committed */
-    json_t *committed;          /* owned: path -> step record committed earlier (resume) */
+    rt_committed *committed;    /* owned: the step records committed earlier (resume, retried items) */
     json_t *committed_logs;     /* owned: path -> log record committed earlier */
     bool test_limits;           /* --test-limits */
     bool sleep_in_process;      /* waits sleep here (run, resume) instead of suspending */

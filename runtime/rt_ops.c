@@ -315,6 +315,9 @@ int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
                 print_field("      ", "input", in);
             }
             print_field("      ", "output", json_object_get(s, "output"));
+            if (!json_object_get(s, "output") && json_is_integer(json_object_get(s, "count")))
+                printf("      output   %lld items (not stored as a list: each item's steps are listed)\n",
+                       (long long)num(s, "count"));
             if (str(s, "error")) printf("      error    %s\n", str(s, "error"));
         }
         json_t *ll = json_object_get(out, "logs");

@@ -723,27 +723,51 @@ static size_t kind_index(const char *kind)
     return NKINDS - 1;
 }
 
-/* The durations of the steps this execution of run id ended (since t0). */
+/* Step durations of one run, added to the histograms at once. */
+typedef struct step_observer {
+    int64_t t0;
+    long long count[NKINDS][NBUCKETS + 1];
+    double sum[NKINDS];
+    long long total[NKINDS];
+} step_observer;
+
+static bool every_step(const char *path)
+{
+    (void)path;
+    return true;
+}
+
+static void observe_step(const char *path, json_t *s, void *arg)
+{
+    (void)path;
+    step_observer *o = arg;
+    json_int_t started = json_integer_value(json_object_get(s, "started"));
+    json_int_t ended = json_integer_value(json_object_get(s, "ended"));
+    if (!started || !ended || ended < o->t0) return;
+    size_t k = kind_index(json_string_value(json_object_get(s, "kind")));
+    double secs = (double)(ended - started) / 1000.0;
+    size_t b = 0;
+    while (b < NBUCKETS && secs > step_buckets[b]) b++;
+    o->count[k][b]++;
+    o->sum[k] += secs;
+    o->total[k]++;
+}
+
+/* The durations of the steps this execution of run id ended (since t0),
+** one record at a time: a 100,000-item fanout's records are not all held. */
 static void observe_steps(serve *sv, const char *id, int64_t t0)
 {
-    json_t *steps = rt_store_get_steps(sv->st, id);
-    const char *path;
-    json_t *s;
+    step_observer *o = rt_xcalloc(1, sizeof *o);
+    o->t0 = t0;
+    rt_store_scan_steps(sv->st, id, every_step, observe_step, o);
     pthread_mutex_lock(&sv->mlock);
-    json_object_foreach(steps, path, s) {
-        json_int_t started = json_integer_value(json_object_get(s, "started"));
-        json_int_t ended = json_integer_value(json_object_get(s, "ended"));
-        if (!started || !ended || ended < t0) continue;
-        size_t k = kind_index(json_string_value(json_object_get(s, "kind")));
-        double secs = (double)(ended - started) / 1000.0;
-        size_t b = 0;
-        while (b < NBUCKETS && secs > step_buckets[b]) b++;
-        sv->step_count[k][b]++;
-        sv->step_sum[k] += secs;
-        sv->step_total[k]++;
+    for (size_t k = 0; k < NKINDS; k++) {
+        for (size_t b = 0; b <= NBUCKETS; b++) sv->step_count[k][b] += o->count[k][b];
+        sv->step_sum[k] += o->sum[k];
+        sv->step_total[k] += o->total[k];
     }
     pthread_mutex_unlock(&sv->mlock);
-    json_decref(steps);
+    free(o);
 }
 
 /* Runs (or continues) the run id until it ends, suspends or is interrupted. */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +27,13 @@ struct rt_store {
     } *deferred;
     size_t ndeferred, capdeferred;
     int64_t deferred_since;     /* rt_mono_ms of the oldest */
+    size_t trimmed_pgno;        /* the map's last page when trim_map last ran */
+    int trim_txns;              /* transactions since */
+    pthread_mutex_t trim_lock;  /* guards the map's address range below */
+    unsigned long map_lo, map_hi;   /* the map in this process (from /proc/self/maps) */
+    unsigned map_gen;           /* +1 at every remap (under maplock, written) */
+    unsigned map_found_gen;     /* map_gen + 1 when map_lo/map_hi were found, else 0 */
+    unsigned long lookups;      /* rt_store_get_step calls (atomic): reads map pages too */
     /* group commit (durable mode): writers queue here; one of them, the
     ** leader, commits every queued write in one transaction and one fsync */
     pthread_mutex_t glock;
@@ -85,12 +93,16 @@ rt_store *rt_store_open(const char *dir, bool batch, char *err, size_t errlen)
     pthread_mutex_init(&st->wlock, NULL);
     pthread_rwlock_init(&st->maplock, NULL);
     pthread_mutex_init(&st->glock, NULL);
+    pthread_mutex_init(&st->trim_lock, NULL);
     pthread_cond_init(&st->gdone, NULL);
     pthread_cond_init(&st->gjoin, NULL);
     int rc = mdb_env_create(&st->env);
     if (rc == 0) rc = mdb_env_set_maxdbs(st->env, 16);
     if (rc == 0) rc = mdb_env_set_mapsize(st->env, st->mapsize);
-    if (rc == 0) rc = mdb_env_open(st->env, dir, batch ? MDB_NOSYNC : 0, 0644);
+    /* MDB_NOTLS: a read transaction's reader slot is released when it ends,
+    ** not held by its thread until the thread exits (fanout items on
+    ** thousands of threads look their records up) */
+    if (rc == 0) rc = mdb_env_open(st->env, dir, (batch ? MDB_NOSYNC : 0) | MDB_NOTLS, 0644);
     if (rc != 0) {
         snprintf(err, errlen, "cannot open state in %s: %s", dir, mdb_strerror(rc));
         if (st->env) mdb_env_close(st->env);
@@ -135,6 +147,7 @@ void rt_store_close(rt_store *st)
     pthread_mutex_destroy(&st->wlock);
     pthread_rwlock_destroy(&st->maplock);
     pthread_mutex_destroy(&st->glock);
+    pthread_mutex_destroy(&st->trim_lock);
     pthread_cond_destroy(&st->gdone);
     pthread_cond_destroy(&st->gjoin);
     free(st);
@@ -296,6 +309,7 @@ static int grow_map(rt_store *st, size_t seen)
     pthread_rwlock_wrlock(&st->maplock);
     int rc = 0;
     if (st->mapsize == seen) {
+        st->map_gen++;                  /* remapped (maybe elsewhere), even on failure */
         rc = mdb_env_set_mapsize(st->env, st->mapsize * 2);
         if (rc == 0) st->mapsize *= 2;
     }
@@ -307,6 +321,7 @@ static int grow_map(rt_store *st, size_t seen)
 static void adopt_map(rt_store *st)
 {
     pthread_rwlock_wrlock(&st->maplock);
+    st->map_gen++;
     if (mdb_env_set_mapsize(st->env, 0) == 0) {
         MDB_envinfo info;
         mdb_env_info(st->env, &info);
@@ -324,6 +339,67 @@ static void deferred_clear(rt_store *st)
         json_decref(st->deferred[i].logs);
     }
     st->ndeferred = 0;
+}
+
+/* Every page LMDB reads through its map stays in this process's resident
+** set (clean, file-backed: page cache, not heap), so a run writing 200 MB
+** of step records would look 200 MB large. So this process's mappings of
+** it are dropped now and then (after key scans, every TRIM_LOOKUPS record
+** lookups, every TRIM_TXNS transactions or TRIM_PAGES pages of growth):
+** on a shared file mapping MADV_DONTNEED only unmaps, the next access
+** reads the page cache again (safe under concurrent readers, whose
+** snapshot pages LMDB never overwrites; the map is not written through).
+** The caller holds maplock (read). */
+#define TRIM_PAGES 4096
+#define TRIM_LOOKUPS 128        /* rt_store_get_step calls between two drops: a
+                                   fault maps 64 KB around it (fault-around) */
+static void drop_map_pages_locked(rt_store *st)
+{
+    pthread_mutex_lock(&st->trim_lock);
+    if (st->map_found_gen != st->map_gen + 1) {     /* find the map (again, after a remap) */
+        st->map_lo = st->map_hi = 0;
+        const char *dir;
+        char *file = mdb_env_get_path(st->env, &dir) == 0 ? rt_xprintf("%s/data.mdb", dir) : NULL;
+        size_t flen = file ? strlen(file) : 0;
+        FILE *maps = file ? fopen("/proc/self/maps", "r") : NULL;
+        char line[4096];
+        while (maps && fgets(line, sizeof line, maps)) {
+            size_t n = strlen(line);
+            while (n && (line[n - 1] == '\n' || line[n - 1] == ' ')) line[--n] = 0;
+            unsigned long lo, hi;
+            if (n >= flen && strcmp(line + n - flen, file) == 0 && strstr(line, " r--s ") &&
+                sscanf(line, "%lx-%lx", &lo, &hi) == 2) {
+                st->map_lo = lo;                /* the read-only map, not the lock file */
+                st->map_hi = hi;
+            }
+        }
+        if (maps) fclose(maps);
+        free(file);
+        st->map_found_gen = st->map_gen + 1;
+    }
+    if (st->map_hi > st->map_lo) madvise((void *)st->map_lo, st->map_hi - st->map_lo, MADV_DONTNEED);
+    pthread_mutex_unlock(&st->trim_lock);
+}
+
+static void drop_map_pages(rt_store *st)
+{
+    pthread_rwlock_rdlock(&st->maplock);    /* no remap meanwhile */
+    drop_map_pages_locked(st);
+    pthread_rwlock_unlock(&st->maplock);
+}
+
+/* After a commit (wlock held): once the file grew by TRIM_PAGES, or after
+** TRIM_TXNS transactions (inserts in key order unlike time order, as
+** concurrent fanout items make, touch pages all over the tree). */
+#define TRIM_TXNS 64
+static void trim_map(rt_store *st)
+{
+    MDB_envinfo info;
+    if (mdb_env_info(st->env, &info) != 0) return;
+    if (info.me_last_pgno < st->trimmed_pgno + TRIM_PAGES && ++st->trim_txns < TRIM_TXNS) return;
+    st->trimmed_pgno = info.me_last_pgno;
+    st->trim_txns = 0;
+    drop_map_pages(st);
 }
 
 /* One write transaction: the deferred writes, then fn (may be NULL).
@@ -359,6 +435,7 @@ static int txn_locked(rt_store *st, txn_fn fn, void *arg)
         break;
     }
     if (rc == 0) deferred_clear(st);
+    if (rc == 0) trim_map(st);
     return rc;
 }
 
@@ -875,4 +952,69 @@ bool rt_store_commit_many(rt_store *st, const rt_store_write *w, size_t n, const
     int rc = write_txn(st, write_many, &m);
     if (rc != 0) snprintf(err, errlen, "cannot commit to the state store: %s", mdb_strerror(rc));
     return rc == 0;
+}
+
+/* ---- single step records (the engine's lookups of fanout items and pages) */
+
+/* The newest deferred write of run_id/path (a NEW reference), or NULL. */
+static json_t *deferred_step(rt_store *st, const char *run_id, const char *path)
+{
+    json_t *rec = NULL;
+    pthread_mutex_lock(&st->wlock);
+    for (size_t i = st->ndeferred; i-- > 0 && !rec;) {
+        const struct deferred *d = &st->deferred[i];
+        if (d->step && d->path && strcmp(d->path, path) == 0 && strcmp(d->run_id, run_id) == 0)
+            rec = json_incref(d->step);
+    }
+    pthread_mutex_unlock(&st->wlock);
+    return rec;
+}
+
+json_t *rt_store_get_step(rt_store *st, const char *run_id, const char *path, char *err, size_t errlen)
+{
+    err[0] = 0;
+    json_t *rec = st->batch ? deferred_step(st, run_id, path) : NULL;
+    if (rec) return rec;
+    MDB_txn *txn;
+    int rc = read_begin(st, &txn);
+    if (rc == 0) {
+        rt_buf kb = { 0 };
+        MDB_val k = pair_key(&kb, run_id, path), v;
+        rc = mdb_get(txn, st->steps, &k, &v);
+        if (rc == 0 && !(rec = parse_val(&v))) rc = MDB_CORRUPTED;
+        read_end(st, txn);
+        rt_buf_free(&kb);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        snprintf(err, errlen, "cannot read step '%s' from the state store: %s", path, mdb_strerror(rc));
+    if (__atomic_add_fetch(&st->lookups, 1, __ATOMIC_RELAXED) % TRIM_LOOKUPS == 0) drop_map_pages(st);
+    return rec;
+}
+
+int rt_store_scan_steps(rt_store *st, const char *run_id, bool (*want)(const char *path), rt_step_visit visit,
+                        void *arg)
+{
+    MDB_txn *txn;
+    int rc = read_begin(st, &txn);
+    if (rc != 0) return rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, st->steps, &cur)) == 0) {
+        size_t plen = strlen(run_id) + 1;
+        MDB_val k = { plen, (void *)run_id }, v;    /* run_id then its NUL */
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        for (long n = 1; rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, run_id, plen) == 0; n++) {
+            char *path = rt_xstrndup((const char *)k.mv_data + plen, k.mv_size - plen);
+            json_t *rec = want(path) ? parse_val(&v) : NULL;
+            visit(path, rec, arg);
+            json_decref(rec);
+            free(path);
+            if (n % TRIM_LOOKUPS == 0) drop_map_pages_locked(st);   /* maplock held by read_begin */
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        if (rc == MDB_NOTFOUND) rc = 0;
+        mdb_cursor_close(cur);
+    }
+    read_end(st, txn);
+    drop_map_pages(st);         /* the scan read every page of the run's steps */
+    return rc;
 }

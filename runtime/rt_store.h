@@ -41,7 +41,11 @@
 **                encrypted (rt_users.c); the plain value is never stored.
 ** Step record: { kind, status, attempts: [{ n, started, ended, error?,
 **                http_status? }], started, ended, input?, output?, error?,
-**                next_at? (retrying), wake_at? (waits) }
+**                next_at? (retrying), wake_at? (waits), count? (a fanout:
+**                its number of items; the list of returns is not stored,
+**                the items' records imply it), items_in_pages? (a
+**                paginated request: output is { status, pages }, the
+**                items are in the records at STEP_PATH "#page1" ...) }
 ** status of a run: queued running waiting succeeded failed interrupted
 ** status of a step: retrying waiting succeeded failed
 **
@@ -104,6 +108,18 @@ bool rt_store_is_batch(const rt_store *st);
 json_t *rt_store_get_run(rt_store *st, const char *run_id);
 /* Every step record of a run as an object path -> record: NEW reference. */
 json_t *rt_store_get_steps(rt_store *st, const char *run_id);
+/* One step record of a run: a NEW reference, or NULL. Sees the writes batch
+** mode still holds in memory. When there is no such record err is "";
+** on an error it holds the message: a caller deciding whether a step
+** already ran must not take an error for "no". */
+json_t *rt_store_get_step(rt_store *st, const char *run_id, const char *path, char *err, size_t errlen);
+/* Visits every step of a run in key order, in one read transaction:
+** visit(path, rec, arg), with rec the parsed record (borrowed, valid during
+** the call) when want(path) holds, else NULL — keys alone are cheap to list.
+** Returns 0 or an LMDB error code. */
+typedef void (*rt_step_visit)(const char *path, json_t *rec, void *arg);
+int rt_store_scan_steps(rt_store *st, const char *run_id, bool (*want)(const char *path), rt_step_visit visit,
+                        void *arg);
 /* Every log record of a run as an object path -> record: NEW reference. */
 json_t *rt_store_get_logs(rt_store *st, const char *run_id);
 
