@@ -719,9 +719,7 @@ static int cmd_info(const rt_workflow *wf, const rt_cli_opts *o)
         printf("secrets %s\n", wf->nsecrets ? "" : " (none)");
         for (int i = 0; i < wf->nsecrets; i++) {
             char var[200];
-            int n = snprintf(var, sizeof var, "FLOW_SECRET_%s", wf->secrets[i]);
-            for (int k = 12; k < n; k++) var[k] = (char)toupper((unsigned char)var[k]);
-            printf("  %-20s %s\n", wf->secrets[i], var);
+            printf("  %-20s %s\n", wf->secrets[i], rt_env_name(var, sizeof var, "FLOW_SECRET_", wf->secrets[i], ""));
         }
         printf("unfinished %lld run%s of this version", (long long)mine, mine == 1 ? "" : "s");
         const char *v;

@@ -903,12 +903,18 @@ typedef struct prepared_request {
     char *base_url;             /* owned, without query */
 } prepared_request;
 
-static bool has_header(const json_t *headers, const char *name)
+/* The header's value (borrowed), its name matched without case, or NULL. */
+static json_t *header_get(const json_t *headers, const char *name)
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)headers, k, v) if (strcasecmp(k, name) == 0) return true;
-    return false;
+    json_object_foreach((json_t *)headers, k, v) if (strcasecmp(k, name) == 0) return v;
+    return NULL;
+}
+
+static bool has_header(const json_t *headers, const char *name)
+{
+    return header_get(headers, name) != NULL;
 }
 
 const char *rt_run_getenv(const rt_run_state *run, const char *var)
@@ -922,9 +928,7 @@ static const char *integ_base(const rt_run_state *run, const rt_integration *in)
 {
     if (!in) return NULL;
     char var[160];
-    int n = snprintf(var, sizeof var, "FLOW_%s_BASE_URL", in->name);
-    for (int i = 5; i < n; i++) var[i] = (char)toupper((unsigned char)var[i]);
-    const char *e = rt_run_getenv(run, var);
+    const char *e = rt_run_getenv(run, rt_env_name(var, sizeof var, "FLOW_", in->name, "_BASE_URL"));
     return e && *e ? e : in->base_url;
 }
 
@@ -1099,13 +1103,8 @@ static bool fails_when(rt_ctx *c, const rt_step_desc *d, json_t *resp, attempt *
 /* The token in "Authorization: Bearer TOKEN" of headers, or NULL. */
 static const char *bearer_of(const json_t *headers)
 {
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)headers, k, v) {
-        const char *s = json_string_value(v);
-        if (strcasecmp(k, "Authorization") == 0) return s && strncmp(s, "Bearer ", 7) == 0 ? s + 7 : NULL;
-    }
-    return NULL;
+    const char *s = json_string_value(header_get(headers, "Authorization"));
+    return s && strncmp(s, "Bearer ", 7) == 0 ? s + 7 : NULL;
 }
 
 /* headers with the bearer token replaced (NEW reference). */
@@ -2080,14 +2079,12 @@ json_t *rt_env(rt_ctx *c, const char *name)
 
 char *rt_run_secret(rt_run_state *run, const char *name)
 {
-    char var[200];
-    int n = snprintf(var, sizeof var, "FLOW_SECRET_%s", name);
-    for (int i = 12; i < n; i++) var[i] = (char)toupper((unsigned char)var[i]);
     pthread_mutex_lock(&run->lock);
     const char *v = json_string_value(json_object_get(run->secrets, name));
     char *copy = v ? rt_xstrdup(v) : NULL;
     pthread_mutex_unlock(&run->lock);
-    if (!copy && (v = rt_run_getenv(run, var))) copy = rt_xstrdup(v);
+    char var[200];
+    if (!copy && (v = rt_run_getenv(run, rt_env_name(var, sizeof var, "FLOW_SECRET_", name, "")))) copy = rt_xstrdup(v);
     return copy;
 }
 
@@ -2106,8 +2103,7 @@ static json_t *secret_value(rt_ctx *c, const char *name)
     char *v = rt_run_secret(c->run, name);
     if (!v) {
         char var[200];
-        int n = snprintf(var, sizeof var, "FLOW_SECRET_%s", name);
-        for (int i = 12; i < n; i++) var[i] = (char)toupper((unsigned char)var[i]);
+        rt_env_name(var, sizeof var, "FLOW_SECRET_", name, "");
         const char *user = json_string_value(json_object_get(c->run->record, "user"));
         if (user)
             rt_ctx_raise(c, 0, "secret '%s' is not set (store it with `users set %s --secret %s=...`, or set %s)",
@@ -2183,9 +2179,7 @@ rt_outcome rt_exec_run(rt_run_state *run)
     run->committed_logs = rt_store_get_logs(run->store, run->id);
     for (int i = 0; i < wf->nsecrets; i++) {
         char var[200];
-        int n = snprintf(var, sizeof var, "FLOW_SECRET_%s", wf->secrets[i]);
-        for (int k = 12; k < n; k++) var[k] = (char)toupper((unsigned char)var[k]);
-        rt_redact_add(getenv(var));
+        rt_redact_add(getenv(rt_env_name(var, sizeof var, "FLOW_SECRET_", wf->secrets[i], "")));
     }
     const char *sk;
     json_t *sv;

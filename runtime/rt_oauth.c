@@ -3,8 +3,6 @@
 */
 #include "rt_oauth.h"
 
-#include <ctype.h>
-
 #include "rt_co.h"
 #include "rt_http.h"
 #include "rt_log.h"
@@ -19,9 +17,7 @@ static pthread_mutex_t oauth_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *token_url(rt_run_state *run, const rt_integration *in, const char *base_url)
 {
     char var[160];
-    int n = snprintf(var, sizeof var, "FLOW_%s_TOKEN_URL", in->name);
-    for (int i = 5; i < n; i++) var[i] = (char)toupper((unsigned char)var[i]);
-    const char *u = rt_run_getenv(run, var);
+    const char *u = rt_run_getenv(run, rt_env_name(var, sizeof var, "FLOW_", in->name, "_TOKEN_URL"));
     if (!u || !*u) u = in->token_url;
     if (!u || !*u) return NULL;
     if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0 || !base_url) return rt_xstrdup(u);

@@ -212,9 +212,7 @@ static void register_secrets(const rt_workflow *wf, const rt_cli_opts *o, rt_sto
 {
     for (int i = 0; i < wf->nsecrets; i++) {
         char var[200];
-        int n = snprintf(var, sizeof var, "FLOW_SECRET_%s", wf->secrets[i]);
-        for (int k = 12; k < n; k++) var[k] = (char)toupper((unsigned char)var[k]);
-        rt_redact_add(getenv(var));
+        rt_redact_add(getenv(rt_env_name(var, sizeof var, "FLOW_SECRET_", wf->secrets[i], "")));
     }
     const char *user = str(run, "user");
     json_t *urec = user ? rt_store_get_user(st, user) : NULL;

@@ -299,9 +299,7 @@ static json_t *test_settings(const rt_workflow *wf, const rt_test_case *t, char 
 static const char *test_base_url(const rt_integration *in, const json_t *env)
 {
     char var[160];
-    int n = snprintf(var, sizeof var, "FLOW_%s_BASE_URL", in->name);
-    for (int i = 5; i < n; i++) var[i] = (char)toupper((unsigned char)var[i]);
-    const char *e = json_string_value(json_object_get(env, var));
+    const char *e = json_string_value(json_object_get(env, rt_env_name(var, sizeof var, "FLOW_", in->name, "_BASE_URL")));
     return e && *e ? e : in->base_url;
 }
 

@@ -3,6 +3,8 @@
 */
 #include "rt_util.h"
 
+#include <ctype.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,4 +265,11 @@ char *rt_base64(const char *s, size_t n)
         rt_buf_putc(&b, i + 2 < n ? tab[v & 63] : '=');
     }
     return rt_buf_take(&b);
+}
+
+const char *rt_env_name(char *buf, size_t n, const char *prefix, const char *name, const char *suffix)
+{
+    int len = snprintf(buf, n, "%s%s%s", prefix, name, suffix);
+    for (int i = (int)strlen(prefix); i < len && (size_t)i < n; i++) buf[i] = (char)toupper((unsigned char)buf[i]);
+    return buf;
 }

@@ -51,6 +51,10 @@ long long rt_process_start(int pid);
 /* Uniform random in [0, n) (n = 0: any 64 bits), seeded from the OS. */
 uint64_t rt_random(uint64_t n);
 
+/* The environment variable prefix + NAME + suffix with NAME upper-cased
+** (FLOW_SECRET_CRM_TOKEN, FLOW_SLACK_BASE_URL), written into buf: buf. */
+const char *rt_env_name(char *buf, size_t n, const char *prefix, const char *name, const char *suffix);
+
 /* Standard base64 (RFC 4648 section 4, with padding) of n bytes: a new string. */
 char *rt_base64(const char *s, size_t n);
 

@@ -434,6 +434,20 @@ static json_t *call_case(rt_ctx *c, const char *fn, json_t *a, int line)
     return keep(c, r);
 }
 
+/* Standard base64 of the value's text; an encoded secret is a secret. */
+static json_t *call_base64(rt_ctx *c, json_t *a)
+{
+    rt_buf text = { 0 };
+    rt_buf_append(&text, "", 0);
+    rt_value_render(&text, a);
+    char *enc = rt_base64(text.data, text.len);
+    if (rt_redact_holds(text.data)) rt_redact_add(enc);
+    rt_buf_free(&text);
+    json_t *r = rt_str(c, enc);
+    free(enc);
+    return r;
+}
+
 /* Percent-encodes all but RFC 3986's unreserved characters: a value made
 ** safe for one path segment (null renders empty, as in interpolation). */
 static json_t *call_url_encode(rt_ctx *c, json_t *a)
@@ -520,17 +534,7 @@ json_t *rt_call(rt_ctx *c, const char *fn, int n, json_t **args, int line)
         return call_case(c, fn, a, line);
     if (strcmp(fn, "string") == 0) return json_is_string(a) ? a : rt_interp(c, 1, a);
     if (strcmp(fn, "url_encode") == 0) return call_url_encode(c, a);
-    if (strcmp(fn, "base64") == 0) {
-        rt_buf text = { 0 };
-        rt_buf_append(&text, "", 0);
-        rt_value_render(&text, a);
-        char *enc = rt_base64(text.data, text.len);
-        if (rt_redact_holds(text.data)) rt_redact_add(enc);     /* an encoded secret is one */
-        rt_buf_free(&text);
-        json_t *r = rt_str(c, enc);
-        free(enc);
-        return r;
-    }
+    if (strcmp(fn, "base64") == 0) return call_base64(c, a);
     if (strcmp(fn, "int") == 0 || strcmp(fn, "float") == 0) return call_number(c, fn, a, line);
     if (strcmp(fn, "contains") == 0) return call_contains(c, a, b, line);
     if (strcmp(fn, "join") == 0) {
