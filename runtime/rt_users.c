@@ -77,6 +77,24 @@ static void key_id(const uint8_t key[32], char out[17])
     rt_hex_encode(h, 8, out);
 }
 
+/* The key that opens (with create: will seal) rec's secrets, and its id;
+** false with a message when there is none, or when rec's secrets were
+** sealed with another key. */
+static bool user_key(const char *state_dir, const json_t *rec, bool create, uint8_t key[32], char kid[17], char *err,
+                     size_t n)
+{
+    if (!store_key(state_dir, create, key, err, n)) return false;
+    key_id(key, kid);
+    const char *want = json_string_value(json_object_get(rec, "key_id"));
+    if (want && strcmp(want, kid) != 0 && json_object_size(json_object_get(rec, "secrets"))) {
+        snprintf(err, n, "user %s's secrets were sealed with another key (key id %s; this one is %s)",
+                 json_string_value(json_object_get(rec, "id")), want, kid);
+        memset(key, 0, 32);
+        return false;
+    }
+    return true;
+}
+
 json_t *rt_users_secrets(rt_store *st, const char *state_dir, const json_t *user_rec, char *err, size_t n)
 {
     (void)st;
@@ -84,17 +102,8 @@ json_t *rt_users_secrets(rt_store *st, const char *state_dir, const json_t *user
     json_t *out = json_object();
     if (!json_object_size(sealed)) return out;
     uint8_t key[32];
-    if (!store_key(state_dir, false, key, err, n)) {
-        json_decref(out);
-        return NULL;
-    }
     char kid[17];
-    key_id(key, kid);
-    const char *want = json_string_value(json_object_get(user_rec, "key_id"));
-    if (want && strcmp(want, kid) != 0) {
-        snprintf(err, n, "user %s's secrets were sealed with another key (key id %s; this one is %s)",
-                 json_string_value(json_object_get(user_rec, "id")), want, kid);
-        memset(key, 0, sizeof key);
+    if (!user_key(state_dir, user_rec, false, key, kid, err, n)) {
         json_decref(out);
         return NULL;
     }
@@ -127,16 +136,7 @@ bool rt_users_store_secrets(rt_store *st, const char *state_dir, const char *use
     }
     uint8_t key[32];
     char kid[17];
-    bool ok = store_key(state_dir, true, key, err, n);
-    if (ok) {
-        key_id(key, kid);
-        const char *want = json_string_value(json_object_get(rec, "key_id"));
-        if (want && strcmp(want, kid) != 0 && json_object_size(json_object_get(rec, "secrets"))) {
-            snprintf(err, n, "user %s's secrets were sealed with another key (key id %s; this one is %s)", user, want,
-                     kid);
-            ok = false;
-        }
-    }
+    bool ok = user_key(state_dir, rec, true, key, kid, err, n);
     json_t *sealed = json_object_get(rec, "secrets");
     if (ok && !json_is_object(sealed)) {
         sealed = json_object();
