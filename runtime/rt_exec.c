@@ -1019,7 +1019,7 @@ static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, 
            *raw = json_object_get(req, "body");
     if (jb) {
         p->json_body = jb;
-        p->body = json_dumps(jb, JSON_COMPACT | JSON_ENCODE_ANY);
+        p->body = rt_json_text(jb);
         if (!has_header(p->headers, "Content-Type"))
             json_object_set_new(p->headers, "Content-Type", json_string("application/json"));
     } else if (form) {
@@ -1354,7 +1354,7 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
                     }
                     json_object_set(jbody, d->page_param, cur);
                     free(body);
-                    body = json_dumps(jbody, JSON_COMPACT);
+                    body = rt_json_text(jbody);
                     next = rt_xstrdup(url);
                 } else if (d->page_param) {
                     json_object_set(query, d->page_param, cur);

@@ -79,23 +79,31 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     }
     char *colon = memchr(p, ':', len);
     if (!colon) return len;
-    char *name = rt_xstrndup(p, (size_t)(colon - p));
-    for (char *q = name; *q; q++) *q = (char)tolower((unsigned char)*q);
+    size_t nlen = (size_t)(colon - p);
+    char small[64];
+    char *name = nlen < sizeof small ? small : rt_xmalloc(nlen + 1);
+    for (size_t i = 0; i < nlen; i++) name[i] = (char)tolower((unsigned char)p[i]);
+    name[nlen] = '\0';
     const char *v = colon + 1, *end = p + len;
     while (v < end && (*v == ' ' || *v == '\t')) v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
-    rt_buf val = { 0 };
+    end = v + strnlen(v, (size_t)(end - v));    /* a NUL ends the value, as it would a C string */
     json_t *prev = json_object_get(s->headers, name);
-    if (json_is_string(prev)) {
-        rt_buf_puts(&val, json_string_value(prev));
+    json_t *js;
+    if (json_is_string(prev)) {             /* a repeated header: one value, comma-separated */
+        rt_buf val = { 0 };
+        rt_buf_append(&val, json_string_value(prev), json_string_length(prev));
         rt_buf_puts(&val, ", ");
+        rt_buf_append(&val, v, (size_t)(end - v));
+        js = json_stringn(val.data, val.len);
+        if (!js) js = json_stringn_nocheck(val.data, val.len);
+        rt_buf_free(&val);
+    } else {
+        js = json_stringn(v, (size_t)(end - v));
+        if (!js) js = json_stringn_nocheck(v, (size_t)(end - v));
     }
-    rt_buf_append(&val, v, (size_t)(end - v));
-    json_t *js = json_string(val.data);
-    if (!js) js = json_string_nocheck(val.data);
     json_object_set_new(s->headers, name, js);
-    rt_buf_free(&val);
-    free(name);
+    if (name != small) free(name);
     return len;
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "rt_util.h"
+#include "rt_value.h"
 
 struct rt_store {
     MDB_env *env;
@@ -192,11 +193,12 @@ static MDB_val triple_key(rt_buf *buf, const char *a, const char *b, const char 
 
 static int put_json(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const json_t *v)
 {
-    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!text) return EINVAL;
-    MDB_val val = { strlen(text), text };
+    rt_buf text = { 0 };
+    rt_buf_reserve(&text, 1024);
+    rt_json_encode(&text, v);
+    MDB_val val = { text.len, text.data };
     int rc = mdb_put(txn, dbi, k, &val, 0);
-    free(text);
+    rt_buf_free(&text);
     return rc;
 }
 

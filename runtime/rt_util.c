@@ -54,13 +54,15 @@ char *rt_xstrndup(const char *s, size_t n)
 
 char *rt_xvprintf(const char *fmt, va_list ap)
 {
+    char small[256];            /* most messages fit: one formatting pass */
     va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
+    int n = vsnprintf(small, sizeof small, fmt, ap2);
     va_end(ap2);
     if (n < 0) n = 0;
     char *p = rt_xmalloc((size_t)n + 1);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    if ((size_t)n < sizeof small) memcpy(p, small, (size_t)n + 1);
+    else vsnprintf(p, (size_t)n + 1, fmt, ap);
     return p;
 }
 
@@ -75,7 +77,7 @@ char *rt_xprintf(const char *fmt, ...)
 
 /* ---- buffers ------------------------------------------------------------ */
 
-static void rt_buf_reserve(rt_buf *b, size_t extra)
+void rt_buf_reserve(rt_buf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap) return;
     size_t cap = b->cap ? b->cap : 64;
@@ -97,10 +99,6 @@ void rt_buf_puts(rt_buf *b, const char *s)
     rt_buf_append(b, s, strlen(s));
 }
 
-void rt_buf_putc(rt_buf *b, char ch)
-{
-    rt_buf_append(b, &ch, 1);
-}
 
 void rt_buf_printf(rt_buf *b, const char *fmt, ...)
 {
@@ -153,8 +151,28 @@ void rt_format_time(int64_t ms, char *out, size_t n)
     time_t s = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&s, &tm);
-    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    /* by hand: a log line per step makes this hot, and snprintf is slow */
+    int year = tm.tm_year + 1900;
+    if (n < 25 || year < 0 || year > 9999) {
+        snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+        return;
+    }
+    int msec = (int)(ms % 1000);
+    const int parts[] = { year / 100, year % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec };
+    const char seps[] = { 0, 0, '-', '-', 'T', ':', ':' };     /* before each part */
+    char *o = out;
+    for (int i = 0; i < 7; i++) {
+        if (seps[i]) *o++ = seps[i];
+        *o++ = (char)('0' + parts[i] / 10);
+        *o++ = (char)('0' + parts[i] % 10);
+    }
+    *o++ = '.';
+    *o++ = (char)('0' + msec / 100);
+    *o++ = (char)('0' + msec / 10 % 10);
+    *o++ = (char)('0' + msec % 10);
+    *o++ = 'Z';
+    *o = '\0';
 }
 
 static bool rt_digits(const char **p, int n, int *out)

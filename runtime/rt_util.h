@@ -27,9 +27,16 @@ typedef struct rt_buf {
     size_t len, cap;
 } rt_buf;
 
+/* Room for extra more bytes (and the NUL) without another allocation. */
+void rt_buf_reserve(rt_buf *b, size_t extra);
 void rt_buf_append(rt_buf *b, const void *p, size_t n);
 void rt_buf_puts(rt_buf *b, const char *s);
-void rt_buf_putc(rt_buf *b, char ch);
+static inline void rt_buf_putc(rt_buf *b, char ch)
+{
+    if (b->len + 2 > b->cap) rt_buf_reserve(b, 1);
+    b->data[b->len++] = ch;
+    b->data[b->len] = '\0';
+}
 void rt_buf_printf(rt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *rt_buf_take(rt_buf *b);
 void rt_buf_free(rt_buf *b);

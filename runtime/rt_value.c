@@ -150,44 +150,115 @@ static void render_float(rt_buf *b, double d)
     if (!strpbrk(tmp, ".eE")) rt_buf_puts(b, ".0");
 }
 
-static void render_json(rt_buf *b, const json_t *v)
+/* The length of the well-formed UTF-8 sequence at p (at most n bytes), as
+** strictly as jansson reads it back (no overlong forms, no surrogates,
+** nothing above U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
 {
-    switch (json_typeof(v)) {
-    case JSON_REAL: render_float(b, json_real_value(v)); return;
-    case JSON_ARRAY: {
-        rt_buf_putc(b, '[');
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            if (i) rt_buf_putc(b, ',');
-            render_json(b, json_array_get(v, i));
+    unsigned char c = p[0];
+    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (!len || len > n) return 0;
+    unsigned char lo = 0x80, hi = 0xbf;         /* the range of the second byte */
+    if (c == 0xe0) lo = 0xa0;
+    else if (c == 0xed) hi = 0x9f;
+    else if (c == 0xf0) lo = 0x90;
+    else if (c == 0xf4) hi = 0x8f;
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    return len;
+}
+
+static void encode_string(rt_buf *b, const char *str, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";      /* as jansson writes it */
+    const unsigned char *s = (const unsigned char *)str;
+    rt_buf_putc(b, '"');
+    size_t run = 0;             /* s[run..i) is copied as it is */
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            i++;
+            continue;
         }
-        rt_buf_putc(b, ']');
-        return;
+        size_t len = c >= 0x80 ? utf8_seq(s + i, n - i) : 0;
+        if (len) {
+            i += len;
+            continue;
+        }
+        rt_buf_append(b, s + run, i - run);
+        switch (c) {
+        case '"': rt_buf_puts(b, "\\\""); break;
+        case '\\': rt_buf_puts(b, "\\\\"); break;
+        case '\n': rt_buf_puts(b, "\\n"); break;
+        case '\r': rt_buf_puts(b, "\\r"); break;
+        case '\t': rt_buf_puts(b, "\\t"); break;
+        case '\b': rt_buf_puts(b, "\\b"); break;
+        case '\f': rt_buf_puts(b, "\\f"); break;
+        default:
+            if (c < 0x20) {
+                char esc[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
+                rt_buf_puts(b, esc);
+            } else {
+                rt_buf_puts(b, "\xef\xbf\xbd");     /* not UTF-8: U+FFFD */
+            }
+        }
+        run = ++i;
     }
+    rt_buf_append(b, s + run, n - run);
+    rt_buf_putc(b, '"');
+}
+
+static void encode_int(rt_buf *b, json_int_t v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    rt_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+void rt_json_encode(rt_buf *b, const json_t *v)
+{
+    switch (v ? json_typeof(v) : JSON_NULL) {
     case JSON_OBJECT: {
         rt_buf_putc(b, '{');
-        const char *k;
-        json_t *f;
         bool first = true;
-        json_object_foreach((json_t *)v, k, f) {
+        for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
             if (!first) rt_buf_putc(b, ',');
             first = false;
-            json_t *ks = json_string(k);
-            char *kt = json_dumps(ks, JSON_ENCODE_ANY);
-            rt_buf_puts(b, kt ? kt : "\"\"");
-            free(kt);
-            json_decref(ks);
+            encode_string(b, json_object_iter_key(it), json_object_iter_key_len(it));
             rt_buf_putc(b, ':');
-            render_json(b, f);
+            rt_json_encode(b, json_object_iter_value(it));
         }
         rt_buf_putc(b, '}');
         return;
     }
-    default: {
-        char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        rt_buf_puts(b, t ? t : "null");
-        free(t);
+    case JSON_ARRAY:
+        rt_buf_putc(b, '[');
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i) rt_buf_putc(b, ',');
+            rt_json_encode(b, json_array_get(v, i));
+        }
+        rt_buf_putc(b, ']');
+        return;
+    case JSON_STRING: encode_string(b, json_string_value(v), json_string_length(v)); return;
+    case JSON_INTEGER: encode_int(b, json_integer_value(v)); return;
+    case JSON_REAL: render_float(b, json_real_value(v)); return;
+    case JSON_TRUE: rt_buf_puts(b, "true"); return;
+    case JSON_FALSE: rt_buf_puts(b, "false"); return;
+    case JSON_NULL: rt_buf_puts(b, "null"); return;
     }
-    }
+}
+
+char *rt_json_text(const json_t *v)
+{
+    rt_buf b = { 0 };
+    rt_json_encode(&b, v);
+    return rt_buf_take(&b);
 }
 
 void rt_value_render(rt_buf *b, const json_t *v)
@@ -197,11 +268,7 @@ void rt_value_render(rt_buf *b, const json_t *v)
         rt_buf_append(b, json_string_value(v), json_string_length(v));
         return;
     }
-    if (json_is_integer(v)) {
-        rt_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        return;
-    }
-    render_json(b, v);
+    rt_json_encode(b, v);
 }
 
 json_t *rt_interp(rt_ctx *c, int n, ...)

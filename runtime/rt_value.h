@@ -32,4 +32,14 @@ bool rt_value_equal(const json_t *a, const json_t *b);
 ** numbers, bools, lists and objects as compact JSON. */
 void rt_value_render(rt_buf *b, const json_t *v);
 
+/* Appends v as compact JSON (what json_dumps(v, JSON_COMPACT |
+** JSON_ENCODE_ANY) writes, jansson reads it back the same), without
+** jansson's per-container cycle check: values here are trees. Reals in the
+** shortest form that reads back as the same double; a string that is not
+** UTF-8 (a header made with json_string_nocheck) has U+FFFD for each bad
+** byte, where json_dumps would fail. NULL is null. */
+void rt_json_encode(rt_buf *b, const json_t *v);
+/* The same as a NEW string. */
+char *rt_json_text(const json_t *v);
+
 #endif

@@ -268,6 +268,69 @@ static void test_time(void)
     char buf[40];
     rt_format_time(1714564800250LL, buf, sizeof buf);
     CHECK_STR(buf, "2024-05-01T12:00:00.250Z");
+    rt_format_time(946684799007LL, buf, sizeof buf);
+    CHECK_STR(buf, "1999-12-31T23:59:59.007Z");
+    rt_format_time(0, buf, sizeof buf);
+    CHECK_STR(buf, "1970-01-01T00:00:00.000Z");
+}
+
+/* rt_json_encode writes what jansson writes (reals aside), and what it
+** writes reads back as the same value. */
+static void test_json_encode(void)
+{
+    const char *texts[] = {
+        "null", "true", "false", "0", "-1", "9223372036854775807", "-9223372036854775808", "\"\"",
+        "\"plain\"", "\"quote \\\" backslash \\\\ slash /\"", "\"\\n\\r\\t\\b\\f\\u0001\\u001f\x7f\"",
+        "\"caf\u00e9 \u20ac \U0001F600\"", "[]", "{}", "[1,[2,[3,{}]],\"x\"]",
+        "{\"b\":1,\"a\":{\"k\\\"ey\":[true,false,null]},\"\":\"empty key\"}",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        json_t *v = json_loads(texts[i], JSON_DECODE_ANY, NULL);
+        CHECK(v, "fixture %zu does not parse", i);
+        if (!v) continue;
+        char *ours = rt_json_text(v), *theirs = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        CHECK_STR(ours, theirs);
+        json_t *back = json_loads(ours, JSON_DECODE_ANY, NULL);
+        CHECK(back && json_equal(back, v), "%s does not read back", ours);
+        json_decref(back);
+        free(ours);
+        free(theirs);
+        json_decref(v);
+    }
+    /* reals: the shortest form that reads back as the same double */
+    const double reals[] = { 0.5, -2.0, 0.1, 1e300, 123456789.125, 5e-324 };
+    for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
+        json_t *v = json_real(reals[i]);
+        char *t = rt_json_text(v);
+        json_t *back = json_loads(t, JSON_DECODE_ANY, NULL);
+        CHECK(json_is_real(back) && json_real_value(back) == reals[i], "%s does not read back as %.17g", t, reals[i]);
+        json_decref(back);
+        free(t);
+        json_decref(v);
+    }
+    char *t = rt_json_text(json_real(0.1));
+    CHECK_STR(t, "0.1");
+    free(t);
+    /* a string that is not UTF-8 (what a raw header can hold): U+FFFD per
+    ** bad byte, where json_dumps refuses; overlong and surrogate forms too */
+    json_t *bad = json_pack("[o,o,o]", json_stringn_nocheck("a\xff\xfe" "b", 4), json_stringn_nocheck("\xc0\xaf", 2),
+                            json_stringn_nocheck("\xed\xa0\x80", 3));
+    t = rt_json_text(bad);
+    CHECK_STR(t, "[\"a\xef\xbf\xbd\xef\xbf\xbd" "b\",\"\xef\xbf\xbd\xef\xbf\xbd\",\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"]");
+    json_t *back = json_loads(t, 0, NULL);
+    CHECK(json_is_array(back), "the replaced text does not parse: %s", t);
+    json_decref(back);
+    free(t);
+    json_decref(bad);
+    /* an embedded NUL is escaped, a NULL value is null */
+    json_t *nul = json_stringn("a\0b", 3);
+    t = rt_json_text(nul);
+    CHECK_STR(t, "\"a\\u0000b\"");
+    free(t);
+    json_decref(nul);
+    t = rt_json_text(NULL);
+    CHECK_STR(t, "null");
+    free(t);
 }
 
 /* ---- store -------------------------------------------------------------- */
@@ -600,6 +663,7 @@ int main(void)
     run_test("URL joining, query and form encoding, Link, Retry-After", test_urls);
     run_test("secret redaction", test_redaction);
     run_test("RFC 3339 times", test_time);
+    run_test("JSON encoding: as jansson writes it, reads back the same, never invalid", test_json_encode);
     run_test("store: runs, steps, logs and their indexes", test_store_indexes);
     run_test("store: a full map grows", test_store_map_growth);
     run_test("engine: function steps, retries, crashes, fanout, wait, replay", test_exec_run_and_replay);
