@@ -28,7 +28,8 @@ static void usage(const rt_workflow *wf, FILE *out)
             "usage:\n"
             "  %s run [--event FILE|-] [--user ID] [--settings FILE] [--state DIR] [--json]\n"
             "         [--test-limits] [--durability sync|batch] [--max-inflight N] [--step NAME --input FILE]\n"
-            "  %s resume [--state DIR] [--json]     finish unfinished runs of this version; wake due waits\n"
+            "  %s resume [--state DIR] [--no-wait]  finish unfinished runs of this version, sleeping until\n"
+            "                                         their waits are due (--no-wait: leave later waits waiting)\n"
             "  %s serve --listen HOST:PORT [...]    HTTP service: events, webhooks, schedules (serve --help)\n"
             "  %s info [--json]                     name, version, trigger, settings, secrets\n"
             "  %s history [--status S] [--user U] [--since TIME] [--limit N] [--json]\n"
@@ -80,6 +81,7 @@ static int parse_args(const rt_workflow *wf, int argc, char **argv, rt_cli_opts 
         else if (strcmp(a, "--json") == 0) o->json = true;
         else if (strcmp(a, "--test-limits") == 0) o->test_limits = true;
         else if (strcmp(a, "--all") == 0) o->all = true;
+        else if (strcmp(a, "--no-wait") == 0) o->no_wait = true;
         else if (strcmp(a, "--disabled") == 0) o->disabled = true;
         else if (strcmp(a, "--secret") == 0) {
             if (!has_next) return rt_cli_usage_error(wf, "%s needs NAME=VALUE or NAME=@FILE", a);
@@ -193,17 +195,23 @@ json_t *rt_cli_settings(const rt_workflow *wf, const json_t *base, const char *f
     if (file) {
         given = rt_cli_read_json_file(file, "settings", err, n);
         if (!given) return NULL;
+    }
+    char where[600] = "";
+    if (file) snprintf(where, sizeof where, " %s", file);
+    json_t *out = rt_cli_settings_of(wf, base, given, where, true, err, n);
+    json_decref(given);
+    return out;
+}
+
+json_t *rt_cli_settings_of(const rt_workflow *wf, const json_t *base, const json_t *given, const char *where,
+                           bool need_all, char *err, size_t n)
+{
+    if (given) {
         if (!json_is_object(given)) {
-            snprintf(err, n, "settings %s must hold a JSON object", file);
-            json_decref(given);
+            snprintf(err, n, "settings%s must hold a JSON object", where);
             return NULL;
         }
-        char where[600];
-        snprintf(where, sizeof where, " %s", file);
-        if (!check_setting_names(wf, given, where, err, n)) {
-            json_decref(given);
-            return NULL;
-        }
+        if (!check_setting_names(wf, given, where, err, n)) return NULL;
     }
     json_t *out = json_object();
     for (int i = 0; i < wf->nsettings; i++) {
@@ -214,10 +222,11 @@ json_t *rt_cli_settings(const rt_workflow *wf, const json_t *base, const char *f
             json_incref(v);
         } else if (s->default_json) {
             v = json_loads(s->default_json, JSON_DECODE_ANY, NULL);
+        } else if (!need_all) {
+            continue;
         } else {
             snprintf(err, n, "settings: '%s' is required (no default) — give it with --settings FILE", s->name);
             json_decref(out);
-            json_decref(given);
             return NULL;
         }
         char what[200], e[600];
@@ -226,12 +235,10 @@ json_t *rt_cli_settings(const rt_workflow *wf, const json_t *base, const char *f
             snprintf(err, n, "settings: %s", e);
             json_decref(v);
             json_decref(out);
-            json_decref(given);
             return NULL;
         }
         json_object_set_new(out, s->name, v ? v : json_null());
     }
-    json_decref(given);
     return out;
 }
 
@@ -307,12 +314,21 @@ int rt_cli_exit_code(rt_outcome o)
 
 /* ---- commands ----------------------------------------------------------- */
 
+void rt_cli_trigger_defaults(const rt_workflow *wf, json_t *payload, int64_t at_ms)
+{
+    if (wf->trigger != RT_TRIG_SCHEDULE || !json_is_object(payload) || json_object_get(payload, "time")) return;
+    char when[40];
+    rt_format_time(at_ms, when, sizeof when);
+    json_object_set_new(payload, "time", json_string(when));
+}
+
 json_t *rt_cli_new_run(const rt_workflow *wf, const char *user, json_t *payload, json_t *settings,
                        const char *source)
 {
     char id[RT_RUN_ID_LEN + 1];
     rt_store_new_run_id(id);
     int64_t now = rt_now_ms();
+    rt_cli_trigger_defaults(wf, payload, now);
     return json_pack("{s:s, s:s, s:s, s:s?, s:O, s:O, s:s, s:i, s:I, s:I, s:s}", "id", id, "workflow", wf->name,
                      "version", wf->version, "user", user, "trigger", payload, "settings", settings, "status",
                      "queued", "attempt", 1, "created", (json_int_t)now, "updated", (json_int_t)now, "source",
@@ -553,20 +569,31 @@ static int report_other_versions(const rt_workflow *wf, json_t *other, const cha
     return n;
 }
 
-static int cmd_resume(const rt_workflow *wf, const rt_cli_opts *o)
+/* Sleeps until the wall-clock time due (ms), waking early on SIGINT/SIGTERM;
+** false when interrupted. */
+static bool sleep_until_due(int64_t due)
 {
-    rt_store *st = rt_cli_open_store(wf, o);
-    if (!st) return RT_EXIT_USAGE;
+    for (int64_t left; !rt_exec_interrupted() && (left = due - rt_now_ms()) > 0;) {
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)(left < 100 ? left : 100) * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    return !rt_exec_interrupted();
+}
+
+/* One pass: runs every unfinished run of this version whose time has come
+** (oldest first), suspending waits beyond RESUME_HORIZON_MS; r reports the
+** rest. Returns the exit code so far and counts what ran in *resumed. */
+static int resume_pass(const rt_workflow *wf, rt_store *st, const rt_cli_opts *o, resume_scan *r, int *resumed)
+{
     static const char *const unfinished[] = { "queued", "running", "waiting", "interrupted" };
-    resume_scan r = { .wf = wf, .todo = json_array(), .other_versions = json_object() };
     for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
         rt_run_query q = { .status = unfinished[i], .oldest_first = true };
-        rt_store_scan_runs(st, &q, resume_visit, &r);
+        rt_store_scan_runs(st, &q, resume_visit, r);
     }
     /* oldest first across the statuses: ids are time-ordered */
-    size_t n = json_array_size(r.todo);
+    size_t n = json_array_size(r->todo);
     json_t **v = rt_xmalloc(sizeof *v * (n ? n : 1));
-    for (size_t i = 0; i < n; i++) v[i] = json_array_get(r.todo, i);
+    for (size_t i = 0; i < n; i++) v[i] = json_array_get(r->todo, i);
     for (size_t i = 1; i < n; i++) {
         for (size_t j = i; j > 0; j--) {
             const char *a = json_string_value(json_object_get(v[j - 1], "id"));
@@ -577,7 +604,7 @@ static int cmd_resume(const rt_workflow *wf, const rt_cli_opts *o)
             v[j] = t;
         }
     }
-    int rc = RT_EXIT_OK, resumed = 0;
+    int rc = RT_EXIT_OK;
     for (size_t i = 0; i < n && !rt_exec_interrupted(); i++) {
         const char *id = json_string_value(json_object_get(v[i], "id"));
         json_t *fresh = rt_store_get_run(st, id);      /* the latest copy */
@@ -586,40 +613,64 @@ static int cmd_resume(const rt_workflow *wf, const rt_cli_opts *o)
                             json_integer(json_integer_value(json_object_get(fresh, "attempt")) + 1));
         /* waits suspend the run instead of holding this process */
         rt_outcome out = rt_cli_execute(wf, st, fresh, o, false);
-        resumed++;
+        (*resumed)++;
         if (out == RT_RUN_WAITING) {
             json_t *now = rt_store_get_run(st, id);
             json_int_t wake = json_integer_value(json_object_get(now, "wake_at"));
-            if (wake && (!r.next_due || wake < r.next_due)) {
-                r.next_due = wake;
-                snprintf(r.next_id_buf, sizeof r.next_id_buf, "%s", id);
-                r.next_id = r.next_id_buf;
+            if (wake && (!r->next_due || wake < r->next_due)) {
+                r->next_due = wake;
+                snprintf(r->next_id_buf, sizeof r->next_id_buf, "%s", id);
+                r->next_id = r->next_id_buf;
             }
-            r.sleeping++;
+            r->sleeping++;
             json_decref(now);
         }
         int code = rt_cli_exit_code(out);
         if (code == RT_EXIT_INTERRUPTED || (code == RT_EXIT_FAILED && rc == RT_EXIT_OK)) rc = code;
     }
-    int other = report_other_versions(wf, r.other_versions, "unfinished");
-    if (r.busy) rt_log_emit(NULL, "info", NULL, "%d run%s in progress in another process; left alone", r.busy,
-                            r.busy == 1 ? " is" : "s are");
-    if (r.next_due) {
-        char when[40];
-        rt_format_time(r.next_due, when, sizeof when);
-        long long in = (long long)(r.next_due - rt_now_ms());
-        rt_log_emit(NULL, "info",
-                    json_pack("{s:s, s:i, s:s, s:s, s:I}", "event", "next_due", "waiting", r.sleeping, "run",
-                              r.next_id, "at", when, "in_ms", (json_int_t)(in > 0 ? in : 0)),
-                    "%d run%s waiting; the next one (%s) is due at %s (in %lld s): run `%s resume` then",
-                    r.sleeping, r.sleeping == 1 ? "" : "s", r.next_id, when, in > 0 ? (in + 999) / 1000 : 0,
-                    wf->name);
-    }
-    if (!resumed && !other && !r.busy && !r.next_due) rt_log_emit(NULL, "info", NULL, "no unfinished runs");
-    if (rt_exec_interrupted() && rc == RT_EXIT_OK) rc = RT_EXIT_INTERRUPTED;
     free(v);
-    json_decref(r.todo);
-    json_decref(r.other_versions);
+    return rc;
+}
+
+/* `resume` finishes every unfinished run (DESIGN: "finish every unfinished
+** run"): runs the due ones, then sleeps until the next wait is due and goes
+** on, until none is left. --no-wait returns after the first pass instead,
+** leaving later waits `waiting` (for cron; `serve` wakes them itself). */
+static int cmd_resume(const rt_workflow *wf, const rt_cli_opts *o)
+{
+    rt_store *st = rt_cli_open_store(wf, o);
+    if (!st) return RT_EXIT_USAGE;
+    int rc = RT_EXIT_OK, resumed = 0, other = 0, busy = 0;
+    for (bool first = true;; first = false) {
+        resume_scan r = { .wf = wf, .todo = json_array(), .other_versions = json_object() };
+        int pass_rc = resume_pass(wf, st, o, &r, &resumed);
+        if (pass_rc == RT_EXIT_INTERRUPTED || (pass_rc == RT_EXIT_FAILED && rc == RT_EXIT_OK)) rc = pass_rc;
+        if (first) {
+            other = report_other_versions(wf, r.other_versions, "unfinished");
+            busy = r.busy;
+            if (busy) rt_log_emit(NULL, "info", NULL, "%d run%s in progress in another process; left alone", busy,
+                                  busy == 1 ? " is" : "s are");
+        }
+        bool more = r.next_due && !rt_exec_interrupted();
+        if (more) {
+            char when[40];
+            rt_format_time(r.next_due, when, sizeof when);
+            long long in = (long long)(r.next_due - rt_now_ms());
+            rt_log_emit(NULL, "info",
+                        json_pack("{s:s, s:i, s:s, s:s, s:I}", "event", "next_due", "waiting", r.sleeping, "run",
+                                  r.next_id, "at", when, "in_ms", (json_int_t)(in > 0 ? in : 0)),
+                        o->no_wait ? "%d run%s waiting; the next one (%s) is due at %s (in %lld s): run `%s resume` then"
+                                   : "%d run%s waiting; the next one (%s) is due at %s (in %lld s): %s resume waits "
+                                     "for it (--no-wait returns now)",
+                        r.sleeping, r.sleeping == 1 ? "" : "s", r.next_id, when, in > 0 ? (in + 999) / 1000 : 0,
+                        wf->name);
+        }
+        json_decref(r.todo);
+        json_decref(r.other_versions);
+        if (!more || o->no_wait || !sleep_until_due(r.next_due)) break;
+    }
+    if (!resumed && !other && !busy && rc == RT_EXIT_OK) rt_log_emit(NULL, "info", NULL, "no unfinished runs");
+    if (rt_exec_interrupted() && rc == RT_EXIT_OK) rc = RT_EXIT_INTERRUPTED;
     rt_store_close(st);
     return rc;
 }

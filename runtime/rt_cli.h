@@ -40,6 +40,7 @@ typedef struct rt_cli_opts {
     bool test_limits;
     bool batch;                 /* --durability batch */
     bool all;                   /* retry --all */
+    bool no_wait;               /* resume --no-wait */
     bool disabled;              /* users set --disabled */
 } rt_cli_opts;
 
@@ -54,6 +55,11 @@ json_t *rt_cli_read_json_file(const char *path, const char *what, char *err, siz
 ** against its type, unknown names and missing required ones refused.
 ** NEW reference, or NULL with a message in err. */
 json_t *rt_cli_settings(const rt_workflow *wf, const json_t *base, const char *file, char *err, size_t n);
+/* The same over given (borrowed, may be NULL; `where` names it in messages,
+** e.g. " FILE"); need_all false leaves missing required settings out of the
+** result instead of refusing (a user may be connected before filling them). */
+json_t *rt_cli_settings_of(const rt_workflow *wf, const json_t *base, const json_t *given, const char *where,
+                           bool need_all, char *err, size_t n);
 
 /* "2024-05-01T12:00:00Z", a date, or a duration ago ("90m", "7d"): ms
 ** since the epoch. False when s is neither. */
@@ -76,6 +82,11 @@ int rt_cli_exit_code(rt_outcome o);
 int rt_cli_usage_error(const rt_workflow *wf, const char *fmt, const char *arg);
 
 /* A new run record (NEW reference), status queued, attempt 1. */
+/* Fills in what a trigger's payload carries by definition and a manual run
+** leaves out: a schedule's `time` (the scheduled time; at_ms when the
+** payload has none, as when a schedule workflow is run by hand). payload is
+** borrowed and changed in place. */
+void rt_cli_trigger_defaults(const rt_workflow *wf, json_t *payload, int64_t at_ms);
 json_t *rt_cli_new_run(const rt_workflow *wf, const char *user, json_t *payload, json_t *settings,
                        const char *source);
 

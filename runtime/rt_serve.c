@@ -29,6 +29,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "rt_cli.h"
 #include "rt_cron.h"
 #include "rt_exec.h"
 #include "rt_crypto.h"
@@ -948,8 +949,10 @@ static void schedule_fire(serve *sv, int64_t t, bool catch_up)
             continue;
         }
         rt_store_new_run_id(ids[nw]);
+        json_t *payload = json_object();
+        rt_cli_trigger_defaults(wf, payload, t * 1000);
         json_t *rec = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:s, s:i, s:I, s:I, s:s, s:I, s:b}", "id", ids[nw],
-                                "workflow", wf->name, "version", wf->version, "user", user, "trigger", json_object(),
+                                "workflow", wf->name, "version", wf->version, "user", user, "trigger", payload,
                                 "settings", settings, "status", "queued", "attempt", 1, "created", (json_int_t)now,
                                 "updated", (json_int_t)now, "source", "schedule", "scheduled_at",
                                 (json_int_t)(t * 1000), "catch_up", catch_up);

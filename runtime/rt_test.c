@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "rt_cli.h"
 #include "rt_exec.h"
 #include "rt_http.h"
 #include "rt_log.h"
@@ -353,6 +354,7 @@ static void run_one(const rt_workflow *wf, rt_store *st, const rt_test_case *t, 
     }
 
     json_t *payload = t->event_json ? json_loads(t->event_json, JSON_DECODE_ANY, NULL) : json_object();
+    rt_cli_trigger_defaults(wf, payload, rt_now_ms());
     json_t *settings = NULL;
     if (!payload) {
         o->setup_error = rt_xstrdup("the test event is not valid JSON");

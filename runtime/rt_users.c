@@ -302,25 +302,22 @@ static int users_set(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st)
         json_object_del(rec, "enabled_run");
     }
     /* settings: stored ones, overridden by the file, checked as a whole */
+    /* (the file is read once: it may be a pipe) */
     json_t *given = NULL;
-    if (o->settings) {
-        given = rt_cli_read_json_file(o->settings, "settings", err, sizeof err);
-        if (given && !json_is_object(given)) {
-            snprintf(err, sizeof err, "settings %s must hold a JSON object", o->settings);
-            json_decref(given);
-            given = NULL;
-        }
-        if (!given) goto usage;
-    }
-    json_t *merged = json_deep_copy(json_object_get(rec, "settings"));
-    if (given) json_object_update(merged, given);
-    json_decref(given);
-    json_t *full = rt_cli_settings(wf, json_object_get(rec, "settings"), o->settings, err, sizeof err);
+    if (o->settings && !(given = rt_cli_read_json_file(o->settings, "settings", err, sizeof err))) goto usage;
+    char where[600];
+    snprintf(where, sizeof where, " %s", o->settings ? o->settings : "");
+    /* names and types are checked; required settings may come later (the
+    ** user is connected first; `trigger enabled` waits for them) */
+    json_t *full = rt_cli_settings_of(wf, json_object_get(rec, "settings"), given, where, false, err, sizeof err);
     if (!full) {
-        json_decref(merged);
+        json_decref(given);
         goto usage;
     }
     json_decref(full);
+    json_t *merged = json_deep_copy(json_object_get(rec, "settings"));
+    if (given) json_object_update(merged, given);
+    json_decref(given);
     /* store what was given, not the defaults: a later default change applies */
     json_object_set_new(rec, "settings", merged);
 
@@ -397,6 +394,11 @@ static int users_set(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st)
     rt_log_emit(NULL, "info", json_pack("{s:s, s:s, s:b}", "event", old ? "user_updated" : "user_added", "user", user,
                                         "enabled", enabled),
                 "user %s %s (%s)", user, old ? "updated" : "added", enabled ? "enabled" : "disabled");
+    json_t *complete = rt_cli_settings(wf, json_object_get(rec, "settings"), NULL, err, sizeof err);
+    if (!complete)
+        rt_log_emit(NULL, "warning", json_pack("{s:s, s:s}", "event", "settings_missing", "user", user),
+                    "user %s cannot run yet: %s", user, err);
+    json_decref(complete);
     int rc = RT_EXIT_OK;
     if (wf->trigger == RT_TRIG_ENABLED && enabled && !json_object_get(rec, "enabled_run")) run_enabled(wf, o, st, rec);
     json_decref(rec);

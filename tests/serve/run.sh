@@ -387,6 +387,15 @@ if build tick; then
     else
         fail "schedule fires" "rc=$rc ann=$ann bob=$bob cid=$cid $(grep -m3 -E 'error|warning' "$T/tick.log")"
     fi
+    # trigger.time: the scheduled time (RFC 3339, UTC), an even second here
+    times=$(json_eval "$(ctl_log /tick/ann)" '" ".join(json.loads(r["body"])["time"] for r in j)')
+    if [ -n "$times" ] && echo "$times" | tr ' ' '\n' | grep -vqE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9][02468]\.000Z$'; then
+        fail "schedule trigger.time" "times: $times"
+    elif [ -n "$times" ]; then
+        pass "a schedule run's trigger.time is its scheduled time ($times)"
+    else
+        fail "schedule trigger.time" "no recorded tick: $(ctl_log /tick/ann | head -c 300)"
+    fi
     sleep 4.5                           # two fires missed while down
     serve_start "$T/tick" "$T/tick.state" "$T/tick.log"
     sleep 0.5
