@@ -193,6 +193,35 @@ ptrvec *ast_list_push(parse_ctx *ctx, ptrvec *list, void *item)
     return list;
 }
 
+/* A field list whose commas may be left out between fields on separate
+** lines (settings, schemas, secrets): it remembers where the last field
+** ended when no comma followed it. */
+typedef struct field_list {
+    ptrvec v;                   /* first: the list is used as a ptrvec */
+    src_loc bare;               /* the last field, when no comma followed it */
+    bool has_bare;
+} field_list;
+
+ptrvec *ast_fields_new(parse_ctx *ctx)
+{
+    field_list *l = arena_alloc(ctx->a, sizeof *l);
+    return &l->v;
+}
+
+ptrvec *ast_fields_push(parse_ctx *ctx, ptrvec *list, void *item, src_loc loc, bool comma)
+{
+    field_list *l = (field_list *)list;
+    if (item && l->has_bare && l->bare.file == loc.file) {
+        const char *text = ctx->diag->files[loc.file]->text;
+        bool newline = false;
+        for (int i = l->bare.end; i < loc.start && !newline; i++) newline = text[i] == '\n';
+        if (!newline) diag_error(ctx->diag, loc, "expected ',' before this field (a comma may be left out only between fields on separate lines)");
+    }
+    l->bare = loc;
+    l->has_bare = item && !comma;
+    return ast_list_push(ctx, list, item);
+}
+
 ptrvec *ast_list_one(parse_ctx *ctx, void *item)
 {
     return ast_list_push(ctx, ast_list_new(ctx), item);

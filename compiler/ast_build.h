@@ -98,6 +98,12 @@ void ast_syntax_flush(parse_ctx *ctx);
 
 ptrvec *ast_list_new(parse_ctx *ctx);
 ptrvec *ast_list_push(parse_ctx *ctx, ptrvec *list, void *item);   /* skips NULL */
+/* Lists of settings, schema fields and secret names: commas separate the
+** fields, and may be left out between fields on separate lines; a field on
+** the same line as the previous one without a comma is an error at loc
+** (the field's span). comma: whether a comma followed the field. */
+ptrvec *ast_fields_new(parse_ctx *ctx);
+ptrvec *ast_fields_push(parse_ctx *ctx, ptrvec *list, void *item, src_loc loc, bool comma);
 ptrvec *ast_list_one(parse_ctx *ctx, void *item);
 
 /* ---- expressions ---------------------------------------------------------- */

@@ -187,7 +187,7 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, parse_ctx *ctx, const char *
 %precedence UMINUS
 
 %type <str> any_name field_name root_name
-%type <num> opt_concurrency retry_backoff retry_max page_max
+%type <num> opt_concurrency retry_backoff retry_max page_max field_comma
 %type <expr> expr postfix primary const_lit number string_lit opt_string object list
 %type <expr> opt_default basic_value mock_body opt_resp_headers
 %type <list> str_parts list_items expr_list members member_list settings_fields
@@ -250,8 +250,8 @@ opt_string:
 /* ---- settings, secrets, types ---------------------------------------- */
 
 settings_fields:
-    %empty                              { $$ = ast_list_new(ctx); }
-  | settings_fields setting opt_comma   { $$ = ast_list_push(ctx, $1, $2); }
+    %empty                              { $$ = ast_fields_new(ctx); }
+  | settings_fields setting field_comma { $$ = ast_fields_push(ctx, $1, $2, @2, $3); }
   | settings_fields error               { $$ = $1; }
   ;
 
@@ -269,9 +269,14 @@ opt_comma:
   | ','
   ;
 
+field_comma:                            /* whether a comma followed a field */
+    %empty                              { $$ = false; }
+  | ','                                 { $$ = true; }
+  ;
+
 secret_names:
-    %empty                              { $$ = ast_list_new(ctx); }
-  | secret_names any_name opt_comma     { $$ = ast_list_push(ctx, $1, ast_arg_new(ctx, $2, @2, NULL)); }
+    %empty                              { $$ = ast_fields_new(ctx); }
+  | secret_names any_name field_comma   { $$ = ast_fields_push(ctx, $1, ast_arg_new(ctx, $2, @2, NULL), @2, $3); }
   | secret_names error                  { $$ = $1; }
   ;
 
@@ -293,8 +298,8 @@ object_type:
   ;
 
 type_fields:
-    %empty                              { $$ = ast_list_new(ctx); }
-  | type_fields type_field opt_comma    { $$ = ast_list_push(ctx, $1, $2); }
+    %empty                              { $$ = ast_fields_new(ctx); }
+  | type_fields type_field field_comma  { $$ = ast_fields_push(ctx, $1, $2, @2, $3); }
   | type_fields error                   { $$ = $1; }
   ;
 
