@@ -332,6 +332,19 @@ static const char *chk_path(chk_state *st, const ast_expr *e)
     return NULL;
 }
 
+/* How a diagnostic names e: its path, else its source text (shortened). */
+static const char *chk_shown(chk_state *st, const ast_expr *e)
+{
+    const char *path = chk_path(st, e);
+    if (path) return path;
+    const diag_file *f = e->loc.file >= 0 && e->loc.file < st->d->nfiles ? st->d->files[e->loc.file] : NULL;
+    int start = e->loc.start, len = e->loc.end - e->loc.start;
+    if (!f || start < 0 || len <= 0 || start + len > f->len) return "the value";
+    for (int i = 0; i < len; i++)
+        if (f->text[start + i] == '\n') len = i;     /* first line only */
+    return len > 40 ? arena_printf(st->a, "%.37s...", f->text + start) : arena_printf(st->a, "%.*s", len, f->text + start);
+}
+
 static bool chk_is_narrowed(chk_state *st, const char *path)
 {
     if (!path) return false;
@@ -534,8 +547,12 @@ static ast_type *chk_field(chk_state *st, ast_expr *e)
         if (bt->kind == TY_OPTIONAL && chk_is_narrowed(st, path)) {
             bt = bt->elem;
         } else {
-            ERR(e->name_loc, "'%s' may be null here: use '?\?' or check 'if %s != null' before reading '%s'",
-                path ? path : "the value", path ? path : "it", name);
+            if (path)
+                ERR(e->name_loc, "'%s' may be null here: use '?\?' or check 'if %s != null' before reading '%s'", path,
+                    path, name);
+            else
+                ERR(e->name_loc, "'%s' may be null here: use '(%s) ?\? default' before reading '%s'",
+                    chk_shown(st, e->a), chk_shown(st, e->a), name);
             return &ast_type_error;
         }
     }
@@ -592,8 +609,11 @@ static ast_type *chk_index(chk_state *st, ast_expr *e)
     }
     if (bt->kind == TY_OPTIONAL || bt->kind == TY_NULL) {
         const char *path = chk_path(st, e->a);
-        ERR(e->a->loc, "'%s' may be null here: use '?\?' or check 'if %s != null' before indexing it",
-            path ? path : "the value", path ? path : "it");
+        if (path)
+            ERR(e->a->loc, "'%s' may be null here: use '?\?' or check 'if %s != null' before indexing it", path,
+                path);
+        else
+            ERR(e->a->loc, "'%s' may be null here: use '?\?' before indexing it", chk_shown(st, e->a));
         return &ast_type_error;
     }
     if (bt->kind == TY_LIST) {
@@ -751,9 +771,8 @@ static ast_type *chk_binary(chk_state *st, ast_expr *e)
     case OP_LT: case OP_LE: case OP_GT: case OP_GE:
         if (a->kind == TY_OPTIONAL || b->kind == TY_OPTIONAL || a->kind == TY_NULL || b->kind == TY_NULL) {
             ast_expr *o = a->kind == TY_OPTIONAL || a->kind == TY_NULL ? e->a : e->b;
-            const char *path = chk_path(st, o);
-            ERR(o->loc, "'%s' may be null here: use '?\?' or check it against null before '%s'",
-                path ? path : "operand", op);
+            ERR(o->loc, "'%s' may be null here: use '?\?' or check it against null before '%s'", chk_shown(st, o),
+                op);
         } else if (!(ty_dyn(a) || ty_dyn(b) || (ty_is_num(a) && ty_is_num(b)) ||
                      (a->kind == TY_STRING && b->kind == TY_STRING))) {
             ERR(e->loc, "operator '%s' cannot compare %s with %s", op, tystr(st, a), tystr(st, b));
@@ -775,8 +794,7 @@ static ast_type *chk_binary(chk_state *st, ast_expr *e)
     case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD: {
         if (a->kind == TY_OPTIONAL || b->kind == TY_OPTIONAL || a->kind == TY_NULL || b->kind == TY_NULL) {
             ast_expr *o = a->kind == TY_OPTIONAL || a->kind == TY_NULL ? e->a : e->b;
-            const char *path = chk_path(st, o);
-            ERR(o->loc, "'%s' may be null here: use '?\?' before '%s'", path ? path : "operand", op);
+            ERR(o->loc, "'%s' may be null here: use '?\?' before '%s'", chk_shown(st, o), op);
             return &ast_type_error;
         }
         if (ty_dyn(a) || ty_dyn(b)) return &ast_type_json;
