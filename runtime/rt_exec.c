@@ -612,8 +612,10 @@ static bool ctx_check(rt_ctx *c)
 
 static json_t *attempt_record(int n, int64_t started, const char *error, long http_status)
 {
-    json_t *a = json_pack("{s:i, s:I, s:I}", "n", n, "started", (json_int_t)started, "ended",
-                          (json_int_t)rt_now_ms());
+    json_t *a = json_object();      /* built by hand: one per step, json_pack parses its format each time */
+    json_object_set_new(a, "n", json_integer(n));
+    json_object_set_new(a, "started", json_integer((json_int_t)started));
+    json_object_set_new(a, "ended", json_integer((json_int_t)rt_now_ms()));
     if (error) {
         char *red = rt_redact(error);
         json_object_set_new(a, "error", json_string(red));
@@ -792,8 +794,11 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
         if (s) started = s;
     } else {
         json_decref(prev);
-        rec = json_pack("{s:s, s:s, s:I, s:[]}", "kind", kind, "status", "running", "started", (json_int_t)started,
-                        "attempts");
+        rec = json_object();
+        json_object_set_new(rec, "kind", json_string(kind));
+        json_object_set_new(rec, "status", json_string("running"));
+        json_object_set_new(rec, "started", json_integer((json_int_t)started));
+        json_object_set_new(rec, "attempts", json_array());
         json_object_set_new(rec, "input", rt_redact_json(input));
     }
     json_t *attempts = json_object_get(rec, "attempts");
@@ -1049,7 +1054,10 @@ static void prepared_free(prepared_request *p)
 /* What the step record keeps as the step's input: the request as sent. */
 static json_t *request_input(const prepared_request *p)
 {
-    json_t *in = json_pack("{s:s, s:s, s:O}", "method", p->method, "url", p->url, "headers", p->headers);
+    json_t *in = json_object();
+    json_object_set_new(in, "method", json_string(p->method));
+    json_object_set_new(in, "url", json_string(p->url));
+    json_object_set(in, "headers", p->headers);
     if (p->json_body) json_object_set(in, "json", p->json_body);
     else if (p->body) json_object_set_new(in, "body", json_string(p->body));
     return in;
@@ -1205,7 +1213,10 @@ static attempt_outcome http_exchange(rt_ctx *c, const rt_step_desc *d, const pre
         rt_http_response_free(&rs);
         return retry ? ATT_RETRY : ATT_FAIL;
     }
-    json_t *r = json_pack("{s:i, s:o, s:o}", "status", (int)rs.status, "headers", rs.headers, "body", rs.body);
+    json_t *r = json_object();      /* takes over the response's headers and body */
+    json_object_set_new(r, "status", json_integer(rs.status));
+    json_object_set_new(r, "headers", rs.headers);
+    json_object_set_new(r, "body", rs.body);
     if (fails_when(c, d, r, out)) {
         json_decref(r);
         return ATT_FAIL;
