@@ -101,7 +101,7 @@ typedef struct serve {
     serve_opts o;
     rt_store *st;
     char state_dir[4096];
-    char *token;                /* owned, or NULL with --no-auth */
+    char *token;                /* owned; NULL with --no-auth or none configured on loopback */
     struct MHD_Daemon *mhd;
 
     /* the fair queue and the waiting runs */
@@ -233,7 +233,9 @@ static void usage(const rt_workflow *wf)
            "  POST /events/NAME   (X-Flow-User, Idempotency-Key)  -> 202 {\"run_id\"}\n"
            "  POST /hooks/USER    request trigger: 200 with the run's output, 500, or 202 after --hook-timeout\n"
            "  GET  /runs/ID, /healthz, /metrics\n"
-           "A bearer token (--token-file F or FLOW_API_TOKEN) is required on all but /healthz.\n"
+           "A bearer token (--token-file F or FLOW_API_TOKEN) is required on all but /healthz;\n"
+           "without one, serve listens only on a loopback address (127.0.0.1, [::1], localhost),\n"
+           "unauthenticated (--no-auth: on any address).\n"
            "SIGTERM drains (exit 0), SIGHUP reopens --log-file. See docs/serve.md.\n",
            wf->name);
 }
@@ -320,6 +322,23 @@ static bool parse_listen(const char *s, struct sockaddr_storage *ss, bool *v6)
     if (!host[0] || strcmp(host, "*") == 0) return inet_pton(AF_INET, "0.0.0.0", &a->sin_addr) == 1;
     if (strcmp(host, "localhost") == 0) return inet_pton(AF_INET, "127.0.0.1", &a->sin_addr) == 1;
     return inet_pton(AF_INET, host, &a->sin_addr) == 1;
+}
+
+/* Whether a parsed --listen address is reachable only from this machine:
+** 127.0.0.0/8, ::1, or ::ffff:127.x.y.z ("localhost" parses as 127.0.0.1).
+** Such an address may serve without a token (DESIGN's `serve --listen
+** 127.0.0.1:8080` works as written); any other one needs a token. */
+static bool listen_is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return false;
 }
 
 /* The datagram sd_notify(3) sends, without libsystemd. */
@@ -1603,8 +1622,11 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
         }
     } else if (getenv("FLOW_API_TOKEN") && *getenv("FLOW_API_TOKEN")) {
         sv->token = rt_xstrdup(getenv("FLOW_API_TOKEN"));
-    } else if (!o->no_auth) {
-        fprintf(stderr, "%s: serve needs an API token: --token-file FILE or FLOW_API_TOKEN (--no-auth for local development)\n", wf->name);
+    } else if (!o->no_auth && !listen_is_loopback(&addr)) {
+        /* before the state is opened or anything is bound */
+        fprintf(stderr, "%s: serve needs an API token: --token-file FILE or FLOW_API_TOKEN (--no-auth for local development); "
+                        "only a loopback --listen address (127.0.0.1, [::1], localhost) may go without one, not %s\n",
+                wf->name, o->listen);
         serve_free(sv);
         return SERVE_EXIT_USAGE;
     }
@@ -1675,6 +1697,11 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
     sv->nworkers = o->paused ? 0 : o->workers;     /* paused: runs wait in the queue */
     sv->workers = rt_xcalloc((size_t)sv->nworkers + 1, sizeof *sv->workers);
     for (int i = 0; i < sv->nworkers; i++) pthread_create(&sv->workers[i], NULL, worker_main, sv);
+    if (!sv->token && !o->no_auth)      /* loopback without a token: say so, once, before the port file */
+        rt_log_emit(NULL, "warning", json_pack("{s:s, s:s}", "event", "unauthenticated", "listen", o->listen),
+                    "the API is unauthenticated: no token is configured, and loopback %s is reachable only from "
+                    "this machine; to require a token, give --token-file FILE or set FLOW_API_TOKEN",
+                    o->listen);
     if (o->port_file) write_port_file(o->port_file, port);
     rt_log_emit(NULL, "info",
                 json_pack("{s:s, s:s, s:i, s:i, s:s}", "event", "listening", "listen", o->listen, "port", (int)port,

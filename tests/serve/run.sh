@@ -71,6 +71,90 @@ build lead || exit 0
 build hook || exit 0
 build waiter || exit 0
 
+# ---- the API token and the --listen address: the cases of auth.cases ----
+# Without a token serve listens unauthenticated on loopback only (DESIGN's
+# `serve --listen 127.0.0.1:8080` works as written); docs/serve.md.
+auth_use() {    # auth_use WORKFLOW TAG [curl args]: drives a run through SV; "ok" or what went wrong
+    local wf=$1 tag=$2; shift 2
+    local out id st=
+    if [ "$wf" == hook ]; then
+        out=$(curl -s -w ' %{http_code}' -X POST "$@" --data-binary '{"name": "Ada"}' "$SV/hooks/$tag")
+        [ "${out##* }" == 200 ] && [ "$(json_eval "${out% *}" 'j["hello"]' 2>/dev/null)" == Ada ] && echo ok || echo "hook: $out"
+        return
+    fi
+    out=$(curl -s -w ' %{http_code}' -X POST "$@" -H "X-Flow-User: $tag" --data-binary '{"id": "a", "score": 80}' "$SV/events/lead.created")
+    id=$(json_eval "${out% *}" 'j["run_id"]' 2>/dev/null)
+    [ "${out##* }" == 202 ] && [ -n "$id" ] || { echo "event: $out"; return; }
+    for _ in $(seq 1 100); do
+        st=$(json_eval "$(curl -s "$@" "$SV/runs/$id")" 'j.get("status")' 2>/dev/null)
+        [ "$st" == succeeded ] && break
+        sleep 0.1
+    done
+    out=$(curl -s -w ' %{http_code}' "$@" "$SV/runs?user=$tag")
+    [ "$st" == succeeded ] && [ "${out##* }" == 200 ] && echo "$out" | grep -q "$id" && echo ok || echo "run $id: status=$st runs=$out"
+}
+auth_case() {   # auth_case WHERE LISTEN TOKEN WORKFLOW EXPECT
+    local where=$1 listen=$2 tok=$3 wf=$4 expect=$5
+    local name="$where: serve --listen $listen, token $tok, $wf: $expect"
+    local d="$T/auth.${where##*:}" rc=0 pid why= warned
+    mkdir -p "$d"
+    local cmd=(env -u FLOW_API_TOKEN) args=(serve --listen "$listen" --port-file "$d/port" --state "$d/state")
+    case $tok in
+        env) cmd+=(FLOW_API_TOKEN="$TOKEN") ;;
+        file) args+=(--token-file "$T/token") ;;
+        no-auth) args+=(--no-auth) ;;
+    esac
+    if [ "$expect" == refuse ]; then
+        timeout 10 "${cmd[@]}" "$T/$wf" "${args[@]}" 2>"$d/log" || rc=$?
+        if [ $rc -eq 2 ] && grep -q 'serve needs an API token: --token-file FILE or FLOW_API_TOKEN' "$d/log" \
+           && grep -q 'loopback' "$d/log" && [ ! -e "$d/state" ] && [ ! -e "$d/port" ]; then
+            pass "$name (exit 2 before opening the state or binding)"
+        else
+            fail "$name" "rc=$rc state=$([ -e "$d/state" ] && echo created) $(head -3 "$d/log")"
+        fi
+        return
+    fi
+    if [ "${listen:0:1}" == '[' ] && ! grep -q '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; then
+        echo "SKIP: $name: no IPv6 loopback here"
+        return
+    fi
+    "${cmd[@]}" "$T/$wf" "${args[@]}" 2>"$d/log" &
+    pid=$!
+    for _ in $(seq 1 200); do [ -s "$d/port" ] && break; sleep 0.05; done
+    local SV="http://127.0.0.1:$(cat "$d/port" 2>/dev/null)"
+    warned=$(grep -c 'warning: the API is unauthenticated: no token is configured.*reachable only from this machine.*--token-file FILE or set FLOW_API_TOKEN' "$d/log")
+    if [ ! -s "$d/port" ]; then
+        why="did not start"
+    else
+        case $expect in
+            open)    [ "$warned" == 1 ] || why="warning lines: $warned"
+                     r=$(auth_use "$wf" "auth${where##*:}"); [ "$r" == ok ] || why="$why without a token: $r" ;;
+            quiet)   [ "$warned" == 0 ] || why="warning lines: $warned"
+                     r=$(auth_use "$wf" "auth${where##*:}"); [ "$r" == ok ] || why="$why without a token: $r" ;;
+            started) [ "$warned" == 1 ] || why="warning lines: $warned" ;;
+            token)   [ "$warned" == 0 ] || why="warning lines: $warned"
+                     local c1 c2 c3
+                     c1=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data '{"name": "x", "id": "x", "score": 1}' "$SV/events/lead.created")
+                     c2=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data '{"name": "x"}' "$SV/hooks/alice")
+                     c3=$(curl -s -o /dev/null -w '%{http_code}' "$SV/runs")
+                     [ "$c1$c2$c3" == 401401401 ] || why="$why without a token: events=$c1 hooks=$c2 runs=$c3"
+                     r=$(auth_use "$wf" "auth${where##*:}" -H "$AUTH"); [ "$r" == ok ] || why="$why with the token: $r" ;;
+            *)       why="unknown expectation '$expect'" ;;
+        esac
+    fi
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid" || rc=$?
+    [ $rc -eq 0 ] || why="$why SIGTERM: exit $rc"
+    if [ -z "$why" ]; then pass "$name"; else fail "$name" "$why $(tail -3 "$d/log")"; fi
+}
+n=0
+while read -r listen tok wf expect _; do
+    n=$((n + 1))
+    case $listen in ''|'#'*) continue ;; esac
+    auth_case "auth.cases:$n" "$listen" "$tok" "$wf" "$expect"
+done <auth.cases
+ctl_reset                               # the tests below count the API's requests from zero
+
 # ---- the basics on one server -------------------------------------------
 serve_start "$T/lead" "$T/basic.state" "$T/basic.log" --workers 2
 out=$(post /events/lead.created '{"id": "a1", "score": 90}' -H 'X-Flow-User: alice')
