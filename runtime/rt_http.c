@@ -485,13 +485,15 @@ char *rt_http_resolve_url(const char *base, const char *ref)
     return rt_xprintf("%.*s%s", (int)(last - base), base, ref);
 }
 
-static void put_escaped(rt_buf *b, const char *s, size_t n)
+void rt_http_escape(rt_buf *b, const char *s, size_t n, bool space_as_plus)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
             rt_buf_putc(b, (char)ch);
+        } else if (ch == ' ' && space_as_plus) {
+            rt_buf_putc(b, '+');
         } else {
             char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
             rt_buf_append(b, e, 3);
@@ -511,12 +513,12 @@ static void put_pairs(rt_buf *b, const json_t *obj, bool *first)
             if (json_is_null(item)) continue;
             if (!*first) rt_buf_putc(b, '&');
             *first = false;
-            put_escaped(b, k, strlen(k));
+            rt_http_escape(b, k, strlen(k), false);
             rt_buf_putc(b, '=');
             rt_buf val = { 0 };
             rt_buf_append(&val, "", 0);
             rt_value_render(&val, item);
-            put_escaped(b, val.data, val.len);
+            rt_http_escape(b, val.data, val.len, false);
             rt_buf_free(&val);
         }
     }

@@ -10,6 +10,7 @@
 #define RT_HTTP_H
 
 #include "flowrt.h"
+#include "rt_util.h"
 
 #define RT_HTTP_USER_AGENT "flowc/0.1"
 #define RT_HTTP_DEFAULT_TIMEOUT_MS 30000L
@@ -75,6 +76,12 @@ char *rt_http_join_url(const char *base, const char *url);     /* url appended t
 char *rt_http_resolve_url(const char *base, const char *ref);   /* RFC 3986 reference resolution (Link, next URLs) */
 char *rt_http_add_query(const char *url, const json_t *query);  /* appends ?/& k=v, URL-encoded */
 char *rt_http_form_encode(const json_t *form);                  /* a=1&b=x%20y */
+/* Appends s[0..n) percent-encoded to b, as query strings, form bodies and
+** url_encode() send it: every byte but RFC 3986's unreserved characters
+** (A-Z a-z 0-9 - . _ ~) becomes %XX, upper-case hex, a space %20. With
+** space_as_plus a space becomes '+' (the HTML form variant: flowc never
+** sends it, redaction registers it too). The one percent-encoder. */
+void rt_http_escape(rt_buf *b, const char *s, size_t n, bool space_as_plus);
 
 /* Retry-After (seconds or HTTP date) in ms from now, or -1 when absent. */
 long rt_http_retry_after_ms(const json_t *headers);

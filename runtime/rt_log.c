@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+#include "rt_http.h"
 #include "rt_util.h"
 
 static bool log_json_mode;
@@ -42,26 +43,63 @@ bool rt_log_json(void)
     return log_json_mode;
 }
 
-void rt_redact_add(const char *secret)
+/* Whether s is registered; the caller holds secret_lock. */
+static bool redact_known_locked(const char *s)
 {
-    if (!secret || strlen(secret) < 4) return;
-    pthread_rwlock_wrlock(&secret_lock);
-    for (int i = 0; i < nsecrets; i++) {
-        if (strcmp(secrets[i], secret) == 0) {
-            pthread_rwlock_unlock(&secret_lock);
-            return;
-        }
-    }
+    for (int i = 0; i < nsecrets; i++)
+        if (strcmp(secrets[i], s) == 0) return true;
+    return false;
+}
+
+/* Adds s (copied) unless registered; the caller holds the write lock. */
+static void redact_insert_locked(const char *s)
+{
+    if (redact_known_locked(s)) return;
     secrets = rt_xrealloc(secrets, sizeof *secrets * (size_t)(nsecrets + 1));
     /* keep longest first so a secret containing another is replaced whole */
+    size_t len = strlen(s);
     int at = nsecrets;
-    while (at > 0 && strlen(secrets[at - 1]) < strlen(secret)) {
+    while (at > 0 && strlen(secrets[at - 1]) < len) {
         secrets[at] = secrets[at - 1];
         at--;
     }
-    secrets[at] = rt_xstrdup(secret);
+    secrets[at] = rt_xstrdup(s);
     nsecrets++;
+}
+
+/* Wipes and frees a buffer that held a secret's encoding. */
+static void redact_buf_wipe(rt_buf *b)
+{
+    if (b->data) memset(b->data, 0, b->len);
+    rt_buf_free(b);
+}
+
+void rt_redact_add(const char *secret)
+{
+    if (!secret || strlen(secret) < 4) return;
+    /* secret_value calls this on every read: a secret seen before costs a
+    ** shared lock and a scan, not the write lock */
+    pthread_rwlock_rdlock(&secret_lock);
+    bool known = redact_known_locked(secret);
     pthread_rwlock_unlock(&secret_lock);
+    if (known) return;
+    /* A request sends a secret percent-encoded when it goes in a query or a
+    ** form body, or through url_encode(): register those forms (made by the
+    ** encoder that sends them) with it. '+' for a space is the HTML form
+    ** variant, which an API echoing the request may use. Every form goes in
+    ** under one write lock, so whoever finds the secret registered above
+    ** finds its encodings too. */
+    size_t len = strlen(secret);
+    rt_buf pct = { 0 }, plus = { 0 };
+    rt_http_escape(&pct, secret, len, false);
+    if (memchr(secret, ' ', len)) rt_http_escape(&plus, secret, len, true);
+    pthread_rwlock_wrlock(&secret_lock);
+    if (strcmp(pct.data, secret) != 0) redact_insert_locked(pct.data);
+    if (plus.data) redact_insert_locked(plus.data);
+    redact_insert_locked(secret);
+    pthread_rwlock_unlock(&secret_lock);
+    redact_buf_wipe(&pct);
+    redact_buf_wipe(&plus);
 }
 
 void rt_log_teardown(void)

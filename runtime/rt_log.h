@@ -32,9 +32,13 @@ void rt_log_flush(void);
 ** returns. */
 void rt_log_teardown(void);
 
-/* Registers a secret value to redact (copied). Values shorter than 4 bytes
+/* Registers a secret value to redact (copied), with the percent-encoded
+** forms a request may carry it in (rt_http_escape: %20 for a space as
+** query strings, form bodies and url_encode() send it, and '+' for a space
+** as HTML forms do) where they differ from it. Values shorter than 4 bytes
 ** are not registered: redacting every "t" would make logs unreadable and
-** protects nothing. Thread-safe. */
+** protects nothing. Cheap for a value already registered (a shared lock
+** and a scan): callers register on every read. Thread-safe. */
 void rt_redact_add(const char *secret);
 /* Whether s holds a registered secret: a value derived from a secret
 ** (base64 of "user:password") is registered in its turn. */

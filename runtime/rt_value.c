@@ -10,6 +10,7 @@
 #include <stdarg.h>
 
 #include "rt_exec.h"
+#include "rt_http.h"
 #include "rt_log.h"
 #include "rt_type.h"
 
@@ -523,16 +524,11 @@ static json_t *call_url_encode(rt_ctx *c, json_t *a)
     rt_buf_append(&text, "", 0);
     rt_buf_append(&out, "", 0);
     rt_value_render(&text, a);
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < text.len; i++) {
-        unsigned char ch = (unsigned char)text.data[i];
-        if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            rt_buf_append(&out, (const char *)&ch, 1);
-        } else {
-            char esc[3] = { '%', hex[ch >> 4], hex[ch & 15] };
-            rt_buf_append(&out, esc, 3);
-        }
-    }
+    rt_http_escape(&out, text.data, text.len, false);
+    /* the encoding of a secret is registered with it (rt_redact_add); a
+    ** value that merely holds one (url_encode("k={{secret.x}}")) is
+    ** registered here, so that encoding it again (in a query) is too */
+    if (rt_redact_holds(text.data)) rt_redact_add(out.data);
     json_t *r = rt_str(c, out.data);
     rt_buf_free(&text);
     rt_buf_free(&out);

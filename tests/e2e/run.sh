@@ -572,6 +572,59 @@ if (cd "$T" && build schedule_time); then
     fi
 fi
 
+# ---- a secret that percent-encoding changes: redacted in every encoded form ----------
+# query {}, form {} and url_encode() send it %-encoded; an API may echo it
+# back, or answer with the form variant ('+' for a space); a network error
+# names the URL. None of the forms may reach show, the logs or the state.
+RSEC='pW/4+kL= m9 x/Tq=='
+enc() { python3 -c 'import sys, urllib.parse as u; print(u.quote(sys.argv[1], safe=""))' "$1"; }
+RPCT=$(enc "$RSEC")
+RPLUS=$(python3 -c 'import sys, urllib.parse as u; print(u.quote_plus(sys.argv[1], safe=""))' "$RSEC")
+RDBL=$(enc "$(enc "id=$RSEC")")     # what the server gets for url_encode("id=...") in a query
+RDBL_SEC=$(enc "$RPCT")             # the secret's part of it
+ctl_routes "[{\"path\": \"/red/*\", \"body\": {\"\$echo\": true}},
+             {\"path\": \"/red/plus\", \"body\": {\"form\": \"t=$RPLUS\"}}]"
+if build redact; then
+    ctl_reset
+    out=$(FLOW_SECRET_TOK="$RSEC" "$T/redact" run --event - --state "$T/red.state" <<<'{}' 2>"$T/red.err"); rc=$?
+    id=$("$T/redact" history --state "$T/red.state" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+    FLOW_SECRET_TOK="$RSEC" "$T/redact" show "$id" --state "$T/red.state" >"$T/red.show" 2>&1
+    FLOW_SECRET_TOK="$RSEC" "$T/redact" show "$id" --state "$T/red.state" --json >"$T/red.showj" 2>&1
+    "$T/redact" history --state "$T/red.state" --json >"$T/red.hist" 2>&1
+    echo "$out" >"$T/red.out"
+    sent=$(python3 -c '
+import json, sys, urllib.request
+api, pct, dbl = sys.argv[1:4]
+def log(p): return json.load(urllib.request.urlopen(api + "/_ctl/log?path=" + p))
+print(log("/red/q")[0]["query"] == "key=" + pct and log("/red/f")[0]["body"] == "t=" + pct
+      and log("/red/u")[0]["query"] == "k=" + pct and log("/red/uq")[0]["query"] == "k=" + dbl)
+' "$API" "$RPCT" "$RDBL" 2>&1)
+    if [ $rc -eq 0 ] && [ "$sent" == True ]; then
+        pass "redact: secret with / + = and spaces sent percent-encoded in query, form and url_encode()"
+    else
+        fail "redact: encoded secret sent" "rc=$rc sent=$sent $(tail -3 "$T/red.err")"
+    fi
+    # each form is really looked for: the echoes and the error hold [redacted]
+    if json_eval "$(cat "$T/red.showj")" '
+[s["input"]["url"].endswith("?key=[redacted]") for s in j["steps"] if s["path"] == "q"] == [True]
+and [s["input"]["body"] for s in j["steps"] if s["path"] == "f"] == ["t=[redacted]"]
+and [s["output"]["body"]["query"] for s in j["steps"] if s["path"] in ("u", "uq")] == ["k=[redacted]"] * 2
+and [s["output"]["body"]["form"] for s in j["steps"] if s["path"] == "plus"] == ["t=[redacted]"]' | grep -q True \
+            && grep -q "red/down?key=\[redacted\]" "$T/red.err" \
+            && json_eval "$out" 'j["down"]' | grep -q "?key=\[redacted\]"; then
+        pass "redact: show --json, the run's output and a network error's log line hold [redacted] in place of the encoded secret"
+    else
+        fail "redact: [redacted] in place" "$(json_eval "$(cat "$T/red.showj")" 'j["run"]["output"]' 2>&1) $(grep -m1 down "$T/red.err")"
+    fi
+    leaks=$(grep -rlaF -e "$RSEC" -e "$RPCT" -e "$RPLUS" -e "$RDBL_SEC" \
+            "$T/red.state" "$T/red.err" "$T/red.out" "$T/red.show" "$T/red.showj" "$T/red.hist")
+    if [ -z "$leaks" ]; then
+        pass "redact: neither the secret nor its %-encodings (%20, '+', twice) in show, show --json, history, logs or the state"
+    else
+        fail "redact: percent-encoded secret leaked" "in $(echo $leaks)"
+    fi
+fi
+
 # ---- the sanitized compiler stayed clean while building every workflow ----------------
 dirty=$(for f in "$T"/*.build "$T"/*.err; do sanitizer_report "$f" && basename "$f"; done | tr '\n' ' ')
 [ -z "$dirty" ] && pass "flowc (ASan/UBSan) clean building and running (flowc run) the e2e workflows" || fail "sanitizer reports while building" "$dirty"

@@ -256,6 +256,29 @@ static void test_redaction(void)
     CHECK_STR(json_string_value(json_array_get(json_object_get(r, "h"), 0)), "x [redacted]");
     json_decref(r);
     json_decref(v);
+
+    /* a secret percent-encoding changes: its encodings, as query strings,
+    ** form bodies and url_encode() send them, are redacted with it */
+    rt_redact_add("pW/4+kL= m9");
+    s = rt_redact("raw pW/4+kL= m9; query ?k=pW%2F4%2BkL%3D%20m9&x=1; plus t=pW%2F4%2BkL%3D+m9.");
+    CHECK_STR(s, "raw [redacted]; query ?k=[redacted]&x=1; plus t=[redacted].");
+    free(s);
+    json_t *q = json_pack("{s:s}", "k", "pW/4+kL= m9");
+    char *url = rt_http_add_query("http://h/p", q);
+    char *form = rt_http_form_encode(q);
+    char *ru = rt_redact(url), *rf = rt_redact(form);
+    CHECK_STR(ru, "http://h/p?k=[redacted]");
+    CHECK_STR(rf, "k=[redacted]");
+    free(ru);
+    free(rf);
+    free(url);
+    free(form);
+    json_decref(q);
+    /* registered again (the fast path): the encodings are still there */
+    rt_redact_add("pW/4+kL= m9");
+    s = rt_redact("pW%2F4%2BkL%3D%20m9");
+    CHECK_STR(s, "[redacted]");
+    free(s);
 }
 
 static void test_time(void)
