@@ -498,11 +498,15 @@ static const ast_type *param_ctype(const ast_arg *p)
     return t;
 }
 
-/* The user's C, as a function with typed parameters, and its wrapper. */
-static void emit_function_step(emit_state *es, const ast_step *s)
+/* The user's C as a function with typed parameters, FU_<step>. The body is
+** wrapped in a block of its own and followed by `return NULL;`, so a body
+** that ends in a bare `flow_fail(...)` (or falls off its end) returns NULL
+** rather than tripping tcc's "might return no value" about FU_<step>; the
+** runtime then reports the failure, or that no value was returned. The
+** closing lines carry #line of the `%}`, so an error there (a missing `;`
+** on the last statement) points at the C block's end. */
+static void emit_function_user(const ast_program *prog, strbuf *b, const ast_step *s)
 {
-    strbuf *b = &es->defs;
-    strbuf_printf(&es->protos, "static json_t *F_%s(const json_t *params);\n", s->name);
     strbuf_printf(b, "static json_t *FU_%s(", s->name);
     if (!s->nparams) strbuf_puts(b, "void");
     for (int i = 0; i < s->nparams; i++) {
@@ -513,17 +517,30 @@ static void emit_function_step(emit_state *es, const ast_step *s)
                        : "const json_t *";
         strbuf_printf(b, "%s%s%s%s", i ? ", " : "", ct, ct[strlen(ct) - 1] == '*' ? "" : " ", p->name);
     }
-    strbuf_puts(b, ")\n{\n");
+    strbuf_puts(b, ")\n{ {\n");
+    const char *path = prog->diag->files[s->c_loc.file]->path;
     int line, col;
-    diag_line_col(es->prog->diag, s->c_loc.file, s->c_loc.start, &line, &col);
+    diag_line_col(prog->diag, s->c_loc.file, s->c_loc.start, &line, &col);
     strbuf_printf(b, "#line %d ", line);
-    emit_cstr(b, es->prog->diag->files[s->c_loc.file]->path);
+    emit_cstr(b, path);
     strbuf_putc(b, '\n');
     /* keep the user's columns on the first line too */
     for (int i = 1; i < col; i++) strbuf_putc(b, ' ');
     strbuf_puts(b, s->c_code ? s->c_code : "");
-    strbuf_puts(b, "\n}\n");
+    /* two newlines: a trailing backslash in the user's code splices one */
+    diag_line_col(prog->diag, s->c_loc.file, s->c_loc.end, &line, &col);
+    strbuf_printf(b, "\n\n#line %d ", line);
+    emit_cstr(b, path);
+    strbuf_puts(b, "\n} return NULL; }\n");
     strbuf_printf(b, "#line %d \"%s.c\"\n", 1, "flowc-generated");
+}
+
+/* The user's C and its wrapper F_<step>, which unpacks the parameters. */
+static void emit_function_step(emit_state *es, const ast_step *s)
+{
+    strbuf *b = &es->defs;
+    strbuf_printf(&es->protos, "static json_t *F_%s(const json_t *params);\n", s->name);
+    emit_function_user(es->prog, b, s);
     strbuf_printf(b, "static json_t *F_%s(const json_t *params)\n{\n    (void)params;\n    return FU_%s(", s->name,
                   s->name);
     for (int i = 0; i < s->nparams; i++) {

@@ -1576,7 +1576,11 @@ static attempt_outcome function_attempt(rt_ctx *c, const rt_step_desc *d, const 
             return st.retry ? ATT_RETRY : ATT_FAIL;
         }
         free(st.message);
-        out->error = rt_xstrdup("the function returned NULL without flow_fail or flow_retry");
+        /* a NULL return, or the end of the body reached (flowc ends every
+        ** body with `return NULL;`), with no flow_fail/flow_retry: the step's
+        ** name is in the failure's log line and history entry */
+        out->error = rt_xstrdup("the function returned no value (NULL, or the end of its C body) "
+                                "without calling flow_fail or flow_retry");
         return ATT_FAIL;
     }
     free(st.message);

@@ -154,6 +154,31 @@ else
     fail "C error at .flow line" "rc=$rc $(head -3 "$T/cerror.out")"
 fi
 
+# A bare trailing flow_fail/flow_retry: no tcc warning (none naming the
+# internal FU_ function), and the step fails (or retries) with the message.
+"$FLOWC" build fnfail.flow -o "$T/fnfail" >"$T/fnfail.build" 2>&1; rc=$?
+if [ $rc -eq 0 ] && [ ! -s "$T/fnfail.build" ]; then
+    pass "function body ending in a bare flow_fail builds without a warning"
+else
+    fail "bare flow_fail builds without a warning" "rc=$rc $(head -3 "$T/fnfail.build")"
+fi
+if [ $rc -eq 0 ]; then
+    echo '{"n": 3}' >"$T/fnfail.json"
+    out=$("$T/fnfail" run --event "$T/fnfail.json" --state "$T/fnfail.state" 2>"$T/fnfail.err"); rc=$?
+    if [ $rc -eq 0 ] && [ "$(json_eval "$out" 'j["bare_ok"], j["bare"], j["again"]')" == "(False, 'bare fail 3', 2)" ] &&
+        grep -q "step 'bare' failed.*bare fail 3" "$T/fnfail.err" && grep -q "step 'again' attempt 1 failed: not yet" "$T/fnfail.err"; then
+        pass "bare flow_fail fails the step with its message; bare flow_retry retries"
+    else
+        fail "bare flow_fail/flow_retry at run time" "rc=$rc out=$out $(tail -3 "$T/fnfail.err")"
+    fi
+    if [ $rc -eq 0 ] && [ "$(json_eval "$out" 'j["fell_ok"], "without calling flow_fail or flow_retry" in j["fell"]')" == "(False, True)" ] &&
+        grep -q "step 'fell' failed.*without calling flow_fail" "$T/fnfail.err"; then
+        pass "a body ending with neither a value nor flow_fail fails, naming the step"
+    else
+        fail "body without value or flow_fail" "rc=$rc out=$out $(tail -3 "$T/fnfail.err")"
+    fi
+fi
+
 # ---- bad responses ---------------------------------------------------------
 if build badresp; then
     for which in notjson mistyped huge cut; do
