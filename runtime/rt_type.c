@@ -150,24 +150,42 @@ void rt_value_describe(const json_t *v, char *out, size_t n)
     }
 }
 
-/* The recursive check. `path` holds the field path so far (rt_buf). */
-static bool type_check(const json_t *t, const json_t *v, rt_buf *path, char *err, size_t errlen)
+/* Where the check is: a chain of frames on the C stack, innermost first, a
+** field name or a list index each. The path is rendered only for an error
+** (a page of 100 records is checked without formatting 100 indexes). */
+typedef struct type_pos {
+    const struct type_pos *up;
+    const char *key;            /* a field, or NULL: index */
+    size_t index;
+} type_pos;
+
+/* "items[3].id" into b; false when there is no path (the value itself). */
+static bool pos_render(const type_pos *pos, rt_buf *b)
+{
+    if (!pos) return false;
+    pos_render(pos->up, b);
+    if (pos->key) {
+        if (b->len) rt_buf_putc(b, '.');
+        rt_buf_puts(b, pos->key);
+    } else {
+        rt_buf_printf(b, "[%zu]", pos->index);
+    }
+    return true;
+}
+
+static bool type_check(const json_t *t, const json_t *v, const type_pos *pos, char *err, size_t errlen)
 {
     if (!v) v = json_null();
     if (json_is_array(t)) {
         const char *k = json_string_value(json_array_get(t, 0));
         const json_t *inner = json_array_get(t, 1);
-        if (strcmp(k, "opt") == 0) return json_is_null(v) || type_check(inner, v, path, err, errlen);
+        if (strcmp(k, "opt") == 0) return json_is_null(v) || type_check(inner, v, pos, err, errlen);
         if (json_is_array(v)) {
             size_t i;
             json_t *item;
             json_array_foreach((json_t *)v, i, item) {
-                size_t mark = path->len;
-                rt_buf_printf(path, "[%zu]", i);
-                bool ok = type_check(inner, item, path, err, errlen);
-                path->len = mark;
-                if (path->data) path->data[mark] = '\0';
-                if (!ok) return false;
+                type_pos here = { .up = pos, .index = i };
+                if (!type_check(inner, item, &here, err, errlen)) return false;
             }
             return true;
         }
@@ -176,24 +194,20 @@ static bool type_check(const json_t *t, const json_t *v, rt_buf *path, char *err
             const char *key;
             json_t *ft;
             json_object_foreach((json_t *)t, key, ft) {
-                size_t mark = path->len;
-                if (path->len) rt_buf_putc(path, '.');
-                rt_buf_puts(path, key);
+                type_pos here = { .up = pos, .key = key };
                 json_t *fv = json_object_get(v, key);
-                bool ok;
                 if (!fv && !(json_is_array(ft) && strcmp(json_string_value(json_array_get(ft, 0)), "opt") == 0) &&
                     !(json_is_string(ft) && (strcmp(json_string_value(ft), "json") == 0 ||
                                              strcmp(json_string_value(ft), "null") == 0))) {
                     char tn[128];
                     rt_type_name(ft, tn, sizeof tn);
-                    snprintf(err, errlen, "missing field '%s' (%s)", path->data, tn);
-                    ok = false;
-                } else {
-                    ok = type_check(ft, fv, path, err, errlen);
+                    rt_buf path = { 0 };
+                    pos_render(&here, &path);
+                    snprintf(err, errlen, "missing field '%s' (%s)", path.data, tn);
+                    rt_buf_free(&path);
+                    return false;
                 }
-                path->len = mark;
-                if (path->data) path->data[mark] = '\0';
-                if (!ok) return false;
+                if (!type_check(ft, fv, &here, err, errlen)) return false;
             }
             return true;
         }
@@ -209,8 +223,10 @@ static bool type_check(const json_t *t, const json_t *v, rt_buf *path, char *err
     char tn[128], vd[96];
     rt_type_name(t, tn, sizeof tn);
     rt_value_describe(v, vd, sizeof vd);
-    if (path->len) snprintf(err, errlen, "field '%s' expected %s, got %s", path->data, tn, vd);
+    rt_buf path = { 0 };
+    if (pos_render(pos, &path)) snprintf(err, errlen, "field '%s' expected %s, got %s", path.data, tn, vd);
     else snprintf(err, errlen, "expected %s, got %s", tn, vd);
+    rt_buf_free(&path);
     return false;
 }
 
@@ -221,10 +237,8 @@ bool rt_type_check(rt_type_text type, const json_t *value, const char *what, cha
         snprintf(err, errlen, "%s%sinvalid type descriptor %s", what ? what : "", what ? ": " : "", type);
         return false;
     }
-    rt_buf path = { 0 };
     char msg[512];
-    bool ok = type_check(t, value, &path, msg, sizeof msg);
-    rt_buf_free(&path);
+    bool ok = type_check(t, value, NULL, msg, sizeof msg);
     if (!ok) snprintf(err, errlen, "%s%s%s", what ? what : "", what ? ": " : "", msg);
     return ok;
 }
