@@ -204,7 +204,7 @@ static int put_json(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const json_t *v)
 
 static json_t *parse_val(const MDB_val *v)
 {
-    return json_loadb(v->mv_data, v->mv_size, JSON_DECODE_ANY, NULL);
+    return json_loadb(v->mv_data, v->mv_size, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);   /* strings may hold \\u0000 */
 }
 
 static int del_ok(int rc)

@@ -586,6 +586,29 @@ if build pageresume; then
     fi
 fi
 
+# ---- "\u0000" in a response and an output: checkpoints read back ------------------
+ctl_routes '[{"method": "POST", "path": "/nul", "headers": {"Content-Type": "application/json"}, "body": "{\"name\": \"a\\u0000b\"}"}]'
+if build nul; then
+    echo '{}' >"$T/nul.json"
+    API=$API "$T/nul" run --event "$T/nul.json" --state "$T/nul.state" >/dev/null 2>"$T/nul1.err" &
+    pid=$!
+    for _ in $(seq 1 100); do [ "$(ctl_count /nul)" -ge 1 ] && break; sleep 0.05; done
+    sleep 0.5                                   # inside the wait: step a is committed
+    kill -9 $pid; wait $pid 2>/dev/null
+    out=$(API=$API "$T/nul" resume --state "$T/nul.state" 2>"$T/nul2.err"); rc=$?
+    hist=$("$T/nul" history --state "$T/nul.state" --json 2>/dev/null)
+    rid=$(json_eval "$hist" 'j[0]["id"] if j else ""')
+    shown=$("$T/nul" show "$rid" --state "$T/nul.state" --json 2>/dev/null)
+    if [ $rc -eq 0 ] && [ "$(ctl_count /nul)" == 1 ] && grep -q "replayed from its checkpoint" "$T/nul2.err" \
+       && [ "$(json_eval "$out" 'j["name"] == "a\x00b" and j["s"] == "c\x00d"')" == True ] \
+       && [ "$(json_eval "$hist" 'len(j) == 1 and j[0]["status"] == "succeeded"')" == True ] \
+       && [ "$(json_eval "$shown" 'j["run"]["output"]["name"] == "a\x00b"')" == True ]; then
+        pass "a \\u0000 in a response and a function output: the checkpoint reads back (not sent again on resume), history and show list the run"
+    else
+        fail "\\u0000 in records" "rc=$rc count=$(ctl_count /nul) out=$out hist=$hist $(tail -3 "$T/nul2.err")"
+    fi
+fi
+
 # ---- run by hand: a schedule's trigger.time, run.user without --user ----------------
 cp "$ROOT/tests/flowtest/schedule_time.flow" "$T/schedule_time.flow"
 if (cd "$T" && build schedule_time); then
