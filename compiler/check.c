@@ -487,7 +487,7 @@ static ast_type *chk_name(chk_state *st, ast_expr *e)
         if (st->where == WHERE_TEST || in->visible) return chk_step_value_type(st, s);
         if (in->defined && in->hidden_by) {
             ERR(e->loc, "step '%s' may not have run here: it is defined inside the %s at %s",
-                name, in->hidden_by, chk_pos(st, in->hidden_at));
+                name, in->hidden_by, chk_pos(st, s->loc));     /* where the step is (DESIGN: "at 31:3") */
         } else if (in->defined) {
             ERR(e->loc, "step '%s' cannot be used inside its own definition", name);
         } else {
