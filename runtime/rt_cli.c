@@ -19,6 +19,7 @@
 #include "rt_type.h"
 #include "rt_users.h"
 #include "rt_util.h"
+#include "rt_value.h"
 
 static void usage(const rt_workflow *wf, FILE *out)
 {
@@ -292,6 +293,15 @@ void rt_cli_print_output(json_t *output, bool test_limits)
     json_t *shown = test_limits ? cut_lists(red) : json_incref(red);
     json_decref(red);
     char *text = json_dumps(shown, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    if (!text) {
+        /* a string that is not UTF-8 (a raw response header): json_dumps
+        ** refuses it; printed with U+FFFD, as the store keeps it */
+        char *flat = rt_json_text(shown);
+        json_t *clean = json_loads(flat, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        text = clean ? json_dumps(clean, JSON_INDENT(2) | JSON_ENCODE_ANY) : NULL;
+        json_decref(clean);
+        free(flat);
+    }
     printf("%s\n", text ? text : "null");
     fflush(stdout);
     free(text);

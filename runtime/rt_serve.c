@@ -38,6 +38,7 @@
 #include "rt_type.h"
 #include "rt_users.h"
 #include "rt_util.h"
+#include "rt_value.h"
 
 enum { SERVE_EXIT_OK = 0, SERVE_EXIT_USAGE = 2 };
 
@@ -553,9 +554,9 @@ static enum MHD_Result queue_text(request *rq, unsigned status, const char *text
 /* Answers with body (a NEW reference, taken over) as JSON. */
 static enum MHD_Result answer_json(request *rq, unsigned status, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = rt_json_text(body);    /* never fails: a string that is not UTF-8 gets U+FFFD */
     json_decref(body);
-    enum MHD_Result ret = queue_text(rq, status, text ? text : "null", "application/json");
+    enum MHD_Result ret = queue_text(rq, status, text, "application/json");
     free(text);
     return ret;
 }
@@ -569,7 +570,7 @@ static enum MHD_Result answer_error(request *rq, unsigned status, const char *ms
 ** be touched afterwards. */
 static void resume_with(request *rq, unsigned status, json_t *body)
 {
-    rq->answer = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    rq->answer = rt_json_text(body);
     json_decref(body);
     rq->status = status;
     rq->ready = true;

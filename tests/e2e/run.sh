@@ -609,6 +609,22 @@ if build nul; then
     fi
 fi
 
+# ---- a response header that is not UTF-8, in the output -------------------------
+if build badheader; then
+    python3 "$ROOT/tests/e2e/raw_server.py" >"$T/raw.port" &
+    raw_pid=$!
+    for _ in $(seq 1 50); do [ -s "$T/raw.port" ] && break; sleep 0.05; done
+    echo '{}' >"$T/bh.json"
+    out=$(RAW="http://127.0.0.1:$(awk '{print $2}' "$T/raw.port")" "$T/badheader" run --event "$T/bh.json" \
+          --state "$T/bh.state" 2>"$T/bh.err"); rc=$?
+    kill $raw_pid 2>/dev/null; wait $raw_pid 2>/dev/null
+    if [ $rc -eq 0 ] && [ "$(json_eval "$out" 'j["bad"] == "\ufffd\ufffd" and j["ok"] is True')" == True ]; then
+        pass "a response header that is not UTF-8 prints in the run's output with U+FFFD (not as null)"
+    else
+        fail "non-UTF-8 header in the output" "rc=$rc out=$out $(tail -3 "$T/bh.err")"
+    fi
+fi
+
 # ---- run by hand: a schedule's trigger.time, run.user without --user ----------------
 cp "$ROOT/tests/flowtest/schedule_time.flow" "$T/schedule_time.flow"
 if (cd "$T" && build schedule_time); then
