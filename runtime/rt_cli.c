@@ -49,6 +49,21 @@ static void usage(const rt_workflow *wf, FILE *out)
             n, n, n, n);
 }
 
+/* An error of a command, before or around a run: "NAME: message" on
+** stderr, or with --json a log object like the run's own lines (one JSON
+** object per line, as DESIGN.md section 4 says of the logs). */
+static void cli_error(const rt_workflow *wf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cli_error(const rt_workflow *wf, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = rt_xvprintf(fmt, ap);
+    va_end(ap);
+    if (rt_log_json()) rt_log_emit(NULL, "error", NULL, "%s", msg);
+    else fprintf(stderr, "%s: %s\n", wf->name, msg);
+    free(msg);
+}
+
 int rt_cli_usage_error(const rt_workflow *wf, const char *fmt, const char *arg)
 {
     fprintf(stderr, "%s: ", wf->name);
@@ -145,7 +160,7 @@ rt_store *rt_cli_open_store(const rt_workflow *wf, const rt_cli_opts *o)
 {
     char buf[4096], err[512];
     rt_store *st = rt_store_open(state_dir(wf, o, buf, sizeof buf), o->batch, err, sizeof err);
-    if (!st) fprintf(stderr, "%s: %s\n", wf->name, err);
+    if (!st) cli_error(wf, "%s", err);
     return st;
 }
 
@@ -381,8 +396,7 @@ static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *pay
         json_decref(inputs);
         inputs = rt_cli_read_json_file(o->input, "input", err, sizeof err);
         if (!inputs || !json_is_object(inputs)) {
-            fprintf(stderr, "%s: %s\n", wf->name,
-                    inputs ? "--input must hold an object mapping step names to their outputs" : err);
+            cli_error(wf, "%s", inputs ? "--input must hold an object mapping step names to their outputs" : err);
             json_decref(inputs);
             json_decref(secrets);
             return RT_EXIT_USAGE;
@@ -390,7 +404,7 @@ static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *pay
     }
     char dir[] = "/tmp/flow-step.XXXXXX";
     if (!mkdtemp(dir)) {
-        fprintf(stderr, "%s: cannot create a scratch state: %s\n", wf->name, strerror(errno));
+        cli_error(wf, "cannot create a scratch state: %s", strerror(errno));
         json_decref(inputs);
         json_decref(secrets);
         return RT_EXIT_FAILED;
@@ -398,7 +412,7 @@ static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *pay
     char e2[512];
     rt_store *st = rt_store_open(dir, true, e2, sizeof e2);
     if (!st) {
-        fprintf(stderr, "%s: %s\n", wf->name, e2);
+        cli_error(wf, "%s", e2);
         json_decref(inputs);
         json_decref(secrets);
         rmdir(dir);
@@ -442,7 +456,7 @@ static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
         bool refuse = !urec && (json_array_size(users) || strstr(err, "disabled"));
         json_decref(users);
         if (refuse) {
-            fprintf(stderr, "%s: %s\n", wf->name, err);
+            cli_error(wf, "%s", err);
             rt_store_close(st);
             return RT_EXIT_USAGE;
         }
@@ -455,21 +469,21 @@ static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
     json_t *settings = rt_cli_settings(wf, json_object_get(urec, "settings"), o->settings, err, sizeof err);
     json_decref(urec);
     if (!settings) {
-        fprintf(stderr, "%s: %s\n", wf->name, err);
+        cli_error(wf, "%s", err);
         json_decref(secrets);
         rt_store_close(st);
         return RT_EXIT_USAGE;
     }
     json_t *payload = o->event ? rt_cli_read_json_file(o->event, "event", err, sizeof err) : json_object();
     if (!payload) {
-        fprintf(stderr, "%s: %s\n", wf->name, err);
+        cli_error(wf, "%s", err);
         json_decref(settings);
         json_decref(secrets);
         rt_store_close(st);
         return RT_EXIT_USAGE;
     }
     if (wf->trigger_schema && !rt_type_check(wf->trigger_schema, payload, "trigger payload", err, sizeof err)) {
-        fprintf(stderr, "%s: %s (no run was created)\n", wf->name, err);
+        cli_error(wf, "%s (no run was created)", err);
         json_decref(settings);
         json_decref(payload);
         json_decref(secrets);

@@ -86,6 +86,18 @@ if build basic; then
             fail "bad payload rejected: $bad" "rc=$rc runs=$runs $(head -2 "$T/bad.out")"
         fi
     done
+    # with --json, the refusal is a log object too: every stderr line is JSON
+    echo '{"id": 1}' >"$T/bad.json"
+    "$T/basic" run --json --event "$T/bad.json" --state "$T/bad.state" >/dev/null 2>"$T/badj.err"; rc=$?
+    if [ $rc -eq 2 ] && [ -s "$T/badj.err" ] && python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert lines and all(isinstance(l, dict) for l in lines)
+assert any(l.get("level") == "error" and "no run was created" in l.get("msg", "") for l in lines)' "$T/badj.err"; then
+        pass "with --json a refused payload is reported as a JSON log line (exit 2)"
+    else
+        fail "--json payload error" "rc=$rc $(head -2 "$T/badj.err")"
+    fi
 fi
 
 # ---- retries -----------------------------------------------------------
