@@ -134,6 +134,12 @@ rt_result *rt_function(rt_ctx *c, const rt_step_desc *desc, json_t *params,
                        rt_function_fn fn);
 rt_result *rt_fanout(rt_ctx *c, const rt_step_desc *desc, json_t *list,
                      rt_item_fn item);
+/* Test Step (`flowc run --step NAME --input FILE`): the result of a step
+** other than NAME, taken from --input (or "not run" when it is not there),
+** checked BEFORE the step's arguments are evaluated, so an env var or secret
+** only that skipped step uses need not be set. NULL: evaluate the arguments
+** and call the step (always outside Test Step). */
+rt_result *rt_step_given(rt_ctx *c, const rt_step_desc *desc);
 
 /* The result of the step `name` run in c or an enclosing context (a fanout
 ** item sees the steps of the run before the fanout), or NULL when none ran.

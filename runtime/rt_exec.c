@@ -1919,6 +1919,13 @@ static rt_result *step_mode_after(rt_ctx *c, const rt_step_desc *d, rt_result *r
     return r;
 }
 
+rt_result *rt_step_given(rt_ctx *c, const rt_step_desc *d)
+{
+    if (!c->run->only_step || d->kind == RT_STEP_FANOUT) return NULL;
+    rt_result *r;
+    return step_mode(c, d, &r) == 1 ? r : NULL;     /* 0 and 2: the step's own call decides */
+}
+
 rt_result *rt_request(rt_ctx *c, const rt_step_desc *d, json_t *req)
 {
     rt_result *r;

@@ -330,6 +330,15 @@ if [ $rs -eq 0 ] && [ "$(echo "$out" | jq_ 'j["status"], j["body"]')" == "200 {'
 else
     fail "ops: Test Step" "rs=$rs rb=$rb rn=$rn out=$out seen=$seen body=$body $(tail -2 "$T/step.err" "$T/step2.err")"
 fi
+echo '{"id": "p1"}' >"$T/lead.json"
+echo '{"person": {"status": 200, "headers": {}, "body": {"title": "CTO"}}}' >"$T/person_in.json"
+out=$(env -u CRM_URL -u FLOW_SECRET_CRM_TOKEN "$FLOWC" run teststep_env.flow --event "$T/lead.json" --step g \
+      --input "$T/person_in.json" 2>"$T/step6.err"); r6=$?
+if [ $r6 -eq 0 ] && [ "$(echo "$out" | jq_ 'j["up"]')" == "CTO" ]; then
+    pass "ops: Test Step does not evaluate the steps --input gives (their env vars and secrets need not be set)"
+else
+    fail "ops: Test Step evaluates given steps" "r6=$r6 out=$out $(tail -2 "$T/step6.err")"
+fi
 ctl_reset
 out=$(FLOW_SECRET_API_KEY=step-key-1234 "$FLOWC" run sync.flow --event "$T/ev.json" --settings "$T/eu.json" --step item \
       --input "$T/in.json" 2>"$T/step4.err"); ri=$?
