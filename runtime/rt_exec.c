@@ -1616,6 +1616,9 @@ typedef struct fanout_job {
     rt_co *driver;              /* the coroutine starting them */
     long failed_item;           /* the first item that failed, or -1 */
     char *failure;              /* owned: its message */
+    size_t done;                /* items that returned in this attempt */
+    int64_t deadline;           /* the step's `timeout` (rt_mono_ms), or 0 */
+    bool timed_out;             /* an item was left unstarted at the deadline */
 } fanout_job;
 
 static void fanout_run_item(fanout_job *job, size_t i)
@@ -1630,6 +1633,7 @@ static void fanout_run_item(fanout_job *job, size_t i)
     ctx_check(ic);
     pthread_mutex_lock(&job->lock);
     if (ic->returned && !ic->failure) {
+        job->done++;
         if (job->outputs) json_array_set(job->outputs, i, ic->ret ? ic->ret : json_null());
     } else if (ic->failure && (job->failed_item < 0 || (long)i < job->failed_item)) {
         free(job->failure);
@@ -1644,7 +1648,13 @@ static void fanout_run_item(fanout_job *job, size_t i)
 ** run goes on. Called with job->lock held. */
 static bool fanout_may_start(fanout_job *job, size_t i)
 {
-    return i < json_array_size(job->list) && job->failed_item < 0 && !job->parent->run->stop && !interrupted;
+    if (i >= json_array_size(job->list) || job->failed_item >= 0 || job->parent->run->stop || interrupted)
+        return false;
+    if (job->deadline && rt_mono_ms() >= job->deadline) {
+        job->timed_out = true;      /* the items in flight finish; no new one starts */
+        return false;
+    }
+    return true;
 }
 
 /* Takes items one after the other until none is left, one fails, or the
@@ -1716,6 +1726,9 @@ static attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const ch
     job->next = 0;
     job->running = 0;
     job->failed_item = -1;
+    job->done = 0;
+    job->deadline = d->timeout_ms > 0 ? rt_mono_ms() + d->timeout_ms : 0;
+    job->timed_out = false;
     if (job->outputs) {
         json_array_clear(job->outputs);
         for (size_t i = 0; i < count; i++) json_array_append(job->outputs, json_null());
@@ -1737,10 +1750,17 @@ static attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const ch
         rt_co_sched_free(s);
     }
     if (c->run->stop || interrupted) return ATT_STOP;
+    /* `retry N` on a fanout runs it again: the items that finished replay
+    ** from their checkpoints, the failed one runs again, whatever its error
+    ** (the retry was asked for the fanout as a whole) */
     if (job->failed_item >= 0) {
         out->error = job->failure;
         job->failure = NULL;
-        return ATT_FAIL;
+        return d->retries > 0 ? ATT_RETRY : ATT_FAIL;
+    }
+    if (job->timed_out) {           /* retryable, as any timeout: the next attempt goes on from here */
+        out->error = rt_xprintf("timed out after %ld ms with %zu of %zu items done", d->timeout_ms, job->done, count);
+        return ATT_RETRY;
     }
     /* the record keeps the length only: the returns are the items' to
     ** replay (fanout_rebuild), not a second copy of the list as one value */

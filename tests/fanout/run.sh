@@ -23,7 +23,10 @@ cat >"$T/routes.json" <<'JSON'
  {"method": "GET", "path": "/f/*", "status": 200, "body": {}},
  {"method": "GET", "path": "/f/bad", "status": 400, "body": {"error": "no such thing"}},
  {"method": "GET", "path": "/f/slow", "status": 200, "body": {}, "hold_ms": 400},
- {"method": "GET", "path": "/k/*", "body": {"$echo": true}, "delay_ms": 2}
+ {"method": "GET", "path": "/k/*", "body": {"$echo": true}, "delay_ms": 2},
+ {"method": "GET", "path": "/flaky/1", "status": 200, "body": {}},
+ {"method": "GET", "path": "/flaky/2", "responses": [{"status": 503}, {"status": 200, "body": {}}]},
+ {"method": "GET", "path": "/flaky/3", "status": 200, "body": {}}
 ]
 JSON
 start_server "$T/routes.json"
@@ -75,6 +78,26 @@ if build failing; then
         pass "items in flight when one fails finish and are checkpointed"
     else
         fail "in-flight items finish" "$slow $(grep -c . "$T/f2.err") lines: $(grep "hard\[1\]" "$T/f2.err" | head -3)"
+    fi
+fi
+
+# ---- step clauses on a fanout: timeout and retry ----------------------------------
+if build clauses; then
+    ctl_reset
+    echo '{"items": [1, 2, 3, 4, 5, 6]}' >"$T/cl.json"
+    out=$("$T/clauses" run --event "$T/cl.json" --state "$T/cl.state" 2>"$T/cl.err"); rc=$?
+    slow=$(ctl_count '/slow/*')
+    if [ $rc -eq 0 ] && [ "$(json_eval "$out" 'j["slow_ok"]')" == False ] \
+       && echo "$out" | grep -q "timed out after 400 ms with [0-9] of 6 items done" && [ "$slow" -lt 6 ]; then
+        pass "timeout on a fanout: no item starts after it, the step fails with 'timed out' ($slow of 6 started)"
+    else
+        fail "fanout timeout" "rc=$rc slow=$slow out=$out $(tail -2 "$T/cl.err")"
+    fi
+    if [ $rc -eq 0 ] && [ "$(json_eval "$out" 'j["flaky"]')" == "[200, 200, 200]" ] \
+       && [ "$(ctl_count /flaky/1)" == 1 ] && [ "$(ctl_count /flaky/3)" == 1 ] && [ "$(ctl_count /flaky/2)" == 2 ]; then
+        pass "retry on a fanout runs it again: the finished items replay (sent once), the failed one runs again"
+    else
+        fail "fanout retry" "rc=$rc out=$out counts=$(ctl_count /flaky/1)/$(ctl_count /flaky/2)/$(ctl_count /flaky/3) $(tail -2 "$T/cl.err")"
     fi
 fi
 
