@@ -480,7 +480,7 @@ void rt_run_free(rt_run_state *run)
 
 static char *step_path(rt_ctx *c, const char *name)
 {
-    return rt_xprintf("%s%s", c->prefix, name);
+    return rt_xconcat(c->prefix, name, NULL);
 }
 
 /* Commits a step record (and any pending log lines) in one transaction.
@@ -1015,7 +1015,7 @@ static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, 
     }
     add_auth(c, d->integ, p->headers);
     if (!has_header(p->headers, "Idempotency-Key")) {
-        char *key = rt_xprintf("%s:%s", c->run->id, path);
+        char *key = rt_xconcat(c->run->id, ":", path);
         json_object_set_new(p->headers, "Idempotency-Key", json_string(key));
         free(key);
     }

@@ -250,8 +250,22 @@ void rt_log_emit(const char *run_id, const char *level, json_t *fields, const ch
     } else {
         /* "12:00:01.123 basic 0193ab.. step 'person' succeeded (HTTP 200, 12 ms)" */
         const char *tag = strcmp(level, "info") == 0 ? "" : strcmp(level, "error") == 0 ? " error:" : " warning:";
-        fprintf(stderr, "%.12s %s%s%s%s %s\n", ts + 11, log_workflow, run_id ? " " : "", run_id ? run_id : "",
-                tag, msg);
+        /* one fwrite of the assembled line: a line per step makes fprintf's parsing show */
+        rt_buf line = { 0 };
+        rt_buf_reserve(&line, 64 + strlen(msg));
+        rt_buf_append(&line, ts + 11, 12);
+        rt_buf_putc(&line, ' ');
+        rt_buf_puts(&line, log_workflow);
+        if (run_id) {
+            rt_buf_putc(&line, ' ');
+            rt_buf_puts(&line, run_id);
+        }
+        rt_buf_puts(&line, tag);
+        rt_buf_putc(&line, ' ');
+        rt_buf_puts(&line, msg);
+        rt_buf_putc(&line, '\n');
+        fwrite(line.data, 1, line.len, stderr);
+        rt_buf_free(&line);
     }
     int64_t now = rt_mono_ms();
     if (now - log_flushed >= 50 || strcmp(level, "info") != 0) {

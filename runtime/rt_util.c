@@ -66,6 +66,17 @@ char *rt_xvprintf(const char *fmt, va_list ap)
     return p;
 }
 
+char *rt_xconcat(const char *a, const char *b, const char *c)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = c ? strlen(c) : 0;
+    char *p = rt_xmalloc(la + lb + lc + 1);
+    memcpy(p, a, la);
+    memcpy(p + la, b, lb);
+    if (lc) memcpy(p + la + lb, c, lc);
+    p[la + lb + lc] = '\0';
+    return p;
+}
+
 char *rt_xprintf(const char *fmt, ...)
 {
     va_list ap;

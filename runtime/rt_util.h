@@ -17,6 +17,9 @@ void *rt_xrealloc(void *p, size_t n);
 char *rt_xstrdup(const char *s);
 char *rt_xstrndup(const char *s, size_t n);
 char *rt_xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* a, b and c (c may be NULL) end to end: a NEW string (a step's path, a
+** key: called per step, where printf's parsing shows). */
+char *rt_xconcat(const char *a, const char *b, const char *c);
 char *rt_xvprintf(const char *fmt, va_list ap);
 
 /* A growable byte buffer, always NUL-terminated once anything is appended.
