@@ -563,8 +563,7 @@ static bool resume_visit(json_t *rec, void *arg)
     return true;
 }
 
-/* Lists runs that need another binary; returns how many. */
-static int report_other_versions(const rt_workflow *wf, json_t *other, const char *what)
+int rt_cli_report_other_versions(const rt_workflow *wf, json_t *other, const char *what)
 {
     int n = 0;
     const char *version;
@@ -670,7 +669,7 @@ static int cmd_resume(const rt_workflow *wf, const rt_cli_opts *o)
         int pass_rc = resume_pass(wf, st, o, &r, &resumed);
         if (pass_rc == RT_EXIT_INTERRUPTED || (pass_rc == RT_EXIT_FAILED && rc == RT_EXIT_OK)) rc = pass_rc;
         if (first) {
-            other = report_other_versions(wf, r.other_versions, "unfinished");
+            other = rt_cli_report_other_versions(wf, r.other_versions, "unfinished");
             busy = r.busy;
             if (busy) rt_log_emit(NULL, "info", NULL, "%d run%s in progress in another process; left alone", busy,
                                   busy == 1 ? " is" : "s are");

@@ -873,6 +873,7 @@ static void *worker_main(void *arg)
 typedef struct recovery {
     serve *sv;
     int queued, waiting, other_version, elsewhere;
+    json_t *other_versions;     /* version -> [run ids] (owned) */
 } recovery;
 
 /* Whether another live process is running the run (pid + start time). */
@@ -897,6 +898,9 @@ static bool recover_visit(json_t *rec, void *arg)
     if (!id || !name || strcmp(name, sv->wf->name) != 0) return true;
     if (!version || strcmp(version, sv->wf->version) != 0) {
         r->other_version++;
+        json_t *l = json_object_get(r->other_versions, version ? version : "?");
+        if (!l) json_object_set_new(r->other_versions, version ? version : "?", l = json_array());
+        json_array_append_new(l, json_string(id));
         return true;
     }
     if (status && strcmp(status, "running") == 0 && owner_alive(rec)) {
@@ -917,7 +921,7 @@ static bool recover_visit(json_t *rec, void *arg)
 static void recover(serve *sv)
 {
     static const char *const unfinished[] = { "running", "interrupted", "waiting", "queued" };
-    recovery r = { .sv = sv };
+    recovery r = { .sv = sv, .other_versions = json_object() };
     for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
         rt_run_query q = { .status = unfinished[i], .oldest_first = true };
         int rc = rt_store_scan_runs(sv->st, &q, recover_visit, &r);
@@ -927,10 +931,8 @@ static void recover(serve *sv)
     if (r.queued || r.waiting)
         rt_log_emit(NULL, "info", json_pack("{s:s, s:i, s:i}", "event", "recovered", "queued", r.queued, "waiting", r.waiting),
                     "%d unfinished runs queued, %d waiting", r.queued, r.waiting);
-    if (r.other_version)
-        rt_log_emit(NULL, "warning", json_pack("{s:s, s:i}", "event", "needs_binary", "runs", r.other_version),
-                    "%d unfinished runs belong to another version of %s: finish them with that binary's `resume`",
-                    r.other_version, sv->wf->name);
+    rt_cli_report_other_versions(sv->wf, r.other_versions, "unfinished");      /* names them, as resume does */
+    json_decref(r.other_versions);
     if (r.elsewhere)
         rt_log_emit(NULL, "info", NULL, "%d runs are in progress in another process; left alone", r.elsewhere);
 }

@@ -330,8 +330,9 @@ if "$FLOWC" build "$T/lead2.flow" -o "$T/lead2" 2>"$T/lead2.build"; then
     before=$(ctl_count /fetch/ver)
     "$T/lead" resume --state "$T/ver.state" >/dev/null 2>"$T/ver.resume"; rc=$?
     if [ "$paused" == 3 ] && [ "$(json_eval "$h" 'j["other_version_runs"]')" == 3 ] && [ "$before" == 0 ] \
-       && [ "$(ctl_count /fetch/ver2)" == 1 ] && [ $rc -eq 0 ] && [ "$(ctl_count /fetch/ver)" == 3 ]; then
-        pass "--paused queues without running; a new version serves new runs, leaves the old version's 3 to its own resume"
+       && [ "$(ctl_count /fetch/ver2)" == 1 ] && [ $rc -eq 0 ] && [ "$(ctl_count /fetch/ver)" == 3 ] \
+       && grep -qE "3 unfinished runs need the binary of version [0-9a-f]+ \(this one is [0-9a-f]+\): [0-9a-f]{20} " "$T/ver.log"; then
+        pass "--paused queues without running; a new version serves new runs, names the old version's 3 in its log and leaves them to their own resume"
     else
         fail "versions side by side" "paused=$paused healthz=$h before=$before new=$(ctl_count /fetch/ver2) resume rc=$rc old=$(ctl_count /fetch/ver) $(tail -2 "$T/ver.resume")"
     fi
