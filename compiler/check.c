@@ -550,9 +550,11 @@ static ast_type *chk_field(chk_state *st, ast_expr *e)
             if (path)
                 ERR(e->name_loc, "'%s' may be null here: use '?\?' or check 'if %s != null' before reading '%s'", path,
                     path, name);
-            else
-                ERR(e->name_loc, "'%s' may be null here: use '(%s) ?\? default' before reading '%s'",
-                    chk_shown(st, e->a), chk_shown(st, e->a), name);
+            else {
+                const char *shown = chk_shown(st, e->a);
+                ERR(e->name_loc, "'%s' may be null here: use '(%s) ?\? default' before reading '%s'", shown, shown,
+                    name);
+            }
             return &ast_type_error;
         }
     }

@@ -592,17 +592,6 @@ int rt_cli_report_other_versions(const rt_workflow *wf, json_t *other, const cha
     return n;
 }
 
-/* Sleeps until the wall-clock time due (ms), waking early on SIGINT/SIGTERM;
-** false when interrupted. */
-static bool sleep_until_due(int64_t due)
-{
-    for (int64_t left; !rt_exec_interrupted() && (left = due - rt_now_ms()) > 0;) {
-        struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)(left < 100 ? left : 100) * 1000000L };
-        nanosleep(&ts, NULL);
-    }
-    return !rt_exec_interrupted();
-}
-
 /* One pass: runs every unfinished run of this version whose time has come
 ** (oldest first), suspending waits beyond RESUME_HORIZON_MS; r reports the
 ** rest. Returns the exit code so far and counts what ran in *resumed. */
@@ -690,7 +679,7 @@ static int cmd_resume(const rt_workflow *wf, const rt_cli_opts *o)
         }
         json_decref(r.todo);
         json_decref(r.other_versions);
-        if (!more || o->no_wait || !sleep_until_due(r.next_due)) break;
+        if (!more || o->no_wait || !rt_exec_sleep_ms(r.next_due - rt_now_ms())) break;
     }
     if (!resumed && !other && !busy && rc == RT_EXIT_OK) rt_log_emit(NULL, "info", NULL, "no unfinished runs");
     if (rt_exec_interrupted() && rc == RT_EXIT_OK) rc = RT_EXIT_INTERRUPTED;

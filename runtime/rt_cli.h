@@ -81,16 +81,17 @@ int rt_cli_exit_code(rt_outcome o);
 /* "Usage error" on stderr with a pointer to --help: returns RT_EXIT_USAGE. */
 int rt_cli_usage_error(const rt_workflow *wf, const char *fmt, const char *arg);
 
-/* A new run record (NEW reference), status queued, attempt 1. */
-/* Fills in what a trigger's payload carries by definition and a manual run
-** leaves out: a schedule's `time` (the scheduled time; at_ms when the
-** payload has none, as when a schedule workflow is run by hand). payload is
-** borrowed and changed in place. */
 /* Logs, per version, the runs (other: version -> [ids], borrowed) that
 ** need another binary ("N unfinished runs need the binary of version V
 ** (this one is W): ID ..."); returns how many. */
 int rt_cli_report_other_versions(const rt_workflow *wf, json_t *other, const char *what);
+/* Fills in what a trigger's payload carries by definition and a manual run
+** leaves out: a schedule's `time` (the scheduled time; at_ms when the
+** payload has none, as when a schedule workflow is run by hand). payload is
+** borrowed and changed in place. */
 void rt_cli_trigger_defaults(const rt_workflow *wf, json_t *payload, int64_t at_ms);
+/* A new run record (NEW reference), status queued, attempt 1; the payload
+** gets its trigger's defaults (rt_cli_trigger_defaults). */
 json_t *rt_cli_new_run(const rt_workflow *wf, const char *user, json_t *payload, json_t *settings,
                        const char *source);
 

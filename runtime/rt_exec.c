@@ -442,7 +442,7 @@ static bool sleep_until_mono(int64_t deadline)
     }
 }
 
-static bool sleep_ms(int64_t ms)
+bool rt_exec_sleep_ms(int64_t ms)
 {
     return sleep_until_mono(rt_mono_ms() + (ms > 0 ? ms : 0));
 }
@@ -584,7 +584,7 @@ static bool durable_sleep(rt_ctx *c, int64_t wake_at)
         return false;
     }
     run_mark_waiting(c->run, wake_at);
-    bool ok = sleep_ms(left);
+    bool ok = rt_exec_sleep_ms(left);
     run_mark_waiting(c->run, 0);
     return ok;
 }
@@ -1169,7 +1169,7 @@ static attempt_outcome http_exchange(rt_ctx *c, const rt_step_desc *d, const pre
                            .body_len = body ? strlen(body) : 0, .timeout_ms = d->timeout_ms };
     rt_http_response rs;
     long pause = rt_http_host_pause_ms(url);    /* the host said 429: wait with the others */
-    if (pause > 0 && !sleep_ms(pause)) {
+    if (pause > 0 && !rt_exec_sleep_ms(pause)) {
         json_decref(renewed);
         return ATT_STOP;
     }

@@ -116,5 +116,8 @@ void rt_exec_install_signals(void);
 void rt_exec_restore_signals(void);
 /* True once SIGINT or SIGTERM arrived. */
 bool rt_exec_interrupted(void);
+/* Sleeps ms (a fanout item yields to the others meanwhile), waking early on
+** SIGINT/SIGTERM: false when interrupted. */
+bool rt_exec_sleep_ms(int64_t ms);
 
 #endif

@@ -872,7 +872,7 @@ static void *worker_main(void *arg)
 
 typedef struct recovery {
     serve *sv;
-    int queued, waiting, other_version, elsewhere;
+    int queued, waiting, elsewhere;
     json_t *other_versions;     /* version -> [run ids] (owned) */
 } recovery;
 
@@ -897,7 +897,6 @@ static bool recover_visit(json_t *rec, void *arg)
     const char *user = json_string_value(json_object_get(rec, "user"));
     if (!id || !name || strcmp(name, sv->wf->name) != 0) return true;
     if (!version || strcmp(version, sv->wf->version) != 0) {
-        r->other_version++;
         json_t *l = json_object_get(r->other_versions, version ? version : "?");
         if (!l) json_object_set_new(r->other_versions, version ? version : "?", l = json_array());
         json_array_append_new(l, json_string(id));
@@ -927,11 +926,11 @@ static void recover(serve *sv)
         int rc = rt_store_scan_runs(sv->st, &q, recover_visit, &r);
         if (rc != 0) rt_log_emit(NULL, "error", NULL, "cannot list %s runs: error %d", unfinished[i], rc);
     }
-    sv->other_version = r.other_version;
     if (r.queued || r.waiting)
         rt_log_emit(NULL, "info", json_pack("{s:s, s:i, s:i}", "event", "recovered", "queued", r.queued, "waiting", r.waiting),
                     "%d unfinished runs queued, %d waiting", r.queued, r.waiting);
-    rt_cli_report_other_versions(sv->wf, r.other_versions, "unfinished");      /* names them, as resume does */
+    /* names them, as resume does */
+    sv->other_version = rt_cli_report_other_versions(sv->wf, r.other_versions, "unfinished");
     json_decref(r.other_versions);
     if (r.elsewhere)
         rt_log_emit(NULL, "info", NULL, "%d runs are in progress in another process; left alone", r.elsewhere);

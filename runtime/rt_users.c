@@ -301,8 +301,7 @@ static int users_set(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st)
         json_object_set_new(rec, "enabled", json_false());
         json_object_del(rec, "enabled_run");
     }
-    /* settings: stored ones, overridden by the file, checked as a whole */
-    /* (the file is read once: it may be a pipe) */
+    /* settings: stored ones, overridden by the file (read once: it may be a pipe) */
     json_t *given = NULL;
     if (o->settings && !(given = rt_cli_read_json_file(o->settings, "settings", err, sizeof err))) goto usage;
     char where[600];
