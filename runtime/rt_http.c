@@ -116,10 +116,8 @@ static json_t *utf8_string(const char *s, size_t n)
     rt_buf_append(&b, "", 0);
     for (size_t i = 0; i < n;) {
         unsigned char ch = (unsigned char)s[i];
-        size_t len = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 0;
-        bool ok = len && i + len <= n && ch != 0;
-        for (size_t k = 1; ok && k < len; k++) ok = ((unsigned char)s[i + k] & 0xc0) == 0x80;
-        if (ok) {
+        size_t len = ch >= 0x80 ? rt_utf8_seq((const unsigned char *)s + i, n - i) : ch != 0;
+        if (len) {
             rt_buf_append(&b, s + i, len);
             i += len;
         } else {

@@ -20,6 +20,11 @@ char *rt_xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* a, b and c (c may be NULL) end to end: a NEW string (a step's path, a
 ** key: called per step, where printf's parsing shows). */
 char *rt_xconcat(const char *a, const char *b, const char *c);
+
+/* The length of the well-formed multi-byte UTF-8 sequence at p (at most n
+** bytes), as strictly as jansson reads UTF-8 (no overlong forms, no
+** surrogates, nothing above U+10FFFF), or 0 (also for ASCII). */
+size_t rt_utf8_seq(const unsigned char *p, size_t n);
 char *rt_xvprintf(const char *fmt, va_list ap);
 
 /* A growable byte buffer, always NUL-terminated once anything is appended.

@@ -151,25 +151,6 @@ static void render_float(rt_buf *b, double d)
     if (!strpbrk(tmp, ".eE")) rt_buf_puts(b, ".0");
 }
 
-/* The length of the well-formed UTF-8 sequence at p (at most n bytes), as
-** strictly as jansson reads it back (no overlong forms, no surrogates,
-** nothing above U+10FFFF), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    if (!len || len > n) return 0;
-    unsigned char lo = 0x80, hi = 0xbf;         /* the range of the second byte */
-    if (c == 0xe0) lo = 0xa0;
-    else if (c == 0xed) hi = 0x9f;
-    else if (c == 0xf0) lo = 0x90;
-    else if (c == 0xf4) hi = 0x8f;
-    if (p[1] < lo || p[1] > hi) return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((p[i] & 0xc0) != 0x80) return 0;
-    return len;
-}
-
 static void encode_string(rt_buf *b, const char *str, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";      /* as jansson writes it */
@@ -182,7 +163,7 @@ static void encode_string(rt_buf *b, const char *str, size_t n)
             i++;
             continue;
         }
-        size_t len = c >= 0x80 ? utf8_seq(s + i, n - i) : 0;
+        size_t len = c >= 0x80 ? rt_utf8_seq(s + i, n - i) : 0;
         if (len) {
             i += len;
             continue;
