@@ -3,28 +3,34 @@
 #   make            build flowc and the runtime into build/ (an install tree)
 #   make test       install missing deps, build with sanitizers, run every test
 #   make demo       build, compile examples/demo and run it against a local server
-#   make bench      run the benchmarks in bench/
-#   make install PREFIX=/usr/local
+#   make bench      run the benchmarks in bench/ (their programs built here)
+#   make install PREFIX=/usr/local [DESTDIR=...]
 #
 # build/ mirrors an installed prefix: bin/flowc, lib/flowc/libflowrt.a,
 # include/flowc/*.h, share/flowc/stdlib/*.flow. flowc finds the rest
 # relative to its own executable, in the tree and once installed.
+# SAN=1 O=build-san is the test build: flowc, the test server and a
+# sanitized copy of the runtime (lib/libflowrt-san.a) for tests that link
+# the runtime with gcc.
 
 CC       ?= gcc
 PREFIX   ?= /usr/local
+DESTDIR  ?=
 O        ?= build
 SAN      ?= 0
 
 WARN     = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 DEFS     = -D_GNU_SOURCE
+DEPS     = -MMD -MP
+SANOPT   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 OPT      = -O2 -g
 ifeq ($(SAN),1)
-  OPT   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  OPT   = $(SANOPT)
   LDSAN = -fsanitize=address,undefined
 endif
-CFLAGS   = $(OPT) $(WARN) $(DEFS)
+CFLAGS   = $(OPT) $(WARN) $(DEFS) $(DEPS)
 # flex/bison output is not ours: keep -Werror but forgive what it does.
-GENFLAGS = $(OPT) -std=c11 -Wall -Werror $(DEFS) -Wno-unused-function -Wno-sign-compare \
+GENFLAGS = $(OPT) -std=c11 -Wall -Werror $(DEFS) $(DEPS) -Wno-unused-function -Wno-sign-compare \
            -Wno-unused-but-set-variable -Icompiler -I$(O)/gen
 
 COMPILER_SRC = $(wildcard compiler/*.c)
@@ -32,30 +38,43 @@ COMPILER_OBJ = $(COMPILER_SRC:compiler/%.c=$(O)/obj/compiler/%.o) \
                $(O)/obj/gen/parser.o $(O)/obj/gen/lexer.o
 RUNTIME_SRC  = $(wildcard runtime/*.c)
 RUNTIME_OBJ  = $(RUNTIME_SRC:runtime/%.c=$(O)/obj/runtime/%.o)
+RUNTIME_SAN_OBJ = $(RUNTIME_SRC:runtime/%.c=$(O)/obj/runtime-san/%.o)
+
+# The headers generated code includes: all a job needs at build time.
+PUBLIC_H = runtime/flowrt.h runtime/rt_test.h stdlib/flow.h
 
 FLOWC   = $(O)/bin/flowc
 RTLIB   = $(O)/lib/flowc/libflowrt.a
+RTLIB_SAN = $(O)/lib/libflowrt-san.a
 LIBS    = -ltcc -ldl -lpthread -lm
+# What a program linking the runtime needs besides it.
+RT_LIBS = -lcurl -lcrypto -ljansson -llmdb -lmicrohttpd -lpthread -lm -ldl
 
-.PHONY: all test demo bench install clean deps
-all: $(FLOWC) $(RTLIB) $(O)/share/flowc/stdlib $(O)/include/flowc/.stamp $(O)/tests/flowtest-server
+BENCH_PROGS = $(O)/bench/curl_floor $(O)/bench/lmdb_floor $(O)/bench/history_fill
+
+.PHONY: all test demo bench bench-progs install clean deps
+all: $(FLOWC) $(RTLIB) $(O)/share/flowc/stdlib $(O)/include/flowc/.stamp $(O)/tests/flowtest-server \
+     $(if $(filter 1,$(SAN)),$(RTLIB_SAN))
 
 deps:
 	@./scripts/install-deps.sh
 
-$(O)/gen/parser.c $(O)/gen/parser.h: grammar/parser.y
+# One bison (and one flex) run makes both of its outputs: grouped targets.
+$(O)/gen/parser.c $(O)/gen/parser.h &: grammar/parser.y
 	@mkdir -p $(O)/gen
 	bison -Wall -Werror -o $(O)/gen/parser.c --defines=$(O)/gen/parser.h $<
 
-$(O)/gen/lexer.c $(O)/gen/lexer.h: grammar/lexer.l $(O)/gen/parser.h
+$(O)/gen/lexer.c $(O)/gen/lexer.h &: grammar/lexer.l $(O)/gen/parser.h
 	@mkdir -p $(O)/gen
 	flex -o $(O)/gen/lexer.c --header-file=$(O)/gen/lexer.h $<
 
-$(O)/obj/gen/%.o: $(O)/gen/%.c $(O)/gen/parser.h $(O)/gen/lexer.h $(wildcard compiler/*.h)
+$(O)/obj/gen/%.o: $(O)/gen/%.c $(O)/gen/parser.h $(O)/gen/lexer.h Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(GENFLAGS) -c -o $@ $<
 
-$(O)/obj/compiler/%.o: compiler/%.c $(wildcard compiler/*.h) $(O)/gen/parser.h $(O)/gen/lexer.h
+# Every object depends on the Makefile (flags) and, through -MMD, on the
+# headers it included. Compiler objects include the generated headers: order them before.
+$(O)/obj/compiler/%.o: compiler/%.c Makefile | $(O)/gen/parser.h $(O)/gen/lexer.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Icompiler -I$(O)/gen -Iruntime -c -o $@ $<
 
@@ -64,19 +83,30 @@ $(FLOWC): $(COMPILER_OBJ)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS)
 
 # The runtime is linked into job binaries by tcc: always gcc -O2, never sanitized.
-RTFLAGS = -O2 -g $(WARN) $(DEFS) -fPIC -Iruntime -Istdlib
-$(O)/obj/runtime/%.o: runtime/%.c $(wildcard runtime/*.h) stdlib/flow.h
+RTFLAGS = -O2 -g $(WARN) $(DEFS) $(DEPS) -fPIC -Iruntime -Istdlib
+$(O)/obj/runtime/%.o: runtime/%.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(RTFLAGS) -c -o $@ $<
 
 $(RTLIB): $(RUNTIME_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
-	ar rcs $@ $^ $(if $(RUNTIME_OBJ),,$(O)/obj/empty.o)
+	ar rcs $@ $^
 
-$(O)/include/flowc/.stamp: $(wildcard runtime/*.h stdlib/*.h) Makefile
+# The same runtime under ASan/UBSan, for tests that link it with gcc (unit
+# tests, hand-written and generated workflows built sanitized).
+$(O)/obj/runtime-san/%.o: runtime/%.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(SANOPT) $(WARN) $(DEFS) $(DEPS) -Iruntime -Istdlib -c -o $@ $<
+
+$(RTLIB_SAN): $(RUNTIME_SAN_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(O)/include/flowc/.stamp: $(PUBLIC_H) Makefile
 	@rm -rf $(O)/include/flowc && mkdir -p $(O)/include/flowc
-	cp $(wildcard runtime/*.h stdlib/*.h) $(O)/include/flowc/
+	cp $(PUBLIC_H) $(O)/include/flowc/
 	@touch $@
 
 $(O)/share/flowc/stdlib:
@@ -89,10 +119,22 @@ $(O)/tests/flowtest-server: tests/server/flowtest_server.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDSAN) $(SERVER_LIBS)
 
+# Benchmark programs: the floors the benchmarks compare against.
+bench-progs: $(BENCH_PROGS)
+$(O)/bench/curl_floor: bench/curl_floor.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 $(WARN) $(DEFS) -o $@ $< -lcurl
+$(O)/bench/lmdb_floor: bench/lmdb_floor.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 $(WARN) $(DEFS) -o $@ $< -llmdb
+$(O)/bench/history_fill: bench/history_fill.c $(RTLIB)
+	@mkdir -p $(dir $@)
+	$(CC) -O2 $(WARN) $(DEFS) -Iruntime -Istdlib -o $@ $< $(RTLIB) $(RT_LIBS)
+
 test:
 	@./scripts/install-deps.sh
 	@$(MAKE) --no-print-directory all SAN=1 O=build-san
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all bench-progs
 	@./tests/run.sh
 
 demo:
@@ -100,15 +142,18 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@./scripts/demo.sh
 
-bench: all
+bench: all bench-progs
 	@./bench/run.sh
 
 install: all
-	install -d $(PREFIX)/bin $(PREFIX)/lib/flowc $(PREFIX)/include/flowc $(PREFIX)/share/flowc/stdlib
-	install -m 755 $(FLOWC) $(PREFIX)/bin/flowc
-	install -m 644 $(RTLIB) $(PREFIX)/lib/flowc/
-	install -m 644 $(O)/include/flowc/*.h $(PREFIX)/include/flowc/
-	install -m 644 stdlib/*.flow $(PREFIX)/share/flowc/stdlib/
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/flowc $(DESTDIR)$(PREFIX)/include/flowc \
+	           $(DESTDIR)$(PREFIX)/share/flowc/stdlib
+	install -m 755 $(FLOWC) $(DESTDIR)$(PREFIX)/bin/flowc
+	install -m 644 $(RTLIB) $(DESTDIR)$(PREFIX)/lib/flowc/
+	install -m 644 $(PUBLIC_H) $(DESTDIR)$(PREFIX)/include/flowc/
+	install -m 644 stdlib/*.flow $(DESTDIR)$(PREFIX)/share/flowc/stdlib/
 
 clean:
 	rm -rf build build-san
+
+-include $(wildcard $(O)/obj/*/*.d)

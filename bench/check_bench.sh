@@ -4,6 +4,7 @@
 # each (best of 3 wall-clock runs), print the times and the 20k/10k ratio.
 # Targets: 10k under 200 ms, ratio at most 2.2 (linear). Figures, not asserts.
 cd "$(dirname "$0")/.." || exit 2
+source bench/lib.sh
 FLOWC=${FLOWC:-build/bin/flowc}
 if [ ! -x "$FLOWC" ]; then
     echo "check_bench: $FLOWC not built (run make)" >&2
@@ -12,11 +13,11 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-python3 - "$FLOWC" "$tmp" <<'PY'
+python3 - "$FLOWC" "$tmp" "$(scaled 10000 10)" <<'PY'
 import subprocess, sys, time
-flowc, tmp = sys.argv[1], sys.argv[2]
+flowc, tmp, small = sys.argv[1], sys.argv[2], int(sys.argv[3])
 best = {}
-for n in (10000, 20000):
+for n in (small, 2 * small):
     path = f"{tmp}/bench_{n}.flow"
     with open(path, "w") as f:
         subprocess.run([sys.executable, "bench/gen_workflow.py", str(n)], stdout=f, check=True)
@@ -32,7 +33,7 @@ for n in (10000, 20000):
             sys.exit(1)
     best[n] = min(times)
     print(f"flowc check {n:>6} steps ({lines:>7} lines): {best[n] * 1000:8.1f} ms  (best of 3)")
-ratio = best[20000] / best[10000]
-print(f"20k/10k ratio: {ratio:.2f}  (target <= 2.2; 10k target < 200 ms: "
-      f"{'met' if best[10000] < 0.2 else 'missed'})")
+ratio = best[2 * small] / best[small]
+print(f"{2 * small}/{small} ratio: {ratio:.2f}  (target <= 2.2; 10k target < 200 ms: "
+      f"{'met' if best[small] < 0.2 else 'missed'})")
 PY

@@ -11,10 +11,14 @@ pagination; an upsert route answering 200):
 """
 import json, os, shutil, subprocess, sys, tempfile, time, urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import scaled  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLOWC = os.environ.get("FLOWC", os.path.join(ROOT, "build/bin/flowc"))
 SERVER = os.path.join(ROOT, "build/tests/flowtest-server")
-N = int(os.environ.get("SYNC_CONTACTS", "100000"))
+N = int(os.environ.get("SYNC_CONTACTS", str(scaled(100000, 1000))))
+N_SMALL = max(100, N // 100)
 tmp = tempfile.mkdtemp(prefix="flowc-sync-", dir=os.environ.get("BENCH_DIR", ROOT + "/build"))
 
 
@@ -95,9 +99,9 @@ try:
           f"{resent} upserts sent twice (in flight at the kill); output {'=' if same else '!='} uninterrupted run's")
 
     # 3. peak RSS, 1,000 vs 100,000 contacts ----------------------------------------
-    ctl(api, "/_ctl/routes", routes(1000))
+    ctl(api, "/_ctl/routes", routes(N_SMALL))
     _, rss_small, _ = timed([exe, "run", "--event", event, "--state", os.path.join(tmp, "s.state")], env)
-    print(f"peak RSS of the sync: 1,000 contacts {rss_small / 1024:.1f} MB, {N:,} contacts {rss_full / 1024:.1f} MB "
+    print(f"peak RSS of the sync: {N_SMALL:,} contacts {rss_small / 1024:.1f} MB, {N:,} contacts {rss_full / 1024:.1f} MB "
           f"(+{(rss_full - rss_small) / 1024:.1f} MB)")
 finally:
     server.terminate()

@@ -16,10 +16,15 @@ median.
 """
 import os, re, shutil, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import RUNS, SCALE, scaled, bench_prog  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLOWC = os.environ.get("FLOWC", os.path.join(ROOT, "build/bin/flowc"))
 SERVER = os.path.join(ROOT, "build/tests/flowtest-server")
-RUNS = int(os.environ.get("RUNS", "3"))
+N = scaled(10000, 10)
+N_SMALL, N_BIG = scaled(1000, 10), scaled(100000, 100)
+WRK_SECS = max(1, int(5 * min(SCALE, 1)))
 tmp = tempfile.mkdtemp(prefix="flowc-fanout-", dir=os.environ.get("BENCH_DIR", ROOT + "/build"))
 
 
@@ -73,14 +78,13 @@ try:
     # 1. HTTP fanout vs wrk ----------------------------------------------------
     wrks = []
     for _ in range(RUNS):
-        wrk = run(["wrk", "-t2", "-c64", "-d5s", f"{api}/item/1"]).stdout
+        wrk = run(["wrk", "-t2", "-c64", f"-d{WRK_SECS}s", f"{api}/item/1"]).stdout
         wrks.append(float(re.search(r"Requests/sec:\s+([\d.]+)", wrk).group(1)))
     wrk_rps = median(wrks)
-    floor_exe = os.path.join(tmp, "curl_floor")
-    run([os.environ.get("CC", "cc"), "-O2", "-o", floor_exe, os.path.join(ROOT, "bench/curl_floor.c"), "-lcurl"])
+    floor_exe = bench_prog("curl_floor")
     floors = []
     for _ in range(RUNS):
-        out = run([floor_exe, api, "10000", "64"]).stdout
+        out = run([floor_exe, api, str(N), "64"]).stdout
         floors.append(float(re.search(r"([\d.]+) req/s", out).group(1)))
     floor_rps = median(floors)
     http = build("fan_http", 'workflow fan_http\ntrigger event "go" { n: int }\n' + IDS +
@@ -88,12 +92,12 @@ try:
                  '  step g = request GET "{{env.API}}/item/{{i}}" returns { v: int }\n'
                  '  return g.body.v\n}\nreturn len(got)\n')
     env = dict(os.environ, API=api)
-    rates = [10000 / timed_run(http, '{"n": 10000}', env=env)[0] for _ in range(RUNS)]
+    rates = [N / timed_run(http, '{"n": %d}' % N, env=env)[0] for _ in range(RUNS)]
     rate = median(rates)
-    print(f"fanout 10,000 GETs, concurrency 64: {rate:,.0f} items/s (runs: {runs(rates)}); wrk -c64 on the same "
+    print(f"fanout {N:,} GETs, concurrency 64: {rate:,.0f} items/s (runs: {runs(rates)}); wrk -c64 on the same "
           f"endpoint {wrk_rps:,.0f} req/s (runs: {runs(wrks)}) -> ratio {rate / wrk_rps * 100:.0f}% of wrk "
           f"(target >= 70%)")
-    print(f"  bare libcurl multi loop, the same 10,000 GETs at 64: {floor_rps:,.0f} req/s (runs: {runs(floors)}) = "
+    print(f"  bare libcurl multi loop, the same {N:,} GETs at 64: {floor_rps:,.0f} req/s (runs: {runs(floors)}) = "
           f"{floor_rps / wrk_rps * 100:.0f}% of wrk; the job reaches {rate / floor_rps * 100:.0f}% of it")
 
     # 2. durable no-op fanout -------------------------------------------------
@@ -101,8 +105,8 @@ try:
                  'step out = fanout i in ids {\n'
                  '  step f = function (i: i) -> int {% return json_integer(i); %}\n'
                  '  return f\n}\nreturn len(out)\n')
-    rates = [10000 / timed_run(noop, '{"n": 10000}')[0] for _ in range(RUNS)]
-    print(f"durable fanout, 10,000 no-op function items: {median(rates):,.0f} items/s (runs: {runs(rates)}; "
+    rates = [N / timed_run(noop, '{"n": %d}' % N)[0] for _ in range(RUNS)]
+    print(f"durable fanout, {N:,} no-op function items: {median(rates):,.0f} items/s (runs: {runs(rates)}; "
           f"fsync per group commit; target >= 20,000)")
 
     # 3. memory: 1,000 vs 100,000 items of 1 KB --------------------------------
@@ -112,11 +116,11 @@ try:
                '      char buf[1024]; memset(buf, \'a\' + (int)(i % 26), sizeof buf - 1); buf[1023] = 0;\n'
                '      return json_string(buf);\n  %}\n'
                '  return f\n}\nreturn len(out)\n')
-    _, rss_small, _ = timed_run(kb, '{"n": 1000}', "--durability", "batch")
-    t_big, rss_big, _ = timed_run(kb, '{"n": 100000}', "--durability", "batch")
-    print(f"peak RSS, fanout of 1 KB items: 1,000 items {rss_small / 1024:.1f} MB, 100,000 items "
+    _, rss_small, _ = timed_run(kb, '{"n": %d}' % N_SMALL, "--durability", "batch")
+    t_big, rss_big, _ = timed_run(kb, '{"n": %d}' % N_BIG, "--durability", "batch")
+    print(f"peak RSS, fanout of 1 KB items: {N_SMALL:,} items {rss_small / 1024:.1f} MB, {N_BIG:,} items "
           f"{rss_big / 1024:.1f} MB (+{(rss_big - rss_small) / 1024:.1f} MB; target < +100 MB); "
-          f"100,000 items in {t_big:.1f} s")
+          f"{N_BIG:,} items in {t_big:.1f} s")
 finally:
     server.terminate()
     server.wait()

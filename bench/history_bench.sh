@@ -9,8 +9,9 @@
 #   bench/history_bench.sh [N]
 set -e
 cd "$(dirname "$0")/.."
-N=${1:-1000000}
-make -s all >/dev/null
+source bench/lib.sh
+N=${1:-$(scaled 1000000 100)}
+make -s all bench-progs >/dev/null
 B=$(mktemp -d "${TMPDIR:-/tmp}/flowc-histbench.XXXXXX")
 trap 'rm -rf "$B"' EXIT
 
@@ -26,11 +27,9 @@ return { id: trigger.id, pushed: push.status }
 FLOW
 build/bin/flowc build "$B/bench_ops.flow" -o "$B/job"
 VERSION=$("$B/job" info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
-gcc -O2 -std=gnu11 -D_GNU_SOURCE -Iruntime -Istdlib -o "$B/fill" bench/history_fill.c runtime/rt_store.c \
-    runtime/rt_util.c -ljansson -llmdb -lpthread
 
 t0=$(date +%s%N)
-"$B/fill" "$B/state" "$N" "$VERSION"
+"$BENCH_BIN/history_fill" "$B/state" "$N" "$VERSION"
 t1=$(date +%s%N)
 printf 'filled %d runs (4 records + 1 log line each) in %.1f s\n' "$N" "$(echo "($t1 - $t0) / 1000000000" | bc -l)"
 

@@ -16,7 +16,8 @@ W=$ROOT/build/peers
 mkdir -p "$W"
 cp -r "$SRC"/. "$W"/ 2>/dev/null || true
 chmod -R u+w "$W"
-export PEERS_DIR=$W RUNS=${RUNS:-5} WARM_N=${WARM_N:-50}
+source "$ROOT/bench/lib.sh"
+export PEERS_DIR=$W RUNS=${RUNS:-$(scaled 5)} WARM_N=${WARM_N:-$(scaled 50 2)}
 # shellcheck source=/dev/null
 source "$W/peer-common.sh"
 set +e

@@ -9,6 +9,9 @@
 """
 import os, resource, shutil, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import scaled, bench_prog  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLOWC = os.environ.get("FLOWC", os.path.join(ROOT, "build/bin/flowc"))
 PREFIX = os.path.dirname(os.path.dirname(FLOWC))
@@ -37,7 +40,8 @@ def noop_workflow(n, name):
 
 # 1. build speed -------------------------------------------------------------
 gen = os.path.join(ROOT, "bench/gen_workflow.py")
-mixed = write("mixed.flow", run([sys.executable, gen, "1000"]).stdout)
+N_BUILD, N_DURABLE, N_BATCH = scaled(1000, 10), scaled(1000, 10), scaled(10000, 10)
+mixed = write("mixed.flow", run([sys.executable, gen, str(N_BUILD)]).stdout)
 exe = os.path.join(tmp, "mixed")
 t_tcc = best(lambda: run([FLOWC, "build", mixed, "-o", exe]))
 csrc = os.path.join(tmp, "mixed.c")
@@ -45,14 +49,12 @@ run([FLOWC, "build", mixed, "-o", exe, "--emit-c", csrc])
 gcc_cmd = ["gcc", "-O0", "-w", "-I", PREFIX + "/include/flowc", csrc, PREFIX + "/lib/flowc/libflowrt.a",
            "-lcurl", "-lcrypto", "-ljansson", "-llmdb", "-lmicrohttpd", "-lm", "-lpthread", "-ldl", "-o", exe + "-gcc"]
 t_gcc = best(lambda: run(gcc_cmd), n=1)
-print(f"build 1,000-step workflow: flowc build {t_tcc*1000:.0f} ms, gcc -O0 {t_gcc*1000:.0f} ms "
+print(f"build {N_BUILD:,}-step workflow: flowc build {t_tcc*1000:.0f} ms, gcc -O0 {t_gcc*1000:.0f} ms "
       f"-> {t_gcc/t_tcc:.1f}x faster (target >= 10x)")
 
 # 2. durable per-step overhead -------------------------------------------------
-floor_bin = os.path.join(tmp, "lmdb_floor")
-run(["gcc", "-O2", os.path.join(ROOT, "bench/lmdb_floor.c"), "-llmdb", "-o", floor_bin])
-floor_us = float(run([floor_bin, os.path.join(tmp, "floor.lmdb"), "1000"]).stdout)
-noop = noop_workflow(1000, "noop")
+floor_us = float(run([bench_prog("lmdb_floor"), os.path.join(tmp, "floor.lmdb"), str(N_DURABLE)]).stdout)
+noop = noop_workflow(N_DURABLE, "noop")
 noop_bin = os.path.join(tmp, "noop")
 run([FLOWC, "build", noop, "-o", noop_bin])
 def durable_run(state, *extra):
@@ -61,12 +63,12 @@ def durable_run(state, *extra):
     run([noop_bin, "run", "--state", state, *extra])
     return time.perf_counter() - t
 t_run = min(durable_run(os.path.join(tmp, f"noop{i}.state")) for i in range(3))
-per_step = t_run / 1000 * 1e6
-print(f"durable run, 1,000 no-op function steps: {per_step:.0f} us/step; bare LMDB commit with fsync "
+per_step = t_run / N_DURABLE * 1e6
+print(f"durable run, {N_DURABLE:,} no-op function steps: {per_step:.0f} us/step; bare LMDB commit with fsync "
       f"{floor_us:.0f} us -> {per_step/floor_us:.2f}x the floor (target <= 1.5x)")
 
 # 3. batch durability ---------------------------------------------------------
-big = noop_workflow(10000, "noop10k")
+big = noop_workflow(N_BATCH, "noop10k")
 big_bin = os.path.join(tmp, "noop10k")
 run([FLOWC, "build", big, "-o", big_bin])
 def batch_run(i):
@@ -76,7 +78,7 @@ def batch_run(i):
     run([big_bin, "run", "--state", st, "--durability", "batch"])
     return time.perf_counter() - t
 t_batch = min(batch_run(i) for i in range(3))
-print(f"--durability batch, 10,000 no-op steps: {10000/t_batch:,.0f} steps/s (target >= 100,000)")
+print(f"--durability batch, {N_BATCH:,} no-op steps: {N_BATCH/t_batch:,.0f} steps/s (target >= 100,000)")
 
 # 4. peak RSS -----------------------------------------------------------------
 small = write("small.flow", 'workflow small\ntrigger event "go" { n: int }\n'

@@ -11,12 +11,13 @@
 # WORKERS (serve --workers, 4), RUNS (end-to-end runs, 2000).
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
+source bench/lib.sh
 FLOWC=${FLOWC:-$ROOT/build/bin/flowc}
 SERVER_BIN=${SERVER_BIN:-$ROOT/build/tests/flowtest-server}
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-$(scaled 10)}
 CONNS=${CONNS:-64 256}
 WORKERS=${WORKERS:-4}
-RUNS=${RUNS:-2000}
+RUNS=${RUNS:-$(scaled 2000 20)}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 0; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/serve-bench.XXXXXX")
 cleanup() { [ -n "$SV_PID" ] && kill -9 "$SV_PID" 2>/dev/null; [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null; rm -rf "$T"; }

@@ -5,8 +5,9 @@
 # `flowc test` on it (best of 3 wall-clock runs, compilation included).
 # Target: 200 tests in under 1 s. A figure, not an assert.
 cd "$(dirname "$0")/.." || exit 2
+source bench/lib.sh
 FLOWC=${FLOWC:-build/bin/flowc}
-N=${N:-200}
+N=${N:-$(scaled 200 2)}
 if [ ! -x "$FLOWC" ]; then
     echo "test_bench: $FLOWC not built (run make)" >&2
     exit 2

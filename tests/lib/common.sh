@@ -4,6 +4,11 @@
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FLOWC=${FLOWC:-$ROOT/build-san/bin/flowc}
+# The runtime under ASan/UBSan (make SAN=1 O=build-san), for tests that link
+# it with gcc, and what a program linking the runtime needs besides it.
+SAN_RTLIB=$ROOT/build-san/lib/libflowrt-san.a
+RT_LIBS="-lcurl -lcrypto -ljansson -llmdb -lmicrohttpd -lpthread -lm -ldl"
+SANFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=98}
 

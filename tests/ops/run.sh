@@ -271,7 +271,7 @@ q "$J" resume >/dev/null 2>&1; rres=$?
 # ---- durable waits: kill -9 during a wait, resume at the original time ---------------
 if build waiter; then
     W=$T/waiter; WS=$T/wait.state
-    echo '{"secs": 3}' >"$T/w.json"
+    echo '{"secs": 6}' >"$T/w.json"
     ctl_reset
     "$W" run --event "$T/w.json" --state "$WS" >/dev/null 2>&1 &
     pid=$!
@@ -429,10 +429,9 @@ else
 fi
 
 # ---- the same commands under ASan/UBSan: the generated C and the runtime built by gcc ----
-SANFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 if "$FLOWC" build sync.flow --emit-c "$T/sync_san.c" -o "$T/sync_tcc" >/dev/null 2>&1 \
    && gcc -std=gnu11 $SANFLAGS -D_GNU_SOURCE -w -I"$ROOT/runtime" -I"$ROOT/stdlib" -o "$T/sync_san" "$T/sync_san.c" \
-          "$ROOT"/runtime/rt_*.c -lcurl -lcrypto -ljansson -llmdb $(pkg-config --libs libmicrohttpd 2>/dev/null) -lpthread -lm \
+          "$SAN_RTLIB" $RT_LIBS \
           2>"$T/san.build"; then
     S=$T/sync_san; SS=$T/san.state; SL=$T/san.log
     export ASAN_OPTIONS=detect_leaks=1:allow_user_segv_handler=1:use_sigaltstack=0

@@ -14,9 +14,8 @@ T=$(scratch)
 make -s all >/dev/null 2>"$T/make.err" || { fail "runtime build" "$(tail -5 "$T/make.err")"; exit 0; }
 
 # ---- 1. unit tests ---------------------------------------------------------
-SANFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 if gcc -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $SANFLAGS -Iruntime -Istdlib -o "$T/test_runtime" \
-        tests/runtime/test_runtime.c runtime/rt_*.c -lcurl -lcrypto -ljansson -llmdb -lmicrohttpd -lpthread -lm 2>"$T/unit.build"; then
+        tests/runtime/test_runtime.c "$SAN_RTLIB" $RT_LIBS 2>"$T/unit.build"; then
     ASAN_OPTIONS=detect_leaks=1:allow_user_segv_handler=1:use_sigaltstack=0 "$T/test_runtime" 2>"$T/unit.err"
     rc=$?
     if [ $rc -ne 0 ] && ! grep -q '^FAIL' "$T/unit.err"; then
@@ -159,7 +158,7 @@ fi
 # the same job built by gcc with ASan/UBSan over the runtime's sources: no reports
 # (apart from the deliberate null store in the crashing function step)
 if gcc -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -D_GNU_SOURCE -Iruntime -Istdlib \
-        -o "$T/handmade-san" tests/runtime/wf_handmade.c runtime/rt_*.c -lcurl -lcrypto -ljansson -llmdb -lmicrohttpd -lpthread -lm \
+        -o "$T/handmade-san" tests/runtime/wf_handmade.c "$SAN_RTLIB" $RT_LIBS \
         2>"$T/san.build"; then
     ctl_reset
     ctl_routes '[{"method": "POST", "path": "/hold", "responses": [{"status": 200, "body": {"held": true}}]}]'

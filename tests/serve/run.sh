@@ -442,7 +442,7 @@ ctl_routes '[{"method": "POST", "path": "/fetch/*", "responses": [{"status": 200
 # ---- trigger schedule: the cron unit tests, then a seconds schedule ---------
 if cc -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror -D_GNU_SOURCE -g \
       -fsanitize=address,undefined -fno-sanitize-recover=undefined -I"$ROOT/runtime" \
-      cron_test.c "$ROOT/runtime/rt_cron.c" -o "$T/cron_test" 2>"$T/cron_test.build"; then
+      cron_test.c "$SAN_RTLIB" $RT_LIBS -o "$T/cron_test" 2>"$T/cron_test.build"; then
     "$T/cron_test" >"$T/cron_test.out" 2>&1
     grep -E '^(PASS|FAIL): ' "$T/cron_test.out"
     sanitizer_report "$T/cron_test.out" && fail "cron unit tests under ASan/UBSan" "$(grep -m3 -E 'ERROR|runtime error' "$T/cron_test.out")"
@@ -451,7 +451,7 @@ else
 fi
 if cc -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror -D_GNU_SOURCE -g \
       -fsanitize=address,undefined -fno-sanitize-recover=undefined -I"$ROOT/runtime" \
-      hmac_test.c "$ROOT/runtime/rt_crypto.c" "$ROOT/runtime/rt_util.c" -lcrypto -ljansson -o "$T/hmac_test" 2>"$T/hmac_test.build"; then
+      hmac_test.c "$SAN_RTLIB" $RT_LIBS -o "$T/hmac_test" 2>"$T/hmac_test.build"; then
     "$T/hmac_test" >"$T/hmac_test.out" 2>&1
     grep -E '^(PASS|FAIL): ' "$T/hmac_test.out"
     sanitizer_report "$T/hmac_test.out" && fail "hmac unit tests under ASan/UBSan" "$(grep -m3 -E 'ERROR|runtime error' "$T/hmac_test.out")"
@@ -499,8 +499,7 @@ fi
 # that suspend the run, a fanout, a crashing function step that is caught)
 # linked by gcc with the runtime's sources sanitized, served under load.
 if gcc -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -D_GNU_SOURCE \
-        -I"$ROOT/runtime" -I"$ROOT/stdlib" -o "$T/handmade-san" "$ROOT/tests/runtime/wf_handmade.c" "$ROOT"/runtime/rt_*.c \
-        -lcurl -lcrypto -ljansson -llmdb -lmicrohttpd -lpthread -lm 2>"$T/hm.build"; then
+        -I"$ROOT/runtime" -I"$ROOT/stdlib" -o "$T/handmade-san" "$ROOT/tests/runtime/wf_handmade.c" "$SAN_RTLIB" $RT_LIBS 2>"$T/hm.build"; then
     awk '/^cat >"\$T\/routes.json" <<.JSON.$/{f=1;next} /^JSON$/{f=0} f' "$ROOT/tests/runtime/run.sh" >"$T/hm-routes.json"
     ctl_routes "$(cat "$T/hm-routes.json")"
     cat >"$T/go.lua" <<'LUA'
