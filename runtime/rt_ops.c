@@ -357,7 +357,7 @@ int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
         printf("%s\n", t);
         free(t);
     } else if (rt_store_damaged(rec)) {
-        printf("run %s  unreadable\n  %s\n", o->arg, rt_store_damaged(rec));
+        printf("run %s  unreadable\n  the run record cannot be read: %s\n", o->arg, rt_store_damaged(rec));
         print_steps_and_logs(out);
     } else {
         char created[40], ended[40], dur[32];
