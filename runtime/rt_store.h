@@ -37,8 +37,9 @@
 **                source? ("run", "enabled", ...), idem_key? (serve: the meta
 **                key of its Idempotency-Key, removed with the run) }
 ** User record: { id, enabled, settings: {...}, secrets: { NAME: sealed },
-**                created, updated, enabled_run? } — sealed secrets are
-**                encrypted (rt_users.c); the plain value is never stored.
+**                key_id?, created, updated, enabled_run? } — sealed secrets
+**                are encrypted and bound to (USER, NAME) (rt_users.c); the
+**                plain value is never stored. id is always read as USER.
 ** Step record: { kind, status, attempts: [{ n, started, ended, error?,
 **                http_status? }], started, ended, input?, output?, error?,
 **                next_at? (retrying), wake_at? (waits), count? (a fanout:
