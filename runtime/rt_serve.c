@@ -957,7 +957,8 @@ static void schedule_fire(serve *sv, int64_t t, bool catch_up)
     size_t i;
     json_t *u;
     json_array_foreach(users, i, u) {
-        if (json_is_true(json_object_get(u, "enabled")) && json_is_string(json_object_get(u, "id")))
+        /* a damaged record goes on: user_settings says why it gets no run */
+        if ((json_is_true(json_object_get(u, "enabled")) || rt_store_damaged(u)) && json_is_string(json_object_get(u, "id")))
             json_array_append(names, json_object_get(u, "id"));
     }
     if (!json_array_size(users)) json_array_append_new(names, json_null());
@@ -1084,6 +1085,13 @@ static bool authorized(serve *sv, struct MHD_Connection *conn)
 static json_t *user_settings(serve *sv, const char *user, unsigned *code, char *err, size_t n)
 {
     json_t *urec = user ? rt_store_get_user(sv->st, user) : NULL;
+    if (user && rt_store_damaged(urec)) {
+        snprintf(err, n, "user '%s''s record cannot be read (%s): store the user again, or restore the state from a "
+                 "backup", user, rt_store_damaged(urec));
+        *code = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        json_decref(urec);
+        return NULL;
+    }
     if (urec && !json_is_true(json_object_get(urec, "enabled"))) {
         snprintf(err, n, "user '%s' is disabled", user);
         *code = MHD_HTTP_FORBIDDEN;

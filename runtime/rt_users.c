@@ -35,7 +35,7 @@ static char *users_with_secrets(rt_store *st)
     size_t i;
     json_t *u;
     json_array_foreach(all, i, u) {
-        if (!json_object_size(json_object_get(u, "secrets")) && !json_object_get(u, "key_id")) continue;
+        if (!json_object_size(json_object_get(u, "secrets"))) continue;
         rt_buf_printf(&b, "%s%s", b.len ? ", " : "", json_string_value(json_object_get(u, "id")));
     }
     json_decref(all);
