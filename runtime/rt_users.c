@@ -379,9 +379,10 @@ static char *read_secret_file(const char *path, char *err, size_t n)
 /* What `show`/`list` print for a user: secrets as <set>. NEW reference. */
 static json_t *user_view(const rt_workflow *wf, const json_t *rec)
 {
-    json_t *v = json_pack("{s:O, s:b, s:O}", "id", json_object_get(rec, "id"), "enabled",
+    json_t *settings = json_object_get(rec, "settings");     /* none in a damaged record's stand-in */
+    json_t *v = json_pack("{s:O, s:b, s:o}", "id", json_object_get(rec, "id"), "enabled",
                           json_is_true(json_object_get(rec, "enabled")), "settings",
-                          json_object_get(rec, "settings") ? json_object_get(rec, "settings") : json_object());
+                          settings ? json_incref(settings) : json_object());
     json_t *sec = json_object();
     json_t *sealed = json_object_get(rec, "secrets");
     for (int i = 0; i < wf->nsecrets; i++)

@@ -301,6 +301,41 @@ else
     fail "state: serve and damaged records" "list=$(echo "$list" | head -c 300) one=$(echo "$one" | head -c 200) lock=$lockmode"
 fi
 
+# ---- the same paths under ASan/UBSan: the generated C and the runtime built by gcc ----
+SANFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+if "$FLOWC" build vault.flow --emit-c "$T/vault_san.c" -o "$T/vault_tcc" >/dev/null 2>&1 \
+   && gcc -std=gnu11 $SANFLAGS -D_GNU_SOURCE -w -I"$ROOT/runtime" -I"$ROOT/stdlib" -o "$T/vault_san" "$T/vault_san.c" \
+          "$ROOT"/runtime/rt_*.c -lcurl -lcrypto -ljansson -llmdb $(pkg-config --libs libmicrohttpd 2>/dev/null) -lpthread -lm \
+          2>"$T/san.build"; then
+    SL=$T/san.log SS=$T/san.state
+    cp -a "$D" "$T/san.rec"
+    cp -a "$B" "$T/san.trunc" && damage half "$T/san.trunc"
+    cp -a "$B" "$T/san.zero" && damage zero "$T/san.zero"
+    codes=""
+    run_san() { ASAN_OPTIONS=detect_leaks=1:allow_user_segv_handler=1:use_sigaltstack=0 "$T/vault_san" "$@" >>"$SL" 2>&1; codes="$codes $?"; }
+    run_san users set alice --secret "api_key=$A_SECRET" --state "$SS"
+    run_san users set bob --secret "api_key=$B_SECRET" --state "$SS"
+    set_secret "$SS" bob api_key "$(secret_of "$SS" alice api_key)"
+    run_san run --user bob --event "$T/ok1.json" --state "$SS"
+    set_secret "$SS" alice api_key "$("$TOOL" seal1 "$(cat "$SS/secrets.key")" "$OLD_SECRET")"
+    run_san run --user alice --event "$T/ok1.json" --state "$SS"
+    run_san history --state "$T/san.rec"
+    run_san history --json --state "$T/san.rec"
+    run_san show "$A_ID" --state "$T/san.rec"
+    run_san show "$F_ID" --json --state "$T/san.rec"
+    run_san users show gina --state "$T/san.rec"
+    run_san retry "$F_ID" --state "$T/san.rec"
+    run_san history --state "$T/san.trunc"
+    run_san run --event "$T/ok1.json" --state "$T/san.zero"
+    if [ "$codes" == " 0 0 0 0 0 0 2 2 2 1 2 2" ] && ! sanitizer_report "$SL"; then
+        pass "state: sealing, migration, damaged records and damaged data files are ASan/UBSan clean"
+    else
+        fail "state: sanitized commands" "codes=$codes $(grep -m3 -E 'ERROR|runtime error' "$SL")"
+    fi
+else
+    fail "state: sanitized job binary builds" "$(head -3 "$T/san.build")"
+fi
+
 # no secret in any output or state file
 if grep -rqa -e "$A_SECRET" -e "$B_SECRET" -e "$OLD_SECRET" "$T" --exclude=flip.rec 2>/dev/null; then
     fail "state: no secret value in any state dir or output" "$(grep -rla -e "$A_SECRET" -e "$B_SECRET" -e "$OLD_SECRET" "$T" | head -3)"
