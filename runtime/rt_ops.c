@@ -258,72 +258,6 @@ static json_t *damaged_keys(const json_t *run, const json_t *steps, const json_t
     return keys;
 }
 
-/* The step records and log lines of show's text form. */
-static void print_steps_and_logs(json_t *out)
-{
-    printf("steps:\n");
-    size_t i;
-    json_t *s;
-    json_array_foreach(json_object_get(out, "steps"), i, s) {
-        size_t na = json_array_size(json_object_get(s, "attempts"));
-        char d[32] = "", t0[40];
-        if (json_object_get(s, "duration_ms")) fmt_duration(num(s, "duration_ms"), d, sizeof d);
-        fmt_time(num(s, "started"), t0, sizeof t0);
-        printf("  %-28s %-10s", str(s, "path"), str(s, "status"));
-        if (na) printf(" %zu attempt%s", na, na == 1 ? "" : "s");
-        printf("  %s%s%s%s\n", t0, *d ? " (" : "", d, *d ? ")" : "");
-        if (json_is_true(json_object_get(s, "continued"))) printf("      (failure continued: the run went on)\n");
-        json_t *a;
-        size_t k;
-        json_array_foreach(json_object_get(s, "attempts"), k, a) {
-            char ad[32];
-            fmt_duration(num(a, "duration_ms"), ad, sizeof ad);
-            printf("      attempt %lld: %s", (long long)num(a, "n"), ad);
-            const char *ae = str(a, "error");
-            if (num(a, "http_status") && !(ae && strncmp(ae, "HTTP ", 5) == 0))
-                printf(", HTTP %lld", (long long)num(a, "http_status"));
-            if (ae) printf(", %s", ae);
-            printf("\n");
-        }
-        if (num(s, "next_at")) {
-            char w[40];
-            fmt_time(num(s, "next_at"), w, sizeof w);
-            printf("      next attempt at %s\n", w);
-        }
-        if (num(s, "wake_at")) {
-            char w[40];
-            fmt_time(num(s, "wake_at"), w, sizeof w);
-            printf("      wakes at %s%s\n", w, json_is_true(json_object_get(s, "skipped")) ? " (skipped)" : "");
-        }
-        json_t *in = json_object_get(s, "input");
-        if (json_is_object(in) && str(in, "method")) {
-            printf("      request  %s %s\n", str(in, "method"), str(in, "url"));
-            const char *hk;
-            json_t *hv;
-            json_object_foreach(json_object_get(in, "headers"), hk, hv)
-                printf("               %s: %s\n", hk, json_string_value(hv) ? json_string_value(hv) : "");
-            if (json_object_get(in, "json")) print_field("      ", "json", json_object_get(in, "json"));
-            if (json_object_get(in, "body")) print_field("      ", "body", json_object_get(in, "body"));
-        } else {
-            print_field("      ", "input", in);
-        }
-        print_field("      ", "output", json_object_get(s, "output"));
-        if (!json_object_get(s, "output") && json_is_integer(json_object_get(s, "count")))
-            printf("      output   %lld items (not stored as a list: each item's steps are listed)\n",
-                   (long long)num(s, "count"));
-        if (str(s, "error")) printf("      error    %s\n", str(s, "error"));
-        if (rt_store_damaged(s)) printf("      record damaged: %s\n", rt_store_damaged(s));
-    }
-    json_t *ll = json_object_get(out, "logs");
-    if (json_array_size(ll)) printf("log:\n");
-    json_array_foreach(ll, i, s) {
-        char t[40];
-        fmt_time(num(s, "ts"), t, sizeof t);
-        if (rt_store_damaged(s)) printf("  %s  [log record %s cannot be read: %s]\n", t, str(s, "path"), rt_store_damaged(s));
-        else printf("  %s  %s\n", t, str(s, "msg"));
-    }
-}
-
 int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
 {
     if (!o->arg) return rt_cli_usage_error(wf, "%s", "show needs a RUN_ID (see `history`)");
@@ -356,10 +290,11 @@ int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
         char *t = json_dumps(out, JSON_INDENT(2));
         printf("%s\n", t);
         free(t);
-    } else if (rt_store_damaged(rec)) {
-        printf("run %s  unreadable\n  the run record cannot be read: %s\n", o->arg, rt_store_damaged(rec));
-        print_steps_and_logs(out);
     } else {
+        if (rt_store_damaged(rec)) {    /* nothing of it but its id: its steps and logs follow */
+            printf("run %s  unreadable\n  the run record cannot be read: %s\n", o->arg, rt_store_damaged(rec));
+            goto steps;
+        }
         char created[40], ended[40], dur[32];
         fmt_time(num(rec, "created"), created, sizeof created);
         fmt_time(num(rec, "ended"), ended, sizeof ended);
@@ -376,7 +311,69 @@ int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
         }
         print_field("  ", "trigger", json_object_get(rec, "trigger"));
         print_field("  ", "settings", json_object_get(rec, "settings"));
-        print_steps_and_logs(out);
+    steps:
+        printf("steps:\n");
+        size_t i;
+        json_t *s;
+        json_array_foreach(json_object_get(out, "steps"), i, s) {
+            size_t na = json_array_size(json_object_get(s, "attempts"));
+            char d[32] = "", t0[40];
+            if (json_object_get(s, "duration_ms")) fmt_duration(num(s, "duration_ms"), d, sizeof d);
+            fmt_time(num(s, "started"), t0, sizeof t0);
+            printf("  %-28s %-10s", str(s, "path"), str(s, "status"));
+            if (na) printf(" %zu attempt%s", na, na == 1 ? "" : "s");
+            printf("  %s%s%s%s\n", t0, *d ? " (" : "", d, *d ? ")" : "");
+            if (json_is_true(json_object_get(s, "continued"))) printf("      (failure continued: the run went on)\n");
+            json_t *a;
+            size_t k;
+            json_array_foreach(json_object_get(s, "attempts"), k, a) {
+                char ad[32];
+                fmt_duration(num(a, "duration_ms"), ad, sizeof ad);
+                printf("      attempt %lld: %s", (long long)num(a, "n"), ad);
+                const char *ae = str(a, "error");
+                if (num(a, "http_status") && !(ae && strncmp(ae, "HTTP ", 5) == 0))
+                    printf(", HTTP %lld", (long long)num(a, "http_status"));
+                if (ae) printf(", %s", ae);
+                printf("\n");
+            }
+            if (num(s, "next_at")) {
+                char w[40];
+                fmt_time(num(s, "next_at"), w, sizeof w);
+                printf("      next attempt at %s\n", w);
+            }
+            if (num(s, "wake_at")) {
+                char w[40];
+                fmt_time(num(s, "wake_at"), w, sizeof w);
+                printf("      wakes at %s%s\n", w, json_is_true(json_object_get(s, "skipped")) ? " (skipped)" : "");
+            }
+            json_t *in = json_object_get(s, "input");
+            if (json_is_object(in) && str(in, "method")) {
+                printf("      request  %s %s\n", str(in, "method"), str(in, "url"));
+                const char *hk;
+                json_t *hv;
+                json_object_foreach(json_object_get(in, "headers"), hk, hv)
+                    printf("               %s: %s\n", hk, json_string_value(hv) ? json_string_value(hv) : "");
+                if (json_object_get(in, "json")) print_field("      ", "json", json_object_get(in, "json"));
+                if (json_object_get(in, "body")) print_field("      ", "body", json_object_get(in, "body"));
+            } else {
+                print_field("      ", "input", in);
+            }
+            print_field("      ", "output", json_object_get(s, "output"));
+            if (!json_object_get(s, "output") && json_is_integer(json_object_get(s, "count")))
+                printf("      output   %lld items (not stored as a list: each item's steps are listed)\n",
+                       (long long)num(s, "count"));
+            if (str(s, "error")) printf("      error    %s\n", str(s, "error"));
+            if (rt_store_damaged(s)) printf("      record damaged: %s\n", rt_store_damaged(s));
+        }
+        json_t *ll = json_object_get(out, "logs");
+        if (json_array_size(ll)) printf("log:\n");
+        json_array_foreach(ll, i, s) {
+            char t[40];
+            fmt_time(num(s, "ts"), t, sizeof t);
+            if (rt_store_damaged(s))
+                printf("  %s  [log record %s cannot be read: %s]\n", t, str(s, "path"), rt_store_damaged(s));
+            else printf("  %s  %s\n", t, str(s, "msg"));
+        }
         if (json_object_get(rec, "output")) print_field("", "output", json_object_get(rec, "output"));
         if (str(rec, "error")) printf("error    %s\n", str(rec, "error"));
     }

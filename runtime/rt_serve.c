@@ -958,7 +958,8 @@ static void schedule_fire(serve *sv, int64_t t, bool catch_up)
     json_t *u;
     json_array_foreach(users, i, u) {
         /* a damaged record goes on: user_settings says why it gets no run */
-        if ((json_is_true(json_object_get(u, "enabled")) || rt_store_damaged(u)) && json_is_string(json_object_get(u, "id")))
+        bool wanted = json_is_true(json_object_get(u, "enabled")) || rt_store_damaged(u);
+        if (wanted && json_is_string(json_object_get(u, "id")))
             json_array_append(names, json_object_get(u, "id"));
     }
     if (!json_array_size(users)) json_array_append_new(names, json_null());

@@ -374,6 +374,11 @@ static json_t *decode(const MDB_val *v, char *why, size_t n)
     json_error_t je;
     json_t *rec = json_loadb(v->mv_data, v->mv_size, JSON_ALLOW_NUL, &je);
     if (!rec) snprintf(why, n, "%zu bytes that are not JSON (%s at byte %d)", v->mv_size, je.text, je.position);
+    else if (!json_is_object(rec)) snprintf(why, n, "%zu bytes of JSON that is not an object", v->mv_size);
+    if (!json_is_object(rec)) {
+        json_decref(rec);
+        rec = NULL;
+    }
     return rec;
 }
 

@@ -338,7 +338,8 @@ json_t *rt_users_get_enabled(rt_store *st, const rt_workflow *wf, const char *us
     }
     if (rt_store_damaged(rec)) {
         snprintf(err, n, "user '%s''s record cannot be read (%s): restore the state from a backup, or store the user "
-                 "again with `%s users set %s --settings FILE --secret ...`", user, rt_store_damaged(rec), wf->name, user);
+                 "again with `%s users set %s --settings FILE --secret ...`", user, rt_store_damaged(rec), wf->name,
+                 user);
         json_decref(rec);
         return NULL;
     }
