@@ -156,12 +156,32 @@ const char *rt_users_state_dir(const rt_workflow *wf, const rt_cli_opts *o, char
     return state_dir(wf, o, buf, n);
 }
 
+void rt_cli_warn_open_state(rt_store *st)
+{
+    static int warned;
+    char msg[1200];
+    if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED) && rt_store_mode_warning(st, msg, sizeof msg))
+        rt_log_emit(NULL, "warning", json_pack("{s:s}", "event", "state_mode"), "%s", msg);
+}
+
+static rt_store *open_store(const rt_workflow *wf, const rt_cli_opts *o, bool reader)
+{
+    char buf[4096], err[1024];
+    const char *dir = state_dir(wf, o, buf, sizeof buf);
+    rt_store *st = reader ? rt_store_open_reader(dir, err, sizeof err) : rt_store_open(dir, o->batch, err, sizeof err);
+    if (!st) cli_error(wf, "%s", err);
+    else rt_cli_warn_open_state(st);
+    return st;
+}
+
 rt_store *rt_cli_open_store(const rt_workflow *wf, const rt_cli_opts *o)
 {
-    char buf[4096], err[512];
-    rt_store *st = rt_store_open(state_dir(wf, o, buf, sizeof buf), o->batch, err, sizeof err);
-    if (!st) cli_error(wf, "%s", err);
-    return st;
+    return open_store(wf, o, false);
+}
+
+rt_store *rt_cli_open_store_reader(const rt_workflow *wf, const rt_cli_opts *o)
+{
+    return open_store(wf, o, true);
 }
 
 /* ---- inputs ------------------------------------------------------------- */
@@ -525,6 +545,7 @@ typedef struct resume_scan {
     const rt_workflow *wf;
     json_t *todo;               /* records to run now, oldest first */
     json_t *other_versions;     /* version -> [run ids] */
+    json_t *damaged;            /* ids of run records that cannot be read */
     int64_t next_due;           /* earliest wake_at still in the future, or 0 */
     const char *next_id;
     char next_id_buf[RT_RUN_ID_LEN + 1];
@@ -534,6 +555,10 @@ typedef struct resume_scan {
 static bool resume_visit(json_t *rec, void *arg)
 {
     resume_scan *r = arg;
+    if (rt_store_damaged(rec)) {
+        json_array_append(r->damaged, json_object_get(rec, "id"));
+        return true;
+    }
     const char *id = json_string_value(json_object_get(rec, "id"));
     const char *name = json_string_value(json_object_get(rec, "workflow"));
     const char *version = json_string_value(json_object_get(rec, "version"));
@@ -592,6 +617,28 @@ int rt_cli_report_other_versions(const rt_workflow *wf, json_t *other, const cha
     return n;
 }
 
+void rt_cli_report_damaged_runs(const json_t *ids, const char *what)
+{
+    size_t n = json_array_size(ids);
+    if (!n) return;
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id) {
+        if (i == 10) {
+            rt_buf_printf(&b, " ... (%zu more)", n - 10);
+            break;
+        }
+        rt_buf_printf(&b, " %s", json_string_value(id));
+    }
+    rt_log_emit(NULL, "warning", json_pack("{s:s, s:I, s:O}", "event", "damaged_records", "count", (json_int_t)n,
+                                           "runs", ids),
+                "%zu run record%s could not be read (damaged data in the state; %s):%s; restore the state from a "
+                "backup to recover %s", n, n == 1 ? "" : "s", what, b.data, n == 1 ? "it" : "them");
+    rt_buf_free(&b);
+}
+
 /* One pass: runs every unfinished run of this version whose time has come
 ** (oldest first), suspending waits beyond RESUME_HORIZON_MS; r reports the
 ** rest. Returns the exit code so far and counts what ran in *resumed. */
@@ -599,7 +646,7 @@ static int resume_pass(const rt_workflow *wf, rt_store *st, const rt_cli_opts *o
 {
     static const char *const unfinished[] = { "queued", "running", "waiting", "interrupted" };
     for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
-        rt_run_query q = { .status = unfinished[i], .oldest_first = true };
+        rt_run_query q = { .status = unfinished[i], .oldest_first = true, .damaged_too = true };
         rt_store_scan_runs(st, &q, resume_visit, r);
     }
     /* oldest first across the statuses: ids are time-ordered */
@@ -654,11 +701,12 @@ static int cmd_resume(const rt_workflow *wf, const rt_cli_opts *o)
     if (!st) return RT_EXIT_USAGE;
     int rc = RT_EXIT_OK, resumed = 0, other = 0, busy = 0;
     for (bool first = true;; first = false) {
-        resume_scan r = { .wf = wf, .todo = json_array(), .other_versions = json_object() };
+        resume_scan r = { .wf = wf, .todo = json_array(), .other_versions = json_object(), .damaged = json_array() };
         int pass_rc = resume_pass(wf, st, o, &r, &resumed);
         if (pass_rc == RT_EXIT_INTERRUPTED || (pass_rc == RT_EXIT_FAILED && rc == RT_EXIT_OK)) rc = pass_rc;
         if (first) {
             other = rt_cli_report_other_versions(wf, r.other_versions, "unfinished");
+            rt_cli_report_damaged_runs(r.damaged, "not resumed");
             busy = r.busy;
             if (busy) rt_log_emit(NULL, "info", NULL, "%d run%s in progress in another process; left alone", busy,
                                   busy == 1 ? " is" : "s are");
@@ -679,6 +727,7 @@ static int cmd_resume(const rt_workflow *wf, const rt_cli_opts *o)
         }
         json_decref(r.todo);
         json_decref(r.other_versions);
+        json_decref(r.damaged);
         if (!more || o->no_wait || !rt_exec_sleep_ms(r.next_due - rt_now_ms())) break;
     }
     if (!resumed && !other && !busy && rc == RT_EXIT_OK) rt_log_emit(NULL, "info", NULL, "no unfinished runs");
@@ -719,7 +768,7 @@ static json_t *unfinished_by_version(const rt_workflow *wf, const rt_cli_opts *o
     snprintf(path, sizeof path, "%s/data.mdb", state_dir(wf, o, buf, sizeof buf));
     json_t *counts = json_object();
     if (access(path, F_OK) != 0) return counts;
-    rt_store *st = rt_cli_open_store(wf, o);
+    rt_store *st = rt_cli_open_store_reader(wf, o);
     if (!st) return counts;
     static const char *const unfinished[] = { "queued", "running", "waiting", "interrupted" };
     for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {

@@ -44,8 +44,15 @@ typedef struct rt_cli_opts {
     bool disabled;              /* users set --disabled */
 } rt_cli_opts;
 
-/* Opens the state directory of the options (prints why not): NULL on error. */
+/* Opens the state directory of the options (prints why not): NULL on error.
+** Warns once when the state can be read by other users. */
 rt_store *rt_cli_open_store(const rt_workflow *wf, const rt_cli_opts *o);
+/* The same for commands that only read: a state that cannot be written
+** (a read-only mount, a backup) is opened read-only (rt_store_open_reader). */
+rt_store *rt_cli_open_store_reader(const rt_workflow *wf, const rt_cli_opts *o);
+/* A warning (once per process) when the state's directory or files are
+** open to other users (rt_store_mode_warning). */
+void rt_cli_warn_open_state(rt_store *st);
 
 /* The JSON in FILE ("-" = stdin): a NEW reference, or NULL with a message. */
 json_t *rt_cli_read_json_file(const char *path, const char *what, char *err, size_t n);
@@ -85,6 +92,10 @@ int rt_cli_usage_error(const rt_workflow *wf, const char *fmt, const char *arg);
 ** need another binary ("N unfinished runs need the binary of version V
 ** (this one is W): ID ..."); returns how many. */
 int rt_cli_report_other_versions(const rt_workflow *wf, json_t *other, const char *what);
+/* Logs one warning naming the runs (ids, borrowed) whose records could not
+** be read (damaged data in the state) and what was done about them
+** ("listed as unreadable", "not resumed"); nothing when there are none. */
+void rt_cli_report_damaged_runs(const json_t *ids, const char *what);
 /* Fills in what a trigger's payload carries by definition and a manual run
 ** leaves out: a schedule's `time` (the scheduled time; at_ms when the
 ** payload has none, as when a schedule workflow is run by hand). payload is

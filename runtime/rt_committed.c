@@ -142,6 +142,12 @@ json_t *rt_committed_get(rt_committed *cm, const char *path, char *err, size_t e
     bool stored = !top && set_has(cm, path);
     pthread_mutex_unlock(&cm->lock);
     if (stored) rec = rt_store_get_step(cm->st, cm->run_id, path, err, errlen);
+    if (rt_store_damaged(rec)) {        /* not "never ran": that would send it again */
+        snprintf(err, errlen, "the record of step '%s' of run %s cannot be read: %s", path, cm->run_id,
+                 rt_store_damaged(rec));
+        json_decref(rec);
+        rec = NULL;
+    }
     return rec;
 }
 

@@ -25,8 +25,8 @@ rt_committed *rt_committed_new(rt_store *st, const char *run_id);
 void rt_committed_free(rt_committed *cm);
 
 /* The record committed at path: a NEW reference, or NULL when there is
-** none. A store error returns NULL with the message in err (else err is
-** ""): the step must not run as if it never did. */
+** none. A store error or a damaged record returns NULL with the message
+** in err (else err is ""): the step must not run as if it never did. */
 json_t *rt_committed_get(rt_committed *cm, const char *path, char *err, size_t errlen);
 /* The engine committed a record at path. Fanout-item and page paths are
 ** remembered (a retried fanout skips finished items, a retried pagination

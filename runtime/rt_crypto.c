@@ -1,6 +1,6 @@
 /*
-** rt_crypto.c — SHA-256, HMAC-SHA256 and ChaCha20-Poly1305 over libcrypto
-** (rt_crypto.h).
+** rt_crypto.c — SHA-256, HMAC-SHA256 and ChaCha20-Poly1305 (with
+** associated data) over libcrypto (rt_crypto.h).
 */
 #include "rt_crypto.h"
 
@@ -74,9 +74,22 @@ bool rt_random_bytes(void *out, size_t n)
     return true;
 }
 
-/* One ChaCha20-Poly1305 pass: encrypt (tag out) or decrypt (tag checked). */
-static bool aead(bool encrypt, const uint8_t key[32], const uint8_t nonce[12], const uint8_t *in, size_t n,
-                 uint8_t *out, uint8_t tag[16])
+void rt_seal_ad(rt_buf *out, const char *const *fields, size_t n)
+{
+    out->len = 0;
+    rt_buf_append(out, "", 0);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = fields[i] ? strlen(fields[i]) : 0;
+        uint8_t be[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len };
+        rt_buf_append(out, be, 4);
+        if (len) rt_buf_append(out, fields[i], len);
+    }
+}
+
+/* One ChaCha20-Poly1305 pass: encrypt (tag out) or decrypt (tag checked),
+** authenticating ad (adlen bytes, may be 0) with the text. */
+static bool aead(bool encrypt, const uint8_t key[32], const uint8_t nonce[12], const void *ad, size_t adlen,
+                 const uint8_t *in, size_t n, uint8_t *out, uint8_t tag[16])
 {
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int len = 0, fin = 0, enc = encrypt ? 1 : 0;
@@ -84,6 +97,8 @@ static bool aead(bool encrypt, const uint8_t key[32], const uint8_t nonce[12], c
               EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) &&
               EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc);
     if (ok && !encrypt) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, tag);
+    if (ok && adlen) ok = EVP_CipherUpdate(ctx, NULL, &len, ad, (int)adlen);     /* out NULL: associated data */
+    len = 0;
     if (ok && n) ok = EVP_CipherUpdate(ctx, out, &len, in, (int)n);
     if (ok) ok = EVP_CipherFinal_ex(ctx, out + len, &fin);
     if (ok && encrypt) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag);
@@ -91,18 +106,18 @@ static bool aead(bool encrypt, const uint8_t key[32], const uint8_t nonce[12], c
     return ok;
 }
 
-char *rt_seal(const uint8_t key[32], const char *value)
+char *rt_seal(const uint8_t key[32], const void *ad, size_t adlen, const char *value)
 {
     uint8_t nonce[12], tag[16];
     if (!rt_random_bytes(nonce, sizeof nonce)) return NULL;
     size_t n = strlen(value);
     uint8_t *buf = rt_xmalloc(n + 1);
-    if (!aead(true, key, nonce, (const uint8_t *)value, n, buf, tag)) {
+    if (!aead(true, key, nonce, ad, adlen, (const uint8_t *)value, n, buf, tag)) {
         free(buf);
         return NULL;
     }
     char *out = rt_xmalloc(4 + 24 + 1 + 2 * n + 1 + 32 + 1);
-    memcpy(out, "cp1:", 4);
+    memcpy(out, "cp2:", 4);
     rt_hex_encode(nonce, 12, out + 4);
     out[28] = ':';
     rt_hex_encode(buf, n, out + 29);
@@ -112,16 +127,26 @@ char *rt_seal(const uint8_t key[32], const char *value)
     return out;
 }
 
-char *rt_unseal(const uint8_t key[32], const char *sealed)
+char *rt_unseal(const uint8_t key[32], const void *ad, size_t adlen, const char *sealed, int *version)
 {
     uint8_t nonce[12], tag[16];
     size_t len = sealed ? strlen(sealed) : 0;
-    if (len < 29 + 1 + 32 || strncmp(sealed, "cp1:", 4) != 0 || sealed[28] != ':' || sealed[len - 33] != ':')
-        return NULL;
+    *version = 0;
+    if (len < 29 + 1 + 32 || sealed[28] != ':' || sealed[len - 33] != ':' || (len - 29 - 33) % 2) return NULL;
+    if (strncmp(sealed, "cp1:", 4) == 0) *version = 1;
+    else if (strncmp(sealed, "cp2:", 4) == 0) *version = 2;
+    else return NULL;
     size_t n = (len - 29 - 33) / 2;
-    if (!rt_hex_decode(sealed + 4, 24, nonce, 12) || !rt_hex_decode(sealed + len - 32, 32, tag, 16)) return NULL;
+    if (!rt_hex_decode(sealed + 4, 24, nonce, 12) || !rt_hex_decode(sealed + len - 32, 32, tag, 16)) {
+        *version = 0;
+        return NULL;
+    }
     uint8_t *cipher = rt_xmalloc(n + 1), *plain = rt_xmalloc(n + 1);
-    bool ok = rt_hex_decode(sealed + 29, len - 29 - 33, cipher, n) && aead(false, key, nonce, cipher, n, plain, tag);
+    bool hex = rt_hex_decode(sealed + 29, len - 29 - 33, cipher, n);
+    if (!hex) *version = 0;
+    /* version 1 had no associated data: its values are bound to nothing */
+    bool ok = hex && aead(false, key, nonce, *version == 1 ? NULL : ad, *version == 1 ? 0 : adlen, cipher, n, plain,
+                          tag);
     free(cipher);
     if (!ok || memchr(plain, 0, n)) {
         OPENSSL_cleanse(plain, n);

@@ -73,11 +73,26 @@ typedef struct history_scan {
     const rt_workflow *wf;
     json_t *rows;
     int limit;
+    json_t *damaged;            /* ids of the run records that could not be read */
 } history_scan;
 
 static bool history_visit(json_t *r, void *arg)
 {
     history_scan *h = arg;
+    if (rt_store_damaged(r)) {      /* listed where it was, never left out */
+        const char *id = str(r, "id");
+        json_array_append_new(h->damaged, json_string(id));
+        /* a run id starts with its creation time (12 hex digits of ms) */
+        char hex[13] = "", t[40];
+        snprintf(hex, sizeof hex, "%s", id);
+        json_int_t created = (json_int_t)strtoll(hex, NULL, 16);
+        fmt_time(created, t, sizeof t);
+        json_t *row = json_pack("{s:s, s:s, s:s+, s:n, s:s, s:I, s:i}", "id", id, "status", "unreadable", "error",
+                                "record damaged: ", rt_store_damaged(r), "trigger", "started", t, "started_ms",
+                                created, "duration_ms", -1);
+        json_array_append_new(h->rows, row);
+        return h->limit <= 0 || (int)json_array_size(h->rows) < h->limit;
+    }
     const char *name = str(r, "workflow");
     if (name && strcmp(name, h->wf->name) != 0) return true;
     json_t *row = json_object();
@@ -109,11 +124,12 @@ int rt_ops_history(const rt_workflow *wf, const rt_cli_opts *o)
     if (o->status && !valid_status(o->status))
         return rt_cli_usage_error(wf, "--status is queued, running, waiting, succeeded, failed or interrupted, not '%s'",
                                   o->status);
-    rt_store *st = rt_cli_open_store(wf, o);
+    rt_store *st = rt_cli_open_store_reader(wf, o);
     if (!st) return RT_EXIT_USAGE;
-    history_scan h = { wf, json_array(), o->limit_set ? o->limit : HISTORY_DEFAULT_LIMIT };
-    rt_run_query q = { .status = o->status, .user = o->user, .since_ms = since };
-    rt_store_scan_runs(st, &q, history_visit, &h);
+    history_scan h = { wf, json_array(), o->limit_set ? o->limit : HISTORY_DEFAULT_LIMIT, json_array() };
+    rt_run_query q = { .status = o->status, .user = o->user, .since_ms = since, .damaged_too = true };
+    int rc = rt_store_scan_runs(st, &q, history_visit, &h);
+    if (rc != 0) rt_log_emit(NULL, "error", NULL, "cannot list the runs: %s", rt_store_strerror(rc));
     /* secrets may sit in error messages of older binaries: redact what we know */
     json_t *rows = rt_redact_json(h.rows);
     json_decref(h.rows);
@@ -147,10 +163,13 @@ int rt_ops_history(const rt_workflow *wf, const rt_cli_opts *o)
             }
             printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  %s%s%.80s\n", str(r, "id"), st_buf,
                    str(r, "user") ? str(r, "user") : "-", trig, str(r, "started"), dur,
-                   fs ? fs : "", fs && err ? ": " : "", err && (fs || strcmp(st_buf, "failed") == 0) ? err : "");
+                   fs ? fs : "", fs && err ? ": " : "",
+                   err && (fs || strcmp(st_buf, "failed") == 0 || strcmp(st_buf, "unreadable") == 0) ? err : "");
         }
     }
     json_decref(rows);
+    rt_cli_report_damaged_runs(h.damaged, "listed as unreadable");
+    json_decref(h.damaged);
     rt_store_close(st);
     return RT_EXIT_OK;
 }
@@ -224,19 +243,41 @@ static void register_secrets(const rt_workflow *wf, const rt_cli_opts *o, rt_sto
     }
 }
 
+/* The records of a run that are stand-ins for damaged ones, named by key:
+** a NEW array of strings. */
+static json_t *damaged_keys(const json_t *run, const json_t *steps, const json_t *logs)
+{
+    json_t *keys = json_array();
+    if (rt_store_damaged(run)) json_array_append_new(keys, json_sprintf("the run record %s", str(run, "id")));
+    const char *path;
+    json_t *rec;
+    json_object_foreach((json_t *)steps, path, rec)
+        if (rt_store_damaged(rec)) json_array_append_new(keys, json_sprintf("step record '%s'", path));
+    json_object_foreach((json_t *)logs, path, rec)
+        if (rt_store_damaged(rec)) json_array_append_new(keys, json_sprintf("log record '%s'", path));
+    return keys;
+}
+
 int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
 {
     if (!o->arg) return rt_cli_usage_error(wf, "%s", "show needs a RUN_ID (see `history`)");
-    rt_store *st = rt_cli_open_store(wf, o);
+    rt_store *st = rt_cli_open_store_reader(wf, o);
     if (!st) return RT_EXIT_USAGE;
-    json_t *raw = rt_store_get_run(st, o->arg);
-    if (!raw) {
-        fprintf(stderr, "%s: no run %s (see `%s history`)\n", wf->name, o->arg, wf->name);
+    char why[600];
+    json_t *raw = rt_store_read_run(st, o->arg, why, sizeof why);
+    json_t *steps = rt_store_get_steps(st, o->arg), *logs = rt_store_get_logs(st, o->arg);
+    if (!raw && (!why[0] || (!json_object_size(steps) && !json_object_size(logs)))) {
+        if (why[0]) fprintf(stderr, "%s: %s; restore the state from a backup to recover it\n", wf->name, why);
+        else fprintf(stderr, "%s: no run %s (see `%s history`)\n", wf->name, o->arg, wf->name);
+        json_decref(steps);
+        json_decref(logs);
         rt_store_close(st);
         return RT_EXIT_USAGE;
     }
-    register_secrets(wf, o, st, raw);
-    json_t *steps = rt_store_get_steps(st, o->arg), *logs = rt_store_get_logs(st, o->arg);
+    /* a damaged run record: its steps and logs are still shown */
+    if (!raw) raw = json_pack("{s:s, s:s, s:s}", "id", o->arg, "status", "unreadable", "damaged", why);
+    else register_secrets(wf, o, st, raw);
+    json_t *damaged = damaged_keys(raw, steps, logs);
     json_t *all = json_pack("{s:o, s:o, s:o}", "run", raw, "steps", ordered_records(steps, "started"), "logs",
                             ordered_records(logs, "ts"));
     json_decref(steps);
@@ -250,6 +291,10 @@ int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
         printf("%s\n", t);
         free(t);
     } else {
+        if (rt_store_damaged(rec)) {    /* nothing of it but its id: its steps and logs follow */
+            printf("run %s  unreadable\n  the run record cannot be read: %s\n", o->arg, rt_store_damaged(rec));
+            goto steps;
+        }
         char created[40], ended[40], dur[32];
         fmt_time(num(rec, "created"), created, sizeof created);
         fmt_time(num(rec, "ended"), ended, sizeof ended);
@@ -266,6 +311,7 @@ int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
         }
         print_field("  ", "trigger", json_object_get(rec, "trigger"));
         print_field("  ", "settings", json_object_get(rec, "settings"));
+    steps:
         printf("steps:\n");
         size_t i;
         json_t *s;
@@ -317,20 +363,38 @@ int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
                 printf("      output   %lld items (not stored as a list: each item's steps are listed)\n",
                        (long long)num(s, "count"));
             if (str(s, "error")) printf("      error    %s\n", str(s, "error"));
+            if (rt_store_damaged(s)) printf("      record damaged: %s\n", rt_store_damaged(s));
         }
         json_t *ll = json_object_get(out, "logs");
         if (json_array_size(ll)) printf("log:\n");
         json_array_foreach(ll, i, s) {
             char t[40];
             fmt_time(num(s, "ts"), t, sizeof t);
-            printf("  %s  %s\n", t, str(s, "msg"));
+            if (rt_store_damaged(s))
+                printf("  %s  [log record %s cannot be read: %s]\n", t, str(s, "path"), rt_store_damaged(s));
+            else printf("  %s  %s\n", t, str(s, "msg"));
         }
         if (json_object_get(rec, "output")) print_field("", "output", json_object_get(rec, "output"));
         if (str(rec, "error")) printf("error    %s\n", str(rec, "error"));
     }
     json_decref(out);
+    int rc = RT_EXIT_OK;
+    size_t nd = json_array_size(damaged);
+    if (nd) {               /* shown above as unreadable; named here, and the exit status says so */
+        rt_buf b = { 0 };
+        rt_buf_append(&b, "", 0);
+        size_t i;
+        json_t *k;
+        json_array_foreach(damaged, i, k) rt_buf_printf(&b, "%s%s", i ? "; " : "", json_string_value(k));
+        rt_log_emit(o->arg, "warning", json_pack("{s:s, s:O}", "event", "damaged_records", "records", damaged),
+                    "%zu record%s of run %s could not be read (damaged data in the state): %s; restore the state "
+                    "from a backup to recover %s", nd, nd == 1 ? "" : "s", o->arg, b.data, nd == 1 ? "it" : "them");
+        rt_buf_free(&b);
+        rc = RT_EXIT_USAGE;
+    }
+    json_decref(damaged);
     rt_store_close(st);
-    return RT_EXIT_OK;
+    return rc;
 }
 
 /* ---- retry -------------------------------------------------------------- */
@@ -345,6 +409,7 @@ static json_t *records_to_drop(const json_t *steps)
     json_object_foreach((json_t *)steps, path, rec) {
         const char *s = str(rec, "status");
         if (!s || strcmp(s, "succeeded") == 0) continue;
+        if (rt_store_damaged(rec)) continue;   /* kept: the replay reports it, never runs the step again blindly */
         if (strcmp(s, "waiting") == 0) continue;
         if (strcmp(s, "failed") == 0 && json_is_true(json_object_get(rec, "continued"))) continue;
         json_array_append_new(drop, json_string(path));

@@ -364,7 +364,7 @@ static void sd_notify_msg(const char *msg)
 ** logrotate moved the file. */
 static bool open_log_file(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);    /* runs' errors are in it */
     if (fd < 0) return false;
     rt_log_flush();
     fflush(stderr);
@@ -874,6 +874,7 @@ typedef struct recovery {
     serve *sv;
     int queued, waiting, elsewhere;
     json_t *other_versions;     /* version -> [run ids] (owned) */
+    json_t *damaged;            /* ids of run records that cannot be read (owned) */
 } recovery;
 
 /* Whether another live process is running the run (pid + start time). */
@@ -890,6 +891,10 @@ static bool recover_visit(json_t *rec, void *arg)
 {
     recovery *r = arg;
     serve *sv = r->sv;
+    if (rt_store_damaged(rec)) {
+        json_array_append(r->damaged, json_object_get(rec, "id"));
+        return true;
+    }
     const char *id = json_string_value(json_object_get(rec, "id"));
     const char *name = json_string_value(json_object_get(rec, "workflow"));
     const char *version = json_string_value(json_object_get(rec, "version"));
@@ -920,9 +925,9 @@ static bool recover_visit(json_t *rec, void *arg)
 static void recover(serve *sv)
 {
     static const char *const unfinished[] = { "running", "interrupted", "waiting", "queued" };
-    recovery r = { .sv = sv, .other_versions = json_object() };
+    recovery r = { .sv = sv, .other_versions = json_object(), .damaged = json_array() };
     for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
-        rt_run_query q = { .status = unfinished[i], .oldest_first = true };
+        rt_run_query q = { .status = unfinished[i], .oldest_first = true, .damaged_too = true };
         int rc = rt_store_scan_runs(sv->st, &q, recover_visit, &r);
         if (rc != 0) rt_log_emit(NULL, "error", NULL, "cannot list %s runs: error %d", unfinished[i], rc);
     }
@@ -932,6 +937,8 @@ static void recover(serve *sv)
     /* names them, as resume does */
     sv->other_version = rt_cli_report_other_versions(sv->wf, r.other_versions, "unfinished");
     json_decref(r.other_versions);
+    rt_cli_report_damaged_runs(r.damaged, "not resumed");
+    json_decref(r.damaged);
     if (r.elsewhere)
         rt_log_emit(NULL, "info", NULL, "%d runs are in progress in another process; left alone", r.elsewhere);
 }
@@ -950,7 +957,9 @@ static void schedule_fire(serve *sv, int64_t t, bool catch_up)
     size_t i;
     json_t *u;
     json_array_foreach(users, i, u) {
-        if (json_is_true(json_object_get(u, "enabled")) && json_is_string(json_object_get(u, "id")))
+        /* a damaged record goes on: user_settings says why it gets no run */
+        bool wanted = json_is_true(json_object_get(u, "enabled")) || rt_store_damaged(u);
+        if (wanted && json_is_string(json_object_get(u, "id")))
             json_array_append(names, json_object_get(u, "id"));
     }
     if (!json_array_size(users)) json_array_append_new(names, json_null());
@@ -1077,6 +1086,13 @@ static bool authorized(serve *sv, struct MHD_Connection *conn)
 static json_t *user_settings(serve *sv, const char *user, unsigned *code, char *err, size_t n)
 {
     json_t *urec = user ? rt_store_get_user(sv->st, user) : NULL;
+    if (user && rt_store_damaged(urec)) {
+        snprintf(err, n, "user '%s''s record cannot be read (%s): store the user again, or restore the state from a "
+                 "backup", user, rt_store_damaged(urec));
+        *code = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        json_decref(urec);
+        return NULL;
+    }
     if (urec && !json_is_true(json_object_get(urec, "enabled"))) {
         snprintf(err, n, "user '%s' is disabled", user);
         *code = MHD_HTTP_FORBIDDEN;
@@ -1164,7 +1180,10 @@ static enum MHD_Result accept_run(request *rq, const char *user, bool hook)
 static enum MHD_Result get_run(request *rq, const char *id)
 {
     serve *sv = rq->sv;
-    json_t *rec = *id && !strchr(id, '/') ? rt_store_get_run(sv->st, id) : NULL;
+    char why[600] = "";
+    json_t *rec = *id && !strchr(id, '/') ? rt_store_read_run(sv->st, id, why, sizeof why) : NULL;
+    if (!rec && why[0])         /* damaged: said, not "no run" */
+        rec = json_pack("{s:s, s:s, s:s}", "id", id, "status", "unreadable", "error", why);
     if (!rec) {
         char msg[300];
         snprintf(msg, sizeof msg, "no run %.200s", id);
@@ -1185,7 +1204,7 @@ static enum MHD_Result get_run(request *rq, const char *id)
                               json_object_get(s, "status"), "attempts",
                               (json_int_t)json_array_size(json_object_get(s, "attempts")), "started",
                               json_object_get(s, "started"), "ended", json_object_get(s, "ended"), "error",
-                              json_object_get(s, "error"));
+                              rt_store_damaged(s) ? json_object_get(s, "damaged") : json_object_get(s, "error"));
         json_object_set_new(list, path, e);
     }
     json_object_set_new(out, "steps", list);
@@ -1203,8 +1222,10 @@ static enum MHD_Result list_runs(request *rq)
     const char *limit = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "limit");
     int n = limit ? atoi(limit) : 50;
     if (n <= 0 || n > 10000) n = 50;
-    rt_run_query q = { .status = status && *status ? status : NULL, .user = user && *user ? user : NULL, .limit = n };
+    rt_run_query q = { .status = status && *status ? status : NULL, .user = user && *user ? user : NULL, .limit = n,
+                       .damaged_too = true };
     json_t *all = rt_store_query_runs(sv->st, &q), *out = json_array();
+    json_int_t unreadable = 0;
     static const char *const keys[] = { "id", "status", "user", "attempt", "created", "updated", "error",
                                         "source", "scheduled_at", "catch_up" };
     size_t i;
@@ -1215,10 +1236,16 @@ static enum MHD_Result list_runs(request *rq)
             json_t *v = json_object_get(r, keys[k]);
             if (v) json_object_set(sum, keys[k], v);
         }
+        if (rt_store_damaged(r)) {      /* listed, never left out */
+            json_object_set_new(sum, "error", json_sprintf("record damaged: %s", rt_store_damaged(r)));
+            unreadable++;
+        }
         json_array_append_new(out, sum);
     }
     json_decref(all);
-    return answer_json(rq, MHD_HTTP_OK, json_pack("{s:o}", "runs", out));
+    json_t *body = json_pack("{s:o}", "runs", out);
+    if (unreadable) json_object_set_new(body, "unreadable", json_integer(unreadable));
+    return answer_json(rq, MHD_HTTP_OK, body);
 }
 
 static enum MHD_Result get_metrics(request *rq)
@@ -1456,7 +1483,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static int lock_state(const char *dir, char *err, size_t n)
 {
     char *path = rt_xprintf("%s/serve.lock", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);     /* in the state directory: its files are 0600 */
     if (fd < 0) {
         snprintf(err, n, "cannot open %s: %s", path, strerror(errno));
         free(path);
@@ -1656,6 +1683,7 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
         serve_free(sv);
         return SERVE_EXIT_USAGE;
     }
+    rt_cli_warn_open_state(sv->st);
     int lock_fd = lock_state(sv->state_dir, err, sizeof err);
     if (lock_fd < 0) {
         fprintf(stderr, "%s: %s\n", wf->name, err);

@@ -18,6 +18,7 @@ struct rt_store {
     MDB_env *env;
     MDB_dbi runs, steps, logs, by_status, by_user, by_user_status, users, meta;
     bool batch;                 /* MDB_NOSYNC: fsync only in rt_store_sync */
+    bool readonly;              /* MDB_RDONLY: a reader on a state it cannot write */
     size_t mapsize;
     pthread_mutex_t wlock;      /* one writer at a time in this process */
     pthread_rwlock_t maplock;   /* transactions share it; growing the map takes it alone */
@@ -64,6 +65,9 @@ static int write_txn(rt_store *st, txn_fn fn, void *arg);
 static int migrate_layout(rt_store *st, MDB_txn *txn, void *arg);
 static int grow_map(rt_store *st, size_t seen);
 
+/* The state directory and its parents: parents as `mkdir -p` makes them,
+** the state directory itself 0700 (its files are the runs' payloads,
+** settings and outputs). An existing directory is left as it is. */
 static int mkdir_p(const char *dir)
 {
     char *p = rt_xstrdup(dir);
@@ -76,17 +80,116 @@ static int mkdir_p(const char *dir)
         }
         *s = '/';
     }
-    int rc = mkdir(p, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    int rc = mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
     free(p);
     return rc;
 }
 
-rt_store *rt_store_open(const char *dir, bool batch, char *err, size_t errlen)
+/* What to do after a state's data file that cannot be used. */
+#define RESTORE_HINT "restore the state directory from a backup (stop every process using it first); " \
+                     "to start an empty state instead, move the directory aside"
+
+/* Whether the state in dir may be opened (created when it is new): false
+** with a message when its data file is missing beside evidence that it had
+** one, or empty. A state is new when the directory or data.mdb is missing
+** and nothing else of a state is there; LMDB itself would silently start
+** an empty state over a 0-byte data.mdb, and a missing one. */
+static bool check_data_file(const char *dir, char *err, size_t errlen)
+{
+    char path[4200];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (stat(path, &sb) != 0) {
+        if (errno != ENOENT) {
+            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+            return false;
+        }
+        /* lock.mdb is made with data.mdb; secrets.key after it */
+        static const char *const evidence[] = { "lock.mdb", "secrets.key" };
+        for (size_t i = 0; i < sizeof evidence / sizeof evidence[0]; i++) {
+            char other[4200];
+            snprintf(other, sizeof other, "%s/%s", dir, evidence[i]);
+            if (stat(other, &sb) == 0) {
+                snprintf(err, errlen, "the state's data file %s is missing, but %s is there: the runs it held are "
+                         "gone; %s", path, other, RESTORE_HINT);
+                return false;
+            }
+        }
+        return true;                    /* a new state */
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "%s is not a regular file", path);
+        return false;
+    }
+    if (sb.st_size == 0) {
+        snprintf(err, errlen, "the state's data file %s is empty (0 bytes): the runs it held are gone (a truncated "
+                 "file, or a first start killed while creating it); %s", path, RESTORE_HINT);
+        return false;
+    }
+    return true;
+}
+
+/* Whether data.mdb holds every page its newest meta page says is in use:
+** LMDB maps the file and reads pages through the map, so a page past the
+** end of a truncated file is a SIGBUS, not an error. mdb_env_open reads
+** only the two meta pages (with pread; it fails with MDB_INVALID when
+** they are not there); me_last_pgno is the last page the newest of them
+** uses, so the data needs (me_last_pgno + 1) pages of ms_psize bytes.
+** Called before any transaction touches another page. */
+static bool check_data_size(MDB_env *env, const char *dir, char *err, size_t errlen)
+{
+    MDB_envinfo info;
+    MDB_stat stat_;
+    char path[4200];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &stat_) != 0 || stat(path, &sb) != 0) {
+        snprintf(err, errlen, "cannot read the size of %s", path);
+        return false;
+    }
+    unsigned long long need = ((unsigned long long)info.me_last_pgno + 1) * stat_.ms_psize;
+    if ((unsigned long long)sb.st_size >= need) return true;
+    snprintf(err, errlen, "the state's data file %s is truncated: it has %lld bytes, but its last commit uses %llu "
+             "(%zu pages of %u bytes); %s", path, (long long)sb.st_size, need, info.me_last_pgno + 1, stat_.ms_psize,
+             RESTORE_HINT);
+    return false;
+}
+
+/* The named databases: opened (created when writable) in one transaction. */
+static int open_dbs(rt_store *st, bool readonly)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->env, NULL, readonly ? MDB_RDONLY : 0, &txn);
+    if (rc != 0) return rc;
+    struct { const char *name; MDB_dbi *dbi; } dbs[] = {
+        { "runs", &st->runs }, { "steps", &st->steps }, { "logs", &st->logs },
+        { "by_status", &st->by_status }, { "by_user", &st->by_user },
+        { "by_user_status", &st->by_user_status }, { "users", &st->users }, { "meta", &st->meta },
+    };
+    for (size_t i = 0; rc == 0 && i < sizeof dbs / sizeof dbs[0]; i++)
+        rc = mdb_dbi_open(txn, dbs[i].name, readonly ? 0 : MDB_CREATE, dbs[i].dbi);
+    if (rc == 0 && readonly) {          /* layout 2 (by_user_status) cannot be built here */
+        MDB_val k = { 6, "layout" }, v;
+        if (mdb_get(txn, st->meta, &k, &v) != 0 || v.mv_size != 1 || *(char *)v.mv_data != '2') rc = MDB_NOTFOUND;
+    }
+    /* a read-only transaction's commit keeps the handles too */
+    if (rc == 0) rc = mdb_txn_commit(txn);  /* frees txn even on failure */
+    else mdb_txn_abort(txn);
+    return rc;
+}
+
+static bool cannot_write(int rc)
+{
+    return rc == EACCES || rc == EROFS || rc == EPERM;
+}
+
+static rt_store *open_store(const char *dir, bool batch, bool reader, char *err, size_t errlen)
 {
     if (mkdir_p(dir) != 0) {
         snprintf(err, errlen, "cannot create state directory %s: %s", dir, strerror(errno));
         return NULL;
     }
+    if (!check_data_file(dir, err, errlen)) return NULL;
     rt_store *st = rt_xcalloc(1, sizeof *st);
     st->batch = batch;
     const char *ms = getenv("FLOW_MAP_SIZE");
@@ -97,15 +200,35 @@ rt_store *rt_store_open(const char *dir, bool batch, char *err, size_t errlen)
     pthread_mutex_init(&st->trim_lock, NULL);
     pthread_cond_init(&st->gdone, NULL);
     pthread_cond_init(&st->gjoin, NULL);
-    int rc = mdb_env_create(&st->env);
-    if (rc == 0) rc = mdb_env_set_maxdbs(st->env, 16);
-    if (rc == 0) rc = mdb_env_set_mapsize(st->env, st->mapsize);
     /* MDB_NOTLS: a read transaction's reader slot is released when it ends,
     ** not held by its thread until the thread exits (fanout items on
-    ** thousands of threads look their records up) */
-    if (rc == 0) rc = mdb_env_open(st->env, dir, (batch ? MDB_NOSYNC : 0) | MDB_NOTLS, 0644);
-    if (rc != 0) {
+    ** thousands of threads look their records up). A reader falls back to
+    ** MDB_RDONLY when the state cannot be written, and to MDB_NOLOCK when
+    ** not even the lock file can (LMDB itself goes on without the lock on
+    ** a read-only file system). */
+    static const unsigned tries[] = { 0, MDB_RDONLY, MDB_RDONLY | MDB_NOLOCK };
+    int rc = 0;
+    for (size_t i = 0; i < (reader ? 3u : 1u); i++) {
+        if (st->env) mdb_env_close(st->env);
+        st->env = NULL;
+        unsigned flags = tries[i] | MDB_NOTLS | (batch ? MDB_NOSYNC : 0);
+        rc = mdb_env_create(&st->env);
+        if (rc == 0) rc = mdb_env_set_maxdbs(st->env, 16);
+        if (rc == 0) rc = mdb_env_set_mapsize(st->env, st->mapsize);
+        /* data.mdb and lock.mdb: the runs' payloads, settings and outputs */
+        if (rc == 0) rc = mdb_env_open(st->env, dir, flags, 0600);
+        st->readonly = tries[i] & MDB_RDONLY;
+        if (!cannot_write(rc)) break;
+    }
+    if (rc == MDB_INVALID) {
+        snprintf(err, errlen, "the state's data file %s/data.mdb is not a readable LMDB file (its header is damaged, "
+                 "or it was cut short); %s", dir, RESTORE_HINT);
+    } else if (rc != 0) {
         snprintf(err, errlen, "cannot open state in %s: %s", dir, mdb_strerror(rc));
+    } else if (!check_data_size(st->env, dir, err, errlen)) {
+        rc = MDB_CORRUPTED;
+    }
+    if (rc != 0) {
         if (st->env) mdb_env_close(st->env);
         free(st);
         return NULL;
@@ -114,29 +237,66 @@ rt_store *rt_store_open(const char *dir, bool batch, char *err, size_t errlen)
     mdb_env_info(st->env, &info);
     st->mapsize = info.me_mapsize;
 
-    for (int tries = 0; tries < 20; tries++) {
-        MDB_txn *txn;
-        rc = mdb_txn_begin(st->env, NULL, 0, &txn);
-        if (rc != 0) break;
-        struct { const char *name; MDB_dbi *dbi; } dbs[] = {
-            { "runs", &st->runs }, { "steps", &st->steps }, { "logs", &st->logs },
-            { "by_status", &st->by_status }, { "by_user", &st->by_user },
-            { "by_user_status", &st->by_user_status }, { "users", &st->users }, { "meta", &st->meta },
-        };
-        for (size_t i = 0; rc == 0 && i < sizeof dbs / sizeof dbs[0]; i++)
-            rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
-        if (rc == 0) rc = mdb_txn_commit(txn);   /* frees txn even on failure */
-        else mdb_txn_abort(txn);
+    for (int tries_ = 0; tries_ < 20; tries_++) {
+        rc = open_dbs(st, st->readonly);
         if (rc != MDB_MAP_FULL || grow_map(st, st->mapsize) != 0) break;
     }
-    if (rc == 0) rc = write_txn(st, migrate_layout, NULL);
+    if (rc == 0 && !st->readonly) rc = write_txn(st, migrate_layout, NULL);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot initialise state in %s: %s", dir, mdb_strerror(rc));
+        if (st->readonly && rc == MDB_NOTFOUND)
+            snprintf(err, errlen, "the state in %s needs an upgrade (a newer index) that a read-only open cannot "
+                     "make: open it once where it can be written", dir);
+        else snprintf(err, errlen, "cannot initialise state in %s: %s", dir, mdb_strerror(rc));
         mdb_env_close(st->env);
         free(st);
         return NULL;
     }
     return st;
+}
+
+rt_store *rt_store_open(const char *dir, bool batch, char *err, size_t errlen)
+{
+    return open_store(dir, batch, false, err, errlen);
+}
+
+rt_store *rt_store_open_reader(const char *dir, char *err, size_t errlen)
+{
+    return open_store(dir, false, true, err, errlen);
+}
+
+bool rt_store_is_readonly(const rt_store *st)
+{
+    return st->readonly;
+}
+
+/* Appends "NAME MODE" to b when path is open to other users. */
+static void mode_note(rt_buf *b, const char *path, const char *name)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !(sb.st_mode & 077)) return;
+    rt_buf_printf(b, "%s%s %04o", b->len ? ", " : "", name, (unsigned)(sb.st_mode & 07777));
+}
+
+bool rt_store_mode_warning(rt_store *st, char *msg, size_t n)
+{
+    const char *dir;
+    if (mdb_env_get_path(st->env, &dir) != 0) return false;
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    mode_note(&b, dir, "the directory");
+    static const char *const files[] = { "data.mdb", "lock.mdb", "secrets.key", "serve.lock" };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        mode_note(&b, path, files[i]);
+    }
+    bool open_ = b.len > 0;
+    if (open_)
+        snprintf(msg, n, "the state in %s can be read by other users (%s): runs' payloads, settings and outputs are "
+                 "in it; `chmod 700 %s && chmod 600 %s/*` closes it (new states are made that way)", dir, b.data, dir,
+                 dir);
+    rt_buf_free(&b);
+    return open_;
 }
 
 void rt_store_close(rt_store *st)
@@ -205,6 +365,49 @@ static int put_json(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const json_t *v)
 static json_t *parse_val(const MDB_val *v)
 {
     return json_loadb(v->mv_data, v->mv_size, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);   /* strings may hold \\u0000 */
+}
+
+/* A record (a JSON object): a NEW reference, or NULL with why it is not one
+** (damaged bytes: a disk or memory fault, an edit of the file). */
+static json_t *decode(const MDB_val *v, char *why, size_t n)
+{
+    json_error_t je;
+    json_t *rec = json_loadb(v->mv_data, v->mv_size, JSON_ALLOW_NUL, &je);
+    if (!rec) snprintf(why, n, "%zu bytes that are not JSON (%s at byte %d)", v->mv_size, je.text, je.position);
+    else if (!json_is_object(rec)) snprintf(why, n, "%zu bytes of JSON that is not an object", v->mv_size);
+    if (!json_is_object(rec)) {
+        json_decref(rec);
+        rec = NULL;
+    }
+    return rec;
+}
+
+/* What stands for a record that cannot be decoded (rt_store_damaged). */
+static json_t *damaged_stub(const char *why)
+{
+    return json_pack("{s:s, s:s}", "status", "unreadable", "damaged", why);
+}
+
+const char *rt_store_damaged(const json_t *rec)
+{
+    return json_string_value(json_object_get(rec, "damaged"));
+}
+
+/* The run record under key k (the run id), or its stand-in: a NEW reference. */
+static json_t *decode_run(const MDB_val *k, const MDB_val *v)
+{
+    char why[300];
+    json_t *rec = decode(v, why, sizeof why);
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    if (rec && (!id || strlen(id) != k->mv_size || memcmp(id, k->mv_data, k->mv_size) != 0)) {
+        snprintf(why, sizeof why, "%s", id ? "its id field differs from its key" : "it has no id field");
+        json_decref(rec);
+        rec = NULL;
+    }
+    if (rec) return rec;
+    rec = damaged_stub(why);
+    json_object_set_new(rec, "id", json_stringn(k->mv_data, k->mv_size));
+    return rec;
 }
 
 static int del_ok(int rc)
@@ -410,6 +613,7 @@ static void trim_map(rt_store *st)
 static int txn_locked(rt_store *st, txn_fn fn, void *arg)
 {
     int rc;
+    if (st->readonly) return EROFS;     /* opened by a reader on a state it cannot write */
     for (int tries = 0;; tries++) {
         pthread_rwlock_rdlock(&st->maplock);
         size_t seen = st->mapsize;
@@ -636,9 +840,32 @@ static json_t *get_json(rt_store *st, MDB_dbi dbi, const char *key)
     return r;
 }
 
+json_t *rt_store_read_run(rt_store *st, const char *run_id, char *err, size_t errlen)
+{
+    err[0] = 0;
+    MDB_txn *txn;
+    int rc = read_begin(st, &txn);
+    json_t *rec = NULL;
+    if (rc == 0) {
+        MDB_val k = { strlen(run_id), (void *)run_id }, v;
+        rc = mdb_get(txn, st->runs, &k, &v);
+        if (rc == 0) rec = decode_run(&k, &v);
+        read_end(st, txn);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        snprintf(err, errlen, "cannot read run %s from the state store: %s", run_id, mdb_strerror(rc));
+    if (rt_store_damaged(rec)) {
+        snprintf(err, errlen, "the record of run %s cannot be read: %s", run_id, rt_store_damaged(rec));
+        json_decref(rec);
+        rec = NULL;
+    }
+    return rec;
+}
+
 json_t *rt_store_get_run(rt_store *st, const char *run_id)
 {
-    return get_json(st, st->runs, run_id);
+    char err[400];
+    return rt_store_read_run(st, run_id, err, sizeof err);
 }
 
 /* Every record under RUN_ID "\0" in dbi, as path -> record. */
@@ -654,8 +881,9 @@ static json_t *get_children(rt_store *st, MDB_dbi dbi, const char *run_id)
         int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, run_id, plen) == 0) {
             char *path = rt_xstrndup((const char *)k.mv_data + plen, k.mv_size - plen);
-            json_t *rec = parse_val(&v);
-            if (rec) json_object_set_new(out, path, rec);
+            char why[300];
+            json_t *rec = decode(&v, why, sizeof why);
+            json_object_set_new(out, path, rec ? rec : damaged_stub(why));
             free(path);
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
         }
@@ -744,10 +972,14 @@ int rt_store_scan_runs(rt_store *st, const rt_run_query *q, rt_run_visit visit, 
             if (key_cmp(&k, &lo) < 0 || key_cmp(&k, &hi) >= 0) break;
             json_t *rec;
             if (dbi == st->runs) {
-                rec = parse_val(&v);
+                rec = decode_run(&k, &v);
             } else {
                 MDB_val rk = { k.mv_size - prefix.len, (char *)k.mv_data + prefix.len }, rv;
-                rec = mdb_get(txn, st->runs, &rk, &rv) == 0 ? parse_val(&rv) : NULL;
+                rec = mdb_get(txn, st->runs, &rk, &rv) == 0 ? decode_run(&rk, &rv) : NULL;
+            }
+            if (rec && rt_store_damaged(rec) && !q->damaged_too) {
+                json_decref(rec);       /* the caller cannot use it */
+                rec = NULL;
             }
             if (rec) {
                 n++;
@@ -850,9 +1082,26 @@ bool rt_store_remove_runs(rt_store *st, const json_t *ids, long batch, char *err
 
 /* ---- users -------------------------------------------------------------- */
 
+/* A user record under key k, or its stand-in: a NEW reference. Its id is
+** its key, whatever the record says: the key is what a run names, and
+** what a sealed secret is bound to. */
+static json_t *decode_user(const MDB_val *k, const MDB_val *v)
+{
+    char why[300];
+    json_t *rec = decode(v, why, sizeof why);
+    if (!rec) rec = damaged_stub(why);
+    json_object_set_new(rec, "id", json_stringn(k->mv_data, k->mv_size));
+    return rec;
+}
+
 json_t *rt_store_get_user(rt_store *st, const char *user)
 {
-    return get_json(st, st->users, user);
+    MDB_txn *txn;
+    if (read_begin(st, &txn) != 0) return NULL;
+    MDB_val k = { strlen(user), (void *)user }, v;
+    json_t *rec = mdb_get(txn, st->users, &k, &v) == 0 ? decode_user(&k, &v) : NULL;
+    read_end(st, txn);
+    return rec;
 }
 
 typedef struct user_write {
@@ -876,6 +1125,33 @@ bool rt_store_put_user(rt_store *st, const char *user, const json_t *rec, char *
     return rc == 0;
 }
 
+typedef struct user_update {
+    const char *user;
+    rt_user_update fn;
+    void *arg;
+} user_update;
+
+static int user_update_op(rt_store *st, MDB_txn *txn, void *arg)
+{
+    user_update *u = arg;
+    MDB_val k = { strlen(u->user), (void *)u->user }, v;
+    int rc = mdb_get(txn, st->users, &k, &v);
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+    json_t *rec = rc == 0 ? decode_user(&k, &v) : NULL;
+    rc = 0;
+    if (u->fn(rec, u->arg)) rc = put_json(txn, st->users, &k, rec);
+    json_decref(rec);
+    return rc;
+}
+
+bool rt_store_update_user(rt_store *st, const char *user, rt_user_update fn, void *arg, char *err, size_t errlen)
+{
+    user_update u = { user, fn, arg };
+    int rc = write_txn(st, user_update_op, &u);
+    if (rc != 0) snprintf(err, errlen, "cannot store user %s: %s", user, mdb_strerror(rc));
+    return rc == 0;
+}
+
 json_t *rt_store_list_users(rt_store *st)
 {
     json_t *out = json_array();
@@ -884,10 +1160,8 @@ json_t *rt_store_list_users(rt_store *st)
     MDB_cursor *cur;
     if (mdb_cursor_open(txn, st->users, &cur) == 0) {
         MDB_val k, v;
-        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            json_t *rec = parse_val(&v);
-            if (rec) json_array_append_new(out, rec);
-        }
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+            json_array_append_new(out, decode_user(&k, &v));
         mdb_cursor_close(cur);
     }
     read_end(st, txn);
@@ -917,6 +1191,11 @@ bool rt_store_put_meta(rt_store *st, const char *key, const json_t *value)
 {
     meta_write m = { key, value };
     return write_txn(st, meta_op, &m) == 0;
+}
+
+const char *rt_store_strerror(int rc)
+{
+    return mdb_strerror(rc);
 }
 
 size_t rt_store_map_size(rt_store *st)
@@ -983,11 +1262,15 @@ json_t *rt_store_get_step(rt_store *st, const char *run_id, const char *path, ch
         rt_buf kb = { 0 };
         MDB_val k = pair_key(&kb, run_id, path), v;
         rc = mdb_get(txn, st->steps, &k, &v);
-        if (rc == 0 && !(rec = parse_val(&v))) rc = MDB_CORRUPTED;
+        char why[300];
+        if (rc == 0 && !(rec = decode(&v, why, sizeof why))) {
+            snprintf(err, errlen, "the record of step '%s' of run %s cannot be read: %s", path, run_id, why);
+            rc = MDB_CORRUPTED;
+        }
         read_end(st, txn);
         rt_buf_free(&kb);
     }
-    if (rc != 0 && rc != MDB_NOTFOUND)
+    if (rc != 0 && rc != MDB_NOTFOUND && rc != MDB_CORRUPTED)
         snprintf(err, errlen, "cannot read step '%s' from the state store: %s", path, mdb_strerror(rc));
     if (__atomic_add_fetch(&st->lookups, 1, __ATOMIC_RELAXED) % TRIM_LOOKUPS == 0) drop_map_pages(st);
     return rec;
@@ -1006,7 +1289,10 @@ int rt_store_scan_steps(rt_store *st, const char *run_id, bool (*want)(const cha
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         for (long n = 1; rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, run_id, plen) == 0; n++) {
             char *path = rt_xstrndup((const char *)k.mv_data + plen, k.mv_size - plen);
-            json_t *rec = want(path) ? parse_val(&v) : NULL;
+            char why[300];
+            bool wanted = want(path);
+            json_t *rec = wanted ? decode(&v, why, sizeof why) : NULL;
+            if (wanted && !rec) rec = damaged_stub(why);
             visit(path, rec, arg);
             json_decref(rec);
             free(path);

@@ -37,8 +37,9 @@
 **                source? ("run", "enabled", ...), idem_key? (serve: the meta
 **                key of its Idempotency-Key, removed with the run) }
 ** User record: { id, enabled, settings: {...}, secrets: { NAME: sealed },
-**                created, updated, enabled_run? } — sealed secrets are
-**                encrypted (rt_users.c); the plain value is never stored.
+**                key_id?, created, updated, enabled_run? } — sealed secrets
+**                are encrypted and bound to (USER, NAME) (rt_users.c); the
+**                plain value is never stored. id is always read as USER.
 ** Step record: { kind, status, attempts: [{ n, started, ended, error?,
 **                http_status? }], started, ended, input?, output?, error?,
 **                next_at? (retrying), wake_at? (waits), count? (a fanout:
@@ -64,8 +65,30 @@ typedef struct rt_store rt_store;
 #define RT_RUN_ID_LEN 20
 
 /* Opens (creating) the state directory. batch = MDB_NOSYNC. On failure
-** returns NULL with a message in err. */
+** returns NULL with a message in err.
+**
+** A new state directory is made 0700, data.mdb and lock.mdb 0600; an
+** existing one keeps its modes (rt_store_mode_warning says when they are
+** open). Before LMDB reads anything but the two meta pages, the data file
+** is checked, and a state that lost its data is refused (NULL, the file
+** and what to do in err) instead of started over or mapped into a SIGBUS:
+** data.mdb missing beside lock.mdb or secrets.key, data.mdb of 0 bytes,
+** a header LMDB cannot read (MDB_INVALID), or a file shorter than the
+** pages its newest meta page says are in use ((me_last_pgno + 1) *
+** ms_psize). A state is new when the directory or data.mdb is missing and
+** nothing else of a state is there. */
 rt_store *rt_store_open(const char *dir, bool batch, char *err, size_t errlen);
+/* For commands that only read (history, show, users list/show, info): as
+** rt_store_open, but a state that cannot be written (a read-only mount, a
+** backup without write permission) is opened read-only (MDB_RDONLY, and
+** MDB_NOLOCK when not even lock.mdb can be opened) instead of refused.
+** Every write to such a store fails with EROFS ("Read-only file system"). */
+rt_store *rt_store_open_reader(const char *dir, char *err, size_t errlen);
+bool rt_store_is_readonly(const rt_store *st);
+/* Whether the state directory or a file of it can be read by other users
+** (any group or other permission bit); the message, naming the modes and
+** the chmod that closes them, in msg. */
+bool rt_store_mode_warning(rt_store *st, char *msg, size_t n);
 void rt_store_close(rt_store *st);
 /* Commits deferred writes and flushes to disk (batch mode: at the end of a
 ** run). */
@@ -104,23 +127,38 @@ bool rt_store_is_batch(const rt_store *st);
 #define RT_STORE_CHANGED "the run changed meanwhile"
 
 
-/* The run record: a NEW reference, or NULL when there is none. */
+/* Damaged records. A record whose bytes do not decode (a disk or memory
+** fault, an edit of the file) is never dropped silently: where a function
+** returns records, it returns a stand-in { status: "unreadable", damaged:
+** WHY } at its place (a run's also has its id, a user's its id), or
+** reports it in err. A run record whose id field is not its key counts as
+** damaged too. rt_store_damaged(rec) is WHY for a stand-in, else NULL. */
+const char *rt_store_damaged(const json_t *rec);
+
+/* The run record: a NEW reference, or NULL when there is none, when it is
+** damaged or cannot be read. */
 json_t *rt_store_get_run(rt_store *st, const char *run_id);
-/* Every step record of a run as an object path -> record: NEW reference. */
+/* The same, telling why: NULL with err "" when there is no such run, NULL
+** with a message (naming the run) when it is damaged or cannot be read. */
+json_t *rt_store_read_run(rt_store *st, const char *run_id, char *err, size_t errlen);
+/* Every step record of a run as an object path -> record: NEW reference.
+** A damaged record is a stand-in (rt_store_damaged). */
 json_t *rt_store_get_steps(rt_store *st, const char *run_id);
 /* One step record of a run: a NEW reference, or NULL. Sees the writes batch
 ** mode still holds in memory. When there is no such record err is "";
-** on an error it holds the message: a caller deciding whether a step
-** already ran must not take an error for "no". */
+** on an error (a damaged record too) it holds the message: a caller
+** deciding whether a step already ran must not take an error for "no". */
 json_t *rt_store_get_step(rt_store *st, const char *run_id, const char *path, char *err, size_t errlen);
 /* Visits every step of a run in key order, in one read transaction:
 ** visit(path, rec, arg), with rec the parsed record (borrowed, valid during
 ** the call) when want(path) holds, else NULL — keys alone are cheap to list.
+** A wanted record that is damaged is visited as its stand-in.
 ** Returns 0 or an LMDB error code. */
 typedef void (*rt_step_visit)(const char *path, json_t *rec, void *arg);
 int rt_store_scan_steps(rt_store *st, const char *run_id, bool (*want)(const char *path), rt_step_visit visit,
                         void *arg);
-/* Every log record of a run as an object path -> record: NEW reference. */
+/* Every log record of a run as an object path -> record: NEW reference
+** (stand-ins for damaged ones). */
 json_t *rt_store_get_logs(rt_store *st, const char *run_id);
 
 /* Run records, newest first, optionally only those with a status and/or a
@@ -136,6 +174,8 @@ typedef struct rt_run_query {
     int64_t before_ms;          /* created before (0 = no bound) */
     int limit;                  /* at most this many records visited (0 = all) */
     bool oldest_first;          /* default: newest first */
+    bool damaged_too;           /* visit a damaged run record as its stand-in (it
+                                   counts against limit); else it is skipped */
 } rt_run_query;
 /* Called with each run record (borrowed, valid during the call) in one
 ** read transaction; return false to stop. */
@@ -152,10 +192,21 @@ json_t *rt_store_query_runs(rt_store *st, const rt_run_query *q);
 ** transaction. */
 bool rt_store_remove_runs(rt_store *st, const json_t *ids, long batch, char *err, size_t errlen);
 
-/* Users (connected accounts): NEW reference or NULL; rec NULL removes. */
+/* Users (connected accounts): NEW reference or NULL; rec NULL removes.
+** A record's "id" is always the key it is stored under; a damaged one is
+** a stand-in. */
 json_t *rt_store_get_user(rt_store *st, const char *user);
 bool rt_store_put_user(rt_store *st, const char *user, const json_t *rec, char *err, size_t errlen);
-/* Every user record, by id: NEW reference to an array. */
+/* Read-modify-write of user's record in one write transaction (no other
+** writer between the read and the write): fn(rec, arg) gets the stored
+** record (borrowed, changed in place; NULL when there is none, a stand-in
+** when it is damaged) and returns whether to store it (never true for
+** NULL). fn may be called more than once (a transaction repeated after a
+** map resize) and must give the same answer each time. False with a
+** message when the write fails. */
+typedef bool (*rt_user_update)(json_t *rec, void *arg);
+bool rt_store_update_user(rt_store *st, const char *user, rt_user_update fn, void *arg, char *err, size_t errlen);
+/* Every user record, by id (stand-ins too): NEW reference to an array. */
 json_t *rt_store_list_users(rt_store *st);
 
 /* Small values in `meta`: NEW reference or NULL. */
@@ -168,6 +219,9 @@ bool rt_store_put_meta(rt_store *st, const char *key, const json_t *value);
 ** batch mode go first. Returns false with a message in err. */
 bool rt_store_commit_many(rt_store *st, const rt_store_write *w, size_t n, const json_t *meta, char *err,
                           size_t errlen);
+
+/* The message of an LMDB error code (the codes the scans return). */
+const char *rt_store_strerror(int rc);
 
 /* The current map size in bytes (grows when full). */
 size_t rt_store_map_size(rt_store *st);

@@ -6,8 +6,13 @@
 ** a secret's value.
 **
 ** Key: $FLOW_SECRETS_KEY (64 hex digits) when set, else STATE/secrets.key
-** (created once, mode 0600). Keep the key out of the state directory in
+** (created once, mode 0600, written to a temporary file, fsync'ed and
+** linked into place). A missing key file while users hold sealed secrets
+** is an error, never a new key. Keep the key out of the state directory in
 ** production by setting FLOW_SECRETS_KEY.
+**
+** Each secret is sealed bound to (user, name): a value copied into another
+** user's record, or under another name, does not open (rt_users.c).
 */
 #ifndef RT_USERS_H
 #define RT_USERS_H
@@ -23,7 +28,10 @@ json_t *rt_users_get_enabled(rt_store *st, const rt_workflow *wf, const char *us
 
 /* The user's stored secrets in the clear, name -> value (NEW reference;
 ** an empty object when none), each registered for redaction; NULL with a
-** message when they cannot be opened (another key). */
+** message naming the user and the secret (never its value) when they
+** cannot be opened: another key, a value sealed for another user or name,
+** a changed text, a damaged record. Values in the old sealed format are
+** re-sealed bound to their user and name in st (unless st is read-only). */
 json_t *rt_users_secrets(rt_store *st, const char *state_dir, const json_t *user_rec, char *err, size_t n);
 
 /* Seals values (name -> string) into user's stored secrets, keeping the
