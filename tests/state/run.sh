@@ -302,10 +302,9 @@ else
 fi
 
 # ---- the same paths under ASan/UBSan: the generated C and the runtime built by gcc ----
-SANFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 if "$FLOWC" build vault.flow --emit-c "$T/vault_san.c" -o "$T/vault_tcc" >/dev/null 2>&1 \
    && gcc -std=gnu11 $SANFLAGS -D_GNU_SOURCE -w -I"$ROOT/runtime" -I"$ROOT/stdlib" -o "$T/vault_san" "$T/vault_san.c" \
-          "$ROOT"/runtime/rt_*.c -lcurl -lcrypto -ljansson -llmdb $(pkg-config --libs libmicrohttpd 2>/dev/null) -lpthread -lm \
+          "$SAN_RTLIB" $RT_LIBS \
           2>"$T/san.build"; then
     SL=$T/san.log SS=$T/san.state
     cp -a "$D" "$T/san.rec"
