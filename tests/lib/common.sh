@@ -21,6 +21,16 @@ SCRATCH_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/flowc-test.XXXXXX")
 trap 'stop_server; rm -rf "$SCRATCH_ROOT"' EXIT
 scratch() { mktemp -d "$SCRATCH_ROOT/s.XXXXXX"; }
 
+# Debian's python3 (installed by scripts/install-deps.sh) first on PATH: a
+# version manager's shim in front of it costs seconds per call on a loaded
+# machine, which turned polling loops into timing failures.
+if [ -x /usr/bin/python3 ] && [ "$(command -v python3)" != /usr/bin/python3 ]; then
+    _pybin=$SCRATCH_ROOT/bin; mkdir -p "$_pybin"
+    ln -s /usr/bin/python3 "$_pybin/python3"
+    export PATH="$_pybin:$PATH"
+fi
+
+
 # True when output shows a sanitizer report.
 sanitizer_report() {
     grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$1"
