@@ -323,8 +323,7 @@ bool rt_co_http_perform(const rt_http_request *rq, rt_http_response *rs)
     CURL *h = s->neasy ? s->easy[--s->neasy] : curl_easy_init();
     if (!h) {
         rt_http_inflight_leave();
-        snprintf(rs->error, sizeof rs->error, "cannot create an HTTP handle");
-        return false;
+        return rt_http_response_fail(rs, "cannot create an HTTP handle");
     }
     rt_http_xfer *x = rt_http_xfer_start(h, rq, rs);
     curl_easy_setopt(h, CURLOPT_PRIVATE, co);

@@ -1196,7 +1196,7 @@ static attempt_outcome http_exchange(rt_ctx *c, const rt_step_desc *d, const pre
     }
     json_decref(renewed);
     if (!sent) {
-        out->error = rt_xstrdup(rs.error);
+        out->error = rt_xstrdup(rs.error ? rs.error : "the request failed");
         attempt_outcome o = rs.retryable ? ATT_RETRY : ATT_FAIL;
         rt_http_response_free(&rs);
         return o;

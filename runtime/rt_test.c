@@ -135,8 +135,8 @@ static bool answer_mock(const rt_test_response *r, long delay, const rt_http_req
 {
     long timeout = rq->timeout_ms > 0 ? rq->timeout_ms : RT_HTTP_DEFAULT_TIMEOUT_MS;
     if (delay > timeout) {
-        snprintf(rs->error, sizeof rs->error, "%s %s timed out after %ld ms (the mock answers after %ld ms)",
-                 rq->method ? rq->method : "GET", rq->url, timeout, delay);
+        rt_http_response_fail(rs, "%s %s timed out after %ld ms (the mock answers after %ld ms)",
+                              rq->method ? rq->method : "GET", rq->url, timeout, delay);
         rs->retryable = true;
         rs->elapsed_ms = timeout;
         return false;
@@ -209,10 +209,7 @@ static bool mock_intercept(void *arg, const rt_http_request *rq, rt_http_respons
         int k = ms->hits < m->nresponses ? ms->hits : m->nresponses - 1;
         ms->hits++;
         pthread_mutex_unlock(&th->lock);
-        if (k < 0) {
-            snprintf(rs->error, sizeof rs->error, "mock %s %s has no response", m->method, ms->url);
-            return false;
-        }
+        if (k < 0) return rt_http_response_fail(rs, "mock %s %s has no response", m->method, ms->url);
         return answer_mock(&m->responses[k], m->delay_ms, rq, rs);
     }
     char *what = rt_xprintf("%s %s", method, rq->url);
@@ -220,8 +217,7 @@ static bool mock_intercept(void *arg, const rt_http_request *rq, rt_http_respons
     json_array_append_new(th->unmocked, json_pack("{s:s, s:s?}", "request", what, "step", step));
     free(step);
     pthread_mutex_unlock(&th->lock);
-    snprintf(rs->error, sizeof rs->error, "no mock answers %s (add `mock %s \"...\" -> STATUS BODY` to the test)",
-             what, method);
+    rt_http_response_fail(rs, "no mock answers %s (add `mock %s \"...\" -> STATUS BODY` to the test)", what, method);
     free(what);
     rs->retryable = false;
     return false;
