@@ -390,7 +390,7 @@ static void *committer_main(void *arg)
         for (co_write *e = batch; e;) {
             co_write *next = e->next;
             e->ok = ok;
-            if (!ok && e->err) snprintf(e->err, e->errlen, "%s", err);
+            if (!ok && e->err) rt_redact_copy(e->err, e->errlen, err);
             if (!ok && !e->co && !s->error) s->error = rt_xstrdup(err);
             e->next = s->done;
             s->done = e;

@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "rt_util.h"
+
 typedef struct field_spec {
     const char *name;
     int lo, hi;
@@ -154,7 +156,7 @@ bool rt_cron_parse(const char *expr, rt_cron *c, char *err, size_t n)
         }
         size_t len = (size_t)(p - start);
         if (len >= sizeof fields[0]) {
-            snprintf(err, n, "cron field '%.20s...' is too long", start);
+            snprintf(err, n, "cron field '%.*s...' is too long", (int)rt_utf8_cut(start, len, 20), start);
             return false;
         }
         memcpy(fields[nf], start, len);
