@@ -19,8 +19,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "rt_util.h"
-
 typedef struct field_spec {
     const char *name;
     int lo, hi;
@@ -156,7 +154,8 @@ bool rt_cron_parse(const char *expr, rt_cron *c, char *err, size_t n)
         }
         size_t len = (size_t)(p - start);
         if (len >= sizeof fields[0]) {
-            snprintf(err, n, "cron field '%.*s...' is too long", (int)rt_utf8_cut(start, len, 20), start);
+            /* named by its position: quoting its start could split a character */
+            snprintf(err, n, "cron field %d is too long (%zu bytes)", nf + 1, len);
             return false;
         }
         memcpy(fields[nf], start, len);

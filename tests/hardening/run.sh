@@ -127,7 +127,8 @@ EOF
         else
             fail "reasons: X-Flow-User not UTF-8" "$user runs=$runs"
         fi
-        "$T/bool" run --event "$T/ev.bool" --user $'\xffu' --state "$T/bool.state" >"$T/user.out" 2>&1; rc=$?
+        echo '{"flag": true}' >"$T/ev.true"
+        "$T/bool" run --event "$T/ev.true" --user $'\xffu' --state "$T/bool.state" >"$T/user.out" 2>&1; rc=$?
         [ $rc -eq 2 ] && grep -q -- "--user is not valid UTF-8" "$T/user.out" && pass "reasons: run --user that is not UTF-8: exit 2" \
             || fail "reasons: run --user not UTF-8" "rc=$rc $(head -2 "$T/user.out")"
     else
