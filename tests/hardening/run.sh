@@ -116,6 +116,8 @@ EOF
         ans=$(curl -s -w ' %{http_code}' -X POST --data-binary @"$T/ev.bool" "$SV/events/go")
         user=$(curl -s -w ' %{http_code}' -X POST -H $'X-Flow-User: \xffu' --data-binary '{"flag": true}' "$SV/events/go")
         runs=$(curl -s "$SV/runs")
+        norun=$(curl -s -w ' %{http_code}' "$SV/runs/%ff%fe$(printf 'x%.0s' $(seq 1 250))")
+        noevent=$(curl -s -w ' %{http_code}' -X POST --data-binary '{}' "$SV/events/%c3$(python3 -c 'print("%C3%A9" * 150)')")
         serve_stop
         if [ "${ans##* }" == 400 ] && echo "${ans% *}" | python3 -c 'import json,sys; e=json.load(sys.stdin)["error"]; assert "expected bool, got string" in e and e.endswith("...\"")'; then
             pass "reasons: serve answers 400 with the payload's reason (valid UTF-8) for 25 \"é\" where a bool belongs"
@@ -126,6 +128,13 @@ EOF
             pass "reasons: serve refuses an X-Flow-User that is not UTF-8 (400) instead of accepting a run it cannot store"
         else
             fail "reasons: X-Flow-User not UTF-8" "$user runs=$runs"
+        fi
+        if [ "${norun##* }" == 404 ] && [ "${noevent##* }" == 404 ] &&
+           echo "${norun% *}" | python3 -c 'import json,sys; e=json.load(sys.stdin)["error"]; assert e.startswith("no run \ufffd\ufffd") and e.endswith("x...")' &&
+           echo "${noevent% *}" | python3 -c 'import json,sys; e=json.load(sys.stdin)["error"]; assert e.startswith("no event \x27\ufffd\u00e9") and "...\x27 here" in e'; then
+            pass "reasons: serve's 404 for an unknown run or event quotes the request's bytes shortened between characters, as valid JSON"
+        else
+            fail "reasons: serve 404 answers" "$norun | $noevent"
         fi
         echo '{"flag": true}' >"$T/ev.true"
         "$T/bool" run --event "$T/ev.true" --user $'\xffu' --state "$T/bool.state" >"$T/user.out" 2>&1; rc=$?
