@@ -27,6 +27,8 @@ typedef struct form_list {
 
 static char **values;           /* the registered values, as given */
 static size_t nvalues;
+static size_t *vslot;           /* a hash set over values: index + 1, 0 for a free slot */
+static size_t vcap;             /* its size, a power of two */
 static form *forms;             /* every form of every value: by first byte, then longest first */
 static size_t nforms;
 static size_t bucket[257];      /* the forms starting with byte b: forms[bucket[b] .. bucket[b + 1]) */
@@ -192,42 +194,76 @@ static inline unsigned pair_of(const unsigned char *p)
     return (unsigned)p[0] << 8 | p[1];
 }
 
-/* Sorts the forms, drops repeats (two values may share a form), and
-** rebuilds the buckets and the pair filter; under the write lock. */
-static void index_locked(void)
+/* Merges a value's forms (sorted here) into the sorted index, dropping
+** repeats (two values may share a form), and brings the buckets and the
+** pair filter up to date; under the write lock. Linear in the index: a
+** fanout that registers a derived value per item does not sort it anew
+** each time. */
+static void index_add_locked(form *add, size_t n)
 {
-    qsort(forms, nforms, sizeof *forms, form_cmp);
-    size_t w = 0;
-    for (size_t i = 0; i < nforms; i++) {
-        if (w && forms[w - 1].len == forms[i].len && memcmp(forms[w - 1].s, forms[i].s, forms[i].len) == 0)
-            wipe_free(forms[i].s, forms[i].len);
-        else
-            forms[w++] = forms[i];
-    }
-    nforms = w;
-    size_t count[256] = { 0 };
-    memset(pairs, 0, sizeof pairs);
-    for (size_t i = 0; i < nforms; i++) {
-        unsigned pr = pair_of((const unsigned char *)forms[i].s);
+    qsort(add, n, sizeof *add, form_cmp);
+    form *merged = rt_xmalloc(sizeof *merged * (nforms + n + 1));
+    size_t i = 0, j = 0, w = 0, count[256] = { 0 };
+    while (i < nforms || j < n) {
+        form f = j == n || (i < nforms && form_cmp(&forms[i], &add[j]) <= 0) ? forms[i++] : add[j++];
+        if (w && form_cmp(&merged[w - 1], &f) == 0) {
+            wipe_free(f.s, f.len);
+            continue;
+        }
+        merged[w++] = f;
+        unsigned pr = pair_of((const unsigned char *)f.s);
         count[pr >> 8]++;
         pairs[pr >> 6] |= 1ull << (pr & 63);
     }
+    free(forms);
+    forms = merged;
+    nforms = w;
     bucket[0] = 0;
     for (int c = 0; c < 256; c++) bucket[c + 1] = bucket[c] + count[c];
 }
 
+/* The registered values, found by hash: a secret is registered again on
+** every read, by as many values as a run derives. */
+static uint64_t value_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
 static bool value_known_locked(const char *s)
 {
-    for (size_t i = 0; i < nvalues; i++)
-        if (strcmp(values[i], s) == 0) return true;
+    if (!vcap) return false;
+    for (size_t k = value_hash(s) & (vcap - 1); vslot[k]; k = (k + 1) & (vcap - 1))
+        if (strcmp(values[vslot[k] - 1], s) == 0) return true;
     return false;
+}
+
+static void value_insert_locked(const char *s)
+{
+    if (2 * (nvalues + 1) > vcap) {
+        /* grow and re-place: at most half full */
+        free(vslot);
+        vcap = vcap ? vcap * 2 : 64;
+        vslot = rt_xcalloc(vcap, sizeof *vslot);
+        for (size_t i = 0; i < nvalues; i++) {
+            size_t k = value_hash(values[i]) & (vcap - 1);
+            while (vslot[k]) k = (k + 1) & (vcap - 1);
+            vslot[k] = i + 1;
+        }
+    }
+    values = rt_xrealloc(values, sizeof *values * (nvalues + 1));
+    values[nvalues++] = rt_xstrdup(s);
+    size_t k = value_hash(s) & (vcap - 1);
+    while (vslot[k]) k = (k + 1) & (vcap - 1);
+    vslot[k] = nvalues;
 }
 
 void rt_redact_add(const char *secret)
 {
     if (!secret || strlen(secret) < MIN_FORM) return;
     /* secret_value calls this on every read: a value seen before costs a
-    ** shared lock and a scan, not the write lock */
+    ** shared lock and a hash lookup, not the write lock */
     pthread_rwlock_rdlock(&lock);
     bool known = value_known_locked(secret);
     pthread_rwlock_unlock(&lock);
@@ -238,13 +274,9 @@ void rt_redact_add(const char *secret)
     ** registered finds its forms too */
     pthread_rwlock_wrlock(&lock);
     if (!value_known_locked(secret)) {
-        values = rt_xrealloc(values, sizeof *values * (nvalues + 1));
-        values[nvalues++] = rt_xstrdup(secret);
-        forms = rt_xrealloc(forms, sizeof *forms * (nforms + l.n));
-        memcpy(forms + nforms, l.v, sizeof *forms * l.n);
-        nforms += l.n;
+        value_insert_locked(secret);
+        index_add_locked(l.v, l.n);     /* the forms now belong to the index */
         l.n = 0;
-        index_locked();
     }
     pthread_rwlock_unlock(&lock);
     list_free(&l);
@@ -257,9 +289,11 @@ void rt_redact_teardown(void)
     for (size_t i = 0; i < nforms; i++) wipe_free(forms[i].s, forms[i].len);
     free(values);
     free(forms);
+    free(vslot);
     values = NULL;
     forms = NULL;
-    nvalues = nforms = 0;
+    vslot = NULL;
+    nvalues = nforms = vcap = 0;
     memset(bucket, 0, sizeof bucket);
     memset(pairs, 0, sizeof pairs);
     pthread_rwlock_unlock(&lock);

@@ -326,6 +326,21 @@ static void test_redaction_forms(void)
               redact_cases[i].want);
         free(got);
     }
+    /* many values (a fanout registering a derived value per item): each
+    ** is found, whatever was registered after it */
+    char item[64], text[128];
+    for (int i = 0; i < 300; i++) {
+        snprintf(item, sizeof item, "item-%d-tok/%x", i, i * 7919);
+        rt_redact_add(item);
+        rt_redact_add(item);   /* again: the fast path */
+    }
+    for (int i = 0; i < 300; i += 37) {
+        snprintf(item, sizeof item, "item-%d-tok/%x", i, i * 7919);
+        snprintf(text, sizeof text, "<%s> <%s>", item, "item-%d");
+        char *got = rt_redact(text);
+        CHECK(strcmp(got, "<[redacted]> <item-%d>") == 0, "value %d: got \"%s\"", i, got);
+        free(got);
+    }
     /* a value with nothing to redact is handed back as it is */
     json_t *v = json_pack("{s:[s, i], s:s}", "a", "plain", 1, "b", "text");
     json_t *r = rt_redact_json(v);
