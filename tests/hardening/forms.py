@@ -71,48 +71,52 @@ def forms(secret):
 
 
 def cases(path):
-    secrets = json.load(open(path))
-    for i, secret in enumerate(secrets):
+    """The scripted 400 answers, one per form of each secret."""
+    out = []
+    for i, secret in enumerate(json.load(open(path))):
         for name, (sent, _, _) in forms(secret).items():
             # a text body is the message's text as it is: the cut lands
             # in the middle of the form
             pad = "." * (CUT - len(sent.encode()) // 2)
-            print(json.dumps({"secret": i, "form": name, "kind": "text", "body": pad + sent + " <- the key"}))
+            out.append({"secret": i, "form": name, "kind": "text", "body": pad + sent + " <- the key"})
         # a JSON body the runtime renders: it writes the secret escaped,
         # once (a field) or twice (a JSON text inside a field)
         once = json_escaped(secret)
         pad = "." * (CUT - len('{"error":"') - len(once.encode()) // 2)
-        print(json.dumps({"secret": i, "form": "rendered-json", "kind": "json", "body": {"error": pad + secret}}))
+        out.append({"secret": i, "form": "rendered-json", "kind": "json", "body": {"error": pad + secret}})
         inner = json.dumps({"key": secret}, ensure_ascii=False, separators=(",", ":"))
         twice = json_escaped(inner)
         pad = "." * (CUT - len('{"error":"') - len(twice.encode()) // 2)
-        print(json.dumps({"secret": i, "form": "rendered-json-twice", "kind": "json", "body": {"error": pad + inner}}))
+        out.append({"secret": i, "form": "rendered-json-twice", "kind": "json", "body": {"error": pad + inner}})
+    return out
 
 
 def scan(secret, files):
-    leaks = 0
+    """What the files show of the secret: one line per file that holds the
+    start of some form of it (empty when none does)."""
+    found = []
     for path in files:
         try:
             data = open(path, "rb").read()
         except OSError as e:
-            print(f"{path}: cannot read: {e}")
-            leaks += 1
+            found.append(f"{path}: cannot read: {e}")
             continue
         for name, (_, hidden, is_b64) in forms(secret).items():
-            start = hidden.encode()[:6 if is_b64 else 4]
-            at = data.find(start)
+            at = data.find(hidden.encode()[:6 if is_b64 else 4])
             if at >= 0:
                 seen = data[max(0, at - 20):at + len(hidden.encode()) + 10]
-                print(f"{path}: the {name} form of the secret: ...{seen!r}...")
-                leaks += 1
+                found.append(f"{path}: the {name} form of the secret: ...{seen!r}...")
                 break
-    return leaks
+    return found
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "cases":
-        cases(sys.argv[2])
+        for case in cases(sys.argv[2]):
+            print(json.dumps(case))
     elif sys.argv[1] == "scan":
-        sys.exit(1 if scan(sys.argv[2], sys.argv[3:]) else 0)
+        leaks = scan(sys.argv[2], sys.argv[3:])
+        print("\n".join(leaks))
+        sys.exit(1 if leaks else 0)
     else:
         sys.exit("usage: forms.py cases SECRETS.json | scan SECRET FILE...")

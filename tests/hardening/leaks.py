@@ -3,7 +3,7 @@
 
   leaks.py SCRATCH_DIR LEAK_BIN ECHO_BIN
 
-For each case of `forms.py cases secrets.json` the test API answers the
+For each case of forms.cases(secrets.json) the test API answers the
 leak workflow's request with that 400 body; the job runs (plain, or --json
 for every other case) with the case's secret set, then `show` and
 `show --json` (without the secret: the stored text alone must be clean).
@@ -79,9 +79,7 @@ def serve_answers(job, state, ids, out_dir):
 def main():
     scratch, leak_bin, echo_bin = sys.argv[1:4]
     secrets = json.load(open(os.path.join(HERE, "secrets.json")))
-    cases = [json.loads(line) for line in
-             subprocess.run([sys.executable, os.path.join(HERE, "forms.py"), "cases", os.path.join(HERE, "secrets.json")],
-                            capture_output=True, text=True, check=True).stdout.splitlines()]
+    cases = forms.cases(os.path.join(HERE, "secrets.json"))
     state = os.path.join(scratch, "leak.state")
     outputs = {i: {"run": [], "show": []} for i in range(len(secrets))}
     not_failed = []             # cases whose run did not fail with the cut body
@@ -136,9 +134,7 @@ def main():
         env = dict(os.environ, FLOW_SECRET_TOK=secret)
         rc = run([echo_bin, "run", "--state", echo_state] + (["--json"] if i % 2 else []), env, base + ".out",
                  base + ".err")
-        hist = json.loads(subprocess.run([echo_bin, "history", "--state", echo_state, "--json", "--limit", "1"],
-                                         capture_output=True, text=True).stdout or "[]")
-        rid = hist[0]["id"] if hist else ""
+        rid = run_id(base + ".err")
         clean = dict(os.environ)
         clean.pop("FLOW_SECRET_TOK", None)
         run([echo_bin, "show", rid, "--state", echo_state], clean, base + ".show", base + ".show.err")
@@ -182,11 +178,9 @@ def main():
     for i, secret in enumerate(secrets):
         label = f"secret {i + 1} ({len(secret)} chars, {len(forms.forms(secret)) + 2} forms)"
         for kind, files in list(outputs[i].items()) + list(shared.items()):
-            found = subprocess.run([sys.executable, os.path.join(HERE, "forms.py"), "scan", secret] + files,
-                                   capture_output=True, text=True)
-            where = what[kind]
-            report(found.returncode == 0, f"redact: {label}: no form of it, nor its start, in {where}",
-                   found.stdout.strip().replace("\n", " | ")[:600])
+            found = forms.scan(secret, files)
+            report(not found, f"redact: {label}: no form of it, nor its start, in {what[kind]}",
+                   " | ".join(found)[:600])
 
 
 if __name__ == "__main__":
