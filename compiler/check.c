@@ -342,7 +342,8 @@ static const char *chk_shown(chk_state *st, const ast_expr *e)
     if (!f || start < 0 || len <= 0 || start + len > f->len) return "the value";
     for (int i = 0; i < len; i++)
         if (f->text[start + i] == '\n') len = i;     /* first line only */
-    return len > 40 ? arena_printf(st->a, "%.37s...", f->text + start) : arena_printf(st->a, "%.*s", len, f->text + start);
+    if (len <= 40) return arena_printf(st->a, "%.*s", len, f->text + start);
+    return arena_printf(st->a, "%.*s...", (int)util_utf8_cut(f->text + start, (size_t)len, 37), f->text + start);
 }
 
 static bool chk_is_narrowed(chk_state *st, const char *path)

@@ -188,6 +188,14 @@ void strbuf_free(strbuf *b)
     b->len = b->cap = 0;
 }
 
+size_t util_utf8_cut(const char *s, size_t n, size_t max)
+{
+    if (n <= max) return n;
+    size_t cut = max;           /* back off over continuation bytes: 3 at most */
+    while (cut > 0 && max - cut < 3 && ((unsigned char)s[cut] & 0xc0) == 0x80) cut--;
+    return ((unsigned char)s[cut] & 0xc0) == 0x80 ? max : cut;
+}
+
 char *util_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

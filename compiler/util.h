@@ -56,6 +56,11 @@ void strbuf_vprintf(strbuf *b, const char *fmt, va_list ap);
 char *strbuf_take(strbuf *b);   /* returns data (caller frees), resets b */
 void strbuf_free(strbuf *b);
 
+/* Where a text of n bytes may be cut to keep at most max of them without
+** splitting a UTF-8 character (n when n <= max): as the runtime's
+** rt_utf8_cut, for source excerpts in diagnostics. */
+size_t util_utf8_cut(const char *s, size_t n, size_t max);
+
 /* Read a whole file; returns a new NUL-terminated buffer (caller frees) and
 ** its length in *len, or NULL with errno set. */
 char *util_read_file(const char *path, size_t *len);

@@ -86,7 +86,11 @@ static int parse_args(const rt_workflow *wf, int argc, char **argv, rt_cli_opts 
         o->field = argv[++i];                                                                                   \
     } while (0)
         if (strcmp(a, "--event") == 0) VALUE(event);
-        else if (strcmp(a, "--user") == 0) VALUE(user);
+        else if (strcmp(a, "--user") == 0) {
+            VALUE(user);
+            /* it goes into the run's record as a JSON string */
+            if (!rt_utf8_valid(o->user, strlen(o->user))) return rt_cli_usage_error(wf, "%s is not valid UTF-8", a);
+        }
         else if (strcmp(a, "--settings") == 0) VALUE(settings);
         else if (strcmp(a, "--state") == 0) VALUE(state);
         else if (strcmp(a, "--status") == 0) VALUE(status);

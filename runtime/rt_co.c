@@ -323,8 +323,7 @@ bool rt_co_http_perform(const rt_http_request *rq, rt_http_response *rs)
     CURL *h = s->neasy ? s->easy[--s->neasy] : curl_easy_init();
     if (!h) {
         rt_http_inflight_leave();
-        snprintf(rs->error, sizeof rs->error, "cannot create an HTTP handle");
-        return false;
+        return rt_http_response_fail(rs, "cannot create an HTTP handle");
     }
     rt_http_xfer *x = rt_http_xfer_start(h, rq, rs);
     curl_easy_setopt(h, CURLOPT_PRIVATE, co);
@@ -391,7 +390,7 @@ static void *committer_main(void *arg)
         for (co_write *e = batch; e;) {
             co_write *next = e->next;
             e->ok = ok;
-            if (!ok && e->err) snprintf(e->err, e->errlen, "%s", err);
+            if (!ok && e->err) rt_redact_copy(e->err, e->errlen, err);
             if (!ok && !e->co && !s->error) s->error = rt_xstrdup(err);
             e->next = s->done;
             s->done = e;

@@ -154,7 +154,8 @@ bool rt_cron_parse(const char *expr, rt_cron *c, char *err, size_t n)
         }
         size_t len = (size_t)(p - start);
         if (len >= sizeof fields[0]) {
-            snprintf(err, n, "cron field '%.20s...' is too long", start);
+            /* named by its position: quoting its start could split a character */
+            snprintf(err, n, "cron field %d is too long (%zu bytes)", nf + 1, len);
             return false;
         }
         memcpy(fields[nf], start, len);

@@ -949,7 +949,7 @@ static void add_auth(rt_ctx *c, const rt_integration *in, json_t *headers)
     case RT_AUTH_OAUTH2:
         if (!has_header(headers, "Authorization")) {
             char *v = rt_xprintf("Bearer %s", tok);
-            json_object_set_new(headers, "Authorization", json_string(v));
+            json_object_set_new(headers, "Authorization", rt_json_bytes(v));
             free(v);
         }
         break;
@@ -960,14 +960,14 @@ static void add_auth(rt_ctx *c, const rt_integration *in, json_t *headers)
             char *enc = rt_base64(pair, strlen(pair));
             rt_redact_add(enc);
             char *v = rt_xprintf("Basic %s", enc);
-            json_object_set_new(headers, "Authorization", json_string(v));
+            json_object_set_new(headers, "Authorization", rt_json_bytes(v));
             free(v);
             free(enc);
             free(pair);
         }
         break;
     case RT_AUTH_HEADER:
-        if (in->header && !has_header(headers, in->header)) json_object_set_new(headers, in->header, json_string(tok));
+        if (in->header && !has_header(headers, in->header)) json_object_set_new(headers, in->header, rt_json_bytes(tok));
         break;
     default:
         break;
@@ -1008,7 +1008,7 @@ static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, 
                 rt_buf b = { 0 };
                 rt_buf_append(&b, "", 0);
                 rt_value_render(&b, v);
-                json_object_set_new(p->headers, k, json_string(b.data));
+                json_object_set_new(p->headers, k, rt_json_bytes(b.data));
                 rt_buf_free(&b);
             }
         }
@@ -1055,11 +1055,12 @@ static void prepared_free(prepared_request *p)
 static json_t *request_input(const prepared_request *p)
 {
     json_t *in = json_object();
-    json_object_set_new(in, "method", json_string(p->method));
-    json_object_set_new(in, "url", json_string(p->url));
+    /* the bytes as sent: run_step stores the input redacted and repaired */
+    json_object_set_new(in, "method", rt_json_bytes(p->method));
+    json_object_set_new(in, "url", rt_json_bytes(p->url));
     json_object_set(in, "headers", p->headers);
     if (p->json_body) json_object_set(in, "json", p->json_body);
-    else if (p->body) json_object_set_new(in, "body", json_string(p->body));
+    else if (p->body) json_object_set_new(in, "body", rt_json_bytes(p->body));
     return in;
 }
 
@@ -1071,16 +1072,16 @@ static bool status_accepted(const rt_step_desc *d, long status)
     return false;
 }
 
-/* "HTTP 400: {"error":"bad input"}" with the start of the body. */
+/* "HTTP 400: {"error":"bad input"}" with the start of the body: redacted
+** before it is shortened, so a cut never leaves the start of a secret. */
 static char *status_error(long status, const json_t *body)
 {
     rt_buf b = { 0 };
     rt_buf_append(&b, "", 0);
     rt_value_render(&b, body);
-    char *msg;
-    if (b.len > 300) msg = rt_xprintf("HTTP %ld: %.300s...", status, b.data);
-    else if (b.len) msg = rt_xprintf("HTTP %ld: %s", status, b.data);
-    else msg = rt_xprintf("HTTP %ld", status);
+    char *start = rt_redact_shorten(b.data, 300);
+    char *msg = *start ? rt_xprintf("HTTP %ld: %s", status, start) : rt_xprintf("HTTP %ld", status);
+    free(start);
     rt_buf_free(&b);
     return msg;
 }
@@ -1196,7 +1197,7 @@ static attempt_outcome http_exchange(rt_ctx *c, const rt_step_desc *d, const pre
     }
     json_decref(renewed);
     if (!sent) {
-        out->error = rt_xstrdup(rs.error);
+        out->error = rt_xstrdup(rs.error ? rs.error : "the request failed");
         attempt_outcome o = rs.retryable ? ATT_RETRY : ATT_FAIL;
         rt_http_response_free(&rs);
         return o;
@@ -1241,6 +1242,94 @@ static json_t *page_items_of(const rt_step_desc *d, json_t *body)
     return json_is_array(v) ? v : NULL;
 }
 
+/* The first page's request: the prepared one, with the first page number
+** when pages are numbered. */
+static void page_start(const rt_step_desc *d, const prepared_request *p, char **url, char **body, json_t **query,
+                       json_t **jbody, json_int_t *page_no)
+{
+    free(*url);
+    free(*body);
+    json_decref(*query);
+    json_decref(*jbody);
+    *query = json_is_object(p->query) ? json_deep_copy(p->query) : json_object();
+    *jbody = p->json_body ? json_deep_copy(p->json_body) : NULL;
+    *url = rt_xstrdup(p->url);
+    *body = p->body ? rt_xstrdup(p->body) : NULL;
+    *page_no = 1;
+    if (d->paginate == RT_PAGE_PAGE && d->page_param) {
+        json_t *start = json_object_get(*query, d->page_param);
+        if (json_is_integer(start)) *page_no = json_integer_value(start);
+        json_object_set_new(*query, d->page_param, json_integer(*page_no));
+        free(*url);
+        *url = rt_http_add_query(p->base_url, *query);
+    }
+}
+
+/* What a page's record keeps of where the next page is: never a secret.
+** A page number or a cursor is kept, and on resume the request is built
+** again around it from the prepared one (whose query may hold an API key:
+** secret_value reads it again); a URL from the API is kept unless it holds
+** a secret, in which case a resume reads the pages again from the first
+** ({"restart": true}). NEW reference. */
+static json_t *page_continuation(const rt_step_desc *d, const char *next, json_t *cursor, json_int_t page_no)
+{
+    json_t *at;
+    if (d->paginate == RT_PAGE_PAGE) at = json_pack("{s:I}", "page_no", page_no);
+    else if (cursor) at = json_pack("{s:O}", "cursor", cursor);
+    else at = json_pack("{s:o}", "url", rt_json_bytes(next));
+    json_t *red = rt_redact_json(at);
+    bool secret = red != at;
+    json_decref(red);
+    if (secret) {
+        json_decref(at);
+        at = json_pack("{s:b}", "restart", 1);
+    }
+    return at;
+}
+
+/* The request of the page after a committed one, from its record's "next"
+** (page_continuation's, or the url/body/query/jbody of older records):
+** the URL (a new string), or NULL when there is no next page. */
+static char *page_resume(const rt_step_desc *d, const prepared_request *p, const json_t *at, char **body,
+                         json_t **query, json_t **jbody, json_int_t *page_no)
+{
+    if (!json_is_object(at)) return NULL;
+    json_t *n = json_object_get(at, "page_no"), *cursor = json_object_get(at, "cursor");
+    if (json_is_integer(n)) *page_no = json_integer_value(n);
+    const char *url = json_string_value(json_object_get(at, "url"));
+    if (url) {
+        /* a URL from the API (or a record that kept the whole request) */
+        if (json_object_get(at, "body")) {
+            free(*body);
+            const char *b = json_string_value(json_object_get(at, "body"));
+            *body = b ? rt_xstrdup(b) : NULL;
+        }
+        if (json_is_object(json_object_get(at, "query"))) {
+            json_decref(*query);
+            *query = json_deep_copy(json_object_get(at, "query"));
+        }
+        if (json_object_get(at, "jbody")) {
+            json_decref(*jbody);
+            *jbody = json_deep_copy(json_object_get(at, "jbody"));
+        }
+        return rt_xstrdup(url);
+    }
+    json_t *value = cursor ? cursor : n;
+    if (!value || !d->page_param) return NULL;
+    if (d->paginate == RT_PAGE_CURSOR && d->page_target == RT_TARGET_JSON) {
+        json_decref(*jbody);
+        *jbody = json_is_object(p->json_body) ? json_deep_copy(p->json_body) : json_object();
+        json_object_set(*jbody, d->page_param, value);
+        free(*body);
+        *body = rt_json_text(*jbody);
+        return rt_xstrdup(p->url);
+    }
+    json_decref(*query);
+    *query = json_is_object(p->query) ? json_deep_copy(p->query) : json_object();
+    json_object_set(*query, d->page_param, value);
+    return rt_http_add_query(p->base_url, *query);
+}
+
 typedef struct request_arg {
     prepared_request p;
 } request_arg;
@@ -1267,45 +1356,35 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
     int max = d->page_max > 0 ? d->page_max : 100;
     if (c->run->test_limits && max > 3) max = 3;
     json_t *items = json_array();
-    json_t *query = json_is_object(p->query) ? json_deep_copy(p->query) : json_object();
-    json_t *jbody = p->json_body ? json_deep_copy(p->json_body) : NULL;
-    char *url = rt_xstrdup(p->url);
-    char *body = p->body ? rt_xstrdup(p->body) : NULL;
+    json_t *query = NULL, *jbody = NULL;
+    char *url = NULL, *body = NULL;
     json_t *headers = json_deep_copy(p->headers);
     long status = 0;
     int pages = 0;
     json_int_t page_no = 1;
-    if (d->paginate == RT_PAGE_PAGE && d->page_param) {
-        json_t *start = json_object_get(query, d->page_param);
-        if (json_is_integer(start)) page_no = json_integer_value(start);
-        json_object_set_new(query, d->page_param, json_integer(page_no));
-        free(url);
-        url = rt_http_add_query(p->base_url, query);
-    }
+    page_start(d, p, &url, &body, &query, &jbody, &page_no);
     /* pages a killed run (or an earlier attempt) committed: continue after them */
     for (;;) {
         char *pp = rt_xprintf("%s#page%d", path, pages + 1);
         json_t *prec = committed_get(c->run, pp);
         free(pp);
         if (!prec) break;
+        json_t *at = json_object_get(prec, "next");
+        if (json_is_true(json_object_get(at, "restart"))) {
+            /* where the next page was held a secret, so it was not stored:
+            ** the pages are read again from the first */
+            json_decref(prec);
+            json_array_clear(items);
+            pages = 0;
+            status = 0;
+            page_start(d, p, &url, &body, &query, &jbody, &page_no);
+            break;
+        }
         pages++;
         status = (long)json_integer_value(json_object_get(prec, "http_status"));
         json_array_extend(items, json_object_get(prec, "items"));
-        json_t *at = json_object_get(prec, "next");
         free(url);
-        free(body);
-        url = json_is_object(at) ? rt_xstrdup(json_string_value(json_object_get(at, "url"))) : NULL;
-        body = json_string_value(json_object_get(at, "body")) ? rt_xstrdup(json_string_value(json_object_get(at, "body")))
-                                                               : NULL;
-        if (json_is_object(json_object_get(at, "query"))) {
-            json_decref(query);
-            query = json_deep_copy(json_object_get(at, "query"));
-        }
-        if (json_object_get(at, "jbody")) {
-            json_decref(jbody);
-            jbody = json_deep_copy(json_object_get(at, "jbody"));
-        }
-        if (json_is_integer(json_object_get(at, "page_no"))) page_no = json_integer_value(json_object_get(at, "page_no"));
+        url = page_resume(d, p, at, &body, &query, &jbody, &page_no);
         json_decref(prec);
         if (!url) break;
     }
@@ -1333,6 +1412,7 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
 
         /* where the next page is */
         char *next = NULL;
+        json_t *cursor = NULL;      /* borrowed: a cursor sent in the query or the JSON body */
         if (d->paginate == RT_PAGE_LINK) {
             char *link = rt_http_link_next(json_object_get(resp, "headers"));
             if (link) next = rt_http_resolve_url(url, link);
@@ -1352,6 +1432,7 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
             bool empty = !cur || json_is_null(cur) || (json_is_string(cur) && !json_string_length(cur)) ||
                          json_is_false(cur);
             if (!empty) {
+                if (d->page_target != RT_TARGET_URL) cursor = cur;
                 if (d->page_target == RT_TARGET_URL) {
                     rt_buf b = { 0 };
                     rt_buf_append(&b, "", 0);
@@ -1374,9 +1455,7 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
             }
         }
         /* the page's checkpoint: its items and where the next page is */
-        json_t *at = next ? json_pack("{s:s, s:s?, s:O, s:O?, s:I}", "url", next, "body", body, "query", query,
-                                      "jbody", jbody, "page_no", (json_int_t)page_no)
-                          : json_null();
+        json_t *at = next ? page_continuation(d, next, cursor, page_no) : json_null();
         json_t *page_items = page ? rt_redact_json(page) : json_array();   /* stored redacted, as outputs are */
         json_t *prec = json_pack("{s:s, s:s, s:i, s:o, s:o}", "kind", "page", "status", "succeeded", "http_status",
                                  (int)status, "items", page_items, "next", at);
@@ -2138,7 +2217,7 @@ void rt_run_set_secret(rt_run_state *run, const char *name, const char *value)
     rt_redact_add(value);
     pthread_mutex_lock(&run->lock);
     if (!run->secrets) run->secrets = json_object();
-    json_object_set_new(run->secrets, name, json_string(value));
+    json_object_set_new(run->secrets, name, rt_json_bytes(value));
     pthread_mutex_unlock(&run->lock);
 }
 
@@ -2311,7 +2390,14 @@ rt_outcome rt_exec_run(rt_run_state *run)
         run->error = rt_xstrdup("the workflow body stopped without a result");
     }
 
-    /* the final record, with the log lines not yet written */
+    /* the final record, with the log lines not yet written; the reason
+    ** redacted (a store or --input error was not) and valid UTF-8, so that
+    ** it is never left out of the record */
+    if (run->error) {
+        char *red = rt_redact(run->error);
+        free(run->error);
+        run->error = red;
+    }
     json_object_set_new(rec, "status", json_string(outcome_status(run->outcome)));
     json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
     if (run->output) json_object_set_new(rec, "output", rt_redact_json(run->output));

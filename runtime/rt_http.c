@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "rt_co.h"
+#include "rt_redact.h"
 #include "rt_util.h"
 #include "rt_value.h"
 
@@ -114,17 +115,7 @@ static json_t *utf8_string(const char *s, size_t n)
     if (j) return j;
     rt_buf b = { 0 };
     rt_buf_append(&b, "", 0);
-    for (size_t i = 0; i < n;) {
-        unsigned char ch = (unsigned char)s[i];
-        size_t len = ch >= 0x80 ? rt_utf8_seq((const unsigned char *)s + i, n - i) : ch != 0;
-        if (len) {
-            rt_buf_append(&b, s + i, len);
-            i += len;
-        } else {
-            rt_buf_puts(&b, "\xef\xbf\xbd");
-            i++;
-        }
-    }
+    rt_utf8_repair(&b, s, n);
     j = json_stringn_nocheck(b.data, b.len);
     rt_buf_free(&b);
     return j;
@@ -180,8 +171,8 @@ void rt_http_set_intercept(rt_http_intercept_fn fn, void *arg)
 
 /* A header that cannot be sent as is: a name that is not an RFC 9110
 ** token, or a value with CR, LF or NUL (which would let a payload value
-** inject headers). Writes the reason to err; false when all are fine. */
-static bool bad_header(const json_t *headers, char *err, size_t n)
+** inject headers). Sets rs->error to the reason; false when all are fine. */
+static bool bad_header(const json_t *headers, rt_http_response *rs)
 {
     const char *k;
     json_t *v;
@@ -190,7 +181,9 @@ static bool bad_header(const json_t *headers, char *err, size_t n)
         for (const char *p = k; *p; p++)
             if (!isalnum((unsigned char)*p) && !strchr("!#$%&'*+-.^_`|~", *p)) name_ok = false;
         if (!name_ok) {
-            snprintf(err, n, "header name '%.100s' is not a valid HTTP header name", k);
+            char *name = rt_redact_shorten(k, 100);
+            rt_http_response_fail(rs, "header name '%s' is not a valid HTTP header name", name);
+            free(name);
             return true;
         }
         rt_buf text = { 0 };
@@ -198,7 +191,9 @@ static bool bad_header(const json_t *headers, char *err, size_t n)
         bool value_ok = !text.data || (strlen(text.data) == text.len && !strpbrk(text.data, "\r\n"));
         rt_buf_free(&text);
         if (!value_ok) {
-            snprintf(err, n, "header '%.100s': the value contains a line break or NUL; not sent", k);
+            char *name = rt_redact_shorten(k, 100);
+            rt_http_response_fail(rs, "header '%s': the value contains a line break or NUL; not sent", name);
+            free(name);
             return true;
         }
     }
@@ -314,15 +309,12 @@ bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
     memset(rs, 0, sizeof *rs);
     rs->headers = json_object();
     rs->body = json_null();
-    if (json_is_object(rq->headers) && bad_header(rq->headers, rs->error, sizeof rs->error))
+    if (json_is_object(rq->headers) && bad_header(rq->headers, rs))
         return false;   /* permanent: rs->retryable stays false */
     if (intercept_fn) return intercept_fn(intercept_arg, rq, rs);
     if (rt_co_current()) return rt_co_http_perform(rq, rs);    /* a fanout item: the multi handle */
     CURL *h = thread_handle();
-    if (!h) {
-        snprintf(rs->error, sizeof rs->error, "cannot create an HTTP handle");
-        return false;
-    }
+    if (!h) return rt_http_response_fail(rs, "cannot create an HTTP handle");
     bool capped = !rt_co_in_sched();
     if (capped) inflight_enter();
     rt_http_xfer *x = rt_http_xfer_start(h, rq, rs);
@@ -422,15 +414,13 @@ bool rt_http_xfer_finish(rt_http_xfer *x, int code)
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     bool ok = rc == CURLE_OK;
     if (!ok) {
-        if (x->sink.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
-            snprintf(rs->error, sizeof rs->error,
-                     "response body exceeds the limit of %zu bytes (FLOW_MAX_RESPONSE raises it)", x->sink.cap);
-        } else if (rc == CURLE_OPERATION_TIMEDOUT) {
-            snprintf(rs->error, sizeof rs->error, "%s %s timed out after %ld ms", x->method, rq->url, x->timeout);
-        } else {
-            snprintf(rs->error, sizeof rs->error, "%s %s: %s", x->method, rq->url,
-                     x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
-        }
+        if (x->sink.too_big || rc == CURLE_FILESIZE_EXCEEDED)
+            rt_http_response_fail(rs, "response body exceeds the limit of %zu bytes (FLOW_MAX_RESPONSE raises it)",
+                                  x->sink.cap);
+        else if (rc == CURLE_OPERATION_TIMEDOUT)
+            rt_http_response_fail(rs, "%s %s timed out after %ld ms", x->method, rq->url, x->timeout);
+        else
+            rt_http_response_fail(rs, "%s %s: %s", x->method, rq->url, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
         rs->retryable = !x->sink.too_big && transport_retryable(rc);
     } else {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
@@ -444,8 +434,20 @@ bool rt_http_xfer_finish(rt_http_xfer *x, int code)
     return ok;
 }
 
+bool rt_http_response_fail(rt_http_response *rs, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    free(rs->error);
+    rs->error = rt_xvprintf(fmt, ap);
+    va_end(ap);
+    return false;
+}
+
 void rt_http_response_free(rt_http_response *rs)
 {
+    free(rs->error);
+    rs->error = NULL;
     json_decref(rs->headers);
     json_decref(rs->body);
     rs->headers = rs->body = NULL;
@@ -485,18 +487,7 @@ char *rt_http_resolve_url(const char *base, const char *ref)
 
 void rt_http_escape(rt_buf *b, const char *s, size_t n, bool space_as_plus)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            rt_buf_putc(b, (char)ch);
-        } else if (ch == ' ' && space_as_plus) {
-            rt_buf_putc(b, '+');
-        } else {
-            char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
-            rt_buf_append(b, e, 3);
-        }
-    }
+    rt_percent_encode(b, s, n, space_as_plus ? RT_PCT_PLUS : 0);
 }
 
 /* k=v pairs; null values are left out, lists repeat the key. */

@@ -30,7 +30,9 @@ typedef struct rt_http_response {
     long status;                /* 0 when no complete response arrived */
     json_t *headers;            /* NEW reference: lower-case name -> string */
     json_t *body;               /* NEW reference: JSON if it is JSON, else string; null if empty */
-    char error[512];            /* transport error; "" when a response arrived */
+    char *error;                /* owned: the transport error, whole (never cut: it may hold a
+                                   secret, which only redaction may touch); NULL when a
+                                   response arrived */
     bool retryable;             /* the transport error is worth retrying */
     long elapsed_ms;
 } rt_http_response;
@@ -38,8 +40,8 @@ typedef struct rt_http_response {
 void rt_http_global_init(void);
 
 /* Sends the request. Returns true when a response arrived (any status);
-** false with rs->error set otherwise. Either way rs must be released with
-** rt_http_response_free. */
+** false with rs->error set otherwise (rt_http_response_fail). Either way rs
+** must be released with rt_http_response_free. */
 bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs);
 
 /* At most n requests in flight in this process at once, over every fanout
@@ -59,6 +61,9 @@ long rt_http_host_pause_ms(const char *url);
 typedef bool (*rt_http_intercept_fn)(void *arg, const rt_http_request *rq, rt_http_response *rs);
 void rt_http_set_intercept(rt_http_intercept_fn fn, void *arg);
 void rt_http_response_free(rt_http_response *rs);
+/* Sets rs->error (replacing any) to the formatted message; returns false,
+** what rt_http_perform returns then. */
+bool rt_http_response_fail(rt_http_response *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* For rt_co.c, which drives transfers on a multi handle: a transfer set up
 ** on the easy handle h (a CURL *) for rq, filling rs (initialised as
@@ -80,7 +85,8 @@ char *rt_http_form_encode(const json_t *form);                  /* a=1&b=x%20y *
 ** url_encode() send it: every byte but RFC 3986's unreserved characters
 ** (A-Z a-z 0-9 - . _ ~) becomes %XX, upper-case hex, a space %20. With
 ** space_as_plus a space becomes '+' (the HTML form variant: flowc never
-** sends it, redaction registers it too). The one percent-encoder. */
+** sends it, redaction registers it too). rt_percent_encode (rt_util.h),
+** which redaction builds a secret's forms with, does the work. */
 void rt_http_escape(rt_buf *b, const char *s, size_t n, bool space_as_plus);
 
 /* Retry-After (seconds or HTTP date) in ms from now, or -1 when absent. */

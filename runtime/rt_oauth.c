@@ -86,8 +86,9 @@ static char *request_token(rt_run_state *run, const rt_integration *in, const ch
     rt_http_request rq = { .method = "POST", .url = url, .headers = headers, .body = body, .body_len = strlen(body) };
     rt_http_response rs;
     char *token = NULL;
+    char *why = NULL;           /* composed whole, then redacted and shortened into err */
     if (!rt_http_perform(&rq, &rs)) {
-        snprintf(err, n, "cannot refresh the OAuth2 token: %s", rs.error);
+        why = rt_xprintf("cannot refresh the OAuth2 token: %s", rs.error ? rs.error : "the request failed");
     } else {
         const char *tok = json_string_value(json_object_get(rs.body, "access_token"));
         if (rs.status >= 200 && rs.status < 300 && tok && *tok) {
@@ -99,12 +100,14 @@ static char *request_token(rt_run_state *run, const rt_integration *in, const ch
             const char *e = json_string_value(json_object_get(rs.body, "error"));
             const char *d = json_string_value(json_object_get(rs.body, "error_description"));
             if (rs.status >= 200 && rs.status < 300)
-                snprintf(err, n, "cannot refresh the OAuth2 token: the token endpoint answered without an access_token");
+                why = rt_xstrdup("cannot refresh the OAuth2 token: the token endpoint answered without an access_token");
             else
-                snprintf(err, n, "cannot refresh the OAuth2 token: the token endpoint answered HTTP %ld%s%s%s%s", rs.status,
-                         e ? ": " : "", e ? e : "", d ? " — " : "", d ? d : "");
+                why = rt_xprintf("cannot refresh the OAuth2 token: the token endpoint answered HTTP %ld%s%s%s%s",
+                                 rs.status, e ? ": " : "", e ? e : "", d ? " — " : "", d ? d : "");
         }
     }
+    if (why) rt_redact_copy(err, n, why);
+    free(why);
     rt_http_response_free(&rs);
     memset(body, 0, strlen(body));
     free(body);

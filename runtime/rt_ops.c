@@ -143,11 +143,10 @@ int rt_ops_history(const rt_workflow *wf, const rt_cli_opts *o)
         size_t i;
         json_t *r;
         json_array_foreach(rows, i, r) {
-            char dur[32], trig[64] = "-";
+            char dur[32];
             fmt_duration(num(r, "duration_ms"), dur, sizeof dur);
             char *tt = json_dumps(json_object_get(r, "trigger"), JSON_COMPACT | JSON_ENCODE_ANY);
-            if (tt && strlen(tt) > 24) snprintf(trig, sizeof trig, "%.21s...", tt);
-            else if (tt) snprintf(trig, sizeof trig, "%s", tt);
+            char *trig = rt_redact_shorten(tt ? tt : "-", tt && strlen(tt) > 24 ? 21 : 24);
             free(tt);
             const char *status = str(r, "status");
             char st_buf[40];
@@ -159,12 +158,16 @@ int rt_ops_history(const rt_workflow *wf, const rt_cli_opts *o)
             if (str(r, "wake_at") && !fs) {
                 printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  wakes at %s\n", str(r, "id"), st_buf,
                        str(r, "user") ? str(r, "user") : "-", trig, str(r, "started"), dur, str(r, "wake_at"));
+                free(trig);
                 continue;
             }
-            printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  %s%s%.80s\n", str(r, "id"), st_buf,
-                   str(r, "user") ? str(r, "user") : "-", trig, str(r, "started"), dur,
-                   fs ? fs : "", fs && err ? ": " : "",
-                   err && (fs || strcmp(st_buf, "failed") == 0 || strcmp(st_buf, "unreadable") == 0) ? err : "");
+            char *why = rt_redact_shorten(err && (fs || strcmp(st_buf, "failed") == 0 ||
+                                                  strcmp(st_buf, "unreadable") == 0) ? err : "", 80);
+            printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  %s%s%s\n", str(r, "id"), st_buf,
+                   str(r, "user") ? str(r, "user") : "-", trig, str(r, "started"), dur, fs ? fs : "",
+                   fs && err ? ": " : "", why);
+            free(why);
+            free(trig);
         }
     }
     json_decref(rows);
@@ -221,8 +224,13 @@ static void print_field(const char *indent, const char *label, json_t *v)
 {
     if (!v) return;
     char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (t && strlen(t) > 600) printf("%s%-8s %.600s... (%zu bytes)\n", indent, label, t, strlen(t));
-    else printf("%s%-8s %s\n", indent, label, t ? t : "null");
+    if (t && strlen(t) > 600) {
+        char *start = rt_redact_shorten(t, 600);
+        printf("%s%-8s %s (%zu bytes)\n", indent, label, start, strlen(t));
+        free(start);
+    } else {
+        printf("%s%-8s %s\n", indent, label, t ? t : "null");
+    }
     free(t);
 }
 

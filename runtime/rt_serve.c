@@ -561,9 +561,15 @@ static enum MHD_Result answer_json(request *rq, unsigned status, json_t *body)
     return ret;
 }
 
+/* {"error": msg}: msg redacted and valid UTF-8 (it may quote a request's
+** bytes), so that the answer always carries it. */
 static enum MHD_Result answer_error(request *rq, unsigned status, const char *msg)
 {
-    return answer_json(rq, status, json_pack("{s:s}", "error", msg));
+    char *red = rt_redact(msg);
+    json_t *body = json_object();
+    json_object_set_new(body, "error", json_string(red));
+    free(red);
+    return answer_json(rq, status, body);
 }
 
 /* Fills in the answer of a suspended request and resumes it; rq must not
@@ -1128,6 +1134,11 @@ static enum MHD_Result accept_run(request *rq, const char *user, bool hook)
     const rt_workflow *wf = sv->wf;
     char err[1024];
     json_t *payload;
+    /* the user goes into the run's record as a JSON string: bytes that are
+    ** not UTF-8 would leave no record behind an accepted run */
+    if (user && !rt_utf8_valid(user, strlen(user)))
+        return answer_error(rq, MHD_HTTP_BAD_REQUEST, hook ? "the user in /hooks/USER is not valid UTF-8"
+                                                           : "X-Flow-User is not valid UTF-8");
     if (rq->body.len == 0) {
         payload = json_object();
     } else {
@@ -1185,9 +1196,12 @@ static enum MHD_Result get_run(request *rq, const char *id)
     if (!rec && why[0])         /* damaged: said, not "no run" */
         rec = json_pack("{s:s, s:s, s:s}", "id", id, "status", "unreadable", "error", why);
     if (!rec) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "no run %.200s", id);
-        return answer_error(rq, MHD_HTTP_NOT_FOUND, msg);
+        char *shown = rt_redact_shorten(id, 200);
+        char *msg = rt_xprintf("no run %s", shown);
+        enum MHD_Result ret = answer_error(rq, MHD_HTTP_NOT_FOUND, msg);
+        free(msg);
+        free(shown);
+        return ret;
     }
     json_t *out = json_object();
     static const char *const keys[] = { "id", "status", "user", "attempt", "created", "updated", "wake_at",
@@ -1341,13 +1355,18 @@ static enum MHD_Result route(request *rq, const char *url, const char *method)
     if (strncmp(url, "/events/", 8) == 0) {
         if (!post) return answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
         if (wf->trigger != RT_TRIG_EVENT || !wf->event || strcmp(url + 8, wf->event) != 0) {
-            char msg[600];
-            if (wf->trigger == RT_TRIG_EVENT && wf->event)
-                snprintf(msg, sizeof msg, "no event '%.200s' here: %s is triggered by event '%.200s'", url + 8, wf->name, wf->event);
-            else
-                snprintf(msg, sizeof msg, "%s has no event trigger%s", wf->name,
-                         wf->trigger == RT_TRIG_REQUEST ? " (it is a request trigger: POST /hooks/USER)" : "");
-            return answer_error(rq, MHD_HTTP_NOT_FOUND, msg);
+            char *msg;
+            if (wf->trigger == RT_TRIG_EVENT && wf->event) {
+                char *asked = rt_redact_shorten(url + 8, 200);
+                msg = rt_xprintf("no event '%s' here: %s is triggered by event '%s'", asked, wf->name, wf->event);
+                free(asked);
+            } else {
+                msg = rt_xprintf("%s has no event trigger%s", wf->name,
+                                 wf->trigger == RT_TRIG_REQUEST ? " (it is a request trigger: POST /hooks/USER)" : "");
+            }
+            enum MHD_Result ret = answer_error(rq, MHD_HTTP_NOT_FOUND, msg);
+            free(msg);
+            return ret;
         }
         const char *user = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "X-Flow-User");
         return accept_run(rq, user && *user ? user : NULL, false);

@@ -135,8 +135,8 @@ static bool answer_mock(const rt_test_response *r, long delay, const rt_http_req
 {
     long timeout = rq->timeout_ms > 0 ? rq->timeout_ms : RT_HTTP_DEFAULT_TIMEOUT_MS;
     if (delay > timeout) {
-        snprintf(rs->error, sizeof rs->error, "%s %s timed out after %ld ms (the mock answers after %ld ms)",
-                 rq->method ? rq->method : "GET", rq->url, timeout, delay);
+        rt_http_response_fail(rs, "%s %s timed out after %ld ms (the mock answers after %ld ms)",
+                              rq->method ? rq->method : "GET", rq->url, timeout, delay);
         rs->retryable = true;
         rs->elapsed_ms = timeout;
         return false;
@@ -209,10 +209,7 @@ static bool mock_intercept(void *arg, const rt_http_request *rq, rt_http_respons
         int k = ms->hits < m->nresponses ? ms->hits : m->nresponses - 1;
         ms->hits++;
         pthread_mutex_unlock(&th->lock);
-        if (k < 0) {
-            snprintf(rs->error, sizeof rs->error, "mock %s %s has no response", m->method, ms->url);
-            return false;
-        }
+        if (k < 0) return rt_http_response_fail(rs, "mock %s %s has no response", m->method, ms->url);
         return answer_mock(&m->responses[k], m->delay_ms, rq, rs);
     }
     char *what = rt_xprintf("%s %s", method, rq->url);
@@ -220,8 +217,7 @@ static bool mock_intercept(void *arg, const rt_http_request *rq, rt_http_respons
     json_array_append_new(th->unmocked, json_pack("{s:s, s:s?}", "request", what, "step", step));
     free(step);
     pthread_mutex_unlock(&th->lock);
-    snprintf(rs->error, sizeof rs->error, "no mock answers %s (add `mock %s \"...\" -> STATUS BODY` to the test)",
-             what, method);
+    rt_http_response_fail(rs, "no mock answers %s (add `mock %s \"...\" -> STATUS BODY` to the test)", what, method);
     free(what);
     rs->retryable = false;
     return false;
@@ -243,9 +239,9 @@ typedef struct test_run {
 
 static char *render_value(json_t *v)
 {
-    if (!v) return NULL;
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    return s ? s : rt_xstrdup("?");
+    /* rt_json_text, not json_dumps: a string that is not UTF-8 is shown
+    ** repaired, not lost */
+    return v ? rt_json_text(v) : NULL;
 }
 
 static void evaluate_expects(rt_ctx *c, void *arg)
@@ -425,28 +421,43 @@ static void outcome_free(const rt_test_case *t, test_outcome *o)
 
 /* ---- reports ------------------------------------------------------------- */
 
+/* One report line: a NEW string, never NULL (json_sprintf refuses bytes
+** that are not UTF-8, which would drop the line; they are kept, and the
+** report is written repaired). */
+static json_t *text_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *text_line(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = rt_xvprintf(fmt, ap);
+    va_end(ap);
+    json_t *j = rt_json_bytes(s);
+    free(s);
+    return j;
+}
+
 /* The lines that explain a failure (no timings: goldens compare them). */
 static json_t *failure_lines(const rt_test_case *t, const test_outcome *o)
 {
     json_t *lines = json_array();
     if (o->setup_error) {
-        json_array_append_new(lines, json_sprintf("%s:%d: test setup: %s", t->file, t->line, o->setup_error));
+        json_array_append_new(lines, text_line("%s:%d: test setup: %s", t->file, t->line, o->setup_error));
         return lines;
     }
     bool status_ok = strcmp(o->status, "succeeded") == 0 || (t->reads_status && strcmp(o->status, "failed") == 0);
     if (!status_ok || (o->run_error && strcmp(o->status, "failed") == 0 && !t->reads_status))
-        json_array_append_new(lines, json_sprintf("run %s: %s", o->status, o->run_error ? o->run_error : "-"));
+        json_array_append_new(lines, text_line("run %s: %s", o->status, o->run_error ? o->run_error : "-"));
     for (int i = 0; i < t->nexpects; i++) {
         const rt_test_expect *e = &t->expects[i];
         const expect_result *r = &o->results[i];
         if (r->ok) continue;
-        json_array_append_new(lines, json_sprintf("%s:%d:%d: expect failed: %s", t->file, e->line, e->col, e->source));
-        if (r->error) json_array_append_new(lines, json_sprintf("  error: %s", r->error));
+        json_array_append_new(lines, text_line("%s:%d:%d: expect failed: %s", t->file, e->line, e->col, e->source));
+        if (r->error) json_array_append_new(lines, text_line("  error: %s", r->error));
         if (e->noperands == 2) {
-            json_array_append_new(lines, json_sprintf("  left:  %s", r->v[0] ? r->v[0] : "(not evaluated)"));
-            json_array_append_new(lines, json_sprintf("  right: %s", r->v[1] ? r->v[1] : "(not evaluated)"));
+            json_array_append_new(lines, text_line("  left:  %s", r->v[0] ? r->v[0] : "(not evaluated)"));
+            json_array_append_new(lines, text_line("  right: %s", r->v[1] ? r->v[1] : "(not evaluated)"));
         } else if (r->v[0]) {
-            json_array_append_new(lines, json_sprintf("  value: %s", r->v[0]));
+            json_array_append_new(lines, text_line("  value: %s", r->v[0]));
         }
     }
     size_t i;
@@ -454,8 +465,8 @@ static json_t *failure_lines(const rt_test_case *t, const test_outcome *o)
     json_array_foreach(o->unmocked, i, u) {
         const char *step = json_string_value(json_object_get(u, "step"));
         const char *req = json_string_value(json_object_get(u, "request"));
-        if (step) json_array_append_new(lines, json_sprintf("unmocked request: %s (step '%s')", req, step));
-        else json_array_append_new(lines, json_sprintf("unmocked request: %s", req));
+        if (step) json_array_append_new(lines, text_line("unmocked request: %s (step '%s')", req, step));
+        else json_array_append_new(lines, text_line("unmocked request: %s", req));
     }
     return lines;
 }
@@ -497,15 +508,15 @@ static void report_json(const rt_workflow *wf, const rt_test_case *t, const test
     json_t *obj = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:I}", "workflow", wf->name, "file", t->file, "test",
                             t->name, "line", t->line, "result", o->passed ? "pass" : "fail", "run_status", o->status,
                             "ms", (json_int_t)o->ms);
-    if (o->run_error) json_object_set_new(obj, "run_error", json_string(o->run_error));
-    if (o->setup_error) json_object_set_new(obj, "setup_error", json_string(o->setup_error));
+    if (o->run_error) json_object_set_new(obj, "run_error", rt_json_bytes(o->run_error));
+    if (o->setup_error) json_object_set_new(obj, "setup_error", rt_json_bytes(o->setup_error));
     json_t *fails = json_array();
     for (int i = 0; i < t->nexpects; i++) {
         const rt_test_expect *e = &t->expects[i];
         const expect_result *r = &o->results[i];
         if (r->ok || o->setup_error) continue;
         json_t *f = json_pack("{s:s, s:i, s:i}", "expect", e->source, "line", e->line, "col", e->col);
-        if (r->error) json_object_set_new(f, "error", json_string(r->error));
+        if (r->error) json_object_set_new(f, "error", rt_json_bytes(r->error));
         const char *k0 = e->noperands == 2 ? "left" : "value";
         if (r->v[0]) json_object_set_new(f, k0, json_loads(r->v[0], JSON_DECODE_ANY, NULL));
         if (e->noperands == 2 && r->v[1]) json_object_set_new(f, "right", json_loads(r->v[1], JSON_DECODE_ANY, NULL));
@@ -518,7 +529,7 @@ static void report_json(const rt_workflow *wf, const rt_test_case *t, const test
     json_array_foreach(o->unmocked, k, u) json_array_append(unmocked, json_object_get(u, "request"));
     json_object_set_new(obj, "unmocked", unmocked);
     if (o->log) json_object_set(obj, "log", o->log);
-    char *s = json_dumps(obj, JSON_COMPACT);
+    char *s = rt_json_text(obj);       /* never fails: bytes that are not UTF-8 come out repaired */
     printf("%s\n", s);
     free(s);
     json_decref(obj);
@@ -589,7 +600,7 @@ static void log_keep(void *arg, const char *level, const char *msg)
     json_t *lines = *(json_t **)arg;
     if (!lines) return;
     if (strcmp(level, "info") == 0) json_array_append_new(lines, json_string(msg));
-    else json_array_append_new(lines, json_sprintf("%s: %s", level, msg));
+    else json_array_append_new(lines, text_line("%s: %s", level, msg));
 }
 
 int rt_test_main(const rt_workflow *wf, const rt_test_case *tests, int ntests, const char *filter, int flags,

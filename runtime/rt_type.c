@@ -4,7 +4,9 @@
 #include "rt_type.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 
+#include "rt_redact.h"
 #include "rt_util.h"
 
 /* A process-wide cache of parsed types, keyed by the text's content: tcc
@@ -102,15 +104,28 @@ void rt_type_cache_free(void)
     pthread_mutex_unlock(&type_lock);
 }
 
+/* A message or a name into err[errlen]: composed whole, then redacted and
+** cut between characters to fit (rt_redact_copy). */
+static void put_msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void put_msg(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *m = rt_xvprintf(fmt, ap);
+    va_end(ap);
+    rt_redact_copy(err, errlen, m);
+    free(m);
+}
+
 void rt_type_name(const json_t *t, char *out, size_t n)
 {
     if (json_is_string(t)) {
-        snprintf(out, n, "%s", json_string_value(t));
+        put_msg(out, n, "%s", json_string_value(t));
     } else if (json_is_array(t)) {
         char inner[96];
         rt_type_name(json_array_get(t, 1), inner, sizeof inner);
-        if (strcmp(json_string_value(json_array_get(t, 0)), "list") == 0) snprintf(out, n, "[%s]", inner);
-        else snprintf(out, n, "%s?", inner);
+        if (strcmp(json_string_value(json_array_get(t, 0)), "list") == 0) put_msg(out, n, "[%s]", inner);
+        else put_msg(out, n, "%s?", inner);
     } else {
         /* {a: int, b: [string]}, or "object" when that does not fit */
         rt_buf b = { 0 };
@@ -125,7 +140,7 @@ void rt_type_name(const json_t *t, char *out, size_t n)
             first = false;
         }
         rt_buf_putc(&b, '}');
-        snprintf(out, n, "%s", b.len < n ? b.data : "object");
+        put_msg(out, n, "%s", b.len < n ? b.data : "object");
         rt_buf_free(&b);
     }
 }
@@ -134,10 +149,17 @@ void rt_value_describe(const json_t *v, char *out, size_t n)
 {
     switch (json_typeof(v)) {
     case JSON_STRING: {
-        const char *s = json_string_value(v);
-        size_t len = strlen(s);
-        if (len > 40) snprintf(out, n, "string \"%.37s...\"", s);
-        else snprintf(out, n, "string \"%s\"", s);
+        /* up to 40 bytes whole, else the start: redacted first (the value
+        ** may be a token an API handed back), cut between characters */
+        char *t = rt_redact_shorten(json_string_value(v), 40);
+        if (strlen(t) > 40) {
+            free(t);
+            t = rt_redact_shorten(json_string_value(v), 37);
+        }
+        char *d = rt_xprintf("string \"%s\"", t);
+        rt_redact_copy(out, n, d);
+        free(d);
+        free(t);
         break;
     }
     case JSON_INTEGER: snprintf(out, n, "int %" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
@@ -203,7 +225,7 @@ static bool type_check(const json_t *t, const json_t *v, const type_pos *pos, ch
                     rt_type_name(ft, tn, sizeof tn);
                     rt_buf path = { 0 };
                     pos_render(&here, &path);
-                    snprintf(err, errlen, "missing field '%s' (%s)", path.data, tn);
+                    put_msg(err, errlen, "missing field '%s' (%s)", path.data, tn);
                     rt_buf_free(&path);
                     return false;
                 }
@@ -224,8 +246,8 @@ static bool type_check(const json_t *t, const json_t *v, const type_pos *pos, ch
     rt_type_name(t, tn, sizeof tn);
     rt_value_describe(v, vd, sizeof vd);
     rt_buf path = { 0 };
-    if (pos_render(pos, &path)) snprintf(err, errlen, "field '%s' expected %s, got %s", path.data, tn, vd);
-    else snprintf(err, errlen, "expected %s, got %s", tn, vd);
+    if (pos_render(pos, &path)) put_msg(err, errlen, "field '%s' expected %s, got %s", path.data, tn, vd);
+    else put_msg(err, errlen, "expected %s, got %s", tn, vd);
     rt_buf_free(&path);
     return false;
 }
@@ -234,11 +256,11 @@ bool rt_type_check(rt_type_text type, const json_t *value, const char *what, cha
 {
     const json_t *t = rt_type_parse(type);
     if (!t) {
-        snprintf(err, errlen, "%s%sinvalid type descriptor %s", what ? what : "", what ? ": " : "", type);
+        put_msg(err, errlen, "%s%sinvalid type descriptor %s", what ? what : "", what ? ": " : "", type);
         return false;
     }
     char msg[512];
     bool ok = type_check(t, value, NULL, msg, sizeof msg);
-    if (!ok) snprintf(err, errlen, "%s%s%s", what ? what : "", what ? ": " : "", msg);
+    if (!ok) put_msg(err, errlen, "%s%s%s", what ? what : "", what ? ": " : "", msg);
     return ok;
 }

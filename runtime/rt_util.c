@@ -160,6 +160,68 @@ void rt_buf_free(rt_buf *b)
     b->len = b->cap = 0;
 }
 
+/* ---- text ---------------------------------------------------------------- */
+
+bool rt_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        if (u[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len = rt_utf8_seq(u + i, n - i);
+        if (!len) return false;
+        i += len;
+    }
+    return true;
+}
+
+void rt_utf8_repair(rt_buf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t run = 0;             /* u[run..i) is copied as it is */
+    rt_buf_reserve(b, n);
+    for (size_t i = 0; i < n;) {
+        size_t len = u[i] < 0x80 ? 1 : rt_utf8_seq(u + i, n - i);
+        if (len) {
+            i += len;
+            continue;
+        }
+        rt_buf_append(b, s + run, i - run);
+        rt_buf_puts(b, "\xef\xbf\xbd");
+        run = ++i;
+    }
+    rt_buf_append(b, s + run, n - run);
+}
+
+size_t rt_utf8_cut(const char *s, size_t n, size_t max)
+{
+    if (n <= max) return n;
+    /* back off over continuation bytes: a character is 4 bytes at most */
+    size_t cut = max;
+    while (cut > 0 && max - cut < 3 && ((unsigned char)s[cut] & 0xc0) == 0x80) cut--;
+    return ((unsigned char)s[cut] & 0xc0) == 0x80 ? max : cut;
+}
+
+void rt_percent_encode(rt_buf *b, const char *s, size_t n, unsigned flags)
+{
+    const char *hex = flags & RT_PCT_LOWER ? "0123456789abcdef" : "0123456789ABCDEF";
+    rt_buf_reserve(b, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+            ch == '.' || ch == '_' || ch == '~') {
+            rt_buf_putc(b, (char)ch);
+        } else if (ch == ' ' && (flags & RT_PCT_PLUS)) {
+            rt_buf_putc(b, '+');
+        } else {
+            char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
+            rt_buf_append(b, e, 3);
+        }
+    }
+}
+
 /* ---- time --------------------------------------------------------------- */
 
 int64_t rt_now_ms(void)

@@ -49,6 +49,26 @@ void rt_buf_printf(rt_buf *b, const char *fmt, ...) __attribute__((format(printf
 char *rt_buf_take(rt_buf *b);
 void rt_buf_free(rt_buf *b);
 
+/* Whether s[0..n) is UTF-8 that rt_utf8_repair would leave as it is. */
+bool rt_utf8_valid(const char *s, size_t n);
+/* Appends s[0..n) to b with every byte that does not start a well-formed
+** sequence (rt_utf8_seq) replaced by U+FFFD: text that jansson accepts and
+** every JSON reader reads back (NUL is a character like any other). */
+void rt_utf8_repair(rt_buf *b, const char *s, size_t n);
+/* Where a text of n bytes may be cut to keep at most max of them: max, or
+** less so as not to split a multi-byte character (n when n <= max). The
+** one place a cut point is chosen; rt_redact_shorten (rt_redact.h) is how
+** a text that may hold a secret is shortened. */
+size_t rt_utf8_cut(const char *s, size_t n, size_t max);
+
+/* Percent-encoding of s[0..n) appended to b: every byte but RFC 3986's
+** unreserved characters (A-Z a-z 0-9 - . _ ~) becomes %XX, upper-case hex
+** unless RT_PCT_LOWER, a space %20 unless RT_PCT_PLUS ('+', as HTML forms
+** send it). Requests use it through rt_http_escape; redaction builds the
+** forms an API may echo with the same encoder. */
+enum { RT_PCT_PLUS = 1, RT_PCT_LOWER = 2 };
+void rt_percent_encode(rt_buf *b, const char *s, size_t n, unsigned flags);
+
 /* Clocks: wall time in ms since the epoch, and a monotonic ms clock. */
 int64_t rt_now_ms(void);
 int64_t rt_mono_ms(void);

@@ -63,12 +63,16 @@ json_t *rt_bool(bool b) { return b ? json_true() : json_false(); }
 json_t *rt_int(rt_ctx *c, int64_t v) { return keep(c, json_integer(v)); }
 json_t *rt_float(rt_ctx *c, double v) { return keep(c, json_real(v)); }
 
-json_t *rt_str(rt_ctx *c, const char *s)
+json_t *rt_json_bytes(const char *s)
 {
     if (!s) return json_null();
     json_t *v = json_string(s);
-    if (!v) v = json_string_nocheck(s);     /* not UTF-8: keep the bytes */
-    return keep(c, v);
+    return v ? v : json_string_nocheck(s);
+}
+
+json_t *rt_str(rt_ctx *c, const char *s)
+{
+    return s ? keep(c, rt_json_bytes(s)) : json_null();
 }
 
 json_t *rt_list(rt_ctx *c, int n, ...)

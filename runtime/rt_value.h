@@ -25,6 +25,12 @@ json_t *rt_pool_keep(rt_pool *p, json_t *v);
 /* Drops every reference the pool holds. */
 void rt_pool_release(rt_pool *p);
 
+/* A NEW JSON string of s as it is: bytes that are not UTF-8 (a secret or
+** a header from outside) are kept, not refused, so a value is never lost
+** on its way; rt_redact_json and rt_json_encode repair them (U+FFFD)
+** wherever the value is stored or shown. NULL s gives json null. */
+json_t *rt_json_bytes(const char *s);
+
 /* Deep equality where 1 == 1.0 and null equals only null. */
 bool rt_value_equal(const json_t *a, const json_t *b);
 

@@ -281,6 +281,118 @@ static void test_redaction(void)
     free(s);
 }
 
+/* Every form a secret can be written in, each in a text: what redaction
+** leaves of it. One case a line: secret, text, the text redacted. */
+static const struct {
+    const char *secret, *text, *want;
+} redact_cases[] = {
+    /* JSON-escaped once (an API quoting the value) and twice (an API
+    ** echoing the request body inside a JSON string) */
+    { "pa\"ss\\wd/1", "{\"k\":\"pa\\\"ss\\\\wd/1\"}", "{\"k\":\"[redacted]\"}" },
+    { "pa\"ss\\wd/1", "\"{\\\"k\\\":\\\"pa\\\\\\\"ss\\\\\\\\wd/1\\\"}\"", "\"{\\\"k\\\":\\\"[redacted]\\\"}\"" },
+    { "pa\"ss\\wd/1", "php: pa\\\"ss\\\\wd\\/1.", "php: [redacted]." },
+    /* percent-encoded, both hex cases, '+' for a space */
+    { "pa\"ss\\wd/1", "q=pa%22ss%5Cwd%2F1&x", "q=[redacted]&x" },
+    { "pa\"ss\\wd/1", "q=pa%22ss%5cwd%2f1&x", "q=[redacted]&x" },
+    { "t0k en+/=", "f=t0k+en%2B%2F%3D", "f=[redacted]" },
+    { "t0k en+/=", "f=t0k%20en%2b%2f%3d", "f=[redacted]" },
+    /* the JSON escape of an object rendered into a query */
+    { "pa\"ss\\wd/1", "filter=%7B%22k%22%3A%22pa%5C%22ss%5C%5Cwd%2F1%22%7D", "filter=%7B%22k%22%3A%22[redacted]%22%7D" },
+    /* UTF-8 written \uXXXX (upper and lower case, a surrogate pair) */
+    { "cl\xc3\xa9-secr\xc3\xa8te \xf0\x9f\x98\x80", "[cl\\u00e9-secr\\u00e8te \\ud83d\\ude00]", "[[redacted]]" },
+    { "cl\xc3\xa9-secr\xc3\xa8te \xf0\x9f\x98\x80", "[cl\\u00E9-secr\\u00E8te \\uD83D\\uDE00]", "[[redacted]]" },
+    { "cl\xc3\xa9-secr\xc3\xa8te \xf0\x9f\x98\x80", "cl%C3%A9-secr%C3%A8te+%F0%9F%98%80", "[redacted]" },
+    /* base64 and base64url, padded or not; HTTP Basic; inside a longer
+    ** base64 text (at offset 1 here: only the characters the secret alone
+    ** decides go) */
+    { "pa\"ss\\wd/1", "b64 cGEic3Ncd2QvMQ==", "b64 [redacted]" },
+    { "pa\"ss\\wd/1", "url cGEic3Ncd2QvMQ.", "url [redacted]." },
+    { "pa\"ss\\wd/1", "Basic YWRtaW46cGEic3Ncd2QvMQ==", "Basic YWRtaW46[redacted]" },
+    { "pa\"ss\\wd/1", "eHBhInNzXHdkLzF5eg==", "eH[redacted]F5eg==" },
+    /* two secrets that overlap are covered whole, not one and the rest of
+    ** the other */
+    { "abcd1234", "<abcd1234zzzz>", "<[redacted]zzzz>" },
+    { "1234zzzz", "<abcd1234zzzz>", "<[redacted]>" },
+    /* not UTF-8: repaired, so the text can always be stored */
+    { "abcd1234", "bad \xff\xc3 end", "bad \xef\xbf\xbd\xef\xbf\xbd end" },
+};
+
+static void test_redaction_forms(void)
+{
+    for (size_t i = 0; i < sizeof redact_cases / sizeof redact_cases[0]; i++) {
+        rt_redact_add(redact_cases[i].secret);
+        char *got = rt_redact(redact_cases[i].text);
+        CHECK(strcmp(got, redact_cases[i].want) == 0, "case %zu: got \"%s\", want \"%s\"", i, got,
+              redact_cases[i].want);
+        free(got);
+    }
+    /* many values (a fanout registering a derived value per item): each
+    ** is found, whatever was registered after it */
+    char item[64], text[128];
+    for (int i = 0; i < 300; i++) {
+        snprintf(item, sizeof item, "item-%d-tok/%x", i, i * 7919);
+        rt_redact_add(item);
+        rt_redact_add(item);   /* again: the fast path */
+    }
+    for (int i = 0; i < 300; i += 37) {
+        snprintf(item, sizeof item, "item-%d-tok/%x", i, i * 7919);
+        snprintf(text, sizeof text, "<%s> <%s>", item, "item-%d");
+        char *got = rt_redact(text);
+        CHECK(strcmp(got, "<[redacted]> <item-%d>") == 0, "value %d: got \"%s\"", i, got);
+        free(got);
+    }
+    /* a value with nothing to redact is handed back as it is */
+    json_t *v = json_pack("{s:[s, i], s:s}", "a", "plain", 1, "b", "text");
+    json_t *r = rt_redact_json(v);
+    CHECK(r == v, "an unchanged value was copied");
+    json_decref(r);
+    json_decref(v);
+    /* keys are redacted too */
+    v = json_pack("{s:s}", "abcd1234", "x");
+    r = rt_redact_json(v);
+    CHECK(json_object_get(r, "[redacted]") && !json_object_get(r, "abcd1234"), "a key holding a secret");
+    json_decref(r);
+    json_decref(v);
+}
+
+/* Shortening redacts first, never ends in part of a secret or of a
+** marker, and never splits a character. */
+static void test_redaction_shorten(void)
+{
+    const char *secret = "Zq7-SECRET-0123456789-abcdefghij";
+    rt_redact_add(secret);
+    for (size_t pre = 270; pre <= 300; pre++) {
+        rt_buf b = { 0 };
+        for (size_t i = 0; i < pre; i++) rt_buf_putc(&b, 'x');
+        rt_buf_puts(&b, secret);
+        rt_buf_puts(&b, " and more text after it");
+        char *s = rt_redact_shorten(b.data, 300);
+        CHECK(strlen(s) <= 303 && !strstr(s, "Zq7-"), "cut at %zu: \"%s\"", pre, s);
+        size_t n = strlen(s);
+        CHECK(n >= 3 && strcmp(s + n - 3, "...") == 0, "cut at %zu: no ellipsis", pre);
+        const char *m = strstr(s, "[");
+        CHECK(!m || strncmp(m, "[redacted]", 10) == 0, "a marker cut at %zu: \"%s\"", pre, s);
+        free(s);
+        rt_buf_free(&b);
+    }
+    /* a multi-byte character is never split, at any cut */
+    rt_buf b = { 0 };
+    rt_buf_putc(&b, 'a');
+    for (int i = 0; i < 200; i++) rt_buf_puts(&b, "\xc3\xa9");
+    for (size_t max = 290; max <= 300; max++) {
+        char *s = rt_redact_shorten(b.data, max);
+        CHECK(rt_utf8_valid(s, strlen(s)) && strlen(s) <= max + 3, "max %zu: not UTF-8 or too long", max);
+        free(s);
+    }
+    char small[8];
+    rt_redact_copy(small, sizeof small, b.data);
+    CHECK(rt_utf8_valid(small, strlen(small)) && strcmp(small, "a\xc3\xa9...") == 0, "copy: \"%s\"", small);
+    rt_buf_free(&b);
+    char *s = rt_redact_shorten("short", 300);
+    CHECK_STR(s, "short");
+    free(s);
+}
+
 static void test_time(void)
 {
     int64_t ms;
@@ -685,6 +797,8 @@ int main(void)
     run_test("interpolation and built-in functions", test_interp_and_builtins);
     run_test("URL joining, query and form encoding, Link, Retry-After", test_urls);
     run_test("secret redaction", test_redaction);
+    run_test("secret redaction: every form a secret is written in", test_redaction_forms);
+    run_test("shortening: redacted first, on a character boundary", test_redaction_shorten);
     run_test("RFC 3339 times", test_time);
     run_test("JSON encoding: as jansson writes it, reads back the same, never invalid", test_json_encode);
     run_test("store: runs, steps, logs and their indexes", test_store_indexes);

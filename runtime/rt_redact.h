@@ -1,0 +1,64 @@
+/*
+** rt_redact.h — secret redaction, and the one way a text is shortened.
+**
+** Every secret value the process resolves is registered here, with every
+** form the runtime (or an API echoing what it sent) may write it in; every
+** log line, error message, stored record and printed output passes through
+** rt_redact or rt_redact_json before it is written. A text that is shown or
+** stored shortened goes through rt_redact_shorten, which redacts first: a
+** cut never leaves the beginning of a secret behind, and never splits a
+** UTF-8 character. The forms and rules are written down in docs/runtime.md
+** ("Secrets and redaction"). Thread-safe.
+*/
+#ifndef RT_REDACT_H
+#define RT_REDACT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* What a secret (in any of its forms) becomes. */
+#define RT_REDACTED "[redacted]"
+
+/* Registers a secret value (copied) and the forms a text may carry it in:
+**   - raw;
+**   - JSON-escaped, once and twice (a request body echoed inside a JSON
+**     string), with UTF-8 kept or written \uXXXX, upper- or lower-case hex,
+**     '/' as it is or as \/;
+**   - percent-encoded (of the raw and JSON-escaped forms): upper- and
+**     lower-case hex, a space as %20 or '+';
+**   - base64 and base64url, padded and not, and the characters that only
+**     the secret decides when it sits inside a longer base64 text at any of
+**     the three byte alignments (HTTP Basic's base64 of user:password).
+** Values and forms shorter than 4 bytes are not registered: redacting every
+** "t" would make logs unreadable and protect nothing. Cheap for a value
+** already registered (a shared lock and a scan): callers register on every
+** read. */
+void rt_redact_add(const char *secret);
+/* Whether s holds a registered secret in any of its forms: a value derived
+** from a secret (the base64 of "user:password") is registered in its turn. */
+bool rt_redact_holds(const char *s);
+/* s with every stretch covered by a registered form replaced by
+** "[redacted]" (overlapping forms of different secrets are covered whole),
+** and every invalid UTF-8 byte replaced by U+FFFD, so that the text can
+** always be stored as a JSON string: a new malloc'd string. NULL for NULL. */
+char *rt_redact(const char *s);
+/* v with every string and object key redacted as rt_redact does: a NEW
+** reference (v itself, incref'd, when nothing needed it; json null for
+** NULL). */
+json_t *rt_redact_json(json_t *v);
+
+/* s for display in at most max bytes (plus "..." when cut): redacted first,
+** then cut on a character boundary, and never inside a "[redacted]" marker:
+** a new malloc'd string. The one way a text that may hold a secret or
+** multi-byte characters is shortened. */
+char *rt_redact_shorten(const char *s, size_t max);
+/* The same into a fixed buffer of n bytes (n >= 4): s redacted, cut to fit
+** with "..." when it does not. For messages composed on the heap that an
+** API hands back in a char buffer. */
+void rt_redact_copy(char *dst, size_t n, const char *s);
+
+/* Forgets (and wipes) every registered secret; when rt_main returns. */
+void rt_redact_teardown(void);
+
+#endif
