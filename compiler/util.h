@@ -56,8 +56,11 @@ void strbuf_vprintf(strbuf *b, const char *fmt, va_list ap);
 char *strbuf_take(strbuf *b);   /* returns data (caller frees), resets b */
 void strbuf_free(strbuf *b);
 
-/* Read a whole file; returns a new NUL-terminated buffer (caller frees) and
-** its length in *len, or NULL with errno set. */
-char *util_read_file(const char *path, size_t *len);
+/* Read a whole regular file of at most max bytes; returns a new
+** NUL-terminated buffer (caller frees) and its length in *len. On failure
+** returns NULL with why saying what is wrong:
+** the system's error, "not a regular file (a directory)" (a FIFO, a device:
+** never read, it could block or never end), or "file too large". */
+char *util_read_file(const char *path, size_t max, size_t *len, char *why, size_t whylen);
 
 #endif
