@@ -98,6 +98,20 @@ json_t *rt_object(rt_ctx *c, int n, ...)
     return keep(c, o);
 }
 
+/* Large literals are built item by item (the emitter keeps every C call
+** short): list and obj are values rt_list/rt_object made for this ctx. */
+void rt_list_add(rt_ctx *c, json_t *list, json_t *v)
+{
+    (void)c;
+    json_array_append(list, v ? v : json_null());
+}
+
+void rt_object_add(rt_ctx *c, json_t *obj, const char *key, json_t *v)
+{
+    (void)c;
+    json_object_set(obj, key, v ? v : json_null());
+}
+
 /* ---- access ------------------------------------------------------------- */
 
 json_t *rt_field(rt_ctx *c, json_t *v, const char *name)
@@ -261,6 +275,19 @@ json_t *rt_interp(rt_ctx *c, int n, ...)
     va_start(ap, n);
     for (int i = 0; i < n; i++) rt_value_render(&b, va_arg(ap, json_t *));
     va_end(ap);
+    json_t *s = json_stringn(b.data, b.len);
+    if (!s) s = json_stringn_nocheck(b.data, b.len);
+    rt_buf_free(&b);
+    return keep(c, s);
+}
+
+json_t *rt_interp_list(rt_ctx *c, json_t *pieces)
+{
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    size_t i;
+    json_t *v;
+    json_array_foreach(pieces, i, v) rt_value_render(&b, v);
     json_t *s = json_stringn(b.data, b.len);
     if (!s) s = json_stringn_nocheck(b.data, b.len);
     rt_buf_free(&b);
