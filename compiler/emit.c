@@ -87,9 +87,12 @@ static void emit_type_json(strbuf *b, const ast_type *t)
         for (int i = 0; i < t->nfields; i++) {
             if (i) strbuf_putc(b, ',');
             strbuf_putc(b, '"');
-            for (const char *p = t->fields[i]->name; *p; p++) {
+            /* a JSON string: a control character raw would make the
+            ** descriptor invalid, and every run fail on it */
+            for (const unsigned char *p = (const unsigned char *)t->fields[i]->name; *p; p++) {
                 if (*p == '"' || *p == '\\') strbuf_putc(b, '\\');
-                strbuf_putc(b, *p);
+                if (*p < 0x20) strbuf_printf(b, "\\u%04x", *p);
+                else strbuf_putc(b, (char)*p);
             }
             strbuf_puts(b, "\":");
             emit_type_json(b, t->fields[i]->type);

@@ -11,10 +11,13 @@
 # .flow file of the repository; new inputs go to build-fuzz/corpus/NAME,
 # findings to build-fuzz/crash-NAME-*, the log to build-fuzz/NAME.log. The
 # last line per harness sums the run up (execs, coverage, duration).
+# FUZZ_OUT=DIR puts the new inputs, findings and logs under DIR instead
+# (tests/fuzz/run.sh does, to leave a campaign's alone).
 # Exit status: 0 clean, 1 a harness found something.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 FO=build-fuzz
+OUT=${FUZZ_OUT:-$FO}
 merge=0
 if [ "${1:-}" = "--merge" ]; then merge=1; shift; secs=0; else secs=${1:-60}; shift || true; fi
 targets=${*:-fuzz_frontend fuzz_validate}
@@ -23,7 +26,7 @@ targets=${*:-fuzz_frontend fuzz_validate}
 seed_dirs() {
     local name=${1#fuzz_}
     if [ "$name" = frontend ]; then
-        local d=$FO/seeds/frontend
+        local d=$OUT/seeds/frontend
         rm -rf "$d" && mkdir -p "$d"
         local i=0
         for f in examples/*.flow stdlib/*.flow tests/*/*.flow tests/*/*/*.flow; do
@@ -44,21 +47,21 @@ for t in $targets; do
     [ -x "$bin" ] || { echo "campaign: $bin is not built (make fuzz-build)" >&2; exit 2; }
     dict=tests/fuzz/$name.dict
     maxlen=16384; [ "$name" = validate ] && maxlen=8192
-    mkdir -p "$FO/corpus/$name" "tests/fuzz/corpus/$name"
+    mkdir -p "$OUT/corpus/$name" "tests/fuzz/corpus/$name"
     # shellcheck disable=SC2046
     if [ $merge = 1 ]; then
-        "$bin" -merge=1 -max_len=$maxlen "tests/fuzz/corpus/$name" "$FO/corpus/$name" >"$FO/fuzz_$name.merge.log" 2>&1
+        "$bin" -merge=1 -max_len=$maxlen "tests/fuzz/corpus/$name" "$OUT/corpus/$name" >"$OUT/fuzz_$name.merge.log" 2>&1
         echo "merged fuzz_$name: $(ls "tests/fuzz/corpus/$name" | wc -l) files in tests/fuzz/corpus/$name"
         continue
     fi
     start=$(date +%s)
     "$bin" -max_total_time="$secs" -timeout=20 -rss_limit_mb=3072 -max_len=$maxlen -print_final_stats=1 \
-        -dict="$dict" -artifact_prefix="$FO/crash-$name-" "$FO/corpus/$name" $(seed_dirs "$t") \
-        >"$FO/fuzz_$name.log" 2>&1
+        -dict="$dict" -artifact_prefix="$OUT/crash-$name-" "$OUT/corpus/$name" $(seed_dirs "$t") \
+        >"$OUT/fuzz_$name.log" 2>&1
     r=$?
     took=$(( $(date +%s) - start ))
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$FO/fuzz_$name.log" | tail -1)
-    last=$(grep -E '^#[0-9]+' "$FO/fuzz_$name.log" | tail -1)
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$OUT/fuzz_$name.log" | tail -1)
+    last=$(grep -E '^#[0-9]+' "$OUT/fuzz_$name.log" | tail -1)
     cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
     ft=$(echo "$last" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
     corp=$(echo "$last" | sed -n 's/.*corp: \([0-9]*\).*/\1/p')
@@ -66,8 +69,8 @@ for t in $targets; do
         echo "fuzz_$name: clean: ${took}s, ${execs:-?} execs, cov ${cov:-?} edges, ft ${ft:-?}, corpus ${corp:-?}"
     else
         rc=1
-        echo "fuzz_$name: FOUND something after ${took}s (exit $r): see $FO/fuzz_$name.log"
-        grep -E 'ERROR|SUMMARY|Test unit written|abort|runtime error' "$FO/fuzz_$name.log" | head -8
+        echo "fuzz_$name: FOUND something after ${took}s (exit $r): see $OUT/fuzz_$name.log"
+        grep -E 'ERROR|SUMMARY|Test unit written|abort|runtime error|refuses|none printed' "$OUT/fuzz_$name.log" | head -8
     fi
 done
 exit $rc
