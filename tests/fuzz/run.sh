@@ -89,6 +89,13 @@ expect_out elif_50000 'j == 6'
 echo '{"id": "c-7", "n": 49999}' >"$T/ev.json"
 expect_out elif_50000 'j == 99998'
 
+# `flowc test` compiles the expectations too
+if "$FLOWC" test "$R/test_block_big.flow" >"$T/tbig.out" 2>&1 && grep -q "^1 passed, 0 failed" "$T/tbig.out"; then
+    pass "fuzz test_block_big: large expectations compile and pass"
+else
+    fail "fuzz test_block_big" "$(tail -3 "$T/tbig.out")"
+fi
+
 # what the server received, field by field
 got=$(ctl_log /crm)
 if python3 - "$got" <<'PY'
