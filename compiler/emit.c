@@ -634,17 +634,26 @@ static void emit_request_obj(emit_state *es, strbuf *b, const ast_request *r)
     strbuf_putc(b, ')');
 }
 
+/* The C name of an action's request builder: A_<length of integ><integ>_<op>.
+** The length keeps it unique: a_b.c and a.b_c would both be A_a_b_c. */
+static void emit_action_name(strbuf *b, const ast_action *a)
+{
+    strbuf_printf(b, "A_%zu%s_%s", strlen(a->integ), a->integ, a->op);
+}
+
 /* Each action becomes a request builder over its arguments object. */
 static void emit_actions(emit_state *es)
 {
     for (int i = 0; i < es->prog->nactions; i++) {
         ast_action *a = es->prog->actions[i];
         if (!a->body || !a->body->req) continue;
-        strbuf_printf(&es->protos, "static rt_result *A_%s_%s(rt_ctx *c, const rt_step_desc *d, json_t *args);\n",
-                      a->integ, a->op);
+        strbuf_puts(&es->protos, "static rt_result *");
+        emit_action_name(&es->protos, a);
+        strbuf_puts(&es->protos, "(rt_ctx *c, const rt_step_desc *d, json_t *args);\n");
         strbuf *b = &es->defs;
-        strbuf_printf(b, "static rt_result *A_%s_%s(rt_ctx *c, const rt_step_desc *d, json_t *args)\n{\n",
-                      a->integ, a->op);
+        strbuf_puts(b, "static rt_result *");
+        emit_action_name(b, a);
+        strbuf_puts(b, "(rt_ctx *c, const rt_step_desc *d, json_t *args)\n{\n");
         es->args = "args";
         strbuf_puts(b, "    return rt_request(c, d, ");
         emit_request_obj(es, b, a->body->req);
@@ -765,7 +774,9 @@ static void emit_step(emit_state *es, strbuf *b, const ast_step *s, int ind)
             args->keys[args->nitems] = p->name;
             args->items[args->nitems++] = given ? given->value : p->deflt;
         }
-        strbuf_printf(b, "if (!rt_step_given(c, &D_%s) && !A_%s_%s(c, &D_%s, ", s->name, a->integ, a->op, s->name);
+        strbuf_printf(b, "if (!rt_step_given(c, &D_%s) && !", s->name);
+        emit_action_name(b, a);
+        strbuf_printf(b, "(c, &D_%s, ", s->name);
         emit_expr(es, b, args);
         strbuf_puts(b, ")) return RT_STOP;\n");
         break;

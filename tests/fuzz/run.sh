@@ -58,7 +58,9 @@ cat >"$T/routes.json" <<'JSON'
 [
  {"method": "POST", "path": "/sum", "responses": [{"status": 200, "body": {}}]},
  {"method": "POST", "path": "/text", "responses": [{"status": 200, "body": {}}]},
- {"method": "POST", "path": "/crm", "responses": [{"status": 201, "body": {"id": 42}}]}
+ {"method": "POST", "path": "/crm", "responses": [{"status": 201, "body": {"id": 42}}]},
+ {"method": "POST", "path": "/one", "responses": [{"status": 200, "body": {"from": "one"}}]},
+ {"method": "POST", "path": "/two", "responses": [{"status": 200, "body": {"from": "two"}}]}
 ]
 JSON
 start_server "$T/routes.json"
@@ -85,6 +87,7 @@ expect_out list_250 'j == [3 * i for i in range(250)]'
 expect_out not_160 'j == {"even": True, "odd": False}'
 expect_out control_key 'j == {"tab\there": 3, "bell\x07": "c-7", "nl\nx": [3], "esc\x1b[0m": {"\x01": True}}'
 expect_out json_body_120 'j == 42'
+FLOW_SECRET_T=tok FLOW_A_B_BASE_URL=$API FLOW_A_BASE_URL=$API expect_out action_names 'j == [{"from": "one"}, {"from": "two"}]'
 expect_out elif_50000 'j == 6'
 echo '{"id": "c-7", "n": 49999}' >"$T/ev.json"
 expect_out elif_50000 'j == 99998'
