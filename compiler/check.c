@@ -1156,6 +1156,25 @@ static const char *const chk_c_keywords[] = {
     "volatile", "while", "_Bool", "bool", "true", "false", "NULL", "params", "json_t",
 };
 
+/* A parameter becomes a C variable of that name, where the headers of
+** function steps are in scope: a name one of them defines as a macro (EOF,
+** BUFSIZ, NAN, INT64_MAX, unix) would expand in the generated signature,
+** which tcc then refuses. Macros are written in capitals by convention and
+** names starting with '_' are the implementation's; the few lower-case
+** ones are listed. */
+static bool chk_c_macro_like(const char *name)
+{
+    /* `tcc -dM -E` over flowrt.h: its object-like macros in lower case */
+    static const char *const lower_macros[] = { "unix", "linux", "errno", "stdin", "stdout", "stderr",
+                                                "math_errhandling", "va_start", "va_arg", "va_copy", "va_end" };
+    if (name[0] == '_') return true;
+    for (size_t k = 0; k < sizeof lower_macros / sizeof lower_macros[0]; k++)
+        if (strcmp(name, lower_macros[k]) == 0) return true;
+    for (const char *p = name; *p; p++)
+        if (*p >= 'a' && *p <= 'z') return false;
+    return true;
+}
+
 static ast_type *chk_function(chk_state *st, ast_step *s)
 {
     chk_map seen = { 0 };
@@ -1170,6 +1189,9 @@ static ast_type *chk_function(chk_state *st, ast_step *s)
         for (size_t k = 0; k < sizeof chk_c_keywords / sizeof chk_c_keywords[0]; k++)
             if (strcmp(p->name, chk_c_keywords[k]) == 0)
                 ERR(p->loc, "parameter name '%s' is reserved in C", p->name);
+        if (chk_c_macro_like(p->name))
+            ERR(p->loc, "parameter name '%s' may be a C macro in the function's headers (as EOF, NAN or "
+                "INT64_MAX are): use a name with a lower-case letter, not starting with '_'", p->name);
         if (strncmp(p->name, "flow_", 5) == 0 || strncmp(p->name, "rt_", 3) == 0 ||
             strncmp(p->name, "json_", 5) == 0)
             ERR(p->loc, "parameter name '%s' uses a prefix reserved for the runtime", p->name);
