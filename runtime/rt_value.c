@@ -388,6 +388,10 @@ static json_t *arith(rt_ctx *c, int op, json_t *a, json_t *b, int line)
             r = x / y;
             break;
         }
+        if (!isfinite(r)) {     /* JSON has no inf: the value would become null */
+            rt_ctx_raise(c, line, "float overflow in %g %s %g", x, op_name(op), y);
+            return json_null();
+        }
         return rt_float(c, r);
     }
     if (op == RT_OP_ADD && json_is_string(a) && json_is_string(b)) return rt_interp(c, 2, a, b);
@@ -568,6 +572,10 @@ static json_t *call_number(rt_ctx *c, const char *fn, json_t *a, int line)
         if (end == s || *end) return call_error(c, fn, a, line);
     } else {
         return call_error(c, fn, a, line);
+    }
+    if (!isfinite(d)) {
+        rt_ctx_raise(c, line, "%s(): %g is not a finite number", fn, d);
+        return json_null();
     }
     if (!to_int) return rt_float(c, d);
     if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {

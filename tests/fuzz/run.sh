@@ -89,6 +89,14 @@ expect_out control_key 'j == {"tab\there": 3, "bell\x07": "c-7", "nl\nx": [3], "
 expect_out json_body_120 'j == 42'
 FLOW_SECRET_T=tok FLOW_A_B_BASE_URL=$API FLOW_A_BASE_URL=$API expect_out action_names 'j == [{"from": "one"}, {"from": "two"}]'
 expect_out elif_50000 'j == 6'
+# a float result past the double range fails the run at its line
+if [ -x "$T/float_overflow" ]; then
+    "$T/float_overflow" run --event "$T/ev.json" --state "$T/fo.state" >"$T/fo.out" 2>"$T/fo.err"; rc=$?
+    if [ $rc -eq 1 ] && grep -q "line 6: float overflow in 1e+308 \* 3" "$T/fo.err"; then pass "fuzz run float_overflow: named"
+    else fail "fuzz run float_overflow" "exit $rc: $(tail -1 "$T/fo.err")"; fi
+else
+    fail "fuzz run float_overflow" "not built"
+fi
 echo '{"id": "c-7", "n": 49999}' >"$T/ev.json"
 expect_out elif_50000 'j == 99998'
 
