@@ -1033,7 +1033,8 @@ static ast_type *chk_request(chk_state *st, ast_step *s, ast_request *r, bool in
     for (int i = 0; i < r->naccept; i++) {
         ast_status_match *m = &r->accept[i];
         if (m->is_class ? (m->code < 1 || m->code > 5) : (m->code < 100 || m->code > 599))
-            ERR(m->loc, "accept: %d is not an HTTP status", m->code);
+            ERR(m->loc, "accept: %.*s is not an HTTP status", m->loc.end - m->loc.start,
+                st->d->files[m->loc.file]->text + m->loc.start);     /* as written: 99999 is kept as 0 */
     }
     ast_type *body = r->returns ? r->returns : &ast_type_json;
     if (in_action && !r->returns && !r->paginate && st->action) body = st->action->out;
