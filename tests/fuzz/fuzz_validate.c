@@ -10,7 +10,8 @@
 **   0  a JSON payload, checked against every schema of SCHEMAS (type texts
 **      as flowc emits them, from one field to a 120-field CRM record);
 **   1  a JSON settings object, merged with the defaults of SETTINGS and
-**      checked, with and without every required setting demanded;
+**      checked, with and without every required setting demanded, as given
+**      (`--settings`, `users set`) and as stored settings runs start from;
 **   2  a type text, a newline, a JSON value: the type parsed as compiled
 **      descriptors are (it may be invalid), the value checked against it.
 ** Besides not crashing, each check must say why it refused, and give the
@@ -105,9 +106,14 @@ static void fuzz_settings(const char *text, size_t n)
 {
     json_t *given = json_loadb(text, n, JSON_DECODE_ANY, NULL);
     if (!given) return;
-    for (int need_all = 0; need_all < 2; need_all++) {
+    /* given on the command line (`--settings`, `users set`), then as the
+    ** stored settings a later run starts from */
+    for (int k = 0; k < 4; k++) {
+        bool need_all = k & 1, stored = k & 2;
+        if (stored && !json_is_object(given)) continue;     /* only objects are stored */
         char err[1024] = "";
-        json_t *out = rt_cli_settings_of(&WF, NULL, given, " fuzz.json", need_all, err, sizeof err);
+        json_t *out = rt_cli_settings_of(&WF, stored ? given : NULL, stored ? NULL : given, " fuzz.json", need_all,
+                                         err, sizeof err);
         if (!out && !err[0]) {
             fprintf(stderr, "settings refused without a reason\n");
             abort();
