@@ -15,7 +15,10 @@
 **   2  a type text, a newline, a JSON value: the type parsed as compiled
 **      descriptors are (it may be invalid), the value checked against it.
 ** Besides not crashing, each check must say why it refused, and give the
-** same answer twice (the second time from the parsed-type cache).
+** same answer twice (the second time from the parsed-type cache). Each
+** payload is also encoded as the runtime stores values (rt_json_text),
+** which must read back equal (json_equal: a float stays a float), rendered
+** as an interpolation would, and equal to itself (rt_value_equal).
 */
 #include <jansson.h>
 #include <stdint.h>
@@ -25,6 +28,7 @@
 
 #include "rt_cli.h"
 #include "rt_type.h"
+#include "rt_value.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -93,10 +97,31 @@ static void check_one(const char *type, const json_t *v)
     rt_value_describe(v, d, sizeof d);
 }
 
+/* What the runtime writes to the state reads back as the same value. */
+static void check_encoding(const json_t *v)
+{
+    char *text = rt_json_text(v);
+    json_t *back = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!back || !json_equal((json_t *)v, back) || !rt_value_equal(v, back)) {
+        fprintf(stderr, "rt_json_text wrote %s, which reads back %s\n", text, back ? "different" : "as invalid JSON");
+        abort();
+    }
+    json_decref(back);
+    free(text);
+    if (!rt_value_equal(v, v)) {
+        fprintf(stderr, "a value is not equal to itself\n");
+        abort();
+    }
+    rt_buf b = { 0 };
+    rt_value_render(&b, v);
+    rt_buf_free(&b);
+}
+
 static void fuzz_payload(const char *text, size_t n)
 {
-    json_t *v = json_loadb(text, n, JSON_DECODE_ANY, NULL);
+    json_t *v = json_loadb(text, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (!v) return;
+    check_encoding(v);
     for (size_t i = 0; i < sizeof SCHEMAS / sizeof SCHEMAS[0]; i++)
         check_one(SCHEMAS[i] ? SCHEMAS[i] : crm_schema, v);
     json_decref(v);
