@@ -52,8 +52,9 @@ for t in $targets; do
     mkdir -p "$OUT/corpus/$name" "tests/fuzz/corpus/$name"
     # shellcheck disable=SC2046
     if [ $merge = 1 ]; then
-        # the greedy set cover keeps the committed seeds to a few hundred files
-        "$bin" -set_cover_merge=1 -max_len=$maxlen "tests/fuzz/corpus/$name" "$OUT/corpus/$name" \
+        # the greedy set cover of edges (not hit counts) keeps the committed
+        # seeds to a few hundred files
+        "$bin" -set_cover_merge=1 -use_counters=0 -max_len=$maxlen "tests/fuzz/corpus/$name" "$OUT/corpus/$name" \
             >"$OUT/fuzz_$name.merge.log" 2>&1
         echo "merged fuzz_$name: $(ls "tests/fuzz/corpus/$name" | wc -l) files in tests/fuzz/corpus/$name"
         continue
