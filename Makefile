@@ -4,6 +4,8 @@
 #   make test       install missing deps, build with sanitizers, run every test
 #   make demo       build, compile examples/demo and run it against a local server
 #   make bench      run the benchmarks in bench/ (their programs built here)
+#   make fuzz       build the libFuzzer harnesses (tests/fuzz) and run each
+#                   for FUZZ_SECONDS (default 60), e.g. FUZZ_SECONDS=1800
 #   make install PREFIX=/usr/local [DESTDIR=...]
 #
 # build/ mirrors an installed prefix: bin/flowc, lib/flowc/libflowrt.a,
@@ -52,7 +54,7 @@ RT_LIBS = -lcurl -lcrypto -ljansson -llmdb -lmicrohttpd -lpthread -lm -ldl
 
 BENCH_PROGS = $(O)/bench/curl_floor $(O)/bench/lmdb_floor $(O)/bench/history_fill
 
-.PHONY: all test demo bench bench-progs install clean deps
+.PHONY: all test demo bench bench-progs install clean deps fuzz fuzz-build fuzz-merge
 all: $(FLOWC) $(RTLIB) $(O)/share/flowc/stdlib $(O)/include/flowc/.stamp $(O)/tests/flowtest-server \
      $(if $(filter 1,$(SAN)),$(RTLIB_SAN))
 
@@ -153,7 +155,64 @@ install: all
 	install -m 644 $(PUBLIC_H) $(DESTDIR)$(PREFIX)/include/flowc/
 	install -m 644 stdlib/*.flow $(DESTDIR)$(PREFIX)/share/flowc/stdlib/
 
-clean:
-	rm -rf build build-san
+# ---- fuzzing: tests/fuzz/*.c with clang's libFuzzer, ASan and UBSan --------
+# Everything the harnesses link is rebuilt with coverage instrumentation in
+# $(FO): the front end without main.c (fuzz_frontend), the whole runtime
+# (fuzz_validate). tests/fuzz/run.sh (part of `make test`) runs each briefly.
+FUZZ_CC      = clang
+FO           = build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OPT     = -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_CFLAGS  = $(FUZZ_OPT) $(WARN) $(DEFS) $(DEPS)
+FUZZ_GENFLAGS = $(FUZZ_OPT) -std=c11 -Wall -Werror $(DEFS) $(DEPS) -Wno-unused-function -Wno-sign-compare \
+           -Wno-unused-but-set-variable -Wno-unused-but-set-parameter -Wno-unneeded-internal-declaration \
+           -Icompiler -I$(FO)/gen
+FUZZ_COMPILER_OBJ = $(filter-out $(FO)/obj/compiler/main.o,$(COMPILER_SRC:compiler/%.c=$(FO)/obj/compiler/%.o)) \
+               $(FO)/obj/gen/parser.o $(FO)/obj/gen/lexer.o
+FUZZ_RUNTIME_OBJ = $(RUNTIME_SRC:runtime/%.c=$(FO)/obj/runtime/%.o)
+FUZZ_RT_LIBS = $(shell pkg-config --libs libcurl jansson libmicrohttpd) -lcrypto -llmdb -lpthread -lm -ldl
 
--include $(wildcard $(O)/obj/*/*.d)
+$(FO)/gen/parser.c $(FO)/gen/parser.h &: grammar/parser.y
+	@mkdir -p $(FO)/gen
+	bison -Wall -Werror -o $(FO)/gen/parser.c --defines=$(FO)/gen/parser.h $<
+
+$(FO)/gen/lexer.c $(FO)/gen/lexer.h &: grammar/lexer.l $(FO)/gen/parser.h
+	@mkdir -p $(FO)/gen
+	flex -o $(FO)/gen/lexer.c --header-file=$(FO)/gen/lexer.h $<
+
+$(FO)/obj/gen/%.o: $(FO)/gen/%.c $(FO)/gen/parser.h $(FO)/gen/lexer.h Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_GENFLAGS) -c -o $@ $<
+
+$(FO)/obj/compiler/%.o: compiler/%.c Makefile | $(FO)/gen/parser.h $(FO)/gen/lexer.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icompiler -I$(FO)/gen -Iruntime -c -o $@ $<
+
+$(FO)/obj/runtime/%.o: runtime/%.c Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iruntime -Istdlib -c -o $@ $<
+
+$(FO)/fuzz_frontend: tests/fuzz/fuzz_frontend.c $(FUZZ_COMPILER_OBJ) $(O)/include/flowc/.stamp
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Icompiler -I$(FO)/gen -DFUZZ_ROOT='"$(CURDIR)"' \
+	    -DFUZZ_INCLUDE='"$(CURDIR)/$(O)/include/flowc"' -o $@ $< $(FUZZ_COMPILER_OBJ) -ltcc -ldl -lpthread -lm
+
+$(FO)/fuzz_validate: tests/fuzz/fuzz_validate.c $(FUZZ_RUNTIME_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Iruntime -Istdlib -o $@ $< $(FUZZ_RUNTIME_OBJ) $(FUZZ_RT_LIBS)
+
+fuzz-build: $(FO)/fuzz_frontend $(FO)/fuzz_validate
+
+# make fuzz FUZZ_SECONDS=1800 [FUZZ_TARGETS="fuzz_validate"]: one harness at
+# a time, one job each (the machine is shared); new inputs go to
+# $(FO)/corpus/NAME, crashes to $(FO)/crash-*.
+fuzz: all fuzz-build
+	@./tests/fuzz/campaign.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Minimises what a campaign found into the committed seed corpus.
+fuzz-merge: fuzz-build
+	@./tests/fuzz/campaign.sh --merge $(FUZZ_TARGETS)
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(wildcard $(O)/obj/*/*.d $(FO)/obj/*/*.d)

@@ -1034,7 +1034,8 @@ static ast_type *chk_request(chk_state *st, ast_step *s, ast_request *r, bool in
     for (int i = 0; i < r->naccept; i++) {
         ast_status_match *m = &r->accept[i];
         if (m->is_class ? (m->code < 1 || m->code > 5) : (m->code < 100 || m->code > 599))
-            ERR(m->loc, "accept: %d is not an HTTP status", m->code);
+            ERR(m->loc, "accept: %.*s is not an HTTP status", m->loc.end - m->loc.start,
+                st->d->files[m->loc.file]->text + m->loc.start);     /* as written: 99999 is kept as 0 */
     }
     ast_type *body = r->returns ? r->returns : &ast_type_json;
     if (in_action && !r->returns && !r->paginate && st->action) body = st->action->out;
@@ -1157,6 +1158,25 @@ static const char *const chk_c_keywords[] = {
     "volatile", "while", "_Bool", "bool", "true", "false", "NULL", "params", "json_t",
 };
 
+/* A parameter becomes a C variable of that name, where the headers of
+** function steps are in scope: a name one of them defines as a macro (EOF,
+** BUFSIZ, NAN, INT64_MAX, unix) would expand in the generated signature,
+** which tcc then refuses. Macros are written in capitals by convention and
+** names starting with '_' are the implementation's; the few lower-case
+** ones are listed. */
+static bool chk_c_macro_like(const char *name)
+{
+    /* `tcc -dM -E` over flowrt.h: its object-like macros in lower case */
+    static const char *const lower_macros[] = { "unix", "linux", "errno", "stdin", "stdout", "stderr",
+                                                "math_errhandling", "va_start", "va_arg", "va_copy", "va_end" };
+    if (name[0] == '_') return true;
+    for (size_t k = 0; k < sizeof lower_macros / sizeof lower_macros[0]; k++)
+        if (strcmp(name, lower_macros[k]) == 0) return true;
+    for (const char *p = name; *p; p++)
+        if (*p >= 'a' && *p <= 'z') return false;
+    return true;
+}
+
 static ast_type *chk_function(chk_state *st, ast_step *s)
 {
     chk_map seen = { 0 };
@@ -1171,6 +1191,9 @@ static ast_type *chk_function(chk_state *st, ast_step *s)
         for (size_t k = 0; k < sizeof chk_c_keywords / sizeof chk_c_keywords[0]; k++)
             if (strcmp(p->name, chk_c_keywords[k]) == 0)
                 ERR(p->loc, "parameter name '%s' is reserved in C", p->name);
+        if (chk_c_macro_like(p->name))
+            ERR(p->loc, "parameter name '%s' may be a C macro in the function's headers (as EOF, NAN or "
+                "INT64_MAX are): use a name with a lower-case letter, not starting with '_'", p->name);
         if (strncmp(p->name, "flow_", 5) == 0 || strncmp(p->name, "rt_", 3) == 0 ||
             strncmp(p->name, "json_", 5) == 0)
             ERR(p->loc, "parameter name '%s' uses a prefix reserved for the runtime", p->name);

@@ -76,6 +76,14 @@ static int diag_chars(const char *s, int from, int to)
     return n;
 }
 
+int diag_line_of(diag_ctx *d, int file, int offset)
+{
+    diag_file *f = d->files[file];
+    if (offset < 0) offset = 0;
+    if (offset > f->len) offset = f->len;
+    return diag_line_index(f, offset) + 1;
+}
+
 void diag_line_col(diag_ctx *d, int file, int offset, int *line, int *col)
 {
     diag_file *f = d->files[file];
@@ -83,7 +91,19 @@ void diag_line_col(diag_ctx *d, int file, int offset, int *line, int *col)
     if (offset > f->len) offset = f->len;
     int li = diag_line_index(f, offset);
     *line = li + 1;
-    *col = diag_chars(f->text, f->line_starts[li], offset) + 1;
+    /* Columns are counted from the last position asked on the same line
+    ** when it is not past this one: callers go forward through a file, and
+    ** counting from the line's start each time made a long line quadratic. */
+    int from = f->line_starts[li], base = 0;
+    if (f->col_line == li && f->col_offset > from && f->col_offset <= offset) {
+        from = f->col_offset;
+        base = f->col_chars;
+    }
+    int chars = base + diag_chars(f->text, from, offset);
+    f->col_line = li;
+    f->col_offset = offset;
+    f->col_chars = chars;
+    *col = chars + 1;
 }
 
 void diag_format_pos(diag_ctx *d, src_loc loc, char *buf, size_t size)

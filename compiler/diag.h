@@ -25,6 +25,7 @@ typedef struct diag_file {
     int len;            /* bytes in text */
     int *line_starts;   /* owned; byte offset of each line, built lazily */
     int nlines;
+    int col_line, col_offset, col_chars;    /* last column counted (diag_line_col) */
 } diag_file;
 
 typedef struct diag_ctx {
@@ -43,8 +44,11 @@ void diag_free(diag_ctx *d);
 ** Returns the file index used in src_loc.file. */
 int diag_add_file(diag_ctx *d, const char *path, char *text, int len);
 
-/* Line (1-based) and column (1-based, in characters) of a byte offset. */
+/* Line (1-based) and column (1-based, in characters) of a byte offset.
+** Asked in increasing offsets along a line, it counts each byte once. */
 void diag_line_col(diag_ctx *d, int file, int offset, int *line, int *col);
+/* The line alone, in O(log lines). */
+int diag_line_of(diag_ctx *d, int file, int offset);
 
 /* Report at loc. The message is printed as
 **   path:line:col: error: message

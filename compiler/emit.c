@@ -13,6 +13,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct emit_state {
@@ -24,6 +25,9 @@ typedef struct emit_state {
     int ncallbacks;     /* unique numbering of callbacks */
     const char *args;   /* C name of the action arguments object, or NULL */
     const char *resp;   /* C name of the response in callbacks, or NULL */
+    strbuf *hoisted;    /* definitions of hoisted sub-expressions (X<n>) */
+    const char *hoist_prefix;
+    int *nhoisted;      /* numbering of X<n> */
 } emit_state;
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -55,9 +59,7 @@ static void emit_cstr_or_null(strbuf *b, const char *s)
 
 static int emit_line(emit_state *es, src_loc loc)
 {
-    int line, col;
-    diag_line_col(es->prog->diag, loc.file, loc.start, &line, &col);
-    return line;
+    return diag_line_of(es->prog->diag, loc.file, loc.start);
 }
 
 /* A type as the runtime's JSON type text (see flowrt.h). */
@@ -85,9 +87,12 @@ static void emit_type_json(strbuf *b, const ast_type *t)
         for (int i = 0; i < t->nfields; i++) {
             if (i) strbuf_putc(b, ',');
             strbuf_putc(b, '"');
-            for (const char *p = t->fields[i]->name; *p; p++) {
+            /* a JSON string: a control character raw would make the
+            ** descriptor invalid, and every run fail on it */
+            for (const unsigned char *p = (const unsigned char *)t->fields[i]->name; *p; p++) {
                 if (*p == '"' || *p == '\\') strbuf_putc(b, '\\');
-                strbuf_putc(b, *p);
+                if (*p < 0x20) strbuf_printf(b, "\\u%04x", *p);
+                else strbuf_putc(b, (char)*p);
             }
             strbuf_puts(b, "\":");
             emit_type_json(b, t->fields[i]->type);
@@ -165,7 +170,131 @@ void emit_literal_json(strbuf *b, const ast_expr *e)
 
 /* ---- expressions ------------------------------------------------------- */
 
-static void emit_expr(emit_state *es, strbuf *b, const ast_expr *e);
+/* tcc compiles an expression on a fixed stack of 256 operands (its
+** "vstack"): a call holds its callee and every argument compiled so far
+** while it compiles the next one, so 84 chained `+`, 160 nested `not` or
+** an object of 125 fields overflowed it ("memory full (vstack)"). Each
+** expression is emitted counting the operands it needs (its depth): a
+** sub-expression that would take its parent past EMIT_MAX_DEPTH is hoisted
+** into a function of its own, X<n>(c, args, response), called where it
+** stood, so it is still evaluated at that point (`and`, `or` and a step
+** skipped in Test Step keep their meaning); a list, object or
+** interpolation of more than EMIT_MAX_ITEMS items is built item by item in
+** such a function. No C expression then needs more than EMIT_MAX_DEPTH
+** operands, and a statement adds only a few around one. */
+enum { EMIT_MAX_DEPTH = 64, EMIT_MAX_ITEMS = 16, EMIT_HOISTED_DEPTH = 4, EMIT_LEAF_DEPTH = 4 };
+
+static int emit_sub(emit_state *es, strbuf *b, const ast_expr *e);
+
+/* The operands of one call being emitted: each sub-expression's text, its
+** depth and how many operands are held below it while it is compiled. */
+typedef struct emit_kids {
+    int n;
+    strbuf *text;
+    int *depth;
+    int *at;
+} emit_kids;
+
+static void kids_init(emit_kids *k, int n)
+{
+    k->n = n;
+    k->text = xcalloc((size_t)n + 1, sizeof *k->text);
+    k->depth = xcalloc((size_t)n + 1, sizeof *k->depth);
+    k->at = xcalloc((size_t)n + 1, sizeof *k->at);
+}
+
+static void kids_free(emit_kids *k)
+{
+    for (int i = 0; i < k->n; i++) strbuf_free(&k->text[i]);
+    free(k->text);
+    free(k->depth);
+    free(k->at);
+}
+
+static void kids_render(emit_state *es, emit_kids *k, int i, const ast_expr *e, int at)
+{
+    k->depth[i] = emit_sub(es, &k->text[i], e);
+    k->at[i] = at;
+}
+
+static void kids_put(strbuf *b, const emit_kids *k, int i)
+{
+    strbuf_append(b, k->text[i].data ? k->text[i].data : "", k->text[i].len);
+}
+
+/* X<n>'s parameters where it is called: the names in scope, or NULL. */
+static void emit_hoisted_call(emit_state *es, strbuf *b, int n)
+{
+    strbuf_printf(b, "%s%d(c, %s, %s)", es->hoist_prefix, n, es->args ? es->args : "NULL",
+                  es->resp ? es->resp : "NULL");
+}
+
+/* A new hoisted function X<n> whose body is `body`; it is defined before
+** any function that calls it (es->hoisted is output first). */
+static int emit_hoisted_fn(emit_state *es, const strbuf *body)
+{
+    int n = ++*es->nhoisted;
+    strbuf_printf(es->hoisted, "static json_t *%s%d(rt_ctx *c, json_t *args, json_t *response)\n{\n"
+                  "    (void)args;\n    (void)response;\n", es->hoist_prefix, n);
+    strbuf_append(es->hoisted, body->data ? body->data : "", body->len);
+    strbuf_puts(es->hoisted, "}\n\n");
+    return n;
+}
+
+/* Replaces the text of an expression by a call to a function returning it. */
+static void emit_hoist(emit_state *es, strbuf *text)
+{
+    strbuf body = { 0 };
+    strbuf_puts(&body, "    return ");
+    strbuf_append(&body, text->data ? text->data : "", text->len);
+    strbuf_puts(&body, ";\n");
+    int n = emit_hoisted_fn(es, &body);
+    strbuf_free(&body);
+    text->len = 0;
+    emit_hoisted_call(es, text, n);
+}
+
+/* Hoists the deepest operands until the call fits; returns its depth
+** (at least `base`, the operands of the call itself). */
+static int kids_fit(emit_state *es, emit_kids *k, int base)
+{
+    for (;;) {
+        int worst = -1, max = base;
+        for (int i = 0; i < k->n; i++) {
+            if (k->at[i] + k->depth[i] > max) {
+                max = k->at[i] + k->depth[i];
+                worst = i;
+            }
+        }
+        if (max <= EMIT_MAX_DEPTH || worst < 0 || k->depth[worst] <= EMIT_HOISTED_DEPTH) return max;
+        emit_hoist(es, &k->text[worst]);
+        k->depth[worst] = EMIT_HOISTED_DEPTH;
+    }
+}
+
+/* A list, object or interpolation of many items, built one item per
+** statement in a hoisted function. */
+static int emit_wide(emit_state *es, strbuf *b, const ast_expr *e)
+{
+    strbuf body = { 0 };
+    strbuf_puts(&body, e->kind == EX_OBJECT ? "    json_t *v = rt_object(c, 0);\n" : "    json_t *v = rt_list(c, 0);\n");
+    for (int i = 0; i < e->nitems; i++) {
+        if (e->kind == EX_OBJECT) {
+            strbuf_puts(&body, "    rt_object_add(c, v, ");
+            emit_cstr(&body, e->keys[i]);
+            strbuf_puts(&body, ", ");
+        } else {
+            strbuf_puts(&body, "    rt_list_add(c, v, ");
+        }
+        emit_sub(es, &body, e->items[i]);
+        strbuf_puts(&body, ");\n");
+    }
+    strbuf_puts(&body, e->kind == EX_INTERP ? "    return rt_interp_list(c, v);\n" : "    return v;\n");
+    int n = emit_hoisted_fn(es, &body);
+    strbuf_free(&body);
+    emit_hoisted_call(es, b, n);
+    return EMIT_HOISTED_DEPTH;
+}
 
 static void emit_step_ref(strbuf *b, const ast_step *s)
 {
@@ -174,17 +303,13 @@ static void emit_step_ref(strbuf *b, const ast_step *s)
     strbuf_putc(b, ')');
 }
 
-static void emit_args(emit_state *es, strbuf *b, ast_expr **items, int n)
-{
-    for (int i = 0; i < n; i++) {
-        strbuf_puts(b, ", ");
-        emit_expr(es, b, items[i]);
-    }
-}
-
-static void emit_expr(emit_state *es, strbuf *b, const ast_expr *e)
+/* Appends e as one C expression of at most EMIT_MAX_DEPTH operands;
+** returns how many it needs. */
+static int emit_sub(emit_state *es, strbuf *b, const ast_expr *e)
 {
     int line = emit_line(es, e->loc);
+    int depth = EMIT_LEAF_DEPTH;
+    emit_kids k = { 0 };
     switch (e->kind) {
     case EX_NULL: strbuf_puts(b, "rt_null()"); break;
     case EX_BOOL: strbuf_puts(b, e->bval ? "rt_bool(1)" : "rt_bool(0)"); break;
@@ -197,10 +322,26 @@ static void emit_expr(emit_state *es, strbuf *b, const ast_expr *e)
         strbuf_putc(b, ')');
         break;
     case EX_INTERP:
-        strbuf_printf(b, "rt_interp(c, %d", e->nitems);
-        emit_args(es, b, e->items, e->nitems);
+    case EX_LIST:
+    case EX_OBJECT: {
+        if (e->nitems > EMIT_MAX_ITEMS) return emit_wide(es, b, e);
+        bool obj = e->kind == EX_OBJECT;
+        /* rt_list(c, n, v...), rt_interp(c, n, v...), rt_object(c, n, "k", v, ...) */
+        kids_init(&k, e->nitems);
+        for (int i = 0; i < e->nitems; i++) kids_render(es, &k, i, e->items[i], obj ? 4 + 2 * i : 3 + i);
+        depth = kids_fit(es, &k, 3 + (obj ? 2 : 1) * e->nitems);
+        strbuf_printf(b, "%s(c, %d", obj ? "rt_object" : e->kind == EX_LIST ? "rt_list" : "rt_interp", e->nitems);
+        for (int i = 0; i < e->nitems; i++) {
+            strbuf_puts(b, ", ");
+            if (obj) {
+                emit_cstr(b, e->keys[i]);
+                strbuf_puts(b, ", ");
+            }
+            kids_put(b, &k, i);
+        }
         strbuf_putc(b, ')');
         break;
+    }
     case EX_NAME:
         switch (e->ref) {
         case REF_TRIGGER: strbuf_puts(b, "rt_trigger(c)"); break;
@@ -239,84 +380,116 @@ static void emit_expr(emit_state *es, strbuf *b, const ast_expr *e)
             strbuf_puts(b, ok ? "rt_bool(rt_result_ok(" : "rt_result_error(");
             emit_step_ref(b, e->a->ref_step);
             strbuf_puts(b, ok ? "))" : ")");
+            depth = 6;
         } else if (e->a->kind == EX_NAME && (e->a->ref == REF_SECRET || e->a->ref == REF_ENV)) {
             strbuf_puts(b, e->a->ref == REF_SECRET ? "rt_secret(c, " : "rt_env(c, ");
             emit_cstr(b, e->name);
             strbuf_putc(b, ')');
         } else {
+            kids_init(&k, 1);
+            kids_render(es, &k, 0, e->a, 2);
+            depth = kids_fit(es, &k, 4);
             strbuf_puts(b, "rt_field(c, ");
-            emit_expr(es, b, e->a);
+            kids_put(b, &k, 0);
             strbuf_puts(b, ", ");
             emit_cstr(b, e->name);
             strbuf_putc(b, ')');
         }
         break;
     case EX_INDEX:
+        kids_init(&k, 2);
+        kids_render(es, &k, 0, e->a, 2);
+        kids_render(es, &k, 1, e->b, 3);
+        depth = kids_fit(es, &k, 4);
         strbuf_puts(b, "rt_index(c, ");
-        emit_expr(es, b, e->a);
+        kids_put(b, &k, 0);
         strbuf_puts(b, ", ");
-        emit_expr(es, b, e->b);
+        kids_put(b, &k, 1);
         strbuf_putc(b, ')');
         break;
     case EX_CALL:
+        /* the arguments are a compound literal: each is stored as it is
+        ** compiled, below the 4 operands of rt_call and the array */
         strbuf_puts(b, "rt_call(c, ");
         emit_cstr(b, e->name);
         if (e->nitems) {
+            kids_init(&k, e->nitems);
+            for (int i = 0; i < e->nitems; i++) kids_render(es, &k, i, e->items[i], 7);
+            depth = kids_fit(es, &k, 8);
             strbuf_printf(b, ", %d, (json_t *[]){", e->nitems);
             for (int i = 0; i < e->nitems; i++) {
                 if (i) strbuf_puts(b, ", ");
-                emit_expr(es, b, e->items[i]);
+                kids_put(b, &k, i);
             }
             strbuf_printf(b, "}, %d)", line);
         } else {
             strbuf_printf(b, ", 0, NULL, %d)", line);
+            depth = 6;
         }
-        break;
-    case EX_LIST:
-        strbuf_printf(b, "rt_list(c, %d", e->nitems);
-        emit_args(es, b, e->items, e->nitems);
-        strbuf_putc(b, ')');
-        break;
-    case EX_OBJECT:
-        strbuf_printf(b, "rt_object(c, %d", e->nitems);
-        for (int i = 0; i < e->nitems; i++) {
-            strbuf_puts(b, ", ");
-            emit_cstr(b, e->keys[i]);
-            strbuf_puts(b, ", ");
-            emit_expr(es, b, e->items[i]);
-        }
-        strbuf_putc(b, ')');
         break;
     case EX_UNARY:
+        kids_init(&k, 1);
+        kids_render(es, &k, 0, e->a, 3);
+        depth = kids_fit(es, &k, 5);
         strbuf_printf(b, "rt_unary(c, %d, ", (int)e->op);
-        emit_expr(es, b, e->a);
+        kids_put(b, &k, 0);
         strbuf_printf(b, ", %d)", line);
         break;
     case EX_BINARY:
+        kids_init(&k, 2);
         if (e->op == OP_AND || e->op == OP_OR) {
             /* short-circuit in C: `x != null and x.f > 1` must not read x.f */
+            kids_render(es, &k, 0, e->a, 4);
+            kids_render(es, &k, 1, e->b, 4);
+            depth = kids_fit(es, &k, 6);
             strbuf_puts(b, "rt_bool(rt_truthy(c, ");
-            emit_expr(es, b, e->a);
+            kids_put(b, &k, 0);
             strbuf_printf(b, ", %d) %s rt_truthy(c, ", line, e->op == OP_AND ? "&&" : "||");
-            emit_expr(es, b, e->b);
+            kids_put(b, &k, 1);
             strbuf_printf(b, ", %d))", line);
         } else if (e->type && e->type->kind == TY_FLOAT && e->op >= OP_ADD && e->op <= OP_DIV) {
             /* float arithmetic: a float-typed value may hold a JSON integer
             ** (`x: float` given 3, a default 1.0), and 3 / 2 must be 1.5 */
+            kids_render(es, &k, 0, e->a, 10);
+            kids_render(es, &k, 1, e->b, 11);
+            depth = kids_fit(es, &k, 12);
             strbuf_printf(b, "rt_binary(c, %d, rt_call(c, \"float\", 1, (json_t *[]){", (int)e->op);
-            emit_expr(es, b, e->a);
+            kids_put(b, &k, 0);
             strbuf_printf(b, "}, %d), rt_call(c, \"float\", 1, (json_t *[]){", line);
-            emit_expr(es, b, e->b);
+            kids_put(b, &k, 1);
             strbuf_printf(b, "}, %d), %d)", line, line);
         } else {
+            kids_render(es, &k, 0, e->a, 3);
+            kids_render(es, &k, 1, e->b, 4);
+            depth = kids_fit(es, &k, 6);
             strbuf_printf(b, "rt_binary(c, %d, ", (int)e->op);
-            emit_expr(es, b, e->a);
+            kids_put(b, &k, 0);
             strbuf_puts(b, ", ");
-            emit_expr(es, b, e->b);
+            kids_put(b, &k, 1);
             strbuf_printf(b, ", %d)", line);
         }
         break;
     }
+    kids_free(&k);
+    return depth;
+}
+
+static void emit_expr(emit_state *es, strbuf *b, const ast_expr *e)
+{
+    emit_sub(es, b, e);
+}
+
+/* An object expression made of given keys and values (action arguments,
+** function parameters, the request object), emitted as one so that many
+** of them are split like any object literal. */
+static ast_expr *emit_object_of(emit_state *es, src_loc loc, int n)
+{
+    ast_expr *o = arena_alloc(es->a, sizeof *o);
+    o->kind = EX_OBJECT;
+    o->loc = loc;
+    o->keys = arena_alloc(es->a, sizeof *o->keys * (size_t)(n + 1));
+    o->items = arena_alloc(es->a, sizeof *o->items * (size_t)(n + 1));
+    return o;
 }
 
 /* ---- descriptors ------------------------------------------------------- */
@@ -461,17 +634,26 @@ static void emit_request_obj(emit_state *es, strbuf *b, const ast_request *r)
     strbuf_putc(b, ')');
 }
 
+/* The C name of an action's request builder: A_<length of integ><integ>_<op>.
+** The length keeps it unique: a_b.c and a.b_c would both be A_a_b_c. */
+static void emit_action_name(strbuf *b, const ast_action *a)
+{
+    strbuf_printf(b, "A_%zu%s_%s", strlen(a->integ), a->integ, a->op);
+}
+
 /* Each action becomes a request builder over its arguments object. */
 static void emit_actions(emit_state *es)
 {
     for (int i = 0; i < es->prog->nactions; i++) {
         ast_action *a = es->prog->actions[i];
         if (!a->body || !a->body->req) continue;
-        strbuf_printf(&es->protos, "static rt_result *A_%s_%s(rt_ctx *c, const rt_step_desc *d, json_t *args);\n",
-                      a->integ, a->op);
+        strbuf_puts(&es->protos, "static rt_result *");
+        emit_action_name(&es->protos, a);
+        strbuf_puts(&es->protos, "(rt_ctx *c, const rt_step_desc *d, json_t *args);\n");
         strbuf *b = &es->defs;
-        strbuf_printf(b, "static rt_result *A_%s_%s(rt_ctx *c, const rt_step_desc *d, json_t *args)\n{\n",
-                      a->integ, a->op);
+        strbuf_puts(b, "static rt_result *");
+        emit_action_name(b, a);
+        strbuf_puts(b, "(rt_ctx *c, const rt_step_desc *d, json_t *args)\n{\n");
         es->args = "args";
         strbuf_puts(b, "    return rt_request(c, d, ");
         emit_request_obj(es, b, a->body->req);
@@ -582,37 +764,34 @@ static void emit_step(emit_state *es, strbuf *b, const ast_step *s, int ind)
         const ast_action *a = s->action;
         emit_step_desc(es, s, a->body->req, a->body, NULL);
         /* arguments, with defaults for the ones not given */
-        int n = 0;
-        strbuf args = { 0 };
+        ast_expr *args = emit_object_of(es, s->name_loc, a->nparams);
         for (int i = 0; i < a->nparams; i++) {
             const ast_field *p = a->params[i];
             const ast_arg *given = NULL;
             for (int j = 0; j < s->nargs; j++)
                 if (strcmp(s->args[j]->name, p->name) == 0) given = s->args[j];
             if (!given && !p->deflt) continue;
-            strbuf_puts(&args, ", ");
-            emit_cstr(&args, p->name);
-            strbuf_puts(&args, ", ");
-            emit_expr(es, &args, given ? given->value : p->deflt);
-            n++;
+            args->keys[args->nitems] = p->name;
+            args->items[args->nitems++] = given ? given->value : p->deflt;
         }
-        strbuf_printf(b, "if (!rt_step_given(c, &D_%s) && !A_%s_%s(c, &D_%s, rt_object(c, %d%s))) return RT_STOP;\n",
-                      s->name, a->integ, a->op, s->name, n, args.data ? args.data : "");
-        strbuf_free(&args);
+        strbuf_printf(b, "if (!rt_step_given(c, &D_%s) && !", s->name);
+        emit_action_name(b, a);
+        strbuf_printf(b, "(c, &D_%s, ", s->name);
+        emit_expr(es, b, args);
+        strbuf_puts(b, ")) return RT_STOP;\n");
         break;
     }
     case STEP_FUNCTION:
         emit_step_desc(es, s, NULL, NULL, NULL);
         emit_function_step(es, s);
-        strbuf_printf(b, "if (!rt_step_given(c, &D_%s) && !rt_function(c, &D_%s, rt_object(c, %d", s->name, s->name,
-                      s->nparams);
+        ast_expr *params = emit_object_of(es, s->name_loc, s->nparams);
         for (int i = 0; i < s->nparams; i++) {
-            strbuf_puts(b, ", ");
-            emit_cstr(b, s->params[i]->name);
-            strbuf_puts(b, ", ");
-            emit_expr(es, b, s->params[i]->value);
+            params->keys[params->nitems] = s->params[i]->name;
+            params->items[params->nitems++] = s->params[i]->value;
         }
-        strbuf_printf(b, "), F_%s)) return RT_STOP;\n", s->name);
+        strbuf_printf(b, "if (!rt_step_given(c, &D_%s) && !rt_function(c, &D_%s, ", s->name, s->name);
+        emit_expr(es, b, params);
+        strbuf_printf(b, ", F_%s)) return RT_STOP;\n", s->name);
         break;
     case STEP_FANOUT:
         emit_step_desc(es, s, NULL, NULL, NULL);
@@ -784,7 +963,9 @@ void emit_version(ast_program *prog, char out[17])
 
 void emit_program(ast_program *prog, strbuf *out, const char *version)
 {
-    emit_state es = { .prog = prog, .a = &prog->arena };
+    strbuf hoisted = { 0 };
+    int nhoisted = 0;
+    emit_state es = { .prog = prog, .a = &prog->arena, .hoisted = &hoisted, .hoist_prefix = "X", .nhoisted = &nhoisted };
     strbuf body = { 0 };
 
     strbuf_puts(&es.protos, "static int wf_body(rt_ctx *c);\n");
@@ -802,20 +983,23 @@ void emit_program(ast_program *prog, strbuf *out, const char *version)
     strbuf_append(out, es.protos.data ? es.protos.data : "", es.protos.len);
     strbuf_putc(out, '\n');
     strbuf_append(out, es.descs.data ? es.descs.data : "", es.descs.len);
+    strbuf_append(out, hoisted.data ? hoisted.data : "", hoisted.len);
     strbuf_append(out, es.defs.data ? es.defs.data : "", es.defs.len);
     strbuf_append(out, body.data, body.len);
     strbuf_puts(out, "int main(int argc, char **argv)\n{\n    return rt_main(&FLOW_WORKFLOW, argc, argv);\n}\n");
     strbuf_free(&es.protos);
     strbuf_free(&es.descs);
     strbuf_free(&es.defs);
+    strbuf_free(&hoisted);
     strbuf_free(&body);
 }
 
 /* ---- for emit_test.c ----------------------------------------------------- */
 
-void emit_c_expr(ast_program *prog, strbuf *b, const ast_expr *e)
+void emit_c_expr(ast_program *prog, strbuf *b, strbuf *hoisted, int *nhoisted, const ast_expr *e)
 {
-    emit_state es = { .prog = prog, .a = &prog->arena };
+    emit_state es = { .prog = prog, .a = &prog->arena, .hoisted = hoisted, .hoist_prefix = "XT",
+                      .nhoisted = nhoisted };
     emit_expr(&es, b, e);
 }
 

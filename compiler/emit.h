@@ -18,8 +18,10 @@ void emit_program(ast_program *prog, strbuf *out, const char *version);
 void emit_version(ast_program *prog, char out[17]);
 
 /* For emit_test.c: a checked expression as C over the runtime (an rt_ctx
-** named c in scope), and a C string literal. */
-void emit_c_expr(ast_program *prog, strbuf *b, const ast_expr *e);
+** named c in scope), and a C string literal. Parts of a large expression
+** become functions XT<n> (n from *nhoisted), defined in `hoisted`, which
+** must be output before the function that holds the expression. */
+void emit_c_expr(ast_program *prog, strbuf *b, strbuf *hoisted, int *nhoisted, const ast_expr *e);
 void emit_c_string(strbuf *b, const char *s);
 /* A literal expression (no references) as JSON text, appended to b. */
 void emit_literal_json(strbuf *b, const ast_expr *e);

@@ -79,43 +79,47 @@ static bool is_comparison(ast_op op)
     return op == OP_EQ || op == OP_NE || op == OP_LT || op == OP_LE || op == OP_GT || op == OP_GE;
 }
 
-/* The expect function; returns its number of operands. */
-static int emit_expect_fn(ast_program *prog, strbuf *b, const char *name, const ast_expr *e)
+/* The expect function, after the functions its large expressions were
+** split into; returns its number of operands. */
+static int emit_expect_fn(ast_program *prog, strbuf *out, int *nhoisted, const char *name, const ast_expr *e)
 {
     int line, col;
     diag_line_col(prog->diag, e->loc.file, e->loc.start, &line, &col);
+    strbuf fn = { 0 }, *b = &fn;
     strbuf_printf(b, "static bool %s(rt_ctx *c, json_t **v)\n{\n", name);
     int n = 1;
     if (e->kind == EX_BINARY && is_comparison(e->op)) {
         n = 2;
         strbuf_puts(b, "    v[0] = ");
-        emit_c_expr(prog, b, e->a);
+        emit_c_expr(prog, b, out, nhoisted, e->a);
         strbuf_puts(b, ";\n    v[1] = ");
-        emit_c_expr(prog, b, e->b);
+        emit_c_expr(prog, b, out, nhoisted, e->b);
         strbuf_printf(b, ";\n    return rt_truthy(c, rt_binary(c, %d, v[0], v[1], %d), %d);\n", (int)e->op, line, line);
     } else if (e->kind == EX_BINARY && (e->op == OP_AND || e->op == OP_OR)) {
         n = 2;
         strbuf_puts(b, "    v[0] = ");
-        emit_c_expr(prog, b, e->a);
+        emit_c_expr(prog, b, out, nhoisted, e->a);
         strbuf_printf(b, ";\n    if (%srt_truthy(c, v[0], %d)) return %s;\n", e->op == OP_AND ? "!" : "", line,
                       e->op == OP_AND ? "false" : "true");
         strbuf_puts(b, "    v[1] = ");
-        emit_c_expr(prog, b, e->b);
+        emit_c_expr(prog, b, out, nhoisted, e->b);
         strbuf_printf(b, ";\n    return rt_truthy(c, v[1], %d);\n", line);
     } else if (e->kind == EX_UNARY && e->op == OP_NOT) {
         strbuf_puts(b, "    v[0] = ");
-        emit_c_expr(prog, b, e->a);
+        emit_c_expr(prog, b, out, nhoisted, e->a);
         strbuf_printf(b, ";\n    return !rt_truthy(c, v[0], %d);\n", line);
     } else {
         strbuf_puts(b, "    v[0] = ");
-        emit_c_expr(prog, b, e);
+        emit_c_expr(prog, b, out, nhoisted, e);
         strbuf_printf(b, ";\n    return rt_truthy(c, v[0], %d);\n", line);
     }
     strbuf_puts(b, "}\n\n");
+    strbuf_append(out, fn.data, fn.len);
+    strbuf_free(&fn);
     return n;
 }
 
-static void emit_one_test(ast_program *prog, strbuf *b, const ast_test *t, int k)
+static void emit_one_test(ast_program *prog, strbuf *b, int *nhoisted, const ast_test *t, int k)
 {
     /* env and secrets: NAME, value pairs */
     strbuf_printf(b, "static const char *const T%d_ENV[] = { ", k);
@@ -180,7 +184,7 @@ static void emit_one_test(ast_program *prog, strbuf *b, const ast_test *t, int k
     for (int i = 0; i < t->nexpects; i++) {
         char name[64];
         snprintf(name, sizeof name, "T%d_E%d", k, i);
-        nops[i] = emit_expect_fn(prog, b, name, t->expects[i]);
+        nops[i] = emit_expect_fn(prog, b, nhoisted, name, t->expects[i]);
     }
     if (t->nexpects) {
         strbuf_printf(b, "static const rt_test_expect T%d_EXPECTS[] = {\n", k);
@@ -205,7 +209,8 @@ void emit_tests(ast_program *prog, strbuf *out)
     int n = emit_test_list(prog, &tests);
     strbuf b = { 0 };
     strbuf_puts(&b, "\n/* ---- tests ---- */\n#include <rt_test.h>\n\n");
-    for (int k = 0; k < n; k++) emit_one_test(prog, &b, tests[k], k);
+    int nhoisted = 0;
+    for (int k = 0; k < n; k++) emit_one_test(prog, &b, &nhoisted, tests[k], k);
     strbuf_printf(&b, "static const rt_test_case FLOW_TESTS[%d] = {\n", n ? n : 1);
     for (int k = 0; k < n; k++) {
         const ast_test *t = tests[k];

@@ -12,10 +12,17 @@
 
 #include "check.h"
 
+/* The largest source file read: far beyond any real workflow (a 50,000
+** branch if/else chain is 3 MB), small enough that a mistaken path (a log,
+** a disk image) is refused at once instead of being parsed. */
+#define IMP_MAX_SOURCE ((size_t)16 << 20)
+
 typedef struct imp_state {
     ast_program *prog;
     const char *stdlib_dir;
     ptrvec loading;         /* ast_file * being loaded: the import chain */
+    char *main_text;        /* owned until used: the main file's bytes, or NULL */
+    size_t main_len;
 } imp_state;
 
 /* Directory part of path, "." when none; allocated in the arena. */
@@ -148,18 +155,20 @@ static ast_file *imp_load(imp_state *st, const char *path, src_loc *from_loc)
     free(canon);
 
     size_t len = 0;
-    char *text = util_read_file(path, &len);
+    char why[160];
+    char *text = NULL;
+    if (st->main_text && !from_loc) {
+        text = st->main_text;
+        len = st->main_len;
+        st->main_text = NULL;
+    } else {
+        text = util_read_file(path, IMP_MAX_SOURCE, &len, why, sizeof why);
+    }
     if (!text) {
         if (from_loc)
-            diag_error(prog->diag, *from_loc, "cannot read imported file '%s': %s", path,
-                       strerror(errno));
+            diag_error(prog->diag, *from_loc, "cannot read imported file '%s': %s", path, why);
         else
-            diag_error_noloc(prog->diag, path, "cannot read file: %s", strerror(errno));
-        return NULL;
-    }
-    if (len > INT_MAX / 2) {
-        free(text);
-        diag_error_noloc(prog->diag, path, "file too large (%zu bytes)", len);
+            diag_error_noloc(prog->diag, path, "cannot read file: %s", why);
         return NULL;
     }
     int id = diag_add_file(prog->diag, path, text, (int)len);
@@ -177,16 +186,19 @@ static ast_file *imp_load(imp_state *st, const char *path, src_loc *from_loc)
     return f;
 }
 
-bool imp_load_program(ast_program *prog, const char *path, const char *stdlib_dir)
+/* Loads the main file (from main_text when set) and what it names. */
+static bool imp_load_main(imp_state *st, const char *path)
 {
-    imp_state st = { .prog = prog, .stdlib_dir = stdlib_dir };
-    imp_list_stdlib(&st);
-    ast_file *f = imp_load(&st, path, NULL);
+    ast_program *prog = st->prog;
+    imp_list_stdlib(st);
+    ast_file *f = imp_load(st, path, NULL);
+    free(st->main_text);        /* not used when the path was refused */
+    st->main_text = NULL;
     if (!f) return false;
     if (f->tests_for) {
         prog->tests_file = f;
-        const char *target = imp_resolve(&st, f, f->tests_for);
-        ast_file *m = imp_load(&st, target, &f->tests_for_loc);
+        const char *target = imp_resolve(st, f, f->tests_for);
+        ast_file *m = imp_load(st, target, &f->tests_for_loc);
         if (!m) return true;
         if (m->tests_for) {
             diag_error(prog->diag, f->tests_for_loc, "'%s' is itself a tests file", f->tests_for);
@@ -197,4 +209,22 @@ bool imp_load_program(ast_program *prog, const char *path, const char *stdlib_di
         prog->main = f;
     }
     return true;
+}
+
+bool imp_load_program(ast_program *prog, const char *path, const char *stdlib_dir)
+{
+    imp_state st = { .prog = prog, .stdlib_dir = stdlib_dir };
+    return imp_load_main(&st, path);
+}
+
+bool imp_load_program_text(ast_program *prog, const char *path, char *text, size_t len, const char *stdlib_dir)
+{
+    imp_state st = { .prog = prog, .stdlib_dir = stdlib_dir, .main_text = text, .main_len = len };
+    if (len > IMP_MAX_SOURCE) {
+        free(text);
+        diag_error_noloc(prog->diag, path, "cannot read file: file too large (%zu bytes; the limit is %zu)", len,
+                         IMP_MAX_SOURCE);
+        return false;
+    }
+    return imp_load_main(&st, path);
 }

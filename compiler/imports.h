@@ -16,5 +16,10 @@
 ** could not be read at all (reported); syntax errors leave it true and are
 ** counted in prog->diag. */
 bool imp_load_program(ast_program *prog, const char *path, const char *stdlib_dir);
+/* The same with the main file's bytes given: text (malloc'd, len bytes and
+** a NUL after them) is taken over; `path` names it in diagnostics and
+** anchors its relative imports. For tools that hold the text in memory
+** (the fuzz harness; an editor's unsaved buffer). */
+bool imp_load_program_text(ast_program *prog, const char *path, char *text, size_t len, const char *stdlib_dir);
 
 #endif

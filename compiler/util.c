@@ -4,9 +4,13 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void util_oom(size_t n)
 {
@@ -196,21 +200,58 @@ size_t util_utf8_cut(const char *s, size_t n, size_t max)
     return ((unsigned char)s[cut] & 0xc0) == 0x80 ? max : cut;
 }
 
-char *util_read_file(const char *path, size_t *len)
+char *util_read_file(const char *path, size_t max, size_t *len, char *why, size_t whylen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    strbuf b = {0};
-    char tmp[65536];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) strbuf_append(&b, tmp, n);
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        strbuf_free(&b);
-        errno = EIO;
+    why[0] = 0;
+    /* O_NONBLOCK: opening a FIFO with no writer must not block; it is
+    ** refused below as not a regular file anyway. */
+    int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, whylen, "%s", strerror(errno));
         return NULL;
     }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        snprintf(why, whylen, "%s", strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(why, whylen, "not a regular file (%s)", S_ISDIR(sb.st_mode) ? "a directory"
+                 : S_ISFIFO(sb.st_mode) ? "a FIFO" : S_ISCHR(sb.st_mode) ? "a character device"
+                 : S_ISBLK(sb.st_mode) ? "a block device" : S_ISSOCK(sb.st_mode) ? "a socket" : "a special file");
+        close(fd);
+        return NULL;
+    }
+    if ((uintmax_t)sb.st_size > max) {
+        snprintf(why, whylen, "file too large (%jd bytes; the limit is %zu)", (intmax_t)sb.st_size, max);
+        close(fd);
+        return NULL;
+    }
+    strbuf b = {0};
+    char tmp[65536];
+    for (;;) {
+        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            snprintf(why, whylen, "%s", strerror(errno));
+            break;
+        }
+        if (n == 0) break;
+        /* the file may grow after fstat */
+        if (b.len + (size_t)n > max) {
+            snprintf(why, whylen, "file too large (over %zu bytes, the limit)", max);
+            n = -1;
+            break;
+        }
+        strbuf_append(&b, tmp, (size_t)n);
+    }
+    close(fd);
+    if (why[0]) {
+        strbuf_free(&b);
+        return NULL;
+    }
+    strbuf_append(&b, "", 0);
     *len = b.len;
     return strbuf_take(&b);
 }

@@ -61,8 +61,11 @@ void strbuf_free(strbuf *b);
 ** rt_utf8_cut, for source excerpts in diagnostics. */
 size_t util_utf8_cut(const char *s, size_t n, size_t max);
 
-/* Read a whole file; returns a new NUL-terminated buffer (caller frees) and
-** its length in *len, or NULL with errno set. */
-char *util_read_file(const char *path, size_t *len);
+/* Read a whole regular file of at most max bytes; returns a new
+** NUL-terminated buffer (caller frees) and its length in *len. On failure
+** returns NULL with why saying what is wrong:
+** the system's error, "not a regular file (a directory)" (a FIFO, a device:
+** never read, it could block or never end), or "file too large". */
+char *util_read_file(const char *path, size_t max, size_t *len, char *why, size_t whylen);
 
 #endif

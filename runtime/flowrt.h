@@ -179,6 +179,9 @@ json_t *rt_float(rt_ctx *c, double v);
 json_t *rt_str(rt_ctx *c, const char *s);
 json_t *rt_list(rt_ctx *c, int n, ...);             /* n values */
 json_t *rt_object(rt_ctx *c, int n, ...);           /* n pairs: const char *key, json_t *value */
+/* Large literals item by item: list and obj made by rt_list/rt_object. */
+void rt_list_add(rt_ctx *c, json_t *list, json_t *v);
+void rt_object_add(rt_ctx *c, json_t *obj, const char *key, json_t *v);
 
 json_t *rt_field(rt_ctx *c, json_t *v, const char *name);   /* null when absent */
 json_t *rt_index(rt_ctx *c, json_t *v, json_t *index);      /* list[int], object[string] */
@@ -191,6 +194,7 @@ bool    rt_truthy(rt_ctx *c, json_t *v, int line);  /* conditions: must be bool 
 /* String interpolation: n values, each rendered (strings as-is, null as
 ** empty, others as compact JSON) and concatenated. */
 json_t *rt_interp(rt_ctx *c, int n, ...);
+json_t *rt_interp_list(rt_ctx *c, json_t *pieces);  /* the same over a list's items */
 /* Built-in functions by name: len lower upper trim string int float
 ** contains join now json url_encode. */
 json_t *rt_call(rt_ctx *c, const char *fn, int n, json_t **args, int line);

@@ -102,6 +102,20 @@ json_t *rt_object(rt_ctx *c, int n, ...)
     return keep(c, o);
 }
 
+/* Large literals are built item by item (the emitter keeps every C call
+** short): list and obj are values rt_list/rt_object made for this ctx. */
+void rt_list_add(rt_ctx *c, json_t *list, json_t *v)
+{
+    (void)c;
+    json_array_append(list, v ? v : json_null());
+}
+
+void rt_object_add(rt_ctx *c, json_t *obj, const char *key, json_t *v)
+{
+    (void)c;
+    json_object_set(obj, key, v ? v : json_null());
+}
+
 /* ---- access ------------------------------------------------------------- */
 
 json_t *rt_field(rt_ctx *c, json_t *v, const char *name)
@@ -271,6 +285,19 @@ json_t *rt_interp(rt_ctx *c, int n, ...)
     return keep(c, s);
 }
 
+json_t *rt_interp_list(rt_ctx *c, json_t *pieces)
+{
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    size_t i;
+    json_t *v;
+    json_array_foreach(pieces, i, v) rt_value_render(&b, v);
+    json_t *s = json_stringn(b.data, b.len);
+    if (!s) s = json_stringn_nocheck(b.data, b.len);
+    rt_buf_free(&b);
+    return keep(c, s);
+}
+
 /* ---- operators ---------------------------------------------------------- */
 
 bool rt_value_equal(const json_t *a, const json_t *b)
@@ -364,6 +391,10 @@ static json_t *arith(rt_ctx *c, int op, json_t *a, json_t *b, int line)
             }
             r = x / y;
             break;
+        }
+        if (!isfinite(r)) {     /* JSON has no inf: the value would become null */
+            rt_ctx_raise(c, line, "float overflow in %g %s %g", x, op_name(op), y);
+            return json_null();
         }
         return rt_float(c, r);
     }
@@ -545,6 +576,10 @@ static json_t *call_number(rt_ctx *c, const char *fn, json_t *a, int line)
         if (end == s || *end) return call_error(c, fn, a, line);
     } else {
         return call_error(c, fn, a, line);
+    }
+    if (!isfinite(d)) {
+        rt_ctx_raise(c, line, "%s(): %g is not a finite number", fn, d);
+        return json_null();
     }
     if (!to_int) return rt_float(c, d);
     if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
