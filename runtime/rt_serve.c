@@ -100,7 +100,6 @@ typedef struct wake_entry {
 typedef struct held_run {
     char id[RT_RUN_ID_LEN + 1];
     unsigned char state;        /* HELD_FREE, HELD_USED, HELD_GONE (a tombstone) */
-    int store_stops;            /* executions a store failure stopped in a row */
 } held_run;
 enum { HELD_FREE, HELD_USED, HELD_GONE };
 
@@ -142,6 +141,9 @@ typedef struct serve {
     int running;                /* runs executing */
     bool stop_workers;
     held_set held;              /* every run queued, waiting in the heap or executing here */
+    int store_streak;           /* executions a store failure stopped since one ended well */
+    int64_t store_gate;         /* rt_mono_ms before which workers start no run (a store
+                                   failure's backoff: a full disk is not hammered) */
     wake_entry *wakes;          /* a min-heap by `at` */
     size_t nwakes, capwakes;
     size_t nretries;            /* wakes that are store_retry */
@@ -202,6 +204,7 @@ struct request {
     char *answer;               /* owned JSON text */
     bool replayed;              /* Idempotency-Key seen before */
     bool replayed_in_batch;     /* ... earlier in the same commit: stored only if it is */
+    char *idem_error;           /* owned: why the Idempotency-Key could not be looked up, or NULL */
     bool check_signature;       /* no bearer token: a webhook signed with the user's secret */
     /* an accept */
     bool hook;
@@ -792,17 +795,25 @@ static void hook_wait(serve *sv, request *rq)
 
 /* ---- the committer: group commit of accepted runs ------------------------ */
 
+static void store_worked(serve *sv);
+
 static void commit_batch(serve *sv, request *batch)
 {
     size_t n = 0;
     for (request *r = batch; r; r = r->next) n++;
     rt_store_write *w = rt_xcalloc(n, sizeof *w);
     json_t *meta = json_object();
-    size_t nw = 0, nreplayed = 0, nbatch_replayed = 0;
+    size_t nw = 0, nreplayed = 0, nbatch_replayed = 0, nunknown = 0;
     for (request *r = batch; r; r = r->next) {
         if (r->idem_key) {
             json_t *seen = json_object_get(meta, r->idem_key);     /* earlier in this batch */
-            json_t *stored = seen ? NULL : rt_store_get_meta(sv->st, r->idem_key);
+            json_t *stored = NULL;
+            char lerr[256];
+            if (!seen && !rt_store_lookup_meta(sv->st, r->idem_key, &stored, lerr, sizeof lerr)) {
+                r->idem_error = rt_xstrdup(lerr);
+                nunknown++;
+                continue;               /* seen before or not: unknown, so not stored (503) */
+            }
             const char *id = json_string_value(seen ? seen : stored);
             if (id) {
                 snprintf(r->run_id, sizeof r->run_id, "%s", id);
@@ -834,10 +845,12 @@ static void commit_batch(serve *sv, request *batch)
     char *why = ok ? NULL : rt_xprintf("not accepted: %s; nothing was stored, send it again%s", err,
                                        refused == MHD_HTTP_SERVICE_UNAVAILABLE ? " later (Retry-After)" : "");
     if (!ok) rt_log_emit(NULL, "error", NULL, "%zu accepts refused (answered %u): %s", nw + nbatch_replayed, refused, err);
+    if (ok && nw) store_worked(sv);
     pthread_mutex_lock(&sv->mlock);
     if (nw) sv->batches++;
     if (ok) sv->accepted += (long long)nw;
     else sv->rejected_commits += (long long)(nw + nbatch_replayed);
+    sv->rejected_commits += (long long)nunknown;
     sv->replayed += (long long)(nreplayed + (ok ? nbatch_replayed : 0));
     pthread_mutex_unlock(&sv->mlock);
 
@@ -846,9 +859,14 @@ static void commit_batch(serve *sv, request *batch)
         char id[RT_RUN_ID_LEN + 1];
         memcpy(id, r->run_id, sizeof id);
         char *user = r->user ? rt_xstrdup(r->user) : NULL;
-        bool stored = ok || (r->replayed && !r->replayed_in_batch);
-        bool fresh = ok && !r->replayed;
-        if (!stored) {
+        bool stored = !r->idem_error && (ok || (r->replayed && !r->replayed_in_batch));
+        bool fresh = ok && !r->replayed && !r->idem_error;
+        if (r->idem_error) {
+            char *e = rt_xprintf("not accepted: the Idempotency-Key could not be looked up (%s); "
+                                 "nothing was stored, send it again later (Retry-After)", r->idem_error);
+            resume_with(r, MHD_HTTP_SERVICE_UNAVAILABLE, json_pack("{s:s}", "error", e));
+            free(e);
+        } else if (!stored) {
             r->replayed = false;
             resume_with(r, refused, json_pack("{s:s}", "error", why));
         }
@@ -934,22 +952,36 @@ static void observe_steps(serve *sv, const char *id, int64_t t0)
 
 /* A run a store failure stopped: it stays in hand and goes on after a
 ** backoff that doubles with each stop in a row (a full disk: the writes
-** fail until space is given back; no restart is needed). */
+** fail until space is given back; no restart is needed). Meanwhile no
+** worker starts a run: each start that fails may have sent a request it
+** could not record (sent again, with the same key, once writes work). */
 static void park_after_store_failure(serve *sv, const char *id, const char *user, const char *why)
 {
     pthread_mutex_lock(&sv->qlock);
-    held_run *h = held_slot(&sv->held, id, false);
-    int stops = h ? ++h->store_stops : 1;
-    pthread_mutex_unlock(&sv->qlock);
+    int stops = ++sv->store_streak;
     int64_t ms = STORE_BACKOFF_MS;
     for (int i = 1; i < stops && ms < STORE_BACKOFF_MAX_MS; i++) ms *= 2;
     if (ms > STORE_BACKOFF_MAX_MS) ms = STORE_BACKOFF_MAX_MS;
+    sv->store_gate = rt_mono_ms() + ms;
+    pthread_mutex_unlock(&sv->qlock);
     rt_log_emit(id, "warning", json_pack("{s:s, s:i, s:I}", "event", "store_retry", "stops", stops, "in_ms", (json_int_t)ms),
-                "the state store failed (%s): the run goes on in %lld ms", why ? why : "?", (long long)ms);
+                "stopped by the state store (%s): runs go on in %lld ms", why ? why : "?", (long long)ms);
     pthread_mutex_lock(&sv->mlock);
     sv->store_stops++;
     pthread_mutex_unlock(&sv->mlock);
     wake_add(sv, id, user, rt_now_ms() + ms, false, true);
+}
+
+/* A write went through: runs start again at once. */
+static void store_worked(serve *sv)
+{
+    pthread_mutex_lock(&sv->qlock);
+    if (sv->store_streak || sv->store_gate) {
+        sv->store_streak = 0;
+        sv->store_gate = 0;
+        pthread_cond_broadcast(&sv->qcond);
+    }
+    pthread_mutex_unlock(&sv->qlock);
 }
 
 /* Runs (or continues) the run id until it ends, suspends or is
@@ -1002,10 +1034,7 @@ static void execute(serve *sv, const char *id)
         else if (out == RT_RUN_INTERRUPTED) sv->finished[2]++;
         else sv->suspended++;
         pthread_mutex_unlock(&sv->mlock);
-        pthread_mutex_lock(&sv->qlock);
-        held_run *h = held_slot(&sv->held, id, false);
-        if (h) h->store_stops = 0;
-        pthread_mutex_unlock(&sv->qlock);
+        store_worked(sv);               /* its final record is stored */
         if (out == RT_RUN_WAITING) {
             /* the final record holds wake_at already; a wait without one is due in a second */
             int64_t at = run.wake_at ? run.wake_at : rt_now_ms() + 1000;
@@ -1032,7 +1061,24 @@ static void *worker_main(void *arg)
         char id[RT_RUN_ID_LEN + 1];
         user_queue *u = NULL;
         pthread_mutex_lock(&sv->qlock);
-        while (!sv->stop_workers && !queue_pick(sv, id, &u)) pthread_cond_wait(&sv->qcond, &sv->qlock);
+        for (;;) {
+            if (sv->stop_workers) break;
+            int64_t gate = sv->store_gate - rt_mono_ms();
+            if (gate <= 0 && queue_pick(sv, id, &u)) break;
+            if (gate <= 0) {
+                pthread_cond_wait(&sv->qcond, &sv->qlock);
+                continue;
+            }
+            struct timespec ts;         /* until the gate opens (a store failure's backoff) */
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += gate / 1000;
+            ts.tv_nsec += (gate % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&sv->qcond, &sv->qlock, &ts);
+        }
         if (!u) {
             pthread_mutex_unlock(&sv->qlock);
             break;
@@ -1680,6 +1726,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     json_decref(rq->record);
     free(rq->user);
     free(rq->idem_key);
+    free(rq->idem_error);
     free(rq);
     *con_cls = NULL;
     pthread_mutex_lock(&sv->mlock);

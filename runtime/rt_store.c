@@ -963,6 +963,22 @@ json_t *rt_store_get_meta(rt_store *st, const char *key)
     return get_json(st, st->meta, key);
 }
 
+bool rt_store_lookup_meta(rt_store *st, const char *key, json_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    MDB_txn *txn;
+    int rc = read_begin(st, &txn);
+    if (rc == 0) {
+        MDB_val k = { strlen(key), (void *)key }, v;
+        rc = mdb_get(txn, st->meta, &k, &v);
+        if (rc == 0 && !(*out = parse_val(&v))) rc = MDB_CORRUPTED;
+        read_end(st, txn);
+    }
+    if (rc == MDB_NOTFOUND) return true;
+    if (rc != 0) snprintf(err, errlen, "cannot read the state store: %s", mdb_strerror(rc));
+    return rc == 0;
+}
+
 typedef struct meta_write {
     const char *key;
     const json_t *value;

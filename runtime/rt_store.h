@@ -182,6 +182,12 @@ json_t *rt_store_list_users(rt_store *st);
 
 /* Small values in `meta`: NEW reference or NULL. */
 json_t *rt_store_get_meta(rt_store *st, const char *key);
+/* The same, telling a failure from no value (a caller deciding whether a
+** key was seen must not take an error for "no"): true with *out a NEW
+** reference, or NULL when there is none; false with *out NULL and a
+** message in err when the store could not be read or the value is not
+** JSON. */
+bool rt_store_lookup_meta(rt_store *st, const char *key, json_t **out, char *err, size_t errlen);
 bool rt_store_put_meta(rt_store *st, const char *key, const json_t *value);
 
 /* Group commit: every write of w[0..n) and every meta key -> value of

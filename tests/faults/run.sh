@@ -101,11 +101,20 @@ else
         curl -s -D "$T/full.h$i" -o "$T/full.b$i" -w "b$i %{http_code}\n" -X POST -H "$AUTH" --data "{\"id\": \"b$i\"}" "$SV/events/item"
         sleep 0.05
     done >"$T/full.codes2"
+    # the same Idempotency-Key 8 times at once: never a 202 naming a run that was not stored
+    kpids=()
+    for i in $(seq 1 8); do
+        curl -s -o "$T/full.k$i" -w '%{http_code}\n' -X POST -H "$AUTH" -H 'Idempotency-Key: full-1' \
+             --data '{"id": "k1"}' "$SV/events/item" >"$T/full.kc$i" &
+        kpids+=($!)
+    done
+    wait "${kpids[@]}"
     sleep 2                             # runs meet the full disk meanwhile
     stops=$(metric flow_store_stops_total)
     rm -f "$MNT/fill"
-    accepted=$(( $(grep -c '^202$' "$T/full.codes1") + $(grep -c ' 202$' "$T/full.codes2") ))
-    refused=$(grep -c ' 503$' "$T/full.codes2")
+    kids=$(for i in $(seq 1 8); do [ "$(cat "$T/full.kc$i")" == 202 ] && json_eval "$(cat "$T/full.k$i")" 'j["run_id"]'; done | sort -u)
+    accepted=$(( $(grep -c '^202$' "$T/full.codes1") + $(grep -c ' 202$' "$T/full.codes2") + $(echo "$kids" | grep -c .) ))
+    refused=$(( $(grep -c ' 503$' "$T/full.codes2") + $(cat "$T/full.kc"* | grep -c '^503$') ))
     bad=$(grep -vcE ' (202|503)$' "$T/full.codes2")
     norefusal=0
     for f in $(awk '$2 == 503 { print $1 }' "$T/full.codes2"); do
@@ -115,17 +124,20 @@ else
     if wait_all "$T/bulky" "$MNT/state" "$accepted" 60; then
         stored=$("$T/bulky" history --state "$MNT/state" --json --limit 0 | python3 -c '
 import json, sys; print(" ".join(sorted(r["trigger"]["id"] for r in json.load(sys.stdin))))')
-        want=$( (seq 1 30 | sed 's/^/a/'; awk '$2 == 202 { print $1 }' "$T/full.codes2") | sort | tr '\n' ' ')
+        want=$( (seq 1 30 | sed 's/^/a/'; awk '$2 == 202 { print $1 }' "$T/full.codes2"; [ -n "$kids" ] && echo k1) | sort | tr '\n' ' ')
+        kstored=0
+        for k in $kids; do "$T/bulky" show "$k" --state "$MNT/state" >/dev/null 2>&1 && kstored=$((kstored + 1)); done
         m=$(curl -s -H "$AUTH" "$SV/metrics")
         mv() { echo "$m" | awk -v k="$1" '$1 == k { print $2 }'; }
         if [ "$bad" == 0 ] && [ "$norefusal" == 0 ] && [ "${stops:-0}" -ge 1 ] && [ "$stored " == "$want" ] \
+           && [ "$(echo "$kids" | grep -c .)" -le 1 ] && [ "$kstored" == "$(echo "$kids" | grep -c .)" ] \
            && [ "$(mv flow_runs_accepted_total)" == "$accepted" ] && [ "$(mv flow_accepts_refused_total)" == "$refused" ] \
            && [ "$(mv 'flow_runs_finished_total{status="succeeded"}')" == "$accepted" ] \
            && [ "$(mv 'flow_runs_finished_total{status="failed"}')" == 0 ] \
            && [ "$(mv 'flow_runs{status="queued"}')$(mv 'flow_runs{status="running"}')$(mv 'flow_runs{status="store_retry"}')" == 000 ]; then
             pass "disk full under serve: $stops executions stopped, $refused events refused (503, Retry-After, nothing stored); space given back, all $accepted accepted runs succeed without a restart and /metrics agrees with history"
         else
-            fail "disk full: refusals and metrics" "bad codes=$bad refusals without Retry-After/message=$norefusal stops=$stops stored=[$stored] want=[$want] $(echo "$m" | grep -E '^flow_(runs|accept|store)' | tr '\n' ' ')"
+            fail "disk full: refusals and metrics" "one key: run ids answered [$kids], stored $kstored; bad codes=$bad refusals without Retry-After/message=$norefusal stops=$stops stored=[$stored] want=[$want] $(echo "$m" | grep -E '^flow_(runs|accept|store)' | tr '\n' ' ')"
         fi
     else
         fail "disk full under serve: accepted runs finish once space is back, without a restart" \
