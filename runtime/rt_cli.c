@@ -630,8 +630,10 @@ static int resume_pass(const rt_workflow *wf, rt_store *st, const rt_cli_opts *o
         /* waits suspend the run instead of holding this process; the claim
         ** (rt_exec_run) raises the attempt of a run an earlier process started */
         rt_outcome out = rt_cli_execute(wf, st, fresh, o, false);
-        if (out == RT_RUN_SKIPPED) {    /* claimed by another process meanwhile (it said which) */
-            r->busy++;
+        if (out == RT_RUN_SKIPPED) {    /* claimed by another process meanwhile, or ended */
+            json_t *now = rt_store_get_run(st, id);
+            if (rt_owner_of(now) == RT_OWNER_LIVE) resume_busy(r, now);
+            json_decref(now);
             continue;
         }
         (*resumed)++;

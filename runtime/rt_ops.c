@@ -527,8 +527,11 @@ static bool prune_visit(json_t *r, void *arg)
     prune_scan *p = arg;
     const char *id = str(r, "id");
     const char *status = str(r, "status");
-    /* a live run is never removed, whatever --status says */
-    if (id && status && strcmp(status, "running") != 0) json_array_append_new(p->ids, json_string(id));
+    /* a live run is never removed, whatever --status says: not a running
+    ** one, nor one a live process owns (queued in serve, sleeping in a wait) */
+    if (id && status && strcmp(status, "running") != 0 &&
+        (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 || rt_owner_of(r) != RT_OWNER_LIVE))
+        json_array_append_new(p->ids, json_string(id));
     return (int)json_array_size(p->ids) < p->limit;
 }
 

@@ -972,13 +972,35 @@ static void park_after_store_failure(serve *sv, const char *id, const char *user
     wake_add(sv, id, user, rt_now_ms() + ms, false, true);
 }
 
-/* A write went through: runs start again at once. */
+/* Restores the heap order of the waiting runs from entry i down. Under qlock. */
+static void wake_sift_down(serve *sv, size_t i)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= sv->nwakes) return;
+        if (c + 1 < sv->nwakes && sv->wakes[c + 1].at < sv->wakes[c].at) c++;
+        if (sv->wakes[c].at >= sv->wakes[i].at) return;
+        wake_entry t = sv->wakes[i];
+        sv->wakes[i] = sv->wakes[c];
+        sv->wakes[c] = t;
+        i = c;
+    }
+}
+
+/* A write went through: runs start again at once, those a store failure
+** stopped too (the main loop queues them at its next turn). */
 static void store_worked(serve *sv)
 {
     pthread_mutex_lock(&sv->qlock);
     if (sv->store_streak || sv->store_gate) {
         sv->store_streak = 0;
         sv->store_gate = 0;
+        if (sv->nretries) {
+            int64_t now = rt_now_ms();
+            for (size_t i = 0; i < sv->nwakes; i++)
+                if (sv->wakes[i].store_retry && sv->wakes[i].at > now) sv->wakes[i].at = now;
+            for (size_t i = sv->nwakes / 2; i-- > 0;) wake_sift_down(sv, i);
+        }
         pthread_cond_broadcast(&sv->qcond);
     }
     pthread_mutex_unlock(&sv->qlock);
