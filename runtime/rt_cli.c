@@ -14,6 +14,7 @@
 #include "rt_http.h"
 #include "rt_log.h"
 #include "rt_ops.h"
+#include "rt_owner.h"
 #include "rt_serve.h"
 #include "rt_store.h"
 #include "rt_type.h"
@@ -353,6 +354,7 @@ int rt_cli_exit_code(rt_outcome o)
     case RT_RUN_SUCCEEDED: return RT_EXIT_OK;
     case RT_RUN_INTERRUPTED: return RT_EXIT_INTERRUPTED;
     case RT_RUN_WAITING: return RT_EXIT_OK;
+    case RT_RUN_SKIPPED: return RT_EXIT_USAGE;      /* not this process's to run (it said why) */
     default: return RT_EXIT_FAILED;
     }
 }
@@ -534,27 +536,26 @@ static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
     return rt_cli_exit_code(out);
 }
 
-/* Whether the process that last ran a run is still at it: the same pid
-** with the same start time (pids are reused), not a zombie. */
-static bool run_owner_alive(const json_t *rec)
-{
-    json_int_t pid = json_integer_value(json_object_get(rec, "pid"));
-    if (pid <= 0 || pid == getpid()) return false;
-    long long start = rt_process_start((int)pid);
-    json_t *want = json_object_get(rec, "pid_start");
-    return start >= 0 && (!json_is_integer(want) || json_integer_value(want) == start);
-}
-
 typedef struct resume_scan {
     const rt_workflow *wf;
     json_t *todo;               /* records to run now, oldest first */
     json_t *other_versions;     /* version -> [run ids] */
     json_t *damaged;            /* ids of run records that cannot be read */
+    json_t *owners;             /* "serve (pid 12)" -> runs it owns, of those left alone */
     int64_t next_due;           /* earliest wake_at still in the future, or 0 */
     const char *next_id;
     char next_id_buf[RT_RUN_ID_LEN + 1];
     int busy, sleeping;
 } resume_scan;
+
+/* A run left alone because another live process owns it. */
+static void resume_busy(resume_scan *r, const json_t *rec)
+{
+    char who[96];
+    rt_owner_name(rec, who, sizeof who);
+    json_object_set_new(r->owners, who, json_integer(json_integer_value(json_object_get(r->owners, who)) + 1));
+    r->busy++;
+}
 
 static bool resume_visit(json_t *rec, void *arg)
 {
@@ -574,8 +575,8 @@ static bool resume_visit(json_t *rec, void *arg)
         json_array_append_new(l, json_string(id));
         return true;
     }
-    if (status && (strcmp(status, "running") == 0 || strcmp(status, "waiting") == 0) && run_owner_alive(rec)) {
-        r->busy++;          /* a live process is running it (or sleeping in it) */
+    if (rt_owner_of(rec) == RT_OWNER_LIVE) {
+        resume_busy(r, rec);    /* a live process runs it, sleeps in it, or has it queued (serve) */
         return true;
     }
     json_int_t wake = json_integer_value(json_object_get(rec, "wake_at"));
@@ -672,10 +673,20 @@ static int resume_pass(const rt_workflow *wf, rt_store *st, const rt_cli_opts *o
         const char *id = json_string_value(json_object_get(v[i], "id"));
         json_t *fresh = rt_store_get_run(st, id);      /* the latest copy */
         if (!fresh) continue;
-        json_object_set_new(fresh, "attempt",
-                            json_integer(json_integer_value(json_object_get(fresh, "attempt")) + 1));
-        /* waits suspend the run instead of holding this process */
+        if (rt_owner_of(fresh) == RT_OWNER_LIVE) {     /* taken since the scan */
+            resume_busy(r, fresh);
+            json_decref(fresh);
+            continue;
+        }
+        /* waits suspend the run instead of holding this process; the claim
+        ** (rt_exec_run) raises the attempt of a run an earlier process started */
         rt_outcome out = rt_cli_execute(wf, st, fresh, o, false);
+        if (out == RT_RUN_SKIPPED) {    /* claimed by another process meanwhile, or ended */
+            json_t *now = rt_store_get_run(st, id);
+            if (rt_owner_of(now) == RT_OWNER_LIVE) resume_busy(r, now);
+            json_decref(now);
+            continue;
+        }
         (*resumed)++;
         if (out == RT_RUN_WAITING) {
             json_t *now = rt_store_get_run(st, id);
@@ -705,15 +716,26 @@ static int cmd_resume(const rt_workflow *wf, const rt_cli_opts *o)
     if (!st) return RT_EXIT_USAGE;
     int rc = RT_EXIT_OK, resumed = 0, other = 0, busy = 0;
     for (bool first = true;; first = false) {
-        resume_scan r = { .wf = wf, .todo = json_array(), .other_versions = json_object(), .damaged = json_array() };
+        resume_scan r = { .wf = wf, .todo = json_array(), .other_versions = json_object(), .damaged = json_array(),
+                          .owners = json_object() };
         int pass_rc = resume_pass(wf, st, o, &r, &resumed);
         if (pass_rc == RT_EXIT_INTERRUPTED || (pass_rc == RT_EXIT_FAILED && rc == RT_EXIT_OK)) rc = pass_rc;
         if (first) {
             other = rt_cli_report_other_versions(wf, r.other_versions, "unfinished");
             rt_cli_report_damaged_runs(r.damaged, "not resumed");
             busy = r.busy;
-            if (busy) rt_log_emit(NULL, "info", NULL, "%d run%s in progress in another process; left alone", busy,
-                                  busy == 1 ? " is" : "s are");
+            if (busy) {
+                rt_buf who = { 0 };
+                rt_buf_append(&who, "", 0);
+                const char *name;
+                json_t *n;
+                json_object_foreach(r.owners, name, n)
+                    rt_buf_printf(&who, "%s%s: %lld", who.len ? ", " : "", name, (long long)json_integer_value(n));
+                rt_log_emit(NULL, "info", json_pack("{s:s, s:i, s:O}", "event", "owned_elsewhere", "runs", busy, "owners", r.owners),
+                            "%d run%s owned by another live process%s%s; left alone", busy, busy == 1 ? " is" : "s are",
+                            who.len ? ": " : "", who.data);
+                rt_buf_free(&who);
+            }
         }
         bool more = r.next_due && !rt_exec_interrupted();
         if (more) {
@@ -732,6 +754,7 @@ static int cmd_resume(const rt_workflow *wf, const rt_cli_opts *o)
         json_decref(r.todo);
         json_decref(r.other_versions);
         json_decref(r.damaged);
+        json_decref(r.owners);
         if (!more || o->no_wait || !rt_exec_sleep_ms(r.next_due - rt_now_ms())) break;
     }
     if (!resumed && !other && !busy && rc == RT_EXIT_OK) rt_log_emit(NULL, "info", NULL, "no unfinished runs");
@@ -859,6 +882,8 @@ int rt_main(const rt_workflow *wf, int argc, char **argv)
         return o.cmd ? RT_EXIT_OK : RT_EXIT_USAGE;
     }
     rt_log_setup(o.json, wf->name);
+    rt_owner_set_cmd(strcmp(o.cmd, "resume") == 0 || strcmp(o.cmd, "retry") == 0 || strcmp(o.cmd, "users") == 0
+                         ? o.cmd : "run");      /* who owns the runs it executes, in messages */
     rt_exec_install_signals();     /* libcurl is initialised at the first request: ~2 MB less RSS without */
     if (strcmp(o.cmd, "run") == 0) rc = cmd_run(wf, &o);
     else if (strcmp(o.cmd, "resume") == 0) rc = cmd_resume(wf, &o);

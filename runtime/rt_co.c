@@ -441,7 +441,7 @@ bool rt_co_commit(rt_store *st, const rt_store_write *w, char *err, size_t errle
     rt_co_sched *s = co ? co->s : NULL;
     /* batch mode does not sync (nothing to wait for); writes with conditions
     ** or run records commit on their own, as rt_store_commit does them */
-    if (!co || st != s->st || rt_store_is_batch(st) || w->run || w->expect_status || w->drop_steps)
+    if (!co || st != s->st || rt_store_is_batch(st) || w->run || w->update || w->expect_status || w->drop_steps)
         return rt_store_commit(st, w, err, errlen);
     if (w->deferrable) {
         /* final and without side effects: the coroutine goes on, the write

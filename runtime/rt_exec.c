@@ -27,6 +27,7 @@
 #include "rt_http.h"
 #include "rt_log.h"
 #include "rt_oauth.h"
+#include "rt_owner.h"
 #include "rt_type.h"
 
 /* ---- contexts and results ----------------------------------------------- */
@@ -496,6 +497,8 @@ static void run_store_failed(rt_run_state *run, const char *err)
     pthread_mutex_lock(&run->lock);
     if (!run->error) run->error = rt_xstrdup(err);
     run->stop = true;
+    run->store_failed = true;
+    run->store_unwritable |= rt_store_unwritable(err);
     pthread_mutex_unlock(&run->lock);
 }
 
@@ -546,6 +549,7 @@ static void run_mark_waiting(rt_run_state *run, int64_t wake_at)
 {
     pthread_mutex_lock(&run->lock);
     bool change = wake_at ? run->nwaiting++ == 0 : --run->nwaiting == 0;
+    char err[256] = "";
     if (change) {
         json_t *rec = run->record;
         json_object_set_new(rec, "status", json_string(wake_at ? "waiting" : "running"));
@@ -553,10 +557,10 @@ static void run_mark_waiting(rt_run_state *run, int64_t wake_at)
         else json_object_del(rec, "wake_at");
         json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
         rt_store_write w = { .run_id = run->id, .run = rec };
-        char err[256];
-        if (!rt_store_commit(run->store, &w, err, sizeof err)) rt_log_emit(run->id, "error", NULL, "%s", err);
+        if (rt_store_commit(run->store, &w, err, sizeof err)) err[0] = 0;
     }
     pthread_mutex_unlock(&run->lock);
+    if (err[0]) run_store_failed(run, err);     /* the next step boundary stops the run */
 }
 
 /* Suspends the run at a durable wait (not sleeping in this process):
@@ -2281,8 +2285,33 @@ static const char *outcome_status(rt_outcome o)
     case RT_RUN_SUCCEEDED: return "succeeded";
     case RT_RUN_FAILED: return "failed";
     case RT_RUN_INTERRUPTED: return "interrupted";
+    case RT_RUN_SKIPPED: return "skipped";
     default: return "waiting";
     }
+}
+
+/* Makes the run this process's (rt_owner_claim), or says why not: false
+** with the outcome set. */
+static bool claim_run(rt_run_state *run)
+{
+    char msg[512];
+    switch (rt_owner_claim(run->store, run->record, msg, sizeof msg)) {
+    case RT_CLAIM_OK: return true;
+    case RT_CLAIM_OWNED:
+    case RT_CLAIM_ENDED:
+        rt_log_emit(run->id, "info", json_pack("{s:s}", "event", "run_skipped"), "%s: not executed here", msg);
+        run->outcome = RT_RUN_SKIPPED;
+        break;
+    case RT_CLAIM_ERROR:
+        /* nothing was written: the run is as it was, unfinished */
+        rt_log_emit(run->id, "error", NULL, "%s", msg);
+        run->store_failed = true;
+        run->store_unwritable = rt_store_unwritable(msg);
+        run->outcome = RT_RUN_INTERRUPTED;
+        break;
+    }
+    run->error = rt_xstrdup(msg);
+    return false;
 }
 
 rt_outcome rt_exec_run(rt_run_state *run)
@@ -2290,11 +2319,18 @@ rt_outcome rt_exec_run(rt_run_state *run)
     const rt_workflow *wf = run->wf;
     json_t *rec = run->record;
     char err[256];
+    if (!claim_run(run)) {
+        run->committed = rt_committed_new(run->store, run->id);
+        return run->outcome;
+    }
     run->committed = rt_committed_load(run->store, run->id, err, sizeof err);
     if (!run->committed) {
+        /* the run stays claimed (running): the next claim of a live
+        ** process (serve's, or a resume after this one) tries again */
         rt_log_emit(run->id, "error", NULL, "%s", err);
         run->committed = rt_committed_new(run->store, run->id);
-        run->outcome = RT_RUN_FAILED;
+        run->store_failed = true;
+        run->outcome = RT_RUN_INTERRUPTED;
         run->error = rt_xstrdup(err);
         return run->outcome;
     }
@@ -2311,23 +2347,6 @@ rt_outcome rt_exec_run(rt_run_state *run)
     json_t *sv;
     json_object_foreach(run->secrets, sk, sv) rt_redact_add(json_string_value(sv));
 
-    const char *old_status = json_string_value(json_object_get(rec, "status"));
-    char *old = rt_xstrdup(old_status ? old_status : "queued");
-    json_int_t pid = json_integer_value(json_object_get(rec, "pid"));
-    if (strcmp(old, "running") != 0 || pid != getpid()) {
-        json_object_set_new(rec, "status", json_string("running"));
-        json_object_set_new(rec, "pid", json_integer(getpid()));
-        json_object_set_new(rec, "pid_start", json_integer(rt_process_start(getpid())));
-        json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
-        rt_store_write w = { .run_id = run->id, .run = rec, .old_status = old };
-        if (!rt_store_commit(run->store, &w, err, sizeof err)) {
-            rt_log_emit(run->id, "error", NULL, "%s", err);
-            free(old);
-            run->outcome = RT_RUN_FAILED;
-            run->error = rt_xstrdup(err);
-            return run->outcome;
-        }
-    }
     int attempt_no = (int)json_integer_value(json_object_get(rec, "attempt"));
     rt_log_emit(run->id, "info",
                 json_pack("{s:s, s:s, s:i}", "event", "run", "status", "running", "attempt", attempt_no),
@@ -2365,6 +2384,11 @@ rt_outcome rt_exec_run(rt_run_state *run)
             if (!json_object_get(run->inputs_used, k) && strcmp(k, run->only_step) != 0)
                 rt_log_emit(run->id, "warning", NULL, "--input names step '%s', which did not come before '%s'", k,
                             run->only_step);
+    } else if (run->store_unwritable) {
+        /* a commit failed and may succeed later: what ran after the last
+        ** good commit is not taken as done (a failure it caused may be the
+        ** store's); the run stays resumable */
+        run->outcome = RT_RUN_INTERRUPTED;
     } else if (run->suspended) {
         run->outcome = RT_RUN_WAITING;
     } else if (interrupted && !c->returned && !c->failure) {
@@ -2417,12 +2441,22 @@ rt_outcome rt_exec_run(rt_run_state *run)
     pthread_mutex_unlock(&run->lock);
     rt_store_write w = { .run_id = run->id, .run = rec, .old_status = "running",
                          .logs = json_array_size(logs) ? logs : NULL };
-    if (!rt_store_commit(run->store, &w, err, sizeof err)) rt_log_emit(run->id, "error", NULL, "%s", err);
+    if (!rt_store_commit(run->store, &w, err, sizeof err)) {
+        /* the store still says running: not ended until it says so, the
+        ** next claim replays it (committed steps are not executed again) */
+        rt_log_emit(run->id, "error", NULL, "%s", err);
+        run->store_failed = true;
+        run->store_unwritable |= rt_store_unwritable(err);
+        if (run->outcome != RT_RUN_INTERRUPTED) {
+            free(run->error);
+            run->error = rt_xstrdup(err);
+            run->outcome = RT_RUN_INTERRUPTED;
+        }
+    }
     json_decref(logs);
     rt_store_sync(run->store);
     if (run->on_finish) run->on_finish(c, run->on_finish_arg);
     rt_ctx_free(c);
-    free(old);
 
     long long ms = (long long)(rt_mono_ms() - t0);
     json_t *f = json_pack("{s:s, s:s, s:I}", "event", "run", "status", outcome_status(run->outcome), "ms",
@@ -2434,8 +2468,14 @@ rt_outcome rt_exec_run(rt_run_state *run)
         rt_log_emit(run->id, "error", f, "run failed: %s", run->error ? run->error : "unknown error");
         break;
     case RT_RUN_INTERRUPTED:
-        rt_log_emit(run->id, "warning", f, "run interrupted after %lld ms; `%s resume` finishes it", ms, wf->name);
+        if (run->store_failed) {
+            if (run->error) json_object_set_new(f, "error", json_string(run->error));
+            rt_log_emit(run->id, "warning", f, "run stopped after %lld ms: the state store failed; `%s resume` (or serve, by itself) goes on from its last stored step once writes succeed", ms, wf->name);
+        } else {
+            rt_log_emit(run->id, "warning", f, "run interrupted after %lld ms; `%s resume` finishes it", ms, wf->name);
+        }
         break;
+    case RT_RUN_SKIPPED: break;         /* returned before running */
     case RT_RUN_WAITING: {
         char when[40];
         rt_format_time(run->wake_at, when, sizeof when);

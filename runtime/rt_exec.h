@@ -18,7 +18,9 @@
 #include "rt_value.h"
 
 typedef enum rt_outcome {
-    RT_RUN_SUCCEEDED, RT_RUN_FAILED, RT_RUN_INTERRUPTED, RT_RUN_WAITING
+    RT_RUN_SUCCEEDED, RT_RUN_FAILED, RT_RUN_INTERRUPTED, RT_RUN_WAITING,
+    RT_RUN_SKIPPED              /* not executed: another live process owns the run, or it
+                                   has ended (error says which; rt_owner.h) */
 } rt_outcome;
 
 typedef struct rt_run_state {
@@ -38,6 +40,10 @@ typedef struct rt_run_state {
     char *error;                /* owned: why the run failed (redacted) */
     char *failed_step;          /* owned: path of the step that failed it */
     bool stop;                  /* a store failure, interruption or suspension: every context unwinds */
+    bool store_failed;          /* a write to (or read from) the store failed: the stored
+                                   record may not say what happened */
+    bool store_unwritable;      /* ... for a reason that may pass (rt_store_unwritable): the
+                                   run ends INTERRUPTED, to be resumed once writes succeed */
     bool suspended;             /* stopped at a durable wait (not sleep_in_process) */
     json_t *info;               /* owned: { id, user, attempt } for run.* */
     long sleep_horizon_ms;      /* !sleep_in_process: waits due within this many ms still sleep here */
@@ -87,8 +93,14 @@ void rt_run_set_secret(rt_run_state *run, const char *name, const char *value);
 void rt_run_init(rt_run_state *run, const rt_workflow *wf, rt_store *st, json_t *record);
 void rt_run_free(rt_run_state *run);
 
-/* Runs the body to its end, commits the final run record and returns the
-** outcome (also in run->outcome). */
+/* Claims the run for this process (rt_owner_claim: RT_RUN_SKIPPED when
+** another live process owns it or it has ended), runs the body to its end,
+** commits the final run record and returns the outcome (also in
+** run->outcome). SUCCEEDED and FAILED mean the final record is stored. A
+** store failure that leaves the stored record unfinished (the claim or
+** the final commit failed, or a commit failed for a reason that may pass:
+** a full disk) gives INTERRUPTED with store_failed set: nothing the run
+** did after its last successful commit is taken as done. */
 rt_outcome rt_exec_run(rt_run_state *run);
 
 /* A context of run: the root one (parent NULL, prefix "") or a fanout

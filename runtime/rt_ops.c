@@ -5,6 +5,7 @@
 #include "rt_ops.h"
 
 #include "rt_log.h"
+#include "rt_owner.h"
 #include "rt_store.h"
 #include "rt_users.h"
 #include "rt_util.h"
@@ -104,6 +105,13 @@ static bool history_visit(json_t *r, void *arg)
     }
     json_t *trig = json_object_get(r, "trigger");
     json_object_set(row, "trigger", trig ? trig : json_null());
+    const char *status = str(r, "status");
+    rt_owner_state owner = rt_owner_of(r);
+    if (status && strcmp(status, "succeeded") != 0 && strcmp(status, "failed") != 0 && owner != RT_OWNER_NONE) {
+        char who[96];       /* an unfinished run: which process has it, and whether that one lives */
+        json_object_set_new(row, "owner", json_string(rt_owner_name(r, who, sizeof who)));
+        json_object_set_new(row, "owner_alive", json_boolean(owner != RT_OWNER_DEAD));
+    }
     char t[40];
     fmt_time(num(r, "created"), t, sizeof t);
     json_object_set_new(row, "started", json_string(t));
@@ -436,8 +444,13 @@ static int retry_one(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, 
     }
     const char *status = str(rec, "status"), *version = str(rec, "version");
     if (!status || strcmp(status, "failed") != 0) {
-        fprintf(stderr, "%s: run %s is %s; only failed runs are retried%s\n", wf->name, id, status ? status : "?",
-                status && strcmp(status, "succeeded") != 0 ? " (`resume` finishes unfinished ones)" : "");
+        char who[128] = "";
+        if (rt_owner_of(rec) == RT_OWNER_LIVE) {
+            char name[96];
+            snprintf(who, sizeof who, ", owned by %s", rt_owner_name(rec, name, sizeof name));
+        }
+        fprintf(stderr, "%s: run %s is %s%s; only failed runs are retried%s\n", wf->name, id, status ? status : "?",
+                who, status && strcmp(status, "succeeded") != 0 && !who[0] ? " (`resume` finishes unfinished ones)" : "");
         json_decref(rec);
         return RT_EXIT_USAGE;
     }
@@ -471,6 +484,7 @@ static int retry_one(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, 
     json_t *prev_error = json_incref(json_object_get(rec, "error"));
     json_t *prev_step = json_incref(json_object_get(rec, "failed_step"));
     for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) json_object_del(rec, gone[i]);
+    rt_owner_stamp(rec);        /* queued for this process: no serve or resume takes it meanwhile */
     rt_store_write w = { .run_id = id, .run = rec, .drop_steps = drop, .expect_status = "failed" };
     bool ok = rt_store_commit(st, &w, err, sizeof err);
     json_decref(drop);
@@ -586,8 +600,11 @@ static bool prune_visit(json_t *r, void *arg)
     prune_scan *p = arg;
     const char *id = str(r, "id");
     const char *status = str(r, "status");
-    /* a live run is never removed, whatever --status says */
-    if (id && status && strcmp(status, "running") != 0) json_array_append_new(p->ids, json_string(id));
+    /* a live run is never removed, whatever --status says: not a running
+    ** one, nor one a live process owns (queued in serve, sleeping in a wait) */
+    if (id && status && strcmp(status, "running") != 0 &&
+        (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 || rt_owner_of(r) != RT_OWNER_LIVE))
+        json_array_append_new(p->ids, json_string(id));
     return (int)json_array_size(p->ids) < p->limit;
 }
 

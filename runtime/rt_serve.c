@@ -7,10 +7,15 @@
 ** records in ONE LMDB transaction (one fsync for all of them), then
 ** resumes their connections with the answer; N workers take runs from an
 ** in-memory queue, round-robin across users, and run them with the engine.
-** The in-memory queue mirrors the `queued` runs in LMDB and is rebuilt from
-** the by_status index at start-up, so it is never the only copy of a run.
-** The main thread watches signals, wakes waiting runs when they are due and
-** answers webhook requests whose run outlives --hook-timeout.
+** LMDB is the source of truth: the in-memory queue, the heap of waiting
+** runs and the runs executing (the runs in hand, `held`) are rebuilt from
+** it at start-up and reconciled with it by a periodic sweep, which queues
+** every unfinished run of this version that no live process owns and this
+** one does not hold (rt_owner.h): a run a failed write stopped, or one a
+** killed `resume` left. A run a store failure stops stays held and goes on
+** after a backoff. The main thread watches signals, wakes waiting runs when
+** they are due, sweeps, fires the schedule and answers webhook requests
+** whose run outlives --hook-timeout.
 */
 #include "rt_serve.h"
 
@@ -34,6 +39,7 @@
 #include "rt_exec.h"
 #include "rt_crypto.h"
 #include "rt_log.h"
+#include "rt_owner.h"
 #include "rt_store.h"
 #include "rt_type.h"
 #include "rt_users.h"
@@ -87,9 +93,29 @@ typedef struct wake_entry {
     int64_t at;                 /* ms since the epoch */
     char id[RT_RUN_ID_LEN + 1];
     char *user;                 /* owned, or NULL */
+    bool store_retry;           /* a backoff after a store failure, not a wait of the run */
 } wake_entry;
 
+/* A run in hand: queued, in the heap of waiting runs, or executing. */
+typedef struct held_run {
+    char id[RT_RUN_ID_LEN + 1];
+    unsigned char state;        /* HELD_FREE, HELD_USED, HELD_GONE (a tombstone) */
+} held_run;
+enum { HELD_FREE, HELD_USED, HELD_GONE };
+
+/* Open addressing over the run ids, under qlock. */
+typedef struct held_set {
+    held_run *slots;
+    size_t cap;                 /* a power of two */
+    size_t used;                /* HELD_USED + HELD_GONE slots */
+    size_t live;                /* HELD_USED slots */
+} held_set;
+
 #define USER_BUCKETS 1024
+#define SWEEP_MS 5000           /* how often LMDB is swept for unfinished runs not in hand */
+#define STORE_BACKOFF_MS 250    /* a run a store failure stopped goes on after 250 ms, 500 ms, ... */
+#define STORE_BACKOFF_MAX_MS 30000
+#define RETRY_AFTER_S "5"       /* a 503's Retry-After */
 static const double step_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 };
 #define NBUCKETS (sizeof step_buckets / sizeof step_buckets[0])
 static const char *const step_kinds[] = { "request", "function", "fanout", "wait", "other" };
@@ -114,8 +140,13 @@ typedef struct serve {
     size_t queued;              /* runs in the queue */
     int running;                /* runs executing */
     bool stop_workers;
+    held_set held;              /* every run queued, waiting in the heap or executing here */
+    int store_streak;           /* executions a store failure stopped since one ended well */
+    int64_t store_gate;         /* rt_mono_ms before which workers start no run (a store
+                                   failure's backoff: a full disk is not hammered) */
     wake_entry *wakes;          /* a min-heap by `at` */
     size_t nwakes, capwakes;
+    size_t nretries;            /* wakes that are store_retry */
     pthread_t *workers;
     int nworkers;
 
@@ -132,6 +163,11 @@ typedef struct serve {
     bool scheduled;
     rt_cron cron;
     int64_t next_fire;
+    bool next_catch_up;         /* next_fire is a missed fire (start-up catch-up) */
+    int fire_failures;          /* fires not stored in a row (a store failure) */
+    int64_t fire_retry_at;      /* rt_now_ms before which a failed fire is not tried again */
+
+    int64_t next_sweep;         /* rt_mono_ms of the next sweep */
 
     /* webhook requests waiting for their run to end */
     pthread_mutex_t hlock;
@@ -140,6 +176,8 @@ typedef struct serve {
     /* metrics */
     pthread_mutex_t mlock;
     long long accepted, replayed, batches, rejected_commits;
+    long long store_stops;      /* executions a store failure stopped (the run goes on later) */
+    long long swept;            /* runs the sweep queued after start-up */
     long long finished[3];      /* succeeded, failed, interrupted */
     long long suspended;        /* runs that went to a durable wait */
     long long codes[NCODES];
@@ -165,6 +203,8 @@ struct request {
     unsigned status;
     char *answer;               /* owned JSON text */
     bool replayed;              /* Idempotency-Key seen before */
+    bool replayed_in_batch;     /* ... earlier in the same commit: stored only if it is */
+    char *idem_error;           /* owned: why the Idempotency-Key could not be looked up, or NULL */
     bool check_signature;       /* no bearer token: a webhook signed with the user's secret */
     /* an accept */
     bool hook;
@@ -446,12 +486,93 @@ static user_queue *ring_pop(serve *sv)
     return u;
 }
 
-static void queue_push(serve *sv, const char *id, const char *user)
+/* ---- the runs in hand ----------------------------------------------------- */
+
+/* The slot of id, or (add) the free slot it goes into; NULL when absent
+** and not adding. Under qlock. */
+static held_run *held_slot(held_set *h, const char *id, bool add)
 {
+    if (!h->cap) return NULL;
+    size_t mask = h->cap - 1, i = str_hash(id) & mask;
+    held_run *gone = NULL;
+    for (size_t n = 0; n < h->cap; n++, i = (i + 1) & mask) {
+        held_run *r = &h->slots[i];
+        if (r->state == HELD_FREE) return add ? (gone ? gone : r) : NULL;
+        if (r->state == HELD_GONE) {
+            if (!gone) gone = r;
+        } else if (strcmp(r->id, id) == 0) {
+            return r;
+        }
+    }
+    return add ? gone : NULL;
+}
+
+static void held_grow(held_set *h)
+{
+    held_set old = *h;
+    h->cap = old.cap && old.live * 2 >= old.cap / 2 ? old.cap * 2 : old.cap ? old.cap : 1024;
+    h->slots = rt_xcalloc(h->cap, sizeof *h->slots);
+    h->used = h->live = 0;
+    for (size_t i = 0; i < old.cap; i++) {
+        if (old.slots[i].state != HELD_USED) continue;
+        *held_slot(h, old.slots[i].id, true) = old.slots[i];
+        h->used++;
+        h->live++;
+    }
+    free(old.slots);
+}
+
+/* Takes id in hand: false when it already is. Under qlock. */
+static bool held_add(serve *sv, const char *id)
+{
+    held_set *h = &sv->held;
+    if ((h->used + 1) * 10 > h->cap * 7) held_grow(h);     /* at most 70 % used, tombstones included */
+    held_run *r = held_slot(h, id, true);
+    if (r->state == HELD_USED) return false;
+    if (r->state == HELD_FREE) h->used++;
+    h->live++;
+    memset(r, 0, sizeof *r);
+    r->state = HELD_USED;
+    snprintf(r->id, sizeof r->id, "%s", id);
+    return true;
+}
+
+/* Lets id go: its execution ended, or the run is not this process's. */
+static void held_release(serve *sv, const char *id)
+{
+    pthread_mutex_lock(&sv->qlock);
+    held_run *r = held_slot(&sv->held, id, false);
+    if (r) {
+        r->state = HELD_GONE;
+        sv->held.live--;
+    }
+    pthread_mutex_unlock(&sv->qlock);
+}
+
+static bool held_has(serve *sv, const char *id)
+{
+    pthread_mutex_lock(&sv->qlock);
+    bool in = held_slot(&sv->held, id, false) != NULL;
+    pthread_mutex_unlock(&sv->qlock);
+    return in;
+}
+
+/* ---- the queue ------------------------------------------------------------ */
+
+/* Queues run id. fresh: a run not in hand yet (accepted, fired, found by
+** the sweep), queued only if it is not in hand already, and then taken in
+** hand: false when it was; else a run in hand (woken from the heap).
+** Takes qlock. */
+static bool queue_push(serve *sv, const char *id, const char *user, bool fresh)
+{
+    pthread_mutex_lock(&sv->qlock);
+    if (fresh && !held_add(sv, id)) {
+        pthread_mutex_unlock(&sv->qlock);
+        return false;
+    }
     queued_run *q = rt_xmalloc(sizeof *q);
     q->next = NULL;
     snprintf(q->id, sizeof q->id, "%s", id);
-    pthread_mutex_lock(&sv->qlock);
     user_queue *u = user_get(sv, user ? user : "");
     if (u->tail) u->tail->next = q;
     else u->head = q;
@@ -461,6 +582,7 @@ static void queue_push(serve *sv, const char *id, const char *user)
     if (!u->in_ring) ring_append(sv, u);
     pthread_cond_signal(&sv->qcond);
     pthread_mutex_unlock(&sv->qlock);
+    return true;
 }
 
 /* The next run to start: the oldest of the next user in the ring that is
@@ -488,16 +610,22 @@ static bool queue_pick(serve *sv, char id[RT_RUN_ID_LEN + 1], user_queue **owner
     return false;
 }
 
-/* Waiting runs: a min-heap by wake-up time, under qlock. */
-static void wake_add(serve *sv, const char *id, const char *user, int64_t at)
+/* Waiting runs: a min-heap by wake-up time, under qlock. fresh as for
+** queue_push (false: the run is in hand, its execution suspended it). */
+static bool wake_add(serve *sv, const char *id, const char *user, int64_t at, bool fresh, bool store_retry)
 {
     pthread_mutex_lock(&sv->qlock);
+    if (fresh && !held_add(sv, id)) {
+        pthread_mutex_unlock(&sv->qlock);
+        return false;
+    }
     if (sv->nwakes == sv->capwakes) {
         sv->capwakes = sv->capwakes ? sv->capwakes * 2 : 64;
         sv->wakes = rt_xrealloc(sv->wakes, sizeof *sv->wakes * sv->capwakes);
     }
     size_t i = sv->nwakes++;
-    wake_entry e = { .at = at, .user = user ? rt_xstrdup(user) : NULL };
+    wake_entry e = { .at = at, .user = user ? rt_xstrdup(user) : NULL, .store_retry = store_retry };
+    sv->nretries += store_retry;
     snprintf(e.id, sizeof e.id, "%s", id);
     while (i > 0 && sv->wakes[(i - 1) / 2].at > at) {
         sv->wakes[i] = sv->wakes[(i - 1) / 2];
@@ -505,6 +633,7 @@ static void wake_add(serve *sv, const char *id, const char *user, int64_t at)
     }
     sv->wakes[i] = e;
     pthread_mutex_unlock(&sv->qlock);
+    return true;
 }
 
 /* Moves the runs due by now from the heap to the queue. */
@@ -519,6 +648,7 @@ static void wake_due(serve *sv)
         }
         wake_entry top = sv->wakes[0];
         wake_entry last = sv->wakes[--sv->nwakes];
+        sv->nretries -= top.store_retry;
         size_t i = 0;
         for (;;) {
             size_t c = 2 * i + 1;
@@ -530,7 +660,7 @@ static void wake_due(serve *sv)
         }
         if (sv->nwakes) sv->wakes[i] = last;
         pthread_mutex_unlock(&sv->qlock);
-        queue_push(sv, top.id, top.user);
+        queue_push(sv, top.id, top.user, false);
         free(top.user);
     }
 }
@@ -543,6 +673,7 @@ static enum MHD_Result queue_text(request *rq, unsigned status, const char *text
     if (!r) return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (status == MHD_HTTP_UNAUTHORIZED) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
     if (rq->replayed) MHD_add_response_header(r, "Idempotent-Replayed", "true");
     enum MHD_Result ret = MHD_queue_response(rq->conn, status, r);
     MHD_destroy_response(r);
@@ -670,22 +801,32 @@ static void hook_wait(serve *sv, request *rq)
 
 /* ---- the committer: group commit of accepted runs ------------------------ */
 
+static void store_worked(serve *sv);
+
 static void commit_batch(serve *sv, request *batch)
 {
     size_t n = 0;
     for (request *r = batch; r; r = r->next) n++;
     rt_store_write *w = rt_xcalloc(n, sizeof *w);
     json_t *meta = json_object();
-    size_t nw = 0, nreplayed = 0;
+    size_t nw = 0, nreplayed = 0, nbatch_replayed = 0, nunknown = 0;
     for (request *r = batch; r; r = r->next) {
         if (r->idem_key) {
             json_t *seen = json_object_get(meta, r->idem_key);     /* earlier in this batch */
-            json_t *stored = seen ? NULL : rt_store_get_meta(sv->st, r->idem_key);
+            json_t *stored = NULL;
+            char lerr[256];
+            if (!seen && !rt_store_lookup_meta(sv->st, r->idem_key, &stored, lerr, sizeof lerr)) {
+                r->idem_error = rt_xstrdup(lerr);
+                nunknown++;
+                continue;               /* seen before or not: unknown, so not stored (503) */
+            }
             const char *id = json_string_value(seen ? seen : stored);
             if (id) {
                 snprintf(r->run_id, sizeof r->run_id, "%s", id);
                 r->replayed = true;
-                nreplayed++;
+                r->replayed_in_batch = seen != NULL;
+                if (seen) nbatch_replayed++;
+                else nreplayed++;
                 json_decref(stored);
                 continue;
             }
@@ -697,18 +838,26 @@ static void commit_batch(serve *sv, request *batch)
             json_object_set_new(meta, r->idem_key, json_string(r->run_id));
             json_object_set_new(r->record, "idem_key", json_string(r->idem_key));   /* pruned with the run */
         }
+        rt_owner_stamp(r->record);      /* this serve's to run: a `resume` beside it leaves it alone */
         w[nw++] = (rt_store_write){ .run_id = r->run_id, .run = r->record };
     }
     char err[512] = "";
     bool ok = nw == 0 || rt_store_commit_many(sv->st, w, nw, json_object_size(meta) ? meta : NULL, err, sizeof err);
     free(w);
     json_decref(meta);
-    if (!ok) rt_log_emit(NULL, "error", NULL, "%zu accepted runs not stored: %s", nw, err);
+    /* refused: nothing of the batch is stored (one transaction); a replay
+    ** of a key first seen in this batch names a run that does not exist */
+    unsigned refused = rt_store_unwritable(err) ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR;
+    char *why = ok ? NULL : rt_xprintf("not accepted: %s; nothing was stored, send it again%s", err,
+                                       refused == MHD_HTTP_SERVICE_UNAVAILABLE ? " later (Retry-After)" : "");
+    if (!ok) rt_log_emit(NULL, "error", NULL, "%zu accepts refused (answered %u): %s", nw + nbatch_replayed, refused, err);
+    if (ok && nw) store_worked(sv);
     pthread_mutex_lock(&sv->mlock);
     if (nw) sv->batches++;
     if (ok) sv->accepted += (long long)nw;
-    else sv->rejected_commits += (long long)nw;
-    sv->replayed += (long long)nreplayed;
+    else sv->rejected_commits += (long long)(nw + nbatch_replayed);
+    sv->rejected_commits += (long long)nunknown;
+    sv->replayed += (long long)(nreplayed + (ok ? nbatch_replayed : 0));
     pthread_mutex_unlock(&sv->mlock);
 
     for (request *r = batch, *next; r; r = next) {
@@ -716,13 +865,23 @@ static void commit_batch(serve *sv, request *batch)
         char id[RT_RUN_ID_LEN + 1];
         memcpy(id, r->run_id, sizeof id);
         char *user = r->user ? rt_xstrdup(r->user) : NULL;
-        bool fresh = ok && !r->replayed;
-        if (!ok && !r->replayed) resume_with(r, MHD_HTTP_SERVICE_UNAVAILABLE, json_pack("{s:s}", "error", err));
+        bool stored = !r->idem_error && (ok || (r->replayed && !r->replayed_in_batch));
+        bool fresh = ok && !r->replayed && !r->idem_error;
+        if (r->idem_error) {
+            char *e = rt_xprintf("not accepted: the Idempotency-Key could not be looked up (%s); "
+                                 "nothing was stored, send it again later (Retry-After)", r->idem_error);
+            resume_with(r, MHD_HTTP_SERVICE_UNAVAILABLE, json_pack("{s:s}", "error", e));
+            free(e);
+        } else if (!stored) {
+            r->replayed = false;
+            resume_with(r, refused, json_pack("{s:s}", "error", why));
+        }
         else if (r->hook) hook_wait(sv, r);     /* before the run can end */
         else resume_with(r, MHD_HTTP_ACCEPTED, json_pack("{s:s}", "run_id", id));
-        if (fresh) queue_push(sv, id, user);
+        if (fresh) queue_push(sv, id, user, true);
         free(user);
     }
+    free(why);
 }
 
 static void *committer_main(void *arg)
@@ -797,19 +956,80 @@ static void observe_steps(serve *sv, const char *id, int64_t t0)
     free(o);
 }
 
-/* Runs (or continues) the run id until it ends, suspends or is interrupted. */
+/* A run a store failure stopped: it stays in hand and goes on after a
+** backoff that doubles with each stop in a row (a full disk: the writes
+** fail until space is given back; no restart is needed). Meanwhile no
+** worker starts a run: each start that fails may have sent a request it
+** could not record (sent again, with the same key, once writes work). */
+static void park_after_store_failure(serve *sv, const char *id, const char *user, const char *why)
+{
+    pthread_mutex_lock(&sv->qlock);
+    int stops = ++sv->store_streak;
+    int64_t ms = STORE_BACKOFF_MS;
+    for (int i = 1; i < stops && ms < STORE_BACKOFF_MAX_MS; i++) ms *= 2;
+    if (ms > STORE_BACKOFF_MAX_MS) ms = STORE_BACKOFF_MAX_MS;
+    sv->store_gate = rt_mono_ms() + ms;
+    pthread_mutex_unlock(&sv->qlock);
+    rt_log_emit(id, "warning", json_pack("{s:s, s:i, s:I}", "event", "store_retry", "stops", stops, "in_ms", (json_int_t)ms),
+                "stopped by the state store (%s): runs go on in %lld ms", why ? why : "?", (long long)ms);
+    pthread_mutex_lock(&sv->mlock);
+    sv->store_stops++;
+    pthread_mutex_unlock(&sv->mlock);
+    wake_add(sv, id, user, rt_now_ms() + ms, false, true);
+}
+
+/* Restores the heap order of the waiting runs from entry i down. Under qlock. */
+static void wake_sift_down(serve *sv, size_t i)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= sv->nwakes) return;
+        if (c + 1 < sv->nwakes && sv->wakes[c + 1].at < sv->wakes[c].at) c++;
+        if (sv->wakes[c].at >= sv->wakes[i].at) return;
+        wake_entry t = sv->wakes[i];
+        sv->wakes[i] = sv->wakes[c];
+        sv->wakes[c] = t;
+        i = c;
+    }
+}
+
+/* A write went through: runs start again at once, those a store failure
+** stopped too (the main loop queues them at its next turn). */
+static void store_worked(serve *sv)
+{
+    pthread_mutex_lock(&sv->qlock);
+    if (sv->store_streak || sv->store_gate) {
+        sv->store_streak = 0;
+        sv->store_gate = 0;
+        if (sv->nretries) {
+            int64_t now = rt_now_ms();
+            for (size_t i = 0; i < sv->nwakes; i++)
+                if (sv->wakes[i].store_retry && sv->wakes[i].at > now) sv->wakes[i].at = now;
+            for (size_t i = sv->nwakes / 2; i-- > 0;) wake_sift_down(sv, i);
+        }
+        pthread_cond_broadcast(&sv->qcond);
+    }
+    pthread_mutex_unlock(&sv->qlock);
+}
+
+/* Runs (or continues) the run id until it ends, suspends or is
+** interrupted; the run leaves this process's hands unless it waits here
+** (a durable wait, or a backoff after a store failure). */
 static void execute(serve *sv, const char *id)
 {
     json_t *rec = rt_store_get_run(sv->st, id);
-    if (!rec) return;
+    if (!rec) {                         /* pruned meanwhile, or the store failed: the sweep sees it again */
+        held_release(sv, id);
+        return;
+    }
     const char *status = json_string_value(json_object_get(rec, "status"));
     const char *version = json_string_value(json_object_get(rec, "version"));
     if (!status || finished_status(status) || !version || strcmp(version, sv->wf->version) != 0) {
         json_decref(rec);
+        held_release(sv, id);
         return;
     }
-    if (strcmp(status, "running") == 0 || strcmp(status, "interrupted") == 0)
-        json_object_set_new(rec, "attempt", json_integer(json_integer_value(json_object_get(rec, "attempt")) + 1));
+    /* the claim (rt_exec_run) raises the attempt of a run an earlier process started */
     const char *u = json_string_value(json_object_get(rec, "user"));
     char *user = u ? rt_xstrdup(u) : NULL;
     json_t *secrets = NULL;
@@ -829,22 +1049,34 @@ static void execute(serve *sv, const char *id)
     run.state_dir = sv->state_dir;
     int64_t t0 = rt_now_ms();
     rt_outcome out = rt_exec_run(&run);
-    observe_steps(sv, id, t0);
-    pthread_mutex_lock(&sv->mlock);
-    if (out == RT_RUN_SUCCEEDED) sv->finished[0]++;
-    else if (out == RT_RUN_FAILED) sv->finished[1]++;
-    else if (out == RT_RUN_INTERRUPTED) sv->finished[2]++;
-    else sv->suspended++;
-    pthread_mutex_unlock(&sv->mlock);
-    if (out == RT_RUN_WAITING) {
-        int64_t at = run.wake_at ? run.wake_at : rt_now_ms() + 1000;
-        json_object_set_new(run.record, "wake_at", json_integer(at));
-        rt_store_write w = { .run_id = id, .run = run.record };
-        char err[256];
-        if (!rt_store_commit(sv->st, &w, err, sizeof err)) rt_log_emit(id, "error", NULL, "%s", err);
-        wake_add(sv, id, user, at);
-    } else if (out == RT_RUN_SUCCEEDED || out == RT_RUN_FAILED) {
-        hooks_finish(sv, id, run.record);
+    if (out == RT_RUN_SKIPPED) {        /* another live process owns it (it said which), or it ended */
+        held_release(sv, id);
+    } else if (out == RT_RUN_INTERRUPTED && run.store_failed) {
+        /* not ended in the store: neither finished nor dropped */
+        park_after_store_failure(sv, id, user, run.error);
+    } else {
+        observe_steps(sv, id, t0);
+        pthread_mutex_lock(&sv->mlock);
+        if (out == RT_RUN_SUCCEEDED) sv->finished[0]++;
+        else if (out == RT_RUN_FAILED) sv->finished[1]++;
+        else if (out == RT_RUN_INTERRUPTED) sv->finished[2]++;
+        else sv->suspended++;
+        pthread_mutex_unlock(&sv->mlock);
+        store_worked(sv);               /* its final record is stored */
+        if (out == RT_RUN_WAITING) {
+            /* the final record holds wake_at already; a wait without one is due in a second */
+            int64_t at = run.wake_at ? run.wake_at : rt_now_ms() + 1000;
+            if (!run.wake_at) {
+                json_object_set_new(run.record, "wake_at", json_integer(at));
+                rt_store_write w = { .run_id = id, .run = run.record };
+                char err[256];
+                if (!rt_store_commit(sv->st, &w, err, sizeof err)) rt_log_emit(id, "error", NULL, "%s", err);
+            }
+            wake_add(sv, id, user, at, false, false);
+        } else {
+            if (out == RT_RUN_SUCCEEDED || out == RT_RUN_FAILED) hooks_finish(sv, id, run.record);
+            held_release(sv, id);
+        }
     }
     rt_run_free(&run);
     free(user);
@@ -857,7 +1089,24 @@ static void *worker_main(void *arg)
         char id[RT_RUN_ID_LEN + 1];
         user_queue *u = NULL;
         pthread_mutex_lock(&sv->qlock);
-        while (!sv->stop_workers && !queue_pick(sv, id, &u)) pthread_cond_wait(&sv->qcond, &sv->qlock);
+        for (;;) {
+            if (sv->stop_workers) break;
+            int64_t gate = sv->store_gate - rt_mono_ms();
+            if (gate <= 0 && queue_pick(sv, id, &u)) break;
+            if (gate <= 0) {
+                pthread_cond_wait(&sv->qcond, &sv->qlock);
+                continue;
+            }
+            struct timespec ts;         /* until the gate opens (a store failure's backoff) */
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += gate / 1000;
+            ts.tv_nsec += (gate % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&sv->qcond, &sv->qlock, &ts);
+        }
         if (!u) {
             pthread_mutex_unlock(&sv->qlock);
             break;
@@ -874,79 +1123,102 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* ---- start-up: unfinished runs ------------------------------------------ */
+/* ---- the sweep: unfinished runs in LMDB that nobody has in hand ---------- */
 
-typedef struct recovery {
+typedef struct sweep_scan {
     serve *sv;
-    int queued, waiting, elsewhere;
-    json_t *other_versions;     /* version -> [run ids] (owned) */
-    json_t *damaged;            /* ids of run records that cannot be read (owned) */
-} recovery;
+    json_t *ids;                /* ids not in hand, in scan order */
+} sweep_scan;
 
-/* Whether another live process is running the run (pid + start time). */
-static bool owner_alive(const json_t *rec)
+static bool sweep_collect(const char *id, void *arg)
 {
-    json_int_t pid = json_integer_value(json_object_get(rec, "pid"));
-    if (pid <= 0 || pid == getpid()) return false;
-    long long start = rt_process_start((int)pid);
-    json_t *want = json_object_get(rec, "pid_start");
-    return start >= 0 && (!json_is_integer(want) || json_integer_value(want) == start);
-}
-
-static bool recover_visit(json_t *rec, void *arg)
-{
-    recovery *r = arg;
-    serve *sv = r->sv;
-    if (rt_store_damaged(rec)) {
-        json_array_append(r->damaged, json_object_get(rec, "id"));
-        return true;
-    }
-    const char *id = json_string_value(json_object_get(rec, "id"));
-    const char *name = json_string_value(json_object_get(rec, "workflow"));
-    const char *version = json_string_value(json_object_get(rec, "version"));
-    const char *status = json_string_value(json_object_get(rec, "status"));
-    const char *user = json_string_value(json_object_get(rec, "user"));
-    if (!id || !name || strcmp(name, sv->wf->name) != 0) return true;
-    if (!version || strcmp(version, sv->wf->version) != 0) {
-        json_t *l = json_object_get(r->other_versions, version ? version : "?");
-        if (!l) json_object_set_new(r->other_versions, version ? version : "?", l = json_array());
-        json_array_append_new(l, json_string(id));
-        return true;
-    }
-    if (status && strcmp(status, "running") == 0 && owner_alive(rec)) {
-        r->elsewhere++;
-        return true;
-    }
-    json_int_t wake_at = json_integer_value(json_object_get(rec, "wake_at"));
-    if (status && strcmp(status, "waiting") == 0 && wake_at > rt_now_ms()) {
-        wake_add(sv, id, user, wake_at);
-        r->waiting++;
-    } else {
-        queue_push(sv, id, user);
-        r->queued++;
-    }
+    sweep_scan *s = arg;
+    if (!held_has(s->sv, id)) json_array_append_new(s->ids, json_string(id));
     return true;
 }
 
-static void recover(serve *sv)
+/* Takes in hand every unfinished run of this version (queued, running,
+** interrupted, waiting) that this process does not hold and no other live
+** process owns: at start-up, every one (their process died, or stopped);
+** later, one a store failure or a crash left behind (a `resume` killed
+** with -9, an execution whose record could not be read). The store is the
+** source of truth: memory follows it. A run claimed by another process
+** meanwhile is skipped at its claim (rt_exec_run). */
+static void sweep(serve *sv, bool startup)
 {
     static const char *const unfinished[] = { "running", "interrupted", "waiting", "queued" };
-    recovery r = { .sv = sv, .other_versions = json_object(), .damaged = json_array() };
+    sweep_scan s = { .sv = sv, .ids = json_array() };
     for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
-        rt_run_query q = { .status = unfinished[i], .oldest_first = true, .damaged_too = true };
-        int rc = rt_store_scan_runs(sv->st, &q, recover_visit, &r);
+        int rc = rt_store_scan_run_ids(sv->st, unfinished[i], sweep_collect, &s);
         if (rc != 0) rt_log_emit(NULL, "error", NULL, "cannot list %s runs: error %d", unfinished[i], rc);
     }
-    if (r.queued || r.waiting)
-        rt_log_emit(NULL, "info", json_pack("{s:s, s:i, s:i}", "event", "recovered", "queued", r.queued, "waiting", r.waiting),
-                    "%d unfinished runs queued, %d waiting", r.queued, r.waiting);
-    /* names them, as resume does */
-    sv->other_version = rt_cli_report_other_versions(sv->wf, r.other_versions, "unfinished");
-    json_decref(r.other_versions);
-    rt_cli_report_damaged_runs(r.damaged, "not resumed");
-    json_decref(r.damaged);
-    if (r.elsewhere)
-        rt_log_emit(NULL, "info", NULL, "%d runs are in progress in another process; left alone", r.elsewhere);
+    int queued = 0, waiting = 0, other_total = 0;
+    json_t *other_versions = json_object(), *owners = json_object(), *damaged = json_array();
+    int elsewhere = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(s.ids, i, v) {
+        const char *id = json_string_value(v);
+        char err[512];
+        json_t *rec = rt_store_read_run(sv->st, id, err, sizeof err);
+        if (!rec && err[0]) {
+            json_array_append(damaged, v);
+            continue;
+        }
+        const char *name = json_string_value(json_object_get(rec, "workflow"));
+        const char *version = json_string_value(json_object_get(rec, "version"));
+        const char *status = json_string_value(json_object_get(rec, "status"));
+        const char *user = json_string_value(json_object_get(rec, "user"));
+        if (!rec || !name || strcmp(name, sv->wf->name) != 0 || !status || finished_status(status)) {
+            json_decref(rec);           /* not ours, or ended since the scan */
+            continue;
+        }
+        if (!version || strcmp(version, sv->wf->version) != 0) {
+            json_t *l = json_object_get(other_versions, version ? version : "?");
+            if (!l) json_object_set_new(other_versions, version ? version : "?", l = json_array());
+            json_array_append_new(l, json_string(id));
+            other_total++;
+        } else if (rt_owner_of(rec) == RT_OWNER_LIVE) {
+            char who[96];
+            rt_owner_name(rec, who, sizeof who);
+            json_object_set_new(owners, who, json_integer(json_integer_value(json_object_get(owners, who)) + 1));
+            elsewhere++;
+        } else {
+            json_int_t wake_at = json_integer_value(json_object_get(rec, "wake_at"));
+            if (strcmp(status, "waiting") == 0 && wake_at > rt_now_ms()) waiting += wake_add(sv, id, user, wake_at, true, false);
+            else queued += queue_push(sv, id, user, true);
+        }
+        json_decref(rec);
+    }
+    json_decref(s.ids);
+    rt_buf who = { 0 };
+    rt_buf_append(&who, "", 0);
+    const char *k;
+    json_object_foreach(owners, k, v)
+        rt_buf_printf(&who, "%s%s: %lld", who.len ? ", " : "", k, (long long)json_integer_value(v));
+    if (startup) {
+        if (queued || waiting)
+            rt_log_emit(NULL, "info", json_pack("{s:s, s:i, s:i}", "event", "recovered", "queued", queued, "waiting", waiting),
+                        "%d unfinished runs queued, %d waiting", queued, waiting);
+        /* names them, as resume does */
+        other_total = rt_cli_report_other_versions(sv->wf, other_versions, "unfinished");
+        rt_cli_report_damaged_runs(damaged, "not resumed");
+        if (elsewhere)
+            rt_log_emit(NULL, "info", json_pack("{s:s, s:i, s:O}", "event", "owned_elsewhere", "runs", elsewhere, "owners", owners),
+                        "%d runs are owned by another live process (%s); left to it", elsewhere, who.data);
+    } else if (queued || waiting) {
+        rt_log_emit(NULL, "info", json_pack("{s:s, s:i, s:i}", "event", "swept", "queued", queued, "waiting", waiting),
+                    "sweep: %d unfinished run%s that no live process owns taken in hand (%d queued, %d waiting)",
+                    queued + waiting, queued + waiting == 1 ? "" : "s", queued, waiting);
+    }
+    rt_buf_free(&who);
+    json_decref(other_versions);
+    json_decref(owners);
+    json_decref(damaged);
+    pthread_mutex_lock(&sv->mlock);
+    sv->other_version = other_total;
+    if (!startup) sv->swept += queued + waiting;
+    pthread_mutex_unlock(&sv->mlock);
 }
 
 /* ---- trigger schedule ---------------------------------------------------- */
@@ -955,8 +1227,9 @@ static json_t *user_settings(serve *sv, const char *user, unsigned *code, char *
 
 /* One fire at T (seconds): a queued run per enabled user (one without a
 ** user when none is stored), committed with meta "cron:last" = T in one
-** transaction, so a fire happens completely or not at all. */
-static void schedule_fire(serve *sv, int64_t t, bool catch_up)
+** transaction, so a fire happens completely or not at all. False when it
+** was not stored (the caller tries again). */
+static bool schedule_fire(serve *sv, int64_t t, bool catch_up)
 {
     const rt_workflow *wf = sv->wf;
     json_t *users = rt_store_list_users(sv->st), *names = json_array();
@@ -992,6 +1265,7 @@ static void schedule_fire(serve *sv, int64_t t, bool catch_up)
                                 "settings", settings, "status", "queued", "attempt", 1, "created", (json_int_t)now,
                                 "updated", (json_int_t)now, "source", "schedule", "scheduled_at",
                                 (json_int_t)(t * 1000), "catch_up", catch_up);
+        rt_owner_stamp(rec);
         json_array_append_new(recs, rec);
         w[nw] = (rt_store_write){ .run_id = ids[nw], .run = rec };
         nw++;
@@ -999,15 +1273,16 @@ static void schedule_fire(serve *sv, int64_t t, bool catch_up)
     json_t *meta = json_pack("{s:I}", "cron:last", (json_int_t)t);
     char err[512], when[40];
     rt_format_time(t * 1000, when, sizeof when);
-    if (!rt_store_commit_many(sv->st, w, nw, meta, err, sizeof err)) {
-        rt_log_emit(NULL, "error", NULL, "schedule: the fire of %s was not stored: %s", when, err);
+    bool ok = rt_store_commit_many(sv->st, w, nw, meta, err, sizeof err);
+    if (!ok) {
+        rt_log_emit(NULL, "error", NULL, "schedule: the fire of %s was not stored (it is tried again): %s", when, err);
     } else {
         rt_log_emit(NULL, "info", json_pack("{s:s, s:s, s:i, s:b}", "event", "schedule", "at", when, "runs", (int)nw,
                                             "catch_up", catch_up),
                     "schedule: %s%s: %zu run%s queued", catch_up ? "missed fire of " : "fire of ", when, nw,
                     nw == 1 ? "" : "s");
         for (size_t k = 0; k < nw; k++)
-            queue_push(sv, ids[k], json_string_value(json_object_get(json_array_get(recs, k), "user")));
+            queue_push(sv, ids[k], json_string_value(json_object_get(json_array_get(recs, k), "user")), true);
         pthread_mutex_lock(&sv->mlock);
         sv->fires++;
         pthread_mutex_unlock(&sv->mlock);
@@ -1018,6 +1293,17 @@ static void schedule_fire(serve *sv, int64_t t, bool catch_up)
     json_decref(users);
     free(ids);
     free(w);
+    return ok;
+}
+
+/* A fire that was not stored is tried again after 1 s, 2 s, ... 30 s;
+** next_fire stays, so the latest fire due by then is the one stored. */
+static void schedule_failed(serve *sv)
+{
+    int64_t ms = 1000;
+    for (int i = 0; i < sv->fire_failures && ms < 30000; i++) ms *= 2;
+    sv->fire_failures++;
+    sv->fire_retry_at = rt_now_ms() + (ms > 30000 ? 30000 : ms);
 }
 
 /* The latest fire time in (from, now], or -1: a bounded walk. */
@@ -1048,7 +1334,13 @@ static void schedule_start(serve *sv)
             missed = latest_fire(&sv->cron, start, now);
             if (start == from) break;
         }
-        if (missed >= 0) schedule_fire(sv, missed, true);
+        if (missed >= 0 && !schedule_fire(sv, missed, true)) {
+            sv->next_fire = missed;     /* schedule_tick tries it again */
+            sv->next_catch_up = true;
+            schedule_failed(sv);
+            json_decref(last);
+            return;
+        }
     }
     json_decref(last);
     sv->next_fire = rt_cron_next(&sv->cron, now);
@@ -1064,11 +1356,17 @@ static void schedule_start(serve *sv)
 static void schedule_tick(serve *sv)
 {
     if (!sv->scheduled || sv->next_fire < 0) return;
-    int64_t now = rt_now_ms() / 1000;
-    if (now < sv->next_fire) return;
+    int64_t now_ms = rt_now_ms(), now = now_ms / 1000;
+    if (now < sv->next_fire || now_ms < sv->fire_retry_at) return;
     int64_t t = sv->next_fire, late = latest_fire(&sv->cron, t, now);
     if (late >= 0) t = late;
-    schedule_fire(sv, t, t != sv->next_fire);
+    if (!schedule_fire(sv, t, sv->next_catch_up || t != sv->next_fire)) {
+        schedule_failed(sv);            /* not stored: not fired; tried again */
+        return;
+    }
+    sv->fire_failures = 0;
+    sv->fire_retry_at = 0;
+    sv->next_catch_up = false;
     sv->next_fire = rt_cron_next(&sv->cron, t > now ? t : now);
 }
 
@@ -1267,7 +1565,7 @@ static enum MHD_Result get_metrics(request *rq)
     serve *sv = rq->sv;
     rt_buf b = { 0 };
     pthread_mutex_lock(&sv->qlock);
-    size_t queued = sv->queued, waiting = sv->nwakes, users = sv->ring_len;
+    size_t queued = sv->queued, waiting = sv->nwakes - sv->nretries, retrying = sv->nretries, users = sv->ring_len;
     int running = sv->running;
     pthread_mutex_unlock(&sv->qlock);
     pthread_mutex_lock(&sv->mlock);
@@ -1277,6 +1575,12 @@ static enum MHD_Result get_metrics(request *rq)
                       "# TYPE flow_runs_replayed_total counter\nflow_runs_replayed_total %lld\n", sv->replayed);
     rt_buf_printf(&b, "# HELP flow_accept_commits_total LMDB transactions that stored accepted runs (group commit).\n"
                       "# TYPE flow_accept_commits_total counter\nflow_accept_commits_total %lld\n", sv->batches);
+    rt_buf_printf(&b, "# HELP flow_accepts_refused_total Accepts answered 503/500 because the state store failed (nothing stored).\n"
+                      "# TYPE flow_accepts_refused_total counter\nflow_accepts_refused_total %lld\n", sv->rejected_commits);
+    rt_buf_printf(&b, "# HELP flow_store_stops_total Executions a state store failure stopped; each run goes on after a backoff.\n"
+                      "# TYPE flow_store_stops_total counter\nflow_store_stops_total %lld\n", sv->store_stops);
+    rt_buf_printf(&b, "# HELP flow_runs_swept_total Unfinished runs nobody had in hand that the periodic sweep queued.\n"
+                      "# TYPE flow_runs_swept_total counter\nflow_runs_swept_total %lld\n", sv->swept);
     rt_buf_printf(&b, "# HELP flow_runs_finished_total Runs this process ran to an end, by final status.\n"
                       "# TYPE flow_runs_finished_total counter\n"
                       "flow_runs_finished_total{status=\"succeeded\"} %lld\n"
@@ -1286,8 +1590,9 @@ static enum MHD_Result get_metrics(request *rq)
                   sv->finished[0], sv->finished[1], sv->finished[2], sv->suspended);
     rt_buf_printf(&b, "# HELP flow_runs Unfinished runs of this version by status.\n# TYPE flow_runs gauge\n"
                       "flow_runs{status=\"queued\"} %zu\nflow_runs{status=\"running\"} %d\n"
-                      "flow_runs{status=\"waiting\"} %zu\nflow_runs{status=\"other_version\"} %d\n",
-                  queued, running, waiting, sv->other_version);
+                      "flow_runs{status=\"waiting\"} %zu\nflow_runs{status=\"store_retry\"} %zu\n"
+                      "flow_runs{status=\"other_version\"} %d\n",
+                  queued, running, waiting, retrying, sv->other_version);
     rt_buf_printf(&b, "# HELP flow_queue_depth Runs queued for a worker.\n# TYPE flow_queue_depth gauge\n"
                       "flow_queue_depth %zu\n", queued);
     rt_buf_printf(&b, "# HELP flow_schedule_fires_total Schedule fires (each queues a run per enabled user).\n"
@@ -1336,9 +1641,12 @@ static enum MHD_Result route(request *rq, const char *url, const char *method)
         pthread_mutex_lock(&sv->alock);
         bool draining = sv->draining;
         pthread_mutex_unlock(&sv->alock);
+        pthread_mutex_lock(&sv->mlock);
+        int other = sv->other_version;      /* the sweep updates it */
+        pthread_mutex_unlock(&sv->mlock);
         return answer_json(rq, draining ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
                            json_pack("{s:s, s:s, s:s, s:i}", "status", draining ? "draining" : "ok", "workflow",
-                                     wf->name, "version", wf->version, "other_version_runs", sv->other_version));
+                                     wf->name, "version", wf->version, "other_version_runs", other));
     }
     if (strcmp(url, "/metrics") == 0) {
         if (!get) return answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
@@ -1486,6 +1794,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     json_decref(rq->record);
     free(rq->user);
     free(rq->idem_key);
+    free(rq->idem_error);
     free(rq);
     *con_cls = NULL;
     pthread_mutex_lock(&sv->mlock);
@@ -1554,6 +1863,7 @@ static void serve_free(serve *sv)
     }
     for (size_t i = 0; i < sv->nwakes; i++) free(sv->wakes[i].user);
     free(sv->wakes);
+    free(sv->held.slots);
     free(sv->workers);
     free(sv->token);
     pthread_mutex_destroy(&sv->qlock);
@@ -1720,7 +2030,9 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
     hup.sa_flags = SA_RESTART;
     sigaction(SIGHUP, &hup, &old_hup);
 
-    recover(sv);                        /* before accepting: new runs are not in the scan twice */
+    rt_owner_set_cmd("serve");
+    sweep(sv, true);                    /* before accepting: the unfinished runs, then new ones */
+    sv->next_sweep = rt_mono_ms() + SWEEP_MS;
     if (sv->scheduled) schedule_start(sv);
     pthread_create(&sv->committer, NULL, committer_main, sv);
     sv->committer_started = true;
@@ -1772,6 +2084,10 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
         wake_due(sv);
         schedule_tick(sv);
         hooks_expire(sv, false);
+        if (rt_mono_ms() >= sv->next_sweep) {
+            sweep(sv, false);
+            sv->next_sweep = rt_mono_ms() + SWEEP_MS;
+        }
         rt_log_flush();
         nap_ms(20);
     }

@@ -415,6 +415,30 @@ static int del_ok(int rc)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* Failures that may pass: the disk or quota is full (a short write of a
+** page, which a full disk causes, is EIO), memory is short, or the map
+** could not grow. LMDB aborted the transaction: nothing of it is stored,
+** and the same transaction may succeed later. */
+static bool transient_rc(int rc)
+{
+    return rc == ENOSPC || rc == EIO || rc == EDQUOT || rc == EFBIG || rc == ENOMEM || rc == EAGAIN ||
+           rc == MDB_MAP_FULL || rc == MDB_READERS_FULL || rc == MDB_MAP_RESIZED;
+}
+
+/* "cannot WHAT: REASON", prefixed RT_STORE_UNWRITABLE when it may pass. */
+static void store_error(char *err, size_t errlen, const char *what, int rc)
+{
+    if (transient_rc(rc))
+        snprintf(err, errlen, RT_STORE_UNWRITABLE " (%s: %s%s)", what, mdb_strerror(rc),
+                 rc == EIO || rc == ENOSPC ? ", is the disk full?" : "");
+    else snprintf(err, errlen, "cannot %s: %s", what, mdb_strerror(rc));
+}
+
+bool rt_store_unwritable(const char *err)
+{
+    return err && strncmp(err, RT_STORE_UNWRITABLE, strlen(RT_STORE_UNWRITABLE)) == 0;
+}
+
 /* The index entries of a run with status and user (either may be NULL). */
 static int index_run(rt_store *st, MDB_txn *txn, const char *id, const char *status, const char *user, bool add)
 {
@@ -461,24 +485,31 @@ static int write_ops(rt_store *st, MDB_txn *txn, const rt_store_write *w)
 {
     int rc = 0;
     rt_buf kb = { 0 };
-    if (w->run) {
+    if (w->run || w->update) {
         /* the indexes follow the record as stored, whatever the caller
         ** believes the previous status was */
         MDB_val k = { strlen(w->run_id), (void *)w->run_id }, old;
-        json_t *prev = mdb_get(txn, st->runs, &k, &old) == 0 ? parse_val(&old) : NULL;
+        bool found = mdb_get(txn, st->runs, &k, &old) == 0;
+        json_t *prev = found ? parse_val(&old) : NULL;
+        if (found && !prev && w->update) {
+            rt_buf_free(&kb);
+            return MDB_CORRUPTED;   /* an update never takes an unreadable record for none */
+        }
         const char *ps = json_string_value(json_object_get(prev, "status"));
-        const char *status = json_string_value(json_object_get(w->run, "status"));
-        const char *user = json_string_value(json_object_get(w->run, "user"));
         if (w->expect_status && (!ps || strcmp(ps, w->expect_status) != 0)) {
             json_decref(prev);
             rt_buf_free(&kb);
             return MDB_KEYEXIST;    /* reported as RT_STORE_CHANGED */
         }
-        rc = put_json(txn, st->runs, &k, w->run);
-        if (rc == 0 && (!prev || !ps || !status || strcmp(ps, status) != 0)) {
+        json_t *rec = w->update ? w->update(prev, w->update_arg) : json_incref((json_t *)w->run);
+        const char *status = json_string_value(json_object_get(rec, "status"));
+        const char *user = json_string_value(json_object_get(rec, "user"));
+        if (rec) rc = put_json(txn, st->runs, &k, rec);
+        if (rec && rc == 0 && (!prev || !ps || !status || strcmp(ps, status) != 0)) {
             if (prev) rc = index_run(st, txn, w->run_id, ps, json_string_value(json_object_get(prev, "user")), false);
             if (rc == 0) rc = index_run(st, txn, w->run_id, status, user, true);
         }
+        json_decref(rec);
         json_decref(prev);
     }
     if (rc == 0 && w->drop_steps) {
@@ -739,7 +770,7 @@ bool rt_store_is_batch(const rt_store *st)
 bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t errlen)
 {
     pthread_mutex_lock(&st->wlock);
-    if (st->batch && w->deferrable && !w->run && !w->drop_steps) {
+    if (st->batch && w->deferrable && !w->run && !w->update && !w->drop_steps) {
         if (st->ndeferred == st->capdeferred) {
             st->capdeferred = st->capdeferred ? st->capdeferred * 2 : 64;
             st->deferred = rt_xrealloc(st->deferred, sizeof *st->deferred * st->capdeferred);
@@ -761,12 +792,12 @@ bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t er
         pthread_mutex_unlock(&st->wlock);
         if (rc == MDB_KEYEXIST && w)
             snprintf(err, errlen, RT_STORE_CHANGED " (it is no longer %s)", w->expect_status);
-        else if (rc != 0) snprintf(err, errlen, "cannot commit to the state store: %s", mdb_strerror(rc));
+        else if (rc != 0) store_error(err, errlen, "commit to the state store", rc);
         return rc == 0;
     }
     pthread_mutex_unlock(&st->wlock);
     int rc = group_commit(st, w);
-    if (rc != 0) snprintf(err, errlen, "cannot commit to the state store: %s", mdb_strerror(rc));
+    if (rc != 0) store_error(err, errlen, "commit to the state store", rc);
     return rc == 0;
 }
 
@@ -999,6 +1030,32 @@ int rt_store_scan_runs(rt_store *st, const rt_run_query *q, rt_run_visit visit, 
     return rc;
 }
 
+int rt_store_scan_run_ids(rt_store *st, const char *status, bool (*visit)(const char *id, void *arg), void *arg)
+{
+    MDB_txn *txn;
+    int rc = read_begin(st, &txn);
+    if (rc != 0) return rc;
+    rt_buf prefix = { 0 };
+    MDB_val k = pair_key(&prefix, status, ""), v;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, st->by_status, &cur)) == 0) {
+        char id[RT_RUN_ID_LEN + 1];
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            if (k.mv_size < prefix.len || memcmp(k.mv_data, prefix.data, prefix.len) != 0) break;
+            size_t n = k.mv_size - prefix.len;
+            if (n != RT_RUN_ID_LEN) continue;      /* not a run id of ours */
+            memcpy(id, (const char *)k.mv_data + prefix.len, n);
+            id[n] = 0;
+            if (!visit(id, arg)) break;
+        }
+        if (rc == MDB_NOTFOUND) rc = 0;
+        mdb_cursor_close(cur);
+    }
+    read_end(st, txn);
+    rt_buf_free(&prefix);
+    return rc;
+}
+
 static bool collect_run(json_t *rec, void *arg)
 {
     json_array_append(arg, rec);
@@ -1072,7 +1129,7 @@ bool rt_store_remove_runs(rt_store *st, const json_t *ids, long batch, char *err
     while (j.next < json_array_size(ids)) {
         int rc = write_txn(st, remove_some, &j);
         if (rc != 0) {
-            snprintf(err, errlen, "cannot remove runs: %s", mdb_strerror(rc));
+            store_error(err, errlen, "remove runs", rc);
             return false;
         }
         j.next = j.reached;
@@ -1120,8 +1177,13 @@ bool rt_store_put_user(rt_store *st, const char *user, const json_t *rec, char *
 {
     user_write u = { user, rec };
     int rc = write_txn(st, user_op, &u);
-    if (rc != 0) snprintf(err, errlen, "cannot %s user %s: %s", rec ? "store" : "remove", user,
-                          rc == MDB_NOTFOUND ? "no such user" : mdb_strerror(rc));
+    if (rc == MDB_NOTFOUND) {
+        snprintf(err, errlen, "cannot remove user %s: no such user", user);
+    } else if (rc != 0) {
+        char *what = rt_xprintf("%s user %s", rec ? "store" : "remove", user);
+        store_error(err, errlen, what, rc);
+        free(what);
+    }
     return rc == 0;
 }
 
@@ -1173,6 +1235,22 @@ json_t *rt_store_list_users(rt_store *st)
 json_t *rt_store_get_meta(rt_store *st, const char *key)
 {
     return get_json(st, st->meta, key);
+}
+
+bool rt_store_lookup_meta(rt_store *st, const char *key, json_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    MDB_txn *txn;
+    int rc = read_begin(st, &txn);
+    if (rc == 0) {
+        MDB_val k = { strlen(key), (void *)key }, v;
+        rc = mdb_get(txn, st->meta, &k, &v);
+        if (rc == 0 && !(*out = parse_val(&v))) rc = MDB_CORRUPTED;
+        read_end(st, txn);
+    }
+    if (rc == MDB_NOTFOUND) return true;
+    if (rc != 0) snprintf(err, errlen, "cannot read the state store: %s", mdb_strerror(rc));
+    return rc == 0;
 }
 
 typedef struct meta_write {
@@ -1231,7 +1309,8 @@ bool rt_store_commit_many(rt_store *st, const rt_store_write *w, size_t n, const
 {
     many_write m = { w, n, meta };
     int rc = write_txn(st, write_many, &m);
-    if (rc != 0) snprintf(err, errlen, "cannot commit to the state store: %s", mdb_strerror(rc));
+    if (rc == MDB_KEYEXIST) snprintf(err, errlen, RT_STORE_CHANGED);
+    else if (rc != 0) store_error(err, errlen, "commit to the state store", rc);
     return rc == 0;
 }
 

@@ -32,8 +32,9 @@
 **              "idem:LEN:USER:KEY"         -> RUN_ID (serve's Idempotency-Key)
 **
 ** Run record:  { id, workflow, version, user, trigger, settings, status,
-**                attempt, created, updated (ms), ended?, pid, pid_start,
-**                output?, error?, failed_step?, wake_at? (waiting),
+**                attempt, created, updated (ms), ended?, output?, error?,
+**                pid, pid_start, pid_boot, pid_cmd (its owner: the process
+**                that executes it, rt_owner.h), failed_step?, wake_at? (waiting),
 **                source? ("run", "enabled", ...), idem_key? (serve: the meta
 **                key of its Idempotency-Key, removed with the run) }
 ** User record: { id, enabled, settings: {...}, secrets: { NAME: sealed },
@@ -108,11 +109,23 @@ typedef struct rt_store_write {
     const json_t *drop_steps;   /* array of step paths whose records to delete first (retry) */
     const char *expect_status;  /* run: commit only if the stored run has this status, else
                                    fail with RT_STORE_CHANGED (two `retry`s of one run) */
+    /* Instead of `run`: the run record is computed inside the transaction
+    ** from the stored one (NULL when there is none): update returns the
+    ** record to write (a NEW reference), or NULL to leave it as it is (the
+    ** write's other parts still apply, the transaction does not fail). It
+    ** is called again when the transaction is retried (a full map), so it
+    ** must depend on its arguments only, and it must not call the store. */
+    json_t *(*update)(const json_t *stored, void *arg);
+    void *update_arg;
     bool deferrable;            /* batch mode may group it with later writes */
 } rt_store_write;
 
 /* Commits the write in one transaction. Returns false (message in err) on
-** an error other than a full map, which is handled by growing it.
+** an error other than a full map, which is handled by growing it. A
+** failure that may pass (the disk is full: ENOSPC, or EIO from a short
+** write; a quota; no memory to grow the map) gives a message starting with
+** RT_STORE_UNWRITABLE: nothing of the transaction was stored, and the same
+** write may succeed later (rt_store_unwritable tells).
 **
 ** Group commit: in batch mode a deferrable write (a step record the engine
 ** can recompute: a function step's final outcome; no run record) is kept in
@@ -125,6 +138,10 @@ bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t er
 bool rt_store_is_batch(const rt_store *st);
 /* The message prefix rt_store_commit writes when expect_status did not hold. */
 #define RT_STORE_CHANGED "the run changed meanwhile"
+/* The message prefix of a write that failed for a reason that may pass. */
+#define RT_STORE_UNWRITABLE "the state store cannot be written for now"
+/* Whether err (from any rt_store_* write) says the failure may pass. */
+bool rt_store_unwritable(const char *err);
 
 
 /* Damaged records. A record whose bytes do not decode (a disk or memory
@@ -182,6 +199,11 @@ typedef struct rt_run_query {
 typedef bool (*rt_run_visit)(json_t *run, void *arg);
 /* Returns 0 or an LMDB error code. */
 int rt_store_scan_runs(rt_store *st, const rt_run_query *q, rt_run_visit visit, void *arg);
+/* The ids of the runs with a status, oldest first, from the by_status
+** index alone (no record is read): visit(id, arg) in one read
+** transaction, false to stop; visit must not call the store. Returns 0 or
+** an LMDB error code. */
+int rt_store_scan_run_ids(rt_store *st, const char *status, bool (*visit)(const char *id, void *arg), void *arg);
 /* The records a query visits, as a NEW reference to an array. */
 json_t *rt_store_query_runs(rt_store *st, const rt_run_query *q);
 
@@ -211,6 +233,12 @@ json_t *rt_store_list_users(rt_store *st);
 
 /* Small values in `meta`: NEW reference or NULL. */
 json_t *rt_store_get_meta(rt_store *st, const char *key);
+/* The same, telling a failure from no value (a caller deciding whether a
+** key was seen must not take an error for "no"): true with *out a NEW
+** reference, or NULL when there is none; false with *out NULL and a
+** message in err when the store could not be read or the value is not
+** JSON. */
+bool rt_store_lookup_meta(rt_store *st, const char *key, json_t **out, char *err, size_t errlen);
 bool rt_store_put_meta(rt_store *st, const char *key, const json_t *value);
 
 /* Group commit: every write of w[0..n) and every meta key -> value of

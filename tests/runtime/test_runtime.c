@@ -7,12 +7,14 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "flowrt.h"
 #include "rt_exec.h"
 #include "rt_http.h"
 #include "rt_log.h"
+#include "rt_owner.h"
 #include "rt_store.h"
 #include "rt_type.h"
 #include "rt_util.h"
@@ -734,16 +736,121 @@ static void test_exec_run_and_replay(void)
     CHECK(json_object_get(logs, "log@21"), "log line stored");
     json_decref(logs);
 
-    /* replay: the committed steps are not executed again */
+    /* replay: the committed steps are not executed again (the run as a
+    ** process killed before its final record left it: running, its owner
+    ** gone) */
     json_t *rec = rt_store_get_run(st, id);
     CHECK_STR(json_string_value(json_object_get(rec, "status")), "succeeded");
     json_object_set_new(rec, "status", json_string("running"));
+    json_object_set_new(rec, "pid", json_integer(0x7ffffffe));     /* no such process */
+    rt_store_write rw = { .run_id = id, .run = rec };
+    CHECK(rt_store_commit(st, &rw, err, sizeof err), "commit: %s", err);
     rt_run_init(&run, &wf_main, st, rec);
     o = rt_exec_run(&run);
     CHECK(o == RT_RUN_SUCCEEDED && calls_a == 1 && calls_retry == 3, "replay re-executed: a=%d retry=%d", calls_a,
           calls_retry);
     CHECK(json_integer_value(json_object_get(run.output, "y")) == 42, "replayed output");
     rt_run_free(&run);
+    rt_store_close(st);
+    free(dir);
+}
+
+/* The owner a record names: this process, a live one (init), a dead one. */
+static void set_owner(json_t *rec, json_int_t pid, json_int_t start, const char *boot)
+{
+    json_object_set_new(rec, "pid", json_integer(pid));
+    json_object_set_new(rec, "pid_start", json_integer(start));
+    if (boot) json_object_set_new(rec, "pid_boot", json_string(boot));
+    else json_object_del(rec, "pid_boot");
+    json_object_set_new(rec, "pid_cmd", json_string("serve"));
+}
+
+static void store_run(rt_store *st, json_t *rec)
+{
+    char err[256];
+    rt_store_write w = { .run_id = json_string_value(json_object_get(rec, "id")), .run = rec };
+    CHECK(rt_store_commit(st, &w, err, sizeof err), "commit: %s", err);
+}
+
+static void test_owner_claims(void)
+{
+    char err[512], msg[512];
+    char *dir = scratch("owner");
+    rt_store *st = rt_store_open(dir, false, err, sizeof err);
+    CHECK(st, "open: %s", err);
+    if (!st) {
+        free(dir);
+        return;
+    }
+    /* a dead pid: a child that has exited and been reaped */
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0);
+    long long init_start = rt_process_start(1);
+
+    char id[RT_RUN_ID_LEN + 1];
+    rt_store_new_run_id(id);
+    json_t *rec = new_record(id);
+    CHECK(rt_owner_claim(st, rec, msg, sizeof msg) == RT_CLAIM_OK, "a new run: %s", msg);
+    json_t *got = rt_store_get_run(st, id);
+    CHECK_STR(json_string_value(json_object_get(got, "status")), "running");
+    CHECK(json_integer_value(json_object_get(got, "pid")) == getpid() && rt_owner_of(got) == RT_OWNER_SELF,
+          "a claimed run names this process");
+    CHECK(json_integer_value(json_object_get(rec, "attempt")) == 1, "the caller's copy is the stored one");
+    json_decref(got);
+    CHECK(rt_owner_claim(st, rec, msg, sizeof msg) == RT_CLAIM_OK, "claimed again by its owner: %s", msg);
+    CHECK(json_integer_value(json_object_get(rec, "attempt")) == 1, "its own claim again is the same attempt");
+
+    /* another live process owns it: not claimed, nothing written */
+    set_owner(rec, 1, init_start, NULL);
+    store_run(st, rec);
+    json_t *mine = json_deep_copy(rec);
+    CHECK(init_start >= 0 && rt_owner_of(mine) == RT_OWNER_LIVE, "pid 1 lives");
+    CHECK(rt_owner_claim(st, mine, msg, sizeof msg) == RT_CLAIM_OWNED && strstr(msg, "serve (pid 1)"),
+          "a live owner keeps its run: %s", msg);
+    CHECK(json_integer_value(json_object_get(mine, "pid")) == 1, "the caller's copy is left as it was");
+    got = rt_store_get_run(st, id);
+    CHECK(json_integer_value(json_object_get(got, "pid")) == 1, "the stored owner is left as it was");
+    json_decref(got);
+
+    /* the same pid with another start time is another process: its owner is gone */
+    set_owner(mine, 1, init_start + 1, NULL);
+    store_run(st, mine);
+    CHECK(rt_owner_of(mine) == RT_OWNER_DEAD, "a reused pid is not the owner");
+    CHECK(rt_owner_claim(st, mine, msg, sizeof msg) == RT_CLAIM_OK, "a reused pid's run is taken over: %s", msg);
+    CHECK(json_integer_value(json_object_get(mine, "attempt")) == 2, "taken over from another process: attempt 2");
+    /* a dead pid, and a live one of an earlier boot */
+    set_owner(mine, child, 1, NULL);
+    store_run(st, mine);
+    CHECK(rt_owner_of(mine) == RT_OWNER_DEAD, "an exited process is not the owner");
+    CHECK(rt_owner_claim(st, mine, msg, sizeof msg) == RT_CLAIM_OK, "a dead owner's run is taken over: %s", msg);
+    set_owner(mine, 1, init_start, "00000000-0000-0000-0000-000000000000");
+    CHECK(rt_owner_of(mine) == RT_OWNER_DEAD, "no owner outlives a reboot");
+
+    /* an ended run is not claimed */
+    json_object_set_new(mine, "status", json_string("succeeded"));
+    store_run(st, mine);
+    json_object_set_new(mine, "status", json_string("queued"));
+    CHECK(rt_owner_claim(st, mine, msg, sizeof msg) == RT_CLAIM_ENDED && strstr(msg, "succeeded"), "ended: %s", msg);
+    json_decref(mine);
+    json_decref(rec);
+
+    /* the engine: a run another live process owns is not executed */
+    rt_store_new_run_id(id);
+    rec = new_record(id);
+    set_owner(rec, 1, init_start, NULL);
+    store_run(st, rec);
+    int before = calls_a;
+    rt_run_state run;
+    rt_run_init(&run, &wf_main, st, rec);
+    rt_outcome o = rt_exec_run(&run);
+    CHECK(o == RT_RUN_SKIPPED && calls_a == before && strstr(run.error ?: "", "serve (pid 1)"),
+          "a run owned elsewhere is skipped: outcome %d, %s", o, run.error ?: "");
+    rt_run_free(&run);
+
+    CHECK(rt_store_unwritable(RT_STORE_UNWRITABLE " (commit: No space left on device)") &&
+              !rt_store_unwritable("cannot commit: MDB_CORRUPTED"),
+          "store messages say whether the failure may pass");
     rt_store_close(st);
     free(dir);
 }
@@ -805,6 +912,7 @@ int main(void)
     run_test("store: a full map grows", test_store_map_growth);
     run_test("engine: function steps, retries, crashes, fanout, wait, replay", test_exec_run_and_replay);
     run_test("engine: flow_fail and expression errors fail the run", test_exec_failures);
+    run_test("owners: a run is claimed by one live process; a dead or reused pid's run is taken over", test_owner_claims);
 
     char *cmd = rt_xprintf("rm -rf %s", scratch_dir);
     if (system(cmd) != 0) printf("warning: could not remove %s\n", scratch_dir);
