@@ -464,7 +464,10 @@ if build tick; then
     for u in ann bob; do "$T/tick" users set $u --state "$T/tick.state" 2>>"$T/tick.log"; done
     "$T/tick" users set cid --disabled --state "$T/tick.state" 2>>"$T/tick.log"
     serve_start "$T/tick" "$T/tick.state" "$T/tick.log"
-    sleep 4.5
+    sleep 4
+    # stop half-way between two fires (they fall on even seconds), so that
+    # no user's run is cut by the stop while another's has finished
+    sleep "$(python3 -c 'import time; t = time.time(); print(f"{(1.5 - t % 2) % 2:.3f}")')"
     serve_stop; rc=$?
     ann=$(ctl_count /tick/ann); bob=$(ctl_count /tick/bob); cid=$(ctl_count /tick/cid)
     if [ $rc -eq 0 ] && [ "$ann" -ge 2 ] && [ "$ann" == "$bob" ] && [ "$cid" == 0 ]; then
