@@ -35,7 +35,7 @@ RUNTIME_OBJ  = $(RUNTIME_SRC:runtime/%.c=$(O)/obj/runtime/%.o)
 
 FLOWC   = $(O)/bin/flowc
 RTLIB   = $(O)/lib/flowc/libflowrt.a
-LIBS    = -ltcc -ldl -lpthread -lm
+LIBS    = -ltcc -ljansson -ldl -lpthread -lm
 
 .PHONY: all test demo bench install clean deps
 all: $(FLOWC) $(RTLIB) $(O)/share/flowc/stdlib $(O)/include/flowc/.stamp $(O)/tests/flowtest-server

@@ -233,6 +233,11 @@ struct ast_step {
     int64_t concurrency;    /*   0 = default */
     ast_block *body;
 
+    /* the clauses as written, in order (ast_clause *, see ast_build.h): what
+    ** `flowc fmt` prints back; the fields below hold their effect */
+    void **clauses;
+    int nclauses;
+
     /* clauses common to every step (also allowed on actions) */
     int64_t timeout_ms;     /* 0 = default */
     int retries;            /* -1 = not given */
@@ -262,6 +267,7 @@ typedef enum ast_stmt_kind {
 struct ast_stmt {
     ast_stmt_kind kind;
     src_loc loc;            /* the keyword that starts the statement */
+    src_loc span;           /* the whole statement, clauses and blocks included */
     ast_step *step;         /* ST_STEP */
     ast_expr **conds;       /* ST_IF: if/else-if conditions ... */
     ast_block **thens;      /*   ... and their blocks */
@@ -376,6 +382,28 @@ typedef struct ast_import {
     ast_file *file;         /* resolved file (imports.c) */
 } ast_import;
 
+/* A top-level item of a file, in source order: the file's layout, for
+** `flowc fmt`, document symbols and positions in the editor. */
+typedef enum ast_top_kind {
+    TOP_WORKFLOW,       /* node NULL: the file's workflow_* fields */
+    TOP_TESTS_FOR,      /* node NULL: tests_for */
+    TOP_IMPORT,         /* ast_import */
+    TOP_SETTINGS,       /* node NULL: settings[first .. first+count) */
+    TOP_SECRETS,        /* node NULL: secrets[first .. first+count) */
+    TOP_TRIGGER,        /* ast_trigger */
+    TOP_INTEGRATION,    /* ast_integration */
+    TOP_ACTION,         /* ast_action */
+    TOP_STMT,           /* ast_stmt */
+    TOP_TEST,           /* ast_test */
+} ast_top_kind;
+
+typedef struct ast_top {
+    ast_top_kind kind;
+    src_loc span;           /* the whole item */
+    void *node;
+    int first, count;       /* TOP_SETTINGS, TOP_SECRETS */
+} ast_top;
+
 /* One parsed .flow file. Everything is kept in source order. */
 struct ast_file {
     int file_id;            /* index in the diag_ctx */
@@ -405,6 +433,11 @@ struct ast_file {
     ast_block *body;        /* top-level statements, in order */
     ast_test **tests;
     int ntests;
+
+    ast_top *tops;          /* every top-level item, in order */
+    int ntops;
+    src_loc *comments;      /* every `#` comment (its span, `#` included), in order */
+    int ncomments;
 };
 
 /* A compilation: the main file, everything it imports, and the arena that

@@ -34,6 +34,9 @@ typedef struct parse_ctx {
     /* top-level items, in order, copied into file at the end */
     ptrvec imports, settings, secrets, triggers, integrations, actions, stmts, tests;
     int ntop;               /* top-level items seen (tests for must be first) */
+    ptrvec tops;            /* ast_top *, in order */
+    ast_top *top_open;      /* the item being parsed: its span ends at ast_top_end */
+    ptrvec comments;        /* src_loc * of each comment */
 
     /* lexer state */
     const char *text;       /* the file's bytes */
@@ -294,6 +297,14 @@ ast_mock_response *ast_mock_response_new(parse_ctx *ctx, int64_t status, src_loc
                                          ast_expr *body, ast_expr *headers);
 
 /* ---- the whole file ------------------------------------------------------- */
+
+/* A top-level item ended at loc.end (its span is loc): called by the grammar
+** for every item, after the item's own action. */
+void ast_top_end(parse_ctx *ctx, src_loc loc);
+/* A statement of a block, whose whole span is loc (skips a NULL statement). */
+ptrvec *ast_stmts_push(parse_ctx *ctx, ptrvec *list, ast_stmt *st, src_loc loc);
+/* A `#` comment (called by the lexer). */
+void ast_comment(parse_ctx *ctx, src_loc loc);
 
 void ast_parse_begin(parse_ctx *ctx, ast_program *prog, int file_id);
 ast_file *ast_parse_end(parse_ctx *ctx);

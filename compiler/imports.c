@@ -15,6 +15,7 @@
 typedef struct imp_state {
     ast_program *prog;
     const char *stdlib_dir;
+    const imp_source *src;  /* NULL: from disk */
     ptrvec loading;         /* ast_file * being loaded: the import chain */
 } imp_state;
 
@@ -147,6 +148,23 @@ static ast_file *imp_load(imp_state *st, const char *path, src_loc *from_loc)
     }
     free(canon);
 
+    ast_file *f = st->src ? st->src->load(st->src->ud, prog, path, from_loc)
+                          : imp_parse_disk(prog, path, from_loc);
+    if (!f) return NULL;
+
+    ast_file **files = arena_alloc(&prog->arena, sizeof *files * (size_t)(prog->nfiles + 1));
+    if (prog->nfiles) memcpy(files, prog->files, sizeof *files * (size_t)prog->nfiles);
+    files[prog->nfiles++] = f;
+    prog->files = files;
+
+    ptrvec_push(&prog->arena, &st->loading, f);
+    imp_load_imports(st, f);
+    st->loading.len--;
+    return f;
+}
+
+ast_file *imp_parse_disk(ast_program *prog, const char *path, const src_loc *from_loc)
+{
     size_t len = 0;
     char *text = util_read_file(path, &len);
     if (!text) {
@@ -165,21 +183,18 @@ static ast_file *imp_load(imp_state *st, const char *path, src_loc *from_loc)
     int id = diag_add_file(prog->diag, path, text, (int)len);
     ast_file *f = ast_parse_file(prog, id);
     f->path = arena_strdup(&prog->arena, path);
-
-    ast_file **files = arena_alloc(&prog->arena, sizeof *files * (size_t)(prog->nfiles + 1));
-    if (prog->nfiles) memcpy(files, prog->files, sizeof *files * (size_t)prog->nfiles);
-    files[prog->nfiles++] = f;
-    prog->files = files;
-
-    ptrvec_push(&prog->arena, &st->loading, f);
-    imp_load_imports(st, f);
-    st->loading.len--;
     return f;
 }
 
 bool imp_load_program(ast_program *prog, const char *path, const char *stdlib_dir)
 {
-    imp_state st = { .prog = prog, .stdlib_dir = stdlib_dir };
+    return imp_load_program_from(prog, path, stdlib_dir, NULL);
+}
+
+bool imp_load_program_from(ast_program *prog, const char *path, const char *stdlib_dir,
+                           const imp_source *src)
+{
+    imp_state st = { .prog = prog, .stdlib_dir = stdlib_dir, .src = src };
     imp_list_stdlib(&st);
     ast_file *f = imp_load(&st, path, NULL);
     if (!f) return false;

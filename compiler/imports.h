@@ -17,4 +17,21 @@
 ** counted in prog->diag. */
 bool imp_load_program(ast_program *prog, const char *path, const char *stdlib_dir);
 
+/* Where the files of a program come from, when not simply from disk
+** (flowc lsp: open documents and a cache of parsed files kept between
+** analyses). load returns the parsed file for `path`, whose ast_file must
+** outlive prog; or NULL after reporting why it could not be read, at
+** *from_loc (the import) when not NULL. imp_parse_disk is the default. */
+typedef struct imp_source {
+    ast_file *(*load)(void *ud, ast_program *prog, const char *path, const src_loc *from_loc);
+    void *ud;
+} imp_source;
+
+bool imp_load_program_from(ast_program *prog, const char *path, const char *stdlib_dir,
+                           const imp_source *src);
+
+/* Read `path` from disk, register it in prog->diag and parse it into prog's
+** arena; NULL (reported) when it cannot be read. */
+ast_file *imp_parse_disk(ast_program *prog, const char *path, const src_loc *from_loc);
+
 #endif
