@@ -651,7 +651,7 @@ ast_step *ast_step_clause(parse_ctx *ctx, ast_step *s, ast_clause *cl)
 {
     if (!s || !cl || !clause_allowed(ctx, s, cl)) return s;
     ast_request *r = s->req;
-    void **clauses = arena_alloc(ctx->a, sizeof *clauses * (size_t)(s->nclauses + 1));
+    ast_clause **clauses = arena_alloc(ctx->a, sizeof *clauses * (size_t)(s->nclauses + 1));
     if (s->nclauses) memcpy(clauses, s->clauses, sizeof *clauses * (size_t)s->nclauses);
     clauses[s->nclauses++] = cl;
     s->clauses = clauses;

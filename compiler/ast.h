@@ -233,9 +233,9 @@ struct ast_step {
     int64_t concurrency;    /*   0 = default */
     ast_block *body;
 
-    /* the clauses as written, in order (ast_clause *, see ast_build.h): what
-    ** `flowc fmt` prints back; the fields below hold their effect */
-    void **clauses;
+    /* the clauses as written, in order: what `flowc fmt` prints back; the
+    ** fields below hold their effect */
+    struct ast_clause **clauses;
     int nclauses;
 
     /* clauses common to every step (also allowed on actions) */
@@ -254,6 +254,32 @@ struct ast_step {
     bool output_read;       /* some expression reads its output beyond len()
                                and .ok/.error (fanouts keep item returns only then) */
 };
+
+typedef enum ast_clause_kind {
+    CL_HEADERS, CL_QUERY, CL_JSON, CL_FORM, CL_BODY, CL_RETURNS, CL_ACCEPT,
+    CL_FAIL_WHEN, CL_PAGINATE, CL_TIMEOUT, CL_RETRY, CL_CONTINUE,
+} ast_clause_kind;
+
+/* Where `paginate` puts the next cursor/page: query.NAME, json.NAME, url. */
+typedef struct ast_page_ref {
+    ast_page_target target;
+    const char *name;
+    src_loc loc;
+} ast_page_ref;
+
+/* One clause after a step, as written: ast_step_clause applies it to the
+** step's fields and keeps it in ast_step.clauses (flowc fmt prints them). */
+typedef struct ast_clause {
+    ast_clause_kind kind;
+    src_loc loc;            /* of the keyword */
+    ast_expr *expr;         /* headers query json form body fail-when; cursor source */
+    ast_type *type;         /* returns */
+    ptrvec *list;           /* accept: ast_status_match *; paginate: path names */
+    ast_paginate_kind page;
+    ast_page_ref *target;
+    int64_t n;              /* retry count; paginate max; timeout ms */
+    int64_t backoff_ms, max_ms;
+} ast_clause;
 
 typedef enum ast_stmt_kind {
     ST_STEP,

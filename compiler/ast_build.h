@@ -156,31 +156,6 @@ ast_arg *ast_arg_new(parse_ctx *ctx, const char *name, src_loc loc, ast_expr *va
 
 /* ---- steps and clauses ------------------------------------------------ */
 
-typedef enum ast_clause_kind {
-    CL_HEADERS, CL_QUERY, CL_JSON, CL_FORM, CL_BODY, CL_RETURNS, CL_ACCEPT,
-    CL_FAIL_WHEN, CL_PAGINATE, CL_TIMEOUT, CL_RETRY, CL_CONTINUE,
-} ast_clause_kind;
-
-/* Where `paginate` puts the next cursor/page: query.NAME, json.NAME, url. */
-typedef struct ast_page_ref {
-    ast_page_target target;
-    const char *name;
-    src_loc loc;
-} ast_page_ref;
-
-/* One clause after a step (parse-time only; ast_step_clause applies it). */
-typedef struct ast_clause {
-    ast_clause_kind kind;
-    src_loc loc;            /* of the keyword */
-    ast_expr *expr;         /* headers query json form body fail-when; cursor source */
-    ast_type *type;         /* returns */
-    ptrvec *list;           /* accept: ast_status_match *; paginate: path names */
-    ast_paginate_kind page;
-    ast_page_ref *target;
-    int64_t n;              /* retry count; paginate max; timeout ms */
-    int64_t backoff_ms, max_ms;
-} ast_clause;
-
 ast_step *ast_step_request(parse_ctx *ctx, const char *method, src_loc method_loc,
                            ast_expr *url, src_loc loc);
 /* integ_loc .. op_loc is the call's location. */

@@ -155,9 +155,10 @@ static void cb_body_init(cb_body *b, const ast_program *prog, const ast_step *s)
     int line, col;
     diag_line_col(prog->diag, s->c_loc.file, s->c_loc.start, &line, &col);
     b->first_line = line;
+    int first_col = col;
     diag_line_col(prog->diag, s->c_loc.file, s->c_loc.end, &line, &col);
     b->last_line = line;
-    diag_line_col(prog->diag, s->c_loc.file, s->c_loc.start, &line, &col);
+    col = first_col;
     b->path = prog->diag->files[s->c_loc.file]->path;
     const char *sig_end = strstr(b->unit, "#line");
     size_t sig = sig_end ? (size_t)(sig_end - b->unit) : strlen(b->unit);
@@ -309,15 +310,21 @@ static int cb_report(ast_program *prog, const cb_body *b, const cb_entry *e)
     return errors;
 }
 
-/* Whether a function step can be compiled: its parameters have types. */
-static bool cb_checkable(const ast_program *prog, const ast_step *s)
+/* Whether a function step can be compiled: its parameters have types, and
+** its name is not taken by an earlier function step (FU_<name> would be
+** defined twice; the checker reports the duplicate). names: a set of the
+** names seen, open addressing over cap slots. */
+static bool cb_checkable(const ast_step *s, const char **names, size_t cap)
 {
     if (s->kind != STEP_FUNCTION || !s->c_code || !s->name) return false;
     for (int i = 0; i < s->nparams; i++)
         if (!s->params[i]->ctype || s->params[i]->ctype->kind == TY_ERROR) return false;
-    /* a duplicate step name would define FU_<name> twice: the first only */
-    for (int i = 0; i < s->index && i < prog->nsteps; i++)
-        if (prog->steps[i]->kind == STEP_FUNCTION && strcmp(prog->steps[i]->name, s->name) == 0) return false;
+    size_t h = (size_t)cb_hash(s->name, strlen(s->name)) & (cap - 1);
+    while (names[h]) {
+        if (strcmp(names[h], s->name) == 0) return false;
+        h = (h + 1) & (cap - 1);
+    }
+    names[h] = s->name;
     return true;
 }
 
@@ -326,14 +333,14 @@ int cb_check_program(cb_cache *c, ast_program *prog, const flowc_paths *paths)
     cb_cache *own = c ? NULL : cb_cache_new();
     if (!c) c = own;
     c->run++;
-    int n = 0;
-    for (int i = 0; i < prog->nsteps; i++)
-        if (cb_checkable(prog, prog->steps[i])) n++;
-    cb_body *bodies = xcalloc((size_t)n + 1, sizeof *bodies);
-    cb_body *missing = xcalloc((size_t)n + 1, sizeof *missing);
+    size_t cap = 16;
+    while (cap < (size_t)prog->nsteps * 2) cap *= 2;
+    const char **names = xcalloc(cap, sizeof *names);
+    cb_body *bodies = xcalloc((size_t)prog->nsteps + 1, sizeof *bodies);
+    cb_body *missing = xcalloc((size_t)prog->nsteps + 1, sizeof *missing);
     int nb = 0, nmissing = 0;
     for (int i = 0; i < prog->nsteps; i++) {
-        if (!cb_checkable(prog, prog->steps[i])) continue;
+        if (!cb_checkable(prog->steps[i], names, cap)) continue;
         cb_body *b = &bodies[nb++];
         cb_body_init(b, prog, prog->steps[i]);
         b->entry = cb_find(c, b->key, b->hash);
@@ -349,6 +356,7 @@ int cb_check_program(cb_cache *c, ast_program *prog, const flowc_paths *paths)
         errors += cb_report(prog, b, b->entry);
     }
     for (int i = 0; i < nb; i++) cb_body_free(&bodies[i]);
+    free(names);
     free(bodies);
     free(missing);
     if (c->run % 16 == 0) cb_sweep(c);

@@ -195,7 +195,8 @@ static lsp_analysis *srv_analyse(lsp_server *s, srv_doc *d, int probe_offset)
     lsp_analysis_free(d->an);
     d->an = an;
     d->dirty = false;
-    srv_log(s, "analysed %s (version %d) in %.1f ms: %d diagnostics", d->uri, an->version, an->ms, an->ndiags);
+    srv_log(s, "analysed %s (version %d) in %.1f ms (%.1f ms of CPU): %d diagnostics", d->uri, an->version, an->ms,
+            an->cpu_ms, an->ndiags);
     if (changed || probe_offset < 0) srv_publish(s, d);
     return an;
 }

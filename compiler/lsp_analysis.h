@@ -53,6 +53,7 @@ typedef struct lsp_analysis {
     chk_probe probe;        /* when asked for (probe_offset >= 0) */
     bool probed;
     double ms;              /* wall time taken */
+    double cpu_ms;          /* processor time taken */
 } lsp_analysis;
 
 lsp_ws *lsp_ws_new(const flowc_paths *paths);
