@@ -1110,7 +1110,7 @@ ast_test_build *ast_test_expr(parse_ctx *ctx, ast_test_build *b, ast_test_item i
     switch (item) {
     case TI_EVENT:    t->event = e; break;
     case TI_SETTINGS: t->settings = e; break;
-    case TI_USER:     t->user = str_value(ctx, e, "a user id"); break;
+    case TI_USER:     t->user = str_value(ctx, e, "a user id"); t->user_loc = loc; break;
     case TI_EXPECT:   ptrvec_push(ctx->a, &b->expects, e); break;
     }
     return b;

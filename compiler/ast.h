@@ -391,6 +391,7 @@ struct ast_test {
     ast_expr *event;        /* payload literal or NULL */
     ast_expr *settings;     /* EX_OBJECT or NULL */
     const char *user;       /* `user "id"` or NULL */
+    src_loc user_loc;       /*   of its keyword */
     ast_arg **secrets;      /* secret NAME = expr */
     int nsecrets;
     ast_arg **env;          /* env NAME = expr */

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# tests/lsp — `flowc lsp` and `flowc fmt`:
+#   - protocol cases (tests/lsp/cases: a document with cursor markers and its
+#     .expect), spoken over pipes by tests/lsp/driver.py;
+#   - fmt goldens (tests/lsp/fmt: NAME.flow formats to NAME.fmt, which formats
+#     to itself) and fmt over every .flow of the repository (fmt_repo.py);
+#   - a real client: Neovim's built-in LSP client, headless (nvim_client.lua);
+#   - robustness: random edits and requests over every test file (fuzz.py).
+# Everything runs against the sanitizer build ($FLOWC).
+source "$(dirname "$0")/../lib/common.sh"
+cd "$ROOT"
+T=$(scratch)
+
+python3 tests/lsp/driver.py "$FLOWC" tests/lsp/cases/*.flow
+
+for f in tests/lsp/fmt/*.flow; do
+    want="${f%.flow}.fmt"
+    got=$("$FLOWC" fmt --stdout "$f" 2>&1); rc=$?
+    if [ $rc -ne 0 ]; then
+        fail "fmt $f" "exit $rc: $(echo "$got" | head -3)"
+    elif [ "$got" != "$(cat "$want")" ]; then
+        fail "fmt $f" "differs from $want:
+$(diff <(echo "$got") "$want" | head -20)"
+    else
+        again=$("$FLOWC" fmt --stdout "$want" 2>&1)
+        if [ "$again" != "$(cat "$want")" ]; then
+            fail "fmt $f" "formatting $want again changes it: $(diff <(echo "$again") "$want" | head -10)"
+        else
+            pass "fmt $f"
+        fi
+    fi
+done
+
+# the command line: in place, --check, stdin
+cp tests/lsp/fmt/layout.flow "$T/x.flow"
+out=$("$FLOWC" fmt --check "$T/x.flow"); rc=$?
+if [ $rc -eq 1 ] && [ "$out" = "$T/x.flow" ] && cmp -s tests/lsp/fmt/layout.flow "$T/x.flow"; then
+    pass "fmt --check lists an unformatted file and writes nothing"
+else
+    fail "fmt --check lists an unformatted file and writes nothing" "exit $rc, output '$out'"
+fi
+"$FLOWC" fmt "$T/x.flow"; rc=$?
+if [ $rc -eq 0 ] && cmp -s tests/lsp/fmt/layout.fmt "$T/x.flow" && "$FLOWC" fmt --check "$T/x.flow" >/dev/null; then
+    pass "fmt rewrites a file in place"
+else
+    fail "fmt rewrites a file in place" "exit $rc"
+fi
+got=$("$FLOWC" fmt - < tests/lsp/fmt/comments.flow)
+if [ "$got" = "$(cat tests/lsp/fmt/comments.fmt)" ]; then pass "fmt - reads stdin, writes stdout"; else fail "fmt - reads stdin, writes stdout" "differs"; fi
+printf 'workflow w\nlog (\n' > "$T/bad.flow"
+err=$("$FLOWC" fmt "$T/bad.flow" 2>&1); rc=$?
+if [ $rc -eq 1 ] && echo "$err" | grep -q "bad.flow:3:1: error" && [ "$(cat "$T/bad.flow")" = "$(printf 'workflow w\nlog (')" ]; then
+    pass "fmt leaves a file with syntax errors alone and reports them"
+else
+    fail "fmt leaves a file with syntax errors alone and reports them" "exit $rc: $err"
+fi
+
+python3 tests/lsp/fmt_repo.py "$FLOWC" "$T"
