@@ -49,10 +49,34 @@ got=$("$FLOWC" fmt - < tests/lsp/fmt/comments.flow)
 if [ "$got" = "$(cat tests/lsp/fmt/comments.fmt)" ]; then pass "fmt - reads stdin, writes stdout"; else fail "fmt - reads stdin, writes stdout" "differs"; fi
 printf 'workflow w\nlog (\n' > "$T/bad.flow"
 err=$("$FLOWC" fmt "$T/bad.flow" 2>&1); rc=$?
-if [ $rc -eq 1 ] && echo "$err" | grep -q "bad.flow:3:1: error" && [ "$(cat "$T/bad.flow")" = "$(printf 'workflow w\nlog (')" ]; then
+if [ $rc -eq 1 ] && echo "$err" | grep -q "bad.flow:2:6: error: missing .). to close" && [ "$(cat "$T/bad.flow")" = "$(printf 'workflow w\nlog (')" ]; then
     pass "fmt leaves a file with syntax errors alone and reports them"
 else
     fail "fmt leaves a file with syntax errors alone and reports them" "exit $rc: $err"
 fi
 
 python3 tests/lsp/fmt_repo.py "$FLOWC" "$T"
+
+# A real client: Neovim's built-in LSP client, headless. The server it starts
+# writes sanitizer reports to files (nvim does not show its stderr).
+if command -v nvim >/dev/null; then
+    out="$T/nvim.out"
+    FLOWC="$FLOWC" FLOW_FILE="$ROOT/tests/lsp/nvim/lead.flow" RESULT="$out" \
+        ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$T/nvim-asan" UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$T/nvim-ubsan" \
+        timeout 120 nvim --headless -u NONE -c "luafile $ROOT/tests/lsp/nvim/client.lua" >"$T/nvim.log" 2>&1
+    rc=$?
+    if [ $rc -ne 0 ]; then
+        fail "neovim client: diagnostics and completion" "nvim exit $rc: $(tail -5 "$T/nvim.log")"
+    elif ls "$T"/nvim-asan* "$T"/nvim-ubsan* >/dev/null 2>&1; then
+        fail "neovim client: diagnostics and completion" "sanitizer report: $(cat "$T"/nvim-*san* | head -20)"
+    elif ! diff -u tests/lsp/nvim/lead.expect "$out" >"$T/nvim.diff"; then
+        fail "neovim client: diagnostics and completion" "$(head -20 "$T/nvim.diff")"
+    else
+        pass "neovim client: diagnostics and completion"
+    fi
+else
+    fail "neovim client: diagnostics and completion" "nvim is not installed (scripts/install-deps.sh installs neovim)"
+fi
+
+# Robustness: every test file, edited and queried at random (bounded: 90 s)
+python3 tests/lsp/fuzz.py "$FLOWC" 90 $(find tests examples stdlib -name '*.flow' | sort)
