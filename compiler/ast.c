@@ -891,6 +891,7 @@ void ast_top_end(parse_ctx *ctx, src_loc loc)
     if (!t) return;
     if (loc.start < t->span.start) t->span.start = loc.start;
     if (loc.end > t->span.end) t->span.end = loc.end;
+    ptrvec_push(ctx->a, &ctx->tops_whole, t);
     if (t->kind == TOP_STMT) ((ast_stmt *)t->node)->span = t->span;
 }
 
@@ -1233,7 +1234,18 @@ ast_file *ast_parse_end(parse_ctx *ctx)
     f->tests = list_items(ctx, &ctx->tests, &f->ntests);
     f->ntops = ctx->tops.len;
     f->tops = arena_alloc(ctx->a, sizeof *f->tops * (size_t)(f->ntops + 1));
-    for (int i = 0; i < f->ntops; i++) f->tops[i] = *(ast_top *)ctx->tops.items[i];
+    for (int i = 0, w = 0; i < f->ntops; i++) {
+        ast_top *t = ctx->tops.items[i];
+        f->tops[i] = *t;
+        bool whole = w < ctx->tops_whole.len && ctx->tops_whole.items[w] == t;
+        if (whole) {
+            w++;
+        } else {
+            /* the grammar gave up inside it: it reaches the next item */
+            int next = i + 1 < f->ntops ? ((ast_top *)ctx->tops.items[i + 1])->span.start : ctx->len;
+            if (next > f->tops[i].span.end) f->tops[i].span.end = next;
+        }
+    }
     f->ncomments = ctx->comments.len;
     f->comments = arena_alloc(ctx->a, sizeof *f->comments * (size_t)(f->ncomments + 1));
     for (int i = 0; i < f->ncomments; i++) f->comments[i] = *(src_loc *)ctx->comments.items[i];

@@ -426,7 +426,8 @@ typedef enum ast_top_kind {
 
 typedef struct ast_top {
     ast_top_kind kind;
-    src_loc span;           /* the whole item */
+    src_loc span;           /* the whole item; after a syntax error inside it (the
+                               grammar gave up on the item), up to the next one */
     void *node;
     int first, count;       /* TOP_SETTINGS, TOP_SECRETS */
 } ast_top;

@@ -36,6 +36,7 @@ typedef struct parse_ctx {
     int ntop;               /* top-level items seen (tests for must be first) */
     ptrvec tops;            /* ast_top *, in order */
     ast_top *top_open;      /* the item being parsed: its span ends at ast_top_end */
+    ptrvec tops_whole;      /* the items ast_top_end completed */
     ptrvec comments;        /* src_loc * of each comment */
 
     /* lexer state */

@@ -490,9 +490,34 @@ static void comp_member(comp *c, int dot)
 
 /* ---- names at an expression position -------------------------------------------------- */
 
+/* A `fail when` being written, that the parser could not read yet: the
+** response of the request it follows (the action's, or the step's above),
+** as the checker would give it. */
+static void comp_fail_when(comp *c)
+{
+    chk_probe *p = &c->an->probe;
+    int ls, le;
+    cx_line_word(&c->x, c->x.word_start, &ls, &le);
+    if (p->response || !cx_tok_is(&c->x, ls, le, "fail") || strncmp(c->x.t + le, " when", 5) != 0) return;
+    const ast_step *s = NULL;
+    ast_type *body = NULL;
+    if (p->action && p->action->body) {
+        s = p->action->body;
+        body = s->req && s->req->returns ? s->req->returns : p->action->out;
+    } else {
+        ast_stmt *after = NULL;
+        lsp_block_at(c->an->file, c->x.word_start, &after);
+        if (after && after->kind == ST_STEP) s = after->step;
+        if (s && s->req) body = s->req->returns;
+    }
+    if (!s || s->kind != STEP_REQUEST) return;
+    p->response = body ? body : &ast_type_json;
+}
+
 static void comp_roots(comp *c)
 {
     chk_probe *p = &c->an->probe;
+    comp_fail_when(c);
     static const char *const literals[] = { "true", "false", "null", "not", NULL };
     if (p->place == CHK_PLACE_CONST || p->place == CHK_PLACE_TEST_DATA) {
         comp_keywords(c, literals, 6);

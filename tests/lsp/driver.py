@@ -116,16 +116,20 @@ class Case:
             "contentChanges": [{"range": {"start": start, "end": end}, "text": text}]})
 
     def published(self):
-        """The diagnostics of the current version (waits for them)."""
+        """The diagnostics of the current version (waits for them), and those
+        published with them for other files (imports), by URI."""
+        if self.diags.get("version") == self.version:
+            return self.diags["own"], self.diags["others"]
         p = self.c.wait_note("textDocument/publishDiagnostics",
                              lambda p: p["uri"] == self.uri and p.get("version") == self.version)
-        # imports' diagnostics sent with it
-        self.c.drain(0.05)
+        # the imports' diagnostics are published right after the document's
+        self.c.drain(0.2)
         others = {}
         for n in list(self.c.notes):
             if n.get("method") == "textDocument/publishDiagnostics" and n["params"]["uri"] != self.uri:
                 others[n["params"]["uri"]] = n["params"]["diagnostics"]
                 self.c.notes.remove(n)
+        self.diags = {"version": self.version, "own": p["diagnostics"], "others": others}
         return p["diagnostics"], others
 
     # ---- commands -------------------------------------------------------

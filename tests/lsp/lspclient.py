@@ -23,6 +23,7 @@ class LspClient:
         self.buf = b""
         self.next_id = 1
         self.notes = []          # notifications received, oldest first
+        self.stray = []          # responses to no request of ours
         self.stderr_chunks = []
 
     # ---- framing ---------------------------------------------------------
@@ -81,6 +82,7 @@ class LspClient:
             if "id" in msg and "method" not in msg:
                 if msg["id"] == rid:
                     return msg
+                self.stray.append(msg)      # e.g. the answer (id null) to a message that was not JSON
                 continue
             self.notes.append(msg)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/lsp — `flowc lsp` and `flowc fmt`:
 #   - protocol cases (tests/lsp/cases: a document with cursor markers and its
-#     .expect), spoken over pipes by tests/lsp/driver.py;
+#     .expect), spoken over pipes by tests/lsp/driver.py; the lifecycle and
+#     transport (protocol.py: errors, debounce, open imports, close, exit);
 #   - fmt goldens (tests/lsp/fmt: NAME.flow formats to NAME.fmt, which formats
 #     to itself) and fmt over every .flow of the repository (fmt_repo.py);
 #   - a real client: Neovim's built-in LSP client, headless (nvim_client.lua);
@@ -12,6 +13,8 @@ cd "$ROOT"
 T=$(scratch)
 
 python3 tests/lsp/driver.py "$FLOWC" tests/lsp/cases/*.flow
+mkdir -p "$T/protocol"
+python3 tests/lsp/protocol.py "$FLOWC" "$T/protocol"
 
 for f in tests/lsp/fmt/*.flow; do
     want="${f%.flow}.fmt"
