@@ -143,31 +143,36 @@ typedef struct cb_body {
     cb_entry *entry;        /* its messages, once known */
 } cb_body;
 
-/* The key: the function's signature (the parameters' C types), the first
-** column (tcc counts columns from the #line), and the body's text. */
-static void cb_body_init(cb_body *b, const ast_program *prog, const ast_step *s)
+/* The key: the body's text, its first column (tcc counts columns from the
+** #line) and its parameters' names and types (which decide their C types).
+** The C unit itself is built only for a body the cache does not have. */
+static void cb_body_init(cb_body *b, const ast_program *prog, const ast_step *s, arena *a)
 {
     memset(b, 0, sizeof *b);
     b->step = s;
-    strbuf u = { 0 };
-    emit_c_function(prog, &u, s);
-    b->unit = strbuf_take(&u);
     int line, col;
     diag_line_col(prog->diag, s->c_loc.file, s->c_loc.start, &line, &col);
     b->first_line = line;
     int first_col = col;
     diag_line_col(prog->diag, s->c_loc.file, s->c_loc.end, &line, &col);
     b->last_line = line;
-    col = first_col;
     b->path = prog->diag->files[s->c_loc.file]->path;
-    const char *sig_end = strstr(b->unit, "#line");
-    size_t sig = sig_end ? (size_t)(sig_end - b->unit) : strlen(b->unit);
     strbuf k = { 0 };
-    strbuf_append(&k, b->unit, sig);
-    strbuf_printf(&k, "@%d\n", col);
+    strbuf_printf(&k, "%d\n", first_col);
+    for (int i = 0; i < s->nparams; i++)
+        strbuf_printf(&k, "%s: %s\n", s->params[i]->name, ast_type_str(a, s->params[i]->ctype));
+    strbuf_puts(&k, "{%");
     strbuf_puts(&k, s->c_code);
     b->key = strbuf_take(&k);
     b->hash = cb_hash(b->key, strlen(b->key));
+}
+
+/* The C of a body, as build compiles it (for a cache miss). */
+static void cb_body_unit(cb_body *b, const ast_program *prog)
+{
+    strbuf u = { 0 };
+    emit_c_function(prog, &u, b->step);
+    b->unit = strbuf_take(&u);
 }
 
 static void cb_body_free(cb_body *b)
@@ -342,10 +347,14 @@ int cb_check_program(cb_cache *c, ast_program *prog, const flowc_paths *paths)
     for (int i = 0; i < prog->nsteps; i++) {
         if (!cb_checkable(prog->steps[i], names, cap)) continue;
         cb_body *b = &bodies[nb++];
-        cb_body_init(b, prog, prog->steps[i]);
+        cb_body_init(b, prog, prog->steps[i], &prog->arena);
         b->entry = cb_find(c, b->key, b->hash);
-        if (b->entry) c->hits++;
-        else missing[nmissing++] = *b;      /* shares b's strings; entries copied back below */
+        if (b->entry) {
+            c->hits++;
+        } else {
+            cb_body_unit(b, prog);
+            missing[nmissing++] = *b;      /* shares b's strings; entries copied back below */
+        }
     }
     if (nmissing) cb_compile_missing(c, paths, missing, nmissing);
     int errors = 0;

@@ -56,13 +56,13 @@ static void diag_build_lines(diag_file *f)
 {
     if (f->line_starts) return;
     int n = 1;
-    for (int i = 0; i < f->len; i++)
-        if (f->text[i] == '\n') n++;
+    const char *end = f->text + f->len;
+    for (const char *p = f->text; (p = memchr(p, '\n', (size_t)(end - p))); p++) n++;
     f->line_starts = xmalloc(sizeof(int) * (size_t)n);
     f->nlines = 0;
     f->line_starts[f->nlines++] = 0;
-    for (int i = 0; i < f->len; i++)
-        if (f->text[i] == '\n') f->line_starts[f->nlines++] = i + 1;
+    for (const char *p = f->text; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+        f->line_starts[f->nlines++] = (int)(p - f->text) + 1;
 }
 
 /* Index of the line holding offset (binary search in line_starts). */

@@ -47,6 +47,7 @@ typedef struct srv_doc {
 } srv_doc;
 
 typedef struct lsp_server {
+    double last_request_cpu_ms; /* the processor time of the last request answered */
     lsp_io io;
     lsp_ws *ws;
     srv_doc **docs;
@@ -56,12 +57,14 @@ typedef struct lsp_server {
     bool verbose;
 } lsp_server;
 
-static double srv_now(void)
+static double srv_clock(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
+
+static double srv_now(void) { return srv_clock(CLOCK_MONOTONIC); }
 
 static void srv_log(lsp_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void srv_log(lsp_server *s, const char *fmt, ...)
@@ -215,15 +218,19 @@ static const char *srv_uri(json_t *params)
     return json_string_value(json_object_get(json_object_get(params, "textDocument"), "uri"));
 }
 
+/* A JSON integer as an int (0 when absent, clamped to int's range). */
+static int srv_int(json_t *j)
+{
+    json_int_t v = json_integer_value(j);
+    return v < 0 ? 0 : v > INT32_MAX ? INT32_MAX : (int)v;
+}
+
 /* The byte offset of params.position in the analysed text. */
 static int srv_offset(lsp_analysis *an, json_t *params)
 {
     json_t *pos = json_object_get(params, "position");
-    json_int_t line = json_integer_value(json_object_get(pos, "line"));
-    json_int_t ch = json_integer_value(json_object_get(pos, "character"));
-    if (line < 0 || line > INT32_MAX) line = 0;
-    if (ch < 0 || ch > INT32_MAX) ch = 0;
-    return lsp_offset(&an->lines, an->text, an->len, (int)line, (int)ch);
+    return lsp_offset(&an->lines, an->text, an->len, srv_int(json_object_get(pos, "line")),
+                      srv_int(json_object_get(pos, "character")));
 }
 
 /* ---- lifecycle ------------------------------------------------------------------ */
@@ -300,14 +307,11 @@ static void srv_did_change(lsp_server *s, json_t *params)
             continue;
         }
         /* positions refer to the text as the previous change left it */
-        lsp_lines lines;
-        lsp_lines_build(&lines, doc->text, doc->len);
         json_t *a = json_object_get(range, "start"), *b = json_object_get(range, "end");
-        int start = lsp_offset(&lines, doc->text, doc->len, (int)json_integer_value(json_object_get(a, "line")),
-                               (int)json_integer_value(json_object_get(a, "character")));
-        int end = lsp_offset(&lines, doc->text, doc->len, (int)json_integer_value(json_object_get(b, "line")),
-                             (int)json_integer_value(json_object_get(b, "character")));
-        lsp_lines_free(&lines);
+        int start = lsp_text_offset(doc->text, doc->len, srv_int(json_object_get(a, "line")),
+                                    srv_int(json_object_get(a, "character")));
+        int end = lsp_text_offset(doc->text, doc->len, srv_int(json_object_get(b, "line")),
+                                  srv_int(json_object_get(b, "character")));
         if (end < start) end = start;
         lsp_doc_edit(doc, start, end, json_string_value(text), (int)n);
     }
@@ -369,6 +373,25 @@ static void srv_formatting(lsp_server *s, json_t *id, srv_doc *d)
     srv_result(s, id, edits);
 }
 
+/* flowc/stats (for bench/lsp_bench.py): the last analysis of a document
+** and what the caches saved so far. */
+static json_t *srv_stats(lsp_server *s, srv_doc *d)
+{
+    long parsed, reused, hits, compiled, runs;
+    lsp_ws_stats(s->ws, &parsed, &reused);
+    cb_cache_stats(lsp_ws_cbodies(s->ws), &hits, &compiled, &runs);
+    json_t *j = json_pack("{s:i, s:i, s:i, s:i, s:i}", "importsParsed", (json_int_t)parsed, "importsReused",
+                          (json_int_t)reused, "cBodiesFromCache", (json_int_t)hits, "cBodiesCompiled",
+                          (json_int_t)compiled, "tccRuns", (json_int_t)runs);
+    json_object_set_new(j, "lastRequestCpuMs", json_real(s->last_request_cpu_ms));
+    if (d && d->an) {
+        json_object_set_new(j, "lastAnalysisMs", json_real(d->an->ms));
+        json_object_set_new(j, "lastAnalysisCpuMs", json_real(d->an->cpu_ms));
+        json_object_set_new(j, "version", json_integer(d->an->version));
+    }
+    return j;
+}
+
 static void srv_request(lsp_server *s, const char *method, json_t *id, json_t *params)
 {
     if (strcmp(method, "initialize") == 0) {
@@ -405,9 +428,12 @@ static void srv_request(lsp_server *s, const char *method, json_t *id, json_t *p
         }
     }
     if (strcmp(method, "textDocument/completion") == 0) {
-        lsp_analysis *an = srv_current(s, d);
-        int off = srv_offset(an, params);
-        an = srv_analyse(s, d, off);
+        /* one analysis of the current text, with the checker's probe at the cursor */
+        lsp_doc *doc = lsp_ws_doc(s->ws, d->uri);
+        json_t *pos = json_object_get(params, "position");
+        int off = lsp_text_offset(doc->text, doc->len, srv_int(json_object_get(pos, "line")),
+                                  srv_int(json_object_get(pos, "character")));
+        lsp_analysis *an = srv_analyse(s, d, off);
         srv_result(s, id, lsp_complete(s->ws, an, off));
     } else if (strcmp(method, "textDocument/hover") == 0) {
         lsp_analysis *an = srv_current(s, d);
@@ -433,6 +459,8 @@ static void srv_request(lsp_server *s, const char *method, json_t *id, json_t *p
         else srv_error(s, id, LSP_REQUEST_FAILED, name ? err : "rename needs a newName");
     } else if (strcmp(method, "textDocument/formatting") == 0) {
         srv_formatting(s, id, d);
+    } else if (strcmp(method, "flowc/stats") == 0) {
+        srv_result(s, id, srv_stats(s, d));
     } else {
         char msg[256];
         snprintf(msg, sizeof msg, "unknown method '%.200s'", method);
@@ -476,8 +504,13 @@ static void srv_message(lsp_server *s, json_t *msg)
         srv_error(s, NULL, RPC_INVALID_REQUEST, "a request id is a number or a string");
         return;
     }
-    if (id) srv_request(s, method, id, params);
-    else srv_notification(s, method, params);
+    if (id) {
+        double c0 = srv_clock(CLOCK_PROCESS_CPUTIME_ID);
+        srv_request(s, method, id, params);
+        if (strcmp(method, "flowc/stats") != 0) s->last_request_cpu_ms = srv_clock(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    } else {
+        srv_notification(s, method, params);
+    }
 }
 
 /* ---- the loop ------------------------------------------------------------------- */

@@ -275,10 +275,47 @@ typedef struct comp {
     lsp_analysis *an;
     cx x;
     json_t *items;
+    const char **labels;    /* owned: the labels given, open addressing */
+    size_t nlabels, caplabels;
+    json_t *range;          /* the word's range, shared by every item (owned) */
     const char *prefix;     /* the word typed so far (arena) */
     int nprefix;
     arena *a;
 } comp;
+
+static size_t comp_hash(const char *s)
+{
+    size_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* One item per label: the first given (the closest scope) wins. True when
+** label was not given yet (and records it). */
+static bool comp_first(comp *c, const char *label)
+{
+    if ((c->nlabels + 1) * 2 > c->caplabels) {
+        size_t cap = c->caplabels ? c->caplabels * 2 : 64;
+        const char **t = xcalloc(cap, sizeof *t);
+        for (size_t i = 0; i < c->caplabels; i++) {
+            if (!c->labels[i]) continue;
+            size_t h = comp_hash(c->labels[i]) & (cap - 1);
+            while (t[h]) h = (h + 1) & (cap - 1);
+            t[h] = c->labels[i];
+        }
+        free(c->labels);
+        c->labels = t;
+        c->caplabels = cap;
+    }
+    size_t h = comp_hash(label) & (c->caplabels - 1);
+    while (c->labels[h]) {
+        if (strcmp(c->labels[h], label) == 0) return false;
+        h = (h + 1) & (c->caplabels - 1);
+    }
+    c->labels[h] = label;
+    c->nlabels++;
+    return true;
+}
 
 static bool comp_matches(const comp *c, const char *label)
 {
@@ -297,12 +334,7 @@ static const char *comp_type(comp *c, const ast_type *t)
 static void comp_add(comp *c, const char *label, int kind, const char *detail, const char *doc, int group,
                      const char *insert)
 {
-    if (!comp_matches(c, label)) return;
-    /* one item per label: the first (the closest scope) wins */
-    size_t i;
-    json_t *it;
-    json_array_foreach(c->items, i, it)
-        if (strcmp(json_string_value(json_object_get(it, "label")), label) == 0) return;
+    if (!comp_matches(c, label) || !comp_first(c, label)) return;
     json_t *item = json_pack("{s:o, s:i, s:o}", "label", lsp_json_str(label), "kind", kind, "sortText",
                              lsp_json_str(arena_printf(c->a, "%02d%05zu_%s", group, json_array_size(c->items),
                                                        label)));
@@ -310,11 +342,10 @@ static void comp_add(comp *c, const char *label, int kind, const char *detail, c
     if (doc)
         json_object_set_new(item, "documentation", json_pack("{s:s, s:o}", "kind", "markdown", "value",
                                                              lsp_json_str(doc)));
+    if (!c->range)
+        c->range = lsp_json_range(&c->an->lines, c->an->text, c->an->len, c->x.word_start, c->x.offset);
     json_object_set_new(item, "textEdit",
-                        json_pack("{s:o, s:o}", "range",
-                                  lsp_json_range(&c->an->lines, c->an->text, c->an->len, c->x.word_start,
-                                                 c->x.offset),
-                                  "newText", lsp_json_str(insert ? insert : label)));
+                        json_pack("{s:O, s:o}", "range", c->range, "newText", lsp_json_str(insert ? insert : label)));
     json_array_append_new(c->items, item);
 }
 
@@ -736,5 +767,7 @@ json_t *lsp_complete(lsp_ws *ws, lsp_analysis *an, int offset)
         }
     }
     cx_free(x);
+    free(c->labels);
+    json_decref(c->range);
     return json_pack("{s:b, s:o}", "isIncomplete", 0, "items", c->items);
 }

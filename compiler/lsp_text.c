@@ -12,14 +12,17 @@
 
 void lsp_lines_build(lsp_lines *l, const char *text, int len)
 {
-    int n = 1;
-    for (int i = 0; i < len; i++)
-        if (text[i] == '\n') n++;
-    l->starts = xmalloc(sizeof *l->starts * (size_t)n);
+    int cap = 1024;
+    l->starts = xmalloc(sizeof *l->starts * (size_t)cap);
     l->n = 0;
     l->starts[l->n++] = 0;
-    for (int i = 0; i < len; i++)
-        if (text[i] == '\n') l->starts[l->n++] = i + 1;
+    for (const char *p = text, *end = text + len; (p = memchr(p, '\n', (size_t)(end - p))); p++) {
+        if (l->n == cap) {
+            cap *= 2;
+            l->starts = xrealloc(l->starts, sizeof *l->starts * (size_t)cap);
+        }
+        l->starts[l->n++] = (int)(p - text) + 1;
+    }
 }
 
 void lsp_lines_free(lsp_lines *l)
@@ -59,6 +62,28 @@ int lsp_offset(const lsp_lines *l, const char *text, int len, int line, int char
         int units;
         int n = lsp_utf8_len((const unsigned char *)text, i, end, &units);
         if (col + units > character) break;     /* inside a surrogate pair */
+        col += units;
+        i += n;
+    }
+    return i;
+}
+
+int lsp_text_offset(const char *text, int len, int line, int character)
+{
+    if (line < 0) return 0;
+    int start = 0;
+    for (int k = 0; k < line; k++) {
+        const char *nl = memchr(text + start, '\n', (size_t)(len - start));
+        if (!nl) return len;
+        start = (int)(nl - text) + 1;
+    }
+    const char *nl = memchr(text + start, '\n', (size_t)(len - start));
+    int end = nl ? (int)(nl - text) : len;
+    int i = start, col = 0;
+    while (i < end && col < character) {
+        int units;
+        int n = lsp_utf8_len((const unsigned char *)text, i, end, &units);
+        if (col + units > character) break;
         col += units;
         i += n;
     }

@@ -22,6 +22,9 @@ void lsp_lines_free(lsp_lines *l);
 /* The byte offset of (line, UTF-16 character), clamped to the text and to
 ** the end of the line (before its newline). */
 int lsp_offset(const lsp_lines *l, const char *text, int len, int line, int character);
+/* lsp_offset without a line table: scans the text for the line (for a
+** text that is used once). */
+int lsp_text_offset(const char *text, int len, int line, int character);
 /* The position of a byte offset (clamped to the text). */
 void lsp_position(const lsp_lines *l, const char *text, int len, int offset, int *line, int *character);
 
