@@ -371,8 +371,6 @@ lsp_analysis *lsp_analyze(lsp_ws *ws, const lsp_doc *doc, int probe_offset)
     free(canon);
     for (int i = 0; i < an->prog.nfiles; i++)
         if (an->prog.files[i]->file_id == an->file_id) an->file = an->prog.files[i];
-    for (int i = 0; i < ws->ncollect; i++)
-        if (ws->collect[i].file == an->file_id && ws->collect[i].sev == DIAG_ERROR) an->syntax_errors = true;
 
     if (an->prog.main) {
         if (probe_offset >= 0) {

@@ -49,7 +49,6 @@ typedef struct lsp_analysis {
     lsp_lines lines;
     lsp_diag *diags;        /* owned */
     int ndiags;
-    bool syntax_errors;     /* the document itself did not parse cleanly */
     chk_probe probe;        /* when asked for (probe_offset >= 0) */
     bool probed;
     double ms;              /* wall time taken */

@@ -77,9 +77,36 @@ if command -v nvim >/dev/null; then
     else
         pass "neovim client: diagnostics and completion"
     fi
+    # the setup editors/ ships (the README's two lines): filetype, highlighting, client
+    FLOWC="$FLOWC" ROOT="$ROOT" FLOW_FILE="$ROOT/tests/lsp/nvim/config.flow" RESULT="$T/config.out" \
+        ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$T/cfg-asan" UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$T/cfg-ubsan" \
+        timeout 120 nvim --headless -u NONE -c "luafile $ROOT/tests/lsp/nvim/config.lua" >"$T/config.log" 2>&1
+    rc=$?
+    if [ $rc -ne 0 ]; then
+        fail "neovim setup of editors/: filetype, syntax, diagnostics" "nvim exit $rc: $(tail -5 "$T/config.log")"
+    elif ls "$T"/cfg-asan* "$T"/cfg-ubsan* >/dev/null 2>&1; then
+        fail "neovim setup of editors/: filetype, syntax, diagnostics" "sanitizer report: $(cat "$T"/cfg-*san* | head -20)"
+    elif ! diff -u tests/lsp/nvim/config.expect "$T/config.out" >"$T/config.diff"; then
+        fail "neovim setup of editors/: filetype, syntax, diagnostics" "$(head -20 "$T/config.diff")"
+    else
+        pass "neovim setup of editors/: filetype, syntax, diagnostics"
+    fi
 else
     fail "neovim client: diagnostics and completion" "nvim is not installed (scripts/install-deps.sh installs neovim)"
 fi
+
+# The VS Code extension's manifests are JSON that names what it ships
+if python3 - "$ROOT/editors/vscode" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+pkg = json.load(open(os.path.join(d, "package.json")))
+json.load(open(os.path.join(d, "language-configuration.json")))
+grammar = json.load(open(os.path.join(d, "syntaxes", "flow.tmLanguage.json")))
+assert pkg["contributes"]["languages"][0]["extensions"] == [".flow"]
+assert os.path.exists(os.path.join(d, pkg["main"]))
+assert grammar["scopeName"] == pkg["contributes"]["grammars"][0]["scopeName"]
+PY
+then pass "vscode extension manifests"; else fail "vscode extension manifests" "invalid"; fi
 
 # Robustness: every test file, edited and queried at random (bounded: 90 s)
 python3 tests/lsp/fuzz.py "$FLOWC" 90 $(find tests examples stdlib -name '*.flow' | sort)
