@@ -351,7 +351,7 @@ static void comp_add(comp *c, const char *label, int kind, const char *detail, c
 
 static void comp_keywords(comp *c, const char *const *words, int group)
 {
-    for (int i = 0; words[i]; i++) comp_add(c, words[i], CK_KEYWORD, NULL, NULL, group, NULL);
+    for (int i = 0; words[i]; i++) comp_add(c, words[i], CK_KEYWORD, "keyword", NULL, group, NULL);
 }
 
 /* ---- names and types ---------------------------------------------------------------- */

@@ -64,9 +64,8 @@ static bool loc_real(src_loc l) { return l.end > l.start && l.file >= 0; }
 /* The source text of a span of the document (arena). */
 static const char *nav_text(lsp_ws *ws, lsp_analysis *an, src_loc l)
 {
-    int len;
+    int len = an->len;
     const char *text = l.file == an->file_id ? an->text : lsp_ws_file_text(ws, l.file, &len);
-    if (l.file == an->file_id) len = an->len;
     if (!text || l.start < 0 || l.end > len || l.end < l.start) return "";
     int n = l.end - l.start;
     const char *nl = memchr(text + l.start, '\n', (size_t)n);
