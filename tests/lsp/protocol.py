@@ -134,3 +134,35 @@ def _(c):
     labels = {i["label"]: i.get("detail") for i in res["items"]}
     assert labels.get("name") == "string", labels
     assert c.shutdown() == 0
+
+
+@test("caches: an edit elsewhere compiles no C body again; an unchanged import is parsed once")
+def _(c):
+    c.initialize(options={"debounceMs": 0})
+    uri = "file://%s/cache.flow" % SCRATCH
+    text = ('workflow cache\nimport "slack"\ntrigger event "e" { n: int }\n'
+            'step a = function (n: trigger.n) -> int {%\n    return json_integer(n + 1);\n%}\n'
+            'step b = function (n: a) -> int {%\n    return json_integer(n * 2);\n%}\n'
+            'log "{{b}}"\n')
+    open_doc(c, uri, text)
+    p = c.wait_note("textDocument/publishDiagnostics", lambda p: p["uri"] == uri)
+    assert p["diagnostics"] == [], p
+    s1 = c.call("flowc/stats", {"textDocument": {"uri": uri}})
+    assert s1["cBodiesCompiled"] == 2 and s1["tccRuns"] == 1 and s1["importsParsed"] == 1, s1
+
+    def edit(version, line, ch, new):
+        c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [
+            {"range": {"start": {"line": line, "character": ch}, "end": {"line": line, "character": ch}},
+             "text": new}]})
+        return c.wait_note("textDocument/publishDiagnostics", lambda p: p["uri"] == uri and p["version"] == version)
+
+    edit(2, 0, 0, "# a comment above everything moves every body down a line\n")
+    s2 = c.call("flowc/stats", {"textDocument": {"uri": uri}})
+    assert s2["cBodiesCompiled"] == 2 and s2["tccRuns"] == 1, "recompiled after an edit elsewhere: %s" % s2
+    assert s2["importsParsed"] == 1 and s2["importsReused"] >= 1, s2
+    # an error in body b: only b is compiled, and the error is at its line
+    p = edit(3, 8, 4, "retun ")
+    s3 = c.call("flowc/stats", {"textDocument": {"uri": uri}})
+    assert s3["cBodiesCompiled"] == 3 and s3["tccRuns"] == 2, s3
+    assert any(d["range"]["start"]["line"] == 8 and d["severity"] == 1 for d in p["diagnostics"]), p
+    assert c.shutdown() == 0
