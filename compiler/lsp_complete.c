@@ -191,6 +191,7 @@ static int cx_prev_token(const cx *x, int pos, int *start)
     } else if (x->t[e] == '"') {
         s = e - 1;      /* back to the opening quote, on this line */
         while (s > 0 && x->t[s] != '\n' && !(x->t[s] == '"' && x->t[s - 1] != '\\')) s--;
+        if (s < 0) s = 0;
     } else if (e > 0 && strchr("=>", x->t[e]) && strchr("-=!<>", x->t[e - 1])) {
         s = e - 1;
     }

@@ -166,3 +166,13 @@ def _(c):
     assert s3["cBodiesCompiled"] == 3 and s3["tccRuns"] == 2, s3
     assert any(d["range"]["start"]["line"] == 8 and d["severity"] == 1 for d in p["diagnostics"]), p
     assert c.shutdown() == 0
+
+
+@test("completion after a string that opens the document reads nothing before it")
+def _(c):
+    c.initialize(options={"debounceMs": 0})
+    uri = "file://%s/quote.flow" % SCRATCH
+    open_doc(c, uri, '"\nor')
+    res = c.call("textDocument/completion", {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 2}})
+    assert isinstance(res.get("items"), list), res
+    assert c.shutdown() == 0
