@@ -479,6 +479,9 @@ struct ast_program {
     ast_file *tests_file;   /* a `tests for` file given on the command line */
     const char **stdlib_modules;    /* names of the stdlib modules, sorted (arena) */
     int nstdlib_modules;
+    bool library_ok;        /* set by check and the editor: a main file of integrations and
+                               actions only is checked as a library, not as a workflow
+                               missing its declaration (build, run, test and graph need one) */
 
     /* checker: the merged view of every file */
     ast_integration **integrations;

@@ -1958,7 +1958,8 @@ bool chk_program_probe(ast_program *prog, chk_probe *probe)
     }
 
     ast_file *m = st->main;
-    if (!m->has_workflow && errors_before == 0 && !chk_is_library(m)) /* else a syntax error said why */
+    if (!m->has_workflow && errors_before == 0 && !(prog->library_ok && chk_is_library(m)))
+        /* else a syntax error said why */
         ERR(((src_loc){ m->file_id, 0, 0 }), "missing `workflow NAME` declaration at the top of the file");
 
     ast_field *rf[3] = { ty_mkfield(st, "id", &ast_type_string), ty_mkfield(st, "user", &ast_type_string),

@@ -363,6 +363,7 @@ lsp_analysis *lsp_analyze(lsp_ws *ws, const lsp_doc *doc, int probe_offset)
     ws->main = doc;
     ws->diag.errors = ws->diag.warnings = 0;
     ast_program_init(&an->prog, &ws->diag);
+    an->prog.library_ok = true;
     imp_source src = { ws_load, ws };
     imp_load_program_from(&an->prog, doc->path, ws->paths.stdlib_dir, &src);
 

@@ -59,6 +59,7 @@ static int check_one(const char *path, bool dump_ast)
     diag_init(&d);
     ast_program prog;
     ast_program_init(&prog, &d);
+    prog.library_ok = true;     /* `flowc check lib.flow` checks a library's actions */
     int rc = 1;
     if (imp_load_program(&prog, path, g_paths.stdlib_dir)) {
         if (dump_ast)
