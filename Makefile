@@ -48,7 +48,7 @@ PUBLIC_H = runtime/flowrt.h runtime/rt_test.h stdlib/flow.h
 FLOWC   = $(O)/bin/flowc
 RTLIB   = $(O)/lib/flowc/libflowrt.a
 RTLIB_SAN = $(O)/lib/libflowrt-san.a
-LIBS    = -ltcc -ldl -lpthread -lm
+LIBS    = -ltcc -ljansson -ldl -lpthread -lm
 # What a program linking the runtime needs besides it.
 RT_LIBS = -lcurl -lcrypto -ljansson -llmdb -lmicrohttpd -lpthread -lm -ldl
 
@@ -195,7 +195,7 @@ $(FO)/obj/runtime/%.o: runtime/%.c Makefile
 
 $(FO)/fuzz_frontend: tests/fuzz/fuzz_frontend.c $(FUZZ_COMPILER_OBJ) $(O)/include/flowc/.stamp
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Icompiler -I$(FO)/gen -DFUZZ_ROOT='"$(CURDIR)"' \
-	    -DFUZZ_INCLUDE='"$(CURDIR)/$(O)/include/flowc"' -o $@ $< $(FUZZ_COMPILER_OBJ) -ltcc -ldl -lpthread -lm
+	    -DFUZZ_INCLUDE='"$(CURDIR)/$(O)/include/flowc"' -o $@ $< $(FUZZ_COMPILER_OBJ) -ltcc -ljansson -ldl -lpthread -lm
 
 $(FO)/fuzz_validate: tests/fuzz/fuzz_validate.c $(FUZZ_RUNTIME_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Iruntime -Istdlib -o $@ $< $(FUZZ_RUNTIME_OBJ) $(FUZZ_RT_LIBS)

@@ -651,6 +651,10 @@ ast_step *ast_step_clause(parse_ctx *ctx, ast_step *s, ast_clause *cl)
 {
     if (!s || !cl || !clause_allowed(ctx, s, cl)) return s;
     ast_request *r = s->req;
+    ast_clause **clauses = arena_alloc(ctx->a, sizeof *clauses * (size_t)(s->nclauses + 1));
+    if (s->nclauses) memcpy(clauses, s->clauses, sizeof *clauses * (size_t)s->nclauses);
+    clauses[s->nclauses++] = cl;
+    s->clauses = clauses;
     switch (cl->kind) {
     case CL_HEADERS:   r->headers = cl->expr; break;
     case CL_QUERY:     r->query = cl->expr; break;
@@ -856,21 +860,59 @@ ast_block *ast_block_new(parse_ctx *ctx, ptrvec *stmts, src_loc loc)
 
 /* ---- declarations ---------------------------------------------------------- */
 
+/* Records a top-level item in file order; its span is completed by
+** ast_top_end once the grammar has reduced the whole item. */
+static ast_top *top_record(parse_ctx *ctx, ast_top_kind kind, void *node, src_loc loc)
+{
+    ast_top *t = arena_alloc(ctx->a, sizeof *t);
+    t->kind = kind;
+    t->node = node;
+    t->span = loc;
+    ptrvec_push(ctx->a, &ctx->tops, t);
+    ctx->top_open = t;
+    return t;
+}
+
 /* Every top-level item passes here: a `tests for` file holds only tests. */
-static void top_item(parse_ctx *ctx, bool is_test, src_loc loc)
+static ast_top *top_item(parse_ctx *ctx, ast_top_kind kind, void *node, src_loc loc)
 {
     ctx->ntop++;
-    if (ctx->file->tests_for && !is_test && !ctx->tests_only_reported) {
+    if (ctx->file->tests_for && kind != TOP_TEST && !ctx->tests_only_reported) {
         diag_error(ctx->diag, loc, "a 'tests for' file may contain only test blocks");
         ctx->tests_only_reported = true;
     }
+    return top_record(ctx, kind, node, loc);
+}
+
+void ast_top_end(parse_ctx *ctx, src_loc loc)
+{
+    ast_top *t = ctx->top_open;
+    ctx->top_open = NULL;
+    if (!t) return;
+    if (loc.start < t->span.start) t->span.start = loc.start;
+    if (loc.end > t->span.end) t->span.end = loc.end;
+    ptrvec_push(ctx->a, &ctx->tops_whole, t);
+    if (t->kind == TOP_STMT) ((ast_stmt *)t->node)->span = t->span;
+}
+
+ptrvec *ast_stmts_push(parse_ctx *ctx, ptrvec *list, ast_stmt *st, src_loc loc)
+{
+    if (st) st->span = loc;
+    return ast_list_push(ctx, list, st);
+}
+
+void ast_comment(parse_ctx *ctx, src_loc loc)
+{
+    src_loc *l = arena_alloc(ctx->a, sizeof *l);
+    *l = loc;
+    ptrvec_push(ctx->a, &ctx->comments, l);
 }
 
 void ast_decl_workflow(parse_ctx *ctx, const char *name, src_loc name_loc,
                        ast_expr *desc, src_loc loc)
 {
     ast_file *f = ctx->file;
-    top_item(ctx, false, loc);
+    top_item(ctx, TOP_WORKFLOW, NULL, loc);
     if (f->has_workflow) {
         char pos[32];
         diag_format_pos(ctx->diag, f->workflow_loc, pos, sizeof pos);
@@ -898,14 +940,15 @@ void ast_decl_tests_for(parse_ctx *ctx, ast_expr *path, src_loc loc)
         return;
     }
     ctx->ntop++;
+    top_record(ctx, TOP_TESTS_FOR, NULL, loc);
     f->tests_for = str_value(ctx, path, "a 'tests for' path");
     f->tests_for_loc = path ? path->loc : loc;
 }
 
 void ast_decl_import(parse_ctx *ctx, ast_expr *path, src_loc loc)
 {
-    top_item(ctx, false, loc);
     ast_import *im = arena_alloc(ctx->a, sizeof *im);
+    top_item(ctx, TOP_IMPORT, im, loc);
     im->path = str_value(ctx, path, "an import path");
     im->loc = path->loc;
     ptrvec_push(ctx->a, &ctx->imports, im);
@@ -913,21 +956,25 @@ void ast_decl_import(parse_ctx *ctx, ast_expr *path, src_loc loc)
 
 void ast_decl_settings(parse_ctx *ctx, ptrvec *fields, src_loc loc)
 {
-    top_item(ctx, false, loc);
+    ast_top *t = top_item(ctx, TOP_SETTINGS, NULL, loc);
+    t->first = ctx->settings.len;
+    t->count = fields->len;
     for (int i = 0; i < fields->len; i++) ptrvec_push(ctx->a, &ctx->settings, fields->items[i]);
 }
 
 void ast_decl_secrets(parse_ctx *ctx, ptrvec *names, src_loc loc)
 {
-    top_item(ctx, false, loc);
+    ast_top *t = top_item(ctx, TOP_SECRETS, NULL, loc);
+    t->first = ctx->secrets.len;
+    t->count = names->len;
     for (int i = 0; i < names->len; i++) ptrvec_push(ctx->a, &ctx->secrets, names->items[i]);
 }
 
 void ast_decl_trigger(parse_ctx *ctx, ast_trigger_kind kind, ast_expr *str1,
                       ast_expr *str2, ast_type *schema, src_loc loc)
 {
-    top_item(ctx, false, loc);
     ast_trigger *t = arena_alloc(ctx->a, sizeof *t);
+    top_item(ctx, TOP_TRIGGER, t, loc);
     t->kind = kind;
     t->loc = loc;
     t->schema = schema;
@@ -943,7 +990,7 @@ void ast_decl_trigger(parse_ctx *ctx, ast_trigger_kind kind, ast_expr *str1,
 void ast_decl_stmt(parse_ctx *ctx, ast_stmt *st)
 {
     if (!st) return;
-    top_item(ctx, false, st->loc);
+    top_item(ctx, TOP_STMT, st, st->loc);
     ptrvec_push(ctx->a, &ctx->stmts, st);
 }
 
@@ -984,8 +1031,8 @@ ast_auth *ast_auth_oauth2(parse_ctx *ctx, ptrvec *fields, src_loc loc)
 ast_integration *ast_decl_integration(parse_ctx *ctx, const char *name, src_loc name_loc,
                                       ast_expr *url, src_loc loc)
 {
-    top_item(ctx, false, loc);
     ast_integration *in = arena_alloc(ctx->a, sizeof *in);
+    top_item(ctx, TOP_INTEGRATION, in, loc);
     in->name = name;
     in->loc = loc_span(loc, name_loc);
     in->base_url = url;
@@ -1019,8 +1066,8 @@ ast_integration *ast_integration_auth(parse_ctx *ctx, ast_integration *in, ast_a
 ast_action *ast_decl_action(parse_ctx *ctx, const char *integ, const char *op,
                             ptrvec *params, ast_type *out, ast_step *body, src_loc loc)
 {
-    top_item(ctx, false, loc);
     ast_action *ac = arena_alloc(ctx->a, sizeof *ac);
+    top_item(ctx, TOP_ACTION, ac, loc);
     ac->integ = integ;
     ac->op = op;
     ac->loc = loc;
@@ -1064,7 +1111,7 @@ ast_test_build *ast_test_expr(parse_ctx *ctx, ast_test_build *b, ast_test_item i
     switch (item) {
     case TI_EVENT:    t->event = e; break;
     case TI_SETTINGS: t->settings = e; break;
-    case TI_USER:     t->user = str_value(ctx, e, "a user id"); break;
+    case TI_USER:     t->user = str_value(ctx, e, "a user id"); t->user_loc = loc; break;
     case TI_EXPECT:   ptrvec_push(ctx->a, &b->expects, e); break;
     }
     return b;
@@ -1091,8 +1138,8 @@ ast_test_build *ast_test_mock(parse_ctx *ctx, ast_test_build *b, ast_mock_build 
 
 void ast_decl_test(parse_ctx *ctx, ast_test_build *b, src_loc loc)
 {
-    top_item(ctx, true, loc);
     ast_test *t = b->test;
+    top_item(ctx, TOP_TEST, t, loc);
     t->secrets = list_items(ctx, &b->secrets, &t->nsecrets);
     t->env = list_items(ctx, &b->env, &t->nenv);
     t->mocks = list_items(ctx, &b->mocks, &t->nmocks);
@@ -1185,6 +1232,23 @@ ast_file *ast_parse_end(parse_ctx *ctx)
     f->integrations = list_items(ctx, &ctx->integrations, &f->nintegrations);
     f->actions = list_items(ctx, &ctx->actions, &f->nactions);
     f->tests = list_items(ctx, &ctx->tests, &f->ntests);
+    f->ntops = ctx->tops.len;
+    f->tops = arena_alloc(ctx->a, sizeof *f->tops * (size_t)(f->ntops + 1));
+    for (int i = 0, w = 0; i < f->ntops; i++) {
+        ast_top *t = ctx->tops.items[i];
+        f->tops[i] = *t;
+        bool whole = w < ctx->tops_whole.len && ctx->tops_whole.items[w] == t;
+        if (whole) {
+            w++;
+        } else {
+            /* the grammar gave up inside it: it reaches the next item */
+            int next = i + 1 < f->ntops ? ((ast_top *)ctx->tops.items[i + 1])->span.start : ctx->len;
+            if (next > f->tops[i].span.end) f->tops[i].span.end = next;
+        }
+    }
+    f->ncomments = ctx->comments.len;
+    f->comments = arena_alloc(ctx->a, sizeof *f->comments * (size_t)(f->ncomments + 1));
+    for (int i = 0; i < f->ncomments; i++) f->comments[i] = *(src_loc *)ctx->comments.items[i];
     src_loc whole = { ctx->file_id, 0, ctx->len };
     f->body = ast_block_new(ctx, &ctx->stmts, whole);
     return f;

@@ -233,6 +233,11 @@ struct ast_step {
     int64_t concurrency;    /*   0 = default */
     ast_block *body;
 
+    /* the clauses as written, in order: what `flowc fmt` prints back; the
+    ** fields below hold their effect */
+    struct ast_clause **clauses;
+    int nclauses;
+
     /* clauses common to every step (also allowed on actions) */
     int64_t timeout_ms;     /* 0 = default */
     int retries;            /* -1 = not given */
@@ -250,6 +255,32 @@ struct ast_step {
                                and .ok/.error (fanouts keep item returns only then) */
 };
 
+typedef enum ast_clause_kind {
+    CL_HEADERS, CL_QUERY, CL_JSON, CL_FORM, CL_BODY, CL_RETURNS, CL_ACCEPT,
+    CL_FAIL_WHEN, CL_PAGINATE, CL_TIMEOUT, CL_RETRY, CL_CONTINUE,
+} ast_clause_kind;
+
+/* Where `paginate` puts the next cursor/page: query.NAME, json.NAME, url. */
+typedef struct ast_page_ref {
+    ast_page_target target;
+    const char *name;
+    src_loc loc;
+} ast_page_ref;
+
+/* One clause after a step, as written: ast_step_clause applies it to the
+** step's fields and keeps it in ast_step.clauses (flowc fmt prints them). */
+typedef struct ast_clause {
+    ast_clause_kind kind;
+    src_loc loc;            /* of the keyword */
+    ast_expr *expr;         /* headers query json form body fail-when; cursor source */
+    ast_type *type;         /* returns */
+    ptrvec *list;           /* accept: ast_status_match *; paginate: path names */
+    ast_paginate_kind page;
+    ast_page_ref *target;
+    int64_t n;              /* retry count; paginate max; timeout ms */
+    int64_t backoff_ms, max_ms;
+} ast_clause;
+
 typedef enum ast_stmt_kind {
     ST_STEP,
     ST_IF,
@@ -262,6 +293,7 @@ typedef enum ast_stmt_kind {
 struct ast_stmt {
     ast_stmt_kind kind;
     src_loc loc;            /* the keyword that starts the statement */
+    src_loc span;           /* the whole statement, clauses and blocks included */
     ast_step *step;         /* ST_STEP */
     ast_expr **conds;       /* ST_IF: if/else-if conditions ... */
     ast_block **thens;      /*   ... and their blocks */
@@ -359,6 +391,7 @@ struct ast_test {
     ast_expr *event;        /* payload literal or NULL */
     ast_expr *settings;     /* EX_OBJECT or NULL */
     const char *user;       /* `user "id"` or NULL */
+    src_loc user_loc;       /*   of its keyword */
     ast_arg **secrets;      /* secret NAME = expr */
     int nsecrets;
     ast_arg **env;          /* env NAME = expr */
@@ -375,6 +408,29 @@ typedef struct ast_import {
     src_loc loc;
     ast_file *file;         /* resolved file (imports.c) */
 } ast_import;
+
+/* A top-level item of a file, in source order: the file's layout, for
+** `flowc fmt`, document symbols and positions in the editor. */
+typedef enum ast_top_kind {
+    TOP_WORKFLOW,       /* node NULL: the file's workflow_* fields */
+    TOP_TESTS_FOR,      /* node NULL: tests_for */
+    TOP_IMPORT,         /* ast_import */
+    TOP_SETTINGS,       /* node NULL: settings[first .. first+count) */
+    TOP_SECRETS,        /* node NULL: secrets[first .. first+count) */
+    TOP_TRIGGER,        /* ast_trigger */
+    TOP_INTEGRATION,    /* ast_integration */
+    TOP_ACTION,         /* ast_action */
+    TOP_STMT,           /* ast_stmt */
+    TOP_TEST,           /* ast_test */
+} ast_top_kind;
+
+typedef struct ast_top {
+    ast_top_kind kind;
+    src_loc span;           /* the whole item; after a syntax error inside it (the
+                               grammar gave up on the item), up to the next one */
+    void *node;
+    int first, count;       /* TOP_SETTINGS, TOP_SECRETS */
+} ast_top;
 
 /* One parsed .flow file. Everything is kept in source order. */
 struct ast_file {
@@ -405,6 +461,11 @@ struct ast_file {
     ast_block *body;        /* top-level statements, in order */
     ast_test **tests;
     int ntests;
+
+    ast_top *tops;          /* every top-level item, in order */
+    int ntops;
+    src_loc *comments;      /* every `#` comment (its span, `#` included), in order */
+    int ncomments;
 };
 
 /* A compilation: the main file, everything it imports, and the arena that
@@ -418,6 +479,9 @@ struct ast_program {
     ast_file *tests_file;   /* a `tests for` file given on the command line */
     const char **stdlib_modules;    /* names of the stdlib modules, sorted (arena) */
     int nstdlib_modules;
+    bool library_ok;        /* set by check and the editor: a main file of integrations and
+                               actions only is checked as a library, not as a workflow
+                               missing its declaration (build, run, test and graph need one) */
 
     /* checker: the merged view of every file */
     ast_integration **integrations;

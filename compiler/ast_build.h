@@ -34,6 +34,10 @@ typedef struct parse_ctx {
     /* top-level items, in order, copied into file at the end */
     ptrvec imports, settings, secrets, triggers, integrations, actions, stmts, tests;
     int ntop;               /* top-level items seen (tests for must be first) */
+    ptrvec tops;            /* ast_top *, in order */
+    ast_top *top_open;      /* the item being parsed: its span ends at ast_top_end */
+    ptrvec tops_whole;      /* the items ast_top_end completed */
+    ptrvec comments;        /* src_loc * of each comment */
 
     /* lexer state */
     const char *text;       /* the file's bytes */
@@ -153,31 +157,6 @@ ast_arg *ast_arg_new(parse_ctx *ctx, const char *name, src_loc loc, ast_expr *va
 
 /* ---- steps and clauses ------------------------------------------------ */
 
-typedef enum ast_clause_kind {
-    CL_HEADERS, CL_QUERY, CL_JSON, CL_FORM, CL_BODY, CL_RETURNS, CL_ACCEPT,
-    CL_FAIL_WHEN, CL_PAGINATE, CL_TIMEOUT, CL_RETRY, CL_CONTINUE,
-} ast_clause_kind;
-
-/* Where `paginate` puts the next cursor/page: query.NAME, json.NAME, url. */
-typedef struct ast_page_ref {
-    ast_page_target target;
-    const char *name;
-    src_loc loc;
-} ast_page_ref;
-
-/* One clause after a step (parse-time only; ast_step_clause applies it). */
-typedef struct ast_clause {
-    ast_clause_kind kind;
-    src_loc loc;            /* of the keyword */
-    ast_expr *expr;         /* headers query json form body fail-when; cursor source */
-    ast_type *type;         /* returns */
-    ptrvec *list;           /* accept: ast_status_match *; paginate: path names */
-    ast_paginate_kind page;
-    ast_page_ref *target;
-    int64_t n;              /* retry count; paginate max; timeout ms */
-    int64_t backoff_ms, max_ms;
-} ast_clause;
-
 ast_step *ast_step_request(parse_ctx *ctx, const char *method, src_loc method_loc,
                            ast_expr *url, src_loc loc);
 /* integ_loc .. op_loc is the call's location. */
@@ -294,6 +273,14 @@ ast_mock_response *ast_mock_response_new(parse_ctx *ctx, int64_t status, src_loc
                                          ast_expr *body, ast_expr *headers);
 
 /* ---- the whole file ------------------------------------------------------- */
+
+/* A top-level item ended at loc.end (its span is loc): called by the grammar
+** for every item, after the item's own action. */
+void ast_top_end(parse_ctx *ctx, src_loc loc);
+/* A statement of a block, whose whole span is loc (skips a NULL statement). */
+ptrvec *ast_stmts_push(parse_ctx *ctx, ptrvec *list, ast_stmt *st, src_loc loc);
+/* A `#` comment (called by the lexer). */
+void ast_comment(parse_ctx *ctx, src_loc loc);
 
 void ast_parse_begin(parse_ctx *ctx, ast_program *prog, int file_id);
 ast_file *ast_parse_end(parse_ctx *ctx);

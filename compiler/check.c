@@ -33,7 +33,7 @@ static void chk_map_put(arena *a, chk_map *m, const char *key, void *val);
 static void chk_map_grow(arena *a, chk_map *m)
 {
     chk_map old = *m;
-    m->cap = old.cap ? old.cap * 2 : 64;
+    m->cap = old.cap ? old.cap * 2 : 8;     /* most maps are small: a type's fields */
     m->len = 0;
     m->keys = arena_alloc(a, sizeof *m->keys * (size_t)m->cap);
     m->vals = arena_alloc(a, sizeof *m->vals * (size_t)m->cap);
@@ -124,6 +124,11 @@ typedef struct chk_state {
     int fanout_depth;
     const ast_expr *shallow_ref;/* the name about to be checked as len(NAME),
                                    NAME.ok or NAME.error: it reads no items */
+
+    chk_probe *probe;           /* the editor's point, or NULL */
+    bool probe_done;            /* the walk has gone past the point */
+    ast_top_kind probe_top;     /* the top-level item holding the point (TOP_STMT between items) */
+    ast_top *probe_item;        /*   and that item, or NULL */
 } chk_state;
 
 /* ---- types ------------------------------------------------------------- */
@@ -389,11 +394,24 @@ static int chk_narrow_push(chk_state *st, const ptrvec *paths)
 
 static ast_type *chk_expr(chk_state *st, ast_expr *e);
 
-static const char *const chk_builtins[] = {
-    "len", "lower", "upper", "trim", "string", "int", "float", "contains", "join", "now", "json", "url_encode",
-    "base64",
+const chk_builtin chk_builtin_fns[] = {
+    { "len", "len(x) -> int", "The length of a list, string or object." },
+    { "lower", "lower(s: string) -> string", "The string in lower case." },
+    { "upper", "upper(s: string) -> string", "The string in upper case." },
+    { "trim", "trim(s: string) -> string", "The string without leading and trailing white space." },
+    { "string", "string(x) -> string", "Any value as text (JSON for lists and objects)." },
+    { "int", "int(x) -> int", "An int from a number or a numeric string." },
+    { "float", "float(x) -> float", "A float from a number or a numeric string." },
+    { "contains", "contains(x, item) -> bool",
+      "Whether a string holds a substring, a list an element, or an object a key." },
+    { "join", "join(list, sep: string) -> string", "The list's items as text, separated by sep." },
+    { "now", "now() -> string", "The current time, ISO-8601 UTC with milliseconds." },
+    { "json", "json(x) -> json", "x as a dynamic json value." },
+    { "url_encode", "url_encode(x) -> string",
+      "A string, number or bool percent-encoded for one URL path segment (RFC 3986)." },
+    { "base64", "base64(x) -> string", "Standard base64 (RFC 4648, padded) of a string, number or bool." },
 };
-#define NBUILTINS ((int)(sizeof chk_builtins / sizeof chk_builtins[0]))
+const int chk_nbuiltin_fns = (int)(sizeof chk_builtin_fns / sizeof chk_builtin_fns[0]);
 
 /* The type a reference to step s has at this point. */
 static ast_type *chk_step_value_type(chk_state *st, ast_step *s)
@@ -408,6 +426,16 @@ static ast_type *chk_step_value_type(chk_state *st, ast_step *s)
     if (s->continue_on_failure && !chk_is_narrowed(st, arena_printf(st->a, "%s.ok", s->name)))
         return ty_fields_optional(st, t);
     return t;
+}
+
+/* The type a reference to step s gets here, or NULL when s may not be
+** named here (not run yet, or not definitely run). The one rule of step
+** visibility: name resolution and the editor's completion both ask it. */
+static ast_type *chk_step_ref_type(chk_state *st, ast_step *s)
+{
+    if (st->where == WHERE_ACTION) return NULL;
+    if (st->where == WHERE_TEST || st->info[s->index].visible) return chk_step_value_type(st, s);
+    return NULL;
 }
 
 /* Every name that could be meant at this point, for suggestions. */
@@ -485,7 +513,8 @@ static ast_type *chk_name(chk_state *st, ast_expr *e)
         e->ref_step = s;
         /* a test's expects do not count: under `flowc test` every output is kept */
         if (e != st->shallow_ref && st->where != WHERE_TEST) s->output_read = true;
-        if (st->where == WHERE_TEST || in->visible) return chk_step_value_type(st, s);
+        ast_type *t = chk_step_ref_type(st, s);
+        if (t) return t;
         if (in->defined && in->hidden_by) {
             ERR(e->loc, "step '%s' may not have run here: it is defined inside the %s at %s",
                 name, in->hidden_by, chk_pos(st, s->loc));     /* where the step is (DESIGN: "at 31:3") */
@@ -724,7 +753,9 @@ static ast_type *chk_call(chk_state *st, ast_expr *e)
         chk_arity(st, e, 1, 1);
         return &ast_type_json;
     }
-    ERR(e->loc, "unknown function '%s'%s", fn, chk_hint(st, fn, chk_builtins, NBUILTINS));
+    const char *names[sizeof chk_builtin_fns / sizeof chk_builtin_fns[0]];
+    for (int i = 0; i < chk_nbuiltin_fns; i++) names[i] = chk_builtin_fns[i].name;
+    ERR(e->loc, "unknown function '%s'%s", fn, chk_hint(st, fn, names, chk_nbuiltin_fns));
     return &ast_type_error;
 }
 
@@ -901,9 +932,68 @@ static ast_type *chk_expr_inner(chk_state *st, ast_expr *e)
     return &ast_type_error;
 }
 
+/* ---- the editor's probe ------------------------------------------------ */
+
+static bool chk_probe_in(const chk_state *st, src_loc loc)
+{
+    const chk_probe *p = st->probe;
+    return loc.file == p->file && loc.start <= p->offset && p->offset <= loc.end;
+}
+
+/* Record the scope of this point of the walk in the probe. Later snapshots
+** are closer to the point (the walk goes from statements into their
+** expressions), so each replaces the one before. */
+static void chk_probe_snapshot(chk_state *st)
+{
+    chk_probe *p = st->probe;
+    static const chk_place places[] = {
+        [WHERE_BODY] = CHK_PLACE_BODY, [WHERE_ACTION] = CHK_PLACE_ACTION, [WHERE_CONST] = CHK_PLACE_CONST,
+        [WHERE_TEST] = CHK_PLACE_TEST, [WHERE_TEST_DATA] = CHK_PLACE_TEST_DATA,
+    };
+    p->place = places[st->where];
+    ast_program *prog = st->prog;
+    p->nsteps = 0;
+    p->steps = arena_alloc(st->a, sizeof *p->steps * (size_t)(prog->nsteps + 1));
+    p->step_types = arena_alloc(st->a, sizeof *p->step_types * (size_t)(prog->nsteps + 1));
+    for (int i = 0; st->info && i < prog->nsteps; i++) {
+        ast_step *s = prog->steps[i];
+        if (chk_map_get(&st->steps, s->name) != s) continue;    /* a duplicate name */
+        ast_type *t = chk_step_ref_type(st, s);
+        if (!t) continue;
+        p->steps[p->nsteps] = s;
+        p->step_types[p->nsteps++] = t;
+    }
+    p->nfanouts = st->fanouts.len;
+    p->fanouts = arena_alloc(st->a, sizeof *p->fanouts * (size_t)(st->fanouts.len + 1));
+    for (int i = 0; i < st->fanouts.len; i++) p->fanouts[i] = st->fanouts.items[i];
+    p->action = st->where == WHERE_ACTION ? st->action : NULL;
+    p->response = st->response_body;
+    p->trigger = st->trigger_type;
+    p->settings = st->settings_type;
+    p->secrets = st->secrets_type;
+    p->run = st->run_type;
+    p->output = st->where == WHERE_TEST ? st->prog->output_type : NULL;
+}
+
+/* An expression holding the point: the scope there. */
+static void chk_probe_expr(chk_state *st, const ast_expr *e)
+{
+    if (st->probe && !st->probe_done && chk_probe_in(st, e->loc)) chk_probe_snapshot(st);
+}
+
+/* Whether the point is inside block b (the file's top level counts when the
+** point is in a statement or between top-level items). */
+static bool chk_probe_in_block(chk_state *st, const ast_block *b)
+{
+    if (!st->probe || st->probe_done || b->loc.file != st->probe->file) return false;
+    if (b == st->main->body) return st->probe_top == TOP_STMT;
+    return chk_probe_in(st, b->loc);
+}
+
 static ast_type *chk_expr(chk_state *st, ast_expr *e)
 {
     if (!e) return &ast_type_error;
+    chk_probe_expr(st, e);
     /* `a.b.c ?? d`: a postfix chain on the left of '??' reads through
     ** nulls (the runtime's field and index reads give null on null) */
     bool chain = st->opt_chain;
@@ -1361,7 +1451,24 @@ static void chk_stmt(chk_state *st, ast_stmt *stmt)
 static void chk_block(chk_state *st, ast_block *b)
 {
     if (!b) return;
-    for (int i = 0; i < b->nstmts; i++) chk_stmt(st, b->stmts[i]);
+    bool probe = chk_probe_in_block(st, b);
+    for (int i = 0; i < b->nstmts; i++) {
+        ast_stmt *s = b->stmts[i];
+        if (probe && !st->probe_done && s->span.start > st->probe->offset) {
+            chk_probe_snapshot(st);     /* between statements: what ran before */
+            st->probe_done = true;
+        } else if (probe && !st->probe_done && st->probe->offset <= s->span.end) {
+            chk_probe_snapshot(st);     /* in this statement: what ran before it, refined inside */
+            chk_stmt(st, s);
+            st->probe_done = true;
+            continue;
+        }
+        chk_stmt(st, s);
+    }
+    if (probe && !st->probe_done) {
+        chk_probe_snapshot(st);         /* after the block's last statement */
+        st->probe_done = true;
+    }
 }
 
 /* ---- prepass: every step name, once ------------------------------------ */
@@ -1547,6 +1654,7 @@ static void chk_action_bodies(chk_state *st)
         chk_type_decl(st, a->out, true);
         st->where = WHERE_ACTION;
         st->action = a;
+        if (st->probe && !st->probe_done && st->probe_item && st->probe_item->node == a) chk_probe_snapshot(st);
         if (a->body && a->body->req) {
             a->body->req->integ = a->integration;
             ast_type *t = chk_request(st, a->body, a->body->req, true);
@@ -1752,6 +1860,12 @@ static void chk_literal_fit(chk_state *st, const ast_expr *e, const ast_type *wa
 
 static void chk_test(chk_state *st, ast_test *t)
 {
+    if (st->probe && !st->probe_done && st->probe_item && st->probe_item->node == t) {
+        chk_where saved = st->where;
+        st->where = WHERE_TEST;
+        chk_probe_snapshot(st);
+        st->where = saved;
+    }
     if (t->event) {
         chk_test_literal(st, t->event);
         if (st->trigger_type) chk_literal_fit(st, t->event, st->trigger_type, "test event", "");
@@ -1823,18 +1937,53 @@ static void chk_tests(chk_state *st)
 
 /* ---- entry point ------------------------------------------------------- */
 
+/* A file of integrations and actions only, as the stdlib's: checked as a
+** library (its actions), not as a workflow missing its declaration. */
+static bool chk_is_library(const ast_file *f)
+{
+    return !f->has_workflow && !f->tests_for && (f->nintegrations || f->nactions) && !f->ntriggers &&
+           !f->nsettings && !f->nsecrets && !f->ntests && !(f->body && f->body->nstmts);
+}
+
+/* The top-level item of the probe's file holding its point. */
+static void chk_probe_locate(chk_state *st)
+{
+    st->probe_top = TOP_STMT;
+    ast_file *f = NULL;
+    for (int i = 0; i < st->prog->nfiles; i++)
+        if (st->prog->files[i]->file_id == st->probe->file) f = st->prog->files[i];
+    for (int i = 0; f && i < f->ntops; i++) {
+        ast_top *t = &f->tops[i];
+        if (t->span.start <= st->probe->offset && st->probe->offset <= t->span.end) {
+            st->probe_top = t->kind;
+            st->probe_item = t;
+        }
+    }
+}
+
 bool chk_program(ast_program *prog)
+{
+    return chk_program_probe(prog, NULL);
+}
+
+bool chk_program_probe(ast_program *prog, chk_probe *probe)
 {
     chk_state stv = { 0 }, *st = &stv;
     st->prog = prog;
     st->d = prog->diag;
     st->a = &prog->arena;
     st->main = prog->main;
+    st->probe = probe;
     int errors_before = st->d->errors;
     if (!st->main) return false;
+    if (probe) {
+        probe->place = CHK_PLACE_NONE;
+        chk_probe_locate(st);
+    }
 
     ast_file *m = st->main;
-    if (!m->has_workflow && errors_before == 0) /* else a syntax error said why */
+    if (!m->has_workflow && errors_before == 0 && !(prog->library_ok && chk_is_library(m)))
+        /* else a syntax error said why */
         ERR(((src_loc){ m->file_id, 0, 0 }), "missing `workflow NAME` declaration at the top of the file");
 
     ast_field *rf[3] = { ty_mkfield(st, "id", &ast_type_string), ty_mkfield(st, "user", &ast_type_string),

@@ -41,17 +41,29 @@ int diag_add_file(diag_ctx *d, const char *path, char *text, int len)
     return d->nfiles++;
 }
 
+void diag_set_text(diag_ctx *d, int file, char *text, int len)
+{
+    diag_file *f = d->files[file];
+    free(f->text);
+    free(f->line_starts);
+    f->text = text;
+    f->len = len;
+    f->line_starts = NULL;
+    f->nlines = 0;
+    f->col_line = f->col_offset = f->col_chars = 0;   /* the column cache was of the old text */
+}
+
 static void diag_build_lines(diag_file *f)
 {
     if (f->line_starts) return;
     int n = 1;
-    for (int i = 0; i < f->len; i++)
-        if (f->text[i] == '\n') n++;
+    const char *end = f->text + f->len;
+    for (const char *p = f->text; (p = memchr(p, '\n', (size_t)(end - p))); p++) n++;
     f->line_starts = xmalloc(sizeof(int) * (size_t)n);
     f->nlines = 0;
     f->line_starts[f->nlines++] = 0;
-    for (int i = 0; i < f->len; i++)
-        if (f->text[i] == '\n') f->line_starts[f->nlines++] = i + 1;
+    for (const char *p = f->text; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+        f->line_starts[f->nlines++] = (int)(p - f->text) + 1;
 }
 
 /* Index of the line holding offset (binary search in line_starts). */
@@ -170,8 +182,23 @@ static void diag_print_source(diag_ctx *d, src_loc loc)
     strbuf_free(&b);
 }
 
+/* The sink's view of a diagnostic: the message formatted on its own. */
+static void diag_to_sink(diag_ctx *d, diag_severity sev, const src_loc *loc, const char *path,
+                         const char *fmt, va_list ap)
+{
+    strbuf b = { 0 };
+    strbuf_vprintf(&b, fmt, ap);
+    d->sink(d->sink_ud, sev, loc, path, b.data ? b.data : "");
+    strbuf_free(&b);
+}
+
 static void diag_emit(diag_ctx *d, const char *kind, src_loc loc, const char *fmt, va_list ap)
 {
+    if (d->sink) {
+        diag_severity sev = kind[0] == 'e' ? DIAG_ERROR : kind[0] == 'w' ? DIAG_WARNING : DIAG_NOTE;
+        diag_to_sink(d, sev, &loc, NULL, fmt, ap);
+        return;
+    }
     int line, col;
     diag_line_col(d, loc.file, loc.start, &line, &col);
     fprintf(d->out, "%s:%d:%d: %s: ", d->files[loc.file]->path, line, col, kind);
@@ -184,7 +211,7 @@ void diag_verror(diag_ctx *d, src_loc loc, const char *fmt, va_list ap)
 {
     d->errors++;
     if (d->max_errors && d->errors > d->max_errors) {
-        if (d->errors == d->max_errors + 1)
+        if (d->errors == d->max_errors + 1 && !d->sink)
             fprintf(d->out, "%s: too many errors, stopping after %d\n",
                     d->files[loc.file]->path, d->max_errors);
         return;
@@ -222,12 +249,31 @@ void diag_error_noloc(diag_ctx *d, const char *path, const char *fmt, ...)
 {
     va_list ap;
     d->errors++;
+    if (d->sink) {
+        va_start(ap, fmt);
+        diag_to_sink(d, DIAG_ERROR, NULL, path, fmt, ap);
+        va_end(ap);
+        return;
+    }
     if (path) fprintf(d->out, "%s: ", path);
     fputs("error: ", d->out);
     va_start(ap, fmt);
     vfprintf(d->out, fmt, ap);
     va_end(ap);
     fputc('\n', d->out);
+}
+
+void diag_report(diag_ctx *d, diag_severity sev, const src_loc *loc, const char *path, const char *msg)
+{
+    if (!loc) {
+        diag_error_noloc(d, path, "%s", msg);
+    } else if (sev == DIAG_ERROR) {
+        diag_error(d, *loc, "%s", msg);
+    } else if (sev == DIAG_WARNING) {
+        diag_warning(d, *loc, "%s", msg);
+    } else {
+        diag_note(d, *loc, "%s", msg);
+    }
 }
 
 src_loc diag_line_loc(diag_ctx *d, int file, int line)

@@ -28,6 +28,18 @@ typedef struct diag_file {
     int col_line, col_offset, col_chars;    /* last column counted (diag_line_col) */
 } diag_file;
 
+typedef enum diag_severity {
+    DIAG_ERROR,
+    DIAG_WARNING,
+    DIAG_NOTE,
+} diag_severity;
+
+/* Receives each diagnostic instead of `out` when set (flowc lsp): the
+** message is formatted, without the path or source excerpt. has_loc is
+** false for diag_error_noloc, whose path (may be NULL) is then given. */
+typedef void (*diag_sink_fn)(void *ud, diag_severity sev, const src_loc *loc, const char *path,
+                             const char *msg);
+
 typedef struct diag_ctx {
     diag_file **files;  /* owned */
     int nfiles, cap;
@@ -35,6 +47,8 @@ typedef struct diag_ctx {
     int warnings;
     int max_errors;     /* stop printing after this many (0 = no limit) */
     FILE *out;          /* where diagnostics go (stderr by default) */
+    diag_sink_fn sink;  /* when set, diagnostics go here and not to out */
+    void *sink_ud;
 } diag_ctx;
 
 void diag_init(diag_ctx *d);
@@ -43,6 +57,12 @@ void diag_free(diag_ctx *d);
 /* Register a file; takes ownership of text (malloc'd, NUL-terminated).
 ** Returns the file index used in src_loc.file. */
 int diag_add_file(diag_ctx *d, const char *path, char *text, int len);
+
+/* Replace the text of registered file `file` (takes ownership of text, as
+** diag_add_file; the old text is freed). Locations into the old text are
+** meaningless afterwards. flowc lsp re-analyses an edited document under
+** the same file index. */
+void diag_set_text(diag_ctx *d, int file, char *text, int len);
 
 /* Line (1-based) and column (1-based, in characters) of a byte offset.
 ** Asked in increasing offsets along a line, it counts each byte once. */
@@ -62,6 +82,9 @@ void diag_warning(diag_ctx *d, src_loc loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void diag_note(diag_ctx *d, src_loc loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Report an already formatted message (the sink's arguments: loc NULL for
+** one without position), counted as diag_error/diag_warning count. */
+void diag_report(diag_ctx *d, diag_severity sev, const src_loc *loc, const char *path, const char *msg);
 /* An error with no source position: "path: error: message" (path may be NULL). */
 void diag_error_noloc(diag_ctx *d, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

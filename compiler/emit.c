@@ -1007,3 +1007,8 @@ void emit_c_string(strbuf *b, const char *s)
 {
     emit_cstr(b, s);
 }
+
+void emit_c_function(const ast_program *prog, strbuf *b, const ast_step *s)
+{
+    emit_function_user(prog, b, s);
+}

@@ -25,5 +25,9 @@ void emit_c_expr(ast_program *prog, strbuf *b, strbuf *hoisted, int *nhoisted, c
 void emit_c_string(strbuf *b, const char *s);
 /* A literal expression (no references) as JSON text, appended to b. */
 void emit_literal_json(strbuf *b, const ast_expr *e);
+/* For the C checks of function bodies (cbody.c): the C function FU_<step>
+** holding a checked function step's body, as `flowc build` compiles it
+** (with #line directives at the .flow lines), appended to b. */
+void emit_c_function(const ast_program *prog, strbuf *b, const ast_step *s);
 
 #endif

@@ -15,11 +15,11 @@
 /* The largest source file read: far beyond any real workflow (a 50,000
 ** branch if/else chain is 3 MB), small enough that a mistaken path (a log,
 ** a disk image) is refused at once instead of being parsed. */
-#define IMP_MAX_SOURCE ((size_t)16 << 20)
 
 typedef struct imp_state {
     ast_program *prog;
     const char *stdlib_dir;
+    const imp_source *src;  /* NULL: from disk */
     ptrvec loading;         /* ast_file * being loaded: the import chain */
     char *main_text;        /* owned until used: the main file's bytes, or NULL */
     size_t main_len;
@@ -154,26 +154,14 @@ static ast_file *imp_load(imp_state *st, const char *path, src_loc *from_loc)
     }
     free(canon);
 
-    size_t len = 0;
-    char why[160];
-    char *text = NULL;
-    if (st->main_text && !from_loc) {
-        text = st->main_text;
-        len = st->main_len;
+    ast_file *f;
+    if (st->main_text && !from_loc) {           /* the main file's bytes, given */
+        f = imp_parse_text(prog, path, st->main_text, st->main_len);
         st->main_text = NULL;
     } else {
-        text = util_read_file(path, IMP_MAX_SOURCE, &len, why, sizeof why);
+        f = st->src ? st->src->load(st->src->ud, prog, path, from_loc) : imp_parse_disk(prog, path, from_loc);
     }
-    if (!text) {
-        if (from_loc)
-            diag_error(prog->diag, *from_loc, "cannot read imported file '%s': %s", path, why);
-        else
-            diag_error_noloc(prog->diag, path, "cannot read file: %s", why);
-        return NULL;
-    }
-    int id = diag_add_file(prog->diag, path, text, (int)len);
-    ast_file *f = ast_parse_file(prog, id);
-    f->path = arena_strdup(&prog->arena, path);
+    if (!f) return NULL;
 
     ast_file **files = arena_alloc(&prog->arena, sizeof *files * (size_t)(prog->nfiles + 1));
     if (prog->nfiles) memcpy(files, prog->files, sizeof *files * (size_t)prog->nfiles);
@@ -184,6 +172,29 @@ static ast_file *imp_load(imp_state *st, const char *path, src_loc *from_loc)
     imp_load_imports(st, f);
     st->loading.len--;
     return f;
+}
+
+ast_file *imp_parse_text(ast_program *prog, const char *path, char *text, size_t len)
+{
+    int id = diag_add_file(prog->diag, path, text, (int)len);
+    ast_file *f = ast_parse_file(prog, id);
+    f->path = arena_strdup(&prog->arena, path);
+    return f;
+}
+
+ast_file *imp_parse_disk(ast_program *prog, const char *path, const src_loc *from_loc)
+{
+    size_t len = 0;
+    char why[160];
+    char *text = util_read_file(path, IMP_MAX_SOURCE, &len, why, sizeof why);
+    if (!text) {
+        if (from_loc)
+            diag_error(prog->diag, *from_loc, "cannot read imported file '%s': %s", path, why);
+        else
+            diag_error_noloc(prog->diag, path, "cannot read file: %s", why);
+        return NULL;
+    }
+    return imp_parse_text(prog, path, text, len);
 }
 
 /* Loads the main file (from main_text when set) and what it names. */
@@ -213,7 +224,13 @@ static bool imp_load_main(imp_state *st, const char *path)
 
 bool imp_load_program(ast_program *prog, const char *path, const char *stdlib_dir)
 {
-    imp_state st = { .prog = prog, .stdlib_dir = stdlib_dir };
+    return imp_load_program_from(prog, path, stdlib_dir, NULL);
+}
+
+bool imp_load_program_from(ast_program *prog, const char *path, const char *stdlib_dir,
+                           const imp_source *src)
+{
+    imp_state st = { .prog = prog, .stdlib_dir = stdlib_dir, .src = src };
     return imp_load_main(&st, path);
 }
 

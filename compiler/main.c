@@ -1,13 +1,15 @@
 /*
-** main.c — the flowc command line: check, build, run, test, graph.
+** main.c — the flowc command line: check, build, run, test, graph, fmt, lsp.
 */
 #include "ast.h"
 #include "check.h"
 #include "diag.h"
 #include "emit.h"
 #include "emit_test.h"
+#include "fmt.h"
 #include "graph.h"
 #include "imports.h"
+#include "lsp.h"
 #include "paths.h"
 #include "tcc.h"
 
@@ -27,6 +29,8 @@ static void usage(FILE *out)
           "  run FILE [options]     compile in memory and run once (options as `JOB run`)\n"
           "  test FILE...           run the files' test blocks; ends with \"N passed, N failed\"\n"
           "  graph FILE [--svg OUT] the workflow as a Graphviz graph (dot on stdout)\n"
+          "  fmt FILE...            rewrite files in the canonical layout (--check, --stdout)\n"
+          "  lsp                    a Language Server Protocol server on stdio, for editors\n"
           "\n"
           "Run 'flowc COMMAND --help' for a command's options.\n"
           "Exit status: 0 ok, 1 errors in the input, 2 usage error.\n",
@@ -55,6 +59,7 @@ static int check_one(const char *path, bool dump_ast)
     diag_init(&d);
     ast_program prog;
     ast_program_init(&prog, &d);
+    prog.library_ok = true;     /* `flowc check lib.flow` checks a library's actions */
     int rc = 1;
     if (imp_load_program(&prog, path, g_paths.stdlib_dir)) {
         if (dump_ast)
@@ -379,6 +384,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
     if (strcmp(cmd, "test") == 0) return cmd_test(argc - 2, argv + 2);
     if (strcmp(cmd, "graph") == 0) return graph_main(argc - 2, argv + 2, g_paths.stdlib_dir);
+    if (strcmp(cmd, "fmt") == 0) return fmt_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "lsp") == 0) return lsp_main(argc - 2, argv + 2, &g_paths);
     fprintf(stderr, "flowc: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -39,33 +39,46 @@ static src_loc cc_narrow(const diag_ctx *d, src_loc loc, const char *text)
     return loc;
 }
 
+src_loc cc_message_loc(diag_ctx *d, int file, int line, const char *text)
+{
+    return cc_narrow(d, diag_line_loc(d, file, line), text);
+}
+
+bool cc_parse_message(const char *msg, char *path, size_t size, int *line, bool *warning, const char **text)
+{
+    *warning = strstr(msg, ": warning: ") != NULL;
+    const char *colon = strchr(msg, ':');
+    if (!colon || (size_t)(colon - msg) >= size) return false;
+    char *end;
+    long n = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != ':' || n < 1 || n > 100000000) return false;
+    memcpy(path, msg, (size_t)(colon - msg));
+    path[colon - msg] = 0;
+    *line = (int)n;
+    const char *t = end + 1;
+    while (*t == ' ') t++;
+    if (strncmp(t, "error: ", 7) == 0) t += 7;
+    else if (strncmp(t, "warning: ", 9) == 0) t += 9;
+    *text = t;
+    return true;
+}
+
 static void cc_on_error(void *opaque, const char *msg)
 {
     cc_errctx *ec = opaque;
     /* "file:line: error: text" or "file:line: warning: text" or plain text */
-    const char *colon = strchr(msg, ':');
-    bool warning = strstr(msg, ": warning: ") != NULL;
+    char path[1024];
+    int line;
+    bool warning;
+    const char *text;
+    bool located = cc_parse_message(msg, path, sizeof path, &line, &warning, &text);
     if (!warning) ec->errors++;
-    if (colon) {
-        char path[1024];
-        size_t n = (size_t)(colon - msg);
-        if (n < sizeof path) {
-            memcpy(path, msg, n);
-            path[n] = 0;
-            int file = diag_find_file(ec->d, path);
-            char *end;
-            long line = strtol(colon + 1, &end, 10);
-            if (file >= 0 && end != colon + 1 && *end == ':') {
-                const char *text = end + 1;
-                while (*text == ' ') text++;
-                if (strncmp(text, "error: ", 7) == 0) text += 7;
-                else if (strncmp(text, "warning: ", 9) == 0) text += 9;
-                src_loc loc = cc_narrow(ec->d, diag_line_loc(ec->d, file, (int)line), text);
-                if (warning) diag_warning(ec->d, loc, "%s", text);
-                else diag_error(ec->d, loc, "%s", text);
-                return;
-            }
-        }
+    int file = located ? diag_find_file(ec->d, path) : -1;
+    if (file >= 0) {
+        src_loc loc = cc_message_loc(ec->d, file, line, text);
+        if (warning) diag_warning(ec->d, loc, "%s", text);
+        else diag_error(ec->d, loc, "%s", text);
+        return;
     }
     if (warning) {
         fprintf(ec->d->out, "%s\n", msg);
@@ -171,4 +184,35 @@ int cc_run_tests(diag_ctx *d, const flowc_paths *paths, const char *c_source, co
     fflush(NULL);
     tcc_delete(s);
     return rc;
+}
+
+/* Collects messages for cc_compile_only. */
+typedef struct cc_collect {
+    void (*on_msg)(void *ud, const char *msg);
+    void *ud;
+    int errors;
+} cc_collect;
+
+static void cc_on_collect(void *opaque, const char *msg)
+{
+    cc_collect *cc = opaque;
+    if (!strstr(msg, ": warning: ")) cc->errors++;
+    cc->on_msg(cc->ud, msg);
+}
+
+int cc_compile_only(const flowc_paths *paths, const char *c_source, void (*on_msg)(void *ud, const char *msg),
+                    void *ud)
+{
+    cc_collect cc = { on_msg, ud, 0 };
+    TCCState *s = tcc_new();
+    if (!s) {
+        on_msg(ud, "cannot create a libtcc state");
+        return 1;
+    }
+    tcc_set_error_func(s, &cc, cc_on_collect);
+    tcc_set_output_type(s, TCC_OUTPUT_MEMORY);
+    tcc_add_include_path(s, paths->include_dir);
+    if (tcc_compile_string(s, c_source) < 0 && cc.errors == 0) cc.errors = 1;
+    tcc_delete(s);
+    return cc.errors;
 }

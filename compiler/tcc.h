@@ -27,4 +27,19 @@ int cc_run_memory(diag_ctx *d, const flowc_paths *paths, const char *c_source, i
 int cc_run_tests(diag_ctx *d, const flowc_paths *paths, const char *c_source, const char *filter, int flags,
                  FILE *junit, int counts[2]);
 
+/* Compile `c_source` without linking it: its syntax and types only (what
+** the editor checks in function bodies). Each message of tcc goes to on_msg
+** as tcc words it ("path:LINE: error: text"). Returns the number of errors. */
+int cc_compile_only(const flowc_paths *paths, const char *c_source, void (*on_msg)(void *ud, const char *msg),
+                    void *ud);
+
+/* Split a tcc message "path:LINE: error: text" (or warning): path into the
+** buffer, the line, whether it is a warning, and *text after "error: ".
+** False for a message without a position. */
+bool cc_parse_message(const char *msg, char *path, size_t size, int *line, bool *warning, const char **text);
+
+/* Where a tcc message at `line` of a registered file points: the line, or
+** the identifier the message quotes when the line holds it. */
+src_loc cc_message_loc(diag_ctx *d, int file, int line, const char *text);
+
 #endif

@@ -215,7 +215,7 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, parse_ctx *ctx, const char *
 
 file:
     %empty
-  | file top_item
+  | file top_item                       { ast_top_end(ctx, @2); }
   | file error
   ;
 
@@ -370,7 +370,7 @@ block:
 
 stmts:
     %empty                              { $$ = ast_list_new(ctx); }
-  | stmts stmt                          { $$ = ast_list_push(ctx, $1, $2); }
+  | stmts stmt                          { $$ = ast_stmts_push(ctx, $1, $2, @2); }
   | stmts error                         { $$ = $1; }
   ;
 

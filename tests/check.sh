@@ -48,3 +48,13 @@ for f in examples/*.flow; do
     out=$("$FLOWC" check "$f" 2>&1); rc=$?
     if [ $rc -eq 0 ]; then pass "check example $f"; else fail "check example $f" "$(echo "$out" | head -5)"; fi
 done
+
+# A library file checks clean (above), but is not a workflow to build.
+T=$(mktemp -d)
+out=$("$FLOWC" build tests/check/ok/library_only.flow -o "$T/lib" 2>&1); rc=$?
+if [ $rc -eq 1 ] && echo "$out" | grep -q "missing \`workflow NAME\` declaration" && [ ! -e "$T/lib" ]; then
+    pass "build of a library file is refused"
+else
+    fail "build of a library file is refused" "exit $rc: $(echo "$out" | head -3)"
+fi
+rm -rf "$T"
