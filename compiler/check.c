@@ -1087,9 +1087,9 @@ static void chk_url_template(chk_state *st, ast_request *r, bool in_action)
             } else if (in_action) {
                 modes[i] = 's';     /* relative to the integration's base */
             } else {
-                ERR(e->loc, "the URL starts with a value from data: a request's origin (scheme://host:port) must "
-                            "be written in the URL or come from env, settings or a secret at its start; to send to "
-                            "a URL taken whole from a value, give the value as the URL (request GET trigger.url)");
+                ERR(e->loc, "the URL starts with a value from data: a request's origin (scheme://host:port) is "
+                            "the URL's own text or an env, settings or secret value; to take a whole URL from data, "
+                            "give the value itself as the URL (request GET trigger.url)");
                 modes[i] = 's';
             }
             s = URL_PATH;

@@ -48,9 +48,10 @@ typedef struct url_span {
     size_t start, end;
 } url_span;
 
-/* Refuses a path segment "." or ".." that a value made (wholly or in part):
-** a URL client squashes it, and the request climbs the path. A template's
-** own text may hold one; the value next to it cannot complete it. */
+/* Refuses a path segment "." or ".." that a value made, in whole or in
+** part, or merely touches (an empty value beside a "." of the text): a URL
+** client squashes it, and the request climbs the path. The template's own
+** text alone may hold one. */
 static bool dot_segments_ok(const char *u, const url_span *vals, int nvals, char *err, size_t errn)
 {
     size_t start, end;
@@ -63,7 +64,7 @@ static bool dot_segments_ok(const char *u, const url_span *vals, int nvals, char
         size_t len = strcspn(u + i, "/?#");
         bool dots = (len == 1 && u[i] == '.') || (len == 2 && u[i] == '.' && u[i + 1] == '.');
         for (int k = 0; dots && k < nvals; k++) {
-            if (vals[k].start < i + len && vals[k].end > i) {
+            if (vals[k].start <= i + len && vals[k].end >= i) {
                 snprintf(err, errn, "URL '%.300s': a value makes the path segment '%.*s', which would climb above "
                          "the path the URL gives (each value is one segment; '.' and '..' are refused)",
                          u, (int)len, u + i);
