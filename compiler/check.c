@@ -1064,6 +1064,20 @@ static bool url_encoder_call(const ast_expr *e, const char *fn)
     return e->kind == EX_CALL && strcmp(e->name, fn) == 0 && e->nitems == 1;
 }
 
+/* Whether the text after item `from` of the template has an '@' before the
+** authority ends: the interpolation before it is in the userinfo. */
+static bool url_in_userinfo(const ast_expr *u, int from)
+{
+    for (int i = from; i < u->nitems; i++) {
+        if (u->items[i]->kind != EX_STRING) continue;
+        for (const char *t = u->items[i]->sval; *t; t++) {
+            if (*t == '@') return true;
+            if (*t == '/' || *t == '?' || *t == '#') return false;
+        }
+    }
+    return false;
+}
+
 /* Fills r->url_modes and r->url_parts for a URL template. */
 static void chk_url_template(chk_state *st, ast_request *r, bool in_action)
 {
@@ -1099,7 +1113,9 @@ static void chk_url_template(chk_state *st, ast_request *r, bool in_action)
             if (!config)
                 ERR(e->loc, "a value from data cannot be part of the URL's host or port: only env, settings and "
                             "secrets can");
-            modes[i] = 'h';
+            /* before an '@' of the text it is the user or password
+            ** ("https://u:{{secret.pw}}@host"): encoded, as the query */
+            modes[i] = url_in_userinfo(u, i + 1) ? 'q' : 'h';
             continue;
         }
         if (url_encoder_call(e, "url_path")) {
