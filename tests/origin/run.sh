@@ -72,9 +72,11 @@ ctl_routes "[
  {\"path\": \"/link\", \"status\": 200, \"headers\": {\"Link\": \"<$OTHER/link?page=2>; rel=\\\"next\\\"\"}, \"body\": {\"items\": [1]}},
  {\"path\": \"/cursor\", \"status\": 200, \"body\": {\"items\": [1], \"next\": \"$OTHER/cursor?page=2\"}},
  {\"path\": \"/cursor-plain\", \"status\": 200, \"body\": {\"items\": [1], \"next\": \"$OTHER/cursor-plain?page=2\"}},
+ {\"path\": \"/needs-refresh\", \"status\": 401, \"body\": {\"error\": \"invalid_token\"}},
+ {\"method\": \"POST\", \"path\": \"/token\", \"status\": 307, \"headers\": {\"Location\": \"$OTHER/token\"}, \"body\": \"\"},
  {\"path\": \"/services/data/v59.0/query\", \"status\": 200, \"body\": {\"totalSize\": 2, \"done\": false, \"records\": [{}], \"nextRecordsUrl\": \"$OTHER/services/data/v59.0/query/01g-2000\"}}
 ]"
-SECRETS=(api-Token-7731 keyed-Key-5520 crm-Token-0451 sf-Token-9912)
+SECRETS=(api-Token-7731 keyed-Key-5520 crm-Token-0451 sf-Token-9912 rf-Refresh-3318 rf-Client-Secret-6604 rf-Access-1177)
 # no_credential_at_other NAME: the other origin's log holds no credential
 no_credential_at_other() {
     local log
@@ -95,6 +97,9 @@ if build creds; then
     echo "{\"other\": \"$OTHER\"}" >"$T/ev.json"
     out=$(FLOW_KEYED_BASE_URL=$API FLOW_CRM_BASE_URL=$API FLOW_SECRET_API_TOKEN=${SECRETS[0]} \
           FLOW_SECRET_KEYED_KEY=${SECRETS[1]} FLOW_SECRET_CRM_TOKEN=${SECRETS[2]} API=$API \
+          FLOW_REFRESHING_BASE_URL=$API FLOW_REFRESHING_TOKEN_URL=$API/token FLOW_SECRET_REFRESHING_REFRESH=${SECRETS[4]} \
+          FLOW_SECRET_REFRESHING_CLIENT_ID=rf-client FLOW_SECRET_REFRESHING_CLIENT_SECRET=${SECRETS[5]} \
+          FLOW_SECRET_REFRESHING_TOKEN=${SECRETS[6]} \
           "$T/creds" run --event "$T/ev.json" 2>"$T/c.err")
     no_credential_at_other "origin: pages and redirects to another origin carry no credential"
     ol=$(other_log)
@@ -116,10 +121,10 @@ assert not any(o["oks"].values()), o["oks"]
 for k, e in o["errors"].items():
     assert e and "origin" in e, (k, e)
 PY
-    then pass "origin: next pages, a 307 with a secret body and an action URL elsewhere fail naming the origin"
+    then pass "origin: next pages, 307s with a secret body (a step's, the OAuth2 refresh's) and an action URL elsewhere fail naming the origin"
     else fail "origin: refusals" "$out"
     fi
-    if grep -rqa -e "${SECRETS[0]}" -e "${SECRETS[1]}" -e "${SECRETS[2]}" "$T/c.err" "$T/state"; then
+    if grep -rqa -e "${SECRETS[0]}" -e "${SECRETS[1]}" -e "${SECRETS[2]}" -e "${SECRETS[4]}" -e "${SECRETS[5]}" "$T/c.err" "$T/state"; then
         fail "origin: refusals keep the secrets out of logs and state" "found"
     else
         pass "origin: refusals keep the secrets out of logs and state"
