@@ -587,7 +587,9 @@ char *rt_http_resolve_url(const char *base, const char *ref)
     if (!base || rt_http_is_absolute(ref)) return rt_xstrdup(ref);
     CURLU *u = curl_url();
     char *out = NULL;
-    if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK && curl_url_set(u, CURLUPART_URL, ref, 0) == CURLUE_OK)
+    /* the flags libcurl follows a Location with: a raw space becomes %20 */
+    if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_URL, ref, CURLU_URLENCODE | CURLU_ALLOW_SPACE) == CURLUE_OK)
         curl_url_get(u, CURLUPART_URL, &out, 0);
     char *r = rt_xstrdup(out ? out : ref);
     curl_free(out);

@@ -224,6 +224,12 @@ static void test_origins_and_templates(void)
     s = rt_http_resolve_url("http://h.test/a/b/c", "../d");
     CHECK_STR(s, "http://h.test/a/d");
     free(s);
+    s = rt_http_resolve_url("http://h.test/a/b", "/x y?q=%41");
+    CHECK_STR(s, "http://h.test/x%20y?q=%41");
+    free(s);
+    s = rt_http_resolve_url("http://h.test/a/b", "/x?next=http://evil.test/");
+    CHECK_STR(s, "http://h.test/x?next=http://evil.test/");
+    free(s);
 
     static const struct { const char *modes; const char *parts; const char *want; } cases[] = {
         { "tsts", "[\"/people/\", \"a/b c\", \"/tags?x=\", \"1\"]", "/people/a%2Fb%20c/tags?x=1" },
