@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 /* ---- a string-keyed map (open addressing, arena-backed) ---------------- */
@@ -1017,6 +1018,13 @@ static ast_type *chk_page_elem(chk_state *st, ast_request *r, ast_type *body)
     return t->elem;
 }
 
+/* An integration's base URL: http(s), no query or fragment (what the
+** runtime requires of FLOW_<NAME>_BASE_URL too). */
+static bool chk_base_url_ok(const char *u)
+{
+    return (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0) && !strpbrk(u, "?#");
+}
+
 /* ---- URL templates --------------------------------------------------------
 ** Where each interpolation of "...{{x}}..." stands in the URL decides how the
 ** runtime inserts it (runtime/rt_url.h): the origin is fixed by the
@@ -1569,6 +1577,9 @@ static void chk_integrations(chk_state *st)
             chk_map_put(st->a, &st->integrations, in->name, in);
             if (in->base_url && in->base_url->kind != EX_STRING)
                 ERR(in->base_url->loc, "an integration's base URL must be a plain string");
+            else if (in->base_url && *in->base_url->sval && !chk_base_url_ok(in->base_url->sval))
+                ERR(in->base_url->loc, "an integration's base URL is an http:// or https:// URL without a query or "
+                                       "fragment (an action's path is joined to it)");
             chk_auth_secret(st, in->auth_secret);
             chk_auth_secret(st, in->auth_secret2);
             chk_auth_secret(st, in->oauth_client_id);

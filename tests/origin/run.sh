@@ -59,6 +59,16 @@ PY
         else fail "origin: path value '$p' stays one segment" "$(tail -2 "$T/p.err" | tr '\n' ' ')"
         fi
     done <paths.cases
+    # a base URL with a query would put the action's path inside it
+    ctl_reset
+    echo '{"p": "x"}' >"$T/ev.json"
+    out=$(FLOW_CRM_BASE_URL="$API/base?key=1" API=$API "$T/paths" run --event "$T/ev.json" 2>/dev/null </dev/null)
+    if [ "$(json_eval "$out" 'j["via_action"]')" == False ] && json_eval "$out" 'j["errors"][1]' | grep -q "FLOW_CRM_BASE_URL" \
+       && [ "$(ctl_count '/base/people*')" == 1 ]; then
+        pass "origin: a FLOW_<NAME>_BASE_URL with a query fails the action, naming the variable"
+    else
+        fail "origin: FLOW_<NAME>_BASE_URL with a query" "$out"
+    fi
     unset FLOW_CRM_BASE_URL FLOW_SECRET_CRM_TOKEN
 fi
 
