@@ -1103,11 +1103,10 @@ static void chk_url_template(chk_state *st, ast_request *r, bool in_action)
             continue;
         }
         bool config = url_config_value(e);
+        if (s == URL_START && !config && in_action) s = URL_PATH;     /* relative to the integration's base */
         if (s == URL_START) {
             if (config) {
                 modes[i] = 'b';     /* the base URL */
-            } else if (in_action) {
-                modes[i] = 's';     /* relative to the integration's base */
             } else {
                 ERR(e->loc, "the URL starts with a value from data: a request's origin (scheme://host:port) is "
                             "the URL's own text or an env, settings or secret value; to take a whole URL from data, "
