@@ -205,6 +205,11 @@ struct ast_request {
     /* checker: */
     ast_integration *integ; /* set for action bodies */
     ast_type *page_elem;    /* element type of the items list */
+    const char *url_modes;  /* a URL template (url is EX_INTERP): how each
+                               part goes in, one letter of runtime/rt_url.h
+                               per part; else NULL */
+    ast_expr **url_parts;   /* its parts: url's items, url_encode(x) and
+                               url_path(x) given as x */
 };
 
 struct ast_step {

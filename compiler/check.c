@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 /* ---- a string-keyed map (open addressing, arena-backed) ---------------- */
@@ -409,6 +410,8 @@ const chk_builtin chk_builtin_fns[] = {
     { "json", "json(x) -> json", "x as a dynamic json value." },
     { "url_encode", "url_encode(x) -> string",
       "A string, number or bool percent-encoded for one URL path segment (RFC 3986)." },
+    { "url_path", "url_path(x) -> string",
+      "A path of several segments for a URL template: each segment percent-encoded, '/' kept, '.' and '..' refused." },
     { "base64", "base64(x) -> string", "Standard base64 (RFC 4648, padded) of a string, number or bool." },
 };
 const int chk_nbuiltin_fns = (int)(sizeof chk_builtin_fns / sizeof chk_builtin_fns[0]);
@@ -712,7 +715,7 @@ static ast_type *chk_call(chk_state *st, ast_expr *e)
         chk_arity(st, e, 1, 1);
         return &ast_type_string;
     }
-    if (strcmp(fn, "url_encode") == 0 || strcmp(fn, "base64") == 0) {
+    if (strcmp(fn, "url_encode") == 0 || strcmp(fn, "url_path") == 0 || strcmp(fn, "base64") == 0) {
         if (chk_arity(st, e, 1, 1)) {
             ast_type_kind k = ty_strip(at[0])->kind;
             chk_want(st, e->items[0], at[0], k == TY_STRING || k == TY_INT || k == TY_FLOAT || k == TY_BOOL, fn,
@@ -1108,10 +1111,131 @@ static ast_type *chk_page_elem(chk_state *st, ast_request *r, ast_type *body)
     return t->elem;
 }
 
+/* An integration's base URL: http(s), no query or fragment (what the
+** runtime requires of FLOW_<NAME>_BASE_URL too). */
+static bool chk_base_url_ok(const char *u)
+{
+    return (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0) && !strpbrk(u, "?#");
+}
+
+/* ---- URL templates --------------------------------------------------------
+** Where each interpolation of "...{{x}}..." stands in the URL decides how the
+** runtime inserts it (runtime/rt_url.h): the origin is fixed by the
+** template's text or by an env, settings or secret value at its start;
+** values elsewhere are encoded where they stand, so data never changes the
+** URL's structure. */
+
+typedef enum url_state { URL_START, URL_AUTHORITY, URL_PATH, URL_QUERY } url_state;
+
+/* The state after a piece of the template's own text. */
+static url_state url_after_text(url_state s, const char *t)
+{
+    if (s == URL_START && *t) {
+        const char *p = t;      /* a scheme and "://" open the authority */
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) {
+            p++;
+            while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                   *p == '+' || *p == '-' || *p == '.')
+                p++;
+        }
+        if (p != t && strncmp(p, "://", 3) == 0) {
+            s = URL_AUTHORITY;
+            t = p + 3;
+        } else {
+            s = URL_PATH;
+        }
+    }
+    for (; *t; t++) {
+        if (s == URL_AUTHORITY && *t == '/') s = URL_PATH;
+        if ((s == URL_AUTHORITY || s == URL_PATH) && *t == '?') s = URL_QUERY;
+        if (*t == '#') s = URL_QUERY;       /* a fragment is encoded as the query is */
+    }
+    return s;
+}
+
+/* env.X, settings.X, secret.X: configuration, not data. */
+static bool url_config_value(const ast_expr *e)
+{
+    return e->kind == EX_FIELD && e->a->kind == EX_NAME &&
+           (e->a->ref == REF_ENV || e->a->ref == REF_SETTINGS || e->a->ref == REF_SECRET);
+}
+
+static bool url_encoder_call(const ast_expr *e, const char *fn)
+{
+    return e->kind == EX_CALL && strcmp(e->name, fn) == 0 && e->nitems == 1;
+}
+
+/* Whether the text after item `from` of the template has an '@' before the
+** authority ends: the interpolation before it is in the userinfo. */
+static bool url_in_userinfo(const ast_expr *u, int from)
+{
+    for (int i = from; i < u->nitems; i++) {
+        if (u->items[i]->kind != EX_STRING) continue;
+        for (const char *t = u->items[i]->sval; *t; t++) {
+            if (*t == '@') return true;
+            if (*t == '/' || *t == '?' || *t == '#') return false;
+        }
+    }
+    return false;
+}
+
+/* Fills r->url_modes and r->url_parts for a URL template. */
+static void chk_url_template(chk_state *st, ast_request *r, bool in_action)
+{
+    ast_expr *u = r->url;
+    if (!u || u->kind != EX_INTERP) return;
+    char *modes = arena_alloc(st->a, (size_t)u->nitems + 1);
+    ast_expr **parts = arena_alloc(st->a, sizeof *parts * (size_t)(u->nitems ? u->nitems : 1));
+    url_state s = URL_START;
+    for (int i = 0; i < u->nitems; i++) {
+        ast_expr *e = u->items[i];
+        parts[i] = e;
+        if (e->kind == EX_STRING) {
+            modes[i] = 't';
+            s = url_after_text(s, e->sval);
+            continue;
+        }
+        bool config = url_config_value(e);
+        if (s == URL_START && !config && in_action) s = URL_PATH;     /* relative to the integration's base */
+        if (s == URL_START) {
+            if (config) {
+                modes[i] = 'b';     /* the base URL */
+            } else {
+                ERR(e->loc, "the URL starts with a value from data: a request's origin (scheme://host:port) is "
+                            "the URL's own text or an env, settings or secret value; to take a whole URL from data, "
+                            "give the value itself as the URL (request GET trigger.url)");
+                modes[i] = 's';
+            }
+            s = URL_PATH;
+            continue;
+        }
+        if (s == URL_AUTHORITY) {
+            if (!config)
+                ERR(e->loc, "a value from data cannot be part of the URL's host or port: only env, settings and "
+                            "secrets can");
+            /* before an '@' of the text it is the user or password
+            ** ("https://u:{{secret.pw}}@host"): encoded, as the query */
+            modes[i] = url_in_userinfo(u, i + 1) ? 'q' : 'h';
+            continue;
+        }
+        if (url_encoder_call(e, "url_path")) {
+            modes[i] = 'p';
+            parts[i] = e->items[0];
+        } else {
+            if (url_encoder_call(e, "url_encode")) parts[i] = e->items[0];    /* the place encodes it */
+            modes[i] = s == URL_PATH ? 's' : 'q';
+        }
+    }
+    modes[u->nitems] = '\0';
+    r->url_modes = modes;
+    r->url_parts = parts;
+}
+
 /* Checks a request (step or action body); returns the step's output type. */
 static ast_type *chk_request(chk_state *st, ast_step *s, ast_request *r, bool in_action)
 {
     chk_expect_type(st, r->url, &ast_type_string, "the URL");
+    chk_url_template(st, r, in_action);
     chk_scalar_object(st, r->headers, "header", false);
     chk_scalar_object(st, r->query, "query parameter", true);
     chk_scalar_object(st, r->form, "form field", false);
@@ -1475,7 +1599,7 @@ static void chk_block(chk_state *st, ast_block *b)
 
 static const char *const chk_reserved_step_names[] = {
     "run", "output", "status", "headers", "body", "len", "lower", "upper", "trim", "string", "url_encode",
-    "int", "float", "contains", "join", "now", "bool", "base64",
+    "int", "float", "contains", "join", "now", "bool", "base64", "url_path",
 };
 
 static void chk_register_block(chk_state *st, ast_block *b, bool conditional, bool in_fanout);
@@ -1585,6 +1709,9 @@ static void chk_integrations(chk_state *st)
             chk_map_put(st->a, &st->integrations, in->name, in);
             if (in->base_url && in->base_url->kind != EX_STRING)
                 ERR(in->base_url->loc, "an integration's base URL must be a plain string");
+            else if (in->base_url && *in->base_url->sval && !chk_base_url_ok(in->base_url->sval))
+                ERR(in->base_url->loc, "an integration's base URL is an http:// or https:// URL without a query or "
+                                       "fragment (an action's path is joined to it)");
             chk_auth_secret(st, in->auth_secret);
             chk_auth_secret(st, in->auth_secret2);
             chk_auth_secret(st, in->oauth_client_id);

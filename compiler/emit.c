@@ -621,7 +621,17 @@ static void emit_request_obj(emit_state *es, strbuf *b, const ast_request *r)
     strbuf_printf(b, "rt_object(c, %d, \"method\", rt_str(c, ", n);
     emit_cstr(b, r->method);
     strbuf_puts(b, "), \"url\", ");
-    emit_expr(es, b, r->url);
+    if (r->url_modes) {
+        /* a URL template: the runtime encodes each part where it stands */
+        strbuf_puts(b, "rt_object(c, 2, \"modes\", rt_str(c, ");
+        emit_cstr(b, r->url_modes);
+        strbuf_puts(b, "), \"parts\", ");
+        ast_expr parts = { .kind = EX_LIST, .loc = r->url->loc, .items = r->url_parts, .nitems = r->url->nitems };
+        emit_expr(es, b, &parts);     /* a list like any other: split when long */
+        strbuf_puts(b, ")");
+    } else {
+        emit_expr(es, b, r->url);
+    }
     const struct { const char *k; const ast_expr *e; } parts[] = {
         { "headers", r->headers }, { "query", r->query }, { "json", r->json },
         { "form", r->form }, { "body", r->body },

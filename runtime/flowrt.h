@@ -128,7 +128,10 @@ int rt_main(const rt_workflow *wf, int argc, char **argv);
 /* Each returns the step's result, or NULL when the run must stop (the body
 ** then returns RT_STOP). A failed step with continue_on_failure returns a
 ** result whose ok is false. `req` is { method, url, headers?, query?, json?,
-** form?, body? } with the url relative to desc->integ's base when set. */
+** form?, body? } with the url relative to desc->integ's base when set. The
+** url is a string, or a URL template { modes, parts } (rt_url.h) that the
+** runtime assembles, encoding each value where it stands; a value it
+** refuses fails the step. */
 rt_result *rt_request(rt_ctx *c, const rt_step_desc *desc, json_t *req);
 rt_result *rt_function(rt_ctx *c, const rt_step_desc *desc, json_t *params,
                        rt_function_fn fn);
@@ -196,7 +199,7 @@ bool    rt_truthy(rt_ctx *c, json_t *v, int line);  /* conditions: must be bool 
 json_t *rt_interp(rt_ctx *c, int n, ...);
 json_t *rt_interp_list(rt_ctx *c, json_t *pieces);  /* the same over a list's items */
 /* Built-in functions by name: len lower upper trim string int float
-** contains join now json url_encode. */
+** contains join now json url_encode url_path base64. */
 json_t *rt_call(rt_ctx *c, const char *fn, int n, json_t **args, int line);
 
 /* Operator codes for rt_binary / rt_unary (same order as the compiler's). */

@@ -29,6 +29,7 @@
 #include "rt_oauth.h"
 #include "rt_owner.h"
 #include "rt_type.h"
+#include "rt_url.h"
 
 /* ---- contexts and results ----------------------------------------------- */
 
@@ -943,6 +944,63 @@ static const char *integ_base(const rt_run_state *run, const rt_integration *in)
 
 static json_t *secret_value(rt_ctx *c, const char *name);
 
+/* Whether two absolute URLs share an origin (scheme, host, port). */
+static bool same_origin(const char *a, const char *b)
+{
+    char oa[RT_HTTP_ORIGIN_MAX], ob[RT_HTTP_ORIGIN_MAX];
+    return rt_http_origin(a, oa, sizeof oa) && rt_http_origin(b, ob, sizeof ob) && strcmp(oa, ob) == 0;
+}
+
+static bool integ_has_credentials(const rt_integration *in)
+{
+    return in && in->auth != RT_AUTH_NONE && in->secret;
+}
+
+/* An integration's base URL is an origin and a base path: absolute http(s),
+** no query or fragment (a path joined to it would land inside them). */
+static bool integ_base_ok(const rt_integration *in, const char *base, char **err)
+{
+    char origin[RT_HTTP_ORIGIN_MAX];
+    if (rt_http_is_absolute(base) && rt_http_origin(base, origin, sizeof origin) && !strpbrk(base, "?#")) return true;
+    char var[160];
+    bool from_env = base != in->base_url;
+    *err = rt_xprintf("the base URL of integration '%s' ('%s'%s%s) must be an absolute http:// or https:// URL "
+                      "without a query or fragment",
+                      in->name, base, from_env ? ", from " : "",
+                      from_env ? rt_env_name(var, sizeof var, "FLOW_", in->name, "_BASE_URL") : "");
+    return false;
+}
+
+/* Whether a request header is a credential, sent only to the request's
+** origin (rt_http_request.credentials): the standard ones, the header the
+** integration's auth declares, one whose name says it holds a credential,
+** and one whose value holds a secret (an Authorization built in the
+** workflow, "X-Token": secret.x). */
+static bool header_is_credential(const rt_step_desc *d, const char *name, const json_t *value)
+{
+    static const char *const standard[] = { "authorization", "proxy-authorization", "cookie" };
+    static const char *const words[] = { "auth", "token", "secret", "key", "session", "cookie", "passw",
+                                         "signature", "credential" };
+    for (size_t i = 0; i < sizeof standard / sizeof *standard; i++)
+        if (strcasecmp(name, standard[i]) == 0) return true;
+    if (d->integ && d->integ->auth == RT_AUTH_HEADER && d->integ->header && strcasecmp(name, d->integ->header) == 0)
+        return true;
+    if (strcasecmp(name, "Idempotency-Key") != 0)
+        for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+            if (strcasestr(name, words[i])) return true;
+    return json_is_string(value) && rt_redact_holds(json_string_value(value));
+}
+
+/* headers split into the plain ones and the credentials (both NEW). */
+static void split_credentials(const rt_step_desc *d, const json_t *headers, json_t **plain, json_t **creds)
+{
+    *plain = json_object();
+    *creds = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)headers, k, v) json_object_set(header_is_credential(d, k, v) ? *creds : *plain, k, v);
+}
+
 static void add_auth(rt_ctx *c, const rt_integration *in, json_t *headers)
 {
     if (!in || in->auth == RT_AUTH_NONE || !in->secret) return;
@@ -985,15 +1043,40 @@ static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, 
     memset(p, 0, sizeof *p);
     p->method = json_string_value(json_object_get(req, "method"));
     if (!p->method) p->method = "GET";
-    const char *url = json_string_value(json_object_get(req, "url"));
+    json_t *u = json_object_get(req, "url");
+    char why[700];
+    char *built = json_is_object(u) ? rt_url_build(u, why, sizeof why) : NULL;     /* a URL template */
+    if (json_is_object(u) && !built) {
+        *err = rt_xstrdup(why);
+        return false;
+    }
+    const char *url = built ? built : json_string_value(u);
     if (!url || !*url) {
         *err = rt_xstrdup("the request has no URL");
+        free(built);
         return false;
     }
     const char *base = d->integ ? integ_base(c->run, d->integ) : NULL;
+    if (base && *base && !integ_base_ok(d->integ, base, err)) {
+        free(built);
+        return false;
+    }
     p->base_url = rt_http_join_url(base, url);
-    if (!strstr(p->base_url, "://")) {
+    free(built);
+    char origin[RT_HTTP_ORIGIN_MAX], own[RT_HTTP_ORIGIN_MAX];
+    if (!rt_http_is_absolute(p->base_url)) {
         *err = rt_xprintf("URL '%s' is not absolute (http:// or https://)", p->base_url);
+        return false;
+    }
+    if (!rt_http_origin(p->base_url, origin, sizeof origin)) {
+        *err = rt_xprintf("URL '%s' is not a valid http:// or https:// URL", p->base_url);
+        return false;
+    }
+    if (base && *base && integ_has_credentials(d->integ) && rt_http_origin(base, own, sizeof own) &&
+        strcmp(origin, own) != 0) {
+        *err = rt_xprintf("URL '%s' is not on the origin of integration '%s' (%s), the only one its credentials "
+                          "are sent to: not sent",
+                          p->base_url, d->integ->name, own);
         return false;
     }
     p->query = json_object_get(req, "query");
@@ -1170,42 +1253,53 @@ static attempt_outcome http_exchange(rt_ctx *c, const rt_step_desc *d, const pre
                                      attempt *out)
 {
     json_t *renewed = oauth_current(c, d, headers);     /* owned or NULL */
-    rt_http_request rq = { .method = p->method, .url = url, .headers = renewed ? renewed : headers, .body = body,
-                           .body_len = body ? strlen(body) : 0, .timeout_ms = d->timeout_ms };
+    json_t *plain, *creds;      /* the headers as rt_http sends them: credentials only to url's origin */
+    split_credentials(d, renewed ? renewed : headers, &plain, &creds);
+    rt_http_request rq = { .method = p->method, .url = url, .headers = plain, .credentials = creds, .body = body,
+                           .body_len = body ? strlen(body) : 0, .body_private = body && rt_redact_holds(body),
+                           .timeout_ms = d->timeout_ms };
     rt_http_response rs;
+    attempt_outcome o = ATT_OK;
     long pause = rt_http_host_pause_ms(url);    /* the host said 429: wait with the others */
     if (pause > 0 && !rt_exec_sleep_ms(pause)) {
-        json_decref(renewed);
-        return ATT_STOP;
+        o = ATT_STOP;
+        goto done;
     }
     if (!rt_co_current()) rt_log_flush();      /* the scheduler flushes for fanout items */
     bool sent = rt_http_perform(&rq, &rs);
     if (sent && rs.status == 401 && d->integ && d->integ->auth == RT_AUTH_OAUTH2) {
         /* the access token expired: refresh it once and send again */
         char why[700] = "";
-        json_t *retry = oauth_refreshed(c, d, rq.headers, why, sizeof why);
+        json_t *retry = oauth_refreshed(c, d, renewed ? renewed : headers, why, sizeof why);
         if (retry) {
             rt_http_response_free(&rs);
             json_decref(renewed);
             renewed = retry;
-            rq.headers = renewed;
+            json_decref(plain);
+            json_decref(creds);
+            split_credentials(d, renewed, &plain, &creds);
+            rq.headers = plain;
+            rq.credentials = creds;
             sent = rt_http_perform(&rq, &rs);
         } else if (*why) {
             char *s = status_error(rs.status, rs.body);
             out->error = rt_xprintf("%s (%s)", s, why);
             free(s);
             rt_http_response_free(&rs);
-            json_decref(renewed);
-            return ATT_FAIL;
+            o = ATT_FAIL;
+            goto done;
         }
     }
-    json_decref(renewed);
     if (!sent) {
         out->error = rt_xstrdup(rs.error ? rs.error : "the request failed");
-        attempt_outcome o = rs.retryable ? ATT_RETRY : ATT_FAIL;
+        o = rs.retryable ? ATT_RETRY : ATT_FAIL;
         rt_http_response_free(&rs);
-        return o;
     }
+done:
+    json_decref(renewed);
+    json_decref(plain);
+    json_decref(creds);
+    if (o != ATT_OK) return o;
     out->http_status = rs.status;
     if (!status_accepted(d, rs.status)) {
         out->error = status_error(rs.status, rs.body);
@@ -1395,6 +1489,18 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
     attempt_outcome o = c->run->stop ? ATT_STOP : ATT_OK;  /* ATT_STOP: the store could not be read */
     while (o == ATT_OK && url && pages < max) {
         json_t *resp = NULL;
+        if (pages > 0 && !same_origin(url, p->url)) {
+            /* a page or cursor URL the API gave: the request's credentials
+            ** stay on its origin, and a page without them is no page of it */
+            char origin[RT_HTTP_ORIGIN_MAX] = "", own[RT_HTTP_ORIGIN_MAX] = "";
+            rt_http_origin(p->url, own, sizeof own);
+            if (!rt_http_origin(url, origin, sizeof origin)) snprintf(origin, sizeof origin, "not an http(s) URL");
+            out->error = rt_xprintf("page %d: the next page's URL '%s' is on another origin (%s) than the request "
+                                    "(%s): not followed, so that the request's credentials stay on its origin",
+                                    pages + 1, url, origin, own);
+            o = ATT_FAIL;
+            break;
+        }
         if (pages > 0) {
             char *key = rt_xprintf("%s:%s:page%d", c->run->id, path, pages + 1);
             if (json_object_get(headers, "Idempotency-Key")) json_object_set_new(headers, "Idempotency-Key", json_string(key));

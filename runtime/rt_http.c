@@ -241,14 +241,13 @@ void rt_http_inflight_leave(void)
 
 #define MAX_PAUSED_HOSTS 64
 static struct paused_host {
-    char key[200];              /* "scheme://host:port" */
+    char key[RT_HTTP_ORIGIN_MAX];   /* rt_http_origin */
     int64_t until;              /* rt_mono_ms */
 } paused[MAX_PAUSED_HOSTS];
 static pthread_mutex_t paused_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t paused_until;    /* the latest `until` of any host (under paused_lock) */
 
-/* "scheme://host:port" of a URL, or false. */
-static bool host_key(const char *url, char *out, size_t n)
+bool rt_http_origin(const char *url, char *out, size_t n)
 {
     CURLU *u = curl_url();
     if (!u) return false;
@@ -257,7 +256,13 @@ static bool host_key(const char *url, char *out, size_t n)
               curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
               curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
               curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
-    if (ok) ok = (size_t)snprintf(out, n, "%s://%s:%s", scheme, host, port) < n;
+    if (ok) ok = strcasecmp(scheme, "http") == 0 || strcasecmp(scheme, "https") == 0;
+    if (ok) {
+        for (char *p = scheme; *p; p++) *p = (char)tolower((unsigned char)*p);
+        for (char *p = host; *p; p++) *p = (char)tolower((unsigned char)*p);
+        int len = snprintf(out, n, "%s://%s:%s", scheme, host, port);
+        ok = len > 0 && (size_t)len < n;
+    }
     curl_free(scheme);
     curl_free(host);
     curl_free(port);
@@ -267,8 +272,8 @@ static bool host_key(const char *url, char *out, size_t n)
 
 void rt_http_host_pause(const char *url, long ms)
 {
-    char key[200];
-    if (ms <= 0 || !host_key(url, key, sizeof key)) return;
+    char key[RT_HTTP_ORIGIN_MAX];
+    if (ms <= 0 || !rt_http_origin(url, key, sizeof key)) return;
     int64_t now = rt_mono_ms(), until = now + ms;
     pthread_mutex_lock(&paused_lock);
     struct paused_host *slot = NULL;
@@ -294,8 +299,8 @@ long rt_http_host_pause_ms(const char *url)
     bool any = paused_until > now;      /* the common case: no host paused, no URL to parse */
     pthread_mutex_unlock(&paused_lock);
     if (!any) return 0;
-    char key[200];
-    if (!host_key(url, key, sizeof key)) return 0;
+    char key[RT_HTTP_ORIGIN_MAX];
+    if (!rt_http_origin(url, key, sizeof key)) return 0;
     long wait = 0;
     pthread_mutex_lock(&paused_lock);
     for (int i = 0; i < MAX_PAUSED_HOSTS; i++)
@@ -304,13 +309,10 @@ long rt_http_host_pause_ms(const char *url)
     return wait;
 }
 
-bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
+/* One exchange, no redirect followed: through the test intercept, a fanout
+** item's multi handle, or this thread's easy handle. */
+static bool perform_once(const rt_http_request *rq, rt_http_response *rs)
 {
-    memset(rs, 0, sizeof *rs);
-    rs->headers = json_object();
-    rs->body = json_null();
-    if (json_is_object(rq->headers) && bad_header(rq->headers, rs))
-        return false;   /* permanent: rs->retryable stays false */
     if (intercept_fn) return intercept_fn(intercept_arg, rq, rs);
     if (rt_co_current()) return rt_co_http_perform(rq, rs);    /* a fanout item: the multi handle */
     CURL *h = thread_handle();
@@ -320,6 +322,113 @@ bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
     rt_http_xfer *x = rt_http_xfer_start(h, rq, rs);
     bool ok = x && rt_http_xfer_finish(x, curl_easy_perform(h));
     if (capped) rt_http_inflight_leave();
+    return ok;
+}
+
+#define MAX_REDIRECTS 10
+
+/* The standard credential headers, which a hop to another origin never
+** carries even when the caller left them among the plain headers. */
+static bool standard_credential(const char *name)
+{
+    return strcasecmp(name, "Authorization") == 0 || strcasecmp(name, "Proxy-Authorization") == 0 ||
+           strcasecmp(name, "Cookie") == 0;
+}
+
+/* The plain headers of a hop after a redirect: without the standard
+** credentials once it left the origin, without Content-Type once it lost
+** its body. A NEW reference. */
+static json_t *hop_headers(const json_t *headers, bool foreign, bool bodiless)
+{
+    json_t *h = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)headers, k, v) {
+        if ((foreign && standard_credential(k)) || (bodiless && strcasecmp(k, "Content-Type") == 0)) continue;
+        json_object_set(h, k, v);
+    }
+    return h;
+}
+
+/* The hop after a redirect response, or false (the response is the answer,
+** or rs->error says why the redirect is not followed). `next` takes the
+** target URL (malloc'd); `foreign` is set once a hop leaves the origin. */
+static bool next_hop(const rt_http_request *first, rt_http_request *hop, rt_http_response *rs, int hops,
+                     char **next, bool *foreign)
+{
+    long st = rs->status;
+    if (st != 301 && st != 302 && st != 303 && st != 307 && st != 308) return false;
+    const char *loc = json_string_value(json_object_get(rs->headers, "location"));
+    if (!loc || !*loc) return false;
+    const char *method = hop->method ? hop->method : "GET";
+    if (hops >= MAX_REDIRECTS) {
+        rt_http_response_fail(rs, "%s %s: more than %d redirects", method, first->url, MAX_REDIRECTS);
+        return false;
+    }
+    char *target = rt_http_resolve_url(hop->url, loc);
+    char from[RT_HTTP_ORIGIN_MAX], to[RT_HTTP_ORIGIN_MAX];
+    if (!rt_http_origin(target, to, sizeof to)) {
+        char *shown = rt_redact_shorten(target, 200);
+        rt_http_response_fail(rs, "%s %s: redirected (%ld) to '%s', which is not an http(s) URL", method, hop->url,
+                              st, shown);
+        free(shown);
+        free(target);
+        return false;
+    }
+    bool same = rt_http_origin(first->url, from, sizeof from) && strcmp(from, to) == 0;
+    /* 303, and 301/302 after a POST, continue as a GET (HEAD stays HEAD) */
+    bool to_get = st == 303 ? strcmp(method, "HEAD") != 0 : (st == 301 || st == 302) && strcmp(method, "POST") == 0;
+    bool keeps_body = !to_get && hop->body;
+    if (!same && keeps_body && first->body_private) {
+        rt_http_response_fail(rs,
+                 "%s %s: redirected (%ld) to another origin (%s), which would receive the request's body holding "
+                 "credentials: not followed",
+                 method, hop->url, st, to);
+        free(target);
+        return false;
+    }
+    if (to_get) {
+        hop->method = "GET";
+        hop->body = NULL;
+        hop->body_len = 0;
+    }
+    if (!same) *foreign = true;
+    *next = target;
+    return true;
+}
+
+bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
+{
+    memset(rs, 0, sizeof *rs);
+    rs->headers = json_object();
+    rs->body = json_null();
+    if ((json_is_object(rq->headers) && bad_header(rq->headers, rs)) ||
+        (json_is_object(rq->credentials) && bad_header(rq->credentials, rs)))
+        return false;   /* permanent: rs->retryable stays false */
+    rt_http_request hop = *rq;
+    char *url = NULL;           /* owned: the URL of a hop after the first */
+    json_t *headers = NULL;     /* owned: the plain headers of a hop after the first */
+    long elapsed = 0;
+    bool ok, foreign = false;   /* foreign: a hop left the origin; it chose every URL after its own */
+    for (int hops = 0;; hops++) {
+        ok = perform_once(&hop, rs);
+        elapsed += rs->elapsed_ms;
+        char *next = NULL;
+        if (!ok || !next_hop(rq, &hop, rs, hops, &next, &foreign)) break;
+        free(url);
+        hop.url = url = next;
+        json_decref(headers);
+        hop.headers = headers = json_is_object(rq->headers) ? hop_headers(rq->headers, foreign, !hop.body) : NULL;
+        hop.credentials = foreign ? NULL : rq->credentials;
+        rt_http_response_free(rs);
+        memset(rs, 0, sizeof *rs);
+        rs->headers = json_object();
+        rs->body = json_null();
+    }
+    if (ok && rs->error) ok = false;     /* a redirect that is not followed */
+    rs->elapsed_ms = elapsed;
+    free(url);
+    json_decref(headers);
     return ok;
 }
 
@@ -350,10 +459,8 @@ rt_http_xfer *rt_http_xfer_start(void *handle, const rt_http_request *rq, rt_htt
     curl_easy_setopt(h, CURLOPT_URL, rq->url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);     /* rt_http_perform follows redirects */
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, x->timeout);
@@ -380,10 +487,12 @@ rt_http_xfer *rt_http_xfer_start(void *handle, const rt_http_request *rq, rt_htt
     }
 
     struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
-    if (json_is_object(rq->headers)) {
+    const json_t *sets[2] = { rq->headers, rq->credentials };
+    for (int i = 0; i < 2; i++) {
+        if (!json_is_object(sets[i])) continue;
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)rq->headers, k, v) {
+        json_object_foreach((json_t *)sets[i], k, v) {
             rt_buf line = { 0 };
             rt_buf_puts(&line, k);
             if (json_is_string(v) && json_string_length(v) == 0) {
@@ -455,9 +564,18 @@ void rt_http_response_free(rt_http_response *rs)
 
 /* ---- URLs --------------------------------------------------------------- */
 
+bool rt_http_is_absolute(const char *url)
+{
+    /* RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
+    if (!isalpha((unsigned char)*url)) return false;
+    const char *p = url + 1;
+    while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.') p++;
+    return strncmp(p, "://", 3) == 0;
+}
+
 char *rt_http_join_url(const char *base, const char *url)
 {
-    if (!base || !*base || strstr(url, "://")) return rt_xstrdup(url);
+    if (!base || !*base || rt_http_is_absolute(url)) return rt_xstrdup(url);
     size_t bl = strlen(base);
     while (bl && base[bl - 1] == '/') bl--;
     if (!*url) return rt_xstrndup(base, bl);
@@ -465,24 +583,22 @@ char *rt_http_join_url(const char *base, const char *url)
     return rt_xprintf("%.*s%s%s", (int)bl, base, *url == '/' ? "" : "/", url);
 }
 
+/* libcurl's URL parser resolves a reference against the URL it holds, as it
+** does a Location; a reference it cannot parse is returned as it is, for
+** the request to fail on. */
 char *rt_http_resolve_url(const char *base, const char *ref)
 {
-    if (strstr(ref, "://") || !base) return rt_xstrdup(ref);
-    const char *scheme_end = strstr(base, "://");
-    if (!scheme_end) return rt_xstrdup(ref);
-    if (ref[0] == '/' && ref[1] == '/')                         /* //host/path */
-        return rt_xprintf("%.*s%s", (int)(scheme_end - base + 1), base, ref);
-    const char *host_end = scheme_end + 3;
-    while (*host_end && *host_end != '/' && *host_end != '?' && *host_end != '#') host_end++;
-    if (ref[0] == '/') return rt_xprintf("%.*s%s", (int)(host_end - base), base, ref);
-    size_t path_end = strcspn(host_end, "?#");
-    if (ref[0] == '?') return rt_xprintf("%.*s%s", (int)(host_end - base + (long)path_end), base, ref);
-    if (ref[0] == '#' || !ref[0]) return rt_xprintf("%.*s%s", (int)(host_end - base + (long)path_end), base, ref);
-    /* a relative path: replace the last segment of the base path */
-    const char *last = host_end + path_end;
-    while (last > host_end && last[-1] != '/') last--;
-    if (last == host_end) return rt_xprintf("%.*s/%s", (int)(host_end - base), base, ref);
-    return rt_xprintf("%.*s%s", (int)(last - base), base, ref);
+    if (!base || rt_http_is_absolute(ref)) return rt_xstrdup(ref);
+    CURLU *u = curl_url();
+    char *out = NULL;
+    /* the flags libcurl follows a Location with: a raw space becomes %20 */
+    if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_URL, ref, CURLU_URLENCODE | CURLU_ALLOW_SPACE) == CURLUE_OK)
+        curl_url_get(u, CURLUPART_URL, &out, 0);
+    char *r = rt_xstrdup(out ? out : ref);
+    curl_free(out);
+    curl_url_cleanup(u);
+    return r;
 }
 
 void rt_http_escape(rt_buf *b, const char *s, size_t n, bool space_as_plus)

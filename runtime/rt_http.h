@@ -16,12 +16,22 @@
 #define RT_HTTP_DEFAULT_TIMEOUT_MS 30000L
 #define RT_HTTP_DEFAULT_MAX_RESPONSE ((size_t)16 << 20)
 
+/* Redirects (301, 302, 303, 307, 308; at most 10) are followed here rather
+** than by libcurl, which would send custom headers to any host: a hop to
+** another origin (rt_http_origin) goes without `credentials` and without
+** the Authorization, Proxy-Authorization and Cookie of `headers`, and a hop
+** that would send a `body_private` body to another origin is not made (the
+** request fails). 303, and 301/302 after a POST, continue as a GET without
+** a body, as libcurl and browsers do; 307 and 308 keep method and body. */
 typedef struct rt_http_request {
     const char *method;
     const char *url;            /* absolute, query included */
     const json_t *headers;      /* borrowed: object of name -> string */
+    const json_t *credentials;  /* borrowed: more headers, sent only to url's
+                                   origin; NULL: none */
     const char *body;           /* or NULL */
     size_t body_len;
+    bool body_private;          /* the body holds credentials (see above) */
     long timeout_ms;            /* 0 = RT_HTTP_DEFAULT_TIMEOUT_MS */
     size_t max_response;        /* 0 = $FLOW_MAX_RESPONSE, else 16 MiB */
 } rt_http_request;
@@ -76,9 +86,18 @@ bool rt_http_xfer_finish(rt_http_xfer *x, int curl_code);
 bool rt_http_inflight_try_enter(void);
 void rt_http_inflight_leave(void);
 
-/* URL helpers; each returns a new malloc'd string. */
+/* URL helpers; each returns a new malloc'd string. A URL is absolute when
+** it starts with a scheme and "://" (a "://" later, in a query, does not
+** make it so). */
 char *rt_http_join_url(const char *base, const char *url);     /* url appended to an API base (or absolute) */
 char *rt_http_resolve_url(const char *base, const char *ref);   /* RFC 3986 reference resolution (Link, next URLs) */
+bool rt_http_is_absolute(const char *url);
+/* The origin of an absolute http(s) URL, "scheme://host:port": scheme and
+** host lower-case, the port always written (80, 443 when the URL has none),
+** so two URLs share an origin exactly when their origins compare equal.
+** False (out unchanged) for a URL libcurl cannot parse, or another scheme. */
+#define RT_HTTP_ORIGIN_MAX 320
+bool rt_http_origin(const char *url, char *out, size_t n);
 char *rt_http_add_query(const char *url, const json_t *query);  /* appends ?/& k=v, URL-encoded */
 char *rt_http_form_encode(const json_t *form);                  /* a=1&b=x%20y */
 /* Appends s[0..n) percent-encoded to b, as query strings, form bodies and

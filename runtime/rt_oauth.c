@@ -83,7 +83,9 @@ static char *request_token(rt_run_state *run, const rt_integration *in, const ch
     json_decref(form);
     json_t *headers = json_pack("{s:s, s:s}", "Content-Type", "application/x-www-form-urlencoded", "Accept",
                                 "application/json");
-    rt_http_request rq = { .method = "POST", .url = url, .headers = headers, .body = body, .body_len = strlen(body) };
+    /* the body holds the refresh token and the client secret */
+    rt_http_request rq = { .method = "POST", .url = url, .headers = headers, .body = body, .body_len = strlen(body),
+                           .body_private = true };
     rt_http_response rs;
     char *token = NULL;
     char *why = NULL;           /* composed whole, then redacted and shortened into err */

@@ -13,6 +13,7 @@
 #include "rt_http.h"
 #include "rt_log.h"
 #include "rt_type.h"
+#include "rt_url.h"
 
 /* ---- pools -------------------------------------------------------------- */
 
@@ -551,6 +552,28 @@ static json_t *call_url_encode(rt_ctx *c, json_t *a)
     return r;
 }
 
+/* url_path(x): x's text as a URL path, '/' kept and each segment encoded;
+** "." and ".." segments are refused. */
+static json_t *call_url_path(rt_ctx *c, json_t *a, int line)
+{
+    rt_buf text = { 0 }, out = { 0 };
+    rt_buf_append(&text, "", 0);
+    rt_buf_append(&out, "", 0);
+    rt_value_render(&text, a);
+    char err[400];
+    json_t *r;
+    if (rt_url_path(&out, text.data, text.len, err, sizeof err)) {
+        if (rt_redact_holds(text.data)) rt_redact_add(out.data);
+        r = rt_str(c, out.data);
+    } else {
+        rt_ctx_raise(c, line, "%s", err);
+        r = json_null();
+    }
+    rt_buf_free(&text);
+    rt_buf_free(&out);
+    return r;
+}
+
 static json_t *call_number(rt_ctx *c, const char *fn, json_t *a, int line)
 {
     bool to_int = fn[0] == 'i';
@@ -617,6 +640,7 @@ json_t *rt_call(rt_ctx *c, const char *fn, int n, json_t **args, int line)
         return call_case(c, fn, a, line);
     if (strcmp(fn, "string") == 0) return json_is_string(a) ? a : rt_interp(c, 1, a);
     if (strcmp(fn, "url_encode") == 0) return call_url_encode(c, a);
+    if (strcmp(fn, "url_path") == 0) return call_url_path(c, a, line);
     if (strcmp(fn, "base64") == 0) return call_base64(c, a);
     if (strcmp(fn, "int") == 0 || strcmp(fn, "float") == 0) return call_number(c, fn, a, line);
     if (strcmp(fn, "contains") == 0) return call_contains(c, a, b, line);

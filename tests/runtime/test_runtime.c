@@ -17,6 +17,7 @@
 #include "rt_owner.h"
 #include "rt_store.h"
 #include "rt_type.h"
+#include "rt_url.h"
 #include "rt_util.h"
 #include "rt_value.h"
 
@@ -185,6 +186,83 @@ static void test_interp_and_builtins(void)
     CHECK(rt_ctx_error(c) && strstr(rt_ctx_error(c), "cannot read field 'f' of string"), "field of a string");
     rt_ctx_free(c);
     rt_run_free(&run);
+}
+
+/* ---- origins and URL templates --------------------------------------------- */
+
+/* The URL a template builds, or "REFUSED: reason". */
+static char *build_template(const char *modes, json_t *parts)
+{
+    json_t *t = json_pack("{s:s, s:o}", "modes", modes, "parts", parts);
+    char err[600];
+    char *u = rt_url_build(t, err, sizeof err);
+    json_decref(t);
+    return u ? u : rt_xprintf("REFUSED: %s", err);
+}
+
+static void test_origins_and_templates(void)
+{
+    static const struct { const char *a, *b; bool same; } origins[] = {
+        { "http://h.test/a", "HTTP://H.TEST:80/b?x#y", true },
+        { "https://h.test/a", "https://h.test:443", true },
+        { "https://h.test/a", "http://h.test/a", false },
+        { "http://h.test:8080/", "http://h.test/", false },
+        { "http://h.test/", "http://h.test.evil/", false },
+        { "http://127.0.0.1:5000@evil.test/", "http://127.0.0.1:5000/", false },
+    };
+    for (size_t i = 0; i < sizeof origins / sizeof *origins; i++) {
+        char oa[RT_HTTP_ORIGIN_MAX], ob[RT_HTTP_ORIGIN_MAX];
+        bool ok = rt_http_origin(origins[i].a, oa, sizeof oa) && rt_http_origin(origins[i].b, ob, sizeof ob);
+        CHECK(ok && (strcmp(oa, ob) == 0) == origins[i].same, "origins of %s and %s", origins[i].a, origins[i].b);
+    }
+    char o[RT_HTTP_ORIGIN_MAX];
+    CHECK(!rt_http_origin("ftp://h.test/x", o, sizeof o) && !rt_http_origin("/relative", o, sizeof o),
+          "only http(s) URLs have an origin here");
+    CHECK(rt_http_is_absolute("https://h/x") && !rt_http_is_absolute("/x?next=http://evil/") &&
+          !rt_http_is_absolute("://x"), "absolute means a scheme first");
+    char *s = rt_http_join_url("https://h.test/api", "/x?next=http://evil.test/");
+    CHECK_STR(s, "https://h.test/api/x?next=http://evil.test/");
+    free(s);
+    s = rt_http_resolve_url("http://h.test/a/b/c", "../d");
+    CHECK_STR(s, "http://h.test/a/d");
+    free(s);
+    s = rt_http_resolve_url("http://h.test/a/b", "/x y?q=%41");
+    CHECK_STR(s, "http://h.test/x%20y?q=%41");
+    free(s);
+    s = rt_http_resolve_url("http://h.test/a/b", "/x?next=http://evil.test/");
+    CHECK_STR(s, "http://h.test/x?next=http://evil.test/");
+    free(s);
+
+    static const struct { const char *modes; const char *parts; const char *want; } cases[] = {
+        { "tsts", "[\"/people/\", \"a/b c\", \"/tags?x=\", \"1\"]", "/people/a%2Fb%20c/tags?x=1" },
+        { "bts", "[\"http://h.test/api\", \"/p/\", \"../../admin\"]", "http://h.test/api/p/..%2F..%2Fadmin" },
+        { "bts", "[\"http://h.test/api\", \"/p/\", \"..\"]", "REFUSED" },
+        { "bts", "[\"http://h.test/api\", \"/p/.\", \".\"]", "REFUSED" },
+        { "btstst", "[\"http://h.test\", \"/p/\", \"\", \".\", \"\", \"/x\"]", "REFUSED" },
+        { "btst", "[\"http://h.test\", \"/p/\", \"\", \".x\"]", "http://h.test/p/.x" },
+        { "tpt", "[\"/files/\", \"x/\", \".\"]", "REFUSED" },
+        { "tq", "[\"/q?name=\", \"a&b=..#\"]", "/q?name=a%26b%3D..%23" },
+        { "tp", "[\"/files/\", \"dir/a b/c?.txt\"]", "/files/dir/a%20b/c%3F.txt" },
+        { "tp", "[\"/files/\", \"dir/../etc\"]", "REFUSED" },
+        { "bs", "[\"http://h.test\", \".evil.test\"]", "REFUSED" },
+        { "bs", "[\"http://h.test:80\", \"81\"]", "REFUSED" },
+        { "bs", "[\"http://h.test/\", \"x\"]", "http://h.test/x" },
+        { "tht", "[\"https://\", \"acme\", \".zendesk.test/api\"]", "https://acme.zendesk.test/api" },
+        { "tht", "[\"https://\", \"evil.test/\", \".zendesk.test/api\"]", "REFUSED" },
+        { "tht", "[\"https://\", \"x@evil.test\", \".zendesk.test/api\"]", "REFUSED" },
+        { "ts", "[\"/n/\", 42]", "/n/42" },
+        { "tst", "[\"/n/\", null, \"/x\"]", "/n//x" },
+        { "tz", "[\"/n/\", 1]", "REFUSED" },
+        { "ts", "[\"/n/\"]", "REFUSED" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *parts = json_loads(cases[i].parts, 0, NULL);
+        char *got = build_template(cases[i].modes, parts);
+        bool refused = strcmp(cases[i].want, "REFUSED") == 0;
+        CHECK(refused ? strncmp(got, "REFUSED: ", 9) == 0 : strcmp(got, cases[i].want) == 0,
+              "template %s %s: got %s, want %s", cases[i].modes, cases[i].parts, got, cases[i].want);
+        free(got);
+    }
 }
 
 /* ---- http helpers -------------------------------------------------------- */
@@ -903,6 +981,7 @@ int main(void)
     run_test("operators, equality and raised errors", test_operators);
     run_test("interpolation and built-in functions", test_interp_and_builtins);
     run_test("URL joining, query and form encoding, Link, Retry-After", test_urls);
+    run_test("origins and URL templates", test_origins_and_templates);
     run_test("secret redaction", test_redaction);
     run_test("secret redaction: every form a secret is written in", test_redaction_forms);
     run_test("shortening: redacted first, on a character boundary", test_redaction_shorten);
