@@ -6,6 +6,7 @@
 #include <ctype.h>
 
 #include "rt_http.h"
+#include "rt_redact.h"
 #include "rt_value.h"
 
 bool rt_url_path(rt_buf *b, const char *s, size_t n, char *err, size_t errn)
@@ -65,9 +66,11 @@ static bool dot_segments_ok(const char *u, const url_span *vals, int nvals, char
         bool dots = (len == 1 && u[i] == '.') || (len == 2 && u[i] == '.' && u[i + 1] == '.');
         for (int k = 0; dots && k < nvals; k++) {
             if (vals[k].start <= i + len && vals[k].end >= i) {
-                snprintf(err, errn, "URL '%.300s': a value makes the path segment '%.*s', which would climb above "
+                char *shown = rt_redact_shorten(u, 300);
+                snprintf(err, errn, "URL '%s': a value makes the path segment '%.*s', which would climb above "
                          "the path the URL gives (each value is one segment; '.' and '..' are refused)",
-                         u, (int)len, u + i);
+                         shown, (int)len, u + i);
+                free(shown);
                 return false;
             }
         }
@@ -115,9 +118,10 @@ char *rt_url_build(const json_t *tmpl, char *err, size_t errn)
             break;
         case RT_URL_HOST:
             if (!host_chars_ok(val.data, val.len)) {
-                snprintf(err, errn, "URL: the value in its host ('%.200s') holds a character a host name or port "
-                         "cannot",
-                         val.data);
+                char *shown = rt_redact_shorten(val.data, 200);
+                snprintf(err, errn, "URL: the value in its host ('%s') holds a character a host name or port cannot",
+                         shown);
+                free(shown);
                 ok = false;
             }
             rt_buf_append(&out, val.data, val.len);
@@ -141,8 +145,11 @@ char *rt_url_build(const json_t *tmpl, char *err, size_t errn)
         char want[RT_HTTP_ORIGIN_MAX], got[RT_HTTP_ORIGIN_MAX];
         if (rt_http_origin(base, want, sizeof want) &&
             (!rt_http_origin(out.data, got, sizeof got) || strcmp(want, got) != 0)) {
-            snprintf(err, errn, "URL '%.300s': the value after its base URL ('%.200s') changes the origin (%s)", out.data,
-                     base, want);
+            char *shown = rt_redact_shorten(out.data, 300), *shown_base = rt_redact_shorten(base, 200);
+            snprintf(err, errn, "URL '%s': the value after its base URL ('%s') changes the origin (%s)", shown,
+                     shown_base, want);
+            free(shown);
+            free(shown_base);
             ok = false;
         }
         free(base);

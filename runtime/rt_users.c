@@ -228,7 +228,7 @@ json_t *rt_users_secrets(rt_store *st, const char *state_dir, const json_t *user
             if (fresh) json_object_set_new(reseal, name, json_pack("[s, s]", json_string_value(v), fresh));
             free(fresh);
         }
-        json_object_set_new(out, name, json_string(plain));
+        json_object_set_new(out, name, json_stringn_nocheck(plain, strlen(plain)));   /* its bytes, UTF-8 or not: never dropped */
         memset(plain, 0, strlen(plain));
         free(plain);
     }

@@ -202,4 +202,22 @@ EOF
         fail "pages: API key in the state" "$leaked"
     fi
 fi
+# ---- a refused URL: its text in the message is redacted before it is cut -------
+if build urlcut; then
+    UKEY="Qv8Lm$(python3 -c 'print("Zq7" * 12)')"
+    pad=$(python3 -c "import sys; print('p' * (272 - len(sys.argv[1])))" "$API")
+    echo "{\"pad\": \"$pad\", \"p\": \"..\"}" >"$T/urlcut.json"
+    FLOW_SECRET_TOK=$UKEY "$T/urlcut" run --event "$T/urlcut.json" --state "$T/urlcut.state" >"$T/urlcut.out" 2>&1; rc=$?
+    rid=$("$T/urlcut" history --state "$T/urlcut.state" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+    "$T/urlcut" show "$rid" --state "$T/urlcut.state" >"$T/urlcut.show" 2>&1
+    "$T/urlcut" show "$rid" --state "$T/urlcut.state" --json >"$T/urlcut.showj" 2>&1
+    "$T/urlcut" history --state "$T/urlcut.state" --json >"$T/urlcut.hist" 2>&1
+    leaked=$(python3 forms.py scan "$UKEY" "$T/urlcut.out" "$T/urlcut.show" "$T/urlcut.showj" "$T/urlcut.hist" \
+             "$T/urlcut.state/data.mdb")
+    if [ $rc -eq 1 ] && grep -q "would climb above" "$T/urlcut.show" && [ -z "$leaked" ]; then
+        pass "url: a refused URL's message (cut at 300 bytes inside an API key) holds no piece of the key"
+    else
+        fail "url: refused URL message" "rc=$rc leaked=$leaked $(grep -m1 climb "$T/urlcut.show" | cut -c1-200)"
+    fi
+fi
 exit 0
