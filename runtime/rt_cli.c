@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include "rt_exec.h"
+#include "rt_host.h"
+#include "rt_host_cli.h"
+#include "rt_host_conn.h"
 #include "rt_http.h"
 #include "rt_log.h"
 #include "rt_ops.h"
@@ -93,6 +96,13 @@ static int parse_args(const rt_workflow *wf, int argc, char **argv, rt_cli_opts 
             if (!rt_utf8_valid(o->user, strlen(o->user))) return rt_cli_usage_error(wf, "%s is not valid UTF-8", a);
         }
         else if (strcmp(a, "--settings") == 0) VALUE(settings);
+        else if (strcmp(a, "--workflow") == 0) VALUE(workflow);
+        else if (strcmp(a, "--name") == 0) VALUE(event_name);
+        else if (strcmp(a, "--field") == 0) {
+            if (!has_next) return rt_cli_usage_error(wf, "%s needs NAME=VALUE", a);
+            if (o->nfield_args == RT_CLI_MAX_SECRETS) return rt_cli_usage_error(wf, "too many %s options", a);
+            o->field_args[o->nfield_args++] = argv[++i];
+        }
         else if (strcmp(a, "--state") == 0) VALUE(state);
         else if (strcmp(a, "--status") == 0) VALUE(status);
         else if (strcmp(a, "--since") == 0) VALUE(since);
@@ -134,8 +144,13 @@ static int parse_args(const rt_workflow *wf, int argc, char **argv, rt_cli_opts 
             return rt_cli_usage_error(wf, "unknown option %s", a);
         } else if (!o->cmd) {
             o->cmd = a;
-        } else if (strcmp(o->cmd, "users") == 0 && !o->sub) {
+        } else if ((strcmp(o->cmd, "users") == 0 || strcmp(o->cmd, "workflows") == 0) && !o->sub) {
             o->sub = a;
+        } else if ((strcmp(o->cmd, "connect") == 0 || strcmp(o->cmd, "disconnect") == 0 ||
+                    strcmp(o->cmd, "workflows") == 0) && !o->arg) {
+            o->arg = a;
+        } else if ((strcmp(o->cmd, "connect") == 0 || strcmp(o->cmd, "disconnect") == 0) && !o->arg2) {
+            o->arg2 = a;
         } else if ((strcmp(o->cmd, "show") == 0 || strcmp(o->cmd, "retry") == 0 || strcmp(o->cmd, "users") == 0) &&
                    !o->arg) {
             o->arg = a;
@@ -176,6 +191,7 @@ static rt_store *open_store(const rt_workflow *wf, const rt_cli_opts *o, bool re
     rt_store *st = reader ? rt_store_open_reader(dir, err, sizeof err) : rt_store_open(dir, o->batch, err, sizeof err);
     if (!st) cli_error(wf, "%s", err);
     else rt_cli_warn_open_state(st);
+    if (st && !reader) rt_host_migrate(st, dir);       /* user records of an earlier layout, once */
     return st;
 }
 
@@ -389,20 +405,30 @@ json_t *rt_cli_new_run(const rt_workflow *wf, const char *user, json_t *payload,
 rt_outcome rt_cli_execute(const rt_workflow *wf, rt_store *st, json_t *rec, const rt_cli_opts *o,
                           bool sleep_in_process)
 {
+    const rt_workflow *own = rt_host_run_workflow(rec);    /* a project runs each run with its workflow */
     rt_run_state run;
-    rt_run_init(&run, wf, st, rec);
+    rt_run_init(&run, own ? own : wf, st, rec);
     run.test_limits = o->test_limits;
     run.sleep_in_process = sleep_in_process;
     run.sleep_horizon_ms = RESUME_HORIZON_MS;
-    const char *user = json_string_value(json_object_get(rec, "user"));
-    json_t *urec = user ? rt_store_get_user(st, user) : NULL;
-    char buf[4096];
+    char buf[4096], why[700];
     run.state_dir = rt_users_state_dir(wf, o, buf, sizeof buf);
-    if (urec) {
+    /* the user may no longer run it (disabled, removed, disconnected since
+    ** it was accepted): it ends skipped, nothing sent */
+    rt_host_prep prep = rt_host_prepare_run(st, run.state_dir, &run, why, sizeof why);
+    if (prep != RT_HOST_READY) {
         char err[512];
-        run.secrets = rt_users_secrets(st, run.state_dir, urec, err, sizeof err);
-        if (!run.secrets) rt_log_emit(run.id, "warning", NULL, "%s", err);
-        json_decref(urec);
+        const char *status = prep == RT_HOST_SKIP ? "skipped" : "failed";
+        if (!rt_host_end_run(st, run.record, status, why, err, sizeof err)) {
+            rt_log_emit(run.id, "warning", NULL, "run not executed (%s), and not ended: %s", why, err);
+            rt_run_free(&run);
+            return RT_RUN_SKIPPED;
+        }
+        rt_log_emit(run.id, prep == RT_HOST_SKIP ? "warning" : "error",
+                    json_pack("{s:s, s:s, s:s}", "event", status, "workflow", run.wf->name, "reason", why),
+                    "run %s: %s (nothing was sent)", status, why);
+        rt_run_free(&run);
+        return prep == RT_HOST_SKIP ? RT_RUN_SKIPPED : RT_RUN_FAILED;
     }
     rt_outcome out = rt_exec_run(&run);
     if (out == RT_RUN_SUCCEEDED) rt_cli_print_output(run.output, o->test_limits);
@@ -413,7 +439,7 @@ rt_outcome rt_cli_execute(const rt_workflow *wf, rt_store *st, json_t *rec, cons
 /* Test Step: `run --step NAME --input FILE` in a scratch state (removed
 ** afterwards). secrets: the user's stored ones (NEW reference taken over)
 ** or NULL. */
-static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *payload, json_t *settings,
+int rt_cli_run_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *payload, json_t *settings,
                         json_t *secrets)
 {
     char err[1024];
@@ -467,7 +493,7 @@ static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *pay
     return rc;
 }
 
-static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
+int rt_cli_run(const rt_workflow *wf, const rt_cli_opts *o)
 {
     char err[1024];
     if (!o->step && o->input) return rt_cli_usage_error(wf, "%s needs --step NAME", "--input");
@@ -518,7 +544,7 @@ static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
     }
     if (o->step) {
         rt_store_close(st);
-        int rc = run_one_step(wf, o, payload, settings, secrets);
+        int rc = rt_cli_run_step(wf, o, payload, settings, secrets);
         json_decref(settings);
         json_decref(payload);
         return rc;
@@ -568,8 +594,9 @@ static bool resume_visit(json_t *rec, void *arg)
     const char *name = json_string_value(json_object_get(rec, "workflow"));
     const char *version = json_string_value(json_object_get(rec, "version"));
     const char *status = json_string_value(json_object_get(rec, "status"));
-    if (!id || !name || strcmp(name, r->wf->name) != 0) return true;
-    if (!version || strcmp(version, r->wf->version) != 0) {
+    const rt_workflow *own = rt_host_workflow(name);     /* one of this binary's workflows */
+    if (!id || !own) return true;
+    if (!version || strcmp(version, own->version) != 0) {
         json_t *l = json_object_get(r->other_versions, version ? version : "?");
         if (!l) json_object_set_new(r->other_versions, version ? version : "?", l = json_array());
         json_array_append_new(l, json_string(id));
@@ -763,115 +790,7 @@ static int cmd_resume(const rt_workflow *wf, const rt_cli_opts *o)
     return rc;
 }
 
-static const char *trigger_kind(rt_trigger_kind k)
-{
-    switch (k) {
-    case RT_TRIG_EVENT: return "event";
-    case RT_TRIG_REQUEST: return "request";
-    case RT_TRIG_SCHEDULE: return "schedule";
-    default: return "enabled";
-    }
-}
-
-static json_t *type_json(rt_type_text t)
-{
-    const json_t *p = t ? rt_type_parse(t) : NULL;
-    return p ? json_deep_copy(p) : json_string("json");
-}
-
-static bool count_version(json_t *run, void *arg)
-{
-    const char *v = json_string_value(json_object_get(run, "version"));
-    json_t *counts = arg;
-    if (v) json_object_set_new(counts, v, json_integer(json_integer_value(json_object_get(counts, v)) + 1));
-    return true;
-}
-
-/* Unfinished runs in the state (when there is one) by version: deploying a
-** new binary leaves the old version's runs for the old binary to finish. */
-static json_t *unfinished_by_version(const rt_workflow *wf, const rt_cli_opts *o)
-{
-    char buf[4096], path[4200];
-    snprintf(path, sizeof path, "%s/data.mdb", state_dir(wf, o, buf, sizeof buf));
-    json_t *counts = json_object();
-    if (access(path, F_OK) != 0) return counts;
-    rt_store *st = rt_cli_open_store_reader(wf, o);
-    if (!st) return counts;
-    static const char *const unfinished[] = { "queued", "running", "waiting", "interrupted" };
-    for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
-        rt_run_query q = { .status = unfinished[i] };
-        rt_store_scan_runs(st, &q, count_version, counts);
-    }
-    rt_store_close(st);
-    return counts;
-}
-
-static int cmd_info(const rt_workflow *wf, const rt_cli_opts *o)
-{
-    json_t *info = json_pack("{s:s, s:s?, s:s}", "name", wf->name, "description", wf->description, "version",
-                             wf->version);
-    json_t *trig = json_pack("{s:s, s:s?, s:s?, s:s?, s:o}", "kind", trigger_kind(wf->trigger), "event", wf->event,
-                             "cron", wf->cron, "zone", wf->zone, "schema", type_json(wf->trigger_schema));
-    json_object_set_new(info, "trigger", trig);
-    json_t *settings = json_array();
-    for (int i = 0; i < wf->nsettings; i++) {
-        const rt_setting *s = &wf->settings[i];
-        json_t *d = s->default_json ? json_loads(s->default_json, JSON_DECODE_ANY, NULL) : NULL;
-        json_array_append_new(settings, json_pack("{s:s, s:o, s:b, s:o?}", "name", s->name, "type",
-                                                  type_json(s->type), "required", !s->default_json, "default", d));
-    }
-    json_object_set_new(info, "settings", settings);
-    json_t *secrets = json_array();
-    for (int i = 0; i < wf->nsecrets; i++) json_array_append_new(secrets, json_string(wf->secrets[i]));
-    json_object_set_new(info, "secrets", secrets);
-    if (wf->output_type) json_object_set_new(info, "output", type_json(wf->output_type));
-    json_t *by_version = unfinished_by_version(wf, o);
-    json_int_t mine = json_integer_value(json_object_get(by_version, wf->version));
-    json_object_del(by_version, wf->version);
-    json_object_set_new(info, "unfinished", json_integer(mine));
-    json_object_set_new(info, "unfinished_other_versions", by_version);   /* version -> count */
-
-    if (o->json) {
-        char *t = json_dumps(info, JSON_INDENT(2));
-        printf("%s\n", t);
-        free(t);
-    } else {
-        printf("workflow  %s%s%s\n", wf->name, wf->description ? " - " : "", wf->description ? wf->description : "");
-        printf("version   %s\n", wf->version);
-        printf("trigger   %s", trigger_kind(wf->trigger));
-        if (wf->event) printf(" \"%s\"", wf->event);
-        if (wf->cron) printf(" \"%s\"%s%s", wf->cron, wf->zone ? " " : "", wf->zone ? wf->zone : "");
-        printf("\n");
-        char tn[2048];
-        if (wf->trigger_schema && rt_type_parse(wf->trigger_schema)) {
-            rt_type_name(rt_type_parse(wf->trigger_schema), tn, sizeof tn);
-            printf("payload   %s\n", tn);
-        }
-        printf("settings %s\n", wf->nsettings ? "" : " (none)");
-        for (int i = 0; i < wf->nsettings; i++) {
-            const rt_setting *s = &wf->settings[i];
-            const json_t *t = rt_type_parse(s->type);
-            if (t) rt_type_name(t, tn, sizeof tn);
-            printf("  %-20s %s%s%s\n", s->name, t ? tn : "json", s->default_json ? " = " : " (required)",
-                   s->default_json ? s->default_json : "");
-        }
-        printf("secrets %s\n", wf->nsecrets ? "" : " (none)");
-        for (int i = 0; i < wf->nsecrets; i++) {
-            char var[200];
-            printf("  %-20s %s\n", wf->secrets[i], rt_env_name(var, sizeof var, "FLOW_SECRET_", wf->secrets[i], ""));
-        }
-        printf("unfinished %lld run%s of this version", (long long)mine, mine == 1 ? "" : "s");
-        const char *v;
-        json_t *n;
-        json_object_foreach(by_version, v, n)
-            printf("; %lld of version %s (its own binary's `resume` finishes them)", (long long)json_integer_value(n), v);
-        printf("\n");
-    }
-    json_decref(info);
-    return RT_EXIT_OK;
-}
-
-int rt_main(const rt_workflow *wf, int argc, char **argv)
+int rt_cli_main(const rt_workflow *wf, int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "serve") == 0) return rt_serve_main(wf, argc - 1, argv + 1);   /* rt_serve.c */
     rt_cli_opts o;
@@ -885,14 +804,17 @@ int rt_main(const rt_workflow *wf, int argc, char **argv)
     rt_owner_set_cmd(strcmp(o.cmd, "resume") == 0 || strcmp(o.cmd, "retry") == 0 || strcmp(o.cmd, "users") == 0
                          ? o.cmd : "run");      /* who owns the runs it executes, in messages */
     rt_exec_install_signals();     /* libcurl is initialised at the first request: ~2 MB less RSS without */
-    if (strcmp(o.cmd, "run") == 0) rc = cmd_run(wf, &o);
+    if (strcmp(o.cmd, "run") == 0) rc = rt_host_cli_run(wf, &o);          /* rt_host_cli.c */
     else if (strcmp(o.cmd, "resume") == 0) rc = cmd_resume(wf, &o);
-    else if (strcmp(o.cmd, "info") == 0) rc = cmd_info(wf, &o);
+    else if (strcmp(o.cmd, "info") == 0) rc = rt_host_cli_info(wf, &o);
+    else if (strcmp(o.cmd, "connect") == 0 || strcmp(o.cmd, "disconnect") == 0 ||
+             strcmp(o.cmd, "workflows") == 0)
+        rc = rt_host_cli_cmd(wf, &o);
     else if (strcmp(o.cmd, "history") == 0) rc = rt_ops_history(wf, &o);
     else if (strcmp(o.cmd, "show") == 0) rc = rt_ops_show(wf, &o);
     else if (strcmp(o.cmd, "retry") == 0) rc = rt_ops_retry(wf, &o);
     else if (strcmp(o.cmd, "prune") == 0) rc = rt_ops_prune(wf, &o);
-    else if (strcmp(o.cmd, "users") == 0) rc = rt_users_cmd(wf, &o);
+    else if (strcmp(o.cmd, "users") == 0) rc = rt_host_cli_users(wf, &o);
     else rc = rt_cli_usage_error(wf, "unknown command '%s'", o.cmd);
     fflush(stdout);
     fflush(stderr);

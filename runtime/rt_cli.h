@@ -34,6 +34,11 @@ typedef struct rt_cli_opts {
     const char *input;          /* run --input FILE (Test Step) */
     const char *secret_args[RT_CLI_MAX_SECRETS];  /* users set --secret NAME=VALUE|NAME=@FILE */
     int nsecret_args;
+    const char *arg2;           /* connect/disconnect USER INTEGRATION */
+    const char *workflow;       /* --workflow NAME (run, users enable/disable) */
+    const char *event_name;     /* run --name EVENT (a project's event trigger) */
+    const char *field_args[RT_CLI_MAX_SECRETS];   /* connect --field NAME=VALUE */
+    int nfield_args;
     int limit;
     bool limit_set;
     bool json;
@@ -43,6 +48,19 @@ typedef struct rt_cli_opts {
     bool no_wait;               /* resume --no-wait */
     bool disabled;              /* users set --disabled */
 } rt_cli_opts;
+
+/* The command line of a job binary, as wf (a project's face: its only
+** workflow, or one named after the project) sees it: rt_project_main
+** (rt_host_cli.c) calls it after setting the project. */
+int rt_cli_main(const rt_workflow *wf, int argc, char **argv);
+/* `run` of one workflow without a project's fan-out: development runs
+** (no --user) and Test Step. */
+int rt_cli_run(const rt_workflow *wf, const rt_cli_opts *o);
+
+/* Test Step (`run --step NAME --input FILE`) of wf in a scratch state;
+** payload and settings borrowed, secrets (the user's, or NULL) taken over. */
+int rt_cli_run_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *payload, json_t *settings,
+                    json_t *secrets);
 
 /* Opens the state directory of the options (prints why not): NULL on error.
 ** Warns once when the state can be read by other users. */

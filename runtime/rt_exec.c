@@ -472,6 +472,8 @@ void rt_run_free(rt_run_state *run)
     json_decref(run->output);
     json_decref(run->info);
     json_decref(run->secrets);
+    json_decref(run->base_urls);
+    json_decref(run->retired);
     json_decref(run->step_outputs);
     json_decref(run->inputs_used);
     free(run->input_error);
@@ -933,13 +935,38 @@ const char *rt_run_getenv(const rt_run_state *run, const char *var)
     return getenv(var);
 }
 
-/* An integration's base URL, FLOW_<NAME>_BASE_URL first. */
-static const char *integ_base(const rt_run_state *run, const rt_integration *in)
+/* An integration's base URL: the user's connection's, else
+** FLOW_<NAME>_BASE_URL (deployment-wide), else the declared one. */
+const char *rt_run_integ_base(rt_run_state *run, const rt_integration *in)
 {
     if (!in) return NULL;
+    if (run->base_urls) {
+        pthread_mutex_lock(&run->lock);
+        const char *conn = json_string_value(json_object_get(run->base_urls, in->name));
+        pthread_mutex_unlock(&run->lock);
+        if (conn && *conn) return conn;
+    }
     char var[160];
     const char *e = rt_run_getenv(run, rt_env_name(var, sizeof var, "FLOW_", in->name, "_BASE_URL"));
     return e && *e ? e : in->base_url;
+}
+
+void rt_run_set_base_url(rt_run_state *run, const char *integ, const char *url)
+{
+    pthread_mutex_lock(&run->lock);
+    if (!run->base_urls) run->base_urls = json_object();
+    json_t *old = json_object_get(run->base_urls, integ);
+    if (old) {
+        if (!run->retired) run->retired = json_array();
+        json_array_append(run->retired, old);  /* a reader may hold its string */
+    }
+    json_object_set_new(run->base_urls, integ, json_string(url));
+    pthread_mutex_unlock(&run->lock);
+}
+
+static const char *integ_base(rt_run_state *run, const rt_integration *in)
+{
+    return rt_run_integ_base(run, in);
 }
 
 static json_t *secret_value(rt_ctx *c, const char *name);
@@ -963,11 +990,14 @@ static bool integ_base_ok(const rt_integration *in, const char *base, char **err
     char origin[RT_HTTP_ORIGIN_MAX];
     if (rt_http_is_absolute(base) && rt_http_origin(base, origin, sizeof origin) && !strpbrk(base, "?#")) return true;
     char var[160];
-    bool from_env = base != in->base_url;
+    rt_env_name(var, sizeof var, "FLOW_", in->name, "_BASE_URL");
+    const char *env = getenv(var);
+    bool from_env = base != in->base_url && env && strcmp(env, base) == 0;
+    bool from_conn = base != in->base_url && !from_env;
     *err = rt_xprintf("the base URL of integration '%s' ('%s'%s%s) must be an absolute http:// or https:// URL "
                       "without a query or fragment",
-                      in->name, base, from_env ? ", from " : "",
-                      from_env ? rt_env_name(var, sizeof var, "FLOW_", in->name, "_BASE_URL") : "");
+                      in->name, base, from_env ? ", from " : from_conn ? ", from the user's connection" : "",
+                      from_env ? var : "");
     return false;
 }
 
@@ -2315,7 +2345,9 @@ char *rt_run_secret(rt_run_state *run, const char *name)
     char *copy = v ? rt_xstrdup(v) : NULL;
     pthread_mutex_unlock(&run->lock);
     char var[200];
-    if (!copy && (v = rt_run_getenv(run, rt_env_name(var, sizeof var, "FLOW_SECRET_", name, "")))) copy = rt_xstrdup(v);
+    /* the operator's FLOW_SECRET_* are for runs without a user (development) */
+    if (!copy && !run->user_run && (v = rt_run_getenv(run, rt_env_name(var, sizeof var, "FLOW_SECRET_", name, ""))))
+        copy = rt_xstrdup(v);
     /* flowc test: requests are mocked, so a secret the test does not give
     ** (DESIGN's own example leaves out slack_token) reads as a placeholder */
     if (!copy && run->test_mode) copy = rt_xprintf("test-%s", name);
@@ -2339,7 +2371,11 @@ static json_t *secret_value(rt_ctx *c, const char *name)
         char var[200];
         rt_env_name(var, sizeof var, "FLOW_SECRET_", name, "");
         const char *user = json_string_value(json_object_get(c->run->record, "user"));
-        if (user)
+        if (user && c->run->user_run)
+            rt_ctx_raise(c, 0, "secret '%s' is not set for user %s (store it with `users set %s --secret %s=...`, "
+                         "or `connect %s INTEGRATION --secret %s=...` for an integration's)", name, user, user, name,
+                         user, name);
+        else if (user)
             rt_ctx_raise(c, 0, "secret '%s' is not set (store it with `users set %s --secret %s=...`, or set %s)",
                          name, user, name, var);
         else

@@ -23,7 +23,8 @@ typedef enum rt_outcome {
                                    has ended (error says which; rt_owner.h) */
 } rt_outcome;
 
-typedef struct rt_run_state {
+typedef struct rt_run_state rt_run_state;
+struct rt_run_state {
     const rt_workflow *wf;
     rt_store *store;
     char id[RT_RUN_ID_LEN + 1];
@@ -56,6 +57,18 @@ typedef struct rt_run_state {
                                    replaces tokens while fanout items read them) */
     const char *state_dir;      /* borrowed or NULL: the state directory, whose key seals
                                    tokens an OAuth2 refresh stores for the run's user */
+    bool user_run;              /* a user's run (rt_host_prepare_run): its secrets are its
+                                   user's and connections' only, never FLOW_SECRET_* */
+    json_t *base_urls;          /* owned or NULL: integration -> its connection's base URL
+                                   (before FLOW_<NAME>_BASE_URL); guarded by lock; a value
+                                   replaced is kept in retired, so a pointer read stays valid */
+    json_t *retired;            /* owned or NULL */
+    /* A user's run (set by rt_host_prepare_run): its OAuth2 tokens live in
+    ** the user's connection, shared by every workflow. NULL: the user's
+    ** secrets as `users set` stored them (rt_users.h). */
+    char *(*conn_newer_token)(rt_run_state *run, const rt_integration *in, const char *stale);
+    bool (*conn_store)(rt_run_state *run, const rt_integration *in, const json_t *secrets, const json_t *fields,
+                       char *err, size_t n);
 
     /* Test Step (`run --step NAME --input FILE`): only steps named
     ** only_step execute; every other step takes its output from
@@ -78,7 +91,7 @@ typedef struct rt_run_state {
                                    the final record is set, before the context is
                                    freed: a test's expects read its step results */
     void *on_finish_arg;
-} rt_run_state;
+};
 
 /* An environment variable as the run sees it: in test mode only the test's
 ** own env/secret lines, never the process environment. */
@@ -88,6 +101,12 @@ const char *rt_run_getenv(const rt_run_state *run, const char *var);
 char *rt_run_secret(rt_run_state *run, const char *name);
 /* Replaces (or adds) the run's copy of a secret, registered for redaction. */
 void rt_run_set_secret(rt_run_state *run, const char *name, const char *value);
+/* The base URL of integration in for this run: its connection's (base_urls),
+** else FLOW_<NAME>_BASE_URL, else the declared one. Valid for the run. */
+const char *rt_run_integ_base(rt_run_state *run, const rt_integration *in);
+/* Sets integration's connection base URL for the rest of the run (an
+** OAuth2 token response's instance_url). */
+void rt_run_set_base_url(rt_run_state *run, const char *integ, const char *url);
 
 /* Initialises a run over a run record (NEW reference taken over). */
 void rt_run_init(rt_run_state *run, const rt_workflow *wf, rt_store *st, json_t *record);

@@ -5,6 +5,8 @@
 #include "rt_ops.h"
 
 #include "rt_log.h"
+#include "rt_host.h"
+#include "rt_host_conn.h"
 #include "rt_owner.h"
 #include "rt_store.h"
 #include "rt_users.h"
@@ -62,7 +64,8 @@ static bool parse_since(const rt_workflow *wf, const rt_cli_opts *o, int64_t *si
 
 static bool valid_status(const char *s)
 {
-    static const char *const all[] = { "queued", "running", "waiting", "succeeded", "failed", "interrupted" };
+    static const char *const all[] = { "queued", "running", "waiting", "succeeded", "failed", "interrupted",
+                                        "skipped" };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (strcmp(all[i], s) == 0) return true;
     return false;
@@ -95,7 +98,7 @@ static bool history_visit(json_t *r, void *arg)
         return h->limit <= 0 || (int)json_array_size(h->rows) < h->limit;
     }
     const char *name = str(r, "workflow");
-    if (name && strcmp(name, h->wf->name) != 0) return true;
+    if (name && !rt_host_workflow(name)) return true;      /* a workflow this binary does not hold */
     json_t *row = json_object();
     static const char *const keys[] = { "id", "user", "status", "attempt", "version", "source", "failed_step",
                                         "error" };
@@ -245,16 +248,22 @@ static void print_field(const char *indent, const char *label, json_t *v)
 /* Registers every secret this run may have used, for redaction. */
 static void register_secrets(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, const json_t *run)
 {
-    for (int i = 0; i < wf->nsecrets; i++) {
+    const rt_workflow *own = rt_host_run_workflow(run);
+    const rt_workflow *w = own ? own : wf;
+    for (int i = 0; i < w->nsecrets; i++) {
         char var[200];
-        rt_redact_add(getenv(rt_env_name(var, sizeof var, "FLOW_SECRET_", wf->secrets[i], "")));
+        rt_redact_add(getenv(rt_env_name(var, sizeof var, "FLOW_SECRET_", w->secrets[i], "")));
     }
     const char *user = str(run, "user");
     json_t *urec = user ? rt_store_get_user(st, user) : NULL;
     if (urec) {
         char err[256], buf[4096];
-        json_t *sec = rt_users_secrets(st, rt_users_state_dir(wf, o, buf, sizeof buf), urec, err, sizeof err);
-        json_decref(sec);       /* registered; the values themselves are not needed */
+        json_t *base_urls = NULL;
+        /* the user's own and their connections' (registered; the values are not needed) */
+        json_t *sec = rt_host_open_credentials(st, rt_users_state_dir(wf, o, buf, sizeof buf), urec, w, &base_urls, err,
+                                               sizeof err);
+        json_decref(sec);
+        json_decref(base_urls);
         json_decref(urec);
     }
 }
@@ -454,24 +463,29 @@ static int retry_one(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, 
         json_decref(rec);
         return RT_EXIT_USAGE;
     }
-    if (!version || strcmp(version, wf->version) != 0) {
+    const rt_workflow *own = rt_host_run_workflow(rec);    /* the run's workflow, in a project */
+    if (!own) {
+        fprintf(stderr, "%s: run %s is of workflow '%s', which this binary does not hold\n", wf->name, id,
+                str(rec, "workflow") ? str(rec, "workflow") : "?");
+        json_decref(rec);
+        return RT_EXIT_USAGE;
+    }
+    if (!version || strcmp(version, own->version) != 0) {
         fprintf(stderr, "%s: run %s was made by version %s: retry it with the binary of version %s (this one is %s)\n",
-                wf->name, id, version ? version : "?", version ? version : "?", wf->version);
+                wf->name, id, version ? version : "?", version ? version : "?", own->version);
         json_decref(rec);
         return RT_EXIT_USAGE;
     }
     const char *user = str(rec, "user");
-    if (user) {
-        json_t *u = rt_users_get_enabled(st, wf, user, err, sizeof err);
-        json_t *users = u ? NULL : rt_store_list_users(st);
-        bool dev = !u && !json_array_size(users) && !strstr(err, "disabled");  /* as `run --user` */
-        json_decref(users);
-        if (!u && !dev) {
-            fprintf(stderr, "%s: cannot retry run %s: %s\n", wf->name, id, err);
+    if (user) {     /* the user must still be able to run it: refused, the run stays failed */
+        json_t *urec = rt_host_user_get(st, user);
+        const char *why = rt_host_ineligible(urec, user, own, false, err, sizeof err);
+        json_decref(urec);
+        if (why) {
+            fprintf(stderr, "%s: cannot retry run %s: %s\n", wf->name, id, why);
             json_decref(rec);
             return RT_EXIT_USAGE;
         }
-        json_decref(u);
     }
     json_t *steps = rt_store_get_steps(st, id);
     json_t *drop = records_to_drop(steps);
@@ -522,8 +536,9 @@ static bool retry_visit(json_t *r, void *arg)
 {
     retry_scan *s = arg;
     const char *name = str(r, "workflow"), *version = str(r, "version"), *id = str(r, "id");
-    if (!id || (name && strcmp(name, s->wf->name) != 0)) return true;
-    if (version && strcmp(version, s->wf->version) == 0) {
+    const rt_workflow *own = rt_host_workflow(name);
+    if (!id || (name && !own)) return true;
+    if (version && own && strcmp(version, own->version) == 0) {
         json_array_append_new(s->mine, json_string(id));
     } else {
         json_t *l = json_object_get(s->other, version ? version : "?");
@@ -620,7 +635,7 @@ int rt_ops_prune(const rt_workflow *wf, const rt_cli_opts *o)
     if (!st) return RT_EXIT_USAGE;
     int64_t cutoff = rt_now_ms() - age;
     /* finished runs unless a status is named */
-    static const char *const finished[] = { "succeeded", "failed" };
+    static const char *const finished[] = { "succeeded", "failed", "skipped" };
     const char *const *statuses = o->status ? &o->status : finished;
     size_t nstatuses = o->status ? 1 : 2;
     long long removed = 0;

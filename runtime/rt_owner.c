@@ -105,7 +105,8 @@ static json_t *claim_update(const json_t *stored, void *arg)
         rec = json_copy((json_t *)a->mine);        /* a new run */
     } else {
         const char *status = json_string_value(json_object_get(stored, "status"));
-        if (status && (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0)) {
+        if (status && (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 ||
+                       strcmp(status, "skipped") == 0)) {
             a->verdict = RT_CLAIM_ENDED;
             snprintf(a->msg, a->n, "run %s has %s meanwhile", a->id, status);
             return NULL;

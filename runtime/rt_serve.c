@@ -38,6 +38,10 @@
 #include "rt_cron.h"
 #include "rt_exec.h"
 #include "rt_crypto.h"
+#include "rt_host.h"
+#include "rt_host_accept.h"
+#include "rt_host_api.h"
+#include "rt_host_conn.h"
 #include "rt_log.h"
 #include "rt_owner.h"
 #include "rt_store.h"
@@ -120,11 +124,21 @@ static const double step_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 #define NBUCKETS (sizeof step_buckets / sizeof step_buckets[0])
 static const char *const step_kinds[] = { "request", "function", "fanout", "wait", "other" };
 #define NKINDS (sizeof step_kinds / sizeof step_kinds[0])
-static const unsigned http_codes[] = { 200, 202, 400, 401, 403, 404, 405, 413, 422, 500, 503, 0 };
+static const unsigned http_codes[] = { 200, 201, 202, 400, 401, 403, 404, 405, 410, 413, 422, 500, 503, 0 };
 #define NCODES (sizeof http_codes / sizeof http_codes[0])
 
-typedef struct serve {
+/* A workflow's `trigger schedule`. */
+typedef struct sched {
     const rt_workflow *wf;
+    rt_cron cron;
+    int64_t next_fire;          /* seconds; -1 when none */
+    bool next_catch_up;         /* next_fire is a missed fire (start-up catch-up) */
+    int fire_failures;          /* fires not stored in a row (a store failure) */
+    int64_t fire_retry_at;      /* rt_now_ms before which a failed fire is not tried again */
+} sched;
+
+typedef struct serve {
+    const rt_workflow *wf;      /* the project's face: its name names the state and the logs */
     serve_opts o;
     rt_store *st;
     char state_dir[4096];
@@ -159,13 +173,9 @@ typedef struct serve {
     pthread_t committer;
     bool committer_started;
 
-    /* trigger schedule: the next fire time (seconds), -1 when none */
-    bool scheduled;
-    rt_cron cron;
-    int64_t next_fire;
-    bool next_catch_up;         /* next_fire is a missed fire (start-up catch-up) */
-    int fire_failures;          /* fires not stored in a row (a store failure) */
-    int64_t fire_retry_at;      /* rt_now_ms before which a failed fire is not tried again */
+    /* trigger schedule: one per workflow that has one */
+    sched *scheds;
+    int nscheds;
 
     int64_t next_sweep;         /* rt_mono_ms of the next sweep */
 
@@ -178,7 +188,7 @@ typedef struct serve {
     long long accepted, replayed, batches, rejected_commits;
     long long store_stops;      /* executions a store failure stopped (the run goes on later) */
     long long swept;            /* runs the sweep queued after start-up */
-    long long finished[3];      /* succeeded, failed, interrupted */
+    long long finished[4];      /* succeeded, failed, interrupted, skipped */
     long long suspended;        /* runs that went to a durable wait */
     long long codes[NCODES];
     long long step_count[NKINDS][NBUCKETS + 1];
@@ -208,10 +218,9 @@ struct request {
     bool check_signature;       /* no bearer token: a webhook signed with the user's secret */
     /* an accept */
     bool hook;
-    json_t *record;             /* owned: the run record to commit (no id yet) */
+    rt_host_accept plan;        /* owned: the runs it starts, one per workflow (rt_host_accept.h) */
     char *user;                 /* owned, or NULL */
-    char *idem_key;             /* owned: the meta key of Idempotency-Key, or NULL */
-    char run_id[RT_RUN_ID_LEN + 1];
+    char run_id[RT_RUN_ID_LEN + 1];     /* a webhook's run */
     int64_t deadline;           /* webhook: rt_mono_ms when it answers 202 */
     request *next;              /* in the committer queue, then in the hook list */
 };
@@ -308,7 +317,9 @@ static int parse_opts(const rt_workflow *wf, int argc, char **argv, serve_opts *
         else if (strcmp(a, "--port-file") == 0) o->port_file = v;
         else if (strcmp(a, "--hook-secret") == 0) {
             bool declared = false;
-            for (int k = 0; k < wf->nsecrets; k++) declared |= strcmp(wf->secrets[k], v) == 0;
+            const rt_project *proj = rt_host_project();
+            for (int w = 0; w < proj->nworkflows; w++)
+                for (int k = 0; k < proj->workflows[w]->nsecrets; k++) declared |= strcmp(proj->workflows[w]->secrets[k], v) == 0;
             if (!declared) return usage_error(wf, "--hook-secret names a secret the workflow declares (secrets { ... }), not '%s'", v);
             o->hook_secret = v;
         }
@@ -716,7 +727,7 @@ static void resume_with(request *rq, unsigned status, json_t *body)
 
 static bool finished_status(const char *s)
 {
-    return s && (strcmp(s, "succeeded") == 0 || strcmp(s, "failed") == 0);
+    return rt_host_status_final(s);
 }
 
 /* A webhook's answer from its run's record: 200 with the output, 500
@@ -732,6 +743,9 @@ static void resume_from_record(request *rq, const json_t *rec)
         resume_with(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
                     json_pack("{s:O, s:s, s:O?}", "error", e ? e : json_string("failed"), "run_id", rq->run_id,
                               "failed_step", json_object_get(rec, "failed_step")));
+    } else if (status && strcmp(status, "skipped") == 0) {     /* its user may no longer run it */
+        resume_with(rq, MHD_HTTP_FORBIDDEN, json_pack("{s:O?, s:s, s:s}", "error", json_object_get(rec, "error"), "run_id",
+                                                      rq->run_id, "status", status));
     } else {
         resume_with(rq, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "run_id", rq->run_id, "status", status ? status : "queued"));
     }
@@ -806,40 +820,53 @@ static void store_worked(serve *sv);
 static void commit_batch(serve *sv, request *batch)
 {
     size_t n = 0;
-    for (request *r = batch; r; r = r->next) n++;
-    rt_store_write *w = rt_xcalloc(n, sizeof *w);
+    for (request *r = batch; r; r = r->next) n += (size_t)r->plan.nruns;
+    rt_store_write *w = rt_xcalloc(n + 1, sizeof *w);
     json_t *meta = json_object();
     size_t nw = 0, nreplayed = 0, nbatch_replayed = 0, nunknown = 0;
     for (request *r = batch; r; r = r->next) {
-        if (r->idem_key) {
-            json_t *seen = json_object_get(meta, r->idem_key);     /* earlier in this batch */
+        rt_host_accept *pl = &r->plan;
+        /* every run's Idempotency-Key first: one that cannot be looked up
+        ** refuses the request whole (503), before any of its runs is written */
+        for (int k = 0; k < pl->nruns && !r->idem_error; k++) {
+            rt_host_run_plan *it = &pl->runs[k];
+            it->replayed = it->replayed_in_batch = false;
+            if (!it->idem_key) continue;
+            json_t *seen = json_object_get(meta, it->idem_key);     /* earlier in this batch */
             json_t *stored = NULL;
             char lerr[256];
-            if (!seen && !rt_store_lookup_meta(sv->st, r->idem_key, &stored, lerr, sizeof lerr)) {
+            if (!seen && !rt_store_lookup_meta(sv->st, it->idem_key, &stored, lerr, sizeof lerr)) {
                 r->idem_error = rt_xstrdup(lerr);
-                nunknown++;
-                continue;               /* seen before or not: unknown, so not stored (503) */
+                break;
             }
             const char *id = json_string_value(seen ? seen : stored);
             if (id) {
-                snprintf(r->run_id, sizeof r->run_id, "%s", id);
-                r->replayed = true;
-                r->replayed_in_batch = seen != NULL;
-                if (seen) nbatch_replayed++;
-                else nreplayed++;
-                json_decref(stored);
-                continue;
+                snprintf(it->run_id, sizeof it->run_id, "%s", id);
+                it->replayed = true;
+                it->replayed_in_batch = seen != NULL;
             }
             json_decref(stored);
         }
-        rt_store_new_run_id(r->run_id);
-        json_object_set_new(r->record, "id", json_string(r->run_id));
-        if (r->idem_key) {
-            json_object_set_new(meta, r->idem_key, json_string(r->run_id));
-            json_object_set_new(r->record, "idem_key", json_string(r->idem_key));   /* pruned with the run */
+        if (r->idem_error) {
+            nunknown++;
+            continue;                   /* seen before or not: unknown, so not stored (503) */
         }
-        rt_owner_stamp(r->record);      /* this serve's to run: a `resume` beside it leaves it alone */
-        w[nw++] = (rt_store_write){ .run_id = r->run_id, .run = r->record };
+        for (int k = 0; k < pl->nruns; k++) {
+            rt_host_run_plan *it = &pl->runs[k];
+            if (it->replayed) {
+                if (it->replayed_in_batch) nbatch_replayed++;
+                else nreplayed++;
+                continue;
+            }
+            rt_store_new_run_id(it->run_id);
+            json_object_set_new(it->record, "id", json_string(it->run_id));
+            if (it->idem_key) {
+                json_object_set_new(meta, it->idem_key, json_string(it->run_id));
+                json_object_set_new(it->record, "idem_key", json_string(it->idem_key));   /* pruned with the run */
+            }
+            rt_owner_stamp(it->record);     /* this serve's to run: a `resume` beside it leaves it alone */
+            w[nw++] = (rt_store_write){ .run_id = it->run_id, .run = it->record };
+        }
     }
     char err[512] = "";
     bool ok = nw == 0 || rt_store_commit_many(sv->st, w, nw, json_object_size(meta) ? meta : NULL, err, sizeof err);
@@ -862,23 +889,37 @@ static void commit_batch(serve *sv, request *batch)
 
     for (request *r = batch, *next; r; r = next) {
         next = r->next;
-        char id[RT_RUN_ID_LEN + 1];
-        memcpy(id, r->run_id, sizeof id);
+        rt_host_accept *pl = &r->plan;
+        /* what to queue once answered (the request may be freed then) */
+        int nfresh = 0;
+        char (*fresh)[RT_RUN_ID_LEN + 1] = rt_xcalloc((size_t)pl->nruns + 1, sizeof *fresh);
+        bool prior = true;      /* every run is a replay of one stored before this batch */
+        for (int k = 0; k < pl->nruns; k++) {
+            prior &= pl->runs[k].replayed && !pl->runs[k].replayed_in_batch;
+            if (ok && !r->idem_error && !pl->runs[k].replayed) memcpy(fresh[nfresh++], pl->runs[k].run_id, RT_RUN_ID_LEN + 1);
+        }
         char *user = r->user ? rt_xstrdup(r->user) : NULL;
-        bool stored = !r->idem_error && (ok || (r->replayed && !r->replayed_in_batch));
-        bool fresh = ok && !r->replayed && !r->idem_error;
+        bool stored = !r->idem_error && (ok || prior);
+        r->replayed = rt_host_accept_replayed(pl);
         if (r->idem_error) {
             char *e = rt_xprintf("not accepted: the Idempotency-Key could not be looked up (%s); "
                                  "nothing was stored, send it again later (Retry-After)", r->idem_error);
+            r->replayed = false;
             resume_with(r, MHD_HTTP_SERVICE_UNAVAILABLE, json_pack("{s:s}", "error", e));
             free(e);
         } else if (!stored) {
             r->replayed = false;
             resume_with(r, refused, json_pack("{s:s}", "error", why));
+        } else if (r->hook && pl->nruns == 1) {
+            memcpy(r->run_id, pl->runs[0].run_id, sizeof r->run_id);
+            hook_wait(sv, r);           /* before the run can end */
+        } else {
+            unsigned status;
+            json_t *answer = rt_host_accept_answer(pl, &status);
+            resume_with(r, status, answer);
         }
-        else if (r->hook) hook_wait(sv, r);     /* before the run can end */
-        else resume_with(r, MHD_HTTP_ACCEPTED, json_pack("{s:s}", "run_id", id));
-        if (fresh) queue_push(sv, id, user, true);
+        for (int k = 0; k < nfresh; k++) queue_push(sv, fresh[k], user, true);
+        free(fresh);
         free(user);
     }
     free(why);
@@ -1024,7 +1065,8 @@ static void execute(serve *sv, const char *id)
     }
     const char *status = json_string_value(json_object_get(rec, "status"));
     const char *version = json_string_value(json_object_get(rec, "version"));
-    if (!status || finished_status(status) || !version || strcmp(version, sv->wf->version) != 0) {
+    const rt_workflow *own = rt_host_run_workflow(rec);    /* the run's workflow, in a project */
+    if (!status || finished_status(status) || !own || !version || strcmp(version, own->version) != 0) {
         json_decref(rec);
         held_release(sv, id);
         return;
@@ -1032,21 +1074,33 @@ static void execute(serve *sv, const char *id)
     /* the claim (rt_exec_run) raises the attempt of a run an earlier process started */
     const char *u = json_string_value(json_object_get(rec, "user"));
     char *user = u ? rt_xstrdup(u) : NULL;
-    json_t *secrets = NULL;
-    if (user) {
-        json_t *urec = rt_store_get_user(sv->st, user);
-        char err[512];
-        if (urec && json_object_size(json_object_get(urec, "secrets"))) {
-            secrets = rt_users_secrets(sv->st, sv->state_dir, urec, err, sizeof err);
-            if (!secrets) rt_log_emit(id, "warning", NULL, "%s", err);
-        }
-        json_decref(urec);
-    }
     rt_run_state run;
-    rt_run_init(&run, sv->wf, sv->st, rec);
+    rt_run_init(&run, own, sv->st, rec);
     run.sleep_in_process = false;       /* a waiting run holds no worker */
-    run.secrets = secrets;
     run.state_dir = sv->state_dir;
+    /* checked again as it starts: a user disabled, removed or disconnected
+    ** since the accept gets nothing sent; the run ends skipped */
+    char why[700];
+    rt_host_prep prep = rt_host_prepare_run(sv->st, sv->state_dir, &run, why, sizeof why);
+    if (prep != RT_HOST_READY) {
+        char err[512];
+        const char *end = prep == RT_HOST_SKIP ? "skipped" : "failed";
+        if (rt_host_end_run(sv->st, run.record, end, why, err, sizeof err)) {
+            rt_log_emit(id, prep == RT_HOST_SKIP ? "warning" : "error",
+                        json_pack("{s:s, s:s, s:s}", "event", end, "workflow", own->name, "reason", why),
+                        "run %s: %s (nothing was sent)", end, why);
+            pthread_mutex_lock(&sv->mlock);
+            sv->finished[prep == RT_HOST_SKIP ? 3 : 1]++;
+            pthread_mutex_unlock(&sv->mlock);
+            hooks_finish(sv, id, run.record);
+        } else {
+            rt_log_emit(id, "warning", NULL, "run not executed (%s) nor ended: %s", why, err);
+        }
+        held_release(sv, id);
+        rt_run_free(&run);
+        free(user);
+        return;
+    }
     int64_t t0 = rt_now_ms();
     rt_outcome out = rt_exec_run(&run);
     if (out == RT_RUN_SKIPPED) {        /* another live process owns it (it said which), or it ended */
@@ -1169,11 +1223,12 @@ static void sweep(serve *sv, bool startup)
         const char *version = json_string_value(json_object_get(rec, "version"));
         const char *status = json_string_value(json_object_get(rec, "status"));
         const char *user = json_string_value(json_object_get(rec, "user"));
-        if (!rec || !name || strcmp(name, sv->wf->name) != 0 || !status || finished_status(status)) {
+        const rt_workflow *own = rt_host_workflow(name);
+        if (!rec || !own || !status || finished_status(status)) {
             json_decref(rec);           /* not ours, or ended since the scan */
             continue;
         }
-        if (!version || strcmp(version, sv->wf->version) != 0) {
+        if (!version || strcmp(version, own->version) != 0) {
             json_t *l = json_object_get(other_versions, version ? version : "?");
             if (!l) json_object_set_new(other_versions, version ? version : "?", l = json_array());
             json_array_append_new(l, json_string(id));
@@ -1223,87 +1278,97 @@ static void sweep(serve *sv, bool startup)
 
 /* ---- trigger schedule ---------------------------------------------------- */
 
-static json_t *user_settings(serve *sv, const char *user, unsigned *code, char *err, size_t n);
-
-/* One fire at T (seconds): a queued run per enabled user (one without a
-** user when none is stored), committed with meta "cron:last" = T in one
-** transaction, so a fire happens completely or not at all. False when it
-** was not stored (the caller tries again). */
-static bool schedule_fire(serve *sv, int64_t t, bool catch_up)
+/* The meta key of a schedule's last fire: "cron:last" for a project of
+** one (as before), "cron:last:WORKFLOW" in a project. */
+static void cron_key(const sched *sc, char *key, size_t n)
 {
-    const rt_workflow *wf = sv->wf;
-    json_t *users = rt_store_list_users(sv->st), *names = json_array();
+    const rt_project *p = rt_host_project();
+    if (p->nworkflows == 1) snprintf(key, n, "cron:last");
+    else snprintf(key, n, "cron:last:%s", sc->wf->name);
+}
+
+/* One fire of sc's workflow at T (seconds): a queued run per user who may
+** run it (rt_host_ineligible; none while it is undeployed), committed with
+** its "cron:last" in one transaction, so a fire happens completely or not
+** at all. False when it was not stored (the caller tries again). */
+static bool schedule_fire(serve *sv, sched *sc, int64_t t, bool catch_up)
+{
+    const rt_workflow *wf = sc->wf;
+    bool deployed = rt_host_deployed(sv->st, wf->name);
+    json_t *users = deployed ? rt_store_list_users(sv->st) : json_array();
+    size_t n = json_array_size(users);
+    rt_store_write *w = rt_xcalloc(n + 1, sizeof *w);
+    json_t *recs = json_array();
+    size_t nw = 0;
     size_t i;
     json_t *u;
     json_array_foreach(users, i, u) {
-        /* a damaged record goes on: user_settings says why it gets no run */
-        bool wanted = json_is_true(json_object_get(u, "enabled")) || rt_store_damaged(u);
-        if (wanted && json_is_string(json_object_get(u, "id")))
-            json_array_append(names, json_object_get(u, "id"));
-    }
-    if (!json_array_size(users)) json_array_append_new(names, json_null());
-    size_t n = json_array_size(names);
-    rt_store_write *w = rt_xcalloc(n + 1, sizeof *w);
-    json_t *recs = json_array();
-    char (*ids)[RT_RUN_ID_LEN + 1] = rt_xcalloc(n + 1, sizeof *ids);
-    size_t nw = 0;
-    int64_t now = rt_now_ms();
-    json_array_foreach(names, i, u) {
-        const char *user = json_string_value(u);
-        char err[512];
-        unsigned code;
-        json_t *settings = user_settings(sv, user, &code, err, sizeof err);
-        if (!settings) {
-            rt_log_emit(NULL, "warning", NULL, "schedule: no run for user %s: %s", user ? user : "-", err);
+        const char *user = json_string_value(json_object_get(u, "id"));
+        char why[700];
+        if (!user) continue;
+        json_t *legacy;
+        json_t *act = rt_host_activation(u, wf, &legacy);
+        bool wanted = act != NULL;
+        json_decref(legacy);
+        if (rt_host_ineligible(u, user, wf, false, why, sizeof why)) {
+            if (wanted) rt_log_emit(NULL, "info", NULL, "schedule %s: no run for user %s: %s", wf->name, user, why);
             continue;
         }
-        rt_store_new_run_id(ids[nw]);
+        json_t *settings = rt_host_run_settings(u, wf, why, sizeof why);
+        if (!settings) {
+            rt_log_emit(NULL, "warning", NULL, "schedule %s: no run for user %s: %s", wf->name, user, why);
+            continue;
+        }
         json_t *payload = json_object();
-        rt_cli_trigger_defaults(wf, payload, t * 1000);
-        json_t *rec = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:s, s:i, s:I, s:I, s:s, s:I, s:b}", "id", ids[nw],
-                                "workflow", wf->name, "version", wf->version, "user", user, "trigger", payload,
-                                "settings", settings, "status", "queued", "attempt", 1, "created", (json_int_t)now,
-                                "updated", (json_int_t)now, "source", "schedule", "scheduled_at",
-                                (json_int_t)(t * 1000), "catch_up", catch_up);
+        json_t *rec = rt_host_new_run(wf, user, payload, settings, "schedule");
+        json_decref(payload);
+        json_decref(settings);
+        json_object_set_new(rec, "scheduled_at", json_integer(t * 1000));
+        json_object_set_new(rec, "catch_up", json_boolean(catch_up));
+        rt_cli_trigger_defaults(wf, json_object_get(rec, "trigger"), t * 1000);
         rt_owner_stamp(rec);
         json_array_append_new(recs, rec);
-        w[nw] = (rt_store_write){ .run_id = ids[nw], .run = rec };
+        w[nw] = (rt_store_write){ .run_id = json_string_value(json_object_get(rec, "id")), .run = rec };
         nw++;
     }
-    json_t *meta = json_pack("{s:I}", "cron:last", (json_int_t)t);
+    char key[300];
+    cron_key(sc, key, sizeof key);
+    json_t *meta = json_pack("{s:I}", key, (json_int_t)t);
     char err[512], when[40];
     rt_format_time(t * 1000, when, sizeof when);
     bool ok = rt_store_commit_many(sv->st, w, nw, meta, err, sizeof err);
     if (!ok) {
-        rt_log_emit(NULL, "error", NULL, "schedule: the fire of %s was not stored (it is tried again): %s", when, err);
+        rt_log_emit(NULL, "error", NULL, "schedule %s: the fire of %s was not stored (it is tried again): %s", wf->name,
+                    when, err);
     } else {
-        rt_log_emit(NULL, "info", json_pack("{s:s, s:s, s:i, s:b}", "event", "schedule", "at", when, "runs", (int)nw,
-                                            "catch_up", catch_up),
-                    "schedule: %s%s: %zu run%s queued", catch_up ? "missed fire of " : "fire of ", when, nw,
-                    nw == 1 ? "" : "s");
-        for (size_t k = 0; k < nw; k++)
-            queue_push(sv, ids[k], json_string_value(json_object_get(json_array_get(recs, k), "user")), true);
+        rt_log_emit(NULL, "info", json_pack("{s:s, s:s, s:s, s:i, s:b}", "event", "schedule", "workflow", wf->name, "at",
+                                            when, "runs", (int)nw, "catch_up", catch_up),
+                    "schedule %s: %s%s: %zu run%s queued%s", wf->name, catch_up ? "missed fire of " : "fire of ", when,
+                    nw, nw == 1 ? "" : "s", deployed ? "" : " (undeployed: no runs)");
+        for (size_t k = 0; k < nw; k++) {
+            json_t *rec = json_array_get(recs, k);
+            queue_push(sv, json_string_value(json_object_get(rec, "id")), json_string_value(json_object_get(rec, "user")),
+                       true);
+        }
         pthread_mutex_lock(&sv->mlock);
         sv->fires++;
         pthread_mutex_unlock(&sv->mlock);
     }
     json_decref(meta);
     json_decref(recs);
-    json_decref(names);
     json_decref(users);
-    free(ids);
     free(w);
     return ok;
 }
 
 /* A fire that was not stored is tried again after 1 s, 2 s, ... 30 s;
 ** next_fire stays, so the latest fire due by then is the one stored. */
-static void schedule_failed(serve *sv)
+static void schedule_failed(sched *sc)
 {
     int64_t ms = 1000;
-    for (int i = 0; i < sv->fire_failures && ms < 30000; i++) ms *= 2;
-    sv->fire_failures++;
-    sv->fire_retry_at = rt_now_ms() + (ms > 30000 ? 30000 : ms);
+    for (int i = 0; i < sc->fire_failures && ms < 30000; i++) ms *= 2;
+    sc->fire_failures++;
+    sc->fire_retry_at = rt_now_ms() + (ms > 30000 ? 30000 : ms);
 }
 
 /* The latest fire time in (from, now], or -1: a bounded walk. */
@@ -1320,10 +1385,12 @@ static int64_t latest_fire(const rt_cron *c, int64_t from, int64_t now)
 
 /* At start-up: the fire missed while the process was down runs once (the
 ** latest one); then the next fire is the first after now. */
-static void schedule_start(serve *sv)
+static void schedule_start(serve *sv, sched *sc)
 {
     int64_t now = rt_now_ms() / 1000;
-    json_t *last = rt_store_get_meta(sv->st, "cron:last");
+    char key[300];
+    cron_key(sc, key, sizeof key);
+    json_t *last = rt_store_get_meta(sv->st, key);
     if (json_is_integer(last) && json_integer_value(last) < now) {
         int64_t from = json_integer_value(last), missed = -1;
         /* look back a minute, a day, a month, a year, 5 years: an
@@ -1331,43 +1398,47 @@ static void schedule_start(serve *sv)
         static const int64_t windows[] = { 60, 86400, 31 * 86400, 366 * 86400, 5 * 366 * 86400LL };
         for (size_t i = 0; i < sizeof windows / sizeof windows[0] && missed < 0; i++) {
             int64_t start = now - windows[i] > from ? now - windows[i] : from;
-            missed = latest_fire(&sv->cron, start, now);
+            missed = latest_fire(&sc->cron, start, now);
             if (start == from) break;
         }
-        if (missed >= 0 && !schedule_fire(sv, missed, true)) {
-            sv->next_fire = missed;     /* schedule_tick tries it again */
-            sv->next_catch_up = true;
-            schedule_failed(sv);
+        if (missed >= 0 && !schedule_fire(sv, sc, missed, true)) {
+            sc->next_fire = missed;     /* schedule_tick tries it again */
+            sc->next_catch_up = true;
+            schedule_failed(sc);
             json_decref(last);
             return;
         }
     }
     json_decref(last);
-    sv->next_fire = rt_cron_next(&sv->cron, now);
+    sc->next_fire = rt_cron_next(&sc->cron, now);
     char when[40] = "never";
-    if (sv->next_fire >= 0) rt_format_time(sv->next_fire * 1000, when, sizeof when);
-    rt_log_emit(NULL, "info", json_pack("{s:s, s:s, s:s, s:s}", "event", "schedule", "cron", sv->wf->cron, "zone",
-                                        sv->wf->zone ? sv->wf->zone : "UTC", "next", when),
-                "schedule \"%s\" in %s: next fire %s", sv->wf->cron, sv->wf->zone ? sv->wf->zone : "UTC", when);
+    if (sc->next_fire >= 0) rt_format_time(sc->next_fire * 1000, when, sizeof when);
+    const rt_workflow *wf = sc->wf;
+    rt_log_emit(NULL, "info", json_pack("{s:s, s:s, s:s, s:s, s:s}", "event", "schedule", "workflow", wf->name, "cron",
+                                        wf->cron, "zone", wf->zone ? wf->zone : "UTC", "next", when),
+                "schedule %s \"%s\" in %s: next fire %s", wf->name, wf->cron, wf->zone ? wf->zone : "UTC", when);
 }
 
 /* From the main loop: fires when due (once, for the latest due time, when
 ** the process fell behind by more than a period). */
 static void schedule_tick(serve *sv)
 {
-    if (!sv->scheduled || sv->next_fire < 0) return;
-    int64_t now_ms = rt_now_ms(), now = now_ms / 1000;
-    if (now < sv->next_fire || now_ms < sv->fire_retry_at) return;
-    int64_t t = sv->next_fire, late = latest_fire(&sv->cron, t, now);
-    if (late >= 0) t = late;
-    if (!schedule_fire(sv, t, sv->next_catch_up || t != sv->next_fire)) {
-        schedule_failed(sv);            /* not stored: not fired; tried again */
-        return;
+    for (int k = 0; k < sv->nscheds; k++) {
+        sched *sc = &sv->scheds[k];
+        if (sc->next_fire < 0) continue;
+        int64_t now_ms = rt_now_ms(), now = now_ms / 1000;
+        if (now < sc->next_fire || now_ms < sc->fire_retry_at) continue;
+        int64_t t = sc->next_fire, late = latest_fire(&sc->cron, t, now);
+        if (late >= 0) t = late;
+        if (!schedule_fire(sv, sc, t, sc->next_catch_up || t != sc->next_fire)) {
+            schedule_failed(sc);        /* not stored: not fired; tried again */
+            continue;
+        }
+        sc->fire_failures = 0;
+        sc->fire_retry_at = 0;
+        sc->next_catch_up = false;
+        sc->next_fire = rt_cron_next(&sc->cron, t > now ? t : now);
     }
-    sv->fire_failures = 0;
-    sv->fire_retry_at = 0;
-    sv->next_catch_up = false;
-    sv->next_fire = rt_cron_next(&sv->cron, t > now ? t : now);
 }
 
 /* ---- HTTP routes -------------------------------------------------------- */
@@ -1385,91 +1456,47 @@ static bool authorized(serve *sv, struct MHD_Connection *conn)
     return diff == 0;
 }
 
-/* The settings of user: defaults overridden by the stored ones. NULL with
-** an HTTP status and message when the user is disabled or lacks one. */
-static json_t *user_settings(serve *sv, const char *user, unsigned *code, char *err, size_t n)
-{
-    json_t *urec = user ? rt_store_get_user(sv->st, user) : NULL;
-    if (user && rt_store_damaged(urec)) {
-        snprintf(err, n, "user '%s''s record cannot be read (%s): store the user again, or restore the state from a "
-                 "backup", user, rt_store_damaged(urec));
-        *code = MHD_HTTP_INTERNAL_SERVER_ERROR;
-        json_decref(urec);
-        return NULL;
-    }
-    if (urec && !json_is_true(json_object_get(urec, "enabled"))) {
-        snprintf(err, n, "user '%s' is disabled", user);
-        *code = MHD_HTTP_FORBIDDEN;
-        json_decref(urec);
-        return NULL;
-    }
-    json_t *given = json_object_get(urec, "settings");
-    json_t *out = json_object();
-    for (int i = 0; i < sv->wf->nsettings; i++) {
-        const rt_setting *s = &sv->wf->settings[i];
-        json_t *v = json_object_get(given, s->name);
-        if (v) json_incref(v);
-        else if (s->default_json) v = json_loads(s->default_json, JSON_DECODE_ANY, NULL);
-        if (!v) {
-            snprintf(err, n, "user '%s' has no value for the required setting '%s' (`%s users set` stores it)",
-                     user ? user : "", s->name, sv->wf->name);
-            *code = 422;
-            json_decref(out);
-            json_decref(urec);
-            return NULL;
-        }
-        json_object_set_new(out, s->name, v);
-    }
-    json_decref(urec);
-    return out;
-}
-
-/* Validates the payload and hands the run to the committer; the
-** connection stays suspended until it is stored. */
-static enum MHD_Result accept_run(request *rq, const char *user, bool hook)
+/* Validates the request and builds its plan: the runs it starts, one per
+** workflow (rt_host_accept.h). Nothing is stored here, so a bad request
+** is refused before it joins a group commit and cannot fail another
+** client's accept. The plan goes to the committer; the connection stays
+** suspended until its runs are stored. hook: the webhook's workflow, or
+** NULL for an event. */
+static enum MHD_Result accept_run(request *rq, const char *user, const rt_workflow *hook, const char *event)
 {
     serve *sv = rq->sv;
-    const rt_workflow *wf = sv->wf;
     char err[1024];
-    json_t *payload;
+    if (!user)
+        return answer_error(rq, MHD_HTTP_BAD_REQUEST,
+                            hook ? "a webhook names its user: POST /hooks/WORKFLOW/USER (or X-Flow-User)"
+                                 : "X-Flow-User is required: every run belongs to a user (an id your application "
+                                   "chose; " RT_HOST_USER_RULE ")");
     /* the user goes into the run's record as a JSON string: bytes that are
     ** not UTF-8 would leave no record behind an accepted run */
-    if (user && !rt_utf8_valid(user, strlen(user)))
+    if (!rt_utf8_valid(user, strlen(user)))
         return answer_error(rq, MHD_HTTP_BAD_REQUEST, hook ? "the user in /hooks/USER is not valid UTF-8"
                                                            : "X-Flow-User is not valid UTF-8");
-    if (rq->body.len == 0) {
-        payload = json_object();
-    } else {
-        json_error_t je;
-        payload = json_loadb(rq->body.data, rq->body.len, JSON_DECODE_ANY, &je);
-        if (!payload) {
-            snprintf(err, sizeof err, "payload is not valid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
-            return answer_error(rq, MHD_HTTP_BAD_REQUEST, err);
-        }
-    }
-    if (wf->trigger_schema && !rt_type_check(wf->trigger_schema, payload, "payload", err, sizeof err)) {
-        json_decref(payload);
-        return answer_error(rq, MHD_HTTP_BAD_REQUEST, err);
+    if (!rt_host_valid_user(user, err, sizeof err)) {
+        char *msg = rt_xprintf("%s: %s", hook ? "the webhook's user" : "X-Flow-User", err);
+        enum MHD_Result ret = answer_error(rq, MHD_HTTP_BAD_REQUEST, msg);
+        free(msg);
+        return ret;
     }
     const char *idem = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Idempotency-Key");
-    if (idem && (!*idem || strlen(idem) > 256)) {
-        json_decref(payload);
+    if (idem && (!*idem || strlen(idem) > 256))
         return answer_error(rq, MHD_HTTP_BAD_REQUEST, "Idempotency-Key must be 1 to 256 bytes");
+    unsigned code = hook ? rt_host_accept_hook(sv->st, hook, user, rq->body.data, rq->body.len, idem, &rq->plan, err,
+                                               sizeof err)
+                         : rt_host_accept_event(sv->st, event, user, rq->body.data, rq->body.len, idem, &rq->plan, err,
+                                                sizeof err);
+    if (code) return answer_error(rq, code, err);
+    if (!rq->plan.nruns) {              /* every listener skipped it: nothing to store */
+        unsigned status;
+        json_t *answer = rt_host_accept_answer(&rq->plan, &status);
+        return answer_json(rq, status, answer);
     }
-    unsigned code = 0;
-    json_t *settings = user_settings(sv, user, &code, err, sizeof err);
-    if (!settings) {
-        json_decref(payload);
-        return answer_error(rq, code, err);
-    }
-    int64_t now = rt_now_ms();
-    rq->record = json_pack("{s:s, s:s, s:s?, s:o, s:o, s:s, s:i, s:I, s:I, s:s}", "workflow", wf->name, "version",
-                           wf->version, "user", user, "trigger", payload, "settings", settings, "status", "queued",
-                           "attempt", 1, "created", (json_int_t)now, "updated", (json_int_t)now, "source",
-                           hook ? "hook" : "event");
-    rq->user = user ? rt_xstrdup(user) : NULL;
-    rq->hook = hook;
-    if (idem) rq->idem_key = rt_xprintf("idem:%zu:%s:%s", user ? strlen(user) : 0, user ? user : "", idem);
+    rq->user = rt_xstrdup(user);
+    rq->hook = hook != NULL;
 
     pthread_mutex_lock(&sv->alock);
     if (sv->draining) {
@@ -1586,8 +1613,9 @@ static enum MHD_Result get_metrics(request *rq)
                       "flow_runs_finished_total{status=\"succeeded\"} %lld\n"
                       "flow_runs_finished_total{status=\"failed\"} %lld\n"
                       "flow_runs_finished_total{status=\"interrupted\"} %lld\n"
-                      "flow_runs_finished_total{status=\"waiting\"} %lld\n",
-                  sv->finished[0], sv->finished[1], sv->finished[2], sv->suspended);
+                      "flow_runs_finished_total{status=\"waiting\"} %lld\n"
+                      "flow_runs_finished_total{status=\"skipped\"} %lld\n",
+                  sv->finished[0], sv->finished[1], sv->finished[2], sv->suspended, sv->finished[3]);
     rt_buf_printf(&b, "# HELP flow_runs Unfinished runs of this version by status.\n# TYPE flow_runs gauge\n"
                       "flow_runs{status=\"queued\"} %zu\nflow_runs{status=\"running\"} %d\n"
                       "flow_runs{status=\"waiting\"} %zu\nflow_runs{status=\"store_retry\"} %zu\n"
@@ -1630,6 +1658,89 @@ static enum MHD_Result get_metrics(request *rq)
     return ret;
 }
 
+/* The workflow and user of POST /hooks/...: /hooks/WORKFLOW/USER,
+** /hooks/WORKFLOW with X-Flow-User, or (a project with one request
+** trigger) /hooks/USER as before. False with a message (404). */
+static bool hook_target(const char *url, struct MHD_Connection *conn, const rt_workflow **wf, const char **user,
+                        char *msg, size_t n)
+{
+    const rt_project *p = rt_host_project();
+    const char *rest = url + 7;
+    const char *slash = strchr(rest, '/');
+    char first[256];
+    size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+    snprintf(first, sizeof first, "%.*s", (int)(len < sizeof first ? len : sizeof first - 1), rest);
+    *wf = len < sizeof first ? rt_host_workflow(first) : NULL;
+    if (*wf) {
+        if ((*wf)->trigger != RT_TRIG_REQUEST) {
+            snprintf(msg, n, "workflow %s has no request trigger%s", (*wf)->name,
+                     (*wf)->trigger == RT_TRIG_EVENT ? " (it is an event trigger: POST /events/NAME)" : "");
+            return false;
+        }
+        if (slash && (!slash[1] || strchr(slash + 1, '/'))) {
+            snprintf(msg, n, "POST /hooks/WORKFLOW/USER names one user");
+            return false;
+        }
+        const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Flow-User");
+        *user = slash ? slash + 1 : h && *h ? h : NULL;
+        return true;
+    }
+    const rt_workflow *only = NULL;
+    int nreq = 0;
+    for (int i = 0; i < p->nworkflows; i++)
+        if (p->workflows[i]->trigger == RT_TRIG_REQUEST) only = p->workflows[i], nreq++;
+    if (nreq == 1 && !slash && *rest) {         /* /hooks/USER: the project's only webhook */
+        *wf = only;
+        *user = rest;
+        return true;
+    }
+    if (!nreq) {
+        if (p->nworkflows == 1)
+            snprintf(msg, n, "%s has no request trigger%s", p->workflows[0]->name,
+                     p->workflows[0]->trigger == RT_TRIG_EVENT ? " (it is an event trigger: POST /events/NAME)" : "");
+        else
+            snprintf(msg, n, "no workflow of this project has a request trigger");
+    } else if (!*rest || (nreq == 1 && slash)) {
+        snprintf(msg, n, "POST /hooks/USER names one user");
+    } else {
+        char *shown = rt_redact_shorten(first, 100);
+        char names[2048] = "";
+        for (int i = 0; i < p->nworkflows; i++)
+            if (p->workflows[i]->trigger == RT_TRIG_REQUEST)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "",
+                         p->workflows[i]->name);
+        snprintf(msg, n, "no request-trigger workflow '%s' (POST /hooks/WORKFLOW/USER; the project's: %s)", shown, names);
+        free(shown);
+    }
+    return false;
+}
+
+/* A `trigger enabled` run an activation through the API started: stored
+** (owned by this serve) and queued. */
+static void api_start_run(void *arg, json_t *rec)
+{
+    serve *sv = arg;
+    rt_owner_stamp(rec);
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    rt_store_write w = { .run_id = id, .run = rec };
+    char err[512];
+    if (!rt_store_commit(sv->st, &w, err, sizeof err))
+        rt_log_emit(id, "error", NULL, "the enabled run was not stored: %s", err);
+    else
+        queue_push(sv, id, json_string_value(json_object_get(rec, "user")), true);
+    json_decref(rec);
+}
+
+/* /api/... (rt_host_api.h), answered here on MHD's thread. */
+static enum MHD_Result api_request(request *rq, const char *path, const char *method)
+{
+    serve *sv = rq->sv;
+    rt_host_api_ctx c = { .st = sv->st, .state_dir = sv->state_dir, .start_run = api_start_run, .arg = sv };
+    unsigned status = 500;
+    json_t *answer = rt_host_api(&c, method, path, rq->body.data, rq->body.len, &status);
+    return answer_json(rq, status, answer);
+}
+
 static enum MHD_Result route(request *rq, const char *url, const char *method)
 {
     serve *sv = rq->sv;
@@ -1644,9 +1755,14 @@ static enum MHD_Result route(request *rq, const char *url, const char *method)
         pthread_mutex_lock(&sv->mlock);
         int other = sv->other_version;      /* the sweep updates it */
         pthread_mutex_unlock(&sv->mlock);
+        json_t *versions = json_object();
+        const rt_project *proj = rt_host_project();
+        for (int i = 0; i < proj->nworkflows; i++)
+            json_object_set_new(versions, proj->workflows[i]->name, json_string(proj->workflows[i]->version));
         return answer_json(rq, draining ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
-                           json_pack("{s:s, s:s, s:s, s:i}", "status", draining ? "draining" : "ok", "workflow",
-                                     wf->name, "version", wf->version, "other_version_runs", other));
+                           json_pack("{s:s, s:s, s:s, s:i, s:o}", "status", draining ? "draining" : "ok", "workflow",
+                                     wf->name, "version", wf->version, "other_version_runs", other, "workflows",
+                                     versions));
     }
     if (strcmp(url, "/metrics") == 0) {
         if (!get) return answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
@@ -1662,36 +1778,20 @@ static enum MHD_Result route(request *rq, const char *url, const char *method)
     }
     if (strncmp(url, "/events/", 8) == 0) {
         if (!post) return answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
-        if (wf->trigger != RT_TRIG_EVENT || !wf->event || strcmp(url + 8, wf->event) != 0) {
-            char *msg;
-            if (wf->trigger == RT_TRIG_EVENT && wf->event) {
-                char *asked = rt_redact_shorten(url + 8, 200);
-                msg = rt_xprintf("no event '%s' here: %s is triggered by event '%s'", asked, wf->name, wf->event);
-                free(asked);
-            } else {
-                msg = rt_xprintf("%s has no event trigger%s", wf->name,
-                                 wf->trigger == RT_TRIG_REQUEST ? " (it is a request trigger: POST /hooks/USER)" : "");
-            }
-            enum MHD_Result ret = answer_error(rq, MHD_HTTP_NOT_FOUND, msg);
-            free(msg);
-            return ret;
-        }
         const char *user = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "X-Flow-User");
-        return accept_run(rq, user && *user ? user : NULL, false);
+        return accept_run(rq, user && *user ? user : NULL, NULL, url + 8);
     }
     if (strncmp(url, "/hooks/", 7) == 0) {
         if (!post) return answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
-        const char *user = url + 7;
-        if (wf->trigger != RT_TRIG_REQUEST) {
-            char msg[300];
-            snprintf(msg, sizeof msg, "%s has no request trigger%s", wf->name,
-                     wf->trigger == RT_TRIG_EVENT ? " (it is an event trigger: POST /events/NAME)" : "");
-            return answer_error(rq, MHD_HTTP_NOT_FOUND, msg);
-        }
-        if (!*user || strchr(user, '/')) return answer_error(rq, MHD_HTTP_NOT_FOUND, "POST /hooks/USER names one user");
-        return accept_run(rq, user, true);
+        const rt_workflow *hwf;
+        const char *user;
+        char msg[600];
+        if (!hook_target(url, rq->conn, &hwf, &user, msg, sizeof msg)) return answer_error(rq, MHD_HTTP_NOT_FOUND, msg);
+        return accept_run(rq, user, hwf, NULL);
     }
-    return answer_error(rq, MHD_HTTP_NOT_FOUND, "no such endpoint (POST /events/NAME, POST /hooks/USER, GET /runs/ID, /healthz, /metrics)");
+    if (strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0) return api_request(rq, url + 4, method);
+    return answer_error(rq, MHD_HTTP_NOT_FOUND, "no such endpoint (POST /events/NAME, POST /hooks/WORKFLOW/USER, GET /runs/ID, "
+                                                "/api/users/ID, /api/workflows, /healthz, /metrics)");
 }
 
 /* X-Flow-Signature: sha256=HEX, the HMAC-SHA256 of the body under the
@@ -1777,7 +1877,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         snprintf(msg, sizeof msg, "request body over %ld bytes", sv->o.max_body);
         return answer_error(rq, MHD_HTTP_CONTENT_TOO_LARGE, msg);
     }
-    if (rq->check_signature && !signature_ok(rq, url + 7))
+    const rt_workflow *signed_wf;
+    const char *signer = NULL;
+    char why[600];
+    if (rq->check_signature && (!hook_target(url, conn, &signed_wf, &signer, why, sizeof why) || !signer ||
+                                !signature_ok(rq, signer)))
         return answer_error(rq, MHD_HTTP_UNAUTHORIZED, "the X-Flow-Signature does not match the body (HMAC-SHA256 with the user's secret)");
     return route(rq, url, method);
 }
@@ -1791,9 +1895,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!rq) return;
     rt_buf_free(&rq->body);
     free(rq->answer);
-    json_decref(rq->record);
+    rt_host_accept_free(&rq->plan);
     free(rq->user);
-    free(rq->idem_key);
     free(rq->idem_error);
     free(rq);
     *con_cls = NULL;
@@ -1865,6 +1968,7 @@ static void serve_free(serve *sv)
     free(sv->wakes);
     free(sv->held.slots);
     free(sv->workers);
+    free(sv->scheds);
     free(sv->token);
     pthread_mutex_destroy(&sv->qlock);
     pthread_cond_destroy(&sv->qcond);
@@ -1988,14 +2092,37 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
         serve_free(sv);
         return SERVE_EXIT_USAGE;
     }
-    if (wf->trigger == RT_TRIG_SCHEDULE) {     /* before any thread: the zone sets TZ */
-        if (!wf->cron || !rt_cron_parse(wf->cron, &sv->cron, err, sizeof err) ||
-            !rt_cron_set_zone(wf->zone, err, sizeof err)) {
-            fprintf(stderr, "%s: trigger schedule: %s\n", wf->name, wf->cron ? err : "no cron expression");
+    /* schedules: before any thread, since the zone sets TZ (one zone per process) */
+    const rt_project *proj = rt_host_project();
+    const char *zone = NULL, *zone_of = NULL;
+    for (int i = 0; i < proj->nworkflows; i++) {
+        const rt_workflow *w = proj->workflows[i];
+        if (w->trigger != RT_TRIG_SCHEDULE) continue;
+        sv->scheds = rt_xrealloc(sv->scheds, sizeof *sv->scheds * (size_t)(sv->nscheds + 1));
+        sched *sc = &sv->scheds[sv->nscheds++];
+        memset(sc, 0, sizeof *sc);
+        sc->wf = w;
+        sc->next_fire = -1;
+        if (!w->cron || !rt_cron_parse(w->cron, &sc->cron, err, sizeof err)) {
+            fprintf(stderr, "%s: trigger schedule of %s: %s\n", wf->name, w->name, w->cron ? err : "no cron expression");
             serve_free(sv);
             return SERVE_EXIT_USAGE;
         }
-        sv->scheduled = true;
+        const char *z = w->zone ? w->zone : "UTC";
+        if (zone && strcmp(zone, z) != 0) {
+            fprintf(stderr, "%s: the schedules of %s (%s) and %s (%s) are in different time zones: one serve keeps "
+                            "one zone (put them in one zone, or in separate projects)\n", wf->name, zone_of, zone,
+                    w->name, z);
+            serve_free(sv);
+            return SERVE_EXIT_USAGE;
+        }
+        zone = z;
+        zone_of = w->name;
+    }
+    if (zone && !rt_cron_set_zone(strcmp(zone, "UTC") == 0 ? NULL : zone, err, sizeof err)) {
+        fprintf(stderr, "%s: trigger schedule of %s: %s\n", wf->name, zone_of, err);
+        serve_free(sv);
+        return SERVE_EXIT_USAGE;
     }
     if (o->log_file && !open_log_file(o->log_file)) {
         fprintf(stderr, "%s: cannot open log file %s: %s\n", wf->name, o->log_file, strerror(errno));
@@ -2020,8 +2147,7 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
         serve_free(sv);
         return SERVE_EXIT_USAGE;
     }
-    if (wf->trigger == RT_TRIG_ENABLED)
-        rt_log_emit(NULL, "warning", NULL, "serve does not fire enabled triggers yet: it only runs queued and unfinished runs");
+    rt_host_migrate(sv->st, sv->state_dir);    /* user records of an earlier layout, once */
 
     rt_exec_install_signals();          /* SIGTERM/SIGINT: the engine and the main loop see it */
     struct sigaction hup = { 0 }, old_hup;
@@ -2033,7 +2159,7 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
     rt_owner_set_cmd("serve");
     sweep(sv, true);                    /* before accepting: the unfinished runs, then new ones */
     sv->next_sweep = rt_mono_ms() + SWEEP_MS;
-    if (sv->scheduled) schedule_start(sv);
+    for (int i = 0; i < sv->nscheds; i++) schedule_start(sv, &sv->scheds[i]);
     pthread_create(&sv->committer, NULL, committer_main, sv);
     sv->committer_started = true;
     unsigned pool = sv->o.workers > 4 ? 4 : 2;

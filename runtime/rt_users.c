@@ -35,7 +35,12 @@ static char *users_with_secrets(rt_store *st)
     size_t i;
     json_t *u;
     json_array_foreach(all, i, u) {
-        if (!json_object_size(json_object_get(u, "secrets"))) continue;
+        bool sealed = json_object_size(json_object_get(u, "secrets")) > 0;
+        const char *integ;
+        json_t *conn;
+        json_object_foreach(json_object_get(u, "connections"), integ, conn)
+            sealed |= json_object_size(json_object_get(conn, "secrets")) > 0;     /* rt_host_conn.c */
+        if (!sealed) continue;
         rt_buf_printf(&b, "%s%s", b.len ? ", " : "", json_string_value(json_object_get(u, "id")));
     }
     json_decref(all);
@@ -147,6 +152,14 @@ static bool user_key(rt_store *st, const char *state_dir, const json_t *rec, boo
         memset(key, 0, 32);
         return false;
     }
+    return true;
+}
+
+bool rt_users_key(rt_store *st, const char *state_dir, bool create, uint8_t key[32], char kid[17], char *err,
+                  size_t n)
+{
+    if (!store_key(st, state_dir, create, key, err, n)) return false;
+    key_id(key, kid);
     return true;
 }
 
@@ -323,7 +336,7 @@ bool rt_users_store_secrets(rt_store *st, const char *state_dir, const char *use
 
 static bool valid_user_id(const char *u)
 {
-    if (!*u || strlen(u) > 200) return false;
+    if (!*u || strlen(u) > 128) return false;       /* rt_host_valid_user: the one rule */
     for (const char *p = u; *p; p++)
         if (!isalnum((unsigned char)*p) && !strchr("_-.@+:", *p)) return false;
     return true;
@@ -596,7 +609,7 @@ int rt_users_cmd(const rt_workflow *wf, const rt_cli_opts *o)
     if (list && o->arg) return rt_cli_usage_error(wf, "users list takes no USER ('%s')", o->arg);
     if (!list && !o->arg) return rt_cli_usage_error(wf, "users %s needs a USER", sub);
     if (!list && !valid_user_id(o->arg))
-        return rt_cli_usage_error(wf, "a user id is letters, digits and _-.@+: (at most 200), not '%s'", o->arg);
+        return rt_cli_usage_error(wf, "a user id is letters, digits and _-.@+: (at most 128), not '%s'", o->arg);
     if (strcmp(sub, "set") != 0 && (o->settings || o->nsecret_args || o->disabled))
         return rt_cli_usage_error(wf, "--settings, --secret and --disabled go with `users set`, not `users %s`", sub);
     bool reads = list || strcmp(sub, "show") == 0;    /* a read-only state (a backup) lists its users */

@@ -40,6 +40,13 @@ json_t *rt_users_secrets(rt_store *st, const char *state_dir, const json_t *user
 bool rt_users_store_secrets(rt_store *st, const char *state_dir, const char *user, const json_t *values, char *err,
                             size_t n);
 
+/* The store key (32 bytes) and its id (16 hex digits): FLOW_SECRETS_KEY,
+** else STATE/secrets.key (made when create and no user has sealed
+** secrets yet). False with a message. Connections (rt_host_conn.c) seal
+** with it under their own associated data. */
+bool rt_users_key(rt_store *st, const char *state_dir, bool create, uint8_t key[32], char kid[17], char *err,
+                  size_t n);
+
 /* The state directory the options name (for the key file). */
 const char *rt_users_state_dir(const rt_workflow *wf, const rt_cli_opts *o, char *buf, size_t n);
 
