@@ -279,6 +279,8 @@ json_t *rt_cli_settings_of(const rt_workflow *wf, const json_t *base, const json
             json_incref(v);
         } else if (s->default_json) {
             v = json_loads(s->default_json, JSON_DECODE_ANY, NULL);
+        } else if (rt_type_optional(s->type)) {
+            v = json_null();            /* `T?` without a default: optional, null when not given */
         } else if (!need_all) {
             continue;
         } else {

@@ -413,14 +413,14 @@ int rt_host_cli_run(const rt_workflow *face, const rt_cli_opts *o)
         }
         payload = json_object();
     }
-    int rc = RT_EXIT_OK, ran = 0;
+    int rc = RT_EXIT_OK, ran = 0, skipped = 0;
     for (int i = 0; i < nt; i++) {
         const rt_workflow *wf = targets[i];
         char why[700];
         if (rt_host_ineligible(urec, o->user, wf, !rt_host_deployed(st, wf->name), why, sizeof why)) {
             rt_log_emit(NULL, "warning", json_pack("{s:s, s:s, s:s}", "event", "skipped", "workflow", wf->name, "reason", why),
                         "%s: skipped: %s (no run, nothing sent)", wf->name, why);
-            if (rc == RT_EXIT_OK) rc = RT_EXIT_USAGE;
+            skipped++;
             continue;
         }
         json_t *legacy;
@@ -464,7 +464,7 @@ int rt_host_cli_run(const rt_workflow *face, const rt_cli_opts *o)
         int r = rt_cli_exit_code(out);
         if (r == RT_EXIT_INTERRUPTED || (r > rc && rc != RT_EXIT_INTERRUPTED)) rc = r;
     }
-    (void)ran;
+    if (!ran && skipped && rc == RT_EXIT_OK) rc = RT_EXIT_USAGE;     /* nothing ran: the user may not run any */
     json_decref(payload);
     json_decref(urec);
     rt_store_close(st);

@@ -264,3 +264,10 @@ bool rt_type_check(rt_type_text type, const json_t *value, const char *what, cha
     if (!ok) put_msg(err, errlen, "%s%s%s", what ? what : "", what ? ": " : "", msg);
     return ok;
 }
+
+bool rt_type_optional(rt_type_text type)
+{
+    const json_t *t = type ? rt_type_parse(type) : NULL;
+    return json_is_array(t) && json_string_value(json_array_get(t, 0)) &&
+           strcmp(json_string_value(json_array_get(t, 0)), "opt") == 0;
+}

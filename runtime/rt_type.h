@@ -20,6 +20,8 @@ void rt_type_cache_free(void);
 ** writes "WHAT: field 'a.b[2]' expected int, got string \"x\"" into err
 ** (WHAT omitted when NULL). */
 bool rt_type_check(rt_type_text type, const json_t *value, const char *what, char *err, size_t errlen);
+/* Whether type is optional (`T?`): null is one of its values. */
+bool rt_type_optional(rt_type_text type);
 
 /* A readable name of a parsed type: "int", "[string]", "int?", "object". */
 void rt_type_name(const json_t *type, char *out, size_t n);
