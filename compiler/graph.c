@@ -462,13 +462,16 @@ static int graph_one(const char *file, const char *svg, const char *stdlib_dir)
             strbuf dot = { 0 };
             graph_write_dot(&prog, &dot);
             if (svg) {
-                char path[4200];
+                char *path = NULL;
                 if (svg[strlen(svg) - 1] == '/') {      /* a project: DIR/NAME.svg each */
-                    snprintf(path, sizeof path, "%s%s.svg", svg, prog.main->workflow ? prog.main->workflow : "workflow");
+                    const char *name = prog.main->workflow ? prog.main->workflow : "workflow";
+                    path = xmalloc(strlen(svg) + strlen(name) + 5);
+                    sprintf(path, "%s%s.svg", svg, name);
                     svg = path;
                 }
                 rc = render_svg(dot.data, svg) ? 0 : 1;
                 if (rc) fprintf(stderr, "flowc graph: dot could not render %s\n", svg);
+                free(path);
             } else {
                 fputs(dot.data, stdout);
                 rc = 0;

@@ -84,6 +84,26 @@ unsigned rt_host_accept_event(rt_store *st, const char *event, const char *user,
                               const char *idem, rt_host_accept *plan, char *err, size_t n)
 {
     memset(plan, 0, sizeof *plan);
+    unsigned code = rt_host_accept_listened(event, err, n);
+    if (code) return code;
+    const rt_project *p = rt_host_project();
+    json_t *payload = parse_payload(body, len, err, n);
+    if (!payload) return 400;
+    plan->skipped = json_array();
+    json_t *urec = rt_host_user_get(st, user);
+    for (int i = 0; i < p->nworkflows && !code; i++) {
+        const rt_workflow *wf = p->workflows[i];
+        if (wf->trigger != RT_TRIG_EVENT || !wf->event || strcmp(wf->event, event) != 0) continue;
+        code = plan_one(st, plan, wf, urec, user, payload, idem, "event", err, n);
+    }
+    json_decref(urec);
+    json_decref(payload);
+    if (code) rt_host_accept_free(plan);
+    return code;
+}
+
+unsigned rt_host_accept_listened(const char *event, char *err, size_t n)
+{
     const rt_project *p = rt_host_project();
     int listeners = 0;
     for (int i = 0; i < p->nworkflows; i++) {
@@ -109,20 +129,7 @@ unsigned rt_host_accept_event(rt_store *st, const char *event, const char *user,
         free(asked);
         return 404;
     }
-    json_t *payload = parse_payload(body, len, err, n);
-    if (!payload) return 400;
-    plan->skipped = json_array();
-    json_t *urec = rt_host_user_get(st, user);
-    unsigned code = 0;
-    for (int i = 0; i < p->nworkflows && !code; i++) {
-        const rt_workflow *wf = p->workflows[i];
-        if (wf->trigger != RT_TRIG_EVENT || !wf->event || strcmp(wf->event, event) != 0) continue;
-        code = plan_one(st, plan, wf, urec, user, payload, idem, "event", err, n);
-    }
-    json_decref(urec);
-    json_decref(payload);
-    if (code) rt_host_accept_free(plan);
-    return code;
+    return 0;
 }
 
 unsigned rt_host_accept_hook(rt_store *st, const rt_workflow *wf, const char *user, const char *body, size_t len,

@@ -37,6 +37,9 @@ typedef struct rt_host_accept {
 ** Every listener skipped is a plan of no runs (answered 200). */
 unsigned rt_host_accept_event(rt_store *st, const char *event, const char *user, const char *body, size_t len,
                               const char *idem, rt_host_accept *plan, char *err, size_t n);
+/* 0 when a workflow of the project listens to event, else 404 with a
+** message naming the events it has (checked before anything else). */
+unsigned rt_host_accept_listened(const char *event, char *err, size_t n);
 /* POST /hooks/WORKFLOW[/USER]: the same for one request-trigger workflow;
 ** 410 when it is undeployed, 403 when the user may not run it. */
 unsigned rt_host_accept_hook(rt_store *st, const rt_workflow *wf, const char *user, const char *body, size_t len,

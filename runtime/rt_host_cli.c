@@ -477,6 +477,7 @@ int rt_host_cli_run(const rt_workflow *face, const rt_cli_opts *o)
 ** its connection, the others are the user's own. */
 static bool split_secrets(const json_t *given, json_t **user_level, json_t **by_integ, char *err, size_t n)
 {
+    (void)err, (void)n;
     *user_level = json_object();
     *by_integ = json_object();
     const char *name;
@@ -485,15 +486,10 @@ static bool split_secrets(const json_t *given, json_t **user_level, json_t **by_
         const rt_integration *owner = NULL;
         for (int i = 0; i < rt_host_nintegrations() && !owner; i++) {
             const rt_integration *in = rt_host_integration_at(i);
-            if (rt_host_is_app_secret(in, name)) {
-                snprintf(err, n, "secret '%s' is an app credential of '%s' (the company's OAuth2 client, the same for "
-                         "every user): set it for the deployment (FLOW_SECRET_%s...), not per user", name, in->name,
-                         "");
-                json_decref(*user_level);
-                json_decref(*by_integ);
-                return false;
-            }
-            if ((in->secret && strcmp(in->secret, name) == 0) || (in->secret2 && strcmp(in->secret2, name) == 0))
+            /* an app credential (OAuth2 client) given per user stays the user's own: it
+            ** is used before the deployment's FLOW_SECRET_* */
+            if (!rt_host_is_app_secret(in, name) &&
+                ((in->secret && strcmp(in->secret, name) == 0) || (in->secret2 && strcmp(in->secret2, name) == 0)))
                 owner = in;
         }
         json_t *dst = *user_level;
@@ -618,7 +614,7 @@ static int users_set(const rt_workflow *face, const rt_cli_opts *o, rt_store *st
         for (int w = 0; w < p->nworkflows && !declared; w++)
             for (int i = 0; i < p->workflows[w]->nsecrets; i++) declared |= strcmp(p->workflows[w]->secrets[i], name) == 0;
         if (!declared) {
-            char names[2048] = "";
+            char names[600] = "";
             for (int w = 0; w < p->nworkflows; w++)
                 for (int i = 0; i < p->workflows[w]->nsecrets; i++)
                     if (!strstr(names, p->workflows[w]->secrets[i]))
@@ -639,7 +635,7 @@ static int users_set(const rt_workflow *face, const rt_cli_opts *o, rt_store *st
         if ((r = rt_host_connect(st, dir, user, name, sec, NULL, false, err, sizeof err)) != RT_HOST_OK) goto failed_runs;
     /* a project of one: the user is its workflow's user (as `users set` always made them) */
     json_t *urec = rt_host_user_get(st, user);
-    json_t *legacy;
+    json_t *legacy = NULL;
     bool active = wf && rt_host_activation(urec, wf, &legacy);
     json_decref(legacy);
     json_decref(urec);

@@ -263,6 +263,16 @@ rt_host_rc rt_host_user_put(rt_store *st, const char *user, int enabled, bool *c
         if (!ok) return RT_HOST_ERR;
         *created = true;
         if (runs) *runs = json_array();
+        /* a project of one: its users are its workflow's users (as `users set`
+        ** always made them); required settings may come later */
+        const rt_project *p = rt_host_project();
+        if (p && p->nworkflows == 1) {
+            json_t *run = NULL;
+            rt_host_rc rc = rt_host_activate(st, user, p->workflows[0], NULL, true, true, &run, err, n);
+            if (rc != RT_HOST_OK) return rc;
+            if (run && runs) json_array_append_new(*runs, run);
+            else json_decref(run);
+        }
         return RT_HOST_OK;
     }
     json_decref(old);

@@ -100,8 +100,8 @@ static bool history_visit(json_t *r, void *arg)
     const char *name = str(r, "workflow");
     if (name && !rt_host_workflow(name)) return true;      /* a workflow this binary does not hold */
     json_t *row = json_object();
-    static const char *const keys[] = { "id", "user", "status", "attempt", "version", "source", "failed_step",
-                                        "error" };
+    static const char *const keys[] = { "id", "workflow", "user", "status", "attempt", "version", "source",
+                                        "failed_step", "error" };
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         json_t *v = json_object_get(r, keys[k]);
         if (v) json_object_set(row, keys[k], v);
@@ -133,7 +133,7 @@ int rt_ops_history(const rt_workflow *wf, const rt_cli_opts *o)
     int64_t since;
     if (!parse_since(wf, o, &since)) return RT_EXIT_USAGE;
     if (o->status && !valid_status(o->status))
-        return rt_cli_usage_error(wf, "--status is queued, running, waiting, succeeded, failed or interrupted, not '%s'",
+        return rt_cli_usage_error(wf, "--status is queued, running, waiting, succeeded, failed, interrupted or skipped, not '%s'",
                                   o->status);
     rt_store *st = rt_cli_open_store_reader(wf, o);
     if (!st) return RT_EXIT_USAGE;
@@ -149,14 +149,17 @@ int rt_ops_history(const rt_workflow *wf, const rt_cli_opts *o)
         printf("%s\n", t);
         free(t);
     } else {
-        printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  %s\n", "RUN", "STATUS", "USER", "TRIGGER", "STARTED",
-               "DURATION", "FAILED STEP");
+        /* a project of several workflows shows each run's workflow where the trigger was */
+        bool several = rt_host_project() && rt_host_project()->nworkflows > 1;
+        printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  %s\n", "RUN", "STATUS", "USER", several ? "WORKFLOW" : "TRIGGER",
+               "STARTED", "DURATION", "FAILED STEP");
         size_t i;
         json_t *r;
         json_array_foreach(rows, i, r) {
             char dur[32];
             fmt_duration(num(r, "duration_ms"), dur, sizeof dur);
-            char *tt = json_dumps(json_object_get(r, "trigger"), JSON_COMPACT | JSON_ENCODE_ANY);
+            char *tt = several && str(r, "workflow") ? rt_xstrdup(str(r, "workflow"))
+                                                     : json_dumps(json_object_get(r, "trigger"), JSON_COMPACT | JSON_ENCODE_ANY);
             char *trig = rt_redact_shorten(tt ? tt : "-", tt && strlen(tt) > 24 ? 21 : 24);
             free(tt);
             const char *status = str(r, "status");
@@ -172,7 +175,7 @@ int rt_ops_history(const rt_workflow *wf, const rt_cli_opts *o)
                 free(trig);
                 continue;
             }
-            char *why = rt_redact_shorten(err && (fs || strcmp(st_buf, "failed") == 0 ||
+            char *why = rt_redact_shorten(err && (fs || strcmp(st_buf, "failed") == 0 || strcmp(st_buf, "skipped") == 0 ||
                                                   strcmp(st_buf, "unreadable") == 0) ? err : "", 80);
             printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  %s%s%s\n", str(r, "id"), st_buf,
                    str(r, "user") ? str(r, "user") : "-", trig, str(r, "started"), dur, fs ? fs : "",

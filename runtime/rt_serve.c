@@ -1529,7 +1529,7 @@ static enum MHD_Result get_run(request *rq, const char *id)
         return ret;
     }
     json_t *out = json_object();
-    static const char *const keys[] = { "id", "status", "user", "attempt", "created", "updated", "wake_at",
+    static const char *const keys[] = { "id", "workflow", "status", "user", "attempt", "created", "updated", "wake_at",
                                         "output", "error", "failed_step", "source", "scheduled_at", "catch_up" };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         json_t *v = json_object_get(rec, keys[i]);
@@ -1565,7 +1565,7 @@ static enum MHD_Result list_runs(request *rq)
                        .damaged_too = true };
     json_t *all = rt_store_query_runs(sv->st, &q), *out = json_array();
     json_int_t unreadable = 0;
-    static const char *const keys[] = { "id", "status", "user", "attempt", "created", "updated", "error",
+    static const char *const keys[] = { "id", "workflow", "status", "user", "attempt", "created", "updated", "error",
                                         "source", "scheduled_at", "catch_up" };
     size_t i;
     json_t *r;
@@ -1778,6 +1778,8 @@ static enum MHD_Result route(request *rq, const char *url, const char *method)
     }
     if (strncmp(url, "/events/", 8) == 0) {
         if (!post) return answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+        char msg[1024];
+        if (rt_host_accept_listened(url + 8, msg, sizeof msg)) return answer_error(rq, MHD_HTTP_NOT_FOUND, msg);
         const char *user = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "X-Flow-User");
         return accept_run(rq, user && *user ? user : NULL, NULL, url + 8);
     }

@@ -273,6 +273,8 @@ static json_t *test_settings(const rt_workflow *wf, const rt_test_case *t, char 
             json_object_set(out, s->name, v);
         } else if (s->default_json) {
             json_object_set_new(out, s->name, json_loads(s->default_json, JSON_DECODE_ANY, NULL));
+        } else if (rt_type_optional(s->type)) {
+            json_object_set_new(out, s->name, json_null());     /* `T?` without a default: null */
         } else {
             snprintf(err, n, "setting '%s' has no default: give it in the test's settings { %s: ... }", s->name,
                      s->name);

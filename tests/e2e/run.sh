@@ -326,10 +326,11 @@ if build exprs; then
     ev='"a": 7, "b": 3, "x": 3.5, "w": 3, "name": "Ada", "age": 36'
     echo "{\"mode\": \"full\", $ev, \"nick\": null, \"tags\": [\"vip\", \"new\", \"x y\"], \"profile\": {\"city\": \"London\", \"zip\": null}, \"data\": {\"k\": \"v\", \"deep\": {\"list\": [1, {\"z\": true}]}}}" >"$T/ex.json"
     echo '{"greeting": "bonjour", "limit": 3}' >"$T/ex.settings"
-    # --user names a registered, enabled user
-    "$T/exprs" users set u42 --state "$T/ex.state" >/dev/null 2>&1
-    "$T/exprs" users set u42 --state "$T/ex2.state" >/dev/null 2>&1
-    out=$(FLOW_SECRET_API_KEY=key-98765 E2E_LABEL="lab el" "$T/exprs" run --event "$T/ex.json" --user u42 \
+    # --user names a registered, enabled user; a user's run uses the user's
+    # stored secret (FLOW_SECRET_* is for runs without a user: docs/project.md)
+    "$T/exprs" users set u42 --secret api_key=key-98765 --state "$T/ex.state" >/dev/null 2>&1
+    "$T/exprs" users set u42 --secret api_key=key-98765 --state "$T/ex2.state" >/dev/null 2>&1
+    out=$(FLOW_SECRET_API_KEY=wrong-env-key E2E_LABEL="lab el" "$T/exprs" run --event "$T/ex.json" --user u42 \
           --settings "$T/ex.settings" --state "$T/ex.state" 2>"$T/ex.err"); rc=$?
     [ $rc -eq 0 ] || fail "expressions run" "rc=$rc $(tail -3 "$T/ex.err")"
     expect_expr() {  # expect_expr NAME KEY PYTHON-LITERAL: output[KEY] equals the literal
@@ -359,13 +360,13 @@ if build exprs; then
     expect_expr "--settings FILE overrides defaults, others kept" settings "{'greeting': 'bonjour', 'limit': 3, 'ratio': 0.5, 'loud': False}"
     sent=$(ctl_log /x/echo)
     [ "$(json_eval "$sent" 'j[0]["headers"].get("x-key"), j[0]["body"]')" == "('key-98765', '{\"greeting\":\"bonjour\"}')" ] \
-        && pass "secret from FLOW_SECRET_X sent, setting in the body" || fail "secret from env" "$sent"
+        && pass "the user's stored secret sent (not FLOW_SECRET_X), setting in the body" || fail "user's secret" "$sent"
     id=$(json_eval "$out" 'j["run"]["id"]')
     "$T/exprs" show "$id" --state "$T/ex.state" --json >"$T/ex.show" 2>&1
     if grep -q "key-98765" "$T/ex.err"; then fail "secret redacted" "found in the run's log"; else pass "secret not in the run's log"; fi
     grep -q '"mode full for Ada"' "$T/ex.show" && pass "log lines in the run's history" || fail "log in history" "$(head -c 300 "$T/ex.show")"
     # the same output through flowc run
-    out2=$(FLOW_SECRET_API_KEY=key-98765 E2E_LABEL="lab el" "$FLOWC" run exprs.flow --event "$T/ex.json" --user u42 \
+    out2=$(FLOW_SECRET_API_KEY=wrong-env-key E2E_LABEL="lab el" "$FLOWC" run exprs.flow --event "$T/ex.json" --user u42 \
            --settings "$T/ex.settings" --state "$T/ex2.state" 2>"$T/ex2.err"); rc=$?
     strip='json.dumps(dict(j, run=dict(j["run"], id=None)), sort_keys=True)'
     if [ $rc -eq 0 ] && [ "$(json_eval "$out" "$strip")" == "$(json_eval "$out2" "$strip")" ]; then
