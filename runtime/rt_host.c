@@ -122,6 +122,18 @@ bool rt_host_deployed(rt_store *st, const char *name)
     return deployed;
 }
 
+json_t *rt_host_deploy_flags(rt_store *st)
+{
+    return rt_store_meta_prefix(st, "deploy:");
+}
+
+bool rt_host_deployed_in(const json_t *flags, const char *name)
+{
+    char key[300];
+    snprintf(key, sizeof key, "deploy:%s", name);
+    return !json_is_false(json_object_get(json_object_get(flags, key), "deployed"));
+}
+
 bool rt_host_set_deployed(rt_store *st, const char *name, bool deployed, char *err, size_t n)
 {
     char key[300];

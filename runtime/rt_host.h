@@ -61,6 +61,10 @@ bool rt_host_valid_user(const char *id, char *err, size_t n);
 /* Whether workflow name is deployed (no record: it is). A store that
 ** cannot be read counts as deployed: the accept fails on its own then. */
 bool rt_host_deployed(rt_store *st, const char *name);
+/* Every workflow's flag at once (one read: an accept of a fan-out), a NEW
+** object for rt_host_deployed_in. */
+json_t *rt_host_deploy_flags(rt_store *st);
+bool rt_host_deployed_in(const json_t *flags, const char *name);
 /* Deploys or undeploys, in one write; false with a message. */
 bool rt_host_set_deployed(rt_store *st, const char *name, bool deployed, char *err, size_t n);
 

@@ -6,6 +6,8 @@
 #include "rt_crypto.h"
 #include "rt_host_conn.h"
 #include "rt_log.h"
+#include "rt_owner.h"
+#include "rt_value.h"
 #include "rt_type.h"
 #include "rt_util.h"
 
@@ -33,12 +35,12 @@ static void skip(rt_host_accept *plan, const rt_workflow *wf, const char *reason
 
 /* Adds a run of wf to the plan, or skips it; 400 (err) when the payload
 ** does not fit wf's schema. */
-static unsigned plan_one(rt_store *st, rt_host_accept *plan, const rt_workflow *wf, const json_t *urec,
+static unsigned plan_one(const json_t *flags, rt_host_accept *plan, const rt_workflow *wf, const json_t *urec,
                          const char *user, const json_t *payload, const char *idem, const char *source, char *err,
                          size_t n)
 {
     char why[700];
-    if (rt_host_ineligible(urec, user, wf, !rt_host_deployed(st, wf->name), why, sizeof why)) {
+    if (rt_host_ineligible(urec, user, wf, !rt_host_deployed_in(flags, wf->name), why, sizeof why)) {
         skip(plan, wf, why, user);
         return 0;
     }
@@ -49,13 +51,11 @@ static unsigned plan_one(rt_store *st, rt_host_accept *plan, const rt_workflow *
         free(r);
         return 0;
     }
-    json_t *mine = json_deep_copy(payload);
     char e[900];
-    if (wf->trigger_schema && !rt_type_check(wf->trigger_schema, mine, "payload", e, sizeof e)) {
+    if (wf->trigger_schema && !rt_type_check(wf->trigger_schema, payload, "payload", e, sizeof e)) {
         const rt_project *p = rt_host_project();
         if (p && p->nworkflows > 1) snprintf(err, n, "workflow '%s': %s", wf->name, e);
         else snprintf(err, n, "%s", e);
-        json_decref(mine);
         json_decref(settings);
         return 400;
     }
@@ -63,12 +63,59 @@ static unsigned plan_one(rt_store *st, rt_host_accept *plan, const rt_workflow *
     rt_host_run_plan *r = &plan->runs[plan->nruns++];
     memset(r, 0, sizeof *r);
     r->wf = wf;
-    r->record = rt_host_new_run(wf, user, mine, settings, source);
-    json_object_del(r->record, "id");          /* the committer gives it one */
+    r->settings = settings;
+    rt_store_new_run_id(r->run_id);
     if (idem) r->idem_key = rt_host_idem_key(user, idem, wf);
-    json_decref(mine);
-    json_decref(settings);
+    (void)source;
     return 0;
+}
+
+/* The planned records as the committer writes them: owned by this process
+** (serve runs what it accepts; a `resume` beside it leaves them alone) and
+** encoded here, on the request's thread, not the single writer's. */
+static void finish_plan(rt_host_accept *plan, const char *user, const json_t *payload, const char *source)
+{
+    if (!plan->nruns) return;
+    /* what every record shares, encoded once: the payload, the owner */
+    json_t *owner = json_object();
+    rt_owner_stamp(owner);
+    rt_buf common = { 0 }, b = { 0 };
+    rt_buf_append(&common, ",\"trigger\":", 11);
+    rt_json_encode(&common, payload);
+    int64_t now = rt_now_ms();
+    json_t *tail = json_pack("{s:s, s:s, s:i, s:I, s:I, s:s}", "user", user, "status", "queued", "attempt", 1,
+                             "created", (json_int_t)now, "updated", (json_int_t)now, "source", source);
+    json_object_update(tail, owner);
+    rt_buf_append(&common, ",", 1);
+    size_t at = common.len;
+    rt_json_encode(&common, tail);      /* {"user":...} : its braces are cut below */
+    json_decref(tail);
+    json_decref(owner);
+    for (int i = 0; i < plan->nruns; i++) {
+        rt_host_run_plan *r = &plan->runs[i];
+        /* the record rt_host_new_run would make, as its text: names and
+        ** versions are [a-z0-9_], ids hex, so they need no escaping */
+        b.len = 0;
+        rt_buf_printf(&b, "{\"id\":\"%s\",\"workflow\":\"%s\",\"version\":\"%s\"", r->run_id, r->wf->name,
+                      r->wf->version);
+        rt_buf_append(&b, common.data, at);
+        rt_buf_append(&b, common.data + at + 1, common.len - at - 2);
+        rt_buf_append(&b, ",\"settings\":", 12);
+        rt_json_encode(&b, r->settings);
+        if (r->idem_key) {              /* pruned with the run */
+            json_t *k = json_string(r->idem_key);
+            rt_buf_append(&b, ",\"idem_key\":", 12);
+            rt_json_encode(&b, k);
+            json_decref(k);
+        }
+        rt_buf_append(&b, "}", 1);
+        r->text = rt_xstrndup(b.data, b.len);
+        r->len = b.len;
+        /* what the store's indexes and the queue read of it */
+        r->record = json_pack("{s:s, s:s, s:s}", "id", r->run_id, "user", user, "status", "queued");
+    }
+    rt_buf_free(&common);
+    rt_buf_free(&b);
 }
 
 static json_t *parse_payload(const char *body, size_t len, char *err, size_t n)
@@ -91,14 +138,17 @@ unsigned rt_host_accept_event(rt_store *st, const char *event, const char *user,
     if (!payload) return 400;
     plan->skipped = json_array();
     json_t *urec = rt_host_user_get(st, user);
+    json_t *flags = rt_host_deploy_flags(st);
     for (int i = 0; i < p->nworkflows && !code; i++) {
         const rt_workflow *wf = p->workflows[i];
         if (wf->trigger != RT_TRIG_EVENT || !wf->event || strcmp(wf->event, event) != 0) continue;
-        code = plan_one(st, plan, wf, urec, user, payload, idem, "event", err, n);
+        code = plan_one(flags, plan, wf, urec, user, payload, idem, "event", err, n);
     }
+    json_decref(flags);
     json_decref(urec);
-    json_decref(payload);
     if (code) rt_host_accept_free(plan);
+    else finish_plan(plan, user, payload, "event");
+    json_decref(payload);
     return code;
 }
 
@@ -144,14 +194,17 @@ unsigned rt_host_accept_hook(rt_store *st, const rt_workflow *wf, const char *us
     if (!payload) return 400;
     plan->skipped = json_array();
     json_t *urec = rt_host_user_get(st, user);
-    unsigned code = plan_one(st, plan, wf, urec, user, payload, idem, "hook", err, n);
+    json_t *flags = json_object();         /* deployed: checked above */
+    unsigned code = plan_one(flags, plan, wf, urec, user, payload, idem, "hook", err, n);
+    json_decref(flags);
     json_decref(urec);
-    json_decref(payload);
     if (!code && !plan->nruns) {        /* one workflow: its refusal is the answer */
         snprintf(err, n, "%s", json_string_value(json_object_get(json_array_get(plan->skipped, 0), "reason")));
         code = 403;
     }
     if (code) rt_host_accept_free(plan);
+    else finish_plan(plan, user, payload, "hook");
+    json_decref(payload);
     return code;
 }
 
@@ -182,6 +235,8 @@ void rt_host_accept_free(rt_host_accept *plan)
 {
     for (int i = 0; i < plan->nruns; i++) {
         json_decref(plan->runs[i].record);
+        json_decref(plan->runs[i].settings);
+        free(plan->runs[i].text);
         free(plan->runs[i].idem_key);
     }
     free(plan->runs);

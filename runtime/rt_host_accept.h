@@ -17,9 +17,13 @@
 
 typedef struct rt_host_run_plan {
     const rt_workflow *wf;
-    json_t *record;             /* owned: the run record to store (no id yet) */
+    json_t *settings;           /* owned: the run's settings */
+    json_t *record;             /* owned: what the store's indexes read of the record ({id, user, status}) */
+    char *text;                 /* owned: the whole run record, encoded (the committer only writes it):
+                                   as rt_host_new_run makes it, owned by this process, with its id */
+    size_t len;
     char *idem_key;             /* owned: its meta key ("idem:..."), or NULL */
-    char run_id[RT_RUN_ID_LEN + 1];     /* the committer's: the run stored or replayed */
+    char run_id[RT_RUN_ID_LEN + 1];     /* record's id; the committer puts an earlier run's there on a replay */
     bool replayed;              /* the idempotency key named an earlier run */
     bool replayed_in_batch;     /* ... of the same commit: stored only if it is */
 } rt_host_run_plan;

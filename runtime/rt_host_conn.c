@@ -4,6 +4,8 @@
 */
 #include "rt_host_conn.h"
 
+#include <pthread.h>
+
 #include "rt_cli.h"
 #include "rt_crypto.h"
 #include "rt_http.h"
@@ -71,11 +73,55 @@ bool rt_host_connected(const json_t *urec, const rt_integration *in)
     return in->secret && json_object_get(json_object_get(urec, "secrets"), in->secret);
 }
 
+/* A setting's default, parsed once for the process (an accept of a fan-out
+** reads every workflow's): borrowed, or NULL when it has none. */
+static json_t *default_of(const rt_setting *s)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static struct { const rt_setting *s; json_t *v; } *cache;
+    static size_t n, cap;
+    if (!s->default_json) return NULL;
+    json_t *v = NULL;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < n && !v; i++)
+        if (cache[i].s == s) v = cache[i].v;
+    if (!v && (v = json_loads(s->default_json, JSON_DECODE_ANY, NULL))) {
+        if (n == cap) cache = rt_xrealloc(cache, sizeof *cache * (cap = cap ? cap * 2 : 32));
+        cache[n].s = s;
+        cache[n++].v = v;               /* kept for the process: descriptors live as long */
+    }
+    pthread_mutex_unlock(&lock);
+    return v;
+}
+
 json_t *rt_host_run_settings(const json_t *urec, const rt_workflow *wf, char *err, size_t n)
 {
     json_t *legacy;
     json_t *act = rt_host_activation(urec, wf, &legacy);
-    json_t *out = rt_cli_settings_of(wf, json_object_get(act, "settings"), NULL, "", true, err, n);
+    json_t *given = json_object_get(act, "settings");
+    /* every default, overridden by the activation's: the messages of `users set` */
+    json_t *out = json_object();
+    for (int i = 0; i < wf->nsettings; i++) {
+        const rt_setting *s = &wf->settings[i];
+        json_t *v = json_object_get(given, s->name);
+        if (!v) v = default_of(s);
+        if (!v && rt_type_optional(s->type)) v = json_null();
+        if (!v) {
+            snprintf(err, n, "settings: '%s' is required (no default) — give it with --settings FILE", s->name);
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+        char what[200], e[600];
+        snprintf(what, sizeof what, "setting '%s'", s->name);
+        if (!rt_type_check(s->type, v, what, e, sizeof e)) {
+            snprintf(err, n, "settings: %s", e);
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+        json_object_set(out, s->name, v);
+    }
     json_decref(legacy);
     return out;
 }

@@ -214,6 +214,7 @@ struct request {
     char *answer;               /* owned JSON text */
     bool replayed;              /* Idempotency-Key seen before */
     bool replayed_in_batch;     /* ... earlier in the same commit: stored only if it is */
+    bool answer_plan;           /* ready: answer with the plan's runs (rt_host_accept_answer) */
     char *idem_error;           /* owned: why the Idempotency-Key could not be looked up, or NULL */
     bool check_signature;       /* no bearer token: a webhook signed with the user's secret */
     /* an accept */
@@ -858,14 +859,10 @@ static void commit_batch(serve *sv, request *batch)
                 else nreplayed++;
                 continue;
             }
-            rt_store_new_run_id(it->run_id);
-            json_object_set_new(it->record, "id", json_string(it->run_id));
-            if (it->idem_key) {
-                json_object_set_new(meta, it->idem_key, json_string(it->run_id));
-                json_object_set_new(it->record, "idem_key", json_string(it->idem_key));   /* pruned with the run */
-            }
-            rt_owner_stamp(it->record);     /* this serve's to run: a `resume` beside it leaves it alone */
-            w[nw++] = (rt_store_write){ .run_id = it->run_id, .run = it->record };
+            /* the record is complete (id, owner, key) and encoded by the request's thread */
+            if (it->idem_key) json_object_set_new(meta, it->idem_key, json_string(it->run_id));
+            w[nw++] = (rt_store_write){ .run_id = it->run_id, .run = it->record, .run_text = it->text,
+                                        .run_len = it->len, .new_run = true };
         }
     }
     char err[512] = "";
@@ -914,9 +911,11 @@ static void commit_batch(serve *sv, request *batch)
             memcpy(r->run_id, pl->runs[0].run_id, sizeof r->run_id);
             hook_wait(sv, r);           /* before the run can end */
         } else {
-            unsigned status;
-            json_t *answer = rt_host_accept_answer(pl, &status);
-            resume_with(r, status, answer);
+            /* the answer (its runs and skips) is written by the request's own thread */
+            r->answer_plan = true;
+            r->status = MHD_HTTP_ACCEPTED;
+            r->ready = true;
+            MHD_resume_connection(r->conn);
         }
         for (int k = 0; k < nfresh; k++) queue_push(sv, fresh[k], user, true);
         free(fresh);
@@ -1871,6 +1870,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (rq->answered) return MHD_YES;
     if (rq->ready) {                    /* resumed by the committer, a worker or a timeout */
+        if (rq->answer_plan) {
+            unsigned status;
+            json_t *answer = rt_host_accept_answer(&rq->plan, &status);
+            return answer_json(rq, status, answer);
+        }
         const char *text = rq->answer ? rq->answer : "null";
         return queue_text(rq, rq->status, text, "application/json");
     }

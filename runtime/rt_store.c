@@ -489,7 +489,7 @@ static int write_ops(rt_store *st, MDB_txn *txn, const rt_store_write *w)
         /* the indexes follow the record as stored, whatever the caller
         ** believes the previous status was */
         MDB_val k = { strlen(w->run_id), (void *)w->run_id }, old;
-        bool found = mdb_get(txn, st->runs, &k, &old) == 0;
+        bool found = !w->new_run && mdb_get(txn, st->runs, &k, &old) == 0;
         json_t *prev = found ? parse_val(&old) : NULL;
         if (found && !prev && w->update) {
             rt_buf_free(&kb);
@@ -504,7 +504,12 @@ static int write_ops(rt_store *st, MDB_txn *txn, const rt_store_write *w)
         json_t *rec = w->update ? w->update(prev, w->update_arg) : json_incref((json_t *)w->run);
         const char *status = json_string_value(json_object_get(rec, "status"));
         const char *user = json_string_value(json_object_get(rec, "user"));
-        if (rec) rc = put_json(txn, st->runs, &k, rec);
+        if (rec && w->run_text && !w->update) {
+            MDB_val val = { w->run_len, (void *)w->run_text };
+            rc = mdb_put(txn, st->runs, &k, &val, 0);
+        } else if (rec) {
+            rc = put_json(txn, st->runs, &k, rec);
+        }
         if (rec && rc == 0 && (!prev || !ps || !status || strcmp(ps, status) != 0)) {
             if (prev) rc = index_run(st, txn, w->run_id, ps, json_string_value(json_object_get(prev, "user")), false);
             if (rc == 0) rc = index_run(st, txn, w->run_id, status, user, true);
@@ -1235,6 +1240,29 @@ json_t *rt_store_list_users(rt_store *st)
 json_t *rt_store_get_meta(rt_store *st, const char *key)
 {
     return get_json(st, st->meta, key);
+}
+
+json_t *rt_store_meta_prefix(rt_store *st, const char *prefix)
+{
+    json_t *out = json_object();
+    MDB_txn *txn;
+    if (read_begin(st, &txn) != 0) return out;
+    MDB_cursor *cur;
+    size_t plen = strlen(prefix);
+    if (mdb_cursor_open(txn, st->meta, &cur) == 0) {
+        MDB_val k = { plen, (void *)prefix }, v;
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && k.mv_size >= plen &&
+                                                                   memcmp(k.mv_data, prefix, plen) == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            json_t *val = parse_val(&v);
+            char *key = rt_xstrndup(k.mv_data, k.mv_size);
+            if (val) json_object_set_new(out, key, val);
+            free(key);
+        }
+        mdb_cursor_close(cur);
+    }
+    read_end(st, txn);
+    return out;
 }
 
 bool rt_store_lookup_meta(rt_store *st, const char *key, json_t **out, char *err, size_t errlen)
