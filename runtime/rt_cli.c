@@ -499,29 +499,12 @@ int rt_cli_run(const rt_workflow *wf, const rt_cli_opts *o)
 {
     char err[1024];
     if (!o->step && o->input) return rt_cli_usage_error(wf, "%s needs --step NAME", "--input");
+    /* a run without a user (development): a user's run is the host's
+    ** (rt_host_cli_run), which checks who may run it and loads their
+    ** connections */
     rt_store *st = NULL;
-    json_t *urec = NULL, *secrets = NULL;
-    if (o->user) {
-        if (!(st = rt_cli_open_store(wf, o))) return RT_EXIT_USAGE;
-        urec = rt_users_get_enabled(st, wf, o->user, err, sizeof err);
-        /* a state without connected users is a development one: --user
-        ** only names the run's user there */
-        json_t *users = urec ? NULL : rt_store_list_users(st);
-        bool refuse = !urec && (json_array_size(users) || strstr(err, "disabled"));
-        json_decref(users);
-        if (refuse) {
-            cli_error(wf, "%s", err);
-            rt_store_close(st);
-            return RT_EXIT_USAGE;
-        }
-        if (urec && o->step) {      /* a normal run loads them in rt_cli_execute */
-            char buf[4096];
-            secrets = rt_users_secrets(st, rt_users_state_dir(wf, o, buf, sizeof buf), urec, err, sizeof err);
-            if (!secrets) rt_log_emit(NULL, "warning", NULL, "%s", err);
-        }
-    }
-    json_t *settings = rt_cli_settings(wf, json_object_get(urec, "settings"), o->settings, err, sizeof err);
-    json_decref(urec);
+    json_t *secrets = NULL;
+    json_t *settings = rt_cli_settings(wf, NULL, o->settings, err, sizeof err);
     if (!settings) {
         cli_error(wf, "%s", err);
         json_decref(secrets);

@@ -1319,12 +1319,12 @@ static bool schedule_fire(serve *sv, sched *sc, int64_t t, bool catch_up)
             continue;
         }
         json_t *payload = json_object();
+        rt_cli_trigger_defaults(wf, payload, t * 1000);    /* trigger.time: the scheduled time */
         json_t *rec = rt_host_new_run(wf, user, payload, settings, "schedule");
         json_decref(payload);
         json_decref(settings);
         json_object_set_new(rec, "scheduled_at", json_integer(t * 1000));
         json_object_set_new(rec, "catch_up", json_boolean(catch_up));
-        rt_cli_trigger_defaults(wf, json_object_get(rec, "trigger"), t * 1000);
         rt_owner_stamp(rec);
         json_array_append_new(recs, rec);
         w[nw] = (rt_store_write){ .run_id = json_string_value(json_object_get(rec, "id")), .run = rec };

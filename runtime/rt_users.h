@@ -1,9 +1,9 @@
 /*
-** rt_users.h — connected users: `JOB users set|enable|disable|list|show|
-** remove`, their settings (validated against the workflow's schema) and
-** their secrets, sealed with ChaCha20 under a key that is not the secret
-** itself, so that the state directory, `show`, `list` and logs never hold
-** a secret's value.
+** rt_users.h — users' sealed secrets: sealed with ChaCha20 under a key
+** that is not the secret itself, so that the state directory, `show`,
+** `list` and logs never hold a secret's value. The users commands, and
+** connections (sealed with the same key), are the project host's
+** (rt_host_cli.c, rt_host_conn.c).
 **
 ** Key: $FLOW_SECRETS_KEY (64 hex digits) when set, else STATE/secrets.key
 ** (created once, mode 0600, written to a temporary file, fsync'ed and
@@ -18,13 +18,6 @@
 #define RT_USERS_H
 
 #include "rt_cli.h"
-
-/* `JOB users ...`. */
-int rt_users_cmd(const rt_workflow *wf, const rt_cli_opts *o);
-
-/* The record of user (NEW reference) when it exists and is enabled; else
-** NULL with "unknown user ..." / "user ... is disabled" in err. */
-json_t *rt_users_get_enabled(rt_store *st, const rt_workflow *wf, const char *user, char *err, size_t n);
 
 /* The user's stored secrets in the clear, name -> value (NEW reference;
 ** an empty object when none), each registered for redaction; NULL with a
