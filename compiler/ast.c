@@ -1778,6 +1778,19 @@ static void dump_integration(dumper *d, const ast_integration *in)
         dump_expr(d, "client-secret", in->oauth_client_secret);
         dump_close(d);
     }
+    if (in->conn_loc.end > in->conn_loc.start) {
+        dump_open(d, "connection");
+        dump_loc(d, in->conn_loc);
+        for (int i = 0; i < in->nconn; i++) {
+            const ast_conn_field *f = in->conn[i];
+            dump_open(d, "field");
+            fprintf(d->out, " %s%s%s", f->name, f->base_url ? " base_url" : "", f->from_token ? " from_token" : "");
+            dump_loc(d, f->loc);
+            dump_type(d, "type", f->type);
+            dump_close(d);
+        }
+        dump_close(d);
+    }
     dump_close(d);
 }
 

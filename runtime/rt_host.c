@@ -208,7 +208,10 @@ rt_host_prep rt_host_prepare_run(rt_store *st, const char *state_dir, rt_run_sta
     json_t *base_urls = NULL;
     json_t *secrets = rt_host_open_credentials(st, state_dir, urec, run->wf, &base_urls, why, n);
     json_decref(urec);
-    if (!secrets) return RT_HOST_FAIL;
+    if (!secrets) {
+        json_decref(base_urls);
+        return RT_HOST_FAIL;
+    }
     json_decref(run->secrets);
     run->secrets = secrets;
     const char *integ;
@@ -222,6 +225,7 @@ rt_host_prep rt_host_prepare_run(rt_store *st, const char *state_dir, rt_run_sta
 }
 
 typedef struct end_arg {
+    const json_t *mine;         /* the caller's copy: stored as it ends when it was never stored */
     const char *status, *reason;
     char *msg;
     size_t n;
@@ -234,10 +238,7 @@ static json_t *end_update(const json_t *stored, void *arg)
     json_decref(a->written);
     a->written = NULL;
     a->msg[0] = 0;
-    if (!stored) {
-        snprintf(a->msg, a->n, "the run is not stored");
-        return NULL;
-    }
+    if (!stored) stored = a->mine;      /* a new run (`run --user`): stored as it ends */
     const char *status = json_string_value(json_object_get(stored, "status"));
     if (rt_host_status_final(status)) {
         snprintf(a->msg, a->n, "the run has %s meanwhile", status);
@@ -268,7 +269,7 @@ bool rt_host_end_run(rt_store *st, json_t *rec, const char *status, const char *
         return false;
     }
     char *red = rt_redact(reason);
-    end_arg a = { .status = status, .reason = red, .msg = err, .n = n };
+    end_arg a = { .mine = rec, .status = status, .reason = red, .msg = err, .n = n };
     rt_store_write w = { .run_id = id, .update = end_update, .update_arg = &a };
     char werr[512];
     bool ok = rt_store_commit(st, &w, werr, sizeof werr);

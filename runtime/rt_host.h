@@ -97,7 +97,8 @@ rt_host_prep rt_host_prepare_run(rt_store *st, const char *state_dir, rt_run_sta
 /* Ends the run whose record rec is (borrowed; updated in place to what was
 ** stored) with status ("skipped" or "failed") and error reason, before any
 ** step, in one write transaction: only while it is unfinished and no other
-** live process owns it. False with a message otherwise. */
+** live process owns it (a run never stored, as `run` makes one, is stored
+** so). False with a message otherwise. */
 bool rt_host_end_run(rt_store *st, json_t *rec, const char *status, const char *reason, char *err, size_t n);
 
 /* Whether a run status is final: succeeded, failed, skipped. */

@@ -556,21 +556,25 @@ static int users_list(rt_store *st, bool json)
         print_json(views);
         json_decref(views);
     } else {
-        printf("%-24s %-8s %-36s %s\n", "USER", "ENABLED", "WORKFLOWS", "CONNECTIONS");
+        printf("%-24s %-8s %-36s %-28s %s\n", "USER", "ENABLED", "WORKFLOWS", "CONNECTIONS", "SECRETS");
         json_array_foreach(all, i, u) {
             json_t *v = rt_host_user_view(u);
-            rt_buf w = { 0 }, c = { 0 };
+            rt_buf w = { 0 }, c = { 0 }, sec = { 0 };
             rt_buf_append(&w, "", 0);
             rt_buf_append(&c, "", 0);
+            rt_buf_append(&sec, "", 0);
             const char *k;
             json_t *x;
             json_object_foreach(json_object_get(v, "activations"), k, x)
                 if (json_is_true(json_object_get(x, "enabled"))) rt_buf_printf(&w, "%s%s", w.len ? "," : "", k);
             json_object_foreach(json_object_get(v, "connections"), k, x) rt_buf_printf(&c, "%s%s", c.len ? "," : "", k);
+            json_object_foreach(json_object_get(v, "secrets"), k, x)
+                rt_buf_printf(&sec, "%s%s=%s", sec.len ? " " : "", k, json_string_value(x));
             if (json_object_get(v, "damaged"))
-                rt_buf_printf(&c, "record unreadable: %s", json_string_value(json_object_get(v, "damaged")));
-            printf("%-24s %-8s %-36s %s\n", json_string_value(json_object_get(v, "id")),
-                   json_is_true(json_object_get(v, "enabled")) ? "yes" : "no", w.data, c.data);
+                rt_buf_printf(&sec, "record unreadable: %s", json_string_value(json_object_get(v, "damaged")));
+            printf("%-24s %-8s %-36s %-28s %s\n", json_string_value(json_object_get(v, "id")),
+                   json_is_true(json_object_get(v, "enabled")) ? "yes" : "no", w.data, c.data, sec.data);
+            rt_buf_free(&sec);
             rt_buf_free(&w);
             rt_buf_free(&c);
             json_decref(v);
@@ -623,6 +627,17 @@ static int users_set(const rt_workflow *face, const rt_cli_opts *o, rt_store *st
             snprintf(err, sizeof err, "unknown secret '%s' (the workflow's secrets: %s)", name, names[0] ? names : "none");
             goto refused;
         }
+    }
+    /* the key that will seal them, before anything is stored: a lost key file
+    ** while other users hold sealed secrets is an error, never a new key */
+    bool sealing = false;
+    json_object_foreach(secrets, name, v) sealing |= json_string_length(v) > 0;
+    if (sealing) {
+        uint8_t key[32];
+        char kid[17];
+        bool keyed = rt_users_key(st, dir, true, key, kid, err, sizeof err);
+        memset(key, 0, sizeof key);
+        if (!keyed) goto refused;
     }
     bool created = false;
     json_t *runs = NULL;

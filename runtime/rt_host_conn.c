@@ -172,6 +172,10 @@ json_t *rt_host_user_view(const json_t *rec)
     json_object_foreach(json_object_get(rec, "activations"), integ, a)     /* workflows no longer in the project */
         if (!json_object_get(acts, integ)) json_object_set(acts, integ, a);
     json_object_set_new(v, "activations", acts);
+    if (p && p->nworkflows == 1) {      /* a project of one: its workflow's settings, where they always were */
+        json_t *a1 = json_object_get(acts, p->workflows[0]->name);
+        json_object_set(v, "settings", json_object_get(a1, "settings") ? json_object_get(a1, "settings") : json_object());
+    }
     json_t *sec = json_object();
     const char *name;
     json_t *x;

@@ -220,6 +220,31 @@ else
     fail "serve: eligibility at accept" "$r1 | $r2 | $r3 | $r4 sent=$(count '/*')"
 fi
 
+# one bad request never fails another client's accept: oversized user ids
+# sent together with good events (the same group commits)
+long=$(printf 'x%.0s' $(seq 1 600))
+pids=()
+for i in $(seq 1 12); do
+    curl -s -o "$T/good.$i" -w '%{http_code}\n' -X POST -H "$AUTH" -H 'X-Flow-User: evan' -H "Idempotency-Key: mix-$i" \
+         --data-binary '{"id": "m", "name": "M"}' "$SV/events/contact.created" >"$T/good.$i.code" &
+    pids+=($!)
+    curl -s -o "$T/bad.$i" -w '%{http_code}\n' -X POST -H "$AUTH" -H "X-Flow-User: $long" -H "Idempotency-Key: mix-$i" \
+         --data-binary '{"id": "m", "name": "M"}' "$SV/events/contact.created" >"$T/bad.$i.code" &
+    pids+=($!)
+done
+wait "${pids[@]}"
+good=$(cat "$T"/good.*.code | sort -u | tr -d '\n'); bad=$(cat "$T"/bad.*.code | sort -u | tr -d '\n')
+if [ "$good" == 202 ] && [ "$bad" == 400 ] && grep -q 'the user id has 600 bytes' "$T/bad.1"; then
+    pass "serve: 12 accepts with a 600-byte user id beside 12 good ones: each bad one 400 naming the rule, every good one stored (202)"
+else
+    fail "serve: a bad request beside good ones" "good=$good bad=$bad $(head -c 200 "$T/bad.1")"
+fi
+for i in $(seq 1 12); do            # the good ones' runs end before the API's log is counted again
+    for id in $(json_eval "$(cat "$T/good.$i")" '" ".join(r["run_id"] for r in j["runs"])' 2>/dev/null); do
+        wait_status "$id" succeeded
+    done
+done
+
 # queued, then disabled or removed: the run ends skipped when claimed, nothing sent
 serve_stop
 for u in gail hank; do
