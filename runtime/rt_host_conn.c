@@ -203,11 +203,11 @@ json_t *rt_host_user_view(const json_t *rec)
 static void upgrade_in_place(json_t *rec)
 {
     if (!legacy_record(rec) || rt_store_damaged(rec)) return;
-    json_t *acts = obj_at(rec, "activations");
     const rt_project *p = rt_host_project();
+    json_t *legacy = NULL;          /* read as layout 2 before the record becomes layout 3 */
+    json_t *a = p && p->nworkflows == 1 ? rt_host_activation(rec, p->workflows[0], &legacy) : NULL;
+    json_t *acts = obj_at(rec, "activations");
     if (p && p->nworkflows == 1) {
-        json_t *legacy;
-        json_t *a = rt_host_activation(rec, p->workflows[0], &legacy);
         if (a) json_object_set(acts, p->workflows[0]->name, a);
         json_decref(legacy);
     } else if (json_object_size(json_object_get(rec, "settings"))) {

@@ -447,3 +447,31 @@ if [[ $check == ok* ]] && [ "$(echo "$check" | cut -d" " -f2)" -lt 1500 ]; then
 else
     fail "kill -9 multi-workflow accept" "$check"
 fi
+
+# ---- a state an earlier version wrote (layout 2: settings and tokens on the user) -----------
+if cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -g "$ROOT/tests/state/statetool.c" -llmdb -lcrypto -o "$T/statetool" \
+       2>"$T/tool.build" && "$FLOWC" build legacy.flow -o "$T/legacy" 2>"$T/legacy.build"; then
+    LS="$T/legacy.state"
+    "$T/legacy" users set old --state "$LS" >/dev/null 2>&1       # makes the state (and its users_layout)
+    sealed=$("$T/statetool" seal1 "$FLOW_SECRETS_KEY" xoxb-old-LAYOUT2)
+    "$T/statetool" put "$LS" users old "{\"id\": \"old\", \"enabled\": true, \"settings\": {\"channel\": \"#old\"}, \"secrets\": {\"slack_token\": \"$sealed\"}, \"created\": 1, \"updated\": 1}"
+    "$T/statetool" put "$LS" meta users_layout 2
+    before=$("$T/legacy" users show old --json --state "$LS" 2>/dev/null)
+    ctl_reset
+    echo '{"id": "p1"}' >"$T/ping.json"
+    "$T/legacy" run --user old --event "$T/ping.json" --state "$LS" >/dev/null 2>"$T/legacy.err"; rc=$?
+    after=$("$T/legacy" users show old --json --state "$LS" 2>/dev/null)
+    raw=$("$T/statetool" get "$LS" users old)
+    sent=$(ctl_log /slack/chat.postMessage)
+    if [ $rc -eq 0 ] && [ "$(json_eval "$before" 'sorted(j["connections"]), j["settings"]')" == "(['slack'], {'channel': '#old'})" ] \
+       && [ "$(json_eval "$sent" '[(r["headers"]["authorization"], json.loads(r["body"])["channel"]) for r in j]')" == "[('Bearer xoxb-old-LAYOUT2', '#old')]" ] \
+       && json_eval "$raw" '"settings" not in j and j["activations"]["legacy"]["settings"] == {"channel": "#old"} and j["connections"]["slack"]["secrets"]["slack_token"].startswith("cp2:") and "slack_token" not in j["secrets"]' | grep -q True \
+       && [ "$(json_eval "$after" 'j["connections"]["slack"]["secrets"]')" == "{'slack_token': '<set>'}" ] \
+       && grep -q '1 user record moved to layout 3' "$T/legacy.err"; then
+        pass "earlier layout: a user's settings and token are read as its activation and connection, and moved there (re-sealed) once"
+    else
+        fail "earlier layout" "rc=$rc before=$before sent=$sent raw=$raw $(tail -3 "$T/legacy.err")"
+    fi
+else
+    fail "earlier layout: build" "$(head -3 "$T/tool.build" "$T/legacy.build")"
+fi
