@@ -31,8 +31,9 @@ static void usage(const rt_workflow *wf, FILE *out)
     fprintf(out,
             "%s%s%s\n\n"
             "usage:\n"
-            "  %s run [--event FILE|-] [--user ID] [--settings FILE] [--state DIR] [--json]\n"
-            "         [--test-limits] [--durability sync|batch] [--max-inflight N] [--step NAME --input FILE]\n"
+            "  %s run [--event FILE|-] [--user ID] [--workflow W] [--name EVENT] [--settings FILE] [--state DIR]\n"
+            "         [--json] [--test-limits] [--durability sync|batch] [--max-inflight N] [--step NAME --input FILE]\n"
+            "                                         (an event starts every workflow of the project that listens to it)\n"
             "  %s resume [--state DIR] [--no-wait]  finish unfinished runs of this version, sleeping until\n"
             "                                         their waits are due (--no-wait: leave later waits waiting)\n"
             "  %s serve --listen HOST:PORT [...]    HTTP service: events, webhooks, schedules (serve --help)\n"
@@ -43,14 +44,18 @@ static void usage(const rt_workflow *wf, FILE *out)
             "  %s retry --all [--status failed] [--since TIME] [--user U]\n"
             "  %s prune --older-than D [--status S] remove old finished runs (D: 90d, 12h, ...)\n"
             "  %s users set USER [--settings FILE] [--secret NAME=VALUE|NAME=@FILE]... [--disabled]\n"
-            "  %s users enable|disable|show|remove USER\n"
-            "  %s users list [--json]\n\n"
+            "  %s users enable|disable|show|remove USER   (enable|disable USER --workflow W [--settings FILE])\n"
+            "  %s users list [--json]\n"
+            "  %s connect USER INTEGRATION --secret NAME=VALUE|NAME=@FILE... [--field NAME=VALUE]...\n"
+            "  %s disconnect USER INTEGRATION\n"
+            "  %s workflows list|deploy W|undeploy W\n\n"
             "TIME is RFC 3339 (2024-05-01T12:00:00Z), a date, or a duration ago (2h, 7d).\n"
             "State lives in --state DIR, else $FLOW_STATE_DIR, else ./%s.state.\n"
-            "Secrets: the user's stored ones, else FLOW_SECRET_<NAME>; FLOW_<INTEGRATION>_BASE_URL overrides a base URL.\n"
+            "Secrets: a user's run has its user's stored ones and connections only; a run without --user reads\n"
+            "FLOW_SECRET_<NAME>. A connection's base_url field, else FLOW_<INTEGRATION>_BASE_URL, overrides a base URL.\n"
             "Exit codes: 0 ok, 1 run failed, 2 usage or bad input, 75 interrupted (resumable).\n",
             n, wf->description ? " - " : "", wf->description ? wf->description : "", n, n, n, n, n, n, n, n, n,
-            n, n, n, n);
+            n, n, n, n, n, n, n);
 }
 
 /* An error of a command, before or around a run: "NAME: message" on
