@@ -111,8 +111,7 @@ static void finish_plan(rt_host_accept *plan, const char *user, const json_t *pa
         rt_buf_append(&b, "}", 1);
         r->text = rt_xstrndup(b.data, b.len);
         r->len = b.len;
-        /* what the store's indexes and the queue read of it */
-        r->record = json_pack("{s:s, s:s, s:s}", "id", r->run_id, "user", user, "status", "queued");
+
     }
     rt_buf_free(&common);
     rt_buf_free(&b);
@@ -234,7 +233,6 @@ bool rt_host_accept_replayed(const rt_host_accept *plan)
 void rt_host_accept_free(rt_host_accept *plan)
 {
     for (int i = 0; i < plan->nruns; i++) {
-        json_decref(plan->runs[i].record);
         json_decref(plan->runs[i].settings);
         free(plan->runs[i].text);
         free(plan->runs[i].idem_key);

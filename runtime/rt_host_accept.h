@@ -18,7 +18,6 @@
 typedef struct rt_host_run_plan {
     const rt_workflow *wf;
     json_t *settings;           /* owned: the run's settings */
-    json_t *record;             /* owned: what the store's indexes read of the record ({id, user, status}) */
     char *text;                 /* owned: the whole run record, encoded (the committer only writes it):
                                    as rt_host_new_run makes it, owned by this process, with its id */
     size_t len;

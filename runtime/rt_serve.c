@@ -861,8 +861,8 @@ static void commit_batch(serve *sv, request *batch)
             }
             /* the record is complete (id, owner, key) and encoded by the request's thread */
             if (it->idem_key) json_object_set_new(meta, it->idem_key, json_string(it->run_id));
-            w[nw++] = (rt_store_write){ .run_id = it->run_id, .run = it->record, .run_text = it->text,
-                                        .run_len = it->len, .new_run = true };
+            w[nw++] = (rt_store_write){ .run_id = it->run_id, .run_text = it->text, .run_len = it->len,
+                                        .new_run = true, .run_status = "queued", .run_user = r->user };
         }
     }
     char err[512] = "";

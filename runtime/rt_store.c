@@ -485,7 +485,12 @@ static int write_ops(rt_store *st, MDB_txn *txn, const rt_store_write *w)
 {
     int rc = 0;
     rt_buf kb = { 0 };
-    if (w->run || w->update) {
+    if (w->run_text && !w->run && !w->update && w->new_run) {
+        /* a fresh record given as text (serve's accepts): the record and its indexes */
+        MDB_val k = { strlen(w->run_id), (void *)w->run_id }, val = { w->run_len, (void *)w->run_text };
+        rc = mdb_put(txn, st->runs, &k, &val, 0);
+        if (rc == 0) rc = index_run(st, txn, w->run_id, w->run_status, w->run_user, true);
+    } else if (w->run || w->update) {
         /* the indexes follow the record as stored, whatever the caller
         ** believes the previous status was */
         MDB_val k = { strlen(w->run_id), (void *)w->run_id }, old;

@@ -124,6 +124,7 @@ typedef struct rt_store_write {
     const char *run_text;
     size_t run_len;
     bool new_run;
+    const char *run_status, *run_user;  /* with run_text and no `run`: what the indexes need */
 } rt_store_write;
 
 /* Commits the write in one transaction. Returns false (message in err) on

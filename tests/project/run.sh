@@ -448,6 +448,37 @@ else
     fail "kill -9 multi-workflow accept" "$check"
 fi
 
+# ---- schedules: each workflow's own, per user who enabled it; undeployed, none -----------
+if "$FLOWC" build sched/tick_a.flow sched/tick_b.flow -o "$T/ticks" 2>"$T/ticks.build" \
+   && "$FLOWC" build sched -o "$T/zones" 2>>"$T/ticks.build"; then
+    TS="$T/ticks.state"
+    for u in ann bob; do "$T/ticks" users set $u --state "$TS" 2>/dev/null; done
+    "$T/ticks" users enable ann --workflow tick_a --state "$TS" 2>/dev/null
+    for w in tick_a tick_b; do "$T/ticks" users enable bob --workflow $w --state "$TS" 2>/dev/null; done
+    "$T/ticks" workflows undeploy tick_b --state "$TS" 2>/dev/null
+    ctl_routes '[{"method": "POST", "path": "/tick_a/*", "body": {}}, {"method": "POST", "path": "/tick_b/*", "body": {}}]'
+    ctl_reset
+    rm -f "$T/port"
+    "$T/ticks" serve --listen 127.0.0.1:0 --port-file "$T/port" --state "$TS" --token-file "$T/token" 2>"$T/ticks.log" &
+    tp=$!
+    sleep 4.5
+    "$T/ticks" workflows deploy tick_b --state "$TS" 2>/dev/null
+    sleep 3
+    kill -TERM $tp; wait $tp
+    a_ann=$(count '/tick_a/ann'); a_bob=$(count '/tick_a/bob'); b_ann=$(count '/tick_b/ann'); b_bob=$(count '/tick_b/bob')
+    first_b=$(json_eval "$(ctl_log '/tick_b/bob')" 'min([r["time_ms"] for r in j] or [0])')
+    "$T/zones" serve --listen 127.0.0.1:0 --state "$T/zones.state" --token-file "$T/token" >"$T/zones.out" 2>&1; zrc=$?
+    if [ "$a_ann" -ge 3 ] && [ "$a_ann" == "$a_bob" ] && [ "$b_ann" == 0 ] && [ "$b_bob" -ge 1 ] && [ "$b_bob" -lt "$a_bob" ] \
+       && grep -q 'schedule tick_b: fire of .*: 0 runs queued (undeployed: no runs)' "$T/ticks.log" \
+       && [ $zrc -eq 2 ] && grep -q 'different time zones' "$T/zones.out"; then
+        pass "schedules: each workflow fires for the users who enabled it ($a_ann, $a_bob fires; $b_bob after its deploy, none while undeployed); two zones in one serve are refused"
+    else
+        fail "schedules in a project" "a=$a_ann/$a_bob b=$b_ann/$b_bob zones rc=$zrc $(grep -m2 -E 'schedule|error' "$T/ticks.log") $(head -2 "$T/zones.out")"
+    fi
+else
+    fail "schedules: build" "$(head -3 "$T/ticks.build")"
+fi
+
 # ---- a state an earlier version wrote (layout 2: settings and tokens on the user) -----------
 if cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -g "$ROOT/tests/state/statetool.c" -llmdb -lcrypto -o "$T/statetool" \
        2>"$T/tool.build" && "$FLOWC" build legacy.flow -o "$T/legacy" 2>"$T/legacy.build"; then
