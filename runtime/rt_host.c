@@ -77,6 +77,16 @@ const rt_integration *rt_host_integration(const char *name)
     return NULL;
 }
 
+const char *rt_host_trigger_kind(rt_trigger_kind k)
+{
+    switch (k) {
+    case RT_TRIG_EVENT: return "event";
+    case RT_TRIG_REQUEST: return "request";
+    case RT_TRIG_SCHEDULE: return "schedule";
+    default: return "enabled";
+    }
+}
+
 bool rt_host_needs_connection(const rt_integration *in)
 {
     return in && in->auth != RT_AUTH_NONE && in->secret;

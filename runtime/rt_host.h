@@ -41,6 +41,8 @@ const char *rt_host_workflow_names(char *buf, size_t n);
 int rt_host_nintegrations(void);
 const rt_integration *rt_host_integration_at(int i);
 const rt_integration *rt_host_integration(const char *name);
+/* "event", "request", "schedule", "enabled". */
+const char *rt_host_trigger_kind(rt_trigger_kind k);
 /* Whether a user's run needs a connection to in: its auth has a credential. */
 bool rt_host_needs_connection(const rt_integration *in);
 /* Whether name is one of in's app credentials (an OAuth2 client id or
