@@ -170,8 +170,12 @@ void rt_co_unpin(void)
     if (s && s->current && s->current->pins > 0) s->current->pins--;
 }
 
+static void co_hooks_register(void);
+
 rt_co_sched *rt_co_sched_new(rt_store *st)
 {
+    static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+    pthread_once(&hooks_once, co_hooks_register);
     rt_http_global_init();
     rt_co_sched *s = rt_xcalloc(1, sizeof *s);
     s->st = st;
@@ -314,6 +318,17 @@ void rt_co_sleep_until(int64_t deadline)
 }
 
 /* ---- requests -------------------------------------------------------------- */
+
+/* rt_http's hook: a coroutine's exchange goes through its scheduler. */
+static int co_http_perform(const rt_http_request *rq, rt_http_response *rs)
+{
+    return rt_co_current() ? rt_co_http_perform(rq, rs) : -1;
+}
+
+static void co_hooks_register(void)
+{
+    rt_http_set_co_hooks(&(rt_http_co_hooks){ co_http_perform, rt_co_in_sched });
+}
 
 bool rt_co_http_perform(const rt_http_request *rq, rt_http_response *rs)
 {

@@ -21,7 +21,7 @@ static char *token_url(rt_run_state *run, const rt_integration *in, const char *
     if (!u || !*u) u = in->token_url;
     if (!u || !*u) return NULL;
     if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0 || !base_url) return rt_xstrdup(u);
-    return rt_http_join_url(base_url, u);
+    return rt_url_join(base_url, u);
 }
 
 /* The access token another request of this process (or another run of the
@@ -79,7 +79,7 @@ static char *request_token(rt_run_state *run, const rt_integration *in, const ch
         json_decref(form);
         return NULL;
     }
-    char *body = rt_http_form_encode(form);
+    char *body = rt_url_form_encode(form);
     json_decref(form);
     json_t *headers = json_pack("{s:s, s:s}", "Content-Type", "application/x-www-form-urlencoded", "Accept",
                                 "application/json");

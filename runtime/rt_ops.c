@@ -253,7 +253,7 @@ static void register_secrets(const rt_workflow *wf, const rt_cli_opts *o, rt_sto
     json_t *urec = user ? rt_store_get_user(st, user) : NULL;
     if (urec) {
         char err[256], buf[4096];
-        json_t *sec = rt_users_secrets(st, rt_users_state_dir(wf, o, buf, sizeof buf), urec, err, sizeof err);
+        json_t *sec = rt_users_secrets(st, rt_cli_state_dir(wf, o, buf, sizeof buf), urec, err, sizeof err);
         json_decref(sec);       /* registered; the values themselves are not needed */
         json_decref(urec);
     }
@@ -557,7 +557,7 @@ int rt_ops_retry(const rt_workflow *wf, const rt_cli_opts *o)
     size_t i;
     json_t *id;
     json_array_foreach(s.mine, i, id) {
-        if (rt_exec_interrupted()) break;
+        if (rt_signal_interrupted()) break;
         int r = retry_one(wf, o, st, json_string_value(id));
         if (r == RT_EXIT_OK) ok++;
         else failed++;
@@ -640,7 +640,7 @@ int rt_ops_prune(const rt_workflow *wf, const rt_cli_opts *o)
             json_decref(p.ids);
             if (rc != RT_EXIT_OK || n == 0) break;
             removed += (long long)n;
-            if (n < 1000 || rt_exec_interrupted()) break;
+            if (n < 1000 || rt_signal_interrupted()) break;
         }
     }
     char when[40];

@@ -345,7 +345,7 @@ static void run_one(const rt_workflow *wf, rt_store *st, const rt_test_case *t, 
     th.mocks = rt_xcalloc((size_t)t->nmocks + 1, sizeof *th.mocks);
     for (int i = 0; i < t->nmocks; i++) {
         th.mocks[i].m = &t->mocks[i];
-        th.mocks[i].url = t->mocks[i].integ ? rt_http_join_url(test_base_url(t->mocks[i].integ, env), t->mocks[i].url)
+        th.mocks[i].url = t->mocks[i].integ ? rt_url_join(test_base_url(t->mocks[i].integ, env), t->mocks[i].url)
                                             : rt_xstrdup(t->mocks[i].url);
     }
 
@@ -622,7 +622,7 @@ int rt_test_main(const rt_workflow *wf, const rt_test_case *tests, int ntests, c
         return 2;
     }
     rt_log_set_sink(log_keep, &log_lines);
-    rt_exec_install_signals();
+    rt_signal_install();
 
     int passed = 0, failed = 0;
     int64_t t0 = rt_mono_ms();
@@ -656,7 +656,7 @@ int rt_test_main(const rt_workflow *wf, const rt_test_case *tests, int ntests, c
     }
     free(cases);
 
-    rt_exec_restore_signals();
+    rt_signal_restore();
     rt_log_set_sink(NULL, NULL);
     rt_store_close(st);
     remove_dir(dir);

@@ -1,7 +1,6 @@
 /*
-** rt_users.h — connected users: `JOB users set|enable|disable|list|show|
-** remove`, their settings (validated against the workflow's schema) and
-** their secrets, sealed with ChaCha20 under a key that is not the secret
+** rt_users.h — [services] connected users: their records and their
+** secrets, sealed with ChaCha20 under a key that is not the secret
 ** itself, so that the state directory, `show`, `list` and logs never hold
 ** a secret's value.
 **
@@ -17,10 +16,11 @@
 #ifndef RT_USERS_H
 #define RT_USERS_H
 
-#include "rt_cli.h"
+#include <stdint.h>
 
-/* `JOB users ...`. */
-int rt_users_cmd(const rt_workflow *wf, const rt_cli_opts *o);
+#include "flowrt.h"
+#include "rt_store.h"
+#include "rt_util.h"
 
 /* The record of user (NEW reference) when it exists and is enabled; else
 ** NULL with "unknown user ..." / "user ... is disabled" in err. */
@@ -40,7 +40,13 @@ json_t *rt_users_secrets(rt_store *st, const char *state_dir, const json_t *user
 bool rt_users_store_secrets(rt_store *st, const char *state_dir, const char *user, const json_t *values, char *err,
                             size_t n);
 
-/* The state directory the options name (for the key file). */
-const char *rt_users_state_dir(const rt_workflow *wf, const rt_cli_opts *o, char *buf, size_t n);
+/* Loads (or, with create, makes) the key; false with a message. A missing
+** key file is a new key only while no user has sealed secrets: otherwise
+** the key that sealed them is lost, and a new one would hide that. */
+bool rt_users_store_key(rt_store *st, const char *state_dir, bool create, uint8_t key[32], char *err, size_t n);
+/* The key's id kept with each user: which key sealed the secrets. */
+void rt_users_key_id(const uint8_t key[32], char out[17]);
+/* The associated data a secret of user is sealed with under name. */
+void rt_users_secret_ad(rt_buf *ad, const char *user, const char *name);
 
 #endif

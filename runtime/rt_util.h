@@ -64,7 +64,7 @@ size_t rt_utf8_cut(const char *s, size_t n, size_t max);
 /* Percent-encoding of s[0..n) appended to b: every byte but RFC 3986's
 ** unreserved characters (A-Z a-z 0-9 - . _ ~) becomes %XX, upper-case hex
 ** unless RT_PCT_LOWER, a space %20 unless RT_PCT_PLUS ('+', as HTML forms
-** send it). Requests use it through rt_http_escape; redaction builds the
+** send it). Requests use it through rt_url_escape; redaction builds the
 ** forms an API may echo with the same encoder. */
 enum { RT_PCT_PLUS = 1, RT_PCT_LOWER = 2 };
 void rt_percent_encode(rt_buf *b, const char *s, size_t n, unsigned flags);

@@ -211,25 +211,25 @@ static void test_origins_and_templates(void)
         { "http://127.0.0.1:5000@evil.test/", "http://127.0.0.1:5000/", false },
     };
     for (size_t i = 0; i < sizeof origins / sizeof *origins; i++) {
-        char oa[RT_HTTP_ORIGIN_MAX], ob[RT_HTTP_ORIGIN_MAX];
-        bool ok = rt_http_origin(origins[i].a, oa, sizeof oa) && rt_http_origin(origins[i].b, ob, sizeof ob);
+        char oa[RT_URL_ORIGIN_MAX], ob[RT_URL_ORIGIN_MAX];
+        bool ok = rt_url_origin(origins[i].a, oa, sizeof oa) && rt_url_origin(origins[i].b, ob, sizeof ob);
         CHECK(ok && (strcmp(oa, ob) == 0) == origins[i].same, "origins of %s and %s", origins[i].a, origins[i].b);
     }
-    char o[RT_HTTP_ORIGIN_MAX];
-    CHECK(!rt_http_origin("ftp://h.test/x", o, sizeof o) && !rt_http_origin("/relative", o, sizeof o),
+    char o[RT_URL_ORIGIN_MAX];
+    CHECK(!rt_url_origin("ftp://h.test/x", o, sizeof o) && !rt_url_origin("/relative", o, sizeof o),
           "only http(s) URLs have an origin here");
-    CHECK(rt_http_is_absolute("https://h/x") && !rt_http_is_absolute("/x?next=http://evil/") &&
-          !rt_http_is_absolute("://x"), "absolute means a scheme first");
-    char *s = rt_http_join_url("https://h.test/api", "/x?next=http://evil.test/");
+    CHECK(rt_url_is_absolute("https://h/x") && !rt_url_is_absolute("/x?next=http://evil/") &&
+          !rt_url_is_absolute("://x"), "absolute means a scheme first");
+    char *s = rt_url_join("https://h.test/api", "/x?next=http://evil.test/");
     CHECK_STR(s, "https://h.test/api/x?next=http://evil.test/");
     free(s);
-    s = rt_http_resolve_url("http://h.test/a/b/c", "../d");
+    s = rt_url_resolve("http://h.test/a/b/c", "../d");
     CHECK_STR(s, "http://h.test/a/d");
     free(s);
-    s = rt_http_resolve_url("http://h.test/a/b", "/x y?q=%41");
+    s = rt_url_resolve("http://h.test/a/b", "/x y?q=%41");
     CHECK_STR(s, "http://h.test/x%20y?q=%41");
     free(s);
-    s = rt_http_resolve_url("http://h.test/a/b", "/x?next=http://evil.test/");
+    s = rt_url_resolve("http://h.test/a/b", "/x?next=http://evil.test/");
     CHECK_STR(s, "http://h.test/x?next=http://evil.test/");
     free(s);
 
@@ -270,35 +270,35 @@ static void test_origins_and_templates(void)
 static void test_urls(void)
 {
     char *s;
-    s = rt_http_join_url("https://x.test/api/", "/v1/a");
+    s = rt_url_join("https://x.test/api/", "/v1/a");
     CHECK_STR(s, "https://x.test/api/v1/a");
     free(s);
-    s = rt_http_join_url("https://x.test/api", "http://other/z");
+    s = rt_url_join("https://x.test/api", "http://other/z");
     CHECK_STR(s, "http://other/z");
     free(s);
-    s = rt_http_join_url(NULL, "http://h/p");
+    s = rt_url_join(NULL, "http://h/p");
     CHECK_STR(s, "http://h/p");
     free(s);
-    s = rt_http_resolve_url("http://h.test/a/b?x=1", "/lk2?y=2");
+    s = rt_url_resolve("http://h.test/a/b?x=1", "/lk2?y=2");
     CHECK_STR(s, "http://h.test/lk2?y=2");
     free(s);
-    s = rt_http_resolve_url("http://h.test/a/b?x=1", "c");
+    s = rt_url_resolve("http://h.test/a/b?x=1", "c");
     CHECK_STR(s, "http://h.test/a/c");
     free(s);
-    s = rt_http_resolve_url("http://h.test/a/b", "?page=2");
+    s = rt_url_resolve("http://h.test/a/b", "?page=2");
     CHECK_STR(s, "http://h.test/a/b?page=2");
     free(s);
-    s = rt_http_resolve_url("https://h.test/a", "//cdn.test/z");
+    s = rt_url_resolve("https://h.test/a", "//cdn.test/z");
     CHECK_STR(s, "https://cdn.test/z");
     free(s);
     json_t *q = json_pack("{s:s, s:i, s:n, s:[s,s], s:b}", "q", "a b&c", "n", 5, "skip", "t", "x", "y", "full", 1);
-    s = rt_http_add_query("http://h/p?a=1", q);
+    s = rt_url_add_query("http://h/p?a=1", q);
     CHECK_STR(s, "http://h/p?a=1&q=a%20b%26c&n=5&t=x&t=y&full=true");
     free(s);
-    s = rt_http_add_query("http://h/p#frag", q);
+    s = rt_url_add_query("http://h/p#frag", q);
     CHECK_STR(s, "http://h/p?q=a%20b%26c&n=5&t=x&t=y&full=true#frag");
     free(s);
-    s = rt_http_form_encode(q);
+    s = rt_url_form_encode(q);
     CHECK_STR(s, "q=a%20b%26c&n=5&t=x&t=y&full=true");
     free(s);
     json_decref(q);
@@ -344,8 +344,8 @@ static void test_redaction(void)
     CHECK_STR(s, "raw [redacted]; query ?k=[redacted]&x=1; plus t=[redacted].");
     free(s);
     json_t *q = json_pack("{s:s}", "k", "pW/4+kL= m9");
-    char *url = rt_http_add_query("http://h/p", q);
-    char *form = rt_http_form_encode(q);
+    char *url = rt_url_add_query("http://h/p", q);
+    char *form = rt_url_form_encode(q);
     char *ru = rt_redact(url), *rf = rt_redact(form);
     CHECK_STR(ru, "http://h/p?k=[redacted]");
     CHECK_STR(rf, "k=[redacted]");
@@ -973,7 +973,7 @@ int main(void)
     snprintf(scratch_dir, sizeof scratch_dir, "/tmp/flowrt-unit.%d", (int)getpid());
     mkdir(scratch_dir, 0755);
     rt_log_setup(false, "unit");
-    rt_exec_install_signals();
+    rt_signal_install();
     rt_http_global_init();
     freopen("/dev/null", "w", stderr);     /* run logs are not test output */
 
