@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "rt_log.h"
+#include "rt_status.h"
 #include "rt_store.h"
 #include "rt_type.h"
 #include "rt_users.h"
@@ -267,7 +268,7 @@ json_t *rt_cli_new_run(const rt_workflow *wf, const char *user, json_t *payload,
     rt_cli_trigger_defaults(wf, payload, now);
     return json_pack("{s:s, s:s, s:s, s:s?, s:O, s:O, s:s, s:i, s:I, s:I, s:s}", "id", id, "workflow", wf->name,
                      "version", wf->version, "user", user, "trigger", payload, "settings", settings, "status",
-                     "queued", "attempt", 1, "created", (json_int_t)now, "updated", (json_int_t)now, "source",
+                     rt_status_name(RT_ST_QUEUED), "attempt", 1, "created", (json_int_t)now, "updated", (json_int_t)now, "source",
                      source);
 }
 

@@ -14,18 +14,8 @@
 
 #include "rt_log.h"
 #include "rt_owner.h"
+#include "rt_status.h"
 #include "rt_type.h"
-
-static const char *outcome_status(rt_outcome o)
-{
-    switch (o) {
-    case RT_RUN_SUCCEEDED: return "succeeded";
-    case RT_RUN_FAILED: return "failed";
-    case RT_RUN_INTERRUPTED: return "interrupted";
-    case RT_RUN_SKIPPED: return "skipped";
-    default: return "waiting";
-    }
-}
 
 /* Makes the run this process's (rt_owner_claim), or says why not: false
 ** with the outcome set. */
@@ -86,7 +76,7 @@ rt_outcome rt_exec_run(rt_run_state *run)
 
     int attempt_no = (int)json_integer_value(json_object_get(rec, "attempt"));
     rt_log_emit(run->id, "info",
-                json_pack("{s:s, s:s, s:i}", "event", "run", "status", "running", "attempt", attempt_no),
+                json_pack("{s:s, s:s, s:i}", "event", "run", "status", rt_status_name(RT_ST_RUNNING), "attempt", attempt_no),
                 "run %s (attempt %d)", attempt_no > 1 ? "resumed" : "started", attempt_no);
     int64_t t0 = rt_mono_ms();
 
@@ -159,7 +149,7 @@ rt_outcome rt_exec_run(rt_run_state *run)
         free(run->error);
         run->error = red;
     }
-    json_object_set_new(rec, "status", json_string(outcome_status(run->outcome)));
+    json_object_set_new(rec, "status", json_string(rt_status_name(rt_run_outcome_status(run->outcome))));
     json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
     if (run->output) json_object_set_new(rec, "output", rt_redact_json(run->output));
     if (run->error) json_object_set_new(rec, "error", json_string(run->error));
@@ -176,7 +166,7 @@ rt_outcome rt_exec_run(rt_run_state *run)
     json_t *logs = run->pending_logs;
     run->pending_logs = json_array();
     pthread_mutex_unlock(&run->lock);
-    rt_store_write w = { .run_id = run->id, .run = rec, .old_status = "running",
+    rt_store_write w = { .run_id = run->id, .run = rec, .old_status = rt_status_name(RT_ST_RUNNING),
                          .logs = json_array_size(logs) ? logs : NULL };
     if (!rt_store_commit(run->store, &w, err, sizeof err)) {
         /* the store still says running: not ended until it says so, the
@@ -196,7 +186,7 @@ rt_outcome rt_exec_run(rt_run_state *run)
     rt_ctx_free(c);
 
     long long ms = (long long)(rt_mono_ms() - t0);
-    json_t *f = json_pack("{s:s, s:s, s:I}", "event", "run", "status", outcome_status(run->outcome), "ms",
+    json_t *f = json_pack("{s:s, s:s, s:I}", "event", "run", "status", rt_status_name(rt_run_outcome_status(run->outcome)), "ms",
                           (json_int_t)ms);
     switch (run->outcome) {
     case RT_RUN_SUCCEEDED: rt_log_emit(run->id, "info", f, "run succeeded in %lld ms", ms); break;

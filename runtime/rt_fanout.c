@@ -9,6 +9,7 @@
 #include "rt_co.h"
 #include "rt_log.h"
 #include "rt_signal.h"
+#include "rt_status.h"
 #include "rt_type.h"
 
 typedef struct fanout_job {
@@ -198,7 +199,7 @@ static bool fanout_rebuild(rt_ctx *c, const rt_step_desc *d, fanout_job *job, rt
     char *path = rt_ctx_step_path(c, d->name);
     json_t *rec = rt_run_committed(c->run, path);
     const char *status = json_string_value(json_object_get(rec, "status"));
-    bool rebuild = status && strcmp(status, "succeeded") == 0 && !json_object_get(rec, "output") &&
+    bool rebuild = rt_status_parse(status) == RT_ST_SUCCEEDED && !json_object_get(rec, "output") &&
                    json_is_integer(json_object_get(rec, "count"));
     json_decref(rec);
     if (!rebuild) {
@@ -209,7 +210,7 @@ static bool fanout_rebuild(rt_ctx *c, const rt_step_desc *d, fanout_job *job, rt
     rt_attempt_outcome o = fanout_attempt(c, d, path, job, 1, &at);
     if (o == RT_ATT_OK) {
         rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
-                                                  "replayed"),
+                                                  rt_status_name(RT_ST_REPLAYED)),
                     "step '%s' replayed from its items' checkpoints", path);
         *r = rt_ctx_add_result(c, d->name, at.output, true, NULL);
         json_decref(at.output);

@@ -5,6 +5,7 @@
 #include "rt_input.h"
 
 #include "rt_redact.h"
+#include "rt_status.h"
 
 json_t *rt_trigger(rt_ctx *c)
 {
@@ -79,5 +80,5 @@ json_t *rt_run_output(rt_ctx *c)
 json_t *rt_run_status(rt_ctx *c)
 {
     const char *s = json_string_value(json_object_get(c->run->record, "status"));
-    return rt_str(c, s ? s : "running");
+    return rt_str(c, s ? s : rt_status_name(RT_ST_RUNNING));
 }

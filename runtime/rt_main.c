@@ -16,6 +16,7 @@
 #include "rt_ops.h"
 #include "rt_owner.h"
 #include "rt_serve.h"
+#include "rt_status.h"
 #include "rt_store.h"
 #include "rt_type.h"
 #include "rt_users.h"
@@ -299,7 +300,7 @@ static bool resume_visit(json_t *rec, void *arg)
         return true;
     }
     json_int_t wake = json_integer_value(json_object_get(rec, "wake_at"));
-    if (status && strcmp(status, "waiting") == 0 && wake > rt_now_ms() + RT_CLI_RESUME_HORIZON_MS) {
+    if (rt_status_parse(status) == RT_ST_WAITING && wake > rt_now_ms() + RT_CLI_RESUME_HORIZON_MS) {
         r->sleeping++;
         if (!r->next_due || wake < r->next_due) {
             r->next_due = wake;
@@ -317,9 +318,9 @@ static bool resume_visit(json_t *rec, void *arg)
 ** rest. Returns the exit code so far and counts what ran in *resumed. */
 static int resume_pass(const rt_workflow *wf, rt_store *st, const rt_cli_opts *o, resume_scan *r, int *resumed)
 {
-    static const char *const unfinished[] = { "queued", "running", "waiting", "interrupted" };
+    static const rt_status unfinished[] = { RT_ST_QUEUED, RT_ST_RUNNING, RT_ST_WAITING, RT_ST_INTERRUPTED };
     for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
-        rt_run_query q = { .status = unfinished[i], .oldest_first = true, .damaged_too = true };
+        rt_run_query q = { .status = rt_status_name(unfinished[i]), .oldest_first = true, .damaged_too = true };
         rt_store_scan_runs(st, &q, resume_visit, r);
     }
     /* oldest first across the statuses: ids are time-ordered */
@@ -465,9 +466,9 @@ static json_t *unfinished_by_version(const rt_workflow *wf, const rt_cli_opts *o
     if (access(path, F_OK) != 0) return counts;
     rt_store *st = rt_cli_open_store_reader(wf, o);
     if (!st) return counts;
-    static const char *const unfinished[] = { "queued", "running", "waiting", "interrupted" };
+    static const rt_status unfinished[] = { RT_ST_QUEUED, RT_ST_RUNNING, RT_ST_WAITING, RT_ST_INTERRUPTED };
     for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
-        rt_run_query q = { .status = unfinished[i] };
+        rt_run_query q = { .status = rt_status_name(unfinished[i]) };
         rt_store_scan_runs(st, &q, count_version, counts);
     }
     rt_store_close(st);

@@ -9,6 +9,7 @@
 #include "rt_http.h"
 #include "rt_redact.h"
 #include "rt_signal.h"
+#include "rt_status.h"
 
 static json_t *page_items_of(const rt_step_desc *d, json_t *body)
 {
@@ -240,7 +241,7 @@ rt_attempt_outcome rt_page_attempt(rt_ctx *c, const rt_step_desc *d, const char 
         /* the page's checkpoint: its items and where the next page is */
         json_t *at = next ? page_continuation(d, next, cursor, page_no) : json_null();
         json_t *page_items = page ? rt_redact_json(page) : json_array();   /* stored redacted, as outputs are */
-        json_t *prec = json_pack("{s:s, s:s, s:i, s:o, s:o}", "kind", "page", "status", "succeeded", "http_status",
+        json_t *prec = json_pack("{s:s, s:s, s:i, s:o, s:o}", "kind", "page", "status", rt_status_name(RT_ST_SUCCEEDED), "http_status",
                                  (int)status, "items", page_items, "next", at);
         json_decref(resp);
         char *pp = rt_xprintf("%s#page%d", path, pages);

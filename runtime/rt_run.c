@@ -8,6 +8,18 @@
 #include "rt_co.h"
 #include "rt_json.h"
 #include "rt_log.h"
+#include "rt_status.h"
+
+rt_status rt_run_outcome_status(rt_outcome o)
+{
+    switch (o) {
+    case RT_RUN_SUCCEEDED: return RT_ST_SUCCEEDED;
+    case RT_RUN_FAILED: return RT_ST_FAILED;
+    case RT_RUN_INTERRUPTED: return RT_ST_INTERRUPTED;
+    case RT_RUN_SKIPPED: return RT_ST_SKIPPED;
+    default: return RT_ST_WAITING;
+    }
+}
 
 void rt_run_init(rt_run_state *run, const rt_workflow *wf, rt_store *st, json_t *record)
 {
@@ -100,7 +112,7 @@ void rt_run_mark_waiting(rt_run_state *run, int64_t wake_at)
     char err[256] = "";
     if (change) {
         json_t *rec = run->record;
-        json_object_set_new(rec, "status", json_string(wake_at ? "waiting" : "running"));
+        json_object_set_new(rec, "status", rt_status_json(wake_at ? RT_ST_WAITING : RT_ST_RUNNING));
         if (wake_at) json_object_set_new(rec, "wake_at", json_integer(wake_at));
         else json_object_del(rec, "wake_at");
         json_object_set_new(rec, "updated", json_integer(rt_now_ms()));

@@ -15,6 +15,7 @@
 
 #include "flowrt.h"
 #include "rt_committed.h"
+#include "rt_status.h"
 #include "rt_store.h"
 
 typedef enum rt_outcome {
@@ -88,6 +89,9 @@ const char *rt_run_getenv(const rt_run_state *run, const char *var);
 char *rt_run_secret(rt_run_state *run, const char *name);
 /* Replaces (or adds) the run's copy of a secret, registered for redaction. */
 void rt_run_set_secret(rt_run_state *run, const char *name, const char *value);
+
+/* The status word of an outcome (the final record's status). */
+rt_status rt_run_outcome_status(rt_outcome o);
 
 /* Initialises a run over a run record (NEW reference taken over). */
 void rt_run_init(rt_run_state *run, const rt_workflow *wf, rt_store *st, json_t *record);

@@ -9,6 +9,7 @@
 #include "rt_json.h"
 #include "rt_log.h"
 #include "rt_redact.h"
+#include "rt_status.h"
 
 const unsigned rt_serve_http_codes[NCODES] = { 200, 202, 400, 401, 403, 404, 405, 413, 422, 500, 503, 0 };
 
@@ -72,7 +73,7 @@ void rt_serve_resume_with(request *rq, unsigned status, json_t *body)
 
 bool rt_serve_finished_status(const char *s)
 {
-    return s && (strcmp(s, "succeeded") == 0 || strcmp(s, "failed") == 0);
+    return rt_status_finished(rt_status_parse(s));
 }
 
 /* A webhook's answer from its run's record: 200 with the output, 500
@@ -80,16 +81,16 @@ bool rt_serve_finished_status(const char *s)
 static void resume_from_record(request *rq, const json_t *rec)
 {
     const char *status = json_string_value(json_object_get(rec, "status"));
-    if (status && strcmp(status, "succeeded") == 0) {
+    if (rt_status_parse(status) == RT_ST_SUCCEEDED) {
         json_t *out = json_object_get(rec, "output");
         rt_serve_resume_with(rq, MHD_HTTP_OK, out ? json_incref(out) : json_null());
-    } else if (status && strcmp(status, "failed") == 0) {
+    } else if (rt_status_parse(status) == RT_ST_FAILED) {
         json_t *e = json_object_get(rec, "error");
         rt_serve_resume_with(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                    json_pack("{s:O, s:s, s:O?}", "error", e ? e : json_string("failed"), "run_id", rq->run_id,
+                    json_pack("{s:O, s:s, s:O?}", "error", e ? e : rt_status_json(RT_ST_FAILED), "run_id", rq->run_id,
                               "failed_step", json_object_get(rec, "failed_step")));
     } else {
-        rt_serve_resume_with(rq, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "run_id", rq->run_id, "status", status ? status : "queued"));
+        rt_serve_resume_with(rq, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "run_id", rq->run_id, "status", status ? status : rt_status_name(RT_ST_QUEUED)));
     }
 }
 
@@ -131,7 +132,7 @@ void rt_serve_hooks_expire(serve *sv, bool all)
     request *done = hooks_take(sv, NULL, all);
     while (done) {
         request *next = done->next;
-        rt_serve_resume_with(done, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "run_id", done->run_id, "status", "running"));
+        rt_serve_resume_with(done, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "run_id", done->run_id, "status", rt_status_name(RT_ST_RUNNING)));
         done = next;
     }
 }

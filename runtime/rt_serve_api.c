@@ -16,6 +16,7 @@
 #include "rt_exec.h"
 #include "rt_log.h"
 #include "rt_owner.h"
+#include "rt_status.h"
 #include "rt_store.h"
 #include "rt_util.h"
 #include "rt_crypto.h"
@@ -78,7 +79,7 @@ static enum MHD_Result accept_run(request *rq, const char *user, bool hook)
     }
     int64_t now = rt_now_ms();
     rq->record = json_pack("{s:s, s:s, s:s?, s:o, s:o, s:s, s:i, s:I, s:I, s:s}", "workflow", wf->name, "version",
-                           wf->version, "user", user, "trigger", payload, "settings", settings, "status", "queued",
+                           wf->version, "user", user, "trigger", payload, "settings", settings, "status", rt_status_name(RT_ST_QUEUED),
                            "attempt", 1, "created", (json_int_t)now, "updated", (json_int_t)now, "source",
                            hook ? "hook" : "event");
     rq->user = user ? rt_xstrdup(user) : NULL;
@@ -106,7 +107,7 @@ static enum MHD_Result get_run(request *rq, const char *id)
     char why[600] = "";
     json_t *rec = *id && !strchr(id, '/') ? rt_store_read_run(sv->st, id, why, sizeof why) : NULL;
     if (!rec && why[0])         /* damaged: said, not "no run" */
-        rec = json_pack("{s:s, s:s, s:s}", "id", id, "status", "unreadable", "error", why);
+        rec = json_pack("{s:s, s:s, s:s}", "id", id, "status", rt_status_name(RT_ST_UNREADABLE), "error", why);
     if (!rec) {
         char *shown = rt_redact_shorten(id, 200);
         char *msg = rt_xprintf("no run %s", shown);

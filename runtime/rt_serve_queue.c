@@ -16,6 +16,7 @@
 #include "rt_exec.h"
 #include "rt_log.h"
 #include "rt_owner.h"
+#include "rt_status.h"
 #include "rt_store.h"
 #include "rt_util.h"
 #include "rt_serve_answer.h"
@@ -592,11 +593,12 @@ static bool sweep_collect(const char *id, void *arg)
 ** meanwhile is skipped at its claim (rt_exec_run). */
 void rt_serve_sweep(serve *sv, bool startup)
 {
-    static const char *const unfinished[] = { "running", "interrupted", "waiting", "queued" };
+    static const rt_status unfinished[] = { RT_ST_RUNNING, RT_ST_INTERRUPTED, RT_ST_WAITING, RT_ST_QUEUED };
     sweep_scan s = { .sv = sv, .ids = json_array() };
     for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
-        int rc = rt_store_scan_run_ids(sv->st, unfinished[i], sweep_collect, &s);
-        if (rc != 0) rt_log_emit(NULL, "error", NULL, "cannot list %s runs: error %d", unfinished[i], rc);
+        const char *name = rt_status_name(unfinished[i]);
+        int rc = rt_store_scan_run_ids(sv->st, name, sweep_collect, &s);
+        if (rc != 0) rt_log_emit(NULL, "error", NULL, "cannot list %s runs: error %d", name, rc);
     }
     int queued = 0, waiting = 0, other_total = 0;
     json_t *other_versions = json_object(), *owners = json_object(), *damaged = json_array();
@@ -631,7 +633,7 @@ void rt_serve_sweep(serve *sv, bool startup)
             elsewhere++;
         } else {
             json_int_t wake_at = json_integer_value(json_object_get(rec, "wake_at"));
-            if (strcmp(status, "waiting") == 0 && wake_at > rt_now_ms()) waiting += wake_add(sv, id, user, wake_at, true, false);
+            if (rt_status_parse(status) == RT_ST_WAITING && wake_at > rt_now_ms()) waiting += wake_add(sv, id, user, wake_at, true, false);
             else queued += rt_serve_queue_push(sv, id, user, true);
         }
         json_decref(rec);

@@ -15,6 +15,7 @@
 #include "rt_exec.h"
 #include "rt_log.h"
 #include "rt_owner.h"
+#include "rt_status.h"
 #include "rt_store.h"
 #include "rt_util.h"
 #include "rt_serve_queue.h"
@@ -59,7 +60,7 @@ static bool schedule_fire(serve *sv, int64_t t, bool catch_up)
         rt_cli_trigger_defaults(wf, payload, t * 1000);
         json_t *rec = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:s, s:i, s:I, s:I, s:s, s:I, s:b}", "id", ids[nw],
                                 "workflow", wf->name, "version", wf->version, "user", user, "trigger", payload,
-                                "settings", settings, "status", "queued", "attempt", 1, "created", (json_int_t)now,
+                                "settings", settings, "status", rt_status_name(RT_ST_QUEUED), "attempt", 1, "created", (json_int_t)now,
                                 "updated", (json_int_t)now, "source", "schedule", "scheduled_at",
                                 (json_int_t)(t * 1000), "catch_up", catch_up);
         rt_owner_stamp(rec);

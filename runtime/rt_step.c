@@ -7,6 +7,7 @@
 
 #include "rt_log.h"
 #include "rt_signal.h"
+#include "rt_status.h"
 
 json_t *rt_step_null_list(size_t n)
 {
@@ -79,7 +80,7 @@ static rt_result *replay(rt_ctx *c, const rt_step_desc *d, const char *path, jso
     *rec = rt_run_committed(c->run, path);
     if (!*rec) return NULL;
     const char *status = json_string_value(json_object_get(*rec, "status"));
-    if (status && strcmp(status, "succeeded") == 0) {
+    if (rt_status_parse(status) == RT_ST_SUCCEEDED) {
         json_t *out = json_is_true(json_object_get(*rec, "items_in_pages")) ? output_from_pages(c, path, *rec)
                                                                            : replayed_output(*rec);
         if (!out) return NULL;      /* failed: ctx_check stops the step */
@@ -87,7 +88,7 @@ static rt_result *replay(rt_ctx *c, const rt_step_desc *d, const char *path, jso
         json_decref(out);
         return r;
     }
-    if (status && strcmp(status, "failed") == 0 && d->continue_on_failure)
+    if (rt_status_parse(status) == RT_ST_FAILED && d->continue_on_failure)
         return rt_ctx_add_result(c, d->name, NULL, false, json_string_value(json_object_get(*rec, "error")));
     return NULL;
 }
@@ -118,12 +119,12 @@ static int64_t retry_delay(const rt_step_desc *d, int n, long retry_after_ms)
     return delay;
 }
 
-static void log_step(rt_ctx *c, const char *path, const char *status, long http_status, int64_t ms, int n,
+static void log_step(rt_ctx *c, const char *path, rt_status status, long http_status, int64_t ms, int n,
                      const char *error, bool continues)
 {
     json_t *f = NULL;           /* the fields: only JSON log lines show them */
     if (rt_log_json()) {
-        f = json_pack("{s:s, s:s, s:s, s:I, s:i}", "event", "step", "step", path, "status", status, "ms",
+        f = json_pack("{s:s, s:s, s:s, s:I, s:i}", "event", "step", "step", path, "status", rt_status_name(status), "ms",
                       (json_int_t)ms, "attempt", n);
         if (http_status) json_object_set_new(f, "http_status", json_integer(http_status));
         if (error) json_object_set_new(f, "error", json_string(error));
@@ -134,7 +135,7 @@ static void log_step(rt_ctx *c, const char *path, const char *status, long http_
         rt_log_emit(c->run->id, continues ? "warning" : "error", f, "step '%s' failed after %d attempt%s (%lld ms)%s: %s",
                     path, n, n == 1 ? "" : "s", (long long)ms, continues ? ", continuing" : "", error);
     else
-        rt_log_emit(c->run->id, "info", f, "step '%s' %s (%s%lld ms%s)", path, status, extra, (long long)ms,
+        rt_log_emit(c->run->id, "info", f, "step '%s' %s (%s%lld ms%s)", path, rt_status_name(status), extra, (long long)ms,
                     n > 1 ? ", after retries" : "");
 }
 
@@ -149,7 +150,7 @@ rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_
     if (r || !rt_ctx_check(c)) {
         if (r)
             rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
-                                                      "replayed"),
+                                                      rt_status_name(RT_ST_REPLAYED)),
                         "step '%s' replayed from its checkpoint", path);
         json_decref(prev);
         free(path);
@@ -173,7 +174,7 @@ rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_
         json_decref(prev);
         rec = json_object();
         json_object_set_new(rec, "kind", json_string(kind));
-        json_object_set_new(rec, "status", json_string("running"));
+        json_object_set_new(rec, "status", rt_status_json(RT_ST_RUNNING));
         json_object_set_new(rec, "started", json_integer((json_int_t)started));
         json_object_set_new(rec, "attempts", json_array());
         json_object_set_new(rec, "input", rt_redact_json(input));
@@ -195,7 +196,7 @@ rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_
         json_array_append_new(attempts, attempt_record(n, t0, o == RT_ATT_OK ? NULL : at.error, at.http_status));
         json_object_del(rec, "next_at");
         if (o == RT_ATT_OK) {
-            json_object_set_new(rec, "status", json_string("succeeded"));
+            json_object_set_new(rec, "status", rt_status_json(RT_ST_SUCCEEDED));
             json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
             /* stored with secrets redacted (an API echoing a token must not
             ** put it in the state); this run goes on with what arrived */
@@ -214,7 +215,7 @@ rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_
                 free(path);
                 return NULL;
             }
-            log_step(c, path, "succeeded", at.http_status, rt_now_ms() - started, n, NULL, false);
+            log_step(c, path, RT_ST_SUCCEEDED, at.http_status, rt_now_ms() - started, n, NULL, false);
             r = rt_ctx_add_result(c, d->name, at.output, true, NULL);
             json_decref(at.output);
             json_decref(rec);
@@ -225,7 +226,7 @@ rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_
         free(at.error);
         if (o == RT_ATT_RETRY && n < max_attempts && !rt_signal_interrupted()) {
             int64_t delay = retry_delay(d, n, at.retry_after_ms);
-            json_object_set_new(rec, "status", json_string("retrying"));
+            json_object_set_new(rec, "status", rt_status_json(RT_ST_RETRYING));
             json_object_set_new(rec, "next_at", json_integer(rt_now_ms() + delay));
             if (!rt_run_commit(c->run, path, rec)) {
                 free(msg);
@@ -235,7 +236,7 @@ rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_
             }
             rt_log_emit(c->run->id, "warning",
                         json_pack("{s:s, s:s, s:s, s:i, s:I, s:s}", "event", "retry", "step", path, "status",
-                                  "retrying", "attempt", n, "delay_ms", (json_int_t)delay, "error", msg),
+                                  rt_status_name(RT_ST_RETRYING), "attempt", n, "delay_ms", (json_int_t)delay, "error", msg),
                         "step '%s' attempt %d failed: %s; retrying in %lld ms", path, n, msg, (long long)delay);
             free(msg);
             if (!rt_ctx_durable_sleep(c, json_integer_value(json_object_get(rec, "next_at")))) {
@@ -246,7 +247,7 @@ rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_
             continue;
         }
         /* a permanent failure, or retries exhausted */
-        json_object_set_new(rec, "status", json_string("failed"));
+        json_object_set_new(rec, "status", rt_status_json(RT_ST_FAILED));
         json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
         json_object_set_new(rec, "error", json_string(msg));
         if (d->continue_on_failure) json_object_set_new(rec, "continued", json_true());
@@ -256,7 +257,7 @@ rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_
             free(path);
             return NULL;
         }
-        log_step(c, path, "failed", at.http_status, rt_now_ms() - started, n, msg, d->continue_on_failure);
+        log_step(c, path, RT_ST_FAILED, at.http_status, rt_now_ms() - started, n, msg, d->continue_on_failure);
         if (d->continue_on_failure) {
             r = rt_ctx_add_result(c, d->name, NULL, false, msg);
         } else {

@@ -10,6 +10,7 @@
 #include "rt_log.h"
 #include "rt_page.h"
 #include "rt_request.h"
+#include "rt_status.h"
 #include "rt_type.h"
 
 static rt_attempt_outcome failed_attempt(rt_ctx *c, const rt_step_desc *d, const char *path, void *arg, int n,
@@ -31,7 +32,7 @@ static rt_result *request_step(rt_ctx *c, const rt_step_desc *d, json_t *req)
     if (r || !rt_ctx_check(c)) {
         if (r)
             rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
-                                                      "replayed"),
+                                                      rt_status_name(RT_ST_REPLAYED)),
                         "step '%s' replayed from its checkpoint", path);
         free(path);
         return r;
@@ -120,7 +121,7 @@ static int step_mode(rt_ctx *c, const rt_step_desc *d, rt_result **r)
         }
         *r = rt_ctx_add_result(c, d->name, given, true, NULL);
     } else {
-        rt_log_emit(run->id, "warning", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status", "missing"),
+        rt_log_emit(run->id, "warning", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status", rt_status_name(RT_ST_MISSING)),
                     "step '%s' is not in --input: it counts as not run", path);
         *r = rt_ctx_add_result(c, d->name, NULL, false, "not run (no output given in --input)");
     }

@@ -5,6 +5,7 @@
 #include "rt_stmt.h"
 
 #include "rt_log.h"
+#include "rt_status.h"
 #include "rt_type.h"
 
 int rt_return(rt_ctx *c, json_t *value)
@@ -45,7 +46,7 @@ static int wait_at(rt_ctx *c, const char *id, int64_t wake_at_if_new)
     char *path = rt_ctx_step_path(c, id);
     json_t *prev = rt_run_committed(c->run, path);
     const char *status = json_string_value(json_object_get(prev, "status"));
-    bool done = status && strcmp(status, "succeeded") == 0;
+    bool done = rt_status_parse(status) == RT_ST_SUCCEEDED;
     if (done || !rt_ctx_check(c)) {      /* not done: the store could not be read */
         json_decref(prev);
         free(path);
@@ -54,7 +55,7 @@ static int wait_at(rt_ctx *c, const char *id, int64_t wake_at_if_new)
     int64_t wake_at = prev ? json_integer_value(json_object_get(prev, "wake_at")) : wake_at_if_new;
     bool had_record = prev != NULL;
     json_decref(prev);
-    json_t *rec = json_pack("{s:s, s:s, s:I, s:I}", "kind", "wait", "status", "waiting", "started",
+    json_t *rec = json_pack("{s:s, s:s, s:I, s:I}", "kind", "wait", "status", rt_status_name(RT_ST_WAITING), "started",
                             (json_int_t)rt_now_ms(), "wake_at", (json_int_t)wake_at);
     if (!had_record && !rt_run_commit(c->run, path, rec)) {
         json_decref(rec);
@@ -66,7 +67,7 @@ static int wait_at(rt_ctx *c, const char *id, int64_t wake_at_if_new)
     rt_format_time(wake_at, when, sizeof when);
     if (left > 0 && (c->run->test_limits || c->run->only_step || c->run->test_mode)) {
         /* test mode: waits are skipped */
-        rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "wait", "step", path, "status", "skipped"),
+        rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "wait", "step", path, "status", rt_status_name(RT_ST_SKIPPED)),
                     "wait until %s skipped (test limits)", when);
         json_object_set_new(rec, "skipped", json_true());
     } else if (left > 0) {
@@ -81,7 +82,7 @@ static int wait_at(rt_ctx *c, const char *id, int64_t wake_at_if_new)
             return RT_STOP;
         }
     }
-    json_object_set_new(rec, "status", json_string("succeeded"));
+    json_object_set_new(rec, "status", rt_status_json(RT_ST_SUCCEEDED));
     json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
     bool ok = rt_run_commit(c->run, path, rec);
     json_decref(rec);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "rt_json.h"
+#include "rt_status.h"
 #include "rt_util.h"
 
 /* ---- writing ------------------------------------------------------------ */
@@ -71,7 +72,7 @@ json_t *rt_store_decode(const MDB_val *v, char *why, size_t n)
 /* What stands for a record that cannot be decoded (rt_store_damaged). */
 json_t *rt_store_damaged_stub(const char *why)
 {
-    return json_pack("{s:s, s:s}", "status", "unreadable", "damaged", why);
+    return json_pack("{s:s, s:s}", "status", rt_status_name(RT_ST_UNREADABLE), "damaged", why);
 }
 
 const char *rt_store_damaged(const json_t *rec)
