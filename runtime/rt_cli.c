@@ -173,28 +173,11 @@ json_t *rt_cli_settings_of(const rt_workflow *wf, const json_t *base, const json
     return out;
 }
 
-bool rt_cli_parse_duration(const char *s, int64_t *ms)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || v < 0) return false;
-    double unit;
-    if (strcmp(end, "ms") == 0) unit = 1;
-    else if (strcmp(end, "s") == 0) unit = 1000;
-    else if (strcmp(end, "m") == 0) unit = 60e3;
-    else if (strcmp(end, "h") == 0) unit = 3600e3;
-    else if (strcmp(end, "d") == 0) unit = 86400e3;
-    else if (strcmp(end, "w") == 0) unit = 7 * 86400e3;
-    else return false;
-    *ms = (int64_t)(v * unit);
-    return true;
-}
-
 bool rt_cli_parse_since(const char *s, int64_t *ms)
 {
     if (rt_parse_time(s, ms)) return true;
     int64_t ago;
-    if (!rt_cli_parse_duration(s[0] == '-' ? s + 1 : s, &ago)) return false;
+    if (!rt_parse_duration(s[0] == '-' ? s + 1 : s, &ago)) return false;
     *ms = rt_now_ms() - ago;
     return true;
 }
@@ -275,21 +258,13 @@ json_t *rt_cli_new_run(const rt_workflow *wf, const char *user, json_t *payload,
 rt_outcome rt_cli_execute(const rt_workflow *wf, rt_store *st, json_t *rec, const rt_cli_opts *o,
                           bool sleep_in_process)
 {
+    char buf[4096];
     rt_run_state run;
-    rt_run_init(&run, wf, st, rec);
+    rt_run_open(&run, &(rt_run_setup){ .wf = wf, .store = st, .record = rec,
+                                       .state_dir = rt_cli_state_dir(wf, o, buf, sizeof buf) });
     run.test_limits = o->test_limits;
     run.sleep_in_process = sleep_in_process;
     run.sleep_horizon_ms = RT_CLI_RESUME_HORIZON_MS;
-    const char *user = json_string_value(json_object_get(rec, "user"));
-    json_t *urec = user ? rt_store_get_user(st, user) : NULL;
-    char buf[4096];
-    run.state_dir = rt_cli_state_dir(wf, o, buf, sizeof buf);
-    if (urec) {
-        char err[512];
-        run.secrets = rt_users_secrets(st, run.state_dir, urec, err, sizeof err);
-        if (!run.secrets) rt_log_emit(run.id, "warning", NULL, "%s", err);
-        json_decref(urec);
-    }
     rt_outcome out = rt_exec_run(&run);
     if (out == RT_RUN_SUCCEEDED) rt_cli_print_output(run.output, o->test_limits);
     rt_run_free(&run);

@@ -80,8 +80,6 @@ json_t *rt_cli_settings_of(const rt_workflow *wf, const json_t *base, const json
 /* "2024-05-01T12:00:00Z", a date, or a duration ago ("90m", "7d"): ms
 ** since the epoch. False when s is neither. */
 bool rt_cli_parse_since(const char *s, int64_t *ms);
-/* "250ms" "5s" "10m" "2h" "7d" into ms; false when it is not one. */
-bool rt_cli_parse_duration(const char *s, int64_t *ms);
 
 /* Runs (or continues) the run whose record rec is (NEW reference, taken
 ** over): loads its user's stored secrets, executes, prints a succeeded

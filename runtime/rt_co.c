@@ -96,6 +96,7 @@ typedef struct co_write {
 
 struct rt_co_sched {
     co_ctx main;                /* the scheduler loop's context */
+    rt_redact_set *redact;      /* the creating thread's set (its run's), for the committer */
     rt_co *current;
     rt_co *ready, *ready_tail;  /* FIFO */
     rt_co *sleepers;
@@ -178,6 +179,7 @@ rt_co_sched *rt_co_sched_new(rt_store *st)
     pthread_once(&hooks_once, co_hooks_register);
     rt_http_global_init();
     rt_co_sched *s = rt_xcalloc(1, sizeof *s);
+    s->redact = rt_redact_current();
     s->st = st;
     s->multi = curl_multi_init();
     if (!s->multi) co_die("cannot create a curl multi handle");
@@ -379,6 +381,7 @@ static co_write *writes_reversed(co_write *w)
 ** each: while the disk syncs one batch the next one gathers. */
 static void *committer_main(void *arg)
 {
+    rt_redact_use(((rt_co_sched *)arg)->redact);     /* its messages: the run's set */
     rt_co_sched *s = arg;
     rt_store_write *ws = NULL;
     size_t cap = 0;

@@ -66,13 +66,10 @@ rt_outcome rt_exec_run(rt_run_state *run)
         run->inputs_used = json_object();
     }
     run->committed_logs = rt_store_get_logs(run->store, run->id);
-    for (int i = 0; i < wf->nsecrets; i++) {
-        char var[200];
-        rt_redact_add(getenv(rt_env_name(var, sizeof var, "FLOW_SECRET_", wf->secrets[i], "")));
-    }
-    const char *sk;
-    json_t *sv;
-    json_object_foreach(run->secrets, sk, sv) rt_redact_add(json_string_value(sv));
+    /* from here on this thread (and the run's coroutines) redact with the
+    ** run's set when it has one of its own (serve) */
+    rt_redact_set *own = rt_secrets_redaction(run->secrets);
+    rt_redact_set *outer = own ? rt_redact_use(own) : NULL;
 
     int attempt_no = (int)json_integer_value(json_object_get(rec, "attempt"));
     rt_log_emit(run->id, "info",
@@ -81,7 +78,13 @@ rt_outcome rt_exec_run(rt_run_state *run)
     int64_t t0 = rt_mono_ms();
 
     rt_ctx *c = rt_ctx_new(run, NULL, "");
-    wf->body(c);
+    if (rt_secrets_error(run->secrets)) {
+        /* a connected user's secrets that do not open: the run fails
+        ** before any step rather than run with other credentials */
+        rt_ctx_fail(c, NULL, rt_secrets_error(run->secrets));
+    } else {
+        wf->body(c);
+    }
     rt_ctx_check(c);
 
     if (run->only_step) {
@@ -212,5 +215,6 @@ rt_outcome rt_exec_run(rt_run_state *run)
     }
     }
     rt_log_flush();
+    if (own) rt_redact_use(outer);
     return run->outcome;
 }

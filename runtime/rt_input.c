@@ -31,7 +31,8 @@ json_t *rt_env(rt_ctx *c, const char *name)
     return rt_str(c, v);
 }
 
-/* The user's stored credential, else FLOW_SECRET_<NAME>. */
+/* rt_secrets_get's resolution: the user's stored secret, else
+** FLOW_SECRET_<NAME>. */
 json_t *rt_input_secret(rt_ctx *c, const char *name)
 {
     char *v = rt_run_secret(c->run, name);
@@ -46,8 +47,8 @@ json_t *rt_input_secret(rt_ctx *c, const char *name)
             rt_ctx_raise(c, 0, "secret '%s' is not set (set %s)", name, var);
         return rt_str(c, "");
     }
-    rt_redact_add(v);
-    json_t *s = rt_str(c, v);
+    json_t *s = rt_str(c, v);       /* registered by rt_secrets_get */
+    memset(v, 0, strlen(v));
     free(v);
     return s;
 }

@@ -131,59 +131,53 @@ static int parse_args(const rt_workflow *wf, int argc, char **argv, rt_cli_opts 
 }
 
 /* Test Step: `run --step NAME --input FILE` in a scratch state (removed
-** afterwards). secrets: the user's stored ones (NEW reference taken over)
-** or NULL. */
+** afterwards). secrets: what the run's user's secrets resolve to, opened in
+** the real state (taken over). */
 static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *payload, json_t *settings,
-                        json_t *secrets)
+                        rt_secrets *secrets)
 {
-    char err[1024];
-    json_t *inputs = json_object();
-    if (o->input) {
-        json_decref(inputs);
-        inputs = rt_cli_read_json_file(o->input, "input", err, sizeof err);
-        if (!inputs || !json_is_object(inputs)) {
-            rt_cli_error(wf, "%s", inputs ? "--input must hold an object mapping step names to their outputs" : err);
-            json_decref(inputs);
-            json_decref(secrets);
-            return RT_EXIT_USAGE;
-        }
+    char err[1024], dir[] = "/tmp/flow-step.XXXXXX";
+    bool made = false;
+    rt_store *st = NULL;
+    int rc = RT_EXIT_USAGE;
+    json_t *inputs = o->input ? rt_cli_read_json_file(o->input, "input", err, sizeof err) : json_object();
+    if (!inputs || !json_is_object(inputs)) {
+        rt_cli_error(wf, "%s", inputs ? "--input must hold an object mapping step names to their outputs" : err);
+        goto done;
     }
-    char dir[] = "/tmp/flow-step.XXXXXX";
-    if (!mkdtemp(dir)) {
+    rc = RT_EXIT_FAILED;
+    if (!(made = mkdtemp(dir) != NULL)) {
         rt_cli_error(wf, "cannot create a scratch state: %s", strerror(errno));
-        json_decref(inputs);
-        json_decref(secrets);
-        return RT_EXIT_FAILED;
+        goto done;
     }
-    char e2[512];
-    rt_store *st = rt_store_open(dir, true, e2, sizeof e2);
-    if (!st) {
-        rt_cli_error(wf, "%s", e2);
-        json_decref(inputs);
-        json_decref(secrets);
-        rmdir(dir);
-        return RT_EXIT_FAILED;
+    if (!(st = rt_store_open(dir, true, err, sizeof err))) {
+        rt_cli_error(wf, "%s", err);
+        goto done;
     }
-    json_t *rec = rt_cli_new_run(wf, o->user, payload, settings, "step");
     rt_run_state run;
-    rt_run_init(&run, wf, st, rec);
+    rt_run_open(&run, &(rt_run_setup){ .wf = wf, .store = st, .record = rt_cli_new_run(wf, o->user, payload, settings,
+                                                                                        "step"),
+                                       .secrets = secrets });
+    secrets = NULL;                     /* the run's now */
     run.test_limits = o->test_limits;
     run.only_step = o->step;
     run.step_inputs = inputs;
-    run.secrets = secrets;
     rt_outcome out = rt_exec_run(&run);
-    int rc = rt_cli_exit_code(out);
+    rc = run.input_error ? RT_EXIT_USAGE : rt_cli_exit_code(out);
     if (out == RT_RUN_SUCCEEDED) rt_cli_print_output(run.output, o->test_limits);
-    if (run.input_error) rc = RT_EXIT_USAGE;
     rt_run_free(&run);
-    rt_store_close(st);
-    char path[64];
-    snprintf(path, sizeof path, "%s/data.mdb", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/lock.mdb", dir);
-    unlink(path);
-    rmdir(dir);
+done:
+    if (st) rt_store_close(st);
+    if (made) {
+        char path[64];
+        snprintf(path, sizeof path, "%s/data.mdb", dir);
+        unlink(path);
+        snprintf(path, sizeof path, "%s/lock.mdb", dir);
+        unlink(path);
+        rmdir(dir);
+    }
     json_decref(inputs);
+    rt_secrets_close(secrets);
     return rc;
 }
 
@@ -192,9 +186,11 @@ static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
     char err[1024];
     if (!o->step && o->input) return rt_cli_usage_error(wf, "%s needs --step NAME", "--input");
     rt_store *st = NULL;
-    json_t *urec = NULL, *secrets = NULL;
+    json_t *urec = NULL, *settings = NULL, *payload = NULL;
+    rt_secrets *secrets = NULL;
+    int rc = RT_EXIT_USAGE;
     if (o->user) {
-        if (!(st = rt_cli_open_store(wf, o))) return RT_EXIT_USAGE;
+        if (!(st = rt_cli_open_store(wf, o))) goto done;
         urec = rt_users_get_enabled(st, wf, o->user, err, sizeof err);
         /* a state without connected users is a development one: --user
         ** only names the run's user there */
@@ -203,57 +199,41 @@ static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
         json_decref(users);
         if (refuse) {
             rt_cli_error(wf, "%s", err);
-            rt_store_close(st);
-            return RT_EXIT_USAGE;
+            goto done;
         }
-        if (urec && o->step) {      /* a normal run loads them in rt_cli_execute */
+        if (o->step) {      /* a normal run opens them in rt_cli_execute */
             char buf[4096];
-            secrets = rt_users_secrets(st, rt_cli_state_dir(wf, o, buf, sizeof buf), urec, err, sizeof err);
-            if (!secrets) rt_log_emit(NULL, "warning", NULL, "%s", err);
+            rt_secrets_source src = { .store = st, .state_dir = rt_cli_state_dir(wf, o, buf, sizeof buf),
+                                      .user = o->user, .declared = wf->secrets, .ndeclared = wf->nsecrets };
+            secrets = rt_secrets_open(&src);
         }
     }
-    json_t *settings = rt_cli_settings(wf, json_object_get(urec, "settings"), o->settings, err, sizeof err);
-    json_decref(urec);
-    if (!settings) {
+    settings = rt_cli_settings(wf, json_object_get(urec, "settings"), o->settings, err, sizeof err);
+    payload = !settings ? NULL : o->event ? rt_cli_read_json_file(o->event, "event", err, sizeof err) : json_object();
+    if (!settings || !payload) {
         rt_cli_error(wf, "%s", err);
-        json_decref(secrets);
-        rt_store_close(st);
-        return RT_EXIT_USAGE;
-    }
-    json_t *payload = o->event ? rt_cli_read_json_file(o->event, "event", err, sizeof err) : json_object();
-    if (!payload) {
-        rt_cli_error(wf, "%s", err);
-        json_decref(settings);
-        json_decref(secrets);
-        rt_store_close(st);
-        return RT_EXIT_USAGE;
+        goto done;
     }
     if (wf->trigger_schema && !rt_type_check(wf->trigger_schema, payload, "trigger payload", err, sizeof err)) {
         rt_cli_error(wf, "%s (no run was created)", err);
-        json_decref(settings);
-        json_decref(payload);
-        json_decref(secrets);
-        rt_store_close(st);
-        return RT_EXIT_USAGE;
+        goto done;
     }
     if (o->step) {
         rt_store_close(st);
-        int rc = run_one_step(wf, o, payload, settings, secrets);
-        json_decref(settings);
-        json_decref(payload);
-        return rc;
+        st = NULL;
+        rc = run_one_step(wf, o, payload, settings, secrets);
+        secrets = NULL;                 /* taken over */
+        goto done;
     }
-    if (!st && !(st = rt_cli_open_store(wf, o))) {
-        json_decref(settings);
-        json_decref(payload);
-        return RT_EXIT_USAGE;
-    }
-    json_t *rec = rt_cli_new_run(wf, o->user, payload, settings, "run");
+    if (!st && !(st = rt_cli_open_store(wf, o))) goto done;
+    rc = rt_cli_exit_code(rt_cli_execute(wf, st, rt_cli_new_run(wf, o->user, payload, settings, "run"), o, true));
+done:
+    json_decref(urec);
     json_decref(settings);
     json_decref(payload);
-    rt_outcome out = rt_cli_execute(wf, st, rec, o, true);
-    rt_store_close(st);
-    return rt_cli_exit_code(out);
+    rt_secrets_close(secrets);
+    if (st) rt_store_close(st);
+    return rc;
 }
 
 typedef struct resume_scan {

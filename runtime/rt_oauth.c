@@ -6,6 +6,7 @@
 #include "rt_co.h"
 #include "rt_http.h"
 #include "rt_log.h"
+#include "rt_secrets.h"
 #include "rt_users.h"
 #include "rt_util.h"
 
@@ -36,7 +37,7 @@ static char *newer_token(rt_run_state *run, const rt_integration *in, const char
     if (!user || !run->store || !run->state_dir) return NULL;
     json_t *urec = rt_store_get_user(run->store, user);
     char err[512];
-    json_t *stored = urec ? rt_users_secrets(run->store, run->state_dir, urec, err, sizeof err) : NULL;
+    json_t *stored = urec ? rt_secrets_open_user(run->store, run->state_dir, urec, err, sizeof err) : NULL;
     json_decref(urec);
     const char *tok = json_string_value(json_object_get(stored, in->secret));
     char *fresh = tok && strcmp(tok, stale) != 0 ? rt_xstrdup(tok) : NULL;
@@ -147,7 +148,7 @@ char *rt_oauth_refresh(rt_run_state *run, const rt_integration *in, const char *
         if (user && run->store && run->state_dir && !run->test_mode) {
             json_t *values = json_pack("{s:s}", in->secret, token);
             if (rotated && in->secret2) json_object_set_new(values, in->secret2, json_string(rotated));
-            stored = rt_users_store_secrets(run->store, run->state_dir, user, values, why, sizeof why);
+            stored = rt_secrets_store_user(run->store, run->state_dir, user, values, why, sizeof why);
             json_decref(values);
         }
         if (stored)

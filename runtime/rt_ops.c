@@ -243,18 +243,12 @@ static void print_field(const char *indent, const char *label, json_t *v)
 /* Registers every secret this run may have used, for redaction. */
 static void register_secrets(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, const json_t *run)
 {
-    for (int i = 0; i < wf->nsecrets; i++) {
-        char var[200];
-        rt_redact_add(getenv(rt_env_name(var, sizeof var, "FLOW_SECRET_", wf->secrets[i], "")));
-    }
-    const char *user = str(run, "user");
-    json_t *urec = user ? rt_store_get_user(st, user) : NULL;
-    if (urec) {
-        char err[256], buf[4096];
-        json_t *sec = rt_users_secrets(st, rt_cli_state_dir(wf, o, buf, sizeof buf), urec, err, sizeof err);
-        json_decref(sec);       /* registered; the values themselves are not needed */
-        json_decref(urec);
-    }
+    /* opened as the run opens them: the user's, or (no user) the FLOW_SECRET_*
+    ** values, registered in the process's set; the values are not needed */
+    char buf[4096];
+    rt_secrets_source src = { .store = st, .state_dir = rt_cli_state_dir(wf, o, buf, sizeof buf),
+                              .user = str(run, "user"), .declared = wf->secrets, .ndeclared = wf->nsecrets };
+    rt_secrets_close(rt_secrets_open(&src));
 }
 
 /* The records of a run that are stand-ins for damaged ones, named by key:
@@ -611,7 +605,7 @@ int rt_ops_prune(const rt_workflow *wf, const rt_cli_opts *o)
 {
     int64_t age;
     if (!o->older_than) return rt_cli_usage_error(wf, "%s", "prune needs --older-than D (e.g. 90d, 12h)");
-    if (!rt_cli_parse_duration(o->older_than, &age))
+    if (!rt_parse_duration(o->older_than, &age))
         return rt_cli_usage_error(wf, "--older-than takes a duration (90d, 12h, 30m), not '%s'", o->older_than);
     if (o->status && !valid_status(o->status))
         return rt_cli_usage_error(wf, "--status is queued, waiting, succeeded, failed or interrupted, not '%s'", o->status);

@@ -41,7 +41,7 @@ void rt_run_free(rt_run_state *run)
     json_decref(run->pending_logs);
     json_decref(run->output);
     json_decref(run->info);
-    json_decref(run->secrets);
+    rt_secrets_close(run->secrets);
     json_decref(run->step_outputs);
     json_decref(run->inputs_used);
     free(run->input_error);
@@ -147,23 +147,28 @@ const char *rt_run_getenv(const rt_run_state *run, const char *var)
 
 char *rt_run_secret(rt_run_state *run, const char *name)
 {
-    pthread_mutex_lock(&run->lock);
-    const char *v = json_string_value(json_object_get(run->secrets, name));
-    char *copy = v ? rt_xstrdup(v) : NULL;
-    pthread_mutex_unlock(&run->lock);
-    char var[200];
-    if (!copy && (v = rt_run_getenv(run, rt_env_name(var, sizeof var, "FLOW_SECRET_", name, "")))) copy = rt_xstrdup(v);
-    /* flowc test: requests are mocked, so a secret the test does not give
-    ** (DESIGN's own example leaves out slack_token) reads as a placeholder */
-    if (!copy && run->test_mode) copy = rt_xprintf("test-%s", name);
-    return copy;
+    return rt_secrets_get(run->secrets, name);
 }
 
 void rt_run_set_secret(rt_run_state *run, const char *name, const char *value)
 {
-    rt_redact_add(value);
-    pthread_mutex_lock(&run->lock);
-    if (!run->secrets) run->secrets = json_object();
-    json_object_set_new(run->secrets, name, rt_json_bytes(value));
-    pthread_mutex_unlock(&run->lock);
+    rt_secrets_set(run->secrets, name, value);
+}
+
+void rt_run_open(rt_run_state *run, const rt_run_setup *setup)
+{
+    rt_run_init(run, setup->wf, setup->store, setup->record);
+    run->state_dir = setup->state_dir;
+    run->test_mode = setup->test_mode;
+    run->test_env = setup->test_env;
+    if (setup->secrets) {
+        run->secrets = setup->secrets;
+        return;
+    }
+    rt_secrets_source src = { .store = setup->store, .state_dir = setup->state_dir,
+                              .user = json_string_value(json_object_get(setup->record, "user")),
+                              .declared = setup->wf->secrets, .ndeclared = setup->wf->nsecrets,
+                              .given = setup->test_secrets, .env = setup->test_env, .test_mode = setup->test_mode,
+                              .own_redaction = setup->own_redaction };
+    run->secrets = rt_secrets_open(&src);
 }

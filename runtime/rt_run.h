@@ -15,6 +15,7 @@
 
 #include "flowrt.h"
 #include "rt_committed.h"
+#include "rt_secrets.h"
 #include "rt_status.h"
 #include "rt_store.h"
 
@@ -51,10 +52,8 @@ typedef struct rt_run_state {
     int64_t wake_at;            /* suspended: when the run is due again (ms) */
     int nwaiting;               /* contexts sleeping in a durable wait now */
 
-    json_t *secrets;            /* owned or NULL: the user's stored secrets, name -> value
-                                   (never written anywhere; consulted before FLOW_SECRET_*);
-                                   guarded by lock once the run started (OAuth2 refresh
-                                   replaces tokens while fanout items read them) */
+    rt_secrets *secrets;        /* owned: what secret.NAME resolves to, and the run's
+                                   redaction set (rt_secrets.h); thread-safe itself */
     const char *state_dir;      /* borrowed or NULL: the state directory, whose key seals
                                    tokens an OAuth2 refresh stores for the run's user */
 
@@ -72,7 +71,7 @@ typedef struct rt_run_state {
     /* flowc test (rt_test.c): */
     bool test_mode;             /* waits and retry backoffs are not slept; fanout
                                    items run one at a time (mock order is stable) */
-    json_t *test_env;           /* borrowed or NULL: in test mode env.NAME,
+    const json_t *test_env;     /* borrowed or NULL: in test mode env.NAME,
                                    FLOW_<NAME>_BASE_URL and FLOW_SECRET_* come from
                                    here only, never from the process environment */
     void (*on_finish)(rt_ctx *c, void *arg);   /* called with the root context after
@@ -84,8 +83,8 @@ typedef struct rt_run_state {
 /* An environment variable as the run sees it: in test mode only the test's
 ** own env/secret lines, never the process environment. */
 const char *rt_run_getenv(const rt_run_state *run, const char *var);
-/* The secret name for this run (malloc'd copy): the user's stored one, else
-** FLOW_SECRET_<NAME>; NULL when neither is set. */
+/* The secret name for this run (malloc'd copy), registered for redaction:
+** rt_secrets_get's resolution; NULL when it is not set. */
 char *rt_run_secret(rt_run_state *run, const char *name);
 /* Replaces (or adds) the run's copy of a secret, registered for redaction. */
 void rt_run_set_secret(rt_run_state *run, const char *name, const char *value);
@@ -93,7 +92,29 @@ void rt_run_set_secret(rt_run_state *run, const char *name, const char *value);
 /* The status word of an outcome (the final record's status). */
 rt_status rt_run_outcome_status(rt_outcome o);
 
-/* Initialises a run over a run record (NEW reference taken over). */
+/* How a driver (the CLI, serve, flowc test, ops) opens a run. */
+typedef struct rt_run_setup {
+    const rt_workflow *wf;
+    rt_store *store;
+    json_t *record;             /* the run record: a NEW reference, taken over */
+    const char *state_dir;      /* borrowed: its key opens the user's secrets, and
+                                   seals the tokens an OAuth2 refresh stores */
+    bool own_redaction;         /* serve: a redaction set of the run's own, holding
+                                   its secrets only, freed with it */
+    rt_secrets *secrets;        /* or NULL: already opened (Test Step opens them in
+                                   the real state, runs in a scratch one); taken over */
+    bool test_mode;             /* flowc test: the fields of the same names */
+    const json_t *test_env;     /* borrowed */
+    const json_t *test_secrets; /* borrowed: the test's secret lines */
+} rt_run_setup;
+
+/* The one way a run's context is opened: the state initialised over the
+** record, the user's secrets opened (rt_secrets.h: a connected user's run
+** resolves only that user's secrets; one that cannot be opened makes
+** rt_exec_run fail the run with the reason). Free with rt_run_free. */
+void rt_run_open(rt_run_state *run, const rt_run_setup *setup);
+/* Initialises a run over a run record (NEW reference taken over), without
+** secrets: rt_run_open is what drivers call. */
 void rt_run_init(rt_run_state *run, const rt_workflow *wf, rt_store *st, json_t *record);
 void rt_run_free(rt_run_state *run);
 

@@ -80,22 +80,6 @@ static bool parse_size(const char *s, long *out)
     return true;
 }
 
-/* "30s" "500ms" "2m" "1h", or plain seconds. */
-static bool parse_duration(const char *s, int64_t *ms)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || v < 0) return false;
-    double mult;
-    if (!*end || strcmp(end, "s") == 0) mult = 1000;
-    else if (strcmp(end, "ms") == 0) mult = 1;
-    else if (strcmp(end, "m") == 0) mult = 60000;
-    else if (strcmp(end, "h") == 0) mult = 3600000;
-    else return false;
-    *ms = (int64_t)(v * mult);
-    return true;
-}
-
 static int usage_error(const rt_workflow *wf, const char *fmt, const char *arg)
 {
     fprintf(stderr, "%s: ", wf->name);
@@ -160,9 +144,9 @@ static int parse_opts(const rt_workflow *wf, int argc, char **argv, serve_opts *
         } else if (strcmp(a, "--max-body") == 0) {
             if (!parse_size(v, &o->max_body) || o->max_body < 1) return usage_error(wf, "--max-body is a size (1048576, 64k, 1M), not '%s'", v);
         } else if (strcmp(a, "--hook-timeout") == 0) {
-            if (!parse_duration(v, &o->hook_timeout_ms)) return usage_error(wf, "--hook-timeout is a duration (30s, 500ms), not '%s'", v);
+            if (!rt_parse_duration(v, &o->hook_timeout_ms)) return usage_error(wf, "--hook-timeout is a duration (30s, 500ms), not '%s'", v);
         } else if (strcmp(a, "--drain-timeout") == 0) {
-            if (!parse_duration(v, &o->drain_timeout_ms)) return usage_error(wf, "--drain-timeout is a duration (30s, 500ms), not '%s'", v);
+            if (!rt_parse_duration(v, &o->drain_timeout_ms)) return usage_error(wf, "--drain-timeout is a duration (30s, 500ms), not '%s'", v);
         } else {
             return usage_error(wf, "unknown serve option %s", a);
         }
@@ -249,28 +233,6 @@ static bool open_log_file(const char *path)
     dup2(fd, STDERR_FILENO);
     close(fd);
     return true;
-}
-
-static char *read_token_file(const char *path, char *err, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, n, "cannot read token file %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    rt_buf b = { 0 };
-    char chunk[512];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) rt_buf_append(&b, chunk, got);
-    fclose(f);
-    while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' || b.data[b.len - 1] == ' '))
-        b.data[--b.len] = 0;
-    if (!b.len) {
-        rt_buf_free(&b);
-        snprintf(err, n, "token file %s is empty", path);
-        return NULL;
-    }
-    return rt_buf_take(&b);
 }
 
 /* ---- the process -------------------------------------------------------- */
@@ -443,7 +405,7 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
     }
     char err[1024];
     if (o->token_file) {
-        sv->token = read_token_file(o->token_file, err, sizeof err);
+        sv->token = rt_read_credential(o->token_file, "token", err, sizeof err);
         if (!sv->token) {
             fprintf(stderr, "%s: %s\n", wf->name, err);
             serve_free(sv);

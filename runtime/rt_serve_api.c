@@ -23,6 +23,7 @@
 #include "rt_serve_answer.h"
 #include "rt_serve_queue.h"
 #include "rt_type.h"
+#include "rt_secrets.h"
 #include "rt_users.h"
 #include "rt_value.h"
 
@@ -323,7 +324,7 @@ static bool signature_ok(request *rq, const char *user)
         return false;
     }
     char err[512];
-    json_t *secrets = rt_users_secrets(sv->st, sv->state_dir, urec, err, sizeof err);
+    json_t *secrets = rt_secrets_open_user(sv->st, sv->state_dir, urec, err, sizeof err);
     const char *key = json_string_value(json_object_get(secrets, sv->o.hook_secret));
     bool ok = false;
     if (key) {

@@ -479,21 +479,10 @@ static void execute(serve *sv, const char *id)
     /* the claim (rt_exec_run) raises the attempt of a run an earlier process started */
     const char *u = json_string_value(json_object_get(rec, "user"));
     char *user = u ? rt_xstrdup(u) : NULL;
-    json_t *secrets = NULL;
-    if (user) {
-        json_t *urec = rt_store_get_user(sv->st, user);
-        char err[512];
-        if (urec && json_object_size(json_object_get(urec, "secrets"))) {
-            secrets = rt_users_secrets(sv->st, sv->state_dir, urec, err, sizeof err);
-            if (!secrets) rt_log_emit(id, "warning", NULL, "%s", err);
-        }
-        json_decref(urec);
-    }
     rt_run_state run;
-    rt_run_init(&run, sv->wf, sv->st, rec);
+    rt_run_open(&run, &(rt_run_setup){ .wf = sv->wf, .store = sv->st, .record = rec, .state_dir = sv->state_dir,
+                                       .own_redaction = true });
     run.sleep_in_process = false;       /* a waiting run holds no worker */
-    run.secrets = secrets;
-    run.state_dir = sv->state_dir;
     int64_t t0 = rt_now_ms();
     rt_outcome out = rt_exec_run(&run);
     if (out == RT_RUN_SKIPPED) {        /* another live process owns it (it said which), or it ended */

@@ -139,45 +139,91 @@ static void log_step(rt_ctx *c, const char *path, rt_status status, long http_st
                     n > 1 ? ", after retries" : "");
 }
 
+/* A new step record: running, no attempt yet, the input stored redacted. */
+static json_t *new_record(const char *kind, int64_t started, json_t *input)
+{
+    json_t *rec = json_object();
+    json_object_set_new(rec, "kind", json_string(kind));
+    json_object_set_new(rec, "status", rt_status_json(RT_ST_RUNNING));
+    json_object_set_new(rec, "started", json_integer((json_int_t)started));
+    json_object_set_new(rec, "attempts", json_array());
+    json_object_set_new(rec, "input", rt_redact_json(input));
+    return rec;
+}
+
+/* The attempt at succeeded: its record committed, its result (NULL when
+** the commit failed: the run stops). Takes over at->output. */
+static rt_result *step_succeeded(rt_ctx *c, const rt_step_desc *d, const char *path, json_t *rec, rt_attempt *at,
+                                 int64_t started, int n)
+{
+    json_object_set_new(rec, "status", rt_status_json(RT_ST_SUCCEEDED));
+    json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
+    /* stored with secrets redacted (an API echoing a token must not put it
+    ** in the state); this run goes on with what arrived */
+    if (at->count_only) {
+        json_object_set_new(rec, "count", json_integer((json_int_t)json_array_size(at->output)));
+    } else if (at->items_in_pages) {
+        json_object_set_new(rec, "output", json_pack("{s:O, s:O}", "status", json_object_get(at->output, "status"),
+                                                     "pages", json_object_get(at->output, "pages")));
+        json_object_set_new(rec, "items_in_pages", json_true());
+    } else {
+        json_object_set_new(rec, "output", rt_redact_json(at->output));
+    }
+    rt_result *r = NULL;
+    if (rt_run_commit_ex(c->run, path, rec, d->kind == RT_STEP_FUNCTION)) {
+        log_step(c, path, RT_ST_SUCCEEDED, at->http_status, rt_now_ms() - started, n, NULL, false);
+        r = rt_ctx_add_result(c, d->name, at->output, true, NULL);
+    }
+    json_decref(at->output);
+    return r;
+}
+
+/* A permanent failure, or retries exhausted (msg redacted): the record
+** committed; the result when the step continues on failure, else NULL
+** with the context failed. */
+static rt_result *step_failed(rt_ctx *c, const rt_step_desc *d, const char *path, json_t *rec, const char *msg,
+                              long http_status, int64_t started, int n)
+{
+    json_object_set_new(rec, "status", rt_status_json(RT_ST_FAILED));
+    json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
+    json_object_set_new(rec, "error", json_string(msg));
+    if (d->continue_on_failure) json_object_set_new(rec, "continued", json_true());
+    if (!rt_run_commit_ex(c->run, path, rec, d->kind == RT_STEP_FUNCTION)) return NULL;
+    log_step(c, path, RT_ST_FAILED, http_status, rt_now_ms() - started, n, msg, d->continue_on_failure);
+    if (d->continue_on_failure) return rt_ctx_add_result(c, d->name, NULL, false, msg);
+    char *full = rt_xprintf("step '%s': %s", path, msg);
+    rt_ctx_fail(c, path, full);
+    free(full);
+    rt_ctx_add_result(c, d->name, NULL, false, msg);  /* s.error reads it (a test's expect) */
+    return NULL;
+}
+
 /* Runs a step: replay, attempts with retries, validation, the commit. */
 rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input, rt_attempt_fn fn,
-                           void *arg)
+                       void *arg)
 {
     if (!rt_ctx_check(c)) return NULL;
     char *path = rt_ctx_step_path(c, d->name);
-    json_t *prev;
+    json_t *prev = NULL, *rec = NULL;
+    char *msg = NULL;
     rt_result *r = replay(c, d, path, &prev);
     if (r || !rt_ctx_check(c)) {
         if (r)
             rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
                                                       rt_status_name(RT_ST_REPLAYED)),
                         "step '%s' replayed from its checkpoint", path);
-        json_decref(prev);
-        free(path);
-        return r;
+        goto done;
     }
-    json_t *rec;
     int64_t started = rt_now_ms();
     if (prev && json_object_get(prev, "attempts")) {
         /* resumed in the middle of retries: keep counting, honour the wait */
         rec = json_deep_copy(prev);
-        json_decref(prev);
         json_int_t next_at = json_integer_value(json_object_get(rec, "next_at"));
-        if (next_at > rt_now_ms() && !rt_ctx_durable_sleep(c, next_at)) {
-            json_decref(rec);
-            free(path);
-            return NULL;
-        }
+        if (next_at > rt_now_ms() && !rt_ctx_durable_sleep(c, next_at)) goto done;
         json_int_t s = json_integer_value(json_object_get(rec, "started"));
         if (s) started = s;
     } else {
-        json_decref(prev);
-        rec = json_object();
-        json_object_set_new(rec, "kind", json_string(kind));
-        json_object_set_new(rec, "status", rt_status_json(RT_ST_RUNNING));
-        json_object_set_new(rec, "started", json_integer((json_int_t)started));
-        json_object_set_new(rec, "attempts", json_array());
-        json_object_set_new(rec, "input", rt_redact_json(input));
+        rec = new_record(kind, started, input);
     }
     json_t *attempts = json_object_get(rec, "attempts");
     int max_attempts = 1 + (d->retries > 0 ? d->retries : 0);
@@ -189,87 +235,36 @@ rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_
         rt_attempt_outcome o = fn(c, d, path, arg, n, &at);
         if (o == RT_ATT_STOP) {
             free(at.error);
-            json_decref(rec);
-            free(path);
-            return NULL;
+            goto done;
         }
         json_array_append_new(attempts, attempt_record(n, t0, o == RT_ATT_OK ? NULL : at.error, at.http_status));
         json_object_del(rec, "next_at");
         if (o == RT_ATT_OK) {
-            json_object_set_new(rec, "status", rt_status_json(RT_ST_SUCCEEDED));
-            json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
-            /* stored with secrets redacted (an API echoing a token must not
-            ** put it in the state); this run goes on with what arrived */
-            if (at.count_only) {
-                json_object_set_new(rec, "count", json_integer((json_int_t)json_array_size(at.output)));
-            } else if (at.items_in_pages) {
-                json_object_set_new(rec, "output", json_pack("{s:O, s:O}", "status", json_object_get(at.output, "status"),
-                                                             "pages", json_object_get(at.output, "pages")));
-                json_object_set_new(rec, "items_in_pages", json_true());
-            } else {
-                json_object_set_new(rec, "output", rt_redact_json(at.output));
-            }
-            if (!rt_run_commit_ex(c->run, path, rec, d->kind == RT_STEP_FUNCTION)) {
-                json_decref(at.output);
-                json_decref(rec);
-                free(path);
-                return NULL;
-            }
-            log_step(c, path, RT_ST_SUCCEEDED, at.http_status, rt_now_ms() - started, n, NULL, false);
-            r = rt_ctx_add_result(c, d->name, at.output, true, NULL);
-            json_decref(at.output);
-            json_decref(rec);
-            free(path);
-            return r;
+            r = step_succeeded(c, d, path, rec, &at, started, n);
+            goto done;
         }
-        char *msg = rt_redact(at.error ? at.error : "failed");
+        msg = rt_redact(at.error ? at.error : "failed");
         free(at.error);
-        if (o == RT_ATT_RETRY && n < max_attempts && !rt_signal_interrupted()) {
-            int64_t delay = retry_delay(d, n, at.retry_after_ms);
-            json_object_set_new(rec, "status", rt_status_json(RT_ST_RETRYING));
-            json_object_set_new(rec, "next_at", json_integer(rt_now_ms() + delay));
-            if (!rt_run_commit(c->run, path, rec)) {
-                free(msg);
-                json_decref(rec);
-                free(path);
-                return NULL;
-            }
-            rt_log_emit(c->run->id, "warning",
-                        json_pack("{s:s, s:s, s:s, s:i, s:I, s:s}", "event", "retry", "step", path, "status",
-                                  rt_status_name(RT_ST_RETRYING), "attempt", n, "delay_ms", (json_int_t)delay, "error", msg),
-                        "step '%s' attempt %d failed: %s; retrying in %lld ms", path, n, msg, (long long)delay);
-            free(msg);
-            if (!rt_ctx_durable_sleep(c, json_integer_value(json_object_get(rec, "next_at")))) {
-                json_decref(rec);
-                free(path);
-                return NULL;
-            }
-            continue;
+        if (o != RT_ATT_RETRY || n >= max_attempts || rt_signal_interrupted()) {
+            r = step_failed(c, d, path, rec, msg, at.http_status, started, n);
+            goto done;
         }
-        /* a permanent failure, or retries exhausted */
-        json_object_set_new(rec, "status", rt_status_json(RT_ST_FAILED));
-        json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
-        json_object_set_new(rec, "error", json_string(msg));
-        if (d->continue_on_failure) json_object_set_new(rec, "continued", json_true());
-        if (!rt_run_commit_ex(c->run, path, rec, d->kind == RT_STEP_FUNCTION)) {
-            free(msg);
-            json_decref(rec);
-            free(path);
-            return NULL;
-        }
-        log_step(c, path, RT_ST_FAILED, at.http_status, rt_now_ms() - started, n, msg, d->continue_on_failure);
-        if (d->continue_on_failure) {
-            r = rt_ctx_add_result(c, d->name, NULL, false, msg);
-        } else {
-            char *full = rt_xprintf("step '%s': %s", path, msg);
-            rt_ctx_fail(c, path, full);
-            free(full);
-            rt_ctx_add_result(c, d->name, NULL, false, msg);  /* s.error reads it (a test's expect) */
-            r = NULL;
-        }
+        int64_t delay = retry_delay(d, n, at.retry_after_ms);
+        json_object_set_new(rec, "status", rt_status_json(RT_ST_RETRYING));
+        json_object_set_new(rec, "next_at", json_integer(rt_now_ms() + delay));
+        if (!rt_run_commit(c->run, path, rec)) goto done;
+        rt_log_emit(c->run->id, "warning",
+                    json_pack("{s:s, s:s, s:s, s:i, s:I, s:s}", "event", "retry", "step", path, "status",
+                              rt_status_name(RT_ST_RETRYING), "attempt", n, "delay_ms", (json_int_t)delay, "error", msg),
+                    "step '%s' attempt %d failed: %s; retrying in %lld ms", path, n, msg, (long long)delay);
         free(msg);
-        json_decref(rec);
-        free(path);
-        return r;
+        msg = NULL;
+        if (!rt_ctx_durable_sleep(c, json_integer_value(json_object_get(rec, "next_at")))) goto done;
     }
+done:
+    free(msg);
+    json_decref(rec);
+    json_decref(prev);
+    free(path);
+    return r;
 }

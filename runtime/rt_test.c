@@ -376,10 +376,8 @@ static void run_one(const rt_workflow *wf, rt_store *st, const rt_test_case *t, 
         } else {
             test_run tr = { .t = t, .results = o->results };
             rt_run_state run;
-            rt_run_init(&run, wf, st, rec);
-            run.test_mode = true;
-            run.test_env = env;
-            run.secrets = json_incref(secrets);
+            rt_run_open(&run, &(rt_run_setup){ .wf = wf, .store = st, .record = rec, .test_mode = true,
+                                               .test_env = env, .test_secrets = secrets });
             run.on_finish = evaluate_expects;
             run.on_finish_arg = &tr;
             rt_http_set_intercept(mock_intercept, &th);

@@ -11,6 +11,7 @@
 
 #include "rt_crypto.h"
 #include "rt_log.h"
+#include "rt_secrets.h"
 #include "rt_type.h"
 #include "rt_users.h"
 #include "rt_util.h"
@@ -28,25 +29,6 @@ static bool declared_secret(const rt_workflow *wf, const char *name)
     for (int i = 0; i < wf->nsecrets; i++)
         if (strcmp(wf->secrets[i], name) == 0) return true;
     return false;
-}
-
-/* Reads a secret value from FILE (trailing newlines dropped): new string. */
-static char *read_secret_file(const char *path, char *err, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, n, "cannot read secret file %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    rt_buf b = { 0 };
-    rt_buf_append(&b, "", 0);
-    char chunk[4096];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) rt_buf_append(&b, chunk, got);
-    fclose(f);
-    memset(chunk, 0, sizeof chunk);
-    while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r')) b.data[--b.len] = '\0';
-    return rt_buf_take(&b);
 }
 
 /* What `show`/`list` print for a user: secrets as <set>. NEW reference. */
@@ -183,7 +165,7 @@ static int users_set(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st)
             free(name);
             goto usage;
         }
-        char *value = eq[1] == '@' ? read_secret_file(eq + 2, err, sizeof err) : rt_xstrdup(eq + 1);
+        char *value = eq[1] == '@' ? rt_read_credential(eq + 2, "secret", err, sizeof err) : rt_xstrdup(eq + 1);
         if (!value) {
             free(name);
             goto usage;
@@ -191,7 +173,7 @@ static int users_set(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st)
         if (!*value) {
             json_object_del(json_object_get(rec, "secrets"), name);     /* NAME= removes it */
         } else {
-            if (!any_secret && !rt_users_store_key(st, rt_cli_state_dir(wf, o, buf, sizeof buf), true, key, err, sizeof err)) {
+            if (!any_secret && !rt_secrets_key(st, rt_cli_state_dir(wf, o, buf, sizeof buf), true, key, err, sizeof err)) {
                 free(value);
                 free(name);
                 goto usage;
@@ -199,7 +181,7 @@ static int users_set(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st)
             any_secret = true;
             rt_redact_add(value);
             rt_buf ad = { 0 };
-            rt_users_secret_ad(&ad, user, name);
+            rt_secrets_ad(&ad, user, name);
             char *sealed = rt_seal(key, ad.data, ad.len, value);
             rt_buf_free(&ad);
             if (!sealed) {
@@ -218,7 +200,7 @@ static int users_set(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st)
     }
     if (any_secret) {
         char kid[17];
-        rt_users_key_id(key, kid);
+        rt_secrets_key_id(key, kid);
         const char *had = json_string_value(json_object_get(rec, "key_id"));
         if (had && strcmp(had, kid) != 0 && json_object_size(json_object_get(rec, "secrets")) > (size_t)o->nsecret_args) {
             snprintf(err, sizeof err, "user %s has secrets sealed with another key (key id %s): set all of them again",
