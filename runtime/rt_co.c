@@ -1,5 +1,5 @@
 /*
-** rt_co.c — the fanout scheduler: items as coroutines on one
+** rt_co.c — [services] the fanout scheduler: items as coroutines on one
 ** thread, their requests on a libcurl multi handle, their checkpoints
 ** grouped by a committer thread (see rt_co.h).
 **

@@ -1,5 +1,5 @@
 /*
-** rt_http.c — requests over libcurl: on a plain thread through the easy
+** rt_http.c — [services] requests over libcurl: on a plain thread through the easy
 ** interface (one handle per thread, keeping its connections), in a fanout
 ** item's coroutine through its scheduler's multi handle (rt_co.c); both set
 ** up and read a transfer with rt_http_xfer_start / rt_http_xfer_finish.

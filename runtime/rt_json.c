@@ -1,5 +1,5 @@
 /*
-** rt_json.c — JSON values below the engine: reference pools, compact
+** rt_json.c — [values] JSON values below the engine: reference pools, compact
 ** encoding, rendering for interpolation, deep equality, and the atomics
 ** tcc-compiled jansson calls (flow.h).
 */

@@ -1,5 +1,5 @@
 /*
-** rt_oauth.c — OAuth2 access-token refresh (rt_oauth.h).
+** rt_oauth.c — [engine] OAuth2 access-token refresh (rt_oauth.h).
 */
 #include "rt_oauth.h"
 

@@ -1,5 +1,5 @@
 /*
-** rt_oauth.h — OAuth2 access-token refresh for integrations declared
+** rt_oauth.h — [engine] OAuth2 access-token refresh for integrations declared
 ** `auth oauth2 { token_url ..., refresh secret.R, client_id secret.I,
 ** client_secret secret.S }` (RFC 6749 section 6).
 **

@@ -1,5 +1,5 @@
 /*
-** rt_ops.c — history, show, retry and prune: the commands an operator
+** rt_ops.c — [commands] history, show, retry and prune: the commands an operator
 ** uses on a job's runs (rt_ops.h).
 */
 #include "rt_ops.h"

@@ -1,5 +1,5 @@
 /*
-** rt_owner.c — run ownership: who executes a run, whether that process
+** rt_owner.c — [services] run ownership: who executes a run, whether that process
 ** lives, and claiming a run in one transaction (rt_owner.h).
 */
 #include "rt_owner.h"

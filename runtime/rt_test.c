@@ -1,5 +1,5 @@
 /*
-** rt_test.c — runs test blocks in-process: each test is one run of the
+** rt_test.c — [commands] runs test blocks in-process: each test is one run of the
 ** workflow, in test mode, over a throw-away LMDB state, with every HTTP
 ** request answered by the test's mocks; then its expects are evaluated over
 ** the finished run's step results, output and status.

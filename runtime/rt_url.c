@@ -1,5 +1,5 @@
 /*
-** rt_url.c — URLs as text: templates, url_path(), joining, resolving,
+** rt_url.c — [values] URLs as text: templates, url_path(), joining, resolving,
 ** origins and percent-encoding (rt_url.h).
 */
 #include "rt_url.h"

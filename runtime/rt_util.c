@@ -1,5 +1,5 @@
 /*
-** rt_util.c — allocation, growable buffers, clocks and randomness.
+** rt_util.c — [base] allocation, growable buffers, clocks and randomness.
 */
 #include "rt_util.h"
 

@@ -1,5 +1,5 @@
 /*
-** rt_util.h — allocation, growable buffers and clocks shared by the runtime
+** rt_util.h — [base] allocation, growable buffers and clocks shared by the runtime
 ** modules. Nothing here knows about workflows.
 */
 #ifndef RT_UTIL_H
