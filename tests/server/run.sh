@@ -113,6 +113,11 @@ r=$(curl -s -X POST --data-binary '{"method": "GET", "path": "/text", "responses
 check "POST /_ctl/routes replaces a route" '[ "$(curl -s -w " %{http_code}" "$A/text")" == "[1] 202" ]' "$r"
 curl -s -o /dev/null -X POST --data-binary '[{"path": "/new/*", "responses": [{"status": 204}]}]' "$A/_ctl/routes"
 check "POST /_ctl/routes adds a prefix route for any method" '[ "$(curl -s -o /dev/null -w "%{http_code}" -X PUT "$A/new/x/y")" == 204 ]'
+curl -s -o /dev/null -X POST --data-binary '{"path": "/raw", "headers": {"X-Bad": {"hex": "41fffe"}}, "body": {}}' "$A/_ctl/routes"
+r=$(curl -s -D - -o /dev/null "$A/raw" | grep -ai '^x-bad:' | od -An -tx1 | tr -d ' \n')
+check "a header {\"hex\": ...} is sent as those bytes (not UTF-8)" '[ "$r" == "582d4261643a2041fffe0d0a" ]' "$r"
+r=$(curl -s -w ' %{http_code}' -X POST --data-binary '{"path": "/raw", "headers": {"X-Bad": {"hex": "0d0a"}}}' "$A/_ctl/routes")
+check "a header {\"hex\": ...} holding CR or LF is refused" 'echo "$r" | grep -q "CR or LF.* 400$"' "$r"
 r=$(curl -s -w ' %{http_code}' -X POST --data-binary '{"path": "nope"}' "$A/_ctl/routes")
 check "a bad route is refused with 400 and a reason" 'echo "$r" | grep -q "path.* 400$"' "$r"
 curl -s -o /dev/null -X POST "$A/_ctl/reset"
