@@ -676,6 +676,8 @@ class Case:
         if not isinstance(exp, dict):
             raise CaseError("%s: expected an object of path -> requests" % fname)
         log = server.log()
+        first = min((r["time_ms"] for r in log), default=0)
+        log = [dict(r, since_first_ms=r["time_ms"] - first) for r in log]
         groups = {k: [] for k in exp}
         unexpected = []
         for r in log:
