@@ -488,13 +488,24 @@ class Case:
         for name, key in (("event.json", "event"), ("settings.json", "settings")):
             p = self.file(name)
             if p:
-                v[key] = p
+                v[key] = self.substituted(p, v)
         for m in re.finditer(r"\{file:([^{}\s]+)\}", self.raw_text):
             p = self.file(m.group(1))
             if not p:
                 raise CaseError("{file:%s}: no such file in the case or its parents" % m.group(1))
             v["file:" + m.group(1)] = p
         return v
+
+    def substituted(self, path, vars_):
+        """path, or a copy in the case's scratch directory with its placeholders replaced."""
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            text = f.read()
+        if not PLACEHOLDER.search(text):
+            return path
+        copy_path = os.path.join(self.tmp, os.path.basename(path))
+        with open(copy_path, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(subst(text, vars_))
+        return copy_path
 
     def history(self, refresh=False):
         if self.history_cache is None or refresh:
