@@ -689,6 +689,10 @@ class Case:
         log = server.log()
         first = min((r["time_ms"] for r in log), default=0)
         log = [dict(r, since_first_ms=r["time_ms"] - first) for r in log]
+        whole = exp.pop("$all", None)       # a matcher over every request, in the order they came
+        if whole is not None:
+            self.checks += count_checks(whole)
+            self.fail(fname, self.matcher.match(whole, log, "$all"))
         groups = {k: [] for k in exp}
         unexpected = []
         for r in log:
@@ -703,8 +707,8 @@ class Case:
         for k, want in exp.items():
             self.checks += count_checks(want)
             self.fail(fname, self.matcher.match(want, groups[k], k))
-        self.checks += 1
-        if unexpected:
+        self.checks += whole is None
+        if unexpected and whole is None:
             self.fail(fname, ["expected no other requests, got %s" % show(
                 ["%s %s%s" % (r["method"], r["path"], "?" + r["query"] if r["query"] else "") for r in unexpected])])
 
@@ -736,6 +740,10 @@ class Case:
             for r in h[:10]:
                 places["show %s --json" % r["id"]] = self.show_run(r["id"]).encode()
                 places["show %s" % r["id"]] = self.show_run(r["id"], "text").encode()
+        if self.other:          # the second server is another origin: no credential may reach it
+            places["requests the other origin received"] = "\n".join(
+                "\n".join([r["path"], r["query"] or "", r["body"] or ""] + ["%s: %s" % h for h in r["headers"].items()])
+                for r in self.other.log()).encode()
         self.checks += len(secrets)
         for s in secrets:
             hits = [p for p, data in places.items() if s.encode() in data]
