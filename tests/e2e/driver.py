@@ -670,6 +670,8 @@ class Case:
                     self.fail(label, ["show: `show %s --json` printed no JSON: %s" % (h[0]["id"], show(text))])
                 else:
                     self.fail(label, m.match(exp["show"], shown, "show"))
+        if "requests" in exp:       # runs.json only: the requests so far
+            self.check_requests(exp["requests"], self.server, label + ".requests")
         if "state" in exp:
             self.checks += 1
             there = os.path.exists(self.state)
@@ -679,13 +681,16 @@ class Case:
                 self.fail(label, ["state: expected the state directory %s, got it %s" % (
                     exp["state"], "present" if there else "absent")])
 
-    def check_requests(self, fname, server, vars_):
+    def check_requests_file(self, fname, server, vars_):
         path = os.path.join(self.dir, fname)
-        if not os.path.isfile(path):
-            return
-        exp = subst(read_json(path, fname), vars_)
+        if os.path.isfile(path):
+            self.check_requests(subst(read_json(path, fname), vars_), server, fname)
+
+    def check_requests(self, exp, server, fname):
+        """exp: {path or glob: matcher over the requests to it, in order; "$all": matcher over all}."""
         if not isinstance(exp, dict):
             raise CaseError("%s: expected an object of path -> requests" % fname)
+        exp = dict(exp)
         log = server.log()
         first = min((r["time_ms"] for r in log), default=0)
         log = [dict(r, since_first_ms=r["time_ms"] - first) for r in log]
@@ -713,14 +718,14 @@ class Case:
                 ["%s %s%s" % (r["method"], r["path"], "?" + r["query"] if r["query"] else "") for r in unexpected])])
 
     def scan_secrets(self, exp):
-        secrets = set(s for s in exp.get("secrets", []))
+        secrets = set()
         for env in [self.env] + [s.get("env") or {} for s in self.specs]:
             secrets |= {v for k, v in env.items() if k.startswith("FLOW_SECRET_") and v}
         for s in self.specs:
             argv = shlex.split(s["args"])
             secrets |= {argv[i + 1].split("=", 1)[1] for i, a in enumerate(argv[:-1])
                         if a == "--secret" and "=" in argv[i + 1] and "=@" not in argv[i + 1]}
-        secrets = sorted(s for s in secrets if len(s) >= MIN_SECRET)
+        secrets = sorted(set(s for s in secrets if len(s) >= MIN_SECRET) | set(exp.get("secrets", [])))
         if not secrets:
             return
         places = {}
@@ -827,6 +832,8 @@ class Case:
                                                                   for n, l in enumerate(exp.get("expect-log", []))])
             elif "expect" in spec:
                 e = spec["expect"]
+                if set(e) - EXPECT_KEYS - {"requests"}:
+                    raise CaseError("%s.expect: unknown keys %s" % (label, sorted(set(e) - EXPECT_KEYS - {"requests"})))
                 self.check_invocation({k: v for k, v in e.items() if k != "expect-log"}, res, label + ".expect",
                                       [(l, label + " expect-log[%d]" % n) for n, l in enumerate(e.get("expect-log", []))])
             elif res["signal"] != "KILL" and res["exit"] != 0:
@@ -836,9 +843,9 @@ class Case:
         if "{run_id}" in self.raw_text:
             h = self.history(refresh=True)
             vars_["run_id"] = h[0]["id"] if h else "(no run)"
-        self.check_requests("requests.json", self.server, vars_)
+        self.check_requests_file("requests.json", self.server, vars_)
         if self.other:
-            self.check_requests("other-requests.json", self.other, vars_)
+            self.check_requests_file("other-requests.json", self.other, vars_)
         for key, srv in (("stats", self.server), ("other_stats", self.other)):
             if key in exp:
                 self.checks += count_checks(exp[key])
