@@ -42,9 +42,10 @@ EXPECT_KEYS = {"exit", "output", "stdout", "expect-log", "log_json", "log", "his
                "state", "elapsed_ms", "build", "runners", "secrets", "stats", "other_stats",
                "description"}
 RUN_KEYS = {"args", "env", "stdin", "routes", "reset", "signal", "when", "count", "after_ms",
-            "until_done", "expect", "timeout_s"}
+            "expect", "timeout_s"}
 SANITIZER = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:")
 MIN_SECRET = 6          # shorter values would match by chance
+SIGNALS = {"KILL": signal.SIGKILL, "TERM": signal.SIGTERM, "INT": signal.SIGINT}
 
 
 class CaseError(Exception):
@@ -560,34 +561,30 @@ class Case:
         out_path = os.path.join(self.tmp, "out.%d" % index)
         err_path = os.path.join(self.tmp, "err.%d" % index)
         stdin = spec.get("stdin")
-        repeats = 20 if spec.get("until_done") else 1
-        for attempt in range(repeats):
-            start = time.monotonic()
-            with open(out_path, "wb") as out, open(err_path, "ab") as err:
-                p = subprocess.Popen(cmd, cwd=self.tmp, env=env, stdout=out, stderr=err,
-                                     stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL)
-                if stdin is not None:
-                    p.stdin.write(subst(stdin, vars_).encode())
-                    p.stdin.close()
-                sig = spec.get("signal")
-                if sig:
-                    if spec.get("when") and not self.seen(subst(spec["when"], vars_), spec.get("count", 1)):
-                        self.problems.append("%s: the server never saw %s (count %d) before the signal" % (
-                            self.where(index), spec["when"], spec.get("count", 1)))
-                    time.sleep(spec.get("after_ms", 0) / 1000)
-                    p.send_signal({"KILL": signal.SIGKILL, "TERM": signal.SIGTERM, "INT": signal.SIGINT}[sig])
-                try:
-                    rc = p.wait(timeout=spec.get("timeout_s", 90))
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-                    raise CaseError("%s: `%s` still running after %ss: killed" % (
-                        self.where(index), " ".join(argv), spec.get("timeout_s", 90)))
-            ms = (time.monotonic() - start) * 1000
-            if not spec.get("until_done") or rc != 0 or not any(
-                    r.get("status") == "waiting" for r in self.history(refresh=True)):
-                break
-            time.sleep(0.2)
+        start = time.monotonic()
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            p = subprocess.Popen(cmd, cwd=self.tmp, env=env, stdout=out, stderr=err,
+                                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL)
+            if stdin is not None:
+                p.stdin.write(subst(stdin, vars_).encode())
+                p.stdin.close()
+            sig = spec.get("signal")
+            if sig:
+                if sig not in SIGNALS:
+                    raise CaseError("%s: signal is one of %s" % (self.where(index), ", ".join(SIGNALS)))
+                if spec.get("when") and not self.seen(subst(spec["when"], vars_), spec.get("count", 1)):
+                    self.problems.append("%s: the server never saw %s (count %d) before the signal" % (
+                        self.where(index), spec["when"], spec.get("count", 1)))
+                time.sleep(spec.get("after_ms", 0) / 1000)
+                p.send_signal(SIGNALS[sig])
+            try:
+                rc = p.wait(timeout=spec.get("timeout_s", 90))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                raise CaseError("%s: `%s` still running after %ss: killed" % (
+                    self.where(index), " ".join(argv), spec.get("timeout_s", 90)))
+        ms = (time.monotonic() - start) * 1000
         with open(out_path, encoding="utf-8", errors="replace") as f:
             stdout = f.read()
         with open(err_path, encoding="utf-8", errors="replace") as f:
