@@ -274,8 +274,6 @@ class Matcher:
             return self.match(arg, got, where)
         if op == "$any":
             return []
-        if op == "$present":
-            return []           # reaching here means the key exists
         if op == "$not":
             trial = copy.deepcopy(self.same)
             if self.match(arg, got, where):
