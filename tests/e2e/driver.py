@@ -123,6 +123,8 @@ def find_cases(paths):
 
 def case_name(root, d):
     group = os.path.relpath(root, os.path.join(ROOT, "tests"))
+    if group.startswith(".."):                  # cases outside tests/
+        group = root
     group = group[:-len("/cases")] if group.endswith("/cases") else group
     return "%s: %s" % (group, os.path.relpath(d, root))
 
