@@ -536,6 +536,9 @@ class Case:
 
     def invoke(self, spec, index):
         vars_ = self.vars()
+        if "{run_id}" in spec["args"]:              # `show {run_id}`, `retry {run_id}`: the newest run
+            h = self.history(refresh=True)
+            vars_["run_id"] = h[0]["id"] if h else "(no run)"
         argv = shlex.split(subst(spec["args"], vars_))
         if not argv:
             raise CaseError("an empty command line")
@@ -545,7 +548,9 @@ class Case:
             cmd = [FLOWC, "run", self.flow] + argv[1:]
         else:
             cmd = [self.job] + argv
-        env = dict(os.environ, API=self.server.url, FLOW_STATE_DIR=self.state)
+        # the driver's environment without FLOW_*: a case states its own
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLOW_")}
+        env.update(API=self.server.url, FLOW_STATE_DIR=self.state)
         if self.other:
             env["OTHER"] = self.other.url
         env.update(self.env)
