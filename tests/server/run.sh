@@ -73,7 +73,9 @@ wait "${pids[@]}"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 r=$(curl -s "$A/_ctl/stats" | py 'p=j["paths"]["/slow"]; print(p["count"], p["max_in_flight"], p["in_flight"], j["routes"]["GET /slow"]["max_in_flight"], j["overall"]["max_in_flight"] >= 8)')
 check "8 parallel held requests are all in flight at once" '[ "$mid" == 8 ] && [ "$r" == "8 8 0 8 True" ]' "mid=$mid stats=$r"
-check "held requests are held concurrently, not one by one" '[ $ms -ge 1000 ] && [ $ms -lt 2500 ]' "took ${ms}ms"
+# one by one would take 8 s; the bound leaves room for a loaded machine (curl
+# processes start slowly there), max_in_flight above shows the concurrency
+check "held requests are held concurrently, not one by one" '[ $ms -ge 1000 ] && [ $ms -lt 6000 ]' "took ${ms}ms"
 check "a held request is logged before it is answered" '[ "$(curl -s "$A/_ctl/log?path=/slow" | py "print(len(j))")" == 8 ]'
 
 # ---- pagination ----------------------------------------------------------
