@@ -11,9 +11,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SRC=$ROOT/../shared/peers
-if [ ! -d "$SRC" ]; then    # a git worktree elsewhere: beside the main checkout
-    common=$(git -C "$ROOT" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
-    [ -n "$common" ] && [ -d "$(dirname "$common")/../shared/peers" ] && SRC=$(cd "$(dirname "$common")/../shared/peers" && pwd)
+# a git worktree (../wt/NAME) finds it beside the main checkout
+if [ ! -d "$SRC" ] && common=$(git -C "$ROOT" rev-parse --path-format=absolute --git-common-dir 2>/dev/null); then
+    SRC=$(dirname "$(dirname "$common")")/shared/peers
 fi
 W=$ROOT/build/peers
 [ -d "$SRC" ] || { echo "peer_bench: $SRC not found: nothing to compare with"; exit 0; }

@@ -1,68 +1,25 @@
 /*
-** rt_cli.c — the job binary's command line: argument parsing, `run`,
-** `resume`, `info`, and the helpers the other commands share (rt_cli.h).
-** history/show/retry/prune are in rt_ops.c, users in rt_users.c.
+** rt_cli.c — [commands] what the commands share (rt_cli.h): the state
+** directory opened, settings and JSON inputs read, durations and times
+** parsed, a run created and executed, its output printed, exit codes.
 */
 #include "rt_cli.h"
 
 #include <errno.h>
-#include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "rt_exec.h"
-#include "rt_host.h"
-#include "rt_host_cli.h"
+#include "rt_host_run.h"
 #include "rt_host_conn.h"
-#include "rt_http.h"
 #include "rt_log.h"
-#include "rt_ops.h"
-#include "rt_owner.h"
-#include "rt_serve.h"
+#include "rt_status.h"
 #include "rt_store.h"
 #include "rt_type.h"
-#include "rt_users.h"
 #include "rt_util.h"
 #include "rt_value.h"
 
-static void usage(const rt_workflow *wf, FILE *out)
-{
-    const char *n = wf->name;
-    fprintf(out,
-            "%s%s%s\n\n"
-            "usage:\n"
-            "  %s run [--event FILE|-] [--user ID] [--workflow W] [--name EVENT] [--settings FILE] [--state DIR]\n"
-            "         [--json] [--test-limits] [--durability sync|batch] [--max-inflight N] [--step NAME --input FILE]\n"
-            "                                         (an event starts every workflow of the project that listens to it)\n"
-            "  %s resume [--state DIR] [--no-wait]  finish unfinished runs of this version, sleeping until\n"
-            "                                         their waits are due (--no-wait: leave later waits waiting)\n"
-            "  %s serve --listen HOST:PORT [...]    HTTP service: events, webhooks, schedules (serve --help)\n"
-            "  %s info [--json]                     name, version, trigger, settings, secrets\n"
-            "  %s history [--status S] [--user U] [--since TIME] [--limit N] [--json]\n"
-            "  %s show RUN_ID [--json]              trigger, steps, attempts, inputs, outputs, logs\n"
-            "  %s retry RUN_ID                      re-run a failed run from its failed step\n"
-            "  %s retry --all [--status failed] [--since TIME] [--user U]\n"
-            "  %s prune --older-than D [--status S] remove old finished runs (D: 90d, 12h, ...)\n"
-            "  %s users set USER [--settings FILE] [--secret NAME=VALUE|NAME=@FILE]... [--disabled]\n"
-            "  %s users enable|disable|show|remove USER   (enable|disable USER --workflow W [--settings FILE])\n"
-            "  %s users list [--json]\n"
-            "  %s connect USER INTEGRATION --secret NAME=VALUE|NAME=@FILE... [--field NAME=VALUE]...\n"
-            "  %s disconnect USER INTEGRATION\n"
-            "  %s workflows list|deploy W|undeploy W\n\n"
-            "TIME is RFC 3339 (2024-05-01T12:00:00Z), a date, or a duration ago (2h, 7d).\n"
-            "State lives in --state DIR, else $FLOW_STATE_DIR, else ./%s.state.\n"
-            "Secrets: a user's run has its user's stored ones and connections only; a run without --user reads\n"
-            "FLOW_SECRET_<NAME>. A connection's base_url field, else FLOW_<INTEGRATION>_BASE_URL, overrides a base URL.\n"
-            "Exit codes: 0 ok, 1 run failed, 2 usage or bad input, 75 interrupted (resumable).\n",
-            n, wf->description ? " - " : "", wf->description ? wf->description : "", n, n, n, n, n, n, n, n, n,
-            n, n, n, n, n, n, n);
-}
-
-/* An error of a command, before or around a run: "NAME: message" on
-** stderr, or with --json a log object like the run's own lines (one JSON
-** object per line, as DESIGN.md section 4 says of the logs). */
-static void cli_error(const rt_workflow *wf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void cli_error(const rt_workflow *wf, const char *fmt, ...)
+void rt_cli_error(const rt_workflow *wf, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -81,92 +38,6 @@ int rt_cli_usage_error(const rt_workflow *wf, const char *fmt, const char *arg)
     return RT_EXIT_USAGE;
 }
 
-static int parse_args(const rt_workflow *wf, int argc, char **argv, rt_cli_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    const char *d = getenv("FLOW_DURABILITY");
-    o->batch = d && strcmp(d, "batch") == 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_next = i + 1 < argc;
-#define VALUE(field)                                                                                            \
-    do {                                                                                                        \
-        if (!has_next) return rt_cli_usage_error(wf, "%s needs a value", a);                                    \
-        o->field = argv[++i];                                                                                   \
-    } while (0)
-        if (strcmp(a, "--event") == 0) VALUE(event);
-        else if (strcmp(a, "--user") == 0) {
-            VALUE(user);
-            /* it goes into the run's record as a JSON string */
-            if (!rt_utf8_valid(o->user, strlen(o->user))) return rt_cli_usage_error(wf, "%s is not valid UTF-8", a);
-        }
-        else if (strcmp(a, "--settings") == 0) VALUE(settings);
-        else if (strcmp(a, "--workflow") == 0) VALUE(workflow);
-        else if (strcmp(a, "--name") == 0) VALUE(event_name);
-        else if (strcmp(a, "--field") == 0) {
-            if (!has_next) return rt_cli_usage_error(wf, "%s needs NAME=VALUE", a);
-            if (o->nfield_args == RT_CLI_MAX_SECRETS) return rt_cli_usage_error(wf, "too many %s options", a);
-            o->field_args[o->nfield_args++] = argv[++i];
-        }
-        else if (strcmp(a, "--state") == 0) VALUE(state);
-        else if (strcmp(a, "--status") == 0) VALUE(status);
-        else if (strcmp(a, "--since") == 0) VALUE(since);
-        else if (strcmp(a, "--older-than") == 0) VALUE(older_than);
-        else if (strcmp(a, "--step") == 0) VALUE(step);
-        else if (strcmp(a, "--input") == 0) VALUE(input);
-        else if (strcmp(a, "--json") == 0) o->json = true;
-        else if (strcmp(a, "--test-limits") == 0) o->test_limits = true;
-        else if (strcmp(a, "--all") == 0) o->all = true;
-        else if (strcmp(a, "--no-wait") == 0) o->no_wait = true;
-        else if (strcmp(a, "--disabled") == 0) o->disabled = true;
-        else if (strcmp(a, "--secret") == 0) {
-            if (!has_next) return rt_cli_usage_error(wf, "%s needs NAME=VALUE or NAME=@FILE", a);
-            if (o->nsecret_args == RT_CLI_MAX_SECRETS) return rt_cli_usage_error(wf, "too many %s options", a);
-            o->secret_args[o->nsecret_args++] = argv[++i];
-        } else if (strcmp(a, "--limit") == 0) {
-            if (!has_next) return rt_cli_usage_error(wf, "%s needs a value", a);
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 0 || end == argv[i]) return rt_cli_usage_error(wf, "--limit needs a number >= 0, not '%s'", argv[i]);
-            o->limit = (int)v;
-            o->limit_set = true;
-        } else if (strcmp(a, "--max-inflight") == 0) {
-            if (!has_next) return rt_cli_usage_error(wf, "%s needs a value", a);
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 100000 || end == argv[i])
-                return rt_cli_usage_error(wf, "--max-inflight needs a number from 1 to 100000, not '%s'", argv[i]);
-            rt_http_set_max_inflight((int)v);
-        } else if (strcmp(a, "--durability") == 0) {
-            if (!has_next) return rt_cli_usage_error(wf, "%s needs a value", a);
-            const char *v = argv[++i];
-            if (strcmp(v, "batch") == 0) o->batch = true;
-            else if (strcmp(v, "sync") == 0) o->batch = false;
-            else return rt_cli_usage_error(wf, "--durability is sync or batch, not '%s'", v);
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            o->cmd = "help";
-        } else if (a[0] == '-' && a[1]) {
-            return rt_cli_usage_error(wf, "unknown option %s", a);
-        } else if (!o->cmd) {
-            o->cmd = a;
-        } else if ((strcmp(o->cmd, "users") == 0 || strcmp(o->cmd, "workflows") == 0) && !o->sub) {
-            o->sub = a;
-        } else if ((strcmp(o->cmd, "connect") == 0 || strcmp(o->cmd, "disconnect") == 0 ||
-                    strcmp(o->cmd, "workflows") == 0) && !o->arg) {
-            o->arg = a;
-        } else if ((strcmp(o->cmd, "connect") == 0 || strcmp(o->cmd, "disconnect") == 0) && !o->arg2) {
-            o->arg2 = a;
-        } else if ((strcmp(o->cmd, "show") == 0 || strcmp(o->cmd, "retry") == 0 || strcmp(o->cmd, "users") == 0) &&
-                   !o->arg) {
-            o->arg = a;
-        } else {
-            return rt_cli_usage_error(wf, "unexpected argument '%s'", a);
-        }
-#undef VALUE
-    }
-    return -1;
-}
-
 static const char *state_dir(const rt_workflow *wf, const rt_cli_opts *o, char *buf, size_t n)
 {
     if (o->state) return o->state;
@@ -176,7 +47,7 @@ static const char *state_dir(const rt_workflow *wf, const rt_cli_opts *o, char *
     return buf;
 }
 
-const char *rt_users_state_dir(const rt_workflow *wf, const rt_cli_opts *o, char *buf, size_t n)
+const char *rt_cli_state_dir(const rt_workflow *wf, const rt_cli_opts *o, char *buf, size_t n)
 {
     return state_dir(wf, o, buf, n);
 }
@@ -194,7 +65,7 @@ static rt_store *open_store(const rt_workflow *wf, const rt_cli_opts *o, bool re
     char buf[4096], err[1024];
     const char *dir = state_dir(wf, o, buf, sizeof buf);
     rt_store *st = reader ? rt_store_open_reader(dir, err, sizeof err) : rt_store_open(dir, o->batch, err, sizeof err);
-    if (!st) cli_error(wf, "%s", err);
+    if (!st) rt_cli_error(wf, "%s", err);
     else rt_cli_warn_open_state(st);
     if (st && !reader) rt_host_migrate(st, dir);       /* user records of an earlier layout, once */
     return st;
@@ -231,26 +102,6 @@ json_t *rt_cli_read_json_file(const char *path, const char *what, char *err, siz
     return v;
 }
 
-static bool check_setting_names(const rt_workflow *wf, const json_t *given, const char *where, char *err, size_t n)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)given, k, v) {
-        bool known = false;
-        for (int i = 0; i < wf->nsettings; i++) known |= strcmp(wf->settings[i].name, k) == 0;
-        if (!known) {
-            char names[1024] = "";
-            for (int i = 0; i < wf->nsettings; i++)
-                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
-                         wf->settings[i].name);
-            snprintf(err, n, "settings%s: unknown setting '%s' (the workflow's settings: %s)", where, k,
-                     wf->nsettings ? names : "none");
-            return false;
-        }
-    }
-    return true;
-}
-
 json_t *rt_cli_settings(const rt_workflow *wf, const json_t *base, const char *file, char *err, size_t n)
 {
     json_t *given = NULL;
@@ -260,74 +111,16 @@ json_t *rt_cli_settings(const rt_workflow *wf, const json_t *base, const char *f
     }
     char where[600] = "";
     if (file) snprintf(where, sizeof where, " %s", file);
-    json_t *out = rt_cli_settings_of(wf, base, given, where, true, err, n);
+    json_t *out = rt_host_settings_of(wf, base, given, where, true, err, n);
     json_decref(given);
     return out;
-}
-
-json_t *rt_cli_settings_of(const rt_workflow *wf, const json_t *base, const json_t *given, const char *where,
-                           bool need_all, char *err, size_t n)
-{
-    if (given) {
-        if (!json_is_object(given)) {
-            snprintf(err, n, "settings%s must hold a JSON object", where);
-            return NULL;
-        }
-        if (!check_setting_names(wf, given, where, err, n)) return NULL;
-    }
-    json_t *out = json_object();
-    for (int i = 0; i < wf->nsettings; i++) {
-        const rt_setting *s = &wf->settings[i];
-        json_t *v = json_object_get(given, s->name);
-        if (!v) v = json_object_get(base, s->name);
-        if (v) {
-            json_incref(v);
-        } else if (s->default_json) {
-            v = json_loads(s->default_json, JSON_DECODE_ANY, NULL);
-        } else if (rt_type_optional(s->type)) {
-            v = json_null();            /* `T?` without a default: optional, null when not given */
-        } else if (!need_all) {
-            continue;
-        } else {
-            snprintf(err, n, "settings: '%s' is required (no default) — give it with --settings FILE", s->name);
-            json_decref(out);
-            return NULL;
-        }
-        char what[200], e[600];
-        snprintf(what, sizeof what, "setting '%s'", s->name);
-        if (!rt_type_check(s->type, v, what, e, sizeof e)) {
-            snprintf(err, n, "settings: %s", e);
-            json_decref(v);
-            json_decref(out);
-            return NULL;
-        }
-        json_object_set_new(out, s->name, v ? v : json_null());
-    }
-    return out;
-}
-
-bool rt_cli_parse_duration(const char *s, int64_t *ms)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || v < 0) return false;
-    double unit;
-    if (strcmp(end, "ms") == 0) unit = 1;
-    else if (strcmp(end, "s") == 0) unit = 1000;
-    else if (strcmp(end, "m") == 0) unit = 60e3;
-    else if (strcmp(end, "h") == 0) unit = 3600e3;
-    else if (strcmp(end, "d") == 0) unit = 86400e3;
-    else if (strcmp(end, "w") == 0) unit = 7 * 86400e3;
-    else return false;
-    *ms = (int64_t)(v * unit);
-    return true;
 }
 
 bool rt_cli_parse_since(const char *s, int64_t *ms)
 {
     if (rt_parse_time(s, ms)) return true;
     int64_t ago;
-    if (!rt_cli_parse_duration(s[0] == '-' ? s + 1 : s, &ago)) return false;
+    if (!rt_parse_duration(s[0] == '-' ? s + 1 : s, &ago)) return false;
     *ms = rt_now_ms() - ago;
     return true;
 }
@@ -382,232 +175,38 @@ int rt_cli_exit_code(rt_outcome o)
     }
 }
 
-/* `resume` sleeps through waits due within this; longer ones suspend the
-** run (status waiting) for a later `resume`. */
-#define RESUME_HORIZON_MS 1000
-
 /* ---- commands ----------------------------------------------------------- */
-
-void rt_cli_trigger_defaults(const rt_workflow *wf, json_t *payload, int64_t at_ms)
-{
-    if (wf->trigger != RT_TRIG_SCHEDULE || !json_is_object(payload) || json_object_get(payload, "time")) return;
-    char when[40];
-    rt_format_time(at_ms, when, sizeof when);
-    json_object_set_new(payload, "time", json_string(when));
-}
-
-json_t *rt_cli_new_run(const rt_workflow *wf, const char *user, json_t *payload, json_t *settings,
-                       const char *source)
-{
-    char id[RT_RUN_ID_LEN + 1];
-    rt_store_new_run_id(id);
-    int64_t now = rt_now_ms();
-    rt_cli_trigger_defaults(wf, payload, now);
-    return json_pack("{s:s, s:s, s:s, s:s?, s:O, s:O, s:s, s:i, s:I, s:I, s:s}", "id", id, "workflow", wf->name,
-                     "version", wf->version, "user", user, "trigger", payload, "settings", settings, "status",
-                     "queued", "attempt", 1, "created", (json_int_t)now, "updated", (json_int_t)now, "source",
-                     source);
-}
 
 rt_outcome rt_cli_execute(const rt_workflow *wf, rt_store *st, json_t *rec, const rt_cli_opts *o,
                           bool sleep_in_process)
 {
+    char buf[4096], why[700];
     const rt_workflow *own = rt_host_run_workflow(rec);    /* a project runs each run with its workflow */
     rt_run_state run;
-    rt_run_init(&run, own ? own : wf, st, rec);
+    rt_host_prep prep = rt_host_open_run(&run, &(rt_run_setup){ .wf = own ? own : wf, .store = st, .record = rec,
+                                                                .state_dir = rt_cli_state_dir(wf, o, buf, sizeof buf) },
+                                         why, sizeof why);
+    if (prep == RT_HOST_SKIP) {
+        /* the user may no longer run it (disabled, removed, disconnected since
+        ** it was accepted): it ends skipped, nothing sent */
+        char err[512];
+        if (!rt_host_end_run(st, run.record, RT_ST_SKIPPED, why, err, sizeof err))
+            rt_log_emit(run.id, "warning", NULL, "run not executed (%s), and not ended: %s", why, err);
+        else
+            rt_log_emit(run.id, "warning",
+                        json_pack("{s:s, s:s, s:s}", "event", rt_status_name(RT_ST_SKIPPED), "workflow", run.wf->name,
+                                  "reason", why),
+                        "run skipped: %s (nothing was sent)", why);
+        rt_run_free(&run);
+        return RT_RUN_SKIPPED;
+    }
     run.test_limits = o->test_limits;
     run.sleep_in_process = sleep_in_process;
-    run.sleep_horizon_ms = RESUME_HORIZON_MS;
-    char buf[4096], why[700];
-    run.state_dir = rt_users_state_dir(wf, o, buf, sizeof buf);
-    /* the user may no longer run it (disabled, removed, disconnected since
-    ** it was accepted): it ends skipped, nothing sent */
-    rt_host_prep prep = rt_host_prepare_run(st, run.state_dir, &run, why, sizeof why);
-    if (prep != RT_HOST_READY) {
-        char err[512];
-        const char *status = prep == RT_HOST_SKIP ? "skipped" : "failed";
-        if (!rt_host_end_run(st, run.record, status, why, err, sizeof err)) {
-            rt_log_emit(run.id, "warning", NULL, "run not executed (%s), and not ended: %s", why, err);
-            rt_run_free(&run);
-            return RT_RUN_SKIPPED;
-        }
-        rt_log_emit(run.id, prep == RT_HOST_SKIP ? "warning" : "error",
-                    json_pack("{s:s, s:s, s:s}", "event", status, "workflow", run.wf->name, "reason", why),
-                    "run %s: %s (nothing was sent)", status, why);
-        rt_run_free(&run);
-        return prep == RT_HOST_SKIP ? RT_RUN_SKIPPED : RT_RUN_FAILED;
-    }
+    run.sleep_horizon_ms = RT_CLI_RESUME_HORIZON_MS;
     rt_outcome out = rt_exec_run(&run);
     if (out == RT_RUN_SUCCEEDED) rt_cli_print_output(run.output, o->test_limits);
     rt_run_free(&run);
     return out;
-}
-
-/* Test Step: `run --step NAME --input FILE` in a scratch state (removed
-** afterwards). secrets: the user's stored ones (NEW reference taken over)
-** or NULL. */
-int rt_cli_run_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *payload, json_t *settings,
-                        json_t *secrets)
-{
-    char err[1024];
-    json_t *inputs = json_object();
-    if (o->input) {
-        json_decref(inputs);
-        inputs = rt_cli_read_json_file(o->input, "input", err, sizeof err);
-        if (!inputs || !json_is_object(inputs)) {
-            cli_error(wf, "%s", inputs ? "--input must hold an object mapping step names to their outputs" : err);
-            json_decref(inputs);
-            json_decref(secrets);
-            return RT_EXIT_USAGE;
-        }
-    }
-    char dir[] = "/tmp/flow-step.XXXXXX";
-    if (!mkdtemp(dir)) {
-        cli_error(wf, "cannot create a scratch state: %s", strerror(errno));
-        json_decref(inputs);
-        json_decref(secrets);
-        return RT_EXIT_FAILED;
-    }
-    char e2[512];
-    rt_store *st = rt_store_open(dir, true, e2, sizeof e2);
-    if (!st) {
-        cli_error(wf, "%s", e2);
-        json_decref(inputs);
-        json_decref(secrets);
-        rmdir(dir);
-        return RT_EXIT_FAILED;
-    }
-    json_t *rec = rt_cli_new_run(wf, o->user, payload, settings, "step");
-    rt_run_state run;
-    rt_run_init(&run, wf, st, rec);
-    run.test_limits = o->test_limits;
-    run.only_step = o->step;
-    run.step_inputs = inputs;
-    run.secrets = secrets;
-    rt_outcome out = rt_exec_run(&run);
-    int rc = rt_cli_exit_code(out);
-    if (out == RT_RUN_SUCCEEDED) rt_cli_print_output(run.output, o->test_limits);
-    if (run.input_error) rc = RT_EXIT_USAGE;
-    rt_run_free(&run);
-    rt_store_close(st);
-    char path[64];
-    snprintf(path, sizeof path, "%s/data.mdb", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/lock.mdb", dir);
-    unlink(path);
-    rmdir(dir);
-    json_decref(inputs);
-    return rc;
-}
-
-int rt_cli_run(const rt_workflow *wf, const rt_cli_opts *o)
-{
-    char err[1024];
-    if (!o->step && o->input) return rt_cli_usage_error(wf, "%s needs --step NAME", "--input");
-    /* a run without a user (development): a user's run is the host's
-    ** (rt_host_cli_run), which checks who may run it and loads their
-    ** connections */
-    rt_store *st = NULL;
-    json_t *secrets = NULL;
-    json_t *settings = rt_cli_settings(wf, NULL, o->settings, err, sizeof err);
-    if (!settings) {
-        cli_error(wf, "%s", err);
-        json_decref(secrets);
-        rt_store_close(st);
-        return RT_EXIT_USAGE;
-    }
-    json_t *payload = o->event ? rt_cli_read_json_file(o->event, "event", err, sizeof err) : json_object();
-    if (!payload) {
-        cli_error(wf, "%s", err);
-        json_decref(settings);
-        json_decref(secrets);
-        rt_store_close(st);
-        return RT_EXIT_USAGE;
-    }
-    if (wf->trigger_schema && !rt_type_check(wf->trigger_schema, payload, "trigger payload", err, sizeof err)) {
-        cli_error(wf, "%s (no run was created)", err);
-        json_decref(settings);
-        json_decref(payload);
-        json_decref(secrets);
-        rt_store_close(st);
-        return RT_EXIT_USAGE;
-    }
-    if (o->step) {
-        rt_store_close(st);
-        int rc = rt_cli_run_step(wf, o, payload, settings, secrets);
-        json_decref(settings);
-        json_decref(payload);
-        return rc;
-    }
-    if (!st && !(st = rt_cli_open_store(wf, o))) {
-        json_decref(settings);
-        json_decref(payload);
-        return RT_EXIT_USAGE;
-    }
-    json_t *rec = rt_cli_new_run(wf, o->user, payload, settings, "run");
-    json_decref(settings);
-    json_decref(payload);
-    rt_outcome out = rt_cli_execute(wf, st, rec, o, true);
-    rt_store_close(st);
-    return rt_cli_exit_code(out);
-}
-
-typedef struct resume_scan {
-    const rt_workflow *wf;
-    json_t *todo;               /* records to run now, oldest first */
-    json_t *other_versions;     /* version -> [run ids] */
-    json_t *damaged;            /* ids of run records that cannot be read */
-    json_t *owners;             /* "serve (pid 12)" -> runs it owns, of those left alone */
-    int64_t next_due;           /* earliest wake_at still in the future, or 0 */
-    const char *next_id;
-    char next_id_buf[RT_RUN_ID_LEN + 1];
-    int busy, sleeping;
-} resume_scan;
-
-/* A run left alone because another live process owns it. */
-static void resume_busy(resume_scan *r, const json_t *rec)
-{
-    char who[96];
-    rt_owner_name(rec, who, sizeof who);
-    json_object_set_new(r->owners, who, json_integer(json_integer_value(json_object_get(r->owners, who)) + 1));
-    r->busy++;
-}
-
-static bool resume_visit(json_t *rec, void *arg)
-{
-    resume_scan *r = arg;
-    if (rt_store_damaged(rec)) {
-        json_array_append(r->damaged, json_object_get(rec, "id"));
-        return true;
-    }
-    const char *id = json_string_value(json_object_get(rec, "id"));
-    const char *name = json_string_value(json_object_get(rec, "workflow"));
-    const char *version = json_string_value(json_object_get(rec, "version"));
-    const char *status = json_string_value(json_object_get(rec, "status"));
-    const rt_workflow *own = rt_host_workflow(name);     /* one of this binary's workflows */
-    if (!id || !own) return true;
-    if (!version || strcmp(version, own->version) != 0) {
-        json_t *l = json_object_get(r->other_versions, version ? version : "?");
-        if (!l) json_object_set_new(r->other_versions, version ? version : "?", l = json_array());
-        json_array_append_new(l, json_string(id));
-        return true;
-    }
-    if (rt_owner_of(rec) == RT_OWNER_LIVE) {
-        resume_busy(r, rec);    /* a live process runs it, sleeps in it, or has it queued (serve) */
-        return true;
-    }
-    json_int_t wake = json_integer_value(json_object_get(rec, "wake_at"));
-    if (status && strcmp(status, "waiting") == 0 && wake > rt_now_ms() + RESUME_HORIZON_MS) {
-        r->sleeping++;
-        if (!r->next_due || wake < r->next_due) {
-            r->next_due = wake;
-            snprintf(r->next_id_buf, sizeof r->next_id_buf, "%s", id);
-            r->next_id = r->next_id_buf;
-        }
-        return true;
-    }
-    json_array_append(r->todo, rec);
-    return true;
 }
 
 int rt_cli_report_other_versions(const rt_workflow *wf, json_t *other, const char *what)
@@ -661,155 +260,69 @@ void rt_cli_report_damaged_runs(const json_t *ids, const char *what)
     rt_buf_free(&b);
 }
 
-/* One pass: runs every unfinished run of this version whose time has come
-** (oldest first), suspending waits beyond RESUME_HORIZON_MS; r reports the
-** rest. Returns the exit code so far and counts what ran in *resumed. */
-static int resume_pass(const rt_workflow *wf, rt_store *st, const rt_cli_opts *o, resume_scan *r, int *resumed)
+/* ---- what the project's commands share ------------------------------------------ */
+
+int rt_cli_exit_of(rt_host_rc rc)
 {
-    static const char *const unfinished[] = { "queued", "running", "waiting", "interrupted" };
-    for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
-        rt_run_query q = { .status = unfinished[i], .oldest_first = true, .damaged_too = true };
-        rt_store_scan_runs(st, &q, resume_visit, r);
-    }
-    /* oldest first across the statuses: ids are time-ordered */
-    size_t n = json_array_size(r->todo);
-    json_t **v = rt_xmalloc(sizeof *v * (n ? n : 1));
-    for (size_t i = 0; i < n; i++) v[i] = json_array_get(r->todo, i);
-    for (size_t i = 1; i < n; i++) {
-        for (size_t j = i; j > 0; j--) {
-            const char *a = json_string_value(json_object_get(v[j - 1], "id"));
-            const char *b = json_string_value(json_object_get(v[j], "id"));
-            if (strcmp(a, b) <= 0) break;
-            json_t *t = v[j - 1];
-            v[j - 1] = v[j];
-            v[j] = t;
-        }
-    }
-    int rc = RT_EXIT_OK;
-    for (size_t i = 0; i < n && !rt_exec_interrupted(); i++) {
-        const char *id = json_string_value(json_object_get(v[i], "id"));
-        json_t *fresh = rt_store_get_run(st, id);      /* the latest copy */
-        if (!fresh) continue;
-        if (rt_owner_of(fresh) == RT_OWNER_LIVE) {     /* taken since the scan */
-            resume_busy(r, fresh);
-            json_decref(fresh);
-            continue;
-        }
-        /* waits suspend the run instead of holding this process; the claim
-        ** (rt_exec_run) raises the attempt of a run an earlier process started */
-        rt_outcome out = rt_cli_execute(wf, st, fresh, o, false);
-        if (out == RT_RUN_SKIPPED) {    /* claimed by another process meanwhile, or ended */
-            json_t *now = rt_store_get_run(st, id);
-            if (rt_owner_of(now) == RT_OWNER_LIVE) resume_busy(r, now);
-            json_decref(now);
-            continue;
-        }
-        (*resumed)++;
-        if (out == RT_RUN_WAITING) {
-            json_t *now = rt_store_get_run(st, id);
-            json_int_t wake = json_integer_value(json_object_get(now, "wake_at"));
-            if (wake && (!r->next_due || wake < r->next_due)) {
-                r->next_due = wake;
-                snprintf(r->next_id_buf, sizeof r->next_id_buf, "%s", id);
-                r->next_id = r->next_id_buf;
-            }
-            r->sleeping++;
-            json_decref(now);
-        }
-        int code = rt_cli_exit_code(out);
-        if (code == RT_EXIT_INTERRUPTED || (code == RT_EXIT_FAILED && rc == RT_EXIT_OK)) rc = code;
-    }
-    free(v);
-    return rc;
+    return rc == RT_HOST_OK ? RT_EXIT_OK : rc == RT_HOST_ERR ? RT_EXIT_FAILED : RT_EXIT_USAGE;
 }
 
-/* `resume` finishes every unfinished run (DESIGN: "finish every unfinished
-** run"): runs the due ones, then sleeps until the next wait is due and goes
-** on, until none is left. --no-wait returns after the first pass instead,
-** leaving later waits `waiting` (for cron; `serve` wakes them itself). */
-static int cmd_resume(const rt_workflow *wf, const rt_cli_opts *o)
+const rt_workflow *rt_cli_workflow_arg(const rt_workflow *face, const char *name)
 {
-    rt_store *st = rt_cli_open_store(wf, o);
-    if (!st) return RT_EXIT_USAGE;
-    int rc = RT_EXIT_OK, resumed = 0, other = 0, busy = 0;
-    for (bool first = true;; first = false) {
-        resume_scan r = { .wf = wf, .todo = json_array(), .other_versions = json_object(), .damaged = json_array(),
-                          .owners = json_object() };
-        int pass_rc = resume_pass(wf, st, o, &r, &resumed);
-        if (pass_rc == RT_EXIT_INTERRUPTED || (pass_rc == RT_EXIT_FAILED && rc == RT_EXIT_OK)) rc = pass_rc;
-        if (first) {
-            other = rt_cli_report_other_versions(wf, r.other_versions, "unfinished");
-            rt_cli_report_damaged_runs(r.damaged, "not resumed");
-            busy = r.busy;
-            if (busy) {
-                rt_buf who = { 0 };
-                rt_buf_append(&who, "", 0);
-                const char *name;
-                json_t *n;
-                json_object_foreach(r.owners, name, n)
-                    rt_buf_printf(&who, "%s%s: %lld", who.len ? ", " : "", name, (long long)json_integer_value(n));
-                rt_log_emit(NULL, "info", json_pack("{s:s, s:i, s:O}", "event", "owned_elsewhere", "runs", busy, "owners", r.owners),
-                            "%d run%s owned by another live process%s%s; left alone", busy, busy == 1 ? " is" : "s are",
-                            who.len ? ": " : "", who.data);
-                rt_buf_free(&who);
-            }
-        }
-        bool more = r.next_due && !rt_exec_interrupted();
-        if (more) {
-            char when[40];
-            rt_format_time(r.next_due, when, sizeof when);
-            long long in = (long long)(r.next_due - rt_now_ms());
-            rt_log_emit(NULL, "info",
-                        json_pack("{s:s, s:i, s:s, s:s, s:I}", "event", "next_due", "waiting", r.sleeping, "run",
-                                  r.next_id, "at", when, "in_ms", (json_int_t)(in > 0 ? in : 0)),
-                        o->no_wait ? "%d run%s waiting; the next one (%s) is due at %s (in %lld s): run `%s resume` then"
-                                   : "%d run%s waiting; the next one (%s) is due at %s (in %lld s): %s resume waits "
-                                     "for it (--no-wait returns now)",
-                        r.sleeping, r.sleeping == 1 ? "" : "s", r.next_id, when, in > 0 ? (in + 999) / 1000 : 0,
-                        wf->name);
-        }
-        json_decref(r.todo);
-        json_decref(r.other_versions);
-        json_decref(r.damaged);
-        json_decref(r.owners);
-        if (!more || o->no_wait || !rt_exec_sleep_ms(r.next_due - rt_now_ms())) break;
+    const rt_workflow *wf = rt_host_workflow(name);
+    if (!wf) {
+        char names[2048];
+        rt_cli_error(face, "unknown workflow '%s' (the project's: %s)", name, rt_host_workflow_names(names, sizeof names));
     }
-    if (!resumed && !other && !busy && rc == RT_EXIT_OK) rt_log_emit(NULL, "info", NULL, "no unfinished runs");
-    if (rt_exec_interrupted() && rc == RT_EXIT_OK) rc = RT_EXIT_INTERRUPTED;
-    rt_store_close(st);
-    return rc;
+    return wf;
 }
 
-int rt_cli_main(const rt_workflow *wf, int argc, char **argv)
+json_t *rt_cli_pairs(const char *const *args, int n, bool secret, char *err, size_t en)
 {
-    if (argc > 1 && strcmp(argv[1], "serve") == 0) return rt_serve_main(wf, argc - 1, argv + 1);   /* rt_serve.c */
-    rt_cli_opts o;
-    int rc = parse_args(wf, argc, argv, &o);
-    if (rc >= 0) return rc;
-    if (!o.cmd || strcmp(o.cmd, "help") == 0) {
-        usage(wf, o.cmd ? stdout : stderr);
-        return o.cmd ? RT_EXIT_OK : RT_EXIT_USAGE;
+    json_t *out = json_object();
+    for (int i = 0; i < n; i++) {
+        const char *eq = strchr(args[i], '=');
+        if (!eq || eq == args[i]) {
+            snprintf(err, en, "--%s takes NAME=VALUE%s, not '%.*s...'", secret ? "secret" : "field",
+                     secret ? " or NAME=@FILE" : "", (int)(eq ? eq - args[i] : 0), args[i]);
+            json_decref(out);
+            return NULL;
+        }
+        char *name = rt_xstrndup(args[i], (size_t)(eq - args[i]));
+        char *value = secret && eq[1] == '@' ? rt_read_credential(eq + 2, "secret", err, en) : rt_xstrdup(eq + 1);
+        if (!value) {
+            free(name);
+            json_decref(out);
+            return NULL;
+        }
+        if (secret) rt_redact_add(value);
+        json_object_set_new(out, name, json_stringn_nocheck(value, strlen(value)));
+        memset(value, 0, strlen(value));
+        free(value);
+        free(name);
     }
-    rt_log_setup(o.json, wf->name);
-    rt_owner_set_cmd(strcmp(o.cmd, "resume") == 0 || strcmp(o.cmd, "retry") == 0 || strcmp(o.cmd, "users") == 0
-                         ? o.cmd : "run");      /* who owns the runs it executes, in messages */
-    rt_exec_install_signals();     /* libcurl is initialised at the first request: ~2 MB less RSS without */
-    if (strcmp(o.cmd, "run") == 0) rc = rt_host_cli_run(wf, &o);          /* rt_host_cli.c */
-    else if (strcmp(o.cmd, "resume") == 0) rc = cmd_resume(wf, &o);
-    else if (strcmp(o.cmd, "info") == 0) rc = rt_host_cli_info(wf, &o);
-    else if (strcmp(o.cmd, "connect") == 0 || strcmp(o.cmd, "disconnect") == 0 ||
-             strcmp(o.cmd, "workflows") == 0)
-        rc = rt_host_cli_cmd(wf, &o);
-    else if (strcmp(o.cmd, "history") == 0) rc = rt_ops_history(wf, &o);
-    else if (strcmp(o.cmd, "show") == 0) rc = rt_ops_show(wf, &o);
-    else if (strcmp(o.cmd, "retry") == 0) rc = rt_ops_retry(wf, &o);
-    else if (strcmp(o.cmd, "prune") == 0) rc = rt_ops_prune(wf, &o);
-    else if (strcmp(o.cmd, "users") == 0) rc = rt_host_cli_users(wf, &o);
-    else rc = rt_cli_usage_error(wf, "unknown command '%s'", o.cmd);
-    fflush(stdout);
-    fflush(stderr);
-    rt_exec_restore_signals();
-    rt_type_cache_free();
-    rt_log_teardown();
-    return rc;
+    return out;
 }
+
+void rt_cli_print_json(const json_t *v)
+{
+    char *t = json_dumps(v, JSON_INDENT(2));
+    printf("%s\n", t ? t : "null");
+    free(t);
+}
+
+void rt_cli_run_enabled(const rt_workflow *face, rt_store *st, const rt_cli_opts *o, json_t *runs)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(runs, i, r) {
+        rt_log_emit(json_string_value(json_object_get(r, "id")), "info",
+                    json_pack("{s:s, s:O, s:O}", "event", "enabled_run", "user", json_object_get(r, "user"), "workflow",
+                              json_object_get(r, "workflow")),
+                    "user %s enabled %s: running the workflow (trigger enabled)",
+                    json_string_value(json_object_get(r, "user")), json_string_value(json_object_get(r, "workflow")));
+        rt_cli_execute(face, st, json_incref(r), o, true);
+    }
+    json_decref(runs);
+}
+

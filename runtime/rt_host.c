@@ -1,13 +1,11 @@
 /*
-** rt_host.c — the project host's rules: workflows by name, user ids,
+** rt_host.c — [host] the project host's rules: workflows by name, user ids,
 ** deployed flags, eligibility, and the preparation of a run (rt_host.h).
 */
 #include "rt_host.h"
 
-#include "rt_cli.h"
-#include "rt_host_conn.h"
 #include "rt_log.h"
-#include "rt_owner.h"
+#include "rt_status.h"
 #include "rt_util.h"
 
 static const rt_project *g_project;
@@ -155,147 +153,30 @@ bool rt_host_set_deployed(rt_store *st, const char *name, bool deployed, char *e
     return ok;
 }
 
-/* ---- eligibility ---------------------------------------------------------------------- */
-
-const char *rt_host_ineligible(const json_t *urec, const char *user, const rt_workflow *wf, bool undeployed,
-                               char *why, size_t n)
-{
-    if (undeployed) {
-        snprintf(why, n, "workflow '%s' is undeployed", wf->name);
-        return why;
-    }
-    if (!user) {
-        snprintf(why, n, "no user: a run of workflow '%s' belongs to a user (X-Flow-User)", wf->name);
-        return why;
-    }
-    if (!urec) {
-        snprintf(why, n, "unknown user '%s'", user);
-        return why;
-    }
-    if (rt_store_damaged(urec)) {
-        snprintf(why, n, "user '%s''s record cannot be read (%s)", user, rt_store_damaged(urec));
-        return why;
-    }
-    if (!json_is_true(json_object_get(urec, "enabled"))) {
-        snprintf(why, n, "user '%s' is disabled", user);
-        return why;
-    }
-    json_t *legacy = NULL;
-    json_t *act = rt_host_activation(urec, wf, &legacy);
-    bool on = act && json_is_true(json_object_get(act, "enabled"));
-    json_decref(legacy);
-    if (!on) {
-        snprintf(why, n, "user '%s' has not enabled workflow '%s'", user, wf->name);
-        return why;
-    }
-    for (int i = 0; i < wf->nintegrations; i++) {
-        const rt_integration *in = wf->integrations[i];
-        if (rt_host_needs_connection(in) && !rt_host_connected(urec, in)) {
-            snprintf(why, n, "user '%s' has no connection to '%s'", user, in->name);
-            return why;
-        }
-    }
-    return NULL;
-}
-
 /* ---- runs ------------------------------------------------------------------------------ */
 
 bool rt_host_status_final(const char *s)
 {
-    return s && (strcmp(s, "succeeded") == 0 || strcmp(s, "failed") == 0 || strcmp(s, "skipped") == 0);
+    return rt_status_finished(rt_status_parse(s));
 }
 
-rt_host_prep rt_host_prepare_run(rt_store *st, const char *state_dir, rt_run_state *run, char *why, size_t n)
+void rt_host_trigger_defaults(const rt_workflow *wf, json_t *payload, int64_t at_ms)
 {
-    const char *user = json_string_value(json_object_get(run->record, "user"));
-    if (!user) return RT_HOST_READY;           /* development: FLOW_SECRET_* */
-    run->user_run = true;
-    json_t *urec = rt_host_user_get(st, user);
-    if (rt_host_ineligible(urec, user, run->wf, false, why, n)) {
-        json_decref(urec);
-        return RT_HOST_SKIP;
-    }
-    json_t *base_urls = NULL;
-    json_t *secrets = rt_host_open_credentials(st, state_dir, urec, run->wf, &base_urls, why, n);
-    json_decref(urec);
-    if (!secrets) {
-        json_decref(base_urls);
-        return RT_HOST_FAIL;
-    }
-    json_decref(run->secrets);
-    run->secrets = secrets;
-    const char *integ;
-    json_t *url;
-    json_object_foreach(base_urls, integ, url) rt_run_set_base_url(run, integ, json_string_value(url));
-    json_decref(base_urls);
-    run->state_dir = state_dir;
-    run->conn_newer_token = rt_host_conn_newer_token;     /* OAuth2: the connection, shared by workflows */
-    run->conn_store = rt_host_conn_store;
-    return RT_HOST_READY;
-}
-
-typedef struct end_arg {
-    const json_t *mine;         /* the caller's copy: stored as it ends when it was never stored */
-    const char *status, *reason;
-    char *msg;
-    size_t n;
-    json_t *written;            /* owned */
-} end_arg;
-
-static json_t *end_update(const json_t *stored, void *arg)
-{
-    end_arg *a = arg;
-    json_decref(a->written);
-    a->written = NULL;
-    a->msg[0] = 0;
-    if (!stored) stored = a->mine;      /* a new run (`run --user`): stored as it ends */
-    const char *status = json_string_value(json_object_get(stored, "status"));
-    if (rt_host_status_final(status)) {
-        snprintf(a->msg, a->n, "the run has %s meanwhile", status);
-        return NULL;
-    }
-    if (rt_owner_of(stored) == RT_OWNER_LIVE) {
-        char who[96];
-        snprintf(a->msg, a->n, "the run is being executed by %s", rt_owner_name(stored, who, sizeof who));
-        return NULL;
-    }
-    json_t *rec = json_copy((json_t *)stored);
-    int64_t now = rt_now_ms();
-    json_object_set_new(rec, "status", json_string(a->status));
-    json_object_set_new(rec, "error", json_string(a->reason));
-    json_object_set_new(rec, "updated", json_integer(now));
-    json_object_set_new(rec, "ended", json_integer(now));
-    json_object_del(rec, "wake_at");
-    rt_owner_stamp(rec);
-    a->written = json_incref(rec);
-    return rec;
-}
-
-bool rt_host_end_run(rt_store *st, json_t *rec, const char *status, const char *reason, char *err, size_t n)
-{
-    const char *id = json_string_value(json_object_get(rec, "id"));
-    if (!id) {
-        snprintf(err, n, "a run record without an id");
-        return false;
-    }
-    char *red = rt_redact(reason);
-    end_arg a = { .mine = rec, .status = status, .reason = red, .msg = err, .n = n };
-    rt_store_write w = { .run_id = id, .update = end_update, .update_arg = &a };
-    char werr[512];
-    bool ok = rt_store_commit(st, &w, werr, sizeof werr);
-    if (!ok) snprintf(err, n, "%s", werr);
-    else if (!a.written) ok = false;           /* err says why */
-    if (ok) {
-        json_object_clear(rec);
-        json_object_update(rec, a.written);
-    }
-    json_decref(a.written);
-    free(red);
-    return ok;
+    if (wf->trigger != RT_TRIG_SCHEDULE || !json_is_object(payload) || json_object_get(payload, "time")) return;
+    char when[40];
+    rt_format_time(at_ms, when, sizeof when);
+    json_object_set_new(payload, "time", json_string(when));
 }
 
 json_t *rt_host_new_run(const rt_workflow *wf, const char *user, json_t *payload, const json_t *settings,
                         const char *source)
 {
-    return rt_cli_new_run(wf, user, payload, (json_t *)settings, source);
+    char id[RT_RUN_ID_LEN + 1];
+    rt_store_new_run_id(id);
+    int64_t now = rt_now_ms();
+    rt_host_trigger_defaults(wf, payload, now);
+    return json_pack("{s:s, s:s, s:s, s:s?, s:O, s:O, s:s, s:i, s:I, s:I, s:s}", "id", id, "workflow", wf->name,
+                     "version", wf->version, "user", user, "trigger", payload, "settings", settings, "status",
+                     rt_status_name(RT_ST_QUEUED), "attempt", 1, "created", (json_int_t)now, "updated", (json_int_t)now,
+                     "source", source);
 }

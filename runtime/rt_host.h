@@ -1,5 +1,5 @@
 /*
-** rt_host.h — the project host: the workflows one binary holds (rt_project)
+** rt_host.h — [host] the project host: the workflows one binary holds (rt_project)
 ** and the rules every surface applies alike (docs/project.md). The CLI,
 ** serve's HTTP endpoints and its /api only parse their input and call
 ** these functions:
@@ -15,13 +15,19 @@
 **     never the operator's FLOW_SECRET_* (rt_host_prepare_run); a run whose
 **     user may no longer run it ends `skipped` before any step.
 **
-** Layers: below the CLI and serve, above the engine (rt_exec) and the
-** store. Connections and user records are in rt_host_conn.h.
+** Layer: host, below the commands (the CLI, serve) and above the engine
+** and the store (runtime/LAYERS). Connections and user records are in
+** rt_host_conn.h, users, activations and eligibility in rt_host_users.h,
+** opening a run in rt_host_run.h, accepts in rt_host_accept.h (each above
+** the one before).
 */
 #ifndef RT_HOST_H
 #define RT_HOST_H
 
 #include "rt_exec.h"
+#include "rt_run.h"
+#include "rt_secrets.h"
+#include "rt_status.h"
 #include "rt_store.h"
 
 /* ---- the project ------------------------------------------------------------ */
@@ -70,42 +76,16 @@ bool rt_host_deployed_in(const json_t *flags, const char *name);
 /* Deploys or undeploys, in one write; false with a message. */
 bool rt_host_set_deployed(rt_store *st, const char *name, bool deployed, char *err, size_t n);
 
-/* ---- eligibility ----------------------------------------------------------------- */
-
-/* Why user (its record urec, NULL when there is none) may not run wf now,
-** into why (returns why), or NULL when it may: the user exists and is
-** enabled, has wf enabled, and has a connection to every integration wf
-** calls that needs one. undeployed: also say so (accept time; a run
-** accepted before the undeploy still runs). */
-const char *rt_host_ineligible(const json_t *urec, const char *user, const rt_workflow *wf, bool undeployed,
-                               char *why, size_t n);
-
 /* ---- runs ------------------------------------------------------------------------- */
 
-typedef enum rt_host_prep {
-    RT_HOST_READY,              /* execute it */
-    RT_HOST_SKIP,               /* the user may not run it (why): end it `skipped` */
-    RT_HOST_FAIL                /* its credentials cannot be opened (why): end it `failed` */
-} rt_host_prep;
-
-/* Before a run is executed (every surface: run, resume, retry, serve's
-** workers): a run without a user runs as in development (FLOW_SECRET_*);
-** a user's run is checked again (rt_host_ineligible, without the deployed
-** flag: a run accepted before an undeploy finishes) and gets its user's
-** secrets, its connections' secrets and base URLs, and the project's app
-** credentials (run->secrets, run->base_urls, run->user_run). */
-rt_host_prep rt_host_prepare_run(rt_store *st, const char *state_dir, rt_run_state *run, char *why, size_t n);
-
-/* Ends the run whose record rec is (borrowed; updated in place to what was
-** stored) with status ("skipped" or "failed") and error reason, before any
-** step, in one write transaction: only while it is unfinished and no other
-** live process owns it (a run never stored, as `run` makes one, is stored
-** so). False with a message otherwise. */
-bool rt_host_end_run(rt_store *st, json_t *rec, const char *status, const char *reason, char *err, size_t n);
-
-/* Whether a run status is final: succeeded, failed, skipped. */
+/* Whether a run status is final: succeeded, failed, skipped (rt_status.h). */
 bool rt_host_status_final(const char *status);
 
+/* Fills in what a trigger's payload carries by definition and a manual run
+** leaves out: a schedule's `time` (the scheduled time; at_ms when the
+** payload has none, as when a schedule workflow is run by hand). payload is
+** borrowed and changed in place. */
+void rt_host_trigger_defaults(const rt_workflow *wf, json_t *payload, int64_t at_ms);
 /* A new run record (NEW reference) of wf for user (may be NULL): status
 ** queued, attempt 1, the trigger's defaults filled in (the payload is
 ** borrowed and changed), settings borrowed. */

@@ -1,5 +1,5 @@
 /*
-** rt_host_accept.c — the runs an event or a webhook starts (rt_host_accept.h).
+** rt_host_accept.c — [host] the runs an event or a webhook starts (rt_host_accept.h).
 */
 #include "rt_host_accept.h"
 
@@ -7,7 +7,8 @@
 #include "rt_host_conn.h"
 #include "rt_log.h"
 #include "rt_owner.h"
-#include "rt_value.h"
+#include "rt_json.h"
+#include "rt_status.h"
 #include "rt_type.h"
 #include "rt_util.h"
 
@@ -83,7 +84,7 @@ static void finish_plan(rt_host_accept *plan, const char *user, const json_t *pa
     rt_buf_append(&common, ",\"trigger\":", 11);
     rt_json_encode(&common, payload);
     int64_t now = rt_now_ms();
-    json_t *tail = json_pack("{s:s, s:s, s:i, s:I, s:I, s:s}", "user", user, "status", "queued", "attempt", 1,
+    json_t *tail = json_pack("{s:s, s:s, s:i, s:I, s:I, s:s}", "user", user, "status", rt_status_name(RT_ST_QUEUED), "attempt", 1,
                              "created", (json_int_t)now, "updated", (json_int_t)now, "source", source);
     json_object_update(tail, owner);
     rt_buf_append(&common, ",", 1);

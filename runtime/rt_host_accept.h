@@ -1,5 +1,5 @@
 /*
-** rt_host_accept.h — what one accepted event or webhook starts: a plan of
+** rt_host_accept.h — [host] what one accepted event or webhook starts: a plan of
 ** runs, one per workflow that listens and that the user may run, and the
 ** reasons the others are skipped (docs/project.md, "Events, hooks").
 **

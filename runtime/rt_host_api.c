@@ -1,10 +1,10 @@
 /*
-** rt_host_api.c — serve's /api: users, connections, activations and
+** rt_host_api.c — [commands] serve's /api: users, connections, activations and
 ** workflows over the host functions the CLI calls (rt_host_api.h).
 */
 #include "rt_host_api.h"
 
-#include "rt_host_cli.h"
+#include "rt_host_info.h"
 #include "rt_host_conn.h"
 #include "rt_log.h"
 #include "rt_util.h"

@@ -1,5 +1,5 @@
 /*
-** rt_host_api.h — the application's API on `serve` (operator token, JSON;
+** rt_host_api.h — [commands] the application's API on `serve` (operator token, JSON;
 ** docs/project.md): users, their connections and activations, and the
 ** project's workflows, on the same host functions as the CLI.
 **

@@ -1,5 +1,5 @@
 /*
-** rt_host_conn.c — connections as stored: sealing (theirs and users'
+** rt_host_conn.c — [host] connections as stored: sealing (theirs and users'
 ** own secrets), connect and disconnect, the credentials a user's run
 ** opens, an OAuth2 refresh stored for every workflow, and the migration of
 ** earlier records (rt_host_conn.h).
@@ -7,15 +7,23 @@
 #include "rt_host_conn.h"
 
 
-#include "rt_cli.h"
 #include "rt_crypto.h"
-#include "rt_http.h"
 #include "rt_log.h"
 #include "rt_type.h"
-#include "rt_users.h"
+#include "rt_secrets.h"
+#include "rt_url.h"
 #include "rt_util.h"
 
 #define CONN_CONTEXT "flowc connection secret"
+
+/* The state's key (rt_secrets_key) and its id. */
+static bool host_key(rt_store *st, const char *state_dir, bool create, uint8_t key[32], char kid[17], char *err,
+                     size_t n)
+{
+    if (!rt_secrets_key(st, state_dir, create, key, err, n)) return false;
+    rt_secrets_key_id(key, kid);
+    return true;
+}
 #define USER_CONTEXT "flowc user secret"
 
 static void seal_ad(rt_buf *ad, const char *context, const char *user, const char *scope, const char *name)
@@ -60,7 +68,7 @@ static rt_host_rc seal_all(rt_store *st, const char *state_dir, const char *cont
         need_key |= json_string_length(v) > 0;
     }
     uint8_t key[32];
-    if (need_key && !rt_users_key(st, state_dir, true, key, kid, err, n)) {
+    if (need_key && !host_key(st, state_dir, true, key, kid, err, n)) {
         json_decref(*out);
         *out = NULL;
         return RT_HOST_ERR;
@@ -216,8 +224,8 @@ static json_t *field_value(const rt_integration *in, const rt_conn_field *f, jso
     }
     if (f->base_url) {
         const char *u = json_string_value(out);
-        char origin[RT_HTTP_ORIGIN_MAX];
-        if (!u || !rt_http_is_absolute(u) || !rt_http_origin(u, origin, sizeof origin) || strpbrk(u, "?#")) {
+        char origin[RT_URL_ORIGIN_MAX];
+        if (!u || !rt_url_is_absolute(u) || !rt_url_origin(u, origin, sizeof origin) || strpbrk(u, "?#")) {
             snprintf(err, n, "connection field '%s' of '%s' is its base URL: an absolute http:// or https:// URL "
                      "without a query or fragment, not '%.200s'", f->name, in->name, u ? u : "?");
             json_decref(out);
@@ -415,7 +423,6 @@ static bool open_all(const uint8_t key[32], const char *context, const char *use
             ok = false;
             break;
         }
-        rt_redact_add(plain);
         json_object_set_new(out, name, json_stringn_nocheck(plain, strlen(plain)));
         memset(plain, 0, strlen(plain));
         free(plain);
@@ -430,7 +437,7 @@ json_t *rt_host_open_credentials(rt_store *st, const char *state_dir, const json
     *base_urls = json_object();
     const char *user = str(urec, "id");
     /* user-level secrets (and an earlier layout's integration tokens) as `users set` stored them */
-    json_t *out = rt_users_secrets(st, state_dir, urec, err, n);
+    json_t *out = rt_secrets_open_user(st, state_dir, urec, err, n);
     if (!out) return NULL;
     bool need_key = false;
     for (int i = 0; i < wf->nintegrations; i++) {
@@ -439,7 +446,7 @@ json_t *rt_host_open_credentials(rt_store *st, const char *state_dir, const json
     }
     uint8_t key[32];
     char kid[17];
-    if (need_key && !rt_users_key(st, state_dir, false, key, kid, err, n)) {
+    if (need_key && !host_key(st, state_dir, false, key, kid, err, n)) {
         json_decref(out);
         return NULL;
     }
@@ -462,10 +469,7 @@ json_t *rt_host_open_credentials(rt_store *st, const char *state_dir, const json
             if (!app[k] || json_object_get(out, app[k])) continue;
             char var[200];
             const char *v = getenv(rt_env_name(var, sizeof var, "FLOW_SECRET_", app[k], ""));
-            if (v && *v) {
-                rt_redact_add(v);
-                json_object_set_new(out, app[k], json_string(v));
-            }
+            if (v && *v) json_object_set_new(out, app[k], json_string(v));
         }
     }
     memset(key, 0, sizeof key);
@@ -514,7 +518,7 @@ bool rt_host_conn_store(rt_run_state *run, const rt_integration *in, const json_
     bool legacy = urec && !json_object_get(json_object_get(urec, "connections"), in->name) && rt_host_connected(urec, in);
     json_decref(urec);
     if (legacy && !json_object_size((json_t *)fields))      /* an earlier layout's tokens stay where they are */
-        return rt_users_store_secrets(run->store, run->state_dir, user, secrets, err, n);
+        return rt_secrets_store_user(run->store, run->state_dir, user, secrets, err, n);
     return rt_host_connect(run->store, run->state_dir, user, in->name, secrets, fields, false, err, n) == RT_HOST_OK;
 }
 
@@ -560,11 +564,11 @@ void rt_host_migrate(rt_store *st, const char *state_dir)
         const char *user = str(u, "id");
         json_t *moves = json_object();
         char err[512];
-        json_t *plain = json_object_size(json_object_get(u, "secrets")) ? rt_users_secrets(st, state_dir, u, err, sizeof err)
+        json_t *plain = json_object_size(json_object_get(u, "secrets")) ? rt_secrets_open_user(st, state_dir, u, err, sizeof err)
                                                                         : json_object();
         uint8_t key[32];
         char kid[17];
-        bool keyed = plain && json_object_size(plain) && rt_users_key(st, state_dir, false, key, kid, err, sizeof err);
+        bool keyed = plain && json_object_size(plain) && host_key(st, state_dir, false, key, kid, err, sizeof err);
         for (int k = 0; keyed && k < rt_host_nintegrations(); k++) {
             const rt_integration *in = rt_host_integration_at(k);
             const char *names[2] = { in->secret, in->secret2 };

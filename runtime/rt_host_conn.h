@@ -1,5 +1,5 @@
 /*
-** rt_host_conn.h — the connections of the project's users, as stored in
+** rt_host_conn.h — [host] the connections of the project's users, as stored in
 ** their user records (layout 3; docs/project.md; rt_host_users.h has the
 ** users and activations):
 **
@@ -10,7 +10,7 @@
 **     activations: { WORKFLOW: { enabled, settings, created, updated,
 **                                enabled_run? } } }
 **
-** A connection's secrets are sealed with the state's key (rt_users_key)
+** A connection's secrets are sealed with the state's key (rt_secrets_key)
 ** bound to ("flowc connection secret", USER, INTEGRATION, NAME): a value
 ** opens only in the connection it was sealed for. One connection serves
 ** every workflow of the project that calls its integration, so an OAuth2
@@ -49,8 +49,9 @@ rt_host_rc rt_host_disconnect(rt_store *st, const char *user, const char *integ,
 
 /* Everything a user's run of wf needs to authenticate: user-level secrets,
 ** the secrets of its connections to wf's integrations, the app credentials
-** (FLOW_SECRET_<NAME> for an OAuth2 client id and secret); each registered
-** for redaction. *base_urls: integration -> the connection's base_url
+** (FLOW_SECRET_<NAME> for an OAuth2 client id and secret), in the clear and
+** NOT registered for redaction (the caller registers them where the run's
+** secrets go: rt_host_open_secrets). *base_urls: integration -> the connection's base_url
 ** field (NEW). NEW reference, or NULL with a message (no secret in it). */
 json_t *rt_host_open_credentials(rt_store *st, const char *state_dir, const json_t *urec, const rt_workflow *wf,
                                  json_t **base_urls, char *err, size_t n);

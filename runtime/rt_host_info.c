@@ -1,24 +1,17 @@
 /*
-** rt_host_info.c — what a project holds, as `info` prints it and GET
-** /api/workflows answers (rt_host_cli.h): each workflow's trigger,
+** rt_host_info.c — [commands] what a project holds, as `info` prints it and GET
+** /api/workflows answers (rt_host_info.h): each workflow's trigger,
 ** version, settings, integrations and deployed flag, and the state's
 ** unfinished runs by version.
 */
-#include "rt_host_cli.h"
+#include "rt_host_info.h"
 
 #include <unistd.h>
 
 #include "rt_host.h"
+#include "rt_status.h"
 #include "rt_type.h"
-#include "rt_users.h"
 #include "rt_util.h"
-
-static void print_json(const json_t *v)
-{
-    char *t = json_dumps(v, JSON_INDENT(2));
-    printf("%s\n", t ? t : "null");
-    free(t);
-}
 
 /* ---- info ---------------------------------------------------------------------------------------------- */
 
@@ -99,13 +92,13 @@ int rt_host_cli_info(const rt_workflow *face, const rt_cli_opts *o)
     const rt_project *p = rt_host_project();
     /* the state, when there is one: deployed flags and unfinished runs by version */
     char buf[4096], path[4200];
-    const char *dir = rt_users_state_dir(face, o, buf, sizeof buf);
+    const char *dir = rt_cli_state_dir(face, o, buf, sizeof buf);
     snprintf(path, sizeof path, "%s/data.mdb", dir);
     rt_store *st = access(path, F_OK) == 0 ? rt_cli_open_store_reader(face, o) : NULL;
     json_t *counts = json_object();
-    static const char *const unfinished[] = { "queued", "running", "waiting", "interrupted" };
+    static const rt_status unfinished[] = { RT_ST_QUEUED, RT_ST_RUNNING, RT_ST_WAITING, RT_ST_INTERRUPTED };
     for (size_t i = 0; st && i < sizeof unfinished / sizeof unfinished[0]; i++) {
-        rt_run_query q = { .status = unfinished[i] };
+        rt_run_query q = { .status = rt_status_name(unfinished[i]) };
         rt_store_scan_runs(st, &q, count_version, counts);
     }
     json_t *list = json_array();
@@ -125,7 +118,7 @@ int rt_host_cli_info(const rt_workflow *face, const rt_cli_opts *o)
         json_t *out = p->nworkflows == 1 ? json_deep_copy(json_array_get(list, 0)) : json_object();
         json_object_set_new(out, "project", json_string(p->name));
         json_object_set(out, "workflows", list);
-        print_json(out);
+        rt_cli_print_json(out);
         json_decref(out);
     } else {
         if (p->nworkflows != 1) printf("project   %s (%d workflows)\n\n", p->name, p->nworkflows);

@@ -1,5 +1,5 @@
 /*
-** rt_host_users.c — the project's users and their activations of
+** rt_host_users.c — [host] the project's users and their activations of
 ** workflows, as stored, and the read views every surface shares
 ** (rt_host_users.h). Connections and sealing are rt_host_conn.c's.
 */
@@ -7,8 +7,6 @@
 
 #include <pthread.h>
 
-#include "rt_cli.h"
-#include "rt_host_conn.h"
 #include "rt_log.h"
 #include "rt_type.h"
 #include "rt_util.h"
@@ -81,6 +79,67 @@ static json_t *default_of(const rt_setting *s)
     }
     pthread_mutex_unlock(&lock);
     return v;
+}
+
+static bool check_setting_names(const rt_workflow *wf, const json_t *given, const char *where, char *err, size_t n)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)given, k, v) {
+        bool known = false;
+        for (int i = 0; i < wf->nsettings; i++) known |= strcmp(wf->settings[i].name, k) == 0;
+        if (!known) {
+            char names[1024] = "";
+            for (int i = 0; i < wf->nsettings; i++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                         wf->settings[i].name);
+            snprintf(err, n, "settings%s: unknown setting '%s' (the workflow's settings: %s)", where, k,
+                     wf->nsettings ? names : "none");
+            return false;
+        }
+    }
+    return true;
+}
+
+json_t *rt_host_settings_of(const rt_workflow *wf, const json_t *base, const json_t *given, const char *where,
+                            bool need_all, char *err, size_t n)
+{
+    if (given) {
+        if (!json_is_object(given)) {
+            snprintf(err, n, "settings%s must hold a JSON object", where);
+            return NULL;
+        }
+        if (!check_setting_names(wf, given, where, err, n)) return NULL;
+    }
+    json_t *out = json_object();
+    for (int i = 0; i < wf->nsettings; i++) {
+        const rt_setting *s = &wf->settings[i];
+        json_t *v = json_object_get(given, s->name);
+        if (!v) v = json_object_get(base, s->name);
+        if (v) {
+            json_incref(v);
+        } else if (s->default_json) {
+            v = json_loads(s->default_json, JSON_DECODE_ANY, NULL);
+        } else if (rt_type_optional(s->type)) {
+            v = json_null();            /* `T?` without a default: optional, null when not given */
+        } else if (!need_all) {
+            continue;
+        } else {
+            snprintf(err, n, "settings: '%s' is required (no default) — give it with --settings FILE", s->name);
+            json_decref(out);
+            return NULL;
+        }
+        char what[200], e[600];
+        snprintf(what, sizeof what, "setting '%s'", s->name);
+        if (!rt_type_check(s->type, v, what, e, sizeof e)) {
+            snprintf(err, n, "settings: %s", e);
+            json_decref(v);
+            json_decref(out);
+            return NULL;
+        }
+        json_object_set_new(out, s->name, v ? v : json_null());
+    }
+    return out;
 }
 
 json_t *rt_host_run_settings(const json_t *urec, const rt_workflow *wf, char *err, size_t n)
@@ -411,7 +470,7 @@ rt_host_rc rt_host_activate(rt_store *st, const char *user, const rt_workflow *w
     json_decref(legacy);
     json_decref(urec);
     /* today's messages: unknown names and wrong types, then a missing required one */
-    json_t *full = rt_cli_settings_of(wf, NULL, merged, "", !partial_ok, err, n);
+    json_t *full = rt_host_settings_of(wf, NULL, merged, "", !partial_ok, err, n);
     if (!full) {
         json_decref(merged);
         return RT_HOST_INVALID;
@@ -448,3 +507,45 @@ rt_host_rc rt_host_deactivate(rt_store *st, const char *user, const rt_workflow 
     return RT_HOST_ERR;
 }
 
+/* ---- eligibility ---------------------------------------------------------------------- */
+
+const char *rt_host_ineligible(const json_t *urec, const char *user, const rt_workflow *wf, bool undeployed,
+                               char *why, size_t n)
+{
+    if (undeployed) {
+        snprintf(why, n, "workflow '%s' is undeployed", wf->name);
+        return why;
+    }
+    if (!user) {
+        snprintf(why, n, "no user: a run of workflow '%s' belongs to a user (X-Flow-User)", wf->name);
+        return why;
+    }
+    if (!urec) {
+        snprintf(why, n, "unknown user '%s'", user);
+        return why;
+    }
+    if (rt_store_damaged(urec)) {
+        snprintf(why, n, "user '%s''s record cannot be read (%s)", user, rt_store_damaged(urec));
+        return why;
+    }
+    if (!json_is_true(json_object_get(urec, "enabled"))) {
+        snprintf(why, n, "user '%s' is disabled", user);
+        return why;
+    }
+    json_t *legacy = NULL;
+    json_t *act = rt_host_activation(urec, wf, &legacy);
+    bool on = act && json_is_true(json_object_get(act, "enabled"));
+    json_decref(legacy);
+    if (!on) {
+        snprintf(why, n, "user '%s' has not enabled workflow '%s'", user, wf->name);
+        return why;
+    }
+    for (int i = 0; i < wf->nintegrations; i++) {
+        const rt_integration *in = wf->integrations[i];
+        if (rt_host_needs_connection(in) && !rt_host_connected(urec, in)) {
+            snprintf(why, n, "user '%s' has no connection to '%s'", user, in->name);
+            return why;
+        }
+    }
+    return NULL;
+}

@@ -1,5 +1,5 @@
 /*
-** rt_host_users.h — the project's users and their activations of
+** rt_host_users.h — [host] the project's users and their activations of
 ** workflows, as stored (the record layout is in rt_host_conn.h), and the
 ** read views every surface shares. Each change is one read-modify-write
 ** transaction of the user's record; nothing is stored when it is refused.
@@ -52,6 +52,15 @@ json_t *rt_host_activation(const json_t *urec, const rt_workflow *wf, json_t **l
 /* Whether urec has a connection to in. */
 bool rt_host_connected(const json_t *urec, const rt_integration *in);
 
+/* Settings of wf: every default (a `T?` without one is null), overridden by
+** base (stored settings, may be NULL), overridden by given (borrowed, may
+** be NULL; `where` names it in messages, e.g. " FILE"); each checked
+** against its type, unknown names refused; need_all false leaves missing
+** required settings out of the result instead of refusing (a user may be
+** connected before filling them). NEW reference, or NULL with a message. */
+json_t *rt_host_settings_of(const rt_workflow *wf, const json_t *base, const json_t *given, const char *where,
+                            bool need_all, char *err, size_t n);
+
 /* The settings of a run of wf for urec: every default, overridden by the
 ** activation's; NULL with a message when a required one is missing. NEW. */
 json_t *rt_host_run_settings(const json_t *urec, const rt_workflow *wf, char *err, size_t n);
@@ -64,5 +73,15 @@ json_t *rt_host_run_settings(const json_t *urec, const rt_workflow *wf, char *er
 bool rt_host_user_legacy(const json_t *urec);
 void rt_host_user_upgrade(json_t *rec);
 rt_host_rc rt_host_user_existing(rt_store *st, const char *user, char *err, size_t n);
+
+/* ---- eligibility ----------------------------------------------------------------- */
+
+/* Why user (its record urec, NULL when there is none) may not run wf now,
+** into why (returns why), or NULL when it may: the user exists and is
+** enabled, has wf enabled, and has a connection to every integration wf
+** calls that needs one. undeployed: also say so (accept time; a run
+** accepted before the undeploy still runs). */
+const char *rt_host_ineligible(const json_t *urec, const char *user, const rt_workflow *wf, bool undeployed,
+                               char *why, size_t n);
 
 #endif

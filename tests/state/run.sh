@@ -315,6 +315,8 @@ if "$FLOWC" build vault.flow --emit-c "$T/vault_san.c" -o "$T/vault_tcc" >/dev/n
     run_san users set alice --secret "api_key=$A_SECRET" --state "$SS"
     run_san users set bob --secret "api_key=$B_SECRET" --state "$SS"
     set_secret "$SS" bob api_key "$(secret_of "$SS" alice api_key)"
+    # bob's secret does not open: the run fails (exit 1), never falling
+    # back to FLOW_SECRET_API_KEY (docs/runtime.md, "Secrets")
     run_san run --user bob --event "$T/ok1.json" --state "$SS"
     set_secret "$SS" alice api_key "$("$TOOL" seal1 "$(cat "$SS/secrets.key")" "$OLD_SECRET")"
     run_san run --user alice --event "$T/ok1.json" --state "$SS"
