@@ -422,7 +422,7 @@ serve_start "$T/kill.log" --paused
 python3 fire.py "$SV" /events/contact.created 3000 --user lou --key-prefix k9- --threads 16 --out "$T/fire1" &
 fpid=$!
 for _ in $(seq 1 400); do      # killed while accepts are being answered
-    [ "$(wc -l <"$T/fire1" 2>/dev/null || echo 0)" -ge 200 ] && break
+    [ -f "$T/fire1" ] && [ "$(wc -l <"$T/fire1")" -ge 200 ] && break
     sleep 0.02
 done
 kill -9 "$SV_PID"; wait "$SV_PID" 2>/dev/null
