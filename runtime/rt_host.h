@@ -9,11 +9,11 @@
 **   - deployed flags, per workflow, in the state (`meta` "deploy:W"), read
 **     at every accept and schedule fire, so a live serve sees a change made
 **     by `app workflows undeploy` at once;
-**   - eligibility: who may run what (rt_host_ineligible), checked when an
-**     event is accepted and again when its run is claimed;
+**   - eligibility: who may run what (rt_host_ineligible, rt_host_users.h),
+**     checked when an event is accepted and again when its run is claimed;
 **   - a user's run: its credentials and base URLs from its connections,
-**     never the operator's FLOW_SECRET_* (rt_host_prepare_run); a run whose
-**     user may no longer run it ends `skipped` before any step.
+**     never the operator's FLOW_SECRET_* (rt_host_open_run, rt_host_run.h);
+**     a run whose user may no longer run it ends `skipped` before any step.
 **
 ** Layer: host, below the commands (the CLI, serve) and above the engine
 ** and the store (runtime/LAYERS). Connections and user records are in

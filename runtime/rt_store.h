@@ -39,7 +39,7 @@
 **                key of its Idempotency-Key, removed with the run) }
 ** User record: { id, enabled, settings: {...}, secrets: { NAME: sealed },
 **                key_id?, created, updated, enabled_run? } — sealed secrets
-**                are encrypted and bound to (USER, NAME) (rt_users.c); the
+**                are encrypted and bound to (USER, NAME) (rt_secrets.c); the
 **                plain value is never stored. id is always read as USER.
 ** Step record: { kind, status, attempts: [{ n, started, ended, error?,
 **                http_status? }], started, ended, input?, output?, error?,
