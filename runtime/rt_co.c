@@ -80,17 +80,20 @@ struct rt_co {
     int64_t wake_at;            /* rt_co_sleep_until's deadline */
     bool xfer_done;             /* its transfer finished with curl_rc */
     int curl_rc;
+    rt_redact_set *redact;      /* the thread's redaction set while it runs (its run's) */
 };
 
 /* A checkpoint on its way to the committer. A coroutine waiting for it keeps
-** it on its stack; a deferred one (nobody waits) owns copies of its strings
-** and references to its JSON. */
+** it on its stack; a deferred or lazy one (nobody waits) owns copies of its
+** strings and references to its JSON (a copy of a run record). */
 typedef struct co_write {
     rt_store_write w;
     rt_co *co;                  /* the coroutine waiting, or NULL: deferred */
+    rt_co_debt *debt;           /* the run's debt, or NULL */
     bool ok;
     char *err;                  /* the waiting caller's buffer */
     size_t errlen;
+    uint64_t seq;               /* the scheduler's count of writes queued so far */
     struct co_write *next;
 } co_write;
 
@@ -107,12 +110,17 @@ struct rt_co_sched {
     void **stacks;              /* idle stacks */
     size_t nstacks, capstacks;
     int64_t last_flush;
+    rt_redact_set *loop_redact; /* the thread's set between coroutines */
     /* the committer: the loop hands it the writes its coroutines made in one
     ** turn (pending) as one batch; it commits each batch in one transaction
     ** and hands it back in `done` */
     rt_store *st;
-    co_write *pending;          /* this turn's, newest first (loop only) */
-    int unsynced;               /* deferred writes not yet committed */
+    co_write *pending;          /* not handed over yet, newest first (loop only) */
+    int npending;
+    int pending_waits;          /* ... of them waited for: hand them over at the turn's end */
+    int64_t pending_since;      /* rt_mono_ms of the oldest */
+    uint64_t seq;               /* writes queued so far (handed over in this order) */
+    int unsynced;               /* deferred and lazy writes not yet committed */
     char *error;                /* the first failed deferred write's message */
     pthread_mutex_t lock;
     pthread_cond_t work;
@@ -268,6 +276,7 @@ rt_co *rt_co_spawn(rt_co_sched *s, rt_co_fn fn, void *arg)
     co->s = s;
     co->fn = fn;
     co->arg = arg;
+    co->redact = rt_redact_current();
     if (s->nstacks) {
         co->stack = s->stacks[--s->nstacks];
     } else {
@@ -377,6 +386,59 @@ static co_write *writes_reversed(co_write *w)
     return out;
 }
 
+/* The outcome of entry e (committer thread, s->lock held): a failure is
+** the waiting caller's message, and its run's debt, so that every later
+** write of that run fails too. */
+static void write_done(rt_co_sched *s, co_write *e, bool ok, const char *err)
+{
+    e->ok = ok;
+    if (ok) return;
+    if (e->err) rt_redact_copy(e->err, e->errlen, err);
+    if (e->debt && !e->debt->failed) {
+        e->debt->failed = true;
+        rt_redact_copy(e->debt->err, sizeof e->debt->err, err);
+    }
+    if (!e->co && !e->debt && !s->error) s->error = rt_xstrdup(err);
+}
+
+/* Commits one batch in one transaction. A write whose run already failed
+** fails without being written. When the transaction fails for a reason
+** that will not pass (a damaged record one update cannot read), the
+** writes are committed one by one, so that one run's trouble does not fail
+** the others'; a full disk fails the batch whole. */
+static void commit_batch(rt_co_sched *s, co_write *batch, rt_store_write **ws, size_t *cap)
+{
+    size_t n = 0;
+    for (co_write *e = batch; e; e = e->next) n++;
+    if (n > *cap) {
+        *cap = n * 2;
+        *ws = rt_xrealloc(*ws, sizeof **ws * *cap);
+    }
+    pthread_mutex_lock(&s->lock);
+    n = 0;
+    for (co_write *e = batch; e; e = e->next)
+        if (e->w.run_id && (!e->debt || !e->debt->failed)) (*ws)[n++] = e->w;     /* a barrier writes nothing */
+    pthread_mutex_unlock(&s->lock);
+    char err[256] = "";
+    bool ok = n == 0 || rt_store_commit_many(s->st, *ws, n, NULL, err, sizeof err);
+    bool one_by_one = !ok && n > 1 && !rt_store_unwritable(err);
+    for (co_write *e = batch; e; e = e->next) {
+        pthread_mutex_lock(&s->lock);
+        if (e->debt && e->debt->failed) {
+            write_done(s, e, false, e->debt->err);
+        } else if (one_by_one && e->w.run_id) {
+            pthread_mutex_unlock(&s->lock);
+            char one[256] = "";
+            bool k = rt_store_commit_many(s->st, &e->w, 1, NULL, one, sizeof one);
+            pthread_mutex_lock(&s->lock);
+            write_done(s, e, k, one);
+        } else {
+            write_done(s, e, ok, err);
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
 /* Commits the batches the loop hands over, one transaction and one fsync
 ** each: while the disk syncs one batch the next one gathers. */
 static void *committer_main(void *arg)
@@ -392,24 +454,10 @@ static void *committer_main(void *arg)
         co_write *batch = writes_reversed(s->queue);       /* oldest first */
         s->queue = NULL;
         pthread_mutex_unlock(&s->lock);
-
-        size_t n = 0;
-        for (co_write *e = batch; e; e = e->next) n++;
-        if (n > cap) {
-            cap = n * 2;
-            ws = rt_xrealloc(ws, sizeof *ws * cap);
-        }
-        n = 0;
-        for (co_write *e = batch; e; e = e->next) ws[n++] = e->w;
-        char err[256] = "";
-        bool ok = rt_store_commit_many(s->st, ws, n, NULL, err, sizeof err);
-
+        commit_batch(s, batch, &ws, &cap);
         pthread_mutex_lock(&s->lock);
         for (co_write *e = batch; e;) {
             co_write *next = e->next;
-            e->ok = ok;
-            if (!ok && e->err) rt_redact_copy(e->err, e->errlen, err);
-            if (!ok && !e->co && !s->error) s->error = rt_xstrdup(err);
             e->next = s->done;
             s->done = e;
             e = next;
@@ -425,16 +473,27 @@ static void deferred_free(co_write *e)
 {
     free((char *)e->w.run_id);
     free((char *)e->w.step_path);
+    json_decref((json_t *)e->w.run);
     json_decref((json_t *)e->w.step);
     json_decref((json_t *)e->w.logs);
     free(e);
 }
 
-/* Hands this turn's writes to the committer (started on first use); false
-** when it cannot run. */
-static bool hand_over(rt_co_sched *s)
+/* Whether the writes not handed over should go now: one is waited for,
+** there are many, the oldest is 20 ms old, or the loop ends (force). Lazy
+** and deferred writes alone may wait for company: a run's next waited
+** write (its final record) then shares their transaction. */
+static bool hand_over_due(const rt_co_sched *s, bool force)
 {
-    if (!s->pending) return true;
+    return s->pending &&
+           (force || s->pending_waits > 0 || s->npending >= 256 || rt_mono_ms() - s->pending_since >= 20);
+}
+
+/* Hands the writes over to the committer (started on first use); false
+** when it cannot run. */
+static bool hand_over(rt_co_sched *s, bool force)
+{
+    if (!hand_over_due(s, force)) return true;
     pthread_mutex_lock(&s->lock);
     if (!s->has_committer) {
         if (pthread_create(&s->committer, NULL, committer_main, s) != 0) {
@@ -448,42 +507,134 @@ static bool hand_over(rt_co_sched *s)
     oldest_last->next = s->queue;
     s->queue = s->pending;
     s->pending = NULL;
+    s->npending = s->pending_waits = 0;
     pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->lock);
     return true;
 }
 
+static void queue_write(rt_co_sched *s, co_write *e)
+{
+    if (!s->pending) s->pending_since = rt_mono_ms();
+    e->seq = ++s->seq;
+    e->next = s->pending;
+    s->pending = e;
+    s->npending++;
+    if (e->co) s->pending_waits++;
+    else s->unsynced++;
+}
+
+/* A copy of w that nobody waits for (deferred or lazy). */
+static co_write *write_copy(const rt_store_write *w, rt_co_debt *d)
+{
+    co_write *e = rt_xcalloc(1, sizeof *e);
+    e->w = (rt_store_write){ .run_id = rt_xstrdup(w->run_id),
+                             .step_path = w->step_path ? rt_xstrdup(w->step_path) : NULL,
+                             .run = w->run ? json_deep_copy(w->run) : NULL, .old_status = NULL,
+                             .step = w->step ? json_incref((json_t *)w->step) : NULL,
+                             .logs = w->logs ? json_incref((json_t *)w->logs) : NULL };
+    e->debt = d;
+    return e;
+}
+
+/* Whether w can join a group: not a conditional write. */
+static bool groupable(const rt_co_sched *s, rt_store *st, const rt_store_write *w)
+{
+    return st == s->st && !rt_store_is_batch(st) && !w->expect_status && !w->drop_steps;
+}
+
+static bool debt_failed(rt_co_sched *s, rt_co_debt *d, char *err, size_t errlen)
+{
+    if (!d) return false;
+    pthread_mutex_lock(&s->lock);
+    bool failed = d->failed;
+    if (failed && err) snprintf(err, errlen, "%s", d->err);
+    pthread_mutex_unlock(&s->lock);
+    return failed;
+}
+
+/* A waited write (or, w NULL, a barrier) of the current coroutine. */
+static bool commit_waited(rt_co *co, const rt_store_write *w, rt_co_debt *d, char *err, size_t errlen)
+{
+    static const rt_store_write none = { 0 };
+    co_write me = { .w = w ? *w : none, .co = co, .debt = d, .err = err, .errlen = errlen };
+    queue_write(co->s, &me);
+    co_suspend(co);                     /* the loop resumes it once committed */
+    if (me.ok && d && d->owed <= me.seq) d->owed = 0;  /* every earlier write is durable too */
+    return me.ok;
+}
+
 bool rt_co_commit(rt_store *st, const rt_store_write *w, char *err, size_t errlen)
+{
+    return rt_co_commit_debt(st, w, NULL, err, errlen);
+}
+
+bool rt_co_commit_debt(rt_store *st, const rt_store_write *w, rt_co_debt *d, char *err, size_t errlen)
 {
     rt_co *co = rt_co_current();
     rt_co_sched *s = co ? co->s : NULL;
-    /* batch mode does not sync (nothing to wait for); writes with conditions
-    ** or run records commit on their own, as rt_store_commit does them */
-    if (!co || st != s->st || rt_store_is_batch(st) || w->run || w->update || w->expect_status || w->drop_steps)
+    if (s && debt_failed(s, d, err, errlen)) return false;
+    if (!co || !groupable(s, st, w)) {
+        /* committed alone: whatever the run left to the group goes first */
+        if (co && d && d->owed && !rt_co_barrier(d, err, errlen)) return false;
         return rt_store_commit(st, w, err, errlen);
-    if (w->deferrable) {
+    }
+    if (w->deferrable && !w->run && !w->update) {
         /* final and without side effects: the coroutine goes on, the write
         ** follows in the next group, before any later write of the run */
-        co_write *e = rt_xcalloc(1, sizeof *e);
-        e->w = (rt_store_write){ .run_id = rt_xstrdup(w->run_id),
-                                 .step_path = w->step_path ? rt_xstrdup(w->step_path) : NULL,
-                                 .step = w->step ? json_incref((json_t *)w->step) : NULL,
-                                 .logs = w->logs ? json_incref((json_t *)w->logs) : NULL };
-        e->next = s->pending;
-        s->pending = e;
-        s->unsynced++;
+        queue_write(s, write_copy(w, d));
         return true;
     }
-    co_write me = { .w = *w, .co = co, .err = err, .errlen = errlen };
-    me.next = s->pending;
-    s->pending = &me;
-    co_suspend(co);                     /* the loop resumes it once committed */
-    return me.ok;
+    return commit_waited(co, w, d, err, errlen);
+}
+
+bool rt_co_commit_lazy(rt_store *st, const rt_store_write *w, rt_co_debt *d, bool owing, char *err, size_t errlen)
+{
+    rt_co *co = rt_co_current();
+    rt_co_sched *s = co ? co->s : NULL;
+    if (!co || !groupable(s, st, w) || w->update) return rt_co_commit_debt(st, w, d, err, errlen);
+    if (debt_failed(s, d, err, errlen)) return false;
+    co_write *e = write_copy(w, d);
+    queue_write(s, e);
+    if (owing) d->owed = e->seq;
+    return true;
+}
+
+bool rt_co_barrier(rt_co_debt *d, char *err, size_t errlen)
+{
+    rt_co *co = rt_co_current();
+    if (!co || !d) return true;
+    if (debt_failed(co->s, d, err, errlen)) return false;
+    if (!d->owed) return true;
+    return commit_waited(co, NULL, d, err, errlen);
 }
 
 const char *rt_co_sched_error(const rt_co_sched *s)
 {
     return s->error;
+}
+
+/* Commits what is pending on this thread, without a committer: the items
+** wait meanwhile. */
+static void commit_inline(rt_co_sched *s)
+{
+    co_write *e = writes_reversed(s->pending);
+    s->pending = NULL;
+    s->npending = s->pending_waits = 0;
+    while (e) {
+        co_write *next = e->next;
+        char err[256] = "";
+        bool ok = !(e->debt && e->debt->failed) &&
+                  rt_store_commit(s->st, &e->w, e->err ? e->err : err, e->err ? e->errlen : sizeof err);
+        write_done(s, e, ok, e->debt && e->debt->failed ? e->debt->err : err);
+        if (e->co) {
+            make_ready(s, e->co);
+        } else {
+            deferred_free(e);
+            s->unsynced--;
+        }
+        e = next;
+    }
 }
 
 /* ---- the loop --------------------------------------------------------------- */
@@ -535,6 +686,7 @@ static void harvest(rt_co_sched *s)
     }
 }
 
+/* Runs the ready coroutines, each with its own redaction set. */
 static void run_ready(rt_co_sched *s)
 {
     while (s->ready) {
@@ -543,7 +695,10 @@ static void run_ready(rt_co_sched *s)
         if (!s->ready) s->ready_tail = NULL;
         co->next = NULL;
         s->current = co;
+        rt_redact_use(co->redact);
         ctx_switch(&s->main, &co->ctx);
+        co->redact = rt_redact_current();
+        rt_redact_use(s->loop_redact);
         s->current = NULL;
         if (co->done) {
             if (s->nstacks == s->capstacks) {
@@ -557,37 +712,26 @@ static void run_ready(rt_co_sched *s)
     }
 }
 
-void rt_co_run(rt_co_sched *s)
+/* The loop of rt_co_run (feed NULL) and rt_co_serve. */
+static void co_loop(rt_co_sched *s, bool (*feed)(rt_co_sched *s, void *arg), void *arg)
 {
     rt_co_sched *outer = this_sched();
     pthread_setspecific(sched_key, s);
-    while (s->alive > 0 || s->pending || s->unsynced > 0) {
+    s->loop_redact = rt_redact_current();
+    bool more = feed != NULL;
+    for (;;) {
+        if (more) more = feed(s, arg);
         run_ready(s);
-        if (!hand_over(s)) {
-            /* no committer thread: commit here (the items wait meanwhile) */
-            co_write *e = writes_reversed(s->pending);
-            s->pending = NULL;
-            while (e) {
-                co_write *next = e->next;
-                char err[256] = "";
-                e->ok = rt_store_commit(s->st, &e->w, e->err ? e->err : err, e->err ? e->errlen : sizeof err);
-                if (e->co) {
-                    make_ready(s, e->co);
-                } else {
-                    if (!e->ok && !s->error) s->error = rt_xstrdup(err);
-                    deferred_free(e);
-                    s->unsynced--;
-                }
-                e = next;
-            }
-        }
-        if (s->alive == 0 && s->unsynced == 0) break;
+        bool last = !more && s->alive == 0;
+        if (!hand_over(s, last)) commit_inline(s);
+        if (last && s->unsynced == 0 && !s->pending) break;
         harvest(s);
         if (s->ready) continue;
         int64_t now = rt_mono_ms();
         long timeout = CO_POLL_MAX_MS;
         for (rt_co *co = s->sleepers; co; co = co->next)
             if (co->wake_at - now < timeout) timeout = (long)(co->wake_at - now);
+        if (s->pending && s->pending_since + 20 - now < timeout) timeout = (long)(s->pending_since + 20 - now);
         if (timeout < 0) timeout = 0;
         if (now - s->last_flush >= 50) {       /* log lines do not linger while items wait */
             rt_log_flush();
@@ -597,4 +741,24 @@ void rt_co_run(rt_co_sched *s)
         harvest(s);
     }
     pthread_setspecific(sched_key, outer);
+}
+
+void rt_co_run(rt_co_sched *s)
+{
+    co_loop(s, NULL, NULL);
+}
+
+void rt_co_serve(rt_co_sched *s, bool (*feed)(rt_co_sched *s, void *arg), void *arg)
+{
+    co_loop(s, feed, arg);
+}
+
+void rt_co_notify(rt_co_sched *s)
+{
+    curl_multi_wakeup(s->multi);
+}
+
+int rt_co_alive(const rt_co_sched *s)
+{
+    return s->alive;
 }

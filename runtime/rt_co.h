@@ -61,9 +61,48 @@ bool rt_co_http_perform(const rt_http_request *rq, rt_http_response *rs);
 ** group; returns once that group is committed (durable). A deferrable write
 ** (final, of a step without side effects) returns at once: it is committed
 ** with the next group, before any later write, and rt_co_run returns only
-** once it is; a failure shows in rt_co_sched_error. */
+** once it is; a failure shows in rt_co_sched_error. Run records (run,
+** update) join groups too; a conditional write (expect_status, drop_steps)
+** is committed alone, blocking the thread. */
 bool rt_co_commit(rt_store *st, const rt_store_write *w, char *err, size_t errlen);
 /* The message of the first deferred write that failed, or NULL. */
 const char *rt_co_sched_error(const rt_co_sched *s);
+
+/* ---- lazy writes: what one run still owes the disk ---------------------
+** A run on a scheduler (serve's) may leave its writes to the next group
+** instead of waiting for each: rt_co_commit_lazy queues a copy and returns
+** at once; the run waits only where it must (rt_co_barrier: before it
+** sends anything, and its final record). Groups are committed in order, so
+** a write that is durable makes every earlier one durable too. The debt is
+** the run's own and must outlive its writes: a run's last write is a
+** waited one (rt_co_commit_debt), which every lazy write precedes. */
+typedef struct rt_co_debt {
+    uint64_t owed;              /* the last lazy write a barrier must wait for (its step sent
+                                   something), as its scheduler numbers them; 0: none */
+    bool failed;                /* one of its writes failed: every later one fails too */
+    char err[256];              /* the first failure's message */
+} rt_co_debt;
+/* Queues a copy of w (its JSON taken by reference, a run record copied):
+** false only when the debt already failed (err says why). owing: the
+** write's step had effects outside the run, so the next rt_co_barrier
+** waits for it. Outside a coroutine, or with a store in batch mode, it is
+** rt_store_commit. */
+bool rt_co_commit_lazy(rt_store *st, const rt_store_write *w, rt_co_debt *d, bool owing, char *err, size_t errlen);
+/* rt_co_commit for a run with a debt: also fails at once when an earlier
+** lazy write of it failed, and pays the debt when it succeeds. */
+bool rt_co_commit_debt(rt_store *st, const rt_store_write *w, rt_co_debt *d, char *err, size_t errlen);
+/* Waits until every write of the debt that is owing is durable (nothing to
+** wait for: returns at once): false with the failure's message. */
+bool rt_co_barrier(rt_co_debt *d, char *err, size_t errlen);
+
+/* ---- a scheduler that serves (`JOB serve`'s workers) -------------------
+** rt_co_serve runs s on the calling thread: every turn it calls feed(s,
+** arg), which may spawn coroutines, until feed returns false and nothing
+** is left (no coroutine, no write). rt_co_notify, from any thread, wakes
+** the loop so that it calls feed soon (a run was queued). */
+void rt_co_serve(rt_co_sched *s, bool (*feed)(rt_co_sched *s, void *arg), void *arg);
+void rt_co_notify(rt_co_sched *s);
+/* Coroutines alive on s. */
+int rt_co_alive(const rt_co_sched *s);
 
 #endif

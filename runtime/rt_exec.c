@@ -17,11 +17,30 @@
 #include "rt_status.h"
 #include "rt_type.h"
 
+/* A run this process accepted and queued (serve): nobody else may claim
+** it while this process lives, so the claim needs no transaction of its
+** own: the record says `running` from the run's first group on (a kill
+** before that leaves it `queued`, and the next start runs it again). */
+static bool claim_lazily(rt_run_state *run)
+{
+    json_t *rec = run->record;
+    if (!run->claim_lazily || rt_status_parse(json_string_value(json_object_get(rec, "status"))) != RT_ST_QUEUED ||
+        rt_owner_of(rec) != RT_OWNER_SELF)
+        return false;
+    json_object_set_new(rec, "status", rt_status_json(RT_ST_RUNNING));
+    json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
+    rt_store_write w = { .run_id = run->id, .run = rec };
+    char err[256];
+    if (!rt_co_commit_lazy(run->store, &w, &run->debt, false, err, sizeof err)) rt_run_store_failed(run, err);
+    return true;
+}
+
 /* Makes the run this process's (rt_owner_claim), or says why not: false
 ** with the outcome set. */
 static bool claim_run(rt_run_state *run)
 {
     char msg[512];
+    if (claim_lazily(run)) return true;
     switch (rt_owner_claim(run->store, run->record, msg, sizeof msg)) {
     case RT_CLAIM_OK: return true;
     case RT_CLAIM_OWNED:
@@ -171,7 +190,7 @@ rt_outcome rt_exec_run(rt_run_state *run)
     pthread_mutex_unlock(&run->lock);
     rt_store_write w = { .run_id = run->id, .run = rec, .old_status = rt_status_name(RT_ST_RUNNING),
                          .logs = json_array_size(logs) ? logs : NULL };
-    if (!rt_store_commit(run->store, &w, err, sizeof err)) {
+    if (!rt_run_commit_record(run, &w, err, sizeof err)) {
         /* the store still says running: not ended until it says so, the
         ** next claim replays it (committed steps are not executed again) */
         rt_log_emit(run->id, "error", NULL, "%s", err);

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "rt_co.h"
 #include "rt_status.h"
 #include "rt_util.h"
 
@@ -139,7 +140,7 @@ rt_claim rt_owner_claim(rt_store *st, json_t *rec, char *msg, size_t n)
     }
     rt_store_write w = { .run_id = a.id, .update = claim_update, .update_arg = &a };
     char err[512];
-    if (!rt_store_commit(st, &w, err, sizeof err)) {
+    if (!rt_co_commit(st, &w, err, sizeof err)) {      /* a coroutine's claim joins its group */
         json_decref(a.claimed);
         snprintf(msg, n, "%s", err);
         return RT_CLAIM_ERROR;

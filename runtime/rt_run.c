@@ -96,12 +96,42 @@ bool rt_run_commit_ex(rt_run_state *run, const char *path, json_t *rec, bool def
     rt_store_write w = { .run_id = run->id, .step_path = path, .step = rec,
                          .logs = json_array_size(logs) ? logs : NULL, .deferrable = deferrable };
     /* a fanout item's coroutine waits for its group without blocking the others */
-    bool ok = rt_co_current() ? rt_co_commit(run->store, &w, err, sizeof err)
-                              : rt_store_commit(run->store, &w, err, sizeof err);
+    bool ok = run->lazy ? rt_co_commit_debt(run->store, &w, &run->debt, err, sizeof err)
+                        : rt_co_commit(run->store, &w, err, sizeof err);
     json_decref(logs);
     if (ok) rt_committed_note(run->committed, path);   /* items and pages: the path only */
     else rt_run_store_failed(run, err);
     return ok;
+}
+
+bool rt_run_commit_outcome(rt_run_state *run, const char *path, json_t *rec, bool effects)
+{
+    if (!run->lazy || !rt_co_current()) return rt_run_commit_ex(run, path, rec, !effects);
+    pthread_mutex_lock(&run->lock);
+    json_t *logs = run->pending_logs;
+    run->pending_logs = json_array();
+    pthread_mutex_unlock(&run->lock);
+    char err[256];
+    rt_store_write w = { .run_id = run->id, .step_path = path, .step = rec, .logs = json_array_size(logs) ? logs : NULL };
+    bool ok = rt_co_commit_lazy(run->store, &w, &run->debt, effects, err, sizeof err);
+    json_decref(logs);
+    if (ok) rt_committed_note(run->committed, path);
+    else rt_run_store_failed(run, err);
+    return ok;
+}
+
+bool rt_run_barrier(rt_run_state *run)
+{
+    char err[256];
+    if (!run->lazy || rt_co_barrier(&run->debt, err, sizeof err)) return true;
+    rt_run_store_failed(run, err);
+    return false;
+}
+
+bool rt_run_commit_record(rt_run_state *run, const rt_store_write *w, char *err, size_t errlen)
+{
+    return run->lazy ? rt_co_commit_debt(run->store, w, &run->debt, err, errlen)
+                     : rt_store_commit(run->store, w, err, errlen);
 }
 
 /* The run record says `waiting` (with its wake-up time) while a context

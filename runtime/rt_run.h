@@ -14,6 +14,7 @@
 #include <pthread.h>
 
 #include "flowrt.h"
+#include "rt_co.h"
 #include "rt_committed.h"
 #include "rt_secrets.h"
 #include "rt_status.h"
@@ -34,6 +35,15 @@ typedef struct rt_run_state {
     json_t *committed_logs;     /* owned: path -> log record committed earlier */
     bool test_limits;           /* --test-limits */
     bool sleep_in_process;      /* waits sleep here (run, resume) instead of suspending */
+    /* serve: the run is a coroutine of a scheduler whose groups its writes
+    ** join (rt_co.h). A step's outcome is left to the next group (lazy),
+    ** and the run waits for it only before it sends anything else (a
+    ** request step starts: rt_run_barrier) and at its final record, which
+    ** then shares its predecessors' transaction. */
+    bool lazy;
+    bool claim_lazily;          /* the record is this process's, queued: the claim (running)
+                                   joins the run's first group instead of a transaction of its own */
+    rt_co_debt debt;            /* what the run's lazy writes owe the disk */
 
     pthread_mutex_t lock;       /* guards what follows (fanout items share the run) */
     json_t *pending_logs;       /* owned: log records to write with the next commit */
@@ -150,6 +160,17 @@ json_t *rt_run_committed(rt_run_state *run, const char *path);
 ** commit failed (the run stops: rt_run_store_failed). */
 bool rt_run_commit(rt_run_state *run, const char *path, json_t *rec);
 bool rt_run_commit_ex(rt_run_state *run, const char *path, json_t *rec, bool deferrable);
+/* A step's final outcome: as rt_run_commit_ex, but a lazy run (serve)
+** leaves it to the next group; effects: the step sent something, so the
+** next rt_run_barrier waits for this record. */
+bool rt_run_commit_outcome(rt_run_state *run, const char *path, json_t *rec, bool effects);
+/* Before a step sends anything: every earlier record of a step that sent
+** something is durable (lazy runs wait for their group; others committed
+** each at once). False when one could not be written (the run stops). */
+bool rt_run_barrier(rt_run_state *run);
+/* Commits a run record write w of this run, in its order with the run's
+** other writes (a lazy run's group). False with the message in err. */
+bool rt_run_commit_record(rt_run_state *run, const rt_store_write *w, char *err, size_t errlen);
 /* The run record says `waiting` (with wake_at) while a context sleeps in
 ** a durable wait (wake_at != 0 on entering, 0 on leaving), `running` again
 ** once none does. A failed commit stops the run. */

@@ -91,8 +91,8 @@ static int usage_error(const rt_workflow *wf, const char *fmt, const char *arg)
 
 static void usage(const rt_workflow *wf)
 {
-    printf("usage: %s serve --listen HOST:PORT [--workers N] [--state DIR] [--token-file F]\n"
-           "       [--max-body N] [--hook-timeout D] [--drain-timeout D] [--max-user-runs N]\n"
+    printf("usage: %s serve --listen HOST:PORT [--workers N] [--threads N] [--state DIR] [--token-file F]\n"
+           "       [--max-body N] [--hook-timeout D] [--drain-timeout D] [--max-user-runs N] [--max-queued N]\n"
            "       [--log-file F] [--port-file F] [--json] [--no-auth] [--paused] [--hook-secret NAME]\n\n"
            "  POST /events/NAME   (X-Flow-User, Idempotency-Key)  -> 202 {\"runs\": [...], \"skipped\": [...]}\n"
            "                      (every deployed workflow listening to NAME that the user enabled)\n"
@@ -109,7 +109,7 @@ static void usage(const rt_workflow *wf)
 static int parse_opts(const rt_workflow *wf, int argc, char **argv, serve_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->workers = 4;
+    o->workers = 64;
     o->max_body = 1 << 20;
     o->hook_timeout_ms = 30000;
     o->drain_timeout_ms = 30000;
@@ -144,6 +144,14 @@ static int parse_opts(const rt_workflow *wf, int argc, char **argv, serve_opts *
             o->workers = atoi(v);
             if (o->workers < 1 || o->workers > 1024) return usage_error(wf, "--workers is 1 to 1024, not '%s'", v);
             /* --max-concurrent-runs: the same bound, by its name in the issue of queue limits */
+        } else if (strcmp(a, "--threads") == 0) {
+            o->threads = atoi(v);
+            if (o->threads < 1 || o->threads > 64) return usage_error(wf, "--threads is 1 to 64, not '%s'", v);
+        } else if (strcmp(a, "--max-queued") == 0) {
+            char *end;
+            o->max_queued = strtol(v, &end, 10);
+            if (*end || end == v || o->max_queued < 1)
+                return usage_error(wf, "--max-queued is a number of queued runs (1 or more), not '%s'", v);
         } else if (strcmp(a, "--max-user-runs") == 0) {
             o->max_user_runs = atoi(v);
             if (o->max_user_runs < 0) return usage_error(wf, "--max-user-runs is a count, not '%s'", v);
@@ -304,6 +312,7 @@ static void serve_free(serve *sv)
     free(sv->wakes);
     free(sv->held.slots);
     free(sv->workers);
+    free(sv->scheds_co);
     free(sv->scheds);
     free(sv->token);
     pthread_mutex_destroy(&sv->qlock);
@@ -360,6 +369,7 @@ static int drain(serve *sv)
     sv->stop_workers = true;
     pthread_cond_broadcast(&sv->qcond);
     pthread_mutex_unlock(&sv->qlock);
+    rt_serve_workers_wake(sv);
     stop_committer(sv);                 /* accepts already received are stored and answered */
 
     bool clean = false;
@@ -517,8 +527,14 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(sv->mhd, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = info ? info->port : 0;
-    sv->nworkers = o->paused ? 0 : o->workers;     /* paused: runs wait in the queue */
+    /* runs are coroutines: --workers of them on a thread per CPU (at most) */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = o->threads ? o->threads : cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
+    if (threads > o->workers) threads = o->workers;
+    sv->per_thread = (o->workers + threads - 1) / threads;
+    sv->nworkers = o->paused ? 0 : threads;     /* paused: runs wait in the queue */
     sv->workers = rt_xcalloc((size_t)sv->nworkers + 1, sizeof *sv->workers);
+    sv->scheds_co = rt_xcalloc((size_t)sv->nworkers + 1, sizeof *sv->scheds_co);
     for (int i = 0; i < sv->nworkers; i++) pthread_create(&sv->workers[i], NULL, rt_serve_worker_main, sv);
     if (!sv->token && !o->no_auth)      /* loopback without a token: say so, once, before the port file */
         rt_log_emit(NULL, "warning", json_pack("{s:s, s:s}", "event", "unauthenticated", "listen", o->listen),
@@ -527,9 +543,10 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
                     o->listen);
     if (o->port_file) write_port_file(o->port_file, port);
     rt_log_emit(NULL, "info",
-                json_pack("{s:s, s:s, s:i, s:i, s:s}", "event", "listening", "listen", o->listen, "port", (int)port,
-                          "workers", o->workers, "version", wf->version),
-                "serving %s (version %s) on port %u with %d workers%s", wf->name, wf->version, port, sv->nworkers,
+                json_pack("{s:s, s:s, s:i, s:i, s:i, s:s}", "event", "listening", "listen", o->listen, "port", (int)port,
+                          "workers", o->workers, "threads", sv->nworkers, "version", wf->version),
+                "serving %s (version %s) on port %u with %d workers on %d threads%s", wf->name, wf->version, port,
+                o->paused ? 0 : o->workers, sv->nworkers,
                 o->paused ? " (paused: runs are queued, not started)" : "");
     rt_log_flush();
     char ready[128];

@@ -153,6 +153,7 @@ bool rt_serve_queue_push(serve *sv, const char *id, const char *user, bool fresh
     }
     queued_run *q = rt_xmalloc(sizeof *q);
     q->next = NULL;
+    q->at = rt_mono_ms();
     snprintf(q->id, sizeof q->id, "%s", id);
     user_queue *u = user_get(sv, user ? user : "");
     if (u->tail) u->tail->next = q;
@@ -162,6 +163,8 @@ bool rt_serve_queue_push(serve *sv, const char *id, const char *user, bool fresh
     sv->queued++;
     if (!u->in_ring) ring_append(sv, u);
     pthread_cond_signal(&sv->qcond);
+    for (int i = 0; i < sv->nworkers; i++)      /* a scheduler under its share takes it */
+        if (sv->scheds_co && sv->scheds_co[i]) rt_co_notify(sv->scheds_co[i]);
     pthread_mutex_unlock(&sv->qlock);
     return true;
 }
@@ -480,6 +483,8 @@ static void store_worked(serve *sv)
             for (size_t i = sv->nwakes / 2; i-- > 0;) wake_sift_down(sv, i);
         }
         pthread_cond_broadcast(&sv->qcond);
+        for (int i = 0; i < sv->nworkers; i++)
+            if (sv->scheds_co && sv->scheds_co[i]) rt_co_notify(sv->scheds_co[i]);
     }
     pthread_mutex_unlock(&sv->qlock);
 }
@@ -532,6 +537,8 @@ static void execute(serve *sv, const char *id)
         return;
     }
     run.sleep_in_process = false;       /* a waiting run holds no worker */
+    run.lazy = true;                    /* its writes join its thread's groups */
+    run.claim_lazily = true;            /* its accept is this process's: no claim of its own */
     int64_t t0 = rt_now_ms();
     rt_outcome out = rt_exec_run(&run);
     if (out == RT_RUN_SKIPPED) {        /* another live process owns it (it said which), or it ended */
@@ -567,44 +574,84 @@ static void execute(serve *sv, const char *id)
     free(user);
 }
 
+/* Wakes the threads' schedulers: a run was queued, a slot freed, the
+** store's gate opened, or they are to stop. */
+void rt_serve_workers_wake(serve *sv)
+{
+    pthread_mutex_lock(&sv->qlock);
+    for (int i = 0; i < sv->nworkers; i++)
+        if (sv->scheds_co && sv->scheds_co[i]) rt_co_notify(sv->scheds_co[i]);
+    pthread_mutex_unlock(&sv->qlock);
+}
+
+/* One run, as a coroutine of a worker thread's scheduler. */
+typedef struct run_job {
+    serve *sv;
+    user_queue *u;
+    int *mine;                  /* its thread's count of runs executing */
+    char id[RT_RUN_ID_LEN + 1];
+} run_job;
+
+static void run_co(void *arg)
+{
+    run_job *j = arg;
+    serve *sv = j->sv;
+    execute(sv, j->id);
+    pthread_mutex_lock(&sv->qlock);
+    sv->running--;
+    j->u->running--;
+    (*j->mine)--;
+    bool others = sv->o.max_user_runs > 0 && sv->queued;   /* a user's slot freed: maybe another thread's turn */
+    pthread_cond_broadcast(&sv->qcond);
+    pthread_mutex_unlock(&sv->qlock);
+    if (others) rt_serve_workers_wake(sv);
+    free(j);
+}
+
+typedef struct worker {
+    serve *sv;
+    int running;                /* runs of this thread executing (its scheduler's thread only) */
+} worker;
+
+/* Starts queued runs on this thread's scheduler while it is under its
+** share of --workers and the store's gate is open; false once serve stops. */
+static bool worker_feed(rt_co_sched *s, void *arg)
+{
+    worker *wk = arg;
+    serve *sv = wk->sv;
+    pthread_mutex_lock(&sv->qlock);
+    bool go = !sv->stop_workers;
+    if (go && sv->store_gate - rt_mono_ms() <= 0) {
+        char id[RT_RUN_ID_LEN + 1];
+        user_queue *u;
+        while (wk->running < sv->per_thread && sv->running < sv->o.workers && queue_pick(sv, id, &u)) {
+            run_job *j = rt_xmalloc(sizeof *j);
+            *j = (run_job){ .sv = sv, .u = u, .mine = &wk->running };
+            memcpy(j->id, id, sizeof j->id);
+            sv->running++;
+            wk->running++;
+            rt_co_spawn(s, run_co, j);
+        }
+    }
+    pthread_mutex_unlock(&sv->qlock);
+    return go;
+}
+
 void *rt_serve_worker_main(void *arg)
 {
     serve *sv = arg;
-    for (;;) {
-        char id[RT_RUN_ID_LEN + 1];
-        user_queue *u = NULL;
-        pthread_mutex_lock(&sv->qlock);
-        for (;;) {
-            if (sv->stop_workers) break;
-            int64_t gate = sv->store_gate - rt_mono_ms();
-            if (gate <= 0 && queue_pick(sv, id, &u)) break;
-            if (gate <= 0) {
-                pthread_cond_wait(&sv->qcond, &sv->qlock);
-                continue;
-            }
-            struct timespec ts;         /* until the gate opens (a store failure's backoff) */
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += gate / 1000;
-            ts.tv_nsec += (gate % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&sv->qcond, &sv->qlock, &ts);
-        }
-        if (!u) {
-            pthread_mutex_unlock(&sv->qlock);
-            break;
-        }
-        sv->running++;
-        pthread_mutex_unlock(&sv->qlock);
-        execute(sv, id);
-        pthread_mutex_lock(&sv->qlock);
-        sv->running--;
-        u->running--;
-        pthread_cond_broadcast(&sv->qcond);
-        pthread_mutex_unlock(&sv->qlock);
-    }
+    worker wk = { .sv = sv };
+    rt_co_sched *s = rt_co_sched_new(sv->st);
+    pthread_mutex_lock(&sv->qlock);
+    int me = 0;
+    while (sv->scheds_co[me]) me++;
+    sv->scheds_co[me] = s;
+    pthread_mutex_unlock(&sv->qlock);
+    rt_co_serve(s, worker_feed, &wk);
+    pthread_mutex_lock(&sv->qlock);
+    sv->scheds_co[me] = NULL;
+    pthread_mutex_unlock(&sv->qlock);
+    rt_co_sched_free(s);
     return NULL;
 }
 

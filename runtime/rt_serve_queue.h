@@ -23,6 +23,10 @@ void rt_serve_wake_due(serve *sv);
 ** meanwhile is skipped at its claim (rt_exec_run). */
 void rt_serve_sweep(serve *sv, bool startup);
 void *rt_serve_committer_main(void *arg);
+/* A worker thread: a scheduler whose coroutines execute runs, up to its
+** share of --workers at once (sv->per_thread). */
 void *rt_serve_worker_main(void *arg);
+/* Wakes the workers' schedulers (a run queued, a slot freed, stopping). */
+void rt_serve_workers_wake(serve *sv);
 
 #endif

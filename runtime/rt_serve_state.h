@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "flowrt.h"
+#include "rt_co.h"
 #include "rt_cron.h"
 #include "rt_host_accept.h"
 #include "rt_store.h"
@@ -28,7 +29,9 @@ typedef struct serve_opts {
     const char *log_file;       /* stderr goes there; SIGHUP reopens it */
     const char *port_file;      /* written with the bound port once listening */
     const char *hook_secret;    /* the user secret that signs webhook bodies (HMAC-SHA256), or NULL */
-    int workers;                /* runs executing at once */
+    int workers;                /* runs executing at once (coroutines) */
+    int threads;                /* threads they run on (0: one per CPU, at most workers) */
+    long max_queued;            /* accepts beyond this many queued runs get 429; 0 = no bound */
     int max_user_runs;          /* runs of one user executing at once; 0 = no limit */
     long max_body;              /* request bodies larger get 413 */
     int64_t hook_timeout_ms;    /* a webhook answers 202 with the run id after this */
@@ -44,6 +47,7 @@ typedef struct request request;
 
 typedef struct queued_run {
     struct queued_run *next;
+    int64_t at;                 /* rt_mono_ms when it was queued */
     char id[RT_RUN_ID_LEN + 1];
 } queued_run;
 
@@ -129,8 +133,10 @@ typedef struct serve {
     wake_entry *wakes;          /* a min-heap by `at` */
     size_t nwakes, capwakes;
     size_t nretries;            /* wakes that are store_retry */
-    pthread_t *workers;
+    pthread_t *workers;         /* threads, each a scheduler of run coroutines */
     int nworkers;
+    rt_co_sched **scheds_co;    /* theirs, under qlock (NULL until a thread made its own) */
+    int per_thread;             /* runs one thread executes at once */
 
     /* accepts waiting for the committer */
     pthread_mutex_t alock;

@@ -170,7 +170,7 @@ static rt_result *step_succeeded(rt_ctx *c, const rt_step_desc *d, const char *p
         json_object_set_new(rec, "output", rt_redact_json(at->output));
     }
     rt_result *r = NULL;
-    if (rt_run_commit_ex(c->run, path, rec, d->kind == RT_STEP_FUNCTION)) {
+    if (rt_run_commit_outcome(c->run, path, rec, d->kind != RT_STEP_FUNCTION)) {
         log_step(c, path, RT_ST_SUCCEEDED, at->http_status, rt_now_ms() - started, n, NULL, false);
         r = rt_ctx_add_result(c, d->name, at->output, true, NULL);
     }
@@ -188,7 +188,7 @@ static rt_result *step_failed(rt_ctx *c, const rt_step_desc *d, const char *path
     json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
     json_object_set_new(rec, "error", json_string(msg));
     if (d->continue_on_failure) json_object_set_new(rec, "continued", json_true());
-    if (!rt_run_commit_ex(c->run, path, rec, d->kind == RT_STEP_FUNCTION)) return NULL;
+    if (!rt_run_commit_outcome(c->run, path, rec, d->kind != RT_STEP_FUNCTION)) return NULL;
     log_step(c, path, RT_ST_FAILED, http_status, rt_now_ms() - started, n, msg, d->continue_on_failure);
     if (d->continue_on_failure) return rt_ctx_add_result(c, d->name, NULL, false, msg);
     char *full = rt_xprintf("step '%s': %s", path, msg);
@@ -227,6 +227,8 @@ rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_
     }
     json_t *attempts = json_object_get(rec, "attempts");
     int max_attempts = 1 + (d->retries > 0 ? d->retries : 0);
+    /* a request sends: what the steps before it sent is on disk first */
+    if (d->kind == RT_STEP_REQUEST && !rt_run_barrier(c->run)) goto done;
 
     for (;;) {
         int n = (int)json_array_size(attempts) + 1;

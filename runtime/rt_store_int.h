@@ -45,9 +45,12 @@ struct rt_store {
     bool leading;               /* a leader is committing */
 };
 
-/* A queued write, on its writer's stack until done. */
+/* A queued write (n of them, and meta keys: serve's accepts), on its
+** writer's stack until done. */
 struct group_entry {
     const rt_store_write *w;
+    size_t n;
+    const json_t *meta;         /* key -> value in `meta`, or NULL */
     struct group_entry *next;
     int rc;
     bool done;

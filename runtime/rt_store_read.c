@@ -482,39 +482,6 @@ size_t rt_store_map_size(rt_store *st)
     return st->mapsize;
 }
 
-/* ---- group commit of many writes (serve) -------------------------------- */
-
-typedef struct many_write {
-    const rt_store_write *w;
-    size_t n;
-    const json_t *meta;         /* key -> value, or NULL */
-} many_write;
-
-static int write_many(rt_store *st, MDB_txn *txn, void *arg)
-{
-    many_write *m = arg;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < m->n; i++) rc = rt_store_write_ops(st, txn, &m->w[i]);
-    const char *key;
-    json_t *value;
-    json_object_foreach((json_t *)m->meta, key, value) {
-        if (rc != 0) break;
-        MDB_val k = { strlen(key), (void *)key };
-        rc = rt_store_put_json(txn, st->meta, &k, value);
-    }
-    return rc;
-}
-
-bool rt_store_commit_many(rt_store *st, const rt_store_write *w, size_t n, const json_t *meta, char *err,
-                          size_t errlen)
-{
-    many_write m = { w, n, meta };
-    int rc = rt_store_write_txn(st, write_many, &m);
-    if (rc == MDB_KEYEXIST) snprintf(err, errlen, RT_STORE_CHANGED);
-    else if (rc != 0) rt_store_set_error(err, errlen, "commit to the state store", rc);
-    return rc == 0;
-}
-
 /* ---- single step records (the engine's lookups of fanout items and pages) */
 
 /* The newest deferred write of run_id/path (a NEW reference), or NULL. */

@@ -389,21 +389,45 @@ int rt_store_commit_locked(rt_store *st, const rt_store_write *w)
     return txn_locked(st, w ? write_one : NULL, (void *)w);
 }
 
+/* One queued entry's writes and meta keys. */
+static int write_entry(rt_store *st, MDB_txn *txn, const struct group_entry *e)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < e->n; i++) rc = rt_store_write_ops(st, txn, &e->w[i]);
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)e->meta, key, value) {
+        if (rc != 0) break;
+        MDB_val k = { strlen(key), (void *)key };
+        rc = rt_store_put_json(txn, st->meta, &k, value);
+    }
+    return rc;
+}
+
 /* The queued writes, oldest first, in one transaction. */
 static int write_group(rt_store *st, MDB_txn *txn, void *arg)
 {
     struct group_entry *batch = arg;
     int rc = 0;
-    for (struct group_entry *e = batch; rc == 0 && e; e = e->next) rc = rt_store_write_ops(st, txn, e->w);
+    for (struct group_entry *e = batch; rc == 0 && e; e = e->next) rc = write_entry(st, txn, e);
     return rc;
 }
 
-/* Concurrent writers (fanout items) share transactions: the first to find
-** no leader commits everything queued meanwhile, so K items waiting on the
-** disk cost one fsync, not K. A lone writer commits at once. */
-static int group_commit(rt_store *st, const rt_store_write *w)
+static int write_group_one(rt_store *st, MDB_txn *txn, void *arg)
 {
-    struct group_entry me = { .w = w };
+    return write_entry(st, txn, arg);
+}
+
+/* Concurrent writers (fanout items, serve's committers) share
+** transactions: the first to find no leader commits everything queued
+** meanwhile, so K writers waiting on the disk cost one fsync, not K. A lone
+** writer commits at once. A transaction that fails for a reason that will
+** not pass (a record an update cannot read) is redone one entry at a time,
+** so that one writer's trouble is not every writer's; a full disk fails
+** them all. */
+static int group_commit(rt_store *st, const rt_store_write *w, size_t n, const json_t *meta)
+{
+    struct group_entry me = { .w = w, .n = n, .meta = meta };
     pthread_mutex_lock(&st->glock);
     me.next = st->queue;
     st->queue = &me;
@@ -442,11 +466,12 @@ static int group_commit(rt_store *st, const rt_store_write *w)
         pthread_mutex_unlock(&st->glock);
         pthread_mutex_lock(&st->wlock);
         int rc = txn_locked(st, write_group, batch);
+        bool alone = rc != 0 && batch->next && !transient_rc(rc);
+        for (e = batch; e; e = e->next) e->rc = alone ? txn_locked(st, write_group_one, e) : rc;
         pthread_mutex_unlock(&st->wlock);
         pthread_mutex_lock(&st->glock);
         for (e = batch; e;) {
             struct group_entry *next = e->next;     /* e may be gone once done */
-            e->rc = rc;
             e->done = true;
             e = next;
         }
@@ -491,7 +516,19 @@ bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t er
         return rc == 0;
     }
     pthread_mutex_unlock(&st->wlock);
-    int rc = group_commit(st, w);
+    int rc = group_commit(st, w, 1, NULL);
     if (rc != 0) rt_store_set_error(err, errlen, "commit to the state store", rc);
+    return rc == 0;
+}
+
+/* serve's groups (accepts, a scheduler's checkpoints) join the concurrent
+** writers' transactions; batch mode commits them with its deferred writes. */
+bool rt_store_commit_many(rt_store *st, const rt_store_write *w, size_t n, const json_t *meta, char *err,
+                          size_t errlen)
+{
+    struct group_entry one = { .w = w, .n = n, .meta = meta };
+    int rc = st->batch ? rt_store_write_txn(st, write_group_one, &one) : group_commit(st, w, n, meta);
+    if (rc == MDB_KEYEXIST) snprintf(err, errlen, RT_STORE_CHANGED);
+    else if (rc != 0) rt_store_set_error(err, errlen, "commit to the state store", rc);
     return rc == 0;
 }
