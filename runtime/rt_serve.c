@@ -350,6 +350,20 @@ static void nap_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* The recent drain rate (runs ended per second), sampled about once a
+** second for a 429's Retry-After. */
+static void rate_tick(serve *sv)
+{
+    int64_t now = rt_mono_ms();
+    if (now - sv->rate_at < 1000) return;
+    pthread_mutex_lock(&sv->mlock);
+    double r = sv->rate_at ? (double)(sv->ended_total - sv->rate_mark) * 1000.0 / (double)(now - sv->rate_at) : 0;
+    sv->drain_rate = sv->rate_at ? 0.5 * sv->drain_rate + 0.5 * r : r;
+    sv->rate_mark = sv->ended_total;
+    pthread_mutex_unlock(&sv->mlock);
+    sv->rate_at = now;
+}
+
 /* SIGTERM: no new accepts, the runs stop at their next step boundary (the
 ** engine saw the signal too: a request in flight completes and is
 ** committed), webhooks still waiting get 202, then exit. */
@@ -563,6 +577,7 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
         rt_serve_wake_due(sv);
         rt_serve_schedule_tick(sv);
         rt_serve_hooks_expire(sv, false);
+        rate_tick(sv);
         if (rt_mono_ms() >= sv->next_sweep) {
             rt_serve_sweep(sv, false);
             sv->next_sweep = rt_mono_ms() + SWEEP_MS;

@@ -11,7 +11,7 @@
 #include "rt_redact.h"
 #include "rt_status.h"
 
-const unsigned rt_serve_http_codes[NCODES] = { 200, 201, 202, 400, 401, 403, 404, 405, 410, 413, 422, 500, 503, 0 };
+const unsigned rt_serve_http_codes[NCODES] = { 200, 201, 202, 400, 401, 403, 404, 405, 410, 413, 422, 429, 500, 503, 0 };
 
 void rt_serve_count_code(serve *sv, unsigned status)
 {
@@ -31,6 +31,11 @@ enum MHD_Result rt_serve_answer_text(request *rq, unsigned status, const char *t
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (status == MHD_HTTP_UNAUTHORIZED) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
+    if (status == MHD_HTTP_TOO_MANY_REQUESTS) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%d", rq->retry_after > 0 ? rq->retry_after : 1);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     if (rq->replayed) MHD_add_response_header(r, "Idempotent-Replayed", "true");
     enum MHD_Result ret = MHD_queue_response(rq->conn, status, r);
     MHD_destroy_response(r);

@@ -45,6 +45,30 @@ static bool authorized(serve *sv, struct MHD_Connection *conn)
     return diff == 0;
 }
 
+/* --max-queued: whether this accept's runs would take the queued runs
+** (those in the queue and those of accepts waiting for the committer) past
+** the bound; if so rq->retry_after is when to try again: the time the
+** recent drain rate needs to make room (1 to 60 s). */
+static bool over_max_queued(request *rq)
+{
+    serve *sv = rq->sv;
+    pthread_mutex_lock(&sv->qlock);
+    long queued = (long)sv->queued;
+    pthread_mutex_unlock(&sv->qlock);
+    pthread_mutex_lock(&sv->alock);
+    queued += sv->accept_runs;
+    pthread_mutex_unlock(&sv->alock);
+    if (queued + rq->plan.nruns <= sv->o.max_queued) return false;
+    pthread_mutex_lock(&sv->mlock);
+    double rate = sv->drain_rate;
+    sv->throttled++;
+    pthread_mutex_unlock(&sv->mlock);
+    double excess = (double)(queued + rq->plan.nruns - sv->o.max_queued);
+    double secs = rate > 0 ? excess / rate + 0.999 : 5;
+    rq->retry_after = secs < 1 ? 1 : secs > 60 ? 60 : (int)secs;
+    return true;
+}
+
 /* Validates the request and builds its plan: the runs it starts, one per
 ** workflow (rt_host_accept.h). Nothing is stored here, so a bad request
 ** is refused before it joins a group commit and cannot fail another
@@ -86,12 +110,20 @@ static enum MHD_Result accept_run(request *rq, const char *user, const rt_workfl
     }
     rq->user = rt_xstrdup(user);
     rq->hook = hook != NULL;
+    if (sv->o.max_queued && over_max_queued(rq)) {
+        char *msg = rt_xprintf("not accepted: %ld runs are queued (serve --max-queued %ld); nothing was stored, "
+                               "send it again after Retry-After seconds", sv->o.max_queued, sv->o.max_queued);
+        enum MHD_Result ret = rt_serve_answer_error(rq, MHD_HTTP_TOO_MANY_REQUESTS, msg);
+        free(msg);
+        return ret;
+    }
 
     pthread_mutex_lock(&sv->alock);
     if (sv->draining) {
         pthread_mutex_unlock(&sv->alock);
         return rt_serve_answer_error(rq, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is shutting down");
     }
+    sv->accept_runs += rq->plan.nruns;
     MHD_suspend_connection(rq->conn);          /* before the committer can resume it */
     rq->next = NULL;
     if (sv->accept_tail) sv->accept_tail->next = rq;
@@ -183,6 +215,10 @@ static enum MHD_Result get_metrics(request *rq)
     pthread_mutex_lock(&sv->qlock);
     size_t queued = sv->queued, waiting = sv->nwakes - sv->nretries, retrying = sv->nretries, users = sv->ring_len;
     int running = sv->running;
+    int64_t now = rt_mono_ms(), oldest = now;       /* each user's FIFO starts with its oldest */
+    user_queue *u = sv->ring_head;
+    for (size_t i = 0; u && i < sv->ring_len; i++, u = u->ring_next)
+        if (u->head && u->head->at < oldest) oldest = u->head->at;
     pthread_mutex_unlock(&sv->qlock);
     pthread_mutex_lock(&sv->mlock);
     rt_buf_printf(&b, "# HELP flow_runs_accepted_total Runs accepted over HTTP and committed before the answer.\n"
@@ -212,6 +248,13 @@ static enum MHD_Result get_metrics(request *rq)
                   queued, running, waiting, retrying, sv->other_version);
     rt_buf_printf(&b, "# HELP flow_queue_depth Runs queued for a worker.\n# TYPE flow_queue_depth gauge\n"
                       "flow_queue_depth %zu\n", queued);
+    rt_buf_printf(&b, "# HELP flow_queue_oldest_age_seconds How long the oldest queued run has waited (0: none queued).\n"
+                      "# TYPE flow_queue_oldest_age_seconds gauge\nflow_queue_oldest_age_seconds %.3f\n",
+                  (double)(now - oldest) / 1000.0);
+    rt_buf_printf(&b, "# HELP flow_queue_max The bound of --max-queued (0: none).\n# TYPE flow_queue_max gauge\n"
+                      "flow_queue_max %ld\n", sv->o.max_queued);
+    rt_buf_printf(&b, "# HELP flow_accepts_throttled_total Accepts answered 429: the queue held --max-queued runs.\n"
+                      "# TYPE flow_accepts_throttled_total counter\nflow_accepts_throttled_total %lld\n", sv->throttled);
     rt_buf_printf(&b, "# HELP flow_schedule_fires_total Schedule fires (each queues a run per enabled user).\n"
                       "# TYPE flow_schedule_fires_total counter\nflow_schedule_fires_total %lld\n", sv->fires);
     rt_buf_printf(&b, "# HELP flow_paused 1 when started with --paused (runs are queued, not started).\n"

@@ -322,6 +322,7 @@ static void commit_batch(serve *sv, request *batch)
     for (request *r = batch, *next; r; r = next) {
         next = r->next;
         rt_host_accept *pl = &r->plan;
+        int nruns = pl->nruns;
         /* what to queue once answered (the request may be freed then) */
         int nfresh = 0;
         char (*fresh)[RT_RUN_ID_LEN + 1] = rt_xcalloc((size_t)pl->nruns + 1, sizeof *fresh);
@@ -353,6 +354,9 @@ static void commit_batch(serve *sv, request *batch)
             MHD_resume_connection(r->conn);
         }
         for (int k = 0; k < nfresh; k++) rt_serve_queue_push(sv, fresh[k], user, true);
+        pthread_mutex_lock(&sv->alock);
+        sv->accept_runs -= nruns;       /* queued now (--max-queued counts both) */
+        pthread_mutex_unlock(&sv->alock);
         free(fresh);
         free(user);
     }
@@ -597,6 +601,9 @@ static void run_co(void *arg)
     run_job *j = arg;
     serve *sv = j->sv;
     execute(sv, j->id);
+    pthread_mutex_lock(&sv->mlock);
+    sv->ended_total++;
+    pthread_mutex_unlock(&sv->mlock);
     pthread_mutex_lock(&sv->qlock);
     sv->running--;
     j->u->running--;

@@ -94,7 +94,7 @@ typedef struct held_set {
 /* Metrics: step durations by kind in buckets (seconds), answers by code. */
 #define NBUCKETS 13
 #define NKINDS 5
-#define NCODES 14
+#define NCODES 15
 extern const double rt_serve_step_buckets[NBUCKETS];
 extern const char *const rt_serve_step_kinds[NKINDS];
 extern const unsigned rt_serve_http_codes[NCODES];     /* 0-terminated: the last counts the others */
@@ -142,6 +142,7 @@ typedef struct serve {
     pthread_mutex_t alock;
     pthread_cond_t acond;
     request *accept_head, *accept_tail;
+    long accept_runs;           /* runs of the accepts waiting for the committer (--max-queued) */
     bool draining;              /* no new accepts */
     bool committer_stop;
     pthread_t committer;
@@ -169,6 +170,11 @@ typedef struct serve {
     double step_sum[NKINDS];
     long long step_total[NKINDS];
     long long fires;            /* schedule fires (each: one run per enabled user) */
+    long long throttled;        /* accepts answered 429: the queue held --max-queued runs */
+    long long ended_total;      /* executions ended (finished, suspended, skipped): the drain rate */
+    long long rate_mark;        /* ended_total at rate_at */
+    int64_t rate_at;            /* rt_mono_ms of the last rate sample (main thread) */
+    double drain_rate;          /* runs ended per second, recent (for Retry-After) */
     int in_flight;              /* HTTP requests being answered */
     int other_version;          /* unfinished runs left for another binary */
 } serve;
@@ -187,6 +193,7 @@ struct request {
     unsigned status;
     char *answer;               /* owned JSON text */
     bool replayed;              /* Idempotency-Key seen before */
+    int retry_after;            /* seconds for a 429's Retry-After */
     bool replayed_in_batch;     /* ... earlier in the same commit: stored only if it is */
     bool answer_plan;           /* ready: answer with the plan's runs (rt_host_accept_answer) */
     char *idem_error;           /* owned: why the Idempotency-Key could not be looked up, or NULL */
