@@ -32,10 +32,28 @@ enum { RT_OK = 0, RT_STOP = 1 };
 
 /* ---- static descriptions emitted by flowc ------------------------------ */
 
-/* Types are JSON text, parsed once by the runtime:
-**   "string" "int" "float" "bool" "json" "null"
-**   ["list", T]      ["opt", T]      {"field": T, ...}          */
-typedef const char *rt_type_text;
+/* A type, as static data: flowc emits one descriptor per distinct type of
+** the program (T_<n>), object fields in declaration order. A NULL type
+** stands for json (anything). rt_type.h checks values against them. */
+typedef enum rt_type_kind {
+    RT_TYPE_JSON, RT_TYPE_STRING, RT_TYPE_INT, RT_TYPE_FLOAT, RT_TYPE_BOOL, RT_TYPE_NULL,
+    RT_TYPE_LIST,               /* [elem] */
+    RT_TYPE_OPT,                /* elem? : elem or null */
+    RT_TYPE_OBJECT              /* { fields }: other fields may be present */
+} rt_type_kind;
+
+typedef struct rt_type rt_type;
+typedef struct rt_type_field {
+    const char *name;
+    const rt_type *type;
+} rt_type_field;
+
+struct rt_type {
+    rt_type_kind kind;
+    const rt_type *elem;            /* RT_TYPE_LIST, RT_TYPE_OPT */
+    const rt_type_field *fields;    /* RT_TYPE_OBJECT */
+    int nfields;
+};
 
 typedef enum rt_auth_kind { RT_AUTH_NONE, RT_AUTH_BEARER, RT_AUTH_BASIC,
                             RT_AUTH_HEADER, RT_AUTH_OAUTH2 } rt_auth_kind;
@@ -65,14 +83,20 @@ typedef json_t *(*rt_function_fn)(const json_t *params);
 /* A fanout item body: runs in its own item context; ends with rt_return. */
 typedef int (*rt_item_fn)(rt_ctx *item, json_t *value);
 
+/* A step. Its result is kept in the context that ran it (the run's, or one
+** fanout item's) at a slot the compiler numbered: a reference to it is its
+** descriptor (rt_step_result), never its name. */
 typedef struct rt_step_desc {
     const char *name;           /* step name; the checkpoint path adds fanout items */
     rt_step_kind kind;
     int line;                   /* .flow line of the step, for messages */
+    int depth;                  /* the fanouts around it: 0 in the workflow body */
+    int slot;                   /* its result's slot in its context: 0 .. slots-1 of
+                                   the workflow (depth 0) or of the fanout around it */
     const rt_integration *integ;/* actions: base URL and auth; else NULL */
     bool body_output;           /* actions: the output is the response body,
                                    not { status, headers, body } */
-    rt_type_text out_type;      /* request: body type (returns/action type) or NULL;
+    const rt_type *out_type;    /* request: body type (returns/action type) or NULL;
                                    function: declared output type */
     /* request clauses */
     const int *accept;          /* statuses not failures: 404, or 4 for 4xx; 0-terminated */
@@ -90,7 +114,9 @@ typedef struct rt_step_desc {
     long max_backoff_ms;        /* 0 = 300000 */
     bool continue_on_failure;
     int concurrency;            /* fanout; 0 = 8 */
-    const char *var;            /* fanout: the item variable's name (rt_var) */
+    const char *var;            /* fanout: the item variable's name, for messages */
+    int slots;                  /* fanout: the slots of an item's context (the
+                                   steps of its body, outside nested fanouts) */
     bool output_unread;         /* fanout: no expression reads the items of its
                                    output (only len() or .ok/.error): item
                                    returns are neither kept nor stored */
@@ -101,7 +127,7 @@ typedef enum rt_trigger_kind { RT_TRIG_EVENT, RT_TRIG_REQUEST, RT_TRIG_SCHEDULE,
 
 typedef struct rt_setting {
     const char *name;
-    rt_type_text type;
+    const rt_type *type;        /* or NULL: json */
     const char *default_json;   /* JSON text of the default, or NULL = required */
 } rt_setting;
 
@@ -111,12 +137,13 @@ typedef struct rt_workflow {
     const char *version;        /* hash of the compiled sources */
     rt_trigger_kind trigger;
     const char *event;          /* RT_TRIG_EVENT */
-    rt_type_text trigger_schema;/* or NULL: any JSON */
+    const rt_type *trigger_schema;  /* or NULL: any JSON */
     const char *cron, *zone;    /* RT_TRIG_SCHEDULE */
     const rt_setting *settings; int nsettings;
     const char *const *secrets; int nsecrets;   /* declared + needed by integrations */
-    rt_type_text output_type;
+    const rt_type *output_type; /* or NULL: not declared */
     int (*body)(rt_ctx *c);
+    int slots;                  /* the slots of the run's context (rt_step_desc.slot) */
     const char *source_path;    /* main .flow file, for messages */
 } rt_workflow;
 
@@ -144,12 +171,14 @@ rt_result *rt_fanout(rt_ctx *c, const rt_step_desc *desc, json_t *list,
 ** and call the step (always outside Test Step). */
 rt_result *rt_step_given(rt_ctx *c, const rt_step_desc *desc);
 
-/* The result of the step `name` run in c or an enclosing context (a fanout
-** item sees the steps of the run before the fanout), or NULL when none ran.
-** Every step's result is recorded in its ctx under desc->name. */
-rt_result *rt_step_result(rt_ctx *c, const char *name);
-/* The value of fanout variable `name` in c or an enclosing item context. */
-json_t *rt_var(rt_ctx *c, const char *name);
+/* The result of `step` in c or the enclosing context at its depth (a
+** fanout item sees the steps of the run before the fanout), or NULL when
+** it has not run. Every step's result is recorded in its ctx at its slot:
+** no name is looked up. */
+rt_result *rt_step_result(rt_ctx *c, const rt_step_desc *step);
+/* The value of the item variable of `fanout`, from the item context c is
+** in (c itself or an enclosing one). */
+json_t *rt_var(rt_ctx *c, const rt_step_desc *fanout);
 
 json_t *rt_result_out(rt_result *r);        /* output, json null if the step failed */
 bool rt_result_ok(rt_result *r);
@@ -189,25 +218,34 @@ void rt_object_add(rt_ctx *c, json_t *obj, const char *key, json_t *v);
 json_t *rt_field(rt_ctx *c, json_t *v, const char *name);   /* null when absent */
 json_t *rt_index(rt_ctx *c, json_t *v, json_t *index);      /* list[int], object[string] */
 
+/* Operator codes for rt_binary / rt_unary, from the table the compiler
+** uses too (flow_ops.def): generated code names them (RT_OP_ADD). */
+typedef enum rt_op {
+    RT_OP_NONE,
+#define FLOW_OP(name, text, operands) RT_OP_##name,
+#include "flow_ops.def"
+#undef FLOW_OP
+} rt_op;
+
+/* Built-in functions for rt_call, from the table the checker uses too
+** (flow_builtins.def): generated code names them (RT_FN_len). */
+typedef enum rt_fn {
+#define FLOW_BUILTIN(name, min, max, signature, doc) RT_FN_##name,
+#include "flow_builtins.def"
+#undef FLOW_BUILTIN
+} rt_fn;
+
 /* Operators follow the checker's typing; on json operands they check at
 ** run time and fail the run with a message naming the line. */
-json_t *rt_binary(rt_ctx *c, int op, json_t *a, json_t *b, int line);
-json_t *rt_unary(rt_ctx *c, int op, json_t *a, int line);
+json_t *rt_binary(rt_ctx *c, rt_op op, json_t *a, json_t *b, int line);
+json_t *rt_unary(rt_ctx *c, rt_op op, json_t *a, int line);
 bool    rt_truthy(rt_ctx *c, json_t *v, int line);  /* conditions: must be bool */
 /* String interpolation: n values, each rendered (strings as-is, null as
 ** empty, others as compact JSON) and concatenated. */
 json_t *rt_interp(rt_ctx *c, int n, ...);
 json_t *rt_interp_list(rt_ctx *c, json_t *pieces);  /* the same over a list's items */
-/* Built-in functions by name: len lower upper trim string int float
-** contains join now json url_encode url_path base64. */
-json_t *rt_call(rt_ctx *c, const char *fn, int n, json_t **args, int line);
-
-/* Operator codes for rt_binary / rt_unary (same order as the compiler's). */
-enum {
-    RT_OP_OR = 1, RT_OP_AND, RT_OP_NOT, RT_OP_EQ, RT_OP_NE, RT_OP_LT, RT_OP_LE,
-    RT_OP_GT, RT_OP_GE, RT_OP_COALESCE, RT_OP_ADD, RT_OP_SUB, RT_OP_MUL,
-    RT_OP_DIV, RT_OP_MOD, RT_OP_NEG
-};
+/* A built-in function over n arguments (the checker checked the count). */
+json_t *rt_call(rt_ctx *c, rt_fn fn, int n, json_t **args, int line);
 
 /* Function step parameters as C values (the emitter's wrappers use these). */
 int64_t     rt_param_int(const json_t *params, const char *name);

@@ -37,24 +37,17 @@ struct rt_result {
     json_t *out;                /* borrowed (owner's pool); null when failed */
     bool ok;
     json_t *error;              /* string, or null when ok */
+    bool set;                   /* the step ran (or replayed) in this context */
 };
-
-typedef struct step_slot {
-    const char *name;           /* the descriptor's (static) name */
-    rt_result *r;               /* owned */
-} step_slot;
 
 struct rt_ctx {
     rt_run_state *run;
     rt_ctx *parent;             /* the enclosing context for fanout items */
+    int depth;                  /* 0: the run's context; n: an item of a fanout at depth n-1 */
     char *prefix;               /* owned: "" or "tagged[3]." */
-    const char *var;            /* fanout variable name, or NULL */
-    json_t *value;              /* its value (borrowed from the parent) */
+    const rt_step_desc *fanout; /* an item context: its fanout; else NULL */
+    json_t *value;              /* the item's value (borrowed from the parent) */
     rt_pool pool;
-    step_slot *steps;           /* results of the steps this context ran */
-    size_t nsteps, capsteps;
-    uint32_t *index;            /* open-addressing table: slot number + 1, or 0 */
-    size_t index_cap;           /* a power of two, at least twice nsteps */
     json_t *ret;                /* rt_return's value (pool) */
     bool returned;
     char *error;                /* owned: raised expression error, pending */
@@ -62,22 +55,34 @@ struct rt_ctx {
     char *failure;              /* owned: why this context failed */
     char *failed_step;          /* owned: the path of the step that failed it */
     bool waiting;               /* suspended at a durable wait */
+    int nslots;
+    rt_result results[];        /* the results of the steps of its scope, by
+                                   rt_step_desc.slot (numbered by the compiler) */
 };
+
+/* A context with the slots of the run's body (fanout NULL) or of an item
+** of fanout. */
+static rt_ctx *ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix, const rt_step_desc *fanout)
+{
+    int nslots = fanout ? fanout->slots : run->wf ? run->wf->slots : 0;
+    if (nslots < 0) nslots = 0;
+    rt_ctx *c = rt_xcalloc(1, sizeof *c + (size_t)nslots * sizeof c->results[0]);
+    c->run = run;
+    c->parent = parent;
+    c->depth = parent ? parent->depth + 1 : 0;
+    c->prefix = rt_xstrdup(prefix ? prefix : "");
+    c->fanout = fanout;
+    c->nslots = nslots;
+    return c;
+}
 
 rt_ctx *rt_ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix)
 {
-    rt_ctx *c = rt_xcalloc(1, sizeof *c);
-    c->run = run;
-    c->parent = parent;
-    c->prefix = rt_xstrdup(prefix ? prefix : "");
-    return c;
+    return ctx_new(run, parent, prefix, NULL);
 }
 
 void rt_ctx_free(rt_ctx *c)
 {
-    for (size_t i = 0; i < c->nsteps; i++) free(c->steps[i].r);
-    free(c->steps);
-    free(c->index);
     rt_pool_release(&c->pool);
     free(c->prefix);
     free(c->error);
@@ -113,68 +118,36 @@ void rt_ctx_raise(rt_ctx *c, int line, const char *fmt, ...)
     c->error_line = line;
 }
 
-/* Step results are found by name through a hash table: a workflow of
-** 10,000 steps must not pay a linear search per reference. */
-static uint32_t name_hash(const char *s)
+/* Records step d's result in its slot of c (the same step again, a retried
+** fanout item, replaces it). NULL when the descriptor's slot is not one
+** of c's: the job's code does not match its context (an error raised on c). */
+static rt_result *ctx_set_result(rt_ctx *c, const rt_step_desc *d, json_t *out, bool ok, const char *error)
 {
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
-/* The table position for name: its entry, or the empty one to fill. */
-static size_t index_find(const rt_ctx *c, const char *name)
-{
-    size_t mask = c->index_cap - 1, i = name_hash(name) & mask;
-    while (c->index[i] && strcmp(c->steps[c->index[i] - 1].name, name) != 0) i = (i + 1) & mask;
-    return i;
-}
-
-static void index_grow(rt_ctx *c)
-{
-    free(c->index);
-    c->index_cap = c->index_cap ? c->index_cap * 2 : 32;
-    c->index = rt_xcalloc(c->index_cap, sizeof *c->index);
-    for (size_t k = 0; k < c->nsteps; k++) c->index[index_find(c, c->steps[k].name)] = (uint32_t)k + 1;
-}
-
-static rt_result *ctx_add_result(rt_ctx *c, const char *name, json_t *out, bool ok, const char *error)
-{
-    rt_result *r = rt_xmalloc(sizeof *r);
+    if (d->slot < 0 || d->slot >= c->nslots) {
+        rt_ctx_raise(c, d->line, "step '%s': slot %d outside its context's %d (generated code and runtime disagree)",
+                     d->name, d->slot, c->nslots);
+        return NULL;
+    }
+    rt_result *r = &c->results[d->slot];
     r->out = ok && out ? rt_pool_keep(&c->pool, json_incref(out)) : json_null();
     r->ok = ok;
     r->error = ok ? json_null() : rt_str(c, error ? error : "failed");
-    if ((c->nsteps + 1) * 2 > c->index_cap) index_grow(c);
-    size_t at = index_find(c, name);
-    if (c->index[at]) {                 /* the same step again (a retried fanout item) */
-        free(c->steps[c->index[at] - 1].r);
-        c->steps[c->index[at] - 1].r = r;
-        return r;
-    }
-    if (c->nsteps == c->capsteps) {
-        c->capsteps = c->capsteps ? c->capsteps * 2 : 16;
-        c->steps = rt_xrealloc(c->steps, sizeof *c->steps * c->capsteps);
-    }
-    c->steps[c->nsteps++] = (step_slot){ name, r };
-    c->index[at] = (uint32_t)c->nsteps;
+    r->set = true;
     return r;
 }
 
-rt_result *rt_step_result(rt_ctx *c, const char *name)
+rt_result *rt_step_result(rt_ctx *c, const rt_step_desc *step)
 {
-    for (; c; c = c->parent) {
-        if (!c->index_cap) continue;
-        size_t at = index_find(c, name);
-        if (c->index[at]) return c->steps[c->index[at] - 1].r;
-    }
-    return NULL;
+    while (c && c->depth > step->depth) c = c->parent;
+    if (!c || c->depth != step->depth || step->slot < 0 || step->slot >= c->nslots) return NULL;
+    rt_result *r = &c->results[step->slot];
+    return r->set ? r : NULL;
 }
 
-json_t *rt_var(rt_ctx *c, const char *name)
+json_t *rt_var(rt_ctx *c, const rt_step_desc *fanout)
 {
-    for (; c; c = c->parent)
-        if (c->var && strcmp(c->var, name) == 0) return c->value;
-    return json_null();
+    while (c && c->depth > fanout->depth + 1) c = c->parent;
+    return c && c->fanout == fanout ? c->value : json_null();
 }
 
 json_t *rt_result_out(rt_result *r) { return r && r->ok ? r->out : json_null(); }
@@ -711,12 +684,12 @@ static rt_result *replay(rt_ctx *c, const rt_step_desc *d, const char *path, jso
         json_t *out = json_is_true(json_object_get(*rec, "items_in_pages")) ? output_from_pages(c, path, *rec)
                                                                            : replayed_output(*rec);
         if (!out) return NULL;      /* failed: ctx_check stops the step */
-        rt_result *r = ctx_add_result(c, d->name, out, true, NULL);
+        rt_result *r = ctx_set_result(c, d, out, true, NULL);
         json_decref(out);
         return r;
     }
     if (status && strcmp(status, "failed") == 0 && d->continue_on_failure)
-        return ctx_add_result(c, d->name, NULL, false, json_string_value(json_object_get(*rec, "error")));
+        return ctx_set_result(c, d, NULL, false, json_string_value(json_object_get(*rec, "error")));
     return NULL;
 }
 
@@ -843,7 +816,7 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
                 return NULL;
             }
             log_step(c, path, "succeeded", at.http_status, rt_now_ms() - started, n, NULL, false);
-            r = ctx_add_result(c, d->name, at.output, true, NULL);
+            r = ctx_set_result(c, d, at.output, true, NULL);
             json_decref(at.output);
             json_decref(rec);
             free(path);
@@ -886,12 +859,12 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
         }
         log_step(c, path, "failed", at.http_status, rt_now_ms() - started, n, msg, d->continue_on_failure);
         if (d->continue_on_failure) {
-            r = ctx_add_result(c, d->name, NULL, false, msg);
+            r = ctx_set_result(c, d, NULL, false, msg);
         } else {
             char *full = rt_xprintf("step '%s': %s", path, msg);
             ctx_fail(c, path, full);
             free(full);
-            ctx_add_result(c, d->name, NULL, false, msg);  /* s.error reads it (a test's expect) */
+            ctx_set_result(c, d, NULL, false, msg);  /* s.error reads it (a test's expect) */
             r = NULL;
         }
         free(msg);
@@ -1814,9 +1787,8 @@ static void fanout_run_item(fanout_job *job, size_t i)
 {
     rt_ctx *p = job->parent;
     char *prefix = rt_xprintf("%s%s[%zu].", p->prefix, job->d->name, i);
-    rt_ctx *ic = rt_ctx_new(p->run, p, prefix);
+    rt_ctx *ic = ctx_new(p->run, p, prefix, job->d);
     free(prefix);
-    ic->var = job->d->var;
     ic->value = json_array_get(job->list, i);
     job->item(ic, ic->value);
     ctx_check(ic);
@@ -1991,7 +1963,7 @@ static bool fanout_rebuild(rt_ctx *c, const rt_step_desc *d, fanout_job *job, rt
         rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
                                                   "replayed"),
                     "step '%s' replayed from its items' checkpoints", path);
-        *r = ctx_add_result(c, d->name, at.output, true, NULL);
+        *r = ctx_set_result(c, d, at.output, true, NULL);
         json_decref(at.output);
     } else if (o == ATT_FAIL || o == ATT_RETRY) {
         char *msg = rt_xprintf("step '%s': replaying its items: %s", path, at.error ? at.error : "failed");
@@ -2087,11 +2059,11 @@ static int step_mode(rt_ctx *c, const rt_step_desc *d, rt_result **r)
             free(path);
             return 2;
         }
-        *r = ctx_add_result(c, d->name, given, true, NULL);
+        *r = ctx_set_result(c, d, given, true, NULL);
     } else {
         rt_log_emit(run->id, "warning", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status", "missing"),
                     "step '%s' is not in --input: it counts as not run", path);
-        *r = ctx_add_result(c, d->name, NULL, false, "not run (no output given in --input)");
+        *r = ctx_set_result(c, d, NULL, false, "not run (no output given in --input)");
     }
     free(path);
     return 1;

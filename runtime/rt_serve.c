@@ -2098,7 +2098,6 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
     rt_exec_restore_signals();
     serve_free(sv);
     rt_log_flush();
-    rt_type_cache_free();
     rt_log_teardown();
     return rc;
 }

@@ -661,7 +661,6 @@ int rt_test_main(const rt_workflow *wf, const rt_test_case *tests, int ntests, c
     rt_store_close(st);
     remove_dir(dir);
     free(dir);
-    rt_type_cache_free();
     rt_log_teardown();
     counts[0] += passed;
     counts[1] += failed;
