@@ -69,35 +69,72 @@ static rt_ctx *value_ctx(rt_run_state *run)
 
 /* ---- types -------------------------------------------------------------- */
 
+/* Descriptors as flowc emits them (static data). */
+static const rt_type T_json = { RT_TYPE_JSON, NULL, NULL, 0 };
+static const rt_type T_int = { RT_TYPE_INT, NULL, NULL, 0 };
+static const rt_type T_float = { RT_TYPE_FLOAT, NULL, NULL, 0 };
+static const rt_type T_string = { RT_TYPE_STRING, NULL, NULL, 0 };
+static const rt_type T_opt_string = { RT_TYPE_OPT, &T_string, NULL, 0 };
+static const rt_type T_opt_int = { RT_TYPE_OPT, &T_int, NULL, 0 };
+static const rt_type_field TF_title_employees[] = { { "title", &T_string }, { "employees", &T_int } };
+static const rt_type T_title_employees = { RT_TYPE_OBJECT, NULL, TF_title_employees, 2 };
+static const rt_type T_title = { RT_TYPE_OBJECT, NULL, TF_title_employees, 1 };
+static const rt_type_field TF_id[] = { { "id", &T_int } };
+static const rt_type T_id = { RT_TYPE_OBJECT, NULL, TF_id, 1 };
+static const rt_type T_ids = { RT_TYPE_LIST, &T_id, NULL, 0 };
+static const rt_type_field TF_items[] = { { "items", &T_ids } };
+static const rt_type T_items = { RT_TYPE_OBJECT, NULL, TF_items, 1 };
+static const rt_type_field TF_mixed[] = { { "a", &T_opt_string }, { "b", &T_opt_int }, { "f", &T_float },
+                                          { "j", &T_json } };
+static const rt_type T_mixed = { RT_TYPE_OBJECT, NULL, TF_mixed, 4 };
+static const rt_type_field TF_y[] = { { "y", &T_int } };
+static const rt_type T_y = { RT_TYPE_OBJECT, NULL, TF_y, 1 };
+static const rt_type_field TF_s[] = { { "s", &T_string } };
+static const rt_type T_s = { RT_TYPE_OBJECT, NULL, TF_s, 1 };
+static const rt_type_field TF_v[] = { { "v", &T_int } };
+static const rt_type T_v = { RT_TYPE_OBJECT, NULL, TF_v, 1 };
+static const rt_type_field TF_x[] = { { "x", &T_int } };
+static const rt_type T_x = { RT_TYPE_OBJECT, NULL, TF_x, 1 };
+
 static void test_type_messages(void)
 {
     char err[512];
     json_t *v = json_pack("{s:s, s:s}", "title", "CTO", "employees", "many");
-    CHECK(!rt_type_check("{\"title\":\"string\",\"employees\":\"int\"}", v, "response body", err, sizeof err),
-          "mistyped field accepted");
+    CHECK(!rt_type_check(&T_title_employees, v, "response body", err, sizeof err), "mistyped field accepted");
     CHECK_STR(err, "response body: field 'employees' expected int, got string \"many\"");
     json_decref(v);
 
     v = json_pack("{s:s}", "name", "x");
-    CHECK(!rt_type_check("{\"title\":\"string\"}", v, "response body", err, sizeof err), "missing field accepted");
+    CHECK(!rt_type_check(&T_title, v, "response body", err, sizeof err), "missing field accepted");
     CHECK_STR(err, "response body: missing field 'title' (string)");
     json_decref(v);
 
     v = json_pack("{s:[{s:i},{s:s}]}", "items", "id", 1, "id", "x");
-    CHECK(!rt_type_check("{\"items\":[\"list\",{\"id\":\"int\"}]}", v, NULL, err, sizeof err), "list element");
+    CHECK(!rt_type_check(&T_items, v, NULL, err, sizeof err), "list element");
     CHECK_STR(err, "field 'items[1].id' expected int, got string \"x\"");
     json_decref(v);
 
     v = json_string("this is not json");
-    CHECK(!rt_type_check("{\"id\":\"int\"}", v, "response body", err, sizeof err), "string as object");
+    CHECK(!rt_type_check(&T_id, v, "response body", err, sizeof err), "string as object");
     CHECK_STR(err, "response body: expected {id: int}, got string \"this is not json\"");
     json_decref(v);
 
     v = json_pack("{s:n, s:i, s:{}}", "a", "f", 3, "j");
-    CHECK(rt_type_check("{\"a\":[\"opt\",\"string\"],\"b\":[\"opt\",\"int\"],\"f\":\"float\",\"j\":\"json\"}", v,
-                        NULL, err, sizeof err),
-          "optional/absent/float-from-int/json rejected: %s", err);
+    CHECK(rt_type_check(&T_mixed, v, NULL, err, sizeof err), "optional/absent/float-from-int/json rejected: %s", err);
     json_decref(v);
+
+    /* names and the JSON form `info --json` shows */
+    rt_type_name(&T_items, err, sizeof err);
+    CHECK_STR(err, "{items: [{id: int}]}");
+    rt_type_name(&T_opt_string, err, sizeof err);
+    CHECK_STR(err, "string?");
+    rt_type_name(NULL, err, sizeof err);
+    CHECK_STR(err, "json");
+    json_t *j = rt_type_json(&T_mixed);
+    char *text = rt_json_text(j);
+    CHECK_STR(text, "{\"a\":[\"opt\",\"string\"],\"b\":[\"opt\",\"int\"],\"f\":\"float\",\"j\":\"json\"}");
+    free(text);
+    json_decref(j);
 }
 
 /* ---- values ------------------------------------------------------------- */
@@ -151,33 +188,33 @@ static void test_interp_and_builtins(void)
     CHECK_STR(json_string_value(s), "a51.5true{\"k\":[1,0.1]}");
     json_t *args[2];
     args[0] = rt_str(c, "h\xc3\xa9llo");
-    CHECK(json_integer_value(rt_call(c, "len", 1, args, 1)) == 5, "len counts code points");
+    CHECK(json_integer_value(rt_call(c, RT_FN_len, 1, args, 1)) == 5, "len counts code points");
     args[0] = rt_str(c, "  MiXed ");
-    CHECK_STR(json_string_value(rt_call(c, "trim", 1, args, 1)), "MiXed");
-    CHECK_STR(json_string_value(rt_call(c, "lower", 1, args, 1)), "  mixed ");
-    CHECK_STR(json_string_value(rt_call(c, "upper", 1, args, 1)), "  MIXED ");
+    CHECK_STR(json_string_value(rt_call(c, RT_FN_trim, 1, args, 1)), "MiXed");
+    CHECK_STR(json_string_value(rt_call(c, RT_FN_lower, 1, args, 1)), "  mixed ");
+    CHECK_STR(json_string_value(rt_call(c, RT_FN_upper, 1, args, 1)), "  MIXED ");
     args[0] = rt_str(c, " 42 ");
-    CHECK(json_integer_value(rt_call(c, "int", 1, args, 1)) == 42, "int(\" 42 \")");
+    CHECK(json_integer_value(rt_call(c, RT_FN_int, 1, args, 1)) == 42, "int(\" 42 \")");
     args[0] = rt_float(c, 3.9);
-    CHECK(json_integer_value(rt_call(c, "int", 1, args, 1)) == 3, "int(3.9)");
+    CHECK(json_integer_value(rt_call(c, RT_FN_int, 1, args, 1)) == 3, "int(3.9)");
     args[0] = rt_str(c, "1.5");
-    CHECK(json_real_value(rt_call(c, "float", 1, args, 1)) == 1.5, "float(\"1.5\")");
+    CHECK(json_real_value(rt_call(c, RT_FN_float, 1, args, 1)) == 1.5, "float(\"1.5\")");
     args[0] = rt_list(c, 2, rt_int(c, 1), rt_str(c, "a"));
     args[1] = rt_str(c, "a");
-    CHECK(json_is_true(rt_call(c, "contains", 2, args, 1)), "contains(list)");
+    CHECK(json_is_true(rt_call(c, RT_FN_contains, 2, args, 1)), "contains(list)");
     args[1] = rt_str(c, "-");
-    CHECK_STR(json_string_value(rt_call(c, "join", 2, args, 1)), "1-a");
+    CHECK_STR(json_string_value(rt_call(c, RT_FN_join, 2, args, 1)), "1-a");
     args[0] = rt_str(c, "{\"a\": [1, 2]}");
-    CHECK(json_array_size(rt_field(c, rt_call(c, "json", 1, args, 1), "a")) == 2, "json() parses");
+    CHECK(json_array_size(rt_field(c, rt_call(c, RT_FN_json, 1, args, 1), "a")) == 2, "json() parses");
     args[0] = rt_int(c, 7);
-    CHECK_STR(json_string_value(rt_call(c, "string", 1, args, 1)), "7");
-    CHECK(json_string_length(rt_call(c, "now", 0, NULL, 1)) == 24, "now() is RFC 3339 with ms");
+    CHECK_STR(json_string_value(rt_call(c, RT_FN_string, 1, args, 1)), "7");
+    CHECK(json_string_length(rt_call(c, RT_FN_now, 0, NULL, 1)) == 24, "now() is RFC 3339 with ms");
     CHECK(json_is_null(rt_field(c, rt_null(), "x")), "field of null is null");
     CHECK(json_integer_value(rt_index(c, rt_list(c, 3, rt_int(c, 1), rt_int(c, 2), rt_int(c, 3)), rt_int(c, -1))) == 3,
           "index -1");
     CHECK(!rt_ctx_error(c), "unexpected error: %s", rt_ctx_error(c));
     args[0] = rt_str(c, "abc");
-    rt_call(c, "int", 1, args, 9);
+    rt_call(c, RT_FN_int, 1, args, 9);
     CHECK(rt_ctx_error(c) && strstr(rt_ctx_error(c), "int() cannot take string \"abc\""), "int(\"abc\"): %s",
           rt_ctx_error(c) ? rt_ctx_error(c) : "(none)");
     rt_ctx_free(c);
@@ -702,27 +739,27 @@ static json_t *fn_fail(const json_t *params)
     return flow_fail("the answer is %d", 42);
 }
 
-static const rt_step_desc D_a = { .name = "a", .kind = RT_STEP_FUNCTION, .out_type = "{\"y\":\"int\"}", .retries = -1 };
-static const rt_step_desc D_retry = { .name = "r", .kind = RT_STEP_FUNCTION, .out_type = "{\"s\":\"string\"}",
+static const rt_step_desc D_a = { .name = "a", .kind = RT_STEP_FUNCTION, .slot = 0, .out_type = &T_y, .retries = -1 };
+static const rt_step_desc D_retry = { .name = "r", .kind = RT_STEP_FUNCTION, .slot = 1, .out_type = &T_s,
                                       .retries = 3, .backoff_ms = 1, .max_backoff_ms = 5 };
-static const rt_step_desc D_bad = { .name = "bad", .kind = RT_STEP_FUNCTION, .out_type = "{\"y\":\"int\"}",
+static const rt_step_desc D_bad = { .name = "bad", .kind = RT_STEP_FUNCTION, .slot = 2, .out_type = &T_y,
                                     .retries = -1, .continue_on_failure = true };
-static const rt_step_desc D_segv = { .name = "segv", .kind = RT_STEP_FUNCTION, .out_type = "\"json\"",
+static const rt_step_desc D_segv = { .name = "segv", .kind = RT_STEP_FUNCTION, .slot = 3, .out_type = &T_json,
                                      .retries = -1, .continue_on_failure = true, .line = 31 };
-static const rt_step_desc D_fpe = { .name = "fpe", .kind = RT_STEP_FUNCTION, .out_type = "\"json\"",
+static const rt_step_desc D_fpe = { .name = "fpe", .kind = RT_STEP_FUNCTION, .slot = 4, .out_type = &T_json,
                                     .retries = -1, .continue_on_failure = true };
-static const rt_step_desc D_fan = { .name = "fan", .kind = RT_STEP_FANOUT, .retries = -1, .concurrency = 3,
-                                    .var = "n" };
-static const rt_step_desc D_item = { .name = "item", .kind = RT_STEP_FUNCTION, .out_type = "{\"v\":\"int\"}",
+static const rt_step_desc D_fan = { .name = "fan", .kind = RT_STEP_FANOUT, .slot = 5, .retries = -1, .concurrency = 3,
+                                    .var = "n", .slots = 1 };
+static const rt_step_desc D_item = { .name = "item", .kind = RT_STEP_FUNCTION, .depth = 1, .out_type = &T_v,
                                      .retries = -1 };
-static const rt_step_desc D_fail = { .name = "f", .kind = RT_STEP_FUNCTION, .out_type = "\"json\"", .retries = -1 };
+static const rt_step_desc D_fail = { .name = "f", .kind = RT_STEP_FUNCTION, .out_type = &T_json, .retries = -1 };
 
 static int item_body(rt_ctx *c, json_t *value)
 {
     (void)value;
-    if (!rt_function(c, &D_item, rt_object(c, 1, "n", rt_var(c, "n")), fn_item)) return RT_STOP;
-    if (json_integer_value(rt_var(c, "n")) == 3) return rt_return(c, rt_null());      /* an item without a value */
-    return rt_return(c, rt_field(c, rt_result_out(rt_step_result(c, "item")), "v"));
+    if (!rt_function(c, &D_item, rt_object(c, 1, "n", rt_var(c, &D_fan)), fn_item)) return RT_STOP;
+    if (json_integer_value(rt_var(c, &D_fan)) == 3) return rt_return(c, rt_null());      /* an item without a value */
+    return rt_return(c, rt_field(c, rt_result_out(rt_step_result(c, &D_item)), "v"));
 }
 
 static int body_main(rt_ctx *c)
@@ -737,12 +774,12 @@ static int body_main(rt_ctx *c)
         return RT_STOP;
     if (rt_wait(c, "wait@20", 30) != RT_OK) return RT_STOP;
     rt_log(c, rt_str(c, "hello log"), 21);
-    return rt_return(c, rt_object(c, 6, "y", rt_field(c, rt_result_out(rt_step_result(c, "a")), "y"),
-                                  "bad_ok", rt_bool(rt_result_ok(rt_step_result(c, "bad"))),
-                                  "bad_error", rt_result_error(rt_step_result(c, "bad")),
-                                  "segv_error", rt_result_error(rt_step_result(c, "segv")),
-                                  "fpe_error", rt_result_error(rt_step_result(c, "fpe")),
-                                  "fan", rt_result_out(rt_step_result(c, "fan"))));
+    return rt_return(c, rt_object(c, 6, "y", rt_field(c, rt_result_out(rt_step_result(c, &D_a)), "y"),
+                                  "bad_ok", rt_bool(rt_result_ok(rt_step_result(c, &D_bad))),
+                                  "bad_error", rt_result_error(rt_step_result(c, &D_bad)),
+                                  "segv_error", rt_result_error(rt_step_result(c, &D_segv)),
+                                  "fpe_error", rt_result_error(rt_step_result(c, &D_fpe)),
+                                  "fan", rt_result_out(rt_step_result(c, &D_fan))));
 }
 
 static int body_fail(rt_ctx *c)
@@ -758,10 +795,10 @@ static int body_expr_error(rt_ctx *c)
     return rt_return(c, rt_null());
 }
 
-static const rt_workflow wf_main = { .name = "unit", .version = "v1", .trigger_schema = "{\"x\":\"int\"}",
-                                     .body = body_main };
-static const rt_workflow wf_fail = { .name = "unit", .version = "v1", .body = body_fail };
-static const rt_workflow wf_expr = { .name = "unit", .version = "v1", .body = body_expr_error };
+static const rt_workflow wf_main = { .name = "unit", .version = "v1", .trigger_schema = &T_x, .body = body_main,
+                                     .slots = 6 };
+static const rt_workflow wf_fail = { .name = "unit", .version = "v1", .body = body_fail, .slots = 1 };
+static const rt_workflow wf_expr = { .name = "unit", .version = "v1", .body = body_expr_error, .slots = 1 };
 
 static json_t *new_record(const char *id)
 {
