@@ -14,6 +14,13 @@
 ** A run that must stop (failed step, wait, interruption) unwinds by
 ** returning RT_STOP from the body; the runtime records why.
 **
+** What the compiler knows crosses as static data it emits, never as text
+** to parse or a name to look up: types are rt_type structures, a step is
+** referred to by its descriptor (a depth and a slot resolved at compile
+** time), operators and built-ins are enums from the tables flow_ops.def and
+** flow_builtins.def, which the compiler expands too (docs/architecture.md,
+** "The boundary with generated code").
+**
 ** Ownership: every json_t * that an rt_* function returns is BORROWED and
 ** owned by the rt_ctx it was made in (a per-run or per-fanout-item pool
 ** released when that context ends). Generated code never increfs or
