@@ -132,12 +132,23 @@ static json_t *parse_body(const char *ctype, const char *p, size_t n)
     return utf8_string(p, n);
 }
 
+/* FLOW_MAX_RESPONSE, read once per process (a getenv scans the whole
+** environment, and a fanout asks for every request). */
+static size_t env_max_response;
+static pthread_once_t env_max_response_once = PTHREAD_ONCE_INIT;
+
+static void read_max_response(void)
+{
+    const char *e = getenv("FLOW_MAX_RESPONSE");
+    long long v = e ? atoll(e) : 0;
+    env_max_response = v > 0 ? (size_t)v : RT_HTTP_DEFAULT_MAX_RESPONSE;
+}
+
 static size_t max_response(size_t asked)
 {
     if (asked) return asked;
-    const char *e = getenv("FLOW_MAX_RESPONSE");
-    long long v = e ? atoll(e) : 0;
-    return v > 0 ? (size_t)v : RT_HTTP_DEFAULT_MAX_RESPONSE;
+    pthread_once(&env_max_response_once, read_max_response);
+    return env_max_response;
 }
 
 static bool transport_retryable(CURLcode rc)
@@ -247,7 +258,9 @@ static struct paused_host {
 static pthread_mutex_t paused_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t paused_until;    /* the latest `until` of any host (under paused_lock) */
 
-bool rt_http_origin(const char *url, char *out, size_t n)
+/* libcurl's own origin of a URL: a parse and three copies (about 8,000
+** instructions). */
+static bool origin_parsed(const char *url, char *out, size_t n)
 {
     CURLU *u = curl_url();
     if (!u) return false;
@@ -268,6 +281,60 @@ bool rt_http_origin(const char *url, char *out, size_t n)
     curl_free(port);
     curl_url_cleanup(u);
     return ok;
+}
+
+/* Origins already parsed, by the text that decides them: a URL's scheme
+** and authority, everything before the first '/', '?' or '#' after "://"
+** (RFC 3986, and where libcurl ends the authority too). A fanout sends
+** thousands of requests to one origin; each is parsed once per prefix. */
+#define ORIGIN_MEMO 8
+static struct origin_memo {
+    char prefix[RT_HTTP_ORIGIN_MAX];    /* "" = empty */
+    char origin[RT_HTTP_ORIGIN_MAX];
+} origin_memo[ORIGIN_MEMO];
+static int origin_memo_next;
+static pthread_mutex_t origin_memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Whether libcurl accepts the rest of a URL after its authority as it is:
+** it refuses only control bytes and spaces there (and a URL over its 8 MB
+** limit, left to the full parse). */
+static bool rest_plain(const char *rest)
+{
+    size_t i = 0;
+    for (; rest[i]; i++)
+        if ((unsigned char)rest[i] <= 0x20 || rest[i] == 0x7f) return false;
+    return i < ((size_t)1 << 20);
+}
+
+bool rt_http_origin(const char *url, char *out, size_t n)
+{
+    const char *sep = strstr(url, "://");
+    size_t plen = sep ? (size_t)(sep + 3 - url) + strcspn(sep + 3, "/?#") : 0;
+    if (!sep || plen >= RT_HTTP_ORIGIN_MAX || !rest_plain(url + plen)) return origin_parsed(url, out, n);
+    bool found = false;
+    pthread_mutex_lock(&origin_memo_lock);
+    for (int i = 0; i < ORIGIN_MEMO && !found; i++) {
+        struct origin_memo *m = &origin_memo[i];
+        if (strncmp(m->prefix, url, plen) == 0 && m->prefix[plen] == '\0' && strlen(m->origin) < n) {
+            strcpy(out, m->origin);
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&origin_memo_lock);
+    if (found) return true;
+    char prefix[RT_HTTP_ORIGIN_MAX], origin[RT_HTTP_ORIGIN_MAX];
+    memcpy(prefix, url, plen);
+    prefix[plen] = '\0';
+    if (!origin_parsed(prefix, origin, sizeof origin)) return origin_parsed(url, out, n);
+    pthread_mutex_lock(&origin_memo_lock);
+    struct origin_memo *m = &origin_memo[origin_memo_next];
+    origin_memo_next = (origin_memo_next + 1) % ORIGIN_MEMO;
+    memcpy(m->prefix, prefix, plen + 1);
+    strcpy(m->origin, origin);
+    pthread_mutex_unlock(&origin_memo_lock);
+    if (strlen(origin) >= n) return false;
+    strcpy(out, origin);
+    return true;
 }
 
 void rt_http_host_pause(const char *url, long ms)

@@ -399,6 +399,33 @@ static json_t *redact_text_locked(const char *s, size_t n)
     return r;
 }
 
+/* Whether redacting v would change anything (a secret, or a string that is
+** not UTF-8, anywhere in it): a walk that allocates nothing, so that the
+** common case, a value with neither, costs one scan of its strings. */
+static bool json_needs_redaction_locked(const json_t *v)
+{
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        return scan_locked(s, n, NULL, SIZE_MAX) || !rt_utf8_valid(s, n);
+    }
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (json_needs_redaction_locked(json_array_get(v, i))) return true;
+        return false;
+    }
+    if (json_is_object(v)) {
+        for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
+            const char *k = json_object_iter_key(it);
+            size_t kn = json_object_iter_key_len(it);
+            if (scan_locked(k, kn, NULL, SIZE_MAX) || !rt_utf8_valid(k, kn)) return true;
+            if (json_needs_redaction_locked(json_object_iter_value(it))) return true;
+        }
+        return false;
+    }
+    return false;
+}
+
 /* A NEW reference: v itself when nothing in it changed. */
 static json_t *redact_json_locked(json_t *v)
 {
@@ -454,7 +481,7 @@ json_t *rt_redact_json(json_t *v)
 {
     if (!v) return json_null();
     pthread_rwlock_rdlock(&lock);
-    json_t *r = redact_json_locked(v);
+    json_t *r = json_needs_redaction_locked(v) ? redact_json_locked(v) : json_incref(v);
     pthread_rwlock_unlock(&lock);
     return r;
 }

@@ -255,6 +255,21 @@ static void test_origins_and_templates(void)
     char o[RT_HTTP_ORIGIN_MAX];
     CHECK(!rt_http_origin("ftp://h.test/x", o, sizeof o) && !rt_http_origin("/relative", o, sizeof o),
           "only http(s) URLs have an origin here");
+    /* origins are remembered by the URL's scheme and authority: the same
+    ** prefix gives the same origin, and what libcurl refuses after it (a
+    ** space, a control byte) is still refused once the prefix is known */
+    for (int round = 0; round < 2; round++) {
+        CHECK(rt_http_origin("http://memo.test:81/a/1", o, sizeof o) && strcmp(o, "http://memo.test:81") == 0,
+              "origin of a remembered prefix (round %d): %s", round, o);
+        CHECK(rt_http_origin("http://memo.test:81?q=1", o, sizeof o) && strcmp(o, "http://memo.test:81") == 0,
+              "a query right after the authority (round %d)", round);
+        CHECK(!rt_http_origin("http://memo.test:81/a b", o, sizeof o), "a space after a remembered prefix");
+        CHECK(!rt_http_origin("http://memo.test:81/a\x01", o, sizeof o), "a control byte after a remembered prefix");
+        CHECK(!rt_http_origin("http://memo.test:81@", o, sizeof o) || strcmp(o, "http://memo.test:81") != 0,
+              "a longer authority is another prefix");
+    }
+    char small[8];
+    CHECK(!rt_http_origin("http://memo.test:81/x", small, sizeof small), "an origin that does not fit is refused");
     CHECK(rt_http_is_absolute("https://h/x") && !rt_http_is_absolute("/x?next=http://evil/") &&
           !rt_http_is_absolute("://x"), "absolute means a scheme first");
     char *s = rt_http_join_url("https://h.test/api", "/x?next=http://evil.test/");
