@@ -409,6 +409,7 @@ static void deferred_free(co_write *e)
     free((char *)e->w.step_path);
     json_decref((json_t *)e->w.step);
     json_decref((json_t *)e->w.logs);
+    free((char *)e->w.step_text);
     free(e);
 }
 
@@ -450,6 +451,7 @@ bool rt_co_commit(rt_store *st, const rt_store_write *w, char *err, size_t errle
         e->w = (rt_store_write){ .run_id = rt_xstrdup(w->run_id),
                                  .step_path = w->step_path ? rt_xstrdup(w->step_path) : NULL,
                                  .step = w->step ? json_incref((json_t *)w->step) : NULL,
+                                 .step_text = w->step_text ? rt_xstrdup(w->step_text) : NULL,
                                  .logs = w->logs ? json_incref((json_t *)w->logs) : NULL };
         e->next = s->pending;
         s->pending = e;

@@ -28,6 +28,7 @@
 #include "rt_log.h"
 #include "rt_oauth.h"
 #include "rt_owner.h"
+#include "rt_record.h"
 #include "rt_type.h"
 #include "rt_url.h"
 
@@ -462,6 +463,7 @@ static char *step_path(rt_ctx *c, const char *name)
 ** A store failure is fatal to the run: state we cannot record we must not
 ** act on. */
 static bool commit_step_ex(rt_ctx *c, const char *path, json_t *rec, bool deferrable);
+static bool commit_record(rt_ctx *c, const char *path, const rt_step_record *rec, bool deferrable);
 
 /* A store failure is fatal to the run: state we cannot record (or read)
 ** we must not act on. */
@@ -497,22 +499,41 @@ static bool commit_step(rt_ctx *c, const char *path, json_t *rec)
 /* deferrable: the record is final and its step has no side effects, so
 ** batch mode may group it with later commits, and a fanout item need not
 ** wait for it to be durable (rt_co_commit). */
-static bool commit_step_ex(rt_ctx *c, const char *path, json_t *rec, bool deferrable)
+static bool commit_write(rt_ctx *c, const char *path, json_t *rec, const char *text, bool deferrable)
 {
     rt_run_state *run = c->run;
+    json_t *logs = NULL;
     pthread_mutex_lock(&run->lock);
-    json_t *logs = run->pending_logs;
-    run->pending_logs = json_array();
+    if (json_array_size(run->pending_logs)) {
+        logs = run->pending_logs;
+        run->pending_logs = json_array();
+    }
     pthread_mutex_unlock(&run->lock);
     char err[256];
-    rt_store_write w = { .run_id = run->id, .step_path = path, .step = rec,
-                         .logs = json_array_size(logs) ? logs : NULL, .deferrable = deferrable };
+    rt_store_write w = { .run_id = run->id, .step_path = path, .step = rec, .step_text = text,
+                         .logs = logs, .deferrable = deferrable };
     /* a fanout item's coroutine waits for its group without blocking the others */
     bool ok = rt_co_current() ? rt_co_commit(run->store, &w, err, sizeof err)
                               : rt_store_commit(run->store, &w, err, sizeof err);
     json_decref(logs);
     if (ok) rt_committed_note(run->committed, path);   /* items and pages: the path only */
     else run_store_failed(run, err);
+    return ok;
+}
+
+static bool commit_step_ex(rt_ctx *c, const char *path, json_t *rec, bool deferrable)
+{
+    return commit_write(c, path, rec, NULL, deferrable);
+}
+
+/* Commits a step's record, written as text (rt_record.h). */
+static bool commit_record(rt_ctx *c, const char *path, const rt_step_record *rec, bool deferrable)
+{
+    rt_buf text = { 0 };
+    rt_buf_reserve(&text, 512);
+    rt_step_record_write(rec, &text);
+    bool ok = commit_write(c, path, NULL, text.data, deferrable);
+    rt_buf_free(&text);
     return ok;
 }
 
@@ -586,21 +607,6 @@ static bool ctx_check(rt_ctx *c)
         free(msg);
     }
     return !c->failure && !c->run->stop && !interrupted;
-}
-
-static json_t *attempt_record(int n, int64_t started, const char *error, long http_status)
-{
-    json_t *a = json_object();      /* built by hand: one per step, json_pack parses its format each time */
-    json_object_set_new(a, "n", json_integer(n));
-    json_object_set_new(a, "started", json_integer((json_int_t)started));
-    json_object_set_new(a, "ended", json_integer((json_int_t)rt_now_ms()));
-    if (error) {
-        char *red = rt_redact(error);
-        json_object_set_new(a, "error", json_string(red));
-        free(red);
-    }
-    if (http_status) json_object_set_new(a, "http_status", json_integer(http_status));
-    return a;
 }
 
 /* ---- the step driver ----------------------------------------------------- */
@@ -756,69 +762,61 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
         free(path);
         return r;
     }
-    json_t *rec;
+    rt_step_record rec;
     int64_t started = rt_now_ms();
     if (prev && json_object_get(prev, "attempts")) {
         /* resumed in the middle of retries: keep counting, honour the wait */
-        rec = json_deep_copy(prev);
+        rt_step_record_resume(&rec, prev);
         json_decref(prev);
-        json_int_t next_at = json_integer_value(json_object_get(rec, "next_at"));
-        if (next_at > rt_now_ms() && !durable_sleep(c, next_at)) {
-            json_decref(rec);
+        if (rec.next_at > rt_now_ms() && !durable_sleep(c, rec.next_at)) {
+            rt_step_record_free(&rec);
             free(path);
             return NULL;
         }
-        json_int_t s = json_integer_value(json_object_get(rec, "started"));
-        if (s) started = s;
+        if (rec.started) started = rec.started;
     } else {
         json_decref(prev);
-        rec = json_object();
-        json_object_set_new(rec, "kind", json_string(kind));
-        json_object_set_new(rec, "status", json_string("running"));
-        json_object_set_new(rec, "started", json_integer((json_int_t)started));
-        json_object_set_new(rec, "attempts", json_array());
-        json_object_set_new(rec, "input", rt_redact_json(input));
+        rt_step_record_init(&rec, kind, started, json_incref(input));
     }
-    json_t *attempts = json_object_get(rec, "attempts");
     int max_attempts = 1 + (d->retries > 0 ? d->retries : 0);
 
     for (;;) {
-        int n = (int)json_array_size(attempts) + 1;
+        int n = rec.nattempts + 1;
         int64_t t0 = rt_now_ms();
         attempt at = { .retry_after_ms = -1 };
         attempt_outcome o = fn(c, d, path, arg, n, &at);
         if (o == ATT_STOP) {
             free(at.error);
-            json_decref(rec);
+            rt_step_record_free(&rec);
             free(path);
             return NULL;
         }
-        json_array_append_new(attempts, attempt_record(n, t0, o == ATT_OK ? NULL : at.error, at.http_status));
-        json_object_del(rec, "next_at");
+        rt_step_record_attempt(&rec, n, t0, rt_now_ms(), o == ATT_OK ? NULL : at.error, at.http_status);
+        rec.next_at = 0;
         if (o == ATT_OK) {
-            json_object_set_new(rec, "status", json_string("succeeded"));
-            json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
+            rec.status = "succeeded";
+            rec.ended = rt_now_ms();
             /* stored with secrets redacted (an API echoing a token must not
             ** put it in the state); this run goes on with what arrived */
             if (at.count_only) {
-                json_object_set_new(rec, "count", json_integer((json_int_t)json_array_size(at.output)));
+                rec.count = (int64_t)json_array_size(at.output);
             } else if (at.items_in_pages) {
-                json_object_set_new(rec, "output", json_pack("{s:O, s:O}", "status", json_object_get(at.output, "status"),
-                                                             "pages", json_object_get(at.output, "pages")));
-                json_object_set_new(rec, "items_in_pages", json_true());
+                rt_step_record_set_output(&rec, json_pack("{s:O, s:O}", "status", json_object_get(at.output, "status"),
+                                                          "pages", json_object_get(at.output, "pages")));
+                rec.items_in_pages = true;
             } else {
-                json_object_set_new(rec, "output", rt_redact_json(at.output));
+                rt_step_record_set_output(&rec, json_incref(at.output));
             }
-            if (!commit_step_ex(c, path, rec, d->kind == RT_STEP_FUNCTION)) {
+            if (!commit_record(c, path, &rec, d->kind == RT_STEP_FUNCTION)) {
                 json_decref(at.output);
-                json_decref(rec);
+                rt_step_record_free(&rec);
                 free(path);
                 return NULL;
             }
             log_step(c, path, "succeeded", at.http_status, rt_now_ms() - started, n, NULL, false);
             r = ctx_set_result(c, d, at.output, true, NULL);
             json_decref(at.output);
-            json_decref(rec);
+            rt_step_record_free(&rec);
             free(path);
             return r;
         }
@@ -826,11 +824,11 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
         free(at.error);
         if (o == ATT_RETRY && n < max_attempts && !interrupted) {
             int64_t delay = retry_delay(d, n, at.retry_after_ms);
-            json_object_set_new(rec, "status", json_string("retrying"));
-            json_object_set_new(rec, "next_at", json_integer(rt_now_ms() + delay));
-            if (!commit_step(c, path, rec)) {
+            rec.status = "retrying";
+            rec.next_at = rt_now_ms() + delay;
+            if (!commit_record(c, path, &rec, false)) {
                 free(msg);
-                json_decref(rec);
+                rt_step_record_free(&rec);
                 free(path);
                 return NULL;
             }
@@ -839,21 +837,21 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
                                   "retrying", "attempt", n, "delay_ms", (json_int_t)delay, "error", msg),
                         "step '%s' attempt %d failed: %s; retrying in %lld ms", path, n, msg, (long long)delay);
             free(msg);
-            if (!durable_sleep(c, json_integer_value(json_object_get(rec, "next_at")))) {
-                json_decref(rec);
+            if (!durable_sleep(c, rec.next_at)) {
+                rt_step_record_free(&rec);
                 free(path);
                 return NULL;
             }
             continue;
         }
         /* a permanent failure, or retries exhausted */
-        json_object_set_new(rec, "status", json_string("failed"));
-        json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
-        json_object_set_new(rec, "error", json_string(msg));
-        if (d->continue_on_failure) json_object_set_new(rec, "continued", json_true());
-        if (!commit_step_ex(c, path, rec, d->kind == RT_STEP_FUNCTION)) {
+        rec.status = "failed";
+        rec.ended = rt_now_ms();
+        rt_step_record_set_error(&rec, msg);
+        if (d->continue_on_failure) rec.continued = true;
+        if (!commit_record(c, path, &rec, d->kind == RT_STEP_FUNCTION)) {
             free(msg);
-            json_decref(rec);
+            rt_step_record_free(&rec);
             free(path);
             return NULL;
         }
@@ -868,7 +866,7 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
             r = NULL;
         }
         free(msg);
-        json_decref(rec);
+        rt_step_record_free(&rec);
         free(path);
         return r;
     }

@@ -34,6 +34,7 @@ static size_t nforms;
 static size_t bucket[257];      /* the forms starting with byte b: forms[bucket[b] .. bucket[b + 1]) */
 static uint64_t pairs[65536 / 64];      /* bit (a << 8 | b): some form starts with the bytes a, b */
 static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
+static bool any_forms;          /* nforms > 0, readable without the lock */
 
 static void wipe_free(char *s, size_t n)
 {
@@ -218,6 +219,7 @@ static void index_add_locked(form *add, size_t n)
     free(forms);
     forms = merged;
     nforms = w;
+    __atomic_store_n(&any_forms, nforms > 0, __ATOMIC_RELEASE);
     bucket[0] = 0;
     for (int c = 0; c < 256; c++) bucket[c + 1] = bucket[c] + count[c];
 }
@@ -294,6 +296,7 @@ void rt_redact_teardown(void)
     forms = NULL;
     vslot = NULL;
     nvalues = nforms = vcap = 0;
+    __atomic_store_n(&any_forms, false, __ATOMIC_RELEASE);
     memset(bucket, 0, sizeof bucket);
     memset(pairs, 0, sizeof pairs);
     pthread_rwlock_unlock(&lock);
@@ -378,6 +381,27 @@ bool rt_redact_holds(const char *s)
     bool found = scan_locked(s, strlen(s), NULL, SIZE_MAX);
     pthread_rwlock_unlock(&lock);
     return found;
+}
+
+bool rt_redact_any(void)
+{
+    return __atomic_load_n(&any_forms, __ATOMIC_ACQUIRE);
+}
+
+bool rt_redact_holds_n(const char *s, size_t n)
+{
+    if (!rt_redact_any()) return false;
+    pthread_rwlock_rdlock(&lock);
+    bool found = scan_locked(s, n, NULL, SIZE_MAX);
+    pthread_rwlock_unlock(&lock);
+    return found;
+}
+
+void rt_redact_append(rt_buf *b, const char *s, size_t n)
+{
+    pthread_rwlock_rdlock(&lock);
+    scan_locked(s, n, b, SIZE_MAX);
+    pthread_rwlock_unlock(&lock);
 }
 
 char *rt_redact(const char *s)

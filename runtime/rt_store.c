@@ -26,6 +26,7 @@ struct rt_store {
     struct deferred {
         char *run_id, *path;    /* owned */
         json_t *step, *logs;    /* references */
+        char *step_text;        /* owned */
     } *deferred;
     size_t ndeferred, capdeferred;
     int64_t deferred_since;     /* rt_mono_ms of the oldest */
@@ -351,6 +352,12 @@ static MDB_val triple_key(rt_buf *buf, const char *a, const char *b, const char 
     return (MDB_val){ buf->len, buf->data };
 }
 
+static int put_text(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const char *text)
+{
+    MDB_val val = { strlen(text), (void *)text };
+    return mdb_put(txn, dbi, k, &val, 0);
+}
+
 static int put_json(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const json_t *v)
 {
     rt_buf text = { 0 };
@@ -521,9 +528,9 @@ static int write_ops(rt_store *st, MDB_txn *txn, const rt_store_write *w)
             if ((rc = del_ok(mdb_del(txn, st->steps, &k, NULL))) != 0) break;
         }
     }
-    if (rc == 0 && w->step) {
+    if (rc == 0 && (w->step || w->step_text)) {
         MDB_val k = pair_key(&kb, w->run_id, w->step_path);
-        rc = put_json(txn, st->steps, &k, w->step);
+        rc = w->step ? put_json(txn, st->steps, &k, w->step) : put_text(txn, st->steps, &k, w->step_text);
     }
     if (rc == 0 && w->logs) {
         size_t i;
@@ -573,6 +580,7 @@ static void deferred_clear(rt_store *st)
         free(st->deferred[i].path);
         json_decref(st->deferred[i].step);
         json_decref(st->deferred[i].logs);
+        free(st->deferred[i].step_text);
     }
     st->ndeferred = 0;
 }
@@ -653,7 +661,8 @@ static int txn_locked(rt_store *st, txn_fn fn, void *arg)
         if (rc == 0) {
             for (size_t i = 0; rc == 0 && i < st->ndeferred; i++) {
                 const struct deferred *d = &st->deferred[i];
-                rt_store_write dw = { .run_id = d->run_id, .step_path = d->path, .step = d->step, .logs = d->logs };
+                rt_store_write dw = { .run_id = d->run_id, .step_path = d->path, .step = d->step,
+                                      .step_text = d->step_text, .logs = d->logs };
                 rc = write_ops(st, txn, &dw);
             }
             if (rc == 0 && fn) rc = fn(st, txn, arg);
@@ -779,6 +788,7 @@ bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t er
         st->deferred[st->ndeferred++] = (struct deferred){
             rt_xstrdup(w->run_id), w->step_path ? rt_xstrdup(w->step_path) : NULL,
             w->step ? json_incref((json_t *)w->step) : NULL, w->logs ? json_incref((json_t *)w->logs) : NULL,
+            w->step_text ? rt_xstrdup(w->step_text) : NULL,
         };
         if (st->ndeferred < GROUP_MAX && rt_mono_ms() - st->deferred_since < GROUP_MS) {
             pthread_mutex_unlock(&st->wlock);

@@ -222,7 +222,22 @@ static void encode_int(rt_buf *b, json_int_t v)
     rt_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
-void rt_json_encode(rt_buf *b, const json_t *v)
+/* A string or key, redacted first when `redact` and it holds a secret
+** (what rt_redact_json then rt_json_encode would write, in one pass). */
+static void encode_text(rt_buf *b, const char *s, size_t n, bool redact)
+{
+    if (redact && rt_redact_holds_n(s, n)) {
+        rt_buf r = { 0 };
+        rt_buf_append(&r, "", 0);
+        rt_redact_append(&r, s, n);
+        encode_string(b, r.data, r.len);
+        rt_buf_free(&r);
+        return;
+    }
+    encode_string(b, s, n);
+}
+
+static void encode_value(rt_buf *b, const json_t *v, bool redact)
 {
     switch (v ? json_typeof(v) : JSON_NULL) {
     case JSON_OBJECT: {
@@ -231,9 +246,9 @@ void rt_json_encode(rt_buf *b, const json_t *v)
         for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
             if (!first) rt_buf_putc(b, ',');
             first = false;
-            encode_string(b, json_object_iter_key(it), json_object_iter_key_len(it));
+            encode_text(b, json_object_iter_key(it), json_object_iter_key_len(it), redact);
             rt_buf_putc(b, ':');
-            rt_json_encode(b, json_object_iter_value(it));
+            encode_value(b, json_object_iter_value(it), redact);
         }
         rt_buf_putc(b, '}');
         return;
@@ -242,17 +257,32 @@ void rt_json_encode(rt_buf *b, const json_t *v)
         rt_buf_putc(b, '[');
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i) rt_buf_putc(b, ',');
-            rt_json_encode(b, json_array_get(v, i));
+            encode_value(b, json_array_get(v, i), redact);
         }
         rt_buf_putc(b, ']');
         return;
-    case JSON_STRING: encode_string(b, json_string_value(v), json_string_length(v)); return;
+    case JSON_STRING: encode_text(b, json_string_value(v), json_string_length(v), redact); return;
     case JSON_INTEGER: encode_int(b, json_integer_value(v)); return;
     case JSON_REAL: render_float(b, json_real_value(v)); return;
     case JSON_TRUE: rt_buf_puts(b, "true"); return;
     case JSON_FALSE: rt_buf_puts(b, "false"); return;
     case JSON_NULL: rt_buf_puts(b, "null"); return;
     }
+}
+
+void rt_json_encode(rt_buf *b, const json_t *v)
+{
+    encode_value(b, v, false);
+}
+
+void rt_json_encode_redacted(rt_buf *b, const json_t *v)
+{
+    encode_value(b, v, rt_redact_any());
+}
+
+void rt_json_encode_string(rt_buf *b, const char *s, size_t n)
+{
+    encode_string(b, s, n);
 }
 
 char *rt_json_text(const json_t *v)
