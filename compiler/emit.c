@@ -701,6 +701,16 @@ static void emit_step_desc(emit_state *es, const ast_step *s, const ast_request 
     emit_cstr(b, s->name);
     strbuf_printf(b, ",\n    .kind = %s,\n    .line = %d,\n    .depth = %d,\n    .slot = %d,\n", kinds[s->kind],
                   emit_line(es, s->name_loc), es->depth, slot);
+    if (req) {
+        strbuf_puts(b, "    .method = ");
+        emit_cstr(b, req->method);
+        strbuf_puts(b, ",\n");
+        if (req->url_modes) {
+            strbuf_puts(b, "    .url_modes = ");
+            emit_cstr(b, req->url_modes);
+            strbuf_puts(b, ",\n");
+        }
+    }
     if (req && req->integ) strbuf_printf(b, "    .integ = &I_%s,\n", req->integ->name);
     if (s->kind == STEP_ACTION && !(req && req->paginate)) strbuf_puts(b, "    .body_output = true,\n");
     strbuf_puts(b, "    .out_type = ");
@@ -738,35 +748,25 @@ static void emit_step_desc(emit_state *es, const ast_step *s, const ast_request 
 
 /* ---- requests ---------------------------------------------------------- */
 
-/* The request object { method, url, headers, query, json, form, body }. */
-static void emit_request_obj(emit_state *es, strbuf *b, const ast_request *r)
+/* A request's computed parts, the arguments of rt_request after its
+** descriptor (which holds the method and the URL template's modes): the
+** URL (a string, or the list of a template's parts, which the runtime
+** encodes each where it stands), then headers, query, json, form and body,
+** NULL for a clause the request does not have. */
+static void emit_request_args(emit_state *es, strbuf *b, const ast_request *r)
 {
-    int n = 2 + (r->headers != NULL) + (r->query != NULL) + (r->json != NULL) + (r->form != NULL) +
-            (r->body != NULL);
-    strbuf_printf(b, "rt_object(c, %d, \"method\", rt_str(c, ", n);
-    emit_cstr(b, r->method);
-    strbuf_puts(b, "), \"url\", ");
     if (r->url_modes) {
-        /* a URL template: the runtime encodes each part where it stands */
-        strbuf_puts(b, "rt_object(c, 2, \"modes\", rt_str(c, ");
-        emit_cstr(b, r->url_modes);
-        strbuf_puts(b, "), \"parts\", ");
         ast_expr parts = { .kind = EX_LIST, .loc = r->url->loc, .items = r->url_parts, .nitems = r->url->nitems };
         emit_expr(es, b, &parts);     /* a list like any other: split when long */
-        strbuf_puts(b, ")");
     } else {
         emit_expr(es, b, r->url);
     }
-    const struct { const char *k; const ast_expr *e; } parts[] = {
-        { "headers", r->headers }, { "query", r->query }, { "json", r->json },
-        { "form", r->form }, { "body", r->body },
-    };
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        if (!parts[i].e) continue;
-        strbuf_printf(b, ", \"%s\", ", parts[i].k);
-        emit_expr(es, b, parts[i].e);
+    const ast_expr *clauses[] = { r->headers, r->query, r->json, r->form, r->body };
+    for (size_t i = 0; i < sizeof clauses / sizeof clauses[0]; i++) {
+        strbuf_puts(b, ", ");
+        if (clauses[i]) emit_expr(es, b, clauses[i]);
+        else strbuf_puts(b, "NULL");
     }
-    strbuf_putc(b, ')');
 }
 
 /* The C name of an action's request builder: A_<length of integ><integ>_<op>.
@@ -791,7 +791,7 @@ static void emit_actions(emit_state *es)
         strbuf_puts(b, "(rt_ctx *c, const rt_step_desc *d, json_t *args)\n{\n");
         es->args = "args";
         strbuf_puts(b, "    return rt_request(c, d, ");
-        emit_request_obj(es, b, a->body->req);
+        emit_request_args(es, b, a->body->req);
         strbuf_puts(b, ");\n}\n\n");
         es->args = NULL;
     }
@@ -901,7 +901,7 @@ static void emit_step(emit_state *es, strbuf *b, const ast_step *s, int ind)
         emit_step_desc(es, s, s->req, NULL, slot, 0);
         /* Test Step: a step given in --input is not evaluated at all */
         strbuf_printf(b, "if (!rt_step_given(c, &D_%s) && !rt_request(c, &D_%s, ", s->name, s->name);
-        emit_request_obj(es, b, s->req);
+        emit_request_args(es, b, s->req);
         strbuf_puts(b, ")) return RT_STOP;\n");
         break;
     case STEP_ACTION: {

@@ -101,6 +101,9 @@ typedef struct rt_step_desc {
     int slot;                   /* its result's slot in its context: 0 .. slots-1 of
                                    the workflow (depth 0) or of the fanout around it */
     const rt_integration *integ;/* actions: base URL and auth; else NULL */
+    const char *method;         /* request: GET, POST, ... */
+    const char *url_modes;      /* request: the URL is a template of parts, each put in
+                                   as its letter here says (rt_url.h); NULL: a string */
     bool body_output;           /* actions: the output is the response body,
                                    not { status, headers, body } */
     const rt_type *out_type;    /* request: body type (returns/action type) or NULL;
@@ -161,12 +164,14 @@ int rt_main(const rt_workflow *wf, int argc, char **argv);
 
 /* Each returns the step's result, or NULL when the run must stop (the body
 ** then returns RT_STOP). A failed step with continue_on_failure returns a
-** result whose ok is false. `req` is { method, url, headers?, query?, json?,
-** form?, body? } with the url relative to desc->integ's base when set. The
-** url is a string, or a URL template { modes, parts } (rt_url.h) that the
-** runtime assembles, encoding each value where it stands; a value it
-** refuses fails the step. */
-rt_result *rt_request(rt_ctx *c, const rt_step_desc *desc, json_t *req);
+** result whose ok is false. A request's method is desc->method; `url` is
+** relative to desc->integ's base when set, a string, or with
+** desc->url_modes the list of a URL template's parts, which the runtime
+** assembles, encoding each value where it stands (rt_url.h; a value it
+** refuses fails the step). headers, query and form are objects, json and
+** body values; each is NULL when the request has no such clause. */
+rt_result *rt_request(rt_ctx *c, const rt_step_desc *desc, json_t *url, json_t *headers, json_t *query,
+                      json_t *json, json_t *form, json_t *body);
 rt_result *rt_function(rt_ctx *c, const rt_step_desc *desc, json_t *params,
                        rt_function_fn fn);
 rt_result *rt_fanout(rt_ctx *c, const rt_step_desc *desc, json_t *list,

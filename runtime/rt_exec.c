@@ -1008,16 +1008,41 @@ static void add_auth(rt_ctx *c, const rt_integration *in, json_t *headers)
 }
 
 /* Turns the request object into what is sent, once per step. */
-static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, json_t *req, prepared_request *p,
-                            char **err)
+/* What generated code computes of a request (rt_request's arguments):
+** borrowed, each NULL when the request has no such clause. */
+typedef struct request_parts {
+    json_t *url, *headers, *query, *json, *form, *body;
+} request_parts;
+
+/* The request as one object, what a step whose request could not be built
+** records as its input: { method, url, headers, query, json, form, body },
+** the url a string or { modes, parts }. A NEW reference. */
+static json_t *request_object(const rt_step_desc *d, const request_parts *rq)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "method", json_string(d->method ? d->method : "GET"));
+    if (d->url_modes)
+        json_object_set_new(o, "url", json_pack("{s:s, s:O}", "modes", d->url_modes, "parts", rq->url));
+    else
+        json_object_set(o, "url", rq->url ? rq->url : json_null());
+    const struct { const char *k; json_t *v; } parts[] = {
+        { "headers", rq->headers }, { "query", rq->query }, { "json", rq->json },
+        { "form", rq->form }, { "body", rq->body },
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (parts[i].v) json_object_set(o, parts[i].k, parts[i].v);
+    return o;
+}
+
+static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, const request_parts *req,
+                            prepared_request *p, char **err)
 {
     memset(p, 0, sizeof *p);
-    p->method = json_string_value(json_object_get(req, "method"));
-    if (!p->method) p->method = "GET";
-    json_t *u = json_object_get(req, "url");
+    p->method = d->method ? d->method : "GET";
+    json_t *u = req->url;
     char why[700];
-    char *built = json_is_object(u) ? rt_url_build(u, why, sizeof why) : NULL;     /* a URL template */
-    if (json_is_object(u) && !built) {
+    char *built = d->url_modes ? rt_url_build(d->url_modes, u, why, sizeof why) : NULL;     /* a URL template */
+    if (d->url_modes && !built) {
         *err = rt_xstrdup(why);
         return false;
     }
@@ -1050,11 +1075,11 @@ static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, 
                           p->base_url, d->integ->name, own);
         return false;
     }
-    p->query = json_object_get(req, "query");
+    p->query = req->query;
     p->url = rt_http_add_query(p->base_url, p->query);
 
     p->headers = json_object();
-    json_t *h = json_object_get(req, "headers");
+    json_t *h = req->headers;
     const char *k;
     json_t *v;
     if (json_is_object(h)) {
@@ -1078,8 +1103,7 @@ static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, 
         free(key);
     }
 
-    json_t *jb = json_object_get(req, "json"), *form = json_object_get(req, "form"),
-           *raw = json_object_get(req, "body");
+    json_t *jb = req->json, *form = req->form, *raw = req->body;
     if (jb) {
         p->json_body = jb;
         p->body = rt_json_text(jb);
@@ -1578,7 +1602,7 @@ static attempt_outcome failed_attempt(rt_ctx *c, const rt_step_desc *d, const ch
     return ATT_FAIL;
 }
 
-static rt_result *request_step(rt_ctx *c, const rt_step_desc *d, json_t *req)
+static rt_result *request_step(rt_ctx *c, const rt_step_desc *d, const request_parts *req)
 {
     if (!ctx_check(c)) return NULL;
     char *path = step_path(c, d->name);
@@ -1602,7 +1626,7 @@ static rt_result *request_step(rt_ctx *c, const rt_step_desc *d, json_t *req)
             err = c->error;     /* the step owns this error: it may continue */
             c->error = NULL;
         }
-        json_t *input = json_pack("{s:O?}", "request", req);
+        json_t *input = json_pack("{s:o}", "request", request_object(d, req));
         r = run_step(c, d, "request", input, failed_attempt, err ? err : "cannot build the request");
         json_decref(input);
         prepared_free(&arg.p);
@@ -2105,12 +2129,14 @@ rt_result *rt_step_given(rt_ctx *c, const rt_step_desc *d)
     return step_mode(c, d, &r) == 1 ? r : NULL;     /* 0 and 2: the step's own call decides */
 }
 
-rt_result *rt_request(rt_ctx *c, const rt_step_desc *d, json_t *req)
+rt_result *rt_request(rt_ctx *c, const rt_step_desc *d, json_t *url, json_t *headers, json_t *query,
+                      json_t *json, json_t *form, json_t *body)
 {
+    request_parts req = { url, headers, query, json, form, body };
     rt_result *r;
-    if (!c->run->only_step) return request_step(c, d, req);
+    if (!c->run->only_step) return request_step(c, d, &req);
     int m = step_mode(c, d, &r);
-    return m ? r : step_mode_after(c, d, request_step(c, d, req));
+    return m ? r : step_mode_after(c, d, request_step(c, d, &req));
 }
 
 rt_result *rt_function(rt_ctx *c, const rt_step_desc *d, json_t *params, rt_function_fn fn)

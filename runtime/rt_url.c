@@ -88,10 +88,8 @@ static bool host_chars_ok(const char *s, size_t n)
     return true;
 }
 
-char *rt_url_build(const json_t *tmpl, char *err, size_t errn)
+char *rt_url_build(const char *modes, const json_t *parts, char *err, size_t errn)
 {
-    const char *modes = json_string_value(json_object_get(tmpl, "modes"));
-    const json_t *parts = json_object_get(tmpl, "parts");
     size_t n = json_array_size(parts);
     if (!modes || strlen(modes) != n) {
         snprintf(err, errn, "malformed URL template");

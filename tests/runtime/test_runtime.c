@@ -230,10 +230,9 @@ static void test_interp_and_builtins(void)
 /* The URL a template builds, or "REFUSED: reason". */
 static char *build_template(const char *modes, json_t *parts)
 {
-    json_t *t = json_pack("{s:s, s:o}", "modes", modes, "parts", parts);
     char err[600];
-    char *u = rt_url_build(t, err, sizeof err);
-    json_decref(t);
+    char *u = rt_url_build(modes, parts, err, sizeof err);
+    json_decref(parts);
     return u ? u : rt_xprintf("REFUSED: %s", err);
 }
 

@@ -61,14 +61,14 @@ static const rt_integration I_api = {
 };
 
 static const rt_step_desc D_s1 = {
-    .name = "s1", .kind = RT_STEP_REQUEST, .line = 7, .slot = 0, .integ = &I_api, .out_type = &T_json,
+    .name = "s1", .kind = RT_STEP_REQUEST, .line = 7, .slot = 0, .method = "POST", .integ = &I_api, .out_type = &T_json,
     .retries = -1,
 };
 static const rt_step_desc D_flaky = {
-    .name = "flaky", .kind = RT_STEP_REQUEST, .line = 8, .slot = 1, .retries = 3, .backoff_ms = 10, .max_backoff_ms = 40,
+    .name = "flaky", .kind = RT_STEP_REQUEST, .line = 8, .slot = 1, .method = "GET", .retries = 3, .backoff_ms = 10, .max_backoff_ms = 40,
 };
 static const rt_step_desc D_held = {
-    .name = "held", .kind = RT_STEP_REQUEST, .line = 9, .slot = 2, .retries = -1,
+    .name = "held", .kind = RT_STEP_REQUEST, .line = 9, .slot = 2, .method = "POST", .retries = -1,
 };
 static const rt_step_desc D_double = {
     .name = "double", .kind = RT_STEP_FUNCTION, .line = 10, .slot = 3, .out_type = &T_y, .retries = -1,
@@ -86,17 +86,17 @@ static const rt_step_desc D_upper = {
 };
 
 static const rt_step_desc D_add = {
-    .name = "add", .kind = RT_STEP_REQUEST, .line = 14, .depth = 1, .slot = 1, .retries = -1,
+    .name = "add", .kind = RT_STEP_REQUEST, .line = 14, .depth = 1, .slot = 1, .method = "POST", .retries = -1,
 };
 static const char *const PI_pages[] = { "data", "items", NULL };
 static const rt_step_desc D_pages = {
-    .name = "pages", .kind = RT_STEP_REQUEST, .line = 15, .slot = 6, .retries = -1,
+    .name = "pages", .kind = RT_STEP_REQUEST, .line = 15, .slot = 6, .method = "GET", .retries = -1,
     .paginate = RT_PAGE_CURSOR, .page_items = PI_pages, .page_cursor = CB_1,
     .page_target = RT_TARGET_QUERY, .page_param = "cursor", .page_max = 0,
 };
 static const char *const PI_linked[] = { "items", NULL };
 static const rt_step_desc D_linked = {
-    .name = "linked", .kind = RT_STEP_REQUEST, .line = 16, .slot = 7, .retries = -1,
+    .name = "linked", .kind = RT_STEP_REQUEST, .line = 16, .slot = 7, .method = "GET", .retries = -1,
     .out_type = &T_items,
     .paginate = RT_PAGE_LINK, .page_items = PI_linked,
 };
@@ -125,9 +125,9 @@ const rt_workflow FLOW_WORKFLOW = {
 
 static rt_result *A_api_hello(rt_ctx *c, const rt_step_desc *d, json_t *args)
 {
-    return rt_request(c, d, rt_object(c, 3, "method", rt_str(c, "POST"), "url", rt_str(c, "/s1"), "json",
-                                      rt_object(c, 2, "n", rt_field(c, args, "n"), "greeting",
-                                                rt_field(c, rt_settings(c), "greeting"))));
+    return rt_request(c, d, rt_str(c, "/s1"), NULL, NULL,
+                      rt_object(c, 2, "n", rt_field(c, args, "n"), "greeting", rt_field(c, rt_settings(c), "greeting")),
+                      NULL, NULL);
 }
 
 #line 10 "handmade.flow"
@@ -166,9 +166,8 @@ static int FO_tagged(rt_ctx *c, json_t *value)
 {
     (void)value;
     if (!rt_function(c, &D_upper, rt_object(c, 1, "s", rt_var(c, &D_tagged)), F_upper)) return RT_STOP;
-    if (!rt_request(c, &D_add, rt_object(c, 3, "method", rt_str(c, "POST"), "url",
-                                         rt_interp(c, 2, rt_env(c, "API"), rt_str(c, "/tg")), "form",
-                                         rt_object(c, 1, "tag", rt_var(c, &D_tagged)))))
+    if (!rt_request(c, &D_add, rt_interp(c, 2, rt_env(c, "API"), rt_str(c, "/tg")), NULL, NULL, NULL,
+                    rt_object(c, 1, "tag", rt_var(c, &D_tagged)), NULL))
         return RT_STOP;
     return rt_return(c, rt_field(c, rt_result_out(rt_step_result(c, &D_upper)), "u"));
     return rt_return(c, rt_null());
@@ -177,25 +176,20 @@ static int FO_tagged(rt_ctx *c, json_t *value)
 static int wf_body(rt_ctx *c)
 {
     if (!A_api_hello(c, &D_s1, rt_object(c, 1, "n", rt_field(c, rt_trigger(c), "n")))) return RT_STOP;
-    if (!rt_request(c, &D_flaky,
-                    rt_object(c, 3, "method", rt_str(c, "GET"), "url",
-                              rt_interp(c, 2, rt_env(c, "API"), rt_str(c, "/flaky")), "query",
-                              rt_object(c, 1, "q", rt_str(c, "a b&c")))))
+    if (!rt_request(c, &D_flaky, rt_interp(c, 2, rt_env(c, "API"), rt_str(c, "/flaky")), NULL,
+                    rt_object(c, 1, "q", rt_str(c, "a b&c")), NULL, NULL, NULL))
         return RT_STOP;
-    if (!rt_request(c, &D_held,
-                    rt_object(c, 3, "method", rt_str(c, "POST"), "url",
-                              rt_interp(c, 2, rt_env(c, "API"), rt_str(c, "/hold")), "json",
-                              rt_object(c, 1, "prev",
-                                        rt_field(c, rt_result_out(rt_step_result(c, &D_flaky)), "status")))))
+    if (!rt_request(c, &D_held, rt_interp(c, 2, rt_env(c, "API"), rt_str(c, "/hold")), NULL, NULL,
+                    rt_object(c, 1, "prev", rt_field(c, rt_result_out(rt_step_result(c, &D_flaky)), "status")),
+                    NULL, NULL))
         return RT_STOP;
     if (!rt_function(c, &D_double, rt_object(c, 1, "x", rt_field(c, rt_trigger(c), "n")), F_double)) return RT_STOP;
     if (!rt_function(c, &D_boom, rt_object(c, 0), F_boom)) return RT_STOP;
     if (!rt_fanout(c, &D_tagged, rt_field(c, rt_trigger(c), "tags"), FO_tagged)) return RT_STOP;
-    if (!rt_request(c, &D_pages, rt_object(c, 2, "method", rt_str(c, "GET"), "url",
-                                           rt_interp(c, 2, rt_env(c, "API"), rt_str(c, "/cur")))))
+    if (!rt_request(c, &D_pages, rt_interp(c, 2, rt_env(c, "API"), rt_str(c, "/cur")), NULL, NULL, NULL, NULL, NULL))
         return RT_STOP;
-    if (!rt_request(c, &D_linked, rt_object(c, 2, "method", rt_str(c, "GET"), "url",
-                                            rt_interp(c, 2, rt_env(c, "API"), rt_str(c, "/lk1")))))
+    if (!rt_request(c, &D_linked, rt_interp(c, 2, rt_env(c, "API"), rt_str(c, "/lk1")), NULL, NULL, NULL, NULL,
+                    NULL))
         return RT_STOP;
     rt_log(c, rt_interp(c, 2, rt_str(c, "done "), rt_field(c, rt_result_out(rt_step_result(c, &D_double)), "y")), 20);
     return rt_return(c, rt_object(c, 7,
