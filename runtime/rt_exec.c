@@ -439,6 +439,7 @@ void rt_run_init(rt_run_state *run, const rt_workflow *wf, rt_store *st, json_t 
 
 void rt_run_free(rt_run_state *run)
 {
+    json_decref(run->env_values);
     json_decref(run->record);
     rt_committed_free(run->committed);
     json_decref(run->committed_logs);
@@ -745,9 +746,11 @@ static void log_step(rt_ctx *c, const char *path, const char *status, long http_
                     n > 1 ? ", after retries" : "");
 }
 
-/* Runs a step: replay, attempts with retries, validation, the commit. */
-static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input, attempt_fn fn,
-                           void *arg)
+/* Runs a step: replay, attempts with retries, validation, the commit. Its
+** input is `input` (borrowed), or input_text, the input as JSON text,
+** already redacted. */
+static rt_result *run_step_ex(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input,
+                              const char *input_text, attempt_fn fn, void *arg)
 {
     if (!ctx_check(c)) return NULL;
     char *path = step_path(c, d->name);
@@ -777,6 +780,7 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
     } else {
         json_decref(prev);
         rt_step_record_init(&rec, kind, started, json_incref(input));
+        if (input_text) rt_step_record_input_text(&rec, input_text);
     }
     int max_attempts = 1 + (d->retries > 0 ? d->retries : 0);
 
@@ -872,6 +876,12 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
     }
 }
 
+static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input, attempt_fn fn,
+                           void *arg)
+{
+    return run_step_ex(c, d, kind, input, NULL, fn, arg);
+}
+
 /* ---- request steps ------------------------------------------------------- */
 
 typedef struct prepared_request {
@@ -962,13 +972,21 @@ static bool header_is_credential(const rt_step_desc *d, const char *name, const 
     return json_is_string(value) && rt_redact_holds(json_string_value(value));
 }
 
-/* headers split into the plain ones and the credentials (both NEW). */
+/* headers split into the plain ones and the credentials (both NEW; the
+** headers themselves and no credentials when none is one). */
 static void split_credentials(const rt_step_desc *d, const json_t *headers, json_t **plain, json_t **creds)
 {
-    *plain = json_object();
-    *creds = json_object();
     const char *k;
     json_t *v;
+    bool any = false;
+    json_object_foreach((json_t *)headers, k, v) any = any || header_is_credential(d, k, v);
+    if (!any) {
+        *plain = json_incref((json_t *)headers);
+        *creds = NULL;
+        return;
+    }
+    *plain = json_object();
+    *creds = json_object();
     json_object_foreach((json_t *)headers, k, v) json_object_set(header_is_credential(d, k, v) ? *creds : *plain, k, v);
 }
 
@@ -1133,17 +1151,25 @@ static void prepared_free(prepared_request *p)
     free(p->body);
 }
 
-/* What the step record keeps as the step's input: the request as sent. */
-static json_t *request_input(const prepared_request *p)
+/* What the step record keeps as the step's input: the request as sent
+** { method, url, headers, json | body }, written as JSON text, redacted
+** and repaired (rt_record.h). */
+static void request_input(const prepared_request *p, rt_buf *b)
 {
-    json_t *in = json_object();
-    /* the bytes as sent: run_step stores the input redacted and repaired */
-    json_object_set_new(in, "method", rt_json_bytes(p->method));
-    json_object_set_new(in, "url", rt_json_bytes(p->url));
-    json_object_set(in, "headers", p->headers);
-    if (p->json_body) json_object_set(in, "json", p->json_body);
-    else if (p->body) json_object_set_new(in, "body", rt_json_bytes(p->body));
-    return in;
+    rt_buf_puts(b, "{\"method\":");
+    rt_json_encode_string_redacted(b, p->method, strlen(p->method));
+    rt_buf_puts(b, ",\"url\":");
+    rt_json_encode_string_redacted(b, p->url, strlen(p->url));
+    rt_buf_puts(b, ",\"headers\":");
+    rt_json_encode_redacted(b, p->headers);
+    if (p->json_body) {
+        rt_buf_puts(b, ",\"json\":");
+        rt_json_encode_redacted(b, p->json_body);
+    } else if (p->body) {
+        rt_buf_puts(b, ",\"body\":");
+        rt_json_encode_string_redacted(b, p->body, strlen(p->body));
+    }
+    rt_buf_putc(b, '}');
 }
 
 static bool status_accepted(const rt_step_desc *d, long status)
@@ -1634,9 +1660,11 @@ static rt_result *request_step(rt_ctx *c, const rt_step_desc *d, const request_p
         return r;
     }
     free(path);
-    json_t *input = request_input(&arg.p);
-    r = run_step(c, d, "request", input, request_attempt, &arg);
-    json_decref(input);
+    rt_buf input = { 0 };
+    rt_buf_reserve(&input, 256);
+    request_input(&arg.p, &input);
+    r = run_step_ex(c, d, "request", NULL, input.data, request_attempt, &arg);
+    rt_buf_free(&input);
     prepared_free(&arg.p);
     return r;
 }
@@ -2294,14 +2322,25 @@ json_t *rt_settings(rt_ctx *c)
 
 /* env.NAME is typed string: an unset variable fails the run, naming it,
 ** rather than letting null into a string (as a secret does). */
+/* Each env.NAME is read once per run (a getenv scans the whole
+** environment, and a fanout reads env.API for every item), and kept as a
+** JSON string the run owns. */
 json_t *rt_env(rt_ctx *c, const char *name)
 {
-    const char *v = rt_run_getenv(c->run, name);
+    rt_run_state *run = c->run;
+    pthread_mutex_lock(&run->lock);
+    if (!run->env_values) run->env_values = json_object();
+    json_t *v = json_object_get(run->env_values, name);
+    if (!v) {
+        const char *e = rt_run_getenv(run, name);
+        if (e) json_object_set_new(run->env_values, name, v = rt_json_bytes(e));
+    }
+    pthread_mutex_unlock(&run->lock);
     if (!v) {
         rt_ctx_raise(c, 0, "environment variable %s is not set (env.%s)", name, name);
         return rt_str(c, "");
     }
-    return rt_str(c, v);
+    return v;
 }
 
 char *rt_run_secret(rt_run_state *run, const char *name)

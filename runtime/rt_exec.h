@@ -46,6 +46,7 @@ typedef struct rt_run_state {
                                    run ends INTERRUPTED, to be resumed once writes succeed */
     bool suspended;             /* stopped at a durable wait (not sleep_in_process) */
     json_t *info;               /* owned: { id, user, attempt } for run.* */
+    json_t *env_values;         /* owned or NULL: env.NAME values read so far, name -> string */
     long sleep_horizon_ms;      /* !sleep_in_process: waits due within this many ms still sleep here */
     int64_t wake_at;            /* suspended: when the run is due again (ms) */
     int nwaiting;               /* contexts sleeping in a durable wait now */

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+#include "rt_redact.h"
 #include "rt_util.h"
 
 static bool log_json_mode;
@@ -56,14 +57,27 @@ void rt_log_set_sink(rt_log_sink_fn fn, void *arg)
     pthread_mutex_unlock(&log_lock);
 }
 
+/* A line per step of a 10,000-item fanout: the message is formatted on the
+** stack, copied to be redacted only when it needs it (a secret is
+** registered, or the text is not UTF-8), and the line assembled on the
+** stack when it fits. */
 void rt_log_emit(const char *run_id, const char *level, json_t *fields, const char *fmt, ...)
 {
+    char small[512];
     va_list ap;
     va_start(ap, fmt);
-    char *raw = rt_xvprintf(fmt, ap);
+    int len = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    char *msg = rt_redact(raw);
-    free(raw);
+    char *raw = small;
+    if (len < 0 || (size_t)len >= sizeof small) {
+        va_start(ap, fmt);
+        raw = rt_xvprintf(fmt, ap);
+        va_end(ap);
+        len = (int)strlen(raw);
+    }
+    char *msg = raw;
+    if (rt_redact_any() || !rt_utf8_valid(raw, (size_t)len)) msg = rt_redact(raw);
+    if (raw != small && raw != msg) free(raw);
     char ts[40];
     rt_format_time(rt_now_ms(), ts, sizeof ts);
 
@@ -72,7 +86,7 @@ void rt_log_emit(const char *run_id, const char *level, json_t *fields, const ch
         log_sink(log_sink_arg, level, msg);
         pthread_mutex_unlock(&log_lock);
         json_decref(fields);
-        free(msg);
+        if (msg != small) free(msg);
         return;
     }
     if (log_json_mode) {
@@ -95,21 +109,16 @@ void rt_log_emit(const char *run_id, const char *level, json_t *fields, const ch
         /* "12:00:01.123 basic 0193ab.. step 'person' succeeded (HTTP 200, 12 ms)" */
         const char *tag = strcmp(level, "info") == 0 ? "" : strcmp(level, "error") == 0 ? " error:" : " warning:";
         /* one fwrite of the assembled line: a line per step makes fprintf's parsing show */
-        rt_buf line = { 0 };
-        rt_buf_reserve(&line, 64 + strlen(msg));
-        rt_buf_append(&line, ts + 11, 12);
-        rt_buf_putc(&line, ' ');
-        rt_buf_puts(&line, log_workflow);
-        if (run_id) {
-            rt_buf_putc(&line, ' ');
-            rt_buf_puts(&line, run_id);
-        }
-        rt_buf_puts(&line, tag);
-        rt_buf_putc(&line, ' ');
-        rt_buf_puts(&line, msg);
-        rt_buf_putc(&line, '\n');
-        fwrite(line.data, 1, line.len, stderr);
-        rt_buf_free(&line);
+        const char *pieces[] = { ts + 11, " ", log_workflow, run_id ? " " : "", run_id ? run_id : "", tag, " ",
+                                 msg, "\n" };
+        size_t lens[sizeof pieces / sizeof pieces[0]], total = 0;
+        for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) total += lens[i] = i ? strlen(pieces[i]) : 12;
+        char stack[1024];
+        char *line = total <= sizeof stack ? stack : rt_xmalloc(total);
+        for (size_t i = 0, at = 0; i < sizeof pieces / sizeof pieces[0]; at += lens[i], i++)
+            memcpy(line + at, pieces[i], lens[i]);
+        fwrite(line, 1, total, stderr);
+        if (line != stack) free(line);
     }
     int64_t now = rt_mono_ms();
     if (now - log_flushed >= 50 || strcmp(level, "info") != 0) {
@@ -118,5 +127,5 @@ void rt_log_emit(const char *run_id, const char *level, json_t *fields, const ch
     }
     pthread_mutex_unlock(&log_lock);
     json_decref(fields);
-    free(msg);
+    if (msg != small) free(msg);
 }

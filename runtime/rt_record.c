@@ -4,8 +4,6 @@
 */
 #include "rt_record.h"
 
-#include <inttypes.h>
-
 #include "rt_redact.h"
 #include "rt_value.h"
 
@@ -51,9 +49,18 @@ void rt_step_record_resume(rt_step_record *r, const json_t *prev)
     r->continued = json_is_true(json_object_get(prev, "continued"));
 }
 
+void rt_step_record_input_text(rt_step_record *r, const char *text)
+{
+    json_decref(r->input);
+    r->input = NULL;
+    free(r->input_text);
+    r->input_text = rt_xstrdup(text);
+}
+
 void rt_step_record_free(rt_step_record *r)
 {
     free(r->kind);
+    free(r->input_text);
     rt_buf_free(&r->attempts);
     json_decref(r->input);
     json_decref(r->output);
@@ -63,9 +70,8 @@ void rt_step_record_free(rt_step_record *r)
 
 static void put_int(rt_buf *b, const char *member, int64_t v)
 {
-    char num[48];
-    int len = snprintf(num, sizeof num, "%s%" PRId64, member, v);
-    rt_buf_append(b, num, (size_t)len);
+    rt_buf_puts(b, member);
+    rt_json_encode_int(b, v);
 }
 
 void rt_step_record_attempt(rt_step_record *r, int n, int64_t started, int64_t ended, const char *error,
@@ -108,7 +114,10 @@ void rt_step_record_write(const rt_step_record *r, rt_buf *b)
     rt_buf_puts(b, ",\"attempts\":[");
     rt_buf_append(b, r->attempts.data ? r->attempts.data : "", r->attempts.len);
     rt_buf_putc(b, ']');
-    if (r->input) {
+    if (r->input_text) {
+        rt_buf_puts(b, ",\"input\":");
+        rt_buf_puts(b, r->input_text);
+    } else if (r->input) {
         rt_buf_puts(b, ",\"input\":");
         rt_json_encode_redacted(b, r->input);
     }

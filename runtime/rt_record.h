@@ -29,6 +29,7 @@ typedef struct rt_step_record {
     rt_buf attempts;            /* the attempts' JSON objects, separated by commas */
     int nattempts;
     json_t *input;              /* or NULL */
+    char *input_text;           /* or: the input as JSON text, already redacted */
     int64_t next_at;            /* retrying: when the next attempt is due; 0: none */
     int64_t ended;              /* 0: not ended */
     json_t *output;             /* or NULL */
@@ -41,6 +42,8 @@ typedef struct rt_step_record {
 /* A new record of a step that starts now: status "running", input a NEW
 ** reference taken over (NULL: none). */
 void rt_step_record_init(rt_step_record *r, const char *kind, int64_t started, json_t *input);
+/* Gives the record its input as JSON text, already redacted (copied). */
+void rt_step_record_input_text(rt_step_record *r, const char *text);
 /* The record stored earlier (prev, borrowed), to go on with: its attempts
 ** are kept, and counted on from. */
 void rt_step_record_resume(rt_step_record *r, const json_t *prev);

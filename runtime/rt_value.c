@@ -280,6 +280,16 @@ void rt_json_encode_redacted(rt_buf *b, const json_t *v)
     encode_value(b, v, rt_redact_any());
 }
 
+void rt_json_encode_string_redacted(rt_buf *b, const char *s, size_t n)
+{
+    encode_text(b, s, n, rt_redact_any());
+}
+
+void rt_json_encode_int(rt_buf *b, int64_t v)
+{
+    encode_int(b, (json_int_t)v);
+}
+
 void rt_json_encode_string(rt_buf *b, const char *s, size_t n)
 {
     encode_string(b, s, n);

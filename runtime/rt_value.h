@@ -50,6 +50,10 @@ char *rt_json_text(const json_t *v);
 /* rt_json_encode of v with its strings and keys redacted (rt_redact.h): what
 ** rt_redact_json then rt_json_encode write, without a copy of v. */
 void rt_json_encode_redacted(rt_buf *b, const json_t *v);
+/* The same, the string redacted first (rt_json_encode_redacted). */
+void rt_json_encode_string_redacted(rt_buf *b, const char *s, size_t n);
+/* A JSON integer, as rt_json_encode writes it. */
+void rt_json_encode_int(rt_buf *b, int64_t v);
 /* A JSON string of the n bytes at s, as rt_json_encode writes strings. */
 void rt_json_encode_string(rt_buf *b, const char *s, size_t n);
 
