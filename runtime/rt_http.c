@@ -560,6 +560,22 @@ rt_http_xfer *rt_http_xfer_start(void *handle, const rt_http_request *rq, rt_htt
         const char *k;
         json_t *v;
         json_object_foreach((json_t *)sets[i], k, v) {
+            size_t kl = strlen(k);
+            if (json_is_string(v) && kl + json_string_length(v) + 3 <= 256) {
+                /* the common case, a short string: the line on the stack */
+                char line[256];
+                size_t vl = json_string_length(v);
+                memcpy(line, k, kl);
+                if (vl == 0) {
+                    line[kl] = ';';             /* curl's way to send an empty header */
+                    line[kl + 1] = '\0';
+                } else {
+                    memcpy(line + kl, ": ", 2);
+                    memcpy(line + kl + 2, json_string_value(v), vl + 1);
+                }
+                hl = curl_slist_append(hl, line);
+                continue;
+            }
             rt_buf line = { 0 };
             rt_buf_puts(&line, k);
             if (json_is_string(v) && json_string_length(v) == 0) {

@@ -96,8 +96,10 @@ char *rt_url_build(const char *modes, const json_t *parts, char *err, size_t err
         return NULL;
     }
     rt_buf out = { 0 }, val = { 0 };
+    rt_buf_reserve(&out, 128);
     rt_buf_append(&out, "", 0);
-    url_span *vals = rt_xcalloc(n ? n : 1, sizeof *vals);
+    url_span few[16];           /* most templates: no allocation for the spans */
+    url_span *vals = n <= 16 ? few : rt_xcalloc(n, sizeof *vals);
     int nvals = 0;
     size_t base_end = 0;
     bool ok = true;
@@ -139,7 +141,10 @@ char *rt_url_build(const char *modes, const json_t *parts, char *err, size_t err
     if (ok && base_end) {
         /* "{{env.API}}{{x}}" with API "https://h" and x ".evil.com" or
         ** "0": no value after the base may extend its host or port */
-        char *base = rt_xstrndup(out.data, base_end);
+        char stack[256];
+        char *base = base_end < sizeof stack ? stack : rt_xmalloc(base_end + 1);
+        memcpy(base, out.data, base_end);
+        base[base_end] = '\0';
         char want[RT_HTTP_ORIGIN_MAX], got[RT_HTTP_ORIGIN_MAX];
         if (rt_http_origin(base, want, sizeof want) &&
             (!rt_http_origin(out.data, got, sizeof got) || strcmp(want, got) != 0)) {
@@ -150,9 +155,9 @@ char *rt_url_build(const char *modes, const json_t *parts, char *err, size_t err
             free(shown_base);
             ok = false;
         }
-        free(base);
+        if (base != stack) free(base);
     }
-    free(vals);
+    if (vals != few) free(vals);
     rt_buf_free(&val);
     if (!ok) {
         rt_buf_free(&out);

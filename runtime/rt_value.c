@@ -170,15 +170,21 @@ static void render_float(rt_buf *b, double d)
     if (!strpbrk(tmp, ".eE")) rt_buf_puts(b, ".0");
 }
 
+/* Bytes a JSON string holds as they are: ASCII from the space up (DEL too), but '"' and '\\'. */
+static const unsigned char json_plain[256] = {
+    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
+};
+
 static void encode_string(rt_buf *b, const char *str, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";      /* as jansson writes it */
     const unsigned char *s = (const unsigned char *)str;
-    rt_buf_putc(b, '"');
+    rt_buf_reserve(b, n + 2);
+    b->data[b->len++] = '"';
     size_t run = 0;             /* s[run..i) is copied as it is */
     for (size_t i = 0; i < n;) {
         unsigned char c = s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+        if (json_plain[c]) {
             i++;
             continue;
         }
