@@ -748,9 +748,9 @@ static void log_step(rt_ctx *c, const char *path, const char *status, long http_
 
 /* Runs a step: replay, attempts with retries, validation, the commit. Its
 ** input is `input` (borrowed), or input_text, the input as JSON text,
-** already redacted. */
+** already redacted (taken over: left empty). */
 static rt_result *run_step_ex(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input,
-                              const char *input_text, attempt_fn fn, void *arg)
+                              rt_buf *input_text, attempt_fn fn, void *arg)
 {
     if (!ctx_check(c)) return NULL;
     char *path = step_path(c, d->name);
@@ -886,7 +886,7 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
 
 typedef struct prepared_request {
     const char *method;
-    char *url;                  /* owned, query included */
+    char *url;                  /* owned, query included (base_url itself when there is none) */
     json_t *headers;            /* owned */
     char *body;                 /* owned, or NULL */
     json_t *json_body;          /* borrowed: the json clause, for the pagination target */
@@ -1075,8 +1075,11 @@ static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, 
         free(built);
         return false;
     }
-    p->base_url = rt_http_join_url(base, url);
-    free(built);
+    if (built && !(base && *base && !rt_http_is_absolute(built))) p->base_url = built;   /* already the URL */
+    else {
+        p->base_url = rt_http_join_url(base, url);
+        free(built);
+    }
     char origin[RT_HTTP_ORIGIN_MAX], own[RT_HTTP_ORIGIN_MAX];
     if (!rt_http_is_absolute(p->base_url)) {
         *err = rt_xprintf("URL '%s' is not absolute (http:// or https://)", p->base_url);
@@ -1094,7 +1097,8 @@ static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, 
         return false;
     }
     p->query = req->query;
-    p->url = rt_http_add_query(p->base_url, p->query);
+    /* without a query the URL is the base URL itself, not a copy */
+    p->url = json_object_size(p->query) ? rt_http_add_query(p->base_url, p->query) : p->base_url;
 
     p->headers = json_object();
     json_t *h = req->headers;
@@ -1145,7 +1149,7 @@ static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, 
 
 static void prepared_free(prepared_request *p)
 {
-    free(p->url);
+    if (p->url != p->base_url) free(p->url);
     free(p->base_url);
     json_decref(p->headers);
     free(p->body);
@@ -1663,7 +1667,7 @@ static rt_result *request_step(rt_ctx *c, const rt_step_desc *d, const request_p
     rt_buf input = { 0 };
     rt_buf_reserve(&input, 256);
     request_input(&arg.p, &input);
-    r = run_step_ex(c, d, "request", NULL, input.data, request_attempt, &arg);
+    r = run_step_ex(c, d, "request", NULL, &input, request_attempt, &arg);
     rt_buf_free(&input);
     prepared_free(&arg.p);
     return r;

@@ -7,37 +7,44 @@
 #include "rt_redact.h"
 #include "rt_value.h"
 
+/* The static string of `all` equal to s, or `all[0]`. */
+static const char *known(const char *s, const char *const *all, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        if (strcmp(s, all[i]) == 0) return all[i];
+    return all[0];
+}
+
+static const char *const kinds[] = { "request", "function", "fanout" };
+static const char *const statuses[] = { "running", "retrying", "succeeded", "failed" };
+
 void rt_step_record_init(rt_step_record *r, const char *kind, int64_t started, json_t *input)
 {
     memset(r, 0, sizeof *r);
-    r->kind = rt_xstrdup(kind);
+    r->kind = known(kind, kinds, sizeof kinds / sizeof kinds[0]);
     r->status = "running";
     r->started = started;
+    r->attempts = r->few;
+    r->capnew = (int)(sizeof r->few / sizeof r->few[0]);
     r->input = input;
     r->count = -1;
 }
 
-/* The static status string equal to s (a record holds no other). */
-static const char *known_status(const char *s)
-{
-    static const char *const all[] = { "running", "retrying", "succeeded", "failed" };
-    for (size_t i = 0; s && i < sizeof all / sizeof all[0]; i++)
-        if (strcmp(s, all[i]) == 0) return all[i];
-    return "running";
-}
-
 void rt_step_record_resume(rt_step_record *r, const json_t *prev)
 {
-    const char *kind = json_string_value(json_object_get(prev, "kind"));
-    rt_step_record_init(r, kind ? kind : "request", json_integer_value(json_object_get(prev, "started")),
+    rt_step_record_init(r, json_string_value(json_object_get(prev, "kind")),
+                        json_integer_value(json_object_get(prev, "started")),
                         json_incref(json_object_get(prev, "input")));
-    r->status = known_status(json_string_value(json_object_get(prev, "status")));
+    r->status = known(json_string_value(json_object_get(prev, "status")), statuses,
+                      sizeof statuses / sizeof statuses[0]);
     size_t i;
     json_t *a;
+    rt_buf stored = { 0 };
     json_array_foreach(json_object_get(prev, "attempts"), i, a) {
-        if (r->nattempts++) rt_buf_putc(&r->attempts, ',');
-        rt_json_encode(&r->attempts, a);
+        if (r->nattempts++) rt_buf_putc(&stored, ',');
+        rt_json_encode(&stored, a);
     }
+    r->stored_attempts = rt_buf_take(&stored);
     r->next_at = json_integer_value(json_object_get(prev, "next_at"));
     r->ended = json_integer_value(json_object_get(prev, "ended"));
     r->output = json_incref(json_object_get(prev, "output"));
@@ -49,19 +56,21 @@ void rt_step_record_resume(rt_step_record *r, const json_t *prev)
     r->continued = json_is_true(json_object_get(prev, "continued"));
 }
 
-void rt_step_record_input_text(rt_step_record *r, const char *text)
+void rt_step_record_input_text(rt_step_record *r, rt_buf *text)
 {
     json_decref(r->input);
     r->input = NULL;
-    free(r->input_text);
-    r->input_text = rt_xstrdup(text);
+    rt_buf_free(&r->input_text);
+    r->input_text = *text;
+    *text = (rt_buf){ 0 };
 }
 
 void rt_step_record_free(rt_step_record *r)
 {
-    free(r->kind);
-    free(r->input_text);
-    rt_buf_free(&r->attempts);
+    rt_buf_free(&r->input_text);
+    free(r->stored_attempts);
+    for (int i = 0; i < r->nnew; i++) free(r->attempts[i].error);
+    if (r->attempts != r->few) free(r->attempts);
     json_decref(r->input);
     json_decref(r->output);
     free(r->error);
@@ -77,18 +86,27 @@ static void put_int(rt_buf *b, const char *member, int64_t v)
 void rt_step_record_attempt(rt_step_record *r, int n, int64_t started, int64_t ended, const char *error,
                             long http_status)
 {
-    rt_buf *b = &r->attempts;
-    if (r->nattempts++) rt_buf_putc(b, ',');
-    put_int(b, "{\"n\":", n);
-    put_int(b, ",\"started\":", started);
-    put_int(b, ",\"ended\":", ended);
-    if (error) {
-        char *red = rt_redact(error);
-        rt_buf_puts(b, ",\"error\":");
-        rt_json_encode_string(b, red, strlen(red));
-        free(red);
+    if (r->nnew == r->capnew) {
+        rt_step_attempt *more = rt_xmalloc(sizeof *more * (size_t)r->capnew * 2);
+        memcpy(more, r->attempts, sizeof *more * (size_t)r->nnew);
+        if (r->attempts != r->few) free(r->attempts);
+        r->attempts = more;
+        r->capnew *= 2;
     }
-    if (http_status) put_int(b, ",\"http_status\":", http_status);
+    r->attempts[r->nnew++] = (rt_step_attempt){ n, started, ended, http_status, error ? rt_redact(error) : NULL };
+    r->nattempts++;
+}
+
+static void write_attempt(rt_buf *b, const rt_step_attempt *a)
+{
+    put_int(b, "{\"n\":", a->n);
+    put_int(b, ",\"started\":", a->started);
+    put_int(b, ",\"ended\":", a->ended);
+    if (a->error) {
+        rt_buf_puts(b, ",\"error\":");
+        rt_json_encode_string(b, a->error, strlen(a->error));
+    }
+    if (a->http_status) put_int(b, ",\"http_status\":", a->http_status);
     rt_buf_putc(b, '}');
 }
 
@@ -106,17 +124,21 @@ void rt_step_record_set_error(rt_step_record *r, const char *msg)
 
 void rt_step_record_write(const rt_step_record *r, rt_buf *b)
 {
-    rt_buf_puts(b, "{\"kind\":");
-    rt_json_encode_string(b, r->kind, strlen(r->kind));
-    rt_buf_puts(b, ",\"status\":\"");
+    rt_buf_puts(b, "{\"kind\":\"");
+    rt_buf_puts(b, r->kind);
+    rt_buf_puts(b, "\",\"status\":\"");
     rt_buf_puts(b, r->status);
     put_int(b, "\",\"started\":", r->started);
     rt_buf_puts(b, ",\"attempts\":[");
-    rt_buf_append(b, r->attempts.data ? r->attempts.data : "", r->attempts.len);
+    if (r->stored_attempts) rt_buf_puts(b, r->stored_attempts);
+    for (int i = 0; i < r->nnew; i++) {
+        if (i || (r->stored_attempts && *r->stored_attempts)) rt_buf_putc(b, ',');
+        write_attempt(b, &r->attempts[i]);
+    }
     rt_buf_putc(b, ']');
-    if (r->input_text) {
+    if (r->input_text.len) {
         rt_buf_puts(b, ",\"input\":");
-        rt_buf_puts(b, r->input_text);
+        rt_buf_append(b, r->input_text.data, r->input_text.len);
     } else if (r->input) {
         rt_buf_puts(b, ",\"input\":");
         rt_json_encode_redacted(b, r->input);

@@ -22,14 +22,26 @@
 
 #include "rt_util.h"
 
+/* One attempt of a step. */
+typedef struct rt_step_attempt {
+    int n;
+    int64_t started, ended;
+    long http_status;           /* 0: none */
+    char *error;                /* redacted, or NULL */
+} rt_step_attempt;
+
 typedef struct rt_step_record {
-    char *kind;                 /* "request", "function", "fanout" */
+    const char *kind;           /* static: "request", "function", "fanout" */
     const char *status;         /* static: "running", "retrying", "succeeded", "failed" */
     int64_t started;            /* ms since the epoch */
-    rt_buf attempts;            /* the attempts' JSON objects, separated by commas */
-    int nattempts;
+    char *stored_attempts;      /* resumed: the attempts stored before, JSON objects
+                                   separated by commas, or NULL */
+    rt_step_attempt *attempts;  /* this process's attempts: `few`, or allocated */
+    int nattempts;              /* all of them, stored ones included */
+    int nnew, capnew;           /* this process's */
+    rt_step_attempt few[2];
     json_t *input;              /* or NULL */
-    char *input_text;           /* or: the input as JSON text, already redacted */
+    rt_buf input_text;          /* or: the input as JSON text, already redacted (len 0: none) */
     int64_t next_at;            /* retrying: when the next attempt is due; 0: none */
     int64_t ended;              /* 0: not ended */
     json_t *output;             /* or NULL */
@@ -42,8 +54,9 @@ typedef struct rt_step_record {
 /* A new record of a step that starts now: status "running", input a NEW
 ** reference taken over (NULL: none). */
 void rt_step_record_init(rt_step_record *r, const char *kind, int64_t started, json_t *input);
-/* Gives the record its input as JSON text, already redacted (copied). */
-void rt_step_record_input_text(rt_step_record *r, const char *text);
+/* Gives the record its input as JSON text, already redacted: the buffer
+** is taken over (and left empty). */
+void rt_step_record_input_text(rt_step_record *r, rt_buf *text);
 /* The record stored earlier (prev, borrowed), to go on with: its attempts
 ** are kept, and counted on from. */
 void rt_step_record_resume(rt_step_record *r, const json_t *prev);

@@ -104,31 +104,47 @@ char *rt_url_build(const char *modes, const json_t *parts, char *err, size_t err
     size_t base_end = 0;
     bool ok = true;
     for (size_t i = 0; i < n && ok; i++) {
-        val.len = 0;
-        rt_buf_append(&val, "", 0);
-        rt_value_render(&val, json_array_get(parts, i));
+        /* the part's text: a string as it is, else rendered as
+        ** interpolation renders it (a number on the stack) */
+        const json_t *part = json_array_get(parts, i);
+        const char *text;
+        size_t len;
+        char num[32];
+        if (json_is_string(part)) {
+            text = json_string_value(part);
+            len = json_string_length(part);
+        } else if (json_is_integer(part)) {
+            len = (size_t)snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(part));
+            text = num;
+        } else {
+            val.len = 0;
+            rt_buf_append(&val, "", 0);
+            rt_value_render(&val, part);
+            text = val.data;
+            len = val.len;
+        }
         size_t start = out.len;
         switch (modes[i]) {
         case RT_URL_SEGMENT:
         case RT_URL_QUERY:
-            rt_http_escape(&out, val.data, val.len, false);
+            rt_http_escape(&out, text, len, false);
             break;
         case RT_URL_PATH:
-            ok = rt_url_path(&out, val.data, val.len, err, errn);
+            ok = rt_url_path(&out, text, len, err, errn);
             break;
         case RT_URL_HOST:
-            if (!host_chars_ok(val.data, val.len)) {
-                char *shown = rt_redact_shorten(val.data, 200);
+            if (!host_chars_ok(text, len)) {
+                char *shown = rt_redact_shorten(text, 200);
                 snprintf(err, errn, "URL: the value in its host ('%s') holds a character a host name or port cannot",
                          shown);
                 free(shown);
                 ok = false;
             }
-            rt_buf_append(&out, val.data, val.len);
+            rt_buf_append(&out, text, len);
             break;
         case RT_URL_TEXT:
         case RT_URL_BASE:
-            rt_buf_append(&out, val.data, val.len);
+            rt_buf_append(&out, text, len);
             break;
         default:
             snprintf(err, errn, "malformed URL template");
