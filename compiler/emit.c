@@ -428,6 +428,17 @@ static const char *emit_fn_name(ast_fn fn)
     return (unsigned)fn < sizeof names / sizeof names[0] ? names[fn] : names[0];
 }
 
+/* A literal is a value made once per process (rt_strk, rt_intk), held in
+** a static slot of the generated code, K<n> (KT<n> in tests), declared
+** with the hoisted functions: the name of a new one. */
+static const char *emit_const_slot(emit_state *es)
+{
+    int n = ++*es->nhoisted;
+    const char *name = arena_printf(es->a, "%sK%d", es->hoist_prefix, n);
+    strbuf_printf(es->hoisted, "static json_t *%s;\n", name);
+    return name;
+}
+
 /* Appends e as one C expression of at most EMIT_MAX_DEPTH operands;
 ** returns how many it needs. */
 static int emit_sub(emit_state *es, strbuf *b, const ast_expr *e)
@@ -439,10 +450,12 @@ static int emit_sub(emit_state *es, strbuf *b, const ast_expr *e)
     case EX_NULL: strbuf_puts(b, "rt_null()"); break;
     case EX_BOOL: strbuf_puts(b, e->bval ? "rt_bool(1)" : "rt_bool(0)"); break;
     case EX_INT:
-    case EX_DURATION: strbuf_printf(b, "rt_int(c, %" PRId64 "LL)", e->ival); break;
+    case EX_DURATION:
+        strbuf_printf(b, "rt_intk(&%s, %" PRId64 "LL)", emit_const_slot(es), e->ival);
+        break;
     case EX_FLOAT: strbuf_printf(b, "rt_float(c, %.17g)", e->fval); break;
     case EX_STRING:
-        strbuf_puts(b, "rt_str(c, ");
+        strbuf_printf(b, "rt_strk(&%s, ", emit_const_slot(es));
         emit_cstr(b, e->sval);
         strbuf_putc(b, ')');
         break;

@@ -221,6 +221,10 @@ json_t *rt_bool(bool b);
 json_t *rt_int(rt_ctx *c, int64_t v);
 json_t *rt_float(rt_ctx *c, double v);
 json_t *rt_str(rt_ctx *c, const char *s);
+/* A literal: made once per process into *slot (a static of the generated
+** code) and shared by every run and thread; released when rt_main returns. */
+json_t *rt_strk(json_t **slot, const char *s);
+json_t *rt_intk(json_t **slot, int64_t v);
 json_t *rt_list(rt_ctx *c, int n, ...);             /* n values */
 json_t *rt_object(rt_ctx *c, int n, ...);           /* n pairs: const char *key, json_t *value */
 /* Large literals item by item: list and obj made by rt_list/rt_object. */

@@ -890,6 +890,7 @@ int rt_main(const rt_workflow *wf, int argc, char **argv)
     fflush(stdout);
     fflush(stderr);
     rt_exec_restore_signals();
+    rt_value_teardown();
     rt_log_teardown();
     return rc;
 }

@@ -45,7 +45,7 @@ struct rt_ctx {
     rt_run_state *run;
     rt_ctx *parent;             /* the enclosing context for fanout items */
     int depth;                  /* 0: the run's context; n: an item of a fanout at depth n-1 */
-    char *prefix;               /* owned: "" or "tagged[3]." */
+    char *prefix;               /* "" or "tagged[3].", in the context's block */
     const rt_step_desc *fanout; /* an item context: its fanout; else NULL */
     json_t *value;              /* the item's value (borrowed from the parent) */
     rt_pool pool;
@@ -67,11 +67,14 @@ static rt_ctx *ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix, co
 {
     int nslots = fanout ? fanout->slots : run->wf ? run->wf->slots : 0;
     if (nslots < 0) nslots = 0;
-    rt_ctx *c = rt_xcalloc(1, sizeof *c + (size_t)nslots * sizeof c->results[0]);
+    if (!prefix) prefix = "";
+    /* one block: the context, its result slots, its prefix */
+    size_t at = sizeof(rt_ctx) + (size_t)nslots * sizeof(rt_result), plen = strlen(prefix);
+    rt_ctx *c = rt_xcalloc(1, at + plen + 1);
     c->run = run;
     c->parent = parent;
     c->depth = parent ? parent->depth + 1 : 0;
-    c->prefix = rt_xstrdup(prefix ? prefix : "");
+    c->prefix = memcpy((char *)c + at, prefix, plen + 1);
     c->fanout = fanout;
     c->nslots = nslots;
     return c;
@@ -85,7 +88,6 @@ rt_ctx *rt_ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix)
 void rt_ctx_free(rt_ctx *c)
 {
     rt_pool_release(&c->pool);
-    free(c->prefix);
     free(c->error);
     free(c->failure);
     free(c->failed_step);
@@ -1840,9 +1842,20 @@ typedef struct fanout_job {
 static void fanout_run_item(fanout_job *job, size_t i)
 {
     rt_ctx *p = job->parent;
-    char *prefix = rt_xprintf("%s%s[%zu].", p->prefix, job->d->name, i);
+    /* "PARENT_PREFIX" "NAME" "[" i "]." on the stack when it fits */
+    char small[256], digits[24];
+    int nd = 0;
+    size_t k = i;
+    do digits[nd++] = (char)('0' + k % 10); while ((k /= 10));
+    size_t pl = strlen(p->prefix), nl = strlen(job->d->name), len = pl + nl + (size_t)nd + 3;
+    char *prefix = len < sizeof small ? small : rt_xmalloc(len + 1), *w = prefix;
+    memcpy(w, p->prefix, pl), w += pl;
+    memcpy(w, job->d->name, nl), w += nl;
+    *w++ = '[';
+    while (nd) *w++ = digits[--nd];
+    memcpy(w, "].", 3);
     rt_ctx *ic = ctx_new(p->run, p, prefix, job->d);
-    free(prefix);
+    if (prefix != small) free(prefix);
     ic->value = json_array_get(job->list, i);
     job->item(ic, ic->value);
     ctx_check(ic);

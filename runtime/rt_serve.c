@@ -2098,6 +2098,7 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
     rt_exec_restore_signals();
     serve_free(sv);
     rt_log_flush();
+    rt_value_teardown();
     rt_log_teardown();
     return rc;
 }

@@ -661,6 +661,7 @@ int rt_test_main(const rt_workflow *wf, const rt_test_case *tests, int ntests, c
     rt_store_close(st);
     remove_dir(dir);
     free(dir);
+    rt_value_teardown();
     rt_log_teardown();
     counts[0] += passed;
     counts[1] += failed;

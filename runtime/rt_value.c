@@ -5,6 +5,7 @@
 #include "rt_value.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -21,9 +22,16 @@ json_t *rt_pool_keep(rt_pool *p, json_t *v)
 {
     if (!v) return json_null();
     if (v->refcount == (size_t)-1) return v;       /* null, true, false: static */
+    if (!p->v) {
+        p->v = p->few;
+        p->cap = sizeof p->few / sizeof p->few[0];
+    }
     if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 32;
-        p->v = rt_xrealloc(p->v, sizeof *p->v * p->cap);
+        json_t **more = rt_xmalloc(sizeof *more * p->cap * 4);
+        memcpy(more, p->v, sizeof *more * p->n);
+        if (p->v != p->few) free(p->v);
+        p->v = more;
+        p->cap *= 4;
     }
     p->v[p->n++] = v;
     return v;
@@ -32,7 +40,7 @@ json_t *rt_pool_keep(rt_pool *p, json_t *v)
 void rt_pool_release(rt_pool *p)
 {
     for (size_t i = 0; i < p->n; i++) json_decref(p->v[i]);
-    free(p->v);
+    if (p->v != p->few) free(p->v);
     p->v = NULL;
     p->n = p->cap = 0;
 }
@@ -74,6 +82,57 @@ json_t *rt_json_bytes(const char *s)
 json_t *rt_str(rt_ctx *c, const char *s)
 {
     return s ? keep(c, rt_json_bytes(s)) : json_null();
+}
+
+/* ---- literals made once ---------------------------------------------------- */
+
+/* The slots filled so far, emptied by rt_value_teardown. */
+static json_t ***const_slots;
+static size_t nconst_slots, capconst_slots;
+static pthread_mutex_t const_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* *slot, or v put there (a NEW reference taken over) when it is empty: the
+** first of two threads making one literal wins, the other's is dropped. */
+static json_t *const_fill(json_t **slot, json_t *v)
+{
+    json_t *expected = NULL;
+    if (!__atomic_compare_exchange_n(slot, &expected, v, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        json_decref(v);
+        return expected;
+    }
+    pthread_mutex_lock(&const_lock);
+    if (nconst_slots == capconst_slots) {
+        capconst_slots = capconst_slots ? capconst_slots * 2 : 64;
+        const_slots = rt_xrealloc(const_slots, sizeof *const_slots * capconst_slots);
+    }
+    const_slots[nconst_slots++] = slot;
+    pthread_mutex_unlock(&const_lock);
+    return v;
+}
+
+json_t *rt_strk(json_t **slot, const char *s)
+{
+    json_t *v = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    return v ? v : const_fill(slot, rt_json_bytes(s));
+}
+
+json_t *rt_intk(json_t **slot, int64_t i)
+{
+    json_t *v = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    return v ? v : const_fill(slot, json_integer(i));
+}
+
+void rt_value_teardown(void)
+{
+    pthread_mutex_lock(&const_lock);
+    for (size_t i = 0; i < nconst_slots; i++) {
+        json_decref(*const_slots[i]);
+        *const_slots[i] = NULL;
+    }
+    free(const_slots);
+    const_slots = NULL;
+    nconst_slots = capconst_slots = 0;
+    pthread_mutex_unlock(&const_lock);
 }
 
 json_t *rt_list(rt_ctx *c, int n, ...)

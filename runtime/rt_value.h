@@ -15,12 +15,14 @@
 #include "rt_util.h"
 
 typedef struct rt_pool {
-    json_t **v;                 /* owned references */
+    json_t **v;                 /* owned references: `few` until it fills up */
     size_t n, cap;
+    json_t *few[8];             /* most contexts (a fanout item) keep fewer */
 } rt_pool;
 
 /* Takes over a NEW reference (NULL becomes json null) and returns it
-** borrowed, valid until rt_pool_release. */
+** borrowed, valid until rt_pool_release. A pool must not be moved once
+** it holds a value (it may point into itself). */
 json_t *rt_pool_keep(rt_pool *p, json_t *v);
 /* Drops every reference the pool holds. */
 void rt_pool_release(rt_pool *p);
@@ -30,6 +32,10 @@ void rt_pool_release(rt_pool *p);
 ** on its way; rt_redact_json and rt_json_encode repair them (U+FFFD)
 ** wherever the value is stored or shown. NULL s gives json null. */
 json_t *rt_json_bytes(const char *s);
+
+/* Releases the literals rt_strk and rt_intk made (their slots emptied):
+** when rt_main returns, before the job's code may be unloaded. */
+void rt_value_teardown(void);
 
 /* Deep equality where 1 == 1.0 and null equals only null. */
 bool rt_value_equal(const json_t *a, const json_t *b);
