@@ -738,14 +738,29 @@ static void log_step(rt_ctx *c, const char *path, const char *status, long http_
         if (http_status) json_object_set_new(f, "http_status", json_integer(http_status));
         if (error) json_object_set_new(f, "error", json_string(error));
     }
-    char extra[64] = "";
-    if (http_status) snprintf(extra, sizeof extra, "HTTP %ld, ", http_status);
-    if (error)
+    if (error) {
         rt_log_emit(c->run->id, continues ? "warning" : "error", f, "step '%s' failed after %d attempt%s (%lld ms)%s: %s",
                     path, n, n == 1 ? "" : "s", (long long)ms, continues ? ", continuing" : "", error);
-    else
-        rt_log_emit(c->run->id, "info", f, "step '%s' %s (%s%lld ms%s)", path, status, extra, (long long)ms,
-                    n > 1 ? ", after retries" : "");
+        return;
+    }
+    /* "step 'PATH' STATUS (HTTP 200, 12 ms)": a line per step, put together
+    ** without a format to parse */
+    rt_buf line = { 0 };
+    rt_buf_reserve(&line, 64 + strlen(path));
+    rt_buf_puts(&line, "step '");
+    rt_buf_puts(&line, path);
+    rt_buf_puts(&line, "' ");
+    rt_buf_puts(&line, status);
+    rt_buf_puts(&line, " (");
+    if (http_status) {
+        rt_buf_puts(&line, "HTTP ");
+        rt_json_encode_int(&line, http_status);
+        rt_buf_puts(&line, ", ");
+    }
+    rt_json_encode_int(&line, ms);
+    rt_buf_puts(&line, n > 1 ? " ms, after retries)" : " ms)");
+    rt_log_text(c->run->id, "info", f, line.data);
+    rt_buf_free(&line);
 }
 
 /* Runs a step: replay, attempts with retries, validation, the commit. Its

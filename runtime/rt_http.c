@@ -100,10 +100,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         if (!js) js = json_stringn_nocheck(val.data, val.len);
         rt_buf_free(&val);
     } else {
-        js = json_stringn(v, (size_t)(end - v));
-        if (!js) js = json_stringn_nocheck(v, (size_t)(end - v));
+        size_t vn = (size_t)(end - v);     /* checked once: as json_stringn would, keeping what is not UTF-8 */
+        js = json_stringn_nocheck(v, vn);
     }
-    json_object_set_new(s->headers, name, js);
+    if (rt_utf8_valid(name, nlen)) json_object_set_new_nocheck(s->headers, name, js);
+    else json_object_set_new(s->headers, name, js);
     if (name != small) free(name);
     return len;
 }
@@ -197,10 +198,17 @@ static bool bad_header(const json_t *headers, rt_http_response *rs)
             free(name);
             return true;
         }
-        rt_buf text = { 0 };
-        rt_value_render(&text, v);
-        bool value_ok = !text.data || (strlen(text.data) == text.len && !strpbrk(text.data, "\r\n"));
-        rt_buf_free(&text);
+        bool value_ok;
+        if (json_is_string(v)) {        /* the common case: no rendering */
+            const char *t = json_string_value(v);
+            size_t n = json_string_length(v);
+            value_ok = strlen(t) == n && !strpbrk(t, "\r\n");
+        } else {
+            rt_buf text = { 0 };
+            rt_value_render(&text, v);
+            value_ok = !text.data || (strlen(text.data) == text.len && !strpbrk(text.data, "\r\n"));
+            rt_buf_free(&text);
+        }
         if (!value_ok) {
             char *name = rt_redact_shorten(k, 100);
             rt_http_response_fail(rs, "header '%s': the value contains a line break or NUL; not sent", name);

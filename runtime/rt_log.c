@@ -61,6 +61,8 @@ void rt_log_set_sink(rt_log_sink_fn fn, void *arg)
 ** stack, copied to be redacted only when it needs it (a secret is
 ** registered, or the text is not UTF-8), and the line assembled on the
 ** stack when it fits. */
+static void emit_line(const char *run_id, const char *level, json_t *fields, const char *raw, size_t len);
+
 void rt_log_emit(const char *run_id, const char *level, json_t *fields, const char *fmt, ...)
 {
     char small[512];
@@ -68,16 +70,29 @@ void rt_log_emit(const char *run_id, const char *level, json_t *fields, const ch
     va_start(ap, fmt);
     int len = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    char *raw = small;
-    if (len < 0 || (size_t)len >= sizeof small) {
-        va_start(ap, fmt);
-        raw = rt_xvprintf(fmt, ap);
-        va_end(ap);
-        len = (int)strlen(raw);
+    if (len >= 0 && (size_t)len < sizeof small) {
+        emit_line(run_id, level, fields, small, (size_t)len);
+        return;
     }
-    char *msg = raw;
-    if (rt_redact_any() || !rt_utf8_valid(raw, (size_t)len)) msg = rt_redact(raw);
-    if (raw != small && raw != msg) free(raw);
+    va_start(ap, fmt);
+    char *raw = rt_xvprintf(fmt, ap);
+    va_end(ap);
+    emit_line(run_id, level, fields, raw, strlen(raw));
+    free(raw);
+}
+
+void rt_log_text(const char *run_id, const char *level, json_t *fields, const char *text)
+{
+    emit_line(run_id, level, fields, text, strlen(text));
+}
+
+/* One line of the message raw[0..len) (borrowed): redacted (a copy only
+** when it needs it: a secret is registered, or the text is not UTF-8). */
+static void emit_line(const char *run_id, const char *level, json_t *fields, const char *raw, size_t len)
+{
+    char *copy = NULL;
+    if (rt_redact_any() || !rt_utf8_valid(raw, len)) copy = rt_redact(raw);
+    const char *msg = copy ? copy : raw;
     char ts[40];
     rt_format_time(rt_now_ms(), ts, sizeof ts);
 
@@ -86,7 +101,7 @@ void rt_log_emit(const char *run_id, const char *level, json_t *fields, const ch
         log_sink(log_sink_arg, level, msg);
         pthread_mutex_unlock(&log_lock);
         json_decref(fields);
-        if (msg != small) free(msg);
+        free(copy);
         return;
     }
     if (log_json_mode) {
@@ -127,5 +142,5 @@ void rt_log_emit(const char *run_id, const char *level, json_t *fields, const ch
     }
     pthread_mutex_unlock(&log_lock);
     json_decref(fields);
-    if (msg != small) free(msg);
+    free(copy);
 }
