@@ -15,6 +15,8 @@
 #include "rt_http.h"
 #include "rt_log.h"
 #include "rt_owner.h"
+#include "rt_record.h"
+#include "rt_redact.h"
 #include "rt_store.h"
 #include "rt_type.h"
 #include "rt_url.h"
@@ -599,6 +601,86 @@ static void test_json_encode(void)
     free(t);
 }
 
+/* Encoded with redaction on the way: what redacting a copy and encoding it
+** writes, without the copy. */
+static void test_json_encode_redacted(void)
+{
+    rt_redact_add("tok-REDACT-4242");
+    json_t *v = json_pack("{s:s, s:i, s:[s, s], s:s}", "k", "a tok-REDACT-4242 b", "tok-REDACT-4242", 1, "list",
+                          "x", "tok-REDACT-4242", "plain", "nothing to hide");
+    json_object_set_new(v, "bad", json_stringn_nocheck("a\xff" "b", 3));
+    rt_buf ours = { 0 }, theirs = { 0 };
+    rt_json_encode_redacted(&ours, v);
+    json_t *red = rt_redact_json(v);
+    rt_json_encode(&theirs, red);
+    CHECK_STR(ours.data, theirs.data);
+    CHECK(!strstr(ours.data, "REDACT-4242") && strstr(ours.data, "nothing to hide"), "redacted encoding: %s", ours.data);
+    rt_buf_free(&ours);
+    rt_buf_free(&theirs);
+    json_decref(red);
+    json_decref(v);
+}
+
+/* A step's record as text: the members in their order, the input and
+** output redacted, attempts kept across a resume. */
+static void test_step_records(void)
+{
+    rt_step_record r;
+    rt_step_record_init(&r, "request", 1000, json_pack("{s:s}", "url", "http://h.test/x?k=rec-SECRET-777"));
+    rt_redact_add("rec-SECRET-777");
+    rt_step_record_attempt(&r, 1, 1000, 1005, NULL, 200);
+    r.status = "succeeded";
+    r.ended = 1006;
+    rt_step_record_set_output(&r, json_pack("{s:i, s:{s:s}}", "status", 200, "body", "echo", "rec-SECRET-777"));
+    rt_buf b = { 0 };
+    rt_step_record_write(&r, &b);
+    CHECK_STR(b.data, "{\"kind\":\"request\",\"status\":\"succeeded\",\"started\":1000,\"attempts\":[{\"n\":1,"
+                      "\"started\":1000,\"ended\":1005,\"http_status\":200}],\"input\":{\"url\":"
+                      "\"http://h.test/x?k=[redacted]\"},\"ended\":1006,\"output\":{\"status\":200,\"body\":"
+                      "{\"echo\":\"[redacted]\"}}}");
+    rt_buf_free(&b);
+    rt_step_record_free(&r);
+
+    /* a failed attempt, a retry, then resumed from what was stored */
+    rt_step_record_init(&r, "function", 2000, json_pack("{s:i}", "x", 1));
+    rt_step_record_attempt(&r, 1, 2000, 2001, "boom: rec-SECRET-777", 0);
+    r.status = "retrying";
+    r.next_at = 3000;
+    rt_step_record_write(&r, &b);
+    json_t *stored = json_loads(b.data, 0, NULL);
+    CHECK(stored && !strstr(b.data, "SECRET"), "a retrying record: %s", b.data);
+    rt_buf_free(&b);
+    rt_step_record_free(&r);
+    rt_step_record_resume(&r, stored);
+    CHECK(r.nattempts == 1 && r.next_at == 3000 && strcmp(r.status, "retrying") == 0, "resumed: %d attempts",
+          r.nattempts);
+    rt_step_record_attempt(&r, r.nattempts + 1, 3000, 3002, "again", 0);
+    r.next_at = 0;
+    r.status = "failed";
+    r.ended = 3003;
+    rt_step_record_set_error(&r, "again");
+    r.continued = true;
+    rt_step_record_write(&r, &b);
+    CHECK_STR(b.data, "{\"kind\":\"function\",\"status\":\"failed\",\"started\":2000,\"attempts\":[{\"n\":1,"
+                      "\"started\":2000,\"ended\":2001,\"error\":\"boom: [redacted]\"},{\"n\":2,\"started\":3000,"
+                      "\"ended\":3002,\"error\":\"again\"}],\"input\":{\"x\":1},\"ended\":3003,\"error\":\"again\","
+                      "\"continued\":true}");
+    rt_buf_free(&b);
+    rt_step_record_free(&r);
+    json_decref(stored);
+}
+
+/* Literals are made once and shared; the teardown empties their slots. */
+static void test_literals(void)
+{
+    static json_t *k1, *k2;
+    json_t *a = rt_strk(&k1, "/item/"), *b = rt_strk(&k1, "/item/"), *n = rt_intk(&k2, 42);
+    CHECK(a == b && a == k1 && json_is_string(a) && strcmp(json_string_value(a), "/item/") == 0, "one string");
+    CHECK(json_integer_value(n) == 42 && rt_intk(&k2, 42) == n, "one int");
+    rt_value_teardown();
+    CHECK(!k1 && !k2, "teardown empties the slots");
+}
+
 /* ---- store -------------------------------------------------------------- */
 
 static void test_store_indexes(void)
@@ -1038,6 +1120,9 @@ int main(void)
     run_test("shortening: redacted first, on a character boundary", test_redaction_shorten);
     run_test("RFC 3339 times", test_time);
     run_test("JSON encoding: as jansson writes it, reads back the same, never invalid", test_json_encode);
+    run_test("JSON encoding with redaction: as redacting a copy then encoding it", test_json_encode_redacted);
+    run_test("step records: members in order, redacted, attempts kept across a resume", test_step_records);
+    run_test("literals: made once, shared, released", test_literals);
     run_test("store: runs, steps, logs and their indexes", test_store_indexes);
     run_test("store: a full map grows", test_store_map_growth);
     run_test("engine: function steps, retries, crashes, fanout, wait, replay", test_exec_run_and_replay);
