@@ -269,6 +269,9 @@ struct ast_step {
     int index;              /* unique number of the step in the program */
     bool output_read;       /* some expression reads its output beyond len()
                                and .ok/.error (fanouts keep item returns only then) */
+    bool headers_read;      /* some expression may read its output's headers: it
+                               reads the output other than as .body, .status, .ok,
+                               .error (requests make a headers object only then) */
 };
 
 typedef enum ast_clause_kind {

@@ -125,6 +125,9 @@ typedef struct chk_state {
     int fanout_depth;
     const ast_expr *shallow_ref;/* the name about to be checked as len(NAME),
                                    NAME.ok or NAME.error: it reads no items */
+    const ast_expr *body_ref;   /* the name about to be checked as NAME.body,
+                                   NAME.status, NAME.ok or NAME.error: it reads
+                                   no headers (len(NAME) counts them) */
 
     chk_probe *probe;           /* the editor's point, or NULL */
     bool probe_done;            /* the walk has gone past the point */
@@ -503,6 +506,7 @@ static ast_type *chk_name(chk_state *st, ast_expr *e)
         e->ref_step = s;
         /* a test's expects do not count: under `flowc test` every output is kept */
         if (e != st->shallow_ref && st->where != WHERE_TEST) s->output_read = true;
+        if (e != st->body_ref && st->where != WHERE_TEST) s->headers_read = true;
         ast_type *t = chk_step_ref_type(st, s);
         if (t) return t;
         if (in->defined && in->hidden_by) {
@@ -531,6 +535,9 @@ static ast_type *chk_field(chk_state *st, ast_expr *e)
     st->opt_chain = chain;
     if (e->a->kind == EX_NAME && (strcmp(e->name, "ok") == 0 || strcmp(e->name, "error") == 0))
         st->shallow_ref = e->a;
+    if (e->a->kind == EX_NAME && (strcmp(e->name, "body") == 0 || strcmp(e->name, "status") == 0 ||
+                                  strcmp(e->name, "ok") == 0 || strcmp(e->name, "error") == 0))
+        st->body_ref = e->a;
     ast_type *bt = chk_expr(st, e->a);
     const char *name = e->name;
 

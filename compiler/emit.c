@@ -726,6 +726,9 @@ static void emit_step_desc(emit_state *es, const ast_step *s, const ast_request 
     }
     if (req && req->integ) strbuf_printf(b, "    .integ = &I_%s,\n", req->integ->name);
     if (s->kind == STEP_ACTION && !(req && req->paginate)) strbuf_puts(b, "    .body_output = true,\n");
+    /* the headers of its output: made into an object only when read */
+    if (req && !req->paginate && !req->fail_when && (s->kind == STEP_ACTION || !s->headers_read))
+        strbuf_puts(b, "    .headers_unread = true,\n");
     strbuf_puts(b, "    .out_type = ");
     if (s->kind == STEP_ACTION && s->action && !(req && req->paginate))
         emit_type_ref(es, b, req && req->returns ? req->returns : s->action->out);

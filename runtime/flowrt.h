@@ -106,6 +106,9 @@ typedef struct rt_step_desc {
                                    as its letter here says (rt_url.h); NULL: a string */
     bool body_output;           /* actions: the output is the response body,
                                    not { status, headers, body } */
+    bool headers_unread;        /* request: no expression reads the headers of its
+                                   output (only .body, .status, .ok, .error): they
+                                   are kept as text for its record, no object made */
     const rt_type *out_type;    /* request: body type (returns/action type) or NULL;
                                    function: declared output type */
     /* request clauses */

@@ -626,6 +626,10 @@ typedef struct attempt {
     char *error;                /* owned message on failure */
     long retry_after_ms;        /* from the server, or -1 */
     long http_status;           /* for the log and the attempt record */
+    rt_buf head;                /* has_head: a request's output { status, body } left its
+                                   headers out (nothing reads them); here they are as
+                                   text (rt_http_response.head), for the record */
+    bool has_head;
 } attempt;
 
 typedef attempt_outcome (*attempt_fn)(rt_ctx *c, const rt_step_desc *d, const char *path, void *arg, int n,
@@ -806,6 +810,7 @@ static rt_result *run_step_ex(rt_ctx *c, const rt_step_desc *d, const char *kind
         int64_t t0 = rt_now_ms();
         attempt at = { .retry_after_ms = -1 };
         attempt_outcome o = fn(c, d, path, arg, n, &at);
+        if (o != ATT_OK) rt_buf_free(&at.head);      /* only an output's */
         if (o == ATT_STOP) {
             free(at.error);
             rt_step_record_free(&rec);
@@ -827,6 +832,13 @@ static rt_result *run_step_ex(rt_ctx *c, const rt_step_desc *d, const char *kind
                 rec.items_in_pages = true;
             } else {
                 rt_step_record_set_output(&rec, json_incref(at.output));
+                if (at.has_head) {
+                    rt_buf_free(&rec.output_head);
+                    rec.output_head = at.head;
+                    rec.has_output_head = true;
+                    at.head = (rt_buf){ 0 };
+                    at.has_head = false;
+                }
             }
             if (!commit_record(c, path, &rec, d->kind == RT_STEP_FUNCTION)) {
                 json_decref(at.output);
@@ -1345,7 +1357,7 @@ done:
     out->http_status = rs.status;
     if (!status_accepted(d, rs.status)) {
         out->error = status_error(rs.status, rs.body);
-        out->retry_after_ms = rt_http_retry_after_ms(rs.headers);
+        out->retry_after_ms = rt_http_retry_after_ms(rt_http_response_headers(&rs));
         if (rs.status == 429 && out->retry_after_ms > 0) {     /* as retry_delay caps it: up to `max` */
             long cap = d->max_backoff_ms > 0 ? d->max_backoff_ms : 300000;
             rt_http_host_pause(url, out->retry_after_ms < cap ? out->retry_after_ms : cap);
@@ -1354,10 +1366,25 @@ done:
         rt_http_response_free(&rs);
         return retry ? ATT_RETRY : ATT_FAIL;
     }
-    json_t *r = json_object();      /* takes over the response's headers and body */
+    /* { status, headers, body }, taking over the response's body. Its
+    ** headers as an object only when something reads them: the workflow
+    ** (the compiler says when it does not: headers_unread), `fail when`,
+    ** pagination, `flowc test` and Test Step, which show every output.
+    ** Else they stay text for the step's record (out->head). */
+    bool keep_headers = !d->headers_unread || d->fail_when || d->paginate != RT_PAGE_NONE || c->run->test_mode ||
+                        c->run->only_step;
+    json_t *r = json_object();
     json_object_set_new(r, "status", json_integer(rs.status));
-    json_object_set_new(r, "headers", rs.headers);
+    if (keep_headers) json_object_set(r, "headers", rt_http_response_headers(&rs));
     json_object_set_new(r, "body", rs.body);
+    json_decref(rs.headers);
+    if (keep_headers) {
+        rt_buf_free(&rs.head);
+    } else {
+        rt_buf_free(&out->head);
+        out->head = rs.head;
+        out->has_head = true;
+    }
     if (fails_when(c, d, r, out)) {
         json_decref(r);
         return ATT_FAIL;
@@ -1486,6 +1513,8 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
         if (d->body_output) {
             out->output = json_incref(json_object_get(resp, "body"));
             json_decref(resp);
+            rt_buf_free(&out->head);        /* the record keeps the body only */
+            out->has_head = false;
         } else {
             out->output = resp;
         }

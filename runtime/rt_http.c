@@ -55,7 +55,7 @@ typedef struct http_sink {
     rt_buf body;
     size_t cap;
     bool too_big;
-    json_t *headers;
+    rt_buf *head;               /* the response's rt_http_response.head */
 } http_sink;
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
@@ -70,43 +70,122 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* Each header line goes to the flat list as it came (name lower-case, the
+** value trimmed and cut at a NUL, as a C string would be); a name that is
+** not UTF-8 up to its first NUL is left out, as a JSON object key must be. */
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
     http_sink *s = arg;
     size_t len = size * n;
     if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-        json_object_clear(s->headers);      /* a new response (redirect, 100) */
+        s->head->len = 0;                   /* a new response (redirect, 100) */
         return len;
     }
     char *colon = memchr(p, ':', len);
     if (!colon) return len;
-    size_t nlen = (size_t)(colon - p);
-    char small[64];
-    char *name = nlen < sizeof small ? small : rt_xmalloc(nlen + 1);
-    for (size_t i = 0; i < nlen; i++) name[i] = (char)tolower((unsigned char)p[i]);
-    name[nlen] = '\0';
+    size_t nlen = strnlen(p, (size_t)(colon - p));
+    if (!rt_utf8_valid(p, nlen)) return len;
     const char *v = colon + 1, *end = p + len;
     while (v < end && (*v == ' ' || *v == '\t')) v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
     end = v + strnlen(v, (size_t)(end - v));    /* a NUL ends the value, as it would a C string */
-    json_t *prev = json_object_get(s->headers, name);
-    json_t *js;
-    if (json_is_string(prev)) {             /* a repeated header: one value, comma-separated */
-        rt_buf val = { 0 };
-        rt_buf_append(&val, json_string_value(prev), json_string_length(prev));
-        rt_buf_puts(&val, ", ");
-        rt_buf_append(&val, v, (size_t)(end - v));
-        js = json_stringn(val.data, val.len);
-        if (!js) js = json_stringn_nocheck(val.data, val.len);
-        rt_buf_free(&val);
-    } else {
-        size_t vn = (size_t)(end - v);     /* checked once: as json_stringn would, keeping what is not UTF-8 */
-        js = json_stringn_nocheck(v, vn);
-    }
-    if (rt_utf8_valid(name, nlen)) json_object_set_new_nocheck(s->headers, name, js);
-    else json_object_set_new(s->headers, name, js);
-    if (name != small) free(name);
+    rt_buf *h = s->head;
+    rt_buf_reserve(h, nlen + (size_t)(end - v) + 2);
+    for (size_t i = 0; i < nlen; i++) h->data[h->len++] = (char)tolower((unsigned char)p[i]);
+    h->data[h->len++] = '\0';
+    rt_buf_append(h, v, (size_t)(end - v));
+    h->len++;                               /* keeps the NUL rt_buf_append wrote */
     return len;
+}
+
+/* The entries of a flat header list: names[i], values[i] (n of them). */
+typedef struct head_entries {
+    const char *names[64], *values[64];
+    const char **name, **value;         /* names/values, or allocated when more */
+    size_t n;
+} head_entries;
+
+static void head_split(const rt_buf *head, head_entries *e)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < head->len; i++) count += head->data[i] == '\0';
+    count /= 2;
+    e->n = 0;
+    e->name = count <= 64 ? e->names : rt_xmalloc(sizeof *e->name * count);
+    e->value = count <= 64 ? e->values : rt_xmalloc(sizeof *e->value * count);
+    for (size_t i = 0; i < head->len && e->n < count;) {
+        e->name[e->n] = head->data + i;
+        i += strlen(head->data + i) + 1;
+        e->value[e->n++] = head->data + i;
+        i += strlen(head->data + i) + 1;
+    }
+}
+
+static void head_entries_free(head_entries *e)
+{
+    if (e->name != e->names) free((void *)e->name);
+    if (e->value != e->values) free((void *)e->value);
+}
+
+/* The value of name (entries from `from` on): the values of its lines
+** joined by ", ", into v. */
+static void head_value(const head_entries *e, size_t from, rt_buf *v)
+{
+    v->len = 0;
+    rt_buf_append(v, "", 0);
+    bool first = true;
+    for (size_t j = from; j < e->n; j++) {
+        if (strcmp(e->name[j], e->name[from]) != 0) continue;
+        if (!first) rt_buf_puts(v, ", ");
+        rt_buf_puts(v, e->value[j]);
+        first = false;
+    }
+}
+
+/* Whether entry i's name came before it (its value went with the first). */
+static bool head_seen(const head_entries *e, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(e->name[j], e->name[i]) == 0) return true;
+    return false;
+}
+
+json_t *rt_http_response_headers(rt_http_response *rs)
+{
+    if (rs->headers) return rs->headers;
+    rs->headers = json_object();
+    head_entries e;
+    head_split(&rs->head, &e);
+    rt_buf v = { 0 };
+    for (size_t i = 0; i < e.n; i++) {
+        if (head_seen(&e, i)) continue;
+        head_value(&e, i, &v);
+        json_object_set_new_nocheck(rs->headers, e.name[i], json_stringn_nocheck(v.data, v.len));
+    }
+    rt_buf_free(&v);
+    head_entries_free(&e);
+    return rs->headers;
+}
+
+void rt_http_head_encode(rt_buf *b, const rt_buf *head)
+{
+    head_entries e;
+    head_split(head, &e);
+    rt_buf v = { 0 };
+    rt_buf_putc(b, '{');
+    bool first = true;
+    for (size_t i = 0; i < e.n; i++) {
+        if (head_seen(&e, i)) continue;
+        if (!first) rt_buf_putc(b, ',');
+        first = false;
+        rt_json_encode_string_redacted(b, e.name[i], strlen(e.name[i]));
+        rt_buf_putc(b, ':');
+        head_value(&e, i, &v);
+        rt_json_encode_string_redacted(b, v.data, v.len);
+    }
+    rt_buf_putc(b, '}');
+    rt_buf_free(&v);
+    head_entries_free(&e);
 }
 
 /* s with every invalid UTF-8 sequence replaced by U+FFFD: a NEW string. */
@@ -433,7 +512,7 @@ static bool next_hop(const rt_http_request *first, rt_http_request *hop, rt_http
 {
     long st = rs->status;
     if (st != 301 && st != 302 && st != 303 && st != 307 && st != 308) return false;
-    const char *loc = json_string_value(json_object_get(rs->headers, "location"));
+    const char *loc = json_string_value(json_object_get(rt_http_response_headers(rs), "location"));
     if (!loc || !*loc) return false;
     const char *method = hop->method ? hop->method : "GET";
     if (hops >= MAX_REDIRECTS) {
@@ -475,7 +554,6 @@ static bool next_hop(const rt_http_request *first, rt_http_request *hop, rt_http
 bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
 {
     memset(rs, 0, sizeof *rs);
-    rs->headers = json_object();
     rs->body = json_null();
     if ((json_is_object(rq->headers) && bad_header(rq->headers, rs)) ||
         (json_is_object(rq->credentials) && bad_header(rq->credentials, rs)))
@@ -497,7 +575,6 @@ bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
         hop.credentials = foreign ? NULL : rq->credentials;
         rt_http_response_free(rs);
         memset(rs, 0, sizeof *rs);
-        rs->headers = json_object();
         rs->body = json_null();
     }
     if (ok && rs->error) ok = false;     /* a redirect that is not followed */
@@ -528,7 +605,10 @@ rt_http_xfer *rt_http_xfer_start(void *handle, const rt_http_request *rq, rt_htt
     x->h = h;
     x->rq = rq;
     x->rs = rs;
-    x->sink = (http_sink){ .cap = max_response(rq->max_response), .headers = rs->headers };
+    rs->head.len = 0;
+    json_decref(rs->headers);
+    rs->headers = NULL;
+    x->sink = (http_sink){ .cap = max_response(rq->max_response), .head = &rs->head };
     x->timeout = rq->timeout_ms > 0 ? rq->timeout_ms : RT_HTTP_DEFAULT_TIMEOUT_MS;
 
     curl_easy_setopt(h, CURLOPT_URL, rq->url);
@@ -648,6 +728,7 @@ void rt_http_response_free(rt_http_response *rs)
 {
     free(rs->error);
     rs->error = NULL;
+    rt_buf_free(&rs->head);
     json_decref(rs->headers);
     json_decref(rs->body);
     rs->headers = rs->body = NULL;

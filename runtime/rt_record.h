@@ -45,6 +45,10 @@ typedef struct rt_step_record {
     int64_t next_at;            /* retrying: when the next attempt is due; 0: none */
     int64_t ended;              /* 0: not ended */
     json_t *output;             /* or NULL */
+    rt_buf output_head;         /* has_output_head: a request's output { status, body }
+                                   left its headers out; written after its status
+                                   (rt_http_head_encode) */
+    bool has_output_head;
     bool items_in_pages;        /* a paginated request: its pages' records hold the items */
     int64_t count;              /* a fanout: its item count, stored instead of its output; -1: none */
     char *error;                /* redacted, or NULL */

@@ -143,6 +143,7 @@ static bool answer_mock(const rt_test_response *r, long delay, const rt_http_req
     }
     rs->elapsed_ms = delay;
     rs->status = r->status;
+    json_t *hs = rt_http_response_headers(rs);     /* a mock's headers go straight to the object */
     if (r->headers_json) {
         json_t *h = json_loads(r->headers_json, 0, NULL);
         const char *k;
@@ -151,12 +152,12 @@ static bool answer_mock(const rt_test_response *r, long delay, const rt_http_req
             char *low = rt_xstrdup(k);
             for (char *q = low; *q; q++) *q = (char)tolower((unsigned char)*q);
             if (json_is_string(v)) {
-                json_object_set(rs->headers, low, v);
+                json_object_set(hs, low, v);
             } else {
                 rt_buf b = { 0 };
                 rt_buf_append(&b, "", 0);
                 rt_value_render(&b, v);
-                json_object_set_new(rs->headers, low, json_string(b.data));
+                json_object_set_new(hs, low, json_string(b.data));
                 rt_buf_free(&b);
             }
             free(low);
@@ -168,8 +169,8 @@ static bool answer_mock(const rt_test_response *r, long delay, const rt_http_req
         if (body) {
             json_decref(rs->body);
             rs->body = body;
-            if (!json_object_get(rs->headers, "content-type"))
-                json_object_set_new(rs->headers, "content-type",
+            if (!json_object_get(hs, "content-type"))
+                json_object_set_new(hs, "content-type",
                                     json_string(r->body_text ? "text/plain; charset=utf-8" : "application/json"));
         }
     }

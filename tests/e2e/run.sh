@@ -31,11 +31,35 @@ cat >"$T/routes.json" <<'JSON'
  {"method": "GET", "path": "/huge", "responses": [{"status": 200, "body_bytes": 52428800}]},
  {"method": "GET", "path": "/cut", "responses": [{"status": 200, "body_bytes": 100000, "close_mid_response": true}]},
  {"method": "GET", "path": "/people/a1", "responses": [{"status": 200, "body": {"name": "Ada"}}]},
- {"method": "POST", "path": "/people", "responses": [{"status": 503}, {"status": 201, "body": {"id": 7}}]}
+ {"method": "POST", "path": "/people", "responses": [{"status": 503}, {"status": 201, "body": {"id": 7}}]},
+ {"method": "GET", "path": "/hdr", "responses": [{"status": 200, "headers": {"X-Tag": "t1"}, "body": {"v": 5}}]}
 ]
 JSON
 start_server "$T/routes.json"
 export FLOW_STATE_DIR="$T/state"
+
+# ---- response headers: an object only where read, in every record -------
+if build headers; then
+    echo '{}' >"$T/h.json"
+    out=$(API="$API" "$T/headers" run --event "$T/h.json" --state "$T/h.state" 2>"$T/h.err"); rc=$?
+    if [ $rc -eq 0 ] && [ "$(json_eval "$out" 'j')" == "{'v': 5, 'status': 200, 'ok': True, 'tag': 't1', 'keys': 3}" ]; then
+        pass "headers read where the workflow reads them; len() of an output counts its headers"
+    else
+        fail "headers output" "rc=$rc out=$out $(tail -2 "$T/h.err")"
+    fi
+    id=$(json_eval "$("$T/headers" history --state "$T/h.state" --json 2>/dev/null)" 'j[0]["id"]')
+    shown=$("$T/headers" show "$id" --state "$T/h.state" --json 2>/dev/null)
+    if [ "$(json_eval "$shown" '[(s["path"], s["output"]["headers"]["x-tag"], list(s["output"])) for s in j["steps"]]')" \
+         == "[('plain', 't1', ['status', 'headers', 'body']), ('seen', 't1', ['status', 'headers', 'body']), ('counted', 't1', ['status', 'headers', 'body'])]" ]; then
+        pass "every request's record keeps its response headers, read or not (status, headers, body)"
+    else
+        fail "headers in records" "$(head -c 600 <<<"$shown")"
+    fi
+    "$FLOWC" build headers.flow --emit-c "$T/headers.c" -o /dev/null 2>/dev/null
+    unread=$(python3 -c 'import re,sys; t=open(sys.argv[1]).read(); print([m.group(1) for m in re.finditer(r"D_(\w+) = \{[^}]*?\.headers_unread = true", t, re.S)])' "$T/headers.c")
+    [ "$unread" == "['plain']" ] && pass "the checker tells which steps' headers nobody reads: $unread" ||
+        fail "headers_unread" "$unread"
+fi
 
 # ---- basic: every core step kind ---------------------------------------
 if build basic; then

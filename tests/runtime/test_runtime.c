@@ -670,6 +670,26 @@ static void test_step_records(void)
     json_decref(stored);
 }
 
+/* A response's headers as text: the object made from them, and the text a
+** record writes of them, are what the header lines say (repeats joined). */
+static void test_response_head(void)
+{
+    static const char lines[] = "content-type\0application/json\0set-cookie\0a=1\0x-bad\0v\xff\0set-cookie\0b=2\0";
+    rt_http_response rs = { 0 };
+    rt_buf_append(&rs.head, lines, sizeof lines - 1);
+    json_t *h = rt_http_response_headers(&rs);
+    CHECK(json_object_size(h) == 3 && strcmp(json_string_value(json_object_get(h, "set-cookie")), "a=1, b=2") == 0,
+          "repeated lines joined");
+    rt_buf ours = { 0 }, theirs = { 0 };
+    rt_http_head_encode(&ours, &rs.head);
+    rt_json_encode_redacted(&theirs, h);
+    CHECK_STR(ours.data, theirs.data);
+    CHECK_STR(ours.data, "{\"content-type\":\"application/json\",\"set-cookie\":\"a=1, b=2\",\"x-bad\":\"v\xef\xbf\xbd\"}");
+    rt_buf_free(&ours);
+    rt_buf_free(&theirs);
+    rt_http_response_free(&rs);
+}
+
 /* Literals are made once and shared; the teardown empties their slots. */
 static void test_literals(void)
 {
@@ -1123,6 +1143,7 @@ int main(void)
     run_test("JSON encoding with redaction: as redacting a copy then encoding it", test_json_encode_redacted);
     run_test("step records: members in order, redacted, attempts kept across a resume", test_step_records);
     run_test("literals: made once, shared, released", test_literals);
+    run_test("response headers kept as text: the object and the record's text agree", test_response_head);
     run_test("store: runs, steps, logs and their indexes", test_store_indexes);
     run_test("store: a full map grows", test_store_map_growth);
     run_test("engine: function steps, retries, crashes, fanout, wait, replay", test_exec_run_and_replay);
