@@ -49,11 +49,11 @@ if build headers; then
     fi
     id=$(json_eval "$("$T/headers" history --state "$T/h.state" --json 2>/dev/null)" 'j[0]["id"]')
     shown=$("$T/headers" show "$id" --state "$T/h.state" --json 2>/dev/null)
-    if [ "$(json_eval "$shown" '[(s["path"], s["output"]["headers"]["x-tag"], list(s["output"])) for s in j["steps"]]')" \
-         == "[('plain', 't1', ['status', 'headers', 'body']), ('seen', 't1', ['status', 'headers', 'body']), ('counted', 't1', ['status', 'headers', 'body'])]" ]; then
+    got=$(json_eval "$shown" 'sorted((s["path"], s["output"]["headers"].get("x-tag"), list(s["output"])) for s in j["steps"])')
+    if [ "$got" == "[('counted', 't1', ['status', 'headers', 'body']), ('plain', 't1', ['status', 'headers', 'body']), ('seen', 't1', ['status', 'headers', 'body'])]" ]; then
         pass "every request's record keeps its response headers, read or not (status, headers, body)"
     else
-        fail "headers in records" "$(head -c 600 <<<"$shown")"
+        fail "headers in records" "$got"
     fi
     "$FLOWC" build headers.flow --emit-c "$T/headers.c" -o /dev/null 2>/dev/null
     unread=$(python3 -c 'import re,sys; t=open(sys.argv[1]).read(); print([m.group(1) for m in re.finditer(r"D_(\w+) = \{[^}]*?\.headers_unread = true", t, re.S)])' "$T/headers.c")
