@@ -916,7 +916,10 @@ static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, j
 typedef struct prepared_request {
     const char *method;
     char *url;                  /* owned, query included (base_url itself when there is none) */
-    json_t *headers;            /* owned */
+    json_t *headers;            /* owned, or NULL: none but the Idempotency-Key */
+    char *idem_key;             /* owned: the Idempotency-Key, sent after `headers`; NULL
+                                   when it is in `headers` (the request's own, or one
+                                   put before a Content-Type) */
     char *body;                 /* owned, or NULL */
     json_t *json_body;          /* borrowed: the json clause, for the pagination target */
     const json_t *query;        /* borrowed */
@@ -1081,6 +1084,19 @@ static json_t *request_object(const rt_step_desc *d, const request_parts *rq)
     return o;
 }
 
+/* p's headers object, to add a Content-Type: made when there is none, and
+** given the Idempotency-Key first, which comes before it. */
+static json_t *prepared_headers(prepared_request *p)
+{
+    if (!p->headers) p->headers = json_object();
+    if (p->idem_key) {
+        json_object_set_new(p->headers, "Idempotency-Key", json_string(p->idem_key));
+        free(p->idem_key);
+        p->idem_key = NULL;
+    }
+    return p->headers;
+}
+
 static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, const request_parts *req,
                             prepared_request *p, char **err)
 {
@@ -1129,7 +1145,9 @@ static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, 
     /* without a query the URL is the base URL itself, not a copy */
     p->url = json_object_size(p->query) ? rt_http_add_query(p->base_url, p->query) : p->base_url;
 
-    p->headers = json_object();
+    /* the request's headers and its integration's auth; the Idempotency-Key
+    ** goes beside them (p->idem_key): most requests need no object at all */
+    p->headers = json_object_size(req->headers) || (d->integ && d->integ->auth != RT_AUTH_NONE) ? json_object() : NULL;
     json_t *h = req->headers;
     const char *k;
     json_t *v;
@@ -1147,11 +1165,11 @@ static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, 
             }
         }
     }
-    add_auth(c, d->integ, p->headers);
-    if (!has_header(p->headers, "Idempotency-Key")) {
-        char *key = rt_xconcat(c->run->id, ":", path);
-        json_object_set_new(p->headers, "Idempotency-Key", json_string(key));
-        free(key);
+    if (p->headers) add_auth(c, d->integ, p->headers);
+    if (!has_header(p->headers, "Idempotency-Key")) p->idem_key = rt_xconcat(c->run->id, ":", path);
+    if (json_object_size(p->headers) == 0) {
+        json_decref(p->headers);
+        p->headers = NULL;
     }
 
     json_t *jb = req->json, *form = req->form, *raw = req->body;
@@ -1159,11 +1177,11 @@ static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, 
         p->json_body = jb;
         p->body = rt_json_text(jb);
         if (!has_header(p->headers, "Content-Type"))
-            json_object_set_new(p->headers, "Content-Type", json_string("application/json"));
+            json_object_set_new(prepared_headers(p), "Content-Type", json_string("application/json"));
     } else if (form) {
         p->body = rt_http_form_encode(form);
         if (!has_header(p->headers, "Content-Type"))
-            json_object_set_new(p->headers, "Content-Type", json_string("application/x-www-form-urlencoded"));
+            json_object_set_new(prepared_headers(p), "Content-Type", json_string("application/x-www-form-urlencoded"));
     } else if (raw && !json_is_null(raw)) {
         rt_buf b = { 0 };
         rt_buf_append(&b, "", 0);
@@ -1171,7 +1189,7 @@ static bool prepare_request(rt_ctx *c, const rt_step_desc *d, const char *path, 
         else rt_value_render(&b, raw);
         p->body = rt_buf_take(&b);
         if (!has_header(p->headers, "Content-Type"))
-            json_object_set_new(p->headers, "Content-Type", json_string("text/plain; charset=utf-8"));
+            json_object_set_new(prepared_headers(p), "Content-Type", json_string("text/plain; charset=utf-8"));
     }
     return true;
 }
@@ -1181,7 +1199,29 @@ static void prepared_free(prepared_request *p)
     if (p->url != p->base_url) free(p->url);
     free(p->base_url);
     json_decref(p->headers);
+    free(p->idem_key);
     free(p->body);
+}
+
+/* The headers as sent, the Idempotency-Key last, as one JSON object. */
+static void prepared_headers_text(const prepared_request *p, rt_buf *b)
+{
+    if (!p->idem_key) {
+        if (p->headers) rt_json_encode_redacted(b, p->headers);
+        else rt_buf_puts(b, "{}");
+        return;
+    }
+    rt_buf_putc(b, '{');
+    if (json_object_size(p->headers)) {
+        size_t at = b->len;
+        rt_json_encode_redacted(b, p->headers);
+        memmove(b->data + at, b->data + at + 1, b->len - at - 2);     /* the members, without the braces */
+        b->len -= 2;
+        rt_buf_putc(b, ',');
+    }
+    rt_buf_puts(b, "\"Idempotency-Key\":");
+    rt_json_encode_string_redacted(b, p->idem_key, strlen(p->idem_key));
+    rt_buf_putc(b, '}');
 }
 
 /* What the step record keeps as the step's input: the request as sent
@@ -1194,7 +1234,7 @@ static void request_input(const prepared_request *p, rt_buf *b)
     rt_buf_puts(b, ",\"url\":");
     rt_json_encode_string_redacted(b, p->url, strlen(p->url));
     rt_buf_puts(b, ",\"headers\":");
-    rt_json_encode_redacted(b, p->headers);
+    prepared_headers_text(p, b);
     if (p->json_body) {
         rt_buf_puts(b, ",\"json\":");
         rt_json_encode_redacted(b, p->json_body);
@@ -1303,15 +1343,15 @@ static json_t *oauth_refreshed(rt_ctx *c, const rt_step_desc *d, const json_t *h
 /* One request and its response: status, `fail when`, then `returns` (so an
 ** API's own error report is what a failure names, not a missing field). */
 static attempt_outcome http_exchange(rt_ctx *c, const rt_step_desc *d, const prepared_request *p,
-                                     const char *url, const char *body, const json_t *headers, json_t **resp,
-                                     attempt *out)
+                                     const char *url, const char *body, const json_t *headers, const char *idem_key,
+                                     json_t **resp, attempt *out)
 {
     json_t *renewed = oauth_current(c, d, headers);     /* owned or NULL */
     json_t *plain, *creds;      /* the headers as rt_http sends them: credentials only to url's origin */
     split_credentials(d, renewed ? renewed : headers, &plain, &creds);
-    rt_http_request rq = { .method = p->method, .url = url, .headers = plain, .credentials = creds, .body = body,
-                           .body_len = body ? strlen(body) : 0, .body_private = body && rt_redact_holds(body),
-                           .timeout_ms = d->timeout_ms };
+    rt_http_request rq = { .method = p->method, .url = url, .headers = plain, .credentials = creds,
+                           .idempotency_key = idem_key, .body = body, .body_len = body ? strlen(body) : 0,
+                           .body_private = body && rt_redact_holds(body), .timeout_ms = d->timeout_ms };
     rt_http_response rs;
     attempt_outcome o = ATT_OK;
     long pause = rt_http_host_pause_ms(url);    /* the host said 429: wait with the others */
@@ -1508,7 +1548,7 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
     prepared_request *p = &((request_arg *)arg)->p;
     if (d->paginate == RT_PAGE_NONE) {
         json_t *resp = NULL;
-        attempt_outcome o = http_exchange(c, d, p, p->url, p->body, p->headers, &resp, out);
+        attempt_outcome o = http_exchange(c, d, p, p->url, p->body, p->headers, p->idem_key, &resp, out);
         if (o != ATT_OK) return o;
         if (d->body_output) {
             out->output = json_incref(json_object_get(resp, "body"));
@@ -1528,6 +1568,7 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
     json_t *query = NULL, *jbody = NULL;
     char *url = NULL, *body = NULL;
     json_t *headers = json_deep_copy(p->headers);
+    char *page_key = NULL;      /* owned: the Idempotency-Key of a page after the first */
     long status = 0;
     int pages = 0;
     json_int_t page_no = 1;
@@ -1572,12 +1613,14 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
             o = ATT_FAIL;
             break;
         }
-        if (pages > 0) {
-            char *key = rt_xprintf("%s:%s:page%d", c->run->id, path, pages + 1);
-            if (json_object_get(headers, "Idempotency-Key")) json_object_set_new(headers, "Idempotency-Key", json_string(key));
-            free(key);
+        if (pages > 0) {    /* each page its own key: ours, or the request's own Idempotency-Key */
+            free(page_key);
+            page_key = rt_xprintf("%s:%s:page%d", c->run->id, path, pages + 1);
+            if (json_object_get(headers, "Idempotency-Key"))
+                json_object_set_new(headers, "Idempotency-Key", json_string(page_key));
         }
-        o = http_exchange(c, d, p, url, body, headers, &resp, out);
+        o = http_exchange(c, d, p, url, body, headers, p->idem_key ? (pages > 0 ? page_key : p->idem_key) : NULL,
+                          &resp, out);
         if (o != ATT_OK) break;
         pages++;
         status = json_integer_value(json_object_get(resp, "status"));
@@ -1657,6 +1700,7 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
     json_decref(query);
     json_decref(jbody);
     json_decref(headers);
+    free(page_key);
     if (o != ATT_OK) {
         json_decref(items);
         return o;

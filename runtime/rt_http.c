@@ -644,10 +644,9 @@ rt_http_xfer *rt_http_xfer_start(void *handle, const rt_http_request *rq, rt_htt
     struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
     const json_t *sets[2] = { rq->headers, rq->credentials };
     for (int i = 0; i < 2; i++) {
-        if (!json_is_object(sets[i])) continue;
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)sets[i], k, v) {
+        json_object_foreach((json_t *)sets[i], k, v) {      /* nothing for NULL */
             size_t kl = strlen(k);
             if (json_is_string(v) && kl + json_string_length(v) + 3 <= 256) {
                 /* the common case, a short string: the line on the stack */
@@ -674,6 +673,16 @@ rt_http_xfer *rt_http_xfer_start(void *handle, const rt_http_request *rq, rt_htt
             }
             hl = curl_slist_append(hl, line.data);
             rt_buf_free(&line);
+        }
+        if (i == 0 && rq->idempotency_key) {    /* where it would stand among the plain headers: last */
+            char line[256];
+            if (snprintf(line, sizeof line, "Idempotency-Key: %s", rq->idempotency_key) < (int)sizeof line) {
+                hl = curl_slist_append(hl, line);
+            } else {
+                char *l = rt_xprintf("Idempotency-Key: %s", rq->idempotency_key);
+                hl = curl_slist_append(hl, l);
+                free(l);
+            }
         }
     }
     x->hl = hl;

@@ -29,6 +29,8 @@ typedef struct rt_http_request {
     const json_t *headers;      /* borrowed: object of name -> string */
     const json_t *credentials;  /* borrowed: more headers, sent only to url's
                                    origin; NULL: none */
+    const char *idempotency_key;/* or NULL: sent as the Idempotency-Key header (after
+                                   `headers`), on every hop */
     const char *body;           /* or NULL */
     size_t body_len;
     bool body_private;          /* the body holds credentials (see above) */

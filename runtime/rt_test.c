@@ -214,7 +214,8 @@ static bool mock_intercept(void *arg, const rt_http_request *rq, rt_http_respons
         return answer_mock(&m->responses[k], m->delay_ms, rq, rs);
     }
     char *what = rt_xprintf("%s %s", method, rq->url);
-    char *step = step_of_key(json_string_value(json_object_get(rq->headers, "Idempotency-Key")));
+    char *step = step_of_key(rq->idempotency_key ? rq->idempotency_key
+                                                 : json_string_value(json_object_get(rq->headers, "Idempotency-Key")));
     json_array_append_new(th->unmocked, json_pack("{s:s, s:s?}", "request", what, "step", step));
     free(step);
     pthread_mutex_unlock(&th->lock);
