@@ -167,6 +167,14 @@ json_t *rt_http_response_headers(rt_http_response *rs)
     return rs->headers;
 }
 
+/* Whether a later entry than i has i's name (its value is joined). */
+static bool head_repeated(const head_entries *e, size_t i)
+{
+    for (size_t j = i + 1; j < e->n; j++)
+        if (strcmp(e->name[j], e->name[i]) == 0) return true;
+    return false;
+}
+
 void rt_http_head_encode(rt_buf *b, const rt_buf *head)
 {
     head_entries e;
@@ -180,8 +188,12 @@ void rt_http_head_encode(rt_buf *b, const rt_buf *head)
         first = false;
         rt_json_encode_string_redacted(b, e.name[i], strlen(e.name[i]));
         rt_buf_putc(b, ':');
-        head_value(&e, i, &v);
-        rt_json_encode_string_redacted(b, v.data, v.len);
+        if (head_repeated(&e, i)) {
+            head_value(&e, i, &v);
+            rt_json_encode_string_redacted(b, v.data, v.len);
+        } else {
+            rt_json_encode_string_redacted(b, e.value[i], strlen(e.value[i]));
+        }
     }
     rt_buf_putc(b, '}');
     rt_buf_free(&v);
