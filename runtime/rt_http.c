@@ -409,7 +409,10 @@ bool rt_http_origin(const char *url, char *out, size_t n)
 {
     const char *sep = strstr(url, "://");
     size_t plen = sep ? (size_t)(sep + 3 - url) + strcspn(sep + 3, "/?#") : 0;
-    if (!sep || plen >= RT_HTTP_ORIGIN_MAX || !rest_plain(url + plen)) return origin_parsed(url, out, n);
+    /* an authority with user:password@ is parsed each time: no credential
+    ** stays in the memo */
+    if (!sep || plen >= RT_HTTP_ORIGIN_MAX || memchr(url, '@', plen) || !rest_plain(url + plen))
+        return origin_parsed(url, out, n);
     bool found = false;
     pthread_mutex_lock(&origin_memo_lock);
     for (int i = 0; i < ORIGIN_MEMO && !found; i++) {
