@@ -385,14 +385,36 @@ static bool origin_parsed(const char *url, char *out, size_t n)
 /* Origins already parsed, by the text that decides them: a URL's scheme
 ** and authority, everything before the first '/', '?' or '#' after "://"
 ** (RFC 3986, and where libcurl ends the authority too). A fanout sends
-** thousands of requests to one origin; each is parsed once per prefix. */
+** thousands of requests to one origin; each is parsed once per prefix. The
+** memo is per thread (behind a pthread key: no TLS under tcc), so looking
+** it up takes no lock. */
 #define ORIGIN_MEMO 8
-static struct origin_memo {
-    char prefix[RT_HTTP_ORIGIN_MAX];    /* "" = empty */
-    char origin[RT_HTTP_ORIGIN_MAX];
-} origin_memo[ORIGIN_MEMO];
-static int origin_memo_next;
-static pthread_mutex_t origin_memo_lock = PTHREAD_MUTEX_INITIALIZER;
+typedef struct origin_memo {
+    struct {
+        char prefix[RT_HTTP_ORIGIN_MAX];    /* "" = empty */
+        char origin[RT_HTTP_ORIGIN_MAX];
+    } e[ORIGIN_MEMO];
+    int next;
+} origin_memo;
+
+static pthread_key_t memo_key;
+static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
+
+static void memo_key_init(void)
+{
+    pthread_key_create(&memo_key, free);
+}
+
+static origin_memo *this_memo(void)
+{
+    pthread_once(&memo_once, memo_key_init);
+    origin_memo *m = pthread_getspecific(memo_key);
+    if (!m) {
+        m = rt_xcalloc(1, sizeof *m);
+        pthread_setspecific(memo_key, m);
+    }
+    return m;
+}
 
 /* Whether libcurl accepts the rest of a URL after its authority as it is:
 ** it refuses only control bytes and spaces there (and a URL over its 8 MB
@@ -413,27 +435,22 @@ bool rt_http_origin(const char *url, char *out, size_t n)
     ** stays in the memo */
     if (!sep || plen >= RT_HTTP_ORIGIN_MAX || memchr(url, '@', plen) || !rest_plain(url + plen))
         return origin_parsed(url, out, n);
-    bool found = false;
-    pthread_mutex_lock(&origin_memo_lock);
-    for (int i = 0; i < ORIGIN_MEMO && !found; i++) {
-        struct origin_memo *m = &origin_memo[i];
-        if (strncmp(m->prefix, url, plen) == 0 && m->prefix[plen] == '\0' && strlen(m->origin) < n) {
-            strcpy(out, m->origin);
-            found = true;
+    origin_memo *m = this_memo();
+    for (int i = 0; i < ORIGIN_MEMO; i++) {
+        if (strncmp(m->e[i].prefix, url, plen) == 0 && m->e[i].prefix[plen] == '\0' && m->e[i].prefix[0]) {
+            if (strlen(m->e[i].origin) >= n) return false;
+            strcpy(out, m->e[i].origin);
+            return true;
         }
     }
-    pthread_mutex_unlock(&origin_memo_lock);
-    if (found) return true;
     char prefix[RT_HTTP_ORIGIN_MAX], origin[RT_HTTP_ORIGIN_MAX];
     memcpy(prefix, url, plen);
     prefix[plen] = '\0';
     if (!origin_parsed(prefix, origin, sizeof origin)) return origin_parsed(url, out, n);
-    pthread_mutex_lock(&origin_memo_lock);
-    struct origin_memo *m = &origin_memo[origin_memo_next];
-    origin_memo_next = (origin_memo_next + 1) % ORIGIN_MEMO;
-    memcpy(m->prefix, prefix, plen + 1);
-    strcpy(m->origin, origin);
-    pthread_mutex_unlock(&origin_memo_lock);
+    int at = m->next;
+    m->next = (m->next + 1) % ORIGIN_MEMO;
+    memcpy(m->e[at].prefix, prefix, plen + 1);
+    strcpy(m->e[at].origin, origin);
     if (strlen(origin) >= n) return false;
     strcpy(out, origin);
     return true;
