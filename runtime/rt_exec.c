@@ -750,7 +750,7 @@ static void log_step(rt_ctx *c, const char *path, const char *status, long http_
     /* "step 'PATH' STATUS (HTTP 200, 12 ms)": a line per step, put together
     ** without a format to parse */
     rt_buf line = { 0 };
-    rt_buf_reserve(&line, 64 + strlen(path));
+    rt_buf_reserve(&line, 96 + strlen(path));
     rt_buf_puts(&line, "step '");
     rt_buf_puts(&line, path);
     rt_buf_puts(&line, "' ");
@@ -769,12 +769,16 @@ static void log_step(rt_ctx *c, const char *path, const char *status, long http_
 
 /* Runs a step: replay, attempts with retries, validation, the commit. Its
 ** input is `input` (borrowed), or input_text, the input as JSON text,
-** already redacted (taken over: left empty). */
+** already redacted (taken over: left empty). path: the step's path
+** (taken over), or NULL to make it. */
 static rt_result *run_step_ex(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input,
-                              rt_buf *input_text, attempt_fn fn, void *arg)
+                              rt_buf *input_text, char *path, attempt_fn fn, void *arg)
 {
-    if (!ctx_check(c)) return NULL;
-    char *path = step_path(c, d->name);
+    if (!ctx_check(c)) {
+        free(path);
+        return NULL;
+    }
+    if (!path) path = step_path(c, d->name);
     json_t *prev;
     rt_result *r = replay(c, d, path, &prev);
     if (r || !ctx_check(c)) {
@@ -908,7 +912,7 @@ static rt_result *run_step_ex(rt_ctx *c, const rt_step_desc *d, const char *kind
 static rt_result *run_step(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input, attempt_fn fn,
                            void *arg)
 {
-    return run_step_ex(c, d, kind, input, NULL, fn, arg);
+    return run_step_ex(c, d, kind, input, NULL, NULL, fn, arg);
 }
 
 /* ---- request steps ------------------------------------------------------- */
@@ -1753,11 +1757,10 @@ static rt_result *request_step(rt_ctx *c, const rt_step_desc *d, const request_p
         free(err);
         return r;
     }
-    free(path);
     rt_buf input = { 0 };
     rt_buf_reserve(&input, 256);
     request_input(&arg.p, &input);
-    r = run_step_ex(c, d, "request", NULL, &input, request_attempt, &arg);
+    r = run_step_ex(c, d, "request", NULL, &input, path, request_attempt, &arg);
     rt_buf_free(&input);
     prepared_free(&arg.p);
     return r;
@@ -1919,6 +1922,7 @@ typedef struct fanout_job {
     size_t next;                /* the next item to start */
     size_t workers;             /* items at once (concurrency) */
     size_t running;             /* item coroutines alive */
+    struct fanout_item_arg *args;   /* owned: `workers` entries, one per item alive */
     rt_co *driver;              /* the coroutine starting them */
     long failed_item;           /* the first item that failed, or -1 */
     char *failure;              /* owned: its message */
@@ -1998,10 +2002,13 @@ typedef struct fanout_item_arg {
     size_t i;
 } fanout_item_arg;
 
+/* arg is the item's entry of job->args, read at once: by the time its
+** entry is given to another item (`workers` items later) the coroutine has
+** started, since items start in the order they were spawned, all of a
+** turn's before any can finish. */
 static void fanout_item_co(void *arg)
 {
     fanout_item_arg a = *(fanout_item_arg *)arg;
-    free(arg);
     fanout_run_item(a.job, a.i);
     a.job->running--;
     rt_co_wake(a.job->driver);
@@ -2017,7 +2024,7 @@ static void fanout_drive(fanout_job *job)
             bool go = fanout_may_start(job, job->next);
             pthread_mutex_unlock(&job->lock);
             if (!go) break;
-            fanout_item_arg *a = rt_xmalloc(sizeof *a);
+            fanout_item_arg *a = &job->args[job->next % job->workers];
             *a = (fanout_item_arg){ job, job->next++ };
             job->running++;
             rt_co_spawn(s, fanout_item_co, a);
@@ -2057,8 +2064,10 @@ static attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const ch
     if (workers <= 1) {
         fanout_worker(job);
     } else if (rt_co_current()) {
+        job->args = rt_xrealloc(job->args, sizeof *job->args * job->workers);
         fanout_drive(job);                  /* nested: on the enclosing item's scheduler */
     } else {
+        job->args = rt_xrealloc(job->args, sizeof *job->args * job->workers);
         rt_co_sched *s = rt_co_sched_new(c->run->store);
         rt_co_spawn(s, fanout_drive_co, job);
         rt_co_run(s);
@@ -2151,6 +2160,7 @@ static rt_result *fanout_step(rt_ctx *c, const rt_step_desc *d, json_t *list, rt
         json_decref(input);
     }
     json_decref(job.outputs);
+    free(job.args);
     free(job.failure);
     pthread_mutex_destroy(&job.lock);
     return r;
