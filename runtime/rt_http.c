@@ -707,8 +707,12 @@ rt_http_xfer *rt_http_xfer_start(void *handle, const rt_http_request *rq, rt_htt
             rt_buf_free(&line);
         }
         if (i == 0 && rq->idempotency_key) {    /* where it would stand among the plain headers: last */
+            static const char name[] = "Idempotency-Key: ";
             char line[256];
-            if (snprintf(line, sizeof line, "Idempotency-Key: %s", rq->idempotency_key) < (int)sizeof line) {
+            size_t kl = strlen(rq->idempotency_key);
+            if (sizeof name + kl <= sizeof line) {       /* put together without a format to parse */
+                memcpy(line, name, sizeof name - 1);
+                memcpy(line + sizeof name - 1, rq->idempotency_key, kl + 1);
                 hl = curl_slist_append(hl, line);
             } else {
                 char *l = rt_xprintf("Idempotency-Key: %s", rq->idempotency_key);

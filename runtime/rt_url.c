@@ -114,8 +114,15 @@ char *rt_url_build(const char *modes, const json_t *parts, char *err, size_t err
             text = json_string_value(part);
             len = json_string_length(part);
         } else if (json_is_integer(part)) {
-            len = (size_t)snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(part));
-            text = num;
+            /* the digits, last first (snprintf's parse shows in a fanout) */
+            json_int_t v = json_integer_value(part);
+            uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+            char *p = num + sizeof num;
+            do *--p = (char)('0' + u % 10);
+            while (u /= 10);
+            if (v < 0) *--p = '-';
+            text = p;
+            len = (size_t)(num + sizeof num - p);
         } else {
             val.len = 0;
             rt_buf_append(&val, "", 0);
