@@ -234,6 +234,17 @@ static const unsigned char json_plain[256] = {
     [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
 };
 
+/* Whether the 8 bytes of w are all json_plain: none below the space, none
+** from 0x80 up, no '"' and no '\\'. (w - k per byte) & ~w has a high bit
+** set when, and only when, some byte is below k (bit-twiddling "hasless"). */
+static inline bool word_plain(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t q = w ^ (ones * 0x22), bs = w ^ (ones * 0x5c);
+    uint64_t bad = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | w;
+    return (bad & highs) == 0;
+}
+
 static void encode_string(rt_buf *b, const char *str, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";      /* as jansson writes it */
@@ -242,6 +253,9 @@ static void encode_string(rt_buf *b, const char *str, size_t n)
     b->data[b->len++] = '"';
     size_t run = 0;             /* s[run..i) is copied as it is */
     for (size_t i = 0; i < n;) {
+        uint64_t w;             /* plain text 8 bytes at a time */
+        while (i + 8 <= n && (memcpy(&w, s + i, 8), word_plain(w))) i += 8;
+        if (i >= n) break;
         unsigned char c = s[i];
         if (json_plain[c]) {
             i++;
