@@ -1,5 +1,5 @@
 /*
-** rt_log.c — log lines on stderr, redacted.
+** rt_log.c — [services] log lines on stderr, redacted.
 */
 #include "rt_log.h"
 

@@ -1,5 +1,5 @@
 /*
-** rt_record.c — a step's record as C fields, written as JSON text in one
+** rt_record.c — [engine] a step's record as C fields, written as JSON text in one
 ** pass (rt_record.h).
 */
 #include "rt_record.h"
@@ -17,13 +17,12 @@ static const char *known(const char *s, const char *const *all, size_t n)
 }
 
 static const char *const kinds[] = { "request", "function", "fanout" };
-static const char *const statuses[] = { "running", "retrying", "succeeded", "failed" };
 
 void rt_step_record_init(rt_step_record *r, const char *kind, int64_t started, json_t *input)
 {
     memset(r, 0, sizeof *r);
     r->kind = known(kind, kinds, sizeof kinds / sizeof kinds[0]);
-    r->status = "running";
+    r->status = RT_ST_RUNNING;
     r->started = started;
     r->attempts = r->few;
     r->capnew = (int)(sizeof r->few / sizeof r->few[0]);
@@ -36,8 +35,8 @@ void rt_step_record_resume(rt_step_record *r, const json_t *prev)
     rt_step_record_init(r, json_string_value(json_object_get(prev, "kind")),
                         json_integer_value(json_object_get(prev, "started")),
                         json_incref(json_object_get(prev, "input")));
-    r->status = known(json_string_value(json_object_get(prev, "status")), statuses,
-                      sizeof statuses / sizeof statuses[0]);
+    r->status = rt_status_of(prev);
+    if (r->status == RT_ST_NONE) r->status = RT_ST_RUNNING;
     size_t i;
     json_t *a;
     rt_buf stored = { 0 };
@@ -129,7 +128,7 @@ void rt_step_record_write(const rt_step_record *r, rt_buf *b)
     rt_buf_puts(b, "{\"kind\":\"");
     rt_buf_puts(b, r->kind);
     rt_buf_puts(b, "\",\"status\":\"");
-    rt_buf_puts(b, r->status);
+    rt_buf_puts(b, rt_status_name(r->status));
     put_int(b, "\",\"started\":", r->started);
     rt_buf_puts(b, ",\"attempts\":[");
     if (r->stored_attempts) rt_buf_puts(b, r->stored_attempts);

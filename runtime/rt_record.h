@@ -1,5 +1,5 @@
 /*
-** rt_record.h — a step's record, as the store keeps it (docs/runtime.md,
+** rt_record.h — [engine] a step's record, as the store keeps it (docs/runtime.md,
 ** "State"): its kind, status, attempts, input and output. The step driver
 ** holds it as C fields while the step runs and writes it as JSON text in
 ** one pass, the input and output redacted on the way (rt_json_encode_redacted):
@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rt_status.h"
 #include "rt_util.h"
 
 /* One attempt of a step. */
@@ -32,7 +33,7 @@ typedef struct rt_step_attempt {
 
 typedef struct rt_step_record {
     const char *kind;           /* static: "request", "function", "fanout" */
-    const char *status;         /* static: "running", "retrying", "succeeded", "failed" */
+    rt_status status;           /* RT_ST_RUNNING, _RETRYING, _SUCCEEDED or _FAILED */
     int64_t started;            /* ms since the epoch */
     char *stored_attempts;      /* resumed: the attempts stored before, JSON objects
                                    separated by commas, or NULL */
@@ -55,7 +56,7 @@ typedef struct rt_step_record {
     bool continued;             /* failed, and the run went on (on failure continue) */
 } rt_step_record;
 
-/* A new record of a step that starts now: status "running", input a NEW
+/* A new record of a step that starts now: status running, input a NEW
 ** reference taken over (NULL: none). */
 void rt_step_record_init(rt_step_record *r, const char *kind, int64_t started, json_t *input);
 /* Gives the record its input as JSON text, already redacted: the buffer

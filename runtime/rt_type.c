@@ -1,6 +1,6 @@
 /*
-** rt_type.c — values checked against the static type descriptors flowc
-** emits (flowrt.h's rt_type).
+** rt_type.c — [values] values checked against the static type descriptors
+** flowc emits (flowrt.h's rt_type).
 */
 #include "rt_type.h"
 

@@ -1,8 +1,8 @@
 /*
-** rt_type.h — values checked against the type descriptors flowc emits as
-** static data (rt_type, flowrt.h), with messages that name the field path
-** and the offending value. Nothing is parsed, cached or locked: a
-** descriptor is read where it stands.
+** rt_type.h — [values] values checked against the type descriptors flowc
+** emits as static data (rt_type, flowrt.h), with messages that name the
+** field path and the offending value. Nothing is parsed, cached or locked:
+** a descriptor is read where it stands.
 */
 #ifndef RT_TYPE_H
 #define RT_TYPE_H

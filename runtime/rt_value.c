@@ -1,6 +1,7 @@
 /*
-** rt_value.c — values of a run: pools, literals, field access, operators,
-** interpolation, built-in functions and function-step parameters.
+** rt_value.c — [engine] expressions of a run: literals, field access,
+** operators, interpolation, built-in functions and function-step
+** parameters, each value kept in its context's pool.
 */
 #include "rt_value.h"
 
@@ -10,59 +11,14 @@
 #include <limits.h>
 #include <stdarg.h>
 
-#include "rt_exec.h"
-#include "rt_http.h"
-#include "rt_log.h"
+#include "rt_ctx.h"
+#include "rt_redact.h"
 #include "rt_type.h"
 #include "rt_url.h"
-
-/* ---- pools -------------------------------------------------------------- */
-
-json_t *rt_pool_keep(rt_pool *p, json_t *v)
-{
-    if (!v) return json_null();
-    if (v->refcount == (size_t)-1) return v;       /* null, true, false: static */
-    if (!p->v) {
-        p->v = p->few;
-        p->cap = sizeof p->few / sizeof p->few[0];
-    }
-    if (p->n == p->cap) {
-        json_t **more = rt_xmalloc(sizeof *more * p->cap * 4);
-        memcpy(more, p->v, sizeof *more * p->n);
-        if (p->v != p->few) free(p->v);
-        p->v = more;
-        p->cap *= 4;
-    }
-    p->v[p->n++] = v;
-    return v;
-}
-
-void rt_pool_release(rt_pool *p)
-{
-    for (size_t i = 0; i < p->n; i++) json_decref(p->v[i]);
-    if (p->v != p->few) free(p->v);
-    p->v = NULL;
-    p->n = p->cap = 0;
-}
 
 static json_t *keep(rt_ctx *c, json_t *v)
 {
     return rt_pool_keep(rt_ctx_pool(c), v);
-}
-
-/* ---- atomics for tcc-compiled jansson (see flow.h) ---------------------- */
-
-size_t flow_atomic_add_fetch(size_t *p, size_t v);
-size_t flow_atomic_sub_fetch(size_t *p, size_t v);
-
-size_t flow_atomic_add_fetch(size_t *p, size_t v)
-{
-    return __atomic_add_fetch(p, v, __ATOMIC_ACQUIRE);
-}
-
-size_t flow_atomic_sub_fetch(size_t *p, size_t v)
-{
-    return __atomic_sub_fetch(p, v, __ATOMIC_RELEASE);
 }
 
 /* ---- literals ----------------------------------------------------------- */
@@ -71,13 +27,6 @@ json_t *rt_null(void) { return json_null(); }
 json_t *rt_bool(bool b) { return b ? json_true() : json_false(); }
 json_t *rt_int(rt_ctx *c, int64_t v) { return keep(c, json_integer(v)); }
 json_t *rt_float(rt_ctx *c, double v) { return keep(c, json_real(v)); }
-
-json_t *rt_json_bytes(const char *s)
-{
-    if (!s) return json_null();
-    json_t *v = json_string(s);
-    return v ? v : json_string_nocheck(s);
-}
 
 json_t *rt_str(rt_ctx *c, const char *s)
 {
@@ -211,197 +160,6 @@ json_t *rt_index(rt_ctx *c, json_t *v, json_t *index)
     return json_null();
 }
 
-/* ---- rendering ---------------------------------------------------------- */
-
-/* The shortest %g form that reads back as the same double, JSON-style. */
-static void render_float(rt_buf *b, double d)
-{
-    if (isnan(d) || isinf(d)) {
-        rt_buf_puts(b, isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
-        return;
-    }
-    char tmp[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d) break;
-    }
-    rt_buf_puts(b, tmp);
-    if (!strpbrk(tmp, ".eE")) rt_buf_puts(b, ".0");
-}
-
-/* Bytes a JSON string holds as they are: ASCII from the space up (DEL too), but '"' and '\\'. */
-static const unsigned char json_plain[256] = {
-    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
-};
-
-/* Whether the 8 bytes of w are all json_plain: none below the space, none
-** from 0x80 up, no '"' and no '\\'. (w - k per byte) & ~w has a high bit
-** set when, and only when, some byte is below k (bit-twiddling "hasless"). */
-static inline bool word_plain(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    uint64_t q = w ^ (ones * 0x22), bs = w ^ (ones * 0x5c);
-    uint64_t bad = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | w;
-    return (bad & highs) == 0;
-}
-
-static void encode_string(rt_buf *b, const char *str, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";      /* as jansson writes it */
-    const unsigned char *s = (const unsigned char *)str;
-    rt_buf_reserve(b, n + 2);
-    b->data[b->len++] = '"';
-    size_t run = 0;             /* s[run..i) is copied as it is */
-    for (size_t i = 0; i < n;) {
-        uint64_t w;             /* plain text 8 bytes at a time */
-        while (i + 8 <= n && (memcpy(&w, s + i, 8), word_plain(w))) i += 8;
-        if (i >= n) break;
-        unsigned char c = s[i];
-        if (json_plain[c]) {
-            i++;
-            continue;
-        }
-        size_t len = c >= 0x80 ? rt_utf8_seq(s + i, n - i) : 0;
-        if (len) {
-            i += len;
-            continue;
-        }
-        rt_buf_append(b, s + run, i - run);
-        switch (c) {
-        case '"': rt_buf_puts(b, "\\\""); break;
-        case '\\': rt_buf_puts(b, "\\\\"); break;
-        case '\n': rt_buf_puts(b, "\\n"); break;
-        case '\r': rt_buf_puts(b, "\\r"); break;
-        case '\t': rt_buf_puts(b, "\\t"); break;
-        case '\b': rt_buf_puts(b, "\\b"); break;
-        case '\f': rt_buf_puts(b, "\\f"); break;
-        default:
-            if (c < 0x20) {
-                char esc[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
-                rt_buf_puts(b, esc);
-            } else {
-                rt_buf_puts(b, "\xef\xbf\xbd");     /* not UTF-8: U+FFFD */
-            }
-        }
-        run = ++i;
-    }
-    rt_buf_append(b, s + run, n - run);
-    rt_buf_putc(b, '"');
-}
-
-static void encode_int(rt_buf *b, json_int_t v)
-{
-    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                                "8081828384858687888990919293949596979899";
-    char tmp[24], *p = tmp + sizeof tmp;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    while (u >= 100) {          /* two digits at a time */
-        unsigned d = (unsigned)(u % 100) * 2;
-        u /= 100;
-        *--p = pairs[d + 1];
-        *--p = pairs[d];
-    }
-    if (u >= 10) {
-        *--p = pairs[u * 2 + 1];
-        *--p = pairs[u * 2];
-    } else {
-        *--p = (char)('0' + u);
-    }
-    if (v < 0) *--p = '-';
-    rt_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
-}
-
-/* A string or key, redacted first when `redact` and it holds a secret
-** (what rt_redact_json then rt_json_encode would write, in one pass). */
-static void encode_text(rt_buf *b, const char *s, size_t n, bool redact)
-{
-    if (redact && rt_redact_holds_n(s, n)) {
-        rt_buf r = { 0 };
-        rt_buf_append(&r, "", 0);
-        rt_redact_append(&r, s, n);
-        encode_string(b, r.data, r.len);
-        rt_buf_free(&r);
-        return;
-    }
-    encode_string(b, s, n);
-}
-
-static void encode_value(rt_buf *b, const json_t *v, bool redact)
-{
-    switch (v ? json_typeof(v) : JSON_NULL) {
-    case JSON_OBJECT: {
-        rt_buf_putc(b, '{');
-        bool first = true;
-        for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
-            if (!first) rt_buf_putc(b, ',');
-            first = false;
-            encode_text(b, json_object_iter_key(it), json_object_iter_key_len(it), redact);
-            rt_buf_putc(b, ':');
-            encode_value(b, json_object_iter_value(it), redact);
-        }
-        rt_buf_putc(b, '}');
-        return;
-    }
-    case JSON_ARRAY:
-        rt_buf_putc(b, '[');
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            if (i) rt_buf_putc(b, ',');
-            encode_value(b, json_array_get(v, i), redact);
-        }
-        rt_buf_putc(b, ']');
-        return;
-    case JSON_STRING: encode_text(b, json_string_value(v), json_string_length(v), redact); return;
-    case JSON_INTEGER: encode_int(b, json_integer_value(v)); return;
-    case JSON_REAL: render_float(b, json_real_value(v)); return;
-    case JSON_TRUE: rt_buf_puts(b, "true"); return;
-    case JSON_FALSE: rt_buf_puts(b, "false"); return;
-    case JSON_NULL: rt_buf_puts(b, "null"); return;
-    }
-}
-
-void rt_json_encode(rt_buf *b, const json_t *v)
-{
-    encode_value(b, v, false);
-}
-
-void rt_json_encode_redacted(rt_buf *b, const json_t *v)
-{
-    encode_value(b, v, rt_redact_any());
-}
-
-void rt_json_encode_string_redacted(rt_buf *b, const char *s, size_t n)
-{
-    encode_text(b, s, n, rt_redact_any());
-}
-
-void rt_json_encode_int(rt_buf *b, int64_t v)
-{
-    encode_int(b, (json_int_t)v);
-}
-
-void rt_json_encode_string(rt_buf *b, const char *s, size_t n)
-{
-    encode_string(b, s, n);
-}
-
-char *rt_json_text(const json_t *v)
-{
-    rt_buf b = { 0 };
-    rt_json_encode(&b, v);
-    return rt_buf_take(&b);
-}
-
-void rt_value_render(rt_buf *b, const json_t *v)
-{
-    if (!v || json_is_null(v)) return;
-    if (json_is_string(v)) {
-        rt_buf_append(b, json_string_value(v), json_string_length(v));
-        return;
-    }
-    rt_json_encode(b, v);
-}
-
 json_t *rt_interp(rt_ctx *c, int n, ...)
 {
     rt_buf b = { 0 };
@@ -430,39 +188,6 @@ json_t *rt_interp_list(rt_ctx *c, json_t *pieces)
 }
 
 /* ---- operators ---------------------------------------------------------- */
-
-bool rt_value_equal(const json_t *a, const json_t *b)
-{
-    if (!a) a = json_null();
-    if (!b) b = json_null();
-    if (json_is_number(a) && json_is_number(b)) {
-        if (json_is_integer(a) && json_is_integer(b)) return json_integer_value(a) == json_integer_value(b);
-        return json_number_value(a) == json_number_value(b);
-    }
-    if (json_typeof(a) != json_typeof(b)) return false;
-    switch (json_typeof(a)) {
-    case JSON_STRING:
-        return json_string_length(a) == json_string_length(b) &&
-               memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
-    case JSON_ARRAY:
-        if (json_array_size(a) != json_array_size(b)) return false;
-        for (size_t i = 0; i < json_array_size(a); i++)
-            if (!rt_value_equal(json_array_get(a, i), json_array_get(b, i))) return false;
-        return true;
-    case JSON_OBJECT: {
-        if (json_object_size(a) != json_object_size(b)) return false;
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)a, k, v) {
-            json_t *w = json_object_get(b, k);
-            if (!w || !rt_value_equal(v, w)) return false;
-        }
-        return true;
-    }
-    default:
-        return true;    /* null, true, false: same type is same value */
-    }
-}
 
 static const char *op_name(rt_op op)
 {
@@ -695,7 +420,7 @@ static json_t *call_url_encode(rt_ctx *c, json_t *a)
     rt_buf_append(&text, "", 0);
     rt_buf_append(&out, "", 0);
     rt_value_render(&text, a);
-    rt_http_escape(&out, text.data, text.len, false);
+    rt_url_escape(&out, text.data, text.len, false);
     /* the encoding of a secret is registered with it (rt_redact_add); a
     ** value that merely holds one (url_encode("k={{secret.x}}")) is
     ** registered here, so that encoding it again (in a query) is too */
