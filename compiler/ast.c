@@ -1258,26 +1258,13 @@ ast_file *ast_parse_end(parse_ctx *ctx)
 
 const char *ast_op_str(ast_op op)
 {
-    switch (op) {
-    case OP_NONE:     return "?";
-    case OP_OR:       return "or";
-    case OP_AND:      return "and";
-    case OP_NOT:      return "not";
-    case OP_EQ:       return "==";
-    case OP_NE:       return "!=";
-    case OP_LT:       return "<";
-    case OP_LE:       return "<=";
-    case OP_GT:       return ">";
-    case OP_GE:       return ">=";
-    case OP_COALESCE: return "??";
-    case OP_ADD:      return "+";
-    case OP_SUB:      return "-";
-    case OP_MUL:      return "*";
-    case OP_DIV:      return "/";
-    case OP_MOD:      return "%";
-    case OP_NEG:      return "-";
-    }
-    return "?";
+    static const char *const text[] = {
+        "?",
+#define FLOW_OP(name, txt, operands) txt,
+#include "flow_ops.def"
+#undef FLOW_OP
+    };
+    return (unsigned)op < sizeof text / sizeof text[0] ? text[op] : "?";
 }
 
 static void type_format(strbuf *b, const ast_type *t)

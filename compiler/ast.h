@@ -91,14 +91,24 @@ typedef enum ast_expr_kind {
     EX_BINARY,      /* a op b */
 } ast_expr_kind;
 
+/* Operators, from the table the runtime expands too (runtime/flow_ops.def):
+** OP_OR, OP_AND, OP_NOT, OP_EQ ... OP_COALESCE (??) ... OP_NEG. */
 typedef enum ast_op {
     OP_NONE,
-    OP_OR, OP_AND, OP_NOT,
-    OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE,
-    OP_COALESCE,            /* ?? */
-    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD,
-    OP_NEG,
+#define FLOW_OP(name, text, operands) OP_##name,
+#include "flow_ops.def"
+#undef FLOW_OP
 } ast_op;
+
+/* Built-in functions, from the table the runtime expands too
+** (runtime/flow_builtins.def): FN_len, FN_lower, ... The checker resolves
+** each call's name to one (FN_NONE: unknown, or not checked yet). */
+typedef enum ast_fn {
+    FN_NONE,
+#define FLOW_BUILTIN(name, min, max, signature, doc) FN_##name,
+#include "flow_builtins.def"
+#undef FLOW_BUILTIN
+} ast_fn;
 
 /* What a name at the root of a reference resolves to (checker:). */
 typedef enum ast_ref_kind {
@@ -138,6 +148,7 @@ struct ast_expr {
     ast_ref_kind ref;       /* EX_NAME: what the root name resolved to */
     ast_step *ref_step;     /* REF_STEP / REF_VAR: the step */
     ast_field *ref_param;   /* REF_PARAM */
+    ast_fn fn;              /* EX_CALL: the built-in called */
 };
 
 /* ---- steps and statements --------------------------------------------- */
@@ -258,6 +269,9 @@ struct ast_step {
     int index;              /* unique number of the step in the program */
     bool output_read;       /* some expression reads its output beyond len()
                                and .ok/.error (fanouts keep item returns only then) */
+    bool headers_read;      /* some expression may read its output's headers: it
+                               reads the output other than as .body, .status, .ok,
+                               .error (requests make a headers object only then) */
 };
 
 typedef enum ast_clause_kind {

@@ -125,6 +125,9 @@ typedef struct chk_state {
     int fanout_depth;
     const ast_expr *shallow_ref;/* the name about to be checked as len(NAME),
                                    NAME.ok or NAME.error: it reads no items */
+    const ast_expr *body_ref;   /* the name about to be checked as NAME.body,
+                                   NAME.status, NAME.ok or NAME.error: it reads
+                                   no headers (len(NAME) counts them) */
 
     chk_probe *probe;           /* the editor's point, or NULL */
     bool probe_done;            /* the walk has gone past the point */
@@ -395,24 +398,11 @@ static int chk_narrow_push(chk_state *st, const ptrvec *paths)
 
 static ast_type *chk_expr(chk_state *st, ast_expr *e);
 
+/* Indexed by ast_fn - 1: FN_len is chk_builtin_fns[0]. */
 const chk_builtin chk_builtin_fns[] = {
-    { "len", "len(x) -> int", "The length of a list, string or object." },
-    { "lower", "lower(s: string) -> string", "The string in lower case." },
-    { "upper", "upper(s: string) -> string", "The string in upper case." },
-    { "trim", "trim(s: string) -> string", "The string without leading and trailing white space." },
-    { "string", "string(x) -> string", "Any value as text (JSON for lists and objects)." },
-    { "int", "int(x) -> int", "An int from a number or a numeric string." },
-    { "float", "float(x) -> float", "A float from a number or a numeric string." },
-    { "contains", "contains(x, item) -> bool",
-      "Whether a string holds a substring, a list an element, or an object a key." },
-    { "join", "join(list, sep: string) -> string", "The list's items as text, separated by sep." },
-    { "now", "now() -> string", "The current time, ISO-8601 UTC with milliseconds." },
-    { "json", "json(x) -> json", "x as a dynamic json value." },
-    { "url_encode", "url_encode(x) -> string",
-      "A string, number or bool percent-encoded for one URL path segment (RFC 3986)." },
-    { "url_path", "url_path(x) -> string",
-      "A path of several segments for a URL template: each segment percent-encoded, '/' kept, '.' and '..' refused." },
-    { "base64", "base64(x) -> string", "Standard base64 (RFC 4648, padded) of a string, number or bool." },
+#define FLOW_BUILTIN(name, min, max, signature, doc) { #name, signature, doc, min, max },
+#include "flow_builtins.def"
+#undef FLOW_BUILTIN
 };
 const int chk_nbuiltin_fns = (int)(sizeof chk_builtin_fns / sizeof chk_builtin_fns[0]);
 
@@ -516,6 +506,7 @@ static ast_type *chk_name(chk_state *st, ast_expr *e)
         e->ref_step = s;
         /* a test's expects do not count: under `flowc test` every output is kept */
         if (e != st->shallow_ref && st->where != WHERE_TEST) s->output_read = true;
+        if (e != st->body_ref && st->where != WHERE_TEST) s->headers_read = true;
         ast_type *t = chk_step_ref_type(st, s);
         if (t) return t;
         if (in->defined && in->hidden_by) {
@@ -544,6 +535,9 @@ static ast_type *chk_field(chk_state *st, ast_expr *e)
     st->opt_chain = chain;
     if (e->a->kind == EX_NAME && (strcmp(e->name, "ok") == 0 || strcmp(e->name, "error") == 0))
         st->shallow_ref = e->a;
+    if (e->a->kind == EX_NAME && (strcmp(e->name, "body") == 0 || strcmp(e->name, "status") == 0 ||
+                                  strcmp(e->name, "ok") == 0 || strcmp(e->name, "error") == 0))
+        st->body_ref = e->a;
     ast_type *bt = chk_expr(st, e->a);
     const char *name = e->name;
 
@@ -688,77 +682,82 @@ static void chk_want(chk_state *st, ast_expr *arg, ast_type *t, bool ok, const c
         ERR(arg->loc, "%s() expects %s, got %s", fn, what, tystr(st, t));
 }
 
+/* A call of a built-in: the name resolved to its entry of
+** flow_builtins.def (e->fn, what the emitter names), the count of
+** arguments checked against the table, then each function's typing. The
+** switch names every built-in (no default): one added to the table and
+** not typed here is a compile error. */
 static ast_type *chk_call(chk_state *st, ast_expr *e)
 {
+    e->fn = FN_NONE;
+    for (int i = 0; i < chk_nbuiltin_fns; i++)
+        if (strcmp(chk_builtin_fns[i].name, e->name) == 0) e->fn = (ast_fn)(i + 1);
     ast_type *at[4] = { 0 };
-    if (strcmp(e->name, "len") == 0 && e->nitems == 1 && e->items[0]->kind == EX_NAME)
+    if (e->fn == FN_len && e->nitems == 1 && e->items[0]->kind == EX_NAME)
         st->shallow_ref = e->items[0];     /* a fanout's length needs none of its items */
     for (int i = 0; i < e->nitems; i++) {
         ast_type *t = chk_expr(st, e->items[i]);
         if (i < 4) at[i] = t;
     }
     const char *fn = e->name;
-    if (strcmp(fn, "len") == 0) {
-        if (chk_arity(st, e, 1, 1)) {
-            ast_type_kind k = at[0]->kind;
+    if (e->fn == FN_NONE) {
+        const char *names[sizeof chk_builtin_fns / sizeof chk_builtin_fns[0]];
+        for (int i = 0; i < chk_nbuiltin_fns; i++) names[i] = chk_builtin_fns[i].name;
+        ERR(e->loc, "unknown function '%s'%s", fn, chk_hint(st, fn, names, chk_nbuiltin_fns));
+        return &ast_type_error;
+    }
+    const chk_builtin *bi = &chk_builtin_fns[e->fn - 1];
+    bool args_ok = chk_arity(st, e, bi->min_args, bi->max_args);
+    ast_type_kind k = args_ok && e->nitems ? at[0]->kind : TY_ERROR;
+    switch (e->fn) {
+    case FN_len:
+        if (args_ok)
             chk_want(st, e->items[0], at[0], k == TY_LIST || k == TY_STRING || k == TY_OBJECT, fn,
                      "a list, string or object");
-        }
         return &ast_type_int;
-    }
-    if (strcmp(fn, "lower") == 0 || strcmp(fn, "upper") == 0 || strcmp(fn, "trim") == 0) {
-        if (chk_arity(st, e, 1, 1))
-            chk_want(st, e->items[0], at[0], at[0]->kind == TY_STRING, fn, "a string");
+    case FN_lower:
+    case FN_upper:
+    case FN_trim:
+        if (args_ok) chk_want(st, e->items[0], at[0], k == TY_STRING, fn, "a string");
         return &ast_type_string;
-    }
-    if (strcmp(fn, "string") == 0) {
-        chk_arity(st, e, 1, 1);
+    case FN_string:
         return &ast_type_string;
-    }
-    if (strcmp(fn, "url_encode") == 0 || strcmp(fn, "url_path") == 0 || strcmp(fn, "base64") == 0) {
-        if (chk_arity(st, e, 1, 1)) {
-            ast_type_kind k = ty_strip(at[0])->kind;
-            chk_want(st, e->items[0], at[0], k == TY_STRING || k == TY_INT || k == TY_FLOAT || k == TY_BOOL, fn,
+    case FN_url_encode:
+    case FN_url_path:
+    case FN_base64:
+        if (args_ok) {
+            ast_type_kind sk = ty_strip(at[0])->kind;
+            chk_want(st, e->items[0], at[0], sk == TY_STRING || sk == TY_INT || sk == TY_FLOAT || sk == TY_BOOL, fn,
                      "a string, number or bool");
         }
         return &ast_type_string;
-    }
-    if (strcmp(fn, "int") == 0 || strcmp(fn, "float") == 0) {
-        if (chk_arity(st, e, 1, 1)) {
-            ast_type_kind k = at[0]->kind;
+    case FN_int:
+    case FN_float:
+        if (args_ok)
             chk_want(st, e->items[0], at[0], k == TY_INT || k == TY_FLOAT || k == TY_STRING, fn,
                      "a number or a string");
-        }
-        return fn[0] == 'i' ? &ast_type_int : &ast_type_float;
-    }
-    if (strcmp(fn, "contains") == 0) {
-        if (chk_arity(st, e, 2, 2)) {
-            ast_type_kind k = at[0]->kind;
+        return e->fn == FN_int ? &ast_type_int : &ast_type_float;
+    case FN_contains:
+        if (args_ok) {
             chk_want(st, e->items[0], at[0], k == TY_LIST || k == TY_STRING || k == TY_OBJECT, fn,
                      "a list, string or object");
             if (k == TY_STRING)
                 chk_want(st, e->items[1], at[1], at[1]->kind == TY_STRING, fn, "a string to look for");
         }
         return &ast_type_bool;
-    }
-    if (strcmp(fn, "join") == 0) {
-        if (chk_arity(st, e, 2, 2)) {
-            chk_want(st, e->items[0], at[0], at[0]->kind == TY_LIST, fn, "a list");
+    case FN_join:
+        if (args_ok) {
+            chk_want(st, e->items[0], at[0], k == TY_LIST, fn, "a list");
             chk_want(st, e->items[1], at[1], at[1]->kind == TY_STRING, fn, "a string separator");
         }
         return &ast_type_string;
-    }
-    if (strcmp(fn, "now") == 0) {
-        chk_arity(st, e, 0, 0);
+    case FN_now:
         return &ast_type_string;
-    }
-    if (strcmp(fn, "json") == 0) {
-        chk_arity(st, e, 1, 1);
+    case FN_json:
         return &ast_type_json;
+    case FN_NONE:
+        break;
     }
-    const char *names[sizeof chk_builtin_fns / sizeof chk_builtin_fns[0]];
-    for (int i = 0; i < chk_nbuiltin_fns; i++) names[i] = chk_builtin_fns[i].name;
-    ERR(e->loc, "unknown function '%s'%s", fn, chk_hint(st, fn, names, chk_nbuiltin_fns));
     return &ast_type_error;
 }
 

@@ -422,12 +422,6 @@ static const char *trigger_kind(rt_trigger_kind k)
     }
 }
 
-static json_t *type_json(rt_type_text t)
-{
-    const json_t *p = t ? rt_type_parse(t) : NULL;
-    return p ? json_deep_copy(p) : json_string("json");
-}
-
 static bool count_version(json_t *run, void *arg)
 {
     const char *v = json_string_value(json_object_get(run, "version"));
@@ -460,20 +454,20 @@ static int cmd_info(const rt_workflow *wf, const rt_cli_opts *o)
     json_t *info = json_pack("{s:s, s:s?, s:s}", "name", wf->name, "description", wf->description, "version",
                              wf->version);
     json_t *trig = json_pack("{s:s, s:s?, s:s?, s:s?, s:o}", "kind", trigger_kind(wf->trigger), "event", wf->event,
-                             "cron", wf->cron, "zone", wf->zone, "schema", type_json(wf->trigger_schema));
+                             "cron", wf->cron, "zone", wf->zone, "schema", rt_type_json(wf->trigger_schema));
     json_object_set_new(info, "trigger", trig);
     json_t *settings = json_array();
     for (int i = 0; i < wf->nsettings; i++) {
         const rt_setting *s = &wf->settings[i];
         json_t *d = s->default_json ? json_loads(s->default_json, JSON_DECODE_ANY, NULL) : NULL;
         json_array_append_new(settings, json_pack("{s:s, s:o, s:b, s:o?}", "name", s->name, "type",
-                                                  type_json(s->type), "required", !s->default_json, "default", d));
+                                                  rt_type_json(s->type), "required", !s->default_json, "default", d));
     }
     json_object_set_new(info, "settings", settings);
     json_t *secrets = json_array();
     for (int i = 0; i < wf->nsecrets; i++) json_array_append_new(secrets, json_string(wf->secrets[i]));
     json_object_set_new(info, "secrets", secrets);
-    if (wf->output_type) json_object_set_new(info, "output", type_json(wf->output_type));
+    if (wf->output_type) json_object_set_new(info, "output", rt_type_json(wf->output_type));
     json_t *by_version = unfinished_by_version(wf, o);
     json_int_t mine = json_integer_value(json_object_get(by_version, wf->version));
     json_object_del(by_version, wf->version);
@@ -492,16 +486,15 @@ static int cmd_info(const rt_workflow *wf, const rt_cli_opts *o)
         if (wf->cron) printf(" \"%s\"%s%s", wf->cron, wf->zone ? " " : "", wf->zone ? wf->zone : "");
         printf("\n");
         char tn[2048];
-        if (wf->trigger_schema && rt_type_parse(wf->trigger_schema)) {
-            rt_type_name(rt_type_parse(wf->trigger_schema), tn, sizeof tn);
+        if (wf->trigger_schema) {
+            rt_type_name(wf->trigger_schema, tn, sizeof tn);
             printf("payload   %s\n", tn);
         }
         printf("settings %s\n", wf->nsettings ? "" : " (none)");
         for (int i = 0; i < wf->nsettings; i++) {
             const rt_setting *s = &wf->settings[i];
-            const json_t *t = rt_type_parse(s->type);
-            if (t) rt_type_name(t, tn, sizeof tn);
-            printf("  %-20s %s%s%s\n", s->name, t ? tn : "json", s->default_json ? " = " : " (required)",
+            rt_type_name(s->type, tn, sizeof tn);
+            printf("  %-20s %s%s%s\n", s->name, tn, s->default_json ? " = " : " (required)",
                    s->default_json ? s->default_json : "");
         }
         printf("secrets %s\n", wf->nsecrets ? "" : " (none)");
@@ -546,7 +539,7 @@ int rt_main(const rt_workflow *wf, int argc, char **argv)
     fflush(stdout);
     fflush(stderr);
     rt_signal_restore();
-    rt_type_cache_free();
+    rt_value_teardown();
     rt_log_teardown();
     return rc;
 }

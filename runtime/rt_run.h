@@ -48,6 +48,7 @@ typedef struct rt_run_state {
                                    run ends INTERRUPTED, to be resumed once writes succeed */
     bool suspended;             /* stopped at a durable wait (not sleep_in_process) */
     json_t *info;               /* owned: { id, user, attempt } for run.* */
+    json_t *env_values;         /* owned or NULL: env.NAME values read so far, name -> string */
     long sleep_horizon_ms;      /* !sleep_in_process: waits due within this many ms still sleep here */
     int64_t wake_at;            /* suspended: when the run is due again (ms) */
     int nwaiting;               /* contexts sleeping in a durable wait now */
@@ -134,6 +135,8 @@ json_t *rt_run_committed(rt_run_state *run, const char *path);
 ** commit failed (the run stops: rt_run_store_failed). */
 bool rt_run_commit(rt_run_state *run, const char *path, json_t *rec);
 bool rt_run_commit_ex(rt_run_state *run, const char *path, json_t *rec, bool deferrable);
+/* The same with the record written as JSON text (rt_record.h), rec NULL. */
+bool rt_run_commit_text(rt_run_state *run, const char *path, json_t *rec, const char *text, bool deferrable);
 /* The run record says `waiting` (with wake_at) while a context sleeps in
 ** a durable wait (wake_at != 0 on entering, 0 on leaving), `running` again
 ** once none does. A failed commit stops the run. */

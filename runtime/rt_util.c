@@ -111,24 +111,12 @@ char *rt_xprintf(const char *fmt, ...)
 void rt_buf_reserve(rt_buf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 64;
+    size_t cap = b->cap ? b->cap : 256;     /* most buffers never grow past it */
     while (cap < b->len + extra + 1) cap *= 2;
     b->data = rt_xrealloc(b->data, cap);
     b->cap = cap;
 }
 
-void rt_buf_append(rt_buf *b, const void *p, size_t n)
-{
-    rt_buf_reserve(b, n);
-    if (n) memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void rt_buf_puts(rt_buf *b, const char *s)
-{
-    rt_buf_append(b, s, strlen(s));
-}
 
 
 void rt_buf_printf(rt_buf *b, const char *fmt, ...)

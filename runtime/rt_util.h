@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Allocation that aborts with the size on out-of-memory (Redis's zmalloc). */
 void *rt_xmalloc(size_t n);
@@ -37,8 +38,19 @@ typedef struct rt_buf {
 
 /* Room for extra more bytes (and the NUL) without another allocation. */
 void rt_buf_reserve(rt_buf *b, size_t extra);
-void rt_buf_append(rt_buf *b, const void *p, size_t n);
-void rt_buf_puts(rt_buf *b, const char *s);
+/* Inline: the hot paths (a step's record, its JSON) append many short
+** pieces; only growing calls out. */
+static inline void rt_buf_append(rt_buf *b, const void *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) rt_buf_reserve(b, n);
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+static inline void rt_buf_puts(rt_buf *b, const char *s)
+{
+    rt_buf_append(b, s, strlen(s));
+}
 static inline void rt_buf_putc(rt_buf *b, char ch)
 {
     if (b->len + 2 > b->cap) rt_buf_reserve(b, 1);

@@ -58,3 +58,12 @@ else
     fail "build of a library file is refused" "exit $rc: $(echo "$out" | head -3)"
 fi
 rm -rf "$T"
+
+# The checker tells the emitter which request steps' output headers no
+# expression reads (rt_step_desc.headers_unread: kept as text, no object).
+T=$(mktemp -d)
+"$FLOWC" build tests/e2e/cases/headers/flow.flow --emit-c "$T/headers.c" -o /dev/null 2>/dev/null
+unread=$(python3 -c 'import re,sys; t=open(sys.argv[1]).read(); print([m.group(1) for m in re.finditer(r"D_(\w+) = \{[^}]*?\.headers_unread = true", t, re.S)])' "$T/headers.c" 2>&1)
+[ "$unread" == "['plain']" ] && pass "emitted C: only the steps whose headers nobody reads are headers_unread" ||
+    fail "emitted C: headers_unread" "$unread"
+rm -rf "$T"
