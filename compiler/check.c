@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
+
+#include "rt_cron.h"
 
 /* ---- declared types ---------------------------------------------------- */
 
@@ -784,52 +785,6 @@ static void chk_action_bodies(chk_state *st)
     st->where = WHERE_BODY;
 }
 
-static bool chk_zone_exists(const char *zone)
-{
-    struct stat sb;
-    if (stat("/usr/share/zoneinfo", &sb) != 0) return true;     /* cannot tell */
-    if (strcmp(zone, "UTC") == 0) return true;
-    if (strstr(zone, "..") || zone[0] == '/') return false;
-    char path[1024];
-    snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", zone);
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-/* One cron field: "*", N, N-M, a step ("/K"), lists, and names for months/days. */
-static bool chk_cron_field(const char *f, int lo, int hi, const char *const *names, int nnames)
-{
-    if (!*f) return false;
-    char buf[256];
-    if (strlen(f) >= sizeof buf) return false;
-    strcpy(buf, f);
-    for (char *save = NULL, *part = strtok_r(buf, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
-        char *slash = strchr(part, '/');
-        if (slash) {
-            *slash = 0;
-            char *end;
-            long step = strtol(slash + 1, &end, 10);
-            if (*end || step < 1 || step > hi) return false;
-        }
-        if (strcmp(part, "*") == 0) continue;
-        char *dash = strchr(part, '-');
-        char *ends[2] = { part, dash ? dash + 1 : NULL };
-        if (dash) *dash = 0;
-        for (int k = 0; k < 2 && ends[k]; k++) {
-            char *end;
-            long v = strtol(ends[k], &end, 10);
-            if (end == ends[k]) {
-                int found = -1;
-                for (int j = 0; j < nnames; j++)
-                    if (strcasecmp(ends[k], names[j]) == 0) found = j;
-                if (found < 0) return false;
-                continue;
-            }
-            if (*end || v < lo || v > hi) return false;
-        }
-    }
-    return true;
-}
-
 static void chk_trigger(chk_state *st)
 {
     ast_file *m = st->main;
@@ -853,32 +808,13 @@ static void chk_trigger(chk_state *st)
         st->trigger_type = ty_object(st, t->kind == TRIG_SCHEDULE ? 1 : 0, f);
     }
     if (t->kind == TRIG_SCHEDULE) {
-        static const char *const months[] = { "", "jan", "feb", "mar", "apr", "may", "jun",
-                                              "jul", "aug", "sep", "oct", "nov", "dec" };
-        static const char *const days[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s", t->cron ? t->cron : "");
-        char *fields[8];
-        int n = 0;
-        for (char *save = NULL, *p = strtok_r(buf, " \t", &save); p && n < 8; p = strtok_r(NULL, " \t", &save))
-            fields[n++] = p;
-        if (n != 5 && n != 6) {
-            ERR(t->cron_loc, "a cron expression has 5 fields (minute hour day month weekday) or 6 "
-                "(seconds first), not %d", n);
-        } else {
-            static const char *const what[] = { "second", "minute", "hour", "day of month", "month", "day of week" };
-            static const int lo[] = { 0, 0, 0, 1, 1, 0 }, hi[] = { 59, 59, 23, 31, 12, 7 };
-            int off = n == 6 ? 0 : 1;
-            for (int i = 0; i < n; i++) {
-                int k = i + off;
-                const char *const *names = k == 4 ? months : k == 5 ? days : NULL;
-                int nn = k == 4 ? 13 : k == 5 ? 7 : 0;
-                if (!chk_cron_field(fields[i], lo[k], hi[k], names, nn))
-                    ERR(t->cron_loc, "cron field %d ('%s') is not a valid %s", i + 1, fields[i], what[k]);
-            }
-        }
-        if (t->zone && !chk_zone_exists(t->zone))
-            ERR(t->loc, "unknown time zone '%s' (an IANA name such as \"Europe/Paris\")", t->zone);
+        /* the runtime's own parser (runtime/rt_cron.c): what check accepts, serve fires */
+        rt_cron cron;
+        char err[512];
+        if (!rt_cron_parse(t->cron ? t->cron : "", &cron, err, sizeof err))
+            ERR(t->cron_loc, "invalid schedule: %s", err);
+        if (t->zone && !rt_cron_zone_check(t->zone, err, sizeof err))
+            ERR(t->loc, "%s", err);
     }
 }
 
