@@ -12,6 +12,8 @@
 */
 #include "check_int.h"
 
+#include <ctype.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -140,9 +142,14 @@ static url_state url_after_text(url_state s, const char *t)
     return s;
 }
 
-/* env.X, settings.X, secret.X: configuration, not data. */
+/* env.X, settings.X, secret.X: configuration, not data; so is a let whose
+** value is one of them or a plain string (`let api = env.API_URL`). */
 static bool url_config_value(const ast_expr *e)
 {
+    if (e->kind == EX_NAME && e->ref == REF_STEP && e->ref_step && e->ref_step->kind == STEP_LET) {
+        const ast_expr *v = e->ref_step->value;
+        return v && (v->kind == EX_STRING || url_config_value(v));
+    }
     return e->kind == EX_FIELD && e->a->kind == EX_NAME &&
            (e->a->ref == REF_ENV || e->a->ref == REF_SETTINGS || e->a->ref == REF_SECRET);
 }
@@ -254,6 +261,9 @@ static ast_type *chk_request(chk_state *st, ast_step *s, ast_request *r, bool in
     }
     st->response_body = saved;
 
+    for (int i = 0; r->paginate == PAGE_NONE && i < s->nclauses; i++)
+        if (s->clauses[i]->kind == CL_MAX)
+            ERR(s->clauses[i]->loc, "'max' limits the pages of a paginated request: this request has no 'paginate'");
     if (r->paginate != PAGE_NONE) {
         if (r->page_max < 0) ERR(r->paginate_loc, "paginate: max must be at least 1");
         r->page_elem = chk_page_elem(st, r, body);
@@ -315,6 +325,8 @@ static ast_type *chk_action_call(chk_state *st, ast_step *s)
     }
     s->action = act;
     const char *full = action_key(st, s->integ, s->op);
+    if (s->call_max && !(act->body && act->body->req && act->body->req->paginate != PAGE_NONE))
+        ERR(s->call_max_loc, "'max' limits the pages of a paginated action: %s does not paginate", full);
     chk_map given = { 0 };
     for (int i = 0; i < s->nargs; i++) {
         ast_arg *a = s->args[i];
@@ -337,8 +349,8 @@ static ast_type *chk_action_call(chk_state *st, ast_step *s)
         ast_type *t = a->value->type;
         if (!chk_assignable(t, p->type)) {
             if (t->kind == TY_OPTIONAL || t->kind == TY_NULL)
-                ERR(a->value->loc, "argument '%s' of %s may be null here (%s): use '?\?' to give a default",
-                    a->name, full, tystr(st, t));
+                ERR(a->value->loc, "argument '%s' of %s may be null here (%s): %s", a->name, full, tystr(st, t),
+                    chk_null_advice(st, a->value, "use '?\?' to give a default"));
             else
                 ERR(a->value->loc, "argument '%s' of %s must be %s, not %s", a->name, full,
                     tystr(st, p->type), tystr(st, t));
@@ -428,6 +440,36 @@ static void chk_hide_from(chk_state *st, int mark, src_loc at, const char *by)
     st->scope.len = mark;
 }
 
+/* Leaves a branch of an if: the steps and lets it defined (still in scope,
+** from mark on) leave the scope while the other branches are checked, and
+** go to `ran`, to come back after the if as ones that may not have run. */
+static void chk_leave_branch(chk_state *st, int mark, const char *branch, ptrvec *ran)
+{
+    for (int i = mark; i < st->scope.len; i++) {
+        ast_step *s = st->scope.items[i];
+        chk_stepinfo *in = &st->info[s->index];
+        in->visible = false;
+        in->other_branch = true;
+        if (!in->branch) in->branch = branch;   /* the innermost branch names it */
+        ptrvec_push(st->a, ran, s);
+    }
+    st->scope.len = mark;
+}
+
+/* After an if: the steps of its branches are in scope again, as ones that
+** may not have run (their fields optional until `if s.ok`). */
+static void chk_after_branches(chk_state *st, const ptrvec *ran)
+{
+    for (int i = 0; i < ran->len; i++) {
+        ast_step *s = ran->items[i];
+        chk_stepinfo *in = &st->info[s->index];
+        in->visible = true;
+        in->other_branch = false;
+        in->maybe = true;
+        ptrvec_push(st->a, &st->scope, s);
+    }
+}
+
 static ast_type *chk_fanout(chk_state *st, ast_step *s)
 {
     ast_type *lt = chk_expr(st, s->list);
@@ -446,8 +488,9 @@ static ast_type *chk_fanout(chk_state *st, ast_step *s)
     }
     if (s->concurrency < 0 || s->concurrency > 4096)
         ERR(s->loc, "fanout concurrency must be between 1 and 4096");
-    if (chk_map_get(&st->steps, s->var))
-        ERR(s->var_loc, "fanout variable '%s' has the name of a step", s->var);
+    ast_step *same = chk_map_get(&st->steps, s->var);
+    if (same)
+        ERR(s->var_loc, "fanout variable '%s' has the name of a %s", s->var, same->kind == STEP_LET ? "let" : "step");
     for (int i = 0; i < st->fanouts.len; i++)
         if (strcmp(((ast_step *)st->fanouts.items[i])->var, s->var) == 0)
             ERR(s->var_loc, "fanout variable '%s' shadows the variable of an enclosing fanout", s->var);
@@ -467,14 +510,39 @@ static ast_type *chk_fanout(chk_state *st, ast_step *s)
     return ty_list(st, r);
 }
 
+/* Whether e calls now(), whose value changes when a run is replayed. */
+static const ast_expr *chk_find_now(const ast_expr *e)
+{
+    if (!e) return NULL;
+    if (e->kind == EX_CALL && strcmp(e->name, "now") == 0) return e;
+    const ast_expr *f = chk_find_now(e->a);
+    if (!f) f = chk_find_now(e->b);
+    for (int i = 0; !f && i < e->nitems; i++) f = chk_find_now(e->items[i]);
+    return f;
+}
+
+/* let NAME = value: evaluated again when a run resumes, so it may read
+** only what replays the same (committed steps, the trigger, settings). */
+static ast_type *chk_let(chk_state *st, ast_step *s)
+{
+    ast_type *t = chk_expr(st, s->value);
+    const ast_expr *now = chk_find_now(s->value);
+    if (now)
+        ERR(now->loc, "let '%s' reads now(): a let is evaluated again when a run resumes, so its value would "
+                      "change; take the time from a step, whose output is checkpointed", s->name);
+    return t;
+}
+
 static void chk_step(chk_state *st, ast_step *s)
 {
     ast_type *out = &ast_type_error;
+    if (s->kind == STEP_LET) st->info[s->index].defined = true;     /* `let x = x`: its own definition */
     switch (s->kind) {
     case STEP_REQUEST: out = chk_request(st, s, s->req, false); break;
     case STEP_ACTION: out = chk_action_call(st, s); break;
     case STEP_FUNCTION: out = chk_function(st, s); break;
     case STEP_FANOUT: out = chk_fanout(st, s); break;
+    case STEP_LET: out = chk_let(st, s); break;
     }
     chk_step_clauses(st, s);
     s->out = out;
@@ -507,14 +575,55 @@ static void chk_return(chk_state *st, ast_stmt *stmt)
     r->type = u;
 }
 
+/* `return status N headers {...}` / `fail status N ...`: the answer to the
+** HTTP request of a request trigger. */
+static void chk_reply(chk_state *st, ast_stmt *stmt)
+{
+    if (!stmt->status && !stmt->headers) return;
+    const char *kw = stmt->kind == ST_RETURN ? "return" : "fail";
+    const char *what = stmt->status ? "status" : "headers";
+    const ast_trigger *t = st->main->ntriggers ? st->main->triggers[0] : NULL;
+    if (st->fanouts.len)
+        ERR(stmt->loc, "'%s %s' answers the request that started the run: a fanout item's %s cannot", kw, what, kw);
+    else if (t && t->kind != TRIG_REQUEST)
+        ERR(stmt->loc, "'%s %s' answers an HTTP request: only a workflow with `trigger request` has one to answer",
+            kw, what);
+    if (stmt->status) {
+        chk_expect_type(st, stmt->status, &ast_type_int, "the status");
+        if (stmt->status->kind == EX_INT && (stmt->status->ival < 100 || stmt->status->ival > 599))
+            ERR(stmt->status->loc, "status %" PRId64 " is not an HTTP status (100 to 599)", stmt->status->ival);
+    }
+    if (stmt->headers) {
+        ast_expr *h = stmt->headers;
+        chk_expr(st, h);
+        for (int i = 0; i < h->nitems; i++) {
+            const char *k = h->keys[i];
+            bool token = *k != 0;
+            for (const char *p = k; *p; p++)
+                if (!(isalnum((unsigned char)*p) || strchr("!#$%&'*+-.^_`|~", *p))) token = false;
+            if (!token)
+                ERR(h->key_locs[i], "'%s' is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~)", k);
+            else if (strcasecmp(k, "Content-Length") == 0 || strcasecmp(k, "Transfer-Encoding") == 0 ||
+                     strcasecmp(k, "Connection") == 0)
+                ERR(h->key_locs[i], "header '%s' is set by the server", k);
+            ast_type *vt = h->items[i]->type ? h->items[i]->type : &ast_type_error;
+            if (!ty_dyn(vt) && vt->kind != TY_STRING)
+                ERR(h->items[i]->loc, "header '%s' must be a string, not %s%s", k, tystr(st, vt),
+                    vt->kind == TY_OPTIONAL ? " (use '?\?' to give a default)" : "");
+        }
+    }
+}
+
 static void chk_stmt(chk_state *st, ast_stmt *stmt)
 {
     switch (stmt->kind) {
     case ST_STEP:
+    case ST_LET:
         chk_step(st, stmt->step);
         break;
     case ST_IF: {
         ptrvec negated = { 0 };     /* what the earlier conditions being false proves */
+        ptrvec ran = { 0 };         /* the steps of the branches */
         for (int i = 0; i < stmt->nbranches; i++) {
             int nmark = chk_narrow_push(st, &negated);
             chk_condition(st, stmt->conds[i], "an 'if' condition");
@@ -523,7 +632,10 @@ static void chk_stmt(chk_state *st, ast_stmt *stmt)
             chk_narrow_push(st, &paths);
             int mark = st->scope.len;
             chk_block(st, stmt->thens[i]);
-            chk_hide_from(st, mark, stmt->loc, "if");
+            chk_leave_branch(st, mark,
+                             i ? arena_printf(st->a, "in the 'else if' branch at %s", chk_pos(st, stmt->conds[i]->loc))
+                               : arena_printf(st->a, "in the 'if' branch at %s", chk_pos(st, stmt->loc)),
+                             &ran);
             st->narrowed.len = nmark;
             chk_collect_narrowing(st, stmt->conds[i], false, &negated);
         }
@@ -531,15 +643,21 @@ static void chk_stmt(chk_state *st, ast_stmt *stmt)
             int nmark = chk_narrow_push(st, &negated);
             int mark = st->scope.len;
             chk_block(st, stmt->els);
-            chk_hide_from(st, mark, stmt->loc, "if");
+            chk_leave_branch(st, mark,
+                             arena_printf(st->a, "in the 'else' branch of the if at %s", chk_pos(st, stmt->loc)), &ran);
             st->narrowed.len = nmark;
         }
+        chk_after_branches(st, &ran);
         break;
     }
     case ST_RETURN:
+        chk_reply(st, stmt);
         chk_return(st, stmt);
         break;
     case ST_FAIL:
+        chk_reply(st, stmt);
+        chk_expr(st, stmt->expr);
+        break;
     case ST_LOG:
         chk_expr(st, stmt->expr);
         break;
@@ -604,12 +722,16 @@ static void chk_register_step(chk_state *st, ast_step *s, bool conditional, bool
     p->steps[p->nsteps++] = s;
     s->parent_fanout = st->fanouts.len ? st->fanouts.items[st->fanouts.len - 1] : NULL;
 
+    bool let = s->kind == STEP_LET;
     for (size_t i = 0; i < sizeof chk_reserved_step_names / sizeof chk_reserved_step_names[0]; i++)
         if (strcmp(s->name, chk_reserved_step_names[i]) == 0)
-            ERR(s->name_loc, "'%s' is reserved and cannot name a step", s->name);
+            ERR(s->name_loc, "'%s' is reserved and cannot name a %s", s->name, let ? "let" : "step");
     ast_step *prev = chk_map_get(&st->steps, s->name);
-    if (prev)
+    if (prev && !let && prev->kind != STEP_LET)
         ERR(s->name_loc, "duplicate step name '%s'; first defined at %s", s->name, chk_pos(st, prev->name_loc));
+    else if (prev)
+        ERR(s->name_loc, "'%s' is already the name of the %s at %s (steps and lets share one namespace)", s->name,
+            prev->kind == STEP_LET ? "let" : "step", chk_pos(st, prev->name_loc));
     else
         chk_map_put(st->a, &st->steps, s->name, s);
     (void)conditional;
@@ -626,7 +748,7 @@ static void chk_register_block(chk_state *st, ast_block *b, bool conditional, bo
     if (!b) return;
     for (int i = 0; i < b->nstmts; i++) {
         ast_stmt *s = b->stmts[i];
-        if (s->kind == ST_STEP) {
+        if (s->kind == ST_STEP || s->kind == ST_LET) {
             chk_register_step(st, s->step, conditional, in_fanout);
         } else if (s->kind == ST_IF) {
             for (int j = 0; j < s->nbranches; j++) chk_register_block(st, s->thens[j], true, in_fanout);
@@ -641,7 +763,7 @@ static void chk_mark_block(chk_state *st, ast_block *b, bool conditional, bool i
     if (!b) return;
     for (int i = 0; i < b->nstmts; i++) {
         ast_stmt *s = b->stmts[i];
-        if (s->kind == ST_STEP) {
+        if (s->kind == ST_STEP || s->kind == ST_LET) {
             st->info[s->step->index].conditional = conditional;
             st->info[s->step->index].in_fanout = in_fanout;
             if (s->step->kind == STEP_FANOUT) chk_mark_block(st, s->step->body, true, true);

@@ -333,7 +333,16 @@ const chk_builtin chk_builtin_fns[] = {
 };
 const int chk_nbuiltin_fns = (int)(sizeof chk_builtin_fns / sizeof chk_builtin_fns[0]);
 
-/* The type a reference to step s has at this point. */
+/* Whether `if s.ok` holds here: s ran and succeeded. */
+static bool chk_step_ok_known(chk_state *st, const ast_step *s)
+{
+    return chk_is_narrowed(st, arena_printf(st->a, "%s.ok", s->name));
+}
+
+/* The type a reference to step s has at this point. A step that may not
+** have run here (defined in a branch of an if left since) or may have
+** failed (`on failure continue`) has its fields optional until `if s.ok`;
+** a let that may not be set is optional until `if x != null`. */
 static ast_type *chk_step_value_type(chk_state *st, ast_step *s)
 {
     ast_type *t = s->out ? s->out : &ast_type_error;
@@ -343,19 +352,44 @@ static ast_type *chk_step_value_type(chk_state *st, ast_step *s)
         if (in->conditional || s->continue_on_failure) return ty_fields_optional(st, t);
         return t;
     }
-    if (s->continue_on_failure && !chk_is_narrowed(st, arena_printf(st->a, "%s.ok", s->name)))
-        return ty_fields_optional(st, t);
+    if (s->kind == STEP_LET) {
+        if (in->maybe) t = ty_opt(st, t);
+        return chk_is_narrowed(st, s->name) ? ty_strip(t) : t;
+    }
+    if ((s->continue_on_failure || in->maybe) && !chk_step_ok_known(st, s)) return ty_fields_optional(st, t);
     return t;
 }
 
 /* The type a reference to step s gets here, or NULL when s may not be
-** named here (not run yet, or not definitely run). The one rule of step
+** named here (not run yet, or run only inside a fanout left since, or in
+** another branch of the if being checked). The one rule of step
 ** visibility: name resolution and the editor's completion both ask it. */
 static ast_type *chk_step_ref_type(chk_state *st, ast_step *s)
 {
     if (st->where == WHERE_ACTION) return NULL;
-    if (st->where == WHERE_TEST || st->info[s->index].visible) return chk_step_value_type(st, s);
+    if (st->where == WHERE_TEST) return s->kind == STEP_LET ? NULL : chk_step_value_type(st, s);
+    if (st->info[s->index].visible) return chk_step_value_type(st, s);
     return NULL;
+}
+
+const char *chk_null_advice(chk_state *st, const ast_expr *e, const char *fallback)
+{
+    while (e->kind == EX_FIELD || e->kind == EX_INDEX) e = e->a;
+    if (e->kind != EX_NAME || e->ref != REF_STEP || !e->ref_step || st->where == WHERE_TEST) return fallback;
+    const ast_step *s = e->ref_step;
+    const chk_stepinfo *in = &st->info[s->index];
+    if (s->kind == STEP_LET)
+        return in->maybe ? arena_printf(st->a, "let '%s' is defined %s and may not be set; check 'if %s != null' "
+                                               "or use '?\?'", s->name, in->branch, s->name)
+                         : fallback;
+    if (chk_step_ok_known(st, s)) return fallback;
+    if (in->maybe)
+        return arena_printf(st->a, "step '%s' is defined %s and may not have run; check 'if %s.ok { ... }' or "
+                                   "use '?\?'", s->name, in->branch, s->name);
+    if (s->continue_on_failure)
+        return arena_printf(st->a, "step '%s' may have failed (it has 'on failure continue'); check 'if %s.ok { ... }' "
+                                   "or use '?\?'", s->name, s->name);
+    return fallback;
 }
 
 /* Every name that could be meant at this point, for suggestions. */
@@ -435,11 +469,19 @@ static ast_type *chk_name(chk_state *st, ast_expr *e)
         if (e != st->shallow_ref && st->where != WHERE_TEST) s->output_read = true;
         ast_type *t = chk_step_ref_type(st, s);
         if (t) return t;
-        if (in->defined && in->hidden_by) {
+        if (s->kind == STEP_LET && st->where == WHERE_TEST) {
+            ERR(e->loc, "'%s' is a let value, which a test cannot read: an expect reads steps, 'output' and 'status'",
+                name);
+        } else if (in->defined && in->other_branch) {
+            ERR(e->loc, "%s '%s' is not %s on this path: it is defined %s", s->kind == STEP_LET ? "let" : "step",
+                name, s->kind == STEP_LET ? "set" : "run", in->branch);
+        } else if (in->defined && in->hidden_by) {
             ERR(e->loc, "step '%s' may not have run here: it is defined inside the %s at %s",
                 name, in->hidden_by, chk_pos(st, s->loc));     /* where the step is (DESIGN: "at 31:3") */
         } else if (in->defined) {
-            ERR(e->loc, "step '%s' cannot be used inside its own definition", name);
+            ERR(e->loc, "%s '%s' cannot be used inside its own definition", s->kind == STEP_LET ? "let" : "step", name);
+        } else if (s->kind == STEP_LET) {
+            ERR(e->loc, "let '%s' is used before it is set: it is defined at %s", name, chk_pos(st, s->name_loc));
         } else {
             ERR(e->loc, "step '%s' is used before it runs: it is defined at %s", name,
                 chk_pos(st, s->name_loc));
@@ -465,7 +507,7 @@ static ast_type *chk_field(chk_state *st, ast_expr *e)
     const char *name = e->name;
 
     /* s.ok and s.error exist on every step */
-    if (e->a->kind == EX_NAME && e->a->ref == REF_STEP) {
+    if (e->a->kind == EX_NAME && e->a->ref == REF_STEP && e->a->ref_step->kind != STEP_LET) {
         if (strcmp(name, "ok") == 0) return &ast_type_bool;
         if (strcmp(name, "error") == 0) return ty_opt(st, &ast_type_string);
     }
@@ -497,13 +539,13 @@ static ast_type *chk_field(chk_state *st, ast_expr *e)
         if (bt->kind == TY_OPTIONAL && chk_is_narrowed(st, path)) {
             bt = bt->elem;
         } else {
-            if (path)
-                ERR(e->name_loc, "'%s' may be null here: use '?\?' or check 'if %s != null' before reading '%s'", path,
-                    path, name);
-            else {
+            if (path) {
+                ERR(e->name_loc, "'%s' may be null here: %s before reading '%s'", path,
+                    chk_null_advice(st, e->a, arena_printf(st->a, "use '?\?' or check 'if %s != null'", path)), name);
+            } else {
                 const char *shown = chk_shown(st, e->a);
-                ERR(e->name_loc, "'%s' may be null here: use '(%s) ?\? default' before reading '%s'", shown, shown,
-                    name);
+                ERR(e->name_loc, "'%s' may be null here: %s before reading '%s'", shown,
+                    chk_null_advice(st, e->a, arena_printf(st->a, "use '(%s) ?\? default'", shown)), name);
             }
             return &ast_type_error;
         }
@@ -562,10 +604,11 @@ static ast_type *chk_index(chk_state *st, ast_expr *e)
     if (bt->kind == TY_OPTIONAL || bt->kind == TY_NULL) {
         const char *path = chk_path(st, e->a);
         if (path)
-            ERR(e->a->loc, "'%s' may be null here: use '?\?' or check 'if %s != null' before indexing it", path,
-                path);
+            ERR(e->a->loc, "'%s' may be null here: %s before indexing it", path,
+                chk_null_advice(st, e->a, arena_printf(st->a, "use '?\?' or check 'if %s != null'", path)));
         else
-            ERR(e->a->loc, "'%s' may be null here: use '?\?' before indexing it", chk_shown(st, e->a));
+            ERR(e->a->loc, "'%s' may be null here: %s before indexing it", chk_shown(st, e->a),
+                chk_null_advice(st, e->a, "use '?\?'"));
         return &ast_type_error;
     }
     if (bt->kind == TY_LIST) {
@@ -725,8 +768,8 @@ static ast_type *chk_binary(chk_state *st, ast_expr *e)
     case OP_LT: case OP_LE: case OP_GT: case OP_GE:
         if (a->kind == TY_OPTIONAL || b->kind == TY_OPTIONAL || a->kind == TY_NULL || b->kind == TY_NULL) {
             ast_expr *o = a->kind == TY_OPTIONAL || a->kind == TY_NULL ? e->a : e->b;
-            ERR(o->loc, "'%s' may be null here: use '?\?' or check it against null before '%s'", chk_shown(st, o),
-                op);
+            ERR(o->loc, "'%s' may be null here: %s before '%s'", chk_shown(st, o),
+                chk_null_advice(st, o, "use '?\?' or check it against null"), op);
         } else if (!(ty_dyn(a) || ty_dyn(b) || (ty_is_num(a) && ty_is_num(b)) ||
                      (a->kind == TY_STRING && b->kind == TY_STRING))) {
             ERR(e->loc, "operator '%s' cannot compare %s with %s", op, tystr(st, a), tystr(st, b));
@@ -748,7 +791,8 @@ static ast_type *chk_binary(chk_state *st, ast_expr *e)
     case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD: {
         if (a->kind == TY_OPTIONAL || b->kind == TY_OPTIONAL || a->kind == TY_NULL || b->kind == TY_NULL) {
             ast_expr *o = a->kind == TY_OPTIONAL || a->kind == TY_NULL ? e->a : e->b;
-            ERR(o->loc, "'%s' may be null here: use '?\?' before '%s'", chk_shown(st, o), op);
+            ERR(o->loc, "'%s' may be null here: %s before '%s'", chk_shown(st, o), chk_null_advice(st, o, "use '?\?'"),
+                op);
             return &ast_type_error;
         }
         if (ty_dyn(a) || ty_dyn(b)) return &ast_type_json;
@@ -770,6 +814,29 @@ static ast_type *chk_binary(chk_state *st, ast_expr *e)
     default:
         return &ast_type_error;
     }
+}
+
+/* if c then a else b: c narrows a (when it holds) and b (when it does not);
+** the type is the join of both arms (a `null` arm makes it optional). */
+static ast_type *chk_cond(chk_state *st, ast_expr *e)
+{
+    ast_expr *c = e->items[0], *a = e->items[1], *b = e->items[2];
+    chk_condition(st, c, "the condition of 'if ... then ... else'");
+    ast_type *arm[2];
+    for (int k = 0; k < 2; k++) {
+        ptrvec paths = { 0 };
+        chk_collect_narrowing(st, c, k == 0, &paths);
+        int mark = chk_narrow_push(st, &paths);
+        arm[k] = chk_expr(st, k == 0 ? a : b);
+        st->narrowed.len = mark;
+    }
+    ast_type *u = ty_unify(st, arm[0], arm[1]);
+    if (!u) {
+        ERR(e->loc, "the arms of 'if ... then ... else' have different types: %s after 'then', %s after 'else'",
+            tystr(st, arm[0]), tystr(st, arm[1]));
+        return &ast_type_error;
+    }
+    return u;
 }
 
 static ast_type *chk_expr_inner(chk_state *st, ast_expr *e)
@@ -848,6 +915,12 @@ static ast_type *chk_expr_inner(chk_state *st, ast_expr *e)
             return &ast_type_error;
         }
         return chk_binary(st, e);
+    case EX_COND:
+        if (st->where == WHERE_CONST || st->where == WHERE_TEST_DATA) {
+            ERR(e->loc, "'if ... then ... else' is not allowed here: only literal values are");
+            return &ast_type_error;
+        }
+        return chk_cond(st, e);
     }
     return &ast_type_error;
 }
@@ -930,8 +1003,8 @@ void chk_expect_type(chk_state *st, ast_expr *e, ast_type *want, const char *wha
     if (!chk_assignable(t, want)) {
         if (t->kind == TY_OPTIONAL || t->kind == TY_NULL) {
             const char *path = chk_path(st, e);
-            ERR(e->loc, "%s may be null here ('%s' is %s): use '?\?' to give a default", what,
-                path ? path : "value", tystr(st, t));
+            ERR(e->loc, "%s may be null here ('%s' is %s): %s", what, path ? path : "value", tystr(st, t),
+                chk_null_advice(st, e, "use '?\?' to give a default"));
         } else {
             ERR(e->loc, "%s must be %s, not %s", what, tystr(st, want), tystr(st, t));
         }

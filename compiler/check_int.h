@@ -33,8 +33,12 @@ typedef struct chk_stepinfo {
     bool visible;       /* it has definitely run at the current point */
     bool in_fanout;     /* defined inside a fanout body */
     bool conditional;   /* defined inside an if branch or fanout */
-    src_loc hidden_at;  /* the if/fanout that hides it, once left */
-    const char *hidden_by;  /* "if" or "fanout" */
+    src_loc hidden_at;  /* the fanout that hides it, once left */
+    const char *hidden_by;  /* "fanout" */
+    bool maybe;         /* in scope after the if that holds it: it may not have run */
+    bool other_branch;  /* out of scope while another branch of its if is checked */
+    const char *branch; /* "in the 'else' branch of the if at 5:1": the innermost
+                           branch holding it, once left */
 } chk_stepinfo;
 
 /* Collects the types of `return` statements of one context (the run or a
@@ -110,5 +114,9 @@ void chk_probe_snapshot(chk_state *st);
 bool chk_probe_in_block(chk_state *st, const ast_block *b);
 void chk_expect_type(chk_state *st, ast_expr *e, ast_type *want, const char *what);
 void chk_condition(chk_state *st, ast_expr *e, const char *what);
+/* What to do about a value that may be null: when the root of e is a step
+** that may not have run here or may have failed (or a let that may not be
+** set), why, and the check that narrows it; else `fallback`. */
+const char *chk_null_advice(chk_state *st, const ast_expr *e, const char *fallback);
 
 #endif

@@ -150,6 +150,10 @@ rt_result *rt_step_given(rt_ctx *c, const rt_step_desc *desc);
 rt_result *rt_step_result(rt_ctx *c, const char *name);
 /* The value of fanout variable `name` in c or an enclosing item context. */
 json_t *rt_var(rt_ctx *c, const char *name);
+/* let NAME = value: kept in c under NAME, where rt_step_result finds it (as
+** a result that is ok, with value as output). RT_STOP when the run must
+** stop (an expression error pending). */
+int rt_let(rt_ctx *c, const char *name, json_t *value);
 
 json_t *rt_result_out(rt_result *r);        /* output, json null if the step failed */
 bool rt_result_ok(rt_result *r);
@@ -158,6 +162,11 @@ json_t *rt_result_error(rt_result *r);      /* string, or null when ok */
 /* ---- statements -------------------------------------------------------- */
 int  rt_return(rt_ctx *c, json_t *value);   /* records the output; returns RT_STOP */
 int  rt_fail(rt_ctx *c, json_t *message);   /* fails the run; returns RT_STOP */
+/* The same, with the HTTP answer of a request trigger: status (an int
+** from 100 to 599) and headers (an object of strings), each NULL when not
+** given; a bad one fails the run naming `line`. */
+int  rt_return_reply(rt_ctx *c, json_t *value, json_t *status, json_t *headers, int line);
+int  rt_fail_reply(rt_ctx *c, json_t *message, json_t *status, json_t *headers, int line);
 void rt_log(rt_ctx *c, json_t *value, int line);
 /* Durable waits: RT_OK to go on, RT_STOP when the run suspends. `id` names
 ** the wait for its checkpoint ("wait@LINE"). */

@@ -178,6 +178,18 @@ json_t *rt_var(rt_ctx *c, const char *name)
 }
 
 json_t *rt_result_out(rt_result *r) { return r && r->ok ? r->out : json_null(); }
+static bool ctx_check(rt_ctx *c);
+
+/* A let's value is kept beside the step results, under its name (names of
+** steps and lets are unique in a workflow): rt_step_result finds it in c
+** and in the fanout items below c. No checkpoint: it is evaluated again
+** on replay. */
+int rt_let(rt_ctx *c, const char *name, json_t *value)
+{
+    if (!ctx_check(c)) return RT_STOP;
+    ctx_add_result(c, name, value, true, NULL);
+    return RT_OK;
+}
 bool rt_result_ok(rt_result *r) { return r && r->ok; }
 json_t *rt_result_error(rt_result *r) { return r ? r->error : json_null(); }
 
@@ -470,6 +482,7 @@ void rt_run_free(rt_run_state *run)
     json_decref(run->committed_logs);
     json_decref(run->pending_logs);
     json_decref(run->output);
+    json_decref(run->reply);
     json_decref(run->info);
     json_decref(run->secrets);
     json_decref(run->step_outputs);
@@ -2180,6 +2193,63 @@ int rt_fail(rt_ctx *c, json_t *message)
     return RT_STOP;
 }
 
+/* The answer of a request trigger, { status?, headers? }, checked: a status
+** is an integer from 100 to 599, headers an object of strings that hold no
+** line break (they go into the HTTP answer as they are). */
+static bool reply_set(rt_ctx *c, json_t *status, json_t *headers, bool on_fail, int line)
+{
+    json_t *reply = json_object();
+    if (status) {
+        if (!json_is_integer(status) || json_integer_value(status) < 100 || json_integer_value(status) > 599) {
+            char *text = rt_json_text(status);
+            rt_ctx_raise(c, line, "status %s is not an HTTP status (an integer from 100 to 599)", text);
+            free(text);
+            json_decref(reply);
+            return false;
+        }
+        json_object_set(reply, "status", status);
+    }
+    if (headers) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(headers, k, v) {
+            const char *t = json_string_value(v);
+            if (!t || strpbrk(t, "\r\n") || strlen(t) != json_string_length(v)) {
+                rt_ctx_raise(c, line, "header '%s' of the answer must be a string without line breaks", k);
+                json_decref(reply);
+                return false;
+            }
+        }
+        json_object_set(reply, "headers", headers);
+    }
+    if (on_fail) json_object_set_new(reply, "on_fail", json_true());
+    pthread_mutex_lock(&c->run->lock);
+    json_decref(c->run->reply);
+    c->run->reply = reply;
+    pthread_mutex_unlock(&c->run->lock);
+    return true;
+}
+
+int rt_return_reply(rt_ctx *c, json_t *value, json_t *status, json_t *headers, int line)
+{
+    if (!ctx_check(c)) return RT_STOP;
+    if (!reply_set(c, status, headers, false, line)) {
+        ctx_check(c);
+        return RT_STOP;
+    }
+    return rt_return(c, value);
+}
+
+int rt_fail_reply(rt_ctx *c, json_t *message, json_t *status, json_t *headers, int line)
+{
+    if (!ctx_check(c)) return RT_STOP;
+    if (!reply_set(c, status, headers, true, line)) {
+        ctx_check(c);
+        return RT_STOP;
+    }
+    return rt_fail(c, message);
+}
+
 /* A line of the run's history at path; replayed lines are not repeated. */
 static void add_log(rt_ctx *c, const char *path, int line, const char *msg)
 {
@@ -2531,6 +2601,15 @@ rt_outcome rt_exec_run(rt_run_state *run)
     json_object_set_new(rec, "status", json_string(outcome_status(run->outcome)));
     json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
     if (run->output) json_object_set_new(rec, "output", rt_redact_json(run->output));
+    /* a request trigger's answer: a `return status` of a run that succeeded,
+    ** a `fail status` of one that failed there */
+    bool on_fail = json_is_true(json_object_get(run->reply, "on_fail"));
+    if (run->reply && ((run->outcome == RT_RUN_SUCCEEDED && !on_fail) || (run->outcome == RT_RUN_FAILED && on_fail))) {
+        json_t *reply = rt_redact_json(run->reply);
+        json_object_del(reply, "on_fail");
+        json_object_set_new(rec, "reply", reply);
+    } else
+        json_object_del(rec, "reply");
     if (run->error) json_object_set_new(rec, "error", json_string(run->error));
     else json_object_del(rec, "error");
     if (run->failed_step) json_object_set_new(rec, "failed_step", json_string(run->failed_step));

@@ -37,6 +37,8 @@ typedef struct rt_run_state {
     json_t *pending_logs;       /* owned: log records to write with the next commit */
     rt_outcome outcome;
     json_t *output;             /* owned: the return value */
+    json_t *reply;              /* owned or NULL: a request trigger's answer, { status?,
+                                   headers?, on_fail? } (rt_return_reply, rt_fail_reply) */
     char *error;                /* owned: why the run failed (redacted) */
     char *failed_step;          /* owned: path of the step that failed it */
     bool stop;                  /* a store failure, interruption or suspension: every context unwinds */

@@ -202,6 +202,8 @@ struct request {
     bool ready;                 /* status/answer are set: queue them when called again */
     unsigned status;
     char *answer;               /* owned JSON text */
+    json_t *answer_headers;     /* owned or NULL: a webhook's headers from its run (`return
+                                   status N headers {...}`), checked by the run */
     bool replayed;              /* Idempotency-Key seen before */
     bool replayed_in_batch;     /* ... earlier in the same commit: stored only if it is */
     char *idem_error;           /* owned: why the Idempotency-Key could not be looked up, or NULL */
@@ -671,6 +673,12 @@ static enum MHD_Result queue_text(request *rq, unsigned status, const char *text
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
+    const char *k;
+    json_t *v;
+    json_object_foreach(rq->answer_headers, k, v) {
+        if (strcasecmp(k, MHD_HTTP_HEADER_CONTENT_TYPE) == 0) ctype = json_string_value(v);
+        else MHD_add_response_header(r, k, json_string_value(v));
+    }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (status == MHD_HTTP_UNAUTHORIZED) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
@@ -720,13 +728,23 @@ static bool finished_status(const char *s)
 }
 
 /* A webhook's answer from its run's record: 200 with the output, 500
-** with the error, else 202 with the run id. */
+** with the error, else 202 with the run id. A run that answered with
+** `return status N headers {...}` (or `fail status N "message"`, whose
+** body is {"error": message}) has its "reply" in the record. */
 static void resume_from_record(request *rq, const json_t *rec)
 {
     const char *status = json_string_value(json_object_get(rec, "status"));
+    json_t *reply = json_object_get(rec, "reply");
+    json_int_t code = json_integer_value(json_object_get(reply, "status"));
+    json_t *headers = json_object_get(reply, "headers");
+    if (reply && json_is_object(headers)) rq->answer_headers = json_incref(headers);
     if (status && strcmp(status, "succeeded") == 0) {
         json_t *out = json_object_get(rec, "output");
-        resume_with(rq, MHD_HTTP_OK, out ? json_incref(out) : json_null());
+        resume_with(rq, code ? (unsigned)code : MHD_HTTP_OK, out ? json_incref(out) : json_null());
+    } else if (status && strcmp(status, "failed") == 0 && reply) {
+        json_t *e = json_object_get(rec, "error");
+        resume_with(rq, code ? (unsigned)code : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                    json_pack("{s:O}", "error", e ? e : json_string("failed")));
     } else if (status && strcmp(status, "failed") == 0) {
         json_t *e = json_object_get(rec, "error");
         resume_with(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -1791,6 +1809,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!rq) return;
     rt_buf_free(&rq->body);
     free(rq->answer);
+    json_decref(rq->answer_headers);
     json_decref(rq->record);
     free(rq->user);
     free(rq->idem_key);
