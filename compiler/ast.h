@@ -265,6 +265,8 @@ struct ast_step {
     ast_action *action;     /* STEP_ACTION: the resolved action */
     ast_step *parent_fanout;/* innermost enclosing fanout, or NULL */
     int index;              /* unique number of the step in the program */
+    bool c_params_bad;      /* STEP_FUNCTION: a parameter's name was refused (reported):
+                               its C is not compiled, it would only add noise */
     bool output_read;       /* some expression reads its output beyond len()
                                and .ok/.error (fanouts keep item returns only then) */
 };

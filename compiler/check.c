@@ -392,6 +392,7 @@ static bool chk_c_macro_like(const char *name)
 
 static ast_type *chk_function(chk_state *st, ast_step *s)
 {
+    int errors_before = st->d->errors;
     chk_map seen = { 0 };
     for (int i = 0; i < s->nparams; i++) {
         ast_arg *p = s->params[i];
@@ -411,6 +412,7 @@ static ast_type *chk_function(chk_state *st, ast_step *s)
             strncmp(p->name, "json_", 5) == 0)
             ERR(p->loc, "parameter name '%s' uses a prefix reserved for the runtime", p->name);
     }
+    s->c_params_bad = st->d->errors != errors_before;
     chk_type_decl(st, s->out_type, true);
     return s->out_type ? s->out_type : &ast_type_json;
 }
@@ -443,14 +445,19 @@ static void chk_hide_from(chk_state *st, int mark, src_loc at, const char *by)
 /* Leaves a branch of an if: the steps and lets it defined (still in scope,
 ** from mark on) leave the scope while the other branches are checked, and
 ** go to `ran`, to come back after the if as ones that may not have run. */
-static void chk_leave_branch(chk_state *st, int mark, const char *branch, ptrvec *ran)
+static void chk_leave_branch(chk_state *st, int mark, const ast_stmt *ifs, int branch, ptrvec *ran)
 {
+    const char *where = NULL;     /* made only when the branch defined something */
     for (int i = mark; i < st->scope.len; i++) {
+        if (!where)
+            where = branch < 0 ? arena_printf(st->a, "in the 'else' branch of the if at %s", chk_pos(st, ifs->loc))
+                  : branch ? arena_printf(st->a, "in the 'else if' branch at %s", chk_pos(st, ifs->conds[branch]->loc))
+                           : arena_printf(st->a, "in the 'if' branch at %s", chk_pos(st, ifs->loc));
         ast_step *s = st->scope.items[i];
         chk_stepinfo *in = &st->info[s->index];
         in->visible = false;
         in->other_branch = true;
-        if (!in->branch) in->branch = branch;   /* the innermost branch names it */
+        if (!in->branch) in->branch = where;    /* the innermost branch names it */
         ptrvec_push(st->a, ran, s);
     }
     st->scope.len = mark;
@@ -632,10 +639,7 @@ static void chk_stmt(chk_state *st, ast_stmt *stmt)
             chk_narrow_push(st, &paths);
             int mark = st->scope.len;
             chk_block(st, stmt->thens[i]);
-            chk_leave_branch(st, mark,
-                             i ? arena_printf(st->a, "in the 'else if' branch at %s", chk_pos(st, stmt->conds[i]->loc))
-                               : arena_printf(st->a, "in the 'if' branch at %s", chk_pos(st, stmt->loc)),
-                             &ran);
+            chk_leave_branch(st, mark, stmt, i, &ran);
             st->narrowed.len = nmark;
             chk_collect_narrowing(st, stmt->conds[i], false, &negated);
         }
@@ -643,8 +647,7 @@ static void chk_stmt(chk_state *st, ast_stmt *stmt)
             int nmark = chk_narrow_push(st, &negated);
             int mark = st->scope.len;
             chk_block(st, stmt->els);
-            chk_leave_branch(st, mark,
-                             arena_printf(st->a, "in the 'else' branch of the if at %s", chk_pos(st, stmt->loc)), &ran);
+            chk_leave_branch(st, mark, stmt, -1, &ran);
             st->narrowed.len = nmark;
         }
         chk_after_branches(st, &ran);
