@@ -29,7 +29,8 @@ static void usage(const rt_workflow *wf, FILE *out)
             "%s%s%s\n\n"
             "usage:\n"
             "  %s run [--event FILE|-] [--user ID] [--settings FILE] [--state DIR] [--json]\n"
-            "         [--test-limits] [--durability sync|batch] [--max-inflight N] [--step NAME --input FILE]\n"
+            "         [--test-limits] [--durability sync|batch] [--max-inflight N]\n"
+            "         [--step NAME [--input FILE] [--from RUN_ID]]  Test Step: one step, in a scratch state\n"
             "  %s resume [--state DIR] [--no-wait]  finish unfinished runs of this version, sleeping until\n"
             "                                         their waits are due (--no-wait: leave later waits waiting)\n"
             "  %s serve --listen HOST:PORT [...]    HTTP service: events, webhooks, schedules (serve --help)\n"
@@ -99,6 +100,7 @@ static int parse_args(const rt_workflow *wf, int argc, char **argv, rt_cli_opts 
         else if (strcmp(a, "--older-than") == 0) VALUE(older_than);
         else if (strcmp(a, "--step") == 0) VALUE(step);
         else if (strcmp(a, "--input") == 0) VALUE(input);
+        else if (strcmp(a, "--from") == 0) VALUE(from);
         else if (strcmp(a, "--json") == 0) o->json = true;
         else if (strcmp(a, "--test-limits") == 0) o->test_limits = true;
         else if (strcmp(a, "--all") == 0) o->all = true;
@@ -309,19 +311,34 @@ bool rt_cli_parse_since(const char *s, int64_t *ms)
     return true;
 }
 
-/* Cuts every list to 20 items for display (--test-limits): NEW reference. */
-static json_t *cut_lists(json_t *v)
+/* Cuts every list to 20 items for display (--test-limits): NEW reference.
+** Each cut is said on stderr, naming the list and its length; *cuts counts them. */
+static json_t *cut_lists(json_t *v, const char *path, int *cuts)
 {
     if (json_is_array(v)) {
         json_t *out = json_array();
-        for (size_t i = 0; i < json_array_size(v) && i < 20; i++) json_array_append_new(out, cut_lists(json_array_get(v, i)));
+        for (size_t i = 0; i < json_array_size(v) && i < 20; i++) {
+            char *sub = *cuts < 100 ? rt_xprintf("%s[%zu]", path, i) : NULL;    /* paths only while they are said */
+            json_array_append_new(out, cut_lists(json_array_get(v, i), sub ? sub : path, cuts));
+            free(sub);
+        }
+        if (json_array_size(v) > 20) {
+            if (++*cuts <= 10)
+                rt_log_emit(NULL, "warning", json_pack("{s:s, s:s, s:I}", "event", "test_limits", "list", path, "items",
+                                                       (json_int_t)json_array_size(v)),
+                            "--test-limits: %s cut to 20 of its %zu items for display", path, json_array_size(v));
+        }
         return out;
     }
     if (json_is_object(v)) {
         json_t *out = json_object();
         const char *k;
         json_t *f;
-        json_object_foreach(v, k, f) json_object_set_new(out, k, cut_lists(f));
+        json_object_foreach(v, k, f) {
+            char *sub = *cuts < 100 ? rt_xprintf("%s.%s", path, k) : NULL;
+            json_object_set_new(out, k, cut_lists(f, sub ? sub : path, cuts));
+            free(sub);
+        }
         return out;
     }
     return json_incref(v);
@@ -330,18 +347,15 @@ static json_t *cut_lists(json_t *v)
 void rt_cli_print_output(json_t *output, bool test_limits)
 {
     json_t *red = rt_redact_json(output);
-    json_t *shown = test_limits ? cut_lists(red) : json_incref(red);
+    int cuts = 0;
+    json_t *shown = test_limits ? cut_lists(red, "output", &cuts) : json_incref(red);
     json_decref(red);
-    char *text = json_dumps(shown, JSON_INDENT(2) | JSON_ENCODE_ANY);
-    if (!text) {
-        /* a string that is not UTF-8 (a raw response header): json_dumps
-        ** refuses it; printed with U+FFFD, as the store keeps it */
-        char *flat = rt_json_text(shown);
-        json_t *clean = json_loads(flat, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-        text = clean ? json_dumps(clean, JSON_INDENT(2) | JSON_ENCODE_ANY) : NULL;
-        json_decref(clean);
-        free(flat);
-    }
+    /* never cut silently: the output says so too (an object: at its top) */
+    if (cuts && json_is_object(shown)) json_object_set_new(shown, "truncated", json_true());
+    if (cuts > 10) rt_log_emit(NULL, "warning", NULL, "--test-limits: %d more lists cut to 20 items", cuts - 10);
+    /* a string that is not UTF-8 (a raw response header) is printed with
+    ** U+FFFD, as the store keeps it; floats as written (rt_json_dump) */
+    char *text = rt_json_dump(shown, 2, false);
     printf("%s\n", text ? text : "null");
     fflush(stdout);
     free(text);
@@ -414,19 +428,21 @@ rt_outcome rt_cli_execute(const rt_workflow *wf, rt_store *st, json_t *rec, cons
 ** afterwards). secrets: the user's stored ones (NEW reference taken over)
 ** or NULL. */
 static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *payload, json_t *settings,
-                        json_t *secrets)
+                        json_t *secrets, json_t *from_inputs)
 {
     char err[1024];
-    json_t *inputs = json_object();
+    json_t *inputs = from_inputs ? json_incref(from_inputs) : json_object();
     if (o->input) {
-        json_decref(inputs);
-        inputs = rt_cli_read_json_file(o->input, "input", err, sizeof err);
-        if (!inputs || !json_is_object(inputs)) {
-            cli_error(wf, "%s", inputs ? "--input must hold an object mapping step names to their outputs" : err);
+        json_t *given = rt_cli_read_json_file(o->input, "input", err, sizeof err);
+        if (!given || !json_is_object(given)) {
+            cli_error(wf, "%s", given ? "--input must hold an object mapping step names to their outputs" : err);
+            json_decref(given);
             json_decref(inputs);
             json_decref(secrets);
             return RT_EXIT_USAGE;
         }
+        json_object_update(inputs, given);     /* --input wins over --from */
+        json_decref(given);
     }
     char dir[] = "/tmp/flow-step.XXXXXX";
     if (!mkdtemp(dir)) {
@@ -450,6 +466,7 @@ static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *pay
     run.test_limits = o->test_limits;
     run.only_step = o->step;
     run.step_inputs = inputs;
+    run.inputs_from_run = from_inputs != NULL;
     run.secrets = secrets;
     rt_outcome out = rt_exec_run(&run);
     int rc = rt_cli_exit_code(out);
@@ -467,10 +484,75 @@ static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *pay
     return rc;
 }
 
-static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
+/* --from RUN_ID: what the steps of an earlier run (in the state) gave, by
+** path ("person", "tagged[3].add"), as Test Step's inputs: every step that
+** succeeded, as stored (secrets redacted); fanouts are left out, so that
+** their items run, each with its own steps' outputs. *rec: the run's
+** record (NEW reference). NULL with a message when there is no such run. */
+static json_t *inputs_from_run(const rt_workflow *wf, rt_store *st, const char *id, json_t **rec, char *err,
+                               size_t n)
+{
+    *rec = rt_store_read_run(st, id, err, n);
+    if (!*rec) {
+        if (!*err) snprintf(err, n, "--from: no run %s in this state", id);
+        return NULL;
+    }
+    const char *name = json_string_value(json_object_get(*rec, "workflow"));
+    if (name && strcmp(name, wf->name) != 0) {
+        snprintf(err, n, "--from: run %s is of workflow '%s', not '%s'", id, name, wf->name);
+        json_decref(*rec);
+        *rec = NULL;
+        return NULL;
+    }
+    json_t *steps = rt_store_get_steps(st, id), *inputs = json_object();
+    const char *path;
+    json_t *r;
+    json_object_foreach(steps, path, r) {
+        const char *kind = json_string_value(json_object_get(r, "kind"));
+        const char *status = json_string_value(json_object_get(r, "status"));
+        if (strchr(path, '#') || !kind || strcmp(kind, "fanout") == 0 || strcmp(kind, "wait") == 0 ||
+            strcmp(kind, "page") == 0 || !status || strcmp(status, "succeeded") != 0)
+            continue;
+        json_t *out = json_object_get(r, "output");
+        if (!out) continue;                             /* a count only: nothing read its items */
+        if (json_is_true(json_object_get(r, "items_in_pages"))) {
+            json_t *full = json_deep_copy(out), *items = json_array();
+            for (json_int_t k = 1; k <= json_integer_value(json_object_get(out, "pages")); k++) {
+                char key[1024];
+                snprintf(key, sizeof key, "%s#page%lld", path, (long long)k);
+                json_array_extend(items, json_object_get(json_object_get(steps, key), "items"));
+            }
+            json_object_set_new(full, "items", items);
+            json_object_set_new(inputs, path, full);
+        } else {
+            json_object_set(inputs, path, out);
+        }
+    }
+    json_decref(steps);
+    return inputs;
+}
+
+static int cmd_run(const rt_workflow *wf, const rt_cli_opts *opts)
 {
     char err[1024];
-    if (!o->step && o->input) return rt_cli_usage_error(wf, "%s needs --step NAME", "--input");
+    if (!opts->step && opts->input) return rt_cli_usage_error(wf, "%s needs --step NAME", "--input");
+    if (!opts->step && opts->from) return rt_cli_usage_error(wf, "%s needs --step NAME", "--from");
+    rt_cli_opts oo = *opts;
+    const rt_cli_opts *o = &oo;
+    json_t *from = NULL, *from_rec = NULL, *from_settings = NULL;
+    if (opts->from) {
+        /* the earlier run's trigger, user and settings too, unless given */
+        rt_store *fst = rt_cli_open_store_reader(wf, opts);
+        if (!fst) return RT_EXIT_USAGE;
+        from = inputs_from_run(wf, fst, opts->from, &from_rec, err, sizeof err);
+        rt_store_close(fst);
+        if (!from) {
+            cli_error(wf, "%s", err);
+            return RT_EXIT_USAGE;
+        }
+        if (!oo.user) oo.user = json_string_value(json_object_get(from_rec, "user"));
+        if (!oo.settings) from_settings = json_object_get(from_rec, "settings");
+    }
     rt_store *st = NULL;
     json_t *urec = NULL, *secrets = NULL;
     if (o->user) {
@@ -492,20 +574,26 @@ static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
             if (!secrets) rt_log_emit(NULL, "warning", NULL, "%s", err);
         }
     }
-    json_t *settings = rt_cli_settings(wf, json_object_get(urec, "settings"), o->settings, err, sizeof err);
+    json_t *settings = rt_cli_settings(wf, from_settings ? from_settings : json_object_get(urec, "settings"),
+                                       o->settings, err, sizeof err);
     json_decref(urec);
     if (!settings) {
         cli_error(wf, "%s", err);
         json_decref(secrets);
         rt_store_close(st);
+        json_decref(from);
+        json_decref(from_rec);
         return RT_EXIT_USAGE;
     }
-    json_t *payload = o->event ? rt_cli_read_json_file(o->event, "event", err, sizeof err) : json_object();
+    json_t *payload = o->event ? rt_cli_read_json_file(o->event, "event", err, sizeof err)
+                    : from_rec ? json_incref(json_object_get(from_rec, "trigger")) : json_object();
     if (!payload) {
         cli_error(wf, "%s", err);
         json_decref(settings);
         json_decref(secrets);
         rt_store_close(st);
+        json_decref(from);
+        json_decref(from_rec);
         return RT_EXIT_USAGE;
     }
     if (wf->trigger_schema && !rt_type_check(wf->trigger_schema, payload, "trigger payload", err, sizeof err)) {
@@ -514,13 +602,17 @@ static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
         json_decref(payload);
         json_decref(secrets);
         rt_store_close(st);
+        json_decref(from);
+        json_decref(from_rec);
         return RT_EXIT_USAGE;
     }
     if (o->step) {
         rt_store_close(st);
-        int rc = run_one_step(wf, o, payload, settings, secrets);
+        int rc = run_one_step(wf, o, payload, settings, secrets, from);
         json_decref(settings);
         json_decref(payload);
+        json_decref(from);
+        json_decref(from_rec);
         return rc;
     }
     if (!st && !(st = rt_cli_open_store(wf, o))) {
@@ -832,7 +924,7 @@ static int cmd_info(const rt_workflow *wf, const rt_cli_opts *o)
     json_object_set_new(info, "unfinished_other_versions", by_version);   /* version -> count */
 
     if (o->json) {
-        char *t = json_dumps(info, JSON_INDENT(2));
+        char *t = rt_json_dump(info, 2, false);
         printf("%s\n", t);
         free(t);
     } else {

@@ -1465,7 +1465,8 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
 
     /* pagination: every page, then { status, pages, items } */
     int max = d->page_max > 0 ? d->page_max : 100;
-    if (c->run->test_limits && max > 3) max = 3;
+    bool limited = c->run->test_limits && max > 3;     /* --test-limits: 3 pages, and it says so */
+    if (limited) max = 3;
     json_t *items = json_array();
     json_t *query = NULL, *jbody = NULL;
     char *url = NULL, *body = NULL;
@@ -1594,6 +1595,7 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
             break;
         }
     }
+    bool cut = o == ATT_OK && limited && url && pages >= max;      /* a next page was there */
     free(url);
     free(body);
     json_decref(query);
@@ -1604,6 +1606,12 @@ static attempt_outcome request_attempt(rt_ctx *c, const rt_step_desc *d, const c
         return o;
     }
     out->output = json_pack("{s:i, s:i, s:o}", "status", (int)status, "pages", pages, "items", items);
+    if (cut) {
+        json_object_set_new(out->output, "truncated", json_true());
+        rt_log_emit(c->run->id, "warning", json_pack("{s:s, s:s, s:i}", "event", "test_limits", "step", path, "pages", pages),
+                    "step '%s': --test-limits stopped paging after %d pages; more pages remain (\"truncated\": true)",
+                    path, pages);
+    }
     out->items_in_pages = true;     /* every page is in its own record already */
     return ATT_OK;
 }
@@ -2083,13 +2091,21 @@ static int step_mode(rt_ctx *c, const rt_step_desc *d, rt_result **r)
     rt_run_state *run = c->run;
     *r = NULL;
     if (strcmp(d->name, run->only_step) == 0) return 0;
+    char *path = step_path(c, d->name);
     pthread_mutex_lock(&run->lock);
-    json_t *given = json_object_get(run->step_inputs, d->name);
+    /* by path first: --from gives each fanout item's steps their own outputs */
+    json_t *given = json_object_get(run->step_inputs, path);
+    if (!given) given = json_object_get(run->step_inputs, d->name);
     if (given) json_object_set_new(run->inputs_used, d->name, json_true());
     pthread_mutex_unlock(&run->lock);
-    if (!given && d->kind == RT_STEP_FANOUT) return 0;     /* its body may hold the step */
-    if (!ctx_check(c)) return 2;
-    char *path = step_path(c, d->name);
+    if ((!given || run->inputs_from_run) && d->kind == RT_STEP_FANOUT) {
+        free(path);
+        return 0;       /* its body may hold the step */
+    }
+    if (!ctx_check(c)) {
+        free(path);
+        return 2;
+    }
     if (given) {
         char err[700];
         if (!input_fits(d, given, err, sizeof err)) {
@@ -2119,13 +2135,15 @@ static rt_result *step_mode_after(rt_ctx *c, const rt_step_desc *d, rt_result *r
     if (strcmp(d->name, run->only_step) == 0) {
         if (!r) return NULL;
         char *path = step_path(c, d->name);
-        if (!r->ok) {
+        if (!r->ok && !d->continue_on_failure) {
             char *msg = rt_xprintf("step '%s': %s", path, json_string_value(r->error));
             ctx_fail(c, path, msg);
             free(msg);
         }
         pthread_mutex_lock(&run->lock);
-        if (r->ok) json_object_set(run->step_outputs, path, r->out);
+        /* as the run would: a failure `on failure continue` keeps (in a
+        ** fanout item too) shows as null, and the other items go on */
+        json_object_set(run->step_outputs, path, r->ok ? r->out : json_null());
         run->step_done = true;
         if (!c->parent) run->stop = true;
         pthread_mutex_unlock(&run->lock);
@@ -2557,7 +2575,7 @@ rt_outcome rt_exec_run(rt_run_state *run)
         const char *k;
         json_t *v;
         json_object_foreach(run->step_inputs, k, v)
-            if (!json_object_get(run->inputs_used, k) && strcmp(k, run->only_step) != 0)
+            if (!run->inputs_from_run && !json_object_get(run->inputs_used, k) && strcmp(k, run->only_step) != 0)
                 rt_log_emit(run->id, "warning", NULL, "--input names step '%s', which did not come before '%s'", k,
                             run->only_step);
     } else if (run->store_unwritable) {

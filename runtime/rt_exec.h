@@ -64,7 +64,9 @@ typedef struct rt_run_state {
     ** step_inputs (name -> output, checked against the step's type) or
     ** counts as not run; the run ends once the step has run. */
     const char *only_step;
-    json_t *step_inputs;        /* borrowed */
+    json_t *step_inputs;        /* borrowed: name (or path: "tagged[3].add") -> output */
+    bool inputs_from_run;       /* --from: step_inputs are an earlier run's steps, by path;
+                                   those after the step are not warned about */
     json_t *step_outputs;       /* owned: path -> output of each execution of only_step */
     json_t *inputs_used;        /* owned: name -> true for every input consulted */
     bool step_done;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "rt_util.h"
+#include "rt_value.h"
 
 static bool log_json_mode;
 static const char *log_workflow = "flow";
@@ -87,7 +88,7 @@ void rt_log_emit(const char *run_id, const char *level, json_t *fields, const ch
             json_decref(red);
         }
         json_object_set_new(o, "msg", json_string(msg));
-        char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+        char *line = rt_json_dump(o, 0, true);
         fprintf(stderr, "%s\n", line);
         free(line);
         json_decref(o);
