@@ -128,19 +128,22 @@ static void usage_run(FILE *out)
 {
     fputs("usage: flowc run FILE [--event FILE|-] [--user ID] [--settings FILE] [--state DIR]\n"
           "                      [--json] [--test-limits] [--durability sync|batch]\n"
-          "                      [--step NAME --input FILE]\n"
+          "                      [--step NAME [--input FILE] [--from RUN_ID]]\n"
           "\n"
           "Compiles the workflow in memory (no binary written) and runs it once, with\n"
           "the options of the job binary's `run` command. Exit status as `JOB run`:\n"
           "0 ok, 1 run failed, 2 usage or bad input, 75 interrupted (resumable).\n"
           "\n"
           "  --test-limits        lists in the printed output cut to 20 items, pagination\n"
-          "                       stops after 3 pages, waits are skipped\n"
+          "                       stops after 3 pages (both said on stderr, and the output\n"
+          "                       has \"truncated\": true), waits are skipped\n"
           "  --step NAME          Test Step: run only step NAME (every item of it, inside a\n"
           "                       fanout) in a scratch state and print its output\n"
           "  --input FILE         with --step: a JSON object mapping earlier steps' names to\n"
           "                       their outputs, checked against their types; a step not\n"
-          "                       given counts as not run\n",
+          "                       given counts as not run\n"
+          "  --from RUN_ID        with --step: the outputs of an earlier run in --state (each\n"
+          "                       fanout item's its own), its trigger, user and settings\n",
           out);
 }
 
