@@ -392,7 +392,7 @@ const char *rt_env_name(char *buf, size_t n, const char *prefix, const char *nam
 size_t rt_float_text(double d, char *out, size_t n)
 {
     if (isnan(d) || isinf(d)) return (size_t)snprintf(out, n, "%s", isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
-    char tmp[40], best[40];
+    char tmp[320], best[320];           /* %.17g needs 25; the compiler cannot tell */
     int lo = 1, hi = 17;                /* %.17g always reads back */
     snprintf(best, sizeof best, "%.17g", d);
     while (lo < hi) {
