@@ -105,6 +105,13 @@ void ast_syntax_hint_after(parse_ctx *ctx, int after, const char *fmt, ...)
     va_end(ap);
 }
 
+void ast_syntax_hint_missing(parse_ctx *ctx, int tok, const char *msg)
+{
+    /* the lookahead was the token itself: the mistake is elsewhere */
+    if (!ctx->pending || ctx->prev_tok == tok || ctx->la_bad || ctx->la_eof) return;
+    snprintf(ctx->pending_msg, sizeof ctx->pending_msg, "%s", msg);
+}
+
 void ast_syntax_hint_comma(parse_ctx *ctx, char close, const char *what)
 {
     if (!ctx->pending || ctx->la_bad || ctx->la_eof) return;

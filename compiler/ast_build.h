@@ -91,6 +91,9 @@ void ast_syntax_hint_after(parse_ctx *ctx, int after, const char *fmt, ...)
 /* "missing ',' between WHAT" when bison expected only the closing bracket
 ** `close`: a complete member was followed by something that is not a comma. */
 void ast_syntax_hint_comma(parse_ctx *ctx, char close, const char *what);
+/* A construct missing token `tok`: msg replaces bison's message, unless the
+** token that broke it was tok itself. */
+void ast_syntax_hint_missing(parse_ctx *ctx, int tok, const char *msg);
 /* Hint for a step name that is missing or a reserved word. */
 void ast_syntax_hint_name(parse_ctx *ctx, const char *what);
 /* "unexpected character '@'" for an unknown token (called by the lexer,

@@ -633,6 +633,10 @@ expr:
   | expr '%' expr                       { $$ = ast_expr_binary(ctx, OP_MOD, $1, $3, @$); }
   | KW_IF expr KW_THEN expr KW_ELSE expr %prec COND
                                         { $$ = ast_expr_cond(ctx, $2, $4, $6, @$); }
+  | KW_IF expr KW_THEN expr error       { (void)$2; (void)$4; $$ = ast_expr_error(ctx, @$);
+                                          ast_syntax_hint_missing(ctx, KW_ELSE, "expected 'else' and the value for a false condition: if c then a else b"); }
+  | KW_IF expr error                    { (void)$2; $$ = ast_expr_error(ctx, @$);
+                                          ast_syntax_hint_missing(ctx, KW_THEN, "expected 'then' after the condition of 'if c then a else b' (after a bare 'return', an 'if' is read as its value: a statement there would never run)"); }
   ;
 
 postfix:
