@@ -11,6 +11,10 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SRC=$ROOT/../shared/peers
+# a git worktree (../wt/NAME) finds it beside the main checkout
+if [ ! -d "$SRC" ] && common=$(git -C "$ROOT" rev-parse --path-format=absolute --git-common-dir 2>/dev/null); then
+    SRC=$(dirname "$(dirname "$common")")/shared/peers
+fi
 W=$ROOT/build/peers
 [ -d "$SRC" ] || { echo "peer_bench: $SRC not found: nothing to compare with"; exit 0; }
 mkdir -p "$W"

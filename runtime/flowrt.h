@@ -1,5 +1,5 @@
 /*
-** flowrt.h — the interface between generated workflow code and the runtime.
+** flowrt.h — [base] the interface between generated workflow code and the runtime.
 **
 ** flowc's emitter (compiler/emit.c) writes C that includes this header and
 ** is compiled by libtcc; everything here is implemented in libflowrt.a,

@@ -1,9 +1,10 @@
 /*
-** rt_cli.h — the job binary's command line: rt_main (declared in flowrt.h)
-** parses `JOB run|resume|info|history|show|retry|prune|users ...`, prepares
-** runs and hands them to the engine (rt_exec.h). The operations commands
-** live in rt_ops.c, the users commands in rt_users.c; this header is what
-** they share with rt_cli.c.
+** rt_cli.h — [commands] what the job binary's commands share: the parsed
+** command line, the state directory opened, settings and inputs read, a
+** run created and executed. rt_main (rt_main.c, declared in flowrt.h)
+** parses `JOB run|resume|info|history|show|retry|prune|users ...` and runs
+** the command: run, resume and info in rt_main.c, the operations commands
+** in rt_ops.c, the users commands in rt_users_cli.c, serve in rt_serve.c.
 **
 ** Exit codes: 0 ok, 1 run failed, 2 usage or bad input, 75 interrupted.
 */
@@ -17,6 +18,10 @@
 enum { RT_EXIT_OK = 0, RT_EXIT_FAILED = 1, RT_EXIT_USAGE = 2, RT_EXIT_INTERRUPTED = 75 };
 
 #define RT_CLI_MAX_SECRETS 64
+
+/* `resume` sleeps through waits due within this; longer ones suspend the
+** run (status waiting) for a later `resume`. */
+#define RT_CLI_RESUME_HORIZON_MS 1000
 
 /* Parsed command line; strings borrow argv. */
 typedef struct rt_cli_opts {
@@ -45,6 +50,10 @@ typedef struct rt_cli_opts {
     bool disabled;              /* users set --disabled */
 } rt_cli_opts;
 
+/* The state directory the options name (--state, $FLOW_STATE, or the
+** default) into buf. */
+const char *rt_cli_state_dir(const rt_workflow *wf, const rt_cli_opts *o, char *buf, size_t n);
+
 /* Opens the state directory of the options (prints why not): NULL on error.
 ** Warns once when the state can be read by other users. */
 rt_store *rt_cli_open_store(const rt_workflow *wf, const rt_cli_opts *o);
@@ -72,8 +81,6 @@ json_t *rt_cli_settings_of(const rt_workflow *wf, const json_t *base, const json
 /* "2024-05-01T12:00:00Z", a date, or a duration ago ("90m", "7d"): ms
 ** since the epoch. False when s is neither. */
 bool rt_cli_parse_since(const char *s, int64_t *ms);
-/* "250ms" "5s" "10m" "2h" "7d" into ms; false when it is not one. */
-bool rt_cli_parse_duration(const char *s, int64_t *ms);
 
 /* Runs (or continues) the run whose record rec is (NEW reference, taken
 ** over): loads its user's stored secrets, executes, prints a succeeded
@@ -86,6 +93,8 @@ rt_outcome rt_cli_execute(const rt_workflow *wf, rt_store *st, json_t *rec, cons
 void rt_cli_print_output(json_t *output, bool test_limits);
 int rt_cli_exit_code(rt_outcome o);
 
+/* An error line on stderr, "NAME: message". */
+void rt_cli_error(const rt_workflow *wf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "Usage error" on stderr with a pointer to --help: returns RT_EXIT_USAGE. */
 int rt_cli_usage_error(const rt_workflow *wf, const char *fmt, const char *arg);
 

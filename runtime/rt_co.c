@@ -1,5 +1,5 @@
 /*
-** rt_co.c — the fanout scheduler: items as coroutines on one
+** rt_co.c — [services] the fanout scheduler: items as coroutines on one
 ** thread, their requests on a libcurl multi handle, their checkpoints
 ** grouped by a committer thread (see rt_co.h).
 **
@@ -96,6 +96,7 @@ typedef struct co_write {
 
 struct rt_co_sched {
     co_ctx main;                /* the scheduler loop's context */
+    rt_redact_set *redact;      /* the creating thread's set (its run's), for the committer */
     rt_co *current;
     rt_co *ready, *ready_tail;  /* FIFO */
     rt_co *sleepers;
@@ -170,10 +171,15 @@ void rt_co_unpin(void)
     if (s && s->current && s->current->pins > 0) s->current->pins--;
 }
 
+static void co_hooks_register(void);
+
 rt_co_sched *rt_co_sched_new(rt_store *st)
 {
+    static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+    pthread_once(&hooks_once, co_hooks_register);
     rt_http_global_init();
     rt_co_sched *s = rt_xcalloc(1, sizeof *s);
+    s->redact = rt_redact_current();
     s->st = st;
     s->multi = curl_multi_init();
     if (!s->multi) co_die("cannot create a curl multi handle");
@@ -315,6 +321,17 @@ void rt_co_sleep_until(int64_t deadline)
 
 /* ---- requests -------------------------------------------------------------- */
 
+/* rt_http's hook: a coroutine's exchange goes through its scheduler. */
+static int co_http_perform(const rt_http_request *rq, rt_http_response *rs)
+{
+    return rt_co_current() ? rt_co_http_perform(rq, rs) : -1;
+}
+
+static void co_hooks_register(void)
+{
+    rt_http_set_co_hooks(&(rt_http_co_hooks){ co_http_perform, rt_co_in_sched });
+}
+
 bool rt_co_http_perform(const rt_http_request *rq, rt_http_response *rs)
 {
     rt_co *co = rt_co_current();
@@ -364,6 +381,7 @@ static co_write *writes_reversed(co_write *w)
 ** each: while the disk syncs one batch the next one gathers. */
 static void *committer_main(void *arg)
 {
+    rt_redact_use(((rt_co_sched *)arg)->redact);     /* its messages: the run's set */
     rt_co_sched *s = arg;
     rt_store_write *ws = NULL;
     size_t cap = 0;

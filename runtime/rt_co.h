@@ -1,5 +1,5 @@
 /*
-** rt_co.h — coroutines for fanout items: one scheduler thread per fanout
+** rt_co.h — [services] coroutines for fanout items: one scheduler thread per fanout
 ** runs every item as a coroutine, sends their requests through libcurl's
 ** multi interface and hands their checkpoints to a committer thread.
 **

@@ -1,5 +1,5 @@
 /*
-** rt_committed.c — the records a run committed earlier: top-level ones in
+** rt_committed.c — [services] the records a run committed earlier: top-level ones in
 ** memory, fanout-item and page ones as paths in a compact hash set, read
 ** from LMDB on demand (see rt_committed.h).
 */

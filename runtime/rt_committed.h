@@ -1,5 +1,5 @@
 /*
-** rt_committed.h — the step records a run committed earlier, as the engine
+** rt_committed.h — [services] the step records a run committed earlier, as the engine
 ** looks them up before running a step (deterministic replay).
 **
 ** Top-level records ("person", "wait@12") are few and stay in memory.

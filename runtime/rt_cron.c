@@ -1,5 +1,5 @@
 /*
-** rt_cron.c — cron expressions (5 or 6 fields) and their next fire time in
+** rt_cron.c — [base] cron expressions (5 or 6 fields) and their next fire time in
 ** an IANA zone, daylight-saving changes included (rules in rt_cron.h).
 **
 ** The search walks wall-clock time ("local fields as if they were UTC", so

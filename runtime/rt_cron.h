@@ -1,5 +1,5 @@
 /*
-** rt_cron.h — cron expressions and their fire times in an IANA time zone,
+** rt_cron.h — [base] cron expressions and their fire times in an IANA time zone,
 ** for `trigger schedule "cron" "zone"` under `JOB serve`. flowc links this
 ** file too: `flowc check` validates a schedule with the parser that fires it.
 **

@@ -1,5 +1,5 @@
 /*
-** rt_crypto.c — SHA-256, HMAC-SHA256 and ChaCha20-Poly1305 (with
+** rt_crypto.c — [base] SHA-256, HMAC-SHA256 and ChaCha20-Poly1305 (with
 ** associated data) over libcrypto (rt_crypto.h).
 */
 #include "rt_crypto.h"

@@ -1,5 +1,5 @@
 /*
-** rt_crypto.h — the little cryptography the runtime needs, from OpenSSL's
+** rt_crypto.h — [base] the little cryptography the runtime needs, from OpenSSL's
 ** libcrypto (already loaded by libcurl): SHA-256 and HMAC-SHA256 for signed
 ** webhooks, and authenticated encryption (ChaCha20-Poly1305, RFC 8439) for
 ** the secrets of connected users at rest.

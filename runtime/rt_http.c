@@ -1,5 +1,5 @@
 /*
-** rt_http.c — requests over libcurl: on a plain thread through the easy
+** rt_http.c — [services] requests over libcurl: on a plain thread through the easy
 ** interface (one handle per thread, keeping its connections), in a fanout
 ** item's coroutine through its scheduler's multi handle (rt_co.c); both set
 ** up and read a transfer with rt_http_xfer_start / rt_http_xfer_finish.
@@ -11,10 +11,9 @@
 #include <pthread.h>
 #include <strings.h>
 
-#include "rt_co.h"
 #include "rt_redact.h"
 #include "rt_util.h"
-#include "rt_value.h"
+#include "rt_json.h"
 
 static pthread_key_t curl_key;
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -241,39 +240,16 @@ void rt_http_inflight_leave(void)
 
 #define MAX_PAUSED_HOSTS 64
 static struct paused_host {
-    char key[RT_HTTP_ORIGIN_MAX];   /* rt_http_origin */
+    char key[RT_URL_ORIGIN_MAX];   /* rt_url_origin */
     int64_t until;              /* rt_mono_ms */
 } paused[MAX_PAUSED_HOSTS];
 static pthread_mutex_t paused_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t paused_until;    /* the latest `until` of any host (under paused_lock) */
 
-bool rt_http_origin(const char *url, char *out, size_t n)
-{
-    CURLU *u = curl_url();
-    if (!u) return false;
-    char *scheme = NULL, *host = NULL, *port = NULL;
-    bool ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-              curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
-    if (ok) ok = strcasecmp(scheme, "http") == 0 || strcasecmp(scheme, "https") == 0;
-    if (ok) {
-        for (char *p = scheme; *p; p++) *p = (char)tolower((unsigned char)*p);
-        for (char *p = host; *p; p++) *p = (char)tolower((unsigned char)*p);
-        int len = snprintf(out, n, "%s://%s:%s", scheme, host, port);
-        ok = len > 0 && (size_t)len < n;
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return ok;
-}
-
 void rt_http_host_pause(const char *url, long ms)
 {
-    char key[RT_HTTP_ORIGIN_MAX];
-    if (ms <= 0 || !rt_http_origin(url, key, sizeof key)) return;
+    char key[RT_URL_ORIGIN_MAX];
+    if (ms <= 0 || !rt_url_origin(url, key, sizeof key)) return;
     int64_t now = rt_mono_ms(), until = now + ms;
     pthread_mutex_lock(&paused_lock);
     struct paused_host *slot = NULL;
@@ -299,8 +275,8 @@ long rt_http_host_pause_ms(const char *url)
     bool any = paused_until > now;      /* the common case: no host paused, no URL to parse */
     pthread_mutex_unlock(&paused_lock);
     if (!any) return 0;
-    char key[RT_HTTP_ORIGIN_MAX];
-    if (!rt_http_origin(url, key, sizeof key)) return 0;
+    char key[RT_URL_ORIGIN_MAX];
+    if (!rt_url_origin(url, key, sizeof key)) return 0;
     long wait = 0;
     pthread_mutex_lock(&paused_lock);
     for (int i = 0; i < MAX_PAUSED_HOSTS; i++)
@@ -309,15 +285,34 @@ long rt_http_host_pause_ms(const char *url)
     return wait;
 }
 
+/* The coroutine scheduler's hooks (rt_co.c registers them): written once,
+** read by every exchange without a lock. */
+static int (*co_perform)(const rt_http_request *rq, rt_http_response *rs);
+static bool (*co_in_sched)(void);
+
+void rt_http_set_co_hooks(const rt_http_co_hooks *hooks)
+{
+    __atomic_store_n(&co_in_sched, hooks->in_sched, __ATOMIC_RELEASE);
+    __atomic_store_n(&co_perform, hooks->perform, __ATOMIC_RELEASE);
+}
+
+static rt_http_co_hooks co_hooks_get(void)
+{
+    return (rt_http_co_hooks){ __atomic_load_n(&co_perform, __ATOMIC_ACQUIRE),
+                               __atomic_load_n(&co_in_sched, __ATOMIC_ACQUIRE) };
+}
+
 /* One exchange, no redirect followed: through the test intercept, a fanout
 ** item's multi handle, or this thread's easy handle. */
 static bool perform_once(const rt_http_request *rq, rt_http_response *rs)
 {
     if (intercept_fn) return intercept_fn(intercept_arg, rq, rs);
-    if (rt_co_current()) return rt_co_http_perform(rq, rs);    /* a fanout item: the multi handle */
+    rt_http_co_hooks co = co_hooks_get();
+    int done = co.perform ? co.perform(rq, rs) : -1;
+    if (done >= 0) return done;     /* a fanout item: its scheduler's multi handle */
     CURL *h = thread_handle();
     if (!h) return rt_http_response_fail(rs, "cannot create an HTTP handle");
-    bool capped = !rt_co_in_sched();
+    bool capped = !(co.in_sched && co.in_sched());
     if (capped) inflight_enter();
     rt_http_xfer *x = rt_http_xfer_start(h, rq, rs);
     bool ok = x && rt_http_xfer_finish(x, curl_easy_perform(h));
@@ -365,9 +360,9 @@ static bool next_hop(const rt_http_request *first, rt_http_request *hop, rt_http
         rt_http_response_fail(rs, "%s %s: more than %d redirects", method, first->url, MAX_REDIRECTS);
         return false;
     }
-    char *target = rt_http_resolve_url(hop->url, loc);
-    char from[RT_HTTP_ORIGIN_MAX], to[RT_HTTP_ORIGIN_MAX];
-    if (!rt_http_origin(target, to, sizeof to)) {
+    char *target = rt_url_resolve(hop->url, loc);
+    char from[RT_URL_ORIGIN_MAX], to[RT_URL_ORIGIN_MAX];
+    if (!rt_url_origin(target, to, sizeof to)) {
         char *shown = rt_redact_shorten(target, 200);
         rt_http_response_fail(rs, "%s %s: redirected (%ld) to '%s', which is not an http(s) URL", method, hop->url,
                               st, shown);
@@ -375,7 +370,7 @@ static bool next_hop(const rt_http_request *first, rt_http_request *hop, rt_http
         free(target);
         return false;
     }
-    bool same = rt_http_origin(first->url, from, sizeof from) && strcmp(from, to) == 0;
+    bool same = rt_url_origin(first->url, from, sizeof from) && strcmp(from, to) == 0;
     /* 303, and 301/302 after a POST, continue as a GET (HEAD stays HEAD) */
     bool to_get = st == 303 ? strcmp(method, "HEAD") != 0 : (st == 301 || st == 302) && strcmp(method, "POST") == 0;
     bool keeps_body = !to_get && hop->body;
@@ -560,104 +555,6 @@ void rt_http_response_free(rt_http_response *rs)
     json_decref(rs->headers);
     json_decref(rs->body);
     rs->headers = rs->body = NULL;
-}
-
-/* ---- URLs --------------------------------------------------------------- */
-
-bool rt_http_is_absolute(const char *url)
-{
-    /* RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
-    if (!isalpha((unsigned char)*url)) return false;
-    const char *p = url + 1;
-    while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.') p++;
-    return strncmp(p, "://", 3) == 0;
-}
-
-char *rt_http_join_url(const char *base, const char *url)
-{
-    if (!base || !*base || rt_http_is_absolute(url)) return rt_xstrdup(url);
-    size_t bl = strlen(base);
-    while (bl && base[bl - 1] == '/') bl--;
-    if (!*url) return rt_xstrndup(base, bl);
-    if (*url == '?') return rt_xprintf("%.*s%s", (int)bl, base, url);
-    return rt_xprintf("%.*s%s%s", (int)bl, base, *url == '/' ? "" : "/", url);
-}
-
-/* libcurl's URL parser resolves a reference against the URL it holds, as it
-** does a Location; a reference it cannot parse is returned as it is, for
-** the request to fail on. */
-char *rt_http_resolve_url(const char *base, const char *ref)
-{
-    if (!base || rt_http_is_absolute(ref)) return rt_xstrdup(ref);
-    CURLU *u = curl_url();
-    char *out = NULL;
-    /* the flags libcurl follows a Location with: a raw space becomes %20 */
-    if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
-        curl_url_set(u, CURLUPART_URL, ref, CURLU_URLENCODE | CURLU_ALLOW_SPACE) == CURLUE_OK)
-        curl_url_get(u, CURLUPART_URL, &out, 0);
-    char *r = rt_xstrdup(out ? out : ref);
-    curl_free(out);
-    curl_url_cleanup(u);
-    return r;
-}
-
-void rt_http_escape(rt_buf *b, const char *s, size_t n, bool space_as_plus)
-{
-    rt_percent_encode(b, s, n, space_as_plus ? RT_PCT_PLUS : 0);
-}
-
-/* k=v pairs; null values are left out, lists repeat the key. */
-static void put_pairs(rt_buf *b, const json_t *obj, bool *first)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)obj, k, v) {
-        size_t n = json_is_array(v) ? json_array_size(v) : 1;
-        for (size_t i = 0; i < n; i++) {
-            json_t *item = json_is_array(v) ? json_array_get(v, i) : v;
-            if (json_is_null(item)) continue;
-            if (!*first) rt_buf_putc(b, '&');
-            *first = false;
-            rt_http_escape(b, k, strlen(k), false);
-            rt_buf_putc(b, '=');
-            rt_buf val = { 0 };
-            rt_buf_append(&val, "", 0);
-            rt_value_render(&val, item);
-            rt_http_escape(b, val.data, val.len, false);
-            rt_buf_free(&val);
-        }
-    }
-}
-
-char *rt_http_add_query(const char *url, const json_t *query)
-{
-    rt_buf b = { 0 };
-    const char *hash = strchr(url, '#');
-    size_t base_len = hash ? (size_t)(hash - url) : strlen(url);
-    rt_buf_append(&b, url, base_len);
-    if (json_is_object(query) && json_object_size(query)) {
-        const char *q = memchr(url, '?', base_len);
-        bool first = true;
-        rt_buf pairs = { 0 };
-        put_pairs(&pairs, query, &first);
-        if (pairs.len) {
-            if (!q) rt_buf_putc(&b, '?');
-            else if (b.data[b.len - 1] != '?' && b.data[b.len - 1] != '&') rt_buf_putc(&b, '&');
-            rt_buf_append(&b, pairs.data, pairs.len);
-        }
-        rt_buf_free(&pairs);
-    }
-    if (hash) rt_buf_puts(&b, hash);
-    return rt_buf_take(&b);
-}
-
-char *rt_http_form_encode(const json_t *form)
-{
-    rt_buf b = { 0 };
-    rt_buf_append(&b, "", 0);
-    bool first = true;
-    if (json_is_object(form)) put_pairs(&b, form, &first);
-    return rt_buf_take(&b);
 }
 
 long rt_http_retry_after_ms(const json_t *headers)

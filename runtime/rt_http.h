@@ -1,15 +1,16 @@
 /*
-** rt_http.h — HTTP over libcurl, and the URL helpers requests need.
+** rt_http.h — [services] HTTP over libcurl (the URL helpers are rt_url.h's).
 **
 ** rt_http_perform is synchronous and thread-safe: each thread keeps its own
 ** curl easy handle (and so its own connection cache). Called from a fanout
 ** item's coroutine it suspends the item and sends through the scheduler's
-** multi handle instead (rt_co.h). Call rt_http_global_init once first.
+** multi handle instead (rt_co.h registers that through rt_http_set_co_hooks). Call rt_http_global_init once first.
 */
 #ifndef RT_HTTP_H
 #define RT_HTTP_H
 
 #include "flowrt.h"
+#include "rt_url.h"
 #include "rt_util.h"
 
 #define RT_HTTP_USER_AGENT "flowc/0.1"
@@ -18,7 +19,7 @@
 
 /* Redirects (301, 302, 303, 307, 308; at most 10) are followed here rather
 ** than by libcurl, which would send custom headers to any host: a hop to
-** another origin (rt_http_origin) goes without `credentials` and without
+** another origin (rt_url_origin) goes without `credentials` and without
 ** the Authorization, Proxy-Authorization and Cookie of `headers`, and a hop
 ** that would send a `body_private` body to another origin is not made (the
 ** request fails). 303, and 301/302 after a POST, continue as a GET without
@@ -82,31 +83,21 @@ bool rt_http_response_fail(rt_http_response *rs, const char *fmt, ...) __attribu
 typedef struct rt_http_xfer rt_http_xfer;
 rt_http_xfer *rt_http_xfer_start(void *h, const rt_http_request *rq, rt_http_response *rs);
 bool rt_http_xfer_finish(rt_http_xfer *x, int curl_code);
+/* Coroutines sit above HTTP (rt_co.h): the scheduler registers how a
+** coroutine's exchange goes through its multi handle, and every exchange
+** asks it first. perform returns -1 when the calling thread runs no
+** coroutine (the exchange then uses the thread's own handle), else what
+** rt_http_perform returns for one hop. in_sched tells whether a scheduler
+** runs on the calling thread: a blocking exchange there skips the
+** in-flight cap, whose slots its own suspended coroutines may hold. */
+typedef struct rt_http_co_hooks {
+    int (*perform)(const rt_http_request *rq, rt_http_response *rs);
+    bool (*in_sched)(void);
+} rt_http_co_hooks;
+void rt_http_set_co_hooks(const rt_http_co_hooks *hooks);
 /* A slot under the in-flight cap without waiting (false: none free). */
 bool rt_http_inflight_try_enter(void);
 void rt_http_inflight_leave(void);
-
-/* URL helpers; each returns a new malloc'd string. A URL is absolute when
-** it starts with a scheme and "://" (a "://" later, in a query, does not
-** make it so). */
-char *rt_http_join_url(const char *base, const char *url);     /* url appended to an API base (or absolute) */
-char *rt_http_resolve_url(const char *base, const char *ref);   /* RFC 3986 reference resolution (Link, next URLs) */
-bool rt_http_is_absolute(const char *url);
-/* The origin of an absolute http(s) URL, "scheme://host:port": scheme and
-** host lower-case, the port always written (80, 443 when the URL has none),
-** so two URLs share an origin exactly when their origins compare equal.
-** False (out unchanged) for a URL libcurl cannot parse, or another scheme. */
-#define RT_HTTP_ORIGIN_MAX 320
-bool rt_http_origin(const char *url, char *out, size_t n);
-char *rt_http_add_query(const char *url, const json_t *query);  /* appends ?/& k=v, URL-encoded */
-char *rt_http_form_encode(const json_t *form);                  /* a=1&b=x%20y */
-/* Appends s[0..n) percent-encoded to b, as query strings, form bodies and
-** url_encode() send it: every byte but RFC 3986's unreserved characters
-** (A-Z a-z 0-9 - . _ ~) becomes %XX, upper-case hex, a space %20. With
-** space_as_plus a space becomes '+' (the HTML form variant: flowc never
-** sends it, redaction registers it too). rt_percent_encode (rt_util.h),
-** which redaction builds a secret's forms with, does the work. */
-void rt_http_escape(rt_buf *b, const char *s, size_t n, bool space_as_plus);
 
 /* Retry-After (seconds or HTTP date) in ms from now, or -1 when absent. */
 long rt_http_retry_after_ms(const json_t *headers);

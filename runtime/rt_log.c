@@ -1,5 +1,5 @@
 /*
-** rt_log.c — log lines on stderr, redacted.
+** rt_log.c — [services] log lines on stderr, redacted.
 */
 #include "rt_log.h"
 
@@ -7,8 +7,8 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+#include "rt_json.h"
 #include "rt_util.h"
-#include "rt_value.h"
 
 static bool log_json_mode;
 static const char *log_workflow = "flow";

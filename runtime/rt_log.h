@@ -1,5 +1,5 @@
 /*
-** rt_log.h — progress lines on stderr (readable, or one JSON object per line
+** rt_log.h — [services] progress lines on stderr (readable, or one JSON object per line
 ** with --json). Every line is redacted (rt_redact.h, included here for the
 ** modules that log) before it is written.
 */

@@ -1,11 +1,12 @@
 /*
-** rt_oauth.c — OAuth2 access-token refresh (rt_oauth.h).
+** rt_oauth.c — [engine] OAuth2 access-token refresh (rt_oauth.h).
 */
 #include "rt_oauth.h"
 
 #include "rt_co.h"
 #include "rt_http.h"
 #include "rt_log.h"
+#include "rt_secrets.h"
 #include "rt_users.h"
 #include "rt_util.h"
 
@@ -21,7 +22,7 @@ static char *token_url(rt_run_state *run, const rt_integration *in, const char *
     if (!u || !*u) u = in->token_url;
     if (!u || !*u) return NULL;
     if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0 || !base_url) return rt_xstrdup(u);
-    return rt_http_join_url(base_url, u);
+    return rt_url_join(base_url, u);
 }
 
 /* The access token another request of this process (or another run of the
@@ -36,7 +37,7 @@ static char *newer_token(rt_run_state *run, const rt_integration *in, const char
     if (!user || !run->store || !run->state_dir) return NULL;
     json_t *urec = rt_store_get_user(run->store, user);
     char err[512];
-    json_t *stored = urec ? rt_users_secrets(run->store, run->state_dir, urec, err, sizeof err) : NULL;
+    json_t *stored = urec ? rt_secrets_open_user(run->store, run->state_dir, urec, err, sizeof err) : NULL;
     json_decref(urec);
     const char *tok = json_string_value(json_object_get(stored, in->secret));
     char *fresh = tok && strcmp(tok, stale) != 0 ? rt_xstrdup(tok) : NULL;
@@ -79,7 +80,7 @@ static char *request_token(rt_run_state *run, const rt_integration *in, const ch
         json_decref(form);
         return NULL;
     }
-    char *body = rt_http_form_encode(form);
+    char *body = rt_url_form_encode(form);
     json_decref(form);
     json_t *headers = json_pack("{s:s, s:s}", "Content-Type", "application/x-www-form-urlencoded", "Accept",
                                 "application/json");
@@ -147,7 +148,7 @@ char *rt_oauth_refresh(rt_run_state *run, const rt_integration *in, const char *
         if (user && run->store && run->state_dir && !run->test_mode) {
             json_t *values = json_pack("{s:s}", in->secret, token);
             if (rotated && in->secret2) json_object_set_new(values, in->secret2, json_string(rotated));
-            stored = rt_users_store_secrets(run->store, run->state_dir, user, values, why, sizeof why);
+            stored = rt_secrets_store_user(run->store, run->state_dir, user, values, why, sizeof why);
             json_decref(values);
         }
         if (stored)

@@ -1,10 +1,10 @@
 /*
-** rt_oauth.h — OAuth2 access-token refresh for integrations declared
+** rt_oauth.h — [engine] OAuth2 access-token refresh for integrations declared
 ** `auth oauth2 { token_url ..., refresh secret.R, client_id secret.I,
 ** client_secret secret.S }` (RFC 6749 section 6).
 **
 ** The access token is the secret <integration>_token. When a request to
-** such an integration answers 401, the engine (rt_exec.c) calls
+** such an integration answers 401, the engine (rt_request.c) calls
 ** rt_oauth_refresh and sends the request once more with the token it gets.
 ** A refresh POSTs grant_type=refresh_token (with client_id/client_secret in
 ** the form body) to the token URL: $FLOW_<NAME>_TOKEN_URL when set, else the
@@ -21,7 +21,7 @@
 #ifndef RT_OAUTH_H
 #define RT_OAUTH_H
 
-#include "rt_exec.h"
+#include "rt_run.h"
 
 /* A fresh access token for in (malloc'd), given the one that was refused;
 ** NULL with the reason in err (no secret in it). base_url: the

@@ -1,11 +1,13 @@
 /*
-** rt_ops.c — history, show, retry and prune: the commands an operator
+** rt_ops.c — [commands] history, show, retry and prune: the commands an operator
 ** uses on a job's runs (rt_ops.h).
 */
 #include "rt_ops.h"
 
+#include "rt_json.h"
 #include "rt_log.h"
 #include "rt_owner.h"
+#include "rt_status.h"
 #include "rt_store.h"
 #include "rt_users.h"
 #include "rt_util.h"
@@ -44,8 +46,8 @@ static int64_t run_duration(const json_t *r)
     json_int_t created = num(r, "created"), ended = num(r, "ended");
     if (!created) return -1;
     if (ended) return ended - created;
-    const char *s = str(r, "status");
-    if (s && (strcmp(s, "running") == 0 || strcmp(s, "waiting") == 0 || strcmp(s, "queued") == 0))
+    rt_status s = rt_status_of(r);
+    if (s == RT_ST_RUNNING || s == RT_ST_WAITING || s == RT_ST_QUEUED)
         return rt_now_ms() - created;
     return num(r, "updated") - created;
 }
@@ -62,10 +64,7 @@ static bool parse_since(const rt_workflow *wf, const rt_cli_opts *o, int64_t *si
 
 static bool valid_status(const char *s)
 {
-    static const char *const all[] = { "queued", "running", "waiting", "succeeded", "failed", "interrupted" };
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (strcmp(all[i], s) == 0) return true;
-    return false;
+    return rt_status_is_run(rt_status_parse(s));
 }
 
 /* ---- history ------------------------------------------------------------ */
@@ -88,7 +87,7 @@ static bool history_visit(json_t *r, void *arg)
         snprintf(hex, sizeof hex, "%s", id);
         json_int_t created = (json_int_t)strtoll(hex, NULL, 16);
         fmt_time(created, t, sizeof t);
-        json_t *row = json_pack("{s:s, s:s, s:s+, s:n, s:s, s:I, s:i}", "id", id, "status", "unreadable", "error",
+        json_t *row = json_pack("{s:s, s:s, s:s+, s:n, s:s, s:I, s:i}", "id", id, "status", rt_status_name(RT_ST_UNREADABLE), "error",
                                 "record damaged: ", rt_store_damaged(r), "trigger", "started", t, "started_ms",
                                 created, "duration_ms", -1);
         json_array_append_new(h->rows, row);
@@ -107,7 +106,7 @@ static bool history_visit(json_t *r, void *arg)
     json_object_set(row, "trigger", trig ? trig : json_null());
     const char *status = str(r, "status");
     rt_owner_state owner = rt_owner_of(r);
-    if (status && strcmp(status, "succeeded") != 0 && strcmp(status, "failed") != 0 && owner != RT_OWNER_NONE) {
+    if (status && !rt_status_finished(rt_status_parse(status)) && owner != RT_OWNER_NONE) {
         char who[96];       /* an unfinished run: which process has it, and whether that one lives */
         json_object_set_new(row, "owner", json_string(rt_owner_name(r, who, sizeof who)));
         json_object_set_new(row, "owner_alive", json_boolean(owner != RT_OWNER_DEAD));
@@ -169,8 +168,8 @@ int rt_ops_history(const rt_workflow *wf, const rt_cli_opts *o)
                 free(trig);
                 continue;
             }
-            char *why = rt_redact_shorten(err && (fs || strcmp(st_buf, "failed") == 0 ||
-                                                  strcmp(st_buf, "unreadable") == 0) ? err : "", 80);
+            char *why = rt_redact_shorten(err && (fs || rt_status_parse(st_buf) == RT_ST_FAILED ||
+                                                  rt_status_parse(st_buf) == RT_ST_UNREADABLE) ? err : "", 80);
             printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  %s%s%s\n", str(r, "id"), st_buf,
                    str(r, "user") ? str(r, "user") : "-", trig, str(r, "started"), dur, fs ? fs : "",
                    fs && err ? ": " : "", why);
@@ -245,18 +244,12 @@ static void print_field(const char *indent, const char *label, json_t *v)
 /* Registers every secret this run may have used, for redaction. */
 static void register_secrets(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, const json_t *run)
 {
-    for (int i = 0; i < wf->nsecrets; i++) {
-        char var[200];
-        rt_redact_add(getenv(rt_env_name(var, sizeof var, "FLOW_SECRET_", wf->secrets[i], "")));
-    }
-    const char *user = str(run, "user");
-    json_t *urec = user ? rt_store_get_user(st, user) : NULL;
-    if (urec) {
-        char err[256], buf[4096];
-        json_t *sec = rt_users_secrets(st, rt_users_state_dir(wf, o, buf, sizeof buf), urec, err, sizeof err);
-        json_decref(sec);       /* registered; the values themselves are not needed */
-        json_decref(urec);
-    }
+    /* opened as the run opens them: the user's, or (no user) the FLOW_SECRET_*
+    ** values, registered in the process's set; the values are not needed */
+    char buf[4096];
+    rt_secrets_source src = { .store = st, .state_dir = rt_cli_state_dir(wf, o, buf, sizeof buf),
+                              .user = str(run, "user"), .declared = wf->secrets, .ndeclared = wf->nsecrets };
+    rt_secrets_close(rt_secrets_open(&src));
 }
 
 /* The records of a run that are stand-ins for damaged ones, named by key:
@@ -291,7 +284,7 @@ int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
         return RT_EXIT_USAGE;
     }
     /* a damaged run record: its steps and logs are still shown */
-    if (!raw) raw = json_pack("{s:s, s:s, s:s}", "id", o->arg, "status", "unreadable", "damaged", why);
+    if (!raw) raw = json_pack("{s:s, s:s, s:s}", "id", o->arg, "status", rt_status_name(RT_ST_UNREADABLE), "damaged", why);
     else register_secrets(wf, o, st, raw);
     json_t *damaged = damaged_keys(raw, steps, logs);
     json_t *all = json_pack("{s:o, s:o, s:o}", "run", raw, "steps", ordered_records(steps, "started"), "logs",
@@ -423,11 +416,12 @@ static json_t *records_to_drop(const json_t *steps)
     const char *path;
     json_t *rec;
     json_object_foreach((json_t *)steps, path, rec) {
-        const char *s = str(rec, "status");
-        if (!s || strcmp(s, "succeeded") == 0) continue;
+        const char *name = str(rec, "status");
+        rt_status s = rt_status_parse(name);
+        if (!name || s == RT_ST_SUCCEEDED) continue;
         if (rt_store_damaged(rec)) continue;   /* kept: the replay reports it, never runs the step again blindly */
-        if (strcmp(s, "waiting") == 0) continue;
-        if (strcmp(s, "failed") == 0 && json_is_true(json_object_get(rec, "continued"))) continue;
+        if (s == RT_ST_WAITING) continue;
+        if (s == RT_ST_FAILED && json_is_true(json_object_get(rec, "continued"))) continue;
         json_array_append_new(drop, json_string(path));
     }
     return drop;
@@ -443,14 +437,14 @@ static int retry_one(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, 
         return RT_EXIT_USAGE;
     }
     const char *status = str(rec, "status"), *version = str(rec, "version");
-    if (!status || strcmp(status, "failed") != 0) {
+    if (!status || rt_status_parse(status) != RT_ST_FAILED) {
         char who[128] = "";
         if (rt_owner_of(rec) == RT_OWNER_LIVE) {
             char name[96];
             snprintf(who, sizeof who, ", owned by %s", rt_owner_name(rec, name, sizeof name));
         }
         fprintf(stderr, "%s: run %s is %s%s; only failed runs are retried%s\n", wf->name, id, status ? status : "?",
-                who, status && strcmp(status, "succeeded") != 0 && !who[0] ? " (`resume` finishes unfinished ones)" : "");
+                who, status && rt_status_parse(status) != RT_ST_SUCCEEDED && !who[0] ? " (`resume` finishes unfinished ones)" : "");
         json_decref(rec);
         return RT_EXIT_USAGE;
     }
@@ -477,7 +471,7 @@ static int retry_one(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, 
     json_t *drop = records_to_drop(steps);
     json_decref(steps);
     json_int_t attempt = num(rec, "attempt") + 1;
-    json_object_set_new(rec, "status", json_string("queued"));
+    json_object_set_new(rec, "status", rt_status_json(RT_ST_QUEUED));
     json_object_set_new(rec, "attempt", json_integer(attempt));
     json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
     static const char *const gone[] = { "error", "failed_step", "ended", "output", "wake_at" };
@@ -485,7 +479,7 @@ static int retry_one(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, 
     json_t *prev_step = json_incref(json_object_get(rec, "failed_step"));
     for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) json_object_del(rec, gone[i]);
     rt_owner_stamp(rec);        /* queued for this process: no serve or resume takes it meanwhile */
-    rt_store_write w = { .run_id = id, .run = rec, .drop_steps = drop, .expect_status = "failed" };
+    rt_store_write w = { .run_id = id, .run = rec, .drop_steps = drop, .expect_status = rt_status_name(RT_ST_FAILED) };
     bool ok = rt_store_commit(st, &w, err, sizeof err);
     json_decref(drop);
     if (!ok) {
@@ -544,20 +538,20 @@ int rt_ops_retry(const rt_workflow *wf, const rt_cli_opts *o)
         return rc;
     }
     if (o->arg) return rt_cli_usage_error(wf, "retry --all takes no RUN_ID ('%s')", o->arg);
-    if (o->status && strcmp(o->status, "failed") != 0)
+    if (o->status && rt_status_parse(o->status) != RT_ST_FAILED)
         return rt_cli_usage_error(wf, "retry --all retries failed runs: --status failed, not '%s'", o->status);
     int64_t since;
     if (!parse_since(wf, o, &since)) return RT_EXIT_USAGE;
     rt_store *st = rt_cli_open_store(wf, o);
     if (!st) return RT_EXIT_USAGE;
     retry_scan s = { wf, json_array(), json_object() };
-    rt_run_query q = { .status = "failed", .user = o->user, .since_ms = since, .oldest_first = true };
+    rt_run_query q = { .status = rt_status_name(RT_ST_FAILED), .user = o->user, .since_ms = since, .oldest_first = true };
     rt_store_scan_runs(st, &q, retry_visit, &s);
     int rc = RT_EXIT_OK, ok = 0, failed = 0;
     size_t i;
     json_t *id;
     json_array_foreach(s.mine, i, id) {
-        if (rt_exec_interrupted()) break;
+        if (rt_signal_interrupted()) break;
         int r = retry_one(wf, o, st, json_string_value(id));
         if (r == RT_EXIT_OK) ok++;
         else failed++;
@@ -602,8 +596,8 @@ static bool prune_visit(json_t *r, void *arg)
     const char *status = str(r, "status");
     /* a live run is never removed, whatever --status says: not a running
     ** one, nor one a live process owns (queued in serve, sleeping in a wait) */
-    if (id && status && strcmp(status, "running") != 0 &&
-        (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 || rt_owner_of(r) != RT_OWNER_LIVE))
+    if (id && status && rt_status_parse(status) != RT_ST_RUNNING &&
+        (rt_status_finished(rt_status_parse(status)) || rt_owner_of(r) != RT_OWNER_LIVE))
         json_array_append_new(p->ids, json_string(id));
     return (int)json_array_size(p->ids) < p->limit;
 }
@@ -612,7 +606,7 @@ int rt_ops_prune(const rt_workflow *wf, const rt_cli_opts *o)
 {
     int64_t age;
     if (!o->older_than) return rt_cli_usage_error(wf, "%s", "prune needs --older-than D (e.g. 90d, 12h)");
-    if (!rt_cli_parse_duration(o->older_than, &age))
+    if (!rt_parse_duration(o->older_than, &age))
         return rt_cli_usage_error(wf, "--older-than takes a duration (90d, 12h, 30m), not '%s'", o->older_than);
     if (o->status && !valid_status(o->status))
         return rt_cli_usage_error(wf, "--status is queued, waiting, succeeded, failed or interrupted, not '%s'", o->status);
@@ -620,7 +614,7 @@ int rt_ops_prune(const rt_workflow *wf, const rt_cli_opts *o)
     if (!st) return RT_EXIT_USAGE;
     int64_t cutoff = rt_now_ms() - age;
     /* finished runs unless a status is named */
-    static const char *const finished[] = { "succeeded", "failed" };
+    const char *const finished[] = { rt_status_name(RT_ST_SUCCEEDED), rt_status_name(RT_ST_FAILED) };
     const char *const *statuses = o->status ? &o->status : finished;
     size_t nstatuses = o->status ? 1 : 2;
     long long removed = 0;
@@ -640,7 +634,7 @@ int rt_ops_prune(const rt_workflow *wf, const rt_cli_opts *o)
             json_decref(p.ids);
             if (rc != RT_EXIT_OK || n == 0) break;
             removed += (long long)n;
-            if (n < 1000 || rt_exec_interrupted()) break;
+            if (n < 1000 || rt_signal_interrupted()) break;
         }
     }
     char when[40];

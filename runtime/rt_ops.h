@@ -1,5 +1,5 @@
 /*
-** rt_ops.h — operating a job's runs: `history` (range scans, newest
+** rt_ops.h — [commands] operating a job's runs: `history` (range scans, newest
 ** first), `show` (a run's trigger, steps, attempts, inputs, outputs and
 ** logs, secrets redacted), `retry` (a failed run from its failed step) and
 ** `prune` (old runs in bounded transactions).

@@ -1,5 +1,5 @@
 /*
-** rt_owner.c — run ownership: who executes a run, whether that process
+** rt_owner.c — [services] run ownership: who executes a run, whether that process
 ** lives, and claiming a run in one transaction (rt_owner.h).
 */
 #include "rt_owner.h"
@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "rt_status.h"
 #include "rt_util.h"
 
 static const char *self_cmd = "run";
@@ -89,7 +90,8 @@ typedef struct claim_arg {
 
 static bool started_status(const char *s)
 {
-    return s && (strcmp(s, "running") == 0 || strcmp(s, "interrupted") == 0 || strcmp(s, "waiting") == 0);
+    rt_status st = rt_status_parse(s);
+    return st == RT_ST_RUNNING || st == RT_ST_INTERRUPTED || st == RT_ST_WAITING;
 }
 
 /* Inside the write transaction: the record to store, or NULL (verdict). */
@@ -105,7 +107,7 @@ static json_t *claim_update(const json_t *stored, void *arg)
         rec = json_copy((json_t *)a->mine);        /* a new run */
     } else {
         const char *status = json_string_value(json_object_get(stored, "status"));
-        if (status && (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0)) {
+        if (rt_status_finished(rt_status_parse(status))) {
             a->verdict = RT_CLAIM_ENDED;
             snprintf(a->msg, a->n, "run %s has %s meanwhile", a->id, status);
             return NULL;
@@ -121,7 +123,7 @@ static json_t *claim_update(const json_t *stored, void *arg)
         if (started_status(status) && owner != RT_OWNER_SELF)      /* an earlier process started it */
             json_object_set_new(rec, "attempt", json_integer(json_integer_value(json_object_get(stored, "attempt")) + 1));
     }
-    json_object_set_new(rec, "status", json_string("running"));
+    json_object_set_new(rec, "status", rt_status_json(RT_ST_RUNNING));
     json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
     rt_owner_stamp(rec);
     a->claimed = json_incref(rec);

@@ -1,5 +1,5 @@
 /*
-** rt_owner.h — which live process executes a run: one at a time.
+** rt_owner.h — [services] which live process executes a run: one at a time.
 **
 ** A run record names its owner, the process that executes it: pid,
 ** pid_start (its start time in clock ticks after boot, from

@@ -1,6 +1,7 @@
 /*
-** rt_redact.c — the registered secrets, every form they may be written in,
-** and one pass over a text that covers each occurrence of any of them.
+** rt_redact.c — [base] redaction sets: the registered secrets, every form
+** they may be written in, and one pass over a text that covers each
+** occurrence of any of them; the set each thread redacts with.
 */
 #include "rt_redact.h"
 
@@ -25,15 +26,52 @@ typedef struct form_list {
     size_t n, cap;
 } form_list;
 
-static char **values;           /* the registered values, as given */
-static size_t nvalues;
-static size_t *vslot;           /* a hash set over values: index + 1, 0 for a free slot */
-static size_t vcap;             /* its size, a power of two */
-static form *forms;             /* every form of every value: by first byte, then longest first */
-static size_t nforms;
-static size_t bucket[257];      /* the forms starting with byte b: forms[bucket[b] .. bucket[b + 1]) */
-static uint64_t pairs[65536 / 64];      /* bit (a << 8 | b): some form starts with the bytes a, b */
-static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
+/* A redaction set: values, their forms, and the index the scan uses. */
+struct rt_redact_set {
+    char **values;              /* the registered values, as given */
+    size_t nvalues;
+    size_t *vslot;              /* a hash set over values: index + 1, 0 for a free slot */
+    size_t vcap;                /* its size, a power of two */
+    form *forms;                /* every form of every value: by first byte, then longest first */
+    size_t nforms;
+    size_t bucket[257];         /* the forms starting with byte b: forms[bucket[b] .. bucket[b + 1]) */
+    uint64_t pairs[65536 / 64]; /* bit (a << 8 | b): some form starts with the bytes a, b */
+    pthread_rwlock_t lock;
+};
+
+/* The process's set: a thread that uses no set of its own redacts with it. */
+static rt_redact_set process_set = { .lock = PTHREAD_RWLOCK_INITIALIZER };
+
+/* The set each thread redacts with (NULL: the process's), behind a
+** pthread key: tcc cannot link the TLS relocations __thread needs. */
+static pthread_key_t current_key;
+static pthread_once_t current_once = PTHREAD_ONCE_INIT;
+
+static void current_key_init(void)
+{
+    pthread_key_create(&current_key, NULL);
+}
+
+static rt_redact_set *current_set(void)
+{
+    pthread_once(&current_once, current_key_init);
+    rt_redact_set *s = pthread_getspecific(current_key);
+    return s ? s : &process_set;
+}
+
+rt_redact_set *rt_redact_use(rt_redact_set *set)
+{
+    pthread_once(&current_once, current_key_init);
+    rt_redact_set *prev = pthread_getspecific(current_key);
+    pthread_setspecific(current_key, set);
+    return prev;
+}
+
+rt_redact_set *rt_redact_current(void)
+{
+    pthread_once(&current_once, current_key_init);
+    return pthread_getspecific(current_key);
+}
 
 static void wipe_free(char *s, size_t n)
 {
@@ -199,13 +237,13 @@ static inline unsigned pair_of(const unsigned char *p)
 ** pair filter up to date; under the write lock. Linear in the index: a
 ** fanout that registers a derived value per item does not sort it anew
 ** each time. */
-static void index_add_locked(form *add, size_t n)
+static void index_add_locked(rt_redact_set *S, form *add, size_t n)
 {
     qsort(add, n, sizeof *add, form_cmp);
-    form *merged = rt_xmalloc(sizeof *merged * (nforms + n + 1));
+    form *merged = rt_xmalloc(sizeof *merged * (S->nforms + n + 1));
     size_t i = 0, j = 0, w = 0, count[256] = { 0 };
-    while (i < nforms || j < n) {
-        form f = j == n || (i < nforms && form_cmp(&forms[i], &add[j]) <= 0) ? forms[i++] : add[j++];
+    while (i < S->nforms || j < n) {
+        form f = j == n || (i < S->nforms && form_cmp(&S->forms[i], &add[j]) <= 0) ? S->forms[i++] : add[j++];
         if (w && form_cmp(&merged[w - 1], &f) == 0) {
             wipe_free(f.s, f.len);
             continue;
@@ -213,13 +251,13 @@ static void index_add_locked(form *add, size_t n)
         merged[w++] = f;
         unsigned pr = pair_of((const unsigned char *)f.s);
         count[pr >> 8]++;
-        pairs[pr >> 6] |= 1ull << (pr & 63);
+        S->pairs[pr >> 6] |= 1ull << (pr & 63);
     }
-    free(forms);
-    forms = merged;
-    nforms = w;
-    bucket[0] = 0;
-    for (int c = 0; c < 256; c++) bucket[c + 1] = bucket[c] + count[c];
+    free(S->forms);
+    S->forms = merged;
+    S->nforms = w;
+    S->bucket[0] = 0;
+    for (int c = 0; c < 256; c++) S->bucket[c + 1] = S->bucket[c] + count[c];
 }
 
 /* The registered values, found by hash: a secret is registered again on
@@ -231,84 +269,110 @@ static uint64_t value_hash(const char *s)
     return h;
 }
 
-static bool value_known_locked(const char *s)
+static bool value_known_locked(rt_redact_set *S, const char *s)
 {
-    if (!vcap) return false;
-    for (size_t k = value_hash(s) & (vcap - 1); vslot[k]; k = (k + 1) & (vcap - 1))
-        if (strcmp(values[vslot[k] - 1], s) == 0) return true;
+    if (!S->vcap) return false;
+    for (size_t k = value_hash(s) & (S->vcap - 1); S->vslot[k]; k = (k + 1) & (S->vcap - 1))
+        if (strcmp(S->values[S->vslot[k] - 1], s) == 0) return true;
     return false;
 }
 
-static void value_insert_locked(const char *s)
+static void value_insert_locked(rt_redact_set *S, const char *s)
 {
-    if (2 * (nvalues + 1) > vcap) {
+    if (2 * (S->nvalues + 1) > S->vcap) {
         /* grow and re-place: at most half full */
-        free(vslot);
-        vcap = vcap ? vcap * 2 : 64;
-        vslot = rt_xcalloc(vcap, sizeof *vslot);
-        for (size_t i = 0; i < nvalues; i++) {
-            size_t k = value_hash(values[i]) & (vcap - 1);
-            while (vslot[k]) k = (k + 1) & (vcap - 1);
-            vslot[k] = i + 1;
+        free(S->vslot);
+        S->vcap = S->vcap ? S->vcap * 2 : 64;
+        S->vslot = rt_xcalloc(S->vcap, sizeof *S->vslot);
+        for (size_t i = 0; i < S->nvalues; i++) {
+            size_t k = value_hash(S->values[i]) & (S->vcap - 1);
+            while (S->vslot[k]) k = (k + 1) & (S->vcap - 1);
+            S->vslot[k] = i + 1;
         }
     }
-    values = rt_xrealloc(values, sizeof *values * (nvalues + 1));
-    values[nvalues++] = rt_xstrdup(s);
-    size_t k = value_hash(s) & (vcap - 1);
-    while (vslot[k]) k = (k + 1) & (vcap - 1);
-    vslot[k] = nvalues;
+    S->values = rt_xrealloc(S->values, sizeof *S->values * (S->nvalues + 1));
+    S->values[S->nvalues++] = rt_xstrdup(s);
+    size_t k = value_hash(s) & (S->vcap - 1);
+    while (S->vslot[k]) k = (k + 1) & (S->vcap - 1);
+    S->vslot[k] = S->nvalues;
 }
 
-void rt_redact_add(const char *secret)
+void rt_redact_set_add(rt_redact_set *S, const char *secret)
 {
     if (!secret || strlen(secret) < MIN_FORM) return;
     /* secret_value calls this on every read: a value seen before costs a
     ** shared lock and a hash lookup, not the write lock */
-    pthread_rwlock_rdlock(&lock);
-    bool known = value_known_locked(secret);
-    pthread_rwlock_unlock(&lock);
+    pthread_rwlock_rdlock(&S->lock);
+    bool known = value_known_locked(S, secret);
+    pthread_rwlock_unlock(&S->lock);
     if (known) return;
     form_list l = { 0 };
     value_forms(&l, secret, strlen(secret));
     /* every form goes in under one write lock: whoever finds the value
     ** registered finds its forms too */
-    pthread_rwlock_wrlock(&lock);
-    if (!value_known_locked(secret)) {
-        value_insert_locked(secret);
-        index_add_locked(l.v, l.n);     /* the forms now belong to the index */
+    pthread_rwlock_wrlock(&S->lock);
+    if (!value_known_locked(S, secret)) {
+        value_insert_locked(S, secret);
+        index_add_locked(S, l.v, l.n);     /* the forms now belong to the index */
         l.n = 0;
     }
-    pthread_rwlock_unlock(&lock);
+    pthread_rwlock_unlock(&S->lock);
     list_free(&l);
+}
+
+void rt_redact_add(const char *secret)
+{
+    rt_redact_set_add(current_set(), secret);
+}
+
+/* Forgets (and wipes) every value of S. */
+static void set_clear(rt_redact_set *S)
+{
+    pthread_rwlock_wrlock(&S->lock);
+    for (size_t i = 0; i < S->nvalues; i++) wipe_free(S->values[i], strlen(S->values[i]));
+    for (size_t i = 0; i < S->nforms; i++) wipe_free(S->forms[i].s, S->forms[i].len);
+    free(S->values);
+    free(S->forms);
+    free(S->vslot);
+    S->values = NULL;
+    S->forms = NULL;
+    S->vslot = NULL;
+    S->nvalues = S->nforms = S->vcap = 0;
+    memset(S->bucket, 0, sizeof S->bucket);
+    memset(S->pairs, 0, sizeof S->pairs);
+    pthread_rwlock_unlock(&S->lock);
+}
+
+rt_redact_set *rt_redact_set_new(void)
+{
+    rt_redact_set *S = rt_xcalloc(1, sizeof *S);
+    pthread_rwlock_init(&S->lock, NULL);
+    return S;
+}
+
+void rt_redact_set_free(rt_redact_set *S)
+{
+    if (!S || S == &process_set) return;
+    set_clear(S);
+    pthread_rwlock_destroy(&S->lock);
+    free(S);
 }
 
 void rt_redact_teardown(void)
 {
-    pthread_rwlock_wrlock(&lock);
-    for (size_t i = 0; i < nvalues; i++) wipe_free(values[i], strlen(values[i]));
-    for (size_t i = 0; i < nforms; i++) wipe_free(forms[i].s, forms[i].len);
-    free(values);
-    free(forms);
-    free(vslot);
-    values = NULL;
-    forms = NULL;
-    vslot = NULL;
-    nvalues = nforms = vcap = 0;
-    memset(bucket, 0, sizeof bucket);
-    memset(pairs, 0, sizeof pairs);
-    pthread_rwlock_unlock(&lock);
+    set_clear(&process_set);
 }
 
 /* ---- the scan ----------------------------------------------------------------- */
 
 /* The length of the longest form at p (avail bytes on), or 0; under the lock. */
-static inline size_t form_at(const unsigned char *p, size_t avail)
+static inline size_t form_at(rt_redact_set *S, const unsigned char *p, size_t avail)
 {
     if (avail < MIN_FORM) return 0;
     unsigned pr = pair_of(p);
-    if (!(pairs[pr >> 6] >> (pr & 63) & 1)) return 0;
-    for (size_t k = bucket[p[0]]; k < bucket[p[0] + 1]; k++) {
-        const form *f = &forms[k];
+    if (!(S->pairs[pr >> 6] >> (pr & 63) & 1)) return 0;
+    for (size_t k = S->bucket[p[0]]; k < S->bucket[p[0] + 1]; k++) {
+        const form *f = &S->forms[k];
         if (f->len <= avail && (unsigned char)f->s[1] == p[1] && memcmp(f->s, p, f->len) == 0) return f->len;
     }
     return 0;
@@ -321,9 +385,9 @@ static inline size_t form_at(const unsigned char *p, size_t avail)
 ** nothing pending (what comes later cannot change what was written): the
 ** shortening caller cuts there. Returns whether a form was found. Under
 ** the lock. */
-static bool scan_locked(const char *s, size_t n, rt_buf *out, size_t budget)
+static bool scan_locked(rt_redact_set *S, const char *s, size_t n, rt_buf *out, size_t budget)
 {
-    if (!nforms) {
+    if (!S->nforms) {
         if (out) rt_utf8_repair(out, s, n);
         return false;
     }
@@ -341,7 +405,7 @@ static bool scan_locked(const char *s, size_t n, rt_buf *out, size_t budget)
             rt_utf8_repair(out, s + done, i - done);
             return found;
         }
-        size_t len = form_at(u + i, n - i);
+        size_t len = form_at(S, u + i, n - i);
         if (!len) continue;
         found = true;
         if (!out) return true;
@@ -361,49 +425,50 @@ static bool scan_locked(const char *s, size_t n, rt_buf *out, size_t budget)
 }
 
 /* s redacted into a new buffer, at most about budget bytes of it. */
-static rt_buf redacted(const char *s, size_t n, size_t budget)
+static rt_buf redacted(rt_redact_set *S, const char *s, size_t n, size_t budget)
 {
     rt_buf b = { 0 };
     rt_buf_append(&b, "", 0);
-    pthread_rwlock_rdlock(&lock);
-    scan_locked(s, n, &b, budget);
-    pthread_rwlock_unlock(&lock);
+    pthread_rwlock_rdlock(&S->lock);
+    scan_locked(S, s, n, &b, budget);
+    pthread_rwlock_unlock(&S->lock);
     return b;
 }
 
 bool rt_redact_holds(const char *s)
 {
     if (!s) return false;
-    pthread_rwlock_rdlock(&lock);
-    bool found = scan_locked(s, strlen(s), NULL, SIZE_MAX);
-    pthread_rwlock_unlock(&lock);
+    rt_redact_set *S = current_set();
+    pthread_rwlock_rdlock(&S->lock);
+    bool found = scan_locked(S, s, strlen(s), NULL, SIZE_MAX);
+    pthread_rwlock_unlock(&S->lock);
     return found;
 }
 
 char *rt_redact(const char *s)
 {
     if (!s) return NULL;
-    rt_buf b = redacted(s, strlen(s), SIZE_MAX);
+    rt_buf b = redacted(current_set(), s, strlen(s), SIZE_MAX);
     return rt_buf_take(&b);
 }
 
 /* The redacted text of s[0..n) as a NEW string, or NULL when s needs no change. */
-static json_t *redact_text_locked(const char *s, size_t n)
+static json_t *redact_text_locked(rt_redact_set *S, const char *s, size_t n)
 {
-    if (!scan_locked(s, n, NULL, SIZE_MAX) && rt_utf8_valid(s, n)) return NULL;
+    if (!scan_locked(S, s, n, NULL, SIZE_MAX) && rt_utf8_valid(s, n)) return NULL;
     rt_buf b = { 0 };
     rt_buf_append(&b, "", 0);
-    scan_locked(s, n, &b, SIZE_MAX);
+    scan_locked(S, s, n, &b, SIZE_MAX);
     json_t *r = json_stringn_nocheck(b.data, b.len);
     rt_buf_free(&b);
     return r;
 }
 
 /* A NEW reference: v itself when nothing in it changed. */
-static json_t *redact_json_locked(json_t *v)
+static json_t *redact_json_locked(rt_redact_set *S, json_t *v)
 {
     if (json_is_string(v)) {
-        json_t *r = redact_text_locked(json_string_value(v), json_string_length(v));
+        json_t *r = redact_text_locked(S, json_string_value(v), json_string_length(v));
         return r ? r : json_incref(v);
     }
     if (json_is_array(v)) {
@@ -411,7 +476,7 @@ static json_t *redact_json_locked(json_t *v)
         json_t **items = rt_xmalloc(sizeof *items * (n ? n : 1));
         bool changed = false;
         for (size_t i = 0; i < n; i++) {
-            items[i] = redact_json_locked(json_array_get(v, i));
+            items[i] = redact_json_locked(S, json_array_get(v, i));
             changed |= items[i] != json_array_get(v, i);
         }
         json_t *out = changed ? json_array() : json_incref(v);
@@ -430,8 +495,8 @@ static json_t *redact_json_locked(json_t *v)
         const char *k;
         json_t *item;
         json_object_foreach(v, k, item) {
-            keys[i] = redact_text_locked(k, strlen(k));
-            items[i] = redact_json_locked(item);
+            keys[i] = redact_text_locked(S, k, strlen(k));
+            items[i] = redact_json_locked(S, item);
             changed |= keys[i] || items[i] != item;
             i++;
         }
@@ -453,9 +518,10 @@ static json_t *redact_json_locked(json_t *v)
 json_t *rt_redact_json(json_t *v)
 {
     if (!v) return json_null();
-    pthread_rwlock_rdlock(&lock);
-    json_t *r = redact_json_locked(v);
-    pthread_rwlock_unlock(&lock);
+    rt_redact_set *S = current_set();
+    pthread_rwlock_rdlock(&S->lock);
+    json_t *r = redact_json_locked(S, v);
+    pthread_rwlock_unlock(&S->lock);
     return r;
 }
 
@@ -480,7 +546,7 @@ static void shorten_buf(rt_buf *b, size_t max)
 char *rt_redact_shorten(const char *s, size_t max)
 {
     /* the scan stops a little past max: a 16 MB body costs what its start does */
-    rt_buf b = redacted(s ? s : "", s ? strlen(s) : 0, max + 8);
+    rt_buf b = redacted(current_set(), s ? s : "", s ? strlen(s) : 0, max + 8);
     shorten_buf(&b, max);
     return rt_buf_take(&b);
 }
@@ -488,7 +554,7 @@ char *rt_redact_shorten(const char *s, size_t max)
 void rt_redact_copy(char *dst, size_t n, const char *s)
 {
     if (!n) return;
-    rt_buf b = redacted(s ? s : "", s ? strlen(s) : 0, n + 8);
+    rt_buf b = redacted(current_set(), s ? s : "", s ? strlen(s) : 0, n + 8);
     if (b.len >= n) shorten_buf(&b, n > 4 ? n - 4 : 0);
     size_t len = b.len < n ? b.len : n - 1;
     memcpy(dst, b.data, len);

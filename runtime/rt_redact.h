@@ -1,7 +1,12 @@
 /*
-** rt_redact.h — secret redaction, and the one way a text is shortened.
+** rt_redact.h — [base] secret redaction, and the one way a text is
+** shortened.
 **
-** Every secret value the process resolves is registered here, with every
+** Secrets are registered in redaction sets. Each thread redacts with one:
+** the set it was given (rt_redact_use: a run under serve has its own, which
+** holds that run's secrets only and is freed when the run ends), else the
+** process's (a CLI run, ops, tests). Every secret value a run resolves is
+** registered in its set, with every
 ** form the runtime (or an API echoing what it sent) may write it in; every
 ** log line, error message, stored record and printed output passes through
 ** rt_redact or rt_redact_json before it is written. A text that is shown or
@@ -19,6 +24,22 @@
 
 /* What a secret (in any of its forms) becomes. */
 #define RT_REDACTED "[redacted]"
+
+typedef struct rt_redact_set rt_redact_set;
+
+/* A new, empty set; free it with rt_redact_set_free, which wipes its
+** values (NULL and the process's set are left alone). */
+rt_redact_set *rt_redact_set_new(void);
+void rt_redact_set_free(rt_redact_set *set);
+/* Registers secret in set, as rt_redact_add does in the thread's. */
+void rt_redact_set_add(rt_redact_set *set, const char *secret);
+/* Makes set (NULL: the process's) the one the calling thread registers in
+** and redacts with; returns the previous one, to restore. */
+rt_redact_set *rt_redact_use(rt_redact_set *set);
+/* The calling thread's own set, or NULL when it uses the process's. */
+rt_redact_set *rt_redact_current(void);
+
+/* The functions below work on the calling thread's set. */
 
 /* Registers a secret value (copied) and the forms a text may carry it in:
 **   - raw;
@@ -58,7 +79,7 @@ char *rt_redact_shorten(const char *s, size_t max);
 ** API hands back in a char buffer. */
 void rt_redact_copy(char *dst, size_t n, const char *s);
 
-/* Forgets (and wipes) every registered secret; when rt_main returns. */
+/* Forgets (and wipes) every secret of the process's set; when rt_main returns. */
 void rt_redact_teardown(void);
 
 #endif

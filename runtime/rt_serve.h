@@ -1,5 +1,5 @@
 /*
-** rt_serve.h — `JOB serve`: the job binary as a long-lived HTTP service.
+** rt_serve.h — [commands] `JOB serve`: the job binary as a long-lived HTTP service.
 **
 ** libmicrohttpd answers POST /events/<name>, POST /hooks/<user>,
 ** GET /runs/<id>, /healthz and /metrics. An accepted run is committed to

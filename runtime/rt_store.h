@@ -1,5 +1,5 @@
 /*
-** rt_store.h — durable state of runs in LMDB.
+** rt_store.h — [services] durable state of runs in LMDB.
 **
 ** One environment per state directory (DIR/data.mdb, DIR/lock.mdb), holding
 ** these named databases. Keys are bytes; "\0" is a literal NUL separator;

@@ -1,5 +1,5 @@
 /*
-** rt_test.c — runs test blocks in-process: each test is one run of the
+** rt_test.c — [commands] runs test blocks in-process: each test is one run of the
 ** workflow, in test mode, over a throw-away LMDB state, with every HTTP
 ** request answered by the test's mocks; then its expects are evaluated over
 ** the finished run's step results, output and status.
@@ -16,6 +16,7 @@
 #include "rt_exec.h"
 #include "rt_http.h"
 #include "rt_log.h"
+#include "rt_status.h"
 #include "rt_store.h"
 #include "rt_type.h"
 #include "rt_util.h"
@@ -345,7 +346,7 @@ static void run_one(const rt_workflow *wf, rt_store *st, const rt_test_case *t, 
     th.mocks = rt_xcalloc((size_t)t->nmocks + 1, sizeof *th.mocks);
     for (int i = 0; i < t->nmocks; i++) {
         th.mocks[i].m = &t->mocks[i];
-        th.mocks[i].url = t->mocks[i].integ ? rt_http_join_url(test_base_url(t->mocks[i].integ, env), t->mocks[i].url)
+        th.mocks[i].url = t->mocks[i].integ ? rt_url_join(test_base_url(t->mocks[i].integ, env), t->mocks[i].url)
                                             : rt_xstrdup(t->mocks[i].url);
     }
 
@@ -366,7 +367,7 @@ static void run_one(const rt_workflow *wf, rt_store *st, const rt_test_case *t, 
         int64_t now = rt_now_ms();
         json_t *rec = json_pack("{s:s, s:s, s:s, s:s?, s:O, s:O, s:s, s:i, s:I, s:I, s:i, s:s}", "id", id,
                                 "workflow", wf->name, "version", wf->version, "user", t->user, "trigger", payload,
-                                "settings", settings, "status", "running", "attempt", 1, "created", (json_int_t)now,
+                                "settings", settings, "status", rt_status_name(RT_ST_RUNNING), "attempt", 1, "created", (json_int_t)now,
                                 "updated", (json_int_t)now, "pid", (int)getpid(), "source", "test");
         rt_store_write w = { .run_id = id, .run = rec };
         if (!rt_store_commit(st, &w, err, sizeof err)) {
@@ -375,17 +376,14 @@ static void run_one(const rt_workflow *wf, rt_store *st, const rt_test_case *t, 
         } else {
             test_run tr = { .t = t, .results = o->results };
             rt_run_state run;
-            rt_run_init(&run, wf, st, rec);
-            run.test_mode = true;
-            run.test_env = env;
-            run.secrets = json_incref(secrets);
+            rt_run_open(&run, &(rt_run_setup){ .wf = wf, .store = st, .record = rec, .test_mode = true,
+                                               .test_env = env, .test_secrets = secrets });
             run.on_finish = evaluate_expects;
             run.on_finish_arg = &tr;
             rt_http_set_intercept(mock_intercept, &th);
             rt_outcome out = rt_exec_run(&run);
             rt_http_set_intercept(NULL, NULL);
-            o->status = out == RT_RUN_SUCCEEDED ? "succeeded" : out == RT_RUN_FAILED ? "failed"
-                      : out == RT_RUN_WAITING ? "waiting" : "interrupted";
+            o->status = rt_status_name(out == RT_RUN_SKIPPED ? RT_ST_INTERRUPTED : rt_run_outcome_status(out));
             if (run.error) o->run_error = rt_xstrdup(run.error);
             bool ok = tr.evaluated && (out == RT_RUN_SUCCEEDED || (t->reads_status && out == RT_RUN_FAILED));
             for (int i = 0; i < t->nexpects; i++) ok &= o->results[i].ok;
@@ -444,8 +442,8 @@ static json_t *failure_lines(const rt_test_case *t, const test_outcome *o)
         json_array_append_new(lines, text_line("%s:%d: test setup: %s", t->file, t->line, o->setup_error));
         return lines;
     }
-    bool status_ok = strcmp(o->status, "succeeded") == 0 || (t->reads_status && strcmp(o->status, "failed") == 0);
-    if (!status_ok || (o->run_error && strcmp(o->status, "failed") == 0 && !t->reads_status))
+    bool status_ok = rt_status_parse(o->status) == RT_ST_SUCCEEDED || (t->reads_status && rt_status_parse(o->status) == RT_ST_FAILED);
+    if (!status_ok || (o->run_error && rt_status_parse(o->status) == RT_ST_FAILED && !t->reads_status))
         json_array_append_new(lines, text_line("run %s: %s", o->status, o->run_error ? o->run_error : "-"));
     for (int i = 0; i < t->nexpects; i++) {
         const rt_test_expect *e = &t->expects[i];
@@ -622,7 +620,7 @@ int rt_test_main(const rt_workflow *wf, const rt_test_case *tests, int ntests, c
         return 2;
     }
     rt_log_set_sink(log_keep, &log_lines);
-    rt_exec_install_signals();
+    rt_signal_install();
 
     int passed = 0, failed = 0;
     int64_t t0 = rt_mono_ms();
@@ -656,7 +654,7 @@ int rt_test_main(const rt_workflow *wf, const rt_test_case *tests, int ntests, c
     }
     free(cases);
 
-    rt_exec_restore_signals();
+    rt_signal_restore();
     rt_log_set_sink(NULL, NULL);
     rt_store_close(st);
     remove_dir(dir);

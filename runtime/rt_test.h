@@ -1,5 +1,5 @@
 /*
-** rt_test.h — `flowc test`: runs a workflow's test blocks in-process,
+** rt_test.h — [commands] `flowc test`: runs a workflow's test blocks in-process,
 ** with mocked HTTP, against a throw-away LMDB state.
 **
 ** flowc's emitter (compiler/emit_test.c) writes one rt_test_case per test

@@ -1,5 +1,5 @@
 /*
-** rt_type.c — type descriptors parsed once and checked against values.
+** rt_type.c — [values] type descriptors parsed once and checked against values.
 */
 #include "rt_type.h"
 

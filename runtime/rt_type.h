@@ -1,5 +1,5 @@
 /*
-** rt_type.h — run-time type descriptors: the JSON type text flowc emits
+** rt_type.h — [values] run-time type descriptors: the JSON type text flowc emits
 ** (see flowrt.h) parsed once, and values checked against it with messages
 ** that name the field path and the offending value.
 */

@@ -1,13 +1,15 @@
 /*
-** rt_url.c — URL templates and url_path() (rt_url.h).
+** rt_url.c — [values] URLs as text: templates, url_path(), joining, resolving,
+** origins and percent-encoding (rt_url.h).
 */
 #include "rt_url.h"
 
 #include <ctype.h>
+#include <curl/curl.h>
+#include <strings.h>
 
-#include "rt_http.h"
+#include "rt_json.h"
 #include "rt_redact.h"
-#include "rt_value.h"
 
 bool rt_url_path(rt_buf *b, const char *s, size_t n, char *err, size_t errn)
 {
@@ -24,7 +26,7 @@ bool rt_url_path(rt_buf *b, const char *s, size_t n, char *err, size_t errn)
     for (size_t i = 0; i < n; i++) {
         size_t len = 0;
         while (i + len < n && s[i + len] != '/') len++;
-        rt_http_escape(b, s + i, len, false);
+        rt_url_escape(b, s + i, len, false);
         i += len;
         if (i < n) rt_buf_putc(b, '/');
     }
@@ -36,7 +38,7 @@ bool rt_url_path(rt_buf *b, const char *s, size_t n, char *err, size_t errn)
 static void path_span(const char *u, size_t *start, size_t *end)
 {
     size_t i = 0;
-    if (rt_http_is_absolute(u)) {
+    if (rt_url_is_absolute(u)) {
         i = (size_t)(strstr(u, "://") - u) + 3;
         i += strcspn(u + i, "/?#");
     }
@@ -111,7 +113,7 @@ char *rt_url_build(const json_t *tmpl, char *err, size_t errn)
         switch (modes[i]) {
         case RT_URL_SEGMENT:
         case RT_URL_QUERY:
-            rt_http_escape(&out, val.data, val.len, false);
+            rt_url_escape(&out, val.data, val.len, false);
             break;
         case RT_URL_PATH:
             ok = rt_url_path(&out, val.data, val.len, err, errn);
@@ -142,9 +144,9 @@ char *rt_url_build(const json_t *tmpl, char *err, size_t errn)
         /* "{{env.API}}{{x}}" with API "https://h" and x ".evil.com" or
         ** "0": no value after the base may extend its host or port */
         char *base = rt_xstrndup(out.data, base_end);
-        char want[RT_HTTP_ORIGIN_MAX], got[RT_HTTP_ORIGIN_MAX];
-        if (rt_http_origin(base, want, sizeof want) &&
-            (!rt_http_origin(out.data, got, sizeof got) || strcmp(want, got) != 0)) {
+        char want[RT_URL_ORIGIN_MAX], got[RT_URL_ORIGIN_MAX];
+        if (rt_url_origin(base, want, sizeof want) &&
+            (!rt_url_origin(out.data, got, sizeof got) || strcmp(want, got) != 0)) {
             char *shown = rt_redact_shorten(out.data, 300), *shown_base = rt_redact_shorten(base, 200);
             snprintf(err, errn, "URL '%s': the value after its base URL ('%s') changes the origin (%s)", shown,
                      shown_base, want);
@@ -161,4 +163,125 @@ char *rt_url_build(const json_t *tmpl, char *err, size_t errn)
         return NULL;
     }
     return rt_buf_take(&out);
+}
+
+/* ---- joining, resolving, encoding -------------------------------------- */
+
+bool rt_url_is_absolute(const char *url)
+{
+    /* RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
+    if (!isalpha((unsigned char)*url)) return false;
+    const char *p = url + 1;
+    while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.') p++;
+    return strncmp(p, "://", 3) == 0;
+}
+
+char *rt_url_join(const char *base, const char *url)
+{
+    if (!base || !*base || rt_url_is_absolute(url)) return rt_xstrdup(url);
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/') bl--;
+    if (!*url) return rt_xstrndup(base, bl);
+    if (*url == '?') return rt_xprintf("%.*s%s", (int)bl, base, url);
+    return rt_xprintf("%.*s%s%s", (int)bl, base, *url == '/' ? "" : "/", url);
+}
+
+/* libcurl's URL parser resolves a reference against the URL it holds, as it
+** does a Location; a reference it cannot parse is returned as it is, for
+** the request to fail on. */
+char *rt_url_resolve(const char *base, const char *ref)
+{
+    if (!base || rt_url_is_absolute(ref)) return rt_xstrdup(ref);
+    CURLU *u = curl_url();
+    char *out = NULL;
+    /* the flags libcurl follows a Location with: a raw space becomes %20 */
+    if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_URL, ref, CURLU_URLENCODE | CURLU_ALLOW_SPACE) == CURLUE_OK)
+        curl_url_get(u, CURLUPART_URL, &out, 0);
+    char *r = rt_xstrdup(out ? out : ref);
+    curl_free(out);
+    curl_url_cleanup(u);
+    return r;
+}
+
+void rt_url_escape(rt_buf *b, const char *s, size_t n, bool space_as_plus)
+{
+    rt_percent_encode(b, s, n, space_as_plus ? RT_PCT_PLUS : 0);
+}
+
+/* k=v pairs; null values are left out, lists repeat the key. */
+static void put_pairs(rt_buf *b, const json_t *obj, bool *first)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v) {
+        size_t n = json_is_array(v) ? json_array_size(v) : 1;
+        for (size_t i = 0; i < n; i++) {
+            json_t *item = json_is_array(v) ? json_array_get(v, i) : v;
+            if (json_is_null(item)) continue;
+            if (!*first) rt_buf_putc(b, '&');
+            *first = false;
+            rt_url_escape(b, k, strlen(k), false);
+            rt_buf_putc(b, '=');
+            rt_buf val = { 0 };
+            rt_buf_append(&val, "", 0);
+            rt_value_render(&val, item);
+            rt_url_escape(b, val.data, val.len, false);
+            rt_buf_free(&val);
+        }
+    }
+}
+
+char *rt_url_add_query(const char *url, const json_t *query)
+{
+    rt_buf b = { 0 };
+    const char *hash = strchr(url, '#');
+    size_t base_len = hash ? (size_t)(hash - url) : strlen(url);
+    rt_buf_append(&b, url, base_len);
+    if (json_is_object(query) && json_object_size(query)) {
+        const char *q = memchr(url, '?', base_len);
+        bool first = true;
+        rt_buf pairs = { 0 };
+        put_pairs(&pairs, query, &first);
+        if (pairs.len) {
+            if (!q) rt_buf_putc(&b, '?');
+            else if (b.data[b.len - 1] != '?' && b.data[b.len - 1] != '&') rt_buf_putc(&b, '&');
+            rt_buf_append(&b, pairs.data, pairs.len);
+        }
+        rt_buf_free(&pairs);
+    }
+    if (hash) rt_buf_puts(&b, hash);
+    return rt_buf_take(&b);
+}
+
+char *rt_url_form_encode(const json_t *form)
+{
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    bool first = true;
+    if (json_is_object(form)) put_pairs(&b, form, &first);
+    return rt_buf_take(&b);
+}
+
+bool rt_url_origin(const char *url, char *out, size_t n)
+{
+    CURLU *u = curl_url();
+    if (!u) return false;
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    bool ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+    if (ok) ok = strcasecmp(scheme, "http") == 0 || strcasecmp(scheme, "https") == 0;
+    if (ok) {
+        for (char *p = scheme; *p; p++) *p = (char)tolower((unsigned char)*p);
+        for (char *p = host; *p; p++) *p = (char)tolower((unsigned char)*p);
+        int len = snprintf(out, n, "%s://%s:%s", scheme, host, port);
+        ok = len > 0 && (size_t)len < n;
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return ok;
 }

@@ -1,5 +1,6 @@
 /*
-** rt_url.h — URL templates: how the values interpolated into a request's
+** rt_url.h — [values] URLs as text: joining, resolving, origins,
+** percent-encoding, and URL templates: how the values interpolated into a request's
 ** URL are inserted, and the url_path() built-in.
 **
 ** The compiler knows where each interpolation of a URL template stands (the
@@ -46,5 +47,28 @@ char *rt_url_build(const json_t *tmpl, char *err, size_t errn);
 ** `?`, `#` and `%` are data. False (b unchanged) with err set when a segment
 ** is "." or "..", which would climb the path. */
 bool rt_url_path(rt_buf *b, const char *s, size_t n, char *err, size_t errn);
+
+/* ---- URL helpers ---------------------------------------------------------
+** Each returns a new malloc'd string. A URL is absolute when
+** it starts with a scheme and "://" (a "://" later, in a query, does not
+** make it so). */
+char *rt_url_join(const char *base, const char *url);     /* url appended to an API base (or absolute) */
+char *rt_url_resolve(const char *base, const char *ref);   /* RFC 3986 reference resolution (Link, next URLs) */
+bool rt_url_is_absolute(const char *url);
+/* The origin of an absolute http(s) URL, "scheme://host:port": scheme and
+** host lower-case, the port always written (80, 443 when the URL has none),
+** so two URLs share an origin exactly when their origins compare equal.
+** False (out unchanged) for a URL libcurl cannot parse, or another scheme. */
+#define RT_URL_ORIGIN_MAX 320
+bool rt_url_origin(const char *url, char *out, size_t n);
+char *rt_url_add_query(const char *url, const json_t *query);  /* appends ?/& k=v, URL-encoded */
+char *rt_url_form_encode(const json_t *form);                  /* a=1&b=x%20y */
+/* Appends s[0..n) percent-encoded to b, as query strings, form bodies and
+** url_encode() send it: every byte but RFC 3986's unreserved characters
+** (A-Z a-z 0-9 - . _ ~) becomes %XX, upper-case hex, a space %20. With
+** space_as_plus a space becomes '+' (the HTML form variant: flowc never
+** sends it, redaction registers it too). rt_percent_encode (rt_util.h),
+** which redaction builds a secret's forms with, does the work. */
+void rt_url_escape(rt_buf *b, const char *s, size_t n, bool space_as_plus);
 
 #endif

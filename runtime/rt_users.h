@@ -1,46 +1,15 @@
 /*
-** rt_users.h — connected users: `JOB users set|enable|disable|list|show|
-** remove`, their settings (validated against the workflow's schema) and
-** their secrets, sealed with ChaCha20 under a key that is not the secret
-** itself, so that the state directory, `show`, `list` and logs never hold
-** a secret's value.
-**
-** Key: $FLOW_SECRETS_KEY (64 hex digits) when set, else STATE/secrets.key
-** (created once, mode 0600, written to a temporary file, fsync'ed and
-** linked into place). A missing key file while users hold sealed secrets
-** is an error, never a new key. Keep the key out of the state directory in
-** production by setting FLOW_SECRETS_KEY.
-**
-** Each secret is sealed bound to (user, name): a value copied into another
-** user's record, or under another name, does not open (rt_users.c).
+** rt_users.h — [services] connected users' records: their settings and
+** whether they are enabled. Their sealed secrets are rt_secrets.h's.
 */
 #ifndef RT_USERS_H
 #define RT_USERS_H
 
-#include "rt_cli.h"
-
-/* `JOB users ...`. */
-int rt_users_cmd(const rt_workflow *wf, const rt_cli_opts *o);
+#include "flowrt.h"
+#include "rt_store.h"
 
 /* The record of user (NEW reference) when it exists and is enabled; else
 ** NULL with "unknown user ..." / "user ... is disabled" in err. */
 json_t *rt_users_get_enabled(rt_store *st, const rt_workflow *wf, const char *user, char *err, size_t n);
-
-/* The user's stored secrets in the clear, name -> value (NEW reference;
-** an empty object when none), each registered for redaction; NULL with a
-** message naming the user and the secret (never its value) when they
-** cannot be opened: another key, a value sealed for another user or name,
-** a changed text, a damaged record. Values in the old sealed format are
-** re-sealed bound to their user and name in st (unless st is read-only). */
-json_t *rt_users_secrets(rt_store *st, const char *state_dir, const json_t *user_rec, char *err, size_t n);
-
-/* Seals values (name -> string) into user's stored secrets, keeping the
-** others: an OAuth2 refresh stores the tokens it got. False with a message
-** (no secret in it) when the user is gone or the key cannot seal. */
-bool rt_users_store_secrets(rt_store *st, const char *state_dir, const char *user, const json_t *values, char *err,
-                            size_t n);
-
-/* The state directory the options name (for the key file). */
-const char *rt_users_state_dir(const rt_workflow *wf, const rt_cli_opts *o, char *buf, size_t n);
 
 #endif

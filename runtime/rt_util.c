@@ -1,9 +1,10 @@
 /*
-** rt_util.c — allocation, growable buffers, clocks and randomness.
+** rt_util.c — [base] allocation, growable buffers, clocks and randomness.
 */
 #include "rt_util.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 
 #include <pthread.h>
@@ -278,6 +279,59 @@ static bool rt_digits(const char **p, int n, int *out)
     *p += n;
     *out = v;
     return true;
+}
+
+bool rt_parse_duration(const char *s, int64_t *ms)
+{
+    if (!s || !(isdigit((unsigned char)s[0]) || (s[0] == '.' && isdigit((unsigned char)s[1])))) return false;
+    char *end;
+    double v = strtod(s, &end), unit;
+    if (end == s || !(v >= 0)) return false;
+    for (const char *p = s; p < end; p++)       /* digits and a point: no exponent, no hex */
+        if (!isdigit((unsigned char)*p) && *p != '.') return false;
+    if (!*end) unit = v == 0 ? 1 : -1;      /* a unit is needed but for 0 */
+    else if (strcmp(end, "ms") == 0) unit = 1;
+    else if (strcmp(end, "s") == 0) unit = 1e3;
+    else if (strcmp(end, "m") == 0) unit = 60e3;
+    else if (strcmp(end, "h") == 0) unit = 3600e3;
+    else if (strcmp(end, "d") == 0) unit = 86400e3;
+    else if (strcmp(end, "w") == 0) unit = 7 * 86400e3;
+    else unit = -1;
+    if (unit < 0 || v * unit > 9.2e18) return false;
+    *ms = (int64_t)(v * unit);
+    return true;
+}
+
+char *rt_read_credential(const char *path, const char *what, char *err, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        snprintf(err, n, "cannot read %s file %s: %s", what, path, strerror(e));
+        errno = e;
+        return NULL;
+    }
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    char chunk[4096];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= 65536) rt_buf_append(&b, chunk, got);
+    bool failed = ferror(f);
+    fclose(f);
+    memset(chunk, 0, sizeof chunk);
+    while (b.len && (b.data[b.len - 1] == '\r' || b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' ' ||
+                     b.data[b.len - 1] == '\t'))
+        b.data[--b.len] = '\0';
+    const char *why = failed ? "cannot be read" : b.len > 65536 ? "is over 64 KiB" : !b.len ? "is empty"
+                      : memchr(b.data, '\0', b.len) ? "holds a NUL byte" : NULL;
+    if (why) {
+        snprintf(err, n, "%s file %s %s", what, path, why);
+        memset(b.data, 0, b.len);
+        rt_buf_free(&b);
+        errno = EINVAL;
+        return NULL;
+    }
+    return rt_buf_take(&b);
 }
 
 bool rt_parse_time(const char *s, int64_t *ms)

@@ -1,5 +1,5 @@
 /*
-** rt_util.h — allocation, growable buffers and clocks shared by the runtime
+** rt_util.h — [base] allocation, growable buffers and clocks shared by the runtime
 ** modules. Nothing here knows about workflows.
 */
 #ifndef RT_UTIL_H
@@ -64,7 +64,7 @@ size_t rt_utf8_cut(const char *s, size_t n, size_t max);
 /* Percent-encoding of s[0..n) appended to b: every byte but RFC 3986's
 ** unreserved characters (A-Z a-z 0-9 - . _ ~) becomes %XX, upper-case hex
 ** unless RT_PCT_LOWER, a space %20 unless RT_PCT_PLUS ('+', as HTML forms
-** send it). Requests use it through rt_http_escape; redaction builds the
+** send it). Requests use it through rt_url_escape; redaction builds the
 ** forms an API may echo with the same encoder. */
 enum { RT_PCT_PLUS = 1, RT_PCT_LOWER = 2 };
 void rt_percent_encode(rt_buf *b, const char *s, size_t n, unsigned flags);
@@ -77,6 +77,22 @@ void rt_format_time(int64_t ms, char *out, size_t n);
 /* Parses RFC 3339 ("2024-05-01T12:00:00Z", fraction and offset optional,
 ** a date alone is midnight UTC). Returns false when s is not one. */
 bool rt_parse_time(const char *s, int64_t *ms);
+
+/* A duration: a non-negative number (a fraction too) and its unit, one of
+** ms s m h d w ("250ms", "1.5s", "10m", "2h", "7d", "1w"); "0" needs none.
+** The one parser of durations on the command line (serve's --hook-timeout
+** and --drain-timeout, history --since, prune --older-than); docs/runtime.md
+** lists the units. False when s is not one (a unit missing or unknown, a
+** sign, a value past 290 million years). */
+bool rt_parse_duration(const char *s, int64_t *ms);
+
+/* A credential kept in a file (serve's --token-file, `users set --secret
+** NAME=@FILE`, STATE/secrets.key): the file's text without the line breaks,
+** spaces and tabs that end it (editors and `echo` add them; no credential
+** ends in one), as a new string. NULL with a message naming what and path
+** when it cannot be read (errno kept: ENOENT tells a missing file), is
+** empty, is over 64 KiB or holds a NUL byte. Buffers are wiped. */
+char *rt_read_credential(const char *path, const char *what, char *err, size_t n);
 
 /* The start time of process pid (clock ticks after boot, from
 ** /proc/PID/stat), or -1 when there is no such process or it is a zombie:

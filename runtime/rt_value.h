@@ -1,57 +1,19 @@
 /*
-** rt_value.h — value pools and the value helpers behind flowrt.h's
-** "values" section (rt_null ... rt_call, rt_param_*).
+** rt_value.h — [engine] the expression helpers behind flowrt.h's "values"
+** section (rt_null ... rt_call, rt_param_*): literals, field access,
+** operators, interpolation, built-in functions.
 **
 ** Every json_t * an rt_* value function returns is BORROWED from the pool of
-** the rt_ctx it was made in; the pool drops its references when the ctx
-** ends. Expression errors (a type mismatch on json operands, an overflow)
-** do not return early: they are raised on the ctx (rt_ctx_raise), the
-** expression yields null, and the run stops at its next step or statement.
+** the rt_ctx it was made in (rt_ctx_pool); the pool drops its references
+** when the ctx ends. Expression errors (a type mismatch on json operands, an
+** overflow) do not return early: they are raised on the ctx (rt_ctx_raise),
+** the expression yields null, and the run stops at its next step or
+** statement. The JSON helpers under them are rt_json.h's.
 */
 #ifndef RT_VALUE_H
 #define RT_VALUE_H
 
 #include "flowrt.h"
-#include "rt_util.h"
-
-typedef struct rt_pool {
-    json_t **v;                 /* owned references */
-    size_t n, cap;
-} rt_pool;
-
-/* Takes over a NEW reference (NULL becomes json null) and returns it
-** borrowed, valid until rt_pool_release. */
-json_t *rt_pool_keep(rt_pool *p, json_t *v);
-/* Drops every reference the pool holds. */
-void rt_pool_release(rt_pool *p);
-
-/* A NEW JSON string of s as it is: bytes that are not UTF-8 (a secret or
-** a header from outside) are kept, not refused, so a value is never lost
-** on its way; rt_redact_json and rt_json_encode repair them (U+FFFD)
-** wherever the value is stored or shown. NULL s gives json null. */
-json_t *rt_json_bytes(const char *s);
-
-/* Deep equality where 1 == 1.0 and null equals only null. */
-bool rt_value_equal(const json_t *a, const json_t *b);
-
-/* Appends v rendered as interpolation does: strings as-is, null as nothing,
-** numbers, bools, lists and objects as compact JSON. */
-void rt_value_render(rt_buf *b, const json_t *v);
-
-/* Appends v as compact JSON (what json_dumps(v, JSON_COMPACT |
-** JSON_ENCODE_ANY) writes, jansson reads it back the same), without
-** jansson's per-container cycle check: values here are trees. Reals in the
-** shortest form that reads back as the same double; a string that is not
-** UTF-8 (a header made with json_string_nocheck) has U+FFFD for each bad
-** byte, where json_dumps would fail. NULL is null. */
-void rt_json_encode(rt_buf *b, const json_t *v);
-/* The same as a NEW string. */
-char *rt_json_text(const json_t *v);
-/* v as JSON for people to read, a NEW string: jansson's JSON_INDENT(indent)
-** layout when indent > 0 (compact at 0), non-ASCII escaped as \uXXXX when
-** ascii (JSON_ENSURE_ASCII); numbers and bad UTF-8 as rt_json_encode, so
-** a float prints as the shortest text that reads back the same (9.99). The
-** runtime prints JSON through these two, never json_dumps. */
-char *rt_json_dump(const json_t *v, int indent, bool ascii);
+#include "rt_json.h"
 
 #endif

@@ -296,59 +296,13 @@ if build waiter; then
     fi
 fi
 
-# ---- --test-limits ----------------------------------------------------------------------
-if build pages; then
-    ctl_reset
-    start=$(date +%s%N)
-    out=$(q "$T/pages" run --test-limits --state "$T/pages.state" 2>"$T/pages.err"); rp=$?
-    ms=$(( ($(date +%s%N) - start) / 1000000 ))
-    out2=$(q "$FLOWC" run pages.flow --test-limits --state "$T/pages2.state" 2>>"$T/pages.err"); rp2=$?
-    if [ $rp -eq 0 ] && [ "$(echo "$out" | jq_ 'j["items"], j["pages"], len(j["numbers"])')" == "30 3 20" ] && [ "$(ctl_count /pages)" == 6 ] \
-       && [ $ms -lt 5000 ] && [ $rp2 -eq 0 ] && [ "$(echo "$out2" | jq_ 'j["pages"], len(j["numbers"])')" == "3 20" ]; then
-        pass "ops: --test-limits (job and flowc run): 3 pages, lists cut to 20, waits skipped"
-    else
-        fail "ops: --test-limits" "rc=$rp/$rp2 ms=$ms out=$out pages=$(ctl_count /pages) $(tail -3 "$T/pages.err")"
-    fi
-fi
-
-# ---- Test Step: flowc run --step NAME --input FILE ----------------------------------------------
-ctl_reset
+# ---- --test-limits and Test Step (flowc run --step NAME --input FILE) ----------------------------
+# tests/ops/cases, run by the end-to-end driver (docs/testing.md); here, Test
+# Step with a user's stored settings and secrets, which the users above set.
+bash "$ROOT/tests/e2e/run.sh" "$ROOT/tests/ops/cases"
 cat >"$T/in.json" <<'JSON'
 {"lookup": {"status": 200, "headers": {}, "body": {"found": true}}, "audit": {"status": 200, "headers": {}, "body": null}}
 JSON
-out=$(FLOW_SECRET_API_KEY=step-key-1234 q "$FLOWC" run sync.flow --event "$T/ev.json" --settings "$T/eu.json" --step push --input "$T/in.json" 2>"$T/step.err"); rs=$?
-seen=$(json_eval "$(ctl_log '/*')" 'sorted(r["path"] for r in j)')
-body=$(json_eval "$(ctl_log /push/eu)" 'json.loads(j[0]["body"])' 2>/dev/null)
-echo '{"lookup": {"status": "200"}}' >"$T/bad_in.json"
-FLOW_SECRET_API_KEY=step-key-1234 "$FLOWC" run sync.flow --event "$T/ev.json" --settings "$T/eu.json" --step push --input "$T/bad_in.json" >/dev/null 2>"$T/step2.err"; rb=$?
-FLOW_SECRET_API_KEY=step-key-1234 "$FLOWC" run sync.flow --event "$T/ev.json" --settings "$T/eu.json" --step nosuch --input "$T/in.json" >/dev/null 2>"$T/step3.err"; rn=$?
-if [ $rs -eq 0 ] && [ "$(echo "$out" | jq_ 'j["status"], j["body"]')" == "200 {'ok': True}" ] && [ "$seen" == "['/push/eu']" ] \
-   && [ "$body" == "{'id': 'c1', 'tag': 'new', 'found': 200}" ] \
-   && [ $rb -eq 2 ] && grep -q "step 'lookup': field 'status' expected int" "$T/step2.err" \
-   && [ $rn -eq 2 ] && grep -q "step 'nosuch' did not run" "$T/step3.err"; then
-    pass "ops: Test Step runs one step with upstream outputs from --input (checked against their types)"
-else
-    fail "ops: Test Step" "rs=$rs rb=$rb rn=$rn out=$out seen=$seen body=$body $(tail -2 "$T/step.err" "$T/step2.err")"
-fi
-echo '{"id": "p1"}' >"$T/lead.json"
-echo '{"person": {"status": 200, "headers": {}, "body": {"title": "CTO"}}}' >"$T/person_in.json"
-out=$(env -u CRM_URL -u FLOW_SECRET_CRM_TOKEN "$FLOWC" run teststep_env.flow --event "$T/lead.json" --step g \
-      --input "$T/person_in.json" 2>"$T/step6.err"); r6=$?
-if [ $r6 -eq 0 ] && [ "$(echo "$out" | jq_ 'j["up"]')" == "CTO" ]; then
-    pass "ops: Test Step does not evaluate the steps --input gives (their env vars and secrets need not be set)"
-else
-    fail "ops: Test Step evaluates given steps" "r6=$r6 out=$out $(tail -2 "$T/step6.err")"
-fi
-ctl_reset
-out=$(FLOW_SECRET_API_KEY=step-key-1234 "$FLOWC" run sync.flow --event "$T/ev.json" --settings "$T/eu.json" --step item \
-      --input "$T/in.json" 2>"$T/step4.err"); ri=$?
-if [ $ri -eq 0 ] && [ "$(ctl_count /item)" == 3 ] && [ "$(ctl_count /push/eu)" == 0 ] \
-   && [ "$(echo "$out" | jq_ 'sorted(j), j["each[1].item"]["status"]')" == "['each[0].item', 'each[1].item', 'each[2].item'] 201" ]; then
-    pass "ops: Test Step of a step inside a fanout runs it once per item"
-else
-    fail "ops: Test Step in a fanout" "ri=$ri out=$out items=$(ctl_count /item) $(tail -2 "$T/step4.err")"
-fi
-
 ctl_reset
 nruns=$("$J" history --limit 0 --json | jq_ 'len(j)')
 out=$(q "$J" run --user alice --event "$T/ev.json" --step push --input "$T/in.json" 2>"$T/step5.err"); ru=$?

@@ -4,6 +4,8 @@
 ** runtime's sources. Each test prints "PASS: runtime: NAME" or
 ** "FAIL: runtime: NAME: why".
 */
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -211,25 +213,25 @@ static void test_origins_and_templates(void)
         { "http://127.0.0.1:5000@evil.test/", "http://127.0.0.1:5000/", false },
     };
     for (size_t i = 0; i < sizeof origins / sizeof *origins; i++) {
-        char oa[RT_HTTP_ORIGIN_MAX], ob[RT_HTTP_ORIGIN_MAX];
-        bool ok = rt_http_origin(origins[i].a, oa, sizeof oa) && rt_http_origin(origins[i].b, ob, sizeof ob);
+        char oa[RT_URL_ORIGIN_MAX], ob[RT_URL_ORIGIN_MAX];
+        bool ok = rt_url_origin(origins[i].a, oa, sizeof oa) && rt_url_origin(origins[i].b, ob, sizeof ob);
         CHECK(ok && (strcmp(oa, ob) == 0) == origins[i].same, "origins of %s and %s", origins[i].a, origins[i].b);
     }
-    char o[RT_HTTP_ORIGIN_MAX];
-    CHECK(!rt_http_origin("ftp://h.test/x", o, sizeof o) && !rt_http_origin("/relative", o, sizeof o),
+    char o[RT_URL_ORIGIN_MAX];
+    CHECK(!rt_url_origin("ftp://h.test/x", o, sizeof o) && !rt_url_origin("/relative", o, sizeof o),
           "only http(s) URLs have an origin here");
-    CHECK(rt_http_is_absolute("https://h/x") && !rt_http_is_absolute("/x?next=http://evil/") &&
-          !rt_http_is_absolute("://x"), "absolute means a scheme first");
-    char *s = rt_http_join_url("https://h.test/api", "/x?next=http://evil.test/");
+    CHECK(rt_url_is_absolute("https://h/x") && !rt_url_is_absolute("/x?next=http://evil/") &&
+          !rt_url_is_absolute("://x"), "absolute means a scheme first");
+    char *s = rt_url_join("https://h.test/api", "/x?next=http://evil.test/");
     CHECK_STR(s, "https://h.test/api/x?next=http://evil.test/");
     free(s);
-    s = rt_http_resolve_url("http://h.test/a/b/c", "../d");
+    s = rt_url_resolve("http://h.test/a/b/c", "../d");
     CHECK_STR(s, "http://h.test/a/d");
     free(s);
-    s = rt_http_resolve_url("http://h.test/a/b", "/x y?q=%41");
+    s = rt_url_resolve("http://h.test/a/b", "/x y?q=%41");
     CHECK_STR(s, "http://h.test/x%20y?q=%41");
     free(s);
-    s = rt_http_resolve_url("http://h.test/a/b", "/x?next=http://evil.test/");
+    s = rt_url_resolve("http://h.test/a/b", "/x?next=http://evil.test/");
     CHECK_STR(s, "http://h.test/x?next=http://evil.test/");
     free(s);
 
@@ -270,35 +272,35 @@ static void test_origins_and_templates(void)
 static void test_urls(void)
 {
     char *s;
-    s = rt_http_join_url("https://x.test/api/", "/v1/a");
+    s = rt_url_join("https://x.test/api/", "/v1/a");
     CHECK_STR(s, "https://x.test/api/v1/a");
     free(s);
-    s = rt_http_join_url("https://x.test/api", "http://other/z");
+    s = rt_url_join("https://x.test/api", "http://other/z");
     CHECK_STR(s, "http://other/z");
     free(s);
-    s = rt_http_join_url(NULL, "http://h/p");
+    s = rt_url_join(NULL, "http://h/p");
     CHECK_STR(s, "http://h/p");
     free(s);
-    s = rt_http_resolve_url("http://h.test/a/b?x=1", "/lk2?y=2");
+    s = rt_url_resolve("http://h.test/a/b?x=1", "/lk2?y=2");
     CHECK_STR(s, "http://h.test/lk2?y=2");
     free(s);
-    s = rt_http_resolve_url("http://h.test/a/b?x=1", "c");
+    s = rt_url_resolve("http://h.test/a/b?x=1", "c");
     CHECK_STR(s, "http://h.test/a/c");
     free(s);
-    s = rt_http_resolve_url("http://h.test/a/b", "?page=2");
+    s = rt_url_resolve("http://h.test/a/b", "?page=2");
     CHECK_STR(s, "http://h.test/a/b?page=2");
     free(s);
-    s = rt_http_resolve_url("https://h.test/a", "//cdn.test/z");
+    s = rt_url_resolve("https://h.test/a", "//cdn.test/z");
     CHECK_STR(s, "https://cdn.test/z");
     free(s);
     json_t *q = json_pack("{s:s, s:i, s:n, s:[s,s], s:b}", "q", "a b&c", "n", 5, "skip", "t", "x", "y", "full", 1);
-    s = rt_http_add_query("http://h/p?a=1", q);
+    s = rt_url_add_query("http://h/p?a=1", q);
     CHECK_STR(s, "http://h/p?a=1&q=a%20b%26c&n=5&t=x&t=y&full=true");
     free(s);
-    s = rt_http_add_query("http://h/p#frag", q);
+    s = rt_url_add_query("http://h/p#frag", q);
     CHECK_STR(s, "http://h/p?q=a%20b%26c&n=5&t=x&t=y&full=true#frag");
     free(s);
-    s = rt_http_form_encode(q);
+    s = rt_url_form_encode(q);
     CHECK_STR(s, "q=a%20b%26c&n=5&t=x&t=y&full=true");
     free(s);
     json_decref(q);
@@ -324,6 +326,91 @@ static void test_urls(void)
     json_decref(h);
 }
 
+/* Redaction sets: a thread redacts with its own set (a run's under serve),
+** which holds that run's secrets only; without one, the process's. */
+typedef struct set_job {
+    rt_redact_set *set;
+    char *out;
+} set_job;
+
+static void *redact_in_thread(void *arg)
+{
+    set_job *j = arg;
+    rt_redact_use(j->set);
+    j->out = rt_redact("alpha-secret-1 bravo-secret-2 process-secret-3");
+    return NULL;
+}
+
+static void test_redaction_sets(void)
+{
+    rt_redact_add("process-secret-3");              /* the process's set */
+    rt_redact_set *a = rt_redact_set_new(), *b = rt_redact_set_new();
+    rt_redact_set_add(a, "alpha-secret-1");
+    rt_redact_set_add(b, "bravo-secret-2");
+    set_job ja = { a, NULL }, jb = { b, NULL }, jp = { NULL, NULL };
+    pthread_t ta, tb, tp;
+    pthread_create(&ta, NULL, redact_in_thread, &ja);
+    pthread_create(&tb, NULL, redact_in_thread, &jb);
+    pthread_create(&tp, NULL, redact_in_thread, &jp);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    pthread_join(tp, NULL);
+    CHECK_STR(ja.out, "[redacted] bravo-secret-2 process-secret-3");
+    CHECK_STR(jb.out, "alpha-secret-1 [redacted] process-secret-3");
+    CHECK_STR(jp.out, "alpha-secret-1 bravo-secret-2 [redacted]");
+    free(ja.out);
+    free(jb.out);
+    free(jp.out);
+    /* rt_redact_add registers in the thread's set, and use() returns the previous one */
+    CHECK(rt_redact_use(a) == NULL, "no set before");
+    rt_redact_add("alpha-derived-4");
+    CHECK(rt_redact_holds("alpha-derived-4") && !rt_redact_holds("bravo-secret-2"), "a's set in use");
+    CHECK(rt_redact_use(NULL) == a, "a's set was in use");
+    CHECK(!rt_redact_holds("alpha-derived-4") && rt_redact_holds("process-secret-3"), "the process's set again");
+    rt_redact_set_free(a);
+    rt_redact_set_free(b);
+}
+
+/* One duration parser for serve and the CLI; one credential-file reader. */
+static void test_durations_and_credentials(void)
+{
+    static const struct { const char *s; int64_t ms; } ok[] = {
+        { "250ms", 250 }, { "1.5s", 1500 }, { "10m", 600000 }, { "2h", 7200000 }, { "7d", 604800000 },
+        { "1w", 604800000 }, { "0", 0 }, { "0s", 0 }, { ".5s", 500 },
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int64_t ms = -1;
+        CHECK(rt_parse_duration(ok[i].s, &ms) && ms == ok[i].ms, "duration '%s' = %lld", ok[i].s, (long long)ms);
+    }
+    static const char *const bad[] = { "", "30", "-1s", "1y", "5 s", "s", "1e400s", "inf", "nan", "0x10s", " 1s", "1sec" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t ms;
+        CHECK(!rt_parse_duration(bad[i], &ms), "duration '%s' refused", bad[i]);
+    }
+    char dir[] = "/tmp/flow-cred.XXXXXX", path[64], err[300];
+    CHECK(mkdtemp(dir) != NULL, "scratch dir");
+    snprintf(path, sizeof path, "%s/c", dir);
+    FILE *f = fopen(path, "w");
+    fputs("s3cr3t value \r\n\n", f);
+    fclose(f);
+    char *v = rt_read_credential(path, "token", err, sizeof err);
+    CHECK_STR(v, "s3cr3t value");
+    free(v);
+    f = fopen(path, "w");
+    fputs(" \n", f);
+    fclose(f);
+    CHECK(!rt_read_credential(path, "token", err, sizeof err) && strstr(err, "token file") && strstr(err, "is empty"),
+          "an empty file is refused: %s", err);
+    f = fopen(path, "w");
+    fwrite("ab\0cd", 1, 5, f);
+    fclose(f);
+    CHECK(!rt_read_credential(path, "secret", err, sizeof err) && strstr(err, "NUL"), "a NUL byte is refused: %s", err);
+    unlink(path);
+    CHECK(!rt_read_credential(path, "secret", err, sizeof err) && errno == ENOENT && strstr(err, "cannot read secret file"),
+          "a missing file says so: %s", err);
+    rmdir(dir);
+}
+
 static void test_redaction(void)
 {
     rt_redact_add("supersecret-1");
@@ -344,8 +431,8 @@ static void test_redaction(void)
     CHECK_STR(s, "raw [redacted]; query ?k=[redacted]&x=1; plus t=[redacted].");
     free(s);
     json_t *q = json_pack("{s:s}", "k", "pW/4+kL= m9");
-    char *url = rt_http_add_query("http://h/p", q);
-    char *form = rt_http_form_encode(q);
+    char *url = rt_url_add_query("http://h/p", q);
+    char *form = rt_url_form_encode(q);
     char *ru = rt_redact(url), *rf = rt_redact(form);
     CHECK_STR(ru, "http://h/p?k=[redacted]");
     CHECK_STR(rf, "k=[redacted]");
@@ -973,7 +1060,7 @@ int main(void)
     snprintf(scratch_dir, sizeof scratch_dir, "/tmp/flowrt-unit.%d", (int)getpid());
     mkdir(scratch_dir, 0755);
     rt_log_setup(false, "unit");
-    rt_exec_install_signals();
+    rt_signal_install();
     rt_http_global_init();
     freopen("/dev/null", "w", stderr);     /* run logs are not test output */
 
@@ -982,7 +1069,9 @@ int main(void)
     run_test("interpolation and built-in functions", test_interp_and_builtins);
     run_test("URL joining, query and form encoding, Link, Retry-After", test_urls);
     run_test("origins and URL templates", test_origins_and_templates);
+    run_test("durations and credential files: one parser, one reader", test_durations_and_credentials);
     run_test("secret redaction", test_redaction);
+    run_test("redaction sets: each thread's own, or the process's", test_redaction_sets);
     run_test("secret redaction: every form a secret is written in", test_redaction_forms);
     run_test("shortening: redacted first, on a character boundary", test_redaction_shorten);
     run_test("RFC 3339 times", test_time);

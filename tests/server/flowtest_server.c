@@ -209,16 +209,33 @@ static bool get_bool(json_t *v, const char *key, bool *out, char *err, size_t es
     return true;
 }
 
-static void add_header(struct resp_spec *s, const char *name, json_t *v)
+/* The bytes a header value {"hex": "fffe"} stands for, or NULL (err set) when
+** it is not pairs of hex digits, or would hold a NUL, CR or LF. New string. */
+static char *header_bytes(json_t *hex, const char *name, char *err, size_t esz)
 {
-    char num[64];
-    const char *value = num;
-    if (json_is_string(v))
-        value = json_string_value(v);
-    else if (json_is_integer(v))
-        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-    else
-        snprintf(num, sizeof num, "%g", json_number_value(v));
+    const char *h = json_string_value(hex);
+    size_t n = h ? strlen(h) : 1;
+    if (!h || n % 2 || strspn(h, "0123456789abcdefABCDEF") != n) {
+        snprintf(err, esz, "header '%s': 'hex' must be a string of hex digit pairs", name);
+        return NULL;
+    }
+    char *out = xmalloc(n / 2 + 1);
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned b;
+        sscanf(h + 2 * i, "%2x", &b);
+        if (b == 0 || b == '\r' || b == '\n') {
+            free(out);
+            snprintf(err, esz, "header '%s': 'hex' may not hold NUL, CR or LF", name);
+            return NULL;
+        }
+        out[i] = (char)b;
+    }
+    out[n / 2] = '\0';
+    return out;
+}
+
+static void add_header(struct resp_spec *s, const char *name, const char *value)
+{
     for (size_t i = 0; i < s->nheaders; i++)
         if (!strcasecmp(s->headers[i].name, name)) {   /* response overrides route */
             free(s->headers[i].value);
@@ -244,11 +261,26 @@ static bool add_headers(struct resp_spec *s, json_t *obj, char *err, size_t esz)
         return false;
     }
     json_object_foreach(obj, name, v) {
-        if (!json_is_string(v) && !json_is_number(v)) {
-            snprintf(err, esz, "header '%s' must be a string or a number", name);
+        char num[64];
+        if (json_is_object(v) && json_object_get(v, "hex") && json_object_size(v) == 1) {
+            /* raw bytes, for values JSON text cannot hold (not UTF-8) */
+            char *bytes = header_bytes(json_object_get(v, "hex"), name, err, esz);
+            if (!bytes)
+                return false;
+            add_header(s, name, bytes);
+            free(bytes);
+        } else if (json_is_string(v)) {
+            add_header(s, name, json_string_value(v));
+        } else if (json_is_integer(v)) {
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+            add_header(s, name, num);
+        } else if (json_is_real(v)) {
+            snprintf(num, sizeof num, "%g", json_real_value(v));
+            add_header(s, name, num);
+        } else {
+            snprintf(err, esz, "header '%s' must be a string, a number or {\"hex\": \"...\"}", name);
             return false;
         }
-        add_header(s, name, v);
     }
     return true;
 }

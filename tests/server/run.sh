@@ -73,7 +73,9 @@ wait "${pids[@]}"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 r=$(curl -s "$A/_ctl/stats" | py 'p=j["paths"]["/slow"]; print(p["count"], p["max_in_flight"], p["in_flight"], j["routes"]["GET /slow"]["max_in_flight"], j["overall"]["max_in_flight"] >= 8)')
 check "8 parallel held requests are all in flight at once" '[ "$mid" == 8 ] && [ "$r" == "8 8 0 8 True" ]' "mid=$mid stats=$r"
-check "held requests are held concurrently, not one by one" '[ $ms -ge 1000 ] && [ $ms -lt 2500 ]' "took ${ms}ms"
+# one by one would take 8 s; the bound leaves room for a loaded machine (curl
+# processes start slowly there), max_in_flight above shows the concurrency
+check "held requests are held concurrently, not one by one" '[ $ms -ge 1000 ] && [ $ms -lt 6000 ]' "took ${ms}ms"
 check "a held request is logged before it is answered" '[ "$(curl -s "$A/_ctl/log?path=/slow" | py "print(len(j))")" == 8 ]'
 
 # ---- pagination ----------------------------------------------------------
@@ -113,6 +115,11 @@ r=$(curl -s -X POST --data-binary '{"method": "GET", "path": "/text", "responses
 check "POST /_ctl/routes replaces a route" '[ "$(curl -s -w " %{http_code}" "$A/text")" == "[1] 202" ]' "$r"
 curl -s -o /dev/null -X POST --data-binary '[{"path": "/new/*", "responses": [{"status": 204}]}]' "$A/_ctl/routes"
 check "POST /_ctl/routes adds a prefix route for any method" '[ "$(curl -s -o /dev/null -w "%{http_code}" -X PUT "$A/new/x/y")" == 204 ]'
+curl -s -o /dev/null -X POST --data-binary '{"path": "/raw", "headers": {"X-Bad": {"hex": "41fffe"}}, "body": {}}' "$A/_ctl/routes"
+r=$(curl -s -D - -o /dev/null "$A/raw" | grep -ai '^x-bad:' | od -An -tx1 | tr -d ' \n')
+check "a header {\"hex\": ...} is sent as those bytes (not UTF-8)" '[ "$r" == "582d4261643a2041fffe0d0a" ]' "$r"
+r=$(curl -s -w ' %{http_code}' -X POST --data-binary '{"path": "/raw", "headers": {"X-Bad": {"hex": "0d0a"}}}' "$A/_ctl/routes")
+check "a header {\"hex\": ...} holding CR or LF is refused" 'echo "$r" | grep -q "CR or LF.* 400$"' "$r"
 r=$(curl -s -w ' %{http_code}' -X POST --data-binary '{"path": "nope"}' "$A/_ctl/routes")
 check "a bad route is refused with 400 and a reason" 'echo "$r" | grep -q "path.* 400$"' "$r"
 curl -s -o /dev/null -X POST "$A/_ctl/reset"

@@ -4,8 +4,8 @@
 #   with -9 in the middle of the fanout and resumed, every contact is
 #   upserted, none committed before the kill is sent again, and the output is
 #   that of an uninterrupted run (bench/contact_sync_bench.py: 100,000).
-# - rebuild.flow: a fanout record keeps only its length; a later process that
-#   reads the output rebuilds it from the items' checkpoints.
+# - cases/rebuild (an end-to-end case): a fanout record keeps only its length;
+#   a later process that reads the output rebuilds it from the items' checkpoints.
 source "$(dirname "$0")/../lib/common.sh"
 T=$(scratch)
 N=5000
@@ -102,29 +102,5 @@ else
 fi
 
 # ---- a fanout's read output, rebuilt in a later process ------------------------------
-if "$FLOWC" build "$ROOT/tests/sync/rebuild.flow" -o "$T/rebuild" 2>"$T/rb.build"; then
-    ctl_routes '[{"method": "GET", "path": "/rb/*", "body": {"$echo": true}},
-                 {"method": "POST", "path": "/rb-after", "responses": [{"status": 500}, {"status": 200, "body": {}}]}]'
-    ctl_reset
-    echo '{"n": 300}' >"$T/rb.json"
-    "$T/rebuild" run --event "$T/rb.json" --state "$T/rb.state" >/dev/null 2>"$T/rb1.err"; rc1=$?
-    rid=$("$T/rebuild" history --state "$T/rb.state" --json | json_eval "$(cat)" 'j[0]["id"]')
-    out=$("$T/rebuild" retry "$rid" --state "$T/rb.state" 2>"$T/rb2.err"); rc2=$?
-    gets=$(curl -s "$API/_ctl/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["routes"]["GET /rb/*"]["count"])')
-    if [ $rc1 -eq 1 ] && [ $rc2 -eq 0 ] && [ "$gets" == 300 ] &&
-       json_eval "$out" 'j["got"] == [{"i": i, "path": "/rb/%d" % i} for i in range(300)] and j["after"] == 200' | grep -q True; then
-        pass "sync: retry after a later step failed rebuilds a read fanout output (300 items) from its items' checkpoints, no request sent again"
-    else
-        fail "sync: fanout output rebuilt" "rc=$rc1/$rc2 gets=$gets out=$(echo "$out" | head -c 300) $(tail -2 "$T/rb2.err")"
-    fi
-    if "$T/rebuild" show "$rid" --state "$T/rb.state" --json | python3 -c '
-import json, sys
-got = [s for s in json.load(sys.stdin)["steps"] if s["path"] == "got"][0]
-assert got["count"] == 300 and "output" not in got, got' 2>/dev/null; then
-        pass "sync: a fanout record keeps its length, not a second copy of the list"
-    else
-        fail "sync: fanout record" "$("$T/rebuild" show "$rid" --state "$T/rb.state" | grep -A4 '^  got ')"
-    fi
-else
-    fail "sync: build rebuild.flow" "$(head -5 "$T/rb.build")"
-fi
+# tests/sync/cases/rebuild, run by the end-to-end driver (docs/testing.md)
+bash "$ROOT/tests/e2e/run.sh" "$ROOT/tests/sync/cases"

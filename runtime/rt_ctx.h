@@ -1,0 +1,85 @@
+/*
+** rt_ctx.h — [engine] contexts: a run's root context, or one fanout item's.
+**
+** Each context owns a value pool (every value made in it is borrowed from
+** there, flowrt.h), the results of the steps it ran, a raised expression
+** error and its failure. A fanout item's context sees the steps and
+** variables of its enclosing ones (rt_step_result, rt_var). The engine's
+** files read and write the fields directly; nothing outside the engine
+** should.
+*/
+#ifndef RT_CTX_H
+#define RT_CTX_H
+
+#include "flowrt.h"
+#include "rt_json.h"
+#include "rt_run.h"
+
+struct rt_result {
+    json_t *out;                /* borrowed (owner's pool); null when failed */
+    bool ok;
+    json_t *error;              /* string, or null when ok */
+};
+
+typedef struct rt_step_slot {
+    const char *name;           /* the descriptor's (static) name */
+    rt_result *r;               /* owned */
+} rt_step_slot;
+
+struct rt_ctx {
+    rt_run_state *run;
+    rt_ctx *parent;             /* the enclosing context for fanout items */
+    char *prefix;               /* owned: "" or "tagged[3]." */
+    const char *var;            /* fanout variable name, or NULL */
+    json_t *value;              /* its value (borrowed from the parent) */
+    rt_pool pool;
+    rt_step_slot *steps;        /* results of the steps this context ran */
+    size_t nsteps, capsteps;
+    uint32_t *index;            /* open-addressing table: slot number + 1, or 0 */
+    size_t index_cap;           /* a power of two, at least twice nsteps */
+    json_t *ret;                /* rt_return's value (pool) */
+    bool returned;
+    char *error;                /* owned: raised expression error, pending */
+    int error_line;
+    char *failure;              /* owned: why this context failed */
+    char *failed_step;          /* owned: the path of the step that failed it */
+    bool waiting;               /* suspended at a durable wait */
+};
+
+/* A context of run: the root one (parent NULL, prefix "") or a fanout
+** item's ("tagged[3]."). Free with rt_ctx_free, which drops its pool. */
+rt_ctx *rt_ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix);
+void rt_ctx_free(rt_ctx *c);
+/* The expression error raised on c, else its failure, else NULL (borrowed). */
+const char *rt_ctx_error(const rt_ctx *c);
+/* Takes c's raised expression error (owned by the caller, free it), or
+** NULL: tests evaluate each expect with a clean slate. */
+char *rt_ctx_take_error(rt_ctx *c);
+
+/* The pool of c (rt_value.c makes values in it). */
+rt_pool *rt_ctx_pool(rt_ctx *c);
+/* Records an expression error on c (the first one wins); the run stops at
+** the next step or statement. line 0 = unknown. */
+void rt_ctx_raise(rt_ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Records the outcome of the step `name` (the descriptor's static name) in
+** c: out is copied into c's pool when ok; error (copied) says why not. A
+** step recorded again (a retried fanout item) replaces its result.
+** Returns the result, owned by c. */
+rt_result *rt_ctx_add_result(rt_ctx *c, const char *name, json_t *out, bool ok, const char *error);
+/* The checkpoint path of step `name` in c: c's prefix + name (new string). */
+char *rt_ctx_step_path(rt_ctx *c, const char *name);
+/* The context failed (the first failure wins; msg is redacted): the run
+** fails unless a fanout item catches it. path: the failed step, or NULL. */
+void rt_ctx_fail(rt_ctx *c, const char *path, const char *msg);
+/* A raised expression error turns into c's failure here, at the first step
+** or statement after it. True when the context may go on: no failure, the
+** run not stopping, no interruption. */
+bool rt_ctx_check(rt_ctx *c);
+/* A durable sleep until wake_at (ms since the epoch): in this process (the
+** run shows as waiting meanwhile), or by suspending the run when the run
+** does not sleep in process and the wait is beyond its horizon. False when
+** the run must stop (interrupted or suspended). flowc test sleeps not. */
+bool rt_ctx_durable_sleep(rt_ctx *c, int64_t wake_at);
+
+#endif

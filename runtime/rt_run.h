@@ -1,0 +1,149 @@
+/*
+** rt_run.h — [engine] the state of one run, shared by its root context and
+** its fanout items' contexts (rt_ctx.h): the run record, the records
+** committed earlier, what the run has done so far, and its commits.
+**
+** A store failure (a commit or a read that fails) is fatal to the run:
+** rt_run_store_failed logs it, records it and sets stop, and every context
+** unwinds at its next step or statement. Thread-safe through run->lock
+** where the fields say so.
+*/
+#ifndef RT_RUN_H
+#define RT_RUN_H
+
+#include <pthread.h>
+
+#include "flowrt.h"
+#include "rt_committed.h"
+#include "rt_secrets.h"
+#include "rt_status.h"
+#include "rt_store.h"
+
+typedef enum rt_outcome {
+    RT_RUN_SUCCEEDED, RT_RUN_FAILED, RT_RUN_INTERRUPTED, RT_RUN_WAITING,
+    RT_RUN_SKIPPED              /* not executed: another live process owns the run, or it
+                                   has ended (error says which; rt_owner.h) */
+} rt_outcome;
+
+typedef struct rt_run_state {
+    const rt_workflow *wf;
+    rt_store *store;
+    char id[RT_RUN_ID_LEN + 1];
+    json_t *record;             /* owned: the run record as last committed */
+    rt_committed *committed;    /* owned: the step records committed earlier (resume, retried items) */
+    json_t *committed_logs;     /* owned: path -> log record committed earlier */
+    bool test_limits;           /* --test-limits */
+    bool sleep_in_process;      /* waits sleep here (run, resume) instead of suspending */
+
+    pthread_mutex_t lock;       /* guards what follows (fanout items share the run) */
+    json_t *pending_logs;       /* owned: log records to write with the next commit */
+    rt_outcome outcome;
+    json_t *output;             /* owned: the return value */
+    json_t *reply;              /* owned or NULL: a request trigger's answer, { status?,
+                                   headers?, on_fail? } (rt_return_reply, rt_fail_reply) */
+    char *error;                /* owned: why the run failed (redacted) */
+    char *failed_step;          /* owned: path of the step that failed it */
+    bool stop;                  /* a store failure, interruption or suspension: every context unwinds */
+    bool store_failed;          /* a write to (or read from) the store failed: the stored
+                                   record may not say what happened */
+    bool store_unwritable;      /* ... for a reason that may pass (rt_store_unwritable): the
+                                   run ends INTERRUPTED, to be resumed once writes succeed */
+    bool suspended;             /* stopped at a durable wait (not sleep_in_process) */
+    json_t *info;               /* owned: { id, user, attempt } for run.* */
+    long sleep_horizon_ms;      /* !sleep_in_process: waits due within this many ms still sleep here */
+    int64_t wake_at;            /* suspended: when the run is due again (ms) */
+    int nwaiting;               /* contexts sleeping in a durable wait now */
+
+    rt_secrets *secrets;        /* owned: what secret.NAME resolves to, and the run's
+                                   redaction set (rt_secrets.h); thread-safe itself */
+    const char *state_dir;      /* borrowed or NULL: the state directory, whose key seals
+                                   tokens an OAuth2 refresh stores for the run's user */
+
+    /* Test Step (`run --step NAME --input FILE`): only steps named
+    ** only_step execute; every other step takes its output from
+    ** step_inputs (name -> output, checked against the step's type) or
+    ** counts as not run; the run ends once the step has run. */
+    const char *only_step;
+    json_t *step_inputs;        /* borrowed: name (or path: "tagged[3].add") -> output */
+    bool inputs_from_run;       /* --from: step_inputs are an earlier run's steps, by path;
+                                   those after the step are not warned about */
+    json_t *step_outputs;       /* owned: path -> output of each execution of only_step */
+    json_t *inputs_used;        /* owned: name -> true for every input consulted */
+    bool step_done;
+    char *input_error;          /* owned: an --input value of the wrong type (exit 2) */
+
+    /* flowc test (rt_test.c): */
+    bool test_mode;             /* waits and retry backoffs are not slept; fanout
+                                   items run one at a time (mock order is stable) */
+    const json_t *test_env;     /* borrowed or NULL: in test mode env.NAME,
+                                   FLOW_<NAME>_BASE_URL and FLOW_SECRET_* come from
+                                   here only, never from the process environment */
+    void (*on_finish)(rt_ctx *c, void *arg);   /* called with the root context after
+                                   the final record is set, before the context is
+                                   freed: a test's expects read its step results */
+    void *on_finish_arg;
+} rt_run_state;
+
+/* An environment variable as the run sees it: in test mode only the test's
+** own env/secret lines, never the process environment. */
+const char *rt_run_getenv(const rt_run_state *run, const char *var);
+/* The secret name for this run (malloc'd copy), registered for redaction:
+** rt_secrets_get's resolution; NULL when it is not set. */
+char *rt_run_secret(rt_run_state *run, const char *name);
+/* Replaces (or adds) the run's copy of a secret, registered for redaction. */
+void rt_run_set_secret(rt_run_state *run, const char *name, const char *value);
+
+/* The status word of an outcome (the final record's status). */
+rt_status rt_run_outcome_status(rt_outcome o);
+
+/* How a driver (the CLI, serve, flowc test, ops) opens a run. */
+typedef struct rt_run_setup {
+    const rt_workflow *wf;
+    rt_store *store;
+    json_t *record;             /* the run record: a NEW reference, taken over */
+    const char *state_dir;      /* borrowed: its key opens the user's secrets, and
+                                   seals the tokens an OAuth2 refresh stores */
+    bool own_redaction;         /* serve: a redaction set of the run's own, holding
+                                   its secrets only, freed with it */
+    rt_secrets *secrets;        /* or NULL: already opened (Test Step opens them in
+                                   the real state, runs in a scratch one); taken over */
+    bool test_mode;             /* flowc test: the fields of the same names */
+    const json_t *test_env;     /* borrowed */
+    const json_t *test_secrets; /* borrowed: the test's secret lines */
+} rt_run_setup;
+
+/* The one way a run's context is opened: the state initialised over the
+** record, the user's secrets opened (rt_secrets.h: a connected user's run
+** resolves only that user's secrets; one that cannot be opened makes
+** rt_exec_run fail the run with the reason). Free with rt_run_free. */
+void rt_run_open(rt_run_state *run, const rt_run_setup *setup);
+/* Initialises a run over a run record (NEW reference taken over), without
+** secrets: rt_run_open is what drivers call. */
+void rt_run_init(rt_run_state *run, const rt_workflow *wf, rt_store *st, json_t *record);
+void rt_run_free(rt_run_state *run);
+
+/* A store failure: logged, kept as the run's error (the first one) and
+** stop set: state we cannot record (or read) we must not act on. */
+void rt_run_store_failed(rt_run_state *run, const char *err);
+/* The record committed at path, by an earlier process or this one (a
+** retried fanout must not redo the items that finished): a NEW reference,
+** or NULL. Item and page records come from LMDB, not memory. A store error
+** stops the run (rt_run_store_failed): callers check rt_ctx_check before
+** executing anything. */
+json_t *rt_run_committed(rt_run_state *run, const char *path);
+/* Commits the step record rec at path with the pending log lines, in one
+** transaction (a fanout item's coroutine joins its scheduler's group,
+** rt_co_commit). deferrable: the record is final and its step has no side
+** effects, so batch mode may group it with later commits. False when the
+** commit failed (the run stops: rt_run_store_failed). */
+bool rt_run_commit(rt_run_state *run, const char *path, json_t *rec);
+bool rt_run_commit_ex(rt_run_state *run, const char *path, json_t *rec, bool deferrable);
+/* The run record says `waiting` (with wake_at) while a context sleeps in
+** a durable wait (wake_at != 0 on entering, 0 on leaving), `running` again
+** once none does. A failed commit stops the run. */
+void rt_run_mark_waiting(rt_run_state *run, int64_t wake_at);
+/* A line of the run's history at path (redacted, logged, and stored with
+** the next commit); a line a replay already committed is not repeated. */
+void rt_run_add_log(rt_run_state *run, const char *path, int line, const char *msg);
+
+#endif

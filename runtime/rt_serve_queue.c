@@ -1,0 +1,701 @@
+/*
+** rt_serve_queue.c — [drivers] serve's runs: the durable fair queue
+** (round-robin across users), the runs in hand, the heap of waiting runs,
+** the committer that group-commits accepts, the workers that execute runs
+** with the engine, and the rt_serve_sweep that reconciles all this with LMDB.
+*/
+#include "rt_serve_queue.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "rt_cli.h"
+#include "rt_exec.h"
+#include "rt_log.h"
+#include "rt_owner.h"
+#include "rt_status.h"
+#include "rt_store.h"
+#include "rt_util.h"
+#include "rt_serve_answer.h"
+#include "rt_users.h"
+
+const double rt_serve_step_buckets[NBUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 };
+const char *const rt_serve_step_kinds[NKINDS] = { "request", "function", "fanout", "wait", "other" };
+
+/* ---- the fair queue ----------------------------------------------------- */
+
+static uint32_t str_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* Under qlock. */
+static user_queue *user_get(serve *sv, const char *user)
+{
+    uint32_t h = str_hash(user) % USER_BUCKETS;
+    for (user_queue *u = sv->users[h]; u; u = u->hash_next)
+        if (strcmp(u->user, user) == 0) return u;
+    user_queue *u = rt_xcalloc(1, sizeof *u);
+    u->user = rt_xstrdup(user);
+    u->hash_next = sv->users[h];
+    sv->users[h] = u;
+    return u;
+}
+
+static void ring_append(serve *sv, user_queue *u)
+{
+    u->ring_next = NULL;
+    if (sv->ring_tail) sv->ring_tail->ring_next = u;
+    else sv->ring_head = u;
+    sv->ring_tail = u;
+    u->in_ring = true;
+    sv->ring_len++;
+}
+
+static user_queue *ring_pop(serve *sv)
+{
+    user_queue *u = sv->ring_head;
+    sv->ring_head = u->ring_next;
+    if (!sv->ring_head) sv->ring_tail = NULL;
+    u->in_ring = false;
+    sv->ring_len--;
+    return u;
+}
+
+/* ---- the runs in hand ----------------------------------------------------- */
+
+/* The slot of id, or (add) the free slot it goes into; NULL when absent
+** and not adding. Under qlock. */
+static held_run *held_slot(held_set *h, const char *id, bool add)
+{
+    if (!h->cap) return NULL;
+    size_t mask = h->cap - 1, i = str_hash(id) & mask;
+    held_run *gone = NULL;
+    for (size_t n = 0; n < h->cap; n++, i = (i + 1) & mask) {
+        held_run *r = &h->slots[i];
+        if (r->state == HELD_FREE) return add ? (gone ? gone : r) : NULL;
+        if (r->state == HELD_GONE) {
+            if (!gone) gone = r;
+        } else if (strcmp(r->id, id) == 0) {
+            return r;
+        }
+    }
+    return add ? gone : NULL;
+}
+
+static void held_grow(held_set *h)
+{
+    held_set old = *h;
+    h->cap = old.cap && old.live * 2 >= old.cap / 2 ? old.cap * 2 : old.cap ? old.cap : 1024;
+    h->slots = rt_xcalloc(h->cap, sizeof *h->slots);
+    h->used = h->live = 0;
+    for (size_t i = 0; i < old.cap; i++) {
+        if (old.slots[i].state != HELD_USED) continue;
+        *held_slot(h, old.slots[i].id, true) = old.slots[i];
+        h->used++;
+        h->live++;
+    }
+    free(old.slots);
+}
+
+/* Takes id in hand: false when it already is. Under qlock. */
+static bool held_add(serve *sv, const char *id)
+{
+    held_set *h = &sv->held;
+    if ((h->used + 1) * 10 > h->cap * 7) held_grow(h);     /* at most 70 % used, tombstones included */
+    held_run *r = held_slot(h, id, true);
+    if (r->state == HELD_USED) return false;
+    if (r->state == HELD_FREE) h->used++;
+    h->live++;
+    memset(r, 0, sizeof *r);
+    r->state = HELD_USED;
+    snprintf(r->id, sizeof r->id, "%s", id);
+    return true;
+}
+
+/* Lets id go: its execution ended, or the run is not this process's. */
+static void held_release(serve *sv, const char *id)
+{
+    pthread_mutex_lock(&sv->qlock);
+    held_run *r = held_slot(&sv->held, id, false);
+    if (r) {
+        r->state = HELD_GONE;
+        sv->held.live--;
+    }
+    pthread_mutex_unlock(&sv->qlock);
+}
+
+static bool held_has(serve *sv, const char *id)
+{
+    pthread_mutex_lock(&sv->qlock);
+    bool in = held_slot(&sv->held, id, false) != NULL;
+    pthread_mutex_unlock(&sv->qlock);
+    return in;
+}
+
+/* ---- the queue ------------------------------------------------------------ */
+
+/* Queues run id. fresh: a run not in hand yet (accepted, fired, found by
+** the rt_serve_sweep), queued only if it is not in hand already, and then taken in
+** hand: false when it was; else a run in hand (woken from the heap).
+** Takes qlock. */
+bool rt_serve_queue_push(serve *sv, const char *id, const char *user, bool fresh)
+{
+    pthread_mutex_lock(&sv->qlock);
+    if (fresh && !held_add(sv, id)) {
+        pthread_mutex_unlock(&sv->qlock);
+        return false;
+    }
+    queued_run *q = rt_xmalloc(sizeof *q);
+    q->next = NULL;
+    snprintf(q->id, sizeof q->id, "%s", id);
+    user_queue *u = user_get(sv, user ? user : "");
+    if (u->tail) u->tail->next = q;
+    else u->head = q;
+    u->tail = q;
+    u->queued++;
+    sv->queued++;
+    if (!u->in_ring) ring_append(sv, u);
+    pthread_cond_signal(&sv->qcond);
+    pthread_mutex_unlock(&sv->qlock);
+    return true;
+}
+
+/* The next run to start: the oldest of the next user in the ring that is
+** under its limit. Under qlock. */
+static bool queue_pick(serve *sv, char id[RT_RUN_ID_LEN + 1], user_queue **owner)
+{
+    for (size_t i = 0, n = sv->ring_len; i < n; i++) {
+        user_queue *u = ring_pop(sv);
+        if (sv->o.max_user_runs > 0 && u->running >= sv->o.max_user_runs) {
+            ring_append(sv, u);
+            continue;
+        }
+        queued_run *q = u->head;
+        u->head = q->next;
+        if (!u->head) u->tail = NULL;
+        u->queued--;
+        sv->queued--;
+        memcpy(id, q->id, RT_RUN_ID_LEN + 1);
+        free(q);
+        u->running++;
+        if (u->queued) ring_append(sv, u);
+        *owner = u;
+        return true;
+    }
+    return false;
+}
+
+/* Waiting runs: a min-heap by wake-up time, under qlock. fresh as for
+** rt_serve_queue_push (false: the run is in hand, its execution suspended it). */
+static bool wake_add(serve *sv, const char *id, const char *user, int64_t at, bool fresh, bool store_retry)
+{
+    pthread_mutex_lock(&sv->qlock);
+    if (fresh && !held_add(sv, id)) {
+        pthread_mutex_unlock(&sv->qlock);
+        return false;
+    }
+    if (sv->nwakes == sv->capwakes) {
+        sv->capwakes = sv->capwakes ? sv->capwakes * 2 : 64;
+        sv->wakes = rt_xrealloc(sv->wakes, sizeof *sv->wakes * sv->capwakes);
+    }
+    size_t i = sv->nwakes++;
+    wake_entry e = { .at = at, .user = user ? rt_xstrdup(user) : NULL, .store_retry = store_retry };
+    sv->nretries += store_retry;
+    snprintf(e.id, sizeof e.id, "%s", id);
+    while (i > 0 && sv->wakes[(i - 1) / 2].at > at) {
+        sv->wakes[i] = sv->wakes[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    sv->wakes[i] = e;
+    pthread_mutex_unlock(&sv->qlock);
+    return true;
+}
+
+/* Moves the runs due by now from the heap to the queue. */
+void rt_serve_wake_due(serve *sv)
+{
+    int64_t now = rt_now_ms();
+    for (;;) {
+        pthread_mutex_lock(&sv->qlock);
+        if (!sv->nwakes || sv->wakes[0].at > now) {
+            pthread_mutex_unlock(&sv->qlock);
+            return;
+        }
+        wake_entry top = sv->wakes[0];
+        wake_entry last = sv->wakes[--sv->nwakes];
+        sv->nretries -= top.store_retry;
+        size_t i = 0;
+        for (;;) {
+            size_t c = 2 * i + 1;
+            if (c >= sv->nwakes) break;
+            if (c + 1 < sv->nwakes && sv->wakes[c + 1].at < sv->wakes[c].at) c++;
+            if (sv->wakes[c].at >= last.at) break;
+            sv->wakes[i] = sv->wakes[c];
+            i = c;
+        }
+        if (sv->nwakes) sv->wakes[i] = last;
+        pthread_mutex_unlock(&sv->qlock);
+        rt_serve_queue_push(sv, top.id, top.user, false);
+        free(top.user);
+    }
+}
+
+/* ---- the committer: group commit of accepted runs ------------------------ */
+
+static void store_worked(serve *sv);
+
+static void commit_batch(serve *sv, request *batch)
+{
+    size_t n = 0;
+    for (request *r = batch; r; r = r->next) n++;
+    rt_store_write *w = rt_xcalloc(n, sizeof *w);
+    json_t *meta = json_object();
+    size_t nw = 0, nreplayed = 0, nbatch_replayed = 0, nunknown = 0;
+    for (request *r = batch; r; r = r->next) {
+        if (r->idem_key) {
+            json_t *seen = json_object_get(meta, r->idem_key);     /* earlier in this batch */
+            json_t *stored = NULL;
+            char lerr[256];
+            if (!seen && !rt_store_lookup_meta(sv->st, r->idem_key, &stored, lerr, sizeof lerr)) {
+                r->idem_error = rt_xstrdup(lerr);
+                nunknown++;
+                continue;               /* seen before or not: unknown, so not stored (503) */
+            }
+            const char *id = json_string_value(seen ? seen : stored);
+            if (id) {
+                snprintf(r->run_id, sizeof r->run_id, "%s", id);
+                r->replayed = true;
+                r->replayed_in_batch = seen != NULL;
+                if (seen) nbatch_replayed++;
+                else nreplayed++;
+                json_decref(stored);
+                continue;
+            }
+            json_decref(stored);
+        }
+        rt_store_new_run_id(r->run_id);
+        json_object_set_new(r->record, "id", json_string(r->run_id));
+        if (r->idem_key) {
+            json_object_set_new(meta, r->idem_key, json_string(r->run_id));
+            json_object_set_new(r->record, "idem_key", json_string(r->idem_key));   /* pruned with the run */
+        }
+        rt_owner_stamp(r->record);      /* this serve's to run: a `resume` beside it leaves it alone */
+        w[nw++] = (rt_store_write){ .run_id = r->run_id, .run = r->record };
+    }
+    char err[512] = "";
+    bool ok = nw == 0 || rt_store_commit_many(sv->st, w, nw, json_object_size(meta) ? meta : NULL, err, sizeof err);
+    free(w);
+    json_decref(meta);
+    /* refused: nothing of the batch is stored (one transaction); a replay
+    ** of a key first seen in this batch names a run that does not exist */
+    unsigned refused = rt_store_unwritable(err) ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR;
+    char *why = ok ? NULL : rt_xprintf("not accepted: %s; nothing was stored, send it again%s", err,
+                                       refused == MHD_HTTP_SERVICE_UNAVAILABLE ? " later (Retry-After)" : "");
+    if (!ok) rt_log_emit(NULL, "error", NULL, "%zu accepts refused (answered %u): %s", nw + nbatch_replayed, refused, err);
+    if (ok && nw) store_worked(sv);
+    pthread_mutex_lock(&sv->mlock);
+    if (nw) sv->batches++;
+    if (ok) sv->accepted += (long long)nw;
+    else sv->rejected_commits += (long long)(nw + nbatch_replayed);
+    sv->rejected_commits += (long long)nunknown;
+    sv->replayed += (long long)(nreplayed + (ok ? nbatch_replayed : 0));
+    pthread_mutex_unlock(&sv->mlock);
+
+    for (request *r = batch, *next; r; r = next) {
+        next = r->next;
+        char id[RT_RUN_ID_LEN + 1];
+        memcpy(id, r->run_id, sizeof id);
+        char *user = r->user ? rt_xstrdup(r->user) : NULL;
+        bool stored = !r->idem_error && (ok || (r->replayed && !r->replayed_in_batch));
+        bool fresh = ok && !r->replayed && !r->idem_error;
+        if (r->idem_error) {
+            char *e = rt_xprintf("not accepted: the Idempotency-Key could not be looked up (%s); "
+                                 "nothing was stored, send it again later (Retry-After)", r->idem_error);
+            rt_serve_resume_with(r, MHD_HTTP_SERVICE_UNAVAILABLE, json_pack("{s:s}", "error", e));
+            free(e);
+        } else if (!stored) {
+            r->replayed = false;
+            rt_serve_resume_with(r, refused, json_pack("{s:s}", "error", why));
+        }
+        else if (r->hook) rt_serve_hook_wait(sv, r);     /* before the run can end */
+        else rt_serve_resume_with(r, MHD_HTTP_ACCEPTED, json_pack("{s:s}", "run_id", id));
+        if (fresh) rt_serve_queue_push(sv, id, user, true);
+        free(user);
+    }
+    free(why);
+}
+
+void *rt_serve_committer_main(void *arg)
+{
+    serve *sv = arg;
+    for (;;) {
+        pthread_mutex_lock(&sv->alock);
+        while (!sv->accept_head && !sv->committer_stop) pthread_cond_wait(&sv->acond, &sv->alock);
+        request *batch = sv->accept_head;
+        sv->accept_head = sv->accept_tail = NULL;
+        bool stop = sv->committer_stop;
+        pthread_mutex_unlock(&sv->alock);
+        if (batch) commit_batch(sv, batch);
+        else if (stop) break;
+    }
+    return NULL;
+}
+
+/* ---- workers ------------------------------------------------------------ */
+
+static size_t kind_index(const char *kind)
+{
+    for (size_t i = 0; kind && i < NKINDS - 1; i++)
+        if (strcmp(rt_serve_step_kinds[i], kind) == 0) return i;
+    return NKINDS - 1;
+}
+
+/* Step durations of one run, added to the histograms at once. */
+typedef struct step_observer {
+    int64_t t0;
+    long long count[NKINDS][NBUCKETS + 1];
+    double sum[NKINDS];
+    long long total[NKINDS];
+} step_observer;
+
+static bool every_step(const char *path)
+{
+    (void)path;
+    return true;
+}
+
+static void observe_step(const char *path, json_t *s, void *arg)
+{
+    (void)path;
+    step_observer *o = arg;
+    json_int_t started = json_integer_value(json_object_get(s, "started"));
+    json_int_t ended = json_integer_value(json_object_get(s, "ended"));
+    if (!started || !ended || ended < o->t0) return;
+    size_t k = kind_index(json_string_value(json_object_get(s, "kind")));
+    double secs = (double)(ended - started) / 1000.0;
+    size_t b = 0;
+    while (b < NBUCKETS && secs > rt_serve_step_buckets[b]) b++;
+    o->count[k][b]++;
+    o->sum[k] += secs;
+    o->total[k]++;
+}
+
+/* The durations of the steps this execution of run id ended (since t0),
+** one record at a time: a 100,000-item fanout's records are not all held. */
+static void observe_steps(serve *sv, const char *id, int64_t t0)
+{
+    step_observer *o = rt_xcalloc(1, sizeof *o);
+    o->t0 = t0;
+    rt_store_scan_steps(sv->st, id, every_step, observe_step, o);
+    pthread_mutex_lock(&sv->mlock);
+    for (size_t k = 0; k < NKINDS; k++) {
+        for (size_t b = 0; b <= NBUCKETS; b++) sv->step_count[k][b] += o->count[k][b];
+        sv->step_sum[k] += o->sum[k];
+        sv->step_total[k] += o->total[k];
+    }
+    pthread_mutex_unlock(&sv->mlock);
+    free(o);
+}
+
+/* A run a store failure stopped: it stays in hand and goes on after a
+** backoff that doubles with each stop in a row (a full disk: the writes
+** fail until space is given back; no restart is needed). Meanwhile no
+** worker starts a run: each start that fails may have sent a request it
+** could not record (sent again, with the same key, once writes work). */
+static void park_after_store_failure(serve *sv, const char *id, const char *user, const char *why)
+{
+    pthread_mutex_lock(&sv->qlock);
+    int stops = ++sv->store_streak;
+    int64_t ms = STORE_BACKOFF_MS;
+    for (int i = 1; i < stops && ms < STORE_BACKOFF_MAX_MS; i++) ms *= 2;
+    if (ms > STORE_BACKOFF_MAX_MS) ms = STORE_BACKOFF_MAX_MS;
+    sv->store_gate = rt_mono_ms() + ms;
+    pthread_mutex_unlock(&sv->qlock);
+    rt_log_emit(id, "warning", json_pack("{s:s, s:i, s:I}", "event", "store_retry", "stops", stops, "in_ms", (json_int_t)ms),
+                "stopped by the state store (%s): runs go on in %lld ms", why ? why : "?", (long long)ms);
+    pthread_mutex_lock(&sv->mlock);
+    sv->store_stops++;
+    pthread_mutex_unlock(&sv->mlock);
+    wake_add(sv, id, user, rt_now_ms() + ms, false, true);
+}
+
+/* Restores the heap order of the waiting runs from entry i down. Under qlock. */
+static void wake_sift_down(serve *sv, size_t i)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= sv->nwakes) return;
+        if (c + 1 < sv->nwakes && sv->wakes[c + 1].at < sv->wakes[c].at) c++;
+        if (sv->wakes[c].at >= sv->wakes[i].at) return;
+        wake_entry t = sv->wakes[i];
+        sv->wakes[i] = sv->wakes[c];
+        sv->wakes[c] = t;
+        i = c;
+    }
+}
+
+/* A write went through: runs start again at once, those a store failure
+** stopped too (the main loop queues them at its next turn). */
+static void store_worked(serve *sv)
+{
+    pthread_mutex_lock(&sv->qlock);
+    if (sv->store_streak || sv->store_gate) {
+        sv->store_streak = 0;
+        sv->store_gate = 0;
+        if (sv->nretries) {
+            int64_t now = rt_now_ms();
+            for (size_t i = 0; i < sv->nwakes; i++)
+                if (sv->wakes[i].store_retry && sv->wakes[i].at > now) sv->wakes[i].at = now;
+            for (size_t i = sv->nwakes / 2; i-- > 0;) wake_sift_down(sv, i);
+        }
+        pthread_cond_broadcast(&sv->qcond);
+    }
+    pthread_mutex_unlock(&sv->qlock);
+}
+
+/* Runs (or continues) the run id until it ends, suspends or is
+** interrupted; the run leaves this process's hands unless it waits here
+** (a durable wait, or a backoff after a store failure). */
+static void execute(serve *sv, const char *id)
+{
+    json_t *rec = rt_store_get_run(sv->st, id);
+    if (!rec) {                         /* pruned meanwhile, or the store failed: the rt_serve_sweep sees it again */
+        held_release(sv, id);
+        return;
+    }
+    const char *status = json_string_value(json_object_get(rec, "status"));
+    const char *version = json_string_value(json_object_get(rec, "version"));
+    if (!status || rt_serve_finished_status(status) || !version || strcmp(version, sv->wf->version) != 0) {
+        json_decref(rec);
+        held_release(sv, id);
+        return;
+    }
+    /* the claim (rt_exec_run) raises the attempt of a run an earlier process started */
+    const char *u = json_string_value(json_object_get(rec, "user"));
+    char *user = u ? rt_xstrdup(u) : NULL;
+    rt_run_state run;
+    rt_run_open(&run, &(rt_run_setup){ .wf = sv->wf, .store = sv->st, .record = rec, .state_dir = sv->state_dir,
+                                       .own_redaction = true });
+    run.sleep_in_process = false;       /* a waiting run holds no worker */
+    int64_t t0 = rt_now_ms();
+    rt_outcome out = rt_exec_run(&run);
+    if (out == RT_RUN_SKIPPED) {        /* another live process owns it (it said which), or it ended */
+        held_release(sv, id);
+    } else if (out == RT_RUN_INTERRUPTED && run.store_failed) {
+        /* not ended in the store: neither finished nor dropped */
+        park_after_store_failure(sv, id, user, run.error);
+    } else {
+        observe_steps(sv, id, t0);
+        pthread_mutex_lock(&sv->mlock);
+        if (out == RT_RUN_SUCCEEDED) sv->finished[0]++;
+        else if (out == RT_RUN_FAILED) sv->finished[1]++;
+        else if (out == RT_RUN_INTERRUPTED) sv->finished[2]++;
+        else sv->suspended++;
+        pthread_mutex_unlock(&sv->mlock);
+        store_worked(sv);               /* its final record is stored */
+        if (out == RT_RUN_WAITING) {
+            /* the final record holds wake_at already; a wait without one is due in a second */
+            int64_t at = run.wake_at ? run.wake_at : rt_now_ms() + 1000;
+            if (!run.wake_at) {
+                json_object_set_new(run.record, "wake_at", json_integer(at));
+                rt_store_write w = { .run_id = id, .run = run.record };
+                char err[256];
+                if (!rt_store_commit(sv->st, &w, err, sizeof err)) rt_log_emit(id, "error", NULL, "%s", err);
+            }
+            wake_add(sv, id, user, at, false, false);
+        } else {
+            if (out == RT_RUN_SUCCEEDED || out == RT_RUN_FAILED) rt_serve_hooks_finish(sv, id, run.record);
+            held_release(sv, id);
+        }
+    }
+    rt_run_free(&run);
+    free(user);
+}
+
+void *rt_serve_worker_main(void *arg)
+{
+    serve *sv = arg;
+    for (;;) {
+        char id[RT_RUN_ID_LEN + 1];
+        user_queue *u = NULL;
+        pthread_mutex_lock(&sv->qlock);
+        for (;;) {
+            if (sv->stop_workers) break;
+            int64_t gate = sv->store_gate - rt_mono_ms();
+            if (gate <= 0 && queue_pick(sv, id, &u)) break;
+            if (gate <= 0) {
+                pthread_cond_wait(&sv->qcond, &sv->qlock);
+                continue;
+            }
+            struct timespec ts;         /* until the gate opens (a store failure's backoff) */
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += gate / 1000;
+            ts.tv_nsec += (gate % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&sv->qcond, &sv->qlock, &ts);
+        }
+        if (!u) {
+            pthread_mutex_unlock(&sv->qlock);
+            break;
+        }
+        sv->running++;
+        pthread_mutex_unlock(&sv->qlock);
+        execute(sv, id);
+        pthread_mutex_lock(&sv->qlock);
+        sv->running--;
+        u->running--;
+        pthread_cond_broadcast(&sv->qcond);
+        pthread_mutex_unlock(&sv->qlock);
+    }
+    return NULL;
+}
+
+/* ---- the rt_serve_sweep: unfinished runs in LMDB that nobody has in hand ---------- */
+
+typedef struct sweep_scan {
+    serve *sv;
+    json_t *ids;                /* ids not in hand, in scan order */
+} sweep_scan;
+
+static bool sweep_collect(const char *id, void *arg)
+{
+    sweep_scan *s = arg;
+    if (!held_has(s->sv, id)) json_array_append_new(s->ids, json_string(id));
+    return true;
+}
+
+/* Takes in hand every unfinished run of this version (queued, running,
+** interrupted, waiting) that this process does not hold and no other live
+** process owns: at start-up, every one (their process died, or stopped);
+** later, one a store failure or a crash left behind (a `resume` killed
+** with -9, an execution whose record could not be read). The store is the
+** source of truth: memory follows it. A run claimed by another process
+** meanwhile is skipped at its claim (rt_exec_run). */
+void rt_serve_sweep(serve *sv, bool startup)
+{
+    static const rt_status unfinished[] = { RT_ST_RUNNING, RT_ST_INTERRUPTED, RT_ST_WAITING, RT_ST_QUEUED };
+    sweep_scan s = { .sv = sv, .ids = json_array() };
+    for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
+        const char *name = rt_status_name(unfinished[i]);
+        int rc = rt_store_scan_run_ids(sv->st, name, sweep_collect, &s);
+        if (rc != 0) rt_log_emit(NULL, "error", NULL, "cannot list %s runs: error %d", name, rc);
+    }
+    int queued = 0, waiting = 0, other_total = 0;
+    json_t *other_versions = json_object(), *owners = json_object(), *damaged = json_array();
+    int elsewhere = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(s.ids, i, v) {
+        const char *id = json_string_value(v);
+        char err[512];
+        json_t *rec = rt_store_read_run(sv->st, id, err, sizeof err);
+        if (!rec && err[0]) {
+            json_array_append(damaged, v);
+            continue;
+        }
+        const char *name = json_string_value(json_object_get(rec, "workflow"));
+        const char *version = json_string_value(json_object_get(rec, "version"));
+        const char *status = json_string_value(json_object_get(rec, "status"));
+        const char *user = json_string_value(json_object_get(rec, "user"));
+        if (!rec || !name || strcmp(name, sv->wf->name) != 0 || !status || rt_serve_finished_status(status)) {
+            json_decref(rec);           /* not ours, or ended since the scan */
+            continue;
+        }
+        if (!version || strcmp(version, sv->wf->version) != 0) {
+            json_t *l = json_object_get(other_versions, version ? version : "?");
+            if (!l) json_object_set_new(other_versions, version ? version : "?", l = json_array());
+            json_array_append_new(l, json_string(id));
+            other_total++;
+        } else if (rt_owner_of(rec) == RT_OWNER_LIVE) {
+            char who[96];
+            rt_owner_name(rec, who, sizeof who);
+            json_object_set_new(owners, who, json_integer(json_integer_value(json_object_get(owners, who)) + 1));
+            elsewhere++;
+        } else {
+            json_int_t wake_at = json_integer_value(json_object_get(rec, "wake_at"));
+            if (rt_status_parse(status) == RT_ST_WAITING && wake_at > rt_now_ms()) waiting += wake_add(sv, id, user, wake_at, true, false);
+            else queued += rt_serve_queue_push(sv, id, user, true);
+        }
+        json_decref(rec);
+    }
+    json_decref(s.ids);
+    rt_buf who = { 0 };
+    rt_buf_append(&who, "", 0);
+    const char *k;
+    json_object_foreach(owners, k, v)
+        rt_buf_printf(&who, "%s%s: %lld", who.len ? ", " : "", k, (long long)json_integer_value(v));
+    if (startup) {
+        if (queued || waiting)
+            rt_log_emit(NULL, "info", json_pack("{s:s, s:i, s:i}", "event", "recovered", "queued", queued, "waiting", waiting),
+                        "%d unfinished runs queued, %d waiting", queued, waiting);
+        /* names them, as resume does */
+        other_total = rt_cli_report_other_versions(sv->wf, other_versions, "unfinished");
+        rt_cli_report_damaged_runs(damaged, "not resumed");
+        if (elsewhere)
+            rt_log_emit(NULL, "info", json_pack("{s:s, s:i, s:O}", "event", "owned_elsewhere", "runs", elsewhere, "owners", owners),
+                        "%d runs are owned by another live process (%s); left to it", elsewhere, who.data);
+    } else if (queued || waiting) {
+        rt_log_emit(NULL, "info", json_pack("{s:s, s:i, s:i}", "event", "swept", "queued", queued, "waiting", waiting),
+                    "rt_serve_sweep: %d unfinished run%s that no live process owns taken in hand (%d queued, %d waiting)",
+                    queued + waiting, queued + waiting == 1 ? "" : "s", queued, waiting);
+    }
+    rt_buf_free(&who);
+    json_decref(other_versions);
+    json_decref(owners);
+    json_decref(damaged);
+    pthread_mutex_lock(&sv->mlock);
+    sv->other_version = other_total;
+    if (!startup) sv->swept += queued + waiting;
+    pthread_mutex_unlock(&sv->mlock);
+}
+
+/* The settings of user: defaults overridden by the stored ones. NULL with
+** an HTTP status and message when the user is disabled or lacks one. */
+json_t *rt_serve_user_settings(serve *sv, const char *user, unsigned *code, char *err, size_t n)
+{
+    json_t *urec = user ? rt_store_get_user(sv->st, user) : NULL;
+    if (user && rt_store_damaged(urec)) {
+        snprintf(err, n, "user '%s''s record cannot be read (%s): store the user again, or restore the state from a "
+                 "backup", user, rt_store_damaged(urec));
+        *code = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        json_decref(urec);
+        return NULL;
+    }
+    if (urec && !json_is_true(json_object_get(urec, "enabled"))) {
+        snprintf(err, n, "user '%s' is disabled", user);
+        *code = MHD_HTTP_FORBIDDEN;
+        json_decref(urec);
+        return NULL;
+    }
+    json_t *given = json_object_get(urec, "settings");
+    json_t *out = json_object();
+    for (int i = 0; i < sv->wf->nsettings; i++) {
+        const rt_setting *s = &sv->wf->settings[i];
+        json_t *v = json_object_get(given, s->name);
+        if (v) json_incref(v);
+        else if (s->default_json) v = json_loads(s->default_json, JSON_DECODE_ANY, NULL);
+        if (!v) {
+            snprintf(err, n, "user '%s' has no value for the required setting '%s' (`%s users set` stores it)",
+                     user ? user : "", s->name, sv->wf->name);
+            *code = 422;
+            json_decref(out);
+            json_decref(urec);
+            return NULL;
+        }
+        json_object_set_new(out, s->name, v);
+    }
+    json_decref(urec);
+    return out;
+}
+
+/* Validates the payload and hands the run to the committer; the
+** connection stays suspended until it is stored. */

@@ -1,0 +1,31 @@
+/*
+** rt_serve_queue.h — [drivers] serve's the fair queue, the runs in hand, waits, the committer, workers, the sweep (rt_serve_queue.c).
+** Internal to rt_serve*.c.
+*/
+#ifndef RT_SERVE_QUEUE_H
+#define RT_SERVE_QUEUE_H
+
+#include "rt_serve_state.h"
+
+/* Queues run id. fresh: a run not in hand yet (accepted, fired, found by
+** the rt_serve_sweep), queued only if it is not in hand already, and then taken in
+** hand: false when it was; else a run in hand (woken from the heap).
+** Takes qlock. */
+bool rt_serve_queue_push(serve *sv, const char *id, const char *user, bool fresh);
+/* Moves the runs due by now from the heap to the queue. */
+void rt_serve_wake_due(serve *sv);
+/* Takes in hand every unfinished run of this version (queued, running,
+** interrupted, waiting) that this process does not hold and no other live
+** process owns: at start-up, every one (their process died, or stopped);
+** later, one a store failure or a crash left behind (a `resume` killed
+** with -9, an execution whose record could not be read). The store is the
+** source of truth: memory follows it. A run claimed by another process
+** meanwhile is skipped at its claim (rt_exec_run). */
+void rt_serve_sweep(serve *sv, bool startup);
+void *rt_serve_committer_main(void *arg);
+void *rt_serve_worker_main(void *arg);
+/* The settings of user: defaults overridden by the stored ones. NULL with
+** an HTTP status and message when the user is disabled or lacks one. */
+json_t *rt_serve_user_settings(serve *sv, const char *user, unsigned *code, char *err, size_t n);
+
+#endif

@@ -1,0 +1,270 @@
+/*
+** rt_step.c — [engine] the step driver: replay of a committed outcome,
+** attempts with retries and backoff (committed, so a resumed run waits out
+** the same backoff), the step record and its commit, the step's log lines.
+*/
+#include "rt_step.h"
+
+#include "rt_log.h"
+#include "rt_signal.h"
+#include "rt_status.h"
+
+json_t *rt_step_null_list(size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_null());
+    return a;
+}
+
+static json_t *attempt_record(int n, int64_t started, const char *error, long http_status)
+{
+    json_t *a = json_object();      /* built by hand: one per step, json_pack parses its format each time */
+    json_object_set_new(a, "n", json_integer(n));
+    json_object_set_new(a, "started", json_integer((json_int_t)started));
+    json_object_set_new(a, "ended", json_integer((json_int_t)rt_now_ms()));
+    if (error) {
+        char *red = rt_redact(error);
+        json_object_set_new(a, "error", json_string(red));
+        free(red);
+    }
+    if (http_status) json_object_set_new(a, "http_status", json_integer(http_status));
+    return a;
+}
+
+/* The output a committed record replays: a NEW reference. */
+static json_t *replayed_output(const json_t *rec)
+{
+    json_t *out = json_object_get(rec, "output");
+    if (!out && json_is_integer(json_object_get(rec, "count")))
+        return rt_step_null_list((size_t)json_integer_value(json_object_get(rec, "count")));
+    return json_incref(out);
+}
+
+/* The output of a paginated request whose record left the items to its
+** pages' records (PATH#page1 ...): a NEW reference, or NULL (the context
+** failed) when a page's record cannot be read. */
+static json_t *output_from_pages(rt_ctx *c, const char *path, const json_t *rec)
+{
+    json_t *out = json_deep_copy(json_object_get(rec, "output")), *items = json_array();
+    json_int_t pages = json_integer_value(json_object_get(out, "pages"));
+    for (json_int_t k = 1; k <= pages; k++) {
+        char *pp = rt_xprintf("%s#page%lld", path, (long long)k);
+        json_t *prec = rt_run_committed(c->run, pp);
+        if (!prec || !json_is_array(json_object_get(prec, "items"))) {
+            if (rt_ctx_check(c)) {
+                char *msg = rt_xprintf("step '%s': the record of page %lld is missing from the state", path,
+                                       (long long)k);
+                rt_ctx_fail(c, path, msg);
+                free(msg);
+            }
+            json_decref(prec);
+            free(pp);
+            json_decref(items);
+            json_decref(out);
+            return NULL;
+        }
+        json_array_extend(items, json_object_get(prec, "items"));
+        json_decref(prec);
+        free(pp);
+    }
+    json_object_set_new(out, "items", rt_redact_json(items));   /* as a stored output would be */
+    json_decref(items);
+    return out;
+}
+
+/* A committed outcome of the step at path, as a result; NULL when the step
+** must (still) run, or when the store could not be read (the run stops:
+** ctx_check). *rec is the record (a NEW reference) or NULL. */
+static rt_result *replay(rt_ctx *c, const rt_step_desc *d, const char *path, json_t **rec)
+{
+    *rec = rt_run_committed(c->run, path);
+    if (!*rec) return NULL;
+    const char *status = json_string_value(json_object_get(*rec, "status"));
+    if (rt_status_parse(status) == RT_ST_SUCCEEDED) {
+        json_t *out = json_is_true(json_object_get(*rec, "items_in_pages")) ? output_from_pages(c, path, *rec)
+                                                                           : replayed_output(*rec);
+        if (!out) return NULL;      /* failed: ctx_check stops the step */
+        rt_result *r = rt_ctx_add_result(c, d->name, out, true, NULL);
+        json_decref(out);
+        return r;
+    }
+    if (rt_status_parse(status) == RT_ST_FAILED && d->continue_on_failure)
+        return rt_ctx_add_result(c, d->name, NULL, false, json_string_value(json_object_get(*rec, "error")));
+    return NULL;
+}
+
+/* replay() for a caller that does not need the record. */
+rt_result *rt_step_replay_only(rt_ctx *c, const rt_step_desc *d, const char *path)
+{
+    json_t *rec;
+    rt_result *r = replay(c, d, path, &rec);
+    json_decref(rec);
+    return r;
+}
+
+/* The delay before attempt n+1: full jitter over an exponential backoff,
+** but never less than what the server asked for (up to the cap). */
+static int64_t retry_delay(const rt_step_desc *d, int n, long retry_after_ms)
+{
+    int64_t base = d->backoff_ms > 0 ? d->backoff_ms : 1000;
+    int64_t cap = d->max_backoff_ms > 0 ? d->max_backoff_ms : 300000;
+    int64_t exp = base;
+    for (int i = 1; i < n && exp < cap; i++) exp *= 2;
+    if (exp > cap) exp = cap;
+    int64_t delay = (int64_t)rt_random((uint64_t)exp + 1);
+    if (retry_after_ms >= 0) {
+        int64_t ra = retry_after_ms < cap ? retry_after_ms : cap;
+        if (ra > delay) delay = ra;
+    }
+    return delay;
+}
+
+static void log_step(rt_ctx *c, const char *path, rt_status status, long http_status, int64_t ms, int n,
+                     const char *error, bool continues)
+{
+    json_t *f = NULL;           /* the fields: only JSON log lines show them */
+    if (rt_log_json()) {
+        f = json_pack("{s:s, s:s, s:s, s:I, s:i}", "event", "step", "step", path, "status", rt_status_name(status), "ms",
+                      (json_int_t)ms, "attempt", n);
+        if (http_status) json_object_set_new(f, "http_status", json_integer(http_status));
+        if (error) json_object_set_new(f, "error", json_string(error));
+    }
+    char extra[64] = "";
+    if (http_status) snprintf(extra, sizeof extra, "HTTP %ld, ", http_status);
+    if (error)
+        rt_log_emit(c->run->id, continues ? "warning" : "error", f, "step '%s' failed after %d attempt%s (%lld ms)%s: %s",
+                    path, n, n == 1 ? "" : "s", (long long)ms, continues ? ", continuing" : "", error);
+    else
+        rt_log_emit(c->run->id, "info", f, "step '%s' %s (%s%lld ms%s)", path, rt_status_name(status), extra, (long long)ms,
+                    n > 1 ? ", after retries" : "");
+}
+
+/* A new step record: running, no attempt yet, the input stored redacted. */
+static json_t *new_record(const char *kind, int64_t started, json_t *input)
+{
+    json_t *rec = json_object();
+    json_object_set_new(rec, "kind", json_string(kind));
+    json_object_set_new(rec, "status", rt_status_json(RT_ST_RUNNING));
+    json_object_set_new(rec, "started", json_integer((json_int_t)started));
+    json_object_set_new(rec, "attempts", json_array());
+    json_object_set_new(rec, "input", rt_redact_json(input));
+    return rec;
+}
+
+/* The attempt at succeeded: its record committed, its result (NULL when
+** the commit failed: the run stops). Takes over at->output. */
+static rt_result *step_succeeded(rt_ctx *c, const rt_step_desc *d, const char *path, json_t *rec, rt_attempt *at,
+                                 int64_t started, int n)
+{
+    json_object_set_new(rec, "status", rt_status_json(RT_ST_SUCCEEDED));
+    json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
+    /* stored with secrets redacted (an API echoing a token must not put it
+    ** in the state); this run goes on with what arrived */
+    if (at->count_only) {
+        json_object_set_new(rec, "count", json_integer((json_int_t)json_array_size(at->output)));
+    } else if (at->items_in_pages) {
+        json_object_set_new(rec, "output", json_pack("{s:O, s:O}", "status", json_object_get(at->output, "status"),
+                                                     "pages", json_object_get(at->output, "pages")));
+        json_object_set_new(rec, "items_in_pages", json_true());
+    } else {
+        json_object_set_new(rec, "output", rt_redact_json(at->output));
+    }
+    rt_result *r = NULL;
+    if (rt_run_commit_ex(c->run, path, rec, d->kind == RT_STEP_FUNCTION)) {
+        log_step(c, path, RT_ST_SUCCEEDED, at->http_status, rt_now_ms() - started, n, NULL, false);
+        r = rt_ctx_add_result(c, d->name, at->output, true, NULL);
+    }
+    json_decref(at->output);
+    return r;
+}
+
+/* A permanent failure, or retries exhausted (msg redacted): the record
+** committed; the result when the step continues on failure, else NULL
+** with the context failed. */
+static rt_result *step_failed(rt_ctx *c, const rt_step_desc *d, const char *path, json_t *rec, const char *msg,
+                              long http_status, int64_t started, int n)
+{
+    json_object_set_new(rec, "status", rt_status_json(RT_ST_FAILED));
+    json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
+    json_object_set_new(rec, "error", json_string(msg));
+    if (d->continue_on_failure) json_object_set_new(rec, "continued", json_true());
+    if (!rt_run_commit_ex(c->run, path, rec, d->kind == RT_STEP_FUNCTION)) return NULL;
+    log_step(c, path, RT_ST_FAILED, http_status, rt_now_ms() - started, n, msg, d->continue_on_failure);
+    if (d->continue_on_failure) return rt_ctx_add_result(c, d->name, NULL, false, msg);
+    char *full = rt_xprintf("step '%s': %s", path, msg);
+    rt_ctx_fail(c, path, full);
+    free(full);
+    rt_ctx_add_result(c, d->name, NULL, false, msg);  /* s.error reads it (a test's expect) */
+    return NULL;
+}
+
+/* Runs a step: replay, attempts with retries, validation, the commit. */
+rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input, rt_attempt_fn fn,
+                       void *arg)
+{
+    if (!rt_ctx_check(c)) return NULL;
+    char *path = rt_ctx_step_path(c, d->name);
+    json_t *prev = NULL, *rec = NULL;
+    char *msg = NULL;
+    rt_result *r = replay(c, d, path, &prev);
+    if (r || !rt_ctx_check(c)) {
+        if (r)
+            rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
+                                                      rt_status_name(RT_ST_REPLAYED)),
+                        "step '%s' replayed from its checkpoint", path);
+        goto done;
+    }
+    int64_t started = rt_now_ms();
+    if (prev && json_object_get(prev, "attempts")) {
+        /* resumed in the middle of retries: keep counting, honour the wait */
+        rec = json_deep_copy(prev);
+        json_int_t next_at = json_integer_value(json_object_get(rec, "next_at"));
+        if (next_at > rt_now_ms() && !rt_ctx_durable_sleep(c, next_at)) goto done;
+        json_int_t s = json_integer_value(json_object_get(rec, "started"));
+        if (s) started = s;
+    } else {
+        rec = new_record(kind, started, input);
+    }
+    json_t *attempts = json_object_get(rec, "attempts");
+    int max_attempts = 1 + (d->retries > 0 ? d->retries : 0);
+
+    for (;;) {
+        int n = (int)json_array_size(attempts) + 1;
+        int64_t t0 = rt_now_ms();
+        rt_attempt at = { .retry_after_ms = -1 };
+        rt_attempt_outcome o = fn(c, d, path, arg, n, &at);
+        if (o == RT_ATT_STOP) {
+            free(at.error);
+            goto done;
+        }
+        json_array_append_new(attempts, attempt_record(n, t0, o == RT_ATT_OK ? NULL : at.error, at.http_status));
+        json_object_del(rec, "next_at");
+        if (o == RT_ATT_OK) {
+            r = step_succeeded(c, d, path, rec, &at, started, n);
+            goto done;
+        }
+        msg = rt_redact(at.error ? at.error : "failed");
+        free(at.error);
+        if (o != RT_ATT_RETRY || n >= max_attempts || rt_signal_interrupted()) {
+            r = step_failed(c, d, path, rec, msg, at.http_status, started, n);
+            goto done;
+        }
+        int64_t delay = retry_delay(d, n, at.retry_after_ms);
+        json_object_set_new(rec, "status", rt_status_json(RT_ST_RETRYING));
+        json_object_set_new(rec, "next_at", json_integer(rt_now_ms() + delay));
+        if (!rt_run_commit(c->run, path, rec)) goto done;
+        rt_log_emit(c->run->id, "warning",
+                    json_pack("{s:s, s:s, s:s, s:i, s:I, s:s}", "event", "retry", "step", path, "status",
+                              rt_status_name(RT_ST_RETRYING), "attempt", n, "delay_ms", (json_int_t)delay, "error", msg),
+                    "step '%s' attempt %d failed: %s; retrying in %lld ms", path, n, msg, (long long)delay);
+        free(msg);
+        msg = NULL;
+        if (!rt_ctx_durable_sleep(c, json_integer_value(json_object_get(rec, "next_at")))) goto done;
+    }
+done:
+    free(msg);
+    json_decref(rec);
+    json_decref(prev);
+    free(path);
+    return r;
+}
