@@ -36,7 +36,11 @@ GENFLAGS = $(OPT) -std=c11 -Wall -Werror $(DEFS) $(DEPS) -Wno-unused-function -W
            -Wno-unused-but-set-variable -Icompiler -Iruntime -I$(O)/gen
 
 COMPILER_SRC = $(wildcard compiler/*.c)
+# Runtime modules flowc links too, so that one fact has one parser: the cron
+# expressions `check` validates are parsed by the code that fires them.
+SHARED_SRC   = runtime/rt_cron.c
 COMPILER_OBJ = $(COMPILER_SRC:compiler/%.c=$(O)/obj/compiler/%.o) \
+               $(SHARED_SRC:runtime/%.c=$(O)/obj/shared/%.o) \
                $(O)/obj/gen/parser.o $(O)/obj/gen/lexer.o
 RUNTIME_SRC  = $(wildcard runtime/*.c)
 RUNTIME_OBJ  = $(RUNTIME_SRC:runtime/%.c=$(O)/obj/runtime/%.o)
@@ -79,6 +83,10 @@ $(O)/obj/gen/%.o: $(O)/gen/%.c $(O)/gen/parser.h $(O)/gen/lexer.h Makefile
 $(O)/obj/compiler/%.o: compiler/%.c Makefile | $(O)/gen/parser.h $(O)/gen/lexer.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Icompiler -I$(O)/gen -Iruntime -c -o $@ $<
+
+$(O)/obj/shared/%.o: runtime/%.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iruntime -c -o $@ $<
 
 $(FLOWC): $(COMPILER_OBJ)
 	@mkdir -p $(dir $@)
@@ -169,6 +177,7 @@ FUZZ_GENFLAGS = $(FUZZ_OPT) -std=c11 -Wall -Werror $(DEFS) $(DEPS) -Wno-unused-f
            -Wno-unused-but-set-variable -Wno-unused-but-set-parameter -Wno-unneeded-internal-declaration \
            -Icompiler -Iruntime -I$(FO)/gen
 FUZZ_COMPILER_OBJ = $(filter-out $(FO)/obj/compiler/main.o,$(COMPILER_SRC:compiler/%.c=$(FO)/obj/compiler/%.o)) \
+               $(SHARED_SRC:runtime/%.c=$(FO)/obj/runtime/%.o) \
                $(FO)/obj/gen/parser.o $(FO)/obj/gen/lexer.o
 FUZZ_RUNTIME_OBJ = $(RUNTIME_SRC:runtime/%.c=$(FO)/obj/runtime/%.o)
 FUZZ_RT_LIBS = $(shell pkg-config --libs libcurl jansson libmicrohttpd) -lcrypto -llmdb -lpthread -lm -ldl

@@ -285,15 +285,17 @@ void emit_literal_json(strbuf *b, const ast_expr *e)
 enum { EMIT_MAX_DEPTH = 64, EMIT_MAX_ITEMS = 16, EMIT_HOISTED_DEPTH = 4, EMIT_LEAF_DEPTH = 4 };
 
 static int emit_sub(emit_state *es, strbuf *b, const ast_expr *e);
+typedef struct emit_kids emit_kids;
+static int emit_cond(emit_state *es, strbuf *b, const ast_expr *e, emit_kids *k, int line);
 
 /* The operands of one call being emitted: each sub-expression's text, its
 ** depth and how many operands are held below it while it is compiled. */
-typedef struct emit_kids {
+struct emit_kids {
     int n;
     strbuf *text;
     int *depth;
     int *at;
-} emit_kids;
+};
 
 static void kids_init(emit_kids *k, int n)
 {
@@ -437,6 +439,25 @@ static const char *emit_const_slot(emit_state *es)
     const char *name = arena_printf(es->a, "%sK%d", es->hoist_prefix, n);
     strbuf_printf(es->hoisted, "static json_t *%s;\n", name);
     return name;
+}
+
+/* if c then a else b: a C conditional, so that only the arm taken is
+** evaluated (`if x != null then x.f else 0` must not read x.f). */
+static int emit_cond(emit_state *es, strbuf *b, const ast_expr *e, emit_kids *k, int line)
+{
+    kids_init(k, 3);
+    kids_render(es, k, 0, e->items[0], 4);
+    kids_render(es, k, 1, e->items[1], 2);
+    kids_render(es, k, 2, e->items[2], 2);
+    int depth = kids_fit(es, k, 6);
+    strbuf_puts(b, "(rt_truthy(c, ");
+    kids_put(b, k, 0);
+    strbuf_printf(b, ", %d) ? ", line);
+    kids_put(b, k, 1);
+    strbuf_puts(b, " : ");
+    kids_put(b, k, 2);
+    strbuf_putc(b, ')');
+    return depth;
 }
 
 /* Appends e as one C expression of at most EMIT_MAX_DEPTH operands;
@@ -605,6 +626,9 @@ static int emit_sub(emit_state *es, strbuf *b, const ast_expr *e)
             strbuf_printf(b, ", %d)", line);
         }
         break;
+    case EX_COND:
+        depth = emit_cond(es, b, e, &k, line);
+        break;
     }
     kids_free(&k);
     return depth;
@@ -706,7 +730,7 @@ static void emit_step_desc(emit_state *es, const ast_step *s, const ast_request 
         strbuf_puts(b, "NULL };\n");
     }
     static const char *const kinds[] = { "RT_STEP_REQUEST", "RT_STEP_REQUEST", "RT_STEP_FUNCTION",
-                                         "RT_STEP_FANOUT" };
+                                         "RT_STEP_FANOUT", "RT_STEP_LET" };
     static const char *const pages[] = { "RT_PAGE_NONE", "RT_PAGE_CURSOR", "RT_PAGE_PAGE", "RT_PAGE_LINK" };
     static const char *const targets[] = { "RT_TARGET_QUERY", "RT_TARGET_JSON", "RT_TARGET_URL" };
 
@@ -744,7 +768,8 @@ static void emit_step_desc(emit_state *es, const ast_step *s, const ast_request 
                       pages[req->paginate], items, cursor);
         strbuf_printf(b, "    .page_target = %s,\n    .page_param = ", targets[req->page_target]);
         emit_cstr_or_null(b, req->page_param);
-        strbuf_printf(b, ",\n    .page_max = %d,\n", (int)req->page_max);
+        /* `max N` at an action's call overrides the action's own */
+        strbuf_printf(b, ",\n    .page_max = %d,\n", (int)(s->call_max ? s->call_max : req->page_max));
     }
     const ast_step *fb = fallback ? fallback : s;
     strbuf_printf(b, "    .timeout_ms = %" PRId64 ",\n", s->timeout_ms ? s->timeout_ms : fb->timeout_ms);
@@ -959,7 +984,38 @@ static void emit_step(emit_state *es, strbuf *b, const ast_step *s, int ind)
         emit_expr(es, b, s->list);
         strbuf_printf(b, ", FO_%s)) return RT_STOP;\n", s->name);
         break;
+    case STEP_LET:      /* a statement of its own: emit_let */
+        break;
     }
+}
+
+/* let NAME = value: the value, kept in the let's result slot (its
+** descriptor, as a step's; rt_step_result finds it as it finds a step's
+** output); no checkpoint. */
+static void emit_let(emit_state *es, strbuf *b, const ast_stmt *st, int ind)
+{
+    emit_step_desc(es, st->step, NULL, NULL, (*es->nslots)++, 0);
+    emit_indent(b, ind);
+    strbuf_printf(b, "if (rt_let(c, &D_%s, ", st->step->name);
+    emit_expr(es, b, st->expr);
+    strbuf_puts(b, ") != RT_OK) return RT_STOP;\n");
+}
+
+/* return/fail with `status` and `headers`: the answer of a request
+** trigger (NULL where not given: the defaults 200 and 500). */
+static void emit_reply(emit_state *es, strbuf *b, const ast_stmt *st, int ind)
+{
+    emit_indent(b, ind);
+    strbuf_puts(b, st->kind == ST_RETURN ? "return rt_return_reply(c, " : "return rt_fail_reply(c, ");
+    if (st->expr) emit_expr(es, b, st->expr);
+    else strbuf_puts(b, "rt_null()");
+    strbuf_puts(b, ", ");
+    if (st->status) emit_expr(es, b, st->status);
+    else strbuf_puts(b, "NULL");
+    strbuf_puts(b, ", ");
+    if (st->headers) emit_expr(es, b, st->headers);
+    else strbuf_puts(b, "NULL");
+    strbuf_printf(b, ", %d);\n", emit_line(es, st->loc));
 }
 
 static void emit_stmt(emit_state *es, strbuf *b, const ast_stmt *st, int ind)
@@ -984,7 +1040,14 @@ static void emit_stmt(emit_state *es, strbuf *b, const ast_stmt *st, int ind)
         emit_indent(b, ind);
         strbuf_puts(b, "}\n");
         break;
+    case ST_LET:
+        emit_let(es, b, st, ind);
+        break;
     case ST_RETURN:
+        if (st->status || st->headers) {
+            emit_reply(es, b, st, ind);
+            break;
+        }
         emit_indent(b, ind);
         strbuf_puts(b, "return rt_return(c, ");
         if (st->expr) emit_expr(es, b, st->expr);
@@ -992,6 +1055,10 @@ static void emit_stmt(emit_state *es, strbuf *b, const ast_stmt *st, int ind)
         strbuf_puts(b, ");\n");
         break;
     case ST_FAIL:
+        if (st->status || st->headers) {
+            emit_reply(es, b, st, ind);
+            break;
+        }
         emit_indent(b, ind);
         strbuf_puts(b, "return rt_fail(c, ");
         emit_expr(es, b, st->expr);

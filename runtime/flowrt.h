@@ -77,7 +77,7 @@ typedef struct rt_integration {
     const char *client_secret_secret;
 } rt_integration;
 
-typedef enum rt_step_kind { RT_STEP_REQUEST, RT_STEP_FUNCTION, RT_STEP_FANOUT } rt_step_kind;
+typedef enum rt_step_kind { RT_STEP_REQUEST, RT_STEP_FUNCTION, RT_STEP_FANOUT, RT_STEP_LET } rt_step_kind;
 typedef enum rt_page_kind { RT_PAGE_NONE, RT_PAGE_CURSOR, RT_PAGE_PAGE, RT_PAGE_LINK } rt_page_kind;
 typedef enum rt_page_target { RT_TARGET_QUERY, RT_TARGET_JSON, RT_TARGET_URL } rt_page_target;
 
@@ -194,6 +194,11 @@ rt_result *rt_step_result(rt_ctx *c, const rt_step_desc *step);
 /* The value of the item variable of `fanout`, from the item context c is
 ** in (c itself or an enclosing one). */
 json_t *rt_var(rt_ctx *c, const rt_step_desc *fanout);
+/* let NAME = value: kept in c at the let's slot (its descriptor, kind
+** RT_STEP_LET), where rt_step_result finds it (as a result that is ok, with
+** value as output). RT_STOP when the run must stop (an expression error
+** pending). */
+int rt_let(rt_ctx *c, const rt_step_desc *let, json_t *value);
 
 json_t *rt_result_out(rt_result *r);        /* output, json null if the step failed */
 bool rt_result_ok(rt_result *r);
@@ -202,6 +207,11 @@ json_t *rt_result_error(rt_result *r);      /* string, or null when ok */
 /* ---- statements -------------------------------------------------------- */
 int  rt_return(rt_ctx *c, json_t *value);   /* records the output; returns RT_STOP */
 int  rt_fail(rt_ctx *c, json_t *message);   /* fails the run; returns RT_STOP */
+/* The same, with the HTTP answer of a request trigger: status (an int
+** from 100 to 599) and headers (an object of strings), each NULL when not
+** given; a bad one fails the run naming `line`. */
+int  rt_return_reply(rt_ctx *c, json_t *value, json_t *status, json_t *headers, int line);
+int  rt_fail_reply(rt_ctx *c, json_t *message, json_t *status, json_t *headers, int line);
 void rt_log(rt_ctx *c, json_t *value, int line);
 /* Durable waits: RT_OK to go on, RT_STOP when the run suspends. `id` names
 ** the wait for its checkpoint ("wait@LINE"). */

@@ -154,6 +154,15 @@ bool rt_ctx_check(rt_ctx *c)
     return !c->failure && !c->run->stop && !rt_signal_interrupted();
 }
 
+/* A let's value is kept in its slot beside the step results (its
+** descriptor, kind RT_STEP_LET): rt_step_result finds it in c and in the
+** fanout items below c. No checkpoint: it is evaluated again on replay. */
+int rt_let(rt_ctx *c, const rt_step_desc *let, json_t *value)
+{
+    if (!rt_ctx_check(c)) return RT_STOP;
+    return rt_ctx_set_result(c, let, value, true, NULL) ? RT_OK : RT_STOP;
+}
+
 json_t *rt_result_out(rt_result *r) { return r && r->ok ? r->out : json_null(); }
 bool rt_result_ok(rt_result *r) { return r && r->ok; }
 json_t *rt_result_error(rt_result *r) { return r ? r->error : json_null(); }

@@ -62,20 +62,12 @@ json_t *rt_json_bytes(const char *s)
 
 /* ---- rendering ---------------------------------------------------------- */
 
-/* The shortest %g form that reads back as the same double, JSON-style. */
+/* A float as JSON: the shortest text that reads back the same (rt_util.h). */
 static void render_float(rt_buf *b, double d)
 {
-    if (isnan(d) || isinf(d)) {
-        rt_buf_puts(b, isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
-        return;
-    }
-    char tmp[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d) break;
-    }
-    rt_buf_puts(b, tmp);
-    if (!strpbrk(tmp, ".eE")) rt_buf_puts(b, ".0");
+    char text[40];
+    rt_float_text(d, text, sizeof text);
+    rt_buf_puts(b, text);
 }
 
 /* Bytes a JSON string holds as they are: ASCII from the space up (DEL too), but '"' and '\\'. */
@@ -94,7 +86,22 @@ static inline bool word_plain(uint64_t w)
     return (bad & highs) == 0;
 }
 
-static void encode_string(rt_buf *b, const char *str, size_t n)
+/* \uXXXX (and a surrogate pair above U+FFFF) for the UTF-8 sequence at s. */
+static void encode_ascii_seq(rt_buf *b, const unsigned char *s, size_t len)
+{
+    uint32_t cp = len == 2 ? (uint32_t)(s[0] & 0x1f) : len == 3 ? (uint32_t)(s[0] & 0x0f) : (uint32_t)(s[0] & 0x07);
+    for (size_t k = 1; k < len; k++) cp = cp << 6 | (uint32_t)(s[k] & 0x3f);
+    char esc[16];
+    if (cp >= 0x10000) {
+        cp -= 0x10000;
+        snprintf(esc, sizeof esc, "\\u%04X\\u%04X", 0xD800 | (cp >> 10), 0xDC00 | (cp & 0x3ff));
+    } else {
+        snprintf(esc, sizeof esc, "\\u%04X", cp);
+    }
+    rt_buf_puts(b, esc);
+}
+
+static void encode_string_as(rt_buf *b, const char *str, size_t n, bool ascii)
 {
     static const char hex[] = "0123456789ABCDEF";      /* as jansson writes it */
     const unsigned char *s = (const unsigned char *)str;
@@ -111,6 +118,12 @@ static void encode_string(rt_buf *b, const char *str, size_t n)
             continue;
         }
         size_t len = c >= 0x80 ? rt_utf8_seq(s + i, n - i) : 0;
+        if (len && ascii) {
+            rt_buf_append(b, s + run, i - run);
+            encode_ascii_seq(b, s + i, len);
+            run = i += len;
+            continue;
+        }
         if (len) {
             i += len;
             continue;
@@ -136,6 +149,11 @@ static void encode_string(rt_buf *b, const char *str, size_t n)
     }
     rt_buf_append(b, s + run, n - run);
     rt_buf_putc(b, '"');
+}
+
+static void encode_string(rt_buf *b, const char *str, size_t n)
+{
+    encode_string_as(b, str, n, false);
 }
 
 static void encode_int(rt_buf *b, json_int_t v)
@@ -232,6 +250,64 @@ void rt_json_encode_int(rt_buf *b, int64_t v)
 void rt_json_encode_string(rt_buf *b, const char *s, size_t n)
 {
     encode_string(b, s, n);
+}
+
+static void encode_indent(rt_buf *b, int indent, int depth)
+{
+    rt_buf_putc(b, '\n');
+    for (int i = 0; i < indent * depth; i++) rt_buf_putc(b, ' ');
+}
+
+/* rt_json_encode with jansson's JSON_INDENT(indent) layout (indent > 0) and
+** JSON_ENSURE_ASCII, for what people read: show, outputs, logs. */
+static void encode_as(rt_buf *b, const json_t *v, int indent, int depth, bool ascii)
+{
+    const char *sep = indent ? ": " : ":";
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_OBJECT: {
+        if (!json_object_size(v)) {
+            rt_buf_puts(b, "{}");
+            return;
+        }
+        rt_buf_putc(b, '{');
+        bool first = true;
+        for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
+            if (!first) rt_buf_putc(b, ',');
+            first = false;
+            if (indent) encode_indent(b, indent, depth + 1);
+            encode_string_as(b, json_object_iter_key(it), json_object_iter_key_len(it), ascii);
+            rt_buf_puts(b, sep);
+            encode_as(b, json_object_iter_value(it), indent, depth + 1, ascii);
+        }
+        if (indent) encode_indent(b, indent, depth);
+        rt_buf_putc(b, '}');
+        return;
+    }
+    case JSON_ARRAY:
+        if (!json_array_size(v)) {
+            rt_buf_puts(b, "[]");
+            return;
+        }
+        rt_buf_putc(b, '[');
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i) rt_buf_putc(b, ',');
+            if (indent) encode_indent(b, indent, depth + 1);
+            encode_as(b, json_array_get(v, i), indent, depth + 1, ascii);
+        }
+        if (indent) encode_indent(b, indent, depth);
+        rt_buf_putc(b, ']');
+        return;
+    case JSON_STRING: encode_string_as(b, json_string_value(v), json_string_length(v), ascii); return;
+    default: rt_json_encode(b, v); return;
+    }
+}
+
+char *rt_json_dump(const json_t *v, int indent, bool ascii)
+{
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    encode_as(&b, v, indent, 0, ascii);
+    return rt_buf_take(&b);
 }
 
 char *rt_json_text(const json_t *v)

@@ -56,5 +56,11 @@ void rt_json_encode_string(rt_buf *b, const char *s, size_t n);
 void rt_json_encode_string_redacted(rt_buf *b, const char *s, size_t n);
 /* A JSON integer, as rt_json_encode writes it. */
 void rt_json_encode_int(rt_buf *b, int64_t v);
+/* v as JSON for people to read, a NEW string: jansson's JSON_INDENT(indent)
+** layout when indent > 0 (compact at 0), non-ASCII escaped as \uXXXX when
+** ascii (JSON_ENSURE_ASCII); numbers and bad UTF-8 as rt_json_encode, so
+** a float prints as the shortest text that reads back the same (9.99). The
+** runtime prints JSON through these two, never json_dumps. */
+char *rt_json_dump(const json_t *v, int indent, bool ascii);
 
 #endif

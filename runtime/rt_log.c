@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "rt_redact.h"
+#include "rt_json.h"
 #include "rt_util.h"
 
 static bool log_json_mode;
@@ -116,7 +117,7 @@ static void emit_line(const char *run_id, const char *level, json_t *fields, con
             json_decref(red);
         }
         json_object_set_new(o, "msg", json_string(msg));
-        char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+        char *line = rt_json_dump(o, 0, true);
         fprintf(stderr, "%s\n", line);
         free(line);
         json_decref(o);

@@ -12,6 +12,7 @@
 
 #include "rt_exec.h"
 #include "rt_http.h"
+#include "rt_json.h"
 #include "rt_log.h"
 #include "rt_ops.h"
 #include "rt_owner.h"
@@ -31,7 +32,8 @@ static void usage(const rt_workflow *wf, FILE *out)
             "%s%s%s\n\n"
             "usage:\n"
             "  %s run [--event FILE|-] [--user ID] [--settings FILE] [--state DIR] [--json]\n"
-            "         [--test-limits] [--durability sync|batch] [--max-inflight N] [--step NAME --input FILE]\n"
+            "         [--test-limits] [--durability sync|batch] [--max-inflight N]\n"
+            "         [--step NAME [--input FILE] [--from RUN_ID]]  Test Step: one step, in a scratch state\n"
             "  %s resume [--state DIR] [--no-wait]  finish unfinished runs of this version, sleeping until\n"
             "                                         their waits are due (--no-wait: leave later waits waiting)\n"
             "  %s serve --listen HOST:PORT [...]    HTTP service: events, webhooks, schedules (serve --help)\n"
@@ -82,6 +84,7 @@ static int parse_args(const rt_workflow *wf, int argc, char **argv, rt_cli_opts 
         else if (strcmp(a, "--older-than") == 0) VALUE(older_than);
         else if (strcmp(a, "--step") == 0) VALUE(step);
         else if (strcmp(a, "--input") == 0) VALUE(input);
+        else if (strcmp(a, "--from") == 0) VALUE(from);
         else if (strcmp(a, "--json") == 0) o->json = true;
         else if (strcmp(a, "--test-limits") == 0) o->test_limits = true;
         else if (strcmp(a, "--all") == 0) o->all = true;
@@ -130,20 +133,27 @@ static int parse_args(const rt_workflow *wf, int argc, char **argv, rt_cli_opts 
     return -1;
 }
 
-/* Test Step: `run --step NAME --input FILE` in a scratch state (removed
-** afterwards). secrets: what the run's user's secrets resolve to, opened in
-** the real state (taken over). */
+/* Test Step: `run --step NAME [--input FILE] [--from RUN_ID]` in a scratch
+** state (removed afterwards). secrets: what the run's user's secrets
+** resolve to, opened in the real state (taken over). from_inputs: an
+** earlier run's outputs by path (borrowed) or NULL; --input wins over them. */
 static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *payload, json_t *settings,
-                        rt_secrets *secrets)
+                        rt_secrets *secrets, json_t *from_inputs)
 {
     char err[1024], dir[] = "/tmp/flow-step.XXXXXX";
     bool made = false;
     rt_store *st = NULL;
     int rc = RT_EXIT_USAGE;
-    json_t *inputs = o->input ? rt_cli_read_json_file(o->input, "input", err, sizeof err) : json_object();
-    if (!inputs || !json_is_object(inputs)) {
-        rt_cli_error(wf, "%s", inputs ? "--input must hold an object mapping step names to their outputs" : err);
-        goto done;
+    json_t *inputs = from_inputs ? json_deep_copy(from_inputs) : json_object();
+    if (o->input) {
+        json_t *given = rt_cli_read_json_file(o->input, "input", err, sizeof err);
+        if (!given || !json_is_object(given)) {
+            rt_cli_error(wf, "%s", given ? "--input must hold an object mapping step names to their outputs" : err);
+            json_decref(given);
+            goto done;
+        }
+        json_object_update(inputs, given);     /* --input wins over --from */
+        json_decref(given);
     }
     rc = RT_EXIT_FAILED;
     if (!(made = mkdtemp(dir) != NULL)) {
@@ -162,6 +172,7 @@ static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *pay
     run.test_limits = o->test_limits;
     run.only_step = o->step;
     run.step_inputs = inputs;
+    run.inputs_from_run = from_inputs != NULL;
     rt_outcome out = rt_exec_run(&run);
     rc = run.input_error ? RT_EXIT_USAGE : rt_cli_exit_code(out);
     if (out == RT_RUN_SUCCEEDED) rt_cli_print_output(run.output, o->test_limits);
@@ -181,10 +192,74 @@ done:
     return rc;
 }
 
-static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
+/* --from RUN_ID: what the steps of an earlier run (in the state) gave, by
+** path ("person", "tagged[3].add"), as Test Step's inputs: every step that
+** succeeded, as stored (secrets redacted); fanouts are left out, so that
+** their items run, each with its own steps' outputs. *rec: the run's
+** record (NEW reference). NULL with a message when there is no such run. */
+static json_t *inputs_from_run(const rt_workflow *wf, rt_store *st, const char *id, json_t **rec, char *err,
+                               size_t n)
+{
+    *rec = rt_store_read_run(st, id, err, n);
+    if (!*rec) {
+        if (!*err) snprintf(err, n, "--from: no run %s in this state", id);
+        return NULL;
+    }
+    const char *name = json_string_value(json_object_get(*rec, "workflow"));
+    if (name && strcmp(name, wf->name) != 0) {
+        snprintf(err, n, "--from: run %s is of workflow '%s', not '%s'", id, name, wf->name);
+        json_decref(*rec);
+        *rec = NULL;
+        return NULL;
+    }
+    json_t *steps = rt_store_get_steps(st, id), *inputs = json_object();
+    const char *path;
+    json_t *r;
+    json_object_foreach(steps, path, r) {
+        const char *kind = json_string_value(json_object_get(r, "kind"));
+        if (strchr(path, '#') || !kind || strcmp(kind, "fanout") == 0 || strcmp(kind, "wait") == 0 ||
+            strcmp(kind, "page") == 0 || rt_status_of(r) != RT_ST_SUCCEEDED)
+            continue;
+        json_t *out = json_object_get(r, "output");
+        if (!out) continue;                             /* a count only: nothing read its items */
+        if (json_is_true(json_object_get(r, "items_in_pages"))) {
+            json_t *full = json_deep_copy(out), *items = json_array();
+            for (json_int_t k = 1; k <= json_integer_value(json_object_get(out, "pages")); k++) {
+                char key[1024];
+                snprintf(key, sizeof key, "%s#page%lld", path, (long long)k);
+                json_array_extend(items, json_object_get(json_object_get(steps, key), "items"));
+            }
+            json_object_set_new(full, "items", items);
+            json_object_set_new(inputs, path, full);
+        } else {
+            json_object_set(inputs, path, out);
+        }
+    }
+    json_decref(steps);
+    return inputs;
+}
+
+static int cmd_run(const rt_workflow *wf, const rt_cli_opts *opts)
 {
     char err[1024];
-    if (!o->step && o->input) return rt_cli_usage_error(wf, "%s needs --step NAME", "--input");
+    if (!opts->step && opts->input) return rt_cli_usage_error(wf, "%s needs --step NAME", "--input");
+    if (!opts->step && opts->from) return rt_cli_usage_error(wf, "%s needs --step NAME", "--from");
+    rt_cli_opts oo = *opts;
+    const rt_cli_opts *o = &oo;
+    json_t *from = NULL, *from_rec = NULL, *from_settings = NULL;
+    if (opts->from) {
+        /* the earlier run's trigger, user and settings too, unless given */
+        rt_store *fst = rt_cli_open_store_reader(wf, opts);
+        if (!fst) return RT_EXIT_USAGE;
+        from = inputs_from_run(wf, fst, opts->from, &from_rec, err, sizeof err);
+        rt_store_close(fst);
+        if (!from) {
+            rt_cli_error(wf, "%s", err);
+            return RT_EXIT_USAGE;
+        }
+        if (!oo.user) oo.user = json_string_value(json_object_get(from_rec, "user"));
+        if (!oo.settings) from_settings = json_object_get(from_rec, "settings");
+    }
     rt_store *st = NULL;
     json_t *urec = NULL, *settings = NULL, *payload = NULL;
     rt_secrets *secrets = NULL;
@@ -208,8 +283,12 @@ static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
             secrets = rt_secrets_open(&src);
         }
     }
-    settings = rt_cli_settings(wf, json_object_get(urec, "settings"), o->settings, err, sizeof err);
-    payload = !settings ? NULL : o->event ? rt_cli_read_json_file(o->event, "event", err, sizeof err) : json_object();
+    settings = rt_cli_settings(wf, from_settings ? from_settings : json_object_get(urec, "settings"), o->settings,
+                               err, sizeof err);
+    payload = !settings  ? NULL
+            : o->event   ? rt_cli_read_json_file(o->event, "event", err, sizeof err)
+            : from_rec   ? json_incref(json_object_get(from_rec, "trigger"))
+                         : json_object();
     if (!settings || !payload) {
         rt_cli_error(wf, "%s", err);
         goto done;
@@ -221,7 +300,7 @@ static int cmd_run(const rt_workflow *wf, const rt_cli_opts *o)
     if (o->step) {
         rt_store_close(st);
         st = NULL;
-        rc = run_one_step(wf, o, payload, settings, secrets);
+        rc = run_one_step(wf, o, payload, settings, secrets, from);
         secrets = NULL;                 /* taken over */
         goto done;
     }
@@ -231,6 +310,8 @@ done:
     json_decref(urec);
     json_decref(settings);
     json_decref(payload);
+    json_decref(from);
+    json_decref(from_rec);
     rt_secrets_close(secrets);
     if (st) rt_store_close(st);
     return rc;
@@ -475,7 +556,7 @@ static int cmd_info(const rt_workflow *wf, const rt_cli_opts *o)
     json_object_set_new(info, "unfinished_other_versions", by_version);   /* version -> count */
 
     if (o->json) {
-        char *t = json_dumps(info, JSON_INDENT(2));
+        char *t = rt_json_dump(info, 2, false);
         printf("%s\n", t);
         free(t);
     } else {

@@ -7,6 +7,7 @@
 #include "rt_page.h"
 
 #include "rt_http.h"
+#include "rt_log.h"
 #include "rt_redact.h"
 #include "rt_signal.h"
 #include "rt_status.h"
@@ -128,7 +129,8 @@ rt_attempt_outcome rt_page_attempt(rt_ctx *c, const rt_step_desc *d, const char 
 
     /* pagination: every page, then { status, pages, items } */
     int max = d->page_max > 0 ? d->page_max : 100;
-    if (c->run->test_limits && max > 3) max = 3;
+    bool limited = c->run->test_limits && max > 3;     /* --test-limits: 3 pages, and it says so */
+    if (limited) max = 3;
     json_t *items = json_array();
     json_t *query = NULL, *jbody = NULL;
     char *url = NULL, *body = NULL;
@@ -260,6 +262,7 @@ rt_attempt_outcome rt_page_attempt(rt_ctx *c, const rt_step_desc *d, const char 
             break;
         }
     }
+    bool cut = o == RT_ATT_OK && limited && url && pages >= max;       /* a next page was there */
     free(url);
     free(body);
     json_decref(query);
@@ -271,6 +274,12 @@ rt_attempt_outcome rt_page_attempt(rt_ctx *c, const rt_step_desc *d, const char 
         return o;
     }
     out->output = json_pack("{s:i, s:i, s:o}", "status", (int)status, "pages", pages, "items", items);
+    if (cut) {
+        json_object_set_new(out->output, "truncated", json_true());
+        rt_log_emit(c->run->id, "warning", json_pack("{s:s, s:s, s:i}", "event", "test_limits", "step", path, "pages", pages),
+                    "step '%s': --test-limits stopped paging after %d pages; more pages remain (\"truncated\": true)",
+                    path, pages);
+    }
     out->items_in_pages = true;     /* every page is in its own record already */
     return RT_ATT_OK;
 }

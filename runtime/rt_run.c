@@ -41,6 +41,7 @@ void rt_run_free(rt_run_state *run)
     json_decref(run->committed_logs);
     json_decref(run->pending_logs);
     json_decref(run->output);
+    json_decref(run->reply);
     json_decref(run->info);
     rt_secrets_close(run->secrets);
     json_decref(run->step_outputs);

@@ -39,6 +39,8 @@ typedef struct rt_run_state {
     json_t *pending_logs;       /* owned: log records to write with the next commit */
     rt_outcome outcome;
     json_t *output;             /* owned: the return value */
+    json_t *reply;              /* owned or NULL: a request trigger's answer, { status?,
+                                   headers?, on_fail? } (rt_return_reply, rt_fail_reply) */
     char *error;                /* owned: why the run failed (redacted) */
     char *failed_step;          /* owned: path of the step that failed it */
     bool stop;                  /* a store failure, interruption or suspension: every context unwinds */
@@ -63,7 +65,9 @@ typedef struct rt_run_state {
     ** step_inputs (name -> output, checked against the step's type) or
     ** counts as not run; the run ends once the step has run. */
     const char *only_step;
-    json_t *step_inputs;        /* borrowed */
+    json_t *step_inputs;        /* borrowed: name (or path: "tagged[3].add") -> output */
+    bool inputs_from_run;       /* --from: step_inputs are an earlier run's steps, by path;
+                                   those after the step are not warned about */
     json_t *step_outputs;       /* owned: path -> output of each execution of only_step */
     json_t *inputs_used;        /* owned: name -> true for every input consulted */
     bool step_done;

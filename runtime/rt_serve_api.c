@@ -407,6 +407,7 @@ void rt_serve_on_completed(void *cls, struct MHD_Connection *conn, void **con_cl
     if (!rq) return;
     rt_buf_free(&rq->body);
     free(rq->answer);
+    json_decref(rq->answer_headers);
     json_decref(rq->record);
     free(rq->user);
     free(rq->idem_key);

@@ -103,13 +103,21 @@ static int step_mode(rt_ctx *c, const rt_step_desc *d, rt_result **r)
     rt_run_state *run = c->run;
     *r = NULL;
     if (strcmp(d->name, run->only_step) == 0) return 0;
+    char *path = rt_ctx_step_path(c, d->name);
     pthread_mutex_lock(&run->lock);
-    json_t *given = json_object_get(run->step_inputs, d->name);
+    /* by path first: --from gives each fanout item's steps their own outputs */
+    json_t *given = json_object_get(run->step_inputs, path);
+    if (!given) given = json_object_get(run->step_inputs, d->name);
     if (given) json_object_set_new(run->inputs_used, d->name, json_true());
     pthread_mutex_unlock(&run->lock);
-    if (!given && d->kind == RT_STEP_FANOUT) return 0;     /* its body may hold the step */
-    if (!rt_ctx_check(c)) return 2;
-    char *path = rt_ctx_step_path(c, d->name);
+    if ((!given || run->inputs_from_run) && d->kind == RT_STEP_FANOUT) {
+        free(path);
+        return 0;       /* its body may hold the step */
+    }
+    if (!rt_ctx_check(c)) {
+        free(path);
+        return 2;
+    }
     if (given) {
         char err[700];
         if (!input_fits(d, given, err, sizeof err)) {
@@ -139,13 +147,15 @@ static rt_result *step_mode_after(rt_ctx *c, const rt_step_desc *d, rt_result *r
     if (strcmp(d->name, run->only_step) == 0) {
         if (!r) return NULL;
         char *path = rt_ctx_step_path(c, d->name);
-        if (!r->ok) {
+        if (!r->ok && !d->continue_on_failure) {
             char *msg = rt_xprintf("step '%s': %s", path, json_string_value(r->error));
             rt_ctx_fail(c, path, msg);
             free(msg);
         }
         pthread_mutex_lock(&run->lock);
-        if (r->ok) json_object_set(run->step_outputs, path, r->out);
+        /* as the run would: a failure `on failure continue` keeps (in a
+        ** fanout item too) shows as null, and the other items go on */
+        json_object_set(run->step_outputs, path, r->ok ? r->out : json_null());
         run->step_done = true;
         if (!c->parent) run->stop = true;
         pthread_mutex_unlock(&run->lock);

@@ -89,7 +89,12 @@ void rt_value_describe(const json_t *v, char *out, size_t n)
         break;
     }
     case JSON_INTEGER: snprintf(out, n, "int %" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
-    case JSON_REAL: snprintf(out, n, "float %g", json_real_value(v)); break;
+    case JSON_REAL: {
+        char f[40];
+        rt_float_text(json_real_value(v), f, sizeof f);
+        snprintf(out, n, "float %s", f);
+        break;
+    }
     case JSON_TRUE: snprintf(out, n, "bool true"); break;
     case JSON_FALSE: snprintf(out, n, "bool false"); break;
     case JSON_NULL: snprintf(out, n, "null"); break;

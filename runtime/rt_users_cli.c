@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "rt_crypto.h"
+#include "rt_json.h"
 #include "rt_log.h"
 #include "rt_secrets.h"
 #include "rt_type.h"
@@ -57,7 +58,7 @@ static void print_user(const rt_workflow *wf, const json_t *rec, bool json)
 {
     json_t *v = user_view(wf, rec);
     if (json) {
-        char *t = json_dumps(v, JSON_INDENT(2));
+        char *t = rt_json_dump(v, 2, false);
         printf("%s\n", t);
         free(t);
     } else {
@@ -67,7 +68,7 @@ static void print_user(const rt_workflow *wf, const json_t *rec, bool json)
         const char *k;
         json_t *x;
         json_object_foreach(json_object_get(v, "settings"), k, x) {
-            char *t = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY);
+            char *t = rt_json_dump(x, 0, false);
             printf("  %-20s %s\n", k, t);
             free(t);
         }
@@ -267,7 +268,7 @@ int rt_users_cmd(const rt_workflow *wf, const rt_cli_opts *o)
             size_t i;
             json_t *u;
             json_array_foreach(all, i, u) json_array_append_new(views, user_view(wf, u));
-            char *t = json_dumps(views, JSON_INDENT(2));
+            char *t = rt_json_dump(views, 2, false);
             printf("%s\n", t);
             free(t);
             json_decref(views);
@@ -277,7 +278,7 @@ int rt_users_cmd(const rt_workflow *wf, const rt_cli_opts *o)
             json_t *u;
             json_array_foreach(all, i, u) {
                 json_t *v = user_view(wf, u);
-                char *s = json_dumps(json_object_get(v, "settings"), JSON_COMPACT);
+                char *s = rt_json_dump(json_object_get(v, "settings"), 0, false);
                 rt_buf b = { 0 };
                 rt_buf_append(&b, "", 0);
                 const char *k;

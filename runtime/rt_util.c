@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 
 #include <pthread.h>
 #include <stdio.h>
@@ -424,4 +425,36 @@ const char *rt_env_name(char *buf, size_t n, const char *prefix, const char *nam
     int len = snprintf(buf, n, "%s%s%s", prefix, name, suffix);
     for (int i = (int)strlen(prefix); i < len && (size_t)i < n; i++) buf[i] = (char)toupper((unsigned char)buf[i]);
     return buf;
+}
+
+/* The shortest %g form that reads back as the same double, JSON-style:
+** 9.99 is "9.99", not "9.9900000000000002"; 0.1 + 0.2 is
+** "0.30000000000000004" (the double it is). A precision that reads back
+** makes every larger one read back too, so the least is found by halving. */
+size_t rt_float_text(double d, char *out, size_t n)
+{
+    if (isnan(d) || isinf(d)) return (size_t)snprintf(out, n, "%s", isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
+    char tmp[320], best[320];           /* %.17g needs 25; the compiler cannot tell */
+    int lo = 1, hi = 17;                /* %.17g always reads back */
+    snprintf(best, sizeof best, "%.17g", d);
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        snprintf(tmp, sizeof tmp, "%.*g", mid, d);
+        if (strtod(tmp, NULL) == d) {
+            hi = mid;
+            memcpy(best, tmp, sizeof best);
+        } else {
+            lo = mid + 1;
+        }
+    }
+    /* the exponent as jansson writes it: 1e21, 1e-5 (not 1e+21, 1e-05) */
+    char *e = strchr(best, 'e');
+    if (e) {
+        char *p = e + 1, *q = p;
+        if (*q == '+') q++;
+        else if (*q == '-') *p++ = *q++;
+        while (*q == '0' && q[1]) q++;
+        memmove(p, q, strlen(q) + 1);
+    }
+    return (size_t)snprintf(out, n, "%s%s", best, strpbrk(best, ".eE") ? "" : ".0");
 }

@@ -121,4 +121,10 @@ const char *rt_env_name(char *buf, size_t n, const char *prefix, const char *nam
 /* Standard base64 (RFC 4648 section 4, with padding) of n bytes: a new string. */
 char *rt_base64(const char *s, size_t n);
 
+/* A double as JSON writes it, in the shortest text that reads back as the
+** same double ("9.99", "0.30000000000000004", "1e21", "2.0": a float keeps
+** a decimal point); "nan"/"inf" for those. Writes at most n bytes to out,
+** returns the length (n of 32 is always enough). */
+size_t rt_float_text(double d, char *out, size_t n);
+
 #endif

@@ -42,6 +42,19 @@ for f in tests/parse/*.flow; do
     fi
 done
 
+# Every cron form the docs promise checks clean (tests/serve/cron_test.c
+# fires the same list through the runtime's parser).
+T=$(mktemp -d)
+while IFS='|' read -r expr zone _; do
+    expr=$(echo "$expr" | sed 's/^ *//; s/ *$//'); zone=$(echo "$zone" | sed 's/^ *//; s/ *$//')
+    case $expr in ''|'#'*) continue ;; esac
+    printf 'workflow cron_form\ntrigger schedule "%s" "%s"\nlog trigger.time\n' "$expr" "$zone" >"$T/c.flow"
+    out=$("$FLOWC" check "$T/c.flow" 2>&1); rc=$?
+    if [ $rc -eq 0 ] && [ -z "$out" ]; then pass "check cron form '$expr' ($zone)"
+    else fail "check cron form '$expr' ($zone)" "exit $rc: $(echo "$out" | head -3)"; fi
+done <tests/check/cron_forms.txt
+rm -rf "$T"
+
 # Every example checks clean.
 for f in examples/*.flow; do
     [ -e "$f" ] || continue
