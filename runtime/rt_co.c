@@ -106,6 +106,7 @@ struct rt_co_sched {
     size_t neasy, capeasy;
     void **stacks;              /* idle stacks */
     size_t nstacks, capstacks;
+    rt_co *idle;                /* finished coroutines, to reuse (their `next` links them) */
     int64_t last_flush;
     /* the committer: the loop hands it the writes its coroutines made in one
     ** turn (pending) as one batch; it commits each batch in one transaction
@@ -201,6 +202,11 @@ void rt_co_sched_free(rt_co_sched *s)
     free(s->easy);
     curl_multi_cleanup(s->multi);
     for (size_t i = 0; i < s->nstacks; i++) munmap(s->stacks[i], CO_GUARD_SIZE + CO_STACK_SIZE);
+    while (s->idle) {
+        rt_co *next = s->idle->next;
+        free(s->idle);
+        s->idle = next;
+    }
     free(s->stacks);
     free(s->error);
     pthread_mutex_destroy(&s->lock);
@@ -264,7 +270,13 @@ static void ctx_init(rt_co_sched *s, rt_co *co)
 
 rt_co *rt_co_spawn(rt_co_sched *s, rt_co_fn fn, void *arg)
 {
-    rt_co *co = rt_xcalloc(1, sizeof *co);
+    rt_co *co = s->idle;
+    if (co) {
+        s->idle = co->next;
+        memset(co, 0, sizeof *co);
+    } else {
+        co = rt_xcalloc(1, sizeof *co);
+    }
     co->s = s;
     co->fn = fn;
     co->arg = arg;
@@ -427,6 +439,7 @@ static void deferred_free(co_write *e)
     free((char *)e->w.step_path);
     json_decref((json_t *)e->w.step);
     json_decref((json_t *)e->w.logs);
+    free((char *)e->w.step_text);
     free(e);
 }
 
@@ -468,6 +481,7 @@ bool rt_co_commit(rt_store *st, const rt_store_write *w, char *err, size_t errle
         e->w = (rt_store_write){ .run_id = rt_xstrdup(w->run_id),
                                  .step_path = w->step_path ? rt_xstrdup(w->step_path) : NULL,
                                  .step = w->step ? json_incref((json_t *)w->step) : NULL,
+                                 .step_text = w->step_text ? rt_xstrdup(w->step_text) : NULL,
                                  .logs = w->logs ? json_incref((json_t *)w->logs) : NULL };
         e->next = s->pending;
         s->pending = e;
@@ -551,7 +565,8 @@ static void run_ready(rt_co_sched *s)
                 s->stacks = rt_xrealloc(s->stacks, sizeof *s->stacks * s->capstacks);
             }
             s->stacks[s->nstacks++] = co->stack;
-            free(co);
+            co->next = s->idle;
+            s->idle = co;
             s->alive--;
         }
     }

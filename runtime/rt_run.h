@@ -39,6 +39,8 @@ typedef struct rt_run_state {
     json_t *pending_logs;       /* owned: log records to write with the next commit */
     rt_outcome outcome;
     json_t *output;             /* owned: the return value */
+    json_t *reply;              /* owned or NULL: a request trigger's answer, { status?,
+                                   headers?, on_fail? } (rt_return_reply, rt_fail_reply) */
     char *error;                /* owned: why the run failed (redacted) */
     char *failed_step;          /* owned: path of the step that failed it */
     bool stop;                  /* a store failure, interruption or suspension: every context unwinds */
@@ -48,6 +50,7 @@ typedef struct rt_run_state {
                                    run ends INTERRUPTED, to be resumed once writes succeed */
     bool suspended;             /* stopped at a durable wait (not sleep_in_process) */
     json_t *info;               /* owned: { id, user, attempt } for run.* */
+    json_t *env_values;         /* owned or NULL: env.NAME values read so far, name -> string */
     long sleep_horizon_ms;      /* !sleep_in_process: waits due within this many ms still sleep here */
     int64_t wake_at;            /* suspended: when the run is due again (ms) */
     int nwaiting;               /* contexts sleeping in a durable wait now */
@@ -72,7 +75,9 @@ typedef struct rt_run_state {
     ** step_inputs (name -> output, checked against the step's type) or
     ** counts as not run; the run ends once the step has run. */
     const char *only_step;
-    json_t *step_inputs;        /* borrowed */
+    json_t *step_inputs;        /* borrowed: name (or path: "tagged[3].add") -> output */
+    bool inputs_from_run;       /* --from: step_inputs are an earlier run's steps, by path;
+                                   those after the step are not warned about */
     json_t *step_outputs;       /* owned: path -> output of each execution of only_step */
     json_t *inputs_used;        /* owned: name -> true for every input consulted */
     bool step_done;
@@ -150,6 +155,8 @@ json_t *rt_run_committed(rt_run_state *run, const char *path);
 ** commit failed (the run stops: rt_run_store_failed). */
 bool rt_run_commit(rt_run_state *run, const char *path, json_t *rec);
 bool rt_run_commit_ex(rt_run_state *run, const char *path, json_t *rec, bool deferrable);
+/* The same with the record written as JSON text (rt_record.h), rec NULL. */
+bool rt_run_commit_text(rt_run_state *run, const char *path, json_t *rec, const char *text, bool deferrable);
 /* The run record says `waiting` (with wake_at) while a context sleeps in
 ** a durable wait (wake_at != 0 on entering, 0 on leaving), `running` again
 ** once none does. A failed commit stops the run. */
