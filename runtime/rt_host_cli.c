@@ -20,10 +20,11 @@
 /* Test Step: `run --step NAME [--input FILE] [--from RUN_ID]` of wf in a
 ** scratch state (removed afterwards). secrets: what the run's user's
 ** secrets resolve to, opened in the real state (taken over), or NULL
-** (development). from_inputs: an earlier run's outputs by path (borrowed)
-** or NULL; --input wins over them. */
+** (development); base_urls (borrowed, or NULL): integration -> the user's
+** connection's base URL. from_inputs: an earlier run's outputs by path
+** (borrowed) or NULL; --input wins over them. */
 static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *payload, json_t *settings,
-                        rt_secrets *secrets, const json_t *from_inputs)
+                        rt_secrets *secrets, const json_t *base_urls, const json_t *from_inputs)
 {
     char err[1024], dir[] = "/tmp/flow-step.XXXXXX";
     bool made = false;
@@ -54,6 +55,9 @@ static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *pay
                                        .record = rt_host_new_run(wf, o->user, payload, settings, "step"),
                                        .secrets = secrets });
     secrets = NULL;                     /* the run's now */
+    const char *integ;
+    json_t *url;
+    json_object_foreach((json_t *)base_urls, integ, url) rt_run_set_base_url(&run, integ, json_string_value(url));
     run.test_limits = o->test_limits;
     run.only_step = o->step;
     run.step_inputs = inputs;
@@ -141,20 +145,16 @@ static void step_from_close(step_from *f)
     json_decref(f->inputs);
 }
 
-/* The step inputs of --from for wf (borrowed), NULL without --from; *bad
-** when the run is not wf's (said). */
-static const json_t *step_from_inputs(const rt_workflow *face, const step_from *f, const rt_workflow *wf, bool *bad)
+/* Whether --from's run (if any) is one of wf's; says why not. */
+static bool step_from_fits(const rt_workflow *face, const step_from *f, const rt_workflow *wf)
 {
-    *bad = false;
-    if (!f->rec) return NULL;
     const char *name = json_string_value(json_object_get(f->rec, "workflow"));
-    if (name && strcmp(name, wf->name) != 0) {
+    if (f->rec && name && strcmp(name, wf->name) != 0) {
         rt_cli_error(face, "--from: run %s is of workflow '%s', not '%s'",
                      json_string_value(json_object_get(f->rec, "id")), name, wf->name);
-        *bad = true;
-        return NULL;
+        return false;
     }
-    return f->inputs;
+    return true;
 }
 
 /* A run of wf without a user (development: the operator's FLOW_SECRET_*),
@@ -163,9 +163,6 @@ static int dev_run(const rt_workflow *face, const rt_workflow *wf, const rt_cli_
                    const step_from *from)
 {
     char err[1024];
-    bool bad;
-    const json_t *from_inputs = step_from_inputs(face, from, wf, &bad);
-    if (bad) return RT_EXIT_USAGE;
     json_t *settings = rt_cli_settings(wf, from->rec ? json_object_get(from->rec, "settings") : NULL, o->settings,
                                        err, sizeof err);
     if (!settings) {
@@ -177,7 +174,7 @@ static int dev_run(const rt_workflow *face, const rt_workflow *wf, const rt_cli_
     if (wf->trigger_schema && !rt_type_check(wf->trigger_schema, mine, "trigger payload", err, sizeof err)) {
         rt_cli_error(face, "%s%s%s (no run was created)", face != wf ? wf->name : "", face != wf ? ": " : "", err);
     } else if (o->step) {
-        rc = run_one_step(wf, o, mine, settings, NULL, from_inputs);
+        rc = run_one_step(wf, o, mine, settings, NULL, NULL, from->inputs);
     } else {
         rt_store *st = rt_cli_open_store(face, o);
         if (st) {
@@ -258,6 +255,7 @@ int rt_host_cli_run(const rt_workflow *face, const rt_cli_opts *opts)
         rt_cli_error(face, "--step runs one workflow's step: give --workflow NAME");
         goto done;
     }
+    if (o->step && !step_from_fits(face, &from, targets[0])) goto done;
     if (o->user && !rt_host_valid_user(o->user, err, sizeof err)) {
         rt_cli_error(face, "--user: %s", err);
         goto done;
@@ -312,16 +310,12 @@ int rt_host_cli_run(const rt_workflow *face, const rt_cli_opts *opts)
             continue;
         }
         if (o->step) {      /* the user's secrets, opened in the real state */
-            bool bad;
-            const json_t *from_inputs = step_from_inputs(face, &from, wf, &bad);
-            if (bad) {
-                rc = RT_EXIT_USAGE;
-            } else {
-                char buf[4096];
-                rt_secrets *secrets = rt_host_open_secrets(st, rt_cli_state_dir(face, o, buf, sizeof buf), urec, wf,
-                                                           false, NULL);
-                rc = run_one_step(wf, o, mine, settings, secrets, from_inputs);
-            }
+            char buf[4096];
+            json_t *base_urls = NULL;
+            rt_secrets *secrets = rt_host_open_secrets(st, rt_cli_state_dir(face, o, buf, sizeof buf), urec, wf,
+                                                       false, &base_urls);
+            rc = run_one_step(wf, o, mine, settings, secrets, base_urls, from.inputs);
+            json_decref(base_urls);
             json_decref(mine);
             json_decref(settings);
             continue;
