@@ -33,17 +33,21 @@ endif
 CFLAGS   = $(OPT) $(WARN) $(DEFS) $(DEPS)
 # flex/bison output is not ours: keep -Werror but forgive what it does.
 GENFLAGS = $(OPT) -std=c11 -Wall -Werror $(DEFS) $(DEPS) -Wno-unused-function -Wno-sign-compare \
-           -Wno-unused-but-set-variable -Icompiler -I$(O)/gen
+           -Wno-unused-but-set-variable -Icompiler -Iruntime -I$(O)/gen
 
 COMPILER_SRC = $(wildcard compiler/*.c)
+# Runtime modules flowc links too, so that one fact has one parser: the cron
+# expressions `check` validates are parsed by the code that fires them.
+SHARED_SRC   = runtime/rt_cron.c
 COMPILER_OBJ = $(COMPILER_SRC:compiler/%.c=$(O)/obj/compiler/%.o) \
+               $(SHARED_SRC:runtime/%.c=$(O)/obj/shared/%.o) \
                $(O)/obj/gen/parser.o $(O)/obj/gen/lexer.o
 RUNTIME_SRC  = $(wildcard runtime/*.c)
 RUNTIME_OBJ  = $(RUNTIME_SRC:runtime/%.c=$(O)/obj/runtime/%.o)
 RUNTIME_SAN_OBJ = $(RUNTIME_SRC:runtime/%.c=$(O)/obj/runtime-san/%.o)
 
 # The headers generated code includes: all a job needs at build time.
-PUBLIC_H = runtime/flowrt.h runtime/rt_test.h stdlib/flow.h
+PUBLIC_H = runtime/flowrt.h runtime/flow_ops.def runtime/flow_builtins.def runtime/rt_test.h stdlib/flow.h
 
 FLOWC   = $(O)/bin/flowc
 RTLIB   = $(O)/lib/flowc/libflowrt.a
@@ -79,6 +83,10 @@ $(O)/obj/gen/%.o: $(O)/gen/%.c $(O)/gen/parser.h $(O)/gen/lexer.h Makefile
 $(O)/obj/compiler/%.o: compiler/%.c Makefile | $(O)/gen/parser.h $(O)/gen/lexer.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Icompiler -I$(O)/gen -Iruntime -c -o $@ $<
+
+$(O)/obj/shared/%.o: runtime/%.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iruntime -c -o $@ $<
 
 $(FLOWC): $(COMPILER_OBJ)
 	@mkdir -p $(dir $@)
@@ -167,8 +175,9 @@ FUZZ_OPT     = -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-l
 FUZZ_CFLAGS  = $(FUZZ_OPT) $(WARN) $(DEFS) $(DEPS)
 FUZZ_GENFLAGS = $(FUZZ_OPT) -std=c11 -Wall -Werror $(DEFS) $(DEPS) -Wno-unused-function -Wno-sign-compare \
            -Wno-unused-but-set-variable -Wno-unused-but-set-parameter -Wno-unneeded-internal-declaration \
-           -Icompiler -I$(FO)/gen
+           -Icompiler -Iruntime -I$(FO)/gen
 FUZZ_COMPILER_OBJ = $(filter-out $(FO)/obj/compiler/main.o,$(COMPILER_SRC:compiler/%.c=$(FO)/obj/compiler/%.o)) \
+               $(SHARED_SRC:runtime/%.c=$(FO)/obj/runtime/%.o) \
                $(FO)/obj/gen/parser.o $(FO)/obj/gen/lexer.o
 FUZZ_RUNTIME_OBJ = $(RUNTIME_SRC:runtime/%.c=$(FO)/obj/runtime/%.o)
 FUZZ_RT_LIBS = $(shell pkg-config --libs libcurl jansson libmicrohttpd) -lcrypto -llmdb -lpthread -lm -ldl
@@ -194,7 +203,7 @@ $(FO)/obj/runtime/%.o: runtime/%.c Makefile
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iruntime -Istdlib -c -o $@ $<
 
 $(FO)/fuzz_frontend: tests/fuzz/fuzz_frontend.c $(FUZZ_COMPILER_OBJ) $(O)/include/flowc/.stamp
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Icompiler -I$(FO)/gen -DFUZZ_ROOT='"$(CURDIR)"' \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Icompiler -Iruntime -I$(FO)/gen -DFUZZ_ROOT='"$(CURDIR)"' \
 	    -DFUZZ_INCLUDE='"$(CURDIR)/$(O)/include/flowc"' -o $@ $< $(FUZZ_COMPILER_OBJ) -ltcc -ljansson -ldl -lpthread -lm
 
 $(FO)/fuzz_validate: tests/fuzz/fuzz_validate.c $(FUZZ_RUNTIME_OBJ)

@@ -105,6 +105,13 @@ void ast_syntax_hint_after(parse_ctx *ctx, int after, const char *fmt, ...)
     va_end(ap);
 }
 
+void ast_syntax_hint_missing(parse_ctx *ctx, int tok, const char *msg)
+{
+    /* the lookahead was the token itself: the mistake is elsewhere */
+    if (!ctx->pending || ctx->prev_tok == tok || ctx->la_bad || ctx->la_eof) return;
+    snprintf(ctx->pending_msg, sizeof ctx->pending_msg, "%s", msg);
+}
+
 void ast_syntax_hint_comma(parse_ctx *ctx, char close, const char *what)
 {
     if (!ctx->pending || ctx->la_bad || ctx->la_eof) return;
@@ -440,6 +447,19 @@ ast_expr *ast_expr_binary(parse_ctx *ctx, ast_op op, ast_expr *a, ast_expr *b, s
     return e;
 }
 
+ast_expr *ast_expr_cond(parse_ctx *ctx, ast_expr *cond, ast_expr *a, ast_expr *b, src_loc loc)
+{
+    ast_expr *items[3] = { cond, a, b };
+    int depth = max_depth(items, 3) + 1;
+    if (expr_too_deep(ctx, depth, loc)) return a;
+    ast_expr *e = expr_new(ctx, EX_COND, loc);
+    e->items = arena_alloc(ctx->a, sizeof *e->items * 3);
+    for (int i = 0; i < 3; i++) e->items[i] = items[i];
+    e->nitems = 3;
+    e->depth = depth;
+    return e;
+}
+
 ast_expr *ast_expr_error(parse_ctx *ctx, src_loc loc)
 {
     ast_expr *e = expr_new(ctx, EX_NULL, loc);
@@ -606,6 +626,7 @@ static const char *const clause_names[] = {
     [CL_FORM] = "form", [CL_BODY] = "body", [CL_RETURNS] = "returns",
     [CL_ACCEPT] = "accept", [CL_FAIL_WHEN] = "fail when", [CL_PAGINATE] = "paginate",
     [CL_TIMEOUT] = "timeout", [CL_RETRY] = "retry", [CL_CONTINUE] = "on failure continue",
+    [CL_MAX] = "max",
 };
 
 /* True when the clause may be applied; reports misplaced and repeated ones. */
@@ -632,6 +653,13 @@ static bool clause_allowed(parse_ctx *ctx, ast_step *s, ast_clause *cl)
     case CL_TIMEOUT:   seen = s->timeout_ms != 0; break;
     case CL_RETRY:     seen = s->retries != -1; break;
     case CL_CONTINUE:  seen = s->continue_on_failure; break;
+    case CL_MAX:
+        if (s->kind != STEP_REQUEST && s->kind != STEP_ACTION) {
+            diag_error(ctx->diag, cl->loc, "'max' is only allowed on paginated requests and action calls");
+            return false;
+        }
+        seen = s->kind == STEP_REQUEST ? r->page_max != 0 : s->call_max != 0;
+        break;
     }
     if (seen) {
         diag_error(ctx->diag, cl->loc, "duplicate '%s' clause", name);
@@ -684,6 +712,14 @@ ast_step *ast_step_clause(parse_ctx *ctx, ast_step *s, ast_clause *cl)
         s->max_backoff_ms = cl->max_ms;
         break;
     case CL_CONTINUE:  s->continue_on_failure = true; break;
+    case CL_MAX:
+        if (s->kind == STEP_REQUEST) {
+            r->page_max = cl->n;
+        } else {
+            s->call_max = cl->n;
+            s->call_max_loc = cl->loc;
+        }
+        break;
     }
     return s;
 }
@@ -725,6 +761,14 @@ ast_status_match *ast_status(parse_ctx *ctx, int64_t code, bool is_class, src_lo
     m->is_class = is_class;
     m->loc = loc;
     return m;
+}
+
+ast_clause *ast_clause_max(parse_ctx *ctx, int64_t n, src_loc n_loc, src_loc loc)
+{
+    ast_clause *c = clause_new(ctx, CL_MAX, loc_span(loc, n_loc));
+    if (n == 0) diag_error(ctx->diag, n_loc, "'max' must be at least 1 page");
+    c->n = n < 1 ? 1 : n;
+    return c;
 }
 
 ast_clause *ast_clause_paginate(parse_ctx *ctx, ptrvec *path, ast_paginate_kind kind,
@@ -847,6 +891,28 @@ ast_stmt *ast_stmt_wait(parse_ctx *ctx, ast_expr *e, bool until, src_loc loc)
     ast_stmt *s = stmt_new(ctx, ST_WAIT, loc);
     s->expr = e;
     s->wait_until = until;
+    return s;
+}
+
+ast_stmt *ast_stmt_reply(parse_ctx *ctx, ast_stmt_kind kind, ast_expr *status, ast_expr *headers,
+                         ast_expr *e, src_loc loc)
+{
+    ast_stmt *s = stmt_new(ctx, kind, loc);
+    s->status = status;
+    s->headers = headers;
+    s->expr = e;
+    return s;
+}
+
+ast_stmt *ast_stmt_let(parse_ctx *ctx, const char *name, src_loc name_loc, ast_expr *e, src_loc loc)
+{
+    ast_step *let = step_new(ctx, STEP_LET, loc_span(loc, name_loc));
+    let->name = name;
+    let->name_loc = name_loc;
+    let->value = e;
+    ast_stmt *s = stmt_new(ctx, ST_LET, loc);
+    s->step = let;
+    s->expr = e;
     return s;
 }
 
@@ -1301,26 +1367,13 @@ ast_file *ast_parse_end(parse_ctx *ctx)
 
 const char *ast_op_str(ast_op op)
 {
-    switch (op) {
-    case OP_NONE:     return "?";
-    case OP_OR:       return "or";
-    case OP_AND:      return "and";
-    case OP_NOT:      return "not";
-    case OP_EQ:       return "==";
-    case OP_NE:       return "!=";
-    case OP_LT:       return "<";
-    case OP_LE:       return "<=";
-    case OP_GT:       return ">";
-    case OP_GE:       return ">=";
-    case OP_COALESCE: return "??";
-    case OP_ADD:      return "+";
-    case OP_SUB:      return "-";
-    case OP_MUL:      return "*";
-    case OP_DIV:      return "/";
-    case OP_MOD:      return "%";
-    case OP_NEG:      return "-";
-    }
-    return "?";
+    static const char *const text[] = {
+        "?",
+#define FLOW_OP(name, txt, operands) txt,
+#include "flow_ops.def"
+#undef FLOW_OP
+    };
+    return (unsigned)op < sizeof text / sizeof text[0] ? text[op] : "?";
 }
 
 static void type_format(strbuf *b, const ast_type *t)
@@ -1536,6 +1589,13 @@ static void dump_expr_body(dumper *d, const ast_expr *e)
         dump_expr(d, NULL, e->b);
         d->indent--;
         break;
+    case EX_COND:
+        fputs("if-then-else", d->out);
+        dump_loc(d, e->loc);
+        d->indent++;
+        for (int i = 0; i < e->nitems; i++) dump_expr(d, NULL, e->items[i]);
+        d->indent--;
+        break;
     }
 }
 
@@ -1619,7 +1679,7 @@ static void dump_request(dumper *d, const ast_request *r)
 
 static void dump_step(dumper *d, const ast_step *s)
 {
-    static const char *const kinds[] = { "request", "action", "function", "fanout" };
+    static const char *const kinds[] = { "request", "action", "function", "fanout", "let" };
     dump_open(d, "step");
     fprintf(d->out, " %s %s", s->name ? s->name : "-", kinds[s->kind]);
     dump_loc(d, s->loc);
@@ -1655,6 +1715,13 @@ static void dump_step(dumper *d, const ast_step *s)
         }
         dump_block(d, "body", s->body);
         break;
+    case STEP_LET:
+        dump_expr(d, "value", s->value);
+        break;
+    }
+    if (s->call_max) {
+        dump_nl(d);
+        fprintf(d->out, "(max %" PRId64 ")", s->call_max);
     }
     if (s->timeout_ms) {
         dump_nl(d);
@@ -1693,8 +1760,13 @@ static void dump_stmt(dumper *d, const ast_stmt *s)
     case ST_LOG:
         dump_open(d, s->kind == ST_RETURN ? "return" : s->kind == ST_FAIL ? "fail" : "log");
         dump_loc(d, s->loc);
+        dump_expr(d, "status", s->status);
+        dump_expr(d, "headers", s->headers);
         dump_expr(d, NULL, s->expr);
         dump_close(d);
+        return;
+    case ST_LET:
+        dump_step(d, s->step);
         return;
     case ST_WAIT:
         dump_open(d, s->wait_until ? "wait-until" : "wait");

@@ -89,16 +89,27 @@ typedef enum ast_expr_kind {
     EX_OBJECT,      /* { keys[i]: items[i], ... } */
     EX_UNARY,       /* op a: OP_NOT, OP_NEG */
     EX_BINARY,      /* a op b */
+    EX_COND,        /* if items[0] then items[1] else items[2] */
 } ast_expr_kind;
 
+/* Operators, from the table the runtime expands too (runtime/flow_ops.def):
+** OP_OR, OP_AND, OP_NOT, OP_EQ ... OP_COALESCE (??) ... OP_NEG. */
 typedef enum ast_op {
     OP_NONE,
-    OP_OR, OP_AND, OP_NOT,
-    OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE,
-    OP_COALESCE,            /* ?? */
-    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD,
-    OP_NEG,
+#define FLOW_OP(name, text, operands) OP_##name,
+#include "flow_ops.def"
+#undef FLOW_OP
 } ast_op;
+
+/* Built-in functions, from the table the runtime expands too
+** (runtime/flow_builtins.def): FN_len, FN_lower, ... The checker resolves
+** each call's name to one (FN_NONE: unknown, or not checked yet). */
+typedef enum ast_fn {
+    FN_NONE,
+#define FLOW_BUILTIN(name, min, max, signature, doc) FN_##name,
+#include "flow_builtins.def"
+#undef FLOW_BUILTIN
+} ast_fn;
 
 /* What a name at the root of a reference resolves to (checker:). */
 typedef enum ast_ref_kind {
@@ -138,6 +149,7 @@ struct ast_expr {
     ast_ref_kind ref;       /* EX_NAME: what the root name resolved to */
     ast_step *ref_step;     /* REF_STEP / REF_VAR: the step */
     ast_field *ref_param;   /* REF_PARAM */
+    ast_fn fn;              /* EX_CALL: the built-in called */
 };
 
 /* ---- steps and statements --------------------------------------------- */
@@ -147,6 +159,8 @@ typedef enum ast_step_kind {
     STEP_ACTION,    /* integ.op(args) */
     STEP_FUNCTION,  /* function (params) -> out_type {% c_code %} */
     STEP_FANOUT,    /* fanout var in list concurrency K { body } */
+    STEP_LET,       /* let NAME = value: a named value, no checkpoint (not a step at
+                       run time; it shares the steps' names, scopes and indexes) */
 } ast_step_kind;
 
 /* A name: value pair: action arguments, function parameters, test
@@ -238,6 +252,12 @@ struct ast_step {
     int64_t concurrency;    /*   0 = default */
     ast_block *body;
 
+    ast_expr *value;        /* STEP_LET: let NAME = value */
+
+    int64_t call_max;       /* STEP_ACTION: `max N` at the call (pages of a paginated
+                               action); 0 = the action's own */
+    src_loc call_max_loc;
+
     /* the clauses as written, in order: what `flowc fmt` prints back; the
     ** fields below hold their effect */
     struct ast_clause **clauses;
@@ -256,13 +276,19 @@ struct ast_step {
     ast_action *action;     /* STEP_ACTION: the resolved action */
     ast_step *parent_fanout;/* innermost enclosing fanout, or NULL */
     int index;              /* unique number of the step in the program */
+    bool c_params_bad;      /* STEP_FUNCTION: a parameter's name was refused (reported):
+                               its C is not compiled, it would only add noise */
     bool output_read;       /* some expression reads its output beyond len()
                                and .ok/.error (fanouts keep item returns only then) */
+    bool headers_read;      /* some expression may read its output's headers: it
+                               reads the output other than as .body, .status, .ok,
+                               .error (requests make a headers object only then) */
 };
 
 typedef enum ast_clause_kind {
     CL_HEADERS, CL_QUERY, CL_JSON, CL_FORM, CL_BODY, CL_RETURNS, CL_ACCEPT,
     CL_FAIL_WHEN, CL_PAGINATE, CL_TIMEOUT, CL_RETRY, CL_CONTINUE,
+    CL_MAX,         /* max N: pages of a paginated request or action call */
 } ast_clause_kind;
 
 /* Where `paginate` puts the next cursor/page: query.NAME, json.NAME, url. */
@@ -293,6 +319,7 @@ typedef enum ast_stmt_kind {
     ST_FAIL,
     ST_LOG,
     ST_WAIT,        /* wait DURATION (expr is EX_DURATION) or wait until expr */
+    ST_LET,         /* let NAME = expr: step is the STEP_LET, expr its value */
 } ast_stmt_kind;
 
 struct ast_stmt {
@@ -304,8 +331,11 @@ struct ast_stmt {
     ast_block **thens;      /*   ... and their blocks */
     int nbranches;
     ast_block *els;         /*   else block or NULL */
-    ast_expr *expr;         /* ST_RETURN (may be NULL), ST_FAIL, ST_LOG, ST_WAIT */
+    ast_expr *expr;         /* ST_RETURN (may be NULL), ST_FAIL, ST_LOG, ST_WAIT, ST_LET */
     bool wait_until;        /* ST_WAIT: `wait until expr` */
+    ast_expr *status;       /* ST_RETURN, ST_FAIL: `status E`, the HTTP status a request
+                               trigger answers with, or NULL (200 / 500) */
+    ast_expr *headers;      /*   `headers { ... }` (EX_OBJECT) of that answer, or NULL */
 };
 
 struct ast_block {

@@ -59,6 +59,7 @@ typedef struct parse_ctx {
     int last_end;           /* end of the last token before end of input */
     bool str_in_interp;     /* the current string is inside a {{ }} */
     src_loc outer_str_loc;  /* then: the opening quote of the outer string */
+    bool str_escaped;       /* that string was opened by \" and ends at \" */
     bool fatal;             /* nesting limit hit: the lexer reports EOF */
 
     /* what the parser's lookahead is, for syntax error messages */
@@ -90,6 +91,9 @@ void ast_syntax_hint_after(parse_ctx *ctx, int after, const char *fmt, ...)
 /* "missing ',' between WHAT" when bison expected only the closing bracket
 ** `close`: a complete member was followed by something that is not a comma. */
 void ast_syntax_hint_comma(parse_ctx *ctx, char close, const char *what);
+/* A construct missing token `tok`: msg replaces bison's message, unless the
+** token that broke it was tok itself. */
+void ast_syntax_hint_missing(parse_ctx *ctx, int tok, const char *msg);
 /* Hint for a step name that is missing or a reserved word. */
 void ast_syntax_hint_name(parse_ctx *ctx, const char *what);
 /* "unexpected character '@'" for an unknown token (called by the lexer,
@@ -143,6 +147,8 @@ ast_expr *ast_expr_unary(parse_ctx *ctx, ast_op op, ast_expr *a, src_loc loc);
 ast_expr *ast_expr_binary(parse_ctx *ctx, ast_op op, ast_expr *a, ast_expr *b, src_loc loc);
 /* A placeholder for an expression that failed to parse. */
 ast_expr *ast_expr_error(parse_ctx *ctx, src_loc loc);
+/* if cond then a else b */
+ast_expr *ast_expr_cond(parse_ctx *ctx, ast_expr *cond, ast_expr *a, ast_expr *b, src_loc loc);
 
 /* ---- types ---------------------------------------------------------------- */
 
@@ -189,6 +195,8 @@ ast_clause *ast_clause_timeout(parse_ctx *ctx, int64_t ms, src_loc loc);
 ast_clause *ast_clause_retry(parse_ctx *ctx, int64_t n, src_loc n_loc, int64_t backoff_ms,
                              int64_t max_ms, src_loc loc);
 ast_clause *ast_clause_continue(parse_ctx *ctx, src_loc loc);
+/* max N: the pages of a paginated request or action call */
+ast_clause *ast_clause_max(parse_ctx *ctx, int64_t n, src_loc n_loc, src_loc loc);
 
 /* ---- statements and blocks -------------------------------------------- */
 
@@ -204,6 +212,11 @@ ast_if_build *ast_if_elseif(parse_ctx *ctx, ast_if_build *b, ast_expr *cond, ast
 ast_stmt *ast_if_finish(parse_ctx *ctx, ast_if_build *b, ast_block *els);
 ast_stmt *ast_stmt_expr(parse_ctx *ctx, ast_stmt_kind kind, ast_expr *e, src_loc loc);
 ast_stmt *ast_stmt_wait(parse_ctx *ctx, ast_expr *e, bool until, src_loc loc);
+/* return/fail with `status E` and/or `headers {...}` (either may be NULL) */
+ast_stmt *ast_stmt_reply(parse_ctx *ctx, ast_stmt_kind kind, ast_expr *status, ast_expr *headers,
+                         ast_expr *e, src_loc loc);
+/* let NAME = e */
+ast_stmt *ast_stmt_let(parse_ctx *ctx, const char *name, src_loc name_loc, ast_expr *e, src_loc loc);
 ast_block *ast_block_new(parse_ctx *ctx, ptrvec *stmts, src_loc loc);
 
 /* ---- declarations ------------------------------------------------------ */

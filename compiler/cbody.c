@@ -158,9 +158,15 @@ static void cb_body_init(cb_body *b, const ast_program *prog, const ast_step *s,
     b->last_line = line;
     b->path = prog->diag->files[s->c_loc.file]->path;
     strbuf k = { 0 };
-    strbuf_printf(&k, "%d\n", first_col);
-    for (int i = 0; i < s->nparams; i++)
-        strbuf_printf(&k, "%s: %s\n", s->params[i]->name, ast_type_str(a, s->params[i]->ctype));
+    char num[16];
+    snprintf(num, sizeof num, "%d\n", first_col);
+    strbuf_puts(&k, num);
+    for (int i = 0; i < s->nparams; i++) {     /* puts, not printf: `check` does this per body */
+        strbuf_puts(&k, s->params[i]->name);
+        strbuf_puts(&k, ": ");
+        strbuf_puts(&k, ast_type_str(a, s->params[i]->ctype));
+        strbuf_putc(&k, '\n');
+    }
     strbuf_puts(&k, "{%");
     strbuf_puts(&k, s->c_code);
     b->key = strbuf_take(&k);
@@ -321,7 +327,7 @@ static int cb_report(ast_program *prog, const cb_body *b, const cb_entry *e)
 ** names seen, open addressing over cap slots. */
 static bool cb_checkable(const ast_step *s, const char **names, size_t cap)
 {
-    if (s->kind != STEP_FUNCTION || !s->c_code || !s->name) return false;
+    if (s->kind != STEP_FUNCTION || !s->c_code || !s->name || s->c_params_bad) return false;
     for (int i = 0; i < s->nparams; i++)
         if (!s->params[i]->ctype || s->params[i]->ctype->kind == TY_ERROR) return false;
     size_t h = (size_t)cb_hash(s->name, strlen(s->name)) & (cap - 1);
@@ -343,6 +349,8 @@ int cb_check_program(cb_cache *c, ast_program *prog, const flowc_paths *paths)
     const char **names = xcalloc(cap, sizeof *names);
     cb_body *bodies = xcalloc((size_t)prog->nsteps + 1, sizeof *bodies);
     cb_body *missing = xcalloc((size_t)prog->nsteps + 1, sizeof *missing);
+    int *first = xcalloc(cap, sizeof *first);     /* key -> 1 + index in missing: one compile per key */
+    int *from = xcalloc((size_t)prog->nsteps + 1, sizeof *from);  /* body -> 1 + index in missing */
     int nb = 0, nmissing = 0;
     for (int i = 0; i < prog->nsteps; i++) {
         if (!cb_checkable(prog->steps[i], names, cap)) continue;
@@ -351,20 +359,30 @@ int cb_check_program(cb_cache *c, ast_program *prog, const flowc_paths *paths)
         b->entry = cb_find(c, b->key, b->hash);
         if (b->entry) {
             c->hits++;
-        } else {
+            continue;
+        }
+        /* the same body twice in a program (same text, column and parameter
+        ** types): its messages are the same, compiled once */
+        size_t h = (size_t)b->hash & (cap - 1);
+        while (first[h] && strcmp(missing[first[h] - 1].key, b->key) != 0) h = (h + 1) & (cap - 1);
+        if (!first[h]) {
             cb_body_unit(b, prog);
             missing[nmissing++] = *b;      /* shares b's strings; entries copied back below */
+            first[h] = nmissing;
         }
+        from[nb - 1] = first[h];
     }
     if (nmissing) cb_compile_missing(c, paths, missing, nmissing);
     int errors = 0;
-    for (int i = 0, m = 0; i < nb; i++) {
+    for (int i = 0; i < nb; i++) {
         cb_body *b = &bodies[i];
-        if (!b->entry) b->entry = missing[m++].entry;
+        if (!b->entry) b->entry = missing[from[i] - 1].entry;
         b->entry->last_run = c->run;
         errors += cb_report(prog, b, b->entry);
     }
     for (int i = 0; i < nb; i++) cb_body_free(&bodies[i]);
+    free(first);
+    free(from);
     free(names);
     free(bodies);
     free(missing);

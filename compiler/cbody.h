@@ -3,9 +3,11 @@
 ** types, no link), reported at their .flow lines as `flowc build` reports
 ** them.
 **
-** A body is compiled as build compiles it (emit_c_function under
-** <flowrt.h>); tcc's messages are kept in a cache keyed by what decides
-** them (the body's text, its first column, its parameters' C types), with
+** Used by `flowc check` (a cache of one program) and by the editor (one
+** cache for the session). A body is compiled as build compiles it
+** (emit_c_function under <flowrt.h>); tcc's messages are kept in a cache
+** keyed by what decides them (the body's text, its first column, its
+** parameters' C types; identical bodies of a program compile once), with
 ** lines relative to the body, so that an edit elsewhere in the file, or
 ** lines inserted above a body, compile nothing again. Bodies not in the
 ** cache are compiled together in one translation unit; when that unit has

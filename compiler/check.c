@@ -6,1030 +6,19 @@
 ** that uniqueness and "defined later" errors are exact. Errors are counted
 ** in the diag_ctx and checking goes on: an erroneous expression gets
 ** TY_ERROR, which silences follow-on errors.
+**
+** This file holds statements, steps, declarations and tests; expressions,
+** types, names and narrowing are in check_expr.c (shared: check_int.h).
 */
-#include "check.h"
+#include "check_int.h"
 
+#include <ctype.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
-/* ---- a string-keyed map (open addressing, arena-backed) ---------------- */
-
-typedef struct chk_map {
-    const char **keys;
-    void **vals;
-    int cap, len;
-} chk_map;
-
-static uint32_t chk_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
-static void chk_map_put(arena *a, chk_map *m, const char *key, void *val);
-
-static void chk_map_grow(arena *a, chk_map *m)
-{
-    chk_map old = *m;
-    m->cap = old.cap ? old.cap * 2 : 8;     /* most maps are small: a type's fields */
-    m->len = 0;
-    m->keys = arena_alloc(a, sizeof *m->keys * (size_t)m->cap);
-    m->vals = arena_alloc(a, sizeof *m->vals * (size_t)m->cap);
-    for (int i = 0; i < old.cap; i++)
-        if (old.keys[i]) chk_map_put(a, m, old.keys[i], old.vals[i]);
-}
-
-static void chk_map_put(arena *a, chk_map *m, const char *key, void *val)
-{
-    if ((m->len + 1) * 2 > m->cap) chk_map_grow(a, m);
-    uint32_t i = chk_hash(key) & (uint32_t)(m->cap - 1);
-    while (m->keys[i] && strcmp(m->keys[i], key) != 0) i = (i + 1) & (uint32_t)(m->cap - 1);
-    if (!m->keys[i]) m->len++;
-    m->keys[i] = key;
-    m->vals[i] = val;
-}
-
-static void *chk_map_get(const chk_map *m, const char *key)
-{
-    if (!m->cap) return NULL;
-    uint32_t i = chk_hash(key) & (uint32_t)(m->cap - 1);
-    while (m->keys[i]) {
-        if (strcmp(m->keys[i], key) == 0) return m->vals[i];
-        i = (i + 1) & (uint32_t)(m->cap - 1);
-    }
-    return NULL;
-}
-
-/* ---- checker state ----------------------------------------------------- */
-
-/* Where an expression is being checked decides which names exist. */
-typedef enum chk_where {
-    WHERE_BODY,         /* workflow statements */
-    WHERE_ACTION,       /* an action's request: its parameters */
-    WHERE_CONST,        /* setting defaults: literals only */
-    WHERE_TEST,         /* a test block's expect */
-    WHERE_TEST_DATA,    /* a test block's event/settings/mocks: literals */
-} chk_where;
-
-/* Per-step facts during the walk. */
-typedef struct chk_stepinfo {
-    bool defined;       /* the walk has passed its definition */
-    bool visible;       /* it has definitely run at the current point */
-    bool in_fanout;     /* defined inside a fanout body */
-    bool conditional;   /* defined inside an if branch or fanout */
-    src_loc hidden_at;  /* the if/fanout that hides it, once left */
-    const char *hidden_by;  /* "if" or "fanout" */
-} chk_stepinfo;
-
-/* Collects the types of `return` statements of one context (the run or a
-** fanout item). */
-typedef struct chk_returns {
-    ast_type *type;     /* unified so far, NULL before the first */
-    src_loc first;      /* the first return */
-    bool any;
-} chk_returns;
-
-typedef struct chk_state {
-    bool opt_chain;             /* the next chk_expr is the left side of '??' */
-    bool chain_ok;              /* this field/index may read through null */
-    ast_program *prog;
-    diag_ctx *d;
-    arena *a;
-    ast_file *main;
-
-    chk_map steps;              /* name -> ast_step (the main file's) */
-    chk_stepinfo *info;         /* by step index */
-    ptrvec scope;               /* visible steps in definition order */
-    ptrvec fanouts;             /* enclosing fanouts, innermost last */
-    ptrvec narrowed;            /* const char * paths known non-null */
-
-    chk_map integrations;       /* name -> ast_integration */
-    chk_map actions;            /* "integ.op" -> ast_action */
-    chk_map secrets;            /* name -> src_loc * of declaration */
-    chk_map settings;           /* name -> ast_field */
-
-    ast_type *trigger_type;     /* object or json */
-    ast_type *settings_type;
-    ast_type *secrets_type;
-    ast_type *run_type;
-
-    chk_where where;
-    ast_action *action;         /* WHERE_ACTION */
-    ast_type *response_body;    /* inside fail when / cursor: body type, else NULL */
-    bool open_body;             /* fail when: the body is not validated yet, so a field
-                                   `returns` does not declare reads as json */
-    chk_returns *returns;       /* current return context */
-    int fanout_depth;
-    const ast_expr *shallow_ref;/* the name about to be checked as len(NAME),
-                                   NAME.ok or NAME.error: it reads no items */
-
-    chk_probe *probe;           /* the editor's point, or NULL */
-    bool probe_done;            /* the walk has gone past the point */
-    ast_top_kind probe_top;     /* the top-level item holding the point (TOP_STMT between items) */
-    ast_top *probe_item;        /*   and that item, or NULL */
-} chk_state;
-
-/* ---- types ------------------------------------------------------------- */
-
-static ast_type *ty_new(chk_state *st, ast_type_kind k, ast_type *elem)
-{
-    ast_type *t = arena_alloc(st->a, sizeof *t);
-    t->kind = k;
-    t->elem = elem;
-    return t;
-}
-
-static ast_type *ty_list(chk_state *st, ast_type *elem) { return ty_new(st, TY_LIST, elem); }
-
-static ast_type *ty_opt(chk_state *st, ast_type *t)
-{
-    if (t->kind == TY_OPTIONAL || t->kind == TY_JSON || t->kind == TY_NULL || t->kind == TY_ERROR)
-        return t;
-    return ty_new(st, TY_OPTIONAL, t);
-}
-
-static ast_type *ty_strip(ast_type *t) { return t->kind == TY_OPTIONAL ? t->elem : t; }
-
-static ast_field *ty_mkfield(chk_state *st, const char *name, ast_type *t)
-{
-    ast_field *f = arena_alloc(st->a, sizeof *f);
-    f->name = name;
-    f->type = t;
-    return f;
-}
-
-static ast_type *ty_object(chk_state *st, int n, ast_field **fields)
-{
-    ast_type *t = ty_new(st, TY_OBJECT, NULL);
-    t->nfields = n;
-    t->fields = arena_alloc(st->a, sizeof *t->fields * (size_t)(n ? n : 1));
-    for (int i = 0; i < n; i++) t->fields[i] = fields[i];
-    return t;
-}
-
-static ast_field *ty_field(const ast_type *t, const char *name)
-{
-    for (int i = 0; i < t->nfields; i++)
-        if (strcmp(t->fields[i]->name, name) == 0) return t->fields[i];
-    return NULL;
-}
-
-static bool ty_is_num(const ast_type *t) { return t->kind == TY_INT || t->kind == TY_FLOAT; }
-
-static bool ty_dyn(const ast_type *t) { return t->kind == TY_JSON || t->kind == TY_ERROR; }
-
-bool chk_assignable(const ast_type *from, const ast_type *to)
-{
-    if (ty_dyn(from) || ty_dyn(to)) return true;
-    if (to->kind == TY_OPTIONAL) {
-        if (from->kind == TY_NULL) return true;
-        return chk_assignable(ty_strip((ast_type *)from), to->elem);
-    }
-    if (from->kind == TY_OPTIONAL || from->kind == TY_NULL) return false;
-    if (from->kind == TY_INT && to->kind == TY_FLOAT) return true;
-    if (from->kind != to->kind) return false;
-    switch (to->kind) {
-    case TY_LIST:
-        return chk_assignable(from->elem, to->elem);
-    case TY_OBJECT:
-        for (int i = 0; i < to->nfields; i++) {
-            ast_field *ff = ty_field(from, to->fields[i]->name);
-            if (!ff) {
-                if (to->fields[i]->type->kind != TY_OPTIONAL && !ty_dyn(to->fields[i]->type))
-                    return false;
-            } else if (!chk_assignable(ff->type, to->fields[i]->type)) {
-                return false;
-            }
-        }
-        return true;
-    default:
-        return true;
-    }
-}
-
-/* The smallest type both a and b fit in, or NULL when there is none. */
-static ast_type *ty_unify(chk_state *st, ast_type *a, ast_type *b)
-{
-    if (a->kind == TY_ERROR) return b;
-    if (b->kind == TY_ERROR) return a;
-    if (a->kind == TY_JSON || b->kind == TY_JSON) return &ast_type_json;
-    if (a->kind == TY_NULL && b->kind == TY_NULL) return a;
-    if (a->kind == TY_NULL) return ty_opt(st, b);
-    if (b->kind == TY_NULL) return ty_opt(st, a);
-    if (a->kind == TY_OPTIONAL || b->kind == TY_OPTIONAL) {
-        ast_type *u = ty_unify(st, ty_strip(a), ty_strip(b));
-        return u ? ty_opt(st, u) : NULL;
-    }
-    if (ty_is_num(a) && ty_is_num(b))
-        return a->kind == TY_FLOAT || b->kind == TY_FLOAT ? &ast_type_float : &ast_type_int;
-    if (a->kind != b->kind) return NULL;
-    if (a->kind == TY_LIST) {
-        /* [] (a list of json from an empty literal) fits any list */
-        ast_type *u = ty_unify(st, a->elem, b->elem);
-        return u ? ty_list(st, u) : NULL;
-    }
-    if (a->kind == TY_OBJECT) {
-        ast_field **fields = arena_alloc(st->a, sizeof *fields * (size_t)(a->nfields + b->nfields + 1));
-        int n = 0;
-        for (int i = 0; i < a->nfields; i++) {
-            ast_field *bf = ty_field(b, a->fields[i]->name);
-            ast_type *u = bf ? ty_unify(st, a->fields[i]->type, bf->type)
-                             : ty_opt(st, a->fields[i]->type);
-            if (!u) return NULL;
-            fields[n++] = ty_mkfield(st, a->fields[i]->name, u);
-        }
-        for (int i = 0; i < b->nfields; i++)
-            if (!ty_field(a, b->fields[i]->name))
-                fields[n++] = ty_mkfield(st, b->fields[i]->name, ty_opt(st, b->fields[i]->type));
-        return ty_object(st, n, fields);
-    }
-    return a;
-}
-
-static const char *tystr(chk_state *st, const ast_type *t) { return ast_type_str(st->a, t); }
-
-/* A step's output made optional field by field: what `on failure continue`
-** (and a test's view of a step that may not have run) gives. */
-static ast_type *ty_fields_optional(chk_state *st, ast_type *t)
-{
-    if (t->kind != TY_OBJECT) return ty_opt(st, t);
-    ast_field **fields = arena_alloc(st->a, sizeof *fields * (size_t)(t->nfields + 1));
-    for (int i = 0; i < t->nfields; i++)
-        fields[i] = ty_mkfield(st, t->fields[i]->name, ty_opt(st, t->fields[i]->type));
-    return ty_object(st, t->nfields, fields);
-}
-
-/* ---- suggestions ------------------------------------------------------- */
-
-static int chk_distance(const char *a, const char *b)
-{
-    /* edit distance where a swap of two neighbours counts as one edit
-    ** (optimal string alignment): "titel" is one edit from "title" */
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64) return 1000;
-    int rows[3][65];
-    int *r2 = rows[0], *r1 = rows[1], *r0 = rows[2];   /* rows i-2, i-1, i */
-    for (size_t j = 0; j <= lb; j++) r1[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        r0[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int best = r1[j - 1] + (a[i - 1] != b[j - 1]);
-            if (r1[j] + 1 < best) best = r1[j] + 1;
-            if (r0[j - 1] + 1 < best) best = r0[j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && r2[j - 2] + 1 < best)
-                best = r2[j - 2] + 1;
-            r0[j] = best;
-        }
-        int *t = r2;
-        r2 = r1;
-        r1 = r0;
-        r0 = t;
-    }
-    return r1[lb];
-}
-
-const char *chk_did_you_mean(const char *name, const char *const *candidates, int n)
-{
-    const char *best = NULL;
-    int bestd = 1000;
-    int limit = (int)strlen(name) / 3;
-    if (limit < 1) limit = 1;
-    if (limit > 3) limit = 3;
-    for (int i = 0; i < n; i++) {
-        if (!candidates[i] || strcmp(candidates[i], name) == 0) continue;
-        int dist = chk_distance(name, candidates[i]);
-        if (dist < bestd) {
-            bestd = dist;
-            best = candidates[i];
-        }
-    }
-    return bestd <= limit ? best : NULL;
-}
-
-/* "; did you mean 'x'?" or "" */
-static const char *chk_hint(chk_state *st, const char *name, const char *const *cands, int n)
-{
-    const char *s = chk_did_you_mean(name, cands, n);
-    return s ? arena_printf(st->a, "; did you mean '%s'?", s) : "";
-}
-
-static const char *chk_pos(chk_state *st, src_loc loc)
-{
-    char buf[32];
-    diag_format_pos(st->d, loc, buf, sizeof buf);
-    return arena_strdup(st->a, buf);
-}
-
-#define ERR(loc, ...) diag_error(st->d, (loc), __VA_ARGS__)
-
-/* ---- expression paths (for narrowing) ---------------------------------- */
-
-/* "a.b.c" for a pure field path, else NULL. */
-static const char *chk_path(chk_state *st, const ast_expr *e)
-{
-    if (e->kind == EX_NAME) return e->name;
-    if (e->kind == EX_FIELD) {
-        const char *base = chk_path(st, e->a);
-        return base ? arena_printf(st->a, "%s.%s", base, e->name) : NULL;
-    }
-    return NULL;
-}
-
-/* How a diagnostic names e: its path, else its source text (shortened). */
-static const char *chk_shown(chk_state *st, const ast_expr *e)
-{
-    const char *path = chk_path(st, e);
-    if (path) return path;
-    const diag_file *f = e->loc.file >= 0 && e->loc.file < st->d->nfiles ? st->d->files[e->loc.file] : NULL;
-    int start = e->loc.start, len = e->loc.end - e->loc.start;
-    if (!f || start < 0 || len <= 0 || start + len > f->len) return "the value";
-    for (int i = 0; i < len; i++)
-        if (f->text[start + i] == '\n') len = i;     /* first line only */
-    if (len <= 40) return arena_printf(st->a, "%.*s", len, f->text + start);
-    return arena_printf(st->a, "%.*s...", (int)util_utf8_cut(f->text + start, (size_t)len, 37), f->text + start);
-}
-
-static bool chk_is_narrowed(chk_state *st, const char *path)
-{
-    if (!path) return false;
-    for (int i = st->narrowed.len - 1; i >= 0; i--)
-        if (strcmp(st->narrowed.items[i], path) == 0) return true;
-    return false;
-}
-
-/* Paths a condition proves non-null when it holds: `p != null`, `null != p`,
-** `s.ok` (as "s.ok"), and the conjuncts of `and`. `negated` collects the
-** same for the else branch of `p == null`. */
-static void chk_collect_narrowing(chk_state *st, const ast_expr *e, bool want_true, ptrvec *out)
-{
-    if (e->kind == EX_BINARY && e->op == OP_AND && want_true) {
-        chk_collect_narrowing(st, e->a, true, out);
-        chk_collect_narrowing(st, e->b, true, out);
-    } else if (e->kind == EX_BINARY && e->op == OP_OR && !want_true) {
-        chk_collect_narrowing(st, e->a, false, out);
-        chk_collect_narrowing(st, e->b, false, out);
-    } else if (e->kind == EX_UNARY && e->op == OP_NOT) {
-        chk_collect_narrowing(st, e->a, !want_true, out);
-    } else if (e->kind == EX_BINARY && (e->op == OP_NE || e->op == OP_EQ)) {
-        if ((e->op == OP_NE) != want_true) return;
-        const ast_expr *p = e->a->kind == EX_NULL ? e->b : e->b->kind == EX_NULL ? e->a : NULL;
-        const char *path = p ? chk_path(st, p) : NULL;
-        if (path) ptrvec_push(st->a, out, (void *)path);
-    } else if (e->kind == EX_FIELD && want_true && strcmp(e->name, "ok") == 0 &&
-               e->a->kind == EX_NAME && e->a->ref == REF_STEP) {
-        ptrvec_push(st->a, out, (void *)arena_printf(st->a, "%s.ok", e->a->name));
-    }
-}
-
-static int chk_narrow_push(chk_state *st, const ptrvec *paths)
-{
-    int mark = st->narrowed.len;
-    for (int i = 0; i < paths->len; i++) ptrvec_push(st->a, &st->narrowed, paths->items[i]);
-    return mark;
-}
-
-/* ---- expressions ------------------------------------------------------- */
-
-static ast_type *chk_expr(chk_state *st, ast_expr *e);
-
-const chk_builtin chk_builtin_fns[] = {
-    { "len", "len(x) -> int", "The length of a list, string or object." },
-    { "lower", "lower(s: string) -> string", "The string in lower case." },
-    { "upper", "upper(s: string) -> string", "The string in upper case." },
-    { "trim", "trim(s: string) -> string", "The string without leading and trailing white space." },
-    { "string", "string(x) -> string", "Any value as text (JSON for lists and objects)." },
-    { "int", "int(x) -> int", "An int from a number or a numeric string." },
-    { "float", "float(x) -> float", "A float from a number or a numeric string." },
-    { "contains", "contains(x, item) -> bool",
-      "Whether a string holds a substring, a list an element, or an object a key." },
-    { "join", "join(list, sep: string) -> string", "The list's items as text, separated by sep." },
-    { "now", "now() -> string", "The current time, ISO-8601 UTC with milliseconds." },
-    { "json", "json(x) -> json", "x as a dynamic json value." },
-    { "url_encode", "url_encode(x) -> string",
-      "A string, number or bool percent-encoded for one URL path segment (RFC 3986)." },
-    { "url_path", "url_path(x) -> string",
-      "A path of several segments for a URL template: each segment percent-encoded, '/' kept, '.' and '..' refused." },
-    { "base64", "base64(x) -> string", "Standard base64 (RFC 4648, padded) of a string, number or bool." },
-};
-const int chk_nbuiltin_fns = (int)(sizeof chk_builtin_fns / sizeof chk_builtin_fns[0]);
-
-/* The type a reference to step s has at this point. */
-static ast_type *chk_step_value_type(chk_state *st, ast_step *s)
-{
-    ast_type *t = s->out ? s->out : &ast_type_error;
-    chk_stepinfo *in = &st->info[s->index];
-    if (st->where == WHERE_TEST) {
-        if (in->in_fanout) return &ast_type_json;
-        if (in->conditional || s->continue_on_failure) return ty_fields_optional(st, t);
-        return t;
-    }
-    if (s->continue_on_failure && !chk_is_narrowed(st, arena_printf(st->a, "%s.ok", s->name)))
-        return ty_fields_optional(st, t);
-    return t;
-}
-
-/* The type a reference to step s gets here, or NULL when s may not be
-** named here (not run yet, or not definitely run). The one rule of step
-** visibility: name resolution and the editor's completion both ask it. */
-static ast_type *chk_step_ref_type(chk_state *st, ast_step *s)
-{
-    if (st->where == WHERE_ACTION) return NULL;
-    if (st->where == WHERE_TEST || st->info[s->index].visible) return chk_step_value_type(st, s);
-    return NULL;
-}
-
-/* Every name that could be meant at this point, for suggestions. */
-static int chk_visible_names(chk_state *st, const char **out, int max)
-{
-    int n = 0;
-    static const char *const roots[] = { "trigger", "settings", "secret", "env", "run" };
-    for (int i = 0; i < 5 && n < max; i++) out[n++] = roots[i];
-    for (int i = 0; i < st->scope.len && n < max; i++) out[n++] = ((ast_step *)st->scope.items[i])->name;
-    for (int i = 0; i < st->fanouts.len && n < max; i++) out[n++] = ((ast_step *)st->fanouts.items[i])->var;
-    if (st->action)
-        for (int i = 0; i < st->action->nparams && n < max; i++) out[n++] = st->action->params[i]->name;
-    if (st->response_body) {
-        static const char *const resp[] = { "status", "headers", "body" };
-        for (int i = 0; i < 3 && n < max; i++) out[n++] = resp[i];
-    }
-    return n;
-}
-
-static ast_type *chk_name(chk_state *st, ast_expr *e)
-{
-    const char *name = e->name;
-
-    if (st->where == WHERE_CONST || st->where == WHERE_TEST_DATA) {
-        ERR(e->loc, "'%s' cannot be used here: only literal values are allowed", name);
-        return &ast_type_error;
-    }
-    if (st->response_body) {
-        if (strcmp(name, "status") == 0) { e->ref = REF_RESPONSE; return &ast_type_int; }
-        if (strcmp(name, "headers") == 0) { e->ref = REF_RESPONSE; return &ast_type_json; }
-        if (strcmp(name, "body") == 0) { e->ref = REF_RESPONSE; return st->response_body; }
-    }
-    /* fanout variables, innermost first */
-    for (int i = st->fanouts.len - 1; i >= 0; i--) {
-        ast_step *f = st->fanouts.items[i];
-        if (strcmp(f->var, name) == 0) {
-            e->ref = REF_VAR;
-            e->ref_step = f;
-            return f->var_type ? f->var_type : &ast_type_error;
-        }
-    }
-    if (st->where == WHERE_ACTION) {
-        for (int i = 0; i < st->action->nparams; i++) {
-            ast_field *p = st->action->params[i];
-            if (strcmp(p->name, name) == 0) {
-                e->ref = REF_PARAM;
-                e->ref_param = p;
-                return p->type;
-            }
-        }
-    }
-    if (strcmp(name, "secret") == 0) { e->ref = REF_SECRET; return st->secrets_type; }
-    if (strcmp(name, "env") == 0) { e->ref = REF_ENV; return &ast_type_json; }
-    if (strcmp(name, "run") == 0) { e->ref = REF_RUN; return st->run_type; }
-    if (st->where != WHERE_ACTION) {
-        if (strcmp(name, "trigger") == 0) { e->ref = REF_TRIGGER; return st->trigger_type; }
-        if (strcmp(name, "settings") == 0) { e->ref = REF_SETTINGS; return st->settings_type; }
-    }
-    if (st->where == WHERE_TEST) {
-        if (strcmp(name, "output") == 0) {
-            e->ref = REF_OUTPUT;
-            return st->prog->output_type ? st->prog->output_type : &ast_type_null;
-        }
-        if (strcmp(name, "status") == 0) { e->ref = REF_OUTPUT; return &ast_type_string; }
-    }
-    if (st->where == WHERE_ACTION && (strcmp(name, "trigger") == 0 || strcmp(name, "settings") == 0)) {
-        ERR(e->loc, "an action cannot read '%s': pass what it needs as a parameter", name);
-        return &ast_type_error;
-    }
-
-    ast_step *s = st->where == WHERE_ACTION ? NULL : chk_map_get(&st->steps, name);
-    if (s) {
-        chk_stepinfo *in = &st->info[s->index];
-        e->ref = REF_STEP;
-        e->ref_step = s;
-        /* a test's expects do not count: under `flowc test` every output is kept */
-        if (e != st->shallow_ref && st->where != WHERE_TEST) s->output_read = true;
-        ast_type *t = chk_step_ref_type(st, s);
-        if (t) return t;
-        if (in->defined && in->hidden_by) {
-            ERR(e->loc, "step '%s' may not have run here: it is defined inside the %s at %s",
-                name, in->hidden_by, chk_pos(st, s->loc));     /* where the step is (DESIGN: "at 31:3") */
-        } else if (in->defined) {
-            ERR(e->loc, "step '%s' cannot be used inside its own definition", name);
-        } else {
-            ERR(e->loc, "step '%s' is used before it runs: it is defined at %s", name,
-                chk_pos(st, s->name_loc));
-        }
-        return &ast_type_error;
-    }
-    const char *cands[256];
-    int n = chk_visible_names(st, cands, 256);
-    ERR(e->loc, "unknown name '%s'%s", name, chk_hint(st, name, cands, n));
-    return &ast_type_error;
-}
-
-static ast_type *chk_field_of(chk_state *st, ast_expr *e, ast_type *bt);
-
-/* Field access a.name where a has type t. */
-static ast_type *chk_field(chk_state *st, ast_expr *e)
-{
-    bool chain = st->chain_ok;
-    st->opt_chain = chain;
-    if (e->a->kind == EX_NAME && (strcmp(e->name, "ok") == 0 || strcmp(e->name, "error") == 0))
-        st->shallow_ref = e->a;
-    ast_type *bt = chk_expr(st, e->a);
-    const char *name = e->name;
-
-    /* s.ok and s.error exist on every step */
-    if (e->a->kind == EX_NAME && e->a->ref == REF_STEP) {
-        if (strcmp(name, "ok") == 0) return &ast_type_bool;
-        if (strcmp(name, "error") == 0) return ty_opt(st, &ast_type_string);
-    }
-    if (e->a->kind == EX_NAME && e->a->ref == REF_ENV) return &ast_type_string;
-    if (e->a->kind == EX_NAME && e->a->ref == REF_SECRET) {
-        if (chk_map_get(&st->secrets, name)) return &ast_type_string;
-        const char *cands[512];
-        int n = 0;
-        for (int i = 0; i < st->secrets.cap && n < 512; i++)
-            if (st->secrets.keys[i]) cands[n++] = st->secrets.keys[i];
-        ERR(e->name_loc, "undeclared secret '%s'%s", name, chk_hint(st, name, cands, n));
-        return &ast_type_error;
-    }
-    if (e->a->kind == EX_NAME && e->a->ref == REF_SETTINGS && !ty_field(bt, name)) {
-        const char *cands[512];
-        int n = 0;
-        for (int i = 0; i < bt->nfields && n < 512; i++) cands[n++] = bt->fields[i]->name;
-        ERR(e->name_loc, "unknown setting '%s'%s", name, chk_hint(st, name, cands, n));
-        return &ast_type_error;
-    }
-
-    if (ty_dyn(bt)) return bt;
-    if (bt->kind == TY_OPTIONAL && chain) {
-        ast_type *t = chk_field_of(st, e, bt->elem);
-        return t->kind == TY_ERROR || ty_dyn(t) ? t : ty_opt(st, t);
-    }
-    if (bt->kind == TY_OPTIONAL || bt->kind == TY_NULL) {
-        const char *path = chk_path(st, e->a);
-        if (bt->kind == TY_OPTIONAL && chk_is_narrowed(st, path)) {
-            bt = bt->elem;
-        } else {
-            if (path)
-                ERR(e->name_loc, "'%s' may be null here: use '?\?' or check 'if %s != null' before reading '%s'", path,
-                    path, name);
-            else {
-                const char *shown = chk_shown(st, e->a);
-                ERR(e->name_loc, "'%s' may be null here: use '(%s) ?\? default' before reading '%s'", shown, shown,
-                    name);
-            }
-            return &ast_type_error;
-        }
-    }
-    return chk_field_of(st, e, bt);
-}
-
-/* Whether e reads below the response (body.a.b, body.items[0].c). */
-static bool chk_reads_response(const ast_expr *e)
-{
-    while (e->kind == EX_FIELD || e->kind == EX_INDEX) e = e->a;
-    return e->kind == EX_NAME && e->ref == REF_RESPONSE;
-}
-
-/* The field e->name of a (non-null) value of type bt. */
-static ast_type *chk_field_of(chk_state *st, ast_expr *e, ast_type *bt)
-{
-    const char *name = e->name;
-    if (ty_dyn(bt)) return bt;
-    if (bt->kind != TY_OBJECT) {
-        ERR(e->name_loc, "cannot read field '%s' of a value of type %s", name, tystr(st, bt));
-        return &ast_type_error;
-    }
-    ast_field *f = ty_field(bt, name);
-    if (!f && st->open_body && chk_reads_response(e)) return &ast_type_json;
-    if (!f) {
-        const char *cands[512];
-        int n = 0;
-        for (int i = 0; i < bt->nfields && n < 512; i++) cands[n++] = bt->fields[i]->name;
-        const char *path = chk_path(st, e->a);
-        if (e->a->kind == EX_NAME && e->a->ref == REF_TRIGGER)
-            ERR(e->name_loc, "the trigger payload has no field '%s'%s", name, chk_hint(st, name, cands, n));
-        else
-            ERR(e->name_loc, "%s has no field '%s'%s", path ? arena_printf(st->a, "'%s'", path) : "the value",
-                name, chk_hint(st, name, cands, n));
-        return &ast_type_error;
-    }
-    ast_type *t = f->type;
-    if (t->kind == TY_OPTIONAL && chk_is_narrowed(st, chk_path(st, e))) t = t->elem;
-    return t;
-}
-
-static ast_type *chk_index(chk_state *st, ast_expr *e)
-{
-    bool chain = st->chain_ok;
-    st->opt_chain = chain;
-    ast_type *bt = chk_expr(st, e->a);
-    ast_type *it = chk_expr(st, e->b);
-    if (ty_dyn(bt)) return &ast_type_json;
-    bool through_null = false;
-    if (bt->kind == TY_OPTIONAL && (chain || chk_is_narrowed(st, chk_path(st, e->a)))) {
-        through_null = chain;
-        bt = bt->elem;
-        if (ty_dyn(bt)) return &ast_type_json;
-    }
-    if (bt->kind == TY_OPTIONAL || bt->kind == TY_NULL) {
-        const char *path = chk_path(st, e->a);
-        if (path)
-            ERR(e->a->loc, "'%s' may be null here: use '?\?' or check 'if %s != null' before indexing it", path,
-                path);
-        else
-            ERR(e->a->loc, "'%s' may be null here: use '?\?' before indexing it", chk_shown(st, e->a));
-        return &ast_type_error;
-    }
-    if (bt->kind == TY_LIST) {
-        if (!ty_dyn(it) && it->kind != TY_INT)
-            ERR(e->b->loc, "a list index must be int, not %s", tystr(st, it));
-        return ty_opt(st, bt->elem);
-    }
-    if (bt->kind == TY_OBJECT) {
-        if (e->b->kind == EX_STRING) {
-            ast_field *f = ty_field(bt, e->b->sval);
-            if (f) return through_null ? ty_opt(st, f->type) : f->type;
-            ERR(e->b->loc, "no field \"%s\" in a value of type %s", e->b->sval, tystr(st, bt));
-            return &ast_type_error;
-        }
-        ERR(e->b->loc, "an object of type %s can only be indexed with a string literal", tystr(st, bt));
-        return &ast_type_error;
-    }
-    ERR(e->loc, "cannot index a value of type %s", tystr(st, bt));
-    return &ast_type_error;
-}
-
-static bool chk_arity(chk_state *st, ast_expr *e, int lo, int hi)
-{
-    if (e->nitems < lo || e->nitems > hi) {
-        if (lo == hi)
-            ERR(e->loc, "%s() takes %d argument%s, got %d", e->name, lo, lo == 1 ? "" : "s", e->nitems);
-        else
-            ERR(e->loc, "%s() takes %d to %d arguments, got %d", e->name, lo, hi, e->nitems);
-        return false;
-    }
-    return true;
-}
-
-static void chk_want(chk_state *st, ast_expr *arg, ast_type *t, bool ok, const char *fn, const char *what)
-{
-    if (!ok && !ty_dyn(t))
-        ERR(arg->loc, "%s() expects %s, got %s", fn, what, tystr(st, t));
-}
-
-static ast_type *chk_call(chk_state *st, ast_expr *e)
-{
-    ast_type *at[4] = { 0 };
-    if (strcmp(e->name, "len") == 0 && e->nitems == 1 && e->items[0]->kind == EX_NAME)
-        st->shallow_ref = e->items[0];     /* a fanout's length needs none of its items */
-    for (int i = 0; i < e->nitems; i++) {
-        ast_type *t = chk_expr(st, e->items[i]);
-        if (i < 4) at[i] = t;
-    }
-    const char *fn = e->name;
-    if (strcmp(fn, "len") == 0) {
-        if (chk_arity(st, e, 1, 1)) {
-            ast_type_kind k = at[0]->kind;
-            chk_want(st, e->items[0], at[0], k == TY_LIST || k == TY_STRING || k == TY_OBJECT, fn,
-                     "a list, string or object");
-        }
-        return &ast_type_int;
-    }
-    if (strcmp(fn, "lower") == 0 || strcmp(fn, "upper") == 0 || strcmp(fn, "trim") == 0) {
-        if (chk_arity(st, e, 1, 1))
-            chk_want(st, e->items[0], at[0], at[0]->kind == TY_STRING, fn, "a string");
-        return &ast_type_string;
-    }
-    if (strcmp(fn, "string") == 0) {
-        chk_arity(st, e, 1, 1);
-        return &ast_type_string;
-    }
-    if (strcmp(fn, "url_encode") == 0 || strcmp(fn, "url_path") == 0 || strcmp(fn, "base64") == 0) {
-        if (chk_arity(st, e, 1, 1)) {
-            ast_type_kind k = ty_strip(at[0])->kind;
-            chk_want(st, e->items[0], at[0], k == TY_STRING || k == TY_INT || k == TY_FLOAT || k == TY_BOOL, fn,
-                     "a string, number or bool");
-        }
-        return &ast_type_string;
-    }
-    if (strcmp(fn, "int") == 0 || strcmp(fn, "float") == 0) {
-        if (chk_arity(st, e, 1, 1)) {
-            ast_type_kind k = at[0]->kind;
-            chk_want(st, e->items[0], at[0], k == TY_INT || k == TY_FLOAT || k == TY_STRING, fn,
-                     "a number or a string");
-        }
-        return fn[0] == 'i' ? &ast_type_int : &ast_type_float;
-    }
-    if (strcmp(fn, "contains") == 0) {
-        if (chk_arity(st, e, 2, 2)) {
-            ast_type_kind k = at[0]->kind;
-            chk_want(st, e->items[0], at[0], k == TY_LIST || k == TY_STRING || k == TY_OBJECT, fn,
-                     "a list, string or object");
-            if (k == TY_STRING)
-                chk_want(st, e->items[1], at[1], at[1]->kind == TY_STRING, fn, "a string to look for");
-        }
-        return &ast_type_bool;
-    }
-    if (strcmp(fn, "join") == 0) {
-        if (chk_arity(st, e, 2, 2)) {
-            chk_want(st, e->items[0], at[0], at[0]->kind == TY_LIST, fn, "a list");
-            chk_want(st, e->items[1], at[1], at[1]->kind == TY_STRING, fn, "a string separator");
-        }
-        return &ast_type_string;
-    }
-    if (strcmp(fn, "now") == 0) {
-        chk_arity(st, e, 0, 0);
-        return &ast_type_string;
-    }
-    if (strcmp(fn, "json") == 0) {
-        chk_arity(st, e, 1, 1);
-        return &ast_type_json;
-    }
-    const char *names[sizeof chk_builtin_fns / sizeof chk_builtin_fns[0]];
-    for (int i = 0; i < chk_nbuiltin_fns; i++) names[i] = chk_builtin_fns[i].name;
-    ERR(e->loc, "unknown function '%s'%s", fn, chk_hint(st, fn, names, chk_nbuiltin_fns));
-    return &ast_type_error;
-}
-
-static ast_type *chk_binary(chk_state *st, ast_expr *e)
-{
-    st->opt_chain = e->op == OP_COALESCE;
-    ast_type *a = chk_expr(st, e->a);
-    ast_type *b;
-    const char *op = ast_op_str(e->op);
-
-    if (e->op == OP_AND || e->op == OP_OR) {
-        /* `x != null and x.f > 1`: the left side narrows the right */
-        ptrvec paths = { 0 };
-        chk_collect_narrowing(st, e->a, e->op == OP_AND, &paths);
-        int mark = chk_narrow_push(st, &paths);
-        b = chk_expr(st, e->b);
-        st->narrowed.len = mark;
-        if (!ty_dyn(a) && a->kind != TY_BOOL)
-            ERR(e->a->loc, "operand of '%s' must be bool, not %s", op, tystr(st, a));
-        if (!ty_dyn(b) && b->kind != TY_BOOL)
-            ERR(e->b->loc, "operand of '%s' must be bool, not %s", op, tystr(st, b));
-        return &ast_type_bool;
-    }
-    b = chk_expr(st, e->b);
-    if (a->kind == TY_ERROR || b->kind == TY_ERROR) {
-        return e->op >= OP_EQ && e->op <= OP_GE ? &ast_type_bool : &ast_type_error;
-    }
-    switch (e->op) {
-    case OP_EQ:
-    case OP_NE: {
-        ast_type *sa = ty_strip(a), *sb = ty_strip(b);
-        bool ok = ty_dyn(sa) || ty_dyn(sb) || a->kind == TY_NULL || b->kind == TY_NULL ||
-                  (ty_is_num(sa) && ty_is_num(sb)) || chk_assignable(sa, sb) || chk_assignable(sb, sa);
-        if (a->kind == TY_NULL && b->kind != TY_NULL && b->kind != TY_OPTIONAL && !ty_dyn(b))
-            ok = false;
-        if (b->kind == TY_NULL && a->kind != TY_NULL && a->kind != TY_OPTIONAL && !ty_dyn(a))
-            ok = false;
-        if (!ok) {
-            if (a->kind == TY_NULL || b->kind == TY_NULL)
-                ERR(e->loc, "comparison with null is always %s: %s is never null",
-                    e->op == OP_EQ ? "false" : "true", tystr(st, a->kind == TY_NULL ? b : a));
-            else
-                ERR(e->loc, "cannot compare %s with %s", tystr(st, a), tystr(st, b));
-        }
-        return &ast_type_bool;
-    }
-    case OP_LT: case OP_LE: case OP_GT: case OP_GE:
-        if (a->kind == TY_OPTIONAL || b->kind == TY_OPTIONAL || a->kind == TY_NULL || b->kind == TY_NULL) {
-            ast_expr *o = a->kind == TY_OPTIONAL || a->kind == TY_NULL ? e->a : e->b;
-            ERR(o->loc, "'%s' may be null here: use '?\?' or check it against null before '%s'", chk_shown(st, o),
-                op);
-        } else if (!(ty_dyn(a) || ty_dyn(b) || (ty_is_num(a) && ty_is_num(b)) ||
-                     (a->kind == TY_STRING && b->kind == TY_STRING))) {
-            ERR(e->loc, "operator '%s' cannot compare %s with %s", op, tystr(st, a), tystr(st, b));
-        }
-        return &ast_type_bool;
-    case OP_COALESCE: {
-        if (a->kind != TY_OPTIONAL && a->kind != TY_NULL && !ty_dyn(a))
-            diag_warning(st->d, e->a->loc, "left operand of '?\?' is never null (type %s)", tystr(st, a));
-        if (ty_dyn(a)) return b->kind == TY_OPTIONAL ? b : (ty_dyn(b) ? b : &ast_type_json);
-        ast_type *inner = ty_strip(a);
-        if (a->kind == TY_NULL) return b;
-        ast_type *u = ty_unify(st, inner, b);
-        if (!u) {
-            ERR(e->b->loc, "default of type %s does not match %s", tystr(st, b), tystr(st, inner));
-            return &ast_type_error;
-        }
-        return b->kind == TY_OPTIONAL || b->kind == TY_NULL ? u : ty_strip(u);
-    }
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD: {
-        if (a->kind == TY_OPTIONAL || b->kind == TY_OPTIONAL || a->kind == TY_NULL || b->kind == TY_NULL) {
-            ast_expr *o = a->kind == TY_OPTIONAL || a->kind == TY_NULL ? e->a : e->b;
-            ERR(o->loc, "'%s' may be null here: use '?\?' before '%s'", chk_shown(st, o), op);
-            return &ast_type_error;
-        }
-        if (ty_dyn(a) || ty_dyn(b)) return &ast_type_json;
-        if (e->op == OP_ADD && a->kind == TY_STRING && b->kind == TY_STRING) return &ast_type_string;
-        if (e->op == OP_ADD && a->kind == TY_LIST && b->kind == TY_LIST) {
-            ast_type *u = ty_unify(st, a, b);
-            if (u) return u;
-        }
-        if (!ty_is_num(a) || !ty_is_num(b)) {
-            ERR(e->loc, "operator '%s' cannot be applied to %s and %s", op, tystr(st, a), tystr(st, b));
-            return &ast_type_error;
-        }
-        if (e->op == OP_MOD && (a->kind != TY_INT || b->kind != TY_INT)) {
-            ERR(e->loc, "operator '%%' needs int operands, got %s and %s", tystr(st, a), tystr(st, b));
-            return &ast_type_error;
-        }
-        return a->kind == TY_FLOAT || b->kind == TY_FLOAT ? &ast_type_float : &ast_type_int;
-    }
-    default:
-        return &ast_type_error;
-    }
-}
-
-static ast_type *chk_expr_inner(chk_state *st, ast_expr *e)
-{
-    switch (e->kind) {
-    case EX_NULL: return &ast_type_null;
-    case EX_BOOL: return &ast_type_bool;
-    case EX_INT: return &ast_type_int;
-    case EX_FLOAT: return &ast_type_float;
-    case EX_DURATION: return &ast_type_duration;
-    case EX_STRING: return &ast_type_string;
-    case EX_INTERP:
-        for (int i = 0; i < e->nitems; i++) {
-            if (st->where == WHERE_TEST_DATA && e->items[i]->kind != EX_STRING) {
-                ERR(e->items[i]->loc, "interpolation is not allowed in test data");
-                continue;
-            }
-            ast_type *t = chk_expr(st, e->items[i]);
-            (void)t;    /* any type renders; null as empty */
-        }
-        return &ast_type_string;
-    case EX_NAME: return chk_name(st, e);
-    case EX_FIELD: return chk_field(st, e);
-    case EX_INDEX: return chk_index(st, e);
-    case EX_CALL:
-        if (st->where == WHERE_CONST || st->where == WHERE_TEST_DATA) {
-            ERR(e->loc, "function calls are not allowed here: only literal values are");
-            return &ast_type_error;
-        }
-        return chk_call(st, e);
-    case EX_LIST: {
-        ast_type *elem = NULL;
-        for (int i = 0; i < e->nitems; i++) {
-            ast_type *t = chk_expr(st, e->items[i]);
-            if (!elem) {
-                elem = t;
-            } else {
-                ast_type *u = ty_unify(st, elem, t);
-                elem = u ? u : &ast_type_json;
-            }
-        }
-        return ty_list(st, elem ? elem : &ast_type_json);
-    }
-    case EX_OBJECT: {
-        ast_field **fields = arena_alloc(st->a, sizeof *fields * (size_t)(e->nitems + 1));
-        chk_map seen = { 0 };
-        int n = 0;
-        for (int i = 0; i < e->nitems; i++) {
-            ast_type *t = chk_expr(st, e->items[i]);
-            src_loc *prev = chk_map_get(&seen, e->keys[i]);
-            if (prev) {
-                ERR(e->key_locs[i], "duplicate key '%s'; first given at %s", e->keys[i], chk_pos(st, *prev));
-                continue;
-            }
-            chk_map_put(st->a, &seen, e->keys[i], &e->key_locs[i]);
-            fields[n++] = ty_mkfield(st, e->keys[i], t);
-        }
-        return ty_object(st, n, fields);
-    }
-    case EX_UNARY: {
-        ast_type *t = chk_expr(st, e->a);
-        if (ty_dyn(t)) return e->op == OP_NOT ? &ast_type_bool : t;
-        if (e->op == OP_NOT) {
-            if (t->kind != TY_BOOL) ERR(e->a->loc, "operand of 'not' must be bool, not %s", tystr(st, t));
-            return &ast_type_bool;
-        }
-        if (!ty_is_num(t)) {
-            ERR(e->a->loc, "operand of unary '-' must be a number, not %s", tystr(st, t));
-            return &ast_type_error;
-        }
-        return t;
-    }
-    case EX_BINARY:
-        if (st->where == WHERE_CONST || st->where == WHERE_TEST_DATA) {
-            ERR(e->loc, "operators are not allowed here: only literal values are");
-            return &ast_type_error;
-        }
-        return chk_binary(st, e);
-    }
-    return &ast_type_error;
-}
-
-/* ---- the editor's probe ------------------------------------------------ */
-
-static bool chk_probe_in(const chk_state *st, src_loc loc)
-{
-    const chk_probe *p = st->probe;
-    return loc.file == p->file && loc.start <= p->offset && p->offset <= loc.end;
-}
-
-/* Record the scope of this point of the walk in the probe. Later snapshots
-** are closer to the point (the walk goes from statements into their
-** expressions), so each replaces the one before. */
-static void chk_probe_snapshot(chk_state *st)
-{
-    chk_probe *p = st->probe;
-    static const chk_place places[] = {
-        [WHERE_BODY] = CHK_PLACE_BODY, [WHERE_ACTION] = CHK_PLACE_ACTION, [WHERE_CONST] = CHK_PLACE_CONST,
-        [WHERE_TEST] = CHK_PLACE_TEST, [WHERE_TEST_DATA] = CHK_PLACE_TEST_DATA,
-    };
-    p->place = places[st->where];
-    ast_program *prog = st->prog;
-    p->nsteps = 0;
-    p->steps = arena_alloc(st->a, sizeof *p->steps * (size_t)(prog->nsteps + 1));
-    p->step_types = arena_alloc(st->a, sizeof *p->step_types * (size_t)(prog->nsteps + 1));
-    for (int i = 0; st->info && i < prog->nsteps; i++) {
-        ast_step *s = prog->steps[i];
-        if (chk_map_get(&st->steps, s->name) != s) continue;    /* a duplicate name */
-        ast_type *t = chk_step_ref_type(st, s);
-        if (!t) continue;
-        p->steps[p->nsteps] = s;
-        p->step_types[p->nsteps++] = t;
-    }
-    p->nfanouts = st->fanouts.len;
-    p->fanouts = arena_alloc(st->a, sizeof *p->fanouts * (size_t)(st->fanouts.len + 1));
-    for (int i = 0; i < st->fanouts.len; i++) p->fanouts[i] = st->fanouts.items[i];
-    p->action = st->where == WHERE_ACTION ? st->action : NULL;
-    p->response = st->response_body;
-    p->trigger = st->trigger_type;
-    p->settings = st->settings_type;
-    p->secrets = st->secrets_type;
-    p->run = st->run_type;
-    p->output = st->where == WHERE_TEST ? st->prog->output_type : NULL;
-}
-
-/* An expression holding the point: the scope there. */
-static void chk_probe_expr(chk_state *st, const ast_expr *e)
-{
-    if (st->probe && !st->probe_done && chk_probe_in(st, e->loc)) chk_probe_snapshot(st);
-}
-
-/* Whether the point is inside block b (the file's top level counts when the
-** point is in a statement or between top-level items). */
-static bool chk_probe_in_block(chk_state *st, const ast_block *b)
-{
-    if (!st->probe || st->probe_done || b->loc.file != st->probe->file) return false;
-    if (b == st->main->body) return st->probe_top == TOP_STMT;
-    return chk_probe_in(st, b->loc);
-}
-
-static ast_type *chk_expr(chk_state *st, ast_expr *e)
-{
-    if (!e) return &ast_type_error;
-    chk_probe_expr(st, e);
-    /* `a.b.c ?? d`: a postfix chain on the left of '??' reads through
-    ** nulls (the runtime's field and index reads give null on null) */
-    bool chain = st->opt_chain;
-    st->opt_chain = false;
-    st->chain_ok = chain && (e->kind == EX_FIELD || e->kind == EX_INDEX);
-    e->type = chk_expr_inner(st, e);
-    return e->type;
-}
-
-/* Check e and that it fits type `want`; `what` names it in the message. */
-static void chk_expect_type(chk_state *st, ast_expr *e, ast_type *want, const char *what)
-{
-    ast_type *t = chk_expr(st, e);
-    if (!chk_assignable(t, want)) {
-        if (t->kind == TY_OPTIONAL || t->kind == TY_NULL) {
-            const char *path = chk_path(st, e);
-            ERR(e->loc, "%s may be null here ('%s' is %s): use '?\?' to give a default", what,
-                path ? path : "value", tystr(st, t));
-        } else {
-            ERR(e->loc, "%s must be %s, not %s", what, tystr(st, want), tystr(st, t));
-        }
-    }
-}
-
-static void chk_condition(chk_state *st, ast_expr *e, const char *what)
-{
-    ast_type *t = chk_expr(st, e);
-    if (ty_dyn(t) || t->kind == TY_BOOL) return;
-    if (t->kind == TY_OPTIONAL && t->elem->kind == TY_BOOL)
-        ERR(e->loc, "%s may be null here: compare it ('== true') or use '?\?'", what);
-    else
-        ERR(e->loc, "%s must be bool, not %s", what, tystr(st, t));
-}
+#include "rt_cron.h"
 
 /* ---- declared types ---------------------------------------------------- */
 
@@ -1153,9 +142,14 @@ static url_state url_after_text(url_state s, const char *t)
     return s;
 }
 
-/* env.X, settings.X, secret.X: configuration, not data. */
+/* env.X, settings.X, secret.X: configuration, not data; so is a let whose
+** value is one of them or a plain string (`let api = env.API_URL`). */
 static bool url_config_value(const ast_expr *e)
 {
+    if (e->kind == EX_NAME && e->ref == REF_STEP && e->ref_step && e->ref_step->kind == STEP_LET) {
+        const ast_expr *v = e->ref_step->value;
+        return v && (v->kind == EX_STRING || url_config_value(v));
+    }
     return e->kind == EX_FIELD && e->a->kind == EX_NAME &&
            (e->a->ref == REF_ENV || e->a->ref == REF_SETTINGS || e->a->ref == REF_SECRET);
 }
@@ -1267,6 +261,9 @@ static ast_type *chk_request(chk_state *st, ast_step *s, ast_request *r, bool in
     }
     st->response_body = saved;
 
+    for (int i = 0; r->paginate == PAGE_NONE && i < s->nclauses; i++)
+        if (s->clauses[i]->kind == CL_MAX)
+            ERR(s->clauses[i]->loc, "'max' limits the pages of a paginated request: this request has no 'paginate'");
     if (r->paginate != PAGE_NONE) {
         if (r->page_max < 0) ERR(r->paginate_loc, "paginate: max must be at least 1");
         r->page_elem = chk_page_elem(st, r, body);
@@ -1328,6 +325,8 @@ static ast_type *chk_action_call(chk_state *st, ast_step *s)
     }
     s->action = act;
     const char *full = action_key(st, s->integ, s->op);
+    if (s->call_max && !(act->body && act->body->req && act->body->req->paginate != PAGE_NONE))
+        ERR(s->call_max_loc, "'max' limits the pages of a paginated action: %s does not paginate", full);
     chk_map given = { 0 };
     for (int i = 0; i < s->nargs; i++) {
         ast_arg *a = s->args[i];
@@ -1350,8 +349,8 @@ static ast_type *chk_action_call(chk_state *st, ast_step *s)
         ast_type *t = a->value->type;
         if (!chk_assignable(t, p->type)) {
             if (t->kind == TY_OPTIONAL || t->kind == TY_NULL)
-                ERR(a->value->loc, "argument '%s' of %s may be null here (%s): use '?\?' to give a default",
-                    a->name, full, tystr(st, t));
+                ERR(a->value->loc, "argument '%s' of %s may be null here (%s): %s", a->name, full, tystr(st, t),
+                    chk_null_advice(st, a->value, "use '?\?' to give a default"));
             else
                 ERR(a->value->loc, "argument '%s' of %s must be %s, not %s", a->name, full,
                     tystr(st, p->type), tystr(st, t));
@@ -1393,6 +392,7 @@ static bool chk_c_macro_like(const char *name)
 
 static ast_type *chk_function(chk_state *st, ast_step *s)
 {
+    int errors_before = st->d->errors;
     chk_map seen = { 0 };
     for (int i = 0; i < s->nparams; i++) {
         ast_arg *p = s->params[i];
@@ -1412,6 +412,7 @@ static ast_type *chk_function(chk_state *st, ast_step *s)
             strncmp(p->name, "json_", 5) == 0)
             ERR(p->loc, "parameter name '%s' uses a prefix reserved for the runtime", p->name);
     }
+    s->c_params_bad = st->d->errors != errors_before;
     chk_type_decl(st, s->out_type, true);
     return s->out_type ? s->out_type : &ast_type_json;
 }
@@ -1441,6 +442,41 @@ static void chk_hide_from(chk_state *st, int mark, src_loc at, const char *by)
     st->scope.len = mark;
 }
 
+/* Leaves a branch of an if: the steps and lets it defined (still in scope,
+** from mark on) leave the scope while the other branches are checked, and
+** go to `ran`, to come back after the if as ones that may not have run. */
+static void chk_leave_branch(chk_state *st, int mark, const ast_stmt *ifs, int branch, ptrvec *ran)
+{
+    const char *where = NULL;     /* made only when the branch defined something */
+    for (int i = mark; i < st->scope.len; i++) {
+        if (!where)
+            where = branch < 0 ? arena_printf(st->a, "in the 'else' branch of the if at %s", chk_pos(st, ifs->loc))
+                  : branch ? arena_printf(st->a, "in the 'else if' branch at %s", chk_pos(st, ifs->conds[branch]->loc))
+                           : arena_printf(st->a, "in the 'if' branch at %s", chk_pos(st, ifs->loc));
+        ast_step *s = st->scope.items[i];
+        chk_stepinfo *in = &st->info[s->index];
+        in->visible = false;
+        in->other_branch = true;
+        if (!in->branch) in->branch = where;    /* the innermost branch names it */
+        ptrvec_push(st->a, ran, s);
+    }
+    st->scope.len = mark;
+}
+
+/* After an if: the steps of its branches are in scope again, as ones that
+** may not have run (their fields optional until `if s.ok`). */
+static void chk_after_branches(chk_state *st, const ptrvec *ran)
+{
+    for (int i = 0; i < ran->len; i++) {
+        ast_step *s = ran->items[i];
+        chk_stepinfo *in = &st->info[s->index];
+        in->visible = true;
+        in->other_branch = false;
+        in->maybe = true;
+        ptrvec_push(st->a, &st->scope, s);
+    }
+}
+
 static ast_type *chk_fanout(chk_state *st, ast_step *s)
 {
     ast_type *lt = chk_expr(st, s->list);
@@ -1459,8 +495,9 @@ static ast_type *chk_fanout(chk_state *st, ast_step *s)
     }
     if (s->concurrency < 0 || s->concurrency > 4096)
         ERR(s->loc, "fanout concurrency must be between 1 and 4096");
-    if (chk_map_get(&st->steps, s->var))
-        ERR(s->var_loc, "fanout variable '%s' has the name of a step", s->var);
+    ast_step *same = chk_map_get(&st->steps, s->var);
+    if (same)
+        ERR(s->var_loc, "fanout variable '%s' has the name of a %s", s->var, same->kind == STEP_LET ? "let" : "step");
     for (int i = 0; i < st->fanouts.len; i++)
         if (strcmp(((ast_step *)st->fanouts.items[i])->var, s->var) == 0)
             ERR(s->var_loc, "fanout variable '%s' shadows the variable of an enclosing fanout", s->var);
@@ -1480,14 +517,39 @@ static ast_type *chk_fanout(chk_state *st, ast_step *s)
     return ty_list(st, r);
 }
 
+/* Whether e calls now(), whose value changes when a run is replayed. */
+static const ast_expr *chk_find_now(const ast_expr *e)
+{
+    if (!e) return NULL;
+    if (e->kind == EX_CALL && strcmp(e->name, "now") == 0) return e;
+    const ast_expr *f = chk_find_now(e->a);
+    if (!f) f = chk_find_now(e->b);
+    for (int i = 0; !f && i < e->nitems; i++) f = chk_find_now(e->items[i]);
+    return f;
+}
+
+/* let NAME = value: evaluated again when a run resumes, so it may read
+** only what replays the same (committed steps, the trigger, settings). */
+static ast_type *chk_let(chk_state *st, ast_step *s)
+{
+    ast_type *t = chk_expr(st, s->value);
+    const ast_expr *now = chk_find_now(s->value);
+    if (now)
+        ERR(now->loc, "let '%s' reads now(): a let is evaluated again when a run resumes, so its value would "
+                      "change; take the time from a step, whose output is checkpointed", s->name);
+    return t;
+}
+
 static void chk_step(chk_state *st, ast_step *s)
 {
     ast_type *out = &ast_type_error;
+    if (s->kind == STEP_LET) st->info[s->index].defined = true;     /* `let x = x`: its own definition */
     switch (s->kind) {
     case STEP_REQUEST: out = chk_request(st, s, s->req, false); break;
     case STEP_ACTION: out = chk_action_call(st, s); break;
     case STEP_FUNCTION: out = chk_function(st, s); break;
     case STEP_FANOUT: out = chk_fanout(st, s); break;
+    case STEP_LET: out = chk_let(st, s); break;
     }
     chk_step_clauses(st, s);
     s->out = out;
@@ -1520,14 +582,55 @@ static void chk_return(chk_state *st, ast_stmt *stmt)
     r->type = u;
 }
 
+/* `return status N headers {...}` / `fail status N ...`: the answer to the
+** HTTP request of a request trigger. */
+static void chk_reply(chk_state *st, ast_stmt *stmt)
+{
+    if (!stmt->status && !stmt->headers) return;
+    const char *kw = stmt->kind == ST_RETURN ? "return" : "fail";
+    const char *what = stmt->status ? "status" : "headers";
+    const ast_trigger *t = st->main->ntriggers ? st->main->triggers[0] : NULL;
+    if (st->fanouts.len)
+        ERR(stmt->loc, "'%s %s' answers the request that started the run: a fanout item's %s cannot", kw, what, kw);
+    else if (t && t->kind != TRIG_REQUEST)
+        ERR(stmt->loc, "'%s %s' answers an HTTP request: only a workflow with `trigger request` has one to answer",
+            kw, what);
+    if (stmt->status) {
+        chk_expect_type(st, stmt->status, &ast_type_int, "the status");
+        if (stmt->status->kind == EX_INT && (stmt->status->ival < 100 || stmt->status->ival > 599))
+            ERR(stmt->status->loc, "status %" PRId64 " is not an HTTP status (100 to 599)", stmt->status->ival);
+    }
+    if (stmt->headers) {
+        ast_expr *h = stmt->headers;
+        chk_expr(st, h);
+        for (int i = 0; i < h->nitems; i++) {
+            const char *k = h->keys[i];
+            bool token = *k != 0;
+            for (const char *p = k; *p; p++)
+                if (!(isalnum((unsigned char)*p) || strchr("!#$%&'*+-.^_`|~", *p))) token = false;
+            if (!token)
+                ERR(h->key_locs[i], "'%s' is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~)", k);
+            else if (strcasecmp(k, "Content-Length") == 0 || strcasecmp(k, "Transfer-Encoding") == 0 ||
+                     strcasecmp(k, "Connection") == 0)
+                ERR(h->key_locs[i], "header '%s' is set by the server", k);
+            ast_type *vt = h->items[i]->type ? h->items[i]->type : &ast_type_error;
+            if (!ty_dyn(vt) && vt->kind != TY_STRING)
+                ERR(h->items[i]->loc, "header '%s' must be a string, not %s%s", k, tystr(st, vt),
+                    vt->kind == TY_OPTIONAL ? " (use '?\?' to give a default)" : "");
+        }
+    }
+}
+
 static void chk_stmt(chk_state *st, ast_stmt *stmt)
 {
     switch (stmt->kind) {
     case ST_STEP:
+    case ST_LET:
         chk_step(st, stmt->step);
         break;
     case ST_IF: {
         ptrvec negated = { 0 };     /* what the earlier conditions being false proves */
+        ptrvec ran = { 0 };         /* the steps of the branches */
         for (int i = 0; i < stmt->nbranches; i++) {
             int nmark = chk_narrow_push(st, &negated);
             chk_condition(st, stmt->conds[i], "an 'if' condition");
@@ -1536,7 +639,7 @@ static void chk_stmt(chk_state *st, ast_stmt *stmt)
             chk_narrow_push(st, &paths);
             int mark = st->scope.len;
             chk_block(st, stmt->thens[i]);
-            chk_hide_from(st, mark, stmt->loc, "if");
+            chk_leave_branch(st, mark, stmt, i, &ran);
             st->narrowed.len = nmark;
             chk_collect_narrowing(st, stmt->conds[i], false, &negated);
         }
@@ -1544,15 +647,20 @@ static void chk_stmt(chk_state *st, ast_stmt *stmt)
             int nmark = chk_narrow_push(st, &negated);
             int mark = st->scope.len;
             chk_block(st, stmt->els);
-            chk_hide_from(st, mark, stmt->loc, "if");
+            chk_leave_branch(st, mark, stmt, -1, &ran);
             st->narrowed.len = nmark;
         }
+        chk_after_branches(st, &ran);
         break;
     }
     case ST_RETURN:
+        chk_reply(st, stmt);
         chk_return(st, stmt);
         break;
     case ST_FAIL:
+        chk_reply(st, stmt);
+        chk_expr(st, stmt->expr);
+        break;
     case ST_LOG:
         chk_expr(st, stmt->expr);
         break;
@@ -1617,12 +725,16 @@ static void chk_register_step(chk_state *st, ast_step *s, bool conditional, bool
     p->steps[p->nsteps++] = s;
     s->parent_fanout = st->fanouts.len ? st->fanouts.items[st->fanouts.len - 1] : NULL;
 
+    bool let = s->kind == STEP_LET;
     for (size_t i = 0; i < sizeof chk_reserved_step_names / sizeof chk_reserved_step_names[0]; i++)
         if (strcmp(s->name, chk_reserved_step_names[i]) == 0)
-            ERR(s->name_loc, "'%s' is reserved and cannot name a step", s->name);
+            ERR(s->name_loc, "'%s' is reserved and cannot name a %s", s->name, let ? "let" : "step");
     ast_step *prev = chk_map_get(&st->steps, s->name);
-    if (prev)
+    if (prev && !let && prev->kind != STEP_LET)
         ERR(s->name_loc, "duplicate step name '%s'; first defined at %s", s->name, chk_pos(st, prev->name_loc));
+    else if (prev)
+        ERR(s->name_loc, "'%s' is already the name of the %s at %s (steps and lets share one namespace)", s->name,
+            prev->kind == STEP_LET ? "let" : "step", chk_pos(st, prev->name_loc));
     else
         chk_map_put(st->a, &st->steps, s->name, s);
     (void)conditional;
@@ -1639,7 +751,7 @@ static void chk_register_block(chk_state *st, ast_block *b, bool conditional, bo
     if (!b) return;
     for (int i = 0; i < b->nstmts; i++) {
         ast_stmt *s = b->stmts[i];
-        if (s->kind == ST_STEP) {
+        if (s->kind == ST_STEP || s->kind == ST_LET) {
             chk_register_step(st, s->step, conditional, in_fanout);
         } else if (s->kind == ST_IF) {
             for (int j = 0; j < s->nbranches; j++) chk_register_block(st, s->thens[j], true, in_fanout);
@@ -1654,7 +766,7 @@ static void chk_mark_block(chk_state *st, ast_block *b, bool conditional, bool i
     if (!b) return;
     for (int i = 0; i < b->nstmts; i++) {
         ast_stmt *s = b->stmts[i];
-        if (s->kind == ST_STEP) {
+        if (s->kind == ST_STEP || s->kind == ST_LET) {
             st->info[s->step->index].conditional = conditional;
             st->info[s->step->index].in_fanout = in_fanout;
             if (s->step->kind == STEP_FANOUT) chk_mark_block(st, s->step->body, true, true);
@@ -1834,52 +946,6 @@ static void chk_action_bodies(chk_state *st)
     st->where = WHERE_BODY;
 }
 
-static bool chk_zone_exists(const char *zone)
-{
-    struct stat sb;
-    if (stat("/usr/share/zoneinfo", &sb) != 0) return true;     /* cannot tell */
-    if (strcmp(zone, "UTC") == 0) return true;
-    if (strstr(zone, "..") || zone[0] == '/') return false;
-    char path[1024];
-    snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", zone);
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-/* One cron field: "*", N, N-M, a step ("/K"), lists, and names for months/days. */
-static bool chk_cron_field(const char *f, int lo, int hi, const char *const *names, int nnames)
-{
-    if (!*f) return false;
-    char buf[256];
-    if (strlen(f) >= sizeof buf) return false;
-    strcpy(buf, f);
-    for (char *save = NULL, *part = strtok_r(buf, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
-        char *slash = strchr(part, '/');
-        if (slash) {
-            *slash = 0;
-            char *end;
-            long step = strtol(slash + 1, &end, 10);
-            if (*end || step < 1 || step > hi) return false;
-        }
-        if (strcmp(part, "*") == 0) continue;
-        char *dash = strchr(part, '-');
-        char *ends[2] = { part, dash ? dash + 1 : NULL };
-        if (dash) *dash = 0;
-        for (int k = 0; k < 2 && ends[k]; k++) {
-            char *end;
-            long v = strtol(ends[k], &end, 10);
-            if (end == ends[k]) {
-                int found = -1;
-                for (int j = 0; j < nnames; j++)
-                    if (strcasecmp(ends[k], names[j]) == 0) found = j;
-                if (found < 0) return false;
-                continue;
-            }
-            if (*end || v < lo || v > hi) return false;
-        }
-    }
-    return true;
-}
-
 static void chk_trigger(chk_state *st)
 {
     ast_file *m = st->main;
@@ -1903,32 +969,13 @@ static void chk_trigger(chk_state *st)
         st->trigger_type = ty_object(st, t->kind == TRIG_SCHEDULE ? 1 : 0, f);
     }
     if (t->kind == TRIG_SCHEDULE) {
-        static const char *const months[] = { "", "jan", "feb", "mar", "apr", "may", "jun",
-                                              "jul", "aug", "sep", "oct", "nov", "dec" };
-        static const char *const days[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s", t->cron ? t->cron : "");
-        char *fields[8];
-        int n = 0;
-        for (char *save = NULL, *p = strtok_r(buf, " \t", &save); p && n < 8; p = strtok_r(NULL, " \t", &save))
-            fields[n++] = p;
-        if (n != 5 && n != 6) {
-            ERR(t->cron_loc, "a cron expression has 5 fields (minute hour day month weekday) or 6 "
-                "(seconds first), not %d", n);
-        } else {
-            static const char *const what[] = { "second", "minute", "hour", "day of month", "month", "day of week" };
-            static const int lo[] = { 0, 0, 0, 1, 1, 0 }, hi[] = { 59, 59, 23, 31, 12, 7 };
-            int off = n == 6 ? 0 : 1;
-            for (int i = 0; i < n; i++) {
-                int k = i + off;
-                const char *const *names = k == 4 ? months : k == 5 ? days : NULL;
-                int nn = k == 4 ? 13 : k == 5 ? 7 : 0;
-                if (!chk_cron_field(fields[i], lo[k], hi[k], names, nn))
-                    ERR(t->cron_loc, "cron field %d ('%s') is not a valid %s", i + 1, fields[i], what[k]);
-            }
-        }
-        if (t->zone && !chk_zone_exists(t->zone))
-            ERR(t->loc, "unknown time zone '%s' (an IANA name such as \"Europe/Paris\")", t->zone);
+        /* the runtime's own parser (runtime/rt_cron.c): what check accepts, serve fires */
+        rt_cron cron;
+        char err[512];
+        if (!rt_cron_parse(t->cron ? t->cron : "", &cron, err, sizeof err))
+            ERR(t->cron_loc, "invalid schedule: %s", err);
+        if (t->zone && !rt_cron_zone_check(t->zone, err, sizeof err))
+            ERR(t->loc, "%s", err);
     }
 }
 

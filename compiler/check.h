@@ -48,11 +48,13 @@ typedef struct chk_probe {
 /* chk_program, also filling *probe (see chk_probe) when not NULL. */
 bool chk_program_probe(ast_program *prog, chk_probe *probe);
 
-/* The built-in functions, for the editor: name, signature, what it does. */
+/* The built-in functions (runtime/flow_builtins.def), indexed by ast_fn - 1:
+** name, signature and what it does for the editor, the count of arguments. */
 typedef struct chk_builtin {
     const char *name;
     const char *signature;      /* "len(x) -> int" */
     const char *doc;
+    int min_args, max_args;
 } chk_builtin;
 extern const chk_builtin chk_builtin_fns[];
 extern const int chk_nbuiltin_fns;

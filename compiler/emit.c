@@ -16,10 +16,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The type descriptors of a program: one static rt_type per distinct
+** type (T_<n>), found again by its canonical JSON text. */
+typedef struct emit_types {
+    strbuf defs;        /* the definitions, each after those it refers to */
+    char **keys;        /* open addressing: canonical text (owned), or NULL */
+    int *ids;           /* T_<id> of keys[i] */
+    size_t cap, count;
+} emit_types;
+
 typedef struct emit_state {
     ast_program *prog;
     arena *a;
     strbuf protos;      /* prototypes of generated functions */
+    emit_types *types;  /* type descriptors (emit_program only) */
+    int *nslots;        /* result slots numbered so far in the current scope */
+    int depth;          /* fanouts around the current scope */
     strbuf descs;       /* static descriptors */
     strbuf defs;        /* function definitions */
     int ncallbacks;     /* unique numbering of callbacks */
@@ -104,14 +116,102 @@ static void emit_type_json(strbuf *b, const ast_type *t)
     }
 }
 
-/* The JSON type text of t as a C string literal (or NULL). */
-static void emit_type_lit(strbuf *b, const ast_type *t)
+/* ---- type descriptors -------------------------------------------------- */
+
+static size_t types_hash(const char *s)
 {
-    if (!t) { strbuf_puts(b, "NULL"); return; }
-    strbuf tmp = { 0 };
-    emit_type_json(&tmp, t);
-    emit_cstr(b, tmp.data);
-    strbuf_free(&tmp);
+    size_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static size_t types_slot(char **keys, size_t cap, const char *key)
+{
+    size_t i = types_hash(key) & (cap - 1);
+    while (keys[i] && strcmp(keys[i], key) != 0) i = (i + 1) & (cap - 1);
+    return i;
+}
+
+static void types_grow(emit_types *ty)
+{
+    size_t cap = ty->cap ? ty->cap * 2 : 64;
+    char **keys = xcalloc(cap, sizeof *keys);
+    int *ids = xcalloc(cap, sizeof *ids);
+    for (size_t i = 0; i < ty->cap; i++) {
+        if (!ty->keys[i]) continue;
+        size_t at = types_slot(keys, cap, ty->keys[i]);
+        keys[at] = ty->keys[i];
+        ids[at] = ty->ids[i];
+    }
+    free(ty->keys);
+    free(ty->ids);
+    ty->keys = keys;
+    ty->ids = ids;
+    ty->cap = cap;
+}
+
+static void types_free(emit_types *ty)
+{
+    for (size_t i = 0; i < ty->cap; i++) free(ty->keys[i]);
+    free(ty->keys);
+    free(ty->ids);
+    strbuf_free(&ty->defs);
+}
+
+/* The number n of T_<n>, the descriptor of t, defined on first use after
+** the descriptors of its parts. */
+static int emit_type_id(emit_types *ty, const ast_type *t)
+{
+    strbuf key = { 0 };
+    emit_type_json(&key, t);
+    if ((ty->count + 1) * 2 > ty->cap) types_grow(ty);
+    size_t at = types_slot(ty->keys, ty->cap, key.data);
+    if (ty->keys[at]) {
+        strbuf_free(&key);
+        return ty->ids[at];
+    }
+    int elem = -1, *fields = NULL;
+    ast_type_kind kind = t ? t->kind : TY_JSON;
+    if (kind == TY_LIST || kind == TY_OPTIONAL) elem = emit_type_id(ty, t->elem);
+    if (kind == TY_OBJECT && t->nfields) {
+        fields = xcalloc((size_t)t->nfields, sizeof *fields);
+        for (int i = 0; i < t->nfields; i++) fields[i] = emit_type_id(ty, t->fields[i]->type);
+    }
+    /* the parts may have grown the table: find the key's place again */
+    if ((ty->count + 1) * 2 > ty->cap) types_grow(ty);
+    at = types_slot(ty->keys, ty->cap, key.data);
+    int id = (int)++ty->count;
+    ty->keys[at] = strbuf_take(&key);
+    ty->ids[at] = id;
+
+    strbuf *b = &ty->defs;
+    const char *k = kind == TY_STRING ? "RT_TYPE_STRING" : kind == TY_INT ? "RT_TYPE_INT"
+                  : kind == TY_FLOAT ? "RT_TYPE_FLOAT" : kind == TY_BOOL ? "RT_TYPE_BOOL"
+                  : kind == TY_NULL ? "RT_TYPE_NULL" : kind == TY_LIST ? "RT_TYPE_LIST"
+                  : kind == TY_OPTIONAL ? "RT_TYPE_OPT" : kind == TY_OBJECT ? "RT_TYPE_OBJECT" : "RT_TYPE_JSON";
+    if (fields) {
+        strbuf_printf(b, "static const rt_type_field TF_%d[] = {", id);
+        for (int i = 0; i < t->nfields; i++) {
+            strbuf_puts(b, i ? ", { " : " { ");
+            emit_cstr(b, t->fields[i]->name);
+            strbuf_printf(b, ", &T_%d }", fields[i]);
+        }
+        strbuf_puts(b, " };\n");
+        strbuf_printf(b, "static const rt_type T_%d = { %s, NULL, TF_%d, %d };\n", id, k, id, t->nfields);
+        free(fields);
+    } else if (elem >= 0) {
+        strbuf_printf(b, "static const rt_type T_%d = { %s, &T_%d, NULL, 0 };\n", id, k, elem);
+    } else {
+        strbuf_printf(b, "static const rt_type T_%d = { %s, NULL, NULL, 0 };\n", id, k);
+    }
+    return id;
+}
+
+/* A reference to t's descriptor: &T_<n>, or NULL when there is no type. */
+static void emit_type_ref(emit_state *es, strbuf *b, const ast_type *t)
+{
+    if (!t) strbuf_puts(b, "NULL");
+    else strbuf_printf(b, "&T_%d", emit_type_id(es->types, t));
 }
 
 /* A literal (setting and action defaults, test data) as JSON text: the
@@ -186,15 +286,17 @@ void emit_literal_json(strbuf *b, const ast_expr *e)
 enum { EMIT_MAX_DEPTH = 64, EMIT_MAX_ITEMS = 16, EMIT_HOISTED_DEPTH = 4, EMIT_LEAF_DEPTH = 4 };
 
 static int emit_sub(emit_state *es, strbuf *b, const ast_expr *e);
+typedef struct emit_kids emit_kids;
+static int emit_cond(emit_state *es, strbuf *b, const ast_expr *e, emit_kids *k, int line);
 
 /* The operands of one call being emitted: each sub-expression's text, its
 ** depth and how many operands are held below it while it is compiled. */
-typedef struct emit_kids {
+struct emit_kids {
     int n;
     strbuf *text;
     int *depth;
     int *at;
-} emit_kids;
+};
 
 static void kids_init(emit_kids *k, int n)
 {
@@ -297,11 +399,66 @@ static int emit_wide(emit_state *es, strbuf *b, const ast_expr *e)
     return EMIT_HOISTED_DEPTH;
 }
 
+/* A step is referred to by its descriptor: the runtime finds its result at
+** the descriptor's depth and slot, without a name. */
 static void emit_step_ref(strbuf *b, const ast_step *s)
 {
-    strbuf_puts(b, "rt_step_result(c, ");
-    emit_cstr(b, s->name);
+    strbuf_printf(b, "rt_step_result(c, &D_%s)", s->name);
+}
+
+/* The runtime's name of an operator (RT_OP_ADD) and of a built-in
+** (RT_FN_len): generated code names them, from the tables the runtime's
+** enums are made of, so a mismatch does not compile. */
+static const char *emit_op_name(ast_op op)
+{
+    static const char *const names[] = {
+        "RT_OP_NONE",
+#define FLOW_OP(name, text, operands) "RT_OP_" #name,
+#include "flow_ops.def"
+#undef FLOW_OP
+    };
+    return (unsigned)op < sizeof names / sizeof names[0] ? names[op] : "RT_OP_NONE";
+}
+
+static const char *emit_fn_name(ast_fn fn)
+{
+    static const char *const names[] = {
+        "RT_FN_NONE",       /* not a runtime name: a call the checker did not resolve */
+#define FLOW_BUILTIN(name, min, max, signature, doc) "RT_FN_" #name,
+#include "flow_builtins.def"
+#undef FLOW_BUILTIN
+    };
+    return (unsigned)fn < sizeof names / sizeof names[0] ? names[fn] : names[0];
+}
+
+/* A literal is a value made once per process (rt_strk, rt_intk), held in
+** a static slot of the generated code, K<n> (KT<n> in tests), declared
+** with the hoisted functions: the name of a new one. */
+static const char *emit_const_slot(emit_state *es)
+{
+    int n = ++*es->nhoisted;
+    const char *name = arena_printf(es->a, "%sK%d", es->hoist_prefix, n);
+    strbuf_printf(es->hoisted, "static json_t *%s;\n", name);
+    return name;
+}
+
+/* if c then a else b: a C conditional, so that only the arm taken is
+** evaluated (`if x != null then x.f else 0` must not read x.f). */
+static int emit_cond(emit_state *es, strbuf *b, const ast_expr *e, emit_kids *k, int line)
+{
+    kids_init(k, 3);
+    kids_render(es, k, 0, e->items[0], 4);
+    kids_render(es, k, 1, e->items[1], 2);
+    kids_render(es, k, 2, e->items[2], 2);
+    int depth = kids_fit(es, k, 6);
+    strbuf_puts(b, "(rt_truthy(c, ");
+    kids_put(b, k, 0);
+    strbuf_printf(b, ", %d) ? ", line);
+    kids_put(b, k, 1);
+    strbuf_puts(b, " : ");
+    kids_put(b, k, 2);
     strbuf_putc(b, ')');
+    return depth;
 }
 
 /* Appends e as one C expression of at most EMIT_MAX_DEPTH operands;
@@ -315,10 +472,12 @@ static int emit_sub(emit_state *es, strbuf *b, const ast_expr *e)
     case EX_NULL: strbuf_puts(b, "rt_null()"); break;
     case EX_BOOL: strbuf_puts(b, e->bval ? "rt_bool(1)" : "rt_bool(0)"); break;
     case EX_INT:
-    case EX_DURATION: strbuf_printf(b, "rt_int(c, %" PRId64 "LL)", e->ival); break;
+    case EX_DURATION:
+        strbuf_printf(b, "rt_intk(&%s, %" PRId64 "LL)", emit_const_slot(es), e->ival);
+        break;
     case EX_FLOAT: strbuf_printf(b, "rt_float(c, %.17g)", e->fval); break;
     case EX_STRING:
-        strbuf_puts(b, "rt_str(c, ");
+        strbuf_printf(b, "rt_strk(&%s, ", emit_const_slot(es));
         emit_cstr(b, e->sval);
         strbuf_putc(b, ')');
         break;
@@ -353,10 +512,8 @@ static int emit_sub(emit_state *es, strbuf *b, const ast_expr *e)
             emit_step_ref(b, e->ref_step);
             strbuf_putc(b, ')');
             break;
-        case REF_VAR:
-            strbuf_puts(b, "rt_var(c, ");
-            emit_cstr(b, e->name);
-            strbuf_putc(b, ')');
+        case REF_VAR:           /* the item variable of the fanout ref_step */
+            strbuf_printf(b, "rt_var(c, &D_%s)", e->ref_step->name);
             break;
         case REF_PARAM:
             strbuf_printf(b, "rt_field(c, %s, ", es->args ? es->args : "rt_null()");
@@ -411,8 +568,7 @@ static int emit_sub(emit_state *es, strbuf *b, const ast_expr *e)
     case EX_CALL:
         /* the arguments are a compound literal: each is stored as it is
         ** compiled, below the 4 operands of rt_call and the array */
-        strbuf_puts(b, "rt_call(c, ");
-        emit_cstr(b, e->name);
+        strbuf_printf(b, "rt_call(c, %s", emit_fn_name(e->fn));
         if (e->nitems) {
             kids_init(&k, e->nitems);
             for (int i = 0; i < e->nitems; i++) kids_render(es, &k, i, e->items[i], 7);
@@ -432,7 +588,7 @@ static int emit_sub(emit_state *es, strbuf *b, const ast_expr *e)
         kids_init(&k, 1);
         kids_render(es, &k, 0, e->a, 3);
         depth = kids_fit(es, &k, 5);
-        strbuf_printf(b, "rt_unary(c, %d, ", (int)e->op);
+        strbuf_printf(b, "rt_unary(c, %s, ", emit_op_name(e->op));
         kids_put(b, &k, 0);
         strbuf_printf(b, ", %d)", line);
         break;
@@ -454,21 +610,25 @@ static int emit_sub(emit_state *es, strbuf *b, const ast_expr *e)
             kids_render(es, &k, 0, e->a, 10);
             kids_render(es, &k, 1, e->b, 11);
             depth = kids_fit(es, &k, 12);
-            strbuf_printf(b, "rt_binary(c, %d, rt_call(c, \"float\", 1, (json_t *[]){", (int)e->op);
+            strbuf_printf(b, "rt_binary(c, %s, rt_call(c, %s, 1, (json_t *[]){", emit_op_name(e->op),
+                          emit_fn_name(FN_float));
             kids_put(b, &k, 0);
-            strbuf_printf(b, "}, %d), rt_call(c, \"float\", 1, (json_t *[]){", line);
+            strbuf_printf(b, "}, %d), rt_call(c, %s, 1, (json_t *[]){", line, emit_fn_name(FN_float));
             kids_put(b, &k, 1);
             strbuf_printf(b, "}, %d), %d)", line, line);
         } else {
             kids_render(es, &k, 0, e->a, 3);
             kids_render(es, &k, 1, e->b, 4);
             depth = kids_fit(es, &k, 6);
-            strbuf_printf(b, "rt_binary(c, %d, ", (int)e->op);
+            strbuf_printf(b, "rt_binary(c, %s, ", emit_op_name(e->op));
             kids_put(b, &k, 0);
             strbuf_puts(b, ", ");
             kids_put(b, &k, 1);
             strbuf_printf(b, ", %d)", line);
         }
+        break;
+    case EX_COND:
+        depth = emit_cond(es, b, e, &k, line);
         break;
     }
     kids_free(&k);
@@ -509,7 +669,7 @@ static void emit_integrations(emit_state *es)
                 strbuf_puts(b, "    { ");
                 emit_cstr(b, f->name);
                 strbuf_puts(b, ", ");
-                emit_type_lit(b, f->type);
+                emit_type_ref(es, b, f->type);
                 strbuf_printf(b, ", %s, %s },\n", f->base_url ? "true" : "false", f->from_token ? "true" : "false");
             }
             strbuf_puts(b, "};\n");
@@ -557,11 +717,12 @@ static const char *emit_response_callback(emit_state *es, const ast_expr *e, boo
 
 /* The descriptor of a step. `req` is the request for request steps and
 ** action calls (the action's body), NULL otherwise; `clauses` carries the
-** step clauses of the call site, `fallback` the action's own. */
+** step clauses of the call site, `fallback` the action's own. `slot` is
+** the step's result slot in its scope (emit_step), `slots` a fanout's
+** count of its body's slots. */
 static void emit_step_desc(emit_state *es, const ast_step *s, const ast_request *req, const ast_step *fallback,
-                           const char *fanout_fn)
+                           int slot, int slots)
 {
-    (void)fanout_fn;
     strbuf *b = &es->descs;
     const char *accept = "NULL";
     const char *fail_when = "NULL", *cursor = "NULL", *items = "NULL";
@@ -583,26 +744,40 @@ static void emit_step_desc(emit_state *es, const ast_step *s, const ast_request 
         strbuf_puts(b, "NULL };\n");
     }
     static const char *const kinds[] = { "RT_STEP_REQUEST", "RT_STEP_REQUEST", "RT_STEP_FUNCTION",
-                                         "RT_STEP_FANOUT" };
+                                         "RT_STEP_FANOUT", "RT_STEP_LET" };
     static const char *const pages[] = { "RT_PAGE_NONE", "RT_PAGE_CURSOR", "RT_PAGE_PAGE", "RT_PAGE_LINK" };
     static const char *const targets[] = { "RT_TARGET_QUERY", "RT_TARGET_JSON", "RT_TARGET_URL" };
 
     strbuf_printf(b, "static const rt_step_desc D_%s = {\n    .name = ", s->name);
     emit_cstr(b, s->name);
-    strbuf_printf(b, ",\n    .kind = %s,\n    .line = %d,\n", kinds[s->kind], emit_line(es, s->name_loc));
+    strbuf_printf(b, ",\n    .kind = %s,\n    .line = %d,\n    .depth = %d,\n    .slot = %d,\n", kinds[s->kind],
+                  emit_line(es, s->name_loc), es->depth, slot);
+    if (req) {
+        strbuf_puts(b, "    .method = ");
+        emit_cstr(b, req->method);
+        strbuf_puts(b, ",\n");
+        if (req->url_modes) {
+            strbuf_puts(b, "    .url_modes = ");
+            emit_cstr(b, req->url_modes);
+            strbuf_puts(b, ",\n");
+        }
+    }
     if (req && req->integ) {
         strbuf_printf(b, "    .integ = &I_%s,\n", req->integ->name);
         for (int i = 0; es->integ_used && i < es->prog->nintegrations; i++)
             if (es->prog->integrations[i] == req->integ) es->integ_used[i] = true;
     }
     if (s->kind == STEP_ACTION && !(req && req->paginate)) strbuf_puts(b, "    .body_output = true,\n");
+    /* the headers of its output: made into an object only when read */
+    if (req && !req->paginate && !req->fail_when && (s->kind == STEP_ACTION || !s->headers_read))
+        strbuf_puts(b, "    .headers_unread = true,\n");
     strbuf_puts(b, "    .out_type = ");
     if (s->kind == STEP_ACTION && s->action && !(req && req->paginate))
-        emit_type_lit(b, req && req->returns ? req->returns : s->action->out);
+        emit_type_ref(es, b, req && req->returns ? req->returns : s->action->out);
     else if (s->kind == STEP_REQUEST || s->kind == STEP_ACTION)
-        emit_type_lit(b, req ? req->returns : NULL);
+        emit_type_ref(es, b, req ? req->returns : NULL);
     else if (s->kind == STEP_FUNCTION)
-        emit_type_lit(b, s->out_type);
+        emit_type_ref(es, b, s->out_type);
     else
         strbuf_puts(b, "NULL");
     strbuf_printf(b, ",\n    .accept = %s,\n    .fail_when = %s,\n", accept, fail_when);
@@ -611,7 +786,8 @@ static void emit_step_desc(emit_state *es, const ast_step *s, const ast_request 
                       pages[req->paginate], items, cursor);
         strbuf_printf(b, "    .page_target = %s,\n    .page_param = ", targets[req->page_target]);
         emit_cstr_or_null(b, req->page_param);
-        strbuf_printf(b, ",\n    .page_max = %d,\n", (int)req->page_max);
+        /* `max N` at an action's call overrides the action's own */
+        strbuf_printf(b, ",\n    .page_max = %d,\n", (int)(s->call_max ? s->call_max : req->page_max));
     }
     const ast_step *fb = fallback ? fallback : s;
     strbuf_printf(b, "    .timeout_ms = %" PRId64 ",\n", s->timeout_ms ? s->timeout_ms : fb->timeout_ms);
@@ -623,7 +799,7 @@ static void emit_step_desc(emit_state *es, const ast_step *s, const ast_request 
     if (s->kind == STEP_FANOUT) {
         strbuf_printf(b, "    .concurrency = %d,\n    .var = ", (int)s->concurrency);
         emit_cstr(b, s->var);
-        strbuf_puts(b, ",\n");
+        strbuf_printf(b, ",\n    .slots = %d,\n", slots);
         if (!s->output_read) strbuf_puts(b, "    .output_unread = true,\n");
     }
     strbuf_puts(b, "};\n\n");
@@ -631,35 +807,25 @@ static void emit_step_desc(emit_state *es, const ast_step *s, const ast_request 
 
 /* ---- requests ---------------------------------------------------------- */
 
-/* The request object { method, url, headers, query, json, form, body }. */
-static void emit_request_obj(emit_state *es, strbuf *b, const ast_request *r)
+/* A request's computed parts, the arguments of rt_request after its
+** descriptor (which holds the method and the URL template's modes): the
+** URL (a string, or the list of a template's parts, which the runtime
+** encodes each where it stands), then headers, query, json, form and body,
+** NULL for a clause the request does not have. */
+static void emit_request_args(emit_state *es, strbuf *b, const ast_request *r)
 {
-    int n = 2 + (r->headers != NULL) + (r->query != NULL) + (r->json != NULL) + (r->form != NULL) +
-            (r->body != NULL);
-    strbuf_printf(b, "rt_object(c, %d, \"method\", rt_str(c, ", n);
-    emit_cstr(b, r->method);
-    strbuf_puts(b, "), \"url\", ");
     if (r->url_modes) {
-        /* a URL template: the runtime encodes each part where it stands */
-        strbuf_puts(b, "rt_object(c, 2, \"modes\", rt_str(c, ");
-        emit_cstr(b, r->url_modes);
-        strbuf_puts(b, "), \"parts\", ");
         ast_expr parts = { .kind = EX_LIST, .loc = r->url->loc, .items = r->url_parts, .nitems = r->url->nitems };
         emit_expr(es, b, &parts);     /* a list like any other: split when long */
-        strbuf_puts(b, ")");
     } else {
         emit_expr(es, b, r->url);
     }
-    const struct { const char *k; const ast_expr *e; } parts[] = {
-        { "headers", r->headers }, { "query", r->query }, { "json", r->json },
-        { "form", r->form }, { "body", r->body },
-    };
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        if (!parts[i].e) continue;
-        strbuf_printf(b, ", \"%s\", ", parts[i].k);
-        emit_expr(es, b, parts[i].e);
+    const ast_expr *clauses[] = { r->headers, r->query, r->json, r->form, r->body };
+    for (size_t i = 0; i < sizeof clauses / sizeof clauses[0]; i++) {
+        strbuf_puts(b, ", ");
+        if (clauses[i]) emit_expr(es, b, clauses[i]);
+        else strbuf_puts(b, "NULL");
     }
-    strbuf_putc(b, ')');
 }
 
 /* The C name of an action's request builder: A_<length of integ><integ>_<op>.
@@ -684,7 +850,7 @@ static void emit_actions(emit_state *es)
         strbuf_puts(b, "(rt_ctx *c, const rt_step_desc *d, json_t *args)\n{\n");
         es->args = "args";
         strbuf_puts(b, "    return rt_request(c, d, ");
-        emit_request_obj(es, b, a->body->req);
+        emit_request_args(es, b, a->body->req);
         strbuf_puts(b, ");\n}\n\n");
         es->args = NULL;
     }
@@ -766,31 +932,40 @@ static void emit_function_step(emit_state *es, const ast_step *s)
     strbuf_puts(b, ");\n}\n\n");
 }
 
-static void emit_fanout_fn(emit_state *es, const ast_step *s)
+/* A fanout's item body FO_<step>: its steps are numbered in a scope of
+** their own (an item's context); returns how many slots they take. */
+static int emit_fanout_fn(emit_state *es, const ast_step *s)
 {
     strbuf_printf(&es->protos, "static int FO_%s(rt_ctx *c, json_t *value);\n", s->name);
     strbuf body = { 0 };
     strbuf_printf(&body, "static int FO_%s(rt_ctx *c, json_t *value)\n{\n    (void)value;\n", s->name);
+    int *outer = es->nslots, nslots = 0;
+    es->nslots = &nslots;
+    es->depth++;
     emit_block(es, &body, s->body, 1);
+    es->depth--;
+    es->nslots = outer;
     strbuf_puts(&body, "    return rt_return(c, rt_null());\n}\n\n");
     strbuf_append(&es->defs, body.data, body.len);
     strbuf_free(&body);
+    return nslots;
 }
 
 static void emit_step(emit_state *es, strbuf *b, const ast_step *s, int ind)
 {
+    int slot = (*es->nslots)++;
     emit_indent(b, ind);
     switch (s->kind) {
     case STEP_REQUEST:
-        emit_step_desc(es, s, s->req, NULL, NULL);
+        emit_step_desc(es, s, s->req, NULL, slot, 0);
         /* Test Step: a step given in --input is not evaluated at all */
         strbuf_printf(b, "if (!rt_step_given(c, &D_%s) && !rt_request(c, &D_%s, ", s->name, s->name);
-        emit_request_obj(es, b, s->req);
+        emit_request_args(es, b, s->req);
         strbuf_puts(b, ")) return RT_STOP;\n");
         break;
     case STEP_ACTION: {
         const ast_action *a = s->action;
-        emit_step_desc(es, s, a->body->req, a->body, NULL);
+        emit_step_desc(es, s, a->body->req, a->body, slot, 0);
         /* arguments, with defaults for the ones not given */
         ast_expr *args = emit_object_of(es, s->name_loc, a->nparams);
         for (int i = 0; i < a->nparams; i++) {
@@ -810,7 +985,7 @@ static void emit_step(emit_state *es, strbuf *b, const ast_step *s, int ind)
         break;
     }
     case STEP_FUNCTION:
-        emit_step_desc(es, s, NULL, NULL, NULL);
+        emit_step_desc(es, s, NULL, NULL, slot, 0);
         emit_function_step(es, s);
         ast_expr *params = emit_object_of(es, s->name_loc, s->nparams);
         for (int i = 0; i < s->nparams; i++) {
@@ -822,13 +997,43 @@ static void emit_step(emit_state *es, strbuf *b, const ast_step *s, int ind)
         strbuf_printf(b, ", F_%s)) return RT_STOP;\n", s->name);
         break;
     case STEP_FANOUT:
-        emit_step_desc(es, s, NULL, NULL, NULL);
-        emit_fanout_fn(es, s);
+        emit_step_desc(es, s, NULL, NULL, slot, emit_fanout_fn(es, s));
         strbuf_printf(b, "if (!rt_fanout(c, &D_%s, ", s->name);
         emit_expr(es, b, s->list);
         strbuf_printf(b, ", FO_%s)) return RT_STOP;\n", s->name);
         break;
+    case STEP_LET:      /* a statement of its own: emit_let */
+        break;
     }
+}
+
+/* let NAME = value: the value, kept in the let's result slot (its
+** descriptor, as a step's; rt_step_result finds it as it finds a step's
+** output); no checkpoint. */
+static void emit_let(emit_state *es, strbuf *b, const ast_stmt *st, int ind)
+{
+    emit_step_desc(es, st->step, NULL, NULL, (*es->nslots)++, 0);
+    emit_indent(b, ind);
+    strbuf_printf(b, "if (rt_let(c, &D_%s, ", st->step->name);
+    emit_expr(es, b, st->expr);
+    strbuf_puts(b, ") != RT_OK) return RT_STOP;\n");
+}
+
+/* return/fail with `status` and `headers`: the answer of a request
+** trigger (NULL where not given: the defaults 200 and 500). */
+static void emit_reply(emit_state *es, strbuf *b, const ast_stmt *st, int ind)
+{
+    emit_indent(b, ind);
+    strbuf_puts(b, st->kind == ST_RETURN ? "return rt_return_reply(c, " : "return rt_fail_reply(c, ");
+    if (st->expr) emit_expr(es, b, st->expr);
+    else strbuf_puts(b, "rt_null()");
+    strbuf_puts(b, ", ");
+    if (st->status) emit_expr(es, b, st->status);
+    else strbuf_puts(b, "NULL");
+    strbuf_puts(b, ", ");
+    if (st->headers) emit_expr(es, b, st->headers);
+    else strbuf_puts(b, "NULL");
+    strbuf_printf(b, ", %d);\n", emit_line(es, st->loc));
 }
 
 static void emit_stmt(emit_state *es, strbuf *b, const ast_stmt *st, int ind)
@@ -853,7 +1058,14 @@ static void emit_stmt(emit_state *es, strbuf *b, const ast_stmt *st, int ind)
         emit_indent(b, ind);
         strbuf_puts(b, "}\n");
         break;
+    case ST_LET:
+        emit_let(es, b, st, ind);
+        break;
     case ST_RETURN:
+        if (st->status || st->headers) {
+            emit_reply(es, b, st, ind);
+            break;
+        }
         emit_indent(b, ind);
         strbuf_puts(b, "return rt_return(c, ");
         if (st->expr) emit_expr(es, b, st->expr);
@@ -861,6 +1073,10 @@ static void emit_stmt(emit_state *es, strbuf *b, const ast_stmt *st, int ind)
         strbuf_puts(b, ");\n");
         break;
     case ST_FAIL:
+        if (st->status || st->headers) {
+            emit_reply(es, b, st, ind);
+            break;
+        }
         emit_indent(b, ind);
         strbuf_puts(b, "return rt_fail(c, ");
         emit_expr(es, b, st->expr);
@@ -899,7 +1115,7 @@ static void emit_block(emit_state *es, strbuf *b, const ast_block *blk, int inde
 
 /* ---- the workflow ------------------------------------------------------ */
 
-static void emit_workflow(emit_state *es, const char *version, const char *symbol)
+static void emit_workflow(emit_state *es, const char *version, const char *symbol, int nslots)
 {
     ast_program *p = es->prog;
     ast_file *m = p->main;
@@ -913,7 +1129,7 @@ static void emit_workflow(emit_state *es, const char *version, const char *symbo
             strbuf_puts(b, "    { ");
             emit_cstr(b, f->name);
             strbuf_puts(b, ", ");
-            emit_type_lit(b, f->type);
+            emit_type_ref(es, b, f->type);
             strbuf_puts(b, ", ");
             if (f->deflt) {
                 strbuf tmp = { 0 };
@@ -972,7 +1188,7 @@ static void emit_workflow(emit_state *es, const char *version, const char *symbo
     strbuf_printf(b, ",\n    .trigger = %s,\n    .event = ", trig[t ? t->kind : 0]);
     emit_cstr_or_null(b, t ? t->event : NULL);
     strbuf_puts(b, ",\n    .trigger_schema = ");
-    emit_type_lit(b, t ? t->schema : NULL);
+    emit_type_ref(es, b, t ? t->schema : NULL);
     strbuf_puts(b, ",\n    .cron = ");
     emit_cstr_or_null(b, t ? t->cron : NULL);
     strbuf_puts(b, ",\n    .zone = ");
@@ -981,8 +1197,8 @@ static void emit_workflow(emit_state *es, const char *version, const char *symbo
     strbuf_printf(b, "    .secrets = %s, .nsecrets = %d,\n", ns ? "SECRETS" : "NULL", ns);
     strbuf_printf(b, "    .integrations = %s, .nintegrations = %d,\n", nused ? "INTEGRATIONS" : "NULL", nused);
     strbuf_puts(b, "    .output_type = ");
-    emit_type_lit(b, p->output_type);
-    strbuf_puts(b, ",\n    .body = wf_body,\n    .source_path = ");
+    emit_type_ref(es, b, p->output_type);
+    strbuf_printf(b, ",\n    .body = wf_body,\n    .slots = %d,\n    .source_path = ", nslots);
     emit_cstr(b, m->path);
     strbuf_puts(b, ",\n};\n\n");
 }
@@ -1005,8 +1221,10 @@ void emit_version(ast_program *prog, char out[17])
 static void emit_unit(ast_program *prog, strbuf *out, const char *version, const char *symbol, bool with_main)
 {
     strbuf hoisted = { 0 };
-    int nhoisted = 0;
-    emit_state es = { .prog = prog, .a = &prog->arena, .hoisted = &hoisted, .hoist_prefix = "X", .nhoisted = &nhoisted };
+    int nhoisted = 0, nslots = 0;
+    emit_types types = { 0 };
+    emit_state es = { .prog = prog, .a = &prog->arena, .hoisted = &hoisted, .hoist_prefix = "X", .nhoisted = &nhoisted,
+                      .types = &types, .nslots = &nslots };
     es.integ_used = arena_alloc(es.a, sizeof *es.integ_used * (size_t)(prog->nintegrations + 1));
     memset(es.integ_used, 0, sizeof *es.integ_used * (size_t)(prog->nintegrations + 1));
     strbuf body = { 0 };
@@ -1017,7 +1235,7 @@ static void emit_unit(ast_program *prog, strbuf *out, const char *version, const
     strbuf_puts(&body, "static int wf_body(rt_ctx *c)\n{\n");
     emit_block(&es, &body, prog->main->body, 1);
     strbuf_puts(&body, "    return rt_return(c, rt_null());\n}\n\n");
-    emit_workflow(&es, version, symbol);
+    emit_workflow(&es, version, symbol, nslots);
 
     strbuf_puts(out, "/* Generated by flowc from ");
     strbuf_puts(out, prog->main->path);
@@ -1025,6 +1243,8 @@ static void emit_unit(ast_program *prog, strbuf *out, const char *version, const
     strbuf_puts(out, "#line 1 \"flowc-generated.c\"\n");
     strbuf_append(out, es.protos.data ? es.protos.data : "", es.protos.len);
     strbuf_putc(out, '\n');
+    strbuf_append(out, types.defs.data ? types.defs.data : "", types.defs.len);
+    if (types.defs.len) strbuf_putc(out, '\n');
     strbuf_append(out, es.descs.data ? es.descs.data : "", es.descs.len);
     strbuf_append(out, hoisted.data ? hoisted.data : "", hoisted.len);
     strbuf_append(out, es.defs.data ? es.defs.data : "", es.defs.len);
@@ -1036,6 +1256,7 @@ static void emit_unit(ast_program *prog, strbuf *out, const char *version, const
     strbuf_free(&es.defs);
     strbuf_free(&hoisted);
     strbuf_free(&body);
+    types_free(&types);
 }
 
 void emit_program(ast_program *prog, strbuf *out, const char *version)

@@ -581,6 +581,7 @@ static doc *fmt_type(fmt_state *st, const ast_type *t)
 static int fmt_prec(const ast_expr *e)
 {
     if (e->kind == EX_UNARY) return e->op == OP_NOT ? 3 : 8;
+    if (e->kind == EX_COND) return 0;
     if (e->kind != EX_BINARY) return 9;
     switch (e->op) {
     case OP_OR: return 1;
@@ -711,7 +712,8 @@ static doc *fmt_expr(fmt_state *st, const ast_expr *e, bool flat)
     case EX_INDEX: {
         doc *d = cat(st);
         const ast_expr *b = e->a;
-        bool paren = b->kind == EX_BINARY || b->kind == EX_UNARY || ((b->kind == EX_INT && b->ival < 0) ||
+        bool paren = b->kind == EX_BINARY || b->kind == EX_UNARY || b->kind == EX_COND ||
+                     ((b->kind == EX_INT && b->ival < 0) ||
                                                                      (b->kind == EX_FLOAT && b->fval < 0));
         add(st, d, fmt_paren(st, b, flat, paren));
         if (e->kind == EX_FIELD) {
@@ -751,6 +753,17 @@ static doc *fmt_expr(fmt_state *st, const ast_expr *e, bool flat)
         add(st, rest, txtf(st, "%s ", ast_op_str(e->op)));
         add(st, rest, fmt_paren(st, e->b, flat, pr));
         return breaks ? group(st, d) : d;
+    }
+    case EX_COND: {
+        /* the else arm extends to the end: only the others need brackets */
+        doc *d = cat(st);
+        add(st, d, txt(st, "if "));
+        add(st, d, fmt_paren(st, e->items[0], flat, e->items[0]->kind == EX_COND));
+        add(st, d, txt(st, " then "));
+        add(st, d, fmt_paren(st, e->items[1], flat, e->items[1]->kind == EX_COND));
+        add(st, d, txt(st, " else "));
+        add(st, d, fmt_expr(st, e->items[2], flat));
+        return d;
     }
     }
     return txt(st, "null");
@@ -823,6 +836,7 @@ static doc *fmt_clause(fmt_state *st, const ast_clause *c)
         if (c->max_ms) add(st, d, txtf(st, " max %s", fmt_duration(st, c->max_ms)));
         break;
     case CL_CONTINUE: add(st, d, txt(st, "on failure continue")); break;
+    case CL_MAX: add(st, d, txtf(st, "max %" PRId64, c->n)); break;
     }
     return d;
 }
@@ -890,6 +904,8 @@ static doc *fmt_step(fmt_state *st, const ast_step *s)
         add(st, d, txt(st, " "));
         add(st, d, fmt_block(st, s->body));
         break;
+    case STEP_LET:      /* a statement of its own (fmt_stmt) */
+        break;
     }
     add(st, d, fmt_clauses(st, s));
     return d;
@@ -913,12 +929,28 @@ static doc *fmt_stmt(fmt_state *st, const ast_stmt *s)
         }
         return d;
     case ST_RETURN:
-        add(st, d, txt(st, s->expr ? "return " : "return"));
-        if (s->expr) add(st, d, fmt_expr(st, s->expr, false));
-        return d;
     case ST_FAIL:
-    case ST_LOG:
-        add(st, d, txt(st, s->kind == ST_FAIL ? "fail " : "log "));
+    case ST_LOG: {
+        const char *kw = s->kind == ST_RETURN ? "return" : s->kind == ST_FAIL ? "fail" : "log";
+        add(st, d, txt(st, kw));
+        if (s->status) {
+            add(st, d, txt(st, " status "));
+            /* the status ends where the body starts: a postfix expression */
+            bool simple = s->status->kind == EX_INT || s->status->kind == EX_NAME || s->status->kind == EX_FIELD;
+            add(st, d, fmt_paren(st, s->status, false, !simple));
+        }
+        if (s->headers) {
+            add(st, d, txt(st, " headers "));
+            add(st, d, fmt_expr(st, s->headers, false));
+        }
+        if (s->expr) {
+            add(st, d, txt(st, " "));
+            add(st, d, fmt_expr(st, s->expr, false));
+        }
+        return d;
+    }
+    case ST_LET:
+        add(st, d, txtf(st, "let %s = ", s->step && s->step->name ? s->step->name : "_"));
         add(st, d, fmt_expr(st, s->expr, false));
         return d;
     case ST_WAIT:

@@ -151,6 +151,9 @@ static void step_refs(graph_state *g, const ast_step *s, ptrvec *refs)
     case STEP_FANOUT:
         collect_refs(s->list, refs, g->a);
         break;
+    case STEP_LET:
+        collect_refs(s->value, refs, g->a);
+        break;
     }
 }
 
@@ -199,6 +202,10 @@ static ends graph_step(graph_state *g, const ast_step *s, ends in, int depth)
         strbuf_printf(&label, "fanout %s\\nfor %s in ", s->name, s->var);
         strbuf_puts(&label, expr_src(g, s->list, 40));
         break;
+    case STEP_LET:
+        strbuf_printf(&label, "let %s\\n", s->name);
+        strbuf_puts(&label, expr_src(g, s->value, 48));
+        break;
     }
     const ast_request *rq = s->kind == STEP_REQUEST ? s->req
                           : s->kind == STEP_ACTION && s->action && s->action->body ? s->action->body->req : NULL;
@@ -216,7 +223,7 @@ static ends graph_step(graph_state *g, const ast_step *s, ends in, int depth)
     if (s->kind != STEP_FANOUT) {
         indent(&g->nodes, depth);
         strbuf_printf(&g->nodes, "%s [label=\"%s\"%s];\n", id, label.data,
-                      s->kind == STEP_FUNCTION ? ", shape=component" : "");
+                      s->kind == STEP_FUNCTION ? ", shape=component" : s->kind == STEP_LET ? ", shape=cds" : "");
         strbuf_free(&label);
         connect(g, &in, id);
         ends out = { 0 };
@@ -271,6 +278,7 @@ static ends graph_stmt(graph_state *g, const ast_stmt *st, ends in, int depth)
     ends out = { 0 };
     switch (st->kind) {
     case ST_STEP:
+    case ST_LET:
         return graph_step(g, st->step, in, depth);
     case ST_IF: {
         const char *id = simple_node(g, depth, "diamond", "if", NULL);

@@ -45,6 +45,9 @@ static void lsp_walk_step(lsp_walk *w, ast_step *s, ast_stmt *st)
         lsp_walk_expr(w, s->list);
         lsp_walk_block(w, s->body);
         break;
+    case STEP_LET:
+        lsp_walk_expr(w, s->value);
+        break;
     }
 }
 
@@ -53,6 +56,7 @@ static void lsp_walk_stmt(lsp_walk *w, ast_stmt *st)
     if (!st) return;
     switch (st->kind) {
     case ST_STEP:
+    case ST_LET:
         lsp_walk_step(w, st->step, st);
         break;
     case ST_IF:
@@ -63,6 +67,8 @@ static void lsp_walk_stmt(lsp_walk *w, ast_stmt *st)
         lsp_walk_block(w, st->els);
         break;
     default:
+        lsp_walk_expr(w, st->status);
+        lsp_walk_expr(w, st->headers);
         lsp_walk_expr(w, st->expr);
         break;
     }

@@ -115,6 +115,7 @@ static const char *nav_step_kind(lsp_analysis *an, const ast_step *s)
     case STEP_ACTION: return arena_printf(&an->prog.arena, "action %s.%s", s->integ, s->op);
     case STEP_FUNCTION: return "function";
     case STEP_FANOUT: return arena_printf(&an->prog.arena, "fanout over %s", s->var ? s->var : "?");
+    case STEP_LET: return "let value";
     }
     return "step";
 }
@@ -124,8 +125,8 @@ static const char *nav_step_hover(lsp_analysis *an, const ast_step *s, const ast
     int line, col;
     diag_line_col(an->prog.diag, s->name_loc.file, s->name_loc.start, &line, &col);
     const char *note = s->continue_on_failure ? "; on failure continue: its fields may be null unless `.ok` is checked" : "";
-    return arena_printf(&an->prog.arena, "```flow\nstep %s: %s\n```\n%s, line %d%s", s->name,
-                        ty(an, as_read ? as_read : s->out), nav_step_kind(an, s), line, note);
+    return arena_printf(&an->prog.arena, "```flow\n%s %s: %s\n```\n%s, line %d%s", s->kind == STEP_LET ? "let" : "step",
+                        s->name, ty(an, as_read ? as_read : s->out), nav_step_kind(an, s), line, note);
 }
 
 static const char *nav_expr_hover(lsp_ws *ws, lsp_analysis *an, const ast_expr *e)
@@ -387,8 +388,8 @@ json_t *lsp_rename(lsp_ws *ws, lsp_analysis *an, int offset, const char *new_nam
         char pos[32];
         if (o != s && o->name && strcmp(o->name, new_name) == 0) {
             diag_format_pos(prog->diag, o->name_loc, pos, sizeof pos);
-            snprintf(err, errsize, "cannot rename '%s' to '%s': a step named '%s' is already defined at %s", s->name,
-                     new_name, new_name, pos);
+            snprintf(err, errsize, "cannot rename '%s' to '%s': a %s named '%s' is already defined at %s", s->name,
+                     new_name, o->kind == STEP_LET ? "let" : "step", new_name, pos);
             return NULL;
         }
         if (o->kind == STEP_FANOUT && o->var && strcmp(o->var, new_name) == 0) {
@@ -443,7 +444,7 @@ static void sym_block(lsp_ws *ws, lsp_analysis *an, const ast_block *b, json_t *
 
 static void sym_stmt(lsp_ws *ws, lsp_analysis *an, const ast_stmt *st, json_t *into)
 {
-    if (st->kind == ST_STEP && st->step && st->step->name) {
+    if ((st->kind == ST_STEP || st->kind == ST_LET) && st->step && st->step->name) {
         ast_step *s = st->step;
         json_t *j = sym_new(ws, an, s->name, nav_step_kind(an, s), SK_FUNCTION, st->span, s->name_loc);
         if (s->kind == STEP_FANOUT) sym_block(ws, an, s->body, j);

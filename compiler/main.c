@@ -2,6 +2,7 @@
 ** main.c — the flowc command line: check, build, run, test, graph, fmt, lsp.
 */
 #include "ast.h"
+#include "cbody.h"
 #include "check.h"
 #include "diag.h"
 #include "emit.h"
@@ -42,14 +43,16 @@ static void usage(FILE *out)
 
 static void usage_check(FILE *out)
 {
-    fputs("usage: flowc check [--dump-ast] FILE...\n"
+    fputs("usage: flowc check [--dump-ast] [--no-c] FILE...\n"
           "\n"
-          "Parses each .flow file and everything it imports, then type-checks every\n"
-          "reference between steps. All errors of a file are reported, as\n"
+          "Parses each .flow file and everything it imports, type-checks every\n"
+          "reference between steps, and compiles the C of function steps (syntax and\n"
+          "types, as build does, without linking). All errors of a file are reported, as\n"
           "  file:line:col: error: message\n"
           "followed by the source line and a caret.\n"
           "\n"
           "  --dump-ast   print the syntax tree of each file on stdout\n"
+          "  --no-c       do not compile the C of function steps\n"
           "\n"
           "Exit status: 0 when every file is clean, 1 when any has errors, 2 on usage errors.\n",
           out);
@@ -57,7 +60,7 @@ static void usage_check(FILE *out)
 
 /* Load and check one program into prog (initialised here, freed by the
 ** caller) through d. Returns 0 clean, 1 errors. */
-static int check_one(diag_ctx *d, ast_program *prog, const char *path, bool dump_ast)
+static int check_one(diag_ctx *d, ast_program *prog, const char *path, bool dump_ast, bool no_c)
 {
     ast_program_init(prog, d);
     prog->library_ok = true;    /* `flowc check lib.flow` checks a library's actions */
@@ -66,7 +69,13 @@ static int check_one(diag_ctx *d, ast_program *prog, const char *path, bool dump
     if (imp_load_program(prog, path, g_paths.stdlib_dir)) {
         if (dump_ast)
             ast_dump_file(prog->main, stdout);  /* imports are dumped where named themselves */
-        if (d->errors == before || prog->main) chk_program(prog);
+        if (d->errors == before || prog->main) {
+            chk_program(prog);
+            /* the C of function steps, by tcc as build compiles it (syntax
+            ** and types, no link); bodies whose parameters have errors are
+            ** left out, so a body is never blamed for the .flow around it */
+            if (!no_c) cb_check_program(NULL, prog, &g_paths);
+        }
         rc = d->errors > before ? 1 : 0;
     }
     return rc;
@@ -74,7 +83,7 @@ static int check_one(diag_ctx *d, ast_program *prog, const char *path, bool dump
 
 static int cmd_check(int argc, char **argv)
 {
-    bool dump_ast = false;
+    bool dump_ast = false, no_c = false;
     int nfiles = 0, rc = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -82,6 +91,7 @@ static int cmd_check(int argc, char **argv)
             return 0;
         }
         if (strcmp(argv[i], "--dump-ast") == 0) { dump_ast = true; continue; }
+        if (strcmp(argv[i], "--no-c") == 0) { no_c = true; continue; }
         if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "flowc check: unknown option '%s'\n", argv[i]);
             usage_check(stderr);
@@ -109,7 +119,7 @@ static int cmd_check(int argc, char **argv)
     ast_program **workflows = xcalloc((size_t)files.n + 1, sizeof *workflows);
     int nworkflows = 0;
     for (int i = 0; i < files.n; i++) {
-        if (check_one(&d, &progs[i], files.paths[i], dump_ast)) rc = 1;
+        if (check_one(&d, &progs[i], files.paths[i], dump_ast, no_c)) rc = 1;
         else if (progs[i].main && progs[i].main->workflow && !progs[i].tests_file) workflows[nworkflows++] = &progs[i];
     }
     if (nworkflows > 1 && !proj_check_rules(workflows, nworkflows)) rc = 1;
@@ -142,19 +152,22 @@ static void usage_run(FILE *out)
 {
     fputs("usage: flowc run FILE [--event FILE|-] [--user ID] [--settings FILE] [--state DIR]\n"
           "                      [--json] [--test-limits] [--durability sync|batch]\n"
-          "                      [--step NAME --input FILE]\n"
+          "                      [--step NAME [--input FILE] [--from RUN_ID]]\n"
           "\n"
           "Compiles the workflow in memory (no binary written) and runs it once, with\n"
           "the options of the job binary's `run` command. Exit status as `JOB run`:\n"
           "0 ok, 1 run failed, 2 usage or bad input, 75 interrupted (resumable).\n"
           "\n"
           "  --test-limits        lists in the printed output cut to 20 items, pagination\n"
-          "                       stops after 3 pages, waits are skipped\n"
+          "                       stops after 3 pages (both said on stderr, and the output\n"
+          "                       has \"truncated\": true), waits are skipped\n"
           "  --step NAME          Test Step: run only step NAME (every item of it, inside a\n"
           "                       fanout) in a scratch state and print its output\n"
           "  --input FILE         with --step: a JSON object mapping earlier steps' names to\n"
           "                       their outputs, checked against their types; a step not\n"
-          "                       given counts as not run\n",
+          "                       given counts as not run\n"
+          "  --from RUN_ID        with --step: the outputs of an earlier run in --state (each\n"
+          "                       fanout item's its own), its trigger, user and settings\n",
           out);
 }
 

@@ -12,6 +12,21 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* libtcc (0.9.27, Debian's) keeps a function's labels on two global lists
+** that it empties at the end of each function, but not when an error
+** leaves the function half-compiled: the next state's first function then
+** walks labels freed with the old state (a crash in label_pop). flowc
+** compiles many bodies in one process (check, the editor), so every state
+** is deleted through here, and the lists start empty again. */
+extern void *global_label_stack, *local_label_stack;
+
+static void cc_delete(TCCState *s)
+{
+    tcc_delete(s);
+    global_label_stack = NULL;
+    local_label_stack = NULL;
+}
+
 /* Turns tcc's "path:LINE: error: msg" into our diagnostics. */
 typedef struct cc_errctx {
     diag_ctx *d;
@@ -103,7 +118,7 @@ static TCCState *cc_prepare_units(cc_errctx *ec, const flowc_paths *paths, int o
     /* each source is a translation unit of its own: static names stay in it */
     for (int i = 0; i < nsources; i++) {
         if (tcc_compile_string(s, sources[i]) < 0 || ec->errors) {
-            tcc_delete(s);
+            cc_delete(s);
             return NULL;
         }
     }
@@ -112,18 +127,18 @@ static TCCState *cc_prepare_units(cc_errctx *ec, const flowc_paths *paths, int o
     struct stat sb;
     if (stat(rt, &sb) != 0) {
         diag_error_noloc(ec->d, rt, "runtime archive not found (is flowc installed completely?)");
-        tcc_delete(s);
+        cc_delete(s);
         return NULL;
     }
     static const char *const libs[] = { "curl", "crypto", "jansson", "lmdb", "microhttpd", "m", "pthread", "dl" };
     if (tcc_add_file(s, rt) < 0) {
-        tcc_delete(s);
+        cc_delete(s);
         return NULL;
     }
     for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
         if (tcc_add_library(s, libs[i]) < 0) {
             diag_error_noloc(ec->d, NULL, "cannot find library -l%s", libs[i]);
-            tcc_delete(s);
+            cc_delete(s);
             return NULL;
         }
     }
@@ -147,13 +162,13 @@ bool cc_build_exe_units(diag_ctx *d, const flowc_paths *paths, const char *const
     TCCState *s = cc_prepare_units(&ec, paths, TCC_OUTPUT_EXE, sources, n);
     if (!s) return false;
     bool ok = tcc_output_file(s, out_path) == 0 && !ec.errors;
-    tcc_delete(s);
+    cc_delete(s);
     if (!ok) diag_error_noloc(d, out_path, "cannot write the executable");
     return ok;
 }
 
 /* Compiles in memory and returns the relocated state with *sym set to the
-** named symbol, or NULL (reported). The caller tcc_delete()s the state. */
+** named symbol, or NULL (reported). The caller cc_delete()s the state. */
 static TCCState *cc_load(cc_errctx *ec, const flowc_paths *paths, const char *c_source, const char *name,
                          void **sym)
 {
@@ -161,13 +176,13 @@ static TCCState *cc_load(cc_errctx *ec, const flowc_paths *paths, const char *c_
     if (!s) return NULL;
     if (tcc_relocate(s, TCC_RELOCATE_AUTO) < 0) {
         diag_error_noloc(ec->d, NULL, "cannot relocate the compiled workflow");
-        tcc_delete(s);
+        cc_delete(s);
         return NULL;
     }
     *sym = tcc_get_symbol(s, name);
     if (!*sym) {
         diag_error_noloc(ec->d, NULL, "the compiled workflow has no %s", name);
-        tcc_delete(s);
+        cc_delete(s);
         return NULL;
     }
     fflush(NULL);
@@ -183,7 +198,7 @@ int cc_run_memory(diag_ctx *d, const flowc_paths *paths, const char *c_source, i
     int (*job_main)(int, char **) = (int (*)(int, char **))sym;
     int rc = job_main(argc, argv);
     fflush(NULL);
-    tcc_delete(s);
+    cc_delete(s);
     return rc;
 }
 
@@ -197,7 +212,7 @@ int cc_run_tests(diag_ctx *d, const flowc_paths *paths, const char *c_source, co
     typedef int (*test_main_fn)(const char *, int, FILE *, int *);
     int rc = ((test_main_fn)sym)(filter, flags, junit, counts);
     fflush(NULL);
-    tcc_delete(s);
+    cc_delete(s);
     return rc;
 }
 
@@ -228,6 +243,6 @@ int cc_compile_only(const flowc_paths *paths, const char *c_source, void (*on_ms
     tcc_set_output_type(s, TCC_OUTPUT_MEMORY);
     tcc_add_include_path(s, paths->include_dir);
     if (tcc_compile_string(s, c_source) < 0 && cc.errors == 0) cc.errors = 1;
-    tcc_delete(s);
+    cc_delete(s);
     return cc.errors;
 }

@@ -110,6 +110,11 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, parse_ctx *ctx, const char *
 %token <str>  C_CODE       "C block"
 %token        BAD_CHAR     "invalid character"
 %token        FAIL_WHEN    "'fail when'"
+%token        RETURN_STATUS  "'return status'"
+%token        RETURN_HEADERS "'return headers'"
+%token        FAIL_STATUS    "'fail status'"
+%token        FAIL_HEADERS   "'fail headers'"
+%token <num>  MAX_DURATION   "'max' and a duration"
 %token        EQ "'=='" NE "'!='" LE "'<='" GE "'>='" COALESCE "'??'" ARROW "'->'"
 %token KW_WORKFLOW      "'workflow'"
 %token KW_IMPORT        "'import'"
@@ -174,11 +179,23 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, parse_ctx *ctx, const char *
 %token KW_FAILURE       "'failure'"
 %token KW_CONTINUE      "'continue'"
 %token KW_USER          "'user'"
+%token KW_LET           "'let'"
 
 /* A bare `return` followed by a word that may start an expression takes it
-** as its value (the only place where newlines would have mattered). */
-%precedence RETURN_BARE
-%precedence KW_SETTINGS KW_TRIGGER
+** as its value (the only place where newlines would have mattered); so does
+** `return status N` (its body is optional). After `return status N`, a
+** `headers` is the answer's headers, not an expression. */
+%precedence RETURN_BARE REPLY_NO_HEADERS
+%precedence KW_SETTINGS KW_TRIGGER KW_IF KW_HEADERS
+/* `max N` right after `paginate ...` is the paginate's own (the same meaning) */
+%precedence PAGE_MAX_NONE
+%precedence KW_MAX
+/* `return status x[0]`, `return status f(x)`: the status indexed or
+** called, not a list or a parenthesized body after it */
+%precedence REPLY_STATUS
+%precedence '[' '('
+/* if c then a else b: the else arm extends as far as it can */
+%precedence COND
 %left KW_OR
 %left KW_AND
 %precedence KW_NOT
@@ -191,7 +208,7 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, parse_ctx *ctx, const char *
 %type <str> any_name field_name root_name
 %type <num> opt_concurrency retry_backoff retry_max page_max field_comma
 %type <expr> expr postfix primary const_lit number string_lit opt_string object list
-%type <expr> opt_default basic_value mock_body opt_resp_headers
+%type <expr> opt_default basic_value mock_body opt_resp_headers reply_status reply_headers reply_value
 %type <list> str_parts list_items expr_list members member_list settings_fields
 %type <list> type_fields secret_names named_args named_arg_list params param_list
 %type <list> action_params action_param_list oauth_fields statuses page_path stmts
@@ -419,8 +436,36 @@ stmt:
   | KW_WAIT error                       { $$ = NULL; ast_syntax_hint_after(ctx, KW_WAIT, "'wait' expects a duration (wait 5m) or 'until' and a time (wait until \"2030-01-01T09:00:00Z\")"); }
   | KW_RETURN %prec RETURN_BARE         { $$ = ast_stmt_expr(ctx, ST_RETURN, NULL, @1); }
   | KW_RETURN expr                      { $$ = ast_stmt_expr(ctx, ST_RETURN, $2, @1); }
+  | RETURN_STATUS reply_status reply_headers reply_value
+                                        { $$ = ast_stmt_reply(ctx, ST_RETURN, $2, $3, $4, @1); }
+  | RETURN_HEADERS object reply_value   { $$ = ast_stmt_reply(ctx, ST_RETURN, NULL, $2, $3, @1); }
   | KW_FAIL expr                        { $$ = ast_stmt_expr(ctx, ST_FAIL, $2, @1); }
+  | FAIL_STATUS reply_status reply_headers expr
+                                        { $$ = ast_stmt_reply(ctx, ST_FAIL, $2, $3, $4, @1); }
+  | FAIL_HEADERS object expr            { $$ = ast_stmt_reply(ctx, ST_FAIL, NULL, $2, $3, @1); }
+  | RETURN_STATUS error                 { $$ = NULL; ast_syntax_hint_after(ctx, RETURN_STATUS, "'return status' expects an HTTP status, then optionally headers { ... } and the body: return status 201 headers { Location: \"/x/1\" } { id: 1 }"); }
+  | FAIL_STATUS error                   { $$ = NULL; ast_syntax_hint_after(ctx, FAIL_STATUS, "'fail status' expects an HTTP status and the message: fail status 422 \"invalid email\""); }
   | KW_LOG expr                         { $$ = ast_stmt_expr(ctx, ST_LOG, $2, @1); }
+  | KW_LET IDENT '=' expr               { $$ = ast_stmt_let(ctx, $2, @2, $4, @1); }
+  | KW_LET IDENT error                  { $$ = NULL; ast_syntax_hint_after(ctx, IDENT, "missing '=' after 'let %s'", $2); }
+  | KW_LET error                        { $$ = NULL; ast_syntax_hint_name(ctx, "name after 'let'"); }
+  ;
+
+/* The status of an answer: a number, a name path or a parenthesized
+** expression (`status (if created then 201 else 200)`), so that it ends
+** where the body starts. */
+reply_status:
+    postfix %prec REPLY_STATUS          { $$ = $1; }
+  ;
+
+reply_headers:
+    %empty %prec REPLY_NO_HEADERS       { $$ = NULL; }
+  | KW_HEADERS object                   { $$ = $2; }
+  ;
+
+reply_value:
+    %empty %prec RETURN_BARE            { $$ = NULL; }
+  | expr                                { $$ = $1; }
   ;
 
 /* After an error in a condition, resynchronise at the block: its braces
@@ -513,6 +558,8 @@ clause:
   | KW_RETRY INT retry_backoff retry_max
                                         { $$ = ast_clause_retry(ctx, $2, @2, $3, $4, @1); }
   | KW_ON KW_FAILURE KW_CONTINUE        { $$ = ast_clause_continue(ctx, @1); }
+  | KW_MAX INT                          { $$ = ast_clause_max(ctx, $2, @2, @1); }
+  | KW_MAX error                        { $$ = NULL; ast_syntax_hint_after(ctx, KW_MAX, "'max' expects a number of pages: max 5"); }
   | KW_TIMEOUT error                    { $$ = NULL; ast_syntax_hint_after(ctx, KW_TIMEOUT, "'timeout' expects a duration such as 30s or 500ms"); }
   | KW_RETRY error                      { $$ = NULL; ast_syntax_hint_after(ctx, KW_RETRY, "'retry' expects a count: retry N (backoff DURATION)? (max DURATION)?"); }
   | KW_ACCEPT error                     { $$ = NULL; ast_syntax_hint_after(ctx, KW_ACCEPT, "'accept' expects status codes such as 404 or 4xx"); }
@@ -542,7 +589,7 @@ page_target:
   ;
 
 page_max:
-    %empty                              { $$ = -1; }
+    %empty %prec PAGE_MAX_NONE          { $$ = -1; }
   | KW_MAX INT                          { $$ = $2; }
   ;
 
@@ -553,7 +600,7 @@ retry_backoff:
 
 retry_max:
     %empty                              { $$ = 0; }
-  | KW_MAX DURATION                     { $$ = $2; }
+  | MAX_DURATION                        { $$ = $1; }
   ;
 
 /* ---- tests ------------------------------------------------------------- */
@@ -620,6 +667,12 @@ expr:
   | expr '*' expr                       { $$ = ast_expr_binary(ctx, OP_MUL, $1, $3, @$); }
   | expr '/' expr                       { $$ = ast_expr_binary(ctx, OP_DIV, $1, $3, @$); }
   | expr '%' expr                       { $$ = ast_expr_binary(ctx, OP_MOD, $1, $3, @$); }
+  | KW_IF expr KW_THEN expr KW_ELSE expr %prec COND
+                                        { $$ = ast_expr_cond(ctx, $2, $4, $6, @$); }
+  | KW_IF expr KW_THEN expr error       { (void)$2; (void)$4; $$ = ast_expr_error(ctx, @$);
+                                          ast_syntax_hint_missing(ctx, KW_ELSE, "expected 'else' and the value for a false condition: if c then a else b"); }
+  | KW_IF expr error                    { (void)$2; $$ = ast_expr_error(ctx, @$);
+                                          ast_syntax_hint_missing(ctx, KW_THEN, "expected 'then' after the condition of 'if c then a else b' (after a bare 'return', an 'if' is read as its value: a statement there would never run)"); }
   ;
 
 postfix:
@@ -631,7 +684,7 @@ postfix:
 primary:
     const_lit                           { $$ = $1; }
   | DURATION                            { $$ = ast_expr_duration(ctx, $1, @1); }
-  | IDENT                               { $$ = ast_expr_name(ctx, $1, @1); }
+  | IDENT %prec REPLY_STATUS            { $$ = ast_expr_name(ctx, $1, @1); }
   | root_name                           { $$ = ast_expr_name(ctx, $1, @1); }
   | IDENT '(' list_items ')'            { $$ = ast_expr_call(ctx, $1, $3, @$); }
   | KW_JSON '(' list_items ')'          { $$ = ast_expr_call(ctx, "json", $3, @$); }
@@ -777,6 +830,7 @@ any_name:
   | KW_FAILURE         { $$ = "failure"; }
   | KW_CONTINUE        { $$ = "continue"; }
   | KW_USER            { $$ = "user"; }
+  | KW_LET             { $$ = "let"; }
   ;
 
 %%

@@ -14,6 +14,13 @@
 ** A run that must stop (failed step, wait, interruption) unwinds by
 ** returning RT_STOP from the body; the runtime records why.
 **
+** What the compiler knows crosses as static data it emits, never as text
+** to parse or a name to look up: types are rt_type structures, a step is
+** referred to by its descriptor (a depth and a slot resolved at compile
+** time), operators and built-ins are enums from the tables flow_ops.def and
+** flow_builtins.def, which the compiler expands too (docs/architecture.md,
+** "The boundary with generated code").
+**
 ** Ownership: every json_t * that an rt_* function returns is BORROWED and
 ** owned by the rt_ctx it was made in (a per-run or per-fanout-item pool
 ** released when that context ends). Generated code never increfs or
@@ -32,10 +39,28 @@ enum { RT_OK = 0, RT_STOP = 1 };
 
 /* ---- static descriptions emitted by flowc ------------------------------ */
 
-/* Types are JSON text, parsed once by the runtime:
-**   "string" "int" "float" "bool" "json" "null"
-**   ["list", T]      ["opt", T]      {"field": T, ...}          */
-typedef const char *rt_type_text;
+/* A type, as static data: flowc emits one descriptor per distinct type of
+** the program (T_<n>), object fields in declaration order. A NULL type
+** stands for json (anything). rt_type.h checks values against them. */
+typedef enum rt_type_kind {
+    RT_TYPE_JSON, RT_TYPE_STRING, RT_TYPE_INT, RT_TYPE_FLOAT, RT_TYPE_BOOL, RT_TYPE_NULL,
+    RT_TYPE_LIST,               /* [elem] */
+    RT_TYPE_OPT,                /* elem? : elem or null */
+    RT_TYPE_OBJECT              /* { fields }: other fields may be present */
+} rt_type_kind;
+
+typedef struct rt_type rt_type;
+typedef struct rt_type_field {
+    const char *name;
+    const rt_type *type;
+} rt_type_field;
+
+struct rt_type {
+    rt_type_kind kind;
+    const rt_type *elem;            /* RT_TYPE_LIST, RT_TYPE_OPT */
+    const rt_type_field *fields;    /* RT_TYPE_OBJECT */
+    int nfields;
+};
 
 typedef enum rt_auth_kind { RT_AUTH_NONE, RT_AUTH_BEARER, RT_AUTH_BASIC,
                             RT_AUTH_HEADER, RT_AUTH_OAUTH2 } rt_auth_kind;
@@ -44,7 +69,7 @@ typedef enum rt_auth_kind { RT_AUTH_NONE, RT_AUTH_BEARER, RT_AUTH_BASIC,
 ** instance_url: string? base_url from_token }`). */
 typedef struct rt_conn_field {
     const char *name;
-    rt_type_text type;
+    const rt_type *type;        /* or NULL: json */
     bool base_url;              /* its value, when set, is the connection's base URL */
     bool from_token;            /* filled from an OAuth2 token response's field of this name */
 } rt_conn_field;
@@ -63,7 +88,7 @@ typedef struct rt_integration {
     int nfields;
 } rt_integration;
 
-typedef enum rt_step_kind { RT_STEP_REQUEST, RT_STEP_FUNCTION, RT_STEP_FANOUT } rt_step_kind;
+typedef enum rt_step_kind { RT_STEP_REQUEST, RT_STEP_FUNCTION, RT_STEP_FANOUT, RT_STEP_LET } rt_step_kind;
 typedef enum rt_page_kind { RT_PAGE_NONE, RT_PAGE_CURSOR, RT_PAGE_PAGE, RT_PAGE_LINK } rt_page_kind;
 typedef enum rt_page_target { RT_TARGET_QUERY, RT_TARGET_JSON, RT_TARGET_URL } rt_page_target;
 
@@ -76,14 +101,26 @@ typedef json_t *(*rt_function_fn)(const json_t *params);
 /* A fanout item body: runs in its own item context; ends with rt_return. */
 typedef int (*rt_item_fn)(rt_ctx *item, json_t *value);
 
+/* A step. Its result is kept in the context that ran it (the run's, or one
+** fanout item's) at a slot the compiler numbered: a reference to it is its
+** descriptor (rt_step_result), never its name. */
 typedef struct rt_step_desc {
     const char *name;           /* step name; the checkpoint path adds fanout items */
     rt_step_kind kind;
     int line;                   /* .flow line of the step, for messages */
+    int depth;                  /* the fanouts around it: 0 in the workflow body */
+    int slot;                   /* its result's slot in its context: 0 .. slots-1 of
+                                   the workflow (depth 0) or of the fanout around it */
     const rt_integration *integ;/* actions: base URL and auth; else NULL */
+    const char *method;         /* request: GET, POST, ... */
+    const char *url_modes;      /* request: the URL is a template of parts, each put in
+                                   as its letter here says (rt_url.h); NULL: a string */
     bool body_output;           /* actions: the output is the response body,
                                    not { status, headers, body } */
-    rt_type_text out_type;      /* request: body type (returns/action type) or NULL;
+    bool headers_unread;        /* request: no expression reads the headers of its
+                                   output (only .body, .status, .ok, .error): they
+                                   are kept as text for its record, no object made */
+    const rt_type *out_type;    /* request: body type (returns/action type) or NULL;
                                    function: declared output type */
     /* request clauses */
     const int *accept;          /* statuses not failures: 404, or 4 for 4xx; 0-terminated */
@@ -101,7 +138,9 @@ typedef struct rt_step_desc {
     long max_backoff_ms;        /* 0 = 300000 */
     bool continue_on_failure;
     int concurrency;            /* fanout; 0 = 8 */
-    const char *var;            /* fanout: the item variable's name (rt_var) */
+    const char *var;            /* fanout: the item variable's name, for messages */
+    int slots;                  /* fanout: the slots of an item's context (the
+                                   steps of its body, outside nested fanouts) */
     bool output_unread;         /* fanout: no expression reads the items of its
                                    output (only len() or .ok/.error): item
                                    returns are neither kept nor stored */
@@ -112,7 +151,7 @@ typedef enum rt_trigger_kind { RT_TRIG_EVENT, RT_TRIG_REQUEST, RT_TRIG_SCHEDULE,
 
 typedef struct rt_setting {
     const char *name;
-    rt_type_text type;
+    const rt_type *type;        /* or NULL: json */
     const char *default_json;   /* JSON text of the default, or NULL = required */
 } rt_setting;
 
@@ -122,12 +161,13 @@ typedef struct rt_workflow {
     const char *version;        /* hash of the compiled sources */
     rt_trigger_kind trigger;
     const char *event;          /* RT_TRIG_EVENT */
-    rt_type_text trigger_schema;/* or NULL: any JSON */
+    const rt_type *trigger_schema;  /* or NULL: any JSON */
     const char *cron, *zone;    /* RT_TRIG_SCHEDULE */
     const rt_setting *settings; int nsettings;
     const char *const *secrets; int nsecrets;   /* declared + needed by integrations */
-    rt_type_text output_type;
+    const rt_type *output_type; /* or NULL: not declared */
     int (*body)(rt_ctx *c);
+    int slots;                  /* the slots of the run's context (rt_step_desc.slot) */
     const char *source_path;    /* main .flow file, for messages */
     const rt_integration *const *integrations;  /* those its steps call */
     int nintegrations;
@@ -149,12 +189,14 @@ int rt_main(const rt_workflow *wf, int argc, char **argv);
 
 /* Each returns the step's result, or NULL when the run must stop (the body
 ** then returns RT_STOP). A failed step with continue_on_failure returns a
-** result whose ok is false. `req` is { method, url, headers?, query?, json?,
-** form?, body? } with the url relative to desc->integ's base when set. The
-** url is a string, or a URL template { modes, parts } (rt_url.h) that the
-** runtime assembles, encoding each value where it stands; a value it
-** refuses fails the step. */
-rt_result *rt_request(rt_ctx *c, const rt_step_desc *desc, json_t *req);
+** result whose ok is false. A request's method is desc->method; `url` is
+** relative to desc->integ's base when set, a string, or with
+** desc->url_modes the list of a URL template's parts, which the runtime
+** assembles, encoding each value where it stands (rt_url.h; a value it
+** refuses fails the step). headers, query and form are objects, json and
+** body values; each is NULL when the request has no such clause. */
+rt_result *rt_request(rt_ctx *c, const rt_step_desc *desc, json_t *url, json_t *headers, json_t *query,
+                      json_t *json, json_t *form, json_t *body);
 rt_result *rt_function(rt_ctx *c, const rt_step_desc *desc, json_t *params,
                        rt_function_fn fn);
 rt_result *rt_fanout(rt_ctx *c, const rt_step_desc *desc, json_t *list,
@@ -166,12 +208,19 @@ rt_result *rt_fanout(rt_ctx *c, const rt_step_desc *desc, json_t *list,
 ** and call the step (always outside Test Step). */
 rt_result *rt_step_given(rt_ctx *c, const rt_step_desc *desc);
 
-/* The result of the step `name` run in c or an enclosing context (a fanout
-** item sees the steps of the run before the fanout), or NULL when none ran.
-** Every step's result is recorded in its ctx under desc->name. */
-rt_result *rt_step_result(rt_ctx *c, const char *name);
-/* The value of fanout variable `name` in c or an enclosing item context. */
-json_t *rt_var(rt_ctx *c, const char *name);
+/* The result of `step` in c or the enclosing context at its depth (a
+** fanout item sees the steps of the run before the fanout), or NULL when
+** it has not run. Every step's result is recorded in its ctx at its slot:
+** no name is looked up. */
+rt_result *rt_step_result(rt_ctx *c, const rt_step_desc *step);
+/* The value of the item variable of `fanout`, from the item context c is
+** in (c itself or an enclosing one). */
+json_t *rt_var(rt_ctx *c, const rt_step_desc *fanout);
+/* let NAME = value: kept in c at the let's slot (its descriptor, kind
+** RT_STEP_LET), where rt_step_result finds it (as a result that is ok, with
+** value as output). RT_STOP when the run must stop (an expression error
+** pending). */
+int rt_let(rt_ctx *c, const rt_step_desc *let, json_t *value);
 
 json_t *rt_result_out(rt_result *r);        /* output, json null if the step failed */
 bool rt_result_ok(rt_result *r);
@@ -180,6 +229,11 @@ json_t *rt_result_error(rt_result *r);      /* string, or null when ok */
 /* ---- statements -------------------------------------------------------- */
 int  rt_return(rt_ctx *c, json_t *value);   /* records the output; returns RT_STOP */
 int  rt_fail(rt_ctx *c, json_t *message);   /* fails the run; returns RT_STOP */
+/* The same, with the HTTP answer of a request trigger: status (an int
+** from 100 to 599) and headers (an object of strings), each NULL when not
+** given; a bad one fails the run naming `line`. */
+int  rt_return_reply(rt_ctx *c, json_t *value, json_t *status, json_t *headers, int line);
+int  rt_fail_reply(rt_ctx *c, json_t *message, json_t *status, json_t *headers, int line);
 void rt_log(rt_ctx *c, json_t *value, int line);
 /* Durable waits: RT_OK to go on, RT_STOP when the run suspends. `id` names
 ** the wait for its checkpoint ("wait@LINE"). */
@@ -202,6 +256,10 @@ json_t *rt_bool(bool b);
 json_t *rt_int(rt_ctx *c, int64_t v);
 json_t *rt_float(rt_ctx *c, double v);
 json_t *rt_str(rt_ctx *c, const char *s);
+/* A literal: made once per process into *slot (a static of the generated
+** code) and shared by every run and thread; released when rt_main returns. */
+json_t *rt_strk(json_t **slot, const char *s);
+json_t *rt_intk(json_t **slot, int64_t v);
 json_t *rt_list(rt_ctx *c, int n, ...);             /* n values */
 json_t *rt_object(rt_ctx *c, int n, ...);           /* n pairs: const char *key, json_t *value */
 /* Large literals item by item: list and obj made by rt_list/rt_object. */
@@ -211,25 +269,34 @@ void rt_object_add(rt_ctx *c, json_t *obj, const char *key, json_t *v);
 json_t *rt_field(rt_ctx *c, json_t *v, const char *name);   /* null when absent */
 json_t *rt_index(rt_ctx *c, json_t *v, json_t *index);      /* list[int], object[string] */
 
+/* Operator codes for rt_binary / rt_unary, from the table the compiler
+** uses too (flow_ops.def): generated code names them (RT_OP_ADD). */
+typedef enum rt_op {
+    RT_OP_NONE,
+#define FLOW_OP(name, text, operands) RT_OP_##name,
+#include "flow_ops.def"
+#undef FLOW_OP
+} rt_op;
+
+/* Built-in functions for rt_call, from the table the checker uses too
+** (flow_builtins.def): generated code names them (RT_FN_len). */
+typedef enum rt_fn {
+#define FLOW_BUILTIN(name, min, max, signature, doc) RT_FN_##name,
+#include "flow_builtins.def"
+#undef FLOW_BUILTIN
+} rt_fn;
+
 /* Operators follow the checker's typing; on json operands they check at
 ** run time and fail the run with a message naming the line. */
-json_t *rt_binary(rt_ctx *c, int op, json_t *a, json_t *b, int line);
-json_t *rt_unary(rt_ctx *c, int op, json_t *a, int line);
+json_t *rt_binary(rt_ctx *c, rt_op op, json_t *a, json_t *b, int line);
+json_t *rt_unary(rt_ctx *c, rt_op op, json_t *a, int line);
 bool    rt_truthy(rt_ctx *c, json_t *v, int line);  /* conditions: must be bool */
 /* String interpolation: n values, each rendered (strings as-is, null as
 ** empty, others as compact JSON) and concatenated. */
 json_t *rt_interp(rt_ctx *c, int n, ...);
 json_t *rt_interp_list(rt_ctx *c, json_t *pieces);  /* the same over a list's items */
-/* Built-in functions by name: len lower upper trim string int float
-** contains join now json url_encode url_path base64. */
-json_t *rt_call(rt_ctx *c, const char *fn, int n, json_t **args, int line);
-
-/* Operator codes for rt_binary / rt_unary (same order as the compiler's). */
-enum {
-    RT_OP_OR = 1, RT_OP_AND, RT_OP_NOT, RT_OP_EQ, RT_OP_NE, RT_OP_LT, RT_OP_LE,
-    RT_OP_GT, RT_OP_GE, RT_OP_COALESCE, RT_OP_ADD, RT_OP_SUB, RT_OP_MUL,
-    RT_OP_DIV, RT_OP_MOD, RT_OP_NEG
-};
+/* A built-in function over n arguments (the checker checked the count). */
+json_t *rt_call(rt_ctx *c, rt_fn fn, int n, json_t **args, int line);
 
 /* Function step parameters as C values (the emitter's wrappers use these). */
 int64_t     rt_param_int(const json_t *params, const char *name);

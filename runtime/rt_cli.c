@@ -125,19 +125,34 @@ bool rt_cli_parse_since(const char *s, int64_t *ms)
     return true;
 }
 
-/* Cuts every list to 20 items for display (--test-limits): NEW reference. */
-static json_t *cut_lists(json_t *v)
+/* Cuts every list to 20 items for display (--test-limits): NEW reference.
+** Each cut is said on stderr, naming the list and its length; *cuts counts them. */
+static json_t *cut_lists(json_t *v, const char *path, int *cuts)
 {
     if (json_is_array(v)) {
         json_t *out = json_array();
-        for (size_t i = 0; i < json_array_size(v) && i < 20; i++) json_array_append_new(out, cut_lists(json_array_get(v, i)));
+        for (size_t i = 0; i < json_array_size(v) && i < 20; i++) {
+            char *sub = *cuts < 100 ? rt_xprintf("%s[%zu]", path, i) : NULL;    /* paths only while they are said */
+            json_array_append_new(out, cut_lists(json_array_get(v, i), sub ? sub : path, cuts));
+            free(sub);
+        }
+        if (json_array_size(v) > 20) {
+            if (++*cuts <= 10)
+                rt_log_emit(NULL, "warning", json_pack("{s:s, s:s, s:I}", "event", "test_limits", "list", path, "items",
+                                                       (json_int_t)json_array_size(v)),
+                            "--test-limits: %s cut to 20 of its %zu items for display", path, json_array_size(v));
+        }
         return out;
     }
     if (json_is_object(v)) {
         json_t *out = json_object();
         const char *k;
         json_t *f;
-        json_object_foreach(v, k, f) json_object_set_new(out, k, cut_lists(f));
+        json_object_foreach(v, k, f) {
+            char *sub = *cuts < 100 ? rt_xprintf("%s.%s", path, k) : NULL;
+            json_object_set_new(out, k, cut_lists(f, sub ? sub : path, cuts));
+            free(sub);
+        }
         return out;
     }
     return json_incref(v);
@@ -146,18 +161,15 @@ static json_t *cut_lists(json_t *v)
 void rt_cli_print_output(json_t *output, bool test_limits)
 {
     json_t *red = rt_redact_json(output);
-    json_t *shown = test_limits ? cut_lists(red) : json_incref(red);
+    int cuts = 0;
+    json_t *shown = test_limits ? cut_lists(red, "output", &cuts) : json_incref(red);
     json_decref(red);
-    char *text = json_dumps(shown, JSON_INDENT(2) | JSON_ENCODE_ANY);
-    if (!text) {
-        /* a string that is not UTF-8 (a raw response header): json_dumps
-        ** refuses it; printed with U+FFFD, as the store keeps it */
-        char *flat = rt_json_text(shown);
-        json_t *clean = json_loads(flat, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-        text = clean ? json_dumps(clean, JSON_INDENT(2) | JSON_ENCODE_ANY) : NULL;
-        json_decref(clean);
-        free(flat);
-    }
+    /* never cut silently: the output says so too (an object: at its top) */
+    if (cuts && json_is_object(shown)) json_object_set_new(shown, "truncated", json_true());
+    if (cuts > 10) rt_log_emit(NULL, "warning", NULL, "--test-limits: %d more lists cut to 20 items", cuts - 10);
+    /* a string that is not UTF-8 (a raw response header) is printed with
+    ** U+FFFD, as the store keeps it; floats as written (rt_json_dump) */
+    char *text = rt_json_dump(shown, 2, false);
     printf("%s\n", text ? text : "null");
     fflush(stdout);
     free(text);
@@ -306,7 +318,7 @@ json_t *rt_cli_pairs(const char *const *args, int n, bool secret, char *err, siz
 
 void rt_cli_print_json(const json_t *v)
 {
-    char *t = json_dumps(v, JSON_INDENT(2));
+    char *t = rt_json_dump(v, 2, false);
     printf("%s\n", t ? t : "null");
     free(t);
 }

@@ -40,6 +40,7 @@ typedef struct rt_cli_opts {
     const char *older_than;     /* prune --older-than D */
     const char *step;           /* run --step NAME (Test Step) */
     const char *input;          /* run --input FILE (Test Step) */
+    const char *from;           /* run --from RUN_ID (Test Step: inputs from an earlier run) */
     const char *secret_args[RT_CLI_MAX_SECRETS];  /* users set --secret NAME=VALUE|NAME=@FILE */
     int nsecret_args;
     const char *arg2;           /* connect/disconnect USER INTEGRATION */

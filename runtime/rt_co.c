@@ -109,6 +109,7 @@ struct rt_co_sched {
     size_t neasy, capeasy;
     void **stacks;              /* idle stacks */
     size_t nstacks, capstacks;
+    rt_co *idle;                /* finished coroutines, to reuse (their `next` links them) */
     int64_t last_flush;
     rt_redact_set *loop_redact; /* the thread's set between coroutines */
     /* the committer: the loop hands it the writes its coroutines made in one
@@ -209,6 +210,11 @@ void rt_co_sched_free(rt_co_sched *s)
     free(s->easy);
     curl_multi_cleanup(s->multi);
     for (size_t i = 0; i < s->nstacks; i++) munmap(s->stacks[i], CO_GUARD_SIZE + CO_STACK_SIZE);
+    while (s->idle) {
+        rt_co *next = s->idle->next;
+        free(s->idle);
+        s->idle = next;
+    }
     free(s->stacks);
     free(s->error);
     pthread_mutex_destroy(&s->lock);
@@ -272,7 +278,13 @@ static void ctx_init(rt_co_sched *s, rt_co *co)
 
 rt_co *rt_co_spawn(rt_co_sched *s, rt_co_fn fn, void *arg)
 {
-    rt_co *co = rt_xcalloc(1, sizeof *co);
+    rt_co *co = s->idle;
+    if (co) {
+        s->idle = co->next;
+        memset(co, 0, sizeof *co);
+    } else {
+        co = rt_xcalloc(1, sizeof *co);
+    }
     co->s = s;
     co->fn = fn;
     co->arg = arg;
@@ -476,6 +488,7 @@ static void deferred_free(co_write *e)
     json_decref((json_t *)e->w.run);
     json_decref((json_t *)e->w.step);
     json_decref((json_t *)e->w.logs);
+    free((char *)e->w.step_text);
     free(e);
 }
 
@@ -532,6 +545,7 @@ static co_write *write_copy(const rt_store_write *w, rt_co_debt *d)
                              .step_path = w->step_path ? rt_xstrdup(w->step_path) : NULL,
                              .run = w->run ? json_deep_copy(w->run) : NULL, .old_status = NULL,
                              .step = w->step ? json_incref((json_t *)w->step) : NULL,
+                             .step_text = w->step_text ? rt_xstrdup(w->step_text) : NULL,
                              .logs = w->logs ? json_incref((json_t *)w->logs) : NULL };
     e->debt = d;
     return e;
@@ -582,7 +596,9 @@ bool rt_co_commit_debt(rt_store *st, const rt_store_write *w, rt_co_debt *d, cha
     if (w->deferrable && !w->run && !w->update) {
         /* final and without side effects: the coroutine goes on, the write
         ** follows in the next group, before any later write of the run */
-        queue_write(s, write_copy(w, d));
+        co_write *e = write_copy(w, d);
+        queue_write(s, e);
+        if (d) d->owed = e->seq;        /* a lazy run's next step waits for it */
         return true;
     }
     return commit_waited(co, w, d, err, errlen);
@@ -706,7 +722,8 @@ static void run_ready(rt_co_sched *s)
                 s->stacks = rt_xrealloc(s->stacks, sizeof *s->stacks * s->capstacks);
             }
             s->stacks[s->nstacks++] = co->stack;
-            free(co);
+            co->next = s->idle;
+            s->idle = co;
             s->alive--;
         }
     }

@@ -71,21 +71,22 @@ const char *rt_co_sched_error(const rt_co_sched *s);
 /* ---- lazy writes: what one run still owes the disk ---------------------
 ** A run on a scheduler (serve's) may leave its writes to the next group
 ** instead of waiting for each: rt_co_commit_lazy queues a copy and returns
-** at once; the run waits only where it must (rt_co_barrier: before it
-** sends anything, and its final record). Groups are committed in order, so
+** at once; the run waits only where it must (rt_co_barrier: before its
+** next step starts; and at its final record, a waited write). Groups are committed in order, so
 ** a write that is durable makes every earlier one durable too. The debt is
 ** the run's own and must outlive its writes: a run's last write is a
 ** waited one (rt_co_commit_debt), which every lazy write precedes. */
 typedef struct rt_co_debt {
-    uint64_t owed;              /* the last lazy write a barrier must wait for (its step sent
-                                   something), as its scheduler numbers them; 0: none */
+    uint64_t owed;              /* the last lazy write a barrier must wait for (a step's
+                                   record), as its scheduler numbers them; 0: none */
     bool failed;                /* one of its writes failed: every later one fails too */
     char err[256];              /* the first failure's message */
 } rt_co_debt;
 /* Queues a copy of w (its JSON taken by reference, a run record copied):
 ** false only when the debt already failed (err says why). owing: the
-** write's step had effects outside the run, so the next rt_co_barrier
-** waits for it. Outside a coroutine, or with a store in batch mode, it is
+** next rt_co_barrier waits for it (a step's record; not a claim, which
+** may be lost with a kill: the run is still queued then). A deferrable
+** rt_co_commit_debt owes too. Outside a coroutine, or with a store in batch mode, it is
 ** rt_store_commit. */
 bool rt_co_commit_lazy(rt_store *st, const rt_store_write *w, rt_co_debt *d, bool owing, char *err, size_t errlen);
 /* rt_co_commit for a run with a debt: also fails at once when an earlier

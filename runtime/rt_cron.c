@@ -183,7 +183,7 @@ bool rt_cron_parse(const char *expr, rt_cron *c, char *err, size_t n)
     return true;
 }
 
-bool rt_cron_set_zone(const char *zone, char *err, size_t n)
+bool rt_cron_zone_check(const char *zone, char *err, size_t n)
 {
     if (!zone || !*zone) zone = "UTC";
     if (zone[0] == '/' || strstr(zone, "..") || strlen(zone) > 200) {
@@ -199,6 +199,13 @@ bool rt_cron_set_zone(const char *zone, char *err, size_t n)
                  dir && *dir ? dir : "/usr/share/zoneinfo");
         return false;
     }
+    return true;
+}
+
+bool rt_cron_set_zone(const char *zone, char *err, size_t n)
+{
+    if (!rt_cron_zone_check(zone, err, n)) return false;
+    if (!zone || !*zone) zone = "UTC";
     char tz[256];
     snprintf(tz, sizeof tz, ":%s", zone);
     setenv("TZ", tz, 1);

@@ -1,6 +1,7 @@
 /*
 ** rt_cron.h — [base] cron expressions and their fire times in an IANA time zone,
-** for `trigger schedule "cron" "zone"` under `JOB serve`.
+** for `trigger schedule "cron" "zone"` under `JOB serve`. flowc links this
+** file too: `flowc check` validates a schedule with the parser that fires it.
 **
 ** Syntax: 5 fields (minute hour day-of-month month day-of-week) or 6
 ** (seconds first). A field is `*`, N, N-M, a step (`*` or N-M or N, then /K),
@@ -34,6 +35,10 @@ typedef struct rt_cron {
 
 /* Parses expr into c; false with a message naming the field in err. */
 bool rt_cron_parse(const char *expr, rt_cron *c, char *err, size_t n);
+
+/* Whether zone ("Europe/Paris", "UTC"; NULL = UTC) is in the TZ database;
+** false with a message in err. (flowc check asks it too.) */
+bool rt_cron_zone_check(const char *zone, char *err, size_t n);
 
 /* Makes zone ("Europe/Paris", "UTC"; NULL = UTC) the process's local time
 ** zone. Call before starting threads (it sets TZ). False with a message

@@ -1,7 +1,7 @@
 /*
 ** rt_ctx.c — [engine] contexts (a run, or one fanout item of it): their
 ** value pools, raised expression errors, failures, the results of the
-** steps they ran (found by name), and durable sleeps.
+** steps they ran (in slots the compiler numbered), and durable sleeps.
 */
 #include "rt_ctx.h"
 
@@ -10,22 +10,32 @@
 #include "rt_redact.h"
 #include "rt_signal.h"
 
-rt_ctx *rt_ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix)
+/* A context with the slots of the run's body (fanout NULL) or of an item
+** of fanout: one block, the context, its result slots, its prefix. */
+rt_ctx *rt_ctx_new_item(rt_run_state *run, rt_ctx *parent, const char *prefix, const rt_step_desc *fanout)
 {
-    rt_ctx *c = rt_xcalloc(1, sizeof *c);
+    int nslots = fanout ? fanout->slots : run->wf ? run->wf->slots : 0;
+    if (nslots < 0) nslots = 0;
+    if (!prefix) prefix = "";
+    size_t at = sizeof(rt_ctx) + (size_t)nslots * sizeof(rt_result), plen = strlen(prefix);
+    rt_ctx *c = rt_xcalloc(1, at + plen + 1);
     c->run = run;
     c->parent = parent;
-    c->prefix = rt_xstrdup(prefix ? prefix : "");
+    c->depth = parent ? parent->depth + 1 : 0;
+    c->prefix = memcpy((char *)c + at, prefix, plen + 1);
+    c->fanout = fanout;
+    c->nslots = nslots;
     return c;
+}
+
+rt_ctx *rt_ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix)
+{
+    return rt_ctx_new_item(run, parent, prefix, NULL);
 }
 
 void rt_ctx_free(rt_ctx *c)
 {
-    for (size_t i = 0; i < c->nsteps; i++) free(c->steps[i].r);
-    free(c->steps);
-    free(c->index);
     rt_pool_release(&c->pool);
-    free(c->prefix);
     free(c->error);
     free(c->failure);
     free(c->failed_step);
@@ -59,68 +69,33 @@ void rt_ctx_raise(rt_ctx *c, int line, const char *fmt, ...)
     c->error_line = line;
 }
 
-/* Step results are found by name through a hash table: a workflow of
-** 10,000 steps must not pay a linear search per reference. */
-static uint32_t name_hash(const char *s)
+rt_result *rt_ctx_set_result(rt_ctx *c, const rt_step_desc *d, json_t *out, bool ok, const char *error)
 {
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
-/* The table position for name: its entry, or the empty one to fill. */
-static size_t index_find(const rt_ctx *c, const char *name)
-{
-    size_t mask = c->index_cap - 1, i = name_hash(name) & mask;
-    while (c->index[i] && strcmp(c->steps[c->index[i] - 1].name, name) != 0) i = (i + 1) & mask;
-    return i;
-}
-
-static void index_grow(rt_ctx *c)
-{
-    free(c->index);
-    c->index_cap = c->index_cap ? c->index_cap * 2 : 32;
-    c->index = rt_xcalloc(c->index_cap, sizeof *c->index);
-    for (size_t k = 0; k < c->nsteps; k++) c->index[index_find(c, c->steps[k].name)] = (uint32_t)k + 1;
-}
-
-rt_result *rt_ctx_add_result(rt_ctx *c, const char *name, json_t *out, bool ok, const char *error)
-{
-    rt_result *r = rt_xmalloc(sizeof *r);
+    if (d->slot < 0 || d->slot >= c->nslots) {
+        rt_ctx_raise(c, d->line, "step '%s': slot %d outside its context's %d (generated code and runtime disagree)",
+                     d->name, d->slot, c->nslots);
+        return NULL;
+    }
+    rt_result *r = &c->results[d->slot];
     r->out = ok && out ? rt_pool_keep(&c->pool, json_incref(out)) : json_null();
     r->ok = ok;
     r->error = ok ? json_null() : rt_pool_keep(&c->pool, rt_json_bytes(error ? error : "failed"));
-    if ((c->nsteps + 1) * 2 > c->index_cap) index_grow(c);
-    size_t at = index_find(c, name);
-    if (c->index[at]) {                 /* the same step again (a retried fanout item) */
-        free(c->steps[c->index[at] - 1].r);
-        c->steps[c->index[at] - 1].r = r;
-        return r;
-    }
-    if (c->nsteps == c->capsteps) {
-        c->capsteps = c->capsteps ? c->capsteps * 2 : 16;
-        c->steps = rt_xrealloc(c->steps, sizeof *c->steps * c->capsteps);
-    }
-    c->steps[c->nsteps++] = (rt_step_slot){ name, r };
-    c->index[at] = (uint32_t)c->nsteps;
+    r->set = true;
     return r;
 }
 
-rt_result *rt_step_result(rt_ctx *c, const char *name)
+rt_result *rt_step_result(rt_ctx *c, const rt_step_desc *step)
 {
-    for (; c; c = c->parent) {
-        if (!c->index_cap) continue;
-        size_t at = index_find(c, name);
-        if (c->index[at]) return c->steps[c->index[at] - 1].r;
-    }
-    return NULL;
+    while (c && c->depth > step->depth) c = c->parent;
+    if (!c || c->depth != step->depth || step->slot < 0 || step->slot >= c->nslots) return NULL;
+    rt_result *r = &c->results[step->slot];
+    return r->set ? r : NULL;
 }
 
-json_t *rt_var(rt_ctx *c, const char *name)
+json_t *rt_var(rt_ctx *c, const rt_step_desc *fanout)
 {
-    for (; c; c = c->parent)
-        if (c->var && strcmp(c->var, name) == 0) return c->value;
-    return json_null();
+    while (c && c->depth > fanout->depth + 1) c = c->parent;
+    return c && c->fanout == fanout ? c->value : json_null();
 }
 
 char *rt_ctx_step_path(rt_ctx *c, const char *name)
@@ -177,6 +152,15 @@ bool rt_ctx_check(rt_ctx *c)
         free(msg);
     }
     return !c->failure && !c->run->stop && !rt_signal_interrupted();
+}
+
+/* A let's value is kept in its slot beside the step results (its
+** descriptor, kind RT_STEP_LET): rt_step_result finds it in c and in the
+** fanout items below c. No checkpoint: it is evaluated again on replay. */
+int rt_let(rt_ctx *c, const rt_step_desc *let, json_t *value)
+{
+    if (!rt_ctx_check(c)) return RT_STOP;
+    return rt_ctx_set_result(c, let, value, true, NULL) ? RT_OK : RT_STOP;
 }
 
 json_t *rt_result_out(rt_result *r) { return r && r->ok ? r->out : json_null(); }

@@ -4,7 +4,8 @@
 ** Each context owns a value pool (every value made in it is borrowed from
 ** there, flowrt.h), the results of the steps it ran, a raised expression
 ** error and its failure. A fanout item's context sees the steps and
-** variables of its enclosing ones (rt_step_result, rt_var). The engine's
+** variables of its enclosing ones (rt_step_result, rt_var): a step's result
+** is found by its descriptor's depth and slot, no name is looked up. The engine's
 ** files read and write the fields directly; nothing outside the engine
 ** should.
 */
@@ -19,24 +20,17 @@ struct rt_result {
     json_t *out;                /* borrowed (owner's pool); null when failed */
     bool ok;
     json_t *error;              /* string, or null when ok */
+    bool set;                   /* the step ran (or replayed) in this context */
 };
-
-typedef struct rt_step_slot {
-    const char *name;           /* the descriptor's (static) name */
-    rt_result *r;               /* owned */
-} rt_step_slot;
 
 struct rt_ctx {
     rt_run_state *run;
     rt_ctx *parent;             /* the enclosing context for fanout items */
-    char *prefix;               /* owned: "" or "tagged[3]." */
-    const char *var;            /* fanout variable name, or NULL */
-    json_t *value;              /* its value (borrowed from the parent) */
+    int depth;                  /* 0: the run's context; n: an item of a fanout at depth n-1 */
+    char *prefix;               /* "" or "tagged[3].", in the context's block */
+    const rt_step_desc *fanout; /* an item context: its fanout; else NULL */
+    json_t *value;              /* the item's value (borrowed from the parent) */
     rt_pool pool;
-    rt_step_slot *steps;        /* results of the steps this context ran */
-    size_t nsteps, capsteps;
-    uint32_t *index;            /* open-addressing table: slot number + 1, or 0 */
-    size_t index_cap;           /* a power of two, at least twice nsteps */
     json_t *ret;                /* rt_return's value (pool) */
     bool returned;
     char *error;                /* owned: raised expression error, pending */
@@ -44,11 +38,16 @@ struct rt_ctx {
     char *failure;              /* owned: why this context failed */
     char *failed_step;          /* owned: the path of the step that failed it */
     bool waiting;               /* suspended at a durable wait */
+    int nslots;
+    rt_result results[];        /* the results of the steps of its scope, by
+                                   rt_step_desc.slot (numbered by the compiler) */
 };
 
-/* A context of run: the root one (parent NULL, prefix "") or a fanout
-** item's ("tagged[3]."). Free with rt_ctx_free, which drops its pool. */
+/* A context of run: the root one (parent NULL, prefix "", the slots of
+** the workflow's body) or an item's of `fanout` ("tagged[3].", the slots of
+** its body), in one block. Free with rt_ctx_free, which drops its pool. */
 rt_ctx *rt_ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix);
+rt_ctx *rt_ctx_new_item(rt_run_state *run, rt_ctx *parent, const char *prefix, const rt_step_desc *fanout);
 void rt_ctx_free(rt_ctx *c);
 /* The expression error raised on c, else its failure, else NULL (borrowed). */
 const char *rt_ctx_error(const rt_ctx *c);
@@ -62,11 +61,12 @@ rt_pool *rt_ctx_pool(rt_ctx *c);
 ** the next step or statement. line 0 = unknown. */
 void rt_ctx_raise(rt_ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Records the outcome of the step `name` (the descriptor's static name) in
-** c: out is copied into c's pool when ok; error (copied) says why not. A
-** step recorded again (a retried fanout item) replaces its result.
-** Returns the result, owned by c. */
-rt_result *rt_ctx_add_result(rt_ctx *c, const char *name, json_t *out, bool ok, const char *error);
+/* Records the outcome of step d in its slot of c: out is copied into c's
+** pool when ok; error (copied) says why not. A step recorded again (a
+** retried fanout item) replaces its result. Returns the result, owned by
+** c; NULL when d's slot is not one of c's (generated code and runtime
+** disagree: an error raised on c). */
+rt_result *rt_ctx_set_result(rt_ctx *c, const rt_step_desc *d, json_t *out, bool ok, const char *error);
 /* The checkpoint path of step `name` in c: c's prefix + name (new string). */
 char *rt_ctx_step_path(rt_ctx *c, const char *name);
 /* The context failed (the first failure wins; msg is redacted): the run

@@ -130,7 +130,7 @@ rt_outcome rt_exec_run(rt_run_state *run)
         const char *k;
         json_t *v;
         json_object_foreach(run->step_inputs, k, v)
-            if (!json_object_get(run->inputs_used, k) && strcmp(k, run->only_step) != 0)
+            if (!run->inputs_from_run && !json_object_get(run->inputs_used, k) && strcmp(k, run->only_step) != 0)
                 rt_log_emit(run->id, "warning", NULL, "--input names step '%s', which did not come before '%s'", k,
                             run->only_step);
     } else if (run->store_unwritable) {
@@ -174,6 +174,15 @@ rt_outcome rt_exec_run(rt_run_state *run)
     json_object_set_new(rec, "status", json_string(rt_status_name(rt_run_outcome_status(run->outcome))));
     json_object_set_new(rec, "updated", json_integer(rt_now_ms()));
     if (run->output) json_object_set_new(rec, "output", rt_redact_json(run->output));
+    /* a request trigger's answer: a `return status` of a run that succeeded,
+    ** a `fail status` of one that failed there */
+    bool on_fail = json_is_true(json_object_get(run->reply, "on_fail"));
+    if (run->reply && ((run->outcome == RT_RUN_SUCCEEDED && !on_fail) || (run->outcome == RT_RUN_FAILED && on_fail))) {
+        json_t *reply = rt_redact_json(run->reply);
+        json_object_del(reply, "on_fail");
+        json_object_set_new(rec, "reply", reply);
+    } else
+        json_object_del(rec, "reply");
     if (run->error) json_object_set_new(rec, "error", json_string(run->error));
     else json_object_del(rec, "error");
     if (run->failed_step) json_object_set_new(rec, "failed_step", json_string(run->failed_step));

@@ -23,6 +23,7 @@ typedef struct fanout_job {
     size_t next;                /* the next item to start */
     size_t workers;             /* items at once (concurrency) */
     size_t running;             /* item coroutines alive */
+    struct fanout_item_arg *args;   /* owned: `workers` entries, one per item alive */
     rt_co *driver;              /* the coroutine starting them */
     long failed_item;           /* the first item that failed, or -1 */
     char *failure;              /* owned: its message */
@@ -34,10 +35,20 @@ typedef struct fanout_job {
 static void fanout_run_item(fanout_job *job, size_t i)
 {
     rt_ctx *p = job->parent;
-    char *prefix = rt_xprintf("%s%s[%zu].", p->prefix, job->d->name, i);
-    rt_ctx *ic = rt_ctx_new(p->run, p, prefix);
-    free(prefix);
-    ic->var = job->d->var;
+    /* "PARENT_PREFIX" "NAME" "[" i "]." on the stack when it fits */
+    char small[256], digits[24];
+    int nd = 0;
+    size_t k = i;
+    do digits[nd++] = (char)('0' + k % 10); while ((k /= 10));
+    size_t pl = strlen(p->prefix), nl = strlen(job->d->name), len = pl + nl + (size_t)nd + 3;
+    char *prefix = len < sizeof small ? small : rt_xmalloc(len + 1), *w = prefix;
+    memcpy(w, p->prefix, pl), w += pl;
+    memcpy(w, job->d->name, nl), w += nl;
+    *w++ = '[';
+    while (nd) *w++ = digits[--nd];
+    memcpy(w, "].", 3);
+    rt_ctx *ic = rt_ctx_new_item(p->run, p, prefix, job->d);
+    if (prefix != small) free(prefix);
     ic->value = json_array_get(job->list, i);
     job->item(ic, ic->value);
     rt_ctx_check(ic);
@@ -92,10 +103,13 @@ typedef struct fanout_item_arg {
     size_t i;
 } fanout_item_arg;
 
+/* arg is the item's entry of job->args, read at once: by the time its
+** entry is given to another item (`workers` items later) the coroutine has
+** started, since items start in the order they were spawned, all of a
+** turn's before any can finish. */
 static void fanout_item_co(void *arg)
 {
     fanout_item_arg a = *(fanout_item_arg *)arg;
-    free(arg);
     fanout_run_item(a.job, a.i);
     a.job->running--;
     rt_co_wake(a.job->driver);
@@ -111,7 +125,7 @@ static void fanout_drive(fanout_job *job)
             bool go = fanout_may_start(job, job->next);
             pthread_mutex_unlock(&job->lock);
             if (!go) break;
-            fanout_item_arg *a = rt_xmalloc(sizeof *a);
+            fanout_item_arg *a = &job->args[job->next % job->workers];
             *a = (fanout_item_arg){ job, job->next++ };
             job->running++;
             rt_co_spawn(s, fanout_item_co, a);
@@ -151,8 +165,10 @@ static rt_attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const
     if (workers <= 1) {
         fanout_worker(job);
     } else if (rt_co_current()) {
+        job->args = rt_xrealloc(job->args, sizeof *job->args * job->workers);
         fanout_drive(job);                  /* nested: on the enclosing item's scheduler */
     } else {
+        job->args = rt_xrealloc(job->args, sizeof *job->args * job->workers);
         rt_co_sched *s = rt_co_sched_new(c->run->store);
         rt_co_spawn(s, fanout_drive_co, job);
         rt_co_run(s);
@@ -212,7 +228,7 @@ static bool fanout_rebuild(rt_ctx *c, const rt_step_desc *d, fanout_job *job, rt
         rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
                                                   rt_status_name(RT_ST_REPLAYED)),
                     "step '%s' replayed from its items' checkpoints", path);
-        *r = rt_ctx_add_result(c, d->name, at.output, true, NULL);
+        *r = rt_ctx_set_result(c, d, at.output, true, NULL);
         json_decref(at.output);
     } else if (o == RT_ATT_FAIL || o == RT_ATT_RETRY) {
         char *msg = rt_xprintf("step '%s': replaying its items: %s", path, at.error ? at.error : "failed");
@@ -245,6 +261,7 @@ rt_result *rt_fanout_step(rt_ctx *c, const rt_step_desc *d, json_t *list, rt_ite
         json_decref(input);
     }
     json_decref(job.outputs);
+    free(job.args);
     free(job.failure);
     pthread_mutex_destroy(&job.lock);
     return r;

@@ -190,9 +190,10 @@ rt_host_rc rt_host_user_secrets(rt_store *st, const char *state_dir, const char 
 static json_t *field_value(const rt_integration *in, const rt_conn_field *f, json_t *v, char *err, size_t n)
 {
     if (json_is_null(v) || (json_is_string(v) && !json_string_length(v))) return json_null();
-    const json_t *t = rt_type_parse(f->type);
-    const char *base = json_is_array(t) && strcmp(json_string_value(json_array_get(t, 0)), "opt") == 0
-                           ? json_string_value(json_array_get(t, 1)) : json_string_value(t);
+    const rt_type *t = f->type && f->type->kind == RT_TYPE_OPT ? f->type->elem : f->type;
+    static const char *const simple[] = { [RT_TYPE_STRING] = "string", [RT_TYPE_INT] = "int",
+                                          [RT_TYPE_FLOAT] = "float", [RT_TYPE_BOOL] = "bool" };
+    const char *base = t && t->kind <= RT_TYPE_BOOL ? simple[t->kind] : NULL;
     json_t *out = NULL;
     if (json_is_string(v) && base && strcmp(base, "string") != 0) {
         /* from a command line: parse the text as its type */

@@ -26,26 +26,19 @@ static const char *auth_kind(rt_auth_kind k)
     }
 }
 
-static json_t *type_json(rt_type_text t)
-{
-    const json_t *p = t ? rt_type_parse(t) : NULL;
-    return p ? json_deep_copy(p) : json_string("json");
-}
-
 json_t *rt_host_workflow_info(rt_store *st, const rt_workflow *wf)
 {
     json_t *info = json_pack("{s:s, s:s?, s:s}", "name", wf->name, "description", wf->description, "version",
                              wf->version);
     json_t *trig = json_pack("{s:s, s:s?, s:s?, s:s?, s:o}", "kind", rt_host_trigger_kind(wf->trigger), "event", wf->event,
-                             "cron", wf->cron, "zone", wf->zone, "schema", type_json(wf->trigger_schema));
+                             "cron", wf->cron, "zone", wf->zone, "schema", rt_type_json(wf->trigger_schema));
     json_object_set_new(info, "trigger", trig);
     json_t *settings = json_array();
     for (int i = 0; i < wf->nsettings; i++) {
         const rt_setting *s = &wf->settings[i];
         json_t *d = s->default_json ? json_loads(s->default_json, JSON_DECODE_ANY, NULL) : NULL;
-        const json_t *t = rt_type_parse(s->type);
-        bool optional = json_is_array(t) && strcmp(json_string_value(json_array_get(t, 0)), "opt") == 0;
-        json_array_append_new(settings, json_pack("{s:s, s:o, s:b, s:o?}", "name", s->name, "type", type_json(s->type),
+        bool optional = rt_type_optional(s->type);
+        json_array_append_new(settings, json_pack("{s:s, s:o, s:b, s:o?}", "name", s->name, "type", rt_type_json(s->type),
                                                   "required", !s->default_json && !optional, "default", d));
     }
     json_object_set_new(info, "settings", settings);
@@ -58,7 +51,7 @@ json_t *rt_host_workflow_info(rt_store *st, const rt_workflow *wf)
         json_t *fields = json_array();
         for (int k = 0; k < in->nfields; k++)
             json_array_append_new(fields, json_pack("{s:s, s:o, s:b, s:b}", "name", in->fields[k].name, "type",
-                                                    type_json(in->fields[k].type), "base_url", in->fields[k].base_url,
+                                                    rt_type_json(in->fields[k].type), "base_url", in->fields[k].base_url,
                                                     "from_token", in->fields[k].from_token));
         json_t *cred = json_array();
         if (rt_host_needs_connection(in)) json_array_append_new(cred, json_string(in->secret));
@@ -69,7 +62,7 @@ json_t *rt_host_workflow_info(rt_store *st, const rt_workflow *wf)
                                                 "connection_fields", fields));
     }
     json_object_set_new(info, "integrations", integs);
-    if (wf->output_type) json_object_set_new(info, "output", type_json(wf->output_type));
+    if (wf->output_type) json_object_set_new(info, "output", rt_type_json(wf->output_type));
     json_object_set_new(info, "deployed", json_boolean(!st || rt_host_deployed(st, wf->name)));
     return info;
 }
@@ -135,8 +128,8 @@ int rt_host_cli_info(const rt_workflow *face, const rt_cli_opts *o)
             if (wf->cron) printf(" \"%s\"%s%s", wf->cron, wf->zone ? " " : "", wf->zone ? wf->zone : "");
             printf("\n");
             char tn[2048];
-            if (wf->trigger_schema && rt_type_parse(wf->trigger_schema)) {
-                rt_type_name(rt_type_parse(wf->trigger_schema), tn, sizeof tn);
+            if (wf->trigger_schema) {
+                rt_type_name(wf->trigger_schema, tn, sizeof tn);
                 printf("payload   %s\n", tn);
             }
             printf("settings %s\n", wf->nsettings ? "" : " (none)");
@@ -144,10 +137,9 @@ int rt_host_cli_info(const rt_workflow *face, const rt_cli_opts *o)
             json_t *s;
             json_array_foreach(json_object_get(info, "settings"), k, s) {
                 const rt_setting *set = &wf->settings[k];
-                const json_t *t = rt_type_parse(set->type);
-                if (t) rt_type_name(t, tn, sizeof tn);
+                rt_type_name(set->type, tn, sizeof tn);
                 bool required = json_is_true(json_object_get(s, "required"));
-                printf("  %-20s %s%s%s\n", set->name, t ? tn : "json",
+                printf("  %-20s %s%s%s\n", set->name, tn,
                        set->default_json ? " = " : required ? " (required)" : " (optional: null when not given)",
                        set->default_json ? set->default_json : "");
             }
@@ -162,9 +154,8 @@ int rt_host_cli_info(const rt_workflow *face, const rt_cli_opts *o)
                 printf("  %-20s %s, auth %s%s", in->name, in->base_url ? in->base_url : "", auth_kind(in->auth),
                        rt_host_needs_connection(in) ? ", each user connects" : "");
                 for (int f = 0; f < in->nfields; f++) {
-                    const json_t *t = rt_type_parse(in->fields[f].type);
-                    if (t) rt_type_name(t, tn, sizeof tn);
-                    printf("%s%s: %s%s%s", f ? ", " : "; fields ", in->fields[f].name, t ? tn : "?",
+                    rt_type_name(in->fields[f].type, tn, sizeof tn);
+                    printf("%s%s: %s%s%s", f ? ", " : "; fields ", in->fields[f].name, tn,
                            in->fields[f].base_url ? " base_url" : "", in->fields[f].from_token ? " from_token" : "");
                 }
                 printf("\n");

@@ -54,7 +54,7 @@ typedef struct http_sink {
     rt_buf body;
     size_t cap;
     bool too_big;
-    json_t *headers;
+    rt_buf *head;               /* the response's rt_http_response.head */
 } http_sink;
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
@@ -69,42 +69,134 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* Each header line goes to the flat list as it came (name lower-case, the
+** value trimmed and cut at a NUL, as a C string would be); a name that is
+** not UTF-8 up to its first NUL is left out, as a JSON object key must be. */
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
     http_sink *s = arg;
     size_t len = size * n;
     if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-        json_object_clear(s->headers);      /* a new response (redirect, 100) */
+        s->head->len = 0;                   /* a new response (redirect, 100) */
         return len;
     }
     char *colon = memchr(p, ':', len);
     if (!colon) return len;
-    size_t nlen = (size_t)(colon - p);
-    char small[64];
-    char *name = nlen < sizeof small ? small : rt_xmalloc(nlen + 1);
-    for (size_t i = 0; i < nlen; i++) name[i] = (char)tolower((unsigned char)p[i]);
-    name[nlen] = '\0';
+    size_t nlen = strnlen(p, (size_t)(colon - p));
+    if (!rt_utf8_valid(p, nlen)) return len;
     const char *v = colon + 1, *end = p + len;
     while (v < end && (*v == ' ' || *v == '\t')) v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
     end = v + strnlen(v, (size_t)(end - v));    /* a NUL ends the value, as it would a C string */
-    json_t *prev = json_object_get(s->headers, name);
-    json_t *js;
-    if (json_is_string(prev)) {             /* a repeated header: one value, comma-separated */
-        rt_buf val = { 0 };
-        rt_buf_append(&val, json_string_value(prev), json_string_length(prev));
-        rt_buf_puts(&val, ", ");
-        rt_buf_append(&val, v, (size_t)(end - v));
-        js = json_stringn(val.data, val.len);
-        if (!js) js = json_stringn_nocheck(val.data, val.len);
-        rt_buf_free(&val);
-    } else {
-        js = json_stringn(v, (size_t)(end - v));
-        if (!js) js = json_stringn_nocheck(v, (size_t)(end - v));
-    }
-    json_object_set_new(s->headers, name, js);
-    if (name != small) free(name);
+    rt_buf *h = s->head;
+    rt_buf_reserve(h, nlen + (size_t)(end - v) + 2);
+    for (size_t i = 0; i < nlen; i++) h->data[h->len++] = (char)tolower((unsigned char)p[i]);
+    h->data[h->len++] = '\0';
+    rt_buf_append(h, v, (size_t)(end - v));
+    h->len++;                               /* keeps the NUL rt_buf_append wrote */
     return len;
+}
+
+/* The entries of a flat header list: names[i], values[i] (n of them). */
+typedef struct head_entries {
+    const char *names[64], *values[64];
+    const char **name, **value;         /* names/values, or allocated when more */
+    size_t n;
+} head_entries;
+
+static void head_split(const rt_buf *head, head_entries *e)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < head->len; i++) count += head->data[i] == '\0';
+    count /= 2;
+    e->n = 0;
+    e->name = count <= 64 ? e->names : rt_xmalloc(sizeof *e->name * count);
+    e->value = count <= 64 ? e->values : rt_xmalloc(sizeof *e->value * count);
+    for (size_t i = 0; i < head->len && e->n < count;) {
+        e->name[e->n] = head->data + i;
+        i += strlen(head->data + i) + 1;
+        e->value[e->n++] = head->data + i;
+        i += strlen(head->data + i) + 1;
+    }
+}
+
+static void head_entries_free(head_entries *e)
+{
+    if (e->name != e->names) free((void *)e->name);
+    if (e->value != e->values) free((void *)e->value);
+}
+
+/* The value of name (entries from `from` on): the values of its lines
+** joined by ", ", into v. */
+static void head_value(const head_entries *e, size_t from, rt_buf *v)
+{
+    v->len = 0;
+    rt_buf_append(v, "", 0);
+    bool first = true;
+    for (size_t j = from; j < e->n; j++) {
+        if (strcmp(e->name[j], e->name[from]) != 0) continue;
+        if (!first) rt_buf_puts(v, ", ");
+        rt_buf_puts(v, e->value[j]);
+        first = false;
+    }
+}
+
+/* Whether entry i's name came before it (its value went with the first). */
+static bool head_seen(const head_entries *e, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(e->name[j], e->name[i]) == 0) return true;
+    return false;
+}
+
+json_t *rt_http_response_headers(rt_http_response *rs)
+{
+    if (rs->headers) return rs->headers;
+    rs->headers = json_object();
+    head_entries e;
+    head_split(&rs->head, &e);
+    rt_buf v = { 0 };
+    for (size_t i = 0; i < e.n; i++) {
+        if (head_seen(&e, i)) continue;
+        head_value(&e, i, &v);
+        json_object_set_new_nocheck(rs->headers, e.name[i], json_stringn_nocheck(v.data, v.len));
+    }
+    rt_buf_free(&v);
+    head_entries_free(&e);
+    return rs->headers;
+}
+
+/* Whether a later entry than i has i's name (its value is joined). */
+static bool head_repeated(const head_entries *e, size_t i)
+{
+    for (size_t j = i + 1; j < e->n; j++)
+        if (strcmp(e->name[j], e->name[i]) == 0) return true;
+    return false;
+}
+
+void rt_http_head_encode(rt_buf *b, const rt_buf *head)
+{
+    head_entries e;
+    head_split(head, &e);
+    rt_buf v = { 0 };
+    rt_buf_putc(b, '{');
+    bool first = true;
+    for (size_t i = 0; i < e.n; i++) {
+        if (head_seen(&e, i)) continue;
+        if (!first) rt_buf_putc(b, ',');
+        first = false;
+        rt_json_encode_string_redacted(b, e.name[i], strlen(e.name[i]));
+        rt_buf_putc(b, ':');
+        if (head_repeated(&e, i)) {
+            head_value(&e, i, &v);
+            rt_json_encode_string_redacted(b, v.data, v.len);
+        } else {
+            rt_json_encode_string_redacted(b, e.value[i], strlen(e.value[i]));
+        }
+    }
+    rt_buf_putc(b, '}');
+    rt_buf_free(&v);
+    head_entries_free(&e);
 }
 
 /* s with every invalid UTF-8 sequence replaced by U+FFFD: a NEW string. */
@@ -131,12 +223,23 @@ static json_t *parse_body(const char *ctype, const char *p, size_t n)
     return utf8_string(p, n);
 }
 
+/* FLOW_MAX_RESPONSE, read once per process (a getenv scans the whole
+** environment, and a fanout asks for every request). */
+static size_t env_max_response;
+static pthread_once_t env_max_response_once = PTHREAD_ONCE_INIT;
+
+static void read_max_response(void)
+{
+    const char *e = getenv("FLOW_MAX_RESPONSE");
+    long long v = e ? atoll(e) : 0;
+    env_max_response = v > 0 ? (size_t)v : RT_HTTP_DEFAULT_MAX_RESPONSE;
+}
+
 static size_t max_response(size_t asked)
 {
     if (asked) return asked;
-    const char *e = getenv("FLOW_MAX_RESPONSE");
-    long long v = e ? atoll(e) : 0;
-    return v > 0 ? (size_t)v : RT_HTTP_DEFAULT_MAX_RESPONSE;
+    pthread_once(&env_max_response_once, read_max_response);
+    return env_max_response;
 }
 
 static bool transport_retryable(CURLcode rc)
@@ -185,10 +288,17 @@ static bool bad_header(const json_t *headers, rt_http_response *rs)
             free(name);
             return true;
         }
-        rt_buf text = { 0 };
-        rt_value_render(&text, v);
-        bool value_ok = !text.data || (strlen(text.data) == text.len && !strpbrk(text.data, "\r\n"));
-        rt_buf_free(&text);
+        bool value_ok;
+        if (json_is_string(v)) {        /* the common case: no rendering */
+            const char *t = json_string_value(v);
+            size_t n = json_string_length(v);
+            value_ok = strlen(t) == n && !strpbrk(t, "\r\n");
+        } else {
+            rt_buf text = { 0 };
+            rt_value_render(&text, v);
+            value_ok = !text.data || (strlen(text.data) == text.len && !strpbrk(text.data, "\r\n"));
+            rt_buf_free(&text);
+        }
         if (!value_ok) {
             char *name = rt_redact_shorten(k, 100);
             rt_http_response_fail(rs, "header '%s': the value contains a line break or NUL; not sent", name);
@@ -353,7 +463,7 @@ static bool next_hop(const rt_http_request *first, rt_http_request *hop, rt_http
 {
     long st = rs->status;
     if (st != 301 && st != 302 && st != 303 && st != 307 && st != 308) return false;
-    const char *loc = json_string_value(json_object_get(rs->headers, "location"));
+    const char *loc = json_string_value(json_object_get(rt_http_response_headers(rs), "location"));
     if (!loc || !*loc) return false;
     const char *method = hop->method ? hop->method : "GET";
     if (hops >= MAX_REDIRECTS) {
@@ -395,7 +505,6 @@ static bool next_hop(const rt_http_request *first, rt_http_request *hop, rt_http
 bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
 {
     memset(rs, 0, sizeof *rs);
-    rs->headers = json_object();
     rs->body = json_null();
     if ((json_is_object(rq->headers) && bad_header(rq->headers, rs)) ||
         (json_is_object(rq->credentials) && bad_header(rq->credentials, rs)))
@@ -417,7 +526,6 @@ bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
         hop.credentials = foreign ? NULL : rq->credentials;
         rt_http_response_free(rs);
         memset(rs, 0, sizeof *rs);
-        rs->headers = json_object();
         rs->body = json_null();
     }
     if (ok && rs->error) ok = false;     /* a redirect that is not followed */
@@ -448,7 +556,10 @@ rt_http_xfer *rt_http_xfer_start(void *handle, const rt_http_request *rq, rt_htt
     x->h = h;
     x->rq = rq;
     x->rs = rs;
-    x->sink = (http_sink){ .cap = max_response(rq->max_response), .headers = rs->headers };
+    rs->head.len = 0;
+    json_decref(rs->headers);
+    rs->headers = NULL;
+    x->sink = (http_sink){ .cap = max_response(rq->max_response), .head = &rs->head };
     x->timeout = rq->timeout_ms > 0 ? rq->timeout_ms : RT_HTTP_DEFAULT_TIMEOUT_MS;
 
     curl_easy_setopt(h, CURLOPT_URL, rq->url);
@@ -484,10 +595,25 @@ rt_http_xfer *rt_http_xfer_start(void *handle, const rt_http_request *rq, rt_htt
     struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
     const json_t *sets[2] = { rq->headers, rq->credentials };
     for (int i = 0; i < 2; i++) {
-        if (!json_is_object(sets[i])) continue;
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)sets[i], k, v) {
+        json_object_foreach((json_t *)sets[i], k, v) {      /* nothing for NULL */
+            size_t kl = strlen(k);
+            if (json_is_string(v) && kl + json_string_length(v) + 3 <= 256) {
+                /* the common case, a short string: the line on the stack */
+                char line[256];
+                size_t vl = json_string_length(v);
+                memcpy(line, k, kl);
+                if (vl == 0) {
+                    line[kl] = ';';             /* curl's way to send an empty header */
+                    line[kl + 1] = '\0';
+                } else {
+                    memcpy(line + kl, ": ", 2);
+                    memcpy(line + kl + 2, json_string_value(v), vl + 1);
+                }
+                hl = curl_slist_append(hl, line);
+                continue;
+            }
             rt_buf line = { 0 };
             rt_buf_puts(&line, k);
             if (json_is_string(v) && json_string_length(v) == 0) {
@@ -498,6 +624,20 @@ rt_http_xfer *rt_http_xfer_start(void *handle, const rt_http_request *rq, rt_htt
             }
             hl = curl_slist_append(hl, line.data);
             rt_buf_free(&line);
+        }
+        if (i == 0 && rq->idempotency_key) {    /* where it would stand among the plain headers: last */
+            static const char name[] = "Idempotency-Key: ";
+            char line[256];
+            size_t kl = strlen(rq->idempotency_key);
+            if (sizeof name + kl <= sizeof line) {       /* put together without a format to parse */
+                memcpy(line, name, sizeof name - 1);
+                memcpy(line + sizeof name - 1, rq->idempotency_key, kl + 1);
+                hl = curl_slist_append(hl, line);
+            } else {
+                char *l = rt_xprintf("Idempotency-Key: %s", rq->idempotency_key);
+                hl = curl_slist_append(hl, l);
+                free(l);
+            }
         }
     }
     x->hl = hl;
@@ -552,6 +692,7 @@ void rt_http_response_free(rt_http_response *rs)
 {
     free(rs->error);
     rs->error = NULL;
+    rt_buf_free(&rs->head);
     json_decref(rs->headers);
     json_decref(rs->body);
     rs->headers = rs->body = NULL;

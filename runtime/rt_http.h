@@ -30,6 +30,8 @@ typedef struct rt_http_request {
     const json_t *headers;      /* borrowed: object of name -> string */
     const json_t *credentials;  /* borrowed: more headers, sent only to url's
                                    origin; NULL: none */
+    const char *idempotency_key;/* or NULL: sent as the Idempotency-Key header (after
+                                   `headers`), on every hop */
     const char *body;           /* or NULL */
     size_t body_len;
     bool body_private;          /* the body holds credentials (see above) */
@@ -39,7 +41,11 @@ typedef struct rt_http_request {
 
 typedef struct rt_http_response {
     long status;                /* 0 when no complete response arrived */
-    json_t *headers;            /* NEW reference: lower-case name -> string */
+    rt_buf head;                /* the headers as they came: lower-case name, NUL, value, NUL,
+                                   ... (a repeated name once per line) */
+    json_t *headers;            /* NEW reference or NULL: lower-case name -> string, one per
+                                   name (repeats joined by ", "); made from head when first
+                                   asked for (rt_http_response_headers) */
     json_t *body;               /* NEW reference: JSON if it is JSON, else string; null if empty */
     char *error;                /* owned: the transport error, whole (never cut: it may hold a
                                    secret, which only redaction may touch); NULL when a
@@ -49,6 +55,16 @@ typedef struct rt_http_response {
 } rt_http_response;
 
 void rt_http_global_init(void);
+
+/* The response's headers as an object (borrowed from rs): made from
+** rs->head on the first call. A request step makes it only when the
+** workflow reads them: a fanout's thousands of responses keep their headers
+** as text, for their records (rt_http_head_encode). */
+json_t *rt_http_response_headers(rt_http_response *rs);
+/* The headers of head (rt_http_response.head) as the JSON object
+** rt_http_response_headers makes, written as JSON text, each name and
+** value redacted (rt_json_encode_string_redacted). */
+void rt_http_head_encode(rt_buf *b, const rt_buf *head);
 
 /* Sends the request. Returns true when a response arrived (any status);
 ** false with rs->error set otherwise (rt_http_response_fail). Either way rs

@@ -21,14 +21,25 @@ json_t *rt_settings(rt_ctx *c)
 
 /* env.NAME is typed string: an unset variable fails the run, naming it,
 ** rather than letting null into a string (as a secret does). */
+/* Each env.NAME is read once per run (a getenv scans the whole
+** environment, and a fanout reads env.API for every item), and kept as a
+** JSON string the run owns. */
 json_t *rt_env(rt_ctx *c, const char *name)
 {
-    const char *v = rt_run_getenv(c->run, name);
+    rt_run_state *run = c->run;
+    pthread_mutex_lock(&run->lock);
+    if (!run->env_values) run->env_values = json_object();
+    json_t *v = json_object_get(run->env_values, name);
+    if (!v) {
+        const char *e = rt_run_getenv(run, name);
+        if (e) json_object_set_new(run->env_values, name, v = rt_json_bytes(e));
+    }
+    pthread_mutex_unlock(&run->lock);
     if (!v) {
         rt_ctx_raise(c, 0, "environment variable %s is not set (env.%s)", name, name);
         return rt_str(c, "");
     }
-    return rt_str(c, v);
+    return v;
 }
 
 /* rt_secrets_get's resolution: a user's run has its user's stored secrets

@@ -7,15 +7,24 @@
 
 #include <math.h>
 
+#include "rt_redact.h"
+
 /* ---- pools -------------------------------------------------------------- */
 
 json_t *rt_pool_keep(rt_pool *p, json_t *v)
 {
     if (!v) return json_null();
     if (v->refcount == (size_t)-1) return v;       /* null, true, false: static */
+    if (!p->v) {
+        p->v = p->few;
+        p->cap = sizeof p->few / sizeof p->few[0];
+    }
     if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 32;
-        p->v = rt_xrealloc(p->v, sizeof *p->v * p->cap);
+        json_t **more = rt_xmalloc(sizeof *more * p->cap * 4);
+        memcpy(more, p->v, sizeof *more * p->n);
+        if (p->v != p->few) free(p->v);
+        p->v = more;
+        p->cap *= 4;
     }
     p->v[p->n++] = v;
     return v;
@@ -24,7 +33,7 @@ json_t *rt_pool_keep(rt_pool *p, json_t *v)
 void rt_pool_release(rt_pool *p)
 {
     for (size_t i = 0; i < p->n; i++) json_decref(p->v[i]);
-    free(p->v);
+    if (p->v != p->few) free(p->v);
     p->v = NULL;
     p->n = p->cap = 0;
 }
@@ -53,35 +62,68 @@ json_t *rt_json_bytes(const char *s)
 
 /* ---- rendering ---------------------------------------------------------- */
 
-/* The shortest %g form that reads back as the same double, JSON-style. */
+/* A float as JSON: the shortest text that reads back the same (rt_util.h). */
 static void render_float(rt_buf *b, double d)
 {
-    if (isnan(d) || isinf(d)) {
-        rt_buf_puts(b, isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
-        return;
-    }
-    char tmp[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d) break;
-    }
-    rt_buf_puts(b, tmp);
-    if (!strpbrk(tmp, ".eE")) rt_buf_puts(b, ".0");
+    char text[40];
+    rt_float_text(d, text, sizeof text);
+    rt_buf_puts(b, text);
 }
 
-static void encode_string(rt_buf *b, const char *str, size_t n)
+/* Bytes a JSON string holds as they are: ASCII from the space up (DEL too), but '"' and '\\'. */
+static const unsigned char json_plain[256] = {
+    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
+};
+
+/* Whether the 8 bytes of w are all json_plain: none below the space, none
+** from 0x80 up, no '"' and no '\\'. (w - k per byte) & ~w has a high bit
+** set when, and only when, some byte is below k (bit-twiddling "hasless"). */
+static inline bool word_plain(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t q = w ^ (ones * 0x22), bs = w ^ (ones * 0x5c);
+    uint64_t bad = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | w;
+    return (bad & highs) == 0;
+}
+
+/* \uXXXX (and a surrogate pair above U+FFFF) for the UTF-8 sequence at s. */
+static void encode_ascii_seq(rt_buf *b, const unsigned char *s, size_t len)
+{
+    uint32_t cp = len == 2 ? (uint32_t)(s[0] & 0x1f) : len == 3 ? (uint32_t)(s[0] & 0x0f) : (uint32_t)(s[0] & 0x07);
+    for (size_t k = 1; k < len; k++) cp = cp << 6 | (uint32_t)(s[k] & 0x3f);
+    char esc[16];
+    if (cp >= 0x10000) {
+        cp -= 0x10000;
+        snprintf(esc, sizeof esc, "\\u%04X\\u%04X", 0xD800 | (cp >> 10), 0xDC00 | (cp & 0x3ff));
+    } else {
+        snprintf(esc, sizeof esc, "\\u%04X", cp);
+    }
+    rt_buf_puts(b, esc);
+}
+
+static void encode_string_as(rt_buf *b, const char *str, size_t n, bool ascii)
 {
     static const char hex[] = "0123456789ABCDEF";      /* as jansson writes it */
     const unsigned char *s = (const unsigned char *)str;
-    rt_buf_putc(b, '"');
+    rt_buf_reserve(b, n + 2);
+    b->data[b->len++] = '"';
     size_t run = 0;             /* s[run..i) is copied as it is */
     for (size_t i = 0; i < n;) {
+        uint64_t w;             /* plain text 8 bytes at a time */
+        while (i + 8 <= n && (memcpy(&w, s + i, 8), word_plain(w))) i += 8;
+        if (i >= n) break;
         unsigned char c = s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+        if (json_plain[c]) {
             i++;
             continue;
         }
         size_t len = c >= 0x80 ? rt_utf8_seq(s + i, n - i) : 0;
+        if (len && ascii) {
+            rt_buf_append(b, s + run, i - run);
+            encode_ascii_seq(b, s + i, len);
+            run = i += len;
+            continue;
+        }
         if (len) {
             i += len;
             continue;
@@ -109,19 +151,50 @@ static void encode_string(rt_buf *b, const char *str, size_t n)
     rt_buf_putc(b, '"');
 }
 
+static void encode_string(rt_buf *b, const char *str, size_t n)
+{
+    encode_string_as(b, str, n, false);
+}
+
 static void encode_int(rt_buf *b, json_int_t v)
 {
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
     char tmp[24], *p = tmp + sizeof tmp;
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    while (u >= 100) {          /* two digits at a time */
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        *--p = pairs[d + 1];
+        *--p = pairs[d];
+    }
+    if (u >= 10) {
+        *--p = pairs[u * 2 + 1];
+        *--p = pairs[u * 2];
+    } else {
+        *--p = (char)('0' + u);
+    }
     if (v < 0) *--p = '-';
     rt_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
-void rt_json_encode(rt_buf *b, const json_t *v)
+/* A string or key, redacted first when `redact` and it holds a secret
+** (what rt_redact_json then rt_json_encode would write, in one pass). */
+static void encode_text(rt_buf *b, const char *s, size_t n, bool redact)
+{
+    if (redact && rt_redact_holds_n(s, n)) {
+        rt_buf r = { 0 };
+        rt_buf_append(&r, "", 0);
+        rt_redact_append(&r, s, n);
+        encode_string(b, r.data, r.len);
+        rt_buf_free(&r);
+        return;
+    }
+    encode_string(b, s, n);
+}
+
+static void encode_value(rt_buf *b, const json_t *v, bool redact)
 {
     switch (v ? json_typeof(v) : JSON_NULL) {
     case JSON_OBJECT: {
@@ -130,9 +203,9 @@ void rt_json_encode(rt_buf *b, const json_t *v)
         for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
             if (!first) rt_buf_putc(b, ',');
             first = false;
-            encode_string(b, json_object_iter_key(it), json_object_iter_key_len(it));
+            encode_text(b, json_object_iter_key(it), json_object_iter_key_len(it), redact);
             rt_buf_putc(b, ':');
-            rt_json_encode(b, json_object_iter_value(it));
+            encode_value(b, json_object_iter_value(it), redact);
         }
         rt_buf_putc(b, '}');
         return;
@@ -141,17 +214,100 @@ void rt_json_encode(rt_buf *b, const json_t *v)
         rt_buf_putc(b, '[');
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i) rt_buf_putc(b, ',');
-            rt_json_encode(b, json_array_get(v, i));
+            encode_value(b, json_array_get(v, i), redact);
         }
         rt_buf_putc(b, ']');
         return;
-    case JSON_STRING: encode_string(b, json_string_value(v), json_string_length(v)); return;
+    case JSON_STRING: encode_text(b, json_string_value(v), json_string_length(v), redact); return;
     case JSON_INTEGER: encode_int(b, json_integer_value(v)); return;
     case JSON_REAL: render_float(b, json_real_value(v)); return;
     case JSON_TRUE: rt_buf_puts(b, "true"); return;
     case JSON_FALSE: rt_buf_puts(b, "false"); return;
     case JSON_NULL: rt_buf_puts(b, "null"); return;
     }
+}
+
+void rt_json_encode(rt_buf *b, const json_t *v)
+{
+    encode_value(b, v, false);
+}
+
+void rt_json_encode_redacted(rt_buf *b, const json_t *v)
+{
+    encode_value(b, v, rt_redact_any());
+}
+
+void rt_json_encode_string_redacted(rt_buf *b, const char *s, size_t n)
+{
+    encode_text(b, s, n, rt_redact_any());
+}
+
+void rt_json_encode_int(rt_buf *b, int64_t v)
+{
+    encode_int(b, (json_int_t)v);
+}
+
+void rt_json_encode_string(rt_buf *b, const char *s, size_t n)
+{
+    encode_string(b, s, n);
+}
+
+static void encode_indent(rt_buf *b, int indent, int depth)
+{
+    rt_buf_putc(b, '\n');
+    for (int i = 0; i < indent * depth; i++) rt_buf_putc(b, ' ');
+}
+
+/* rt_json_encode with jansson's JSON_INDENT(indent) layout (indent > 0) and
+** JSON_ENSURE_ASCII, for what people read: show, outputs, logs. */
+static void encode_as(rt_buf *b, const json_t *v, int indent, int depth, bool ascii)
+{
+    const char *sep = indent ? ": " : ":";
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_OBJECT: {
+        if (!json_object_size(v)) {
+            rt_buf_puts(b, "{}");
+            return;
+        }
+        rt_buf_putc(b, '{');
+        bool first = true;
+        for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
+            if (!first) rt_buf_putc(b, ',');
+            first = false;
+            if (indent) encode_indent(b, indent, depth + 1);
+            encode_string_as(b, json_object_iter_key(it), json_object_iter_key_len(it), ascii);
+            rt_buf_puts(b, sep);
+            encode_as(b, json_object_iter_value(it), indent, depth + 1, ascii);
+        }
+        if (indent) encode_indent(b, indent, depth);
+        rt_buf_putc(b, '}');
+        return;
+    }
+    case JSON_ARRAY:
+        if (!json_array_size(v)) {
+            rt_buf_puts(b, "[]");
+            return;
+        }
+        rt_buf_putc(b, '[');
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i) rt_buf_putc(b, ',');
+            if (indent) encode_indent(b, indent, depth + 1);
+            encode_as(b, json_array_get(v, i), indent, depth + 1, ascii);
+        }
+        if (indent) encode_indent(b, indent, depth);
+        rt_buf_putc(b, ']');
+        return;
+    case JSON_STRING: encode_string_as(b, json_string_value(v), json_string_length(v), ascii); return;
+    default: rt_json_encode(b, v); return;
+    }
+}
+
+char *rt_json_dump(const json_t *v, int indent, bool ascii)
+{
+    rt_buf b = { 0 };
+    rt_buf_append(&b, "", 0);
+    encode_as(&b, v, indent, 0, ascii);
+    return rt_buf_take(&b);
 }
 
 char *rt_json_text(const json_t *v)

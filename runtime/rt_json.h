@@ -13,12 +13,14 @@
 #include "rt_util.h"
 
 typedef struct rt_pool {
-    json_t **v;                 /* owned references */
+    json_t **v;                 /* owned references: `few` until it fills up */
     size_t n, cap;
+    json_t *few[8];             /* most contexts (a fanout item) keep fewer */
 } rt_pool;
 
 /* Takes over a NEW reference (NULL becomes json null) and returns it
-** borrowed, valid until rt_pool_release. */
+** borrowed, valid until rt_pool_release. A pool must not be moved once
+** it holds a value (it may point into itself). */
 json_t *rt_pool_keep(rt_pool *p, json_t *v);
 /* Drops every reference the pool holds. */
 void rt_pool_release(rt_pool *p);
@@ -45,5 +47,20 @@ void rt_value_render(rt_buf *b, const json_t *v);
 void rt_json_encode(rt_buf *b, const json_t *v);
 /* The same as a NEW string. */
 char *rt_json_text(const json_t *v);
+/* rt_json_encode of v with its strings and keys redacted (rt_redact.h): what
+** rt_redact_json then rt_json_encode write, without a copy of v. */
+void rt_json_encode_redacted(rt_buf *b, const json_t *v);
+/* A JSON string of the n bytes at s, as rt_json_encode writes strings. */
+void rt_json_encode_string(rt_buf *b, const char *s, size_t n);
+/* The same, the string redacted first (rt_json_encode_redacted). */
+void rt_json_encode_string_redacted(rt_buf *b, const char *s, size_t n);
+/* A JSON integer, as rt_json_encode writes it. */
+void rt_json_encode_int(rt_buf *b, int64_t v);
+/* v as JSON for people to read, a NEW string: jansson's JSON_INDENT(indent)
+** layout when indent > 0 (compact at 0), non-ASCII escaped as \uXXXX when
+** ascii (JSON_ENSURE_ASCII); numbers and bad UTF-8 as rt_json_encode, so
+** a float prints as the shortest text that reads back the same (9.99). The
+** runtime prints JSON through these two, never json_dumps. */
+char *rt_json_dump(const json_t *v, int indent, bool ascii);
 
 #endif

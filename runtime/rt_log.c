@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+#include "rt_redact.h"
+#include "rt_json.h"
 #include "rt_util.h"
 
 static bool log_json_mode;
@@ -61,14 +63,42 @@ void rt_log_set_sink(rt_log_sink_fn fn, void *arg)
     pthread_mutex_unlock(&log_lock);
 }
 
+/* A line per step of a 10,000-item fanout: the message is formatted on the
+** stack, copied to be redacted only when it needs it (a secret is
+** registered, or the text is not UTF-8), and the line assembled on the
+** stack when it fits. */
+static void emit_line(const char *run_id, const char *level, json_t *fields, const char *raw, size_t len);
+
 void rt_log_emit(const char *run_id, const char *level, json_t *fields, const char *fmt, ...)
 {
+    char small[512];
     va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (len >= 0 && (size_t)len < sizeof small) {
+        emit_line(run_id, level, fields, small, (size_t)len);
+        return;
+    }
     va_start(ap, fmt);
     char *raw = rt_xvprintf(fmt, ap);
     va_end(ap);
-    char *msg = rt_redact(raw);
+    emit_line(run_id, level, fields, raw, strlen(raw));
     free(raw);
+}
+
+void rt_log_text(const char *run_id, const char *level, json_t *fields, const char *text)
+{
+    emit_line(run_id, level, fields, text, strlen(text));
+}
+
+/* One line of the message raw[0..len) (borrowed): redacted (a copy only
+** when it needs it: a secret is registered, or the text is not UTF-8). */
+static void emit_line(const char *run_id, const char *level, json_t *fields, const char *raw, size_t len)
+{
+    char *copy = NULL;
+    if (rt_redact_any() || !rt_utf8_valid(raw, len)) copy = rt_redact(raw);
+    const char *msg = copy ? copy : raw;
     char ts[40];
     rt_format_time(rt_now_ms(), ts, sizeof ts);
 
@@ -77,7 +107,7 @@ void rt_log_emit(const char *run_id, const char *level, json_t *fields, const ch
         log_sink(log_sink_arg, level, msg);
         pthread_mutex_unlock(&log_lock);
         json_decref(fields);
-        free(msg);
+        free(copy);
         return;
     }
     if (log_json_mode) {
@@ -92,7 +122,7 @@ void rt_log_emit(const char *run_id, const char *level, json_t *fields, const ch
             json_decref(red);
         }
         json_object_set_new(o, "msg", json_string(msg));
-        char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+        char *line = rt_json_dump(o, 0, true);
         fprintf(stderr, "%s\n", line);
         free(line);
         json_decref(o);
@@ -100,21 +130,16 @@ void rt_log_emit(const char *run_id, const char *level, json_t *fields, const ch
         /* "12:00:01.123 basic 0193ab.. step 'person' succeeded (HTTP 200, 12 ms)" */
         const char *tag = strcmp(level, "info") == 0 ? "" : strcmp(level, "error") == 0 ? " error:" : " warning:";
         /* one fwrite of the assembled line: a line per step makes fprintf's parsing show */
-        rt_buf line = { 0 };
-        rt_buf_reserve(&line, 64 + strlen(msg));
-        rt_buf_append(&line, ts + 11, 12);
-        rt_buf_putc(&line, ' ');
-        rt_buf_puts(&line, log_workflow);
-        if (run_id) {
-            rt_buf_putc(&line, ' ');
-            rt_buf_puts(&line, run_id);
-        }
-        rt_buf_puts(&line, tag);
-        rt_buf_putc(&line, ' ');
-        rt_buf_puts(&line, msg);
-        rt_buf_putc(&line, '\n');
-        fwrite(line.data, 1, line.len, stderr);
-        rt_buf_free(&line);
+        const char *pieces[] = { ts + 11, " ", log_workflow, run_id ? " " : "", run_id ? run_id : "", tag, " ",
+                                 msg, "\n" };
+        size_t lens[sizeof pieces / sizeof pieces[0]], total = 0;
+        for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) total += lens[i] = i ? strlen(pieces[i]) : 12;
+        char stack[1024];
+        char *line = total <= sizeof stack ? stack : rt_xmalloc(total);
+        for (size_t i = 0, at = 0; i < sizeof pieces / sizeof pieces[0]; at += lens[i], i++)
+            memcpy(line + at, pieces[i], lens[i]);
+        fwrite(line, 1, total, stderr);
+        if (line != stack) free(line);
     }
     int64_t now = rt_mono_ms();
     if (now - log_flushed >= 50 || strcmp(level, "info") != 0) {
@@ -123,5 +148,5 @@ void rt_log_emit(const char *run_id, const char *level, json_t *fields, const ch
     }
     pthread_mutex_unlock(&log_lock);
     json_decref(fields);
-    free(msg);
+    free(copy);
 }

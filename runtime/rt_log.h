@@ -22,6 +22,9 @@ const char *rt_log_name(void);
 void rt_log_emit(const char *run_id, const char *level, json_t *fields, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The same with the readable form given whole (no format to run). */
+void rt_log_text(const char *run_id, const char *level, json_t *fields, const char *text);
+
 /* flowc test: while a sink is set, every line goes to it (level and the
 ** redacted readable message, both borrowed for the call) instead of stderr.
 ** NULL restores stderr. */

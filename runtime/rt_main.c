@@ -18,6 +18,7 @@
 #include "rt_host_cli.h"
 #include "rt_host_info.h"
 #include "rt_http.h"
+#include "rt_json.h"
 #include "rt_log.h"
 #include "rt_ops.h"
 #include "rt_owner.h"
@@ -36,7 +37,8 @@ static void usage(const rt_workflow *wf, FILE *out)
             "%s%s%s\n\n"
             "usage:\n"
             "  %s run [--event FILE|-] [--user ID] [--workflow W] [--name EVENT] [--settings FILE] [--state DIR]\n"
-            "         [--json] [--test-limits] [--durability sync|batch] [--max-inflight N] [--step NAME --input FILE]\n"
+            "         [--json] [--test-limits] [--durability sync|batch] [--max-inflight N]\n"
+            "         [--step NAME [--input FILE] [--from RUN_ID]]  Test Step: one step, in a scratch state\n"
             "                                         (an event starts every workflow of the project that listens to it)\n"
             "  %s resume [--state DIR] [--no-wait]  finish unfinished runs of this version, sleeping until\n"
             "                                         their waits are due (--no-wait: leave later waits waiting)\n"
@@ -99,6 +101,7 @@ static int parse_args(const rt_workflow *wf, int argc, char **argv, rt_cli_opts 
         else if (strcmp(a, "--older-than") == 0) VALUE(older_than);
         else if (strcmp(a, "--step") == 0) VALUE(step);
         else if (strcmp(a, "--input") == 0) VALUE(input);
+        else if (strcmp(a, "--from") == 0) VALUE(from);
         else if (strcmp(a, "--json") == 0) o->json = true;
         else if (strcmp(a, "--test-limits") == 0) o->test_limits = true;
         else if (strcmp(a, "--all") == 0) o->all = true;
@@ -359,7 +362,7 @@ static int main_of(const rt_workflow *wf, int argc, char **argv)
     fflush(stdout);
     fflush(stderr);
     rt_signal_restore();
-    rt_type_cache_free();
+    rt_value_teardown();
     rt_log_teardown();
     return rc;
 }

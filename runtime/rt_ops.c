@@ -6,6 +6,7 @@
 
 #include "rt_host_run.h"
 #include "rt_host_users.h"
+#include "rt_json.h"
 #include "rt_log.h"
 #include "rt_owner.h"
 #include "rt_status.h"
@@ -141,7 +142,7 @@ int rt_ops_history(const rt_workflow *wf, const rt_cli_opts *o)
     json_t *rows = rt_redact_json(h.rows);
     json_decref(h.rows);
     if (o->json) {
-        char *t = json_dumps(rows, JSON_INDENT(2));
+        char *t = rt_json_dump(rows, 2, false);
         printf("%s\n", t);
         free(t);
     } else {
@@ -156,7 +157,7 @@ int rt_ops_history(const rt_workflow *wf, const rt_cli_opts *o)
             char dur[32];
             fmt_duration(num(r, "duration_ms"), dur, sizeof dur);
             char *tt = several && str(r, "workflow") ? rt_xstrdup(str(r, "workflow"))
-                                                     : json_dumps(json_object_get(r, "trigger"), JSON_COMPACT | JSON_ENCODE_ANY);
+                                                     : rt_json_dump(json_object_get(r, "trigger"), 0, false);
             char *trig = rt_redact_shorten(tt ? tt : "-", tt && strlen(tt) > 24 ? 21 : 24);
             free(tt);
             const char *status = str(r, "status");
@@ -235,7 +236,7 @@ static json_t *ordered_records(json_t *by_path, const char *time_key)
 static void print_field(const char *indent, const char *label, json_t *v)
 {
     if (!v) return;
-    char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *t = rt_json_dump(v, 0, false);
     if (t && strlen(t) > 600) {
         char *start = rt_redact_shorten(t, 600);
         printf("%s%-8s %s (%zu bytes)\n", indent, label, start, strlen(t));
@@ -310,7 +311,7 @@ int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
     json_t *rec = json_object_get(out, "run");
     json_object_set_new(rec, "duration_ms", json_integer(run_duration(rec)));
     if (o->json) {
-        char *t = json_dumps(out, JSON_INDENT(2));
+        char *t = rt_json_dump(out, 2, false);
         printf("%s\n", t);
         free(t);
     } else {

@@ -7,6 +7,7 @@
 #include "rt_page.h"
 
 #include "rt_http.h"
+#include "rt_log.h"
 #include "rt_redact.h"
 #include "rt_signal.h"
 #include "rt_status.h"
@@ -113,11 +114,13 @@ rt_attempt_outcome rt_page_attempt(rt_ctx *c, const rt_step_desc *d, const char 
     rt_prepared_request *p = arg;
     if (d->paginate == RT_PAGE_NONE) {
         json_t *resp = NULL;
-        rt_attempt_outcome o = rt_request_exchange(c, d, p, p->url, p->body, p->headers, &resp, out);
+        rt_attempt_outcome o = rt_request_exchange(c, d, p, p->url, p->body, p->headers, p->idem_key, &resp, out);
         if (o != RT_ATT_OK) return o;
         if (d->body_output) {
             out->output = json_incref(json_object_get(resp, "body"));
             json_decref(resp);
+            rt_buf_free(&out->head);        /* the record keeps the body only */
+            out->has_head = false;
         } else {
             out->output = resp;
         }
@@ -126,11 +129,13 @@ rt_attempt_outcome rt_page_attempt(rt_ctx *c, const rt_step_desc *d, const char 
 
     /* pagination: every page, then { status, pages, items } */
     int max = d->page_max > 0 ? d->page_max : 100;
-    if (c->run->test_limits && max > 3) max = 3;
+    bool limited = c->run->test_limits && max > 3;     /* --test-limits: 3 pages, and it says so */
+    if (limited) max = 3;
     json_t *items = json_array();
     json_t *query = NULL, *jbody = NULL;
     char *url = NULL, *body = NULL;
     json_t *headers = json_deep_copy(p->headers);
+    char *page_key = NULL;      /* owned: the Idempotency-Key of a page after the first */
     long status = 0;
     int pages = 0;
     json_int_t page_no = 1;
@@ -175,12 +180,14 @@ rt_attempt_outcome rt_page_attempt(rt_ctx *c, const rt_step_desc *d, const char 
             o = RT_ATT_FAIL;
             break;
         }
-        if (pages > 0) {
-            char *key = rt_xprintf("%s:%s:page%d", c->run->id, path, pages + 1);
-            if (json_object_get(headers, "Idempotency-Key")) json_object_set_new(headers, "Idempotency-Key", json_string(key));
-            free(key);
+        if (pages > 0) {    /* each page its own key: ours, or the request's own Idempotency-Key */
+            free(page_key);
+            page_key = rt_xprintf("%s:%s:page%d", c->run->id, path, pages + 1);
+            if (json_object_get(headers, "Idempotency-Key"))
+                json_object_set_new(headers, "Idempotency-Key", json_string(page_key));
         }
-        o = rt_request_exchange(c, d, p, url, body, headers, &resp, out);
+        o = rt_request_exchange(c, d, p, url, body, headers, p->idem_key ? (pages > 0 ? page_key : p->idem_key) : NULL,
+                                &resp, out);
         if (o != RT_ATT_OK) break;
         pages++;
         status = json_integer_value(json_object_get(resp, "status"));
@@ -255,16 +262,24 @@ rt_attempt_outcome rt_page_attempt(rt_ctx *c, const rt_step_desc *d, const char 
             break;
         }
     }
+    bool cut = o == RT_ATT_OK && limited && url && pages >= max;       /* a next page was there */
     free(url);
     free(body);
     json_decref(query);
     json_decref(jbody);
     json_decref(headers);
+    free(page_key);
     if (o != RT_ATT_OK) {
         json_decref(items);
         return o;
     }
     out->output = json_pack("{s:i, s:i, s:o}", "status", (int)status, "pages", pages, "items", items);
+    if (cut) {
+        json_object_set_new(out->output, "truncated", json_true());
+        rt_log_emit(c->run->id, "warning", json_pack("{s:s, s:s, s:i}", "event", "test_limits", "step", path, "pages", pages),
+                    "step '%s': --test-limits stopped paging after %d pages; more pages remain (\"truncated\": true)",
+                    path, pages);
+    }
     out->items_in_pages = true;     /* every page is in its own record already */
     return RT_ATT_OK;
 }

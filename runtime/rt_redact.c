@@ -37,6 +37,7 @@ struct rt_redact_set {
     size_t bucket[257];         /* the forms starting with byte b: forms[bucket[b] .. bucket[b + 1]) */
     uint64_t pairs[65536 / 64]; /* bit (a << 8 | b): some form starts with the bytes a, b */
     pthread_rwlock_t lock;
+    bool any;                   /* nforms > 0, readable without the lock */
 };
 
 /* The process's set: a thread that uses no set of its own redacts with it. */
@@ -256,6 +257,7 @@ static void index_add_locked(rt_redact_set *S, form *add, size_t n)
     free(S->forms);
     S->forms = merged;
     S->nforms = w;
+    __atomic_store_n(&S->any, w > 0, __ATOMIC_RELEASE);
     S->bucket[0] = 0;
     for (int c = 0; c < 256; c++) S->bucket[c + 1] = S->bucket[c] + count[c];
 }
@@ -338,6 +340,7 @@ static void set_clear(rt_redact_set *S)
     S->forms = NULL;
     S->vslot = NULL;
     S->nvalues = S->nforms = S->vcap = 0;
+    __atomic_store_n(&S->any, false, __ATOMIC_RELEASE);
     memset(S->bucket, 0, sizeof S->bucket);
     memset(S->pairs, 0, sizeof S->pairs);
     pthread_rwlock_unlock(&S->lock);
@@ -445,6 +448,29 @@ bool rt_redact_holds(const char *s)
     return found;
 }
 
+bool rt_redact_any(void)
+{
+    return __atomic_load_n(&current_set()->any, __ATOMIC_ACQUIRE);
+}
+
+bool rt_redact_holds_n(const char *s, size_t n)
+{
+    rt_redact_set *S = current_set();
+    if (!__atomic_load_n(&S->any, __ATOMIC_ACQUIRE)) return false;
+    pthread_rwlock_rdlock(&S->lock);
+    bool found = scan_locked(S, s, n, NULL, SIZE_MAX);
+    pthread_rwlock_unlock(&S->lock);
+    return found;
+}
+
+void rt_redact_append(rt_buf *b, const char *s, size_t n)
+{
+    rt_redact_set *S = current_set();
+    pthread_rwlock_rdlock(&S->lock);
+    scan_locked(S, s, n, b, SIZE_MAX);
+    pthread_rwlock_unlock(&S->lock);
+}
+
 char *rt_redact(const char *s)
 {
     if (!s) return NULL;
@@ -462,6 +488,33 @@ static json_t *redact_text_locked(rt_redact_set *S, const char *s, size_t n)
     json_t *r = json_stringn_nocheck(b.data, b.len);
     rt_buf_free(&b);
     return r;
+}
+
+/* Whether redacting v would change anything (a secret, or a string that is
+** not UTF-8, anywhere in it): a walk that allocates nothing, so that the
+** common case, a value with neither, costs one scan of its strings. */
+static bool json_needs_redaction_locked(rt_redact_set *S, const json_t *v)
+{
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        return scan_locked(S, s, n, NULL, SIZE_MAX) || !rt_utf8_valid(s, n);
+    }
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (json_needs_redaction_locked(S, json_array_get(v, i))) return true;
+        return false;
+    }
+    if (json_is_object(v)) {
+        for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
+            const char *k = json_object_iter_key(it);
+            size_t kn = json_object_iter_key_len(it);
+            if (scan_locked(S, k, kn, NULL, SIZE_MAX) || !rt_utf8_valid(k, kn)) return true;
+            if (json_needs_redaction_locked(S, json_object_iter_value(it))) return true;
+        }
+        return false;
+    }
+    return false;
 }
 
 /* A NEW reference: v itself when nothing in it changed. */
@@ -520,7 +573,7 @@ json_t *rt_redact_json(json_t *v)
     if (!v) return json_null();
     rt_redact_set *S = current_set();
     pthread_rwlock_rdlock(&S->lock);
-    json_t *r = redact_json_locked(S, v);
+    json_t *r = json_needs_redaction_locked(S, v) ? redact_json_locked(S, v) : json_incref(v);
     pthread_rwlock_unlock(&S->lock);
     return r;
 }

@@ -59,6 +59,14 @@ void rt_redact_add(const char *secret);
 /* Whether s holds a registered secret in any of its forms: a value derived
 ** from a secret (the base64 of "user:password") is registered in its turn. */
 bool rt_redact_holds(const char *s);
+/* Whether any secret is registered (in the calling thread's set): without one, redaction only repairs
+** invalid UTF-8 (which rt_json_encode does too). Lock-free. */
+bool rt_redact_any(void);
+/* rt_redact_holds over the n bytes at s (which may hold NULs). */
+bool rt_redact_holds_n(const char *s, size_t n);
+/* Appends the n bytes at s redacted (and repaired) as rt_redact writes them. */
+struct rt_buf;
+void rt_redact_append(struct rt_buf *b, const char *s, size_t n);
 /* s with every stretch covered by a registered form replaced by
 ** "[redacted]" (overlapping forms of different secrets are covered whole),
 ** and every invalid UTF-8 byte replaced by U+FFFD, so that the text can

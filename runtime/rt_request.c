@@ -86,13 +86,21 @@ static bool header_is_credential(const rt_step_desc *d, const char *name, const 
     return json_is_string(value) && rt_redact_holds(json_string_value(value));
 }
 
-/* headers split into the plain ones and the credentials (both NEW). */
+/* headers split into the plain ones and the credentials (both NEW; the
+** headers themselves and no credentials when none is one). */
 static void split_credentials(const rt_step_desc *d, const json_t *headers, json_t **plain, json_t **creds)
 {
-    *plain = json_object();
-    *creds = json_object();
     const char *k;
     json_t *v;
+    bool any = false;
+    json_object_foreach((json_t *)headers, k, v) any = any || header_is_credential(d, k, v);
+    if (!any) {
+        *plain = json_incref((json_t *)headers);
+        *creds = NULL;
+        return;
+    }
+    *plain = json_object();
+    *creds = json_object();
     json_object_foreach((json_t *)headers, k, v) json_object_set(header_is_credential(d, k, v) ? *creds : *plain, k, v);
 }
 
@@ -131,17 +139,46 @@ static void add_auth(rt_ctx *c, const rt_integration *in, json_t *headers)
     }
 }
 
-/* Turns the request object into what is sent, once per step. */
-bool rt_request_prepare(rt_ctx *c, const rt_step_desc *d, const char *path, json_t *req, rt_prepared_request *p,
-                            char **err)
+json_t *rt_request_object(const rt_step_desc *d, const rt_request_parts *rq)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "method", json_string(d->method ? d->method : "GET"));
+    if (d->url_modes)
+        json_object_set_new(o, "url", json_pack("{s:s, s:O}", "modes", d->url_modes, "parts", rq->url));
+    else
+        json_object_set(o, "url", rq->url ? rq->url : json_null());
+    const struct { const char *k; json_t *v; } parts[] = {
+        { "headers", rq->headers }, { "query", rq->query }, { "json", rq->json },
+        { "form", rq->form }, { "body", rq->body },
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (parts[i].v) json_object_set(o, parts[i].k, parts[i].v);
+    return o;
+}
+
+/* p's headers object, to add a Content-Type: made when there is none, and
+** given the Idempotency-Key first, which comes before it. */
+static json_t *prepared_headers(rt_prepared_request *p)
+{
+    if (!p->headers) p->headers = json_object();
+    if (p->idem_key) {
+        json_object_set_new(p->headers, "Idempotency-Key", json_string(p->idem_key));
+        free(p->idem_key);
+        p->idem_key = NULL;
+    }
+    return p->headers;
+}
+
+/* Turns the request parts into what is sent, once per step. */
+bool rt_request_prepare(rt_ctx *c, const rt_step_desc *d, const char *path, const rt_request_parts *req,
+                        rt_prepared_request *p, char **err)
 {
     memset(p, 0, sizeof *p);
-    p->method = json_string_value(json_object_get(req, "method"));
-    if (!p->method) p->method = "GET";
-    json_t *u = json_object_get(req, "url");
+    p->method = d->method ? d->method : "GET";
+    json_t *u = req->url;
     char why[700];
-    char *built = json_is_object(u) ? rt_url_build(u, why, sizeof why) : NULL;     /* a URL template */
-    if (json_is_object(u) && !built) {
+    char *built = d->url_modes ? rt_url_build(d->url_modes, u, why, sizeof why) : NULL;     /* a URL template */
+    if (d->url_modes && !built) {
         *err = rt_xstrdup(why);
         return false;
     }
@@ -156,8 +193,11 @@ bool rt_request_prepare(rt_ctx *c, const rt_step_desc *d, const char *path, json
         free(built);
         return false;
     }
-    p->base_url = rt_url_join(base, url);
-    free(built);
+    if (built && !(base && *base && !rt_url_is_absolute(built))) p->base_url = built;   /* already the URL */
+    else {
+        p->base_url = rt_url_join(base, url);
+        free(built);
+    }
     char origin[RT_URL_ORIGIN_MAX], own[RT_URL_ORIGIN_MAX];
     if (!rt_url_is_absolute(p->base_url)) {
         *err = rt_xprintf("URL '%s' is not absolute (http:// or https://)", p->base_url);
@@ -174,11 +214,14 @@ bool rt_request_prepare(rt_ctx *c, const rt_step_desc *d, const char *path, json
                           p->base_url, d->integ->name, own);
         return false;
     }
-    p->query = json_object_get(req, "query");
-    p->url = rt_url_add_query(p->base_url, p->query);
+    p->query = req->query;
+    /* without a query the URL is the base URL itself, not a copy */
+    p->url = json_object_size(p->query) ? rt_url_add_query(p->base_url, p->query) : p->base_url;
 
-    p->headers = json_object();
-    json_t *h = json_object_get(req, "headers");
+    /* the request's headers and its integration's auth; the Idempotency-Key
+    ** goes beside them (p->idem_key): most requests need no object at all */
+    p->headers = json_object_size(req->headers) || (d->integ && d->integ->auth != RT_AUTH_NONE) ? json_object() : NULL;
+    json_t *h = req->headers;
     const char *k;
     json_t *v;
     if (json_is_object(h)) {
@@ -195,24 +238,23 @@ bool rt_request_prepare(rt_ctx *c, const rt_step_desc *d, const char *path, json
             }
         }
     }
-    add_auth(c, d->integ, p->headers);
-    if (!has_header(p->headers, "Idempotency-Key")) {
-        char *key = rt_xconcat(c->run->id, ":", path);
-        json_object_set_new(p->headers, "Idempotency-Key", json_string(key));
-        free(key);
+    if (p->headers) add_auth(c, d->integ, p->headers);
+    if (!has_header(p->headers, "Idempotency-Key")) p->idem_key = rt_xconcat(c->run->id, ":", path);
+    if (json_object_size(p->headers) == 0) {
+        json_decref(p->headers);
+        p->headers = NULL;
     }
 
-    json_t *jb = json_object_get(req, "json"), *form = json_object_get(req, "form"),
-           *raw = json_object_get(req, "body");
+    json_t *jb = req->json, *form = req->form, *raw = req->body;
     if (jb) {
         p->json_body = jb;
         p->body = rt_json_text(jb);
         if (!has_header(p->headers, "Content-Type"))
-            json_object_set_new(p->headers, "Content-Type", json_string("application/json"));
+            json_object_set_new(prepared_headers(p), "Content-Type", json_string("application/json"));
     } else if (form) {
         p->body = rt_url_form_encode(form);
         if (!has_header(p->headers, "Content-Type"))
-            json_object_set_new(p->headers, "Content-Type", json_string("application/x-www-form-urlencoded"));
+            json_object_set_new(prepared_headers(p), "Content-Type", json_string("application/x-www-form-urlencoded"));
     } else if (raw && !json_is_null(raw)) {
         rt_buf b = { 0 };
         rt_buf_append(&b, "", 0);
@@ -220,30 +262,57 @@ bool rt_request_prepare(rt_ctx *c, const rt_step_desc *d, const char *path, json
         else rt_value_render(&b, raw);
         p->body = rt_buf_take(&b);
         if (!has_header(p->headers, "Content-Type"))
-            json_object_set_new(p->headers, "Content-Type", json_string("text/plain; charset=utf-8"));
+            json_object_set_new(prepared_headers(p), "Content-Type", json_string("text/plain; charset=utf-8"));
     }
     return true;
 }
 
 void rt_request_prepared_free(rt_prepared_request *p)
 {
-    free(p->url);
+    if (p->url != p->base_url) free(p->url);
     free(p->base_url);
     json_decref(p->headers);
+    free(p->idem_key);
     free(p->body);
 }
 
-/* What the step record keeps as the step's input: the request as sent. */
-json_t *rt_request_input(const rt_prepared_request *p)
+/* The headers as sent, the Idempotency-Key last, as one JSON object. */
+static void prepared_headers_text(const rt_prepared_request *p, rt_buf *b)
 {
-    json_t *in = json_object();
-    /* the bytes as sent: run_step stores the input redacted and repaired */
-    json_object_set_new(in, "method", rt_json_bytes(p->method));
-    json_object_set_new(in, "url", rt_json_bytes(p->url));
-    json_object_set(in, "headers", p->headers);
-    if (p->json_body) json_object_set(in, "json", p->json_body);
-    else if (p->body) json_object_set_new(in, "body", rt_json_bytes(p->body));
-    return in;
+    if (!p->idem_key) {
+        if (p->headers) rt_json_encode_redacted(b, p->headers);
+        else rt_buf_puts(b, "{}");
+        return;
+    }
+    rt_buf_putc(b, '{');
+    if (json_object_size(p->headers)) {
+        size_t at = b->len;
+        rt_json_encode_redacted(b, p->headers);
+        memmove(b->data + at, b->data + at + 1, b->len - at - 2);     /* the members, without the braces */
+        b->len -= 2;
+        rt_buf_putc(b, ',');
+    }
+    rt_buf_puts(b, "\"Idempotency-Key\":");
+    rt_json_encode_string_redacted(b, p->idem_key, strlen(p->idem_key));
+    rt_buf_putc(b, '}');
+}
+
+void rt_request_input(const rt_prepared_request *p, rt_buf *b)
+{
+    rt_buf_puts(b, "{\"method\":");
+    rt_json_encode_string_redacted(b, p->method, strlen(p->method));
+    rt_buf_puts(b, ",\"url\":");
+    rt_json_encode_string_redacted(b, p->url, strlen(p->url));
+    rt_buf_puts(b, ",\"headers\":");
+    prepared_headers_text(p, b);
+    if (p->json_body) {
+        rt_buf_puts(b, ",\"json\":");
+        rt_json_encode_redacted(b, p->json_body);
+    } else if (p->body) {
+        rt_buf_puts(b, ",\"body\":");
+        rt_json_encode_string_redacted(b, p->body, strlen(p->body));
+    }
+    rt_buf_putc(b, '}');
 }
 
 static bool status_accepted(const rt_step_desc *d, long status)
@@ -344,15 +413,15 @@ static json_t *oauth_refreshed(rt_ctx *c, const rt_step_desc *d, const json_t *h
 /* One request and its response: status, `fail when`, then `returns` (so an
 ** API's own error report is what a failure names, not a missing field). */
 rt_attempt_outcome rt_request_exchange(rt_ctx *c, const rt_step_desc *d, const rt_prepared_request *p,
-                                     const char *url, const char *body, const json_t *headers, json_t **resp,
-                                     rt_attempt *out)
+                                       const char *url, const char *body, const json_t *headers,
+                                       const char *idem_key, json_t **resp, rt_attempt *out)
 {
     json_t *renewed = oauth_current(c, d, headers);     /* owned or NULL */
     json_t *plain, *creds;      /* the headers as rt_http sends them: credentials only to url's origin */
     split_credentials(d, renewed ? renewed : headers, &plain, &creds);
-    rt_http_request rq = { .method = p->method, .url = url, .headers = plain, .credentials = creds, .body = body,
-                           .body_len = body ? strlen(body) : 0, .body_private = body && rt_redact_holds(body),
-                           .timeout_ms = d->timeout_ms };
+    rt_http_request rq = { .method = p->method, .url = url, .headers = plain, .credentials = creds,
+                           .idempotency_key = idem_key, .body = body, .body_len = body ? strlen(body) : 0,
+                           .body_private = body && rt_redact_holds(body), .timeout_ms = d->timeout_ms };
     rt_http_response rs;
     rt_attempt_outcome o = RT_ATT_OK;
     long pause = rt_http_host_pause_ms(url);    /* the host said 429: wait with the others */
@@ -398,7 +467,7 @@ done:
     out->http_status = rs.status;
     if (!status_accepted(d, rs.status)) {
         out->error = status_error(rs.status, rs.body);
-        out->retry_after_ms = rt_http_retry_after_ms(rs.headers);
+        out->retry_after_ms = rt_http_retry_after_ms(rt_http_response_headers(&rs));
         if (rs.status == 429 && out->retry_after_ms > 0) {     /* as retry_delay caps it: up to `max` */
             long cap = d->max_backoff_ms > 0 ? d->max_backoff_ms : 300000;
             rt_http_host_pause(url, out->retry_after_ms < cap ? out->retry_after_ms : cap);
@@ -407,10 +476,25 @@ done:
         rt_http_response_free(&rs);
         return retry ? RT_ATT_RETRY : RT_ATT_FAIL;
     }
-    json_t *r = json_object();      /* takes over the response's headers and body */
+    /* { status, headers, body }, taking over the response's body. Its
+    ** headers as an object only when something reads them: the workflow
+    ** (the compiler says when it does not: headers_unread), `fail when`,
+    ** pagination, `flowc test` and Test Step, which show every output.
+    ** Else they stay text for the step's record (out->head). */
+    bool keep_headers = !d->headers_unread || d->fail_when || d->paginate != RT_PAGE_NONE || c->run->test_mode ||
+                        c->run->only_step;
+    json_t *r = json_object();
     json_object_set_new(r, "status", json_integer(rs.status));
-    json_object_set_new(r, "headers", rs.headers);
+    if (keep_headers) json_object_set(r, "headers", rt_http_response_headers(&rs));
     json_object_set_new(r, "body", rs.body);
+    json_decref(rs.headers);
+    if (keep_headers) {
+        rt_buf_free(&rs.head);
+    } else {
+        rt_buf_free(&out->head);
+        out->head = rs.head;
+        out->has_head = true;
+    }
     if (fails_when(c, d, r, out)) {
         json_decref(r);
         return RT_ATT_FAIL;

@@ -35,11 +35,13 @@ void rt_run_init(rt_run_state *run, const rt_workflow *wf, rt_store *st, json_t 
 
 void rt_run_free(rt_run_state *run)
 {
+    json_decref(run->env_values);
     json_decref(run->record);
     rt_committed_free(run->committed);
     json_decref(run->committed_logs);
     json_decref(run->pending_logs);
     json_decref(run->output);
+    json_decref(run->reply);
     json_decref(run->info);
     rt_secrets_close(run->secrets);
     json_decref(run->base_urls);
@@ -88,14 +90,31 @@ bool rt_run_commit(rt_run_state *run, const char *path, json_t *rec)
 ** wait for it to be durable (rt_co_commit). */
 bool rt_run_commit_ex(rt_run_state *run, const char *path, json_t *rec, bool deferrable)
 {
+    return rt_run_commit_text(run, path, rec, NULL, deferrable);
+}
+
+/* The log lines waiting for the run's next commit (a NEW reference), or
+** NULL when there are none. */
+static json_t *take_logs(rt_run_state *run)
+{
+    json_t *logs = NULL;
     pthread_mutex_lock(&run->lock);
-    json_t *logs = run->pending_logs;
-    run->pending_logs = json_array();
+    if (json_array_size(run->pending_logs)) {
+        logs = run->pending_logs;
+        run->pending_logs = json_array();
+    }
     pthread_mutex_unlock(&run->lock);
+    return logs;
+}
+
+bool rt_run_commit_text(rt_run_state *run, const char *path, json_t *rec, const char *text, bool deferrable)
+{
+    json_t *logs = take_logs(run);
     char err[256];
-    rt_store_write w = { .run_id = run->id, .step_path = path, .step = rec,
-                         .logs = json_array_size(logs) ? logs : NULL, .deferrable = deferrable };
-    /* a fanout item's coroutine waits for its group without blocking the others */
+    rt_store_write w = { .run_id = run->id, .step_path = path, .step = rec, .step_text = text,
+                         .logs = logs, .deferrable = deferrable };
+    /* a fanout item's coroutine waits for its group without blocking the
+    ** others; a lazy run's writes keep their order with its lazy ones */
     bool ok = run->lazy ? rt_co_commit_debt(run->store, &w, &run->debt, err, sizeof err)
                         : rt_co_commit(run->store, &w, err, sizeof err);
     json_decref(logs);
@@ -104,16 +123,13 @@ bool rt_run_commit_ex(rt_run_state *run, const char *path, json_t *rec, bool def
     return ok;
 }
 
-bool rt_run_commit_outcome(rt_run_state *run, const char *path, json_t *rec, bool effects)
+bool rt_run_commit_outcome(rt_run_state *run, const char *path, json_t *rec, const char *text, bool effects)
 {
-    if (!run->lazy || !rt_co_current()) return rt_run_commit_ex(run, path, rec, !effects);
-    pthread_mutex_lock(&run->lock);
-    json_t *logs = run->pending_logs;
-    run->pending_logs = json_array();
-    pthread_mutex_unlock(&run->lock);
+    if (!run->lazy || !rt_co_current()) return rt_run_commit_text(run, path, rec, text, !effects);
+    json_t *logs = take_logs(run);
     char err[256];
-    rt_store_write w = { .run_id = run->id, .step_path = path, .step = rec, .logs = json_array_size(logs) ? logs : NULL };
-    bool ok = rt_co_commit_lazy(run->store, &w, &run->debt, effects, err, sizeof err);
+    rt_store_write w = { .run_id = run->id, .step_path = path, .step = rec, .step_text = text, .logs = logs };
+    bool ok = rt_co_commit_lazy(run->store, &w, &run->debt, true, err, sizeof err);
     json_decref(logs);
     if (ok) rt_committed_note(run->committed, path);
     else rt_run_store_failed(run, err);

@@ -36,10 +36,9 @@ typedef struct rt_run_state {
     bool test_limits;           /* --test-limits */
     bool sleep_in_process;      /* waits sleep here (run, resume) instead of suspending */
     /* serve: the run is a coroutine of a scheduler whose groups its writes
-    ** join (rt_co.h). A step's outcome is left to the next group (lazy),
-    ** and the run waits for it only before it sends anything else (a
-    ** request step starts: rt_run_barrier) and at its final record, which
-    ** then shares its predecessors' transaction. */
+    ** join (rt_co.h). A step's outcome is left to the next group (lazy):
+    ** the run waits for it before its next step starts (rt_run_barrier),
+    ** or at its final record, which then shares that transaction. */
     bool lazy;
     bool claim_lazily;          /* the record is this process's, queued: the claim (running)
                                    joins the run's first group instead of a transaction of its own */
@@ -49,6 +48,8 @@ typedef struct rt_run_state {
     json_t *pending_logs;       /* owned: log records to write with the next commit */
     rt_outcome outcome;
     json_t *output;             /* owned: the return value */
+    json_t *reply;              /* owned or NULL: a request trigger's answer, { status?,
+                                   headers?, on_fail? } (rt_return_reply, rt_fail_reply) */
     char *error;                /* owned: why the run failed (redacted) */
     char *failed_step;          /* owned: path of the step that failed it */
     bool stop;                  /* a store failure, interruption or suspension: every context unwinds */
@@ -58,6 +59,7 @@ typedef struct rt_run_state {
                                    run ends INTERRUPTED, to be resumed once writes succeed */
     bool suspended;             /* stopped at a durable wait (not sleep_in_process) */
     json_t *info;               /* owned: { id, user, attempt } for run.* */
+    json_t *env_values;         /* owned or NULL: env.NAME values read so far, name -> string */
     long sleep_horizon_ms;      /* !sleep_in_process: waits due within this many ms still sleep here */
     int64_t wake_at;            /* suspended: when the run is due again (ms) */
     int nwaiting;               /* contexts sleeping in a durable wait now */
@@ -82,7 +84,9 @@ typedef struct rt_run_state {
     ** step_inputs (name -> output, checked against the step's type) or
     ** counts as not run; the run ends once the step has run. */
     const char *only_step;
-    json_t *step_inputs;        /* borrowed */
+    json_t *step_inputs;        /* borrowed: name (or path: "tagged[3].add") -> output */
+    bool inputs_from_run;       /* --from: step_inputs are an earlier run's steps, by path;
+                                   those after the step are not warned about */
     json_t *step_outputs;       /* owned: path -> output of each execution of only_step */
     json_t *inputs_used;        /* owned: name -> true for every input consulted */
     bool step_done;
@@ -160,13 +164,17 @@ json_t *rt_run_committed(rt_run_state *run, const char *path);
 ** commit failed (the run stops: rt_run_store_failed). */
 bool rt_run_commit(rt_run_state *run, const char *path, json_t *rec);
 bool rt_run_commit_ex(rt_run_state *run, const char *path, json_t *rec, bool deferrable);
-/* A step's final outcome: as rt_run_commit_ex, but a lazy run (serve)
-** leaves it to the next group; effects: the step sent something, so the
-** next rt_run_barrier waits for this record. */
-bool rt_run_commit_outcome(rt_run_state *run, const char *path, json_t *rec, bool effects);
-/* Before a step sends anything: every earlier record of a step that sent
-** something is durable (lazy runs wait for their group; others committed
-** each at once). False when one could not be written (the run stops). */
+/* The same with the record written as JSON text (rt_record.h), rec NULL. */
+bool rt_run_commit_text(rt_run_state *run, const char *path, json_t *rec, const char *text, bool deferrable);
+/* A step's final outcome (the record rec, or text (rt_record.h) with rec
+** NULL). A lazy run (serve) leaves it to its scheduler's next group and
+** goes on; its next step waits for it (rt_run_barrier), and its final
+** record shares its group. Other runs commit it as rt_run_commit_text,
+** deferrable when the step had no effects outside the run. */
+bool rt_run_commit_outcome(rt_run_state *run, const char *path, json_t *rec, const char *text, bool effects);
+/* Before a step starts: every earlier step record of the run is durable
+** (a lazy run waits for its group; others committed each at once). False
+** when one could not be written (the run stops). */
 bool rt_run_barrier(rt_run_state *run);
 /* Commits a run record write w of this run, in its order with the run's
 ** other writes (a lazy run's group). False with the message in err. */

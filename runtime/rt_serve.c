@@ -592,7 +592,7 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
     rt_signal_restore();
     serve_free(sv);
     rt_log_flush();
-    rt_type_cache_free();
+    rt_value_teardown();
     rt_log_teardown();
     return rc;
 }

@@ -28,6 +28,12 @@ enum MHD_Result rt_serve_answer_text(request *rq, unsigned status, const char *t
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
+    const char *k;
+    json_t *v;
+    json_object_foreach(rq->answer_headers, k, v) {
+        if (strcasecmp(k, MHD_HTTP_HEADER_CONTENT_TYPE) == 0) ctype = json_string_value(v);
+        else MHD_add_response_header(r, k, json_string_value(v));
+    }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (status == MHD_HTTP_UNAUTHORIZED) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
@@ -83,13 +89,23 @@ bool rt_serve_finished_status(const char *s)
 
 /* A webhook's answer from its run's record: 200 with the output, 500
 ** with the error, 403 when it was skipped (its user may no longer run
-** it), else 202 with the run id. */
+** it), else 202 with the run id. A run that answered with `return status
+** N headers {...}` (or `fail status N "message"`, whose body is {"error":
+** message}) has its "reply" in the record. */
 static void resume_from_record(request *rq, const json_t *rec)
 {
     const char *status = json_string_value(json_object_get(rec, "status"));
+    json_t *reply = json_object_get(rec, "reply");
+    json_int_t code = json_integer_value(json_object_get(reply, "status"));
+    json_t *headers = json_object_get(reply, "headers");
+    if (reply && json_is_object(headers)) rq->answer_headers = json_incref(headers);
     if (rt_status_parse(status) == RT_ST_SUCCEEDED) {
         json_t *out = json_object_get(rec, "output");
-        rt_serve_resume_with(rq, MHD_HTTP_OK, out ? json_incref(out) : json_null());
+        rt_serve_resume_with(rq, code ? (unsigned)code : MHD_HTTP_OK, out ? json_incref(out) : json_null());
+    } else if (rt_status_parse(status) == RT_ST_FAILED && reply) {
+        json_t *e = json_object_get(rec, "error");
+        rt_serve_resume_with(rq, code ? (unsigned)code : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                             json_pack("{s:o}", "error", e ? json_incref(e) : rt_status_json(RT_ST_FAILED)));
     } else if (rt_status_parse(status) == RT_ST_FAILED) {
         json_t *e = json_object_get(rec, "error");
         rt_serve_resume_with(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,

@@ -536,6 +536,7 @@ void rt_serve_on_completed(void *cls, struct MHD_Connection *conn, void **con_cl
     rt_buf_free(&rq->body);
     free(rq->answer);
     rt_host_accept_free(&rq->plan);
+    json_decref(rq->answer_headers);
     free(rq->user);
     free(rq->idem_error);
     free(rq);

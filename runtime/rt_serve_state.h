@@ -192,6 +192,8 @@ struct request {
     bool ready;                 /* status/answer are set: queue them when called again */
     unsigned status;
     char *answer;               /* owned JSON text */
+    json_t *answer_headers;     /* owned or NULL: a webhook's headers from its run (`return
+                                   status N headers {...}`), checked by the run */
     bool replayed;              /* Idempotency-Key seen before */
     int retry_after;            /* seconds for a 429's Retry-After */
     bool replayed_in_batch;     /* ... earlier in the same commit: stored only if it is */

@@ -1,11 +1,13 @@
 /*
 ** rt_step.c — [engine] the step driver: replay of a committed outcome,
 ** attempts with retries and backoff (committed, so a resumed run waits out
-** the same backoff), the step record and its commit, the step's log lines.
+** the same backoff), the step record (rt_record.h) and its commit, the
+** step's log lines.
 */
 #include "rt_step.h"
 
 #include "rt_log.h"
+#include "rt_record.h"
 #include "rt_signal.h"
 #include "rt_status.h"
 
@@ -13,21 +15,6 @@ json_t *rt_step_null_list(size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) json_array_append_new(a, json_null());
-    return a;
-}
-
-static json_t *attempt_record(int n, int64_t started, const char *error, long http_status)
-{
-    json_t *a = json_object();      /* built by hand: one per step, json_pack parses its format each time */
-    json_object_set_new(a, "n", json_integer(n));
-    json_object_set_new(a, "started", json_integer((json_int_t)started));
-    json_object_set_new(a, "ended", json_integer((json_int_t)rt_now_ms()));
-    if (error) {
-        char *red = rt_redact(error);
-        json_object_set_new(a, "error", json_string(red));
-        free(red);
-    }
-    if (http_status) json_object_set_new(a, "http_status", json_integer(http_status));
     return a;
 }
 
@@ -84,12 +71,12 @@ static rt_result *replay(rt_ctx *c, const rt_step_desc *d, const char *path, jso
         json_t *out = json_is_true(json_object_get(*rec, "items_in_pages")) ? output_from_pages(c, path, *rec)
                                                                            : replayed_output(*rec);
         if (!out) return NULL;      /* failed: ctx_check stops the step */
-        rt_result *r = rt_ctx_add_result(c, d->name, out, true, NULL);
+        rt_result *r = rt_ctx_set_result(c, d, out, true, NULL);
         json_decref(out);
         return r;
     }
     if (rt_status_parse(status) == RT_ST_FAILED && d->continue_on_failure)
-        return rt_ctx_add_result(c, d->name, NULL, false, json_string_value(json_object_get(*rec, "error")));
+        return rt_ctx_set_result(c, d, NULL, false, json_string_value(json_object_get(*rec, "error")));
     return NULL;
 }
 
@@ -129,50 +116,84 @@ static void log_step(rt_ctx *c, const char *path, rt_status status, long http_st
         if (http_status) json_object_set_new(f, "http_status", json_integer(http_status));
         if (error) json_object_set_new(f, "error", json_string(error));
     }
-    char extra[64] = "";
-    if (http_status) snprintf(extra, sizeof extra, "HTTP %ld, ", http_status);
-    if (error)
+    if (error) {
         rt_log_emit(c->run->id, continues ? "warning" : "error", f, "step '%s' failed after %d attempt%s (%lld ms)%s: %s",
                     path, n, n == 1 ? "" : "s", (long long)ms, continues ? ", continuing" : "", error);
-    else
-        rt_log_emit(c->run->id, "info", f, "step '%s' %s (%s%lld ms%s)", path, rt_status_name(status), extra, (long long)ms,
-                    n > 1 ? ", after retries" : "");
+        return;
+    }
+    /* "step 'PATH' STATUS (HTTP 200, 12 ms)": a line per step, put together
+    ** without a format to parse */
+    rt_buf line = { 0 };
+    rt_buf_reserve(&line, 64 + strlen(path));
+    rt_buf_puts(&line, "step '");
+    rt_buf_puts(&line, path);
+    rt_buf_puts(&line, "' ");
+    rt_buf_puts(&line, rt_status_name(status));
+    rt_buf_puts(&line, " (");
+    if (http_status) {
+        rt_buf_puts(&line, "HTTP ");
+        rt_json_encode_int(&line, http_status);
+        rt_buf_puts(&line, ", ");
+    }
+    rt_json_encode_int(&line, ms);
+    rt_buf_puts(&line, n > 1 ? " ms, after retries)" : " ms)");
+    rt_log_text(c->run->id, "info", f, line.data);
+    rt_buf_free(&line);
 }
 
-/* A new step record: running, no attempt yet, the input stored redacted. */
-static json_t *new_record(const char *kind, int64_t started, json_t *input)
+/* Commits a step's record, written as text (rt_record.h). */
+static bool commit_record(rt_ctx *c, const char *path, const rt_step_record *rec, bool deferrable)
 {
-    json_t *rec = json_object();
-    json_object_set_new(rec, "kind", json_string(kind));
-    json_object_set_new(rec, "status", rt_status_json(RT_ST_RUNNING));
-    json_object_set_new(rec, "started", json_integer((json_int_t)started));
-    json_object_set_new(rec, "attempts", json_array());
-    json_object_set_new(rec, "input", rt_redact_json(input));
-    return rec;
+    rt_buf text = { 0 };
+    rt_buf_reserve(&text, 512);
+    rt_step_record_write(rec, &text);
+    bool ok = rt_run_commit_text(c->run, path, NULL, text.data, deferrable);
+    rt_buf_free(&text);
+    return ok;
+}
+
+/* A step's final record: a lazy run (serve) leaves it to its next group;
+** effects: the step sent something (rt_run_commit_outcome). */
+static bool commit_outcome(rt_ctx *c, const char *path, const rt_step_record *rec, bool effects)
+{
+    rt_buf text = { 0 };
+    rt_buf_reserve(&text, 512);
+    rt_step_record_write(rec, &text);
+    bool ok = rt_run_commit_outcome(c->run, path, NULL, text.data, effects);
+    rt_buf_free(&text);
+    return ok;
 }
 
 /* The attempt at succeeded: its record committed, its result (NULL when
 ** the commit failed: the run stops). Takes over at->output. */
-static rt_result *step_succeeded(rt_ctx *c, const rt_step_desc *d, const char *path, json_t *rec, rt_attempt *at,
-                                 int64_t started, int n)
+static rt_result *step_succeeded(rt_ctx *c, const rt_step_desc *d, const char *path, rt_step_record *rec,
+                                 rt_attempt *at, int64_t started, int n)
 {
-    json_object_set_new(rec, "status", rt_status_json(RT_ST_SUCCEEDED));
-    json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
+    rec->status = RT_ST_SUCCEEDED;
+    rec->ended = rt_now_ms();
     /* stored with secrets redacted (an API echoing a token must not put it
-    ** in the state); this run goes on with what arrived */
+    ** in the state): the record redacts as it is written; this run goes on
+    ** with what arrived */
     if (at->count_only) {
-        json_object_set_new(rec, "count", json_integer((json_int_t)json_array_size(at->output)));
+        rec->count = (int64_t)json_array_size(at->output);
     } else if (at->items_in_pages) {
-        json_object_set_new(rec, "output", json_pack("{s:O, s:O}", "status", json_object_get(at->output, "status"),
-                                                     "pages", json_object_get(at->output, "pages")));
-        json_object_set_new(rec, "items_in_pages", json_true());
+        rt_step_record_set_output(rec, json_pack("{s:O, s:O}", "status", json_object_get(at->output, "status"),
+                                                 "pages", json_object_get(at->output, "pages")));
+        rec->items_in_pages = true;
     } else {
-        json_object_set_new(rec, "output", rt_redact_json(at->output));
+        rt_step_record_set_output(rec, json_incref(at->output));
+        if (at->has_head) {
+            rt_buf_free(&rec->output_head);
+            rec->output_head = at->head;
+            rec->has_output_head = true;
+            at->head = (rt_buf){ 0 };
+            at->has_head = false;
+        }
     }
     rt_result *r = NULL;
-    if (rt_run_commit_outcome(c->run, path, rec, d->kind != RT_STEP_FUNCTION)) {
+    if (commit_outcome(c, path, rec, d->kind != RT_STEP_FUNCTION)) {
         log_step(c, path, RT_ST_SUCCEEDED, at->http_status, rt_now_ms() - started, n, NULL, false);
-        r = rt_ctx_add_result(c, d->name, at->output, true, NULL);
+        r = rt_ctx_set_result(c, d, at->output, true, NULL);
     }
     json_decref(at->output);
     return r;
@@ -181,30 +202,38 @@ static rt_result *step_succeeded(rt_ctx *c, const rt_step_desc *d, const char *p
 /* A permanent failure, or retries exhausted (msg redacted): the record
 ** committed; the result when the step continues on failure, else NULL
 ** with the context failed. */
-static rt_result *step_failed(rt_ctx *c, const rt_step_desc *d, const char *path, json_t *rec, const char *msg,
-                              long http_status, int64_t started, int n)
+static rt_result *step_failed(rt_ctx *c, const rt_step_desc *d, const char *path, rt_step_record *rec,
+                              const char *msg, long http_status, int64_t started, int n)
 {
-    json_object_set_new(rec, "status", rt_status_json(RT_ST_FAILED));
-    json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
-    json_object_set_new(rec, "error", json_string(msg));
-    if (d->continue_on_failure) json_object_set_new(rec, "continued", json_true());
-    if (!rt_run_commit_outcome(c->run, path, rec, d->kind != RT_STEP_FUNCTION)) return NULL;
+    rec->status = RT_ST_FAILED;
+    rec->ended = rt_now_ms();
+    rt_step_record_set_error(rec, msg);
+    if (d->continue_on_failure) rec->continued = true;
+    if (!commit_outcome(c, path, rec, d->kind != RT_STEP_FUNCTION)) return NULL;
     log_step(c, path, RT_ST_FAILED, http_status, rt_now_ms() - started, n, msg, d->continue_on_failure);
-    if (d->continue_on_failure) return rt_ctx_add_result(c, d->name, NULL, false, msg);
+    if (d->continue_on_failure) return rt_ctx_set_result(c, d, NULL, false, msg);
     char *full = rt_xprintf("step '%s': %s", path, msg);
     rt_ctx_fail(c, path, full);
     free(full);
-    rt_ctx_add_result(c, d->name, NULL, false, msg);  /* s.error reads it (a test's expect) */
+    rt_ctx_set_result(c, d, NULL, false, msg);  /* s.error reads it (a test's expect) */
     return NULL;
 }
 
-/* Runs a step: replay, attempts with retries, validation, the commit. */
-rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input, rt_attempt_fn fn,
-                       void *arg)
+/* Runs a step: replay, attempts with retries, validation, the commit. Its
+** input is `input` (borrowed), or input_text, the input as JSON text,
+** already redacted (taken over: left empty). path: the step's path
+** (taken over), or NULL to make it. */
+static rt_result *step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input, rt_buf *input_text,
+                           char *path, rt_attempt_fn fn, void *arg)
 {
-    if (!rt_ctx_check(c)) return NULL;
-    char *path = rt_ctx_step_path(c, d->name);
-    json_t *prev = NULL, *rec = NULL;
+    if (!rt_ctx_check(c)) {
+        free(path);
+        return NULL;
+    }
+    if (!path) path = rt_ctx_step_path(c, d->name);
+    json_t *prev = NULL;
+    rt_step_record rec;
+    bool have_rec = false;
     char *msg = NULL;
     rt_result *r = replay(c, d, path, &prev);
     if (r || !rt_ctx_check(c)) {
@@ -215,58 +244,72 @@ rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_
         goto done;
     }
     int64_t started = rt_now_ms();
+    have_rec = true;
     if (prev && json_object_get(prev, "attempts")) {
         /* resumed in the middle of retries: keep counting, honour the wait */
-        rec = json_deep_copy(prev);
-        json_int_t next_at = json_integer_value(json_object_get(rec, "next_at"));
-        if (next_at > rt_now_ms() && !rt_ctx_durable_sleep(c, next_at)) goto done;
-        json_int_t s = json_integer_value(json_object_get(rec, "started"));
-        if (s) started = s;
+        rt_step_record_resume(&rec, prev);
+        if (rec.next_at > rt_now_ms() && !rt_ctx_durable_sleep(c, rec.next_at)) goto done;
+        if (rec.started) started = rec.started;
     } else {
-        rec = new_record(kind, started, input);
+        rt_step_record_init(&rec, kind, started, json_incref(input));
+        if (input_text) rt_step_record_input_text(&rec, input_text);
     }
-    json_t *attempts = json_object_get(rec, "attempts");
     int max_attempts = 1 + (d->retries > 0 ? d->retries : 0);
-    /* a request sends: what the steps before it sent is on disk first */
-    if (d->kind == RT_STEP_REQUEST && !rt_run_barrier(c->run)) goto done;
+    /* the records of the steps before this one are durable before it starts
+    ** (a lazy run left them to its group: rt_run_commit_outcome) */
+    if (!rt_run_barrier(c->run)) goto done;
 
     for (;;) {
-        int n = (int)json_array_size(attempts) + 1;
+        int n = rec.nattempts + 1;
         int64_t t0 = rt_now_ms();
         rt_attempt at = { .retry_after_ms = -1 };
         rt_attempt_outcome o = fn(c, d, path, arg, n, &at);
+        if (o != RT_ATT_OK) rt_buf_free(&at.head);      /* only an output's */
         if (o == RT_ATT_STOP) {
             free(at.error);
             goto done;
         }
-        json_array_append_new(attempts, attempt_record(n, t0, o == RT_ATT_OK ? NULL : at.error, at.http_status));
-        json_object_del(rec, "next_at");
+        rt_step_record_attempt(&rec, n, t0, rt_now_ms(), o == RT_ATT_OK ? NULL : at.error, at.http_status);
+        rec.next_at = 0;
         if (o == RT_ATT_OK) {
-            r = step_succeeded(c, d, path, rec, &at, started, n);
+            r = step_succeeded(c, d, path, &rec, &at, started, n);
+            rt_buf_free(&at.head);
             goto done;
         }
         msg = rt_redact(at.error ? at.error : "failed");
         free(at.error);
         if (o != RT_ATT_RETRY || n >= max_attempts || rt_signal_interrupted()) {
-            r = step_failed(c, d, path, rec, msg, at.http_status, started, n);
+            r = step_failed(c, d, path, &rec, msg, at.http_status, started, n);
             goto done;
         }
         int64_t delay = retry_delay(d, n, at.retry_after_ms);
-        json_object_set_new(rec, "status", rt_status_json(RT_ST_RETRYING));
-        json_object_set_new(rec, "next_at", json_integer(rt_now_ms() + delay));
-        if (!rt_run_commit(c->run, path, rec)) goto done;
+        rec.status = RT_ST_RETRYING;
+        rec.next_at = rt_now_ms() + delay;
+        if (!commit_record(c, path, &rec, false)) goto done;
         rt_log_emit(c->run->id, "warning",
                     json_pack("{s:s, s:s, s:s, s:i, s:I, s:s}", "event", "retry", "step", path, "status",
                               rt_status_name(RT_ST_RETRYING), "attempt", n, "delay_ms", (json_int_t)delay, "error", msg),
                     "step '%s' attempt %d failed: %s; retrying in %lld ms", path, n, msg, (long long)delay);
         free(msg);
         msg = NULL;
-        if (!rt_ctx_durable_sleep(c, json_integer_value(json_object_get(rec, "next_at")))) goto done;
+        if (!rt_ctx_durable_sleep(c, rec.next_at)) goto done;
     }
 done:
     free(msg);
-    json_decref(rec);
+    if (have_rec) rt_step_record_free(&rec);
     json_decref(prev);
     free(path);
     return r;
+}
+
+rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input, rt_attempt_fn fn,
+                       void *arg)
+{
+    return step_run(c, d, kind, input, NULL, NULL, fn, arg);
+}
+
+rt_result *rt_step_run_text(rt_ctx *c, const rt_step_desc *d, const char *kind, rt_buf *input_text, char *path,
+                            rt_attempt_fn fn, void *arg)
+{
+    return step_run(c, d, kind, NULL, input_text, path, fn, arg);
 }

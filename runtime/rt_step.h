@@ -24,6 +24,10 @@ typedef struct rt_attempt {
     char *error;                /* owned message on failure */
     long retry_after_ms;        /* from the server, or -1 */
     long http_status;           /* for the log and the attempt record */
+    rt_buf head;                /* has_head: a request's output { status, body } left its
+                                   headers out (nothing reads them); here they are as
+                                   text (rt_http_response.head), for the record */
+    bool has_head;
 } rt_attempt;
 
 /* Attempt n (from 1) of step d at path; arg is the kind's own. */
@@ -38,6 +42,11 @@ typedef rt_attempt_outcome (*rt_attempt_fn)(rt_ctx *c, const rt_step_desc *d, co
 ** run, or the run is stopping). */
 rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input, rt_attempt_fn fn,
                        void *arg);
+/* The same with the input written as JSON text, already redacted (the
+** buffer is taken over and left empty; a request step's input), and the
+** step's path when the caller made it (taken over; NULL: made here). */
+rt_result *rt_step_run_text(rt_ctx *c, const rt_step_desc *d, const char *kind, rt_buf *input_text, char *path,
+                            rt_attempt_fn fn, void *arg);
 /* The committed outcome of step d at path as a result, or NULL when the
 ** step must (still) run, or the store could not be read (rt_ctx_check
 ** then stops the context). */

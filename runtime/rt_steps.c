@@ -24,7 +24,7 @@ static rt_attempt_outcome failed_attempt(rt_ctx *c, const rt_step_desc *d, const
     return RT_ATT_FAIL;
 }
 
-static rt_result *request_step(rt_ctx *c, const rt_step_desc *d, json_t *req)
+static rt_result *request_step(rt_ctx *c, const rt_step_desc *d, const rt_request_parts *req)
 {
     if (!rt_ctx_check(c)) return NULL;
     char *path = rt_ctx_step_path(c, d->name);
@@ -48,17 +48,18 @@ static rt_result *request_step(rt_ctx *c, const rt_step_desc *d, json_t *req)
             err = c->error;     /* the step owns this error: it may continue */
             c->error = NULL;
         }
-        json_t *input = json_pack("{s:O?}", "request", req);
+        json_t *input = json_pack("{s:o}", "request", rt_request_object(d, req));
         r = rt_step_run(c, d, "request", input, failed_attempt, err ? err : "cannot build the request");
         json_decref(input);
         rt_request_prepared_free(&p);
         free(err);
         return r;
     }
-    free(path);
-    json_t *input = rt_request_input(&p);
-    r = rt_step_run(c, d, "request", input, rt_page_attempt, &p);
-    json_decref(input);
+    rt_buf input = { 0 };
+    rt_buf_reserve(&input, 256);
+    rt_request_input(&p, &input);
+    r = rt_step_run_text(c, d, "request", &input, path, rt_page_attempt, &p);
+    rt_buf_free(&input);
     rt_request_prepared_free(&p);
     return r;
 }
@@ -102,13 +103,21 @@ static int step_mode(rt_ctx *c, const rt_step_desc *d, rt_result **r)
     rt_run_state *run = c->run;
     *r = NULL;
     if (strcmp(d->name, run->only_step) == 0) return 0;
+    char *path = rt_ctx_step_path(c, d->name);
     pthread_mutex_lock(&run->lock);
-    json_t *given = json_object_get(run->step_inputs, d->name);
+    /* by path first: --from gives each fanout item's steps their own outputs */
+    json_t *given = json_object_get(run->step_inputs, path);
+    if (!given) given = json_object_get(run->step_inputs, d->name);
     if (given) json_object_set_new(run->inputs_used, d->name, json_true());
     pthread_mutex_unlock(&run->lock);
-    if (!given && d->kind == RT_STEP_FANOUT) return 0;     /* its body may hold the step */
-    if (!rt_ctx_check(c)) return 2;
-    char *path = rt_ctx_step_path(c, d->name);
+    if ((!given || run->inputs_from_run) && d->kind == RT_STEP_FANOUT) {
+        free(path);
+        return 0;       /* its body may hold the step */
+    }
+    if (!rt_ctx_check(c)) {
+        free(path);
+        return 2;
+    }
     if (given) {
         char err[700];
         if (!input_fits(d, given, err, sizeof err)) {
@@ -119,11 +128,11 @@ static int step_mode(rt_ctx *c, const rt_step_desc *d, rt_result **r)
             free(path);
             return 2;
         }
-        *r = rt_ctx_add_result(c, d->name, given, true, NULL);
+        *r = rt_ctx_set_result(c, d, given, true, NULL);
     } else {
         rt_log_emit(run->id, "warning", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status", rt_status_name(RT_ST_MISSING)),
                     "step '%s' is not in --input: it counts as not run", path);
-        *r = rt_ctx_add_result(c, d->name, NULL, false, "not run (no output given in --input)");
+        *r = rt_ctx_set_result(c, d, NULL, false, "not run (no output given in --input)");
     }
     free(path);
     return 1;
@@ -138,13 +147,15 @@ static rt_result *step_mode_after(rt_ctx *c, const rt_step_desc *d, rt_result *r
     if (strcmp(d->name, run->only_step) == 0) {
         if (!r) return NULL;
         char *path = rt_ctx_step_path(c, d->name);
-        if (!r->ok) {
+        if (!r->ok && !d->continue_on_failure) {
             char *msg = rt_xprintf("step '%s': %s", path, json_string_value(r->error));
             rt_ctx_fail(c, path, msg);
             free(msg);
         }
         pthread_mutex_lock(&run->lock);
-        if (r->ok) json_object_set(run->step_outputs, path, r->out);
+        /* as the run would: a failure `on failure continue` keeps (in a
+        ** fanout item too) shows as null, and the other items go on */
+        json_object_set(run->step_outputs, path, r->ok ? r->out : json_null());
         run->step_done = true;
         if (!c->parent) run->stop = true;
         pthread_mutex_unlock(&run->lock);
@@ -167,12 +178,14 @@ rt_result *rt_step_given(rt_ctx *c, const rt_step_desc *d)
     return step_mode(c, d, &r) == 1 ? r : NULL;     /* 0 and 2: the step's own call decides */
 }
 
-rt_result *rt_request(rt_ctx *c, const rt_step_desc *d, json_t *req)
+rt_result *rt_request(rt_ctx *c, const rt_step_desc *d, json_t *url, json_t *headers, json_t *query,
+                      json_t *json, json_t *form, json_t *body)
 {
+    rt_request_parts req = { url, headers, query, json, form, body };
     rt_result *r;
-    if (!c->run->only_step) return request_step(c, d, req);
+    if (!c->run->only_step) return request_step(c, d, &req);
     int m = step_mode(c, d, &r);
-    return m ? r : step_mode_after(c, d, request_step(c, d, req));
+    return m ? r : step_mode_after(c, d, request_step(c, d, &req));
 }
 
 rt_result *rt_function(rt_ctx *c, const rt_step_desc *d, json_t *params, rt_function_fn fn)

@@ -1,6 +1,7 @@
 /*
 ** rt_stmt.c — [engine] statements: return, fail, log, and durable waits
-** (wait / wait until), each wait a checkpoint of its own.
+** (wait / wait until), each wait a checkpoint of its own; a request
+** trigger's answer (return/fail status .. headers ..).
 */
 #include "rt_stmt.h"
 
@@ -25,6 +26,63 @@ int rt_fail(rt_ctx *c, json_t *message)
     rt_ctx_fail(c, NULL, b.len ? b.data : "failed");
     rt_buf_free(&b);
     return RT_STOP;
+}
+
+/* The answer of a request trigger, { status?, headers? }, checked: a status
+** is an integer from 100 to 599, headers an object of strings that hold no
+** line break (they go into the HTTP answer as they are). */
+static bool reply_set(rt_ctx *c, json_t *status, json_t *headers, bool on_fail, int line)
+{
+    json_t *reply = json_object();
+    if (status) {
+        if (!json_is_integer(status) || json_integer_value(status) < 100 || json_integer_value(status) > 599) {
+            char *text = rt_json_text(status);
+            rt_ctx_raise(c, line, "status %s is not an HTTP status (an integer from 100 to 599)", text);
+            free(text);
+            json_decref(reply);
+            return false;
+        }
+        json_object_set(reply, "status", status);
+    }
+    if (headers) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(headers, k, v) {
+            const char *t = json_string_value(v);
+            if (!t || strpbrk(t, "\r\n") || strlen(t) != json_string_length(v)) {
+                rt_ctx_raise(c, line, "header '%s' of the answer must be a string without line breaks", k);
+                json_decref(reply);
+                return false;
+            }
+        }
+        json_object_set(reply, "headers", headers);
+    }
+    if (on_fail) json_object_set_new(reply, "on_fail", json_true());
+    pthread_mutex_lock(&c->run->lock);
+    json_decref(c->run->reply);
+    c->run->reply = reply;
+    pthread_mutex_unlock(&c->run->lock);
+    return true;
+}
+
+int rt_return_reply(rt_ctx *c, json_t *value, json_t *status, json_t *headers, int line)
+{
+    if (!rt_ctx_check(c)) return RT_STOP;
+    if (!reply_set(c, status, headers, false, line)) {
+        rt_ctx_check(c);
+        return RT_STOP;
+    }
+    return rt_return(c, value);
+}
+
+int rt_fail_reply(rt_ctx *c, json_t *message, json_t *status, json_t *headers, int line)
+{
+    if (!rt_ctx_check(c)) return RT_STOP;
+    if (!reply_set(c, status, headers, true, line)) {
+        rt_ctx_check(c);
+        return RT_STOP;
+    }
+    return rt_fail(c, message);
 }
 
 void rt_log(rt_ctx *c, json_t *value, int line)

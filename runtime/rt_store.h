@@ -105,6 +105,7 @@ typedef struct rt_store_write {
     const char *old_status;     /* status in the previous run record, or NULL */
     const char *step_path;
     const json_t *step;         /* the step record at step_path */
+    const char *step_text;      /* or: the step record as JSON text (rt_record.h) */
     const json_t *logs;         /* array of log records, each with "path" */
     const json_t *drop_steps;   /* array of step paths whose records to delete first (retry) */
     const char *expect_status;  /* run: commit only if the stored run has this status, else
@@ -138,7 +139,8 @@ typedef struct rt_store_write {
 ** can recompute: a function step's final outcome; no run record) is kept in
 ** memory and committed with the next non-deferrable write, the 256th
 ** deferred one, one 50 ms after the first, or rt_store_sync. The store then
-** holds references to step and logs, which must not change afterwards. A
+** holds references to step and logs (and a copy of step_text), which must
+** not change afterwards. A
 ** killed process loses at most those writes: their steps run again. */
 bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t errlen);
 /* Whether the store was opened in batch mode (commits do not sync). */

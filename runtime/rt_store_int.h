@@ -24,6 +24,7 @@ struct rt_store {
     struct deferred {
         char *run_id, *path;    /* owned */
         json_t *step, *logs;    /* references */
+        char *step_text;        /* owned: the step record as text, or NULL */
     } *deferred;
     size_t ndeferred, capdeferred;
     int64_t deferred_since;     /* rt_mono_ms of the oldest */
@@ -94,6 +95,8 @@ MDB_val rt_store_pair_key(rt_buf *buf, const char *a, const char *b);
 MDB_val rt_store_triple_key(rt_buf *buf, const char *a, const char *b, const char *c);
 json_t *rt_store_parse_val(const MDB_val *v);
 int rt_store_put_json(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const json_t *v);
+/* The same for a value already written as JSON text. */
+int rt_store_put_text(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const char *text);
 /* "cannot WHAT: REASON", prefixed RT_STORE_UNWRITABLE when it may pass. */
 void rt_store_set_error(char *err, size_t errlen, const char *what, int rc);
 int rt_store_write_ops(rt_store *st, MDB_txn *txn, const rt_store_write *w);

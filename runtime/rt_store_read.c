@@ -491,8 +491,8 @@ static json_t *deferred_step(rt_store *st, const char *run_id, const char *path)
     pthread_mutex_lock(&st->wlock);
     for (size_t i = st->ndeferred; i-- > 0 && !rec;) {
         const struct deferred *d = &st->deferred[i];
-        if (d->step && d->path && strcmp(d->path, path) == 0 && strcmp(d->run_id, run_id) == 0)
-            rec = json_incref(d->step);
+        if ((d->step || d->step_text) && d->path && strcmp(d->path, path) == 0 && strcmp(d->run_id, run_id) == 0)
+            rec = d->step ? json_incref(d->step) : json_loads(d->step_text, JSON_ALLOW_NUL, NULL);
     }
     pthread_mutex_unlock(&st->wlock);
     return rec;

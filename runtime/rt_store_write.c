@@ -38,6 +38,12 @@ MDB_val rt_store_triple_key(rt_buf *buf, const char *a, const char *b, const cha
     return (MDB_val){ buf->len, buf->data };
 }
 
+int rt_store_put_text(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const char *text)
+{
+    MDB_val val = { strlen(text), (void *)text };
+    return mdb_put(txn, dbi, k, &val, 0);
+}
+
 int rt_store_put_json(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const json_t *v)
 {
     rt_buf text = { 0 };
@@ -218,9 +224,10 @@ int rt_store_write_ops(rt_store *st, MDB_txn *txn, const rt_store_write *w)
             if ((rc = rt_store_del_ok(mdb_del(txn, st->steps, &k, NULL))) != 0) break;
         }
     }
-    if (rc == 0 && w->step) {
+    if (rc == 0 && (w->step || w->step_text)) {
         MDB_val k = rt_store_pair_key(&kb, w->run_id, w->step_path);
-        rc = rt_store_put_json(txn, st->steps, &k, w->step);
+        rc = w->step ? rt_store_put_json(txn, st->steps, &k, w->step)
+                     : rt_store_put_text(txn, st->steps, &k, w->step_text);
     }
     if (rc == 0 && w->logs) {
         size_t i;
@@ -269,6 +276,7 @@ static void deferred_clear(rt_store *st)
         free(st->deferred[i].run_id);
         free(st->deferred[i].path);
         json_decref(st->deferred[i].step);
+        free(st->deferred[i].step_text);
         json_decref(st->deferred[i].logs);
     }
     st->ndeferred = 0;
@@ -348,7 +356,8 @@ static int txn_locked(rt_store *st, txn_fn fn, void *arg)
         if (rc == 0) {
             for (size_t i = 0; rc == 0 && i < st->ndeferred; i++) {
                 const struct deferred *d = &st->deferred[i];
-                rt_store_write dw = { .run_id = d->run_id, .step_path = d->path, .step = d->step, .logs = d->logs };
+                rt_store_write dw = { .run_id = d->run_id, .step_path = d->path, .step = d->step,
+                                      .step_text = d->step_text, .logs = d->logs };
                 rc = rt_store_write_ops(st, txn, &dw);
             }
             if (rc == 0 && fn) rc = fn(st, txn, arg);
@@ -499,6 +508,7 @@ bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t er
         st->deferred[st->ndeferred++] = (struct deferred){
             rt_xstrdup(w->run_id), w->step_path ? rt_xstrdup(w->step_path) : NULL,
             w->step ? json_incref((json_t *)w->step) : NULL, w->logs ? json_incref((json_t *)w->logs) : NULL,
+            w->step_text ? rt_xstrdup(w->step_text) : NULL,
         };
         if (st->ndeferred < GROUP_MAX && rt_mono_ms() - st->deferred_since < GROUP_MS) {
             pthread_mutex_unlock(&st->wlock);

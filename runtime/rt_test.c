@@ -21,6 +21,7 @@
 #include "rt_store.h"
 #include "rt_type.h"
 #include "rt_util.h"
+#include "rt_value.h"
 
 /* ---- mocks -------------------------------------------------------------- */
 
@@ -145,6 +146,7 @@ static bool answer_mock(const rt_test_response *r, long delay, const rt_http_req
     }
     rs->elapsed_ms = delay;
     rs->status = r->status;
+    json_t *hs = rt_http_response_headers(rs);     /* a mock's headers go straight to the object */
     if (r->headers_json) {
         json_t *h = json_loads(r->headers_json, 0, NULL);
         const char *k;
@@ -153,12 +155,12 @@ static bool answer_mock(const rt_test_response *r, long delay, const rt_http_req
             char *low = rt_xstrdup(k);
             for (char *q = low; *q; q++) *q = (char)tolower((unsigned char)*q);
             if (json_is_string(v)) {
-                json_object_set(rs->headers, low, v);
+                json_object_set(hs, low, v);
             } else {
                 rt_buf b = { 0 };
                 rt_buf_append(&b, "", 0);
                 rt_value_render(&b, v);
-                json_object_set_new(rs->headers, low, json_string(b.data));
+                json_object_set_new(hs, low, json_string(b.data));
                 rt_buf_free(&b);
             }
             free(low);
@@ -170,8 +172,8 @@ static bool answer_mock(const rt_test_response *r, long delay, const rt_http_req
         if (body) {
             json_decref(rs->body);
             rs->body = body;
-            if (!json_object_get(rs->headers, "content-type"))
-                json_object_set_new(rs->headers, "content-type",
+            if (!json_object_get(hs, "content-type"))
+                json_object_set_new(hs, "content-type",
                                     json_string(r->body_text ? "text/plain; charset=utf-8" : "application/json"));
         }
     }
@@ -215,7 +217,8 @@ static bool mock_intercept(void *arg, const rt_http_request *rq, rt_http_respons
         return answer_mock(&m->responses[k], m->delay_ms, rq, rs);
     }
     char *what = rt_xprintf("%s %s", method, rq->url);
-    char *step = step_of_key(json_string_value(json_object_get(rq->headers, "Idempotency-Key")));
+    char *step = step_of_key(rq->idempotency_key ? rq->idempotency_key
+                                                 : json_string_value(json_object_get(rq->headers, "Idempotency-Key")));
     json_array_append_new(th->unmocked, json_pack("{s:s, s:s?}", "request", what, "step", step));
     free(step);
     pthread_mutex_unlock(&th->lock);
@@ -662,7 +665,7 @@ int rt_test_main(const rt_workflow *wf, const rt_test_case *tests, int ntests, c
     rt_store_close(st);
     remove_dir(dir);
     free(dir);
-    rt_type_cache_free();
+    rt_value_teardown();
     rt_log_teardown();
     counts[0] += passed;
     counts[1] += failed;

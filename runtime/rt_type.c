@@ -1,107 +1,23 @@
 /*
-** rt_type.c — [values] type descriptors parsed once and checked against values.
+** rt_type.c — [values] values checked against the static type descriptors
+** flowc emits (flowrt.h's rt_type).
 */
 #include "rt_type.h"
 
-#include <pthread.h>
 #include <stdarg.h>
 
 #include "rt_redact.h"
 #include "rt_util.h"
 
-/* A process-wide cache of parsed types, keyed by the text's content: tcc
-** does not merge identical string literals, so a 10,000-step workflow has
-** 10,000 copies of "\"int\"" that must all find the same entry quickly. */
-typedef struct type_entry {
-    char *text;                 /* owned copy */
-    json_t *parsed;             /* owned: lives as long as the process */
-} type_entry;
+/* The names of the kinds without parameters, as the language writes them. */
+static const char *const kind_names[] = {
+    [RT_TYPE_JSON] = "json", [RT_TYPE_STRING] = "string", [RT_TYPE_INT] = "int",
+    [RT_TYPE_FLOAT] = "float", [RT_TYPE_BOOL] = "bool", [RT_TYPE_NULL] = "null",
+};
 
-static type_entry *type_table;  /* open addressing; text NULL = empty */
-static size_t type_cap, type_count;
-static pthread_mutex_t type_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static size_t type_hash(const char *s)
+static bool kind_is_simple(rt_type_kind k)
 {
-    size_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static type_entry *type_slot(type_entry *table, size_t cap, const char *text)
-{
-    size_t i = type_hash(text) & (cap - 1);
-    while (table[i].text && strcmp(table[i].text, text) != 0) i = (i + 1) & (cap - 1);
-    return &table[i];
-}
-
-static void type_table_grow(void)
-{
-    size_t cap = type_cap ? type_cap * 2 : 64;
-    type_entry *t = rt_xcalloc(cap, sizeof *t);
-    for (size_t i = 0; i < type_cap; i++)
-        if (type_table[i].text) *type_slot(t, cap, type_table[i].text) = type_table[i];
-    free(type_table);
-    type_table = t;
-    type_cap = cap;
-}
-
-static bool type_valid(const json_t *t)
-{
-    if (json_is_string(t)) {
-        static const char *const names[] = { "string", "int", "float", "bool", "json", "null" };
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (strcmp(json_string_value(t), names[i]) == 0) return true;
-        return false;
-    }
-    if (json_is_array(t)) {
-        const char *k = json_string_value(json_array_get(t, 0));
-        return json_array_size(t) == 2 && k && (strcmp(k, "list") == 0 || strcmp(k, "opt") == 0) &&
-               type_valid(json_array_get(t, 1));
-    }
-    if (json_is_object(t)) {
-        const char *key;
-        json_t *ft;
-        json_object_foreach((json_t *)t, key, ft) if (!type_valid(ft)) return false;
-        return true;
-    }
-    return false;
-}
-
-const json_t *rt_type_parse(rt_type_text text)
-{
-    if (!text) text = "\"json\"";
-    pthread_mutex_lock(&type_lock);
-    if ((type_count + 1) * 2 > type_cap) type_table_grow();
-    type_entry *e = type_slot(type_table, type_cap, text);
-    if (e->text) {
-        pthread_mutex_unlock(&type_lock);
-        return e->parsed;
-    }
-    json_t *parsed = json_loads(text, JSON_DECODE_ANY, NULL);
-    if (!parsed || !type_valid(parsed)) {
-        json_decref(parsed);
-        pthread_mutex_unlock(&type_lock);
-        return NULL;
-    }
-    e->text = rt_xstrdup(text);
-    e->parsed = parsed;
-    type_count++;
-    pthread_mutex_unlock(&type_lock);
-    return parsed;
-}
-
-void rt_type_cache_free(void)
-{
-    pthread_mutex_lock(&type_lock);
-    for (size_t i = 0; i < type_cap; i++) {
-        free(type_table[i].text);
-        json_decref(type_table[i].parsed);
-    }
-    free(type_table);
-    type_table = NULL;
-    type_cap = type_count = 0;
-    pthread_mutex_unlock(&type_lock);
+    return k <= RT_TYPE_NULL;
 }
 
 /* A message or a name into err[errlen]: composed whole, then redacted and
@@ -117,32 +33,42 @@ static void put_msg(char *err, size_t errlen, const char *fmt, ...)
     free(m);
 }
 
-void rt_type_name(const json_t *t, char *out, size_t n)
+void rt_type_name(const rt_type *t, char *out, size_t n)
 {
-    if (json_is_string(t)) {
-        put_msg(out, n, "%s", json_string_value(t));
-    } else if (json_is_array(t)) {
+    if (!t || kind_is_simple(t->kind)) {
+        put_msg(out, n, "%s", kind_names[t ? t->kind : RT_TYPE_JSON]);
+    } else if (t->kind == RT_TYPE_LIST || t->kind == RT_TYPE_OPT) {
         char inner[96];
-        rt_type_name(json_array_get(t, 1), inner, sizeof inner);
-        if (strcmp(json_string_value(json_array_get(t, 0)), "list") == 0) put_msg(out, n, "[%s]", inner);
+        rt_type_name(t->elem, inner, sizeof inner);
+        if (t->kind == RT_TYPE_LIST) put_msg(out, n, "[%s]", inner);
         else put_msg(out, n, "%s?", inner);
     } else {
         /* {a: int, b: [string]}, or "object" when that does not fit */
         rt_buf b = { 0 };
         rt_buf_putc(&b, '{');
-        const char *k;
-        json_t *ft;
-        bool first = true;
-        json_object_foreach((json_t *)t, k, ft) {
+        for (int i = 0; i < t->nfields; i++) {
             char inner[256];
-            rt_type_name(ft, inner, sizeof inner);
-            rt_buf_printf(&b, "%s%s: %s", first ? "" : ", ", k, inner);
-            first = false;
+            rt_type_name(t->fields[i].type, inner, sizeof inner);
+            rt_buf_printf(&b, "%s%s: %s", i ? ", " : "", t->fields[i].name, inner);
         }
         rt_buf_putc(&b, '}');
         put_msg(out, n, "%s", b.len < n ? b.data : "object");
         rt_buf_free(&b);
     }
+}
+
+json_t *rt_type_json(const rt_type *t)
+{
+    if (!t || kind_is_simple(t->kind)) return json_string(kind_names[t ? t->kind : RT_TYPE_JSON]);
+    if (t->kind == RT_TYPE_LIST || t->kind == RT_TYPE_OPT) {
+        json_t *a = json_array();
+        json_array_append_new(a, json_string(t->kind == RT_TYPE_LIST ? "list" : "opt"));
+        json_array_append_new(a, rt_type_json(t->elem));
+        return a;
+    }
+    json_t *o = json_object();
+    for (int i = 0; i < t->nfields; i++) json_object_set_new(o, t->fields[i].name, rt_type_json(t->fields[i].type));
+    return o;
 }
 
 void rt_value_describe(const json_t *v, char *out, size_t n)
@@ -163,7 +89,12 @@ void rt_value_describe(const json_t *v, char *out, size_t n)
         break;
     }
     case JSON_INTEGER: snprintf(out, n, "int %" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
-    case JSON_REAL: snprintf(out, n, "float %g", json_real_value(v)); break;
+    case JSON_REAL: {
+        char f[40];
+        rt_float_text(json_real_value(v), f, sizeof f);
+        snprintf(out, n, "float %s", f);
+        break;
+    }
     case JSON_TRUE: snprintf(out, n, "bool true"); break;
     case JSON_FALSE: snprintf(out, n, "bool false"); break;
     case JSON_NULL: snprintf(out, n, "null"); break;
@@ -195,52 +126,54 @@ static bool pos_render(const type_pos *pos, rt_buf *b)
     return true;
 }
 
-static bool type_check(const json_t *t, const json_t *v, const type_pos *pos, char *err, size_t errlen)
+/* Whether a field of type t may be absent: optionals, json and null. */
+static bool may_be_absent(const rt_type *t)
+{
+    return !t || t->kind == RT_TYPE_OPT || t->kind == RT_TYPE_JSON || t->kind == RT_TYPE_NULL;
+}
+
+static bool type_check(const rt_type *t, const json_t *v, const type_pos *pos, char *err, size_t errlen)
 {
     if (!v) v = json_null();
-    if (json_is_array(t)) {
-        const char *k = json_string_value(json_array_get(t, 0));
-        const json_t *inner = json_array_get(t, 1);
-        if (strcmp(k, "opt") == 0) return json_is_null(v) || type_check(inner, v, pos, err, errlen);
+    switch (t ? t->kind : RT_TYPE_JSON) {
+    case RT_TYPE_JSON: return true;
+    case RT_TYPE_STRING: if (json_is_string(v)) return true; break;
+    case RT_TYPE_INT: if (json_is_integer(v)) return true; break;
+    case RT_TYPE_FLOAT: if (json_is_number(v)) return true; break;
+    case RT_TYPE_BOOL: if (json_is_boolean(v)) return true; break;
+    case RT_TYPE_NULL: if (json_is_null(v)) return true; break;
+    case RT_TYPE_OPT: return json_is_null(v) || type_check(t->elem, v, pos, err, errlen);
+    case RT_TYPE_LIST:
         if (json_is_array(v)) {
             size_t i;
             json_t *item;
             json_array_foreach((json_t *)v, i, item) {
                 type_pos here = { .up = pos, .index = i };
-                if (!type_check(inner, item, &here, err, errlen)) return false;
+                if (!type_check(t->elem, item, &here, err, errlen)) return false;
             }
             return true;
         }
-    } else if (json_is_object(t)) {
+        break;
+    case RT_TYPE_OBJECT:
         if (json_is_object(v)) {
-            const char *key;
-            json_t *ft;
-            json_object_foreach((json_t *)t, key, ft) {
-                type_pos here = { .up = pos, .key = key };
-                json_t *fv = json_object_get(v, key);
-                if (!fv && !(json_is_array(ft) && strcmp(json_string_value(json_array_get(ft, 0)), "opt") == 0) &&
-                    !(json_is_string(ft) && (strcmp(json_string_value(ft), "json") == 0 ||
-                                             strcmp(json_string_value(ft), "null") == 0))) {
+            for (int i = 0; i < t->nfields; i++) {
+                const rt_type_field *f = &t->fields[i];
+                type_pos here = { .up = pos, .key = f->name };
+                json_t *fv = json_object_get(v, f->name);
+                if (!fv && !may_be_absent(f->type)) {
                     char tn[128];
-                    rt_type_name(ft, tn, sizeof tn);
+                    rt_type_name(f->type, tn, sizeof tn);
                     rt_buf path = { 0 };
                     pos_render(&here, &path);
                     put_msg(err, errlen, "missing field '%s' (%s)", path.data, tn);
                     rt_buf_free(&path);
                     return false;
                 }
-                if (!type_check(ft, fv, &here, err, errlen)) return false;
+                if (!type_check(f->type, fv, &here, err, errlen)) return false;
             }
             return true;
         }
-    } else {
-        const char *k = json_string_value(t);
-        if (strcmp(k, "json") == 0) return true;
-        if (strcmp(k, "string") == 0 && json_is_string(v)) return true;
-        if (strcmp(k, "int") == 0 && json_is_integer(v)) return true;
-        if (strcmp(k, "float") == 0 && json_is_number(v)) return true;
-        if (strcmp(k, "bool") == 0 && json_is_boolean(v)) return true;
-        if (strcmp(k, "null") == 0 && json_is_null(v)) return true;
+        break;
     }
     char tn[128], vd[96];
     rt_type_name(t, tn, sizeof tn);
@@ -252,22 +185,15 @@ static bool type_check(const json_t *t, const json_t *v, const type_pos *pos, ch
     return false;
 }
 
-bool rt_type_check(rt_type_text type, const json_t *value, const char *what, char *err, size_t errlen)
+bool rt_type_check(const rt_type *type, const json_t *value, const char *what, char *err, size_t errlen)
 {
-    const json_t *t = rt_type_parse(type);
-    if (!t) {
-        put_msg(err, errlen, "%s%sinvalid type descriptor %s", what ? what : "", what ? ": " : "", type);
-        return false;
-    }
     char msg[512];
-    bool ok = type_check(t, value, NULL, msg, sizeof msg);
+    bool ok = type_check(type, value, NULL, msg, sizeof msg);
     if (!ok) put_msg(err, errlen, "%s%s%s", what ? what : "", what ? ": " : "", msg);
     return ok;
 }
 
-bool rt_type_optional(rt_type_text type)
+bool rt_type_optional(const rt_type *type)
 {
-    const json_t *t = type ? rt_type_parse(type) : NULL;
-    return json_is_array(t) && json_string_value(json_array_get(t, 0)) &&
-           strcmp(json_string_value(json_array_get(t, 0)), "opt") == 0;
+    return type && type->kind == RT_TYPE_OPT;
 }

@@ -1,30 +1,29 @@
 /*
-** rt_type.h — [values] run-time type descriptors: the JSON type text flowc emits
-** (see flowrt.h) parsed once, and values checked against it with messages
-** that name the field path and the offending value.
+** rt_type.h — [values] values checked against the type descriptors flowc
+** emits as static data (rt_type, flowrt.h), with messages that name the
+** field path and the offending value. Nothing is parsed, cached or locked:
+** a descriptor is read where it stands.
 */
 #ifndef RT_TYPE_H
 #define RT_TYPE_H
 
 #include "flowrt.h"
 
-/* The parsed form of a type text: BORROWED, owned by a process-wide cache
-** and never freed. NULL type text means "json" (anything). Returns NULL
-** (and prints nothing) when the text is not a valid type. */
-const json_t *rt_type_parse(rt_type_text text);
-/* Frees the cache of parsed types; a later rt_type_parse starts afresh.
-** Called when rt_main returns (flowc run unloads the job's code). */
-void rt_type_cache_free(void);
+/* Checks `value` (borrowed) against `type` (NULL: json, anything). On a
+** mismatch returns false and writes "WHAT: field 'a.b[2]' expected int, got
+** string \"x\"" into err (WHAT omitted when NULL). */
+bool rt_type_check(const rt_type *type, const json_t *value, const char *what, char *err, size_t errlen);
 
-/* Checks `value` (borrowed) against `type`. On a mismatch returns false and
-** writes "WHAT: field 'a.b[2]' expected int, got string \"x\"" into err
-** (WHAT omitted when NULL). */
-bool rt_type_check(rt_type_text type, const json_t *value, const char *what, char *err, size_t errlen);
 /* Whether type is optional (`T?`): null is one of its values. */
-bool rt_type_optional(rt_type_text type);
+bool rt_type_optional(const rt_type *type);
 
-/* A readable name of a parsed type: "int", "[string]", "int?", "object". */
-void rt_type_name(const json_t *type, char *out, size_t n);
+/* A readable name of a type: "int", "[string]", "int?", "{a: int}", or
+** "object" when the fields do not fit in n. NULL is "json". */
+void rt_type_name(const rt_type *type, char *out, size_t n);
+
+/* The type as JSON (a NEW reference), as `info --json` shows it: "int",
+** ["list", T], ["opt", T], {"field": T, ...}; NULL is "json". */
+json_t *rt_type_json(const rt_type *type);
 
 /* A short description of a value for messages: `string "many"`, `int 5`,
 ** `null`, `a list of 3`, `an object`. */

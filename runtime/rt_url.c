@@ -5,6 +5,7 @@
 #include "rt_url.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <curl/curl.h>
 #include <strings.h>
 
@@ -90,47 +91,70 @@ static bool host_chars_ok(const char *s, size_t n)
     return true;
 }
 
-char *rt_url_build(const json_t *tmpl, char *err, size_t errn)
+char *rt_url_build(const char *modes, const json_t *parts, char *err, size_t errn)
 {
-    const char *modes = json_string_value(json_object_get(tmpl, "modes"));
-    const json_t *parts = json_object_get(tmpl, "parts");
     size_t n = json_array_size(parts);
     if (!modes || strlen(modes) != n) {
         snprintf(err, errn, "malformed URL template");
         return NULL;
     }
     rt_buf out = { 0 }, val = { 0 };
+    rt_buf_reserve(&out, 128);
     rt_buf_append(&out, "", 0);
-    url_span *vals = rt_xcalloc(n ? n : 1, sizeof *vals);
+    url_span few[16];           /* most templates: no allocation for the spans */
+    url_span *vals = n <= 16 ? few : rt_xcalloc(n, sizeof *vals);
     int nvals = 0;
     size_t base_end = 0;
     bool ok = true;
     for (size_t i = 0; i < n && ok; i++) {
-        val.len = 0;
-        rt_buf_append(&val, "", 0);
-        rt_value_render(&val, json_array_get(parts, i));
+        /* the part's text: a string as it is, else rendered as
+        ** interpolation renders it (a number on the stack) */
+        const json_t *part = json_array_get(parts, i);
+        const char *text;
+        size_t len;
+        char num[32];
+        if (json_is_string(part)) {
+            text = json_string_value(part);
+            len = json_string_length(part);
+        } else if (json_is_integer(part)) {
+            /* the digits, last first (snprintf's parse shows in a fanout) */
+            json_int_t v = json_integer_value(part);
+            uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+            char *p = num + sizeof num;
+            do *--p = (char)('0' + u % 10);
+            while (u /= 10);
+            if (v < 0) *--p = '-';
+            text = p;
+            len = (size_t)(num + sizeof num - p);
+        } else {
+            val.len = 0;
+            rt_buf_append(&val, "", 0);
+            rt_value_render(&val, part);
+            text = val.data;
+            len = val.len;
+        }
         size_t start = out.len;
         switch (modes[i]) {
         case RT_URL_SEGMENT:
         case RT_URL_QUERY:
-            rt_url_escape(&out, val.data, val.len, false);
+            rt_url_escape(&out, text, len, false);
             break;
         case RT_URL_PATH:
-            ok = rt_url_path(&out, val.data, val.len, err, errn);
+            ok = rt_url_path(&out, text, len, err, errn);
             break;
         case RT_URL_HOST:
-            if (!host_chars_ok(val.data, val.len)) {
-                char *shown = rt_redact_shorten(val.data, 200);
+            if (!host_chars_ok(text, len)) {
+                char *shown = rt_redact_shorten(text, 200);
                 snprintf(err, errn, "URL: the value in its host ('%s') holds a character a host name or port cannot",
                          shown);
                 free(shown);
                 ok = false;
             }
-            rt_buf_append(&out, val.data, val.len);
+            rt_buf_append(&out, text, len);
             break;
         case RT_URL_TEXT:
         case RT_URL_BASE:
-            rt_buf_append(&out, val.data, val.len);
+            rt_buf_append(&out, text, len);
             break;
         default:
             snprintf(err, errn, "malformed URL template");
@@ -143,7 +167,10 @@ char *rt_url_build(const json_t *tmpl, char *err, size_t errn)
     if (ok && base_end) {
         /* "{{env.API}}{{x}}" with API "https://h" and x ".evil.com" or
         ** "0": no value after the base may extend its host or port */
-        char *base = rt_xstrndup(out.data, base_end);
+        char stack[256];
+        char *base = base_end < sizeof stack ? stack : rt_xmalloc(base_end + 1);
+        memcpy(base, out.data, base_end);
+        base[base_end] = '\0';
         char want[RT_URL_ORIGIN_MAX], got[RT_URL_ORIGIN_MAX];
         if (rt_url_origin(base, want, sizeof want) &&
             (!rt_url_origin(out.data, got, sizeof got) || strcmp(want, got) != 0)) {
@@ -154,9 +181,9 @@ char *rt_url_build(const json_t *tmpl, char *err, size_t errn)
             free(shown_base);
             ok = false;
         }
-        free(base);
+        if (base != stack) free(base);
     }
-    free(vals);
+    if (vals != few) free(vals);
     rt_buf_free(&val);
     if (!ok) {
         rt_buf_free(&out);
@@ -263,7 +290,9 @@ char *rt_url_form_encode(const json_t *form)
     return rt_buf_take(&b);
 }
 
-bool rt_url_origin(const char *url, char *out, size_t n)
+/* libcurl's own origin of a URL: a parse and three copies (about 8,000
+** instructions). */
+static bool origin_parsed(const char *url, char *out, size_t n)
 {
     CURLU *u = curl_url();
     if (!u) return false;
@@ -284,4 +313,78 @@ bool rt_url_origin(const char *url, char *out, size_t n)
     curl_free(port);
     curl_url_cleanup(u);
     return ok;
+}
+
+/* Origins already parsed, by the text that decides them: a URL's scheme
+** and authority, everything before the first '/', '?' or '#' after "://"
+** (RFC 3986, and where libcurl ends the authority too). A fanout sends
+** thousands of requests to one origin; each is parsed once per prefix. The
+** memo is per thread (behind a pthread key: no TLS under tcc), so looking
+** it up takes no lock. */
+#define ORIGIN_MEMO 8
+typedef struct origin_memo {
+    struct {
+        char prefix[RT_URL_ORIGIN_MAX];    /* "" = empty */
+        char origin[RT_URL_ORIGIN_MAX];
+    } e[ORIGIN_MEMO];
+    int next;
+} origin_memo;
+
+static pthread_key_t memo_key;
+static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
+
+static void memo_key_init(void)
+{
+    pthread_key_create(&memo_key, free);
+}
+
+static origin_memo *this_memo(void)
+{
+    pthread_once(&memo_once, memo_key_init);
+    origin_memo *m = pthread_getspecific(memo_key);
+    if (!m) {
+        m = rt_xcalloc(1, sizeof *m);
+        pthread_setspecific(memo_key, m);
+    }
+    return m;
+}
+
+/* Whether libcurl accepts the rest of a URL after its authority as it is:
+** it refuses only control bytes and spaces there (and a URL over its 8 MB
+** limit, left to the full parse). */
+static bool rest_plain(const char *rest)
+{
+    size_t i = 0;
+    for (; rest[i]; i++)
+        if ((unsigned char)rest[i] <= 0x20 || rest[i] == 0x7f) return false;
+    return i < ((size_t)1 << 20);
+}
+
+bool rt_url_origin(const char *url, char *out, size_t n)
+{
+    const char *sep = strstr(url, "://");
+    size_t plen = sep ? (size_t)(sep + 3 - url) + strcspn(sep + 3, "/?#") : 0;
+    /* an authority with user:password@ is parsed each time: no credential
+    ** stays in the memo */
+    if (!sep || plen >= RT_URL_ORIGIN_MAX || memchr(url, '@', plen) || !rest_plain(url + plen))
+        return origin_parsed(url, out, n);
+    origin_memo *m = this_memo();
+    for (int i = 0; i < ORIGIN_MEMO; i++) {
+        if (strncmp(m->e[i].prefix, url, plen) == 0 && m->e[i].prefix[plen] == '\0' && m->e[i].prefix[0]) {
+            if (strlen(m->e[i].origin) >= n) return false;
+            strcpy(out, m->e[i].origin);
+            return true;
+        }
+    }
+    char prefix[RT_URL_ORIGIN_MAX], origin[RT_URL_ORIGIN_MAX];
+    memcpy(prefix, url, plen);
+    prefix[plen] = '\0';
+    if (!origin_parsed(prefix, origin, sizeof origin)) return origin_parsed(url, out, n);
+    int at = m->next;
+    m->next = (m->next + 1) % ORIGIN_MEMO;
+    memcpy(m->e[at].prefix, prefix, plen + 1);
+    strcpy(m->e[at].origin, origin);
+    if (strlen(origin) >= n) return false;
+    strcpy(out, origin);
+    return true;
 }

@@ -16,8 +16,9 @@
 #include "flowrt.h"
 #include "rt_util.h"
 
-/* A URL template as generated code hands it over, in a request's "url":
-** { "modes": "tbs...", "parts": [ ... ] }, one mode letter per part:
+/* A URL template: its modes, one letter per part (static, in the step's
+** descriptor: rt_step_desc.url_modes), and the list of its parts, which
+** generated code hands over as a request's url:
 **   t  the template's own text, as written
 **   b  the base: an env, settings or secret value at the start, as is; the
 **      URL must keep the base's origin (a value after it cannot extend the
@@ -40,7 +41,7 @@
 
 /* The URL of a template: a new malloc'd string, or NULL with the reason in
 ** err (a value the template refuses, a malformed template). */
-char *rt_url_build(const json_t *tmpl, char *err, size_t errn);
+char *rt_url_build(const char *modes, const json_t *parts, char *err, size_t errn);
 
 /* Appends s[0..n) to b as a URL path, what url_path() returns: '/' stays,
 ** every other byte but RFC 3986's unreserved ones is percent-encoded, so

@@ -9,6 +9,7 @@
 
 #include "rt_host.h"
 #include "rt_host_conn.h"
+#include "rt_json.h"
 #include "rt_log.h"
 #include "rt_secrets.h"
 #include "rt_util.h"
@@ -68,7 +69,7 @@ static void print_user(const json_t *rec, bool json)
         json_t *y;
         json_object_foreach(json_object_get(x, "secrets"), name, y) printf(" %s=%s", name, json_string_value(y));
         json_object_foreach(json_object_get(x, "fields"), name, y) {
-            char *t = json_dumps(y, JSON_COMPACT | JSON_ENCODE_ANY);
+            char *t = rt_json_dump(y, 0, false);
             printf(" %s=%s", name, t);
             free(t);
         }
@@ -76,7 +77,7 @@ static void print_user(const json_t *rec, bool json)
     }
     printf("workflows%s\n", json_object_size(json_object_get(v, "activations")) ? "" : " (none enabled)");
     json_object_foreach(json_object_get(v, "activations"), k, x) {
-        char *t = json_dumps(json_object_get(x, "settings"), JSON_COMPACT);
+        char *t = rt_json_dump(json_object_get(x, "settings"), 0, false);
         printf("  %-20s %-9s settings %s%s%s\n", k, json_is_true(json_object_get(x, "enabled")) ? "enabled" : "disabled",
                t ? t : "{}", json_object_get(x, "enabled_run") ? "  enabled run " : "",
                json_object_get(x, "enabled_run") ? json_string_value(json_object_get(x, "enabled_run")) : "");

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 
 #include <pthread.h>
 #include <stdio.h>
@@ -111,24 +112,12 @@ char *rt_xprintf(const char *fmt, ...)
 void rt_buf_reserve(rt_buf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 64;
+    size_t cap = b->cap ? b->cap : 256;     /* most buffers never grow past it */
     while (cap < b->len + extra + 1) cap *= 2;
     b->data = rt_xrealloc(b->data, cap);
     b->cap = cap;
 }
 
-void rt_buf_append(rt_buf *b, const void *p, size_t n)
-{
-    rt_buf_reserve(b, n);
-    if (n) memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void rt_buf_puts(rt_buf *b, const char *s)
-{
-    rt_buf_append(b, s, strlen(s));
-}
 
 
 void rt_buf_printf(rt_buf *b, const char *fmt, ...)
@@ -436,4 +425,36 @@ const char *rt_env_name(char *buf, size_t n, const char *prefix, const char *nam
     int len = snprintf(buf, n, "%s%s%s", prefix, name, suffix);
     for (int i = (int)strlen(prefix); i < len && (size_t)i < n; i++) buf[i] = (char)toupper((unsigned char)buf[i]);
     return buf;
+}
+
+/* The shortest %g form that reads back as the same double, JSON-style:
+** 9.99 is "9.99", not "9.9900000000000002"; 0.1 + 0.2 is
+** "0.30000000000000004" (the double it is). A precision that reads back
+** makes every larger one read back too, so the least is found by halving. */
+size_t rt_float_text(double d, char *out, size_t n)
+{
+    if (isnan(d) || isinf(d)) return (size_t)snprintf(out, n, "%s", isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
+    char tmp[320], best[320];           /* %.17g needs 25; the compiler cannot tell */
+    int lo = 1, hi = 17;                /* %.17g always reads back */
+    snprintf(best, sizeof best, "%.17g", d);
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        snprintf(tmp, sizeof tmp, "%.*g", mid, d);
+        if (strtod(tmp, NULL) == d) {
+            hi = mid;
+            memcpy(best, tmp, sizeof best);
+        } else {
+            lo = mid + 1;
+        }
+    }
+    /* the exponent as jansson writes it: 1e21, 1e-5 (not 1e+21, 1e-05) */
+    char *e = strchr(best, 'e');
+    if (e) {
+        char *p = e + 1, *q = p;
+        if (*q == '+') q++;
+        else if (*q == '-') *p++ = *q++;
+        while (*q == '0' && q[1]) q++;
+        memmove(p, q, strlen(q) + 1);
+    }
+    return (size_t)snprintf(out, n, "%s%s", best, strpbrk(best, ".eE") ? "" : ".0");
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Allocation that aborts with the size on out-of-memory (Redis's zmalloc). */
 void *rt_xmalloc(size_t n);
@@ -37,8 +38,19 @@ typedef struct rt_buf {
 
 /* Room for extra more bytes (and the NUL) without another allocation. */
 void rt_buf_reserve(rt_buf *b, size_t extra);
-void rt_buf_append(rt_buf *b, const void *p, size_t n);
-void rt_buf_puts(rt_buf *b, const char *s);
+/* Inline: the hot paths (a step's record, its JSON) append many short
+** pieces; only growing calls out. */
+static inline void rt_buf_append(rt_buf *b, const void *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) rt_buf_reserve(b, n);
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+static inline void rt_buf_puts(rt_buf *b, const char *s)
+{
+    rt_buf_append(b, s, strlen(s));
+}
 static inline void rt_buf_putc(rt_buf *b, char ch)
 {
     if (b->len + 2 > b->cap) rt_buf_reserve(b, 1);
@@ -108,5 +120,11 @@ const char *rt_env_name(char *buf, size_t n, const char *prefix, const char *nam
 
 /* Standard base64 (RFC 4648 section 4, with padding) of n bytes: a new string. */
 char *rt_base64(const char *s, size_t n);
+
+/* A double as JSON writes it, in the shortest text that reads back as the
+** same double ("9.99", "0.30000000000000004", "1e21", "2.0": a float keeps
+** a decimal point); "nan"/"inf" for those. Writes at most n bytes to out,
+** returns the length (n of 32 is always enough). */
+size_t rt_float_text(double d, char *out, size_t n);
 
 #endif

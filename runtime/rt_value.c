@@ -6,6 +6,7 @@
 #include "rt_value.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -30,6 +31,57 @@ json_t *rt_float(rt_ctx *c, double v) { return keep(c, json_real(v)); }
 json_t *rt_str(rt_ctx *c, const char *s)
 {
     return s ? keep(c, rt_json_bytes(s)) : json_null();
+}
+
+/* ---- literals made once ---------------------------------------------------- */
+
+/* The slots filled so far, emptied by rt_value_teardown. */
+static json_t ***const_slots;
+static size_t nconst_slots, capconst_slots;
+static pthread_mutex_t const_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* *slot, or v put there (a NEW reference taken over) when it is empty: the
+** first of two threads making one literal wins, the other's is dropped. */
+static json_t *const_fill(json_t **slot, json_t *v)
+{
+    json_t *expected = NULL;
+    if (!__atomic_compare_exchange_n(slot, &expected, v, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        json_decref(v);
+        return expected;
+    }
+    pthread_mutex_lock(&const_lock);
+    if (nconst_slots == capconst_slots) {
+        capconst_slots = capconst_slots ? capconst_slots * 2 : 64;
+        const_slots = rt_xrealloc(const_slots, sizeof *const_slots * capconst_slots);
+    }
+    const_slots[nconst_slots++] = slot;
+    pthread_mutex_unlock(&const_lock);
+    return v;
+}
+
+json_t *rt_strk(json_t **slot, const char *s)
+{
+    json_t *v = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    return v ? v : const_fill(slot, rt_json_bytes(s));
+}
+
+json_t *rt_intk(json_t **slot, int64_t i)
+{
+    json_t *v = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    return v ? v : const_fill(slot, json_integer(i));
+}
+
+void rt_value_teardown(void)
+{
+    pthread_mutex_lock(&const_lock);
+    for (size_t i = 0; i < nconst_slots; i++) {
+        json_decref(*const_slots[i]);
+        *const_slots[i] = NULL;
+    }
+    free(const_slots);
+    const_slots = NULL;
+    nconst_slots = capconst_slots = 0;
+    pthread_mutex_unlock(&const_lock);
 }
 
 json_t *rt_list(rt_ctx *c, int n, ...)
@@ -137,14 +189,18 @@ json_t *rt_interp_list(rt_ctx *c, json_t *pieces)
 
 /* ---- operators ---------------------------------------------------------- */
 
-static const char *op_name(int op)
+static const char *op_name(rt_op op)
 {
-    static const char *const names[] = { "?", "or", "and", "not", "==", "!=", "<", "<=", ">", ">=", "??",
-                                         "+", "-", "*", "/", "%", "-" };
-    return op >= 0 && op <= RT_OP_NEG ? names[op] : "?";
+    static const char *const names[] = {
+        "?",
+#define FLOW_OP(name, text, operands) text,
+#include "flow_ops.def"
+#undef FLOW_OP
+    };
+    return (unsigned)op < sizeof names / sizeof names[0] ? names[op] : "?";
 }
 
-static json_t *op_error(rt_ctx *c, int op, json_t *a, json_t *b, int line)
+static json_t *op_error(rt_ctx *c, rt_op op, json_t *a, json_t *b, int line)
 {
     char da[96], db[96];
     rt_value_describe(a, da, sizeof da);
@@ -157,7 +213,7 @@ static json_t *op_error(rt_ctx *c, int op, json_t *a, json_t *b, int line)
     return json_null();
 }
 
-static json_t *arith(rt_ctx *c, int op, json_t *a, json_t *b, int line)
+static json_t *arith(rt_ctx *c, rt_op op, json_t *a, json_t *b, int line)
 {
     if (json_is_integer(a) && json_is_integer(b)) {
         int64_t x = json_integer_value(a), y = json_integer_value(b), r = 0;
@@ -175,6 +231,7 @@ static json_t *arith(rt_ctx *c, int op, json_t *a, json_t *b, int line)
             if (x == INT64_MIN && y == -1) overflow = true;
             else r = op == RT_OP_DIV ? x / y : x % y;
             break;
+        default: break;         /* rt_binary passes arithmetic only */
         }
         if (overflow) {
             rt_ctx_raise(c, line, "integer overflow in %" PRId64 " %s %" PRId64, x, op_name(op), y);
@@ -195,6 +252,7 @@ static json_t *arith(rt_ctx *c, int op, json_t *a, json_t *b, int line)
             }
             r = x / y;
             break;
+        default: break;
         }
         if (!isfinite(r)) {     /* JSON has no inf: the value would become null */
             rt_ctx_raise(c, line, "float overflow in %g %s %g", x, op_name(op), y);
@@ -211,7 +269,7 @@ static json_t *arith(rt_ctx *c, int op, json_t *a, json_t *b, int line)
     return op_error(c, op, a, b, line);
 }
 
-static json_t *compare(rt_ctx *c, int op, json_t *a, json_t *b, int line)
+static json_t *compare(rt_ctx *c, rt_op op, json_t *a, json_t *b, int line)
 {
     int cmp;
     if (json_is_integer(a) && json_is_integer(b)) {
@@ -233,7 +291,9 @@ static json_t *compare(rt_ctx *c, int op, json_t *a, json_t *b, int line)
     }
 }
 
-json_t *rt_binary(rt_ctx *c, int op, json_t *a, json_t *b, int line)
+/* Every operator is named in these switches (no default): an operator
+** added to flow_ops.def and not handled here is a compile error. */
+json_t *rt_binary(rt_ctx *c, rt_op op, json_t *a, json_t *b, int line)
 {
     if (!a) a = json_null();
     if (!b) b = json_null();
@@ -246,21 +306,22 @@ json_t *rt_binary(rt_ctx *c, int op, json_t *a, json_t *b, int line)
     case RT_OP_LT: case RT_OP_LE: case RT_OP_GT: case RT_OP_GE: return compare(c, op, a, b, line);
     case RT_OP_ADD: case RT_OP_SUB: case RT_OP_MUL: case RT_OP_DIV: case RT_OP_MOD:
         return arith(c, op, a, b, line);
-    default:
-        rt_ctx_raise(c, line, "unknown operator %d", op);
-        return json_null();
+    case RT_OP_NONE: case RT_OP_NOT: case RT_OP_NEG:
+        break;                  /* not infix */
     }
+    rt_ctx_raise(c, line, "unknown operator %d", (int)op);
+    return json_null();
 }
 
-json_t *rt_unary(rt_ctx *c, int op, json_t *a, int line)
+json_t *rt_unary(rt_ctx *c, rt_op op, json_t *a, int line)
 {
     if (!a) a = json_null();
-    if (op == RT_OP_NOT) {
+    switch (op) {
+    case RT_OP_NOT:
         if (json_is_boolean(a)) return rt_bool(!json_is_true(a));
         if (json_is_null(a)) return rt_bool(true);
         return op_error(c, op, a, NULL, line);
-    }
-    if (op == RT_OP_NEG) {
+    case RT_OP_NEG:
         if (json_is_integer(a)) {
             if (json_integer_value(a) == INT64_MIN) {
                 rt_ctx_raise(c, line, "integer overflow negating %" PRId64, (int64_t)INT64_MIN);
@@ -270,8 +331,12 @@ json_t *rt_unary(rt_ctx *c, int op, json_t *a, int line)
         }
         if (json_is_real(a)) return rt_float(c, -json_real_value(a));
         return op_error(c, op, a, NULL, line);
+    case RT_OP_NONE: case RT_OP_OR: case RT_OP_AND: case RT_OP_EQ: case RT_OP_NE: case RT_OP_LT:
+    case RT_OP_LE: case RT_OP_GT: case RT_OP_GE: case RT_OP_COALESCE: case RT_OP_ADD: case RT_OP_SUB:
+    case RT_OP_MUL: case RT_OP_DIV: case RT_OP_MOD:
+        break;                  /* not prefix */
     }
-    rt_ctx_raise(c, line, "unknown operator %d", op);
+    rt_ctx_raise(c, line, "unknown operator %d", (int)op);
     return json_null();
 }
 
@@ -295,6 +360,17 @@ static size_t utf8_length(const char *s, size_t n)
     return count;
 }
 
+/* A built-in's name, for messages. */
+static const char *fn_name(rt_fn fn)
+{
+    static const char *const names[] = {
+#define FLOW_BUILTIN(name, min, max, signature, doc) #name,
+#include "flow_builtins.def"
+#undef FLOW_BUILTIN
+    };
+    return (unsigned)fn < sizeof names / sizeof names[0] ? names[fn] : "?";
+}
+
 static json_t *call_error(rt_ctx *c, const char *fn, json_t *arg, int line)
 {
     char d[96];
@@ -303,19 +379,19 @@ static json_t *call_error(rt_ctx *c, const char *fn, json_t *arg, int line)
     return json_null();
 }
 
-static json_t *call_case(rt_ctx *c, const char *fn, json_t *a, int line)
+static json_t *call_case(rt_ctx *c, rt_fn fn, json_t *a, int line)
 {
-    if (!json_is_string(a)) return json_is_null(a) ? json_null() : call_error(c, fn, a, line);
+    if (!json_is_string(a)) return json_is_null(a) ? json_null() : call_error(c, fn_name(fn), a, line);
     const char *s = json_string_value(a);
     size_t n = json_string_length(a);
-    if (fn[0] == 't') {
+    if (fn == RT_FN_trim) {
         while (n && isspace((unsigned char)*s)) s++, n--;
         while (n && isspace((unsigned char)s[n - 1])) n--;
         json_t *r = json_stringn(s, n);
         return keep(c, r ? r : json_stringn_nocheck(s, n));
     }
     char *t = rt_xstrndup(s, n);
-    for (size_t i = 0; i < n; i++) t[i] = (char)(fn[0] == 'l' ? tolower((unsigned char)t[i]) : toupper((unsigned char)t[i]));
+    for (size_t i = 0; i < n; i++) t[i] = (char)(fn == RT_FN_lower ? tolower((unsigned char)t[i]) : toupper((unsigned char)t[i]));
     json_t *r = json_stringn(t, n);
     if (!r) r = json_stringn_nocheck(t, n);
     free(t);
@@ -377,9 +453,10 @@ static json_t *call_url_path(rt_ctx *c, json_t *a, int line)
     return r;
 }
 
-static json_t *call_number(rt_ctx *c, const char *fn, json_t *a, int line)
+static json_t *call_number(rt_ctx *c, rt_fn which, json_t *a, int line)
 {
-    bool to_int = fn[0] == 'i';
+    bool to_int = which == RT_FN_int;
+    const char *fn = fn_name(which);
     double d;
     if (json_is_integer(a)) {
         if (to_int) return a;
@@ -428,49 +505,58 @@ static json_t *call_contains(rt_ctx *c, json_t *a, json_t *x, int line)
     return call_error(c, "contains", a, line);
 }
 
-json_t *rt_call(rt_ctx *c, const char *fn, int n, json_t **args, int line)
+static json_t *call_len(rt_ctx *c, json_t *a, int line)
+{
+    if (json_is_array(a)) return rt_int(c, (int64_t)json_array_size(a));
+    if (json_is_object(a)) return rt_int(c, (int64_t)json_object_size(a));
+    if (json_is_string(a)) return rt_int(c, (int64_t)utf8_length(json_string_value(a), json_string_length(a)));
+    if (json_is_null(a)) return rt_int(c, 0);
+    return call_error(c, "len", a, line);
+}
+
+static json_t *call_join(rt_ctx *c, json_t *a, json_t *sep, int line)
+{
+    if (!json_is_array(a)) return json_is_null(a) ? rt_str(c, "") : call_error(c, "join", a, line);
+    rt_buf out = { 0 };
+    rt_buf_append(&out, "", 0);
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        if (i) rt_value_render(&out, sep);
+        rt_value_render(&out, json_array_get(a, i));
+    }
+    json_t *r = json_stringn(out.data, out.len);
+    if (!r) r = json_stringn_nocheck(out.data, out.len);
+    rt_buf_free(&out);
+    return keep(c, r);
+}
+
+/* Every built-in is named in this switch (no default): one added to
+** flow_builtins.def and not implemented here is a compile error. */
+json_t *rt_call(rt_ctx *c, rt_fn fn, int n, json_t **args, int line)
 {
     json_t *a = n > 0 && args[0] ? args[0] : json_null();
     json_t *b = n > 1 && args[1] ? args[1] : json_null();
-    if (strcmp(fn, "len") == 0) {
-        if (json_is_array(a)) return rt_int(c, (int64_t)json_array_size(a));
-        if (json_is_object(a)) return rt_int(c, (int64_t)json_object_size(a));
-        if (json_is_string(a)) return rt_int(c, (int64_t)utf8_length(json_string_value(a), json_string_length(a)));
-        if (json_is_null(a)) return rt_int(c, 0);
-        return call_error(c, fn, a, line);
-    }
-    if (strcmp(fn, "lower") == 0 || strcmp(fn, "upper") == 0 || strcmp(fn, "trim") == 0)
-        return call_case(c, fn, a, line);
-    if (strcmp(fn, "string") == 0) return json_is_string(a) ? a : rt_interp(c, 1, a);
-    if (strcmp(fn, "url_encode") == 0) return call_url_encode(c, a);
-    if (strcmp(fn, "url_path") == 0) return call_url_path(c, a, line);
-    if (strcmp(fn, "base64") == 0) return call_base64(c, a);
-    if (strcmp(fn, "int") == 0 || strcmp(fn, "float") == 0) return call_number(c, fn, a, line);
-    if (strcmp(fn, "contains") == 0) return call_contains(c, a, b, line);
-    if (strcmp(fn, "join") == 0) {
-        if (!json_is_array(a)) return json_is_null(a) ? rt_str(c, "") : call_error(c, fn, a, line);
-        rt_buf out = { 0 };
-        rt_buf_append(&out, "", 0);
-        for (size_t i = 0; i < json_array_size(a); i++) {
-            if (i) rt_value_render(&out, b);
-            rt_value_render(&out, json_array_get(a, i));
-        }
-        json_t *r = json_stringn(out.data, out.len);
-        if (!r) r = json_stringn_nocheck(out.data, out.len);
-        rt_buf_free(&out);
-        return keep(c, r);
-    }
-    if (strcmp(fn, "now") == 0) {
+    switch (fn) {
+    case RT_FN_len: return call_len(c, a, line);
+    case RT_FN_lower: case RT_FN_upper: case RT_FN_trim: return call_case(c, fn, a, line);
+    case RT_FN_string: return json_is_string(a) ? a : rt_interp(c, 1, a);
+    case RT_FN_url_encode: return call_url_encode(c, a);
+    case RT_FN_url_path: return call_url_path(c, a, line);
+    case RT_FN_base64: return call_base64(c, a);
+    case RT_FN_int: case RT_FN_float: return call_number(c, fn, a, line);
+    case RT_FN_contains: return call_contains(c, a, b, line);
+    case RT_FN_join: return call_join(c, a, b, line);
+    case RT_FN_now: {
         char ts[40];
         rt_format_time(rt_now_ms(), ts, sizeof ts);
         return rt_str(c, ts);
     }
-    if (strcmp(fn, "json") == 0) {
+    case RT_FN_json: {
         if (!json_is_string(a)) return a;
         json_t *parsed = json_loads(json_string_value(a), JSON_DECODE_ANY, NULL);
         return parsed ? keep(c, parsed) : a;
     }
-    rt_ctx_raise(c, line, "unknown function %s()", fn);
+    }
+    rt_ctx_raise(c, line, "unknown function %d", (int)fn);
     return json_null();
 }
 

@@ -42,6 +42,19 @@ for f in tests/parse/*.flow; do
     fi
 done
 
+# Every cron form the docs promise checks clean (tests/serve/cron_test.c
+# fires the same list through the runtime's parser).
+T=$(mktemp -d)
+while IFS='|' read -r expr zone _; do
+    expr=$(echo "$expr" | sed 's/^ *//; s/ *$//'); zone=$(echo "$zone" | sed 's/^ *//; s/ *$//')
+    case $expr in ''|'#'*) continue ;; esac
+    printf 'workflow cron_form\ntrigger schedule "%s" "%s"\nlog trigger.time\n' "$expr" "$zone" >"$T/c.flow"
+    out=$("$FLOWC" check "$T/c.flow" 2>&1); rc=$?
+    if [ $rc -eq 0 ] && [ -z "$out" ]; then pass "check cron form '$expr' ($zone)"
+    else fail "check cron form '$expr' ($zone)" "exit $rc: $(echo "$out" | head -3)"; fi
+done <tests/check/cron_forms.txt
+rm -rf "$T"
+
 # Every example checks clean.
 for f in examples/*.flow; do
     [ -e "$f" ] || continue
@@ -57,4 +70,13 @@ if [ $rc -eq 1 ] && echo "$out" | grep -q "missing \`workflow NAME\` declaration
 else
     fail "build of a library file is refused" "exit $rc: $(echo "$out" | head -3)"
 fi
+rm -rf "$T"
+
+# The checker tells the emitter which request steps' output headers no
+# expression reads (rt_step_desc.headers_unread: kept as text, no object).
+T=$(mktemp -d)
+"$FLOWC" build tests/e2e/cases/headers/flow.flow --emit-c "$T/headers.c" -o /dev/null 2>/dev/null
+unread=$(python3 -c 'import re,sys; t=open(sys.argv[1]).read(); print([m.group(1) for m in re.finditer(r"D_(\w+) = \{[^}]*?\.headers_unread = true", t, re.S)])' "$T/headers.c" 2>&1)
+[ "$unread" == "['plain']" ] && pass "emitted C: only the steps whose headers nobody reads are headers_unread" ||
+    fail "emitted C: headers_unread" "$unread"
 rm -rf "$T"

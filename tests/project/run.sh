@@ -125,6 +125,20 @@ else
     fail "connections: refresh shared" "rl=$rl rm=$rm_ out=$outl org1b=$l1 org2=$l2 refreshes=$(count /oauth/token) $(tail -3 "$T/cli.log")"
 fi
 
+# Test Step --from a project's run: its workflow, user (connection) and trigger come from the run
+rid=$(json_eval "$(q history --json --limit 1)" 'j[0]["id"]' 2>/dev/null)
+ctl_reset
+outs=$(q run --step rec --from "$rid"); rs=$?
+l2=$(ctl_log '/org2/services/data/v59.0/sobjects/Contact/*')
+"$A" run --step rec --from "$rid" --workflow sf_sync --state "$ST" >/dev/null 2>"$T/from.err"; rw=$?
+if [ "$rs" == 0 ] && [ "$(json_eval "$outs" 'j["LastName"]' 2>/dev/null)" == "Org Two" ] \
+   && [ "$(json_eval "$l2" '[r["headers"]["authorization"] for r in j]')" == "['Bearer sf-b-1']" ] \
+   && [ "$rw" == 2 ] && grep -q "is of workflow 'sf_lookup', not 'sf_sync'" "$T/from.err"; then
+    pass "Test Step --from RUN_ID in a project: the run's workflow, user (their connection) and trigger; another --workflow is refused"
+else
+    fail "Test Step --from" "rid=$rid rs=$rs out=$outs org2=$l2 rw=$rw $(cat "$T/from.err") $(tail -3 "$T/cli.log")"
+fi
+
 # ---- eligibility on the command line: no request for unknown, disabled, unconnected --------
 q users set dora --disabled
 q connect dora salesforce --secret salesforce_token=sf-b-1 --field instance_url="$API/org2"
@@ -319,13 +333,21 @@ q workflows deploy hub_import
 api POST /workflows/sf_inbound/deploy >/dev/null
 ctl_routes '{"method": "POST", "path": "/hub/crm/v3/objects/contacts", "status": 201, "body": {"id": "h3", "properties": {}, "createdAt": "x", "updatedAt": "x", "archived": false}}'
 j3=$(post /events/contact.created '{"id": "j3", "name": "J"}' -H 'X-Flow-User: jay')
-hk2=$(post /hooks/sf_inbound/jay '{"id": "003"}')
+hk2=$(post /hooks/sf_inbound/jay '{"id": "003"}' -D "$T/hk2.headers")
 hk3=$(post /hooks/sf_inbound '{"id": "003"}' -H 'X-Flow-User: jay')
+hk4=$(post /hooks/sf_inbound '{"id": ""}' -H 'X-Flow-User: jay' -D "$T/hk4.headers")
 if [ "${j3##* }" == 202 ] && [ "$(json_eval "${j3% *}" '[r["workflow"] for r in j["runs"]]')" == "['hub_import']" ] \
-   && [ "${hk2##* }" == 200 ] && [ "$(json_eval "${hk2% *}" 'j["got"]')" == 003B ] && [ "${hk3##* }" == 200 ]; then
-    pass "deploy brings it back: events start it again, its hook (/hooks/WORKFLOW/USER or X-Flow-User) answers with the run's output"
+   && [ "${hk2##* }" == 201 ] && [ "$(json_eval "${hk2% *}" 'j["got"]')" == 003B ] && [ "${hk3##* }" == 201 ] \
+   && grep -qi '^X-Contact: 003B' "$T/hk2.headers"; then
+    pass "deploy brings it back: events start it again, its hook (/hooks/WORKFLOW/USER or X-Flow-User) answers with the run's return status, headers and value"
 else
-    fail "deploy again" "j3=$j3 hook=$hk2 hook-header=$hk3"
+    fail "deploy again" "j3=$j3 hook=$hk2 hook-header=$hk3 headers=$(tr -d '\r' <"$T/hk2.headers" | tr '\n' ' ')"
+fi
+if [ "${hk4##* }" == 422 ] && [ "$(json_eval "${hk4% *}" 'j')" == "{'error': 'id is empty'}" ] \
+   && grep -qi '^X-Field: id' "$T/hk4.headers"; then
+    pass "a project's hook: fail status 422 headers {...} answers 422 {\"error\"} with the headers"
+else
+    fail "hook fail status" "hook=$hk4 headers=$(tr -d '\r' <"$T/hk4.headers" | tr '\n' ' ')"
 fi
 
 # ---- the application's API ----------------------------------------------------------------

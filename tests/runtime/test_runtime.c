@@ -17,6 +17,8 @@
 #include "rt_http.h"
 #include "rt_log.h"
 #include "rt_owner.h"
+#include "rt_record.h"
+#include "rt_redact.h"
 #include "rt_store.h"
 #include "rt_type.h"
 #include "rt_url.h"
@@ -71,35 +73,72 @@ static rt_ctx *value_ctx(rt_run_state *run)
 
 /* ---- types -------------------------------------------------------------- */
 
+/* Descriptors as flowc emits them (static data). */
+static const rt_type T_json = { RT_TYPE_JSON, NULL, NULL, 0 };
+static const rt_type T_int = { RT_TYPE_INT, NULL, NULL, 0 };
+static const rt_type T_float = { RT_TYPE_FLOAT, NULL, NULL, 0 };
+static const rt_type T_string = { RT_TYPE_STRING, NULL, NULL, 0 };
+static const rt_type T_opt_string = { RT_TYPE_OPT, &T_string, NULL, 0 };
+static const rt_type T_opt_int = { RT_TYPE_OPT, &T_int, NULL, 0 };
+static const rt_type_field TF_title_employees[] = { { "title", &T_string }, { "employees", &T_int } };
+static const rt_type T_title_employees = { RT_TYPE_OBJECT, NULL, TF_title_employees, 2 };
+static const rt_type T_title = { RT_TYPE_OBJECT, NULL, TF_title_employees, 1 };
+static const rt_type_field TF_id[] = { { "id", &T_int } };
+static const rt_type T_id = { RT_TYPE_OBJECT, NULL, TF_id, 1 };
+static const rt_type T_ids = { RT_TYPE_LIST, &T_id, NULL, 0 };
+static const rt_type_field TF_items[] = { { "items", &T_ids } };
+static const rt_type T_items = { RT_TYPE_OBJECT, NULL, TF_items, 1 };
+static const rt_type_field TF_mixed[] = { { "a", &T_opt_string }, { "b", &T_opt_int }, { "f", &T_float },
+                                          { "j", &T_json } };
+static const rt_type T_mixed = { RT_TYPE_OBJECT, NULL, TF_mixed, 4 };
+static const rt_type_field TF_y[] = { { "y", &T_int } };
+static const rt_type T_y = { RT_TYPE_OBJECT, NULL, TF_y, 1 };
+static const rt_type_field TF_s[] = { { "s", &T_string } };
+static const rt_type T_s = { RT_TYPE_OBJECT, NULL, TF_s, 1 };
+static const rt_type_field TF_v[] = { { "v", &T_int } };
+static const rt_type T_v = { RT_TYPE_OBJECT, NULL, TF_v, 1 };
+static const rt_type_field TF_x[] = { { "x", &T_int } };
+static const rt_type T_x = { RT_TYPE_OBJECT, NULL, TF_x, 1 };
+
 static void test_type_messages(void)
 {
     char err[512];
     json_t *v = json_pack("{s:s, s:s}", "title", "CTO", "employees", "many");
-    CHECK(!rt_type_check("{\"title\":\"string\",\"employees\":\"int\"}", v, "response body", err, sizeof err),
-          "mistyped field accepted");
+    CHECK(!rt_type_check(&T_title_employees, v, "response body", err, sizeof err), "mistyped field accepted");
     CHECK_STR(err, "response body: field 'employees' expected int, got string \"many\"");
     json_decref(v);
 
     v = json_pack("{s:s}", "name", "x");
-    CHECK(!rt_type_check("{\"title\":\"string\"}", v, "response body", err, sizeof err), "missing field accepted");
+    CHECK(!rt_type_check(&T_title, v, "response body", err, sizeof err), "missing field accepted");
     CHECK_STR(err, "response body: missing field 'title' (string)");
     json_decref(v);
 
     v = json_pack("{s:[{s:i},{s:s}]}", "items", "id", 1, "id", "x");
-    CHECK(!rt_type_check("{\"items\":[\"list\",{\"id\":\"int\"}]}", v, NULL, err, sizeof err), "list element");
+    CHECK(!rt_type_check(&T_items, v, NULL, err, sizeof err), "list element");
     CHECK_STR(err, "field 'items[1].id' expected int, got string \"x\"");
     json_decref(v);
 
     v = json_string("this is not json");
-    CHECK(!rt_type_check("{\"id\":\"int\"}", v, "response body", err, sizeof err), "string as object");
+    CHECK(!rt_type_check(&T_id, v, "response body", err, sizeof err), "string as object");
     CHECK_STR(err, "response body: expected {id: int}, got string \"this is not json\"");
     json_decref(v);
 
     v = json_pack("{s:n, s:i, s:{}}", "a", "f", 3, "j");
-    CHECK(rt_type_check("{\"a\":[\"opt\",\"string\"],\"b\":[\"opt\",\"int\"],\"f\":\"float\",\"j\":\"json\"}", v,
-                        NULL, err, sizeof err),
-          "optional/absent/float-from-int/json rejected: %s", err);
+    CHECK(rt_type_check(&T_mixed, v, NULL, err, sizeof err), "optional/absent/float-from-int/json rejected: %s", err);
     json_decref(v);
+
+    /* names and the JSON form `info --json` shows */
+    rt_type_name(&T_items, err, sizeof err);
+    CHECK_STR(err, "{items: [{id: int}]}");
+    rt_type_name(&T_opt_string, err, sizeof err);
+    CHECK_STR(err, "string?");
+    rt_type_name(NULL, err, sizeof err);
+    CHECK_STR(err, "json");
+    json_t *j = rt_type_json(&T_mixed);
+    char *text = rt_json_text(j);
+    CHECK_STR(text, "{\"a\":[\"opt\",\"string\"],\"b\":[\"opt\",\"int\"],\"f\":\"float\",\"j\":\"json\"}");
+    free(text);
+    json_decref(j);
 }
 
 /* ---- values ------------------------------------------------------------- */
@@ -153,33 +192,33 @@ static void test_interp_and_builtins(void)
     CHECK_STR(json_string_value(s), "a51.5true{\"k\":[1,0.1]}");
     json_t *args[2];
     args[0] = rt_str(c, "h\xc3\xa9llo");
-    CHECK(json_integer_value(rt_call(c, "len", 1, args, 1)) == 5, "len counts code points");
+    CHECK(json_integer_value(rt_call(c, RT_FN_len, 1, args, 1)) == 5, "len counts code points");
     args[0] = rt_str(c, "  MiXed ");
-    CHECK_STR(json_string_value(rt_call(c, "trim", 1, args, 1)), "MiXed");
-    CHECK_STR(json_string_value(rt_call(c, "lower", 1, args, 1)), "  mixed ");
-    CHECK_STR(json_string_value(rt_call(c, "upper", 1, args, 1)), "  MIXED ");
+    CHECK_STR(json_string_value(rt_call(c, RT_FN_trim, 1, args, 1)), "MiXed");
+    CHECK_STR(json_string_value(rt_call(c, RT_FN_lower, 1, args, 1)), "  mixed ");
+    CHECK_STR(json_string_value(rt_call(c, RT_FN_upper, 1, args, 1)), "  MIXED ");
     args[0] = rt_str(c, " 42 ");
-    CHECK(json_integer_value(rt_call(c, "int", 1, args, 1)) == 42, "int(\" 42 \")");
+    CHECK(json_integer_value(rt_call(c, RT_FN_int, 1, args, 1)) == 42, "int(\" 42 \")");
     args[0] = rt_float(c, 3.9);
-    CHECK(json_integer_value(rt_call(c, "int", 1, args, 1)) == 3, "int(3.9)");
+    CHECK(json_integer_value(rt_call(c, RT_FN_int, 1, args, 1)) == 3, "int(3.9)");
     args[0] = rt_str(c, "1.5");
-    CHECK(json_real_value(rt_call(c, "float", 1, args, 1)) == 1.5, "float(\"1.5\")");
+    CHECK(json_real_value(rt_call(c, RT_FN_float, 1, args, 1)) == 1.5, "float(\"1.5\")");
     args[0] = rt_list(c, 2, rt_int(c, 1), rt_str(c, "a"));
     args[1] = rt_str(c, "a");
-    CHECK(json_is_true(rt_call(c, "contains", 2, args, 1)), "contains(list)");
+    CHECK(json_is_true(rt_call(c, RT_FN_contains, 2, args, 1)), "contains(list)");
     args[1] = rt_str(c, "-");
-    CHECK_STR(json_string_value(rt_call(c, "join", 2, args, 1)), "1-a");
+    CHECK_STR(json_string_value(rt_call(c, RT_FN_join, 2, args, 1)), "1-a");
     args[0] = rt_str(c, "{\"a\": [1, 2]}");
-    CHECK(json_array_size(rt_field(c, rt_call(c, "json", 1, args, 1), "a")) == 2, "json() parses");
+    CHECK(json_array_size(rt_field(c, rt_call(c, RT_FN_json, 1, args, 1), "a")) == 2, "json() parses");
     args[0] = rt_int(c, 7);
-    CHECK_STR(json_string_value(rt_call(c, "string", 1, args, 1)), "7");
-    CHECK(json_string_length(rt_call(c, "now", 0, NULL, 1)) == 24, "now() is RFC 3339 with ms");
+    CHECK_STR(json_string_value(rt_call(c, RT_FN_string, 1, args, 1)), "7");
+    CHECK(json_string_length(rt_call(c, RT_FN_now, 0, NULL, 1)) == 24, "now() is RFC 3339 with ms");
     CHECK(json_is_null(rt_field(c, rt_null(), "x")), "field of null is null");
     CHECK(json_integer_value(rt_index(c, rt_list(c, 3, rt_int(c, 1), rt_int(c, 2), rt_int(c, 3)), rt_int(c, -1))) == 3,
           "index -1");
     CHECK(!rt_ctx_error(c), "unexpected error: %s", rt_ctx_error(c));
     args[0] = rt_str(c, "abc");
-    rt_call(c, "int", 1, args, 9);
+    rt_call(c, RT_FN_int, 1, args, 9);
     CHECK(rt_ctx_error(c) && strstr(rt_ctx_error(c), "int() cannot take string \"abc\""), "int(\"abc\"): %s",
           rt_ctx_error(c) ? rt_ctx_error(c) : "(none)");
     rt_ctx_free(c);
@@ -195,10 +234,9 @@ static void test_interp_and_builtins(void)
 /* The URL a template builds, or "REFUSED: reason". */
 static char *build_template(const char *modes, json_t *parts)
 {
-    json_t *t = json_pack("{s:s, s:o}", "modes", modes, "parts", parts);
     char err[600];
-    char *u = rt_url_build(t, err, sizeof err);
-    json_decref(t);
+    char *u = rt_url_build(modes, parts, err, sizeof err);
+    json_decref(parts);
     return u ? u : rt_xprintf("REFUSED: %s", err);
 }
 
@@ -220,6 +258,21 @@ static void test_origins_and_templates(void)
     char o[RT_URL_ORIGIN_MAX];
     CHECK(!rt_url_origin("ftp://h.test/x", o, sizeof o) && !rt_url_origin("/relative", o, sizeof o),
           "only http(s) URLs have an origin here");
+    /* origins are remembered by the URL's scheme and authority: the same
+    ** prefix gives the same origin, and what libcurl refuses after it (a
+    ** space, a control byte) is still refused once the prefix is known */
+    for (int round = 0; round < 2; round++) {
+        CHECK(rt_url_origin("http://memo.test:81/a/1", o, sizeof o) && strcmp(o, "http://memo.test:81") == 0,
+              "origin of a remembered prefix (round %d): %s", round, o);
+        CHECK(rt_url_origin("http://memo.test:81?q=1", o, sizeof o) && strcmp(o, "http://memo.test:81") == 0,
+              "a query right after the authority (round %d)", round);
+        CHECK(!rt_url_origin("http://memo.test:81/a b", o, sizeof o), "a space after a remembered prefix");
+        CHECK(!rt_url_origin("http://memo.test:81/a\x01", o, sizeof o), "a control byte after a remembered prefix");
+        CHECK(!rt_url_origin("http://memo.test:81@", o, sizeof o) || strcmp(o, "http://memo.test:81") != 0,
+              "a longer authority is another prefix");
+    }
+    char small[8];
+    CHECK(!rt_url_origin("http://memo.test:81/x", small, sizeof small), "an origin that does not fit is refused");
     CHECK(rt_url_is_absolute("https://h/x") && !rt_url_is_absolute("/x?next=http://evil/") &&
           !rt_url_is_absolute("://x"), "absolute means a scheme first");
     char *s = rt_url_join("https://h.test/api", "/x?next=http://evil.test/");
@@ -635,6 +688,106 @@ static void test_json_encode(void)
     free(t);
 }
 
+/* Encoded with redaction on the way: what redacting a copy and encoding it
+** writes, without the copy. */
+static void test_json_encode_redacted(void)
+{
+    rt_redact_add("tok-REDACT-4242");
+    json_t *v = json_pack("{s:s, s:i, s:[s, s], s:s}", "k", "a tok-REDACT-4242 b", "tok-REDACT-4242", 1, "list",
+                          "x", "tok-REDACT-4242", "plain", "nothing to hide");
+    json_object_set_new(v, "bad", json_stringn_nocheck("a\xff" "b", 3));
+    rt_buf ours = { 0 }, theirs = { 0 };
+    rt_json_encode_redacted(&ours, v);
+    json_t *red = rt_redact_json(v);
+    rt_json_encode(&theirs, red);
+    CHECK_STR(ours.data, theirs.data);
+    CHECK(!strstr(ours.data, "REDACT-4242") && strstr(ours.data, "nothing to hide"), "redacted encoding: %s", ours.data);
+    rt_buf_free(&ours);
+    rt_buf_free(&theirs);
+    json_decref(red);
+    json_decref(v);
+}
+
+/* A step's record as text: the members in their order, the input and
+** output redacted, attempts kept across a resume. */
+static void test_step_records(void)
+{
+    rt_step_record r;
+    rt_step_record_init(&r, "request", 1000, json_pack("{s:s}", "url", "http://h.test/x?k=rec-SECRET-777"));
+    rt_redact_add("rec-SECRET-777");
+    rt_step_record_attempt(&r, 1, 1000, 1005, NULL, 200);
+    r.status = RT_ST_SUCCEEDED;
+    r.ended = 1006;
+    rt_step_record_set_output(&r, json_pack("{s:i, s:{s:s}}", "status", 200, "body", "echo", "rec-SECRET-777"));
+    rt_buf b = { 0 };
+    rt_step_record_write(&r, &b);
+    CHECK_STR(b.data, "{\"kind\":\"request\",\"status\":\"succeeded\",\"started\":1000,\"attempts\":[{\"n\":1,"
+                      "\"started\":1000,\"ended\":1005,\"http_status\":200}],\"input\":{\"url\":"
+                      "\"http://h.test/x?k=[redacted]\"},\"ended\":1006,\"output\":{\"status\":200,\"body\":"
+                      "{\"echo\":\"[redacted]\"}}}");
+    rt_buf_free(&b);
+    rt_step_record_free(&r);
+
+    /* a failed attempt, a retry, then resumed from what was stored */
+    rt_step_record_init(&r, "function", 2000, json_pack("{s:i}", "x", 1));
+    rt_step_record_attempt(&r, 1, 2000, 2001, "boom: rec-SECRET-777", 0);
+    r.status = RT_ST_RETRYING;
+    r.next_at = 3000;
+    rt_step_record_write(&r, &b);
+    json_t *stored = json_loads(b.data, 0, NULL);
+    CHECK(stored && !strstr(b.data, "SECRET"), "a retrying record: %s", b.data);
+    rt_buf_free(&b);
+    rt_step_record_free(&r);
+    rt_step_record_resume(&r, stored);
+    CHECK(r.nattempts == 1 && r.next_at == 3000 && r.status == RT_ST_RETRYING, "resumed: %d attempts",
+          r.nattempts);
+    rt_step_record_attempt(&r, r.nattempts + 1, 3000, 3002, "again", 0);
+    r.next_at = 0;
+    r.status = RT_ST_FAILED;
+    r.ended = 3003;
+    rt_step_record_set_error(&r, "again");
+    r.continued = true;
+    rt_step_record_write(&r, &b);
+    CHECK_STR(b.data, "{\"kind\":\"function\",\"status\":\"failed\",\"started\":2000,\"attempts\":[{\"n\":1,"
+                      "\"started\":2000,\"ended\":2001,\"error\":\"boom: [redacted]\"},{\"n\":2,\"started\":3000,"
+                      "\"ended\":3002,\"error\":\"again\"}],\"input\":{\"x\":1},\"ended\":3003,\"error\":\"again\","
+                      "\"continued\":true}");
+    rt_buf_free(&b);
+    rt_step_record_free(&r);
+    json_decref(stored);
+}
+
+/* A response's headers as text: the object made from them, and the text a
+** record writes of them, are what the header lines say (repeats joined). */
+static void test_response_head(void)
+{
+    static const char lines[] = "content-type\0application/json\0set-cookie\0a=1\0x-bad\0v\xff\0set-cookie\0b=2\0";
+    rt_http_response rs = { 0 };
+    rt_buf_append(&rs.head, lines, sizeof lines - 1);
+    json_t *h = rt_http_response_headers(&rs);
+    CHECK(json_object_size(h) == 3 && strcmp(json_string_value(json_object_get(h, "set-cookie")), "a=1, b=2") == 0,
+          "repeated lines joined");
+    rt_buf ours = { 0 }, theirs = { 0 };
+    rt_http_head_encode(&ours, &rs.head);
+    rt_json_encode_redacted(&theirs, h);
+    CHECK_STR(ours.data, theirs.data);
+    CHECK_STR(ours.data, "{\"content-type\":\"application/json\",\"set-cookie\":\"a=1, b=2\",\"x-bad\":\"v\xef\xbf\xbd\"}");
+    rt_buf_free(&ours);
+    rt_buf_free(&theirs);
+    rt_http_response_free(&rs);
+}
+
+/* Literals are made once and shared; the teardown empties their slots. */
+static void test_literals(void)
+{
+    static json_t *k1, *k2;
+    json_t *a = rt_strk(&k1, "/item/"), *b = rt_strk(&k1, "/item/"), *n = rt_intk(&k2, 42);
+    CHECK(a == b && a == k1 && json_is_string(a) && strcmp(json_string_value(a), "/item/") == 0, "one string");
+    CHECK(json_integer_value(n) == 42 && rt_intk(&k2, 42) == n, "one int");
+    rt_value_teardown();
+    CHECK(!k1 && !k2, "teardown empties the slots");
+}
+
 /* ---- store -------------------------------------------------------------- */
 
 static void test_store_indexes(void)
@@ -789,27 +942,27 @@ static json_t *fn_fail(const json_t *params)
     return flow_fail("the answer is %d", 42);
 }
 
-static const rt_step_desc D_a = { .name = "a", .kind = RT_STEP_FUNCTION, .out_type = "{\"y\":\"int\"}", .retries = -1 };
-static const rt_step_desc D_retry = { .name = "r", .kind = RT_STEP_FUNCTION, .out_type = "{\"s\":\"string\"}",
+static const rt_step_desc D_a = { .name = "a", .kind = RT_STEP_FUNCTION, .slot = 0, .out_type = &T_y, .retries = -1 };
+static const rt_step_desc D_retry = { .name = "r", .kind = RT_STEP_FUNCTION, .slot = 1, .out_type = &T_s,
                                       .retries = 3, .backoff_ms = 1, .max_backoff_ms = 5 };
-static const rt_step_desc D_bad = { .name = "bad", .kind = RT_STEP_FUNCTION, .out_type = "{\"y\":\"int\"}",
+static const rt_step_desc D_bad = { .name = "bad", .kind = RT_STEP_FUNCTION, .slot = 2, .out_type = &T_y,
                                     .retries = -1, .continue_on_failure = true };
-static const rt_step_desc D_segv = { .name = "segv", .kind = RT_STEP_FUNCTION, .out_type = "\"json\"",
+static const rt_step_desc D_segv = { .name = "segv", .kind = RT_STEP_FUNCTION, .slot = 3, .out_type = &T_json,
                                      .retries = -1, .continue_on_failure = true, .line = 31 };
-static const rt_step_desc D_fpe = { .name = "fpe", .kind = RT_STEP_FUNCTION, .out_type = "\"json\"",
+static const rt_step_desc D_fpe = { .name = "fpe", .kind = RT_STEP_FUNCTION, .slot = 4, .out_type = &T_json,
                                     .retries = -1, .continue_on_failure = true };
-static const rt_step_desc D_fan = { .name = "fan", .kind = RT_STEP_FANOUT, .retries = -1, .concurrency = 3,
-                                    .var = "n" };
-static const rt_step_desc D_item = { .name = "item", .kind = RT_STEP_FUNCTION, .out_type = "{\"v\":\"int\"}",
+static const rt_step_desc D_fan = { .name = "fan", .kind = RT_STEP_FANOUT, .slot = 5, .retries = -1, .concurrency = 3,
+                                    .var = "n", .slots = 1 };
+static const rt_step_desc D_item = { .name = "item", .kind = RT_STEP_FUNCTION, .depth = 1, .out_type = &T_v,
                                      .retries = -1 };
-static const rt_step_desc D_fail = { .name = "f", .kind = RT_STEP_FUNCTION, .out_type = "\"json\"", .retries = -1 };
+static const rt_step_desc D_fail = { .name = "f", .kind = RT_STEP_FUNCTION, .out_type = &T_json, .retries = -1 };
 
 static int item_body(rt_ctx *c, json_t *value)
 {
     (void)value;
-    if (!rt_function(c, &D_item, rt_object(c, 1, "n", rt_var(c, "n")), fn_item)) return RT_STOP;
-    if (json_integer_value(rt_var(c, "n")) == 3) return rt_return(c, rt_null());      /* an item without a value */
-    return rt_return(c, rt_field(c, rt_result_out(rt_step_result(c, "item")), "v"));
+    if (!rt_function(c, &D_item, rt_object(c, 1, "n", rt_var(c, &D_fan)), fn_item)) return RT_STOP;
+    if (json_integer_value(rt_var(c, &D_fan)) == 3) return rt_return(c, rt_null());      /* an item without a value */
+    return rt_return(c, rt_field(c, rt_result_out(rt_step_result(c, &D_item)), "v"));
 }
 
 static int body_main(rt_ctx *c)
@@ -824,12 +977,12 @@ static int body_main(rt_ctx *c)
         return RT_STOP;
     if (rt_wait(c, "wait@20", 30) != RT_OK) return RT_STOP;
     rt_log(c, rt_str(c, "hello log"), 21);
-    return rt_return(c, rt_object(c, 6, "y", rt_field(c, rt_result_out(rt_step_result(c, "a")), "y"),
-                                  "bad_ok", rt_bool(rt_result_ok(rt_step_result(c, "bad"))),
-                                  "bad_error", rt_result_error(rt_step_result(c, "bad")),
-                                  "segv_error", rt_result_error(rt_step_result(c, "segv")),
-                                  "fpe_error", rt_result_error(rt_step_result(c, "fpe")),
-                                  "fan", rt_result_out(rt_step_result(c, "fan"))));
+    return rt_return(c, rt_object(c, 6, "y", rt_field(c, rt_result_out(rt_step_result(c, &D_a)), "y"),
+                                  "bad_ok", rt_bool(rt_result_ok(rt_step_result(c, &D_bad))),
+                                  "bad_error", rt_result_error(rt_step_result(c, &D_bad)),
+                                  "segv_error", rt_result_error(rt_step_result(c, &D_segv)),
+                                  "fpe_error", rt_result_error(rt_step_result(c, &D_fpe)),
+                                  "fan", rt_result_out(rt_step_result(c, &D_fan))));
 }
 
 static int body_fail(rt_ctx *c)
@@ -845,10 +998,10 @@ static int body_expr_error(rt_ctx *c)
     return rt_return(c, rt_null());
 }
 
-static const rt_workflow wf_main = { .name = "unit", .version = "v1", .trigger_schema = "{\"x\":\"int\"}",
-                                     .body = body_main };
-static const rt_workflow wf_fail = { .name = "unit", .version = "v1", .body = body_fail };
-static const rt_workflow wf_expr = { .name = "unit", .version = "v1", .body = body_expr_error };
+static const rt_workflow wf_main = { .name = "unit", .version = "v1", .trigger_schema = &T_x, .body = body_main,
+                                     .slots = 6 };
+static const rt_workflow wf_fail = { .name = "unit", .version = "v1", .body = body_fail, .slots = 1 };
+static const rt_workflow wf_expr = { .name = "unit", .version = "v1", .body = body_expr_error, .slots = 1 };
 
 static json_t *new_record(const char *id)
 {
@@ -1076,6 +1229,10 @@ int main(void)
     run_test("shortening: redacted first, on a character boundary", test_redaction_shorten);
     run_test("RFC 3339 times", test_time);
     run_test("JSON encoding: as jansson writes it, reads back the same, never invalid", test_json_encode);
+    run_test("JSON encoding with redaction: as redacting a copy then encoding it", test_json_encode_redacted);
+    run_test("step records: members in order, redacted, attempts kept across a resume", test_step_records);
+    run_test("literals: made once, shared, released", test_literals);
+    run_test("response headers kept as text: the object and the record's text agree", test_response_head);
     run_test("store: runs, steps, logs and their indexes", test_store_indexes);
     run_test("store: a full map grows", test_store_map_growth);
     run_test("engine: function steps, retries, crashes, fanout, wait, replay", test_exec_run_and_replay);

@@ -1,6 +1,8 @@
 /*
 ** tests/serve/cron_test.c — unit tests of rt_cron.c (parsing, next fire
 ** times, IANA zones across DST changes). Prints PASS/FAIL lines.
+** With a file argument (tests/check/cron_forms.txt), also fires every form
+** the docs promise, which tests/check.sh checks with flowc check.
 */
 #include <stdio.h>
 #include <string.h>
@@ -77,8 +79,47 @@ static void expect_error(const char *expr, const char *needle)
 
 #define L(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-int main(void)
+static char *trim(char *s)
 {
+    while (*s == ' ' || *s == '\t') s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n')) *--e = 0;
+    return s;
+}
+
+/* Lines "EXPR | ZONE | AFTER | FIRE FIRE ...": each fires as written. */
+static void expect_forms(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        check(false, "forms file", path);
+        return;
+    }
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        char *cols[4] = { 0 };
+        int n = 0;
+        if (line[0] == '#' || !*trim(line)) continue;
+        for (char *save = NULL, *p = strtok_r(line, "|", &save); p && n < 4; p = strtok_r(NULL, "|", &save))
+            cols[n++] = trim(p);
+        if (n != 4) {
+            check(false, "forms file line", line);
+            continue;
+        }
+        const char *want[8] = { 0 };
+        int k = 0;
+        for (char *save = NULL, *p = strtok_r(cols[3], " ", &save); p && k < 7; p = strtok_r(NULL, " ", &save))
+            want[k++] = p;
+        char name[160];
+        snprintf(name, sizeof name, "documented form '%s' in %s fires", cols[0], cols[1]);
+        expect_next(name, cols[0], cols[1], cols[2], want);
+    }
+    fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) expect_forms(argv[1]);
     expect_next("weekdays at 9", "0 9 * * MON-FRI", "UTC", "2024-06-01T00:00:00",
                 L("2024-06-03T09:00:00Z", "2024-06-04T09:00:00Z"));
     expect_next("steps", "*/15 * * * *", "UTC", "2024-06-01T10:07:00", L("2024-06-01T10:15:00Z", "2024-06-01T10:30:00Z"));

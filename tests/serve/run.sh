@@ -455,7 +455,7 @@ ctl_routes '[{"method": "POST", "path": "/fetch/*", "responses": [{"status": 200
 if cc -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror -D_GNU_SOURCE -g \
       -fsanitize=address,undefined -fno-sanitize-recover=undefined -I"$ROOT/runtime" \
       cron_test.c "$SAN_RTLIB" $RT_LIBS -o "$T/cron_test" 2>"$T/cron_test.build"; then
-    "$T/cron_test" >"$T/cron_test.out" 2>&1
+    "$T/cron_test" "$ROOT/tests/check/cron_forms.txt" >"$T/cron_test.out" 2>&1
     grep -E '^(PASS|FAIL): ' "$T/cron_test.out"
     sanitizer_report "$T/cron_test.out" && fail "cron unit tests under ASan/UBSan" "$(grep -m3 -E 'ERROR|runtime error' "$T/cron_test.out")"
 else
