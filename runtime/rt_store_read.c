@@ -530,11 +530,12 @@ int rt_store_scan_steps(rt_store *st, const char *run_id, bool (*want)(const cha
     int rc = read_begin(st, &txn);
     if (rc != 0) return rc;
     MDB_cursor *cur;
+    long n = 1;
     if ((rc = mdb_cursor_open(txn, st->steps, &cur)) == 0) {
         size_t plen = strlen(run_id) + 1;
         MDB_val k = { plen, (void *)run_id }, v;    /* run_id then its NUL */
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        for (long n = 1; rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, run_id, plen) == 0; n++) {
+        for (; rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, run_id, plen) == 0; n++) {
             char *path = rt_xstrndup((const char *)k.mv_data + plen, k.mv_size - plen);
             char why[300];
             bool wanted = want(path);
@@ -550,6 +551,11 @@ int rt_store_scan_steps(rt_store *st, const char *run_id, bool (*want)(const cha
         mdb_cursor_close(cur);
     }
     read_end(st, txn);
-    rt_store_drop_map_pages(st);         /* the scan read every page of the run's steps */
+    /* the scan read the pages of the run's steps: a few for a small run
+    ** (they count as lookups: serve scans every run it starts), many for a
+    ** large one, dropped at once */
+    if (n > TRIM_LOOKUPS / 4 || __atomic_add_fetch(&st->lookups, (unsigned long)n, __ATOMIC_RELAXED) % TRIM_LOOKUPS <
+                                    (unsigned long)n)
+        rt_store_drop_map_pages(st);
     return rc;
 }
