@@ -4,11 +4,15 @@
 #      202 answer: wrk with a Lua script POSTing events (group commit shares
 #      one transaction among the accepts that arrive together);
 #   2. end-to-end runs per second of a 3-step workflow (2 requests to a local
-#      API + a function step), from the first POST to the last run's end;
+#      API + a function step): finished while wrk posts events (beside the
+#      accept rate), from the first POST of RUNS events to the last run's end,
+#      and drained from the queue (RUNS accepted --paused, then executed by a
+#      fresh serve: the runs alone, without the accepts' CPU);
 #   3. latency of the request trigger (POST /hooks/USER answered with the
 #      run's return value): wrk's p50/p99.
 # Environment: DURATION (wrk seconds, 10), CONNS (wrk connection counts, "64 256"),
-# WORKERS (serve --workers, 4), RUNS (end-to-end runs, 2000).
+# WORKERS (serve --workers: runs executing at once, coroutines; 64), RUNS
+# (end-to-end runs, 2000).
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
 source bench/lib.sh
@@ -16,7 +20,7 @@ FLOWC=${FLOWC:-$ROOT/build/bin/flowc}
 SERVER_BIN=${SERVER_BIN:-$ROOT/build/tests/flowtest-server}
 DURATION=${DURATION:-$(scaled 10)}
 CONNS=${CONNS:-64 256}
-WORKERS=${WORKERS:-4}
+WORKERS=${WORKERS:-64}
 RUNS=${RUNS:-$(scaled 2000 20)}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 0; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/serve-bench.XXXXXX")
@@ -46,6 +50,7 @@ serve_start() {     # serve_start BIN STATE [options]
     SV="http://127.0.0.1:$(cat "$T/port")"
 }
 metric() { curl -s -H "Authorization: Bearer $TOKEN" "$SV/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+succeeded() { local v; v=$(metric 'flow_runs_finished_total{status="succeeded"}'); echo "${v:-0}"; }
 mkusers() {     # mkusers U...: runs belong to stored users (PUT /api/users/U)
     for u in "$@"; do curl -s -o /dev/null -X PUT -H "Authorization: Bearer $TOKEN" --data '{}' "$SV/api/users/$u"; done
 }
@@ -78,15 +83,19 @@ accept_bench() {    # accept_bench CONNS LABEL [serve options]
     rm -rf "$T/accept.state"
     serve_start "$T/lead" "$T/accept.state" "$@"
     mkusers $(seq -f 'u%g' 0 49)
+    local acc txn rps non2xx p50 p99 f0 f1 t0 t1 ran=
+    f0=$(succeeded); t0=$(date +%s%N)
     wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s "$T/event.lua" "$SV/events/lead.created" >"$T/wrk1.out" 2>&1
-    local acc txn rps non2xx p50 p99
+    f1=$(succeeded); t1=$(date +%s%N)
     acc=$(metric flow_runs_accepted_total); txn=$(metric flow_accept_commits_total)
+    [ "$label" = "${label%paused*}" ] &&
+        ran=$(printf '; runs finished meanwhile: %.0f/s' "$(echo "($f1 - $f0) / (($t1 - $t0) / 1000000000)" | bc -l)")
     rps=$(awk '/Requests\/sec/ { print $2 }' "$T/wrk1.out")
     non2xx=$(awk '/Non-2xx/ { print $5 }' "$T/wrk1.out")
     p50=$(awk '$1 == "50%" { print $2 }' "$T/wrk1.out"); p99=$(awk '$1 == "99%" { print $2 }' "$T/wrk1.out")
-    printf '%-58s %10s/s  (p50 %s, p99 %s; %s runs in %s LMDB transactions, %s per commit; non-2xx: %s)\n' \
+    printf '%-58s %10s/s  (p50 %s, p99 %s; %s runs in %s LMDB transactions, %s per commit; non-2xx: %s%s)\n' \
         "$label" "$rps" "$p50" "$p99" "$acc" "$txn" \
-        "$(awk -v a="$acc" -v t="$txn" 'BEGIN { printf "%.1f", t ? a / t : 0 }')" "${non2xx:-0}"
+        "$(awk -v a="$acc" -v t="$txn" 'BEGIN { printf "%.1f", t ? a / t : 0 }')" "${non2xx:-0}" "$ran"
     kill -9 "$SV_PID"; wait "$SV_PID" 2>/dev/null; SV_PID=
 }
 for c in $CONNS; do
@@ -99,12 +108,26 @@ serve_start "$T/lead" "$T/e2e.state" --workers "$WORKERS"
 t0=$(date +%s%N)
 python3 tests/serve/client.py post "$SV" /events/lead.created "$RUNS" --user e2e --threads 16 >"$T/e2e.ids" || exit 1
 t1=$(date +%s%N)
-while [ "$(metric 'flow_runs_finished_total{status="succeeded"}')" -lt "$RUNS" ]; do sleep 0.05; done
+while [ "$(succeeded)" -lt "$RUNS" ]; do sleep 0.05; done
 t2=$(date +%s%N)
 printf '%-58s %10.0f/s  (%d runs in %.2f s; accepting them took %.2f s)\n' \
     "end-to-end runs, 3 steps against a local API ($WORKERS workers)" \
     "$(echo "$RUNS / (($t2 - $t0) / 1000000000)" | bc -l)" "$RUNS" "$(echo "($t2 - $t0) / 1000000000" | bc -l)" \
     "$(echo "($t1 - $t0) / 1000000000" | bc -l)"
+kill -TERM "$SV_PID"; wait "$SV_PID" 2>/dev/null; SV_PID=
+
+#    the same runs drained from the queue: accepted while paused, then
+#    executed by a serve started afresh (its startup sweep queues them)
+serve_start "$T/lead" "$T/drain.state" --paused
+python3 tests/serve/client.py post "$SV" /events/lead.created "$RUNS" --user e2e --threads 16 >/dev/null || exit 1
+kill -TERM "$SV_PID"; wait "$SV_PID" 2>/dev/null; SV_PID=
+t0=$(date +%s%N)
+serve_start "$T/lead" "$T/drain.state" --workers "$WORKERS"
+while [ "$(succeeded)" -lt "$RUNS" ]; do sleep 0.02; done
+t2=$(date +%s%N)
+printf '%-58s %10.0f/s  (%d runs in %.2f s, from the start of serve)\n' \
+    "runs drained from the queue, 3 steps ($WORKERS workers)" \
+    "$(echo "$RUNS / (($t2 - $t0) / 1000000000)" | bc -l)" "$RUNS" "$(echo "($t2 - $t0) / 1000000000" | bc -l)"
 kill -TERM "$SV_PID"; wait "$SV_PID" 2>/dev/null; SV_PID=
 
 # 3. request trigger latency
