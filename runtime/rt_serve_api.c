@@ -46,24 +46,23 @@ static bool authorized(serve *sv, struct MHD_Connection *conn)
 }
 
 /* --max-queued: whether this accept's runs would take the queued runs
-** (those in the queue and those of accepts waiting for the committer) past
-** the bound; if so rq->retry_after is when to try again: the time the
-** recent drain rate needs to make room (1 to 60 s). */
-static bool over_max_queued(request *rq)
+** (those in the queue and those of accepts waiting for the committer:
+** *queued) past the bound; if so rq->retry_after is when to try again: the
+** time the recent drain rate needs to make room (1 to 60 s; 5 before any
+** run ended). The caller holds alock (then qlock: the order), so that two
+** accepts cannot both take the last place. */
+static bool over_max_queued(request *rq, long *queued)
 {
     serve *sv = rq->sv;
     pthread_mutex_lock(&sv->qlock);
-    long queued = (long)sv->queued;
+    *queued = (long)sv->queued + sv->accept_runs;
     pthread_mutex_unlock(&sv->qlock);
-    pthread_mutex_lock(&sv->alock);
-    queued += sv->accept_runs;
-    pthread_mutex_unlock(&sv->alock);
-    if (queued + rq->plan.nruns <= sv->o.max_queued) return false;
+    if (*queued + rq->plan.nruns <= sv->o.max_queued) return false;
     pthread_mutex_lock(&sv->mlock);
     double rate = sv->drain_rate;
     sv->throttled++;
     pthread_mutex_unlock(&sv->mlock);
-    double excess = (double)(queued + rq->plan.nruns - sv->o.max_queued);
+    double excess = (double)(*queued + rq->plan.nruns - sv->o.max_queued);
     double secs = rate > 0 ? excess / rate + 0.999 : 5;
     rq->retry_after = secs < 1 ? 1 : secs > 60 ? 60 : (int)secs;
     return true;
@@ -110,18 +109,20 @@ static enum MHD_Result accept_run(request *rq, const char *user, const rt_workfl
     }
     rq->user = rt_xstrdup(user);
     rq->hook = hook != NULL;
-    if (sv->o.max_queued && over_max_queued(rq)) {
-        char *msg = rt_xprintf("not accepted: %ld runs are queued (serve --max-queued %ld); nothing was stored, "
-                               "send it again after Retry-After seconds", sv->o.max_queued, sv->o.max_queued);
-        enum MHD_Result ret = rt_serve_answer_error(rq, MHD_HTTP_TOO_MANY_REQUESTS, msg);
-        free(msg);
-        return ret;
-    }
-
     pthread_mutex_lock(&sv->alock);
     if (sv->draining) {
         pthread_mutex_unlock(&sv->alock);
         return rt_serve_answer_error(rq, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is shutting down");
+    }
+    long queued;
+    if (sv->o.max_queued && over_max_queued(rq, &queued)) {
+        pthread_mutex_unlock(&sv->alock);
+        char *msg = rt_xprintf("not accepted: %ld runs are queued and this would queue %d more (serve --max-queued %ld); "
+                               "nothing was stored, send it again after Retry-After seconds",
+                               queued, rq->plan.nruns, sv->o.max_queued);
+        enum MHD_Result ret = rt_serve_answer_error(rq, MHD_HTTP_TOO_MANY_REQUESTS, msg);
+        free(msg);
+        return ret;
     }
     sv->accept_runs += rq->plan.nruns;
     MHD_suspend_connection(rq->conn);          /* before the committer can resume it */

@@ -394,6 +394,63 @@ else
 fi
 serve_stop
 
+# ---- kill -9 of a loaded serve whose runs share their step commits -------
+# 64 runs in flight on coroutines: their step records are committed in
+# groups, each left to the next group and waited for before the run's next
+# step starts. Whatever the kill cuts, a step whose successor had started
+# (its record durable) is not sent again, and a run whose end was committed
+# sends nothing after the restart.
+ctl_reset
+ctl_routes '[{"method": "POST", "path": "/fetch/*", "responses": [{"status": 200, "body": {"ok": true}, "hold_ms": 200}]},
+             {"method": "POST", "path": "/tag/*", "responses": [{"status": 200, "body": {}, "hold_ms": 20}]}]'
+serve_start "$T/lead" "$T/grp.state" "$T/grp.log" --workers 64
+$CLIENT post "$SV" /events/lead.created 600 --user grp --threads 8 --key-prefix grp- >"$T/grp.ids" 2>"$T/grp.err"
+for _ in $(seq 1 300); do [ "$(ctl_count '/tag/grp')" -ge 150 ] && break; sleep 0.02; done
+kill -9 "$SV_PID"; wait "$SV_PID" 2>/dev/null
+t_kill=$(date +%s%3N)
+sleep 0.1
+ctl_routes '[{"method": "POST", "path": "/fetch/*", "responses": [{"status": 200, "body": {"ok": true}}]},
+             {"method": "POST", "path": "/tag/*", "responses": [{"status": 200, "body": {}}]}]'
+t_restart=$(date +%s%3N)
+serve_start "$T/lead" "$T/grp.state" "$T/grp.log" --workers 64
+st=$($CLIENT wait "$SV" "$T/grp.ids" --timeout 90)
+ctl_log '/fetch/grp' >"$T/grp.fetch"; ctl_log '/tag/grp' >"$T/grp.tag"
+audit=$(python3 - "$SV" "$T/grp.ids" "$T/grp.fetch" "$T/grp.tag" "$t_kill" "$t_restart" <<'PY'
+import collections, json, os, sys, urllib.request
+sv, ids, fetch, tag = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3])), json.load(open(sys.argv[4]))
+t_kill, t_restart = int(sys.argv[5]), int(sys.argv[6])
+def sends(log):     # run id -> [time_ms of each send]
+    d = collections.defaultdict(list)
+    for r in log:
+        d[r["headers"]["idempotency-key"].split(":")[0]].append(r["time_ms"])
+    return d
+f, t = sends(fetch), sends(tag)
+bad, ended_before, resent = [], 0, 0
+for i in ids:
+    rec = json.load(urllib.request.urlopen(urllib.request.Request(sv + "/runs/" + i,
+                    headers={"Authorization": "Bearer " + os.environ["TOKEN"]})))
+    steps = rec.get("steps") or []
+    if isinstance(steps, dict): steps = list(steps.values())
+    if rec.get("status") != "succeeded": bad.append(i + " " + str(rec.get("status")))
+    fa = [x for x in f[i] if x >= t_restart]
+    ta = [x for x in t[i] if x >= t_restart]
+    resent += (len(fa) if len(fa) < len(f[i]) else 0) + (len(ta) if len(ta) < len(t[i]) else 0)
+    if len(f[i]) > 2 or len(t[i]) > 2 or not f[i] or not t[i]: bad.append(i + " sent fetch %d tag %d" % (len(f[i]), len(t[i])))
+    if fa and any(x < t_kill for x in t[i]): bad.append(i + " fetch re-sent after its successor had started")
+    if rec.get("updated", t_kill) < t_kill:      # its end (the last update) was committed before the kill
+        ended_before += 1
+        if fa or ta: bad.append(i + " ended before the kill, yet sent again")
+print("ok" if not bad else "bad", ended_before, resent, "; ".join(bad[:5]))
+PY
+)
+read -r verdict ended resent rest <<<"$audit"
+if [ "$st" == '{"succeeded": 600}' ] && [ "$verdict" == ok ] && [ "$ended" -ge 1 ] && [ "$ended" -lt 600 ]; then
+    pass "kill -9 with grouped step commits: $ended runs ended before it, none sent again; no step sent again once its successor started ($resent in-flight re-sends)"
+else
+    fail "kill -9 with grouped step commits" "after=$st audit=$audit $(head -c 300 "$T/grp.err")"
+fi
+serve_stop
+
 # ---- SIGTERM drains -----------------------------------------------------
 ctl_reset
 ctl_routes '[{"method": "POST", "path": "/fetch/*", "responses": [{"status": 200, "body": {"ok": true}, "hold_ms": 1000}]}]'
@@ -450,6 +507,43 @@ else
     fail "--max-user-runs" "capped=$a other=$b $(json_eval "$stats" 'j["paths"]')"
 fi
 ctl_routes '[{"method": "POST", "path": "/fetch/*", "responses": [{"status": 200, "body": {"ok": true}}]}]'
+
+# ---- --max-queued: 429 with Retry-After beyond the bound -----------------
+# One worker, held 2 s by its first run: the next three wait in the queue
+# (the bound), a fourth is refused and nothing of it is stored; /metrics
+# says the depth and the oldest's age as GET /runs says the state; once the
+# queue drains, accepts come back.
+ctl_reset
+ctl_routes '[{"method": "POST", "path": "/fetch/mq", "responses": [{"status": 200, "body": {"ok": true}, "hold_ms": 2000},
+                                                                 {"status": 200, "body": {"ok": true}}]}]'
+serve_start "$T/lead" "$T/mq.state" "$T/mq.log" --workers 1 --max-queued 3
+mq_post() { post /events/lead.created "{\"id\": \"$1\", \"score\": 1}" -H 'X-Flow-User: mq' "${@:2}"; }
+out=$(mq_post m0); mq_ids=("$(json_eval "${out% *}" 'j["run_id"]' 2>/dev/null)")
+wait_status "${mq_ids[0]}" running 50
+codes=
+for i in 1 2 3; do
+    out=$(mq_post "m$i"); codes+="${out##* } "; mq_ids+=("$(json_eval "${out% *}" 'j["run_id"]' 2>/dev/null)")
+done
+mkuser mq
+code429=$(curl -s -D "$T/mq.head" -o "$T/mq.body" -w '%{http_code}' -X POST -H "$AUTH" -H 'Content-Type: application/json' \
+          -H 'X-Flow-User: mq' --data '{"id": "m4", "score": 1}' "$SV/events/lead.created")
+retry=$(awk 'tolower($1) == "retry-after:" { print $2 }' "$T/mq.head" | tr -d '\r')
+depth=$(metric flow_queue_depth); age=$(metric flow_queue_oldest_age_seconds); bound=$(metric flow_queue_max)
+throttled=$(metric flow_accepts_throttled_total)
+state=$(curl -s -H "$AUTH" "$SV/runs?user=mq")
+nqueued=$(json_eval "$state" 'sum(1 for r in j["runs"] if r.get("status") == "queued")'); nruns=$(json_eval "$state" 'len(j["runs"])')
+wait_status "${mq_ids[3]}" succeeded 100
+depth2=$(metric flow_queue_depth); age2=$(metric flow_queue_oldest_age_seconds)
+out=$(mq_post m5); again=${out##* }
+serve_stop
+if [ "$codes" == "202 202 202 " ] && [ "$code429" == 429 ] && [[ "$retry" =~ ^[0-9]+$ ]] && [ "$retry" -ge 1 ] \
+   && grep -q 'max-queued' "$T/mq.body" && [ "$depth" == 3 ] && [ "$nqueued" == 3 ] && [ "$nruns" == 4 ] \
+   && [ "$bound" == 3 ] && [ "$throttled" == 1 ] && python3 -c "import sys; sys.exit(not float('$age') > 0)" \
+   && [ "$depth2" == 0 ] && [ "$age2" == 0.000 ] && [ "$again" == 202 ]; then
+    pass "--max-queued 3: the 4th queued run gets 429 (Retry-After: $retry), nothing stored; /metrics depth 3 (age ${age}s) as the state says; 202 again once drained"
+else
+    fail "--max-queued" "codes=$codes 429=$code429 retry=$retry depth=$depth queued=$nqueued runs=$nruns bound=$bound throttled=$throttled age=$age after: depth=$depth2 age=$age2 again=$again $(cat "$T/mq.body")"
+fi
 
 # ---- trigger schedule: the cron unit tests, then a seconds schedule ---------
 if cc -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror -D_GNU_SOURCE -g \
