@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential flex bison pkg-config libcurl4-openssl-dev libjansson-dev
       libtcc-dev tcc libssl-dev liblmdb-dev lmdb-utils libmicrohttpd-dev graphviz wrk curl python3 time file ca-certificates
-      clang libclang-rt-14-dev neovim valgrind"
+      clang libclang-rt-14-dev neovim valgrind strace"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -284,6 +284,27 @@ if [ "${out##* }" == 500 ] && echo "$out" | grep -q 'asked to fail for Bob' && e
 else
     fail "request trigger 500" "$out"
 fi
+# the disk syncs of one request-triggered run, counted by strace (calls,
+# not time): the accept's commit, then the run's claim, step record and end
+# in one group: 2 (docs/serve.md)
+if command -v strace >/dev/null; then
+    mkuser fsync
+    strace -f -e trace=fsync,fdatasync,msync,sync_file_range -p "$SV_PID" -o "$T/fsync.trace" 2>"$T/strace.err" &
+    st_pid=$!
+    for _ in $(seq 1 100); do grep -q attached "$T/strace.err" && break; sleep 0.05; done
+    out=$(curl -s -w ' %{http_code}' -X POST -H "$AUTH" -H 'Content-Type: application/json' --data '{"name": "Sync"}' "$SV/hooks/fsync")
+    kill -INT "$st_pid"; wait "$st_pid" 2>/dev/null
+    nsync=$(grep -cE '(fsync|fdatasync|msync|sync_file_range)\(' "$T/fsync.trace")
+    if ! grep -q attached "$T/strace.err"; then
+        fail "fsyncs of a request-triggered run" "strace could not attach: $(head -c 200 "$T/strace.err")"
+    elif [ "${out##* }" == 200 ] && [ "$nsync" -le 2 ] && [ "$nsync" -ge 1 ]; then
+        pass "one request-triggered run (accept, claim, a request step, its answer) costs $nsync fsyncs (at most 2)"
+    else
+        fail "fsyncs of a request-triggered run" "answer=$out fsyncs=$nsync: $(grep -E 'sync' "$T/fsync.trace" | head -5)"
+    fi
+else
+    fail "fsyncs of a request-triggered run" "strace is not installed (scripts/install-deps.sh installs it)"
+fi
 ctl_routes '{"method": "POST", "path": "/echo", "responses": [{"status": 200, "body": {}, "hold_ms": 2500}]}'
 out=$(post /hooks/bob '{"name": "Slow"}' -H 'Idempotency-Key: slow-1')
 sid=$(json_eval "${out% *}" 'j["run_id"]' 2>/dev/null)
