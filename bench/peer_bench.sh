@@ -20,6 +20,28 @@ W=$ROOT/build/peers
 mkdir -p "$W"
 cp -r "$SRC"/. "$W"/ 2>/dev/null || true
 chmod -R u+w "$W"
+# every side's data server is the project's C test server (flowtest-server),
+# not python's http.server: the copy's start_data_server is replaced, so the
+# peers' own scripts use it too
+SERVER_BIN=${SERVER_BIN:-$ROOT/build/tests/flowtest-server}
+if [ -x "$SERVER_BIN" ]; then
+    cat >>"$W/peer-common.sh" <<EOF
+
+# appended by bench/peer_bench.sh: the data server is flowtest-server
+start_data_server() {
+  make_data
+  python3 -c 'import json, sys; print(json.dumps([{"method": "GET", "path": "/items.json", "body": json.load(open(sys.argv[1]))}]))' \\
+      "\$DATA_DIR/items.json" >"\$WORK/data-routes.json"
+  "$SERVER_BIN" --port "\$DATA_PORT" --routes "\$WORK/data-routes.json" --max-log 0 >"\$WORK/data-server.log" 2>&1 &
+  DATA_SERVER_PID=\$!
+  for _ in \$(seq 50); do
+    curl -sf "http://127.0.0.1:\$DATA_PORT/items.json" >/dev/null 2>&1 && { log "data server (flowtest-server) pid=\$DATA_SERVER_PID on :\$DATA_PORT"; return 0; }
+    sleep 0.1
+  done
+  log "data server did not come up"; return 1
+}
+EOF
+fi
 source "$ROOT/bench/lib.sh"
 export PEERS_DIR=$W RUNS=${RUNS:-$(scaled 5)} WARM_N=${WARM_N:-$(scaled 50 2)}
 # shellcheck source=/dev/null
