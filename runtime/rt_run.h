@@ -43,6 +43,12 @@ typedef struct rt_run_state {
     bool claim_lazily;          /* the record is this process's, queued: the claim (running)
                                    joins the run's first group instead of a transaction of its own */
     rt_co_debt debt;            /* what the run's lazy writes owe the disk */
+    /* serve's step metrics, or NULL: called once a step's final record (or
+    ** a wait's) is committed, with its kind ("request", "function",
+    ** "fanout", "wait") and its start and end (ms since the epoch). On the
+    ** run's thread. */
+    void (*on_step)(void *arg, const char *kind, int64_t started, int64_t ended);
+    void *on_step_arg;
 
     pthread_mutex_t lock;       /* guards what follows (fanout items share the run) */
     json_t *pending_logs;       /* owned: log records to write with the next commit */

@@ -388,28 +388,20 @@ static size_t kind_index(const char *kind)
     return NKINDS - 1;
 }
 
-/* Step durations of one run, added to the histograms at once. */
+/* Step durations of one execution of a run (the engine reports each step
+** as its record is committed: rt_run_state.on_step), added to the
+** histograms once the execution ended. */
 typedef struct step_observer {
-    int64_t t0;
     long long count[NKINDS][NBUCKETS + 1];
     double sum[NKINDS];
     long long total[NKINDS];
 } step_observer;
 
-static bool every_step(const char *path)
+static void observe_step(void *arg, const char *kind, int64_t started, int64_t ended)
 {
-    (void)path;
-    return true;
-}
-
-static void observe_step(const char *path, json_t *s, void *arg)
-{
-    (void)path;
     step_observer *o = arg;
-    json_int_t started = json_integer_value(json_object_get(s, "started"));
-    json_int_t ended = json_integer_value(json_object_get(s, "ended"));
-    if (!started || !ended || ended < o->t0) return;
-    size_t k = kind_index(json_string_value(json_object_get(s, "kind")));
+    if (!started || ended < started) return;
+    size_t k = kind_index(kind);
     double secs = (double)(ended - started) / 1000.0;
     size_t b = 0;
     while (b < NBUCKETS && secs > rt_serve_step_buckets[b]) b++;
@@ -418,13 +410,8 @@ static void observe_step(const char *path, json_t *s, void *arg)
     o->total[k]++;
 }
 
-/* The durations of the steps this execution of run id ended (since t0),
-** one record at a time: a 100,000-item fanout's records are not all held. */
-static void observe_steps(serve *sv, const char *id, int64_t t0)
+static void observed_steps(serve *sv, const step_observer *o)
 {
-    step_observer *o = rt_xcalloc(1, sizeof *o);
-    o->t0 = t0;
-    rt_store_scan_steps(sv->st, id, every_step, observe_step, o);
     pthread_mutex_lock(&sv->mlock);
     for (size_t k = 0; k < NKINDS; k++) {
         for (size_t b = 0; b <= NBUCKETS; b++) sv->step_count[k][b] += o->count[k][b];
@@ -432,7 +419,6 @@ static void observe_steps(serve *sv, const char *id, int64_t t0)
         sv->step_total[k] += o->total[k];
     }
     pthread_mutex_unlock(&sv->mlock);
-    free(o);
 }
 
 /* A run a store failure stopped: it stays in hand and goes on after a
@@ -543,7 +529,9 @@ static void execute(serve *sv, const char *id)
     run.sleep_in_process = false;       /* a waiting run holds no worker */
     run.lazy = true;                    /* its writes join its thread's groups */
     run.claim_lazily = true;            /* its accept is this process's: no claim of its own */
-    int64_t t0 = rt_now_ms();
+    step_observer *steps = rt_xcalloc(1, sizeof *steps);
+    run.on_step = observe_step;
+    run.on_step_arg = steps;
     rt_outcome out = rt_exec_run(&run);
     if (out == RT_RUN_SKIPPED) {        /* another live process owns it (it said which), or it ended */
         held_release(sv, id);
@@ -551,7 +539,7 @@ static void execute(serve *sv, const char *id)
         /* not ended in the store: neither finished nor dropped */
         park_after_store_failure(sv, id, user, run.error);
     } else {
-        observe_steps(sv, id, t0);
+        observed_steps(sv, steps);
         pthread_mutex_lock(&sv->mlock);
         if (out == RT_RUN_SUCCEEDED) sv->finished[0]++;
         else if (out == RT_RUN_FAILED) sv->finished[1]++;
@@ -575,6 +563,7 @@ static void execute(serve *sv, const char *id)
         }
     }
     rt_run_free(&run);
+    free(steps);
     free(user);
 }
 

@@ -192,6 +192,7 @@ static rt_result *step_succeeded(rt_ctx *c, const rt_step_desc *d, const char *p
     }
     rt_result *r = NULL;
     if (commit_outcome(c, path, rec, d->kind != RT_STEP_FUNCTION)) {
+        if (c->run->on_step) c->run->on_step(c->run->on_step_arg, rec->kind, started, rec->ended);
         log_step(c, path, RT_ST_SUCCEEDED, at->http_status, rt_now_ms() - started, n, NULL, false);
         r = rt_ctx_set_result(c, d, at->output, true, NULL);
     }
@@ -210,6 +211,7 @@ static rt_result *step_failed(rt_ctx *c, const rt_step_desc *d, const char *path
     rt_step_record_set_error(rec, msg);
     if (d->continue_on_failure) rec->continued = true;
     if (!commit_outcome(c, path, rec, d->kind != RT_STEP_FUNCTION)) return NULL;
+    if (c->run->on_step) c->run->on_step(c->run->on_step_arg, rec->kind, started, rec->ended);
     log_step(c, path, RT_ST_FAILED, http_status, rt_now_ms() - started, n, msg, d->continue_on_failure);
     if (d->continue_on_failure) return rt_ctx_set_result(c, d, NULL, false, msg);
     char *full = rt_xprintf("step '%s': %s", path, msg);

@@ -141,8 +141,11 @@ static int wait_at(rt_ctx *c, const char *id, int64_t wake_at_if_new)
         }
     }
     json_object_set_new(rec, "status", rt_status_json(RT_ST_SUCCEEDED));
-    json_object_set_new(rec, "ended", json_integer(rt_now_ms()));
+    int64_t ended = rt_now_ms();
+    json_object_set_new(rec, "ended", json_integer(ended));
     bool ok = rt_run_commit(c->run, path, rec);
+    if (ok && c->run->on_step)
+        c->run->on_step(c->run->on_step_arg, "wait", json_integer_value(json_object_get(rec, "started")), ended);
     json_decref(rec);
     free(path);
     return ok ? RT_OK : RT_STOP;

@@ -284,6 +284,22 @@ if [ "${out##* }" == 500 ] && echo "$out" | grep -q 'asked to fail for Bob' && e
 else
     fail "request trigger 500" "$out"
 fi
+ctl_routes '{"method": "POST", "path": "/echo", "responses": [{"status": 200, "body": {}, "hold_ms": 2500}]}'
+out=$(post /hooks/bob '{"name": "Slow"}' -H 'Idempotency-Key: slow-1')
+sid=$(json_eval "${out% *}" 'j["run_id"]' 2>/dev/null)
+if [ "${out##* }" == 202 ] && [ -n "$sid" ]; then
+    pass "request trigger: 202 with the run id after --hook-timeout"
+else
+    fail "request trigger timeout" "$out"
+fi
+wait_status "$sid" succeeded 60
+out=$(post /hooks/bob '{"name": "Slow"}' -H 'Idempotency-Key: slow-1')
+if [ "${out##* }" == 200 ] && echo "$out" | grep -q '"Slow"' && [ "$(ctl_count /echo)" == 2 ]; then
+    pass "request trigger: re-delivery after the run ended answers its output without a new run"
+else
+    fail "request trigger re-delivery" "$out echo=$(ctl_count /echo)"
+fi
+ctl_routes '{"method": "POST", "path": "/echo", "responses": [{"status": 200, "body": {}}]}'
 # the disk syncs of one request-triggered run, counted by strace (calls,
 # not time): the accept's commit, then the run's claim, step record and end
 # in one group: 2 (docs/serve.md)
@@ -305,22 +321,6 @@ if command -v strace >/dev/null; then
 else
     fail "fsyncs of a request-triggered run" "strace is not installed (scripts/install-deps.sh installs it)"
 fi
-ctl_routes '{"method": "POST", "path": "/echo", "responses": [{"status": 200, "body": {}, "hold_ms": 2500}]}'
-out=$(post /hooks/bob '{"name": "Slow"}' -H 'Idempotency-Key: slow-1')
-sid=$(json_eval "${out% *}" 'j["run_id"]' 2>/dev/null)
-if [ "${out##* }" == 202 ] && [ -n "$sid" ]; then
-    pass "request trigger: 202 with the run id after --hook-timeout"
-else
-    fail "request trigger timeout" "$out"
-fi
-wait_status "$sid" succeeded 60
-out=$(post /hooks/bob '{"name": "Slow"}' -H 'Idempotency-Key: slow-1')
-if [ "${out##* }" == 200 ] && echo "$out" | grep -q '"Slow"' && [ "$(ctl_count /echo)" == 2 ]; then
-    pass "request trigger: re-delivery after the run ended answers its output without a new run"
-else
-    fail "request trigger re-delivery" "$out echo=$(ctl_count /echo)"
-fi
-ctl_routes '{"method": "POST", "path": "/echo", "responses": [{"status": 200, "body": {}}]}'
 serve_stop
 
 # webhooks signed with the user's secret instead of the bearer token
