@@ -12,13 +12,16 @@
 
 /* A context with the slots of the run's body (fanout NULL) or of an item
 ** of fanout: one block, the context, its result slots, its prefix. */
-rt_ctx *rt_ctx_new_item(rt_run_state *run, rt_ctx *parent, const char *prefix, const rt_step_desc *fanout)
+rt_ctx *rt_ctx_new_item(rt_run_state *run, rt_ctx *parent, const char *prefix, const rt_step_desc *fanout,
+                        void *storage, size_t size)
 {
     int nslots = fanout ? fanout->slots : run->wf ? run->wf->slots : 0;
     if (nslots < 0) nslots = 0;
     if (!prefix) prefix = "";
     size_t at = sizeof(rt_ctx) + (size_t)nslots * sizeof(rt_result), plen = strlen(prefix);
-    rt_ctx *c = rt_xcalloc(1, at + plen + 1);
+    bool fits = storage && at + plen + 1 <= size;
+    rt_ctx *c = fits ? memset(storage, 0, at) : rt_xcalloc(1, at + plen + 1);
+    c->on_storage = fits;
     c->run = run;
     c->parent = parent;
     c->depth = parent ? parent->depth + 1 : 0;
@@ -30,7 +33,7 @@ rt_ctx *rt_ctx_new_item(rt_run_state *run, rt_ctx *parent, const char *prefix, c
 
 rt_ctx *rt_ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix)
 {
-    return rt_ctx_new_item(run, parent, prefix, NULL);
+    return rt_ctx_new_item(run, parent, prefix, NULL, NULL, 0);
 }
 
 void rt_ctx_free(rt_ctx *c)
@@ -39,7 +42,7 @@ void rt_ctx_free(rt_ctx *c)
     free(c->error);
     free(c->failure);
     free(c->failed_step);
-    free(c);
+    if (!c->on_storage) free(c);
 }
 
 const char *rt_ctx_error(const rt_ctx *c)

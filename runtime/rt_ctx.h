@@ -38,6 +38,7 @@ struct rt_ctx {
     char *failure;              /* owned: why this context failed */
     char *failed_step;          /* owned: the path of the step that failed it */
     bool waiting;               /* suspended at a durable wait */
+    bool on_storage;            /* the block is the caller's (rt_ctx_new_item): not freed */
     int nslots;
     rt_result results[];        /* the results of the steps of its scope, by
                                    rt_step_desc.slot (numbered by the compiler) */
@@ -45,9 +46,14 @@ struct rt_ctx {
 
 /* A context of run: the root one (parent NULL, prefix "", the slots of
 ** the workflow's body) or an item's of `fanout` ("tagged[3].", the slots of
-** its body), in one block. Free with rt_ctx_free, which drops its pool. */
+** its body), in one block. Free with rt_ctx_free, which drops its pool.
+** rt_ctx_new_item puts the block in the caller's storage (size bytes,
+** aligned for any type) when it fits, else allocates it: a fanout item's
+** context lives on its coroutine's stack, one allocation less per item;
+** rt_ctx_free then leaves the storage alone. */
 rt_ctx *rt_ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix);
-rt_ctx *rt_ctx_new_item(rt_run_state *run, rt_ctx *parent, const char *prefix, const rt_step_desc *fanout);
+rt_ctx *rt_ctx_new_item(rt_run_state *run, rt_ctx *parent, const char *prefix, const rt_step_desc *fanout,
+                        void *storage, size_t size);
 void rt_ctx_free(rt_ctx *c);
 /* The expression error raised on c, else its failure, else NULL (borrowed). */
 const char *rt_ctx_error(const rt_ctx *c);

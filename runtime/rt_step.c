@@ -123,8 +123,8 @@ static void log_step(rt_ctx *c, const char *path, rt_status status, long http_st
     }
     /* "step 'PATH' STATUS (HTTP 200, 12 ms)": a line per step, put together
     ** without a format to parse */
-    rt_buf line = { 0 };
-    rt_buf_reserve(&line, 64 + strlen(path));
+    char first[256];            /* most lines fit: no allocation for them */
+    rt_buf line = rt_buf_on(first, sizeof first);
     rt_buf_puts(&line, "step '");
     rt_buf_puts(&line, path);
     rt_buf_puts(&line, "' ");
@@ -141,11 +141,13 @@ static void log_step(rt_ctx *c, const char *path, rt_status status, long http_st
     rt_buf_free(&line);
 }
 
-/* Commits a step's record, written as text (rt_record.h). */
+/* Commits a step's record, written as text (rt_record.h). The text is
+** written on the stack while it fits (a fanout item's coroutine waits for
+** the commit with its stack in place; a deferred write copies it). */
 static bool commit_record(rt_ctx *c, const char *path, const rt_step_record *rec, bool deferrable)
 {
-    rt_buf text = { 0 };
-    rt_buf_reserve(&text, 512);
+    char first[2048];
+    rt_buf text = rt_buf_on(first, sizeof first);
     rt_step_record_write(rec, &text);
     bool ok = rt_run_commit_text(c->run, path, NULL, text.data, deferrable);
     rt_buf_free(&text);

@@ -55,8 +55,8 @@ static rt_result *request_step(rt_ctx *c, const rt_step_desc *d, const rt_reques
         free(err);
         return r;
     }
-    rt_buf input = { 0 };
-    rt_buf_reserve(&input, 256);
+    char first[512];            /* the input's text while it fits, for the record (which borrows it) */
+    rt_buf input = rt_buf_on(first, sizeof first);
     rt_request_input(&p, &input);
     r = rt_step_run_text(c, d, "request", &input, path, rt_page_attempt, &p);
     rt_buf_free(&input);
