@@ -106,6 +106,12 @@ char *rt_ctx_step_path(rt_ctx *c, const char *name)
     return rt_xconcat(c->prefix, name, NULL);
 }
 
+void rt_ctx_step_path_to(rt_ctx *c, const char *name, rt_buf *b)
+{
+    rt_buf_puts(b, c->prefix);
+    rt_buf_puts(b, name);
+}
+
 /* Suspends the run at a durable wait (not sleeping in this process):
 ** whoever schedules runs (`resume`) wakes it at wake_at. */
 static void run_suspend(rt_ctx *c, int64_t wake_at)

@@ -75,6 +75,8 @@ void rt_ctx_raise(rt_ctx *c, int line, const char *fmt, ...) __attribute__((form
 rt_result *rt_ctx_set_result(rt_ctx *c, const rt_step_desc *d, json_t *out, bool ok, const char *error);
 /* The checkpoint path of step `name` in c: c's prefix + name (new string). */
 char *rt_ctx_step_path(rt_ctx *c, const char *name);
+/* The same appended to b (a fanout item's request step writes it on its stack). */
+void rt_ctx_step_path_to(rt_ctx *c, const char *name, rt_buf *b);
 /* The context failed (the first failure wins; msg is redacted): the run
 ** fails unless a fanout item catches it. path: the failed step, or NULL. */
 void rt_ctx_fail(rt_ctx *c, const char *path, const char *msg);

@@ -162,7 +162,6 @@ static json_t *prepared_headers(rt_prepared_request *p)
     if (!p->headers) p->headers = json_object();
     if (p->idem_key) {
         json_object_set_new(p->headers, "Idempotency-Key", json_string(p->idem_key));
-        free(p->idem_key);
         p->idem_key = NULL;
     }
     return p->headers;
@@ -172,31 +171,30 @@ static json_t *prepared_headers(rt_prepared_request *p)
 bool rt_request_prepare(rt_ctx *c, const rt_step_desc *d, const char *path, const rt_request_parts *req,
                         rt_prepared_request *p, char **err)
 {
-    memset(p, 0, sizeof *p);
-    p->method = d->method ? d->method : "GET";
+    *p = (rt_prepared_request){ .method = d->method ? d->method : "GET" };
+    p->base_text = rt_buf_on(p->base_first, sizeof p->base_first);
+    p->idem_text = rt_buf_on(p->idem_first, sizeof p->idem_first);
     json_t *u = req->url;
     char why[700];
-    char *built = d->url_modes ? rt_url_build(d->url_modes, u, why, sizeof why) : NULL;     /* a URL template */
-    if (d->url_modes && !built) {
+    /* a URL template is written where base_url goes */
+    if (d->url_modes && !rt_url_build_to(&p->base_text, d->url_modes, u, why, sizeof why)) {
         *err = rt_xstrdup(why);
         return false;
     }
-    const char *url = built ? built : json_string_value(u);
+    const char *url = d->url_modes ? p->base_text.data : json_string_value(u);
     if (!url || !*url) {
         *err = rt_xstrdup("the request has no URL");
-        free(built);
         return false;
     }
     const char *base = d->integ ? integ_base(c->run, d->integ) : NULL;
-    if (base && *base && !integ_base_ok(d->integ, base, err)) {
-        free(built);
-        return false;
+    if (base && *base && !integ_base_ok(d->integ, base, err)) return false;
+    if (!d->url_modes || (base && *base && !rt_url_is_absolute(url))) {
+        char *joined = rt_url_join(base, url);     /* url may be base_text's: join first */
+        p->base_text.len = 0;
+        rt_buf_puts(&p->base_text, joined);
+        free(joined);
     }
-    if (built && !(base && *base && !rt_url_is_absolute(built))) p->base_url = built;   /* already the URL */
-    else {
-        p->base_url = rt_url_join(base, url);
-        free(built);
-    }
+    p->base_url = p->base_text.data;
     char origin[RT_URL_ORIGIN_MAX], own[RT_URL_ORIGIN_MAX];
     if (!rt_url_is_absolute(p->base_url)) {
         *err = rt_xprintf("URL '%s' is not absolute (http:// or https://)", p->base_url);
@@ -238,7 +236,12 @@ bool rt_request_prepare(rt_ctx *c, const rt_step_desc *d, const char *path, cons
         }
     }
     if (p->headers) add_auth(c, d->integ, p->headers);
-    if (!has_header(p->headers, "Idempotency-Key")) p->idem_key = rt_xconcat(c->run->id, ":", path);
+    if (!has_header(p->headers, "Idempotency-Key")) {
+        rt_buf_puts(&p->idem_text, c->run->id);
+        rt_buf_putc(&p->idem_text, ':');
+        rt_buf_puts(&p->idem_text, path);
+        p->idem_key = p->idem_text.data;
+    }
     if (json_object_size(p->headers) == 0) {
         json_decref(p->headers);
         p->headers = NULL;
@@ -269,9 +272,9 @@ bool rt_request_prepare(rt_ctx *c, const rt_step_desc *d, const char *path, cons
 void rt_request_prepared_free(rt_prepared_request *p)
 {
     if (p->url != p->base_url) free(p->url);
-    free(p->base_url);
+    rt_buf_free(&p->base_text);
     json_decref(p->headers);
-    free(p->idem_key);
+    rt_buf_free(&p->idem_text);
     free(p->body);
 }
 

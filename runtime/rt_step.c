@@ -80,12 +80,13 @@ static rt_result *replay(rt_ctx *c, const rt_step_desc *d, const char *path, jso
     return NULL;
 }
 
-/* replay() for a caller that does not need the record. */
-rt_result *rt_step_replay_only(rt_ctx *c, const rt_step_desc *d, const char *path)
+rt_result *rt_step_replay(rt_ctx *c, const rt_step_desc *d, const char *path, json_t **prev)
 {
-    json_t *rec;
-    rt_result *r = replay(c, d, path, &rec);
-    json_decref(rec);
+    rt_result *r = replay(c, d, path, prev);
+    if (r) {
+        json_decref(*prev);
+        *prev = NULL;
+    }
     return r;
 }
 
@@ -212,20 +213,23 @@ static rt_result *step_failed(rt_ctx *c, const rt_step_desc *d, const char *path
 /* Runs a step: replay, attempts with retries, validation, the commit. Its
 ** input is `input` (borrowed), or input_text, the input as JSON text,
 ** already redacted (taken over: left empty). path: the step's path
-** (taken over), or NULL to make it. */
+** (borrowed), or NULL to make it. looked_up: the caller looked for the
+** step's committed outcome already (rt_step_replay) and found none but
+** *prev (taken over; NULL: no record). */
 static rt_result *step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input, rt_buf *input_text,
-                           char *path, rt_attempt_fn fn, void *arg)
+                           const char *given_path, bool looked_up, json_t *given_prev, rt_attempt_fn fn, void *arg)
 {
+    json_t *prev = given_prev;
     if (!rt_ctx_check(c)) {
-        free(path);
+        json_decref(prev);
         return NULL;
     }
-    if (!path) path = rt_ctx_step_path(c, d->name);
-    json_t *prev = NULL;
+    char *own_path = given_path ? NULL : rt_ctx_step_path(c, d->name);
+    const char *path = given_path ? given_path : own_path;
     rt_step_record rec;
     bool have_rec = false;
     char *msg = NULL;
-    rt_result *r = replay(c, d, path, &prev);
+    rt_result *r = looked_up ? NULL : replay(c, d, path, &prev);
     if (r || !rt_ctx_check(c)) {
         if (r)
             rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
@@ -285,18 +289,18 @@ done:
     free(msg);
     if (have_rec) rt_step_record_free(&rec);
     json_decref(prev);
-    free(path);
+    free(own_path);
     return r;
 }
 
 rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input, rt_attempt_fn fn,
                        void *arg)
 {
-    return step_run(c, d, kind, input, NULL, NULL, fn, arg);
+    return step_run(c, d, kind, input, NULL, NULL, false, NULL, fn, arg);
 }
 
-rt_result *rt_step_run_text(rt_ctx *c, const rt_step_desc *d, const char *kind, rt_buf *input_text, char *path,
-                            rt_attempt_fn fn, void *arg)
+rt_result *rt_step_run_text(rt_ctx *c, const rt_step_desc *d, const char *kind, rt_buf *input_text,
+                            const char *path, json_t *prev, rt_attempt_fn fn, void *arg)
 {
-    return step_run(c, d, kind, NULL, input_text, path, fn, arg);
+    return step_run(c, d, kind, NULL, input_text, path, true, prev, fn, arg);
 }

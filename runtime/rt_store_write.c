@@ -19,7 +19,7 @@
 
 /* ---- writing ------------------------------------------------------------ */
 
-/* key = a "\0" b, in buf (malloc'd); returns the MDB_val over it. */
+/* key = a "\0" b, in buf; returns the MDB_val over it. */
 MDB_val rt_store_pair_key(rt_buf *buf, const char *a, const char *b)
 {
     buf->len = 0;
@@ -177,7 +177,9 @@ int rt_store_del_children(MDB_txn *txn, MDB_dbi dbi, const char *run_id, long *b
 int rt_store_write_ops(rt_store *st, MDB_txn *txn, const rt_store_write *w)
 {
     int rc = 0;
-    rt_buf kb = { 0 };
+    char kfirst[256];           /* the keys on the stack while they fit: a fanout item's
+                                   commit allocates nothing for its key */
+    rt_buf kb = rt_buf_on(kfirst, sizeof kfirst);
     if (w->run || w->update) {
         /* the indexes follow the record as stored, whatever the caller
         ** believes the previous status was */
