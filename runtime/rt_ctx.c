@@ -72,18 +72,33 @@ void rt_ctx_raise(rt_ctx *c, int line, const char *fmt, ...)
     c->error_line = line;
 }
 
+/* d's slot in c, or NULL (raised on c). */
+static rt_result *result_slot(rt_ctx *c, const rt_step_desc *d)
+{
+    if (d->slot >= 0 && d->slot < c->nslots) return &c->results[d->slot];
+    rt_ctx_raise(c, d->line, "step '%s': slot %d outside its context's %d (generated code and runtime disagree)",
+                 d->name, d->slot, c->nslots);
+    return NULL;
+}
+
 rt_result *rt_ctx_set_result(rt_ctx *c, const rt_step_desc *d, json_t *out, bool ok, const char *error)
 {
-    if (d->slot < 0 || d->slot >= c->nslots) {
-        rt_ctx_raise(c, d->line, "step '%s': slot %d outside its context's %d (generated code and runtime disagree)",
-                     d->name, d->slot, c->nslots);
-        return NULL;
-    }
-    rt_result *r = &c->results[d->slot];
-    r->out = ok && out ? rt_pool_keep(&c->pool, json_incref(out)) : json_null();
-    r->ok = ok;
-    r->error = ok ? json_null() : rt_pool_keep(&c->pool, rt_json_bytes(error ? error : "failed"));
-    r->set = true;
+    rt_result *r = result_slot(c, d);
+    if (!r) return NULL;
+    *r = (rt_result){ .out = ok && out ? rt_pool_keep(&c->pool, json_incref(out)) : json_null(),
+                      .ok = ok,
+                      .error = ok ? json_null() : rt_pool_keep(&c->pool, rt_json_bytes(error ? error : "failed")),
+                      .set = true };
+    return r;
+}
+
+rt_result *rt_ctx_set_response(rt_ctx *c, const rt_step_desc *d, long status, json_t *body)
+{
+    rt_result *r = result_slot(c, d);
+    if (!r) return NULL;
+    *r = (rt_result){ .ok = true, .error = json_null(), .set = true,
+                      .body = rt_pool_keep(&c->pool, json_incref(body ? body : json_null())), .status = status,
+                      .pool = &c->pool };
     return r;
 }
 
@@ -172,6 +187,16 @@ int rt_let(rt_ctx *c, const rt_step_desc *let, json_t *value)
     return rt_ctx_set_result(c, let, value, true, NULL) ? RT_OK : RT_STOP;
 }
 
-json_t *rt_result_out(rt_result *r) { return r && r->ok ? r->out : json_null(); }
+json_t *rt_result_out(rt_result *r)
+{
+    if (!r || !r->ok) return json_null();
+    if (!r->out) {              /* a response kept in parts, read whole after all */
+        json_t *o = json_object();
+        json_object_set_new(o, "status", json_integer(r->status));
+        json_object_set(o, "body", r->body);
+        r->out = rt_pool_keep(r->pool, o);
+    }
+    return r->out;
+}
 bool rt_result_ok(rt_result *r) { return r && r->ok; }
 json_t *rt_result_error(rt_result *r) { return r ? r->error : json_null(); }

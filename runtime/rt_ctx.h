@@ -17,10 +17,15 @@
 #include "rt_run.h"
 
 struct rt_result {
-    json_t *out;                /* borrowed (owner's pool); null when failed */
+    json_t *out;                /* borrowed (owner's pool); null when failed; NULL
+                                   while a response is kept in parts */
     bool ok;
     json_t *error;              /* string, or null when ok */
     bool set;                   /* the step ran (or replayed) in this context */
+    /* a request's output in parts (rt_ctx_set_response): */
+    json_t *body;               /* borrowed (owner's pool) */
+    long status;
+    rt_pool *pool;              /* the owner's, where rt_result_out puts the whole */
 };
 
 struct rt_ctx {
@@ -73,6 +78,13 @@ void rt_ctx_raise(rt_ctx *c, int line, const char *fmt, ...) __attribute__((form
 ** c; NULL when d's slot is not one of c's (generated code and runtime
 ** disagree: an error raised on c). */
 rt_result *rt_ctx_set_result(rt_ctx *c, const rt_step_desc *d, json_t *out, bool ok, const char *error);
+/* The same for a request that succeeded with a response nothing reads the
+** headers of (rt_attempt.response_parts): its output { status, body } is
+** kept in parts (body copied into c's pool), the object made only when
+** something reads the output whole (rt_result_out), which, as the compiler
+** knows, the workflow does not: it reads .status and .body
+** (rt_result_field). A fanout's items thus make no object per response. */
+rt_result *rt_ctx_set_response(rt_ctx *c, const rt_step_desc *d, long status, json_t *body);
 /* The checkpoint path of step `name` in c: c's prefix + name (new string). */
 char *rt_ctx_step_path(rt_ctx *c, const char *name);
 /* The same appended to b (a fanout item's request step writes it on its stack). */

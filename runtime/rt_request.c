@@ -482,28 +482,33 @@ done:
     ** headers as an object only when something reads them: the workflow
     ** (the compiler says when it does not: headers_unread), `fail when`,
     ** pagination, `flowc test` and Test Step, which show every output.
-    ** Else they stay text for the step's record (out->head). */
+    ** Else the output stays in parts (the body, the status, the headers as
+    ** text for the step's record: out->response_parts), as nothing reads
+    ** it whole either: the workflow then reads only .status and .body. */
     bool keep_headers = !d->headers_unread || d->fail_when || d->paginate != RT_PAGE_NONE || c->run->test_mode ||
                         c->run->only_step;
-    json_t *r = json_object();
-    json_object_set_new(r, "status", json_integer(rs.status));
-    if (keep_headers) json_object_set(r, "headers", rt_http_response_headers(&rs));
-    json_object_set_new(r, "body", rs.body);
-    json_decref(rs.headers);
+    json_t *r;
     if (keep_headers) {
+        r = json_object();
+        json_object_set_new(r, "status", json_integer(rs.status));
+        json_object_set(r, "headers", rt_http_response_headers(&rs));
+        json_object_set_new(r, "body", rs.body);
         rt_buf_free(&rs.head);
     } else {
+        r = rs.body;
         rt_buf_free(&out->head);
         out->head = rs.head;
-        out->has_head = true;
+        out->response_parts = true;
     }
-    if (fails_when(c, d, r, out)) {
+    json_decref(rs.headers);
+    if (fails_when(c, d, r, out)) {     /* (keep_headers: r is the whole) */
         json_decref(r);
         return RT_ATT_FAIL;
     }
     if (rs.status >= 200 && rs.status < 300 && d->out_type) {
         char err[600];
-        if (!rt_type_check(d->out_type, json_object_get(r, "body"), "response body", err, sizeof err)) {
+        if (!rt_type_check(d->out_type, keep_headers ? json_object_get(r, "body") : r, "response body", err,
+                           sizeof err)) {
             out->error = rt_xstrdup(err);
             json_decref(r);
             return RT_ATT_FAIL;

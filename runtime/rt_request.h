@@ -57,8 +57,10 @@ json_t *rt_request_object(const rt_step_desc *d, const rt_request_parts *req);
 /* One exchange of p to url with body, headers and Idempotency-Key (a
 ** page's own), then its
 ** status, `fail when` and `returns` checked: RT_ATT_OK with *resp a NEW
-** reference to { status, headers, body }, else out->error set (and
-** out->retry_after_ms, out->http_status when a response came). */
+** reference to { status, headers, body }, or to the body alone when
+** nothing reads the response's headers (out->response_parts: see
+** rt_attempt); else out->error set (and out->retry_after_ms,
+** out->http_status when a response came). */
 rt_attempt_outcome rt_request_exchange(rt_ctx *c, const rt_step_desc *d, const rt_prepared_request *p,
                                        const char *url, const char *body, const json_t *headers,
                                        const char *idem_key, json_t **resp, rt_attempt *out);

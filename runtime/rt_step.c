@@ -173,18 +173,19 @@ static rt_result *step_succeeded(rt_ctx *c, const rt_step_desc *d, const char *p
         rec->items_in_pages = true;
     } else {
         rt_step_record_set_output(rec, json_incref(at->output));
-        if (at->has_head) {
+        if (at->response_parts) {       /* output is the body: { status, headers, body } */
             rt_buf_free(&rec->output_head);
             rec->output_head = at->head;
-            rec->has_output_head = true;
+            rec->output_parts = true;
+            rec->output_status = at->http_status;
             at->head = (rt_buf){ 0 };
-            at->has_head = false;
         }
     }
     rt_result *r = NULL;
     if (commit_record(c, path, rec, d->kind == RT_STEP_FUNCTION)) {
         log_step(c, path, RT_ST_SUCCEEDED, at->http_status, rt_now_ms() - started, n, NULL, false);
-        r = rt_ctx_set_result(c, d, at->output, true, NULL);
+        r = at->response_parts ? rt_ctx_set_response(c, d, at->http_status, at->output)
+                               : rt_ctx_set_result(c, d, at->output, true, NULL);
     }
     json_decref(at->output);
     return r;

@@ -24,10 +24,13 @@ typedef struct rt_attempt {
     char *error;                /* owned message on failure */
     long retry_after_ms;        /* from the server, or -1 */
     long http_status;           /* for the log and the attempt record */
-    rt_buf head;                /* has_head: a request's output { status, body } left its
-                                   headers out (nothing reads them); here they are as
-                                   text (rt_http_response.head), for the record */
-    bool has_head;
+    /* A request's output whose headers nothing reads stays in parts: `output`
+    ** is then the response's body, http_status its status, and head its
+    ** headers as text (rt_http_response.head) for the record; the object
+    ** { status, body } is made only if something reads the output whole
+    ** (rt_ctx_set_response). */
+    bool response_parts;
+    rt_buf head;
 } rt_attempt;
 
 /* Attempt n (from 1) of step d at path; arg is the kind's own. */

@@ -164,7 +164,7 @@ static rt_result *step_mode_after(rt_ctx *c, const rt_step_desc *d, rt_result *r
         pthread_mutex_lock(&run->lock);
         /* as the run would: a failure `on failure continue` keeps (in a
         ** fanout item too) shows as null, and the other items go on */
-        json_object_set(run->step_outputs, path, r->ok ? r->out : json_null());
+        json_object_set(run->step_outputs, path, rt_result_out(r));
         run->step_done = true;
         if (!c->parent) run->stop = true;
         pthread_mutex_unlock(&run->lock);
