@@ -95,22 +95,34 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 typedef struct head_entries {
     const char *names[64], *values[64];
     const char **name, **value;         /* names/values, or allocated when more */
-    size_t n;
+    size_t n, cap;
 } head_entries;
 
+/* One pass, entry by entry (strlen hops over each string), into the arrays
+** on the stack while they hold them. */
 static void head_split(const rt_buf *head, head_entries *e)
 {
-    size_t count = 0;
-    for (size_t i = 0; i < head->len; i++) count += head->data[i] == '\0';
-    count /= 2;
+    const char *p = head->data, *end = head->data + head->len;
+    e->name = e->names;
+    e->value = e->values;
     e->n = 0;
-    e->name = count <= 64 ? e->names : rt_xmalloc(sizeof *e->name * count);
-    e->value = count <= 64 ? e->values : rt_xmalloc(sizeof *e->value * count);
-    for (size_t i = 0; i < head->len && e->n < count;) {
-        e->name[e->n] = head->data + i;
-        i += strlen(head->data + i) + 1;
-        e->value[e->n++] = head->data + i;
-        i += strlen(head->data + i) + 1;
+    e->cap = 64;
+    while (p < end) {
+        if (e->n == e->cap) {
+            const char **names = rt_xmalloc(sizeof *names * e->cap * 2);
+            const char **values = rt_xmalloc(sizeof *values * e->cap * 2);
+            memcpy(names, e->name, sizeof *names * e->n);
+            memcpy(values, e->value, sizeof *values * e->n);
+            if (e->name != e->names) free((void *)e->name);
+            if (e->value != e->values) free((void *)e->value);
+            e->name = names;
+            e->value = values;
+            e->cap *= 2;
+        }
+        e->name[e->n] = p;
+        p += strlen(p) + 1;
+        e->value[e->n++] = p;           /* (the buffer's own NUL ends a value cut short) */
+        p += strlen(p) + 1;
     }
 }
 
@@ -499,7 +511,10 @@ static bool next_hop(const rt_http_request *first, rt_http_request *hop, rt_http
 
 bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
 {
+    rt_buf head = rs->head;     /* the caller's storage for the headers, if any */
     memset(rs, 0, sizeof *rs);
+    rs->head = head;
+    rs->head.len = 0;
     rs->body = json_null();
     if ((json_is_object(rq->headers) && bad_header(rq->headers, rs)) ||
         (json_is_object(rq->credentials) && bad_header(rq->credentials, rs)))

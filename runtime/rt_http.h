@@ -67,8 +67,10 @@ json_t *rt_http_response_headers(rt_http_response *rs);
 void rt_http_head_encode(rt_buf *b, const rt_buf *head);
 
 /* Sends the request. Returns true when a response arrived (any status);
-** false with rs->error set otherwise (rt_http_response_fail). Either way rs
-** must be released with rt_http_response_free. */
+** false with rs->error set otherwise (rt_http_response_fail). rs comes in
+** zeroed, or with head given storage (rt_buf_on), where the headers are
+** then written while they fit. Either way rs must be released with
+** rt_http_response_free. */
 bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs);
 
 /* At most n requests in flight in this process at once, over every fanout

@@ -424,7 +424,7 @@ rt_attempt_outcome rt_request_exchange(rt_ctx *c, const rt_step_desc *d, const r
     rt_http_request rq = { .method = p->method, .url = url, .headers = plain, .credentials = creds,
                            .idempotency_key = idem_key, .body = body, .body_len = body ? strlen(body) : 0,
                            .body_private = body && rt_redact_holds(body), .timeout_ms = d->timeout_ms };
-    rt_http_response rs;
+    rt_http_response rs = { 0 };
     rt_attempt_outcome o = RT_ATT_OK;
     long pause = rt_http_host_pause_ms(url);    /* the host said 429: wait with the others */
     if (pause > 0 && !rt_signal_sleep_ms(pause)) {
@@ -432,6 +432,8 @@ rt_attempt_outcome rt_request_exchange(rt_ctx *c, const rt_step_desc *d, const r
         goto done;
     }
     if (!rt_co_current()) rt_log_flush();      /* the scheduler flushes for fanout items */
+    rs.head = out->head;        /* the response's headers go where the attempt keeps them */
+    out->head = (rt_buf){ 0 };
     bool sent = rt_http_perform(&rq, &rs);
     if (sent && rs.status == 401 && d->integ && d->integ->auth == RT_AUTH_OAUTH2) {
         /* the access token expired: refresh it once and send again */

@@ -250,11 +250,12 @@ static rt_result *step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, j
         if (input_text) rt_step_record_input_text(&rec, input_text);
     }
     int max_attempts = 1 + (d->retries > 0 ? d->retries : 0);
+    char head_first[512];       /* a response's headers, for the record, while they fit */
 
     for (;;) {
         int n = rec.nattempts + 1;
         int64_t t0 = rt_now_ms();
-        rt_attempt at = { .retry_after_ms = -1 };
+        rt_attempt at = { .retry_after_ms = -1, .head = rt_buf_on(head_first, sizeof head_first) };
         rt_attempt_outcome o = fn(c, d, path, arg, n, &at);
         if (o != RT_ATT_OK) rt_buf_free(&at.head);      /* only an output's */
         if (o == RT_ATT_STOP) {

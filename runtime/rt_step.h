@@ -30,7 +30,7 @@ typedef struct rt_attempt {
     ** { status, body } is made only if something reads the output whole
     ** (rt_ctx_set_response). */
     bool response_parts;
-    rt_buf head;
+    rt_buf head;                /* may start in the driver's storage (rt_buf_on) */
 } rt_attempt;
 
 /* Attempt n (from 1) of step d at path; arg is the kind's own. */
