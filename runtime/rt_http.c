@@ -185,19 +185,20 @@ void rt_http_head_encode(rt_buf *b, const rt_buf *head)
     head_entries e;
     head_split(head, &e);
     rt_buf v = { 0 };
+    bool redact = rt_redact_any();
     rt_buf_putc(b, '{');
     bool first = true;
     for (size_t i = 0; i < e.n; i++) {
         if (head_seen(&e, i)) continue;
         if (!first) rt_buf_putc(b, ',');
         first = false;
-        rt_json_encode_string_redacted(b, e.name[i], strlen(e.name[i]));
+        rt_json_encode_text(b, e.name[i], strlen(e.name[i]), redact);
         rt_buf_putc(b, ':');
         if (head_repeated(&e, i)) {
             head_value(&e, i, &v);
-            rt_json_encode_string_redacted(b, v.data, v.len);
+            rt_json_encode_text(b, v.data, v.len, redact);
         } else {
-            rt_json_encode_string_redacted(b, e.value[i], strlen(e.value[i]));
+            rt_json_encode_text(b, e.value[i], strlen(e.value[i]), redact);
         }
     }
     rt_buf_putc(b, '}');

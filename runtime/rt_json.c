@@ -101,11 +101,29 @@ static void encode_ascii_seq(rt_buf *b, const unsigned char *s, size_t len)
     rt_buf_puts(b, esc);
 }
 
+/* Whether all n bytes at s are json_plain (written as they are). */
+static inline bool all_plain(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    uint64_t w;
+    while (i + 8 <= n && (memcpy(&w, s + i, 8), word_plain(w))) i += 8;
+    while (i < n && json_plain[s[i]]) i++;
+    return i == n;
+}
+
 static void encode_string_as(rt_buf *b, const char *str, size_t n, bool ascii)
 {
     static const char hex[] = "0123456789ABCDEF";      /* as jansson writes it */
     const unsigned char *s = (const unsigned char *)str;
-    rt_buf_reserve(b, n + 2);
+    if (b->len + n + 3 > b->cap) rt_buf_reserve(b, n + 2);
+    if (all_plain(s, n)) {      /* most strings (names, URLs, dates): copied whole */
+        b->data[b->len++] = '"';
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+        b->data[b->len++] = '"';
+        b->data[b->len] = '\0';
+        return;
+    }
     b->data[b->len++] = '"';
     size_t run = 0;             /* s[run..i) is copied as it is */
     for (size_t i = 0; i < n;) {
@@ -240,6 +258,11 @@ void rt_json_encode_redacted(rt_buf *b, const json_t *v)
 void rt_json_encode_string_redacted(rt_buf *b, const char *s, size_t n)
 {
     encode_text(b, s, n, rt_redact_any());
+}
+
+void rt_json_encode_text(rt_buf *b, const char *s, size_t n, bool redact)
+{
+    encode_text(b, s, n, redact);
 }
 
 void rt_json_encode_int(rt_buf *b, int64_t v)

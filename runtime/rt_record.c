@@ -148,14 +148,16 @@ void rt_step_record_write(const rt_step_record *r, rt_buf *b)
     if (r->ended) put_int(b, ",\"ended\":", r->ended);
     if (r->output && r->output_parts) {
         /* { status, headers, body }, as the whole would be written (its
-        ** names redacted too: a secret could be spelt "body") */
+        ** names redacted too, as the whole's would be: a secret could be
+        ** spelt "body") */
+        bool redact = rt_redact_any();
         rt_buf_puts(b, ",\"output\":{");
-        rt_json_encode_string_redacted(b, "status", 6);
+        rt_json_encode_text(b, "status", 6, redact);
         put_int(b, ":", r->output_status);
         rt_buf_puts(b, ",\"headers\":");
         rt_http_head_encode(b, &r->output_head);
         rt_buf_putc(b, ',');
-        rt_json_encode_string_redacted(b, "body", 4);
+        rt_json_encode_text(b, "body", 4, redact);
         rt_buf_putc(b, ':');
         rt_json_encode_redacted(b, r->output);
         rt_buf_putc(b, '}');
