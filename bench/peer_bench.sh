@@ -49,6 +49,7 @@ summarize "$WORK/flowc-cold.txt"
 sed 's/^trigger event "go" { }/trigger request/' "$W/peer_bench.flow" >"$WORK/peer_hook.flow"
 "$FLOWC" build "$WORK/peer_hook.flow" -o "$WORK/peer_hook"
 rm -rf "$WORK/hook-state" "$WORK/hook.port"
+"$WORK/peer_hook" users set bench --state "$WORK/hook-state" 2>/dev/null     # runs belong to users
 "$WORK/peer_hook" serve --listen 127.0.0.1:0 --port-file "$WORK/hook.port" --no-auth --workers 2 \
     --state "$WORK/hook-state" 2>"$WORK/hook.log" &
 spid=$!

@@ -46,6 +46,9 @@ serve_start() {     # serve_start BIN STATE [options]
     SV="http://127.0.0.1:$(cat "$T/port")"
 }
 metric() { curl -s -H "Authorization: Bearer $TOKEN" "$SV/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+mkusers() {     # mkusers U...: runs belong to stored users (PUT /api/users/U)
+    for u in "$@"; do curl -s -o /dev/null -X PUT -H "Authorization: Bearer $TOKEN" --data '{}' "$SV/api/users/$u"; done
+}
 
 cat >"$T/event.lua" <<'LUA'
 -- POST one event per request, spread over 50 users
@@ -74,6 +77,7 @@ accept_bench() {    # accept_bench CONNS LABEL [serve options]
     local conns=$1 label=$2; shift 2
     rm -rf "$T/accept.state"
     serve_start "$T/lead" "$T/accept.state" "$@"
+    mkusers $(seq -f 'u%g' 0 49)
     wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s "$T/event.lua" "$SV/events/lead.created" >"$T/wrk1.out" 2>&1
     local acc txn rps non2xx p50 p99
     acc=$(metric flow_runs_accepted_total); txn=$(metric flow_accept_commits_total)
@@ -105,6 +109,7 @@ kill -TERM "$SV_PID"; wait "$SV_PID" 2>/dev/null; SV_PID=
 
 # 3. request trigger latency
 serve_start "$T/hook" "$T/hook.state" --workers "$WORKERS"
+mkusers u1
 wrk -t2 -c8 -d"${DURATION}s" --latency -s "$T/hook.lua" "$SV/hooks/u1" >"$T/wrk3.out" 2>&1
 rps=$(awk '/Requests\/sec/ { print $2 }' "$T/wrk3.out")
 p50=$(awk '$1 == "50%" { print $2 }' "$T/wrk3.out"); p99=$(awk '$1 == "99%" { print $2 }' "$T/wrk3.out")

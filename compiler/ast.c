@@ -1129,6 +1129,49 @@ ast_integration *ast_integration_auth(parse_ctx *ctx, ast_integration *in, ast_a
     return in;
 }
 
+ast_conn_build *ast_conn_block(parse_ctx *ctx, const char *word, src_loc word_loc, ptrvec *fields, src_loc loc)
+{
+    ast_conn_build *cb = arena_alloc(ctx->a, sizeof *cb);
+    cb->fields = fields;
+    cb->loc = loc;
+    if (strcmp(word, "connection") != 0) {
+        diag_error(ctx->diag, word_loc, "expected 'connection { ... }' or 'auth ...' in an integration block, not '%s'",
+                   word);
+        cb->bad = true;
+    }
+    return cb;
+}
+
+ast_conn_field *ast_conn_field_new(parse_ctx *ctx, const char *name, src_loc name_loc, ast_type *type,
+                                   ptrvec *flags, src_loc span)
+{
+    ast_conn_field *f = arena_alloc(ctx->a, sizeof *f);
+    f->name = name;
+    f->loc = name_loc;
+    f->type = type;
+    f->span = span;
+    for (int i = 0; i < flags->len; i++) {
+        ast_arg *a = flags->items[i];
+        bool *flag = strcmp(a->name, "base_url") == 0 ? &f->base_url
+                     : strcmp(a->name, "from_token") == 0 ? &f->from_token : NULL;
+        if (!flag)
+            diag_error(ctx->diag, a->loc, "unknown connection field flag '%s' (flags are base_url and from_token; "
+                       "separate fields with commas)", a->name);
+        else if (*flag)
+            diag_error(ctx->diag, a->loc, "flag '%s' is given twice", a->name);
+        else
+            *flag = true;
+    }
+    return f;
+}
+
+void ast_integration_connection(parse_ctx *ctx, ast_integration *in, ast_conn_build *cb)
+{
+    if (cb->bad) return;
+    in->conn = list_items(ctx, cb->fields, &in->nconn);
+    in->conn_loc = cb->loc;
+}
+
 ast_action *ast_decl_action(parse_ctx *ctx, const char *integ, const char *op,
                             ptrvec *params, ast_type *out, ast_step *body, src_loc loc)
 {
@@ -1805,6 +1848,19 @@ static void dump_integration(dumper *d, const ast_integration *in)
         dump_expr(d, "token-url", in->oauth_token_url);
         dump_expr(d, "client-id", in->oauth_client_id);
         dump_expr(d, "client-secret", in->oauth_client_secret);
+        dump_close(d);
+    }
+    if (in->conn_loc.end > in->conn_loc.start) {
+        dump_open(d, "connection");
+        dump_loc(d, in->conn_loc);
+        for (int i = 0; i < in->nconn; i++) {
+            const ast_conn_field *f = in->conn[i];
+            dump_open(d, "field");
+            fprintf(d->out, " %s%s%s", f->name, f->base_url ? " base_url" : "", f->from_token ? " from_token" : "");
+            dump_loc(d, f->loc);
+            dump_type(d, "type", f->type);
+            dump_close(d);
+        }
         dump_close(d);
     }
     dump_close(d);

@@ -373,6 +373,17 @@ typedef enum ast_auth_kind {
                                      client_id secret.I, client_secret secret.S } */
 } ast_auth_kind;
 
+/* A field of an integration's `connection { ... }` block: a plain value
+** each user's connection to the integration holds (not a secret). */
+typedef struct ast_conn_field {
+    const char *name;
+    src_loc loc;            /* of the name */
+    ast_type *type;         /* string, int, bool, or one of them optional */
+    bool base_url;          /* its value, when set, is the connection's base URL */
+    bool from_token;        /* an OAuth2 token response's field of this name fills it */
+    src_loc span;           /* the whole field, flags included */
+} ast_conn_field;
+
 struct ast_integration {
     const char *name;
     src_loc loc;
@@ -385,6 +396,9 @@ struct ast_integration {
     ast_expr *oauth_token_url;
     ast_expr *oauth_client_id;
     ast_expr *oauth_client_secret;
+    ast_conn_field **conn;  /* `connection { ... }` fields, or NULL */
+    int nconn;
+    src_loc conn_loc;       /* the `connection` block (start == end: none) */
     ast_file *file;         /* where declared */
 };
 

@@ -247,6 +247,17 @@ ast_auth *ast_auth_oauth2(parse_ctx *ctx, ptrvec *fields, src_loc loc);
 ast_integration *ast_decl_integration(parse_ctx *ctx, const char *name, src_loc name_loc,
                                       ast_expr *url, src_loc loc);
 ast_integration *ast_integration_auth(parse_ctx *ctx, ast_integration *in, ast_auth *auth);
+/* `connection { ... }` (parse-time only): word must be "connection". */
+typedef struct ast_conn_build {
+    ptrvec *fields;         /* ast_conn_field * */
+    src_loc loc;
+    bool bad;               /* the word was not `connection` (reported) */
+} ast_conn_build;
+ast_conn_build *ast_conn_block(parse_ctx *ctx, const char *word, src_loc word_loc, ptrvec *fields, src_loc loc);
+/* flags: ast_arg names (base_url, from_token); others are reported. */
+ast_conn_field *ast_conn_field_new(parse_ctx *ctx, const char *name, src_loc name_loc, ast_type *type,
+                                   ptrvec *flags, src_loc span);
+void ast_integration_connection(parse_ctx *ctx, ast_integration *in, ast_conn_build *conn);
 ast_action *ast_decl_action(parse_ctx *ctx, const char *integ, const char *op,
                             ptrvec *params, ast_type *out, ast_step *body, src_loc loc);
 ast_action *ast_action_clause(parse_ctx *ctx, ast_action *ac, ast_clause *cl);

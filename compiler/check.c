@@ -803,6 +803,41 @@ static void chk_auth_secret(chk_state *st, ast_expr *e)
     chk_declare_secret(st, e->name, &e->loc, false);
 }
 
+/* `connection { ... }`: plain values of a user's connection. Scalars only
+** (they are given on a command line, `--field NAME=VALUE`); one base_url
+** field, a string; from_token only where an OAuth2 token response can
+** fill it. */
+static void chk_connection(chk_state *st, ast_integration *in)
+{
+    chk_map seen = { 0 };
+    const ast_conn_field *base = NULL;
+    for (int i = 0; i < in->nconn; i++) {
+        ast_conn_field *f = in->conn[i];
+        ast_conn_field *prev = chk_map_get(&seen, f->name);
+        if (prev) {
+            ERR(f->loc, "connection field '%s' is declared twice; first at %s", f->name, chk_pos(st, prev->loc));
+            continue;
+        }
+        chk_map_put(st->a, &seen, f->name, f);
+        const ast_type *t = f->type && f->type->kind == TY_OPTIONAL ? f->type->elem : f->type;
+        ast_type_kind k = t ? t->kind : TY_ERROR;
+        if (k != TY_STRING && k != TY_INT && k != TY_BOOL && k != TY_FLOAT && k != TY_ERROR)
+            ERR(f->type->loc, "connection field '%s' must be a string, int, float or bool (optional with ?), not %s",
+                f->name, tystr(st, f->type));
+        if (f->base_url) {
+            if (base)
+                ERR(f->loc, "only one connection field can be the base_url; '%s' is already (%s)", base->name,
+                    chk_pos(st, base->loc));
+            else if (k != TY_STRING && k != TY_ERROR)
+                ERR(f->loc, "the base_url field '%s' must be a string", f->name);
+            base = f;
+        }
+        if (f->from_token && in->auth != AUTH_OAUTH2)
+            ERR(f->loc, "connection field '%s' is from_token, but integration '%s' has no oauth2 auth whose token "
+                "response could fill it", f->name, in->name);
+    }
+}
+
 static void chk_integrations(chk_state *st)
 {
     ast_program *p = st->prog;
@@ -830,6 +865,7 @@ static void chk_integrations(chk_state *st)
             chk_auth_secret(st, in->oauth_client_secret);
             if (in->auth == AUTH_OAUTH2 && !in->oauth_token_url)
                 ERR(in->auth_loc, "oauth2 auth needs a token_url");
+            chk_connection(st, in);
         }
     }
     /* the merged lists, in file order */

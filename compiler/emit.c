@@ -40,6 +40,7 @@ typedef struct emit_state {
     strbuf *hoisted;    /* definitions of hoisted sub-expressions (X<n>) */
     const char *hoist_prefix;
     int *nhoisted;      /* numbering of X<n> */
+    bool *integ_used;   /* per prog->integrations[i]: a step of the workflow calls it */
 } emit_state;
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -671,6 +672,18 @@ static void emit_integrations(emit_state *es)
     for (int i = 0; i < es->prog->nintegrations; i++) {
         ast_integration *in = es->prog->integrations[i];
         strbuf *b = &es->descs;
+        if (in->nconn) {
+            strbuf_printf(b, "static const rt_conn_field CF_%s[] = {\n", in->name);
+            for (int k = 0; k < in->nconn; k++) {
+                const ast_conn_field *f = in->conn[k];
+                strbuf_puts(b, "    { ");
+                emit_cstr(b, f->name);
+                strbuf_puts(b, ", ");
+                emit_type_ref(es, b, f->type);
+                strbuf_printf(b, ", %s, %s },\n", f->base_url ? "true" : "false", f->from_token ? "true" : "false");
+            }
+            strbuf_puts(b, "};\n");
+        }
         strbuf_printf(b, "static const rt_integration I_%s = {\n    .name = ", in->name);
         emit_cstr(b, in->name);
         strbuf_puts(b, ",\n    .base_url = ");
@@ -688,6 +701,7 @@ static void emit_integrations(emit_state *es)
         emit_cstr_or_null(b, in->oauth_client_id ? in->oauth_client_id->name : NULL);
         strbuf_puts(b, ",\n    .client_secret_secret = ");
         emit_cstr_or_null(b, in->oauth_client_secret ? in->oauth_client_secret->name : NULL);
+        if (in->nconn) strbuf_printf(b, ",\n    .fields = CF_%s, .nfields = %d", in->name, in->nconn);
         strbuf_puts(b, ",\n};\n");
     }
 }
@@ -758,7 +772,11 @@ static void emit_step_desc(emit_state *es, const ast_step *s, const ast_request 
             strbuf_puts(b, ",\n");
         }
     }
-    if (req && req->integ) strbuf_printf(b, "    .integ = &I_%s,\n", req->integ->name);
+    if (req && req->integ) {
+        strbuf_printf(b, "    .integ = &I_%s,\n", req->integ->name);
+        for (int i = 0; es->integ_used && i < es->prog->nintegrations; i++)
+            if (es->prog->integrations[i] == req->integ) es->integ_used[i] = true;
+    }
     if (s->kind == STEP_ACTION && !(req && req->paginate)) strbuf_puts(b, "    .body_output = true,\n");
     /* the headers of its output: made into an object only when read */
     if (req && !req->paginate && !req->fail_when && (s->kind == STEP_ACTION || !s->headers_read))
@@ -1107,7 +1125,7 @@ static void emit_block(emit_state *es, strbuf *b, const ast_block *blk, int inde
 
 /* ---- the workflow ------------------------------------------------------ */
 
-static void emit_workflow(emit_state *es, const char *version, int nslots)
+static void emit_workflow(emit_state *es, const char *version, const char *symbol, int nslots)
 {
     ast_program *p = es->prog;
     ast_file *m = p->main;
@@ -1158,10 +1176,20 @@ static void emit_workflow(emit_state *es, const char *version, int nslots)
         strbuf_puts(b, "};\n");
     }
 
+    /* the integrations its steps call: a user's run needs a connection to each */
+    int nused = 0;
+    for (int i = 0; i < p->nintegrations; i++) nused += es->integ_used && es->integ_used[i];
+    if (nused) {
+        strbuf_puts(b, "static const rt_integration *const INTEGRATIONS[] = { ");
+        for (int i = 0; i < p->nintegrations; i++)
+            if (es->integ_used[i]) strbuf_printf(b, "&I_%s, ", p->integrations[i]->name);
+        strbuf_puts(b, "};\n");
+    }
+
     static const char *const trig[] = { "RT_TRIG_EVENT", "RT_TRIG_EVENT", "RT_TRIG_REQUEST",
                                         "RT_TRIG_SCHEDULE", "RT_TRIG_ENABLED" };
     const ast_trigger *t = m->ntriggers ? m->triggers[0] : NULL;
-    strbuf_puts(b, "\nconst rt_workflow FLOW_WORKFLOW = {\n    .name = ");
+    strbuf_printf(b, "\nconst rt_workflow %s = {\n    .name = ", symbol);
     emit_cstr_or_null(b, m->workflow);
     strbuf_puts(b, ",\n    .description = ");
     emit_cstr_or_null(b, m->description);
@@ -1177,6 +1205,7 @@ static void emit_workflow(emit_state *es, const char *version, int nslots)
     emit_cstr_or_null(b, t ? t->zone : NULL);
     strbuf_printf(b, ",\n    .settings = %s, .nsettings = %d,\n", m->nsettings ? "SETTINGS" : "NULL", m->nsettings);
     strbuf_printf(b, "    .secrets = %s, .nsecrets = %d,\n", ns ? "SECRETS" : "NULL", ns);
+    strbuf_printf(b, "    .integrations = %s, .nintegrations = %d,\n", nused ? "INTEGRATIONS" : "NULL", nused);
     strbuf_puts(b, "    .output_type = ");
     emit_type_ref(es, b, p->output_type);
     strbuf_printf(b, ",\n    .body = wf_body,\n    .slots = %d,\n    .source_path = ", nslots);
@@ -1197,13 +1226,17 @@ void emit_version(ast_program *prog, char out[17])
     snprintf(out, 17, "%016" PRIx64, h);
 }
 
-void emit_program(ast_program *prog, strbuf *out, const char *version)
+/* symbol: the C name of the workflow's descriptor; with_main: the unit
+** is the whole program (a project of one), else one of a project's. */
+static void emit_unit(ast_program *prog, strbuf *out, const char *version, const char *symbol, bool with_main)
 {
     strbuf hoisted = { 0 };
     int nhoisted = 0, nslots = 0;
     emit_types types = { 0 };
     emit_state es = { .prog = prog, .a = &prog->arena, .hoisted = &hoisted, .hoist_prefix = "X", .nhoisted = &nhoisted,
                       .types = &types, .nslots = &nslots };
+    es.integ_used = arena_alloc(es.a, sizeof *es.integ_used * (size_t)(prog->nintegrations + 1));
+    memset(es.integ_used, 0, sizeof *es.integ_used * (size_t)(prog->nintegrations + 1));
     strbuf body = { 0 };
 
     strbuf_puts(&es.protos, "static int wf_body(rt_ctx *c);\n");
@@ -1212,7 +1245,7 @@ void emit_program(ast_program *prog, strbuf *out, const char *version)
     strbuf_puts(&body, "static int wf_body(rt_ctx *c)\n{\n");
     emit_block(&es, &body, prog->main->body, 1);
     strbuf_puts(&body, "    return rt_return(c, rt_null());\n}\n\n");
-    emit_workflow(&es, version, nslots);
+    emit_workflow(&es, version, symbol, nslots);
 
     strbuf_puts(out, "/* Generated by flowc from ");
     strbuf_puts(out, prog->main->path);
@@ -1226,13 +1259,36 @@ void emit_program(ast_program *prog, strbuf *out, const char *version)
     strbuf_append(out, hoisted.data ? hoisted.data : "", hoisted.len);
     strbuf_append(out, es.defs.data ? es.defs.data : "", es.defs.len);
     strbuf_append(out, body.data, body.len);
-    strbuf_puts(out, "int main(int argc, char **argv)\n{\n    return rt_main(&FLOW_WORKFLOW, argc, argv);\n}\n");
+    if (with_main)
+        strbuf_printf(out, "int main(int argc, char **argv)\n{\n    return rt_main(&%s, argc, argv);\n}\n", symbol);
     strbuf_free(&es.protos);
     strbuf_free(&es.descs);
     strbuf_free(&es.defs);
     strbuf_free(&hoisted);
     strbuf_free(&body);
     types_free(&types);
+}
+
+void emit_program(ast_program *prog, strbuf *out, const char *version)
+{
+    emit_unit(prog, out, version, "FLOW_WORKFLOW", true);
+}
+
+void emit_program_unit(ast_program *prog, strbuf *out, const char *version, const char *symbol)
+{
+    emit_unit(prog, out, version, symbol, false);
+}
+
+void emit_project(strbuf *out, const char *name, const char *const *symbols, int n)
+{
+    strbuf_puts(out, "/* Generated by flowc: the project table. */\n#include <flowrt.h>\n\n");
+    for (int i = 0; i < n; i++) strbuf_printf(out, "extern const rt_workflow %s;\n", symbols[i]);
+    strbuf_puts(out, "static const rt_workflow *const WORKFLOWS[] = {\n");
+    for (int i = 0; i < n; i++) strbuf_printf(out, "    &%s,\n", symbols[i]);
+    strbuf_puts(out, "};\nstatic const rt_project PROJECT = {\n    .name = ");
+    emit_cstr(out, name);
+    strbuf_printf(out, ",\n    .workflows = WORKFLOWS, .nworkflows = %d,\n};\n\n", n);
+    strbuf_puts(out, "int main(int argc, char **argv)\n{\n    return rt_project_main(&PROJECT, argc, argv);\n}\n");
 }
 
 /* ---- for emit_test.c ----------------------------------------------------- */

@@ -14,6 +14,16 @@
 ** version is the workflow version string to embed. */
 void emit_program(ast_program *prog, strbuf *out, const char *version);
 
+/* One workflow of a project, as its own C translation unit: the same as
+** emit_program but the descriptor is the global `const rt_workflow
+** SYMBOL` and there is no main (every other name is static, so units of
+** several workflows link together without clashing). */
+void emit_program_unit(ast_program *prog, strbuf *out, const char *version, const char *symbol);
+/* The project's own unit: its table of the n workflows' descriptors
+** (symbols, defined by emit_program_unit) and main, which calls
+** rt_project_main. */
+void emit_project(strbuf *out, const char *name, const char *const *symbols, int n);
+
 /* A version hash of every source file of prog: 16 hex digits. */
 void emit_version(ast_program *prog, char out[17]);
 

@@ -1008,12 +1008,46 @@ static doc *fmt_fields_block(fmt_state *st, ast_field **fields, int n, int close
     return fmt_fields_braced(st, fields, n, true, close);
 }
 
+/* connection { name: T flags, ... }: one field a line, commas between. */
+static doc *fmt_connection(fmt_state *st, const ast_integration *in)
+{
+    doc *body = cat(st);
+    for (int i = 0; i < in->nconn; i++) {
+        const ast_conn_field *f = in->conn[i];
+        add(st, body, fmt_between(st, st->hard, i ? in->conn[i - 1]->span.end : -1, f->span.start, false));
+        add(st, body, txtf(st, "%s: ", f->name));
+        add(st, body, fmt_type(st, f->type));
+        if (f->base_url) add(st, body, txt(st, " base_url"));
+        if (f->from_token) add(st, body, txt(st, " from_token"));
+        if (i + 1 < in->nconn) add(st, body, txt(st, ","));
+    }
+    doc *trail;
+    doc *lead = fmt_comments(st, in->conn_loc.end - 1, &trail, false, in->nconn ? in->conn[in->nconn - 1]->span.end : -1);
+    add(st, body, trail);
+    if (lead->nkids) {
+        add(st, body, st->hard);
+        lead->nkids--;
+        add(st, body, lead);
+    }
+    doc *d = cat(st);
+    add(st, d, txt(st, "connection {"));
+    if (!in->nconn && !body->nkids) {
+        add(st, d, txt(st, "}"));
+        return d;
+    }
+    add(st, d, nest(st, body));
+    add(st, d, st->hard);
+    add(st, d, txt(st, "}"));
+    return d;
+}
+
 static doc *fmt_integration(fmt_state *st, const ast_integration *in, const ast_top *t)
 {
     doc *d = cat(st);
     add(st, d, txtf(st, "integration %s ", in->name));
     add(st, d, fmt_expr(st, in->base_url, false));
-    if (in->auth == AUTH_NONE) return d;
+    bool conn = in->conn_loc.end > in->conn_loc.start;
+    if (in->auth == AUTH_NONE && !conn) return d;
     doc *auth = cat(st);
     switch (in->auth) {
     case AUTH_BEARER:
@@ -1055,8 +1089,14 @@ static doc *fmt_integration(fmt_state *st, const ast_integration *in, const ast_
     doc *braced = cat(st);
     add(st, braced, txt(st, " {"));
     doc *inner = cat(st);
-    add(st, inner, fmt_between(st, st->line, -1, in->auth_loc.start, false));
-    add(st, inner, auth);
+    if (in->auth != AUTH_NONE) {
+        add(st, inner, fmt_between(st, st->line, -1, in->auth_loc.start, false));
+        add(st, inner, auth);
+    }
+    if (conn) {
+        add(st, inner, fmt_between(st, in->auth != AUTH_NONE ? st->hard : st->line, -1, in->conn_loc.start, false));
+        add(st, inner, fmt_connection(st, in));
+    }
     doc *trail;
     doc *lead = fmt_comments(st, t->span.end - 1, &trail, false, -1);
     add(st, inner, trail);

@@ -14,10 +14,12 @@
 #include "check.h"
 #include "diag.h"
 #include "imports.h"
+#include "project.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -403,14 +405,17 @@ void graph_write_dot(ast_program *prog, strbuf *out)
 
 static void graph_usage(FILE *out)
 {
-    fputs("usage: flowc graph FILE [--svg OUT]\n"
+    fputs("usage: flowc graph FILE|DIR... [--svg OUT]\n"
           "\n"
           "Prints the workflow as a Graphviz digraph (dot) on stdout: the trigger,\n"
           "each step (kind, name, request method and URL), if / else-if / else\n"
           "branches labelled with their conditions, fanouts as clusters, control\n"
           "flow in order, and dashed edges from a step to what reads its output.\n"
           "\n"
-          "  --svg OUT   render with Graphviz's `dot -Tsvg` into OUT instead\n"
+          "  --svg OUT   render with Graphviz's `dot -Tsvg` into OUT instead (several\n"
+          "              workflows: OUT is a directory, one NAME.svg each)\n"
+          "\n"
+          "Several files, or a directory (its workflows), print one digraph each.\n"
           "\n"
           "Exit status: 0 ok, 1 errors in the input or dot failed, 2 usage error.\n",
           out);
@@ -450,27 +455,9 @@ static bool render_svg(const char *text, const char *out)
     return off == len && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-int graph_main(int argc, char **argv, const char *stdlib_dir)
+/* One workflow's graph: dot text on stdout, or rendered into svg. */
+static int graph_one(const char *file, const char *svg, const char *stdlib_dir)
 {
-    const char *file = NULL, *svg = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            graph_usage(stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--svg") == 0 && i + 1 < argc) {
-            svg = argv[++i];
-        } else if ((argv[i][0] == '-' && argv[i][1]) || file) {
-            fprintf(stderr, "flowc graph: %s '%s'\n", file ? "one FILE at a time, not" : "unknown option", argv[i]);
-            graph_usage(stderr);
-            return 2;
-        } else {
-            file = argv[i];
-        }
-    }
-    if (!file) {
-        graph_usage(stderr);
-        return 2;
-    }
     diag_ctx d;
     diag_init(&d);
     ast_program prog;
@@ -483,8 +470,16 @@ int graph_main(int argc, char **argv, const char *stdlib_dir)
             strbuf dot = { 0 };
             graph_write_dot(&prog, &dot);
             if (svg) {
+                char *path = NULL;
+                if (svg[strlen(svg) - 1] == '/') {      /* a project: DIR/NAME.svg each */
+                    const char *name = prog.main->workflow ? prog.main->workflow : "workflow";
+                    path = xmalloc(strlen(svg) + strlen(name) + 5);
+                    sprintf(path, "%s%s.svg", svg, name);
+                    svg = path;
+                }
                 rc = render_svg(dot.data, svg) ? 0 : 1;
                 if (rc) fprintf(stderr, "flowc graph: dot could not render %s\n", svg);
+                free(path);
             } else {
                 fputs(dot.data, stdout);
                 rc = 0;
@@ -494,5 +489,55 @@ int graph_main(int argc, char **argv, const char *stdlib_dir)
     }
     ast_program_free(&prog);
     diag_free(&d);
+    return rc;
+}
+
+int graph_main(int argc, char **argv, const char *stdlib_dir)
+{
+    const char *svg = NULL;
+    char **names = xcalloc((size_t)argc + 1, sizeof *names);
+    int nnames = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            free(names);
+            graph_usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--svg") == 0 && i + 1 < argc) {
+            svg = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "flowc graph: unknown option '%s'\n", argv[i]);
+            free(names);
+            graph_usage(stderr);
+            return 2;
+        } else {
+            names[nnames++] = argv[i];
+        }
+    }
+    if (!nnames) {
+        free(names);
+        graph_usage(stderr);
+        return 2;
+    }
+    proj_files files;
+    bool expanded = proj_expand("graph", names, nnames, 1u << PROJ_WORKFLOW, &files);
+    free(names);
+    if (!expanded) return 2;
+    char dir[4200];
+    if (svg && files.n > 1) {
+        /* several graphs: --svg names a directory, one NAME.svg per workflow */
+        struct stat sb;
+        if (stat(svg, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "flowc graph: with several workflows, --svg names a directory (one NAME.svg each), "
+                            "and %s is not one\n", svg);
+            proj_files_free(&files);
+            return 2;
+        }
+        snprintf(dir, sizeof dir, "%s/", svg);
+        svg = dir;
+    }
+    int rc = 0;
+    for (int i = 0; i < files.n; i++)
+        if (graph_one(files.paths[i], svg, stdlib_dir)) rc = 1;
+    proj_files_free(&files);
     return rc;
 }

@@ -12,8 +12,10 @@
 #include "imports.h"
 #include "lsp.h"
 #include "paths.h"
+#include "project.h"
 #include "tcc.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +27,12 @@ static void usage(FILE *out)
     fputs("usage: flowc COMMAND [options] FILE...\n"
           "\n"
           "Commands:\n"
-          "  check FILE...          parse and type-check; gcc-style diagnostics, exit 1 on error\n"
+          "  check FILE|DIR...      parse and type-check; gcc-style diagnostics, exit 1 on error\n"
           "  build FILE [-o OUT]    compile to a native job binary (default ./NAME)\n"
+          "  build FILE...|DIR -o OUT  a project: every workflow in one binary, one state\n"
           "  run FILE [options]     compile in memory and run once (options as `JOB run`)\n"
-          "  test FILE...           run the files' test blocks; ends with \"N passed, N failed\"\n"
-          "  graph FILE [--svg OUT] the workflow as a Graphviz graph (dot on stdout)\n"
+          "  test FILE|DIR...       run the files' test blocks; ends with \"N passed, N failed\"\n"
+          "  graph FILE|DIR... [--svg OUT]  each workflow as a Graphviz graph (dot on stdout)\n"
           "  fmt FILE...            rewrite files in the canonical layout (--check, --stdout)\n"
           "  lsp                    a Language Server Protocol server on stdio, for editors\n"
           "\n"
@@ -55,29 +58,26 @@ static void usage_check(FILE *out)
           out);
 }
 
-/* Load and check one program. Returns 0 clean, 1 errors. */
-static int check_one(const char *path, bool dump_ast, bool no_c)
+/* Load and check one program into prog (initialised here, freed by the
+** caller) through d. Returns 0 clean, 1 errors. */
+static int check_one(diag_ctx *d, ast_program *prog, const char *path, bool dump_ast, bool no_c)
 {
-    diag_ctx d;
-    diag_init(&d);
-    ast_program prog;
-    ast_program_init(&prog, &d);
-    prog.library_ok = true;     /* `flowc check lib.flow` checks a library's actions */
+    ast_program_init(prog, d);
+    prog->library_ok = true;    /* `flowc check lib.flow` checks a library's actions */
+    int before = d->errors;
     int rc = 1;
-    if (imp_load_program(&prog, path, g_paths.stdlib_dir)) {
+    if (imp_load_program(prog, path, g_paths.stdlib_dir)) {
         if (dump_ast)
-            ast_dump_file(prog.main, stdout);   /* imports are dumped where named themselves */
-        if (d.errors == 0 || prog.main) {
-            chk_program(&prog);
+            ast_dump_file(prog->main, stdout);  /* imports are dumped where named themselves */
+        if (d->errors == before || prog->main) {
+            chk_program(prog);
             /* the C of function steps, by tcc as build compiles it (syntax
             ** and types, no link); bodies whose parameters have errors are
             ** left out, so a body is never blamed for the .flow around it */
-            if (!no_c) cb_check_program(NULL, &prog, &g_paths);
+            if (!no_c) cb_check_program(NULL, prog, &g_paths);
         }
-        rc = d.errors ? 1 : 0;
+        rc = d->errors > before ? 1 : 0;
     }
-    ast_program_free(&prog);
-    diag_free(&d);
     return rc;
 }
 
@@ -98,26 +98,50 @@ static int cmd_check(int argc, char **argv)
             return 2;
         }
     }
-    for (int i = 0; i < argc; i++) {
-        if (argv[i][0] == '-' && argv[i][1]) continue;
-        nfiles++;
-        if (check_one(argv[i], dump_ast, no_c)) rc = 1;
-    }
+    char **names = xcalloc((size_t)argc + 1, sizeof *names);
+    for (int i = 0; i < argc; i++)
+        if (!(argv[i][0] == '-' && argv[i][1])) names[nfiles++] = argv[i];
     if (!nfiles) {
+        free(names);
         fputs("flowc check: no input files\n", stderr);
         usage_check(stderr);
         return 2;
     }
+    proj_files files;
+    bool expanded = proj_expand("check", names, nfiles, 7u, &files);
+    free(names);
+    if (!expanded) return 2;
+    /* one diagnostics context for the set: the project's rules (unique
+    ** workflow names, one declaration per integration) span its files */
+    diag_ctx d;
+    diag_init(&d);
+    ast_program *progs = xcalloc((size_t)files.n + 1, sizeof *progs);
+    ast_program **workflows = xcalloc((size_t)files.n + 1, sizeof *workflows);
+    int nworkflows = 0;
+    for (int i = 0; i < files.n; i++) {
+        if (check_one(&d, &progs[i], files.paths[i], dump_ast, no_c)) rc = 1;
+        else if (progs[i].main && progs[i].main->workflow && !progs[i].tests_file) workflows[nworkflows++] = &progs[i];
+    }
+    if (nworkflows > 1 && !proj_check_rules(workflows, nworkflows)) rc = 1;
+    for (int i = 0; i < files.n; i++) ast_program_free(&progs[i]);
+    free(progs);
+    free(workflows);
+    diag_free(&d);
+    proj_files_free(&files);
     return rc;
 }
 
 static void usage_build(FILE *out)
 {
     fputs("usage: flowc build FILE [-o OUT] [--emit-c FILE]\n"
+          "       flowc build FILE... -o OUT      a project: every workflow in one binary\n"
+          "       flowc build DIR [-o OUT]        every .flow in DIR that declares a workflow\n"
           "\n"
-          "Compiles the workflow through libtcc into a native executable linked with\n"
-          "the flowc runtime (libcurl, jansson, LMDB). OUT defaults to the workflow's\n"
-          "name in the current directory. --emit-c writes the generated C as well\n"
+          "Compiles the workflows through libtcc into a native executable linked with\n"
+          "the flowc runtime (libcurl, jansson, LMDB). One workflow is a project of one:\n"
+          "OUT defaults to its name, and so does its state (./NAME.state). Several make\n"
+          "a project named after OUT's base name (DIR's when -o is not given), with one\n"
+          "state, ./NAME.state (docs/project.md). --emit-c writes the generated C as well\n"
           "('-' for stdout).\n"
           "\n"
           "Exit status: 0 ok, 1 errors in the input, 2 usage error.\n",
@@ -179,11 +203,30 @@ static bool write_text(const char *path, const char *text)
     return fclose(f) == 0 && ok;
 }
 
+/* A project's name from OUT (or a directory): its base name without an
+** extension, as a workflow name would be ([a-z0-9_], other bytes as _). */
+static void project_name(const char *base, char *out, size_t n)
+{
+    size_t len = strlen(base);
+    while (len > 1 && base[len - 1] == '/') len--;
+    const char *start = base;
+    for (size_t i = 0; i < len; i++)
+        if (base[i] == '/') start = base + i + 1;
+    size_t k = 0;
+    for (const char *p = start; p < base + len && *p != '.' && k + 1 < n; p++)
+        out[k++] = (char)(isalnum((unsigned char)*p) ? tolower((unsigned char)*p) : '_');
+    if (!k) out[k++] = 'p';
+    out[k] = 0;
+}
+
 static int cmd_build(int argc, char **argv)
 {
     const char *file = NULL, *out = NULL, *emit_c = NULL;
+    char **names = xcalloc((size_t)argc + 1, sizeof *names);
+    int nnames = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            free(names);
             usage_build(stdout);
             return 0;
         } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
@@ -191,20 +234,50 @@ static int cmd_build(int argc, char **argv)
         } else if (strcmp(argv[i], "--emit-c") == 0 && i + 1 < argc) {
             emit_c = argv[++i];
         } else if (argv[i][0] == '-' && argv[i][1]) {
+            free(names);
             fprintf(stderr, "flowc build: unknown option '%s'\n", argv[i]);
             usage_build(stderr);
             return 2;
-        } else if (file) {
-            fprintf(stderr, "flowc build: one FILE at a time\n");
-            return 2;
         } else {
-            file = argv[i];
+            if (!file) file = argv[i];
+            names[nnames++] = argv[i];
         }
     }
     if (!file) {
+        free(names);
         usage_build(stderr);
         return 2;
     }
+    proj_files files;
+    bool expanded = proj_expand("build", names, nnames, 1u << PROJ_WORKFLOW, &files);
+    free(names);
+    if (!expanded) return 2;
+    if (files.n == 0) {
+        fprintf(stderr, "flowc build: no workflow to build (no .flow file there declares a `workflow`)\n");
+        proj_files_free(&files);
+        return 1;
+    }
+    if (files.n > 1 || files.ndirs) {
+        /* a project: its name is OUT's base name, or the directory's */
+        const char *base = out ? out : files.ndirs && nnames == 1 ? file : NULL;
+        if (files.n > 1 && !base) {
+            fprintf(stderr, "flowc build: several workflows make one project: name it with -o OUT\n");
+            proj_files_free(&files);
+            return 2;
+        }
+        if (files.n > 1) {
+            char name[256], outbuf[512];
+            project_name(base, name, sizeof name);
+            if (!out) {
+                snprintf(outbuf, sizeof outbuf, "./%s", name);
+                out = outbuf;
+            }
+            int rc = proj_build(&g_paths, &files, name, out, emit_c);
+            proj_files_free(&files);
+            return rc;
+        }
+    }
+    file = files.paths[0];      /* a project of one, as a single file always built */
     diag_ctx d;
     diag_init(&d);
     ast_program prog;
@@ -226,6 +299,7 @@ static int cmd_build(int argc, char **argv)
     strbuf_free(&c);
     ast_program_free(&prog);
     diag_free(&d);
+    proj_files_free(&files);
     return rc;
 }
 
@@ -361,16 +435,29 @@ static int cmd_test(int argc, char **argv)
         fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n", junit);
     }
     int counts[2] = { 0, 0 }, rc = 0;
+    char **names = xcalloc((size_t)argc + 1, sizeof *names);
+    int nnames = 0;
     for (int i = 0; i < argc; i++) {
         if (argv[i][0] == '-' && argv[i][1]) {
             if (strcmp(argv[i], "--filter") == 0 || strcmp(argv[i], "--junit") == 0) i++;
             continue;
         }
-        if (nfiles > 1 && !json) printf("# %s\n", argv[i]);
+        names[nnames++] = argv[i];
+    }
+    proj_files files;       /* a directory: its workflows and tests files */
+    if (!proj_expand("test", names, nnames, (1u << PROJ_WORKFLOW) | (1u << PROJ_TESTS), &files)) {
+        free(names);
+        if (junit) fclose(junit);
+        return 2;
+    }
+    free(names);
+    for (int i = 0; i < files.n; i++) {
+        if (files.n > 1 && !json) printf("# %s\n", files.paths[i]);
         fflush(stdout);
-        int r = test_one(argv[i], filter, (json ? 1 : 0) | (verbose ? 2 : 0), junit, counts);
+        int r = test_one(files.paths[i], filter, (json ? 1 : 0) | (verbose ? 2 : 0), junit, counts);
         if (r == 2 || (r == 1 && rc == 0)) rc = r;
     }
+    proj_files_free(&files);
     if (junit) {
         fputs("</testsuites>\n", junit);
         fclose(junit);

@@ -103,7 +103,8 @@ static void cc_on_error(void *opaque, const char *msg)
     }
 }
 
-static TCCState *cc_prepare(cc_errctx *ec, const flowc_paths *paths, int output, const char *c_source)
+static TCCState *cc_prepare_units(cc_errctx *ec, const flowc_paths *paths, int output, const char *const *sources,
+                                  int nsources)
 {
     TCCState *s = tcc_new();
     if (!s) {
@@ -114,9 +115,12 @@ static TCCState *cc_prepare(cc_errctx *ec, const flowc_paths *paths, int output,
     tcc_set_output_type(s, output);
     tcc_add_include_path(s, paths->include_dir);
     tcc_add_library_path(s, paths->lib_dir);
-    if (tcc_compile_string(s, c_source) < 0 || ec->errors) {
-        cc_delete(s);
-        return NULL;
+    /* each source is a translation unit of its own: static names stay in it */
+    for (int i = 0; i < nsources; i++) {
+        if (tcc_compile_string(s, sources[i]) < 0 || ec->errors) {
+            cc_delete(s);
+            return NULL;
+        }
     }
     char rt[4200];
     snprintf(rt, sizeof rt, "%s/libflowrt.a", paths->lib_dir);
@@ -141,10 +145,21 @@ static TCCState *cc_prepare(cc_errctx *ec, const flowc_paths *paths, int output,
     return s;
 }
 
+static TCCState *cc_prepare(cc_errctx *ec, const flowc_paths *paths, int output, const char *c_source)
+{
+    return cc_prepare_units(ec, paths, output, &c_source, 1);
+}
+
 bool cc_build_exe(diag_ctx *d, const flowc_paths *paths, const char *c_source, const char *out_path)
 {
+    return cc_build_exe_units(d, paths, &c_source, 1, out_path);
+}
+
+bool cc_build_exe_units(diag_ctx *d, const flowc_paths *paths, const char *const *sources, int n,
+                        const char *out_path)
+{
     cc_errctx ec = { .d = d };
-    TCCState *s = cc_prepare(&ec, paths, TCC_OUTPUT_EXE, c_source);
+    TCCState *s = cc_prepare_units(&ec, paths, TCC_OUTPUT_EXE, sources, n);
     if (!s) return false;
     bool ok = tcc_output_file(s, out_path) == 0 && !ec.errors;
     cc_delete(s);

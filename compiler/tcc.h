@@ -16,6 +16,11 @@
 ** .flow positions. Returns true on success. */
 bool cc_build_exe(diag_ctx *d, const flowc_paths *paths, const char *c_source, const char *out_path);
 
+/* The same over n translation units (a project: one per workflow, and the
+** project's table with main), linked into one executable. */
+bool cc_build_exe_units(diag_ctx *d, const flowc_paths *paths, const char *const *sources, int n,
+                        const char *out_path);
+
 /* Compile `c_source` in memory and call its main(argc, argv). Returns the
 ** exit status, or -1 when compilation failed (reported through d). */
 int cc_run_memory(diag_ctx *d, const flowc_paths *paths, const char *c_source, int argc, char **argv);

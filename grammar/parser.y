@@ -85,6 +85,8 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, parse_ctx *ctx, const char *
     ast_if_build *ifb;
     ast_auth *auth;
     ast_integration *integ;
+    ast_conn_build *conn;
+    ast_conn_field *cfield;
     ast_action *action;
     ast_test_build *test;
     ast_mock_build *mock;
@@ -210,6 +212,9 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, parse_ctx *ctx, const char *
 %type <list> str_parts list_items expr_list members member_list settings_fields
 %type <list> type_fields secret_names named_args named_arg_list params param_list
 %type <list> action_params action_param_list oauth_fields statuses page_path stmts
+%type <list> conn_fields conn_field_list conn_flags
+%type <conn> conn_block
+%type <cfield> conn_field
 %type <member> member
 %type <field> setting type_field action_param
 %type <arg> named_arg param test_assign
@@ -253,6 +258,9 @@ top_item:
   | integration_head                    { (void)$1; }
   | integration_head '{' '}'            { (void)$1; }
   | integration_head '{' auth '}'       { ast_integration_auth(ctx, $1, $3); }
+  | integration_head '{' conn_block '}' { ast_integration_connection(ctx, $1, $3); }
+  | integration_head '{' auth conn_block '}'
+                                        { ast_integration_auth(ctx, $1, $3); ast_integration_connection(ctx, $1, $4); }
   | integration_head '{' error '}'      { (void)$1; }
   | action_decl                         { (void)$1; }
   | test_items '}'                      { ast_decl_test(ctx, $1, @$); }
@@ -357,6 +365,34 @@ basic_value:
 oauth_fields:
     %empty                              { $$ = ast_list_new(ctx); }
   | oauth_fields IDENT expr opt_comma   { $$ = ast_list_push(ctx, $1, ast_arg_new(ctx, $2, @2, $3)); }
+  ;
+
+/* `connection { instance_url: string? base_url from_token, ... }`: the
+** plain fields of a user's connection to the integration. The word is not
+** reserved (ast.c checks it); commas separate the fields, since a field's
+** flags (names after its type) could not be told from the next field's
+** name otherwise. */
+conn_block:
+    IDENT '{' conn_fields '}'           { $$ = ast_conn_block(ctx, $1, @1, $3, @$); }
+  ;
+
+conn_fields:
+    %empty                              { $$ = ast_list_new(ctx); }
+  | conn_field_list opt_comma           { $$ = $1; }
+  ;
+
+conn_field_list:
+    conn_field                          { $$ = ast_list_one(ctx, $1); }
+  | conn_field_list ',' conn_field      { $$ = ast_list_push(ctx, $1, $3); }
+  ;
+
+conn_field:
+    field_name ':' type conn_flags      { $$ = ast_conn_field_new(ctx, $1, @1, $3, $4, @$); }
+  ;
+
+conn_flags:
+    %empty                              { $$ = ast_list_new(ctx); }
+  | conn_flags IDENT                    { $$ = ast_list_push(ctx, $1, ast_arg_new(ctx, $2, @2, NULL)); }
   ;
 
 action_decl:

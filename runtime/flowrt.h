@@ -65,6 +65,15 @@ struct rt_type {
 typedef enum rt_auth_kind { RT_AUTH_NONE, RT_AUTH_BEARER, RT_AUTH_BASIC,
                             RT_AUTH_HEADER, RT_AUTH_OAUTH2 } rt_auth_kind;
 
+/* A plain field of a user's connection to an integration (`connection {
+** instance_url: string? base_url from_token }`). */
+typedef struct rt_conn_field {
+    const char *name;
+    const rt_type *type;        /* or NULL: json */
+    bool base_url;              /* its value, when set, is the connection's base URL */
+    bool from_token;            /* filled from an OAuth2 token response's field of this name */
+} rt_conn_field;
+
 typedef struct rt_integration {
     const char *name;           /* "slack": FLOW_SLACK_BASE_URL overrides base_url */
     const char *base_url;
@@ -75,6 +84,8 @@ typedef struct rt_integration {
     const char *token_url;      /* oauth2 */
     const char *client_id_secret;     /* oauth2: names of secrets */
     const char *client_secret_secret;
+    const rt_conn_field *fields;/* per-connection plain fields, or NULL */
+    int nfields;
 } rt_integration;
 
 typedef enum rt_step_kind { RT_STEP_REQUEST, RT_STEP_FUNCTION, RT_STEP_FANOUT, RT_STEP_LET } rt_step_kind;
@@ -158,9 +169,20 @@ typedef struct rt_workflow {
     int (*body)(rt_ctx *c);
     int slots;                  /* the slots of the run's context (rt_step_desc.slot) */
     const char *source_path;    /* main .flow file, for messages */
+    const rt_integration *const *integrations;  /* those its steps call */
+    int nintegrations;
 } rt_workflow;
 
-/* The job binary's main: `int main(int c, char **v) { return rt_main(&WF, c, v); }` */
+/* Every workflow of a project, built into one binary with one state. */
+typedef struct rt_project {
+    const char *name;           /* names the state (./NAME.state) and the binary in messages */
+    const rt_workflow *const *workflows;
+    int nworkflows;
+} rt_project;
+
+/* The job binary's main: `int main(int c, char **v) { return
+** rt_project_main(&PROJECT, c, v); }`; rt_main is a project of one. */
+int rt_project_main(const rt_project *project, int argc, char **argv);
 int rt_main(const rt_workflow *wf, int argc, char **argv);
 
 /* ---- steps ------------------------------------------------------------- */

@@ -10,11 +10,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "rt_host_run.h"
+#include "rt_host_conn.h"
 #include "rt_log.h"
 #include "rt_status.h"
 #include "rt_store.h"
 #include "rt_type.h"
-#include "rt_users.h"
 #include "rt_util.h"
 #include "rt_value.h"
 
@@ -66,6 +67,7 @@ static rt_store *open_store(const rt_workflow *wf, const rt_cli_opts *o, bool re
     rt_store *st = reader ? rt_store_open_reader(dir, err, sizeof err) : rt_store_open(dir, o->batch, err, sizeof err);
     if (!st) rt_cli_error(wf, "%s", err);
     else rt_cli_warn_open_state(st);
+    if (st && !reader) rt_host_migrate(st, dir);       /* user records of an earlier layout, once */
     return st;
 }
 
@@ -100,26 +102,6 @@ json_t *rt_cli_read_json_file(const char *path, const char *what, char *err, siz
     return v;
 }
 
-static bool check_setting_names(const rt_workflow *wf, const json_t *given, const char *where, char *err, size_t n)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)given, k, v) {
-        bool known = false;
-        for (int i = 0; i < wf->nsettings; i++) known |= strcmp(wf->settings[i].name, k) == 0;
-        if (!known) {
-            char names[1024] = "";
-            for (int i = 0; i < wf->nsettings; i++)
-                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
-                         wf->settings[i].name);
-            snprintf(err, n, "settings%s: unknown setting '%s' (the workflow's settings: %s)", where, k,
-                     wf->nsettings ? names : "none");
-            return false;
-        }
-    }
-    return true;
-}
-
 json_t *rt_cli_settings(const rt_workflow *wf, const json_t *base, const char *file, char *err, size_t n)
 {
     json_t *given = NULL;
@@ -129,47 +111,8 @@ json_t *rt_cli_settings(const rt_workflow *wf, const json_t *base, const char *f
     }
     char where[600] = "";
     if (file) snprintf(where, sizeof where, " %s", file);
-    json_t *out = rt_cli_settings_of(wf, base, given, where, true, err, n);
+    json_t *out = rt_host_settings_of(wf, base, given, where, true, err, n);
     json_decref(given);
-    return out;
-}
-
-json_t *rt_cli_settings_of(const rt_workflow *wf, const json_t *base, const json_t *given, const char *where,
-                           bool need_all, char *err, size_t n)
-{
-    if (given) {
-        if (!json_is_object(given)) {
-            snprintf(err, n, "settings%s must hold a JSON object", where);
-            return NULL;
-        }
-        if (!check_setting_names(wf, given, where, err, n)) return NULL;
-    }
-    json_t *out = json_object();
-    for (int i = 0; i < wf->nsettings; i++) {
-        const rt_setting *s = &wf->settings[i];
-        json_t *v = json_object_get(given, s->name);
-        if (!v) v = json_object_get(base, s->name);
-        if (v) {
-            json_incref(v);
-        } else if (s->default_json) {
-            v = json_loads(s->default_json, JSON_DECODE_ANY, NULL);
-        } else if (!need_all) {
-            continue;
-        } else {
-            snprintf(err, n, "settings: '%s' is required (no default) — give it with --settings FILE", s->name);
-            json_decref(out);
-            return NULL;
-        }
-        char what[200], e[600];
-        snprintf(what, sizeof what, "setting '%s'", s->name);
-        if (!rt_type_check(s->type, v, what, e, sizeof e)) {
-            snprintf(err, n, "settings: %s", e);
-            json_decref(v);
-            json_decref(out);
-            return NULL;
-        }
-        json_object_set_new(out, s->name, v ? v : json_null());
-    }
     return out;
 }
 
@@ -246,34 +189,29 @@ int rt_cli_exit_code(rt_outcome o)
 
 /* ---- commands ----------------------------------------------------------- */
 
-void rt_cli_trigger_defaults(const rt_workflow *wf, json_t *payload, int64_t at_ms)
-{
-    if (wf->trigger != RT_TRIG_SCHEDULE || !json_is_object(payload) || json_object_get(payload, "time")) return;
-    char when[40];
-    rt_format_time(at_ms, when, sizeof when);
-    json_object_set_new(payload, "time", json_string(when));
-}
-
-json_t *rt_cli_new_run(const rt_workflow *wf, const char *user, json_t *payload, json_t *settings,
-                       const char *source)
-{
-    char id[RT_RUN_ID_LEN + 1];
-    rt_store_new_run_id(id);
-    int64_t now = rt_now_ms();
-    rt_cli_trigger_defaults(wf, payload, now);
-    return json_pack("{s:s, s:s, s:s, s:s?, s:O, s:O, s:s, s:i, s:I, s:I, s:s}", "id", id, "workflow", wf->name,
-                     "version", wf->version, "user", user, "trigger", payload, "settings", settings, "status",
-                     rt_status_name(RT_ST_QUEUED), "attempt", 1, "created", (json_int_t)now, "updated", (json_int_t)now, "source",
-                     source);
-}
-
 rt_outcome rt_cli_execute(const rt_workflow *wf, rt_store *st, json_t *rec, const rt_cli_opts *o,
                           bool sleep_in_process)
 {
-    char buf[4096];
+    char buf[4096], why[700];
+    const rt_workflow *own = rt_host_run_workflow(rec);    /* a project runs each run with its workflow */
     rt_run_state run;
-    rt_run_open(&run, &(rt_run_setup){ .wf = wf, .store = st, .record = rec,
-                                       .state_dir = rt_cli_state_dir(wf, o, buf, sizeof buf) });
+    rt_host_prep prep = rt_host_open_run(&run, &(rt_run_setup){ .wf = own ? own : wf, .store = st, .record = rec,
+                                                                .state_dir = rt_cli_state_dir(wf, o, buf, sizeof buf) },
+                                         why, sizeof why);
+    if (prep == RT_HOST_SKIP) {
+        /* the user may no longer run it (disabled, removed, disconnected since
+        ** it was accepted): it ends skipped, nothing sent */
+        char err[512];
+        if (!rt_host_end_run(st, run.record, RT_ST_SKIPPED, why, err, sizeof err))
+            rt_log_emit(run.id, "warning", NULL, "run not executed (%s), and not ended: %s", why, err);
+        else
+            rt_log_emit(run.id, "warning",
+                        json_pack("{s:s, s:s, s:s}", "event", rt_status_name(RT_ST_SKIPPED), "workflow", run.wf->name,
+                                  "reason", why),
+                        "run skipped: %s (nothing was sent)", why);
+        rt_run_free(&run);
+        return RT_RUN_SKIPPED;
+    }
     run.test_limits = o->test_limits;
     run.sleep_in_process = sleep_in_process;
     run.sleep_horizon_ms = RT_CLI_RESUME_HORIZON_MS;
@@ -333,3 +271,70 @@ void rt_cli_report_damaged_runs(const json_t *ids, const char *what)
                 "backup to recover %s", n, n == 1 ? "" : "s", what, b.data, n == 1 ? "it" : "them");
     rt_buf_free(&b);
 }
+
+/* ---- what the project's commands share ------------------------------------------ */
+
+int rt_cli_exit_of(rt_host_rc rc)
+{
+    return rc == RT_HOST_OK ? RT_EXIT_OK : rc == RT_HOST_ERR ? RT_EXIT_FAILED : RT_EXIT_USAGE;
+}
+
+const rt_workflow *rt_cli_workflow_arg(const rt_workflow *face, const char *name)
+{
+    const rt_workflow *wf = rt_host_workflow(name);
+    if (!wf) {
+        char names[2048];
+        rt_cli_error(face, "unknown workflow '%s' (the project's: %s)", name, rt_host_workflow_names(names, sizeof names));
+    }
+    return wf;
+}
+
+json_t *rt_cli_pairs(const char *const *args, int n, bool secret, char *err, size_t en)
+{
+    json_t *out = json_object();
+    for (int i = 0; i < n; i++) {
+        const char *eq = strchr(args[i], '=');
+        if (!eq || eq == args[i]) {
+            snprintf(err, en, "--%s takes NAME=VALUE%s, not '%.*s...'", secret ? "secret" : "field",
+                     secret ? " or NAME=@FILE" : "", (int)(eq ? eq - args[i] : 0), args[i]);
+            json_decref(out);
+            return NULL;
+        }
+        char *name = rt_xstrndup(args[i], (size_t)(eq - args[i]));
+        char *value = secret && eq[1] == '@' ? rt_read_credential(eq + 2, "secret", err, en) : rt_xstrdup(eq + 1);
+        if (!value) {
+            free(name);
+            json_decref(out);
+            return NULL;
+        }
+        if (secret) rt_redact_add(value);
+        json_object_set_new(out, name, json_stringn_nocheck(value, strlen(value)));
+        memset(value, 0, strlen(value));
+        free(value);
+        free(name);
+    }
+    return out;
+}
+
+void rt_cli_print_json(const json_t *v)
+{
+    char *t = rt_json_dump(v, 2, false);
+    printf("%s\n", t ? t : "null");
+    free(t);
+}
+
+void rt_cli_run_enabled(const rt_workflow *face, rt_store *st, const rt_cli_opts *o, json_t *runs)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(runs, i, r) {
+        rt_log_emit(json_string_value(json_object_get(r, "id")), "info",
+                    json_pack("{s:s, s:O, s:O}", "event", "enabled_run", "user", json_object_get(r, "user"), "workflow",
+                              json_object_get(r, "workflow")),
+                    "user %s enabled %s: running the workflow (trigger enabled)",
+                    json_string_value(json_object_get(r, "user")), json_string_value(json_object_get(r, "workflow")));
+        rt_cli_execute(face, st, json_incref(r), o, true);
+    }
+    json_decref(runs);
+}
+

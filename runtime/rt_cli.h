@@ -1,10 +1,12 @@
 /*
 ** rt_cli.h — [commands] what the job binary's commands share: the parsed
 ** command line, the state directory opened, settings and inputs read, a
-** run created and executed. rt_main (rt_main.c, declared in flowrt.h)
-** parses `JOB run|resume|info|history|show|retry|prune|users ...` and runs
-** the command: run, resume and info in rt_main.c, the operations commands
-** in rt_ops.c, the users commands in rt_users_cli.c, serve in rt_serve.c.
+** run created and executed. rt_project_main (rt_main.c, declared in
+** flowrt.h) parses `JOB run|resume|info|history|show|retry|prune|users|
+** connect|disconnect|workflows ...` and runs the command: resume in
+** rt_main.c, run, connect, disconnect and workflows in rt_host_cli.c, info
+** in rt_host_info.c, the operations commands in rt_ops.c, the users
+** commands in rt_users_cli.c, serve in rt_serve.c.
 **
 ** Exit codes: 0 ok, 1 run failed, 2 usage or bad input, 75 interrupted.
 */
@@ -13,6 +15,7 @@
 
 #include "flowrt.h"
 #include "rt_exec.h"
+#include "rt_host_users.h"
 #include "rt_store.h"
 
 enum { RT_EXIT_OK = 0, RT_EXIT_FAILED = 1, RT_EXIT_USAGE = 2, RT_EXIT_INTERRUPTED = 75 };
@@ -40,6 +43,11 @@ typedef struct rt_cli_opts {
     const char *from;           /* run --from RUN_ID (Test Step: inputs from an earlier run) */
     const char *secret_args[RT_CLI_MAX_SECRETS];  /* users set --secret NAME=VALUE|NAME=@FILE */
     int nsecret_args;
+    const char *arg2;           /* connect/disconnect USER INTEGRATION */
+    const char *workflow;       /* --workflow NAME (run, users set/enable/disable) */
+    const char *event_name;     /* run --name EVENT (a project's event trigger) */
+    const char *field_args[RT_CLI_MAX_SECRETS];   /* connect --field NAME=VALUE */
+    int nfield_args;
     int limit;
     bool limit_set;
     bool json;
@@ -72,19 +80,17 @@ json_t *rt_cli_read_json_file(const char *path, const char *what, char *err, siz
 ** against its type, unknown names and missing required ones refused.
 ** NEW reference, or NULL with a message in err. */
 json_t *rt_cli_settings(const rt_workflow *wf, const json_t *base, const char *file, char *err, size_t n);
-/* The same over given (borrowed, may be NULL; `where` names it in messages,
-** e.g. " FILE"); need_all false leaves missing required settings out of the
-** result instead of refusing (a user may be connected before filling them). */
-json_t *rt_cli_settings_of(const rt_workflow *wf, const json_t *base, const json_t *given, const char *where,
-                           bool need_all, char *err, size_t n);
+/* (rt_host_settings_of does the same over a JSON object: rt_host_users.h.) */
 
 /* "2024-05-01T12:00:00Z", a date, or a duration ago ("90m", "7d"): ms
 ** since the epoch. False when s is neither. */
 bool rt_cli_parse_since(const char *s, int64_t *ms);
 
 /* Runs (or continues) the run whose record rec is (NEW reference, taken
-** over): loads its user's stored secrets, executes, prints a succeeded
-** run's output. Returns the outcome. */
+** over) with its own workflow of the project (rt_host_run_workflow; wf
+** otherwise): opens it as the host does (rt_host_open_run: a user who may
+** no longer run it gets it ended `skipped`, nothing sent), executes, prints
+** a succeeded run's output. Returns the outcome. */
 rt_outcome rt_cli_execute(const rt_workflow *wf, rt_store *st, json_t *rec, const rt_cli_opts *o,
                           bool sleep_in_process);
 
@@ -106,14 +112,21 @@ int rt_cli_report_other_versions(const rt_workflow *wf, json_t *other, const cha
 ** be read (damaged data in the state) and what was done about them
 ** ("listed as unreadable", "not resumed"); nothing when there are none. */
 void rt_cli_report_damaged_runs(const json_t *ids, const char *what);
-/* Fills in what a trigger's payload carries by definition and a manual run
-** leaves out: a schedule's `time` (the scheduled time; at_ms when the
-** payload has none, as when a schedule workflow is run by hand). payload is
-** borrowed and changed in place. */
-void rt_cli_trigger_defaults(const rt_workflow *wf, json_t *payload, int64_t at_ms);
-/* A new run record (NEW reference), status queued, attempt 1; the payload
-** gets its trigger's defaults (rt_cli_trigger_defaults). */
-json_t *rt_cli_new_run(const rt_workflow *wf, const char *user, json_t *payload, json_t *settings,
-                       const char *source);
+/* ---- what the project's commands share (rt_host_cli.c, rt_users_cli.c) ---- */
+
+/* The exit code of a host operation's result (rt_host_users.h): 0, 1 for
+** the store or the key, 2 for refused input. */
+int rt_cli_exit_of(rt_host_rc rc);
+/* The workflow named name, or NULL after saying which the project has. */
+const rt_workflow *rt_cli_workflow_arg(const rt_workflow *face, const char *name);
+/* NAME=VALUE (with secret: or NAME=@FILE, read by rt_read_credential and
+** registered for redaction) options into an object (NEW), or NULL with a
+** message. */
+json_t *rt_cli_pairs(const char *const *args, int n, bool secret, char *err, size_t en);
+/* Runs here the `trigger enabled` runs an operation started (a NEW array of
+** run records, taken over), as `users enable` always has. */
+void rt_cli_run_enabled(const rt_workflow *face, rt_store *st, const rt_cli_opts *o, json_t *runs);
+/* A value as indented JSON on stdout. */
+void rt_cli_print_json(const json_t *v);
 
 #endif

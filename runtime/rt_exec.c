@@ -209,9 +209,9 @@ rt_outcome rt_exec_run(rt_run_state *run)
     case RT_RUN_INTERRUPTED:
         if (run->store_failed) {
             if (run->error) json_object_set_new(f, "error", json_string(run->error));
-            rt_log_emit(run->id, "warning", f, "run stopped after %lld ms: the state store failed; `%s resume` (or serve, by itself) goes on from its last stored step once writes succeed", ms, wf->name);
+            rt_log_emit(run->id, "warning", f, "run stopped after %lld ms: the state store failed; `%s resume` (or serve, by itself) goes on from its last stored step once writes succeed", ms, rt_log_name());
         } else {
-            rt_log_emit(run->id, "warning", f, "run interrupted after %lld ms; `%s resume` finishes it", ms, wf->name);
+            rt_log_emit(run->id, "warning", f, "run interrupted after %lld ms; `%s resume` finishes it", ms, rt_log_name());
         }
         break;
     case RT_RUN_SKIPPED: break;         /* returned before running */
@@ -219,7 +219,7 @@ rt_outcome rt_exec_run(rt_run_state *run)
         char when[40];
         rt_format_time(run->wake_at, when, sizeof when);
         json_object_set_new(f, "wake_at", json_string(when));
-        rt_log_emit(run->id, "info", f, "run waiting until %s; `%s resume` then wakes it", when, wf->name);
+        rt_log_emit(run->id, "info", f, "run waiting until %s; `%s resume` then wakes it", when, rt_log_name());
         break;
     }
     }

@@ -42,8 +42,8 @@ json_t *rt_env(rt_ctx *c, const char *name)
     return v;
 }
 
-/* rt_secrets_get's resolution: the user's stored secret, else
-** FLOW_SECRET_<NAME>. */
+/* rt_secrets_get's resolution: a user's run has its user's stored secrets
+** and connections only; a run without a user reads FLOW_SECRET_<NAME>. */
 json_t *rt_input_secret(rt_ctx *c, const char *name)
 {
     char *v = rt_run_secret(c->run, name);
@@ -51,7 +51,11 @@ json_t *rt_input_secret(rt_ctx *c, const char *name)
         char var[200];
         rt_env_name(var, sizeof var, "FLOW_SECRET_", name, "");
         const char *user = json_string_value(json_object_get(c->run->record, "user"));
-        if (user)
+        if (user && !c->run->test_mode)
+            rt_ctx_raise(c, 0, "secret '%s' is not set for user %s (store it with `users set %s --secret %s=...`, "
+                         "or `connect %s INTEGRATION --secret %s=...` for an integration's)", name, user, user, name,
+                         user, name);
+        else if (user)
             rt_ctx_raise(c, 0, "secret '%s' is not set (store it with `users set %s --secret %s=...`, or set %s)",
                          name, user, name, var);
         else

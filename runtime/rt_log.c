@@ -35,6 +35,11 @@ void rt_log_flush(void)
     pthread_mutex_unlock(&log_lock);
 }
 
+const char *rt_log_name(void)
+{
+    return log_workflow;
+}
+
 bool rt_log_json(void)
 {
     return log_json_mode;

@@ -12,6 +12,9 @@
 /* Output mode and the workflow name shown on readable lines. */
 void rt_log_setup(bool json, const char *workflow);
 bool rt_log_json(void);
+/* The name given to rt_log_setup: the job binary's (a project's name), for
+** messages that tell which command to run. */
+const char *rt_log_name(void);
 
 /* One event line. `fields` (a NEW reference, stolen; may be NULL) is merged
 ** into the JSON form; `fmt` gives the readable form and the JSON "msg".

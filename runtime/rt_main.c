@@ -1,7 +1,9 @@
 /*
-** rt_main.c — [main] the job binary's entry: rt_main parses the command
-** line and runs a command: run, resume and info here; history, show,
-** retry and prune (rt_ops.c); users (rt_users_cli.c); serve (rt_serve.c).
+** rt_main.c — [main] the job binary's entry: rt_project_main (rt_main is
+** a project of one) sets the project, parses the command line and runs a
+** command: resume here; run, connect, disconnect and workflows
+** (rt_host_cli.c); info (rt_host_info.c); history, show, retry and prune
+** (rt_ops.c); users (rt_users_cli.c); serve (rt_serve.c).
 */
 #include "rt_cli.h"
 
@@ -10,7 +12,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "rt_crypto.h"
 #include "rt_exec.h"
+#include "rt_host.h"
+#include "rt_host_cli.h"
+#include "rt_host_info.h"
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_log.h"
@@ -20,7 +26,6 @@
 #include "rt_status.h"
 #include "rt_store.h"
 #include "rt_type.h"
-#include "rt_users.h"
 #include "rt_users_cli.h"
 #include "rt_util.h"
 #include "rt_value.h"
@@ -31,9 +36,10 @@ static void usage(const rt_workflow *wf, FILE *out)
     fprintf(out,
             "%s%s%s\n\n"
             "usage:\n"
-            "  %s run [--event FILE|-] [--user ID] [--settings FILE] [--state DIR] [--json]\n"
-            "         [--test-limits] [--durability sync|batch] [--max-inflight N]\n"
+            "  %s run [--event FILE|-] [--user ID] [--workflow W] [--name EVENT] [--settings FILE] [--state DIR]\n"
+            "         [--json] [--test-limits] [--durability sync|batch] [--max-inflight N]\n"
             "         [--step NAME [--input FILE] [--from RUN_ID]]  Test Step: one step, in a scratch state\n"
+            "                                         (an event starts every workflow of the project that listens to it)\n"
             "  %s resume [--state DIR] [--no-wait]  finish unfinished runs of this version, sleeping until\n"
             "                                         their waits are due (--no-wait: leave later waits waiting)\n"
             "  %s serve --listen HOST:PORT [...]    HTTP service: events, webhooks, schedules (serve --help)\n"
@@ -44,14 +50,18 @@ static void usage(const rt_workflow *wf, FILE *out)
             "  %s retry --all [--status failed] [--since TIME] [--user U]\n"
             "  %s prune --older-than D [--status S] remove old finished runs (D: 90d, 12h, ...)\n"
             "  %s users set USER [--settings FILE] [--secret NAME=VALUE|NAME=@FILE]... [--disabled]\n"
-            "  %s users enable|disable|show|remove USER\n"
-            "  %s users list [--json]\n\n"
+            "  %s users enable|disable|show|remove USER   (enable|disable USER --workflow W [--settings FILE])\n"
+            "  %s users list [--json]\n"
+            "  %s connect USER INTEGRATION --secret NAME=VALUE|NAME=@FILE... [--field NAME=VALUE]...\n"
+            "  %s disconnect USER INTEGRATION\n"
+            "  %s workflows list|deploy W|undeploy W\n\n"
             "TIME is RFC 3339 (2024-05-01T12:00:00Z), a date, or a duration ago (2h, 7d).\n"
             "State lives in --state DIR, else $FLOW_STATE_DIR, else ./%s.state.\n"
-            "Secrets: the user's stored ones, else FLOW_SECRET_<NAME>; FLOW_<INTEGRATION>_BASE_URL overrides a base URL.\n"
+            "Secrets: a user's run has its user's stored ones and connections only; a run without --user reads\n"
+            "FLOW_SECRET_<NAME>. A connection's base_url field, else FLOW_<INTEGRATION>_BASE_URL, overrides a base URL.\n"
             "Exit codes: 0 ok, 1 run failed, 2 usage or bad input, 75 interrupted (resumable).\n",
             n, wf->description ? " - " : "", wf->description ? wf->description : "", n, n, n, n, n, n, n, n, n,
-            n, n, n, n);
+            n, n, n, n, n, n, n);
 }
 
 /* An error of a command, before or around a run: "NAME: message" on
@@ -78,6 +88,13 @@ static int parse_args(const rt_workflow *wf, int argc, char **argv, rt_cli_opts 
             if (!rt_utf8_valid(o->user, strlen(o->user))) return rt_cli_usage_error(wf, "%s is not valid UTF-8", a);
         }
         else if (strcmp(a, "--settings") == 0) VALUE(settings);
+        else if (strcmp(a, "--workflow") == 0) VALUE(workflow);
+        else if (strcmp(a, "--name") == 0) VALUE(event_name);
+        else if (strcmp(a, "--field") == 0) {
+            if (!has_next) return rt_cli_usage_error(wf, "%s needs NAME=VALUE", a);
+            if (o->nfield_args == RT_CLI_MAX_SECRETS) return rt_cli_usage_error(wf, "too many %s options", a);
+            o->field_args[o->nfield_args++] = argv[++i];
+        }
         else if (strcmp(a, "--state") == 0) VALUE(state);
         else if (strcmp(a, "--status") == 0) VALUE(status);
         else if (strcmp(a, "--since") == 0) VALUE(since);
@@ -120,8 +137,13 @@ static int parse_args(const rt_workflow *wf, int argc, char **argv, rt_cli_opts 
             return rt_cli_usage_error(wf, "unknown option %s", a);
         } else if (!o->cmd) {
             o->cmd = a;
-        } else if (strcmp(o->cmd, "users") == 0 && !o->sub) {
+        } else if ((strcmp(o->cmd, "users") == 0 || strcmp(o->cmd, "workflows") == 0) && !o->sub) {
             o->sub = a;
+        } else if ((strcmp(o->cmd, "connect") == 0 || strcmp(o->cmd, "disconnect") == 0 ||
+                    strcmp(o->cmd, "workflows") == 0) && !o->arg) {
+            o->arg = a;
+        } else if ((strcmp(o->cmd, "connect") == 0 || strcmp(o->cmd, "disconnect") == 0) && !o->arg2) {
+            o->arg2 = a;
         } else if ((strcmp(o->cmd, "show") == 0 || strcmp(o->cmd, "retry") == 0 || strcmp(o->cmd, "users") == 0) &&
                    !o->arg) {
             o->arg = a;
@@ -131,190 +153,6 @@ static int parse_args(const rt_workflow *wf, int argc, char **argv, rt_cli_opts 
 #undef VALUE
     }
     return -1;
-}
-
-/* Test Step: `run --step NAME [--input FILE] [--from RUN_ID]` in a scratch
-** state (removed afterwards). secrets: what the run's user's secrets
-** resolve to, opened in the real state (taken over). from_inputs: an
-** earlier run's outputs by path (borrowed) or NULL; --input wins over them. */
-static int run_one_step(const rt_workflow *wf, const rt_cli_opts *o, json_t *payload, json_t *settings,
-                        rt_secrets *secrets, json_t *from_inputs)
-{
-    char err[1024], dir[] = "/tmp/flow-step.XXXXXX";
-    bool made = false;
-    rt_store *st = NULL;
-    int rc = RT_EXIT_USAGE;
-    json_t *inputs = from_inputs ? json_deep_copy(from_inputs) : json_object();
-    if (o->input) {
-        json_t *given = rt_cli_read_json_file(o->input, "input", err, sizeof err);
-        if (!given || !json_is_object(given)) {
-            rt_cli_error(wf, "%s", given ? "--input must hold an object mapping step names to their outputs" : err);
-            json_decref(given);
-            goto done;
-        }
-        json_object_update(inputs, given);     /* --input wins over --from */
-        json_decref(given);
-    }
-    rc = RT_EXIT_FAILED;
-    if (!(made = mkdtemp(dir) != NULL)) {
-        rt_cli_error(wf, "cannot create a scratch state: %s", strerror(errno));
-        goto done;
-    }
-    if (!(st = rt_store_open(dir, true, err, sizeof err))) {
-        rt_cli_error(wf, "%s", err);
-        goto done;
-    }
-    rt_run_state run;
-    rt_run_open(&run, &(rt_run_setup){ .wf = wf, .store = st, .record = rt_cli_new_run(wf, o->user, payload, settings,
-                                                                                        "step"),
-                                       .secrets = secrets });
-    secrets = NULL;                     /* the run's now */
-    run.test_limits = o->test_limits;
-    run.only_step = o->step;
-    run.step_inputs = inputs;
-    run.inputs_from_run = from_inputs != NULL;
-    rt_outcome out = rt_exec_run(&run);
-    rc = run.input_error ? RT_EXIT_USAGE : rt_cli_exit_code(out);
-    if (out == RT_RUN_SUCCEEDED) rt_cli_print_output(run.output, o->test_limits);
-    rt_run_free(&run);
-done:
-    if (st) rt_store_close(st);
-    if (made) {
-        char path[64];
-        snprintf(path, sizeof path, "%s/data.mdb", dir);
-        unlink(path);
-        snprintf(path, sizeof path, "%s/lock.mdb", dir);
-        unlink(path);
-        rmdir(dir);
-    }
-    json_decref(inputs);
-    rt_secrets_close(secrets);
-    return rc;
-}
-
-/* --from RUN_ID: what the steps of an earlier run (in the state) gave, by
-** path ("person", "tagged[3].add"), as Test Step's inputs: every step that
-** succeeded, as stored (secrets redacted); fanouts are left out, so that
-** their items run, each with its own steps' outputs. *rec: the run's
-** record (NEW reference). NULL with a message when there is no such run. */
-static json_t *inputs_from_run(const rt_workflow *wf, rt_store *st, const char *id, json_t **rec, char *err,
-                               size_t n)
-{
-    *rec = rt_store_read_run(st, id, err, n);
-    if (!*rec) {
-        if (!*err) snprintf(err, n, "--from: no run %s in this state", id);
-        return NULL;
-    }
-    const char *name = json_string_value(json_object_get(*rec, "workflow"));
-    if (name && strcmp(name, wf->name) != 0) {
-        snprintf(err, n, "--from: run %s is of workflow '%s', not '%s'", id, name, wf->name);
-        json_decref(*rec);
-        *rec = NULL;
-        return NULL;
-    }
-    json_t *steps = rt_store_get_steps(st, id), *inputs = json_object();
-    const char *path;
-    json_t *r;
-    json_object_foreach(steps, path, r) {
-        const char *kind = json_string_value(json_object_get(r, "kind"));
-        if (strchr(path, '#') || !kind || strcmp(kind, "fanout") == 0 || strcmp(kind, "wait") == 0 ||
-            strcmp(kind, "page") == 0 || rt_status_of(r) != RT_ST_SUCCEEDED)
-            continue;
-        json_t *out = json_object_get(r, "output");
-        if (!out) continue;                             /* a count only: nothing read its items */
-        if (json_is_true(json_object_get(r, "items_in_pages"))) {
-            json_t *full = json_deep_copy(out), *items = json_array();
-            for (json_int_t k = 1; k <= json_integer_value(json_object_get(out, "pages")); k++) {
-                char key[1024];
-                snprintf(key, sizeof key, "%s#page%lld", path, (long long)k);
-                json_array_extend(items, json_object_get(json_object_get(steps, key), "items"));
-            }
-            json_object_set_new(full, "items", items);
-            json_object_set_new(inputs, path, full);
-        } else {
-            json_object_set(inputs, path, out);
-        }
-    }
-    json_decref(steps);
-    return inputs;
-}
-
-static int cmd_run(const rt_workflow *wf, const rt_cli_opts *opts)
-{
-    char err[1024];
-    if (!opts->step && opts->input) return rt_cli_usage_error(wf, "%s needs --step NAME", "--input");
-    if (!opts->step && opts->from) return rt_cli_usage_error(wf, "%s needs --step NAME", "--from");
-    rt_cli_opts oo = *opts;
-    const rt_cli_opts *o = &oo;
-    json_t *from = NULL, *from_rec = NULL, *from_settings = NULL;
-    if (opts->from) {
-        /* the earlier run's trigger, user and settings too, unless given */
-        rt_store *fst = rt_cli_open_store_reader(wf, opts);
-        if (!fst) return RT_EXIT_USAGE;
-        from = inputs_from_run(wf, fst, opts->from, &from_rec, err, sizeof err);
-        rt_store_close(fst);
-        if (!from) {
-            rt_cli_error(wf, "%s", err);
-            return RT_EXIT_USAGE;
-        }
-        if (!oo.user) oo.user = json_string_value(json_object_get(from_rec, "user"));
-        if (!oo.settings) from_settings = json_object_get(from_rec, "settings");
-    }
-    rt_store *st = NULL;
-    json_t *urec = NULL, *settings = NULL, *payload = NULL;
-    rt_secrets *secrets = NULL;
-    int rc = RT_EXIT_USAGE;
-    if (o->user) {
-        if (!(st = rt_cli_open_store(wf, o))) goto done;
-        urec = rt_users_get_enabled(st, wf, o->user, err, sizeof err);
-        /* a state without connected users is a development one: --user
-        ** only names the run's user there */
-        json_t *users = urec ? NULL : rt_store_list_users(st);
-        bool refuse = !urec && (json_array_size(users) || strstr(err, "disabled"));
-        json_decref(users);
-        if (refuse) {
-            rt_cli_error(wf, "%s", err);
-            goto done;
-        }
-        if (o->step) {      /* a normal run opens them in rt_cli_execute */
-            char buf[4096];
-            rt_secrets_source src = { .store = st, .state_dir = rt_cli_state_dir(wf, o, buf, sizeof buf),
-                                      .user = o->user, .declared = wf->secrets, .ndeclared = wf->nsecrets };
-            secrets = rt_secrets_open(&src);
-        }
-    }
-    settings = rt_cli_settings(wf, from_settings ? from_settings : json_object_get(urec, "settings"), o->settings,
-                               err, sizeof err);
-    payload = !settings  ? NULL
-            : o->event   ? rt_cli_read_json_file(o->event, "event", err, sizeof err)
-            : from_rec   ? json_incref(json_object_get(from_rec, "trigger"))
-                         : json_object();
-    if (!settings || !payload) {
-        rt_cli_error(wf, "%s", err);
-        goto done;
-    }
-    if (wf->trigger_schema && !rt_type_check(wf->trigger_schema, payload, "trigger payload", err, sizeof err)) {
-        rt_cli_error(wf, "%s (no run was created)", err);
-        goto done;
-    }
-    if (o->step) {
-        rt_store_close(st);
-        st = NULL;
-        rc = run_one_step(wf, o, payload, settings, secrets, from);
-        secrets = NULL;                 /* taken over */
-        goto done;
-    }
-    if (!st && !(st = rt_cli_open_store(wf, o))) goto done;
-    rc = rt_cli_exit_code(rt_cli_execute(wf, st, rt_cli_new_run(wf, o->user, payload, settings, "run"), o, true));
-done:
-    json_decref(urec);
-    json_decref(settings);
-    json_decref(payload);
-    json_decref(from);
-    json_decref(from_rec);
-    rt_secrets_close(secrets);
-    if (st) rt_store_close(st);
-    return rc;
 }
 
 typedef struct resume_scan {
@@ -349,8 +187,9 @@ static bool resume_visit(json_t *rec, void *arg)
     const char *name = json_string_value(json_object_get(rec, "workflow"));
     const char *version = json_string_value(json_object_get(rec, "version"));
     const char *status = json_string_value(json_object_get(rec, "status"));
-    if (!id || !name || strcmp(name, r->wf->name) != 0) return true;
-    if (!version || strcmp(version, r->wf->version) != 0) {
+    const rt_workflow *own = rt_host_workflow(name);     /* one of this binary's workflows */
+    if (!id || !own) return true;
+    if (!version || strcmp(version, own->version) != 0) {
         json_t *l = json_object_get(r->other_versions, version ? version : "?");
         if (!l) json_object_set_new(r->other_versions, version ? version : "?", l = json_array());
         json_array_append_new(l, json_string(id));
@@ -493,108 +332,9 @@ static int cmd_resume(const rt_workflow *wf, const rt_cli_opts *o)
     return rc;
 }
 
-static const char *trigger_kind(rt_trigger_kind k)
-{
-    switch (k) {
-    case RT_TRIG_EVENT: return "event";
-    case RT_TRIG_REQUEST: return "request";
-    case RT_TRIG_SCHEDULE: return "schedule";
-    default: return "enabled";
-    }
-}
-
-static bool count_version(json_t *run, void *arg)
-{
-    const char *v = json_string_value(json_object_get(run, "version"));
-    json_t *counts = arg;
-    if (v) json_object_set_new(counts, v, json_integer(json_integer_value(json_object_get(counts, v)) + 1));
-    return true;
-}
-
-/* Unfinished runs in the state (when there is one) by version: deploying a
-** new binary leaves the old version's runs for the old binary to finish. */
-static json_t *unfinished_by_version(const rt_workflow *wf, const rt_cli_opts *o)
-{
-    char buf[4096], path[4200];
-    snprintf(path, sizeof path, "%s/data.mdb", rt_cli_state_dir(wf, o, buf, sizeof buf));
-    json_t *counts = json_object();
-    if (access(path, F_OK) != 0) return counts;
-    rt_store *st = rt_cli_open_store_reader(wf, o);
-    if (!st) return counts;
-    static const rt_status unfinished[] = { RT_ST_QUEUED, RT_ST_RUNNING, RT_ST_WAITING, RT_ST_INTERRUPTED };
-    for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
-        rt_run_query q = { .status = rt_status_name(unfinished[i]) };
-        rt_store_scan_runs(st, &q, count_version, counts);
-    }
-    rt_store_close(st);
-    return counts;
-}
-
-static int cmd_info(const rt_workflow *wf, const rt_cli_opts *o)
-{
-    json_t *info = json_pack("{s:s, s:s?, s:s}", "name", wf->name, "description", wf->description, "version",
-                             wf->version);
-    json_t *trig = json_pack("{s:s, s:s?, s:s?, s:s?, s:o}", "kind", trigger_kind(wf->trigger), "event", wf->event,
-                             "cron", wf->cron, "zone", wf->zone, "schema", rt_type_json(wf->trigger_schema));
-    json_object_set_new(info, "trigger", trig);
-    json_t *settings = json_array();
-    for (int i = 0; i < wf->nsettings; i++) {
-        const rt_setting *s = &wf->settings[i];
-        json_t *d = s->default_json ? json_loads(s->default_json, JSON_DECODE_ANY, NULL) : NULL;
-        json_array_append_new(settings, json_pack("{s:s, s:o, s:b, s:o?}", "name", s->name, "type",
-                                                  rt_type_json(s->type), "required", !s->default_json, "default", d));
-    }
-    json_object_set_new(info, "settings", settings);
-    json_t *secrets = json_array();
-    for (int i = 0; i < wf->nsecrets; i++) json_array_append_new(secrets, json_string(wf->secrets[i]));
-    json_object_set_new(info, "secrets", secrets);
-    if (wf->output_type) json_object_set_new(info, "output", rt_type_json(wf->output_type));
-    json_t *by_version = unfinished_by_version(wf, o);
-    json_int_t mine = json_integer_value(json_object_get(by_version, wf->version));
-    json_object_del(by_version, wf->version);
-    json_object_set_new(info, "unfinished", json_integer(mine));
-    json_object_set_new(info, "unfinished_other_versions", by_version);   /* version -> count */
-
-    if (o->json) {
-        char *t = rt_json_dump(info, 2, false);
-        printf("%s\n", t);
-        free(t);
-    } else {
-        printf("workflow  %s%s%s\n", wf->name, wf->description ? " - " : "", wf->description ? wf->description : "");
-        printf("version   %s\n", wf->version);
-        printf("trigger   %s", trigger_kind(wf->trigger));
-        if (wf->event) printf(" \"%s\"", wf->event);
-        if (wf->cron) printf(" \"%s\"%s%s", wf->cron, wf->zone ? " " : "", wf->zone ? wf->zone : "");
-        printf("\n");
-        char tn[2048];
-        if (wf->trigger_schema) {
-            rt_type_name(wf->trigger_schema, tn, sizeof tn);
-            printf("payload   %s\n", tn);
-        }
-        printf("settings %s\n", wf->nsettings ? "" : " (none)");
-        for (int i = 0; i < wf->nsettings; i++) {
-            const rt_setting *s = &wf->settings[i];
-            rt_type_name(s->type, tn, sizeof tn);
-            printf("  %-20s %s%s%s\n", s->name, tn, s->default_json ? " = " : " (required)",
-                   s->default_json ? s->default_json : "");
-        }
-        printf("secrets %s\n", wf->nsecrets ? "" : " (none)");
-        for (int i = 0; i < wf->nsecrets; i++) {
-            char var[200];
-            printf("  %-20s %s\n", wf->secrets[i], rt_env_name(var, sizeof var, "FLOW_SECRET_", wf->secrets[i], ""));
-        }
-        printf("unfinished %lld run%s of this version", (long long)mine, mine == 1 ? "" : "s");
-        const char *v;
-        json_t *n;
-        json_object_foreach(by_version, v, n)
-            printf("; %lld of version %s (its own binary's `resume` finishes them)", (long long)json_integer_value(n), v);
-        printf("\n");
-    }
-    json_decref(info);
-    return RT_EXIT_OK;
-}
-
-int rt_main(const rt_workflow *wf, int argc, char **argv)
+/* The command line of a job binary, as face (a project's: its only
+** workflow, or a stand-in named after the project) sees it. */
+static int main_of(const rt_workflow *wf, int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "serve") == 0) return rt_serve_main(wf, argc - 1, argv + 1);   /* rt_serve.c */
     rt_cli_opts o;
@@ -608,9 +348,11 @@ int rt_main(const rt_workflow *wf, int argc, char **argv)
     rt_owner_set_cmd(strcmp(o.cmd, "resume") == 0 || strcmp(o.cmd, "retry") == 0 || strcmp(o.cmd, "users") == 0
                          ? o.cmd : "run");      /* who owns the runs it executes, in messages */
     rt_signal_install();     /* libcurl is initialised at the first request: ~2 MB less RSS without */
-    if (strcmp(o.cmd, "run") == 0) rc = cmd_run(wf, &o);
+    if (strcmp(o.cmd, "run") == 0) rc = rt_host_cli_run(wf, &o);              /* rt_host_cli.c */
     else if (strcmp(o.cmd, "resume") == 0) rc = cmd_resume(wf, &o);
-    else if (strcmp(o.cmd, "info") == 0) rc = cmd_info(wf, &o);
+    else if (strcmp(o.cmd, "info") == 0) rc = rt_host_cli_info(wf, &o);      /* rt_host_info.c */
+    else if (strcmp(o.cmd, "connect") == 0 || strcmp(o.cmd, "disconnect") == 0 || strcmp(o.cmd, "workflows") == 0)
+        rc = rt_host_cli_cmd(wf, &o);
     else if (strcmp(o.cmd, "history") == 0) rc = rt_ops_history(wf, &o);
     else if (strcmp(o.cmd, "show") == 0) rc = rt_ops_show(wf, &o);
     else if (strcmp(o.cmd, "retry") == 0) rc = rt_ops_retry(wf, &o);
@@ -623,4 +365,40 @@ int rt_main(const rt_workflow *wf, int argc, char **argv)
     rt_value_teardown();
     rt_log_teardown();
     return rc;
+}
+
+/* A project of several workflows is run as a stand-in workflow named after
+** the project: it names the state and the messages, and runs nothing. */
+static rt_workflow g_face;
+static char g_face_version[17];
+
+int rt_project_main(const rt_project *p, int argc, char **argv)
+{
+    rt_host_set_project(p);
+    const rt_workflow *face = p->workflows[0];
+    if (p->nworkflows != 1) {
+        /* the project's version: a hash of its workflows' own (each run keeps its workflow's) */
+        rt_buf all = { 0 };
+        for (int i = 0; i < p->nworkflows; i++) rt_buf_printf(&all, "%s:%s;", p->workflows[i]->name, p->workflows[i]->version);
+        uint8_t h[32];
+        rt_sha256(all.data ? all.data : "", all.len, h);
+        rt_buf_free(&all);
+        rt_hex_encode(h, 8, g_face_version);
+        memset(&g_face, 0, sizeof g_face);
+        g_face.name = p->name;
+        g_face.description = "an integration project";
+        g_face.version = g_face_version;
+        g_face.trigger = RT_TRIG_EVENT;
+        face = &g_face;
+    }
+    int rc = main_of(face, argc, argv);
+    rt_host_set_project(NULL);     /* under `flowc run` the descriptors go away with the job */
+    return rc;
+}
+
+int rt_main(const rt_workflow *wf, int argc, char **argv)
+{
+    const rt_workflow *one[1] = { wf };
+    rt_project p = { .name = wf->name, .workflows = one, .nworkflows = 1 };
+    return rt_project_main(&p, argc, argv);
 }

@@ -7,7 +7,6 @@
 #include "rt_http.h"
 #include "rt_log.h"
 #include "rt_secrets.h"
-#include "rt_users.h"
 #include "rt_util.h"
 
 /* One refresh at a time in the process (see rt_oauth.h). */
@@ -33,6 +32,7 @@ static char *newer_token(rt_run_state *run, const rt_integration *in, const char
     char *cur = rt_run_secret(run, in->secret);
     if (cur && strcmp(cur, stale) != 0) return cur;
     free(cur);
+    if (run->conn_newer_token) return run->conn_newer_token(run, in, stale);     /* the user's connection */
     const char *user = json_string_value(json_object_get(run->record, "user"));
     if (!user || !run->store || !run->state_dir) return NULL;
     json_t *urec = rt_store_get_user(run->store, user);
@@ -68,11 +68,15 @@ static bool form_secret(rt_run_state *run, json_t *form, const char *field, cons
 }
 
 /* The POST to the token endpoint: the new access token, or NULL with err.
-** *rotated is the new refresh token when the server sent one. */
-static char *request_token(rt_run_state *run, const rt_integration *in, const char *url, char **rotated, char *err,
+** *rotated is the new refresh token when the server sent one; *fields
+** (NEW, or NULL) the connection fields declared from_token that the
+** response holds (Salesforce's instance_url). */
+static char *request_token(rt_run_state *run, const rt_integration *in, const char *url, char **rotated,
+                           json_t **fields, char *err,
                            size_t n)
 {
     *rotated = NULL;
+    *fields = NULL;
     json_t *form = json_pack("{s:s}", "grant_type", "refresh_token");
     if (!form_secret(run, form, "refresh_token", in->secret2, err, n) ||
         !form_secret(run, form, "client_id", in->client_id_secret, err, n) ||
@@ -98,6 +102,12 @@ static char *request_token(rt_run_state *run, const rt_integration *in, const ch
             token = rt_xstrdup(tok);
             const char *rt = json_string_value(json_object_get(rs.body, "refresh_token"));
             if (rt && *rt) *rotated = rt_xstrdup(rt);
+            for (int i = 0; i < in->nfields; i++) {
+                json_t *v = in->fields[i].from_token ? json_object_get(rs.body, in->fields[i].name) : NULL;
+                if (!v || json_is_null(v)) continue;
+                if (!*fields) *fields = json_object();
+                json_object_set(*fields, in->fields[i].name, v);
+            }
         } else {
             /* what the server said (error, error_description), never the body whole */
             const char *e = json_string_value(json_object_get(rs.body, "error"));
@@ -137,20 +147,26 @@ char *rt_oauth_refresh(rt_run_state *run, const rt_integration *in, const char *
         return NULL;
     }
     char *rotated = NULL;
-    token = request_token(run, in, url, &rotated, err, n);
+    json_t *fields = NULL;
+    token = request_token(run, in, url, &rotated, &fields, err, n);
     free(url);
     if (token) {
         rt_run_set_secret(run, in->secret, token);
         if (rotated && in->secret2) rt_run_set_secret(run, in->secret2, rotated);
+        for (int i = 0; i < in->nfields; i++)      /* a new instance_url: this run's next requests go there */
+            if (in->fields[i].base_url && json_is_string(json_object_get(fields, in->fields[i].name)))
+                rt_run_set_base_url(run, in->name, json_string_value(json_object_get(fields, in->fields[i].name)));
         const char *user = json_string_value(json_object_get(run->record, "user"));
         bool stored = false;
         char why[512] = "";
         if (user && run->store && run->state_dir && !run->test_mode) {
             json_t *values = json_pack("{s:s}", in->secret, token);
             if (rotated && in->secret2) json_object_set_new(values, in->secret2, json_string(rotated));
-            stored = rt_secrets_store_user(run->store, run->state_dir, user, values, why, sizeof why);
+            stored = run->conn_store ? run->conn_store(run, in, values, fields, why, sizeof why)
+                                     : rt_secrets_store_user(run->store, run->state_dir, user, values, why, sizeof why);
             json_decref(values);
         }
+        json_decref(fields);
         if (stored)
             rt_log_emit(run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "oauth_refresh", "integration", in->name,
                                                    "user", user),

@@ -4,12 +4,13 @@
 */
 #include "rt_ops.h"
 
+#include "rt_host_run.h"
+#include "rt_host_users.h"
 #include "rt_json.h"
 #include "rt_log.h"
 #include "rt_owner.h"
 #include "rt_status.h"
 #include "rt_store.h"
-#include "rt_users.h"
 #include "rt_util.h"
 
 #define HISTORY_DEFAULT_LIMIT 50
@@ -94,10 +95,10 @@ static bool history_visit(json_t *r, void *arg)
         return h->limit <= 0 || (int)json_array_size(h->rows) < h->limit;
     }
     const char *name = str(r, "workflow");
-    if (name && strcmp(name, h->wf->name) != 0) return true;
+    if (name && !rt_host_workflow(name)) return true;      /* a workflow this binary does not hold */
     json_t *row = json_object();
-    static const char *const keys[] = { "id", "user", "status", "attempt", "version", "source", "failed_step",
-                                        "error" };
+    static const char *const keys[] = { "id", "workflow", "user", "status", "attempt", "version", "source",
+                                        "failed_step", "error" };
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         json_t *v = json_object_get(r, keys[k]);
         if (v) json_object_set(row, keys[k], v);
@@ -129,7 +130,7 @@ int rt_ops_history(const rt_workflow *wf, const rt_cli_opts *o)
     int64_t since;
     if (!parse_since(wf, o, &since)) return RT_EXIT_USAGE;
     if (o->status && !valid_status(o->status))
-        return rt_cli_usage_error(wf, "--status is queued, running, waiting, succeeded, failed or interrupted, not '%s'",
+        return rt_cli_usage_error(wf, "--status is queued, running, waiting, succeeded, failed, interrupted or skipped, not '%s'",
                                   o->status);
     rt_store *st = rt_cli_open_store_reader(wf, o);
     if (!st) return RT_EXIT_USAGE;
@@ -145,14 +146,18 @@ int rt_ops_history(const rt_workflow *wf, const rt_cli_opts *o)
         printf("%s\n", t);
         free(t);
     } else {
-        printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  %s\n", "RUN", "STATUS", "USER", "TRIGGER", "STARTED",
+        /* a project of several workflows shows each run's workflow where the trigger was */
+        bool several = rt_host_project() && rt_host_project()->nworkflows > 1;
+        printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  %s\n", "RUN", "STATUS", "USER", several ? "WORKFLOW" : "TRIGGER",
+               "STARTED",
                "DURATION", "FAILED STEP");
         size_t i;
         json_t *r;
         json_array_foreach(rows, i, r) {
             char dur[32];
             fmt_duration(num(r, "duration_ms"), dur, sizeof dur);
-            char *tt = rt_json_dump(json_object_get(r, "trigger"), 0, false);
+            char *tt = several && str(r, "workflow") ? rt_xstrdup(str(r, "workflow"))
+                                                     : rt_json_dump(json_object_get(r, "trigger"), 0, false);
             char *trig = rt_redact_shorten(tt ? tt : "-", tt && strlen(tt) > 24 ? 21 : 24);
             free(tt);
             const char *status = str(r, "status");
@@ -169,6 +174,7 @@ int rt_ops_history(const rt_workflow *wf, const rt_cli_opts *o)
                 continue;
             }
             char *why = rt_redact_shorten(err && (fs || rt_status_parse(st_buf) == RT_ST_FAILED ||
+                                                  rt_status_parse(st_buf) == RT_ST_SKIPPED ||
                                                   rt_status_parse(st_buf) == RT_ST_UNREADABLE) ? err : "", 80);
             printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  %s%s%s\n", str(r, "id"), st_buf,
                    str(r, "user") ? str(r, "user") : "-", trig, str(r, "started"), dur, fs ? fs : "",
@@ -244,12 +250,21 @@ static void print_field(const char *indent, const char *label, json_t *v)
 /* Registers every secret this run may have used, for redaction. */
 static void register_secrets(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, const json_t *run)
 {
-    /* opened as the run opens them: the user's, or (no user) the FLOW_SECRET_*
-    ** values, registered in the process's set; the values are not needed */
+    /* opened as the run opens them (rt_host_open_run): the user's own and
+    ** their connections', or (no user) the FLOW_SECRET_* values, registered
+    ** in the process's set; the values are not needed */
     char buf[4096];
-    rt_secrets_source src = { .store = st, .state_dir = rt_cli_state_dir(wf, o, buf, sizeof buf),
-                              .user = str(run, "user"), .declared = wf->secrets, .ndeclared = wf->nsecrets };
-    rt_secrets_close(rt_secrets_open(&src));
+    const char *dir = rt_cli_state_dir(wf, o, buf, sizeof buf);
+    const rt_workflow *own = rt_host_run_workflow(run);
+    const rt_workflow *w = own ? own : wf;
+    json_t *urec = str(run, "user") ? rt_host_user_get(st, str(run, "user")) : NULL;
+    if (urec && !rt_store_damaged(urec)) {
+        rt_secrets_close(rt_host_open_secrets(st, dir, urec, w, false, NULL));
+    } else {
+        rt_secrets_source src = { .store = st, .state_dir = dir, .declared = w->secrets, .ndeclared = w->nsecrets };
+        rt_secrets_close(rt_secrets_open(&src));
+    }
+    json_decref(urec);
 }
 
 /* The records of a run that are stand-ins for damaged ones, named by key:
@@ -448,24 +463,29 @@ static int retry_one(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, 
         json_decref(rec);
         return RT_EXIT_USAGE;
     }
-    if (!version || strcmp(version, wf->version) != 0) {
+    const rt_workflow *own = rt_host_run_workflow(rec);    /* the run's workflow, in a project */
+    if (!own) {
+        fprintf(stderr, "%s: run %s is of workflow '%s', which this binary does not hold\n", wf->name, id,
+                str(rec, "workflow") ? str(rec, "workflow") : "?");
+        json_decref(rec);
+        return RT_EXIT_USAGE;
+    }
+    if (!version || strcmp(version, own->version) != 0) {
         fprintf(stderr, "%s: run %s was made by version %s: retry it with the binary of version %s (this one is %s)\n",
-                wf->name, id, version ? version : "?", version ? version : "?", wf->version);
+                wf->name, id, version ? version : "?", version ? version : "?", own->version);
         json_decref(rec);
         return RT_EXIT_USAGE;
     }
     const char *user = str(rec, "user");
-    if (user) {
-        json_t *u = rt_users_get_enabled(st, wf, user, err, sizeof err);
-        json_t *users = u ? NULL : rt_store_list_users(st);
-        bool dev = !u && !json_array_size(users) && !strstr(err, "disabled");  /* as `run --user` */
-        json_decref(users);
-        if (!u && !dev) {
-            fprintf(stderr, "%s: cannot retry run %s: %s\n", wf->name, id, err);
+    if (user) {     /* the user must still be able to run it: refused, the run stays failed */
+        json_t *urec = rt_host_user_get(st, user);
+        const char *why = rt_host_ineligible(urec, user, own, false, err, sizeof err);
+        json_decref(urec);
+        if (why) {
+            fprintf(stderr, "%s: cannot retry run %s: %s\n", wf->name, id, why);
             json_decref(rec);
             return RT_EXIT_USAGE;
         }
-        json_decref(u);
     }
     json_t *steps = rt_store_get_steps(st, id);
     json_t *drop = records_to_drop(steps);
@@ -516,8 +536,9 @@ static bool retry_visit(json_t *r, void *arg)
 {
     retry_scan *s = arg;
     const char *name = str(r, "workflow"), *version = str(r, "version"), *id = str(r, "id");
-    if (!id || (name && strcmp(name, s->wf->name) != 0)) return true;
-    if (version && strcmp(version, s->wf->version) == 0) {
+    const rt_workflow *own = rt_host_workflow(name);
+    if (!id || (name && !own)) return true;
+    if (version && own && strcmp(version, own->version) == 0) {
         json_array_append_new(s->mine, json_string(id));
     } else {
         json_t *l = json_object_get(s->other, version ? version : "?");
@@ -609,14 +630,15 @@ int rt_ops_prune(const rt_workflow *wf, const rt_cli_opts *o)
     if (!rt_parse_duration(o->older_than, &age))
         return rt_cli_usage_error(wf, "--older-than takes a duration (90d, 12h, 30m), not '%s'", o->older_than);
     if (o->status && !valid_status(o->status))
-        return rt_cli_usage_error(wf, "--status is queued, waiting, succeeded, failed or interrupted, not '%s'", o->status);
+        return rt_cli_usage_error(wf, "--status is queued, waiting, succeeded, failed, interrupted or skipped, not '%s'", o->status);
     rt_store *st = rt_cli_open_store(wf, o);
     if (!st) return RT_EXIT_USAGE;
     int64_t cutoff = rt_now_ms() - age;
     /* finished runs unless a status is named */
-    const char *const finished[] = { rt_status_name(RT_ST_SUCCEEDED), rt_status_name(RT_ST_FAILED) };
+    const char *const finished[] = { rt_status_name(RT_ST_SUCCEEDED), rt_status_name(RT_ST_FAILED),
+                                     rt_status_name(RT_ST_SKIPPED) };
     const char *const *statuses = o->status ? &o->status : finished;
-    size_t nstatuses = o->status ? 1 : 2;
+    size_t nstatuses = o->status ? 1 : sizeof finished / sizeof finished[0];
     long long removed = 0;
     int rc = RT_EXIT_OK;
     for (size_t k = 0; k < nstatuses && rc == RT_EXIT_OK; k++) {

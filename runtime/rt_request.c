@@ -29,13 +29,11 @@ static bool has_header(const json_t *headers, const char *name)
     return header_get(headers, name) != NULL;
 }
 
-/* An integration's base URL, FLOW_<NAME>_BASE_URL first. */
-static const char *integ_base(const rt_run_state *run, const rt_integration *in)
+/* An integration's base URL: the user's connection's, else
+** FLOW_<NAME>_BASE_URL (deployment-wide), else the declared one. */
+static const char *integ_base(rt_run_state *run, const rt_integration *in)
 {
-    if (!in) return NULL;
-    char var[160];
-    const char *e = rt_run_getenv(run, rt_env_name(var, sizeof var, "FLOW_", in->name, "_BASE_URL"));
-    return e && *e ? e : in->base_url;
+    return rt_run_integ_base(run, in);
 }
 
 /* Whether two absolute URLs share an origin (scheme, host, port). */
@@ -57,11 +55,14 @@ static bool integ_base_ok(const rt_integration *in, const char *base, char **err
     char origin[RT_URL_ORIGIN_MAX];
     if (rt_url_is_absolute(base) && rt_url_origin(base, origin, sizeof origin) && !strpbrk(base, "?#")) return true;
     char var[160];
-    bool from_env = base != in->base_url;
+    rt_env_name(var, sizeof var, "FLOW_", in->name, "_BASE_URL");
+    const char *env = getenv(var);
+    bool from_env = base != in->base_url && env && strcmp(env, base) == 0;
+    bool from_conn = base != in->base_url && !from_env;
     *err = rt_xprintf("the base URL of integration '%s' ('%s'%s%s) must be an absolute http:// or https:// URL "
                       "without a query or fragment",
-                      in->name, base, from_env ? ", from " : "",
-                      from_env ? rt_env_name(var, sizeof var, "FLOW_", in->name, "_BASE_URL") : "");
+                      in->name, base, from_env ? ", from " : from_conn ? ", from the user's connection" : "",
+                      from_env ? var : "");
     return false;
 }
 

@@ -44,6 +44,8 @@ void rt_run_free(rt_run_state *run)
     json_decref(run->reply);
     json_decref(run->info);
     rt_secrets_close(run->secrets);
+    json_decref(run->base_urls);
+    json_decref(run->retired);
     json_decref(run->step_outputs);
     json_decref(run->inputs_used);
     free(run->input_error);
@@ -163,6 +165,33 @@ char *rt_run_secret(rt_run_state *run, const char *name)
 void rt_run_set_secret(rt_run_state *run, const char *name, const char *value)
 {
     rt_secrets_set(run->secrets, name, value);
+}
+
+const char *rt_run_integ_base(rt_run_state *run, const rt_integration *in)
+{
+    if (!in) return NULL;
+    if (run->base_urls) {
+        pthread_mutex_lock(&run->lock);
+        const char *conn = json_string_value(json_object_get(run->base_urls, in->name));
+        pthread_mutex_unlock(&run->lock);
+        if (conn && *conn) return conn;
+    }
+    char var[160];
+    const char *e = rt_run_getenv(run, rt_env_name(var, sizeof var, "FLOW_", in->name, "_BASE_URL"));
+    return e && *e ? e : in->base_url;
+}
+
+void rt_run_set_base_url(rt_run_state *run, const char *integ, const char *url)
+{
+    pthread_mutex_lock(&run->lock);
+    if (!run->base_urls) run->base_urls = json_object();
+    json_t *old = json_object_get(run->base_urls, integ);
+    if (old) {
+        if (!run->retired) run->retired = json_array();
+        json_array_append(run->retired, old);  /* a reader may hold its string */
+    }
+    json_object_set_new(run->base_urls, integ, json_string(url));
+    pthread_mutex_unlock(&run->lock);
 }
 
 void rt_run_open(rt_run_state *run, const rt_run_setup *setup)

@@ -59,6 +59,16 @@ typedef struct rt_run_state {
                                    redaction set (rt_secrets.h); thread-safe itself */
     const char *state_dir;      /* borrowed or NULL: the state directory, whose key seals
                                    tokens an OAuth2 refresh stores for the run's user */
+    json_t *base_urls;          /* owned or NULL: integration -> its connection's base URL
+                                   (before FLOW_<NAME>_BASE_URL); guarded by lock; a value
+                                   replaced is kept in retired, so a pointer read stays valid */
+    json_t *retired;            /* owned or NULL */
+    /* A project user's run (set by rt_host_open_run, above the engine): its
+    ** OAuth2 tokens live in the user's connection, shared by every
+    ** workflow. NULL: the user's secrets as `users set` stored them. */
+    char *(*conn_newer_token)(struct rt_run_state *run, const rt_integration *in, const char *stale);
+    bool (*conn_store)(struct rt_run_state *run, const rt_integration *in, const json_t *secrets,
+                       const json_t *fields, char *err, size_t n);
 
     /* Test Step (`run --step NAME --input FILE`): only steps named
     ** only_step execute; every other step takes its output from
@@ -93,6 +103,12 @@ const char *rt_run_getenv(const rt_run_state *run, const char *var);
 char *rt_run_secret(rt_run_state *run, const char *name);
 /* Replaces (or adds) the run's copy of a secret, registered for redaction. */
 void rt_run_set_secret(rt_run_state *run, const char *name, const char *value);
+/* The base URL of integration in for this run: its connection's (base_urls),
+** else FLOW_<NAME>_BASE_URL, else the declared one. Valid for the run. */
+const char *rt_run_integ_base(rt_run_state *run, const rt_integration *in);
+/* Sets integration's connection base URL for the rest of the run (an
+** OAuth2 token response's instance_url). */
+void rt_run_set_base_url(rt_run_state *run, const char *integ, const char *url);
 
 /* The status word of an outcome (the final record's status). */
 rt_status rt_run_outcome_status(rt_outcome o);

@@ -28,6 +28,16 @@
 
 /* ---- the store key ------------------------------------------------------ */
 
+bool rt_secrets_sealed_any(const json_t *user_rec)
+{
+    bool any = json_object_size(json_object_get(user_rec, "secrets")) > 0;
+    const char *integ;
+    json_t *conn;
+    json_object_foreach(json_object_get(user_rec, "connections"), integ, conn)
+        any |= json_object_size(json_object_get(conn, "secrets")) > 0;   /* a project's connections (rt_host_conn.c) */
+    return any;
+}
+
 /* The users whose records hold sealed secrets ("alice, bob"): a new string,
 ** or NULL when none does. */
 static char *users_with_secrets(rt_store *st)
@@ -37,7 +47,7 @@ static char *users_with_secrets(rt_store *st)
     size_t i;
     json_t *u;
     json_array_foreach(all, i, u) {
-        if (!json_object_size(json_object_get(u, "secrets"))) continue;
+        if (!rt_secrets_sealed_any(u)) continue;
         rt_buf_printf(&b, "%s%s", b.len ? ", " : "", json_string_value(json_object_get(u, "id")));
     }
     json_decref(all);
@@ -145,7 +155,7 @@ static bool user_key(rt_store *st, const char *state_dir, const json_t *rec, boo
     if (!rt_secrets_key(st, state_dir, create, key, err, n)) return false;
     rt_secrets_key_id(key, kid);
     const char *want = json_string_value(json_object_get(rec, "key_id"));
-    if (want && strcmp(want, kid) != 0 && json_object_size(json_object_get(rec, "secrets"))) {
+    if (want && strcmp(want, kid) != 0 && rt_secrets_sealed_any(rec)) {
         snprintf(err, n, "user %s's secrets were sealed with another key (key id %s; this one is %s)",
                  json_string_value(json_object_get(rec, "id")), want, kid);
         memset(key, 0, 32);
@@ -352,11 +362,13 @@ static const char *env_value(const rt_secrets *s, const char *name)
 }
 
 /* The environment's fall-back (FLOW_SECRET_<NAME>; a test's own env lines
-** in flowc test) for a secret the user has not stored; never when the
-** user's secrets did not open: that run fails instead (rt_exec.c). */
+** in flowc test): for a run without a user (development) only. A user's
+** run never uses the operator's credentials: it has its user's stored
+** secrets and connections, or fails naming what is missing (rt_input.c);
+** and when they did not open, the run fails before any step (rt_exec.c). */
 static bool env_allowed(const rt_secrets *s)
 {
-    return !s->error;
+    return !s->error && (!s->user || s->test_mode);
 }
 
 rt_secrets *rt_secrets_open(const rt_secrets_source *src)
@@ -368,7 +380,9 @@ rt_secrets *rt_secrets_open(const rt_secrets_source *src)
     s->test_mode = src->test_mode;
     s->redact = src->own_redaction ? rt_redact_set_new() : NULL;
     char err[512] = "";
-    if (src->given) {
+    if (src->error) {
+        s->error = rt_xstrdup(src->error);
+    } else if (src->given) {
         s->values = json_deep_copy(src->given);
     } else if (s->user && src->store) {
         json_t *urec = rt_store_get_user(src->store, s->user);

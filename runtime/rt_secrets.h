@@ -12,9 +12,12 @@
 ** another name, does not open.
 **
 ** Resolution (rt_secrets_get), in order:
-**   1. the run's user's stored secret (or, in flowc test, the test's own);
-**   2. FLOW_SECRET_<NAME> (in a test, the test's env lines, never the
-**      process environment): the development fall-back;
+**   1. the run's user's stored secret (or, in flowc test, the test's own;
+**      in a project, what its host opened: the user's own secrets, their
+**      connections' and the app credentials, rt_host.h);
+**   2. for a run without a user only: FLOW_SECRET_<NAME> (in a test, the
+**      test's env lines, never the process environment), the development
+**      fall-back; a user's run never uses the operator's credentials;
 **   3. in flowc test: the placeholder "test-NAME".
 ** When the user's secrets cannot be opened (another key, a changed text, a
 ** damaged record) there is no fall-back: the run fails with
@@ -46,8 +49,11 @@ typedef struct rt_secrets_source {
     const char *const *declared;/* the workflow's secrets: their FLOW_SECRET_*
                                    values are registered up front */
     int ndeclared;
-    const json_t *given;        /* flowc test: the test's secrets (borrowed),
+    const json_t *given;        /* flowc test: the test's secrets; a project's
+                                   user's run: what the host opened (borrowed),
                                    in place of the user's stored ones */
+    const char *error;          /* or NULL: why the host could not open them
+                                   (rt_secrets_error; the run fails) */
     const json_t *env;          /* flowc test: the environment (borrowed) */
     bool test_mode;
     bool own_redaction;         /* a redaction set of the run's own (serve: one
@@ -83,6 +89,9 @@ rt_redact_set *rt_secrets_redaction(const rt_secrets *s);
 bool rt_secrets_key(rt_store *st, const char *state_dir, bool create, uint8_t key[32], char *err, size_t n);
 /* The key's id kept with each user: which key sealed the secrets. */
 void rt_secrets_key_id(const uint8_t key[32], char out[17]);
+/* Whether a user record holds sealed secrets: its own, or its
+** connections' (a project's, rt_host_conn.h). */
+bool rt_secrets_sealed_any(const json_t *user_rec);
 /* The associated data a secret of user is sealed with under name. */
 void rt_secrets_ad(rt_buf *ad, const char *user, const char *name);
 

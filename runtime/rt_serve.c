@@ -46,11 +46,12 @@
 #include "rt_cron.h"
 #include "rt_exec.h"
 #include "rt_crypto.h"
+#include "rt_host.h"
+#include "rt_host_conn.h"
 #include "rt_log.h"
 #include "rt_owner.h"
 #include "rt_store.h"
 #include "rt_type.h"
-#include "rt_users.h"
 #include "rt_util.h"
 #include "rt_value.h"
 
@@ -93,9 +94,11 @@ static void usage(const rt_workflow *wf)
     printf("usage: %s serve --listen HOST:PORT [--workers N] [--state DIR] [--token-file F]\n"
            "       [--max-body N] [--hook-timeout D] [--drain-timeout D] [--max-user-runs N]\n"
            "       [--log-file F] [--port-file F] [--json] [--no-auth] [--paused] [--hook-secret NAME]\n\n"
-           "  POST /events/NAME   (X-Flow-User, Idempotency-Key)  -> 202 {\"run_id\"}\n"
-           "  POST /hooks/USER    request trigger: 200 with the run's output, 500, or 202 after --hook-timeout\n"
+           "  POST /events/NAME   (X-Flow-User, Idempotency-Key)  -> 202 {\"runs\": [...], \"skipped\": [...]}\n"
+           "                      (every deployed workflow listening to NAME that the user enabled)\n"
+           "  POST /hooks/WORKFLOW/USER  request trigger: 200 with the run's output, 500, or 202 after --hook-timeout\n"
            "  GET  /runs/ID, /healthz, /metrics\n"
+           "  /api/users/ID[/connections/INTEGRATION|/workflows/W], /api/workflows[/W/deploy|undeploy]\n"
            "A bearer token (--token-file F or FLOW_API_TOKEN) is required on all but /healthz;\n"
            "without one, serve listens only on a loopback address (127.0.0.1, [::1], localhost),\n"
            "unauthenticated (--no-auth: on any address).\n"
@@ -130,7 +133,10 @@ static int parse_opts(const rt_workflow *wf, int argc, char **argv, serve_opts *
         else if (strcmp(a, "--port-file") == 0) o->port_file = v;
         else if (strcmp(a, "--hook-secret") == 0) {
             bool declared = false;
-            for (int k = 0; k < wf->nsecrets; k++) declared |= strcmp(wf->secrets[k], v) == 0;
+            const rt_project *proj = rt_host_project();
+            for (int w = 0; w < proj->nworkflows; w++)
+                for (int k = 0; k < proj->workflows[w]->nsecrets; k++)
+                    declared |= strcmp(proj->workflows[w]->secrets[k], v) == 0;
             if (!declared) return usage_error(wf, "--hook-secret names a secret the workflow declares (secrets { ... }), not '%s'", v);
             o->hook_secret = v;
         }
@@ -298,6 +304,7 @@ static void serve_free(serve *sv)
     free(sv->wakes);
     free(sv->held.slots);
     free(sv->workers);
+    free(sv->scheds);
     free(sv->token);
     pthread_mutex_destroy(&sv->qlock);
     pthread_cond_destroy(&sv->qcond);
@@ -421,14 +428,37 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
         serve_free(sv);
         return SERVE_EXIT_USAGE;
     }
-    if (wf->trigger == RT_TRIG_SCHEDULE) {     /* before any thread: the zone sets TZ */
-        if (!wf->cron || !rt_cron_parse(wf->cron, &sv->cron, err, sizeof err) ||
-            !rt_cron_set_zone(wf->zone, err, sizeof err)) {
-            fprintf(stderr, "%s: trigger schedule: %s\n", wf->name, wf->cron ? err : "no cron expression");
+    /* schedules: before any thread, since the zone sets TZ (one zone per process) */
+    const rt_project *proj = rt_host_project();
+    const char *zone = NULL, *zone_of = NULL;
+    for (int i = 0; i < proj->nworkflows; i++) {
+        const rt_workflow *w = proj->workflows[i];
+        if (w->trigger != RT_TRIG_SCHEDULE) continue;
+        sv->scheds = rt_xrealloc(sv->scheds, sizeof *sv->scheds * (size_t)(sv->nscheds + 1));
+        serve_sched *sc = &sv->scheds[sv->nscheds++];
+        memset(sc, 0, sizeof *sc);
+        sc->wf = w;
+        sc->next_fire = -1;
+        if (!w->cron || !rt_cron_parse(w->cron, &sc->cron, err, sizeof err)) {
+            fprintf(stderr, "%s: trigger schedule of %s: %s\n", wf->name, w->name, w->cron ? err : "no cron expression");
             serve_free(sv);
             return SERVE_EXIT_USAGE;
         }
-        sv->scheduled = true;
+        const char *z = w->zone ? w->zone : "UTC";
+        if (zone && strcmp(zone, z) != 0) {
+            fprintf(stderr, "%s: the schedules of %s (%s) and %s (%s) are in different time zones: one serve keeps "
+                            "one zone (put them in one zone, or in separate projects)\n", wf->name, zone_of, zone,
+                    w->name, z);
+            serve_free(sv);
+            return SERVE_EXIT_USAGE;
+        }
+        zone = z;
+        zone_of = w->name;
+    }
+    if (zone && !rt_cron_set_zone(strcmp(zone, "UTC") == 0 ? NULL : zone, err, sizeof err)) {
+        fprintf(stderr, "%s: trigger schedule of %s: %s\n", wf->name, zone_of, err);
+        serve_free(sv);
+        return SERVE_EXIT_USAGE;
     }
     if (o->log_file && !open_log_file(o->log_file)) {
         fprintf(stderr, "%s: cannot open log file %s: %s\n", wf->name, o->log_file, strerror(errno));
@@ -453,8 +483,7 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
         serve_free(sv);
         return SERVE_EXIT_USAGE;
     }
-    if (wf->trigger == RT_TRIG_ENABLED)
-        rt_log_emit(NULL, "warning", NULL, "serve does not fire enabled triggers yet: it only runs queued and unfinished runs");
+    rt_host_migrate(sv->st, sv->state_dir);    /* user records of an earlier layout, once */
 
     rt_signal_install();          /* SIGTERM/SIGINT: the engine and the main loop see it */
     struct sigaction hup = { 0 }, old_hup;
@@ -466,7 +495,7 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
     rt_owner_set_cmd("serve");
     rt_serve_sweep(sv, true);                    /* before accepting: the unfinished runs, then new ones */
     sv->next_sweep = rt_mono_ms() + SWEEP_MS;
-    if (sv->scheduled) rt_serve_schedule_start(sv);
+    rt_serve_schedule_start(sv);
     pthread_create(&sv->committer, NULL, rt_serve_committer_main, sv);
     sv->committer_started = true;
     unsigned pool = sv->o.workers > 4 ? 4 : 2;

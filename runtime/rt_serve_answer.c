@@ -11,7 +11,7 @@
 #include "rt_redact.h"
 #include "rt_status.h"
 
-const unsigned rt_serve_http_codes[NCODES] = { 200, 202, 400, 401, 403, 404, 405, 413, 422, 500, 503, 0 };
+const unsigned rt_serve_http_codes[NCODES] = { 200, 201, 202, 400, 401, 403, 404, 405, 410, 413, 422, 500, 503, 0 };
 
 void rt_serve_count_code(serve *sv, unsigned status)
 {
@@ -83,9 +83,10 @@ bool rt_serve_finished_status(const char *s)
 }
 
 /* A webhook's answer from its run's record: 200 with the output, 500
-** with the error, else 202 with the run id. A run that answered with
-** `return status N headers {...}` (or `fail status N "message"`, whose
-** body is {"error": message}) has its "reply" in the record. */
+** with the error, 403 when it was skipped (its user may no longer run
+** it), else 202 with the run id. A run that answered with `return status
+** N headers {...}` (or `fail status N "message"`, whose body is {"error":
+** message}) has its "reply" in the record. */
 static void resume_from_record(request *rq, const json_t *rec)
 {
     const char *status = json_string_value(json_object_get(rec, "status"));
@@ -105,6 +106,9 @@ static void resume_from_record(request *rq, const json_t *rec)
         rt_serve_resume_with(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
                     json_pack("{s:O, s:s, s:O?}", "error", e ? e : rt_status_json(RT_ST_FAILED), "run_id", rq->run_id,
                               "failed_step", json_object_get(rec, "failed_step")));
+    } else if (rt_status_parse(status) == RT_ST_SKIPPED) {     /* its user may no longer run it */
+        rt_serve_resume_with(rq, MHD_HTTP_FORBIDDEN, json_pack("{s:O?, s:s, s:s}", "error", json_object_get(rec, "error"),
+                                                               "run_id", rq->run_id, "status", status));
     } else {
         rt_serve_resume_with(rq, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "run_id", rq->run_id, "status", status ? status : rt_status_name(RT_ST_QUEUED)));
     }

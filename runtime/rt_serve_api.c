@@ -1,6 +1,7 @@
 /*
 ** rt_serve_api.c — [drivers] serve's HTTP API: routing, authorization,
-** webhook signatures, accepts (POST /events/NAME, /hooks/USER), GET
+** webhook signatures, accepts (POST /events/NAME, /hooks/WORKFLOW/USER:
+** rt_host_accept.h), the application's API (/api: rt_host_api.h), GET
 ** /runs, /runs/ID, /metrics, /healthz, and the webhook requests waiting
 ** for their run's end.
 */
@@ -14,6 +15,9 @@
 
 #include "rt_cli.h"
 #include "rt_exec.h"
+#include "rt_host.h"
+#include "rt_host_accept.h"
+#include "rt_host_api.h"
 #include "rt_log.h"
 #include "rt_owner.h"
 #include "rt_status.h"
@@ -24,7 +28,6 @@
 #include "rt_serve_queue.h"
 #include "rt_type.h"
 #include "rt_secrets.h"
-#include "rt_users.h"
 #include "rt_value.h"
 
 /* ---- HTTP routes -------------------------------------------------------- */
@@ -42,50 +45,47 @@ static bool authorized(serve *sv, struct MHD_Connection *conn)
     return diff == 0;
 }
 
-static enum MHD_Result accept_run(request *rq, const char *user, bool hook)
+/* Validates the request and builds its plan: the runs it starts, one per
+** workflow (rt_host_accept.h). Nothing is stored here, so a bad request
+** is refused before it joins a group commit and cannot fail another
+** client's accept. The plan goes to the committer; the connection stays
+** suspended until its runs are stored. hook: the webhook's workflow, or
+** NULL for an event. */
+static enum MHD_Result accept_run(request *rq, const char *user, const rt_workflow *hook, const char *event)
 {
     serve *sv = rq->sv;
-    const rt_workflow *wf = sv->wf;
     char err[1024];
-    json_t *payload;
+    if (!user)
+        return rt_serve_answer_error(rq, MHD_HTTP_BAD_REQUEST,
+                            hook ? "a webhook names its user: POST /hooks/WORKFLOW/USER (or X-Flow-User)"
+                                 : "X-Flow-User is required: every run belongs to a user (an id your application "
+                                   "chose; " RT_HOST_USER_RULE ")");
     /* the user goes into the run's record as a JSON string: bytes that are
     ** not UTF-8 would leave no record behind an accepted run */
-    if (user && !rt_utf8_valid(user, strlen(user)))
+    if (!rt_utf8_valid(user, strlen(user)))
         return rt_serve_answer_error(rq, MHD_HTTP_BAD_REQUEST, hook ? "the user in /hooks/USER is not valid UTF-8"
                                                            : "X-Flow-User is not valid UTF-8");
-    if (rq->body.len == 0) {
-        payload = json_object();
-    } else {
-        json_error_t je;
-        payload = json_loadb(rq->body.data, rq->body.len, JSON_DECODE_ANY, &je);
-        if (!payload) {
-            snprintf(err, sizeof err, "payload is not valid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
-            return rt_serve_answer_error(rq, MHD_HTTP_BAD_REQUEST, err);
-        }
-    }
-    if (wf->trigger_schema && !rt_type_check(wf->trigger_schema, payload, "payload", err, sizeof err)) {
-        json_decref(payload);
-        return rt_serve_answer_error(rq, MHD_HTTP_BAD_REQUEST, err);
+    if (!rt_host_valid_user(user, err, sizeof err)) {
+        char *msg = rt_xprintf("%s: %s", hook ? "the webhook's user" : "X-Flow-User", err);
+        enum MHD_Result ret = rt_serve_answer_error(rq, MHD_HTTP_BAD_REQUEST, msg);
+        free(msg);
+        return ret;
     }
     const char *idem = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Idempotency-Key");
-    if (idem && (!*idem || strlen(idem) > 256)) {
-        json_decref(payload);
+    if (idem && (!*idem || strlen(idem) > 256))
         return rt_serve_answer_error(rq, MHD_HTTP_BAD_REQUEST, "Idempotency-Key must be 1 to 256 bytes");
+    unsigned code = hook ? rt_host_accept_hook(sv->st, hook, user, rq->body.data, rq->body.len, idem, &rq->plan, err,
+                                               sizeof err)
+                         : rt_host_accept_event(sv->st, event, user, rq->body.data, rq->body.len, idem, &rq->plan, err,
+                                                sizeof err);
+    if (code) return rt_serve_answer_error(rq, code, err);
+    if (!rq->plan.nruns) {              /* every listener skipped it: nothing to store */
+        unsigned status;
+        json_t *answer = rt_host_accept_answer(&rq->plan, &status);
+        return rt_serve_answer_json(rq, status, answer);
     }
-    unsigned code = 0;
-    json_t *settings = rt_serve_user_settings(sv, user, &code, err, sizeof err);
-    if (!settings) {
-        json_decref(payload);
-        return rt_serve_answer_error(rq, code, err);
-    }
-    int64_t now = rt_now_ms();
-    rq->record = json_pack("{s:s, s:s, s:s?, s:o, s:o, s:s, s:i, s:I, s:I, s:s}", "workflow", wf->name, "version",
-                           wf->version, "user", user, "trigger", payload, "settings", settings, "status", rt_status_name(RT_ST_QUEUED),
-                           "attempt", 1, "created", (json_int_t)now, "updated", (json_int_t)now, "source",
-                           hook ? "hook" : "event");
-    rq->user = user ? rt_xstrdup(user) : NULL;
-    rq->hook = hook;
-    if (idem) rq->idem_key = rt_xprintf("idem:%zu:%s:%s", user ? strlen(user) : 0, user ? user : "", idem);
+    rq->user = rt_xstrdup(user);
+    rq->hook = hook != NULL;
 
     pthread_mutex_lock(&sv->alock);
     if (sv->draining) {
@@ -118,7 +118,7 @@ static enum MHD_Result get_run(request *rq, const char *id)
         return ret;
     }
     json_t *out = json_object();
-    static const char *const keys[] = { "id", "status", "user", "attempt", "created", "updated", "wake_at",
+    static const char *const keys[] = { "id", "workflow", "status", "user", "attempt", "created", "updated", "wake_at",
                                         "output", "error", "failed_step", "source", "scheduled_at", "catch_up" };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         json_t *v = json_object_get(rec, keys[i]);
@@ -154,7 +154,7 @@ static enum MHD_Result list_runs(request *rq)
                        .damaged_too = true };
     json_t *all = rt_store_query_runs(sv->st, &q), *out = json_array();
     json_int_t unreadable = 0;
-    static const char *const keys[] = { "id", "status", "user", "attempt", "created", "updated", "error",
+    static const char *const keys[] = { "id", "workflow", "status", "user", "attempt", "created", "updated", "error",
                                         "source", "scheduled_at", "catch_up" };
     size_t i;
     json_t *r;
@@ -202,8 +202,9 @@ static enum MHD_Result get_metrics(request *rq)
                       "flow_runs_finished_total{status=\"succeeded\"} %lld\n"
                       "flow_runs_finished_total{status=\"failed\"} %lld\n"
                       "flow_runs_finished_total{status=\"interrupted\"} %lld\n"
-                      "flow_runs_finished_total{status=\"waiting\"} %lld\n",
-                  sv->finished[0], sv->finished[1], sv->finished[2], sv->suspended);
+                      "flow_runs_finished_total{status=\"waiting\"} %lld\n"
+                      "flow_runs_finished_total{status=\"skipped\"} %lld\n",
+                  sv->finished[0], sv->finished[1], sv->finished[2], sv->suspended, sv->finished[3]);
     rt_buf_printf(&b, "# HELP flow_runs Unfinished runs of this version by status.\n# TYPE flow_runs gauge\n"
                       "flow_runs{status=\"queued\"} %zu\nflow_runs{status=\"running\"} %d\n"
                       "flow_runs{status=\"waiting\"} %zu\nflow_runs{status=\"store_retry\"} %zu\n"
@@ -246,6 +247,89 @@ static enum MHD_Result get_metrics(request *rq)
     return ret;
 }
 
+/* The workflow and user of POST /hooks/...: /hooks/WORKFLOW/USER,
+** /hooks/WORKFLOW with X-Flow-User, or (a project with one request
+** trigger) /hooks/USER as before. False with a message (404). */
+static bool hook_target(const char *url, struct MHD_Connection *conn, const rt_workflow **wf, const char **user,
+                        char *msg, size_t n)
+{
+    const rt_project *p = rt_host_project();
+    const char *rest = url + 7;
+    const char *slash = strchr(rest, '/');
+    char first[256];
+    size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+    snprintf(first, sizeof first, "%.*s", (int)(len < sizeof first ? len : sizeof first - 1), rest);
+    *wf = len < sizeof first ? rt_host_workflow(first) : NULL;
+    if (*wf) {
+        if ((*wf)->trigger != RT_TRIG_REQUEST) {
+            snprintf(msg, n, "workflow %s has no request trigger%s", (*wf)->name,
+                     (*wf)->trigger == RT_TRIG_EVENT ? " (it is an event trigger: POST /events/NAME)" : "");
+            return false;
+        }
+        if (slash && (!slash[1] || strchr(slash + 1, '/'))) {
+            snprintf(msg, n, "POST /hooks/WORKFLOW/USER names one user");
+            return false;
+        }
+        const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Flow-User");
+        *user = slash ? slash + 1 : h && *h ? h : NULL;
+        return true;
+    }
+    const rt_workflow *only = NULL;
+    int nreq = 0;
+    for (int i = 0; i < p->nworkflows; i++)
+        if (p->workflows[i]->trigger == RT_TRIG_REQUEST) only = p->workflows[i], nreq++;
+    if (nreq == 1 && !slash && *rest) {         /* /hooks/USER: the project's only webhook */
+        *wf = only;
+        *user = rest;
+        return true;
+    }
+    if (!nreq) {
+        if (p->nworkflows == 1)
+            snprintf(msg, n, "%s has no request trigger%s", p->workflows[0]->name,
+                     p->workflows[0]->trigger == RT_TRIG_EVENT ? " (it is an event trigger: POST /events/NAME)" : "");
+        else
+            snprintf(msg, n, "no workflow of this project has a request trigger");
+    } else if (!*rest || (nreq == 1 && slash)) {
+        snprintf(msg, n, "POST /hooks/USER names one user");
+    } else {
+        char *shown = rt_redact_shorten(first, 100);
+        char names[2048] = "";
+        for (int i = 0; i < p->nworkflows; i++)
+            if (p->workflows[i]->trigger == RT_TRIG_REQUEST)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "",
+                         p->workflows[i]->name);
+        snprintf(msg, n, "no request-trigger workflow '%s' (POST /hooks/WORKFLOW/USER; the project's: %s)", shown, names);
+        free(shown);
+    }
+    return false;
+}
+
+/* A `trigger enabled` run an activation through the API started: stored
+** (owned by this serve) and queued. */
+static void api_start_run(void *arg, json_t *rec)
+{
+    serve *sv = arg;
+    rt_owner_stamp(rec);
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    rt_store_write w = { .run_id = id, .run = rec };
+    char err[512];
+    if (!rt_store_commit(sv->st, &w, err, sizeof err))
+        rt_log_emit(id, "error", NULL, "the enabled run was not stored: %s", err);
+    else
+        rt_serve_queue_push(sv, id, json_string_value(json_object_get(rec, "user")), true);
+    json_decref(rec);
+}
+
+/* /api/... (rt_host_api.h), answered here on MHD's thread. */
+static enum MHD_Result api_request(request *rq, const char *path, const char *method)
+{
+    serve *sv = rq->sv;
+    rt_host_api_ctx c = { .st = sv->st, .state_dir = sv->state_dir, .start_run = api_start_run, .arg = sv };
+    unsigned status = 500;
+    json_t *answer = rt_host_api(&c, method, path, rq->body.data, rq->body.len, &status);
+    return rt_serve_answer_json(rq, status, answer);
+}
+
 static enum MHD_Result route(request *rq, const char *url, const char *method)
 {
     serve *sv = rq->sv;
@@ -260,9 +344,14 @@ static enum MHD_Result route(request *rq, const char *url, const char *method)
         pthread_mutex_lock(&sv->mlock);
         int other = sv->other_version;      /* the rt_serve_sweep updates it */
         pthread_mutex_unlock(&sv->mlock);
+        json_t *versions = json_object();
+        const rt_project *proj = rt_host_project();
+        for (int i = 0; i < proj->nworkflows; i++)
+            json_object_set_new(versions, proj->workflows[i]->name, json_string(proj->workflows[i]->version));
         return rt_serve_answer_json(rq, draining ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
-                           json_pack("{s:s, s:s, s:s, s:i}", "status", draining ? "draining" : "ok", "workflow",
-                                     wf->name, "version", wf->version, "other_version_runs", other));
+                           json_pack("{s:s, s:s, s:s, s:i, s:o}", "status", draining ? "draining" : "ok", "workflow",
+                                     wf->name, "version", wf->version, "other_version_runs", other, "workflows",
+                                     versions));
     }
     if (strcmp(url, "/metrics") == 0) {
         if (!get) return rt_serve_answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
@@ -278,36 +367,23 @@ static enum MHD_Result route(request *rq, const char *url, const char *method)
     }
     if (strncmp(url, "/events/", 8) == 0) {
         if (!post) return rt_serve_answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
-        if (wf->trigger != RT_TRIG_EVENT || !wf->event || strcmp(url + 8, wf->event) != 0) {
-            char *msg;
-            if (wf->trigger == RT_TRIG_EVENT && wf->event) {
-                char *asked = rt_redact_shorten(url + 8, 200);
-                msg = rt_xprintf("no event '%s' here: %s is triggered by event '%s'", asked, wf->name, wf->event);
-                free(asked);
-            } else {
-                msg = rt_xprintf("%s has no event trigger%s", wf->name,
-                                 wf->trigger == RT_TRIG_REQUEST ? " (it is a request trigger: POST /hooks/USER)" : "");
-            }
-            enum MHD_Result ret = rt_serve_answer_error(rq, MHD_HTTP_NOT_FOUND, msg);
-            free(msg);
-            return ret;
-        }
+        char msg[1024];
+        if (rt_host_accept_listened(url + 8, msg, sizeof msg)) return rt_serve_answer_error(rq, MHD_HTTP_NOT_FOUND, msg);
         const char *user = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "X-Flow-User");
-        return accept_run(rq, user && *user ? user : NULL, false);
+        return accept_run(rq, user && *user ? user : NULL, NULL, url + 8);
     }
     if (strncmp(url, "/hooks/", 7) == 0) {
         if (!post) return rt_serve_answer_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
-        const char *user = url + 7;
-        if (wf->trigger != RT_TRIG_REQUEST) {
-            char msg[300];
-            snprintf(msg, sizeof msg, "%s has no request trigger%s", wf->name,
-                     wf->trigger == RT_TRIG_EVENT ? " (it is an event trigger: POST /events/NAME)" : "");
+        const rt_workflow *hwf;
+        const char *user;
+        char msg[600];
+        if (!hook_target(url, rq->conn, &hwf, &user, msg, sizeof msg))
             return rt_serve_answer_error(rq, MHD_HTTP_NOT_FOUND, msg);
-        }
-        if (!*user || strchr(user, '/')) return rt_serve_answer_error(rq, MHD_HTTP_NOT_FOUND, "POST /hooks/USER names one user");
-        return accept_run(rq, user, true);
+        return accept_run(rq, user, hwf, NULL);
     }
-    return rt_serve_answer_error(rq, MHD_HTTP_NOT_FOUND, "no such endpoint (POST /events/NAME, POST /hooks/USER, GET /runs/ID, /healthz, /metrics)");
+    if (strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0) return api_request(rq, url + 4, method);
+    return rt_serve_answer_error(rq, MHD_HTTP_NOT_FOUND, "no such endpoint (POST /events/NAME, POST /hooks/WORKFLOW/USER, "
+                                                         "GET /runs/ID, /api/users/ID, /api/workflows, /healthz, /metrics)");
 }
 
 /* X-Flow-Signature: sha256=HEX, the HMAC-SHA256 of the body under the
@@ -385,6 +461,11 @@ enum MHD_Result rt_serve_on_request(void *cls, struct MHD_Connection *conn, cons
     }
     if (rq->answered) return MHD_YES;
     if (rq->ready) {                    /* resumed by the committer, a worker or a timeout */
+        if (rq->answer_plan) {
+            unsigned status;
+            json_t *answer = rt_host_accept_answer(&rq->plan, &status);
+            return rt_serve_answer_json(rq, status, answer);
+        }
         const char *text = rq->answer ? rq->answer : "null";
         return rt_serve_answer_text(rq, rq->status, text, "application/json");
     }
@@ -393,7 +474,11 @@ enum MHD_Result rt_serve_on_request(void *cls, struct MHD_Connection *conn, cons
         snprintf(msg, sizeof msg, "request body over %ld bytes", sv->o.max_body);
         return rt_serve_answer_error(rq, MHD_HTTP_CONTENT_TOO_LARGE, msg);
     }
-    if (rq->check_signature && !signature_ok(rq, url + 7))
+    const rt_workflow *signed_wf;
+    const char *signer = NULL;
+    char why[600];
+    if (rq->check_signature && (!hook_target(url, conn, &signed_wf, &signer, why, sizeof why) || !signer ||
+                                !signature_ok(rq, signer)))
         return rt_serve_answer_error(rq, MHD_HTTP_UNAUTHORIZED, "the X-Flow-Signature does not match the body (HMAC-SHA256 with the user's secret)");
     return route(rq, url, method);
 }
@@ -407,10 +492,9 @@ void rt_serve_on_completed(void *cls, struct MHD_Connection *conn, void **con_cl
     if (!rq) return;
     rt_buf_free(&rq->body);
     free(rq->answer);
+    rt_host_accept_free(&rq->plan);
     json_decref(rq->answer_headers);
-    json_decref(rq->record);
     free(rq->user);
-    free(rq->idem_key);
     free(rq->idem_error);
     free(rq);
     *con_cls = NULL;

@@ -20,7 +20,7 @@
 #include "rt_store.h"
 #include "rt_util.h"
 #include "rt_serve_answer.h"
-#include "rt_users.h"
+#include "rt_host_run.h"
 
 const double rt_serve_step_buckets[NBUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 };
 const char *const rt_serve_step_kinds[NKINDS] = { "request", "function", "fanout", "wait", "other" };
@@ -253,40 +253,49 @@ static void store_worked(serve *sv);
 static void commit_batch(serve *sv, request *batch)
 {
     size_t n = 0;
-    for (request *r = batch; r; r = r->next) n++;
-    rt_store_write *w = rt_xcalloc(n, sizeof *w);
+    for (request *r = batch; r; r = r->next) n += (size_t)r->plan.nruns;
+    rt_store_write *w = rt_xcalloc(n + 1, sizeof *w);
     json_t *meta = json_object();
     size_t nw = 0, nreplayed = 0, nbatch_replayed = 0, nunknown = 0;
     for (request *r = batch; r; r = r->next) {
-        if (r->idem_key) {
-            json_t *seen = json_object_get(meta, r->idem_key);     /* earlier in this batch */
+        rt_host_accept *pl = &r->plan;
+        /* every run's Idempotency-Key first: one that cannot be looked up
+        ** refuses the request whole (503), before any of its runs is written */
+        for (int k = 0; k < pl->nruns && !r->idem_error; k++) {
+            rt_host_run_plan *it = &pl->runs[k];
+            it->replayed = it->replayed_in_batch = false;
+            if (!it->idem_key) continue;
+            json_t *seen = json_object_get(meta, it->idem_key);     /* earlier in this batch */
             json_t *stored = NULL;
             char lerr[256];
-            if (!seen && !rt_store_lookup_meta(sv->st, r->idem_key, &stored, lerr, sizeof lerr)) {
+            if (!seen && !rt_store_lookup_meta(sv->st, it->idem_key, &stored, lerr, sizeof lerr)) {
                 r->idem_error = rt_xstrdup(lerr);
-                nunknown++;
-                continue;               /* seen before or not: unknown, so not stored (503) */
+                break;
             }
             const char *id = json_string_value(seen ? seen : stored);
             if (id) {
-                snprintf(r->run_id, sizeof r->run_id, "%s", id);
-                r->replayed = true;
-                r->replayed_in_batch = seen != NULL;
-                if (seen) nbatch_replayed++;
-                else nreplayed++;
-                json_decref(stored);
-                continue;
+                snprintf(it->run_id, sizeof it->run_id, "%s", id);
+                it->replayed = true;
+                it->replayed_in_batch = seen != NULL;
             }
             json_decref(stored);
         }
-        rt_store_new_run_id(r->run_id);
-        json_object_set_new(r->record, "id", json_string(r->run_id));
-        if (r->idem_key) {
-            json_object_set_new(meta, r->idem_key, json_string(r->run_id));
-            json_object_set_new(r->record, "idem_key", json_string(r->idem_key));   /* pruned with the run */
+        if (r->idem_error) {
+            nunknown++;
+            continue;                   /* seen before or not: unknown, so not stored (503) */
         }
-        rt_owner_stamp(r->record);      /* this serve's to run: a `resume` beside it leaves it alone */
-        w[nw++] = (rt_store_write){ .run_id = r->run_id, .run = r->record };
+        for (int k = 0; k < pl->nruns; k++) {
+            rt_host_run_plan *it = &pl->runs[k];
+            if (it->replayed) {
+                if (it->replayed_in_batch) nbatch_replayed++;
+                else nreplayed++;
+                continue;
+            }
+            /* the record is complete (id, owner, key) and encoded by the request's thread */
+            if (it->idem_key) json_object_set_new(meta, it->idem_key, json_string(it->run_id));
+            w[nw++] = (rt_store_write){ .run_id = it->run_id, .run_text = it->text, .run_len = it->len,
+                                        .new_run = true, .run_status = "queued", .run_user = r->user };
+        }
     }
     char err[512] = "";
     bool ok = nw == 0 || rt_store_commit_many(sv->st, w, nw, json_object_size(meta) ? meta : NULL, err, sizeof err);
@@ -309,23 +318,39 @@ static void commit_batch(serve *sv, request *batch)
 
     for (request *r = batch, *next; r; r = next) {
         next = r->next;
-        char id[RT_RUN_ID_LEN + 1];
-        memcpy(id, r->run_id, sizeof id);
+        rt_host_accept *pl = &r->plan;
+        /* what to queue once answered (the request may be freed then) */
+        int nfresh = 0;
+        char (*fresh)[RT_RUN_ID_LEN + 1] = rt_xcalloc((size_t)pl->nruns + 1, sizeof *fresh);
+        bool prior = true;      /* every run is a replay of one stored before this batch */
+        for (int k = 0; k < pl->nruns; k++) {
+            prior &= pl->runs[k].replayed && !pl->runs[k].replayed_in_batch;
+            if (ok && !r->idem_error && !pl->runs[k].replayed) memcpy(fresh[nfresh++], pl->runs[k].run_id, RT_RUN_ID_LEN + 1);
+        }
         char *user = r->user ? rt_xstrdup(r->user) : NULL;
-        bool stored = !r->idem_error && (ok || (r->replayed && !r->replayed_in_batch));
-        bool fresh = ok && !r->replayed && !r->idem_error;
+        bool stored = !r->idem_error && (ok || prior);
+        r->replayed = rt_host_accept_replayed(pl);
         if (r->idem_error) {
             char *e = rt_xprintf("not accepted: the Idempotency-Key could not be looked up (%s); "
                                  "nothing was stored, send it again later (Retry-After)", r->idem_error);
+            r->replayed = false;
             rt_serve_resume_with(r, MHD_HTTP_SERVICE_UNAVAILABLE, json_pack("{s:s}", "error", e));
             free(e);
         } else if (!stored) {
             r->replayed = false;
             rt_serve_resume_with(r, refused, json_pack("{s:s}", "error", why));
+        } else if (r->hook && pl->nruns == 1) {
+            memcpy(r->run_id, pl->runs[0].run_id, sizeof r->run_id);
+            rt_serve_hook_wait(sv, r);           /* before the run can end */
+        } else {
+            /* the answer (its runs and skips) is written by the request's own thread */
+            r->answer_plan = true;
+            r->status = MHD_HTTP_ACCEPTED;
+            r->ready = true;
+            MHD_resume_connection(r->conn);
         }
-        else if (r->hook) rt_serve_hook_wait(sv, r);     /* before the run can end */
-        else rt_serve_resume_with(r, MHD_HTTP_ACCEPTED, json_pack("{s:s}", "run_id", id));
-        if (fresh) rt_serve_queue_push(sv, id, user, true);
+        for (int k = 0; k < nfresh; k++) rt_serve_queue_push(sv, fresh[k], user, true);
+        free(fresh);
         free(user);
     }
     free(why);
@@ -471,7 +496,8 @@ static void execute(serve *sv, const char *id)
     }
     const char *status = json_string_value(json_object_get(rec, "status"));
     const char *version = json_string_value(json_object_get(rec, "version"));
-    if (!status || rt_serve_finished_status(status) || !version || strcmp(version, sv->wf->version) != 0) {
+    const rt_workflow *own = rt_host_run_workflow(rec);    /* the run's workflow, in a project */
+    if (!status || rt_serve_finished_status(status) || !own || !version || strcmp(version, own->version) != 0) {
         json_decref(rec);
         held_release(sv, id);
         return;
@@ -480,8 +506,31 @@ static void execute(serve *sv, const char *id)
     const char *u = json_string_value(json_object_get(rec, "user"));
     char *user = u ? rt_xstrdup(u) : NULL;
     rt_run_state run;
-    rt_run_open(&run, &(rt_run_setup){ .wf = sv->wf, .store = sv->st, .record = rec, .state_dir = sv->state_dir,
-                                       .own_redaction = true });
+    char why[700];
+    rt_host_prep prep = rt_host_open_run(&run, &(rt_run_setup){ .wf = own, .store = sv->st, .record = rec,
+                                                                .state_dir = sv->state_dir, .own_redaction = true },
+                                         why, sizeof why);
+    if (prep == RT_HOST_SKIP) {
+        /* checked again as it starts: a user disabled, removed or disconnected
+        ** since the accept gets nothing sent; the run ends skipped */
+        char err[512];
+        if (rt_host_end_run(sv->st, run.record, RT_ST_SKIPPED, why, err, sizeof err)) {
+            rt_log_emit(id, "warning",
+                        json_pack("{s:s, s:s, s:s}", "event", rt_status_name(RT_ST_SKIPPED), "workflow", own->name,
+                                  "reason", why),
+                        "run skipped: %s (nothing was sent)", why);
+            pthread_mutex_lock(&sv->mlock);
+            sv->finished[3]++;
+            pthread_mutex_unlock(&sv->mlock);
+            rt_serve_hooks_finish(sv, id, run.record);
+        } else {
+            rt_log_emit(id, "warning", NULL, "run not executed (%s) nor ended: %s", why, err);
+        }
+        held_release(sv, id);
+        rt_run_free(&run);
+        free(user);
+        return;
+    }
     run.sleep_in_process = false;       /* a waiting run holds no worker */
     int64_t t0 = rt_now_ms();
     rt_outcome out = rt_exec_run(&run);
@@ -606,11 +655,12 @@ void rt_serve_sweep(serve *sv, bool startup)
         const char *version = json_string_value(json_object_get(rec, "version"));
         const char *status = json_string_value(json_object_get(rec, "status"));
         const char *user = json_string_value(json_object_get(rec, "user"));
-        if (!rec || !name || strcmp(name, sv->wf->name) != 0 || !status || rt_serve_finished_status(status)) {
+        const rt_workflow *own = rt_host_workflow(name);
+        if (!rec || !own || !status || rt_serve_finished_status(status)) {
             json_decref(rec);           /* not ours, or ended since the scan */
             continue;
         }
-        if (!version || strcmp(version, sv->wf->version) != 0) {
+        if (!version || strcmp(version, own->version) != 0) {
             json_t *l = json_object_get(other_versions, version ? version : "?");
             if (!l) json_object_set_new(other_versions, version ? version : "?", l = json_array());
             json_array_append_new(l, json_string(id));
@@ -657,45 +707,3 @@ void rt_serve_sweep(serve *sv, bool startup)
     if (!startup) sv->swept += queued + waiting;
     pthread_mutex_unlock(&sv->mlock);
 }
-
-/* The settings of user: defaults overridden by the stored ones. NULL with
-** an HTTP status and message when the user is disabled or lacks one. */
-json_t *rt_serve_user_settings(serve *sv, const char *user, unsigned *code, char *err, size_t n)
-{
-    json_t *urec = user ? rt_store_get_user(sv->st, user) : NULL;
-    if (user && rt_store_damaged(urec)) {
-        snprintf(err, n, "user '%s''s record cannot be read (%s): store the user again, or restore the state from a "
-                 "backup", user, rt_store_damaged(urec));
-        *code = MHD_HTTP_INTERNAL_SERVER_ERROR;
-        json_decref(urec);
-        return NULL;
-    }
-    if (urec && !json_is_true(json_object_get(urec, "enabled"))) {
-        snprintf(err, n, "user '%s' is disabled", user);
-        *code = MHD_HTTP_FORBIDDEN;
-        json_decref(urec);
-        return NULL;
-    }
-    json_t *given = json_object_get(urec, "settings");
-    json_t *out = json_object();
-    for (int i = 0; i < sv->wf->nsettings; i++) {
-        const rt_setting *s = &sv->wf->settings[i];
-        json_t *v = json_object_get(given, s->name);
-        if (v) json_incref(v);
-        else if (s->default_json) v = json_loads(s->default_json, JSON_DECODE_ANY, NULL);
-        if (!v) {
-            snprintf(err, n, "user '%s' has no value for the required setting '%s' (`%s users set` stores it)",
-                     user ? user : "", s->name, sv->wf->name);
-            *code = 422;
-            json_decref(out);
-            json_decref(urec);
-            return NULL;
-        }
-        json_object_set_new(out, s->name, v);
-    }
-    json_decref(urec);
-    return out;
-}
-
-/* Validates the payload and hands the run to the committer; the
-** connection stays suspended until it is stored. */

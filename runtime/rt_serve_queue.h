@@ -24,8 +24,5 @@ void rt_serve_wake_due(serve *sv);
 void rt_serve_sweep(serve *sv, bool startup);
 void *rt_serve_committer_main(void *arg);
 void *rt_serve_worker_main(void *arg);
-/* The settings of user: defaults overridden by the stored ones. NULL with
-** an HTTP status and message when the user is disabled or lacks one. */
-json_t *rt_serve_user_settings(serve *sv, const char *user, unsigned *code, char *err, size_t n);
 
 #endif

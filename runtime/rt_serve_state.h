@@ -13,6 +13,7 @@
 
 #include "flowrt.h"
 #include "rt_cron.h"
+#include "rt_host_accept.h"
 #include "rt_store.h"
 #include "rt_util.h"
 
@@ -89,13 +90,23 @@ typedef struct held_set {
 /* Metrics: step durations by kind in buckets (seconds), answers by code. */
 #define NBUCKETS 13
 #define NKINDS 5
-#define NCODES 12
+#define NCODES 14
 extern const double rt_serve_step_buckets[NBUCKETS];
 extern const char *const rt_serve_step_kinds[NKINDS];
 extern const unsigned rt_serve_http_codes[NCODES];     /* 0-terminated: the last counts the others */
 
-typedef struct serve {
+/* A workflow's `trigger schedule`. */
+typedef struct serve_sched {
     const rt_workflow *wf;
+    rt_cron cron;
+    int64_t next_fire;          /* seconds; -1 when none */
+    bool next_catch_up;         /* next_fire is a missed fire (start-up catch-up) */
+    int fire_failures;          /* fires not stored in a row (a store failure) */
+    int64_t fire_retry_at;      /* rt_now_ms before which a failed fire is not tried again */
+} serve_sched;
+
+typedef struct serve {
+    const rt_workflow *wf;      /* the project's face: its name names the state and the logs */
     serve_opts o;
     rt_store *st;
     char state_dir[4096];
@@ -130,13 +141,9 @@ typedef struct serve {
     pthread_t committer;
     bool committer_started;
 
-    /* trigger schedule: the next fire time (seconds), -1 when none */
-    bool scheduled;
-    rt_cron cron;
-    int64_t next_fire;
-    bool next_catch_up;         /* next_fire is a missed fire (start-up catch-up) */
-    int fire_failures;          /* fires not stored in a row (a store failure) */
-    int64_t fire_retry_at;      /* rt_now_ms before which a failed fire is not tried again */
+    /* trigger schedule: one per workflow that has one (main thread only) */
+    serve_sched *scheds;
+    int nscheds;
 
     int64_t next_sweep;         /* rt_mono_ms of the next sweep */
 
@@ -149,7 +156,7 @@ typedef struct serve {
     long long accepted, replayed, batches, rejected_commits;
     long long store_stops;      /* executions a store failure stopped (the run goes on later) */
     long long swept;            /* runs the sweep queued after start-up */
-    long long finished[3];      /* succeeded, failed, interrupted */
+    long long finished[4];      /* succeeded, failed, interrupted, skipped */
     long long suspended;        /* runs that went to a durable wait */
     long long codes[NCODES];
     long long step_count[NKINDS][NBUCKETS + 1];
@@ -177,14 +184,14 @@ struct request {
                                    status N headers {...}`), checked by the run */
     bool replayed;              /* Idempotency-Key seen before */
     bool replayed_in_batch;     /* ... earlier in the same commit: stored only if it is */
+    bool answer_plan;           /* ready: answer with the plan's runs (rt_host_accept_answer) */
     char *idem_error;           /* owned: why the Idempotency-Key could not be looked up, or NULL */
     bool check_signature;       /* no bearer token: a webhook signed with the user's secret */
     /* an accept */
     bool hook;
-    json_t *record;             /* owned: the run record to commit (no id yet) */
+    rt_host_accept plan;        /* owned: the runs it starts, one per workflow (rt_host_accept.h) */
     char *user;                 /* owned, or NULL */
-    char *idem_key;             /* owned: the meta key of Idempotency-Key, or NULL */
-    char run_id[RT_RUN_ID_LEN + 1];
+    char run_id[RT_RUN_ID_LEN + 1];     /* a webhook's run */
     int64_t deadline;           /* webhook: rt_mono_ms when it answers 202 */
     request *next;              /* in the committer queue, then in the hook list */
 };

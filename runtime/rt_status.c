@@ -45,10 +45,10 @@ json_t *rt_status_json(rt_status s)
 
 bool rt_status_is_run(rt_status s)
 {
-    return s >= RT_ST_QUEUED && s <= RT_ST_INTERRUPTED;
+    return (s >= RT_ST_QUEUED && s <= RT_ST_INTERRUPTED) || s == RT_ST_SKIPPED;
 }
 
 bool rt_status_finished(rt_status s)
 {
-    return s == RT_ST_SUCCEEDED || s == RT_ST_FAILED;
+    return s == RT_ST_SUCCEEDED || s == RT_ST_FAILED || s == RT_ST_SKIPPED;
 }

@@ -4,6 +4,8 @@
 **
 ** Where each appears:
 **   a run record      queued running waiting succeeded failed interrupted
+**                     skipped (its user may no longer run it: ended before
+**                     any step, nothing sent; rt_host.h)
 **   a step record     running retrying waiting succeeded failed
 **   a damaged record  unreadable (its stand-in, rt_store.h)
 **   log lines only    replayed (a step's recorded outcome used again),
@@ -45,7 +47,7 @@ json_t *rt_status_json(rt_status s);
 
 /* A status a run record may have (history --status, retry, prune). */
 bool rt_status_is_run(rt_status s);
-/* A run that has ended for good: succeeded or failed. */
+/* A run that has ended for good: succeeded, failed or skipped. */
 bool rt_status_finished(rt_status s);
 
 #endif

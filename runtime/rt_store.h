@@ -39,7 +39,7 @@
 **                key of its Idempotency-Key, removed with the run) }
 ** User record: { id, enabled, settings: {...}, secrets: { NAME: sealed },
 **                key_id?, created, updated, enabled_run? } — sealed secrets
-**                are encrypted and bound to (USER, NAME) (rt_users.c); the
+**                are encrypted and bound to (USER, NAME) (rt_secrets.c); the
 **                plain value is never stored. id is always read as USER.
 ** Step record: { kind, status, attempts: [{ n, started, ended, error?,
 **                http_status? }], started, ended, input?, output?, error?,
@@ -119,6 +119,13 @@ typedef struct rt_store_write {
     json_t *(*update)(const json_t *stored, void *arg);
     void *update_arg;
     bool deferrable;            /* batch mode may group it with later writes */
+    /* serve's accepts: the run record already encoded (off the writer's
+    ** thread; it must be `run` as text), and a fresh id whose previous
+    ** record is not looked up (there is none) */
+    const char *run_text;
+    size_t run_len;
+    bool new_run;
+    const char *run_status, *run_user;  /* with run_text and no `run`: what the indexes need */
 } rt_store_write;
 
 /* Commits the write in one transaction. Returns false (message in err) on
@@ -242,6 +249,9 @@ json_t *rt_store_get_meta(rt_store *st, const char *key);
 ** JSON. */
 bool rt_store_lookup_meta(rt_store *st, const char *key, json_t **out, char *err, size_t errlen);
 bool rt_store_put_meta(rt_store *st, const char *key, const json_t *value);
+/* Every meta key starting with prefix -> its value, read in one read
+** transaction (the deployed flags of a project): a NEW object. */
+json_t *rt_store_meta_prefix(rt_store *st, const char *prefix);
 
 /* Group commit: every write of w[0..n) and every meta key -> value of
 ** `meta` (an object, or NULL) in ONE transaction, fsync'ed as any commit

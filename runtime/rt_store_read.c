@@ -415,6 +415,29 @@ json_t *rt_store_get_meta(rt_store *st, const char *key)
     return get_json(st, st->meta, key);
 }
 
+json_t *rt_store_meta_prefix(rt_store *st, const char *prefix)
+{
+    json_t *out = json_object();
+    MDB_txn *txn;
+    if (read_begin(st, &txn) != 0) return out;
+    MDB_cursor *cur;
+    size_t plen = strlen(prefix);
+    if (mdb_cursor_open(txn, st->meta, &cur) == 0) {
+        MDB_val k = { plen, (void *)prefix }, v;
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && k.mv_size >= plen &&
+                                                                   memcmp(k.mv_data, prefix, plen) == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            json_t *val = rt_store_parse_val(&v);
+            char *key = rt_xstrndup(k.mv_data, k.mv_size);
+            if (val) json_object_set_new(out, key, val);
+            free(key);
+        }
+        mdb_cursor_close(cur);
+    }
+    read_end(st, txn);
+    return out;
+}
+
 bool rt_store_lookup_meta(rt_store *st, const char *key, json_t **out, char *err, size_t errlen)
 {
     *out = NULL;

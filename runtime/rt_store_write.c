@@ -180,11 +180,16 @@ int rt_store_write_ops(rt_store *st, MDB_txn *txn, const rt_store_write *w)
     char kfirst[256];           /* the keys on the stack while they fit: a fanout item's
                                    commit allocates nothing for its key */
     rt_buf kb = rt_buf_on(kfirst, sizeof kfirst);
-    if (w->run || w->update) {
+    if (w->run_text && !w->run && !w->update && w->new_run) {
+        /* a fresh record given as text (serve's accepts): the record and its indexes */
+        MDB_val k = { strlen(w->run_id), (void *)w->run_id }, val = { w->run_len, (void *)w->run_text };
+        rc = mdb_put(txn, st->runs, &k, &val, 0);
+        if (rc == 0) rc = rt_store_index_run(st, txn, w->run_id, w->run_status, w->run_user, true);
+    } else if (w->run || w->update) {
         /* the indexes follow the record as stored, whatever the caller
         ** believes the previous status was */
         MDB_val k = { strlen(w->run_id), (void *)w->run_id }, old;
-        bool found = mdb_get(txn, st->runs, &k, &old) == 0;
+        bool found = !w->new_run && mdb_get(txn, st->runs, &k, &old) == 0;
         json_t *prev = found ? rt_store_parse_val(&old) : NULL;
         if (found && !prev && w->update) {
             rt_buf_free(&kb);
@@ -199,7 +204,12 @@ int rt_store_write_ops(rt_store *st, MDB_txn *txn, const rt_store_write *w)
         json_t *rec = w->update ? w->update(prev, w->update_arg) : json_incref((json_t *)w->run);
         const char *status = json_string_value(json_object_get(rec, "status"));
         const char *user = json_string_value(json_object_get(rec, "user"));
-        if (rec) rc = rt_store_put_json(txn, st->runs, &k, rec);
+        if (rec && w->run_text && !w->update) {
+            MDB_val val = { w->run_len, (void *)w->run_text };
+            rc = mdb_put(txn, st->runs, &k, &val, 0);
+        } else if (rec) {
+            rc = rt_store_put_json(txn, st->runs, &k, rec);
+        }
         if (rec && rc == 0 && (!prev || !ps || !status || strcmp(ps, status) != 0)) {
             if (prev) rc = rt_store_index_run(st, txn, w->run_id, ps, json_string_value(json_object_get(prev, "user")), false);
             if (rc == 0) rc = rt_store_index_run(st, txn, w->run_id, status, user, true);

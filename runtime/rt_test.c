@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "rt_cli.h"
+#include "rt_host.h"
 #include "rt_exec.h"
 #include "rt_http.h"
 #include "rt_log.h"
@@ -277,6 +278,8 @@ static json_t *test_settings(const rt_workflow *wf, const rt_test_case *t, char 
             json_object_set(out, s->name, v);
         } else if (s->default_json) {
             json_object_set_new(out, s->name, json_loads(s->default_json, JSON_DECODE_ANY, NULL));
+        } else if (rt_type_optional(s->type)) {
+            json_object_set_new(out, s->name, json_null());     /* `T?` without a default: null */
         } else {
             snprintf(err, n, "setting '%s' has no default: give it in the test's settings { %s: ... }", s->name,
                      s->name);
@@ -354,7 +357,7 @@ static void run_one(const rt_workflow *wf, rt_store *st, const rt_test_case *t, 
     }
 
     json_t *payload = t->event_json ? json_loads(t->event_json, JSON_DECODE_ANY, NULL) : json_object();
-    rt_cli_trigger_defaults(wf, payload, rt_now_ms());
+    rt_host_trigger_defaults(wf, payload, rt_now_ms());
     json_t *settings = NULL;
     if (!payload) {
         o->setup_error = rt_xstrdup("the test event is not valid JSON");

@@ -192,3 +192,8 @@ bool rt_type_check(const rt_type *type, const json_t *value, const char *what, c
     if (!ok) put_msg(err, errlen, "%s%s%s", what ? what : "", what ? ": " : "", msg);
     return ok;
 }
+
+bool rt_type_optional(const rt_type *type)
+{
+    return type && type->kind == RT_TYPE_OPT;
+}

@@ -14,6 +14,9 @@
 ** string \"x\"" into err (WHAT omitted when NULL). */
 bool rt_type_check(const rt_type *type, const json_t *value, const char *what, char *err, size_t errlen);
 
+/* Whether type is optional (`T?`): null is one of its values. */
+bool rt_type_optional(const rt_type *type);
+
 /* A readable name of a type: "int", "[string]", "int?", "{a: int}", or
 ** "object" when the fields do not fit in n. NULL is "json". */
 void rt_type_name(const rt_type *type, char *out, size_t n);

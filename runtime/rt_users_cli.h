@@ -1,7 +1,10 @@
 /*
 ** rt_users_cli.h — [commands] `JOB users set|enable|disable|list|show|
-** remove`: connected users' settings (validated against the workflow's
-** schema) and secrets (sealed, never printed). Exit codes as rt_cli.h.
+** remove` over the project's users: a user's own secrets (sealed, never
+** printed), an integration's credentials given to `users set` go to its
+** connection, `enable|disable USER --workflow W [--settings F]` activates
+** a workflow with settings validated against its schema (docs/project.md).
+** Exit codes as rt_cli.h.
 */
 #ifndef RT_USERS_CLI_H
 #define RT_USERS_CLI_H

@@ -93,19 +93,20 @@ if ! mount -t tmpfs -o size=2m tmpfs "$MNT" 2>"$T/mount.err"; then
     fail "disk full: mount a 2 MB tmpfs (the test needs root)" "$(cat "$T/mount.err")"
 else
     serve_start "$T/bulky" "$MNT/state" "$T/full.log" --workers 1
+    curl -s -o /dev/null -X PUT -H "$AUTH" --data '{}' "$SV/api/users/fu"     # runs belong to users
     for i in $(seq 1 30); do
-        curl -s -o /dev/null -w '%{http_code}\n' -X POST -H "$AUTH" --data "{\"id\": \"a$i\"}" "$SV/events/item"
+        curl -s -o /dev/null -w '%{http_code}\n' -X POST -H "$AUTH" -H 'X-Flow-User: fu' --data "{\"id\": \"a$i\"}" "$SV/events/item"
     done >"$T/full.codes1"
     dd if=/dev/zero of="$MNT/fill" bs=4k 2>/dev/null
     for i in $(seq 1 20); do
-        curl -s -D "$T/full.h$i" -o "$T/full.b$i" -w "b$i %{http_code}\n" -X POST -H "$AUTH" --data "{\"id\": \"b$i\"}" "$SV/events/item"
+        curl -s -D "$T/full.h$i" -o "$T/full.b$i" -w "b$i %{http_code}\n" -X POST -H "$AUTH" -H 'X-Flow-User: fu' --data "{\"id\": \"b$i\"}" "$SV/events/item"
         sleep 0.05
     done >"$T/full.codes2"
     # the same Idempotency-Key 8 times at once: never a 202 naming a run that was not stored
     kpids=()
     for i in $(seq 1 8); do
         curl -s -o "$T/full.k$i" -w '%{http_code}\n' -X POST -H "$AUTH" -H 'Idempotency-Key: full-1' \
-             --data '{"id": "k1"}' "$SV/events/item" >"$T/full.kc$i" &
+             -H 'X-Flow-User: fu' --data '{"id": "k1"}' "$SV/events/item" >"$T/full.kc$i" &
         kpids+=($!)
     done
     wait "${kpids[@]}"

@@ -2,7 +2,7 @@
 ** fuzz_validate.c — libFuzzer harness of the job binary's input checks:
 ** an event payload against trigger schemas (rt_type_check, as `JOB run
 ** --event`, `JOB serve` and test events do) and settings against a
-** workflow's declared settings (rt_cli_settings_of, as `--settings`,
+** workflow's declared settings (rt_host_settings_of, as `--settings`,
 ** `users set` and `serve` do). Linked with the whole runtime, built with
 ** ASan/UBSan: any crash, sanitizer report or leak is a finding.
 **
@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "rt_cli.h"
+#include "rt_host_users.h"
 #include "rt_type.h"
 #include "rt_value.h"
 
@@ -213,8 +214,8 @@ static void fuzz_settings(const char *text, size_t n)
         bool need_all = k & 1, stored = k & 2;
         if (stored && !json_is_object(given)) continue;     /* only objects are stored */
         char err[1024] = "";
-        json_t *out = rt_cli_settings_of(&WF, stored ? given : NULL, stored ? NULL : given, " fuzz.json", need_all,
-                                         err, sizeof err);
+        json_t *out = rt_host_settings_of(&WF, stored ? given : NULL, stored ? NULL : given, " fuzz.json", need_all,
+                                          err, sizeof err);
         if (!out && !err[0]) {
             fprintf(stderr, "settings refused without a reason\n");
             abort();

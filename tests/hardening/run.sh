@@ -113,7 +113,8 @@ EOF
             fail "reasons: bool payload" "rc=$rc $(head -2 "$T/bool.out")"
         fi
         serve_start "$T/bool" "$T/bool.sv"
-        ans=$(curl -s -w ' %{http_code}' -X POST --data-binary @"$T/ev.bool" "$SV/events/go")
+        curl -s -o /dev/null -X PUT --data '{}' "$SV/api/users/hb"     # runs belong to users
+        ans=$(curl -s -w ' %{http_code}' -X POST -H 'X-Flow-User: hb' --data-binary @"$T/ev.bool" "$SV/events/go")
         user=$(curl -s -w ' %{http_code}' -X POST -H $'X-Flow-User: \xffu' --data-binary '{"flag": true}' "$SV/events/go")
         runs=$(curl -s "$SV/runs")
         norun=$(curl -s -w ' %{http_code}' "$SV/runs/%ff%fe$(printf 'x%.0s' $(seq 1 250))")

@@ -8,6 +8,7 @@ real job binary that flowc builds. Each action prints PASS/FAIL lines.
   {"routes": [...]}            reset the server's log and set these routes
   {"env": {...}}               environment of the job from now on ($API: the server)
   {"run": {...}}               JOB run (or --step with "step"): see run()
+  {"cmd": {...}}               JOB ARGS... (another command: `users set u1`), checked like a run
   {"crash": {...}}             JOB run, kill -9 once the server saw a request
                                for "at", then the checks of the next "resume"
   {"resume": {...}}            JOB resume, checked like a run (output from
@@ -165,6 +166,10 @@ class Case:
         cmd = [self.job, "run"] + self.event_args(spec) + self.args(spec)
         p = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=120)
         self.check("lang %s: %s" % (self.name, spec.get("name", "run %d" % i)), spec, p.returncode, p.stdout, p.stderr)
+
+    def cmd(self, i, spec):
+        p = subprocess.run([self.job] + self.args(spec), env=self.env, capture_output=True, text=True, timeout=120)
+        self.check("lang %s: %s" % (self.name, spec.get("name", "cmd %d" % i)), spec, p.returncode, p.stdout, p.stderr)
 
     def crash(self, i, spec):
         cmd = [self.job, "run"] + self.event_args(spec) + self.args(spec)

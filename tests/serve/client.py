@@ -4,6 +4,7 @@
   client.py post BASE PATH N [--user U] [--threads K] [--start I] [--key-prefix P]
       POSTs N events {"id": "eI", "score": I} to BASE+PATH on keep-alive
       connections (K threads); prints the run ids as a JSON list, in order.
+      The user is stored first (PUT /api/users/U): runs belong to users.
   client.py wait BASE IDS_FILE [--timeout S]
       polls GET /runs/ID until every run has ended; prints {"status": count}.
 The token comes from $TOKEN.
@@ -31,9 +32,30 @@ def headers(user=None, key=None):
     return h
 
 
+def ensure_user(base, user):
+    """Every run belongs to a stored user (docs/project.md): PUT /api/users/U
+    (an existing user is left as it is; a project of one enables its
+    workflow for a new one)."""
+    c = conn_for(base)
+    for attempt in range(5):
+        try:
+            c.request("PUT", "/api/users/" + user, "{}", headers())
+            r = c.getresponse()
+            r.read()
+            if r.status not in (200, 201):
+                sys.exit("PUT /api/users/%s: %d" % (user, r.status))
+            break
+        except (ConnectionError, http.client.HTTPException):
+            c.close()
+            c = conn_for(base)
+    c.close()
+
+
 def post(base, path, n, user, threads, start, key_prefix):
     ids = [None] * n
     errors = []
+    if user and path.startswith("/events/"):
+        ensure_user(base, user)
 
     def work(k):
         c = conn_for(base)
@@ -86,7 +108,7 @@ def wait(base, ids_file, timeout):
                 time.sleep(0.2)
                 c = conn_for(base)
                 continue
-            if rec.get("status") in ("succeeded", "failed"):
+            if rec.get("status") in ("succeeded", "failed", "skipped"):
                 statuses[i] = rec["status"]
                 pending.discard(i)
         if pending:

@@ -32,9 +32,20 @@ serve_stop() {  # SIGTERM and wait; the exit status
     kill -TERM "$SV_PID" 2>/dev/null
     wait "$SV_PID"
 }
-post() {    # post PATH BODY [curl args]: prints "BODY CODE"
-    local path=$1 body=$2; shift 2
-    curl -s -w ' %{http_code}' -X POST -H "$AUTH" -H 'Content-Type: application/json' "$@" --data-binary "$body" "$SV$path"
+mkuser() {  # mkuser USER [curl args]: stores the user (PUT /api/users/USER); runs belong to users
+    local u=$1; shift
+    curl -s -o /dev/null -X PUT -H "$AUTH" "$@" --data '{}' "$SV/api/users/$u"
+}
+post() {    # post PATH BODY [curl args]: prints "BODY CODE". The run's user (X-Flow-User,
+            # else "anon" for an event; the path's for /hooks/USER) is stored first.
+    local path=$1 body=$2 u=anon a; shift 2
+    local user=()
+    for a in "$@"; do case $a in 'X-Flow-User: '*) u=${a#X-Flow-User: } ;; esac; done
+    case $path in
+        /events/*) mkuser "$u"; [[ " $* " == *"X-Flow-User: "* ]] || user=(-H "X-Flow-User: $u") ;;
+        /hooks/*) mkuser "${path#/hooks/}" ;;
+    esac
+    curl -s -w ' %{http_code}' -X POST -H "$AUTH" -H 'Content-Type: application/json' "${user[@]}" "$@" --data-binary "$body" "$SV$path"
 }
 run_field() {   # run_field ID EXPR: a python expression over GET /runs/ID as j
     json_eval "$(curl -s -H "$AUTH" "$SV/runs/$1")" "$2"
@@ -77,6 +88,7 @@ build waiter || exit 0
 auth_use() {    # auth_use WORKFLOW TAG [curl args]: drives a run through SV; "ok" or what went wrong
     local wf=$1 tag=$2; shift 2
     local out id st=
+    curl -s -o /dev/null -X PUT "$@" --data '{}' "$SV/api/users/$tag"     # runs belong to users
     if [ "$wf" == hook ]; then
         out=$(curl -s -w ' %{http_code}' -X POST "$@" --data-binary '{"name": "Ada"}' "$SV/hooks/$tag")
         [ "${out##* }" == 200 ] && [ "$(json_eval "${out% *}" 'j["hello"]' 2>/dev/null)" == Ada ] && echo ok || echo "hook: $out"

@@ -328,6 +328,7 @@ if "$FLOWC" build vault.flow --emit-c "$T/vault_san.c" -o "$T/vault_tcc" >/dev/n
     run_san retry "$F_ID" --state "$T/san.rec"
     run_san history --state "$T/san.trunc"
     run_san run --event "$T/ok1.json" --state "$T/san.zero"
+    # (a user's secret that cannot be opened fails that user's run: exit 1)
     if [ "$codes" == " 0 0 1 0 0 0 2 2 2 1 2 2" ] && ! sanitizer_report "$SL"; then
         pass "state: sealing, migration, damaged records and damaged data files are ASan/UBSan clean"
     else
