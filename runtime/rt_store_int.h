@@ -44,6 +44,9 @@ struct rt_store {
     int queued;                 /* entries in queue */
     int last_group;             /* size of the last committed group */
     bool leading;               /* a leader is committing */
+    /* zeroed room ahead of the data's last page (rt_store_keep_room) */
+    unsigned long long room_end;        /* the file's size as last extended or seen */
+    bool room_off;                      /* not worth it here: tmpfs, or a disk nearly full */
 };
 
 /* A queued write, on its writer's stack until done. */
@@ -62,6 +65,15 @@ struct group_entry {
                                    fault maps 64 KB around it (fault-around) */
 
 typedef int (*txn_fn)(rt_store *st, MDB_txn *txn, void *arg);
+
+/* Called in a write transaction before its commit (LMDB's writer lock is
+** held: no other process writes meanwhile): keeps zeroed room in data.mdb
+** beyond the last page in use, so that a durable commit writes into blocks
+** the file already has and its fdatasync does not also write the file's
+** size and block map (measured on this machine's ext4: 490 against 320 us
+** per fdatasync). Best effort: an error leaves the file as it was or with
+** some of the room, never touches a page in use. */
+void rt_store_keep_room(rt_store *st);
 
 /* Another process grew the map: adopt its size. */
 void rt_store_adopt_map(rt_store *st);

@@ -6,10 +6,12 @@
 #include "rt_store_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -273,6 +275,54 @@ void rt_store_sync(rt_store *st)
     if (st->ndeferred) rt_store_commit_locked(st, NULL);
     pthread_mutex_unlock(&st->wlock);
     mdb_env_sync(st->env, 1);
+}
+
+/* The room: kept at least ROOM_LOW bytes, made ROOM_HIGH when it is less;
+** none on tmpfs (its fsync costs nothing) or when the file system would be
+** left with less than ROOM_FREE_MIN free (a nearly full disk keeps its
+** space for the commits themselves). */
+#define ROOM_LOW (1ull << 20)
+#define ROOM_HIGH (2ull << 20)
+#define ROOM_FREE_MIN (256ull << 20)
+#define ROOM_TMPFS 0x01021994
+#define ROOM_RAMFS 0x858458f6
+
+void rt_store_keep_room(rt_store *st)
+{
+    if (st->batch || st->readonly || st->room_off) return;
+    MDB_envinfo info;
+    MDB_stat ms;
+    int fd;
+    if (mdb_env_info(st->env, &info) != 0 || mdb_env_stat(st->env, &ms) != 0 || mdb_env_get_fd(st->env, &fd) != 0)
+        return;
+    unsigned long long used = ((unsigned long long)info.me_last_pgno + 1) * ms.ms_psize;
+    if (st->room_end >= used + ROOM_LOW) return;
+    struct stat sb;
+    struct statfs fs;
+    if (fstat(fd, &sb) != 0 || fstatfs(fd, &fs) != 0) return;
+    unsigned long long free_bytes = (unsigned long long)fs.f_bavail * (unsigned long long)fs.f_bsize;
+    if (fs.f_type == ROOM_TMPFS || fs.f_type == ROOM_RAMFS || free_bytes < ROOM_FREE_MIN + ROOM_HIGH) {
+        st->room_off = fs.f_type == ROOM_TMPFS || fs.f_type == ROOM_RAMFS;
+        st->room_end = (unsigned long long)sb.st_size;
+        return;
+    }
+    unsigned long long end = (unsigned long long)sb.st_size;
+    unsigned long long want = used + ROOM_HIGH;
+    if (want > st->mapsize) want = st->mapsize;      /* never past the map */
+    /* from the file's end only: every page LMDB wrote (committed, or spilled
+    ** by this transaction) lies before it; the pages this transaction will
+    ** write at its commit come after these zeros */
+    static const char zeros[64 << 10];
+    while (end < want) {
+        size_t n = want - end < sizeof zeros ? (size_t)(want - end) : sizeof zeros;
+        ssize_t w = pwrite(fd, zeros, n, (off_t)end);
+        if (w <= 0) break;
+        end += (unsigned long long)w;
+    }
+    /* their write-back starts now: the commit's fdatasync waits for less */
+    if (end > (unsigned long long)sb.st_size)
+        sync_file_range(fd, (off_t)sb.st_size, (off_t)(end - (unsigned long long)sb.st_size), SYNC_FILE_RANGE_WRITE);
+    st->room_end = end;
 }
 
 void rt_store_new_run_id(char out[RT_RUN_ID_LEN + 1])

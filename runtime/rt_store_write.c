@@ -363,6 +363,7 @@ static int txn_locked(rt_store *st, txn_fn fn, void *arg)
                 rc = rt_store_write_ops(st, txn, &dw);
             }
             if (rc == 0 && fn) rc = fn(st, txn, arg);
+            if (rc == 0) rt_store_keep_room(st);
             if (rc == 0) rc = mdb_txn_commit(txn);     /* frees txn even on failure */
             else mdb_txn_abort(txn);
         }
