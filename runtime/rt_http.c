@@ -84,7 +84,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
     end = v + strnlen(v, (size_t)(end - v));    /* a NUL ends the value, as it would a C string */
     rt_buf_reserve(h, nlen + (size_t)(end - v) + 2);
-    for (size_t i = 0; i < nlen; i++) h->data[h->len++] = (char)tolower((unsigned char)p[i]);
+    for (size_t i = 0; i < nlen; i++) {     /* ASCII only, as tolower in the C locale */
+        char ch = p[i];
+        h->data[h->len++] = ch >= 'A' && ch <= 'Z' ? (char)(ch + ('a' - 'A')) : ch;
+    }
     h->data[h->len++] = '\0';
     rt_buf_append(h, v, (size_t)(end - v));
     h->len++;                               /* keeps the NUL rt_buf_append wrote */

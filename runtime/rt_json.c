@@ -179,7 +179,9 @@ static void encode_int(rt_buf *b, json_int_t v)
     static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                                 "8081828384858687888990919293949596979899";
-    char tmp[24], *p = tmp + sizeof tmp;
+    /* the digits end at tmp + 24 and are copied 24 bytes at once (a fixed
+    ** size: a few moves, no call), so tmp holds 24 more after them */
+    char tmp[48], *end = tmp + 24, *p = end;
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
     while (u >= 100) {          /* two digits at a time */
         unsigned d = (unsigned)(u % 100) * 2;
@@ -194,7 +196,11 @@ static void encode_int(rt_buf *b, json_int_t v)
         *--p = (char)('0' + u);
     }
     if (v < 0) *--p = '-';
-    rt_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+    size_t n = (size_t)(end - p);
+    if (b->len + 24 + 1 > b->cap) rt_buf_reserve(b, 24);
+    memcpy(b->data + b->len, p, 24);
+    b->len += n;
+    b->data[b->len] = '\0';
 }
 
 /* A string or key, redacted first when `redact` and it holds a secret

@@ -45,8 +45,11 @@ struct rt_store {
     int last_group;             /* size of the last committed group */
     bool leading;               /* a leader is committing */
     /* zeroed room ahead of the data's last page (rt_store_keep_room) */
-    unsigned long long room_end;        /* the file's size as last extended or seen */
+    unsigned long long room_end;        /* where the room ends (the file's size as extended), or
+                                           where a disk short of space is looked at again */
     bool room_off;                      /* not worth it here: tmpfs, or a disk nearly full */
+    bool room_made;                     /* by this handle: rt_store_close takes it away */
+    int room_commits;                   /* commits seen, up to ROOM_AFTER */
 };
 
 /* A queued write, on its writer's stack until done. */
