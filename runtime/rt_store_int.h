@@ -30,6 +30,12 @@ struct rt_store {
     int64_t deferred_since;     /* rt_mono_ms of the oldest */
     size_t trimmed_pgno;        /* the map's last page when trim_map last ran */
     int trim_txns;              /* transactions since */
+    /* zeroed room ahead of the data's last page (rt_store_keep_room) */
+    unsigned long long room_end;        /* where the room ends (the file's size as extended), or
+                                           where a disk short of space is looked at again */
+    bool room_off;                      /* not worth it here: tmpfs, or a disk nearly full */
+    bool room_made;                     /* by this handle: rt_store_close takes it away */
+    int room_commits;                   /* commits seen, up to ROOM_AFTER */
     pthread_mutex_t trim_lock;  /* guards the map's address range below */
     unsigned long map_lo, map_hi;   /* the map in this process (from /proc/self/maps) */
     unsigned map_gen;           /* +1 at every remap (under maplock, written) */
@@ -44,12 +50,6 @@ struct rt_store {
     int queued;                 /* entries in queue */
     int last_group;             /* size of the last committed group */
     bool leading;               /* a leader is committing */
-    /* zeroed room ahead of the data's last page (rt_store_keep_room) */
-    unsigned long long room_end;        /* where the room ends (the file's size as extended), or
-                                           where a disk short of space is looked at again */
-    bool room_off;                      /* not worth it here: tmpfs, or a disk nearly full */
-    bool room_made;                     /* by this handle: rt_store_close takes it away */
-    int room_commits;                   /* commits seen, up to ROOM_AFTER */
 };
 
 /* A queued write, on its writer's stack until done. */
