@@ -30,7 +30,7 @@ struct rt_store {
     int64_t deferred_since;     /* rt_mono_ms of the oldest */
     size_t trimmed_pgno;        /* the map's last page when trim_map last ran */
     int trim_txns;              /* transactions since */
-    /* zeroed room ahead of the data's last page (rt_store_keep_room) */
+    /* zeroed room ahead of the data's last page (rt_store_write.c, keep_room) */
     unsigned long long room_end;        /* where the room ends (the file's size as extended), or
                                            where a disk short of space is looked at again */
     bool room_off;                      /* not worth it here: tmpfs, or a disk nearly full */
@@ -69,14 +69,12 @@ struct group_entry {
 
 typedef int (*txn_fn)(rt_store *st, MDB_txn *txn, void *arg);
 
-/* Called in a write transaction before its commit (LMDB's writer lock is
-** held: no other process writes meanwhile): keeps zeroed room in data.mdb
-** beyond the last page in use, so that a durable commit writes into blocks
-** the file already has and its fdatasync does not also write the file's
-** size and block map (measured on this machine's ext4: 490 against 320 us
-** per fdatasync). Best effort: an error leaves the file as it was or with
-** some of the room, never touches a page in use. */
-void rt_store_keep_room(rt_store *st);
+/* At close (rt_store_close), the room this handle made ahead of the data
+** (rt_store_write.c, keep_room) goes: a state at rest is as LMDB wrote it
+** (its size says what it holds; a cut file is seen as cut). Under LMDB's
+** writer lock, as the room was made; a process killed meanwhile leaves its
+** room, which holds nothing and costs only the space. */
+void rt_store_drop_room(rt_store *st);
 
 /* Another process grew the map: adopt its size. */
 void rt_store_adopt_map(rt_store *st);

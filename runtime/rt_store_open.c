@@ -6,12 +6,10 @@
 #include "rt_store_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -253,90 +251,11 @@ bool rt_store_mode_warning(rt_store *st, char *msg, size_t n)
     return open_;
 }
 
-/* The room: kept at least ROOM_LOW bytes, made ROOM_HIGH when it is less,
-** once a handle has made ROOM_AFTER commits (a command that commits a few
-** times does not write room it would not use); none on tmpfs (its fsync
-** costs nothing) or when the file system would be left with less than
-** ROOM_FREE_MIN free (a nearly full disk keeps its space for the commits). */
-#define ROOM_LOW (512ull << 10)
-#define ROOM_HIGH (1ull << 20)
-#define ROOM_AFTER 16
-#define ROOM_FREE_MIN (256ull << 20)
-#define ROOM_TMPFS 0x01021994
-#define ROOM_RAMFS 0x858458f6
-
-void rt_store_keep_room(rt_store *st)
-{
-    if (st->batch || st->readonly || st->room_off) return;
-    if (st->room_commits < ROOM_AFTER) {
-        st->room_commits++;
-        return;
-    }
-    MDB_envinfo info;
-    MDB_stat ms;
-    int fd;
-    if (mdb_env_info(st->env, &info) != 0 || mdb_env_stat(st->env, &ms) != 0 || mdb_env_get_fd(st->env, &fd) != 0)
-        return;
-    unsigned long long used = ((unsigned long long)info.me_last_pgno + 1) * ms.ms_psize;
-    if (st->room_end >= used + ROOM_LOW) return;
-    struct stat sb;
-    struct statfs fs;
-    if (fstat(fd, &sb) != 0 || fstatfs(fd, &fs) != 0) return;
-    unsigned long long free_bytes = (unsigned long long)fs.f_bavail * (unsigned long long)fs.f_bsize;
-    if (fs.f_type == ROOM_TMPFS || fs.f_type == ROOM_RAMFS || free_bytes < ROOM_FREE_MIN + ROOM_HIGH) {
-        st->room_off = fs.f_type == ROOM_TMPFS || fs.f_type == ROOM_RAMFS;
-        st->room_end = used + ROOM_HIGH;        /* a full disk: looked at again after ROOM_HIGH - ROOM_LOW */
-        return;
-    }
-    unsigned long long end = (unsigned long long)sb.st_size;
-    unsigned long long want = used + ROOM_HIGH;
-    if (want > st->mapsize) want = st->mapsize;      /* never past the map */
-    /* from the file's end only: every page LMDB wrote (committed, or spilled
-    ** by this transaction) lies before it; the pages this transaction will
-    ** write at its commit come after these zeros */
-    static const char zeros[64 << 10];
-    while (end < want) {
-        size_t n = want - end < sizeof zeros ? (size_t)(want - end) : sizeof zeros;
-        ssize_t w = pwrite(fd, zeros, n, (off_t)end);
-        if (w <= 0) break;
-        end += (unsigned long long)w;
-    }
-    /* their write-back starts now: the commit's fdatasync waits for less */
-    if (end > (unsigned long long)sb.st_size)
-        sync_file_range(fd, (off_t)sb.st_size, (off_t)(end - (unsigned long long)sb.st_size), SYNC_FILE_RANGE_WRITE);
-    st->room_end = end;
-    st->room_made = true;
-}
-
-/* At close, the room made here goes: a state at rest is as LMDB wrote it
-** (its size says what it holds; a cut file is seen as cut). Under LMDB's
-** writer lock, as the room was made; a process killed meanwhile leaves its
-** room, which holds nothing and costs only the space. */
-static void drop_room(rt_store *st)
-{
-    if (!st->room_made) return;
-    pthread_mutex_lock(&st->wlock);
-    MDB_txn *txn;
-    MDB_envinfo info;
-    MDB_stat ms;
-    int fd;
-    struct stat sb;
-    if (mdb_txn_begin(st->env, NULL, 0, &txn) == 0) {
-        if (mdb_env_info(st->env, &info) == 0 && mdb_env_stat(st->env, &ms) == 0 && mdb_env_get_fd(st->env, &fd) == 0 &&
-            fstat(fd, &sb) == 0) {
-            unsigned long long used = ((unsigned long long)info.me_last_pgno + 1) * ms.ms_psize;
-            if ((unsigned long long)sb.st_size > used && ftruncate(fd, (off_t)used) != 0) { /* the room stays */ }
-        }
-        mdb_txn_abort(txn);
-    }
-    pthread_mutex_unlock(&st->wlock);
-}
-
 void rt_store_close(rt_store *st)
 {
     if (!st) return;
     rt_store_sync(st);
-    drop_room(st);
+    rt_store_drop_room(st);
     free(st->deferred);
     mdb_env_close(st->env);
     pthread_mutex_destroy(&st->wlock);
