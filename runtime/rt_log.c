@@ -15,6 +15,82 @@ static bool log_json_mode;
 static const char *log_workflow = "flow";
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The workflow of each open run whose workflow is not the binary's name
+** (a project's runs): run id -> name (borrowed from the compiled code),
+** chained in buckets; guarded by log_lock. Empty in a project of one. */
+typedef struct run_name {
+    struct run_name *next;
+    const char *workflow;
+    char id[];
+} run_name;
+static run_name **run_names;
+static size_t run_names_cap, run_names_len;
+
+static size_t run_hash(const char *id)
+{
+    size_t h = 5381;
+    for (; *id; id++) h = h * 33 + (unsigned char)*id;
+    return h;
+}
+
+static void run_names_grow(void)
+{
+    size_t cap = run_names_cap ? run_names_cap * 2 : 64;
+    run_name **b = rt_xcalloc(cap, sizeof *b);
+    for (size_t i = 0; i < run_names_cap; i++)
+        for (run_name *n = run_names[i], *next; n; n = next) {
+            next = n->next;
+            size_t h = run_hash(n->id) & (cap - 1);
+            n->next = b[h];
+            b[h] = n;
+        }
+    free(run_names);
+    run_names = b;
+    run_names_cap = cap;
+}
+
+void rt_log_run_begin(const char *run_id, const char *workflow)
+{
+    if (!run_id || !workflow || strcmp(workflow, log_workflow) == 0) return;
+    size_t len = strlen(run_id);
+    run_name *n = rt_xmalloc(sizeof *n + len + 1);
+    memcpy(n->id, run_id, len + 1);
+    n->workflow = workflow;
+    pthread_mutex_lock(&log_lock);
+    if (run_names_len >= run_names_cap) run_names_grow();
+    size_t h = run_hash(n->id) & (run_names_cap - 1);
+    n->next = run_names[h];
+    run_names[h] = n;
+    run_names_len++;
+    pthread_mutex_unlock(&log_lock);
+}
+
+void rt_log_run_end(const char *run_id)
+{
+    if (!run_id) return;
+    pthread_mutex_lock(&log_lock);
+    if (run_names_len) {
+        for (run_name **p = &run_names[run_hash(run_id) & (run_names_cap - 1)]; *p; p = &(*p)->next)
+            if (strcmp((*p)->id, run_id) == 0) {
+                run_name *n = *p;
+                *p = n->next;
+                free(n);
+                run_names_len--;
+                break;
+            }
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+/* The workflow a run's line names; log_lock held. */
+static const char *run_workflow(const char *run_id)
+{
+    if (run_id && run_names_len)
+        for (run_name *n = run_names[run_hash(run_id) & (run_names_cap - 1)]; n; n = n->next)
+            if (strcmp(n->id, run_id) == 0) return n->workflow;
+    return log_workflow;
+}
+
 static int64_t log_flushed;     /* rt_mono_ms of the last flush */
 
 void rt_log_setup(bool json, const char *workflow)
@@ -128,13 +204,15 @@ static void emit_line(const char *run_id, const char *level, json_t *fields, con
         free(copy);
         return;
     }
+    const char *wf = run_workflow(run_id);
     if (log_json_mode) {
         char ts[40];
         rt_format_time(now_ms, ts, sizeof ts);
         json_t *o = json_object();
         json_object_set_new(o, "ts", json_string(ts));
         json_object_set_new(o, "level", json_string(level));
-        json_object_set_new(o, "workflow", json_string(log_workflow));
+        json_object_set_new(o, "workflow", json_string(wf));
+        if (wf != log_workflow) json_object_set_new(o, "project", json_string(log_workflow));
         if (run_id) json_object_set_new(o, "run", json_string(run_id));
         if (fields) {
             json_t *red = rt_redact_json(fields);
@@ -152,7 +230,7 @@ static void emit_line(const char *run_id, const char *level, json_t *fields, con
         /* one fwrite of the assembled line: a line per step makes fprintf's parsing show */
         char clock[13];
         clock_text(now_ms, clock);
-        const char *pieces[] = { clock, " ", log_workflow, run_id ? " " : "", run_id ? run_id : "", tag, " ",
+        const char *pieces[] = { clock, " ", wf, run_id ? " " : "", run_id ? run_id : "", tag, " ",
                                  msg, "\n" };
         size_t lens[sizeof pieces / sizeof pieces[0]], total = 0;
         for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) total += lens[i] = i ? strlen(pieces[i]) : 12;

@@ -16,6 +16,12 @@ bool rt_log_json(void);
 ** messages that tell which command to run. */
 const char *rt_log_name(void);
 
+/* A run's lines name its workflow (in a project, not the binary's name):
+** begin when the run is opened, end when it is freed. `workflow` is
+** borrowed for as long as the run is open. */
+void rt_log_run_begin(const char *run_id, const char *workflow);
+void rt_log_run_end(const char *run_id);
+
 /* One event line. `fields` (a NEW reference, stolen; may be NULL) is merged
 ** into the JSON form; `fmt` gives the readable form and the JSON "msg".
 ** Both are redacted. `run_id` may be NULL for process-level events. */

@@ -31,10 +31,12 @@ void rt_run_init(rt_run_state *run, const rt_workflow *wf, rt_store *st, json_t 
     run->sleep_in_process = true;
     run->pending_logs = json_array();
     pthread_mutex_init(&run->lock, NULL);
+    rt_log_run_begin(run->id, wf->name);
 }
 
 void rt_run_free(rt_run_state *run)
 {
+    rt_log_run_end(run->id);
     json_decref(run->env_values);
     json_decref(run->record);
     rt_committed_free(run->committed);

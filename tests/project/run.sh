@@ -115,7 +115,7 @@ else
     fail "connections: instance_url saved" "$view"
 fi
 outl=$(q run --user alice --workflow sf_lookup --event "$T/look.json"); rl=$?
-outm=$(q run --user bob --workflow sf_lookup --event "$T/look.json"); rm_=$?
+outm=$("$A" run --user bob --workflow sf_lookup --event "$T/look.json" --json --state "$ST" 2>"$T/lookup.log"); rm_=$?
 l1=$(ctl_log '/org1b/*'); l2=$(ctl_log '/org2/services/data/v59.0/sobjects/Contact/*')
 if [ "$rl$rm_" == 00 ] && [ "$(json_eval "$outl" 'j["record"]["LastName"]')" == "Org One" ] \
    && [ "$(json_eval "$l1" '[r["headers"]["authorization"] for r in j]')" == "['Bearer sf-a-NEW']" ] \
@@ -123,6 +123,18 @@ if [ "$rl$rm_" == 00 ] && [ "$(json_eval "$outl" 'j["record"]["LastName"]')" == 
     pass "connections: a refresh in one workflow is what another workflow of the same user uses (new token, new org URL, no second refresh)"
 else
     fail "connections: refresh shared" "rl=$rl rm=$rm_ out=$outl org1b=$l1 org2=$l2 refreshes=$(count /oauth/token) $(tail -3 "$T/cli.log")"
+fi
+if python3 - "$T/lookup.log" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+runs = [l for l in lines if "run" in l]
+sys.exit(not (runs and all(l["workflow"] == "sf_lookup" and l["project"] == "app" for l in runs)
+              and all(l["workflow"] == "app" and "project" not in l for l in lines if "run" not in l)))
+PY
+then
+    pass "log: a project's run lines name the run's workflow (and the project); process lines the project"
+else
+    fail "log: the run's workflow" "$(head -c 600 "$T/lookup.log")"
 fi
 
 # Test Step --from a project's run: its workflow, user (connection) and trigger come from the run
