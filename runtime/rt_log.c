@@ -125,6 +125,18 @@ void rt_log_teardown(void)
 {
     rt_log_flush();
     rt_redact_teardown();
+    /* the runs' workflow names go with the code that named them (flowc test
+    ** and Test Step unload it: these globals go with it) */
+    pthread_mutex_lock(&log_lock);
+    for (size_t i = 0; i < run_names_cap; i++)
+        for (run_name *n = run_names[i], *next; n; n = next) {
+            next = n->next;
+            free(n);
+        }
+    free(run_names);
+    run_names = NULL;
+    run_names_cap = run_names_len = 0;
+    pthread_mutex_unlock(&log_lock);
     log_workflow = "flow";      /* the name may live in code about to be unloaded */
 }
 
