@@ -539,6 +539,16 @@ static int emit_sub(emit_state *es, strbuf *b, const ast_expr *e)
             emit_step_ref(b, e->a->ref_step);
             strbuf_puts(b, ok ? "))" : ")");
             depth = 6;
+        } else if (e->a->kind == EX_NAME && e->a->ref == REF_STEP && e->a->ref_step->kind != STEP_LET &&
+                   (strcmp(e->name, "body") == 0 || strcmp(e->name, "status") == 0)) {
+            /* a request's output may be kept in parts (its headers unread):
+            ** its fields are read without making the whole */
+            strbuf_puts(b, "rt_result_field(c, ");
+            emit_step_ref(b, e->a->ref_step);
+            strbuf_puts(b, ", ");
+            emit_cstr(b, e->name);
+            strbuf_putc(b, ')');
+            depth = 6;
         } else if (e->a->kind == EX_NAME && (e->a->ref == REF_SECRET || e->a->ref == REF_ENV)) {
             strbuf_puts(b, e->a->ref == REF_SECRET ? "rt_secret(c, " : "rt_env(c, ");
             emit_cstr(b, e->name);

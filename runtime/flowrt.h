@@ -223,6 +223,10 @@ json_t *rt_var(rt_ctx *c, const rt_step_desc *fanout);
 int rt_let(rt_ctx *c, const rt_step_desc *let, json_t *value);
 
 json_t *rt_result_out(rt_result *r);        /* output, json null if the step failed */
+/* rt_field(c, rt_result_out(r), name), what `step.body` and `step.status`
+** compile to: a request's output whose headers nothing reads is kept in
+** parts, and its fields are read without making the whole. */
+json_t *rt_result_field(rt_ctx *c, rt_result *r, const char *name);
 bool rt_result_ok(rt_result *r);
 json_t *rt_result_error(rt_result *r);      /* string, or null when ok */
 

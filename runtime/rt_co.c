@@ -363,7 +363,8 @@ bool rt_co_http_perform(const rt_http_request *rq, rt_http_response *rs)
         rt_http_inflight_leave();
         return rt_http_response_fail(rs, "cannot create an HTTP handle");
     }
-    rt_http_xfer *x = rt_http_xfer_start(h, rq, rs);
+    rt_http_xfer x;             /* on the coroutine's stack, which stays while it waits */
+    rt_http_xfer_start(&x, h, rq, rs);
     curl_easy_setopt(h, CURLOPT_PRIVATE, co);
     co->xfer_done = false;
     CURLMcode mc = curl_multi_add_handle(s->multi, h);
@@ -373,7 +374,7 @@ bool rt_co_http_perform(const rt_http_request *rq, rt_http_response *rs)
         rc = co->curl_rc;
         curl_multi_remove_handle(s->multi, h);
     }
-    bool ok = rt_http_xfer_finish(x, rc);
+    bool ok = rt_http_xfer_finish(&x, rc);
     rt_http_inflight_leave();
     curl_easy_reset(h);                 /* keeps nothing of this request; connections stay with the multi */
     if (s->neasy == s->capeasy) {

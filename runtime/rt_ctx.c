@@ -12,13 +12,16 @@
 
 /* A context with the slots of the run's body (fanout NULL) or of an item
 ** of fanout: one block, the context, its result slots, its prefix. */
-rt_ctx *rt_ctx_new_item(rt_run_state *run, rt_ctx *parent, const char *prefix, const rt_step_desc *fanout)
+rt_ctx *rt_ctx_new_item(rt_run_state *run, rt_ctx *parent, const char *prefix, const rt_step_desc *fanout,
+                        void *storage, size_t size)
 {
     int nslots = fanout ? fanout->slots : run->wf ? run->wf->slots : 0;
     if (nslots < 0) nslots = 0;
     if (!prefix) prefix = "";
     size_t at = sizeof(rt_ctx) + (size_t)nslots * sizeof(rt_result), plen = strlen(prefix);
-    rt_ctx *c = rt_xcalloc(1, at + plen + 1);
+    bool fits = storage && at + plen + 1 <= size;
+    rt_ctx *c = fits ? memset(storage, 0, at) : rt_xcalloc(1, at + plen + 1);
+    c->on_storage = fits;
     c->run = run;
     c->parent = parent;
     c->depth = parent ? parent->depth + 1 : 0;
@@ -30,7 +33,7 @@ rt_ctx *rt_ctx_new_item(rt_run_state *run, rt_ctx *parent, const char *prefix, c
 
 rt_ctx *rt_ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix)
 {
-    return rt_ctx_new_item(run, parent, prefix, NULL);
+    return rt_ctx_new_item(run, parent, prefix, NULL, NULL, 0);
 }
 
 void rt_ctx_free(rt_ctx *c)
@@ -39,7 +42,7 @@ void rt_ctx_free(rt_ctx *c)
     free(c->error);
     free(c->failure);
     free(c->failed_step);
-    free(c);
+    if (!c->on_storage) free(c);
 }
 
 const char *rt_ctx_error(const rt_ctx *c)
@@ -69,18 +72,33 @@ void rt_ctx_raise(rt_ctx *c, int line, const char *fmt, ...)
     c->error_line = line;
 }
 
+/* d's slot in c, or NULL (raised on c). */
+static rt_result *result_slot(rt_ctx *c, const rt_step_desc *d)
+{
+    if (d->slot >= 0 && d->slot < c->nslots) return &c->results[d->slot];
+    rt_ctx_raise(c, d->line, "step '%s': slot %d outside its context's %d (generated code and runtime disagree)",
+                 d->name, d->slot, c->nslots);
+    return NULL;
+}
+
 rt_result *rt_ctx_set_result(rt_ctx *c, const rt_step_desc *d, json_t *out, bool ok, const char *error)
 {
-    if (d->slot < 0 || d->slot >= c->nslots) {
-        rt_ctx_raise(c, d->line, "step '%s': slot %d outside its context's %d (generated code and runtime disagree)",
-                     d->name, d->slot, c->nslots);
-        return NULL;
-    }
-    rt_result *r = &c->results[d->slot];
-    r->out = ok && out ? rt_pool_keep(&c->pool, json_incref(out)) : json_null();
-    r->ok = ok;
-    r->error = ok ? json_null() : rt_pool_keep(&c->pool, rt_json_bytes(error ? error : "failed"));
-    r->set = true;
+    rt_result *r = result_slot(c, d);
+    if (!r) return NULL;
+    *r = (rt_result){ .out = ok && out ? rt_pool_keep(&c->pool, json_incref(out)) : json_null(),
+                      .ok = ok,
+                      .error = ok ? json_null() : rt_pool_keep(&c->pool, rt_json_bytes(error ? error : "failed")),
+                      .set = true };
+    return r;
+}
+
+rt_result *rt_ctx_set_response(rt_ctx *c, const rt_step_desc *d, long status, json_t *body)
+{
+    rt_result *r = result_slot(c, d);
+    if (!r) return NULL;
+    *r = (rt_result){ .ok = true, .error = json_null(), .set = true,
+                      .body = rt_pool_keep(&c->pool, json_incref(body ? body : json_null())), .status = status,
+                      .pool = &c->pool };
     return r;
 }
 
@@ -101,6 +119,12 @@ json_t *rt_var(rt_ctx *c, const rt_step_desc *fanout)
 char *rt_ctx_step_path(rt_ctx *c, const char *name)
 {
     return rt_xconcat(c->prefix, name, NULL);
+}
+
+void rt_ctx_step_path_to(rt_ctx *c, const char *name, rt_buf *b)
+{
+    rt_buf_puts(b, c->prefix);
+    rt_buf_puts(b, name);
 }
 
 /* Suspends the run at a durable wait (not sleeping in this process):
@@ -163,6 +187,16 @@ int rt_let(rt_ctx *c, const rt_step_desc *let, json_t *value)
     return rt_ctx_set_result(c, let, value, true, NULL) ? RT_OK : RT_STOP;
 }
 
-json_t *rt_result_out(rt_result *r) { return r && r->ok ? r->out : json_null(); }
+json_t *rt_result_out(rt_result *r)
+{
+    if (!r || !r->ok) return json_null();
+    if (!r->out) {              /* a response kept in parts, read whole after all */
+        json_t *o = json_object();
+        json_object_set_new(o, "status", json_integer(r->status));
+        json_object_set(o, "body", r->body);
+        r->out = rt_pool_keep(r->pool, o);
+    }
+    return r->out;
+}
 bool rt_result_ok(rt_result *r) { return r && r->ok; }
 json_t *rt_result_error(rt_result *r) { return r ? r->error : json_null(); }

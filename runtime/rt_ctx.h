@@ -17,10 +17,15 @@
 #include "rt_run.h"
 
 struct rt_result {
-    json_t *out;                /* borrowed (owner's pool); null when failed */
+    json_t *out;                /* borrowed (owner's pool); null when failed; NULL
+                                   while a response is kept in parts */
     bool ok;
     json_t *error;              /* string, or null when ok */
     bool set;                   /* the step ran (or replayed) in this context */
+    /* a request's output in parts (rt_ctx_set_response): */
+    json_t *body;               /* borrowed (owner's pool) */
+    long status;
+    rt_pool *pool;              /* the owner's, where rt_result_out puts the whole */
 };
 
 struct rt_ctx {
@@ -38,6 +43,7 @@ struct rt_ctx {
     char *failure;              /* owned: why this context failed */
     char *failed_step;          /* owned: the path of the step that failed it */
     bool waiting;               /* suspended at a durable wait */
+    bool on_storage;            /* the block is the caller's (rt_ctx_new_item): not freed */
     int nslots;
     rt_result results[];        /* the results of the steps of its scope, by
                                    rt_step_desc.slot (numbered by the compiler) */
@@ -45,9 +51,14 @@ struct rt_ctx {
 
 /* A context of run: the root one (parent NULL, prefix "", the slots of
 ** the workflow's body) or an item's of `fanout` ("tagged[3].", the slots of
-** its body), in one block. Free with rt_ctx_free, which drops its pool. */
+** its body), in one block. Free with rt_ctx_free, which drops its pool.
+** rt_ctx_new_item puts the block in the caller's storage (size bytes,
+** aligned for any type) when it fits, else allocates it: a fanout item's
+** context lives on its coroutine's stack, one allocation less per item;
+** rt_ctx_free then leaves the storage alone. */
 rt_ctx *rt_ctx_new(rt_run_state *run, rt_ctx *parent, const char *prefix);
-rt_ctx *rt_ctx_new_item(rt_run_state *run, rt_ctx *parent, const char *prefix, const rt_step_desc *fanout);
+rt_ctx *rt_ctx_new_item(rt_run_state *run, rt_ctx *parent, const char *prefix, const rt_step_desc *fanout,
+                        void *storage, size_t size);
 void rt_ctx_free(rt_ctx *c);
 /* The expression error raised on c, else its failure, else NULL (borrowed). */
 const char *rt_ctx_error(const rt_ctx *c);
@@ -67,8 +78,17 @@ void rt_ctx_raise(rt_ctx *c, int line, const char *fmt, ...) __attribute__((form
 ** c; NULL when d's slot is not one of c's (generated code and runtime
 ** disagree: an error raised on c). */
 rt_result *rt_ctx_set_result(rt_ctx *c, const rt_step_desc *d, json_t *out, bool ok, const char *error);
+/* The same for a request that succeeded with a response nothing reads the
+** headers of (rt_attempt.response_parts): its output { status, body } is
+** kept in parts (body copied into c's pool), the object made only when
+** something reads the output whole (rt_result_out), which, as the compiler
+** knows, the workflow does not: it reads .status and .body
+** (rt_result_field). A fanout's items thus make no object per response. */
+rt_result *rt_ctx_set_response(rt_ctx *c, const rt_step_desc *d, long status, json_t *body);
 /* The checkpoint path of step `name` in c: c's prefix + name (new string). */
 char *rt_ctx_step_path(rt_ctx *c, const char *name);
+/* The same appended to b (a fanout item's request step writes it on its stack). */
+void rt_ctx_step_path_to(rt_ctx *c, const char *name, rt_buf *b);
 /* The context failed (the first failure wins; msg is redacted): the run
 ** fails unless a fanout item catches it. path: the failed step, or NULL. */
 void rt_ctx_fail(rt_ctx *c, const char *path, const char *msg);

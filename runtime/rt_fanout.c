@@ -47,7 +47,10 @@ static void fanout_run_item(fanout_job *job, size_t i)
     *w++ = '[';
     while (nd) *w++ = digits[--nd];
     memcpy(w, "].", 3);
-    rt_ctx *ic = rt_ctx_new_item(p->run, p, prefix, job->d);
+    /* the item's context on this stack (a coroutine's, for concurrent
+    ** items) when it fits: no allocation for it */
+    _Alignas(max_align_t) char storage[1024];
+    rt_ctx *ic = rt_ctx_new_item(p->run, p, prefix, job->d, storage, sizeof storage);
     if (prefix != small) free(prefix);
     ic->value = json_array_get(job->list, i);
     job->item(ic, ic->value);

@@ -50,22 +50,17 @@ static CURL *thread_handle(void)
 
 /* ---- receiving ---------------------------------------------------------- */
 
-typedef struct http_sink {
-    rt_buf body;
-    size_t cap;
-    bool too_big;
-    rt_buf *head;               /* the response's rt_http_response.head */
-} http_sink;
+_Static_assert(sizeof ((rt_http_xfer *)0)->errbuf >= CURL_ERROR_SIZE, "rt_http_xfer.errbuf is too small");
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
-    http_sink *s = arg;
+    rt_http_xfer *x = arg;
     size_t len = size * n;
-    if (s->body.len + len > s->cap) {
-        s->too_big = true;
+    if (x->body.len + len > x->cap) {
+        x->too_big = true;
         return 0;               /* aborts the transfer with CURLE_WRITE_ERROR */
     }
-    rt_buf_append(&s->body, p, len);
+    rt_buf_append(&x->body, p, len);
     return len;
 }
 
@@ -74,10 +69,10 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 ** not UTF-8 up to its first NUL is left out, as a JSON object key must be. */
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
-    http_sink *s = arg;
+    rt_buf *h = &((rt_http_xfer *)arg)->rs->head;
     size_t len = size * n;
     if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-        s->head->len = 0;                   /* a new response (redirect, 100) */
+        h->len = 0;                         /* a new response (redirect, 100) */
         return len;
     }
     char *colon = memchr(p, ':', len);
@@ -88,9 +83,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     while (v < end && (*v == ' ' || *v == '\t')) v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
     end = v + strnlen(v, (size_t)(end - v));    /* a NUL ends the value, as it would a C string */
-    rt_buf *h = s->head;
     rt_buf_reserve(h, nlen + (size_t)(end - v) + 2);
-    for (size_t i = 0; i < nlen; i++) h->data[h->len++] = (char)tolower((unsigned char)p[i]);
+    for (size_t i = 0; i < nlen; i++) {     /* ASCII only, as tolower in the C locale */
+        char ch = p[i];
+        h->data[h->len++] = ch >= 'A' && ch <= 'Z' ? (char)(ch + ('a' - 'A')) : ch;
+    }
     h->data[h->len++] = '\0';
     rt_buf_append(h, v, (size_t)(end - v));
     h->len++;                               /* keeps the NUL rt_buf_append wrote */
@@ -101,22 +98,34 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 typedef struct head_entries {
     const char *names[64], *values[64];
     const char **name, **value;         /* names/values, or allocated when more */
-    size_t n;
+    size_t n, cap;
 } head_entries;
 
+/* One pass, entry by entry (strlen hops over each string), into the arrays
+** on the stack while they hold them. */
 static void head_split(const rt_buf *head, head_entries *e)
 {
-    size_t count = 0;
-    for (size_t i = 0; i < head->len; i++) count += head->data[i] == '\0';
-    count /= 2;
+    const char *p = head->data, *end = head->data + head->len;
+    e->name = e->names;
+    e->value = e->values;
     e->n = 0;
-    e->name = count <= 64 ? e->names : rt_xmalloc(sizeof *e->name * count);
-    e->value = count <= 64 ? e->values : rt_xmalloc(sizeof *e->value * count);
-    for (size_t i = 0; i < head->len && e->n < count;) {
-        e->name[e->n] = head->data + i;
-        i += strlen(head->data + i) + 1;
-        e->value[e->n++] = head->data + i;
-        i += strlen(head->data + i) + 1;
+    e->cap = 64;
+    while (p < end) {
+        if (e->n == e->cap) {
+            const char **names = rt_xmalloc(sizeof *names * e->cap * 2);
+            const char **values = rt_xmalloc(sizeof *values * e->cap * 2);
+            memcpy(names, e->name, sizeof *names * e->n);
+            memcpy(values, e->value, sizeof *values * e->n);
+            if (e->name != e->names) free((void *)e->name);
+            if (e->value != e->values) free((void *)e->value);
+            e->name = names;
+            e->value = values;
+            e->cap *= 2;
+        }
+        e->name[e->n] = p;
+        p += strlen(p) + 1;
+        e->value[e->n++] = p;           /* (the buffer's own NUL ends a value cut short) */
+        p += strlen(p) + 1;
     }
 }
 
@@ -179,19 +188,20 @@ void rt_http_head_encode(rt_buf *b, const rt_buf *head)
     head_entries e;
     head_split(head, &e);
     rt_buf v = { 0 };
+    bool redact = rt_redact_any();
     rt_buf_putc(b, '{');
     bool first = true;
     for (size_t i = 0; i < e.n; i++) {
         if (head_seen(&e, i)) continue;
         if (!first) rt_buf_putc(b, ',');
         first = false;
-        rt_json_encode_string_redacted(b, e.name[i], strlen(e.name[i]));
+        rt_json_encode_text(b, e.name[i], strlen(e.name[i]), redact);
         rt_buf_putc(b, ':');
         if (head_repeated(&e, i)) {
             head_value(&e, i, &v);
-            rt_json_encode_string_redacted(b, v.data, v.len);
+            rt_json_encode_text(b, v.data, v.len, redact);
         } else {
-            rt_json_encode_string_redacted(b, e.value[i], strlen(e.value[i]));
+            rt_json_encode_text(b, e.value[i], strlen(e.value[i]), redact);
         }
     }
     rt_buf_putc(b, '}');
@@ -424,8 +434,9 @@ static bool perform_once(const rt_http_request *rq, rt_http_response *rs)
     if (!h) return rt_http_response_fail(rs, "cannot create an HTTP handle");
     bool capped = !(co.in_sched && co.in_sched());
     if (capped) inflight_enter();
-    rt_http_xfer *x = rt_http_xfer_start(h, rq, rs);
-    bool ok = x && rt_http_xfer_finish(x, curl_easy_perform(h));
+    rt_http_xfer x;
+    rt_http_xfer_start(&x, h, rq, rs);
+    bool ok = rt_http_xfer_finish(&x, curl_easy_perform(h));
     if (capped) rt_http_inflight_leave();
     return ok;
 }
@@ -504,7 +515,10 @@ static bool next_hop(const rt_http_request *first, rt_http_request *hop, rt_http
 
 bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
 {
+    rt_buf head = rs->head;     /* the caller's storage for the headers, if any */
     memset(rs, 0, sizeof *rs);
+    rs->head = head;
+    rs->head.len = 0;
     rs->body = json_null();
     if ((json_is_object(rq->headers) && bad_header(rq->headers, rs)) ||
         (json_is_object(rq->credentials) && bad_header(rq->credentials, rs)))
@@ -535,31 +549,19 @@ bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs)
     return ok;
 }
 
-/* One transfer on an easy handle: what its callbacks fill, and what the
-** finish needs. */
-struct rt_http_xfer {
-    CURL *h;
-    const rt_http_request *rq;
-    rt_http_response *rs;
-    http_sink sink;
-    char errbuf[CURL_ERROR_SIZE];
-    long timeout;
-    const char *method;
-    struct curl_slist *hl;
-    int64_t t0;
-};
-
-rt_http_xfer *rt_http_xfer_start(void *handle, const rt_http_request *rq, rt_http_response *rs)
+void rt_http_xfer_start(rt_http_xfer *x, void *handle, const rt_http_request *rq, rt_http_response *rs)
 {
     CURL *h = handle;
-    rt_http_xfer *x = rt_xcalloc(1, sizeof *x);
     x->h = h;
     x->rq = rq;
     x->rs = rs;
     rs->head.len = 0;
     json_decref(rs->headers);
     rs->headers = NULL;
-    x->sink = (http_sink){ .cap = max_response(rq->max_response), .head = &rs->head };
+    x->body = rt_buf_on(x->body_first, sizeof x->body_first);
+    x->cap = max_response(rq->max_response);
+    x->too_big = false;
+    x->errbuf[0] = '\0';
     x->timeout = rq->timeout_ms > 0 ? rq->timeout_ms : RT_HTTP_DEFAULT_TIMEOUT_MS;
 
     curl_easy_setopt(h, CURLOPT_URL, rq->url);
@@ -572,11 +574,11 @@ rt_http_xfer *rt_http_xfer_start(void *handle, const rt_http_request *rq, rt_htt
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, x->timeout);
     curl_easy_setopt(h, CURLOPT_USERAGENT, RT_HTTP_USER_AGENT);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->sink.cap);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->cap);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->sink);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x->sink);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
 
     const char *method = x->method = rq->method ? rq->method : "GET";
     if (strcmp(method, "GET") == 0 && !rq->body) {
@@ -643,7 +645,6 @@ rt_http_xfer *rt_http_xfer_start(void *handle, const rt_http_request *rq, rt_htt
     x->hl = hl;
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
     x->t0 = rt_mono_ms();
-    return x;
 }
 
 bool rt_http_xfer_finish(rt_http_xfer *x, int code)
@@ -658,23 +659,22 @@ bool rt_http_xfer_finish(rt_http_xfer *x, int code)
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     bool ok = rc == CURLE_OK;
     if (!ok) {
-        if (x->sink.too_big || rc == CURLE_FILESIZE_EXCEEDED)
+        if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED)
             rt_http_response_fail(rs, "response body exceeds the limit of %zu bytes (FLOW_MAX_RESPONSE raises it)",
-                                  x->sink.cap);
+                                  x->cap);
         else if (rc == CURLE_OPERATION_TIMEDOUT)
             rt_http_response_fail(rs, "%s %s timed out after %ld ms", x->method, rq->url, x->timeout);
         else
             rt_http_response_fail(rs, "%s %s: %s", x->method, rq->url, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
-        rs->retryable = !x->sink.too_big && transport_retryable(rc);
+        rs->retryable = !x->too_big && transport_retryable(rc);
     } else {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
         char *ctype = NULL;
         curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype);
         json_decref(rs->body);
-        rs->body = parse_body(ctype, x->sink.body.data ? x->sink.body.data : "", x->sink.body.len);
+        rs->body = parse_body(ctype, x->body.data, x->body.len);
     }
-    rt_buf_free(&x->sink.body);
-    free(x);
+    rt_buf_free(&x->body);
     return ok;
 }
 

@@ -67,8 +67,10 @@ json_t *rt_http_response_headers(rt_http_response *rs);
 void rt_http_head_encode(rt_buf *b, const rt_buf *head);
 
 /* Sends the request. Returns true when a response arrived (any status);
-** false with rs->error set otherwise (rt_http_response_fail). Either way rs
-** must be released with rt_http_response_free. */
+** false with rs->error set otherwise (rt_http_response_fail). rs comes in
+** zeroed, or with head given storage (rt_buf_on), where the headers are
+** then written while they fit. Either way rs must be released with
+** rt_http_response_free. */
 bool rt_http_perform(const rt_http_request *rq, rt_http_response *rs);
 
 /* At most n requests in flight in this process at once, over every fanout
@@ -95,9 +97,24 @@ bool rt_http_response_fail(rt_http_response *rs, const char *fmt, ...) __attribu
 /* For rt_co.c, which drives transfers on a multi handle: a transfer set up
 ** on the easy handle h (a CURL *) for rq, filling rs (initialised as
 ** rt_http_perform does, headers checked); finish it with curl's result code
-** once it is done: returns what rt_http_perform would and frees x. */
-typedef struct rt_http_xfer rt_http_xfer;
-rt_http_xfer *rt_http_xfer_start(void *h, const rt_http_request *rq, rt_http_response *rs);
+** once it is done: returns what rt_http_perform would. x is the caller's
+** (on its stack: a transfer allocates nothing of its own while its body
+** fits in body_first); its members are rt_http.c's. */
+typedef struct rt_http_xfer {
+    void *h;                    /* the CURL * */
+    const rt_http_request *rq;
+    rt_http_response *rs;
+    rt_buf body;                /* in body_first while it fits */
+    size_t cap;                 /* the most body accepted */
+    bool too_big;
+    long timeout;
+    const char *method;
+    struct curl_slist *hl;
+    int64_t t0;
+    char errbuf[256];           /* CURL_ERROR_SIZE */
+    char body_first[1024];
+} rt_http_xfer;
+void rt_http_xfer_start(rt_http_xfer *x, void *h, const rt_http_request *rq, rt_http_response *rs);
 bool rt_http_xfer_finish(rt_http_xfer *x, int curl_code);
 /* Coroutines sit above HTTP (rt_co.h): the scheduler registers how a
 ** coroutine's exchange goes through its multi handle, and every exchange

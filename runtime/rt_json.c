@@ -101,11 +101,29 @@ static void encode_ascii_seq(rt_buf *b, const unsigned char *s, size_t len)
     rt_buf_puts(b, esc);
 }
 
+/* Whether all n bytes at s are json_plain (written as they are). */
+static inline bool all_plain(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    uint64_t w;
+    while (i + 8 <= n && (memcpy(&w, s + i, 8), word_plain(w))) i += 8;
+    while (i < n && json_plain[s[i]]) i++;
+    return i == n;
+}
+
 static void encode_string_as(rt_buf *b, const char *str, size_t n, bool ascii)
 {
     static const char hex[] = "0123456789ABCDEF";      /* as jansson writes it */
     const unsigned char *s = (const unsigned char *)str;
-    rt_buf_reserve(b, n + 2);
+    if (b->len + n + 3 > b->cap) rt_buf_reserve(b, n + 2);
+    if (all_plain(s, n)) {      /* most strings (names, URLs, dates): copied whole */
+        b->data[b->len++] = '"';
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+        b->data[b->len++] = '"';
+        b->data[b->len] = '\0';
+        return;
+    }
     b->data[b->len++] = '"';
     size_t run = 0;             /* s[run..i) is copied as it is */
     for (size_t i = 0; i < n;) {
@@ -161,7 +179,9 @@ static void encode_int(rt_buf *b, json_int_t v)
     static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                                 "8081828384858687888990919293949596979899";
-    char tmp[24], *p = tmp + sizeof tmp;
+    /* the digits end at tmp + 24 and are copied 24 bytes at once (a fixed
+    ** size: a few moves, no call), so tmp holds 24 more after them */
+    char tmp[48], *end = tmp + 24, *p = end;
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
     while (u >= 100) {          /* two digits at a time */
         unsigned d = (unsigned)(u % 100) * 2;
@@ -176,7 +196,11 @@ static void encode_int(rt_buf *b, json_int_t v)
         *--p = (char)('0' + u);
     }
     if (v < 0) *--p = '-';
-    rt_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+    size_t n = (size_t)(end - p);
+    if (b->len + 24 + 1 > b->cap) rt_buf_reserve(b, 24);
+    memcpy(b->data + b->len, p, 24);
+    b->len += n;
+    b->data[b->len] = '\0';
 }
 
 /* A string or key, redacted first when `redact` and it holds a secret
@@ -240,6 +264,11 @@ void rt_json_encode_redacted(rt_buf *b, const json_t *v)
 void rt_json_encode_string_redacted(rt_buf *b, const char *s, size_t n)
 {
     encode_text(b, s, n, rt_redact_any());
+}
+
+void rt_json_encode_text(rt_buf *b, const char *s, size_t n, bool redact)
+{
+    encode_text(b, s, n, redact);
 }
 
 void rt_json_encode_int(rt_buf *b, int64_t v)

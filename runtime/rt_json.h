@@ -54,6 +54,9 @@ void rt_json_encode_redacted(rt_buf *b, const json_t *v);
 void rt_json_encode_string(rt_buf *b, const char *s, size_t n);
 /* The same, the string redacted first (rt_json_encode_redacted). */
 void rt_json_encode_string_redacted(rt_buf *b, const char *s, size_t n);
+/* The same, redacted only when `redact`: a writer of many strings asks
+** rt_redact_any() once for all of them (a step record's header lines). */
+void rt_json_encode_text(rt_buf *b, const char *s, size_t n, bool redact);
 /* A JSON integer, as rt_json_encode writes it. */
 void rt_json_encode_int(rt_buf *b, int64_t v);
 /* v as JSON for people to read, a NEW string: jansson's JSON_INDENT(indent)

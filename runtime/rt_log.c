@@ -132,6 +132,18 @@ void rt_log_teardown(void)
 {
     rt_log_flush();
     rt_redact_teardown();
+    /* the runs' workflow names go with the code that named them (flowc test
+    ** and Test Step unload it: these globals go with it) */
+    pthread_mutex_lock(&log_lock);
+    for (size_t i = 0; i < run_names_cap; i++)
+        for (run_name *n = run_names[i], *next; n; n = next) {
+            next = n->next;
+            free(n);
+        }
+    free(run_names);
+    run_names = NULL;
+    run_names_cap = run_names_len = 0;
+    pthread_mutex_unlock(&log_lock);
     log_workflow = "flow";      /* the name may live in code about to be unloaded */
 }
 
@@ -175,6 +187,25 @@ void rt_log_text(const char *run_id, const char *level, json_t *fields, const ch
     emit_line(run_id, level, fields, text, strlen(text));
 }
 
+/* "HH:MM:SS.mmm" (UTC) of ms since the epoch, what a readable line starts
+** with: the time of day is the seconds modulo a day (Unix time has no leap
+** seconds), so no calendar is computed for it. */
+static void clock_text(int64_t ms, char out[13])
+{
+    int64_t in_day = ms % 86400000;
+    int parts[] = { (int)(in_day / 3600000), (int)(in_day / 60000 % 60), (int)(in_day / 1000 % 60) };
+    for (int i = 0; i < 3; i++) {
+        out[i * 3] = (char)('0' + parts[i] / 10);
+        out[i * 3 + 1] = (char)('0' + parts[i] % 10);
+        out[i * 3 + 2] = i < 2 ? ':' : '.';
+    }
+    int msec = (int)(in_day % 1000);
+    out[9] = (char)('0' + msec / 100);
+    out[10] = (char)('0' + msec / 10 % 10);
+    out[11] = (char)('0' + msec % 10);
+    out[12] = '\0';
+}
+
 /* One line of the message raw[0..len) (borrowed): redacted (a copy only
 ** when it needs it: a secret is registered, or the text is not UTF-8). */
 static void emit_line(const char *run_id, const char *level, json_t *fields, const char *raw, size_t len)
@@ -182,8 +213,7 @@ static void emit_line(const char *run_id, const char *level, json_t *fields, con
     char *copy = NULL;
     if (rt_redact_any() || !rt_utf8_valid(raw, len)) copy = rt_redact(raw);
     const char *msg = copy ? copy : raw;
-    char ts[40];
-    rt_format_time(rt_now_ms(), ts, sizeof ts);
+    int64_t now_ms = rt_now_ms();
 
     pthread_mutex_lock(&log_lock);
     if (log_sink) {
@@ -195,6 +225,8 @@ static void emit_line(const char *run_id, const char *level, json_t *fields, con
     }
     const char *wf = run_workflow(run_id);
     if (log_json_mode) {
+        char ts[40];
+        rt_format_time(now_ms, ts, sizeof ts);
         json_t *o = json_object();
         json_object_set_new(o, "ts", json_string(ts));
         json_object_set_new(o, "level", json_string(level));
@@ -215,7 +247,9 @@ static void emit_line(const char *run_id, const char *level, json_t *fields, con
         /* "12:00:01.123 basic 0193ab.. step 'person' succeeded (HTTP 200, 12 ms)" */
         const char *tag = strcmp(level, "info") == 0 ? "" : strcmp(level, "error") == 0 ? " error:" : " warning:";
         /* one fwrite of the assembled line: a line per step makes fprintf's parsing show */
-        const char *pieces[] = { ts + 11, " ", wf, run_id ? " " : "", run_id ? run_id : "", tag, " ",
+        char clock[13];
+        clock_text(now_ms, clock);
+        const char *pieces[] = { clock, " ", wf, run_id ? " " : "", run_id ? run_id : "", tag, " ",
                                  msg, "\n" };
         size_t lens[sizeof pieces / sizeof pieces[0]], total = 0;
         for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) total += lens[i] = i ? strlen(pieces[i]) : 12;

@@ -91,7 +91,7 @@ static char *request_token(rt_run_state *run, const rt_integration *in, const ch
     /* the body holds the refresh token and the client secret */
     rt_http_request rq = { .method = "POST", .url = url, .headers = headers, .body = body, .body_len = strlen(body),
                            .body_private = true };
-    rt_http_response rs;
+    rt_http_response rs = { 0 };
     char *token = NULL;
     char *why = NULL;           /* composed whole, then redacted and shortened into err */
     if (!rt_http_perform(&rq, &rs)) {

@@ -116,13 +116,15 @@ rt_attempt_outcome rt_page_attempt(rt_ctx *c, const rt_step_desc *d, const char 
         json_t *resp = NULL;
         rt_attempt_outcome o = rt_request_exchange(c, d, p, p->url, p->body, p->headers, p->idem_key, &resp, out);
         if (o != RT_ATT_OK) return o;
-        if (d->body_output) {
+        if (d->body_output && !out->response_parts) {
             out->output = json_incref(json_object_get(resp, "body"));
             json_decref(resp);
-            rt_buf_free(&out->head);        /* the record keeps the body only */
-            out->has_head = false;
         } else {
-            out->output = resp;
+            out->output = resp;     /* the body alone when in parts */
+        }
+        if (d->body_output) {
+            rt_buf_free(&out->head);        /* the record keeps the body only */
+            out->response_parts = false;
         }
         return RT_ATT_OK;
     }

@@ -146,21 +146,20 @@ void rt_step_record_write(const rt_step_record *r, rt_buf *b)
     }
     if (r->next_at) put_int(b, ",\"next_at\":", r->next_at);
     if (r->ended) put_int(b, ",\"ended\":", r->ended);
-    if (r->output && r->has_output_head && json_is_object(r->output)) {
-        /* { status, headers, body }: the headers kept as text go after the status */
+    if (r->output && r->output_parts) {
+        /* { status, headers, body }, as the whole would be written (its
+        ** names redacted too, as the whole's would be: a secret could be
+        ** spelt "body") */
+        bool redact = rt_redact_any();
         rt_buf_puts(b, ",\"output\":{");
-        bool first = true;
-        for (void *it = json_object_iter(r->output); it; it = json_object_iter_next(r->output, it)) {
-            if (!first) rt_buf_putc(b, ',');
-            first = false;
-            rt_json_encode_string_redacted(b, json_object_iter_key(it), json_object_iter_key_len(it));
-            rt_buf_putc(b, ':');
-            rt_json_encode_redacted(b, json_object_iter_value(it));
-            if (strcmp(json_object_iter_key(it), "status") == 0) {
-                rt_buf_puts(b, ",\"headers\":");
-                rt_http_head_encode(b, &r->output_head);
-            }
-        }
+        rt_json_encode_text(b, "status", 6, redact);
+        put_int(b, ":", r->output_status);
+        rt_buf_puts(b, ",\"headers\":");
+        rt_http_head_encode(b, &r->output_head);
+        rt_buf_putc(b, ',');
+        rt_json_encode_text(b, "body", 4, redact);
+        rt_buf_putc(b, ':');
+        rt_json_encode_redacted(b, r->output);
         rt_buf_putc(b, '}');
     } else if (r->output) {
         rt_buf_puts(b, ",\"output\":");

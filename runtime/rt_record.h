@@ -46,10 +46,11 @@ typedef struct rt_step_record {
     int64_t next_at;            /* retrying: when the next attempt is due; 0: none */
     int64_t ended;              /* 0: not ended */
     json_t *output;             /* or NULL */
-    rt_buf output_head;         /* has_output_head: a request's output { status, body }
-                                   left its headers out; written after its status
-                                   (rt_http_head_encode) */
-    bool has_output_head;
+    bool output_parts;          /* a request's output in parts (rt_attempt): `output` is
+                                   its body, written as { status, headers, body } from
+                                   output_status and output_head (rt_http_head_encode) */
+    long output_status;
+    rt_buf output_head;
     bool items_in_pages;        /* a paginated request: its pages' records hold the items */
     int64_t count;              /* a fanout: its item count, stored instead of its output; -1: none */
     char *error;                /* redacted, or NULL */

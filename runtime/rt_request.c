@@ -163,7 +163,6 @@ static json_t *prepared_headers(rt_prepared_request *p)
     if (!p->headers) p->headers = json_object();
     if (p->idem_key) {
         json_object_set_new(p->headers, "Idempotency-Key", json_string(p->idem_key));
-        free(p->idem_key);
         p->idem_key = NULL;
     }
     return p->headers;
@@ -173,31 +172,30 @@ static json_t *prepared_headers(rt_prepared_request *p)
 bool rt_request_prepare(rt_ctx *c, const rt_step_desc *d, const char *path, const rt_request_parts *req,
                         rt_prepared_request *p, char **err)
 {
-    memset(p, 0, sizeof *p);
-    p->method = d->method ? d->method : "GET";
+    *p = (rt_prepared_request){ .method = d->method ? d->method : "GET" };
+    p->base_text = rt_buf_on(p->base_first, sizeof p->base_first);
+    p->idem_text = rt_buf_on(p->idem_first, sizeof p->idem_first);
     json_t *u = req->url;
     char why[700];
-    char *built = d->url_modes ? rt_url_build(d->url_modes, u, why, sizeof why) : NULL;     /* a URL template */
-    if (d->url_modes && !built) {
+    /* a URL template is written where base_url goes */
+    if (d->url_modes && !rt_url_build_to(&p->base_text, d->url_modes, u, why, sizeof why)) {
         *err = rt_xstrdup(why);
         return false;
     }
-    const char *url = built ? built : json_string_value(u);
+    const char *url = d->url_modes ? p->base_text.data : json_string_value(u);
     if (!url || !*url) {
         *err = rt_xstrdup("the request has no URL");
-        free(built);
         return false;
     }
     const char *base = d->integ ? integ_base(c->run, d->integ) : NULL;
-    if (base && *base && !integ_base_ok(d->integ, base, err)) {
-        free(built);
-        return false;
+    if (base && *base && !integ_base_ok(d->integ, base, err)) return false;
+    if (!d->url_modes || (base && *base && !rt_url_is_absolute(url))) {
+        char *joined = rt_url_join(base, url);     /* url may be base_text's: join first */
+        p->base_text.len = 0;
+        rt_buf_puts(&p->base_text, joined);
+        free(joined);
     }
-    if (built && !(base && *base && !rt_url_is_absolute(built))) p->base_url = built;   /* already the URL */
-    else {
-        p->base_url = rt_url_join(base, url);
-        free(built);
-    }
+    p->base_url = p->base_text.data;
     char origin[RT_URL_ORIGIN_MAX], own[RT_URL_ORIGIN_MAX];
     if (!rt_url_is_absolute(p->base_url)) {
         *err = rt_xprintf("URL '%s' is not absolute (http:// or https://)", p->base_url);
@@ -239,7 +237,12 @@ bool rt_request_prepare(rt_ctx *c, const rt_step_desc *d, const char *path, cons
         }
     }
     if (p->headers) add_auth(c, d->integ, p->headers);
-    if (!has_header(p->headers, "Idempotency-Key")) p->idem_key = rt_xconcat(c->run->id, ":", path);
+    if (!has_header(p->headers, "Idempotency-Key")) {
+        rt_buf_puts(&p->idem_text, c->run->id);
+        rt_buf_putc(&p->idem_text, ':');
+        rt_buf_puts(&p->idem_text, path);
+        p->idem_key = p->idem_text.data;
+    }
     if (json_object_size(p->headers) == 0) {
         json_decref(p->headers);
         p->headers = NULL;
@@ -270,9 +273,9 @@ bool rt_request_prepare(rt_ctx *c, const rt_step_desc *d, const char *path, cons
 void rt_request_prepared_free(rt_prepared_request *p)
 {
     if (p->url != p->base_url) free(p->url);
-    free(p->base_url);
+    rt_buf_free(&p->base_text);
     json_decref(p->headers);
-    free(p->idem_key);
+    rt_buf_free(&p->idem_text);
     free(p->body);
 }
 
@@ -422,7 +425,7 @@ rt_attempt_outcome rt_request_exchange(rt_ctx *c, const rt_step_desc *d, const r
     rt_http_request rq = { .method = p->method, .url = url, .headers = plain, .credentials = creds,
                            .idempotency_key = idem_key, .body = body, .body_len = body ? strlen(body) : 0,
                            .body_private = body && rt_redact_holds(body), .timeout_ms = d->timeout_ms };
-    rt_http_response rs;
+    rt_http_response rs = { 0 };
     rt_attempt_outcome o = RT_ATT_OK;
     long pause = rt_http_host_pause_ms(url);    /* the host said 429: wait with the others */
     if (pause > 0 && !rt_signal_sleep_ms(pause)) {
@@ -430,6 +433,8 @@ rt_attempt_outcome rt_request_exchange(rt_ctx *c, const rt_step_desc *d, const r
         goto done;
     }
     if (!rt_co_current()) rt_log_flush();      /* the scheduler flushes for fanout items */
+    rs.head = out->head;        /* the response's headers go where the attempt keeps them */
+    out->head = (rt_buf){ 0 };
     bool sent = rt_http_perform(&rq, &rs);
     if (sent && rs.status == 401 && d->integ && d->integ->auth == RT_AUTH_OAUTH2) {
         /* the access token expired: refresh it once and send again */
@@ -480,28 +485,33 @@ done:
     ** headers as an object only when something reads them: the workflow
     ** (the compiler says when it does not: headers_unread), `fail when`,
     ** pagination, `flowc test` and Test Step, which show every output.
-    ** Else they stay text for the step's record (out->head). */
+    ** Else the output stays in parts (the body, the status, the headers as
+    ** text for the step's record: out->response_parts), as nothing reads
+    ** it whole either: the workflow then reads only .status and .body. */
     bool keep_headers = !d->headers_unread || d->fail_when || d->paginate != RT_PAGE_NONE || c->run->test_mode ||
                         c->run->only_step;
-    json_t *r = json_object();
-    json_object_set_new(r, "status", json_integer(rs.status));
-    if (keep_headers) json_object_set(r, "headers", rt_http_response_headers(&rs));
-    json_object_set_new(r, "body", rs.body);
-    json_decref(rs.headers);
+    json_t *r;
     if (keep_headers) {
+        r = json_object();
+        json_object_set_new(r, "status", json_integer(rs.status));
+        json_object_set(r, "headers", rt_http_response_headers(&rs));
+        json_object_set_new(r, "body", rs.body);
         rt_buf_free(&rs.head);
     } else {
+        r = rs.body;
         rt_buf_free(&out->head);
         out->head = rs.head;
-        out->has_head = true;
+        out->response_parts = true;
     }
-    if (fails_when(c, d, r, out)) {
+    json_decref(rs.headers);
+    if (fails_when(c, d, r, out)) {     /* (keep_headers: r is the whole) */
         json_decref(r);
         return RT_ATT_FAIL;
     }
     if (rs.status >= 200 && rs.status < 300 && d->out_type) {
         char err[600];
-        if (!rt_type_check(d->out_type, json_object_get(r, "body"), "response body", err, sizeof err)) {
+        if (!rt_type_check(d->out_type, keep_headers ? json_object_get(r, "body") : r, "response body", err,
+                           sizeof err)) {
             out->error = rt_xstrdup(err);
             json_decref(r);
             return RT_ATT_FAIL;

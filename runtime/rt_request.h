@@ -23,13 +23,18 @@ typedef struct rt_prepared_request {
     const char *method;
     char *url;                  /* owned, query included (base_url itself when there is none) */
     json_t *headers;            /* owned, or NULL: none but the Idempotency-Key */
-    char *idem_key;             /* owned: the Idempotency-Key, sent after `headers`; NULL
-                                   when it is in `headers` (the request's own, or one
+    char *idem_key;             /* the Idempotency-Key, sent after `headers` (idem_text's);
+                                   NULL when it is in `headers` (the request's own, or one
                                    put before a Content-Type) */
     char *body;                 /* owned, or NULL */
     json_t *json_body;          /* borrowed: the json clause, for the pagination target */
     const json_t *query;        /* borrowed */
-    char *base_url;             /* owned, without query */
+    char *base_url;             /* without query: base_text's */
+    /* base_url and idem_key are written in the request's own storage while
+    ** they fit (most do: a fanout item allocates nothing for them), so a
+    ** prepared request stays where it was prepared (a caller's frame) */
+    rt_buf base_text, idem_text;
+    char base_first[256], idem_first[128];
 } rt_prepared_request;
 
 /* Turns the request parts req of step d at path into p, once per step.
@@ -52,8 +57,10 @@ json_t *rt_request_object(const rt_step_desc *d, const rt_request_parts *req);
 /* One exchange of p to url with body, headers and Idempotency-Key (a
 ** page's own), then its
 ** status, `fail when` and `returns` checked: RT_ATT_OK with *resp a NEW
-** reference to { status, headers, body }, else out->error set (and
-** out->retry_after_ms, out->http_status when a response came). */
+** reference to { status, headers, body }, or to the body alone when
+** nothing reads the response's headers (out->response_parts: see
+** rt_attempt); else out->error set (and out->retry_after_ms,
+** out->http_status when a response came). */
 rt_attempt_outcome rt_request_exchange(rt_ctx *c, const rt_step_desc *d, const rt_prepared_request *p,
                                        const char *url, const char *body, const json_t *headers,
                                        const char *idem_key, json_t **resp, rt_attempt *out);

@@ -80,12 +80,13 @@ static rt_result *replay(rt_ctx *c, const rt_step_desc *d, const char *path, jso
     return NULL;
 }
 
-/* replay() for a caller that does not need the record. */
-rt_result *rt_step_replay_only(rt_ctx *c, const rt_step_desc *d, const char *path)
+rt_result *rt_step_replay(rt_ctx *c, const rt_step_desc *d, const char *path, json_t **prev)
 {
-    json_t *rec;
-    rt_result *r = replay(c, d, path, &rec);
-    json_decref(rec);
+    rt_result *r = replay(c, d, path, prev);
+    if (r) {
+        json_decref(*prev);
+        *prev = NULL;
+    }
     return r;
 }
 
@@ -123,8 +124,8 @@ static void log_step(rt_ctx *c, const char *path, rt_status status, long http_st
     }
     /* "step 'PATH' STATUS (HTTP 200, 12 ms)": a line per step, put together
     ** without a format to parse */
-    rt_buf line = { 0 };
-    rt_buf_reserve(&line, 64 + strlen(path));
+    char first[256];            /* most lines fit: no allocation for them */
+    rt_buf line = rt_buf_on(first, sizeof first);
     rt_buf_puts(&line, "step '");
     rt_buf_puts(&line, path);
     rt_buf_puts(&line, "' ");
@@ -141,11 +142,13 @@ static void log_step(rt_ctx *c, const char *path, rt_status status, long http_st
     rt_buf_free(&line);
 }
 
-/* Commits a step's record, written as text (rt_record.h). */
+/* Commits a step's record, written as text (rt_record.h). The text is
+** written on the stack while it fits (a fanout item's coroutine waits for
+** the commit with its stack in place; a deferred write copies it). */
 static bool commit_record(rt_ctx *c, const char *path, const rt_step_record *rec, bool deferrable)
 {
-    rt_buf text = { 0 };
-    rt_buf_reserve(&text, 512);
+    char first[2048];
+    rt_buf text = rt_buf_on(first, sizeof first);
     rt_step_record_write(rec, &text);
     bool ok = rt_run_commit_text(c->run, path, NULL, text.data, deferrable);
     rt_buf_free(&text);
@@ -182,19 +185,20 @@ static rt_result *step_succeeded(rt_ctx *c, const rt_step_desc *d, const char *p
         rec->items_in_pages = true;
     } else {
         rt_step_record_set_output(rec, json_incref(at->output));
-        if (at->has_head) {
+        if (at->response_parts) {       /* output is the body: { status, headers, body } */
             rt_buf_free(&rec->output_head);
             rec->output_head = at->head;
-            rec->has_output_head = true;
+            rec->output_parts = true;
+            rec->output_status = at->http_status;
             at->head = (rt_buf){ 0 };
-            at->has_head = false;
         }
     }
     rt_result *r = NULL;
     if (commit_outcome(c, path, rec, d->kind != RT_STEP_FUNCTION)) {
         if (c->run->on_step) c->run->on_step(c->run->on_step_arg, rec->kind, started, rec->ended);
         log_step(c, path, RT_ST_SUCCEEDED, at->http_status, rt_now_ms() - started, n, NULL, false);
-        r = rt_ctx_set_result(c, d, at->output, true, NULL);
+        r = at->response_parts ? rt_ctx_set_response(c, d, at->http_status, at->output)
+                               : rt_ctx_set_result(c, d, at->output, true, NULL);
     }
     json_decref(at->output);
     return r;
@@ -224,20 +228,23 @@ static rt_result *step_failed(rt_ctx *c, const rt_step_desc *d, const char *path
 /* Runs a step: replay, attempts with retries, validation, the commit. Its
 ** input is `input` (borrowed), or input_text, the input as JSON text,
 ** already redacted (taken over: left empty). path: the step's path
-** (taken over), or NULL to make it. */
+** (borrowed), or NULL to make it. looked_up: the caller looked for the
+** step's committed outcome already (rt_step_replay) and found none but
+** *prev (taken over; NULL: no record). */
 static rt_result *step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input, rt_buf *input_text,
-                           char *path, rt_attempt_fn fn, void *arg)
+                           const char *given_path, bool looked_up, json_t *given_prev, rt_attempt_fn fn, void *arg)
 {
+    json_t *prev = given_prev;
     if (!rt_ctx_check(c)) {
-        free(path);
+        json_decref(prev);
         return NULL;
     }
-    if (!path) path = rt_ctx_step_path(c, d->name);
-    json_t *prev = NULL;
+    char *own_path = given_path ? NULL : rt_ctx_step_path(c, d->name);
+    const char *path = given_path ? given_path : own_path;
     rt_step_record rec;
     bool have_rec = false;
     char *msg = NULL;
-    rt_result *r = replay(c, d, path, &prev);
+    rt_result *r = looked_up ? NULL : replay(c, d, path, &prev);
     if (r || !rt_ctx_check(c)) {
         if (r)
             rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
@@ -257,6 +264,7 @@ static rt_result *step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, j
         if (input_text) rt_step_record_input_text(&rec, input_text);
     }
     int max_attempts = 1 + (d->retries > 0 ? d->retries : 0);
+    char head_first[512];       /* a response's headers, for the record, while they fit */
     /* the records of the steps before this one are durable before it starts
     ** (a lazy run left them to its group: rt_run_commit_outcome) */
     if (!rt_run_barrier(c->run)) goto done;
@@ -264,7 +272,7 @@ static rt_result *step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, j
     for (;;) {
         int n = rec.nattempts + 1;
         int64_t t0 = rt_now_ms();
-        rt_attempt at = { .retry_after_ms = -1 };
+        rt_attempt at = { .retry_after_ms = -1, .head = rt_buf_on(head_first, sizeof head_first) };
         rt_attempt_outcome o = fn(c, d, path, arg, n, &at);
         if (o != RT_ATT_OK) rt_buf_free(&at.head);      /* only an output's */
         if (o == RT_ATT_STOP) {
@@ -300,18 +308,18 @@ done:
     free(msg);
     if (have_rec) rt_step_record_free(&rec);
     json_decref(prev);
-    free(path);
+    free(own_path);
     return r;
 }
 
 rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input, rt_attempt_fn fn,
                        void *arg)
 {
-    return step_run(c, d, kind, input, NULL, NULL, fn, arg);
+    return step_run(c, d, kind, input, NULL, NULL, false, NULL, fn, arg);
 }
 
-rt_result *rt_step_run_text(rt_ctx *c, const rt_step_desc *d, const char *kind, rt_buf *input_text, char *path,
-                            rt_attempt_fn fn, void *arg)
+rt_result *rt_step_run_text(rt_ctx *c, const rt_step_desc *d, const char *kind, rt_buf *input_text,
+                            const char *path, json_t *prev, rt_attempt_fn fn, void *arg)
 {
-    return step_run(c, d, kind, NULL, input_text, path, fn, arg);
+    return step_run(c, d, kind, NULL, input_text, path, true, prev, fn, arg);
 }

@@ -24,10 +24,13 @@ typedef struct rt_attempt {
     char *error;                /* owned message on failure */
     long retry_after_ms;        /* from the server, or -1 */
     long http_status;           /* for the log and the attempt record */
-    rt_buf head;                /* has_head: a request's output { status, body } left its
-                                   headers out (nothing reads them); here they are as
-                                   text (rt_http_response.head), for the record */
-    bool has_head;
+    /* A request's output whose headers nothing reads stays in parts: `output`
+    ** is then the response's body, http_status its status, and head its
+    ** headers as text (rt_http_response.head) for the record; the object
+    ** { status, body } is made only if something reads the output whole
+    ** (rt_ctx_set_response). */
+    bool response_parts;
+    rt_buf head;                /* may start in the driver's storage (rt_buf_on) */
 } rt_attempt;
 
 /* Attempt n (from 1) of step d at path; arg is the kind's own. */
@@ -42,15 +45,17 @@ typedef rt_attempt_outcome (*rt_attempt_fn)(rt_ctx *c, const rt_step_desc *d, co
 ** run, or the run is stopping). */
 rt_result *rt_step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, json_t *input, rt_attempt_fn fn,
                        void *arg);
-/* The same with the input written as JSON text, already redacted (the
-** buffer is taken over and left empty; a request step's input), and the
-** step's path when the caller made it (taken over; NULL: made here). */
-rt_result *rt_step_run_text(rt_ctx *c, const rt_step_desc *d, const char *kind, rt_buf *input_text, char *path,
-                            rt_attempt_fn fn, void *arg);
+/* The same for a caller that looked for the committed outcome first
+** (rt_step_replay, which found none but prev: taken over), with the input
+** written as JSON text, already redacted (the buffer is taken over and
+** left empty; a request step's input), and the step's path (borrowed). */
+rt_result *rt_step_run_text(rt_ctx *c, const rt_step_desc *d, const char *kind, rt_buf *input_text,
+                            const char *path, json_t *prev, rt_attempt_fn fn, void *arg);
 /* The committed outcome of step d at path as a result, or NULL when the
 ** step must (still) run, or the store could not be read (rt_ctx_check
-** then stops the context). */
-rt_result *rt_step_replay_only(rt_ctx *c, const rt_step_desc *d, const char *path);
+** then stops the context). When NULL, *prev is the step's record (a NEW
+** reference: retries to go on with) or NULL. */
+rt_result *rt_step_replay(rt_ctx *c, const rt_step_desc *d, const char *path, json_t **prev);
 /* A list of n nulls (NEW reference): the output of a fanout whose items
 ** nobody reads has its length right (len() reads it) at 8 bytes an item. */
 json_t *rt_step_null_list(size_t n);

@@ -24,26 +24,34 @@ static rt_attempt_outcome failed_attempt(rt_ctx *c, const rt_step_desc *d, const
     return RT_ATT_FAIL;
 }
 
+/* A request step: looked up first, so that a replayed one is not even
+** prepared. Its path, input and prepared request stay in this frame (on a
+** fanout item's coroutine stack) while they fit. */
 static rt_result *request_step(rt_ctx *c, const rt_step_desc *d, const rt_request_parts *req)
 {
     if (!rt_ctx_check(c)) return NULL;
-    char *path = rt_ctx_step_path(c, d->name);
-    rt_result *r = rt_step_replay_only(c, d, path);
+    char path_first[256];
+    rt_buf path = rt_buf_on(path_first, sizeof path_first);
+    rt_ctx_step_path_to(c, d->name, &path);
+    json_t *prev;
+    rt_result *r = rt_step_replay(c, d, path.data, &prev);
     if (r || !rt_ctx_check(c)) {
         if (r)
-            rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path, "status",
-                                                      rt_status_name(RT_ST_REPLAYED)),
-                        "step '%s' replayed from its checkpoint", path);
-        free(path);
+            rt_log_emit(c->run->id, "info", json_pack("{s:s, s:s, s:s}", "event", "step", "step", path.data,
+                                                      "status", rt_status_name(RT_ST_REPLAYED)),
+                        "step '%s' replayed from its checkpoint", path.data);
+        json_decref(prev);
+        rt_buf_free(&path);
         return r;
     }
     rt_prepared_request p;
     char *err = NULL;
-    bool ok = rt_request_prepare(c, d, path, req, &p, &err);
+    bool ok = rt_request_prepare(c, d, path.data, req, &p, &err);
     if (!ok || c->error) {
         /* cannot even build the request (or a secret was missing): a
         ** permanent failure of the step, through the common path */
-        free(path);
+        json_decref(prev);
+        rt_buf_free(&path);
         if (!err && c->error) {
             err = c->error;     /* the step owns this error: it may continue */
             c->error = NULL;
@@ -55,12 +63,13 @@ static rt_result *request_step(rt_ctx *c, const rt_step_desc *d, const rt_reques
         free(err);
         return r;
     }
-    rt_buf input = { 0 };
-    rt_buf_reserve(&input, 256);
+    char first[512];            /* the input's text while it fits, for the record (which borrows it) */
+    rt_buf input = rt_buf_on(first, sizeof first);
     rt_request_input(&p, &input);
-    r = rt_step_run_text(c, d, "request", &input, path, rt_page_attempt, &p);
+    r = rt_step_run_text(c, d, "request", &input, path.data, prev, rt_page_attempt, &p);
     rt_buf_free(&input);
     rt_request_prepared_free(&p);
+    rt_buf_free(&path);
     return r;
 }
 
@@ -155,7 +164,7 @@ static rt_result *step_mode_after(rt_ctx *c, const rt_step_desc *d, rt_result *r
         pthread_mutex_lock(&run->lock);
         /* as the run would: a failure `on failure continue` keeps (in a
         ** fanout item too) shows as null, and the other items go on */
-        json_object_set(run->step_outputs, path, r->ok ? r->out : json_null());
+        json_object_set(run->step_outputs, path, rt_result_out(r));
         run->step_done = true;
         if (!c->parent) run->stop = true;
         pthread_mutex_unlock(&run->lock);

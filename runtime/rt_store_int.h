@@ -30,6 +30,12 @@ struct rt_store {
     int64_t deferred_since;     /* rt_mono_ms of the oldest */
     size_t trimmed_pgno;        /* the map's last page when trim_map last ran */
     int trim_txns;              /* transactions since */
+    /* zeroed room ahead of the data's last page (rt_store_write.c, keep_room) */
+    unsigned long long room_end;        /* where the room ends (the file's size as extended), or
+                                           where a disk short of space is looked at again */
+    bool room_off;                      /* not worth it here: tmpfs, or a disk nearly full */
+    bool room_made;                     /* by this handle: rt_store_close takes it away */
+    int room_commits;                   /* commits seen, up to ROOM_AFTER */
     pthread_mutex_t trim_lock;  /* guards the map's address range below */
     unsigned long map_lo, map_hi;   /* the map in this process (from /proc/self/maps) */
     unsigned map_gen;           /* +1 at every remap (under maplock, written) */
@@ -65,6 +71,13 @@ struct group_entry {
                                    fault maps 64 KB around it (fault-around) */
 
 typedef int (*txn_fn)(rt_store *st, MDB_txn *txn, void *arg);
+
+/* At close (rt_store_close), the room this handle made ahead of the data
+** (rt_store_write.c, keep_room) goes: a state at rest is as LMDB wrote it
+** (its size says what it holds; a cut file is seen as cut). Under LMDB's
+** writer lock, as the room was made; a process killed meanwhile leaves its
+** room, which holds nothing and costs only the space. */
+void rt_store_drop_room(rt_store *st);
 
 /* Another process grew the map: adopt its size. */
 void rt_store_adopt_map(rt_store *st);

@@ -255,6 +255,7 @@ void rt_store_close(rt_store *st)
 {
     if (!st) return;
     rt_store_sync(st);
+    rt_store_drop_room(st);
     free(st->deferred);
     mdb_env_close(st->env);
     pthread_mutex_destroy(&st->wlock);

@@ -1,15 +1,18 @@
 /*
 ** rt_store_write.c — [services] writing runs, steps and logs to LMDB (key layout
 ** in rt_store.h): one transaction per commit, group commit of concurrent
-** writers (one fsync for all), deferred writes in batch mode, map growth.
+** writers (one fsync for all), deferred writes in batch mode, map growth,
+** zeroed room ahead of the data for durable commits.
 */
 #include "rt_store_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,7 +22,7 @@
 
 /* ---- writing ------------------------------------------------------------ */
 
-/* key = a "\0" b, in buf (malloc'd); returns the MDB_val over it. */
+/* key = a "\0" b, in buf; returns the MDB_val over it. */
 MDB_val rt_store_pair_key(rt_buf *buf, const char *a, const char *b)
 {
     buf->len = 0;
@@ -177,7 +180,9 @@ int rt_store_del_children(MDB_txn *txn, MDB_dbi dbi, const char *run_id, long *b
 int rt_store_write_ops(rt_store *st, MDB_txn *txn, const rt_store_write *w)
 {
     int rc = 0;
-    rt_buf kb = { 0 };
+    char kfirst[256];           /* the keys on the stack while they fit: a fanout item's
+                                   commit allocates nothing for its key */
+    rt_buf kb = rt_buf_on(kfirst, sizeof kfirst);
     if (w->run_text && !w->run && !w->update && w->new_run) {
         /* a fresh record given as text (serve's accepts): the record and its indexes */
         MDB_val k = { strlen(w->run_id), (void *)w->run_id }, val = { w->run_len, (void *)w->run_text };
@@ -327,6 +332,88 @@ void rt_store_drop_map_pages(rt_store *st)
     pthread_rwlock_unlock(&st->maplock);
 }
 
+/* The room: kept at least ROOM_LOW bytes, made ROOM_HIGH when it is less,
+** once a handle has made ROOM_AFTER commits (a command that commits a few
+** times does not write room it would not use); none on tmpfs (its fsync
+** costs nothing) or when the file system would be left with less than
+** ROOM_FREE_MIN free (a nearly full disk keeps its space for the commits). */
+#define ROOM_LOW (512ull << 10)
+#define ROOM_HIGH (1ull << 20)
+#define ROOM_AFTER 16
+#define ROOM_FREE_MIN (256ull << 20)
+#define ROOM_TMPFS 0x01021994
+#define ROOM_RAMFS 0x858458f6
+
+/* Called in a write transaction before its commit (LMDB's writer lock is
+** held: no other process writes meanwhile): keeps zeroed room in data.mdb
+** beyond the last page in use, so that a durable commit writes into blocks
+** the file already has and its fdatasync does not also write the file's
+** size and block map (measured on this machine's ext4: 490 against 320 us
+** per fdatasync). Best effort: an error leaves the file as it was or with
+** some of the room, never touches a page in use. */
+static void keep_room(rt_store *st)
+{
+    if (st->batch || st->readonly || st->room_off) return;
+    if (st->room_commits < ROOM_AFTER) {
+        st->room_commits++;
+        return;
+    }
+    MDB_envinfo info;
+    MDB_stat ms;
+    int fd;
+    if (mdb_env_info(st->env, &info) != 0 || mdb_env_stat(st->env, &ms) != 0 || mdb_env_get_fd(st->env, &fd) != 0)
+        return;
+    unsigned long long used = ((unsigned long long)info.me_last_pgno + 1) * ms.ms_psize;
+    if (st->room_end >= used + ROOM_LOW) return;
+    struct stat sb;
+    struct statfs fs;
+    if (fstat(fd, &sb) != 0 || fstatfs(fd, &fs) != 0) return;
+    unsigned long long free_bytes = (unsigned long long)fs.f_bavail * (unsigned long long)fs.f_bsize;
+    if (fs.f_type == ROOM_TMPFS || fs.f_type == ROOM_RAMFS || free_bytes < ROOM_FREE_MIN + ROOM_HIGH) {
+        st->room_off = fs.f_type == ROOM_TMPFS || fs.f_type == ROOM_RAMFS;
+        st->room_end = used + ROOM_HIGH;        /* a full disk: looked at again after ROOM_HIGH - ROOM_LOW */
+        return;
+    }
+    unsigned long long end = (unsigned long long)sb.st_size;
+    unsigned long long want = used + ROOM_HIGH;
+    if (want > st->mapsize) want = st->mapsize;      /* never past the map */
+    /* from the file's end only: every page LMDB wrote (committed, or spilled
+    ** by this transaction) lies before it; the pages this transaction will
+    ** write at its commit come after these zeros */
+    static const char zeros[64 << 10];
+    while (end < want) {
+        size_t n = want - end < sizeof zeros ? (size_t)(want - end) : sizeof zeros;
+        ssize_t w = pwrite(fd, zeros, n, (off_t)end);
+        if (w <= 0) break;
+        end += (unsigned long long)w;
+    }
+    /* their write-back starts now: the commit's fdatasync waits for less */
+    if (end > (unsigned long long)sb.st_size)
+        sync_file_range(fd, (off_t)sb.st_size, (off_t)(end - (unsigned long long)sb.st_size), SYNC_FILE_RANGE_WRITE);
+    st->room_end = end;
+    st->room_made = true;
+}
+
+void rt_store_drop_room(rt_store *st)
+{
+    if (!st->room_made) return;
+    pthread_mutex_lock(&st->wlock);
+    MDB_txn *txn;
+    MDB_envinfo info;
+    MDB_stat ms;
+    int fd;
+    struct stat sb;
+    if (mdb_txn_begin(st->env, NULL, 0, &txn) == 0) {
+        if (mdb_env_info(st->env, &info) == 0 && mdb_env_stat(st->env, &ms) == 0 && mdb_env_get_fd(st->env, &fd) == 0 &&
+            fstat(fd, &sb) == 0) {
+            unsigned long long used = ((unsigned long long)info.me_last_pgno + 1) * ms.ms_psize;
+            if ((unsigned long long)sb.st_size > used && ftruncate(fd, (off_t)used) != 0) { /* the room stays */ }
+        }
+        mdb_txn_abort(txn);
+    }
+    pthread_mutex_unlock(&st->wlock);
+}
+
 /* After a commit (wlock held): once the file grew by TRIM_PAGES, or after
 ** TRIM_TXNS transactions (inserts in key order unlike time order, as
 ** concurrent fanout items make, touch pages all over the tree). */
@@ -361,6 +448,7 @@ static int txn_locked(rt_store *st, txn_fn fn, void *arg)
                 rc = rt_store_write_ops(st, txn, &dw);
             }
             if (rc == 0 && fn) rc = fn(st, txn, arg);
+            if (rc == 0) keep_room(st);
             if (rc == 0) rc = mdb_txn_commit(txn);     /* frees txn even on failure */
             else mdb_txn_abort(txn);
         }

@@ -93,14 +93,23 @@ static bool host_chars_ok(const char *s, size_t n)
 
 char *rt_url_build(const char *modes, const json_t *parts, char *err, size_t errn)
 {
+    rt_buf out = { 0 };
+    if (!rt_url_build_to(&out, modes, parts, err, errn)) {
+        rt_buf_free(&out);
+        return NULL;
+    }
+    return rt_buf_take(&out);
+}
+
+bool rt_url_build_to(rt_buf *out, const char *modes, const json_t *parts, char *err, size_t errn)
+{
     size_t n = json_array_size(parts);
     if (!modes || strlen(modes) != n) {
         snprintf(err, errn, "malformed URL template");
-        return NULL;
+        return false;
     }
-    rt_buf out = { 0 }, val = { 0 };
-    rt_buf_reserve(&out, 128);
-    rt_buf_append(&out, "", 0);
+    rt_buf val = { 0 };
+    rt_buf_append(out, "", 0);
     url_span few[16];           /* most templates: no allocation for the spans */
     url_span *vals = n <= 16 ? few : rt_xcalloc(n, sizeof *vals);
     int nvals = 0;
@@ -133,14 +142,14 @@ char *rt_url_build(const char *modes, const json_t *parts, char *err, size_t err
             text = val.data;
             len = val.len;
         }
-        size_t start = out.len;
+        size_t start = out->len;
         switch (modes[i]) {
         case RT_URL_SEGMENT:
         case RT_URL_QUERY:
-            rt_url_escape(&out, text, len, false);
+            rt_url_escape(out, text, len, false);
             break;
         case RT_URL_PATH:
-            ok = rt_url_path(&out, text, len, err, errn);
+            ok = rt_url_path(out, text, len, err, errn);
             break;
         case RT_URL_HOST:
             if (!host_chars_ok(text, len)) {
@@ -150,31 +159,31 @@ char *rt_url_build(const char *modes, const json_t *parts, char *err, size_t err
                 free(shown);
                 ok = false;
             }
-            rt_buf_append(&out, text, len);
+            rt_buf_append(out, text, len);
             break;
         case RT_URL_TEXT:
         case RT_URL_BASE:
-            rt_buf_append(&out, text, len);
+            rt_buf_append(out, text, len);
             break;
         default:
             snprintf(err, errn, "malformed URL template");
             ok = false;
         }
-        if (modes[i] == RT_URL_BASE) base_end = out.len;
-        if (modes[i] == RT_URL_SEGMENT || modes[i] == RT_URL_PATH) vals[nvals++] = (url_span){ start, out.len };
+        if (modes[i] == RT_URL_BASE) base_end = out->len;
+        if (modes[i] == RT_URL_SEGMENT || modes[i] == RT_URL_PATH) vals[nvals++] = (url_span){ start, out->len };
     }
-    if (ok) ok = dot_segments_ok(out.data, vals, nvals, err, errn);
+    if (ok) ok = dot_segments_ok(out->data, vals, nvals, err, errn);
     if (ok && base_end) {
         /* "{{env.API}}{{x}}" with API "https://h" and x ".evil.com" or
         ** "0": no value after the base may extend its host or port */
         char stack[256];
         char *base = base_end < sizeof stack ? stack : rt_xmalloc(base_end + 1);
-        memcpy(base, out.data, base_end);
+        memcpy(base, out->data, base_end);
         base[base_end] = '\0';
         char want[RT_URL_ORIGIN_MAX], got[RT_URL_ORIGIN_MAX];
         if (rt_url_origin(base, want, sizeof want) &&
-            (!rt_url_origin(out.data, got, sizeof got) || strcmp(want, got) != 0)) {
-            char *shown = rt_redact_shorten(out.data, 300), *shown_base = rt_redact_shorten(base, 200);
+            (!rt_url_origin(out->data, got, sizeof got) || strcmp(want, got) != 0)) {
+            char *shown = rt_redact_shorten(out->data, 300), *shown_base = rt_redact_shorten(base, 200);
             snprintf(err, errn, "URL '%s': the value after its base URL ('%s') changes the origin (%s)", shown,
                      shown_base, want);
             free(shown);
@@ -185,11 +194,7 @@ char *rt_url_build(const char *modes, const json_t *parts, char *err, size_t err
     }
     if (vals != few) free(vals);
     rt_buf_free(&val);
-    if (!ok) {
-        rt_buf_free(&out);
-        return NULL;
-    }
-    return rt_buf_take(&out);
+    return ok;
 }
 
 /* ---- joining, resolving, encoding -------------------------------------- */

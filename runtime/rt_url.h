@@ -42,6 +42,9 @@
 /* The URL of a template: a new malloc'd string, or NULL with the reason in
 ** err (a value the template refuses, a malformed template). */
 char *rt_url_build(const char *modes, const json_t *parts, char *err, size_t errn);
+/* The same, written into out (empty; a fanout item's is on its stack): true,
+** or false with the reason in err and out's contents undefined. */
+bool rt_url_build_to(rt_buf *out, const char *modes, const json_t *parts, char *err, size_t errn);
 
 /* Appends s[0..n) to b as a URL path, what url_path() returns: '/' stays,
 ** every other byte but RFC 3986's unreserved ones is percent-encoded, so

@@ -114,7 +114,14 @@ void rt_buf_reserve(rt_buf *b, size_t extra)
     if (b->len + extra + 1 <= b->cap) return;
     size_t cap = b->cap ? b->cap : 256;     /* most buffers never grow past it */
     while (cap < b->len + extra + 1) cap *= 2;
-    b->data = rt_xrealloc(b->data, cap);
+    if (b->on_storage) {                    /* outgrew the caller's storage: to the heap */
+        char *heap = rt_xmalloc(cap);
+        memcpy(heap, b->data, b->len + 1);
+        b->data = heap;
+        b->on_storage = false;
+    } else {
+        b->data = rt_xrealloc(b->data, cap);
+    }
     b->cap = cap;
 }
 
@@ -137,17 +144,15 @@ void rt_buf_printf(rt_buf *b, const char *fmt, ...)
 
 char *rt_buf_take(rt_buf *b)
 {
-    char *p = b->data ? b->data : rt_xstrdup("");
-    b->data = NULL;
-    b->len = b->cap = 0;
+    char *p = !b->data ? rt_xstrdup("") : b->on_storage ? rt_xstrndup(b->data, b->len) : b->data;
+    *b = (rt_buf){ 0 };
     return p;
 }
 
 void rt_buf_free(rt_buf *b)
 {
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
+    if (!b->on_storage) free(b->data);
+    *b = (rt_buf){ 0 };
 }
 
 /* ---- text ---------------------------------------------------------------- */
@@ -156,6 +161,11 @@ bool rt_utf8_valid(const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
+        uint64_t w;             /* ASCII 8 bytes at a time (header names, log lines) */
+        if (i + 8 <= n && (memcpy(&w, u + i, 8), (w & 0x8080808080808080u) == 0)) {
+            i += 8;
+            continue;
+        }
         if (u[i] < 0x80) {
             i++;
             continue;

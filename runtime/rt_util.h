@@ -30,11 +30,25 @@ char *rt_xvprintf(const char *fmt, va_list ap);
 
 /* A growable byte buffer, always NUL-terminated once anything is appended.
 ** `data` is owned by the buffer; rt_buf_free releases it, rt_buf_take hands
-** it over to the caller (who frees it) and resets the buffer. */
+** it over to the caller (who frees it) and resets the buffer. A buffer made
+** by rt_buf_on starts in the caller's storage instead (see there). */
 typedef struct rt_buf {
     char *data;
     size_t len, cap;
+    bool on_storage;            /* data is rt_buf_on's storage: not freed, copied out to grow */
 } rt_buf;
+
+/* An empty buffer (NUL-terminated) in the caller's storage, most often an
+** array on the stack: the hot paths of a fanout item (its record, its log
+** line, its request's input, its response body) then allocate nothing
+** while they fit, and move to the heap on their own when they do not. The
+** storage must outlive every use of the buffer, copies of it included;
+** rt_buf_free leaves it alone and rt_buf_take copies it out. */
+static inline rt_buf rt_buf_on(char *storage, size_t size)
+{
+    storage[0] = '\0';
+    return (rt_buf){ storage, 0, size, true };
+}
 
 /* Room for extra more bytes (and the NUL) without another allocation. */
 void rt_buf_reserve(rt_buf *b, size_t extra);

@@ -140,6 +140,17 @@ json_t *rt_field(rt_ctx *c, json_t *v, const char *name)
     return f ? f : json_null();
 }
 
+/* A response kept in parts (rt_ctx_set_response) gives its fields
+** without making its whole. */
+json_t *rt_result_field(rt_ctx *c, rt_result *r, const char *name)
+{
+    if (r && r->ok && !r->out) {
+        if (strcmp(name, "body") == 0) return r->body;
+        if (strcmp(name, "status") == 0) return keep(c, json_integer(r->status));
+    }
+    return rt_field(c, rt_result_out(r), name);
+}
+
 json_t *rt_index(rt_ctx *c, json_t *v, json_t *index)
 {
     if (!v || json_is_null(v)) return json_null();
