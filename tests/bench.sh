@@ -17,7 +17,10 @@ for b in bench/*.sh bench/*.py; do
         *) timeout 600 bash "$b" >"$T/$name.out" 2>&1 ;;
     esac
     rc=$?
-    if [ $rc -eq 0 ] && grep -qE '[0-9]' "$T/$name.out"; then
+    if [ $rc -eq 0 ] && grep -q 'nothing to compare with' "$T/$name.out"; then
+        # a clone without ../shared/peers beside it: there is no pipeline to run
+        echo "SKIP: bench: $name: $(head -1 "$T/$name.out")"
+    elif [ $rc -eq 0 ] && grep -qE '[0-9]' "$T/$name.out"; then
         pass "bench: $name runs at a tiny size and prints figures"
     else
         fail "bench: $name" "exit $rc: $(tail -3 "$T/$name.out" | tr '\n' ' ' | cut -c1-300)"
