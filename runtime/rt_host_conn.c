@@ -8,6 +8,7 @@
 
 
 #include "rt_crypto.h"
+#include "rt_json.h"
 #include "rt_log.h"
 #include "rt_type.h"
 #include "rt_secrets.h"
@@ -31,19 +32,6 @@ static void seal_ad(rt_buf *ad, const char *context, const char *user, const cha
     const char *fields[] = { context, user, scope, name };
     ad->len = 0;
     rt_seal_ad(ad, fields, sizeof fields / sizeof fields[0]);
-}
-
-static const char *str(const json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-
-/* The object o[k], made when missing (borrowed). */
-static json_t *obj_at(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    if (!json_is_object(v)) json_object_set_new(o, k, v = json_object());
-    return v;
 }
 
 /* ---- sealing ------------------------------------------------------------------------------- */
@@ -110,14 +98,14 @@ static void apply_sealed(json_t *dst, const json_t *sealed)
 /* Whether rec's secrets (any) were sealed with another key than kid. */
 static bool other_key(const json_t *rec, const char *kid, char *err, size_t n)
 {
-    const char *had = str(rec, "key_id");
+    const char *had = rt_json_str(rec, "key_id");
     if (!kid[0] || !had || strcmp(had, kid) == 0) return false;
     bool any = json_object_size(json_object_get(rec, "secrets")) > 0;
     const char *k;
     json_t *c;
     json_object_foreach(json_object_get(rec, "connections"), k, c) any |= json_object_size(json_object_get(c, "secrets")) > 0;
     if (!any) return false;
-    snprintf(err, n, "user %s's secrets were sealed with another key (key id %s; this one is %s)", str(rec, "id"), had,
+    snprintf(err, n, "user %s's secrets were sealed with another key (key id %s; this one is %s)", rt_json_str(rec, "id"), had,
              kid);
     return true;
 }
@@ -149,7 +137,7 @@ static bool secrets_update(json_t *rec, void *arg)
     a->wrote = false;
     if (!rec || rt_store_damaged(rec) || other_key(rec, a->kid, a->err, a->n)) return false;
     a->wrote = true;
-    apply_sealed(obj_at(rec, "secrets"), a->sealed);
+    apply_sealed(rt_json_obj_at(rec, "secrets"), a->sealed);
     if (a->kid[0]) json_object_set_new(rec, "key_id", json_string(a->kid));
     json_object_set_new(rec, "updated", json_integer(a->now));
     return true;
@@ -315,15 +303,15 @@ static bool conn_update(json_t *rec, void *arg)
     a->wrote = a->existed = false;
     if (!rec || rt_store_damaged(rec) || other_key(rec, a->kid, a->err, a->n)) return false;
     rt_host_user_upgrade(rec);
-    json_t *conns = obj_at(rec, "connections");
+    json_t *conns = rt_json_obj_at(rec, "connections");
     json_t *c = json_object_get(conns, a->integ);
     a->existed = c != NULL;
     const rt_integration *in = rt_host_integration(a->integ);
     if (a->remove) {
         if (!c && !(in && rt_host_connected(rec, in))) return false;
         json_object_del(conns, a->integ);
-        if (in && in->secret) json_object_del(obj_at(rec, "secrets"), in->secret);     /* layout 2's copy */
-        if (in && in->secret2) json_object_del(obj_at(rec, "secrets"), in->secret2);
+        if (in && in->secret) json_object_del(rt_json_obj_at(rec, "secrets"), in->secret);     /* layout 2's copy */
+        if (in && in->secret2) json_object_del(rt_json_obj_at(rec, "secrets"), in->secret2);
         a->existed = true;
     } else {
         if (!c || a->replace) {
@@ -333,10 +321,10 @@ static bool conn_update(json_t *rec, void *arg)
             json_object_set_new(conns, a->integ, fresh);
             c = fresh;
         }
-        apply_sealed(obj_at(c, "secrets"), a->sealed);
+        apply_sealed(rt_json_obj_at(c, "secrets"), a->sealed);
         const char *name;
         json_t *v;
-        json_t *fields = obj_at(c, "fields");
+        json_t *fields = rt_json_obj_at(c, "fields");
         json_object_foreach((json_t *)a->fields, name, v) {
             if (json_is_null(v)) json_object_del(fields, name);
             else json_object_set(fields, name, v);
@@ -436,7 +424,7 @@ json_t *rt_host_open_credentials(rt_store *st, const char *state_dir, const json
                                  json_t **base_urls, char *err, size_t n)
 {
     *base_urls = json_object();
-    const char *user = str(urec, "id");
+    const char *user = rt_json_str(urec, "id");
     /* user-level secrets (and an earlier layout's integration tokens) as `users set` stored them */
     json_t *out = rt_secrets_open_user(st, state_dir, urec, err, n);
     if (!out) return NULL;
@@ -460,7 +448,7 @@ json_t *rt_host_open_credentials(rt_store *st, const char *state_dir, const json
             return NULL;
         }
         for (int k = 0; k < in->nfields; k++) {
-            const char *v = in->fields[k].base_url ? str(json_object_get(c, "fields"), in->fields[k].name) : NULL;
+            const char *v = in->fields[k].base_url ? rt_json_str(json_object_get(c, "fields"), in->fields[k].name) : NULL;
             if (v && *v) json_object_set_new(*base_urls, in->name, json_string(v));
         }
         /* the company's OAuth2 client: the same for every user */
@@ -481,7 +469,7 @@ json_t *rt_host_open_credentials(rt_store *st, const char *state_dir, const json
 
 char *rt_host_conn_newer_token(rt_run_state *run, const rt_integration *in, const char *stale)
 {
-    const char *user = str(run->record, "user");
+    const char *user = rt_json_str(run->record, "user");
     if (!user || !run->store || !run->state_dir) return NULL;
     json_t *urec = rt_store_get_user(run->store, user);
     if (!urec || rt_store_damaged(urec)) {
@@ -492,14 +480,14 @@ char *rt_host_conn_newer_token(rt_run_state *run, const rt_integration *in, cons
     json_t *base_urls = NULL;
     json_t *stored = rt_host_open_credentials(run->store, run->state_dir, urec, run->wf, &base_urls, err, sizeof err);
     json_decref(urec);
-    const char *tok = str(stored, in->secret);
+    const char *tok = rt_json_str(stored, in->secret);
     char *fresh = tok && strcmp(tok, stale) != 0 ? rt_xstrdup(tok) : NULL;
     if (fresh) {
         /* take the stored set: a rotated refresh token, a new base URL came with it */
         const char *names[2] = { in->secret, in->secret2 };
         for (int k = 0; k < 2; k++)
-            if (names[k] && str(stored, names[k])) rt_run_set_secret(run, names[k], str(stored, names[k]));
-        const char *url = str(base_urls, in->name);
+            if (names[k] && rt_json_str(stored, names[k])) rt_run_set_secret(run, names[k], rt_json_str(stored, names[k]));
+        const char *url = rt_json_str(base_urls, in->name);
         if (url) rt_run_set_base_url(run, in->name, url);
     }
     json_decref(stored);
@@ -510,7 +498,7 @@ char *rt_host_conn_newer_token(rt_run_state *run, const rt_integration *in, cons
 bool rt_host_conn_store(rt_run_state *run, const rt_integration *in, const json_t *secrets, const json_t *fields,
                         char *err, size_t n)
 {
-    const char *user = str(run->record, "user");
+    const char *user = rt_json_str(run->record, "user");
     if (!user || !run->store || !run->state_dir) {
         snprintf(err, n, "no user to store it for");
         return false;
@@ -535,7 +523,7 @@ static bool migrate_update(json_t *rec, void *arg)
     migrate_arg *a = arg;
     if (!rec || rt_store_damaged(rec) || !rt_host_user_legacy(rec)) return false;
     rt_host_user_upgrade(rec);
-    json_t *conns = obj_at(rec, "connections");
+    json_t *conns = rt_json_obj_at(rec, "connections");
     const char *integ;
     json_t *sealed;
     json_object_foreach((json_t *)a->moves, integ, sealed) {
@@ -544,7 +532,7 @@ static bool migrate_update(json_t *rec, void *arg)
         json_object_set_new(conns, integ, c);
         const char *name;
         json_t *v;
-        json_object_foreach(sealed, name, v) json_object_del(obj_at(rec, "secrets"), name);
+        json_object_foreach(sealed, name, v) json_object_del(rt_json_obj_at(rec, "secrets"), name);
     }
     return true;
 }
@@ -562,7 +550,7 @@ void rt_host_migrate(rt_store *st, const char *state_dir)
     json_t *u;
     json_array_foreach(users, i, u) {
         if (!rt_host_user_legacy(u) || rt_store_damaged(u)) continue;
-        const char *user = str(u, "id");
+        const char *user = rt_json_str(u, "id");
         json_t *moves = json_object();
         char err[512];
         json_t *plain = json_object_size(json_object_get(u, "secrets")) ? rt_secrets_open_user(st, state_dir, u, err, sizeof err)
@@ -576,7 +564,7 @@ void rt_host_migrate(rt_store *st, const char *state_dir)
             json_t *sealed = json_object();
             rt_buf ad = { 0 };
             for (int j = 0; j < 2; j++) {
-                const char *v = names[j] ? str(plain, names[j]) : NULL;
+                const char *v = names[j] ? rt_json_str(plain, names[j]) : NULL;
                 if (!v) continue;
                 seal_ad(&ad, CONN_CONTEXT, user, in->name, names[j]);
                 char *s = rt_seal(key, ad.data, ad.len, v);

@@ -7,22 +7,10 @@
 
 #include <pthread.h>
 
+#include "rt_json.h"
 #include "rt_log.h"
 #include "rt_type.h"
 #include "rt_util.h"
-
-static const char *str(const json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-
-/* The object o[k], made when missing (borrowed). */
-static json_t *obj_at(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    if (!json_is_object(v)) json_object_set_new(o, k, v = json_object());
-    return v;
-}
 
 /* ---- read views ------------------------------------------------------------------------- */
 
@@ -254,7 +242,7 @@ void rt_host_user_upgrade(json_t *rec)
     const rt_project *p = rt_host_project();
     json_t *legacy = NULL;          /* read as layout 2 before the record becomes layout 3 */
     json_t *a = p && p->nworkflows == 1 ? rt_host_activation(rec, p->workflows[0], &legacy) : NULL;
-    json_t *acts = obj_at(rec, "activations");
+    json_t *acts = rt_json_obj_at(rec, "activations");
     if (p && p->nworkflows == 1) {
         if (a) json_object_set(acts, p->workflows[0]->name, a);
         json_decref(legacy);
@@ -263,7 +251,7 @@ void rt_host_user_upgrade(json_t *rec)
     }
     json_object_del(rec, "settings");
     json_object_del(rec, "enabled_run");
-    obj_at(rec, "connections");
+    rt_json_obj_at(rec, "connections");
 }
 
 /* `trigger enabled`: the run an enabling of wf starts for the user of rec
@@ -272,7 +260,7 @@ void rt_host_user_upgrade(json_t *rec)
 ** the user cannot run it yet: logged). */
 static json_t *enabled_run(json_t *rec, const rt_workflow *wf)
 {
-    const char *user = str(rec, "id");
+    const char *user = rt_json_str(rec, "id");
     json_t *act = json_object_get(json_object_get(rec, "activations"), wf->name);
     if (wf->trigger != RT_TRIG_ENABLED || !act || !json_is_true(json_object_get(act, "enabled")) ||
         !json_is_true(json_object_get(rec, "enabled")) || json_object_get(act, "enabled_run"))
@@ -332,7 +320,7 @@ static bool put_update(json_t *rec, void *arg)
         size_t i;               /* a repeated call: put the markers back */
         json_t *r;
         json_array_foreach(a->runs, i, r) {
-            json_t *x = json_object_get(acts, str(r, "workflow"));
+            json_t *x = json_object_get(acts, rt_json_str(r, "workflow"));
             if (x) json_object_set(x, "enabled_run", json_object_get(r, "id"));
         }
     }
@@ -433,7 +421,7 @@ static bool act_update(json_t *rec, void *arg)
     a->changed = false;
     if (!rec || rt_store_damaged(rec)) return false;
     rt_host_user_upgrade(rec);
-    json_t *acts = obj_at(rec, "activations");
+    json_t *acts = rt_json_obj_at(rec, "activations");
     json_t *act = json_object_get(acts, a->wf->name);
     if (!act && !a->enable) return false;
     if (!act) {

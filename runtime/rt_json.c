@@ -388,3 +388,15 @@ bool rt_value_equal(const json_t *a, const json_t *b)
         return true;    /* null, true, false: same type is same value */
     }
 }
+
+const char *rt_json_str(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+json_t *rt_json_obj_at(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    if (!json_is_object(v)) json_object_set_new(o, k, v = json_object());
+    return v;
+}

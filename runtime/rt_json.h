@@ -31,6 +31,12 @@ void rt_pool_release(rt_pool *p);
 ** wherever the value is stored or shown. NULL s gives json null. */
 json_t *rt_json_bytes(const char *s);
 
+/* The string o[k] (borrowed), NULL when o is not an object or o[k] is not
+** a string. */
+const char *rt_json_str(const json_t *o, const char *k);
+/* The object o[k], made (empty) when missing or not an object: borrowed. */
+json_t *rt_json_obj_at(json_t *o, const char *k);
+
 /* Deep equality where 1 == 1.0 and null equals only null. */
 bool rt_value_equal(const json_t *a, const json_t *b);
 

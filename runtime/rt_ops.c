@@ -15,11 +15,6 @@
 
 #define HISTORY_DEFAULT_LIMIT 50
 
-static const char *str(const json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-
 static json_int_t num(const json_t *o, const char *k)
 {
     return json_integer_value(json_object_get(o, k));
@@ -81,7 +76,7 @@ static bool history_visit(json_t *r, void *arg)
 {
     history_scan *h = arg;
     if (rt_store_damaged(r)) {      /* listed where it was, never left out */
-        const char *id = str(r, "id");
+        const char *id = rt_json_str(r, "id");
         json_array_append_new(h->damaged, json_string(id));
         /* a run id starts with its creation time (12 hex digits of ms) */
         char hex[13] = "", t[40];
@@ -94,7 +89,7 @@ static bool history_visit(json_t *r, void *arg)
         json_array_append_new(h->rows, row);
         return h->limit <= 0 || (int)json_array_size(h->rows) < h->limit;
     }
-    const char *name = str(r, "workflow");
+    const char *name = rt_json_str(r, "workflow");
     if (name && !rt_host_workflow(name)) return true;      /* a workflow this binary does not hold */
     json_t *row = json_object();
     static const char *const keys[] = { "id", "workflow", "user", "status", "attempt", "version", "source",
@@ -105,7 +100,7 @@ static bool history_visit(json_t *r, void *arg)
     }
     json_t *trig = json_object_get(r, "trigger");
     json_object_set(row, "trigger", trig ? trig : json_null());
-    const char *status = str(r, "status");
+    const char *status = rt_json_str(r, "status");
     rt_owner_state owner = rt_owner_of(r);
     if (status && !rt_status_finished(rt_status_parse(status)) && owner != RT_OWNER_NONE) {
         char who[96];       /* an unfinished run: which process has it, and whether that one lives */
@@ -156,28 +151,28 @@ int rt_ops_history(const rt_workflow *wf, const rt_cli_opts *o)
         json_array_foreach(rows, i, r) {
             char dur[32];
             fmt_duration(num(r, "duration_ms"), dur, sizeof dur);
-            char *tt = several && str(r, "workflow") ? rt_xstrdup(str(r, "workflow"))
+            char *tt = several && rt_json_str(r, "workflow") ? rt_xstrdup(rt_json_str(r, "workflow"))
                                                      : rt_json_dump(json_object_get(r, "trigger"), 0, false);
             char *trig = rt_redact_shorten(tt ? tt : "-", tt && strlen(tt) > 24 ? 21 : 24);
             free(tt);
-            const char *status = str(r, "status");
+            const char *status = rt_json_str(r, "status");
             char st_buf[40];
             snprintf(st_buf, sizeof st_buf, "%s", status ? status : "?");
-            const char *fs = str(r, "failed_step"), *err = str(r, "error");
+            const char *fs = rt_json_str(r, "failed_step"), *err = rt_json_str(r, "error");
             if (fs && err && strncmp(err, "step '", 6) == 0 && strncmp(err + 6, fs, strlen(fs)) == 0 &&
                 strncmp(err + 6 + strlen(fs), "': ", 3) == 0)
                 err += 9 + strlen(fs);  /* "step 'push': HTTP 400" under FAILED STEP push */
-            if (str(r, "wake_at") && !fs) {
-                printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  wakes at %s\n", str(r, "id"), st_buf,
-                       str(r, "user") ? str(r, "user") : "-", trig, str(r, "started"), dur, str(r, "wake_at"));
+            if (rt_json_str(r, "wake_at") && !fs) {
+                printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  wakes at %s\n", rt_json_str(r, "id"), st_buf,
+                       rt_json_str(r, "user") ? rt_json_str(r, "user") : "-", trig, rt_json_str(r, "started"), dur, rt_json_str(r, "wake_at"));
                 free(trig);
                 continue;
             }
             char *why = rt_redact_shorten(err && (fs || rt_status_parse(st_buf) == RT_ST_FAILED ||
                                                   rt_status_parse(st_buf) == RT_ST_SKIPPED ||
                                                   rt_status_parse(st_buf) == RT_ST_UNREADABLE) ? err : "", 80);
-            printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  %s%s%s\n", str(r, "id"), st_buf,
-                   str(r, "user") ? str(r, "user") : "-", trig, str(r, "started"), dur, fs ? fs : "",
+            printf("%-20s  %-11s  %-12s  %-24s  %-24s  %10s  %s%s%s\n", rt_json_str(r, "id"), st_buf,
+                   rt_json_str(r, "user") ? rt_json_str(r, "user") : "-", trig, rt_json_str(r, "started"), dur, fs ? fs : "",
                    fs && err ? ": " : "", why);
             free(why);
             free(trig);
@@ -257,7 +252,7 @@ static void register_secrets(const rt_workflow *wf, const rt_cli_opts *o, rt_sto
     const char *dir = rt_cli_state_dir(wf, o, buf, sizeof buf);
     const rt_workflow *own = rt_host_run_workflow(run);
     const rt_workflow *w = own ? own : wf;
-    json_t *urec = str(run, "user") ? rt_host_user_get(st, str(run, "user")) : NULL;
+    json_t *urec = rt_json_str(run, "user") ? rt_host_user_get(st, rt_json_str(run, "user")) : NULL;
     if (urec && !rt_store_damaged(urec)) {
         rt_secrets_close(rt_host_open_secrets(st, dir, urec, w, false, NULL));
     } else {
@@ -272,7 +267,7 @@ static void register_secrets(const rt_workflow *wf, const rt_cli_opts *o, rt_sto
 static json_t *damaged_keys(const json_t *run, const json_t *steps, const json_t *logs)
 {
     json_t *keys = json_array();
-    if (rt_store_damaged(run)) json_array_append_new(keys, json_sprintf("the run record %s", str(run, "id")));
+    if (rt_store_damaged(run)) json_array_append_new(keys, json_sprintf("the run record %s", rt_json_str(run, "id")));
     const char *path;
     json_t *rec;
     json_object_foreach((json_t *)steps, path, rec)
@@ -323,9 +318,9 @@ int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
         fmt_time(num(rec, "created"), created, sizeof created);
         fmt_time(num(rec, "ended"), ended, sizeof ended);
         fmt_duration(run_duration(rec), dur, sizeof dur);
-        const char *user = str(rec, "user");
-        printf("run %s  %s\n", o->arg, str(rec, "status"));
-        printf("  workflow %s, version %s, attempt %lld, user %s\n", str(rec, "workflow"), str(rec, "version"),
+        const char *user = rt_json_str(rec, "user");
+        printf("run %s  %s\n", o->arg, rt_json_str(rec, "status"));
+        printf("  workflow %s, version %s, attempt %lld, user %s\n", rt_json_str(rec, "workflow"), rt_json_str(rec, "version"),
                (long long)num(rec, "attempt"), user ? user : "-");
         printf("  started  %s, ended %s (%s)\n", created, ended, dur);
         if (num(rec, "wake_at")) {
@@ -344,7 +339,7 @@ int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
             char d[32] = "", t0[40];
             if (json_object_get(s, "duration_ms")) fmt_duration(num(s, "duration_ms"), d, sizeof d);
             fmt_time(num(s, "started"), t0, sizeof t0);
-            printf("  %-28s %-10s", str(s, "path"), str(s, "status"));
+            printf("  %-28s %-10s", rt_json_str(s, "path"), rt_json_str(s, "status"));
             if (na) printf(" %zu attempt%s", na, na == 1 ? "" : "s");
             printf("  %s%s%s%s\n", t0, *d ? " (" : "", d, *d ? ")" : "");
             if (json_is_true(json_object_get(s, "continued"))) printf("      (failure continued: the run went on)\n");
@@ -354,7 +349,7 @@ int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
                 char ad[32];
                 fmt_duration(num(a, "duration_ms"), ad, sizeof ad);
                 printf("      attempt %lld: %s", (long long)num(a, "n"), ad);
-                const char *ae = str(a, "error");
+                const char *ae = rt_json_str(a, "error");
                 if (num(a, "http_status") && !(ae && strncmp(ae, "HTTP ", 5) == 0))
                     printf(", HTTP %lld", (long long)num(a, "http_status"));
                 if (ae) printf(", %s", ae);
@@ -371,8 +366,8 @@ int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
                 printf("      wakes at %s%s\n", w, json_is_true(json_object_get(s, "skipped")) ? " (skipped)" : "");
             }
             json_t *in = json_object_get(s, "input");
-            if (json_is_object(in) && str(in, "method")) {
-                printf("      request  %s %s\n", str(in, "method"), str(in, "url"));
+            if (json_is_object(in) && rt_json_str(in, "method")) {
+                printf("      request  %s %s\n", rt_json_str(in, "method"), rt_json_str(in, "url"));
                 const char *hk;
                 json_t *hv;
                 json_object_foreach(json_object_get(in, "headers"), hk, hv)
@@ -386,7 +381,7 @@ int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
             if (!json_object_get(s, "output") && json_is_integer(json_object_get(s, "count")))
                 printf("      output   %lld items (not stored as a list: each item's steps are listed)\n",
                        (long long)num(s, "count"));
-            if (str(s, "error")) printf("      error    %s\n", str(s, "error"));
+            if (rt_json_str(s, "error")) printf("      error    %s\n", rt_json_str(s, "error"));
             if (rt_store_damaged(s)) printf("      record damaged: %s\n", rt_store_damaged(s));
         }
         json_t *ll = json_object_get(out, "logs");
@@ -395,11 +390,11 @@ int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
             char t[40];
             fmt_time(num(s, "ts"), t, sizeof t);
             if (rt_store_damaged(s))
-                printf("  %s  [log record %s cannot be read: %s]\n", t, str(s, "path"), rt_store_damaged(s));
-            else printf("  %s  %s\n", t, str(s, "msg"));
+                printf("  %s  [log record %s cannot be read: %s]\n", t, rt_json_str(s, "path"), rt_store_damaged(s));
+            else printf("  %s  %s\n", t, rt_json_str(s, "msg"));
         }
         if (json_object_get(rec, "output")) print_field("", "output", json_object_get(rec, "output"));
-        if (str(rec, "error")) printf("error    %s\n", str(rec, "error"));
+        if (rt_json_str(rec, "error")) printf("error    %s\n", rt_json_str(rec, "error"));
     }
     json_decref(out);
     int rc = RT_EXIT_OK;
@@ -431,7 +426,7 @@ static json_t *records_to_drop(const json_t *steps)
     const char *path;
     json_t *rec;
     json_object_foreach((json_t *)steps, path, rec) {
-        const char *name = str(rec, "status");
+        const char *name = rt_json_str(rec, "status");
         rt_status s = rt_status_parse(name);
         if (!name || s == RT_ST_SUCCEEDED) continue;
         if (rt_store_damaged(rec)) continue;   /* kept: the replay reports it, never runs the step again blindly */
@@ -451,7 +446,7 @@ static int retry_one(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, 
         fprintf(stderr, "%s: no run %s (see `%s history`)\n", wf->name, id, wf->name);
         return RT_EXIT_USAGE;
     }
-    const char *status = str(rec, "status"), *version = str(rec, "version");
+    const char *status = rt_json_str(rec, "status"), *version = rt_json_str(rec, "version");
     if (!status || rt_status_parse(status) != RT_ST_FAILED) {
         char who[128] = "";
         if (rt_owner_of(rec) == RT_OWNER_LIVE) {
@@ -466,7 +461,7 @@ static int retry_one(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, 
     const rt_workflow *own = rt_host_run_workflow(rec);    /* the run's workflow, in a project */
     if (!own) {
         fprintf(stderr, "%s: run %s is of workflow '%s', which this binary does not hold\n", wf->name, id,
-                str(rec, "workflow") ? str(rec, "workflow") : "?");
+                rt_json_str(rec, "workflow") ? rt_json_str(rec, "workflow") : "?");
         json_decref(rec);
         return RT_EXIT_USAGE;
     }
@@ -476,7 +471,7 @@ static int retry_one(const rt_workflow *wf, const rt_cli_opts *o, rt_store *st, 
         json_decref(rec);
         return RT_EXIT_USAGE;
     }
-    const char *user = str(rec, "user");
+    const char *user = rt_json_str(rec, "user");
     if (user) {     /* the user must still be able to run it: refused, the run stays failed */
         json_t *urec = rt_host_user_get(st, user);
         const char *why = rt_host_ineligible(urec, user, own, false, err, sizeof err);
@@ -535,7 +530,7 @@ typedef struct retry_scan {
 static bool retry_visit(json_t *r, void *arg)
 {
     retry_scan *s = arg;
-    const char *name = str(r, "workflow"), *version = str(r, "version"), *id = str(r, "id");
+    const char *name = rt_json_str(r, "workflow"), *version = rt_json_str(r, "version"), *id = rt_json_str(r, "id");
     const rt_workflow *own = rt_host_workflow(name);
     if (!id || (name && !own)) return true;
     if (version && own && strcmp(version, own->version) == 0) {
@@ -613,8 +608,8 @@ typedef struct prune_scan {
 static bool prune_visit(json_t *r, void *arg)
 {
     prune_scan *p = arg;
-    const char *id = str(r, "id");
-    const char *status = str(r, "status");
+    const char *id = rt_json_str(r, "id");
+    const char *status = rt_json_str(r, "status");
     /* a live run is never removed, whatever --status says: not a running
     ** one, nor one a live process owns (queued in serve, sleeping in a wait) */
     if (id && status && rt_status_parse(status) != RT_ST_RUNNING &&
