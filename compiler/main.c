@@ -191,18 +191,6 @@ static bool compile_to_c(diag_ctx *d, ast_program *prog, const char *path, strbu
     return true;
 }
 
-static bool write_text(const char *path, const char *text)
-{
-    if (strcmp(path, "-") == 0) {
-        fputs(text, stdout);
-        return true;
-    }
-    FILE *f = fopen(path, "w");
-    if (!f) return false;
-    bool ok = fputs(text, f) >= 0;
-    return fclose(f) == 0 && ok;
-}
-
 /* A project's name from OUT (or a directory): its base name without an
 ** extension, as a workflow name would be ([a-z0-9_], other bytes as _). */
 static void project_name(const char *base, char *out, size_t n)
@@ -285,7 +273,7 @@ static int cmd_build(int argc, char **argv)
     strbuf c = { 0 };
     int rc = 1;
     if (compile_to_c(&d, &prog, file, &c)) {
-        if (emit_c && !write_text(emit_c, c.data)) {
+        if (emit_c && !util_write_text(emit_c, c.data)) {
             fprintf(stderr, "flowc build: cannot write %s\n", emit_c);
         } else {
             char def[512];

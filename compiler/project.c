@@ -198,18 +198,6 @@ void proj_free(proj *p)
 
 /* ---- build ------------------------------------------------------------------- */
 
-static bool write_text(const char *path, const char *text)
-{
-    if (strcmp(path, "-") == 0) {
-        fputs(text, stdout);
-        return true;
-    }
-    FILE *f = fopen(path, "w");
-    if (!f) return false;
-    bool ok = fputs(text, f) >= 0;
-    return fclose(f) == 0 && ok;
-}
-
 int proj_build(const flowc_paths *paths, const proj_files *files, const char *name, const char *out,
                const char *emit_c)
 {
@@ -239,7 +227,7 @@ int proj_build(const flowc_paths *paths, const proj_files *files, const char *na
                 strbuf_printf(&all, "/* ---- unit %d of %d ---- */\n", i + 1, n + 1);
                 strbuf_puts(&all, units[i].data);
             }
-            wrote = write_text(emit_c, all.data);
+            wrote = util_write_text(emit_c, all.data);
             if (!wrote) fprintf(stderr, "flowc build: cannot write %s\n", emit_c);
             strbuf_free(&all);
         }

@@ -255,3 +255,15 @@ char *util_read_file(const char *path, size_t max, size_t *len, char *why, size_
     *len = b.len;
     return strbuf_take(&b);
 }
+
+bool util_write_text(const char *path, const char *text)
+{
+    if (strcmp(path, "-") == 0) {
+        fputs(text, stdout);
+        return true;
+    }
+    FILE *f = fopen(path, "w");
+    if (!f) return false;
+    bool ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok;
+}

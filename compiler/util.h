@@ -10,6 +10,7 @@
 #define FLOWC_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,5 +68,9 @@ size_t util_utf8_cut(const char *s, size_t n, size_t max);
 ** the system's error, "not a regular file (a directory)" (a FIFO, a device:
 ** never read, it could block or never end), or "file too large". */
 char *util_read_file(const char *path, size_t max, size_t *len, char *why, size_t whylen);
+
+/* Writes text to path ("-": stdout); false when it cannot be written
+** (errno says why). */
+bool util_write_text(const char *path, const char *text);
 
 #endif
