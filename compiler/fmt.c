@@ -499,20 +499,24 @@ static bool fmt_bare_name(const char *s)
 /* ---- types ------------------------------------------------------------------------------ */
 
 static doc *fmt_type(fmt_state *st, const ast_type *t);
+static doc *fmt_expr(fmt_state *st, const ast_expr *e, bool flat);
+
+/* Appends `lead` then the expression e (" headers {...}", "event NAME"). */
+static void add_led(fmt_state *st, doc *d, const char *lead, const ast_expr *e)
+{
+    add(st, d, txt(st, lead));
+    add(st, d, fmt_expr(st, e, false));
+}
 
 /* Fields `name: T` (and `= default` for parameters), inside braces that
 ** hold them one per line when `expanded`, else on one line when they fit. */
-static doc *fmt_expr(fmt_state *st, const ast_expr *e, bool flat);
 
 static doc *fmt_field(fmt_state *st, const ast_field *f)
 {
     doc *d = cat(st);
     add(st, d, txtf(st, "%s: ", f->name));
     add(st, d, fmt_type(st, f->type));
-    if (f->deflt) {
-        add(st, d, txt(st, " = "));
-        add(st, d, fmt_expr(st, f->deflt, false));
-    }
+    if (f->deflt) add_led(st, d, " = ", f->deflt);
     return d;
 }
 
@@ -939,14 +943,8 @@ static doc *fmt_stmt(fmt_state *st, const ast_stmt *s)
             bool simple = s->status->kind == EX_INT || s->status->kind == EX_NAME || s->status->kind == EX_FIELD;
             add(st, d, fmt_paren(st, s->status, false, !simple));
         }
-        if (s->headers) {
-            add(st, d, txt(st, " headers "));
-            add(st, d, fmt_expr(st, s->headers, false));
-        }
-        if (s->expr) {
-            add(st, d, txt(st, " "));
-            add(st, d, fmt_expr(st, s->expr, false));
-        }
+        if (s->headers) add_led(st, d, " headers ", s->headers);
+        if (s->expr) add_led(st, d, " ", s->expr);
         return d;
     }
     case ST_LET:
@@ -955,8 +953,7 @@ static doc *fmt_stmt(fmt_state *st, const ast_stmt *s)
         return d;
     case ST_WAIT:
         if (s->wait_until) {
-            add(st, d, txt(st, "wait until "));
-            add(st, d, fmt_expr(st, s->expr, false));
+            add_led(st, d, "wait until ", s->expr);
         } else {
             add(st, d, txtf(st, "wait %s", fmt_duration(st, s->expr ? s->expr->ival : 0)));
         }
@@ -1169,14 +1166,8 @@ static doc *fmt_mock_resp(fmt_state *st, const ast_mock_response *r)
 {
     doc *d = cat(st);
     add(st, d, txtf(st, "%d", r->status));
-    if (r->body) {
-        add(st, d, txt(st, " "));
-        add(st, d, fmt_expr(st, r->body, false));
-    }
-    if (r->headers) {
-        add(st, d, txt(st, " headers "));
-        add(st, d, fmt_expr(st, r->headers, false));
-    }
+    if (r->body) add_led(st, d, " ", r->body);
+    if (r->headers) add_led(st, d, " headers ", r->headers);
     return d;
 }
 
@@ -1238,11 +1229,9 @@ static doc *fmt_test(fmt_state *st, const ast_test *t, const ast_top *top)
         add(st, body, fmt_between(st, st->hard, -1, at, false));
         doc *d = cat(st);
         if (t->event && at == t->event->loc.start) {
-            add(st, d, txt(st, "event "));
-            add(st, d, fmt_expr(st, t->event, false));
+            add_led(st, d, "event ", t->event);
         } else if (t->settings && at == t->settings->loc.start) {
-            add(st, d, txt(st, "settings "));
-            add(st, d, fmt_expr(st, t->settings, false));
+            add_led(st, d, "settings ", t->settings);
         } else if (t->user && at == t->user_loc.start) {
             add(st, d, txt(st, "user "));
             add(st, d, fmt_quoted(st, t->user));
