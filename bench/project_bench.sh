@@ -46,19 +46,8 @@ cp "$T/ten/w0.flow" "$T/one/"
 "$FLOWC" build "$T/one/w0.flow" -o "$T/one.app" || exit 1
 
 echo '[{"method": "POST", "path": "/w/*", "body": {"ok": true}}]' >"$T/routes.json"
-"$SERVER_BIN" --port 0 --routes "$T/routes.json" --max-log 0 >"$T/api.out" 2>&1 &
-API_PID=$!
-for _ in $(seq 1 100); do grep -q '^PORT ' "$T/api.out" && break; sleep 0.05; done
-export API="http://127.0.0.1:$(sed -n 's/^PORT //p' "$T/api.out")"
+api_start "$T/routes.json"
 
-serve_start() {     # serve_start BIN STATE [options]
-    local bin=$1 state=$2; shift 2
-    rm -f "$T/port"
-    "$bin" serve --listen 127.0.0.1:0 --port-file "$T/port" --state "$state" --token-file "$T/token" "$@" 2>"$T/serve.log" &
-    SV_PID=$!
-    for _ in $(seq 1 200); do [ -s "$T/port" ] && break; sleep 0.05; done
-    SV="http://127.0.0.1:$(cat "$T/port")"
-}
 serve_kill() { kill -9 "$SV_PID" 2>/dev/null; wait "$SV_PID" 2>/dev/null; SV_PID=; }
 metric() { curl -s -H "Authorization: Bearer $TOKEN" "$SV/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
