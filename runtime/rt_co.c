@@ -97,6 +97,18 @@ typedef struct co_write {
     struct co_write *next;
 } co_write;
 
+/* A copy of a write nobody waits for, in a block the scheduler recycles:
+** its strings inline while they fit, so that a fanout item's checkpoint
+** costs no allocation (it made four, freed in a burst when its group was
+** committed). */
+#define CO_COPY_TEXT 1536
+#define CO_SPARE_MAX 256
+typedef struct co_copy {
+    co_write e;                 /* first: a co_write * of a copy is its block */
+    struct co_copy *spare;      /* in the scheduler's spare blocks */
+    char text[CO_COPY_TEXT];
+} co_copy;
+
 struct rt_co_sched {
     co_ctx main;                /* the scheduler loop's context */
     rt_redact_set *redact;      /* the creating thread's set (its run's), for the committer */
@@ -110,6 +122,8 @@ struct rt_co_sched {
     void **stacks;              /* idle stacks */
     size_t nstacks, capstacks;
     rt_co *idle;                /* finished coroutines, to reuse (their `next` links them) */
+    co_copy *spare;             /* blocks of committed copies, to reuse (loop only) */
+    int nspare;
     int64_t last_flush;
     rt_redact_set *loop_redact; /* the thread's set between coroutines */
     /* the committer: the loop hands it the writes its coroutines made in one
@@ -215,6 +229,11 @@ void rt_co_sched_free(rt_co_sched *s)
         free(s->idle);
         s->idle = next;
     }
+    while (s->spare) {
+        co_copy *next = s->spare->spare;
+        free(s->spare);
+        s->spare = next;
+    }
     free(s->stacks);
     free(s->error);
     pthread_mutex_destroy(&s->lock);
@@ -261,7 +280,8 @@ static void ctx_init(rt_co_sched *s, rt_co *co)
     (void)s;
     /* what rt_co_switch pops: control words, six registers, then co_entry
     ** as the return address, 16-byte aligned as after a call */
-    uint64_t *sp = (uint64_t *)(((uintptr_t)base + CO_STACK_SIZE) & ~(uintptr_t)15);
+    uintptr_t color = (uintptr_t)((((uint64_t)(uintptr_t)co->stack >> 16) * 0x9E3779B1u >> 8) % 256) * 64;
+    uint64_t *sp = (uint64_t *)(((uintptr_t)base + CO_STACK_SIZE - color) & ~(uintptr_t)15);
     *--sp = 0;
     *--sp = (uint64_t)(uintptr_t)co_entry;
     for (int i = 0; i < 6; i++) *--sp = 0;
@@ -482,15 +502,39 @@ static void *committer_main(void *arg)
     return NULL;
 }
 
-static void deferred_free(co_write *e)
+/* A string of copy c: in its block when it fits, else allocated. */
+static const char *copy_str(co_copy *c, size_t *used, const char *str)
 {
-    free((char *)e->w.run_id);
-    free((char *)e->w.step_path);
+    if (!str) return NULL;
+    size_t n = strlen(str) + 1;
+    if (n > sizeof c->text - *used) return rt_xstrdup(str);
+    char *at = memcpy(c->text + *used, str, n);
+    *used += n;
+    return at;
+}
+
+static void copy_str_free(co_copy *c, const char *str)
+{
+    if (str && (str < c->text || str >= c->text + sizeof c->text)) free((char *)str);
+}
+
+/* Drops a committed copy (write_copy): its block goes back to s. */
+static void deferred_free(rt_co_sched *s, co_write *e)
+{
+    co_copy *c = (co_copy *)e;
+    copy_str_free(c, e->w.run_id);
+    copy_str_free(c, e->w.step_path);
+    copy_str_free(c, e->w.step_text);
     json_decref((json_t *)e->w.run);
     json_decref((json_t *)e->w.step);
     json_decref((json_t *)e->w.logs);
-    free((char *)e->w.step_text);
-    free(e);
+    if (s->nspare >= CO_SPARE_MAX) {
+        free(c);
+        return;
+    }
+    c->spare = s->spare;
+    s->spare = c;
+    s->nspare++;
 }
 
 /* Whether the writes not handed over should go now: one is waited for,
@@ -539,17 +583,23 @@ static void queue_write(rt_co_sched *s, co_write *e)
 }
 
 /* A copy of w that nobody waits for (deferred or lazy). */
-static co_write *write_copy(const rt_store_write *w, rt_co_debt *d)
+static co_write *write_copy(rt_co_sched *s, const rt_store_write *w, rt_co_debt *d)
 {
-    co_write *e = rt_xcalloc(1, sizeof *e);
-    e->w = (rt_store_write){ .run_id = rt_xstrdup(w->run_id),
-                             .step_path = w->step_path ? rt_xstrdup(w->step_path) : NULL,
-                             .run = w->run ? json_deep_copy(w->run) : NULL, .old_status = NULL,
-                             .step = w->step ? json_incref((json_t *)w->step) : NULL,
-                             .step_text = w->step_text ? rt_xstrdup(w->step_text) : NULL,
-                             .logs = w->logs ? json_incref((json_t *)w->logs) : NULL };
-    e->debt = d;
-    return e;
+    co_copy *c = s->spare;
+    if (c) {
+        s->spare = c->spare;
+        s->nspare--;
+    } else {
+        c = rt_xmalloc(sizeof *c);
+    }
+    size_t used = 0;
+    c->e = (co_write){ .debt = d };
+    c->e.w = (rt_store_write){ .run_id = copy_str(c, &used, w->run_id), .step_path = copy_str(c, &used, w->step_path),
+                               .run = w->run ? json_deep_copy(w->run) : NULL, .old_status = NULL,
+                               .step = w->step ? json_incref((json_t *)w->step) : NULL,
+                               .step_text = copy_str(c, &used, w->step_text),
+                               .logs = w->logs ? json_incref((json_t *)w->logs) : NULL };
+    return &c->e;
 }
 
 /* Whether w can join a group: not a conditional write. */
@@ -597,7 +647,7 @@ bool rt_co_commit_debt(rt_store *st, const rt_store_write *w, rt_co_debt *d, cha
     if (w->deferrable && !w->run && !w->update) {
         /* final and without side effects: the coroutine goes on, the write
         ** follows in the next group, before any later write of the run */
-        co_write *e = write_copy(w, d);
+        co_write *e = write_copy(s, w, d);
         queue_write(s, e);
         if (d) d->owed = e->seq;        /* a lazy run's next step waits for it */
         return true;
@@ -611,7 +661,7 @@ bool rt_co_commit_lazy(rt_store *st, const rt_store_write *w, rt_co_debt *d, boo
     rt_co_sched *s = co ? co->s : NULL;
     if (!co || !groupable(s, st, w) || w->update) return rt_co_commit_debt(st, w, d, err, errlen);
     if (debt_failed(s, d, err, errlen)) return false;
-    co_write *e = write_copy(w, d);
+    co_write *e = write_copy(s, w, d);
     queue_write(s, e);
     if (owing) d->owed = e->seq;
     return true;
@@ -647,7 +697,7 @@ static void commit_inline(rt_co_sched *s)
         if (e->co) {
             make_ready(s, e->co);
         } else {
-            deferred_free(e);
+            deferred_free(s, e);
             s->unsynced--;
         }
         e = next;
@@ -682,7 +732,7 @@ static void harvest(rt_co_sched *s)
             if (done->co) {
                 make_ready(s, done->co);
             } else {
-                deferred_free(done);
+                deferred_free(s, done);
                 s->unsynced--;
             }
             done = next;

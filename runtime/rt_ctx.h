@@ -44,6 +44,9 @@ struct rt_ctx {
     char *failed_step;          /* owned: the path of the step that failed it */
     bool waiting;               /* suspended at a durable wait */
     bool on_storage;            /* the block is the caller's (rt_ctx_new_item): not freed */
+    rt_co_debt *debt;           /* borrowed or NULL: what this item's step records still owe
+                                   the disk (a fanout item on a scheduler, in a run that is
+                                   not lazy: rt_run_commit_outcome, rt_run_barrier) */
     int nslots;
     rt_result results[];        /* the results of the steps of its scope, by
                                    rt_step_desc.slot (numbered by the compiler) */

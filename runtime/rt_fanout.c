@@ -22,7 +22,8 @@ typedef struct fanout_job {
     pthread_mutex_t lock;
     size_t next;                /* the next item to start */
     size_t workers;             /* items at once (concurrency) */
-    size_t running;             /* item coroutines alive */
+    size_t running;             /* items running (holding a place of `workers`) */
+    size_t owing;               /* items that ended, waiting for their records to be durable */
     struct fanout_item_arg *args;   /* owned: `workers` entries, one per item alive */
     rt_co *driver;              /* the coroutine starting them */
     long failed_item;           /* the first item that failed, or -1 */
@@ -32,7 +33,10 @@ typedef struct fanout_job {
     bool timed_out;             /* an item was left unstarted at the deadline */
 } fanout_job;
 
-static void fanout_run_item(fanout_job *job, size_t i)
+/* Runs item i in a context of its own; debt: what its step records owe
+** the disk, for an item on a scheduler (NULL: each is durable when
+** committed). */
+static void fanout_run_item(fanout_job *job, size_t i, rt_co_debt *debt)
 {
     rt_ctx *p = job->parent;
     /* "PARENT_PREFIX" "NAME" "[" i "]." on the stack when it fits */
@@ -52,6 +56,7 @@ static void fanout_run_item(fanout_job *job, size_t i)
     _Alignas(max_align_t) char storage[1024];
     rt_ctx *ic = rt_ctx_new_item(p->run, p, prefix, job->d, storage, sizeof storage);
     if (prefix != small) free(prefix);
+    ic->debt = debt;
     ic->value = json_array_get(job->list, i);
     job->item(ic, ic->value);
     rt_ctx_check(ic);
@@ -91,16 +96,21 @@ static void fanout_worker(fanout_job *job)
         bool go = fanout_may_start(job, i);
         pthread_mutex_unlock(&job->lock);
         if (!go) break;
-        fanout_run_item(job, i);
+        fanout_run_item(job, i, NULL);
     }
 }
 
 /* ---- concurrent items: coroutines on one scheduler ------------------------
-** The fanout's driver, itself a coroutine, keeps up to `concurrency` item
-** coroutines alive and waits for one to end before starting the next (an
-** item waiting for its checkpoint to be durable still counts: a kill
-** redoes at most `concurrency` items). A nested fanout's driver is the
-** enclosing item's coroutine, on the same scheduler. */
+** The fanout's driver, itself a coroutine, keeps up to `concurrency` items
+** running and waits for one to end before starting the next. An item's
+** step records join the scheduler's groups without waiting (rt_ctx.debt):
+** its next step waits for them before it starts. An item whose last
+** records are still being written gives its place to the next item and
+** waits for them apart (`owing`); at most `concurrency` items wait so, so
+** that a kill -9 redoes at most 2 x `concurrency` items' requests, and the
+** fanout ends only once none is left: every item's records are durable
+** before the fanout's own. A nested fanout's driver is the enclosing
+** item's coroutine, on the same scheduler. */
 typedef struct fanout_item_arg {
     fanout_job *job;
     size_t i;
@@ -113,9 +123,18 @@ typedef struct fanout_item_arg {
 static void fanout_item_co(void *arg)
 {
     fanout_item_arg a = *(fanout_item_arg *)arg;
-    fanout_run_item(a.job, a.i);
-    a.job->running--;
-    rt_co_wake(a.job->driver);
+    fanout_job *job = a.job;
+    rt_co_debt debt = { 0 };            /* outlives its writes: the wait below is for them */
+    fanout_run_item(job, a.i, &debt);
+    job->running--;
+    if (debt.owed) {
+        job->owing++;
+        rt_co_wake(job->driver);        /* the next item may start */
+        char err[256];
+        if (!rt_co_barrier(&debt, err, sizeof err)) rt_run_store_failed(job->parent->run, err);
+        job->owing--;
+    }
+    rt_co_wake(job->driver);
 }
 
 static void fanout_drive(fanout_job *job)
@@ -123,7 +142,7 @@ static void fanout_drive(fanout_job *job)
     job->driver = rt_co_current();
     rt_co_sched *s = rt_co_sched_of(job->driver);
     for (;;) {
-        while (job->running < job->workers) {
+        while (job->running < job->workers && job->running + job->owing < 2 * job->workers) {
             pthread_mutex_lock(&job->lock);
             bool go = fanout_may_start(job, job->next);
             pthread_mutex_unlock(&job->lock);
@@ -133,7 +152,7 @@ static void fanout_drive(fanout_job *job)
             job->running++;
             rt_co_spawn(s, fanout_item_co, a);
         }
-        if (job->running == 0) break;
+        if (job->running == 0 && job->owing == 0) break;
         rt_co_wait();
     }
 }
@@ -152,6 +171,7 @@ static rt_attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const
     size_t count = json_array_size(job->list);
     job->next = 0;
     job->running = 0;
+    job->owing = 0;
     job->failed_item = -1;
     job->done = 0;
     job->deadline = d->timeout_ms > 0 ? rt_mono_ms() + d->timeout_ms : 0;

@@ -125,23 +125,35 @@ bool rt_run_commit_text(rt_run_state *run, const char *path, json_t *rec, const 
     return ok;
 }
 
-bool rt_run_commit_outcome(rt_run_state *run, const char *path, json_t *rec, const char *text, bool effects)
+/* The debt a context's step records join: the run's (lazy), the item's
+** (for a step with effects: a function step's record stays deferrable), or
+** NULL: committed at once. */
+static rt_co_debt *outcome_debt(rt_run_state *run, rt_co_debt *debt, bool effects)
 {
-    if (!run->lazy || !rt_co_current()) return rt_run_commit_text(run, path, rec, text, !effects);
+    if (!rt_co_current()) return NULL;
+    return run->lazy ? &run->debt : effects ? debt : NULL;
+}
+
+bool rt_run_commit_outcome(rt_run_state *run, rt_co_debt *debt, const char *path, json_t *rec, const char *text,
+                           bool effects)
+{
+    rt_co_debt *d = outcome_debt(run, debt, effects);
+    if (!d) return rt_run_commit_text(run, path, rec, text, !effects);
     json_t *logs = take_logs(run);
     char err[256];
     rt_store_write w = { .run_id = run->id, .step_path = path, .step = rec, .step_text = text, .logs = logs };
-    bool ok = rt_co_commit_lazy(run->store, &w, &run->debt, true, err, sizeof err);
+    bool ok = rt_co_commit_lazy(run->store, &w, d, true, err, sizeof err);
     json_decref(logs);
     if (ok) rt_committed_note(run->committed, path);
     else rt_run_store_failed(run, err);
     return ok;
 }
 
-bool rt_run_barrier(rt_run_state *run)
+bool rt_run_barrier(rt_run_state *run, rt_co_debt *debt)
 {
     char err[256];
-    if (!run->lazy || rt_co_barrier(&run->debt, err, sizeof err)) return true;
+    rt_co_debt *d = run->lazy ? &run->debt : debt;
+    if (!d || rt_co_barrier(d, err, sizeof err)) return true;
     rt_run_store_failed(run, err);
     return false;
 }

@@ -175,13 +175,18 @@ bool rt_run_commit_text(rt_run_state *run, const char *path, json_t *rec, const 
 /* A step's final outcome (the record rec, or text (rt_record.h) with rec
 ** NULL). A lazy run (serve) leaves it to its scheduler's next group and
 ** goes on; its next step waits for it (rt_run_barrier), and its final
-** record shares its group. Other runs commit it as rt_run_commit_text,
-** deferrable when the step had no effects outside the run. */
-bool rt_run_commit_outcome(rt_run_state *run, const char *path, json_t *rec, const char *text, bool effects);
-/* Before a step starts: every earlier step record of the run is durable
-** (a lazy run waits for its group; others committed each at once). False
-** when one could not be written (the run stops). */
-bool rt_run_barrier(rt_run_state *run);
+** record shares its group. So does a fanout item's step with effects in
+** any run, when debt (the item context's, rt_ctx.debt) is given: the item's
+** next step, or the item's end (rt_fanout.c), waits for it. Otherwise it
+** is committed as rt_run_commit_text, deferrable when the step had no
+** effects outside the run. */
+bool rt_run_commit_outcome(rt_run_state *run, rt_co_debt *debt, const char *path, json_t *rec, const char *text,
+                           bool effects);
+/* Before a step starts: every earlier step record of its context is
+** durable (a lazy run, or an item with a debt, waits for its group; others
+** committed each at once). False when one could not be written (the run
+** stops). */
+bool rt_run_barrier(rt_run_state *run, rt_co_debt *debt);
 /* Commits a run record write w of this run, in its order with the run's
 ** other writes (a lazy run's group). False with the message in err. */
 bool rt_run_commit_record(rt_run_state *run, const rt_store_write *w, char *err, size_t errlen);

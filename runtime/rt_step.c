@@ -159,10 +159,10 @@ static bool commit_record(rt_ctx *c, const char *path, const rt_step_record *rec
 ** effects: the step sent something (rt_run_commit_outcome). */
 static bool commit_outcome(rt_ctx *c, const char *path, const rt_step_record *rec, bool effects)
 {
-    rt_buf text = { 0 };
-    rt_buf_reserve(&text, 512);
+    char first[2048];           /* the record's text on the stack while it fits */
+    rt_buf text = rt_buf_on(first, sizeof first);
     rt_step_record_write(rec, &text);
-    bool ok = rt_run_commit_outcome(c->run, path, NULL, text.data, effects);
+    bool ok = rt_run_commit_outcome(c->run, c->debt, path, NULL, text.data, effects);
     rt_buf_free(&text);
     return ok;
 }
@@ -267,7 +267,7 @@ static rt_result *step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, j
     char head_first[512];       /* a response's headers, for the record, while they fit */
     /* the records of the steps before this one are durable before it starts
     ** (a lazy run left them to its group: rt_run_commit_outcome) */
-    if (!rt_run_barrier(c->run)) goto done;
+    if (!rt_run_barrier(c->run, c->debt)) goto done;
 
     for (;;) {
         int n = rec.nattempts + 1;

@@ -85,9 +85,11 @@ assert done and len(done) < n, len(done)
 assert not done & set(sent_after), "committed upserts sent again: %s" % sorted(done & set(sent_after))[:10]
 assert sorted(sent_after) == sorted(set(range(1, n + 1)) - done), "resume must upsert each remaining contact once"
 assert set(sent_before) | set(sent_after) == set(range(1, n + 1))
-# sent twice: only those in flight at the kill (at most the concurrency), with one key
+# sent twice: only those whose record was not durable at the kill: at most
+# twice the concurrency (the items running, and those that ended while
+# their records were being written: docs/runtime.md, "Fanout"), with one key
 twice = set(sent_before) & set(sent_after)
-assert len(twice) <= 32, len(twice)
+assert len(twice) <= 2 * 32, len(twice)
 keys = {}
 for r in before + after:
     keys.setdefault(cid(r), set()).add(r["headers"]["idempotency-key"])
