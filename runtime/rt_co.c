@@ -753,7 +753,9 @@ static void harvest(rt_co_sched *s)
     }
 }
 
-/* Runs the ready coroutines, each with its own redaction set. */
+/* Runs the ready coroutines, each with its own redaction set (between
+** them the thread's is loop_redact; a fanout's items share their run's,
+** so the set is changed only when it differs). */
 static void run_ready(rt_co_sched *s)
 {
     while (s->ready) {
@@ -762,10 +764,10 @@ static void run_ready(rt_co_sched *s)
         if (!s->ready) s->ready_tail = NULL;
         co->next = NULL;
         s->current = co;
-        rt_redact_use(co->redact);
+        if (co->redact != s->loop_redact) rt_redact_use(co->redact);
         ctx_switch(&s->main, &co->ctx);
         co->redact = rt_redact_current();
-        rt_redact_use(s->loop_redact);
+        if (co->redact != s->loop_redact) rt_redact_use(s->loop_redact);
         s->current = NULL;
         if (co->done) {
             if (s->nstacks == s->capstacks) {

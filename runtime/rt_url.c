@@ -101,6 +101,23 @@ char *rt_url_build(const char *modes, const json_t *parts, char *err, size_t err
     return rt_buf_take(&out);
 }
 
+static bool rest_plain(const char *rest);
+
+/* Whether url, which begins with its base (its first base_end bytes), has
+** the base's origin by the text alone: the scheme and authority end within
+** the base or right after it (at a '/', '?' or '#'), so they are the same
+** bytes, and rt_url_origin would take both from its memo by that prefix
+** (no user:password@; the rest of url, and so the base's, plain). A fanout
+** of "{{env.API}}/item/{{i}}" parses no origin per item. Else the caller
+** compares the origins. */
+static bool same_authority(const char *url, size_t base_end)
+{
+    const char *sep = strstr(url, "://");
+    if (!sep || (size_t)(sep + 3 - url) > base_end) return false;
+    size_t plen = (size_t)(sep + 3 - url) + strcspn(sep + 3, "/?#");
+    return plen <= base_end && plen < RT_URL_ORIGIN_MAX && !memchr(url, '@', plen) && rest_plain(url + plen);
+}
+
 bool rt_url_build_to(rt_buf *out, const char *modes, const json_t *parts, char *err, size_t errn)
 {
     size_t n = json_array_size(parts);
@@ -173,7 +190,7 @@ bool rt_url_build_to(rt_buf *out, const char *modes, const json_t *parts, char *
         if (modes[i] == RT_URL_SEGMENT || modes[i] == RT_URL_PATH) vals[nvals++] = (url_span){ start, out->len };
     }
     if (ok) ok = dot_segments_ok(out->data, vals, nvals, err, errn);
-    if (ok && base_end) {
+    if (ok && base_end && !same_authority(out->data, base_end)) {
         /* "{{env.API}}{{x}}" with API "https://h" and x ".evil.com" or
         ** "0": no value after the base may extend its host or port */
         char stack[256];
