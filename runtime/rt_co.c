@@ -7,6 +7,13 @@
 ** thread's) with a guard page below, so a runaway recursion in a function
 ** step faults and the crash guard reports it instead of corrupting memory;
 ** finished coroutines give their stack back to the scheduler's pool.
+** The stacks a scheduler leaves are kept for the process (stack_keep): a
+** next fanout takes them, and none is unmapped one by one (129 munmaps of
+** the stacks a 10,000-item fanout had touched took 5 to 13 ms of its end).
+** With the fast switch below, each stack's top is offset by a multiple of
+** 64 bytes up to 16 KiB (its color), so that the hot frames of the
+** coroutines do not all fall in the same cache sets (the mappings are
+** 8 MiB + 64 KiB apart).
 **
 ** Switching: on x86-64 a few instructions save the callee-saved registers
 ** and swap stack pointers (swapcontext would also make a signal-mask
@@ -151,6 +158,38 @@ static void co_die(const char *what)
     abort();
 }
 
+/* ---- stacks ------------------------------------------------------------------ */
+
+#define CO_KEEP_STACKS 1024     /* kept for the process at most; more are unmapped */
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *kept[CO_KEEP_STACKS];
+static size_t nkept;
+
+/* A stack for a coroutine: a kept one, else a new mapping with its guard. */
+static void *stack_new(void)
+{
+    pthread_mutex_lock(&kept_lock);
+    void *st = nkept ? kept[--nkept] : NULL;
+    pthread_mutex_unlock(&kept_lock);
+    if (st) return st;
+    st = mmap(NULL, CO_GUARD_SIZE + CO_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+              -1, 0);
+    if (st == MAP_FAILED) co_die("cannot map a coroutine stack");
+    mprotect(st, CO_GUARD_SIZE, PROT_NONE);
+    return st;
+}
+
+/* Keeps an idle stack for the process (its touched pages stay resident, as
+** they did in its scheduler), or unmaps it past the cap. */
+static void stack_keep(void *st)
+{
+    pthread_mutex_lock(&kept_lock);
+    bool keep = nkept < CO_KEEP_STACKS;
+    if (keep) kept[nkept++] = st;
+    pthread_mutex_unlock(&kept_lock);
+    if (!keep) munmap(st, CO_GUARD_SIZE + CO_STACK_SIZE);
+}
+
 static pthread_key_t sched_key;         /* the scheduler running on this thread */
 static pthread_once_t sched_once = PTHREAD_ONCE_INIT;
 
@@ -223,7 +262,7 @@ void rt_co_sched_free(rt_co_sched *s)
     for (size_t i = 0; i < s->neasy; i++) curl_easy_cleanup(s->easy[i]);
     free(s->easy);
     curl_multi_cleanup(s->multi);
-    for (size_t i = 0; i < s->nstacks; i++) munmap(s->stacks[i], CO_GUARD_SIZE + CO_STACK_SIZE);
+    for (size_t i = 0; i < s->nstacks; i++) stack_keep(s->stacks[i]);
     while (s->idle) {
         rt_co *next = s->idle->next;
         free(s->idle);
@@ -309,14 +348,7 @@ rt_co *rt_co_spawn(rt_co_sched *s, rt_co_fn fn, void *arg)
     co->fn = fn;
     co->arg = arg;
     co->redact = rt_redact_current();
-    if (s->nstacks) {
-        co->stack = s->stacks[--s->nstacks];
-    } else {
-        co->stack = mmap(NULL, CO_GUARD_SIZE + CO_STACK_SIZE, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (co->stack == MAP_FAILED) co_die("cannot map a coroutine stack");
-        mprotect(co->stack, CO_GUARD_SIZE, PROT_NONE);
-    }
+    co->stack = s->nstacks ? s->stacks[--s->nstacks] : stack_new();
     ctx_init(s, co);
     s->alive++;
     make_ready(s, co);

@@ -106,11 +106,11 @@ static void fanout_worker(fanout_job *job)
 ** step records join the scheduler's groups without waiting (rt_ctx.debt):
 ** its next step waits for them before it starts. An item whose last
 ** records are still being written gives its place to the next item and
-** waits for them apart (`owing`); at most `concurrency` items wait so, so
-** that a kill -9 redoes at most 2 x `concurrency` items' requests, and the
-** fanout ends only once none is left: every item's records are durable
-** before the fanout's own. A nested fanout's driver is the enclosing
-** item's coroutine, on the same scheduler. */
+** waits for them apart (`owing`). Items running and items owing are at
+** most 2 x `concurrency` together, so that a kill -9 redoes at most that
+** many items' requests, and the fanout ends only once none owes: every
+** item's records are durable before the fanout's own. A nested fanout's
+** driver is the enclosing item's coroutine, on the same scheduler. */
 typedef struct fanout_item_arg {
     fanout_job *job;
     size_t i;
