@@ -1,82 +1,24 @@
 /*
 ** rt_co.c — [services] the fanout scheduler: items as coroutines on one
 ** thread, their requests on a libcurl multi handle, their checkpoints
-** grouped by a committer thread (see rt_co.h).
-**
-** Coroutine stacks are mmap'd (8 MiB reserved, touched as used, like a
-** thread's) with a guard page below, so a runaway recursion in a function
-** step faults and the crash guard reports it instead of corrupting memory;
-** finished coroutines give their stack back to the scheduler's pool.
-** The stacks a scheduler leaves are kept for the process (stack_keep): a
-** next fanout takes them, and none is unmapped one by one (129 munmaps of
-** the stacks a 10,000-item fanout had touched took 5 to 13 ms of its end).
-** With the fast switch below, each stack's top is offset by a multiple of
-** 64 bytes up to 16 KiB (its color), so that the hot frames of the
-** coroutines do not all fall in the same cache sets (the mappings are
-** 8 MiB + 64 KiB apart).
-**
-** Switching: on x86-64 a few instructions save the callee-saved registers
-** and swap stack pointers (swapcontext would also make a signal-mask
-** syscall per switch, and an item switches about 7 times); elsewhere, and
-** under AddressSanitizer (which must see stack switches), ucontext.
+** grouped by a committer thread (see rt_co.h). The coroutines' stacks and
+** the switch between them are rt_co_stack.c's.
 */
 #include "rt_co.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
-#include <sys/mman.h>
-#include <ucontext.h>
 
+#include "rt_co_stack.h"
 #include "rt_log.h"
 #include "rt_util.h"
 
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define CO_FAST_SWITCH 1
-/* A suspended context: its stack pointer, below the saved registers. */
-typedef struct co_ctx {
-    void *sp;
-} co_ctx;
-/* Saves the callee-saved registers, MXCSR and the x87 control word on the
-** current stack, stores the stack pointer in *save, and resumes `to`. */
-void rt_co_switch(void **save, void *to);
-__asm__(".text\n"
-        ".globl rt_co_switch\n"
-        ".type rt_co_switch, @function\n"
-        "rt_co_switch:\n"
-        "    pushq %rbp\n"
-        "    pushq %rbx\n"
-        "    pushq %r12\n"
-        "    pushq %r13\n"
-        "    pushq %r14\n"
-        "    pushq %r15\n"
-        "    subq $8, %rsp\n"
-        "    stmxcsr (%rsp)\n"
-        "    fnstcw 4(%rsp)\n"
-        "    movq %rsp, (%rdi)\n"
-        "    movq %rsi, %rsp\n"
-        "    ldmxcsr (%rsp)\n"
-        "    fldcw 4(%rsp)\n"
-        "    addq $8, %rsp\n"
-        "    popq %r15\n"
-        "    popq %r14\n"
-        "    popq %r13\n"
-        "    popq %r12\n"
-        "    popq %rbx\n"
-        "    popq %rbp\n"
-        "    ret\n"
-        ".size rt_co_switch, .-rt_co_switch\n");
-#else
-typedef ucontext_t co_ctx;
-#endif
-
-#define CO_STACK_SIZE ((size_t)8 << 20)
-#define CO_GUARD_SIZE ((size_t)64 << 10)
 #define CO_POLL_MAX_MS 100      /* the loop looks at the clock (and ^C) at least this often */
 
 struct rt_co {
     rt_co_sched *s;
-    co_ctx ctx;
-    void *stack;                /* mapping of CO_GUARD_SIZE + CO_STACK_SIZE */
+    rt_co_ctx ctx;
+    void *stack;                /* rt_co_stack_new */
     rt_co_fn fn;
     void *arg;
     rt_co *next;                /* in the ready list or the sleepers */
@@ -117,7 +59,7 @@ typedef struct co_copy {
 } co_copy;
 
 struct rt_co_sched {
-    co_ctx main;                /* the scheduler loop's context */
+    rt_co_ctx main;             /* the scheduler loop's context */
     rt_redact_set *redact;      /* the creating thread's set (its run's), for the committer */
     rt_co *current;
     rt_co *ready, *ready_tail;  /* FIFO */
@@ -156,38 +98,6 @@ static void co_die(const char *what)
 {
     fprintf(stderr, "flow: %s\n", what);
     abort();
-}
-
-/* ---- stacks ------------------------------------------------------------------ */
-
-#define CO_KEEP_STACKS 1024     /* kept for the process at most; more are unmapped */
-static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
-static void *kept[CO_KEEP_STACKS];
-static size_t nkept;
-
-/* A stack for a coroutine: a kept one, else a new mapping with its guard. */
-static void *stack_new(void)
-{
-    pthread_mutex_lock(&kept_lock);
-    void *st = nkept ? kept[--nkept] : NULL;
-    pthread_mutex_unlock(&kept_lock);
-    if (st) return st;
-    st = mmap(NULL, CO_GUARD_SIZE + CO_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-              -1, 0);
-    if (st == MAP_FAILED) co_die("cannot map a coroutine stack");
-    mprotect(st, CO_GUARD_SIZE, PROT_NONE);
-    return st;
-}
-
-/* Keeps an idle stack for the process (its touched pages stay resident, as
-** they did in its scheduler), or unmaps it past the cap. */
-static void stack_keep(void *st)
-{
-    pthread_mutex_lock(&kept_lock);
-    bool keep = nkept < CO_KEEP_STACKS;
-    if (keep) kept[nkept++] = st;
-    pthread_mutex_unlock(&kept_lock);
-    if (!keep) munmap(st, CO_GUARD_SIZE + CO_STACK_SIZE);
 }
 
 static pthread_key_t sched_key;         /* the scheduler running on this thread */
@@ -262,7 +172,7 @@ void rt_co_sched_free(rt_co_sched *s)
     for (size_t i = 0; i < s->neasy; i++) curl_easy_cleanup(s->easy[i]);
     free(s->easy);
     curl_multi_cleanup(s->multi);
-    for (size_t i = 0; i < s->nstacks; i++) stack_keep(s->stacks[i]);
+    for (size_t i = 0; i < s->nstacks; i++) rt_co_stack_keep(s->stacks[i]);
     while (s->idle) {
         rt_co *next = s->idle->next;
         free(s->idle);
@@ -290,15 +200,6 @@ static void make_ready(rt_co_sched *s, rt_co *co)
     s->ready_tail = co;
 }
 
-static void ctx_switch(co_ctx *save, co_ctx *to)
-{
-#ifdef CO_FAST_SWITCH
-    rt_co_switch(&save->sp, to->sp);
-#else
-    swapcontext(save, to);
-#endif
-}
-
 /* A coroutine's first and last frame: back in the loop, which frees it. */
 static void co_entry(void)
 {
@@ -306,33 +207,10 @@ static void co_entry(void)
     rt_co *co = s->current;
     co->fn(co->arg);
     co->done = true;
-#ifdef CO_FAST_SWITCH
-    ctx_switch(&co->ctx, &s->main);     /* never resumed */
+#ifdef RT_CO_FAST_SWITCH
+    rt_co_ctx_switch(&co->ctx, &s->main);       /* never resumed */
     abort();
-#endif                                  /* ucontext: uc_link returns to the loop */
-}
-
-static void ctx_init(rt_co_sched *s, rt_co *co)
-{
-    char *base = (char *)co->stack + CO_GUARD_SIZE;
-#ifdef CO_FAST_SWITCH
-    (void)s;
-    /* what rt_co_switch pops: control words, six registers, then co_entry
-    ** as the return address, 16-byte aligned as after a call */
-    uintptr_t color = (uintptr_t)((((uint64_t)(uintptr_t)co->stack >> 16) * 0x9E3779B1u >> 8) % 256) * 64;
-    uint64_t *sp = (uint64_t *)(((uintptr_t)base + CO_STACK_SIZE - color) & ~(uintptr_t)15);
-    *--sp = 0;
-    *--sp = (uint64_t)(uintptr_t)co_entry;
-    for (int i = 0; i < 6; i++) *--sp = 0;
-    *--sp = 0x1F80 | ((uint64_t)0x037F << 32);  /* MXCSR and x87 control word: the defaults */
-    co->ctx.sp = sp;
-#else
-    getcontext(&co->ctx);
-    co->ctx.uc_stack.ss_sp = base;
-    co->ctx.uc_stack.ss_size = CO_STACK_SIZE;
-    co->ctx.uc_link = &s->main;
-    makecontext(&co->ctx, co_entry, 0);
-#endif
+#endif                                          /* ucontext: uc_link returns to the loop */
 }
 
 rt_co *rt_co_spawn(rt_co_sched *s, rt_co_fn fn, void *arg)
@@ -348,8 +226,8 @@ rt_co *rt_co_spawn(rt_co_sched *s, rt_co_fn fn, void *arg)
     co->fn = fn;
     co->arg = arg;
     co->redact = rt_redact_current();
-    co->stack = s->nstacks ? s->stacks[--s->nstacks] : stack_new();
-    ctx_init(s, co);
+    co->stack = s->nstacks ? s->stacks[--s->nstacks] : rt_co_stack_new();
+    rt_co_ctx_init(&co->ctx, co->stack, &s->main, co_entry);
     s->alive++;
     make_ready(s, co);
     return co;
@@ -358,7 +236,7 @@ rt_co *rt_co_spawn(rt_co_sched *s, rt_co_fn fn, void *arg)
 /* Back to the loop; returns when something made co ready again. */
 static void co_suspend(rt_co *co)
 {
-    ctx_switch(&co->ctx, &co->s->main);
+    rt_co_ctx_switch(&co->ctx, &co->s->main);
 }
 
 void rt_co_wait(void)
@@ -797,7 +675,7 @@ static void run_ready(rt_co_sched *s)
         co->next = NULL;
         s->current = co;
         if (co->redact != s->loop_redact) rt_redact_use(co->redact);
-        ctx_switch(&s->main, &co->ctx);
+        rt_co_ctx_switch(&s->main, &co->ctx);
         co->redact = rt_redact_current();
         if (co->redact != s->loop_redact) rt_redact_use(s->loop_redact);
         s->current = NULL;
