@@ -46,7 +46,7 @@ if build crash; then
         pid=$!
     done
     wait $pid; rc=$?
-    # a request may be sent again only if its item was in flight at a kill (at several kills: several times)
+    # a request may be sent again only if its record was not durable at a kill (at several kills: several times)
     counts=$(curl -s "$API/_ctl/log?path=/k/*" | python3 -c '
 import json, sys, collections
 c = collections.Counter(r["path"] for r in json.load(sys.stdin))
