@@ -6,7 +6,10 @@
 # driver (docs/testing.md, "End-to-end cases"); this script adds the
 # 2,000-item fanout killed with -9 at random moments: after each kill, the
 # items whose records the state holds are never sent again, and at most
-# 2 x concurrency requests per kill are (docs/runtime.md, "Fanout").
+# 2 x concurrency requests per kill are (docs/runtime.md, "Fanout"); and a
+# fanout of two-request items killed so: an item's first request is never
+# sent again once its second one was (a step's record is durable before
+# the next step of its item starts).
 source "$(dirname "$0")/../lib/common.sh"
 bash "$ROOT/tests/e2e/run.sh" "$ROOT/tests/fanout/cases"
 cd "$ROOT/tests/fanout" || exit 1
@@ -18,7 +21,9 @@ build() {   # build NAME: compiles NAME.flow to $T/NAME
     return 1
 }
 cat >"$T/routes.json" <<'JSON'
-[{"method": "GET", "path": "/k/*", "body": {"$echo": true}, "delay_ms": 2}]
+[{"method": "GET", "path": "/k/*", "body": {"$echo": true}, "delay_ms": 2},
+ {"method": "GET", "path": "/a/*", "body": {"$echo": true}, "delay_ms": 2},
+ {"method": "GET", "path": "/b/*", "body": {"$echo": true}, "delay_ms": 2}]
 JSON
 start_server "$T/routes.json"
 export API
@@ -88,3 +93,46 @@ PY
     fi
 fi
 
+# ---- kill -9 during a fanout of two-request items ----------------------------------
+if build twostep; then
+    ctl_reset
+    echo '{"n": 2000}' >"$T/t.json"
+    kills=0
+    : >"$T/t.out"
+    "$T/twostep" run --event "$T/t.json" --state "$T/t.state" >>"$T/t.out" 2>/dev/null &
+    pid=$!
+    for delay in 0.2 0.15 0.25; do
+        sleep "$delay"
+        if kill -0 $pid 2>/dev/null; then
+            kill -9 $pid; wait $pid 2>/dev/null; kills=$((kills + 1))
+            curl -s "$API/_ctl/log" >"$T/tkill$kills.log"    # what the server saw until the kill
+        fi
+        "$T/twostep" resume --state "$T/t.state" >>"$T/t.out" 2>/dev/null &
+        pid=$!
+    done
+    wait $pid; rc=$?
+    curl -s "$API/_ctl/log" >"$T/tfinal.log"
+    if [ $rc -eq 0 ] && json_eval "$(cat "$T/t.out")" "j == {'n': 2000, 'last': '/b/1999'}" | grep -q True &&
+       why=$(python3 - "$T" "$kills" <<'PY' 2>&1
+import collections, json, sys
+t, kills = sys.argv[1], int(sys.argv[2])
+count = lambda f: collections.Counter(r["path"] for r in json.load(open(f)))
+final = count(t + "/tfinal.log")
+assert all(final["/a/%d" % i] >= 1 and final["/b/%d" % i] >= 1 for i in range(2000)), "an item's request never sent"
+extra = sum(final.values()) - 4000
+assert extra <= 2 * 16 * kills, "%d requests sent again over %d kills" % (extra, kills)
+checked = 0
+for k in range(1, kills + 1):
+    seen = count("%s/tkill%d.log" % (t, k))
+    for i in range(2000):
+        if seen["/b/%d" % i]:
+            checked += 1
+            assert final["/a/%d" % i] == seen["/a/%d" % i], "/a/%d sent again after kill %d, its item's /b/%d was sent before it" % (i, k, i)
+print("%d items checked over %d kills, %d requests sent again" % (checked, kills, extra))
+PY
+); then
+        pass "two-request items killed $kills times: no first request sent again once its second was ($why)"
+    else
+        fail "two-request items killed with -9" "rc=$rc $(head -c 200 "$T/t.out") ${why:-}"
+    fi
+fi
