@@ -437,14 +437,45 @@ const char *rt_env_name(char *buf, size_t n, const char *prefix, const char *nam
     return buf;
 }
 
+/* The digits of %g text in fixed notation (no exponent): its count of
+** significant digits, and the power of ten of the first (-1 for 0.5).
+** %g drops a fraction's trailing zeros; an integer's are not significant
+** (20 is one digit, 2e1). */
+static int fixed_digits(const char *s, int *exp10)
+{
+    if (*s == '-') s++;
+    int before = 0, zeros = 0, digits = 0, trailing = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (before || *s != '0') before++;
+        trailing = *s == '0' ? trailing + 1 : 0;
+    }
+    if (*s == '.') {
+        trailing = 0;
+        for (s++; !before && *s == '0'; s++) zeros++;
+        for (; *s >= '0' && *s <= '9'; s++) digits++;
+    }
+    *exp10 = before ? before - 1 : -zeros - 1;
+    return before + digits - trailing;
+}
+
 /* The shortest %g form that reads back as the same double, JSON-style:
 ** 9.99 is "9.99", not "9.9900000000000002"; 0.1 + 0.2 is
 ** "0.30000000000000004" (the double it is). A precision that reads back
-** makes every larger one read back too, so the least is found by halving. */
+** makes every larger one read back too, so the least is found by halving.
+** Most doubles in data read back from 15 digits: %.15g (its trailing zeros
+** dropped) is then already that least form, since a double lies within
+** half a unit of its 15th digit of the shorter decimal it came from; it is
+** kept when %g at that least precision would not switch to an exponent. */
 size_t rt_float_text(double d, char *out, size_t n)
 {
     if (isnan(d) || isinf(d)) return (size_t)snprintf(out, n, "%s", isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
     char tmp[320], best[320];           /* %.17g needs 25; the compiler cannot tell */
+    snprintf(best, sizeof best, "%.15g", d);
+    if (d != 0 && !strchr(best, 'e') && strtod(best, NULL) == d) {
+        int exp10, digits = fixed_digits(best, &exp10);
+        if (exp10 >= -4 && exp10 < digits)
+            return (size_t)snprintf(out, n, "%s%s", best, strchr(best, '.') ? "" : ".0");
+    }
     int lo = 1, hi = 17;                /* %.17g always reads back */
     snprintf(best, sizeof best, "%.17g", d);
     while (lo < hi) {
