@@ -7,60 +7,17 @@
 ** thread's) with a guard page below, so a runaway recursion in a function
 ** step faults and the crash guard reports it instead of corrupting memory;
 ** finished coroutines give their stack back to the scheduler's pool.
-**
-** Switching: on x86-64 a few instructions save the callee-saved registers
-** and swap stack pointers (swapcontext would also make a signal-mask
-** syscall per switch, and an item switches about 7 times); elsewhere, and
-** under AddressSanitizer (which must see stack switches), ucontext.
+** Switching stacks is rt_co_ctx.c's.
 */
 #include "rt_co.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 
+#include "rt_co_ctx.h"
 #include "rt_log.h"
 #include "rt_util.h"
-
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define CO_FAST_SWITCH 1
-/* A suspended context: its stack pointer, below the saved registers. */
-typedef struct co_ctx {
-    void *sp;
-} co_ctx;
-/* Saves the callee-saved registers, MXCSR and the x87 control word on the
-** current stack, stores the stack pointer in *save, and resumes `to`. */
-void rt_co_switch(void **save, void *to);
-__asm__(".text\n"
-        ".globl rt_co_switch\n"
-        ".type rt_co_switch, @function\n"
-        "rt_co_switch:\n"
-        "    pushq %rbp\n"
-        "    pushq %rbx\n"
-        "    pushq %r12\n"
-        "    pushq %r13\n"
-        "    pushq %r14\n"
-        "    pushq %r15\n"
-        "    subq $8, %rsp\n"
-        "    stmxcsr (%rsp)\n"
-        "    fnstcw 4(%rsp)\n"
-        "    movq %rsp, (%rdi)\n"
-        "    movq %rsi, %rsp\n"
-        "    ldmxcsr (%rsp)\n"
-        "    fldcw 4(%rsp)\n"
-        "    addq $8, %rsp\n"
-        "    popq %r15\n"
-        "    popq %r14\n"
-        "    popq %r13\n"
-        "    popq %r12\n"
-        "    popq %rbx\n"
-        "    popq %rbp\n"
-        "    ret\n"
-        ".size rt_co_switch, .-rt_co_switch\n");
-#else
-typedef ucontext_t co_ctx;
-#endif
 
 #define CO_STACK_SIZE ((size_t)8 << 20)
 #define CO_GUARD_SIZE ((size_t)64 << 10)
@@ -68,7 +25,7 @@ typedef ucontext_t co_ctx;
 
 struct rt_co {
     rt_co_sched *s;
-    co_ctx ctx;
+    rt_co_ctx ctx;
     void *stack;                /* mapping of CO_GUARD_SIZE + CO_STACK_SIZE */
     rt_co_fn fn;
     void *arg;
@@ -98,7 +55,7 @@ typedef struct co_write {
 } co_write;
 
 struct rt_co_sched {
-    co_ctx main;                /* the scheduler loop's context */
+    rt_co_ctx main;             /* the scheduler loop's context */
     rt_redact_set *redact;      /* the creating thread's set (its run's), for the committer */
     rt_co *current;
     rt_co *ready, *ready_tail;  /* FIFO */
@@ -111,6 +68,7 @@ struct rt_co_sched {
     size_t nstacks, capstacks;
     rt_co *idle;                /* finished coroutines, to reuse (their `next` links them) */
     int64_t last_flush;
+    int xfers;                  /* transfers of its coroutines in flight */
     rt_redact_set *loop_redact; /* the thread's set between coroutines */
     /* the committer: the loop hands it the writes its coroutines made in one
     ** turn (pending) as one batch; it commits each batch in one transaction
@@ -126,7 +84,10 @@ struct rt_co_sched {
     pthread_mutex_t lock;
     pthread_cond_t work;
     co_write *queue, *done;     /* newest first */
+    bool busy;                  /* the committer is committing a batch */
     bool quit;
+    rt_store_write *here_ws;    /* commit_here's array (loop only) */
+    size_t here_cap;
     bool has_committer;
     pthread_t committer;
 };
@@ -216,6 +177,7 @@ void rt_co_sched_free(rt_co_sched *s)
         s->idle = next;
     }
     free(s->stacks);
+    free(s->here_ws);
     free(s->error);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->work);
@@ -232,15 +194,6 @@ static void make_ready(rt_co_sched *s, rt_co *co)
     s->ready_tail = co;
 }
 
-static void ctx_switch(co_ctx *save, co_ctx *to)
-{
-#ifdef CO_FAST_SWITCH
-    rt_co_switch(&save->sp, to->sp);
-#else
-    swapcontext(save, to);
-#endif
-}
-
 /* A coroutine's first and last frame: back in the loop, which frees it. */
 static void co_entry(void)
 {
@@ -248,32 +201,8 @@ static void co_entry(void)
     rt_co *co = s->current;
     co->fn(co->arg);
     co->done = true;
-#ifdef CO_FAST_SWITCH
-    ctx_switch(&co->ctx, &s->main);     /* never resumed */
+    rt_co_ctx_switch(&co->ctx, &s->main);      /* never resumed */
     abort();
-#endif                                  /* ucontext: uc_link returns to the loop */
-}
-
-static void ctx_init(rt_co_sched *s, rt_co *co)
-{
-    char *base = (char *)co->stack + CO_GUARD_SIZE;
-#ifdef CO_FAST_SWITCH
-    (void)s;
-    /* what rt_co_switch pops: control words, six registers, then co_entry
-    ** as the return address, 16-byte aligned as after a call */
-    uint64_t *sp = (uint64_t *)(((uintptr_t)base + CO_STACK_SIZE) & ~(uintptr_t)15);
-    *--sp = 0;
-    *--sp = (uint64_t)(uintptr_t)co_entry;
-    for (int i = 0; i < 6; i++) *--sp = 0;
-    *--sp = 0x1F80 | ((uint64_t)0x037F << 32);  /* MXCSR and x87 control word: the defaults */
-    co->ctx.sp = sp;
-#else
-    getcontext(&co->ctx);
-    co->ctx.uc_stack.ss_sp = base;
-    co->ctx.uc_stack.ss_size = CO_STACK_SIZE;
-    co->ctx.uc_link = &s->main;
-    makecontext(&co->ctx, co_entry, 0);
-#endif
 }
 
 rt_co *rt_co_spawn(rt_co_sched *s, rt_co_fn fn, void *arg)
@@ -297,7 +226,7 @@ rt_co *rt_co_spawn(rt_co_sched *s, rt_co_fn fn, void *arg)
         if (co->stack == MAP_FAILED) co_die("cannot map a coroutine stack");
         mprotect(co->stack, CO_GUARD_SIZE, PROT_NONE);
     }
-    ctx_init(s, co);
+    rt_co_ctx_init(&co->ctx, (char *)co->stack + CO_GUARD_SIZE, CO_STACK_SIZE, co_entry);
     s->alive++;
     make_ready(s, co);
     return co;
@@ -306,7 +235,7 @@ rt_co *rt_co_spawn(rt_co_sched *s, rt_co_fn fn, void *arg)
 /* Back to the loop; returns when something made co ready again. */
 static void co_suspend(rt_co *co)
 {
-    ctx_switch(&co->ctx, &co->s->main);
+    rt_co_ctx_switch(&co->ctx, &co->s->main);
 }
 
 void rt_co_wait(void)
@@ -370,7 +299,9 @@ bool rt_co_http_perform(const rt_http_request *rq, rt_http_response *rs)
     CURLMcode mc = curl_multi_add_handle(s->multi, h);
     int rc = CURLE_FAILED_INIT;
     if (mc == CURLM_OK) {
+        s->xfers++;
         while (!co->xfer_done) co_suspend(co);
+        s->xfers--;
         rc = co->curl_rc;
         curl_multi_remove_handle(s->multi, h);
     }
@@ -466,6 +397,7 @@ static void *committer_main(void *arg)
         if (!s->queue) break;
         co_write *batch = writes_reversed(s->queue);       /* oldest first */
         s->queue = NULL;
+        s->busy = true;
         pthread_mutex_unlock(&s->lock);
         commit_batch(s, batch, &ws, &cap);
         pthread_mutex_lock(&s->lock);
@@ -475,6 +407,7 @@ static void *committer_main(void *arg)
             s->done = e;
             e = next;
         }
+        s->busy = false;
         curl_multi_wakeup(s->multi);
     }
     pthread_mutex_unlock(&s->lock);
@@ -626,24 +559,28 @@ bool rt_co_barrier(rt_co_debt *d, char *err, size_t errlen)
     return commit_waited(co, NULL, d, err, errlen);
 }
 
+static void commit_here(rt_co_sched *s);
+
+bool rt_co_flush(rt_co_debt *d, char *err, size_t errlen)
+{
+    rt_co *co = rt_co_current();
+    if (!co || !d) return true;
+    if (debt_failed(co->s, d, err, errlen)) return false;
+    if (d->owed && co->s->pending && !hand_over(co->s, true)) commit_here(co->s);
+    return true;
+}
+
 const char *rt_co_sched_error(const rt_co_sched *s)
 {
     return s->error;
 }
 
-/* Commits what is pending on this thread, without a committer: the items
-** wait meanwhile. */
-static void commit_inline(rt_co_sched *s)
+/* The writes of a waited-for write's batch whose coroutines are ready
+** again, or freed (deferred and lazy ones). */
+static void writes_settled(rt_co_sched *s, co_write *e)
 {
-    co_write *e = writes_reversed(s->pending);
-    s->pending = NULL;
-    s->npending = s->pending_waits = 0;
     while (e) {
         co_write *next = e->next;
-        char err[256] = "";
-        bool ok = !(e->debt && e->debt->failed) &&
-                  rt_store_commit(s->st, &e->w, e->err ? e->err : err, e->err ? e->errlen : sizeof err);
-        write_done(s, e, ok, e->debt && e->debt->failed ? e->debt->err : err);
         if (e->co) {
             make_ready(s, e->co);
         } else {
@@ -652,6 +589,33 @@ static void commit_inline(rt_co_sched *s)
         }
         e = next;
     }
+}
+
+/* Whether the loop may commit its pending writes itself, in one
+** transaction, instead of handing them over: nothing else would run
+** meanwhile (no coroutine ready, no transfer in flight) and the committer
+** holds no earlier batch (groups stay in order). A lone run then pays no
+** thread hand-offs for its group; under load the committer overlaps the
+** disk with the coroutines' work. */
+static bool commit_here_fits(rt_co_sched *s)
+{
+    if (s->ready || s->xfers > 0) return false;
+    if (!s->has_committer) return true;
+    pthread_mutex_lock(&s->lock);
+    bool idle = !s->queue && !s->busy;
+    pthread_mutex_unlock(&s->lock);
+    return idle;
+}
+
+/* Commits the pending writes on this thread in one transaction, as the
+** committer would (also when no committer thread can be started). */
+static void commit_here(rt_co_sched *s)
+{
+    co_write *batch = writes_reversed(s->pending);
+    s->pending = NULL;
+    s->npending = s->pending_waits = 0;
+    commit_batch(s, batch, &s->here_ws, &s->here_cap);
+    writes_settled(s, batch);
 }
 
 /* ---- the loop --------------------------------------------------------------- */
@@ -677,16 +641,7 @@ static void harvest(rt_co_sched *s)
         co_write *done = writes_reversed(s->done);
         s->done = NULL;
         pthread_mutex_unlock(&s->lock);
-        while (done) {
-            co_write *next = done->next;
-            if (done->co) {
-                make_ready(s, done->co);
-            } else {
-                deferred_free(done);
-                s->unsynced--;
-            }
-            done = next;
-        }
+        writes_settled(s, done);
     }
     if (s->sleepers) {
         int64_t now = rt_mono_ms();
@@ -713,7 +668,7 @@ static void run_ready(rt_co_sched *s)
         co->next = NULL;
         s->current = co;
         rt_redact_use(co->redact);
-        ctx_switch(&s->main, &co->ctx);
+        rt_co_ctx_switch(&s->main, &co->ctx);
         co->redact = rt_redact_current();
         rt_redact_use(s->loop_redact);
         s->current = NULL;
@@ -739,12 +694,14 @@ static void co_loop(rt_co_sched *s, bool (*feed)(rt_co_sched *s, void *arg), voi
     bool more = feed != NULL;
     for (;;) {
         if (more) more = feed(s, arg);
+        int alive = s->alive;
         run_ready(s);
         bool last = !more && s->alive == 0;
-        if (!hand_over(s, last)) commit_inline(s);
+        if (hand_over_due(s, last) && commit_here_fits(s)) commit_here(s);
+        else if (!hand_over(s, last)) commit_here(s);     /* no committer thread: this one */
         if (last && s->unsynced == 0 && !s->pending) break;
         harvest(s);
-        if (s->ready) continue;
+        if (s->ready || (more && s->alive < alive)) continue;     /* room again: feed before sleeping */
         int64_t now = rt_mono_ms();
         long timeout = CO_POLL_MAX_MS;
         for (rt_co *co = s->sleepers; co; co = co->next)
