@@ -360,11 +360,14 @@ static void commit_batch(rt_co_sched *s, co_write *batch, rt_store_write **ws, s
     }
     pthread_mutex_lock(&s->lock);
     n = 0;
-    for (co_write *e = batch; e; e = e->next)
+    bool waited = false;        /* else nobody relies on it before the next full commit */
+    for (co_write *e = batch; e; e = e->next) {
         if (e->w.run_id && (!e->debt || !e->debt->failed)) (*ws)[n++] = e->w;     /* a barrier writes nothing */
+        waited |= e->co != NULL;
+    }
     pthread_mutex_unlock(&s->lock);
     char err[256] = "";
-    bool ok = n == 0 || rt_store_commit_many(s->st, *ws, n, NULL, err, sizeof err);
+    bool ok = n == 0 || rt_store_commit_group(s->st, *ws, n, NULL, !waited, err, sizeof err);
     bool one_by_one = !ok && n > 1 && !rt_store_unwritable(err);
     for (co_write *e = batch; e; e = e->next) {
         pthread_mutex_lock(&s->lock);

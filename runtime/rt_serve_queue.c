@@ -279,7 +279,12 @@ static void commit_batch(serve *sv, request *batch)
     rt_store_write *w = rt_xcalloc(n + 1, sizeof *w);
     json_t *meta = json_object();
     size_t nw = 0, nreplayed = 0, nbatch_replayed = 0, nunknown = 0;
+    /* webhooks only, each waiting for its run's end (a durable write) or
+    ** answered 202 after a flush (rt_serve_answer.c): their accepts may be
+    ** lazy (rt_store_commit_group) */
+    bool hooks_only = true;
     for (request *r = batch; r; r = r->next) {
+        hooks_only &= r->hook && r->plan.nruns == 1;
         rt_host_accept *pl = &r->plan;
         /* every run's Idempotency-Key first: one that cannot be looked up
         ** refuses the request whole (503), before any of its runs is written */
@@ -320,7 +325,8 @@ static void commit_batch(serve *sv, request *batch)
         }
     }
     char err[512] = "";
-    bool ok = nw == 0 || rt_store_commit_many(sv->st, w, nw, json_object_size(meta) ? meta : NULL, err, sizeof err);
+    bool ok = nw == 0 || rt_store_commit_group(sv->st, w, nw, json_object_size(meta) ? meta : NULL, hooks_only, err,
+                                               sizeof err);
     free(w);
     json_decref(meta);
     /* refused: nothing of the batch is stored (one transaction); a replay
