@@ -479,8 +479,11 @@ static size_t float_fixed(double d, char *out, size_t n)
             text[len++] = '.';
             text[len++] = '0';
         }
-        text[len] = 0;
-        if (n) snprintf(out, n, "%s", text);
+        if (n) {
+            size_t fit = len < n ? len : n - 1;
+            memcpy(out, text, fit);
+            out[fit] = 0;
+        }
         return len;
     }
     return 0;
