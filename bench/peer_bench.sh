@@ -76,14 +76,18 @@ rm -rf "$WORK/hook-state" "$WORK/hook.port"
     --state "$WORK/hook-state" 2>"$WORK/hook.log" &
 spid=$!
 for _ in $(seq 1 100); do [ -s "$WORK/hook.port" ] && break; sleep 0.05; done
-python3 - "http://127.0.0.1:$(cat "$WORK/hook.port")/hooks/bench" "$WARM_N" "$spid" <<'PY'
+# the client's own share: the same client against flowtest-server answering
+# the 20 items at once (a floor under every engine's figure), so that the
+# server-side latency (median minus floor) can be compared, as issue 14 asks
+cat >"$WORK/warm_client.py" <<'PY'
 import json, os, statistics, sys, time, urllib.request
-url, n, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+url, n, pid, method = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 def rss_mb(p):
     for line in open(f"/proc/{p}/status"):
         if line.startswith("VmRSS:"): return int(line.split()[1]) / 1024
 def call():
-    rq = urllib.request.Request(url, data=b"{}", method="POST", headers={"Content-Type": "application/json"})
+    data = b"{}" if method == "POST" else None
+    rq = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(rq, timeout=30) as r:
         return len(json.loads(r.read()))
 for _ in range(3): call()
@@ -94,9 +98,15 @@ for _ in range(n):
     peak = max(peak, rss_mb(pid))
 lat.sort()
 p95 = lat[max(0, int(round(0.95 * len(lat))) - 1)]
-print(f"flowc serve (warm, {n} sequential POST /hooks): latency median {statistics.median(lat)*1e3:.1f} ms, "
-      f"p95 {p95*1e3:.1f} ms; server RSS peak {peak:.1f} MB (each run durable in LMDB)")
+print(f"{statistics.median(lat)*1e3:.2f} {p95*1e3:.2f} {peak:.1f}")
 PY
+read -r floor _ _ < <(python3 "$WORK/warm_client.py" "$DATA_URL/items.json" "$WARM_N" "$DATA_SERVER_PID" GET)
+echo "client floor (the same client, GET of the 20 items from flowtest-server): median $floor ms"
+read -r fmed fp95 fpeak < <(python3 "$WORK/warm_client.py" "http://127.0.0.1:$(cat "$WORK/hook.port")/hooks/bench" \
+                                    "$WARM_N" "$spid" POST)
+fserver=$(python3 -c "print(f'{max(0.0, $fmed - $floor):.2f}')")
+echo "flowc serve (warm, $WARM_N sequential POST /hooks): latency median $fmed ms, p95 $fp95 ms; server-side" \
+     "(median - floor) $fserver ms; server RSS peak $fpeak MB (each run durable in LMDB)"
 kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
 
 # ---- the peers, when installed ---------------------------------------------------
@@ -107,7 +117,16 @@ case ${PEERS:-} in
 esac
 stop_data_server     # the peer scripts start their own
 if [ -x "$W/nodered/node_modules/.bin/node-red" ]; then
-    (cd "$W" && ./peer-nodered.sh bench 2>/dev/null | tail -4 && ./peer-warm.sh nodered 2>/dev/null | tail -2)
+    (cd "$W" && ./peer-nodered.sh bench 2>/dev/null | tail -4)
+    nr=$(cd "$W" && ./peer-warm.sh nodered 2>/dev/null | tail -2)
+    echo "$nr"
+    nrmed=$(sed -n 's/.*node-red warm: .*latency_ms median=\([0-9.]*\).*/\1/p' <<<"$nr")
+    if [ -n "$nrmed" ] && [ -n "${fserver:-}" ]; then
+        python3 -c "
+nr, fl, fs = $nrmed, $floor, $fserver
+ns = max(nr - fl, 1e-9)
+print(f'server-side p50: flowc {fs:.2f} ms (durable), Node-RED {ns:.2f} ms (stores nothing): flowc/Node-RED = {fs / ns:.2f}')"
+    fi
 else
     echo "Node-RED not installed (PEERS=install bench/peer_bench.sh): its figures from ../shared/peers/README-peers.md:"
     echo "  cold 0.59-0.64 s, ~106 MB; warm latency 3.5 ms median / 8 ms p95, server 124-126 MB"

@@ -1,14 +1,15 @@
 /*
 ** rt_co.c — [services] the fanout scheduler: items as coroutines on one
 ** thread, their requests on a libcurl multi handle, their checkpoints
-** grouped by a committer thread (see rt_co.h). The coroutines' stacks and
-** the switch between them are rt_co_stack.c's.
+** grouped by a committer thread (see rt_co.h). The coroutines' stacks are
+** rt_co_stack.c's; switching between them is rt_co_ctx.c's.
 */
 #include "rt_co.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
 
+#include "rt_co_ctx.h"
 #include "rt_co_stack.h"
 #include "rt_log.h"
 #include "rt_util.h"
@@ -74,6 +75,7 @@ struct rt_co_sched {
     co_copy *spare;             /* blocks of committed copies, to reuse (loop only) */
     int nspare;
     int64_t last_flush;
+    int xfers;                  /* transfers of its coroutines in flight */
     rt_redact_set *loop_redact; /* the thread's set between coroutines */
     /* the committer: the loop hands it the writes its coroutines made in one
     ** turn (pending) as one batch; it commits each batch in one transaction
@@ -89,7 +91,10 @@ struct rt_co_sched {
     pthread_mutex_t lock;
     pthread_cond_t work;
     co_write *queue, *done;     /* newest first */
+    bool busy;                  /* the committer is committing a batch */
     bool quit;
+    rt_store_write *here_ws;    /* commit_here's array (loop only) */
+    size_t here_cap;
     bool has_committer;
     pthread_t committer;
 };
@@ -184,6 +189,7 @@ void rt_co_sched_free(rt_co_sched *s)
         s->spare = next;
     }
     free(s->stacks);
+    free(s->here_ws);
     free(s->error);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->work);
@@ -207,10 +213,8 @@ static void co_entry(void)
     rt_co *co = s->current;
     co->fn(co->arg);
     co->done = true;
-#ifdef RT_CO_FAST_SWITCH
-    rt_co_ctx_switch(&co->ctx, &s->main);       /* never resumed */
+    rt_co_ctx_switch(&co->ctx, &s->main);      /* never resumed */
     abort();
-#endif                                          /* ucontext: uc_link returns to the loop */
 }
 
 rt_co *rt_co_spawn(rt_co_sched *s, rt_co_fn fn, void *arg)
@@ -227,7 +231,7 @@ rt_co *rt_co_spawn(rt_co_sched *s, rt_co_fn fn, void *arg)
     co->arg = arg;
     co->redact = rt_redact_current();
     co->stack = s->nstacks ? s->stacks[--s->nstacks] : rt_co_stack_new();
-    rt_co_ctx_init(&co->ctx, co->stack, &s->main, co_entry);
+    rt_co_stack_start(&co->ctx, co->stack, co_entry);
     s->alive++;
     make_ready(s, co);
     return co;
@@ -300,7 +304,9 @@ bool rt_co_http_perform(const rt_http_request *rq, rt_http_response *rs)
     CURLMcode mc = curl_multi_add_handle(s->multi, h);
     int rc = CURLE_FAILED_INIT;
     if (mc == CURLM_OK) {
+        s->xfers++;
         while (!co->xfer_done) co_suspend(co);
+        s->xfers--;
         rc = co->curl_rc;
         curl_multi_remove_handle(s->multi, h);
     }
@@ -359,11 +365,14 @@ static void commit_batch(rt_co_sched *s, co_write *batch, rt_store_write **ws, s
     }
     pthread_mutex_lock(&s->lock);
     n = 0;
-    for (co_write *e = batch; e; e = e->next)
+    bool waited = false;        /* else nobody relies on it before the next full commit */
+    for (co_write *e = batch; e; e = e->next) {
         if (e->w.run_id && (!e->debt || !e->debt->failed)) (*ws)[n++] = e->w;     /* a barrier writes nothing */
+        waited |= e->co != NULL;
+    }
     pthread_mutex_unlock(&s->lock);
     char err[256] = "";
-    bool ok = n == 0 || rt_store_commit_many(s->st, *ws, n, NULL, err, sizeof err);
+    bool ok = n == 0 || rt_store_commit_group(s->st, *ws, n, NULL, !waited, err, sizeof err);
     bool one_by_one = !ok && n > 1 && !rt_store_unwritable(err);
     for (co_write *e = batch; e; e = e->next) {
         pthread_mutex_lock(&s->lock);
@@ -396,6 +405,7 @@ static void *committer_main(void *arg)
         if (!s->queue) break;
         co_write *batch = writes_reversed(s->queue);       /* oldest first */
         s->queue = NULL;
+        s->busy = true;
         pthread_mutex_unlock(&s->lock);
         commit_batch(s, batch, &ws, &cap);
         pthread_mutex_lock(&s->lock);
@@ -405,6 +415,7 @@ static void *committer_main(void *arg)
             s->done = e;
             e = next;
         }
+        s->busy = false;
         curl_multi_wakeup(s->multi);
     }
     pthread_mutex_unlock(&s->lock);
@@ -586,24 +597,28 @@ bool rt_co_barrier(rt_co_debt *d, char *err, size_t errlen)
     return commit_waited(co, NULL, d, err, errlen);
 }
 
+static void commit_here(rt_co_sched *s);
+
+bool rt_co_flush(rt_co_debt *d, char *err, size_t errlen)
+{
+    rt_co *co = rt_co_current();
+    if (!co || !d) return true;
+    if (debt_failed(co->s, d, err, errlen)) return false;
+    if (d->owed && co->s->pending && !hand_over(co->s, true)) commit_here(co->s);
+    return true;
+}
+
 const char *rt_co_sched_error(const rt_co_sched *s)
 {
     return s->error;
 }
 
-/* Commits what is pending on this thread, without a committer: the items
-** wait meanwhile. */
-static void commit_inline(rt_co_sched *s)
+/* The writes of a waited-for write's batch whose coroutines are ready
+** again, or freed (deferred and lazy ones). */
+static void writes_settled(rt_co_sched *s, co_write *e)
 {
-    co_write *e = writes_reversed(s->pending);
-    s->pending = NULL;
-    s->npending = s->pending_waits = 0;
     while (e) {
         co_write *next = e->next;
-        char err[256] = "";
-        bool ok = !(e->debt && e->debt->failed) &&
-                  rt_store_commit(s->st, &e->w, e->err ? e->err : err, e->err ? e->errlen : sizeof err);
-        write_done(s, e, ok, e->debt && e->debt->failed ? e->debt->err : err);
         if (e->co) {
             make_ready(s, e->co);
         } else {
@@ -612,6 +627,33 @@ static void commit_inline(rt_co_sched *s)
         }
         e = next;
     }
+}
+
+/* Whether the loop may commit its pending writes itself, in one
+** transaction, instead of handing them over: nothing else would run
+** meanwhile (no coroutine ready, no transfer in flight) and the committer
+** holds no earlier batch (groups stay in order). A lone run then pays no
+** thread hand-offs for its group; under load the committer overlaps the
+** disk with the coroutines' work. */
+static bool commit_here_fits(rt_co_sched *s)
+{
+    if (s->ready || s->xfers > 0) return false;
+    if (!s->has_committer) return true;
+    pthread_mutex_lock(&s->lock);
+    bool idle = !s->queue && !s->busy;
+    pthread_mutex_unlock(&s->lock);
+    return idle;
+}
+
+/* Commits the pending writes on this thread in one transaction, as the
+** committer would (also when no committer thread can be started). */
+static void commit_here(rt_co_sched *s)
+{
+    co_write *batch = writes_reversed(s->pending);
+    s->pending = NULL;
+    s->npending = s->pending_waits = 0;
+    commit_batch(s, batch, &s->here_ws, &s->here_cap);
+    writes_settled(s, batch);
 }
 
 /* ---- the loop --------------------------------------------------------------- */
@@ -637,16 +679,7 @@ static void harvest(rt_co_sched *s)
         co_write *done = writes_reversed(s->done);
         s->done = NULL;
         pthread_mutex_unlock(&s->lock);
-        while (done) {
-            co_write *next = done->next;
-            if (done->co) {
-                make_ready(s, done->co);
-            } else {
-                deferred_free(s, done);
-                s->unsynced--;
-            }
-            done = next;
-        }
+        writes_settled(s, done);
     }
     if (s->sleepers) {
         int64_t now = rt_mono_ms();
@@ -701,12 +734,14 @@ static void co_loop(rt_co_sched *s, bool (*feed)(rt_co_sched *s, void *arg), voi
     bool more = feed != NULL;
     for (;;) {
         if (more) more = feed(s, arg);
+        int alive = s->alive;
         run_ready(s);
         bool last = !more && s->alive == 0;
-        if (!hand_over(s, last)) commit_inline(s);
+        if (hand_over_due(s, last) && commit_here_fits(s)) commit_here(s);
+        else if (!hand_over(s, last)) commit_here(s);     /* no committer thread: this one */
         if (last && s->unsynced == 0 && !s->pending) break;
         harvest(s);
-        if (s->ready) continue;
+        if (s->ready || (more && s->alive < alive)) continue;     /* room again: feed before sleeping */
         int64_t now = rt_mono_ms();
         long timeout = CO_POLL_MAX_MS;
         for (rt_co *co = s->sleepers; co; co = co->next)

@@ -95,6 +95,10 @@ bool rt_co_commit_debt(rt_store *st, const rt_store_write *w, rt_co_debt *d, cha
 /* Waits until every write of the debt that is owing is durable (nothing to
 ** wait for: returns at once): false with the failure's message. */
 bool rt_co_barrier(rt_co_debt *d, char *err, size_t errlen);
+/* Hands what the debt owes to the committer now, without waiting (a step
+** that sends nothing runs while it is committed): false, with the message,
+** when a write of the debt failed already. */
+bool rt_co_flush(rt_co_debt *d, char *err, size_t errlen);
 
 /* ---- a scheduler that serves (`JOB serve`'s workers) -------------------
 ** rt_co_serve runs s on the calling thread: every turn it calls feed(s,

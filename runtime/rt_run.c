@@ -158,6 +158,14 @@ bool rt_run_barrier(rt_run_state *run, rt_co_debt *debt)
     return false;
 }
 
+bool rt_run_flush(rt_run_state *run)
+{
+    char err[256];
+    if (!run->lazy || rt_co_flush(&run->debt, err, sizeof err)) return true;
+    rt_run_store_failed(run, err);
+    return false;
+}
+
 bool rt_run_commit_record(rt_run_state *run, const rt_store_write *w, char *err, size_t errlen)
 {
     return run->lazy ? rt_co_commit_debt(run->store, w, &run->debt, err, errlen)

@@ -37,8 +37,9 @@ typedef struct rt_run_state {
     bool sleep_in_process;      /* waits sleep here (run, resume) instead of suspending */
     /* serve: the run is a coroutine of a scheduler whose groups its writes
     ** join (rt_co.h). A step's outcome is left to the next group (lazy):
-    ** the run waits for it before its next step starts (rt_run_barrier),
-    ** or at its final record, which then shares that transaction. */
+    ** the run waits for it before its next step starts (rt_run_barrier;
+    ** a step that sends nothing only starts its group: rt_run_flush), or at
+    ** its final record, which then shares that transaction. */
     bool lazy;
     bool claim_lazily;          /* the record is this process's, queued: the claim (running)
                                    joins the run's first group instead of a transaction of its own */
@@ -174,19 +175,25 @@ bool rt_run_commit_ex(rt_run_state *run, const char *path, json_t *rec, bool def
 bool rt_run_commit_text(rt_run_state *run, const char *path, json_t *rec, const char *text, bool deferrable);
 /* A step's final outcome (the record rec, or text (rt_record.h) with rec
 ** NULL). A lazy run (serve) leaves it to its scheduler's next group and
-** goes on; its next step waits for it (rt_run_barrier), and its final
-** record shares its group. So does a fanout item's step with effects in
-** any run, when debt (the item context's, rt_ctx.debt) is given: the item's
-** next step, or the item's end (rt_fanout.c), waits for it. Otherwise it
-** is committed as rt_run_commit_text, deferrable when the step had no
-** effects outside the run. */
+** goes on; its next step waits for it (rt_run_barrier, rt_run_flush), and
+** its final record shares its group. So does a fanout item's step with
+** effects in any run, when debt (the item context's, rt_ctx.debt) is
+** given: the item's next step, or the item's end (rt_fanout.c), waits for
+** it. Otherwise it is committed as rt_run_commit_text, deferrable when the
+** step had no effects outside the run. */
 bool rt_run_commit_outcome(rt_run_state *run, rt_co_debt *debt, const char *path, json_t *rec, const char *text,
                            bool effects);
-/* Before a step starts: every earlier step record of its context is
-** durable (a lazy run, or an item with a debt, waits for its group; others
-** committed each at once). False when one could not be written (the run
-** stops). */
+/* Before a step that sends something (a request; in an item with a debt,
+** a fanout too, whose items' debts are their own) starts: every earlier
+** step record of its context is durable (a lazy run, or an item with a
+** debt, waits for its group; others committed each at once). False when
+** one could not be written (the run stops). */
 bool rt_run_barrier(rt_run_state *run, rt_co_debt *debt);
+/* Before a step that sends nothing (a function, a fanout) starts: a lazy
+** run's earlier records go to the disk now, and the step runs meanwhile
+** (docs/runtime.md, "Durability under serve"); its own record follows
+** them. False when an earlier one could not be written (the run stops). */
+bool rt_run_flush(rt_run_state *run);
 /* Commits a run record write w of this run, in its order with the run's
 ** other writes (a lazy run's group). False with the message in err. */
 bool rt_run_commit_record(rt_run_state *run, const rt_store_write *w, char *err, size_t errlen);

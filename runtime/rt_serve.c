@@ -313,6 +313,8 @@ static void serve_free(serve *sv)
     free(sv->held.slots);
     free(sv->workers);
     free(sv->scheds_co);
+    free(sv->sched_running);
+    free(sv->sched_promised);
     free(sv->scheds);
     free(sv->token);
     pthread_mutex_destroy(&sv->qlock);
@@ -549,6 +551,8 @@ int rt_serve_main(const rt_workflow *wf, int argc, char **argv)
     sv->nworkers = o->paused ? 0 : threads;     /* paused: runs wait in the queue */
     sv->workers = rt_xcalloc((size_t)sv->nworkers + 1, sizeof *sv->workers);
     sv->scheds_co = rt_xcalloc((size_t)sv->nworkers + 1, sizeof *sv->scheds_co);
+    sv->sched_running = rt_xcalloc((size_t)sv->nworkers + 1, sizeof *sv->sched_running);
+    sv->sched_promised = rt_xcalloc((size_t)sv->nworkers + 1, sizeof *sv->sched_promised);
     for (int i = 0; i < sv->nworkers; i++) pthread_create(&sv->workers[i], NULL, rt_serve_worker_main, sv);
     if (!sv->token && !o->no_auth)      /* loopback without a token: say so, once, before the port file */
         rt_log_emit(NULL, "warning", json_pack("{s:s, s:s}", "event", "unauthenticated", "listen", o->listen),

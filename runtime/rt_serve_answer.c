@@ -115,6 +115,7 @@ static void resume_from_record(request *rq, const json_t *rec)
         rt_serve_resume_with(rq, MHD_HTTP_FORBIDDEN, json_pack("{s:O?, s:s, s:s}", "error", json_object_get(rec, "error"),
                                                                "run_id", rq->run_id, "status", status));
     } else {
+        rt_store_sync(rq->sv->st);      /* a 202 promises the run: its accept may have been lazy */
         rt_serve_resume_with(rq, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "run_id", rq->run_id, "status", status ? status : rt_status_name(RT_ST_QUEUED)));
     }
 }
@@ -155,6 +156,7 @@ void rt_serve_hooks_finish(serve *sv, const char *id, const json_t *rec)
 void rt_serve_hooks_expire(serve *sv, bool all)
 {
     request *done = hooks_take(sv, NULL, all);
+    if (done) rt_store_sync(sv->st);    /* a 202 promises the run: its accept may have been lazy */
     while (done) {
         request *next = done->next;
         rt_serve_resume_with(done, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "run_id", done->run_id, "status", rt_status_name(RT_ST_RUNNING)));

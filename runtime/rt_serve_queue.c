@@ -140,6 +140,26 @@ static bool held_has(serve *sv, const char *id)
 
 /* ---- the queue ------------------------------------------------------------ */
 
+/* Wakes the thread with the most room for a run just queued (its runs and
+** those queued for it meanwhile, under its share): one thread, not every
+** one, so a lone request wakes one. A thread with no room takes the run
+** when one of its own ends (its loop feeds before it sleeps again). Under
+** qlock. */
+static void notify_one(serve *sv)
+{
+    int pick = -1, least = sv->per_thread;
+    for (int i = 0; i < sv->nworkers && sv->scheds_co; i++) {
+        int load = sv->sched_running[i] + sv->sched_promised[i];
+        if (sv->scheds_co[i] && load < least) {
+            least = load;
+            pick = i;
+        }
+    }
+    if (pick < 0) return;
+    sv->sched_promised[pick]++;
+    rt_co_notify(sv->scheds_co[pick]);
+}
+
 /* Queues run id. fresh: a run not in hand yet (accepted, fired, found by
 ** the rt_serve_sweep), queued only if it is not in hand already, and then taken in
 ** hand: false when it was; else a run in hand (woken from the heap).
@@ -163,8 +183,7 @@ bool rt_serve_queue_push(serve *sv, const char *id, const char *user, bool fresh
     sv->queued++;
     if (!u->in_ring) ring_append(sv, u);
     pthread_cond_signal(&sv->qcond);
-    for (int i = 0; i < sv->nworkers; i++)      /* a scheduler under its share takes it */
-        if (sv->scheds_co && sv->scheds_co[i]) rt_co_notify(sv->scheds_co[i]);
+    notify_one(sv);
     pthread_mutex_unlock(&sv->qlock);
     return true;
 }
@@ -260,7 +279,12 @@ static void commit_batch(serve *sv, request *batch)
     rt_store_write *w = rt_xcalloc(n + 1, sizeof *w);
     json_t *meta = json_object();
     size_t nw = 0, nreplayed = 0, nbatch_replayed = 0, nunknown = 0;
+    /* webhooks only, each waiting for its run's end (a durable write) or
+    ** answered 202 after a flush (rt_serve_answer.c): their accepts may be
+    ** lazy (rt_store_commit_group) */
+    bool hooks_only = true;
     for (request *r = batch; r; r = r->next) {
+        hooks_only &= r->hook && r->plan.nruns == 1;
         rt_host_accept *pl = &r->plan;
         /* every run's Idempotency-Key first: one that cannot be looked up
         ** refuses the request whole (503), before any of its runs is written */
@@ -301,7 +325,8 @@ static void commit_batch(serve *sv, request *batch)
         }
     }
     char err[512] = "";
-    bool ok = nw == 0 || rt_store_commit_many(sv->st, w, nw, json_object_size(meta) ? meta : NULL, err, sizeof err);
+    bool ok = nw == 0 || rt_store_commit_group(sv->st, w, nw, json_object_size(meta) ? meta : NULL, hooks_only, err,
+                                               sizeof err);
     free(w);
     json_decref(meta);
     /* refused: nothing of the batch is stored (one transaction); a replay
@@ -606,7 +631,7 @@ static void run_co(void *arg)
 
 typedef struct worker {
     serve *sv;
-    int running;                /* runs of this thread executing (its scheduler's thread only) */
+    int me;                     /* its index in sv->scheds_co, sched_running, sched_promised */
 } worker;
 
 /* Starts queued runs on this thread's scheduler while it is under its
@@ -620,12 +645,14 @@ static bool worker_feed(rt_co_sched *s, void *arg)
     if (go && sv->store_gate - rt_mono_ms() <= 0) {
         char id[RT_RUN_ID_LEN + 1];
         user_queue *u;
-        while (wk->running < sv->per_thread && sv->running < sv->o.workers && queue_pick(sv, id, &u)) {
+        int *running = &sv->sched_running[wk->me];
+        sv->sched_promised[wk->me] = 0;
+        while (*running < sv->per_thread && sv->running < sv->o.workers && queue_pick(sv, id, &u)) {
             run_job *j = rt_xmalloc(sizeof *j);
-            *j = (run_job){ .sv = sv, .u = u, .mine = &wk->running };
+            *j = (run_job){ .sv = sv, .u = u, .mine = running };
             memcpy(j->id, id, sizeof j->id);
             sv->running++;
-            wk->running++;
+            (*running)++;
             rt_co_spawn(s, run_co, j);
         }
     }
@@ -636,13 +663,13 @@ static bool worker_feed(rt_co_sched *s, void *arg)
 void *rt_serve_worker_main(void *arg)
 {
     serve *sv = arg;
-    worker wk = { .sv = sv };
     rt_co_sched *s = rt_co_sched_new(sv->st);
     pthread_mutex_lock(&sv->qlock);
     int me = 0;
     while (sv->scheds_co[me]) me++;
     sv->scheds_co[me] = s;
     pthread_mutex_unlock(&sv->qlock);
+    worker wk = { .sv = sv, .me = me };
     rt_co_serve(s, worker_feed, &wk);
     pthread_mutex_lock(&sv->qlock);
     sv->scheds_co[me] = NULL;

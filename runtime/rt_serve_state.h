@@ -136,6 +136,8 @@ typedef struct serve {
     pthread_t *workers;         /* threads, each a scheduler of run coroutines */
     int nworkers;
     rt_co_sched **scheds_co;    /* theirs, under qlock (NULL until a thread made its own) */
+    int *sched_running;         /* runs each thread executes, under qlock */
+    int *sched_promised;        /* runs queued since each thread last took some, meant for it */
     int per_thread;             /* runs one thread executes at once */
 
     /* accepts waiting for the committer */

@@ -266,8 +266,16 @@ static rt_result *step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, j
     int max_attempts = 1 + (d->retries > 0 ? d->retries : 0);
     char head_first[512];       /* a response's headers, for the record, while they fit */
     /* the records of the steps before this one are durable before it starts
-    ** (a lazy run left them to its group: rt_run_commit_outcome) */
-    if (!rt_run_barrier(c->run, c->debt)) goto done;
+    ** (a lazy run left them to its group: rt_run_commit_outcome). A step
+    ** that sends nothing (a function; a fanout, whose items' requests wait
+    ** here themselves) starts while they are being made durable: nothing
+    ** of it leaves the run before they are (its own record follows them,
+    ** and every later request or end waits), and a crash meanwhile makes
+    ** it run again from them, as if it had not started. A fanout in an item
+    ** with a debt of its own (rt_ctx.debt, a run not lazy) waits as a
+    ** request does: its items' debts are theirs, not the item's. */
+    bool waits = d->kind == RT_STEP_REQUEST || (d->kind == RT_STEP_FANOUT && c->debt && !c->run->lazy);
+    if (waits ? !rt_run_barrier(c->run, c->debt) : !rt_run_flush(c->run)) goto done;
 
     for (;;) {
         int n = rec.nattempts + 1;

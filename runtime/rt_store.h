@@ -92,7 +92,8 @@ bool rt_store_is_readonly(const rt_store *st);
 bool rt_store_mode_warning(rt_store *st, char *msg, size_t n);
 void rt_store_close(rt_store *st);
 /* Commits deferred writes and flushes to disk (batch mode: at the end of a
-** run). */
+** run); otherwise flushes a lazy group's meta page, if the last group was
+** one (rt_store_commit_group), so that everything committed is durable. */
 void rt_store_sync(rt_store *st);
 
 /* A fresh, time-ordered run id into out (RT_RUN_ID_LEN + 1 bytes). */
@@ -259,6 +260,16 @@ json_t *rt_store_meta_prefix(rt_store *st, const char *prefix);
 ** batch mode go first. Returns false with a message in err. */
 bool rt_store_commit_many(rt_store *st, const rt_store_write *w, size_t n, const json_t *meta, char *err,
                           size_t errlen);
+/* The same; lazy: nobody relies on this group being durable before the
+** next full commit (a run's records that nothing waits for, the accept of
+** a run whose caller waits for its end): unless another writer of the same
+** transaction needs it durable now, LMDB flushes its data but leaves its
+** meta page to the next commit's flush (MDB_NOMETASYNC: one device flush
+** instead of two; a system crash before the next commit undoes this
+** transaction, whole, and nothing else). Every commit that is not lazy
+** makes the earlier lazy ones durable too. */
+bool rt_store_commit_group(rt_store *st, const rt_store_write *w, size_t n, const json_t *meta, bool lazy, char *err,
+                           size_t errlen);
 
 /* The message of an LMDB error code (the codes the scans return). */
 const char *rt_store_strerror(int rc);

@@ -16,6 +16,8 @@ struct rt_store {
     MDB_env *env;
     MDB_dbi runs, steps, logs, by_status, by_user, by_user_status, users, meta;
     bool batch;                 /* MDB_NOSYNC: fsync only in rt_store_sync */
+    bool meta_unsynced;         /* the last group was lazy (rt_store_commit_group): its meta
+                                   page waits for the next flush (under wlock) */
     bool readonly;              /* MDB_RDONLY: a reader on a state it cannot write */
     size_t mapsize;
     pthread_mutex_t wlock;      /* one writer at a time in this process */
@@ -58,6 +60,7 @@ struct group_entry {
     const rt_store_write *w;
     size_t n;
     const json_t *meta;         /* key -> value in `meta`, or NULL */
+    bool lazy;                  /* may be durable only with the next full commit */
     struct group_entry *next;
     int rc;
     bool done;

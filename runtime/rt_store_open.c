@@ -269,11 +269,13 @@ void rt_store_close(rt_store *st)
 
 void rt_store_sync(rt_store *st)
 {
-    if (!st || !st->batch) return;
+    if (!st) return;
     pthread_mutex_lock(&st->wlock);
-    if (st->ndeferred) rt_store_commit_locked(st, NULL);
+    bool flush = st->batch || st->meta_unsynced;
+    st->meta_unsynced = false;
+    if (st->batch && st->ndeferred) rt_store_commit_locked(st, NULL);
     pthread_mutex_unlock(&st->wlock);
-    mdb_env_sync(st->env, 1);
+    if (flush) mdb_env_sync(st->env, 1);
 }
 
 void rt_store_new_run_id(char out[RT_RUN_ID_LEN + 1])

@@ -522,9 +522,9 @@ static int write_group_one(rt_store *st, MDB_txn *txn, void *arg)
 ** not pass (a record an update cannot read) is redone one entry at a time,
 ** so that one writer's trouble is not every writer's; a full disk fails
 ** them all. */
-static int group_commit(rt_store *st, const rt_store_write *w, size_t n, const json_t *meta)
+static int group_commit(rt_store *st, const rt_store_write *w, size_t n, const json_t *meta, bool lazy)
 {
-    struct group_entry me = { .w = w, .n = n, .meta = meta };
+    struct group_entry me = { .w = w, .n = n, .meta = meta, .lazy = lazy };
     pthread_mutex_lock(&st->glock);
     me.next = st->queue;
     st->queue = &me;
@@ -561,10 +561,19 @@ static int group_commit(rt_store *st, const rt_store_write *w, size_t n, const j
             e = next;
         }
         pthread_mutex_unlock(&st->glock);
+        /* nobody in the group needs it durable now: LMDB flushes the data
+        ** but not the meta page, which the next full commit's flush takes
+        ** along (one device flush instead of two; a crash meanwhile undoes
+        ** at most this transaction, never the database's integrity) */
+        bool lazy_txn = true;
+        for (e = batch; e; e = e->next) lazy_txn &= e->lazy;
         pthread_mutex_lock(&st->wlock);
+        if (lazy_txn) mdb_env_set_flags(st->env, MDB_NOMETASYNC, 1);
         int rc = txn_locked(st, write_group, batch);
         bool alone = rc != 0 && batch->next && !transient_rc(rc);
         for (e = batch; e; e = e->next) e->rc = alone ? txn_locked(st, write_group_one, e) : rc;
+        if (lazy_txn) mdb_env_set_flags(st->env, MDB_NOMETASYNC, 0);
+        if (rc == 0) st->meta_unsynced = lazy_txn;
         pthread_mutex_unlock(&st->wlock);
         pthread_mutex_lock(&st->glock);
         for (e = batch; e;) {
@@ -614,7 +623,7 @@ bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t er
         return rc == 0;
     }
     pthread_mutex_unlock(&st->wlock);
-    int rc = group_commit(st, w, 1, NULL);
+    int rc = group_commit(st, w, 1, NULL, false);
     if (rc != 0) rt_store_set_error(err, errlen, "commit to the state store", rc);
     return rc == 0;
 }
@@ -624,8 +633,14 @@ bool rt_store_commit(rt_store *st, const rt_store_write *w, char *err, size_t er
 bool rt_store_commit_many(rt_store *st, const rt_store_write *w, size_t n, const json_t *meta, char *err,
                           size_t errlen)
 {
+    return rt_store_commit_group(st, w, n, meta, false, err, errlen);
+}
+
+bool rt_store_commit_group(rt_store *st, const rt_store_write *w, size_t n, const json_t *meta, bool lazy, char *err,
+                           size_t errlen)
+{
     struct group_entry one = { .w = w, .n = n, .meta = meta };
-    int rc = st->batch ? rt_store_write_txn(st, write_group_one, &one) : group_commit(st, w, n, meta);
+    int rc = st->batch ? rt_store_write_txn(st, write_group_one, &one) : group_commit(st, w, n, meta, lazy);
     if (rc == MDB_KEYEXIST) snprintf(err, errlen, RT_STORE_CHANGED);
     else if (rc != 0) rt_store_set_error(err, errlen, "commit to the state store", rc);
     return rc == 0;

@@ -437,13 +437,68 @@ const char *rt_env_name(char *buf, size_t n, const char *prefix, const char *nam
     return buf;
 }
 
+/* d as JSON writes it when it is m / 10^k for an integer m of at most 15
+** digits and %g would not use an exponent: the least such k is the least
+** precision that reads back (more digits never read back with fewer). The
+** test is exact without strtod: m and 10^k are exact doubles, so m / 10^k
+** rounds the decimal as strtod would. 15 digits, because no two decimals
+** that short give the same double (with 16, two may, and %g writes the
+** nearer one), and d * 10^k is then within 0.12 of m. 0 when d is not of
+** that form. */
+static size_t float_fixed(double d, char *out, size_t n)
+{
+    static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+                                  1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+    double a = fabs(d);
+    if (!(a >= 1e-4 && a < 1e15)) return 0;
+    for (int k = 0; k < 16; k++) {
+        double scaled = a * p10[k];
+        if (scaled >= 1e15) return 0;
+        uint64_t m = (uint64_t)(scaled + 0.5);
+        if ((double)m / p10[k] != a) continue;
+        char dig[24];                   /* m's digits, the last first */
+        int nd = 0, zeros = 0;
+        for (; m; m /= 10) dig[nd++] = (char)('0' + m % 10);
+        if (k == 0)
+            while (zeros < nd - 1 && dig[zeros] == '0') zeros++;     /* 20 is one digit: 2e1 */
+        int exp10 = nd - 1 - k;
+        if (exp10 < -4 || exp10 >= nd - zeros) return 0;         /* %g: an exponent */
+        char text[48];
+        size_t len = 0;
+        if (d < 0) text[len++] = '-';
+        if (nd <= k) {
+            text[len++] = '0';
+            text[len++] = '.';
+            for (int z = nd; z < k; z++) text[len++] = '0';
+        }
+        for (int i = nd - 1; i >= 0; i--) {
+            text[len++] = dig[i];
+            if (i == k && k > 0) text[len++] = '.';
+        }
+        if (k == 0) {
+            text[len++] = '.';
+            text[len++] = '0';
+        }
+        if (n) {
+            size_t fit = len < n ? len : n - 1;
+            memcpy(out, text, fit);
+            out[fit] = 0;
+        }
+        return len;
+    }
+    return 0;
+}
+
 /* The shortest %g form that reads back as the same double, JSON-style:
 ** 9.99 is "9.99", not "9.9900000000000002"; 0.1 + 0.2 is
-** "0.30000000000000004" (the double it is). A precision that reads back
+** "0.30000000000000004" (the double it is). Most doubles in data are
+** short decimals (float_fixed); otherwise, a precision that reads back
 ** makes every larger one read back too, so the least is found by halving. */
 size_t rt_float_text(double d, char *out, size_t n)
 {
     if (isnan(d) || isinf(d)) return (size_t)snprintf(out, n, "%s", isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
+    size_t len = float_fixed(d, out, n);
+    if (len) return len;
     char tmp[320], best[320];           /* %.17g needs 25; the compiler cannot tell */
     int lo = 1, hi = 17;                /* %.17g always reads back */
     snprintf(best, sizeof best, "%.17g", d);

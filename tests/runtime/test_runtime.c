@@ -5,8 +5,10 @@
 ** "FAIL: runtime: NAME: why".
 */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -631,6 +633,64 @@ static void test_time(void)
 
 /* rt_json_encode writes what jansson writes (reals aside), and what it
 ** writes reads back as the same value. */
+/* rt_float_text by its definition alone: the least %g precision that
+** reads back, the exponent written as JSON does (the reference the fast
+** path must agree with). */
+static void float_text_reference(double d, char *out, size_t n)
+{
+    char tmp[40], best[40];
+    int p = 1;
+    for (; p < 17; p++) {
+        snprintf(tmp, sizeof tmp, "%.*g", p, d);
+        if (strtod(tmp, NULL) == d) break;
+    }
+    snprintf(best, sizeof best, "%.*g", p, d);
+    char *e = strchr(best, 'e');
+    if (e) {
+        char *q = e + 1, *w = e + 1;
+        if (*q == '+') q++;
+        else if (*q == '-') *w++ = *q++;
+        while (*q == '0' && q[1]) q++;
+        memmove(w, q, strlen(q) + 1);
+    }
+    snprintf(out, n, "%s%s", best, strpbrk(best, ".eE") ? "" : ".0");
+}
+
+static void test_float_text(void)
+{
+    static const double fixed[] = { 0.0, -0.0, 1.0, 20.0, 100.0, 1e6, 1200000.0, 25.0, 120.5, 100.5, 0.1, 0.2,
+                                    0.1 + 0.2, 9.99, 15.0, 1.2 * 12.5, 0.0001, 0.00012, 0.00001, 123456789012345.0,
+                                    1234567890123456.0, 1e15, 1e16, 1e21, 1e-7, 5e-324, 1.7976931348623157e308,
+                                    2.5e-5, 99.995, 0.30000000000000004, 1.0 / 3, 2.0 / 3, 1e14 + 0.5, 4.35, 0.07 };
+    char ours[64], ref[64];     /* 17 digits, a sign, a point and an exponent fit */
+    unsigned seed = 12345;
+    int bad = 0;
+    for (int i = 0; i < 200000 && bad < 5; i++) {
+        double d;
+        if (i < (int)(sizeof fixed / sizeof fixed[0])) {
+            d = fixed[i];
+        } else if (i % 4 == 0) {                /* any bit pattern */
+            uint64_t b = ((uint64_t)rand_r(&seed) << 42) ^ ((uint64_t)rand_r(&seed) << 21) ^ (uint64_t)rand_r(&seed);
+            memcpy(&d, &b, sizeof d);
+            if (isnan(d) || isinf(d)) continue;
+        } else if (i % 4 == 1) {                /* prices: cents, times a tax rate */
+            d = rand_r(&seed) % 1000000 / 100.0 * (i % 8 == 1 ? 1.2 : 1);
+        } else if (i % 4 == 2) {                /* integers in floats, some with zeros */
+            d = (double)(rand_r(&seed) % 100000) * (double)(1 + i % 1000);
+        } else {                                /* small and large magnitudes */
+            d = (rand_r(&seed) % 100000 + 1) * pow(10, (int)(rand_r(&seed) % 40) - 20);
+        }
+        if (i % 3 == 0) d = -d;
+        rt_float_text(d, ours, sizeof ours);
+        float_text_reference(d, ref, sizeof ref);
+        if (strcmp(ours, ref) != 0) {
+            bad++;
+            CHECK(0, "rt_float_text(%.17g) = %s, the least precision that reads back gives %s", d, ours, ref);
+        }
+    }
+    CHECK(bad == 0, "rt_float_text agrees with its definition on 200,000 doubles");
+}
+
 static void test_json_encode(void)
 {
     const char *texts[] = {
@@ -1228,6 +1288,7 @@ int main(void)
     run_test("secret redaction: every form a secret is written in", test_redaction_forms);
     run_test("shortening: redacted first, on a character boundary", test_redaction_shorten);
     run_test("RFC 3339 times", test_time);
+    run_test("floats as text: the least precision that reads back (the short-decimal fast path agrees)", test_float_text);
     run_test("JSON encoding: as jansson writes it, reads back the same, never invalid", test_json_encode);
     run_test("JSON encoding with redaction: as redacting a copy then encoding it", test_json_encode_redacted);
     run_test("step records: members in order, redacted, attempts kept across a resume", test_step_records);

@@ -81,6 +81,8 @@ start_server "$T/routes.json"
 build lead || exit 0
 build hook || exit 0
 build waiter || exit 0
+build slowfn || exit 0
+build pair || exit 0
 
 # ---- the API token and the --listen address: the cases of auth.cases ----
 # Without a token serve listens unauthenticated on loopback only (DESIGN's
@@ -323,29 +325,50 @@ else
 fi
 serve_stop
 
-# the same count pins down when a run's step records are durable: lead's
-# three steps (fetch, grade, tag) make 4 fsyncs alone, the accept's and one
-# before each next step starts (fetch's record before grade, grade's before
-# tag) with the end sharing the last group
+# the same count pins down when a run's step records are durable: pair's two
+# requests make 3 fsyncs alone: the accept's; first's record (with the
+# claim) before second sends anything (the barrier); the end
 if command -v strace >/dev/null; then
-    serve_start "$T/lead" "$T/fsync2.state" "$T/fsync2.log" --workers 2
+    ctl_routes '[{"method": "POST", "path": "/first/*", "responses": [{"status": 200, "body": {}}]},
+                 {"method": "POST", "path": "/second/*", "responses": [{"status": 200, "body": {}}]}]'
+    serve_start "$T/pair" "$T/fsync2.state" "$T/fsync2.log" --workers 2
     mkuser fsync
     strace -f -e trace=fsync,fdatasync,msync,sync_file_range -p "$SV_PID" -o "$T/fsync2.trace" 2>"$T/strace2.err" &
     st_pid=$!
     for _ in $(seq 1 100); do grep -q attached "$T/strace2.err" && break; sleep 0.05; done
     out=$(curl -s -X POST -H "$AUTH" -H 'Content-Type: application/json' -H 'X-Flow-User: fsync' \
-          --data '{"id": "f1", "score": 90}' "$SV/events/lead.created")
+          --data '{"id": "f1"}' "$SV/events/pair.go")
     fid=$(json_eval "$out" 'j["run_id"]' 2>/dev/null)
     wait_status "$fid" succeeded 100
     kill -INT "$st_pid"; wait "$st_pid" 2>/dev/null
     nsync=$(grep -cE '(fsync|fdatasync|msync|sync_file_range)\(' "$T/fsync2.trace")
-    if [ "$(run_field "$fid" 'j.get("status")')" == succeeded ] && [ "$nsync" == 4 ]; then
-        pass "a 3-step event run alone makes 4 fsyncs: its accept, each step's record before the next step starts, the end with the last"
+    if [ "$(run_field "$fid" 'j.get("status")')" == succeeded ] && [ "$nsync" == 3 ]; then
+        pass "a run of two requests alone makes 3 fsyncs: its accept, the first's record before the second is sent, the end"
     else
-        fail "fsyncs of a 3-step run" "run=$out fsyncs=$nsync (want 4): $(grep -E 'sync' "$T/fsync2.trace" | head -6)"
+        fail "fsyncs of a 2-request run" "run=$out fsyncs=$nsync (want 3): $(grep -E 'sync' "$T/fsync2.trace" | head -6)"
     fi
     serve_stop
 fi
+
+# a function step starts while the record of the request before it is being
+# synced (docs/runtime.md): a kill -9 while the function runs must still find
+# that record, so the request is not sent again on restart
+ctl_routes '{"method": "POST", "path": "/send/*", "responses": [{"status": 200, "body": {}}]}'
+serve_start "$T/slowfn" "$T/slowfn.state" "$T/slowfn.log" --workers 2
+out=$(post /events/slow.go '{"id": "k9"}' -H 'X-Flow-User: slow')
+sid=$(json_eval "${out% *}" 'j["run_id"]' 2>/dev/null)
+for _ in $(seq 1 100); do [ "$(ctl_count /send/k9)" -ge 1 ] && break; sleep 0.05; done
+sleep 0.5                                   # inside think (3 s)
+kill -9 "$SV_PID"; wait "$SV_PID" 2>/dev/null
+mid=$(ctl_count /send/k9)
+serve_start "$T/slowfn" "$T/slowfn.state" "$T/slowfn.log" --workers 2
+if wait_status "$sid" succeeded 100 && [ "$mid" == 1 ] && [ "$(ctl_count /send/k9)" == 1 ] &&
+   [ "$(run_field "$sid" 'j["output"]["id"]')" == k9 ]; then
+    pass "kill -9 while a function step runs: restart runs the function again, the request before it is not re-sent"
+else
+    fail "kill -9 during a function step" "run=$out status=$(run_field "$sid" 'j.get("status")') sends=$mid then $(ctl_count /send/k9)"
+fi
+serve_stop
 
 # webhooks signed with the user's secret instead of the bearer token
 "$T/hook" users set signer --secret hook_key=whsec-signer-0123 --state "$T/hook.state" 2>>"$T/hook.log"
