@@ -92,6 +92,21 @@ bool rt_serve_finished_status(const char *s)
 ** it), else 202 with the run id. A run that answered with `return status
 ** N headers {...}` (or `fail status N "message"`, whose body is {"error":
 ** message}) has its "reply" in the record. */
+/* Answers a webhook whose run has not ended 202 with its id: a promise
+** that it will run, so what its accept left lazy is flushed first
+** (rt_store_commit_group); when that fails, 503: send it again. */
+static void promise_run(request *rq, const char *status)
+{
+    char err[300];
+    if (rt_store_flush(rq->sv->st, err, sizeof err)) {
+        rt_serve_resume_with(rq, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "run_id", rq->run_id, "status", status));
+        return;
+    }
+    rt_log_emit(rq->run_id, "error", NULL, "webhook answered 503: %s", err);
+    rt_serve_resume_with(rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+                         json_pack("{s:s, s:s}", "error", err, "run_id", rq->run_id));
+}
+
 static void resume_from_record(request *rq, const json_t *rec)
 {
     const char *status = json_string_value(json_object_get(rec, "status"));
@@ -115,8 +130,7 @@ static void resume_from_record(request *rq, const json_t *rec)
         rt_serve_resume_with(rq, MHD_HTTP_FORBIDDEN, json_pack("{s:O?, s:s, s:s}", "error", json_object_get(rec, "error"),
                                                                "run_id", rq->run_id, "status", status));
     } else {
-        rt_store_sync(rq->sv->st);      /* a 202 promises the run: its accept may have been lazy */
-        rt_serve_resume_with(rq, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "run_id", rq->run_id, "status", status ? status : rt_status_name(RT_ST_QUEUED)));
+        promise_run(rq, status ? status : rt_status_name(RT_ST_QUEUED));
     }
 }
 
@@ -156,10 +170,9 @@ void rt_serve_hooks_finish(serve *sv, const char *id, const json_t *rec)
 void rt_serve_hooks_expire(serve *sv, bool all)
 {
     request *done = hooks_take(sv, NULL, all);
-    if (done) rt_store_sync(sv->st);    /* a 202 promises the run: its accept may have been lazy */
     while (done) {
         request *next = done->next;
-        rt_serve_resume_with(done, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "run_id", done->run_id, "status", rt_status_name(RT_ST_RUNNING)));
+        promise_run(done, rt_status_name(RT_ST_RUNNING));
         done = next;
     }
 }

@@ -91,10 +91,13 @@ bool rt_store_is_readonly(const rt_store *st);
 ** the chmod that closes them, in msg. */
 bool rt_store_mode_warning(rt_store *st, char *msg, size_t n);
 void rt_store_close(rt_store *st);
-/* Commits deferred writes and flushes to disk (batch mode: at the end of a
-** run); otherwise flushes a lazy group's meta page, if the last group was
-** one (rt_store_commit_group), so that everything committed is durable. */
+/* Batch mode: commits deferred writes and flushes to disk (at the end of a
+** run, and at close). Nothing otherwise. */
 void rt_store_sync(rt_store *st);
+/* Makes everything committed durable: flushes a lazy group's meta page if
+** the last group was one (rt_store_commit_group), else does nothing. False
+** with the message in err (may be NULL) when the flush failed. */
+bool rt_store_flush(rt_store *st, char *err, size_t errlen);
 
 /* A fresh, time-ordered run id into out (RT_RUN_ID_LEN + 1 bytes). */
 void rt_store_new_run_id(char out[RT_RUN_ID_LEN + 1]);

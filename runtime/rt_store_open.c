@@ -255,6 +255,7 @@ void rt_store_close(rt_store *st)
 {
     if (!st) return;
     rt_store_sync(st);
+    rt_store_flush(st, NULL, 0);        /* what a lazy group left */
     rt_store_drop_room(st);
     free(st->deferred);
     mdb_env_close(st->env);
@@ -269,13 +270,26 @@ void rt_store_close(rt_store *st)
 
 void rt_store_sync(rt_store *st)
 {
-    if (!st) return;
+    if (!st || !st->batch) return;
     pthread_mutex_lock(&st->wlock);
-    bool flush = st->batch || st->meta_unsynced;
-    st->meta_unsynced = false;
-    if (st->batch && st->ndeferred) rt_store_commit_locked(st, NULL);
+    if (st->ndeferred) rt_store_commit_locked(st, NULL);
     pthread_mutex_unlock(&st->wlock);
-    if (flush) mdb_env_sync(st->env, 1);
+    mdb_env_sync(st->env, 1);
+}
+
+bool rt_store_flush(rt_store *st, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&st->wlock);
+    bool flush = st->meta_unsynced;
+    st->meta_unsynced = false;
+    pthread_mutex_unlock(&st->wlock);
+    int rc = flush ? mdb_env_sync(st->env, 1) : 0;
+    if (rc == 0) return true;
+    pthread_mutex_lock(&st->wlock);
+    st->meta_unsynced = true;           /* still owed */
+    pthread_mutex_unlock(&st->wlock);
+    if (err) rt_store_set_error(err, errlen, "flush the state store", rc);
+    return false;
 }
 
 void rt_store_new_run_id(char out[RT_RUN_ID_LEN + 1])
