@@ -372,8 +372,17 @@ static int main_of(const rt_workflow *wf, int argc, char **argv)
 static rt_workflow g_face;
 static char g_face_version[17];
 
+/* The store became unusable (rt_store_on_panic): said as any error line,
+** the lines before it written out. */
+static void store_panic(const char *msg)
+{
+    rt_log_emit(NULL, "error", json_pack("{s:s}", "event", "store_panic"), "%s", msg);
+    rt_log_flush();
+}
+
 int rt_project_main(const rt_project *p, int argc, char **argv)
 {
+    rt_store_on_panic(store_panic);
     rt_host_set_project(p);
     const rt_workflow *face = p->workflows[0];
     if (p->nworkflows != 1) {

@@ -274,6 +274,16 @@ bool rt_store_commit_many(rt_store *st, const rt_store_write *w, size_t n, const
 bool rt_store_commit_group(rt_store *st, const rt_store_write *w, size_t n, const json_t *meta, bool lazy, char *err,
                            size_t errlen);
 
+/* A store that LMDB marked unusable in this process (MDB_PANIC: a write of
+** its meta page failed; the file keeps its last good transaction, this
+** process's handle cannot be used again) ends the process: fn(msg), set
+** once by the driver, says so (default: msg on stderr), then the process
+** exits 75 (RT_EXIT_INTERRUPTED: a restart reopens the store and resumes
+** the unfinished runs). Other threads that meet it meanwhile wait for the
+** exit. Nothing else is done on the way out: what is on disk is what a
+** kill -9 would leave. */
+void rt_store_on_panic(void (*fn)(const char *msg));
+
 /* The message of an LMDB error code (the codes the scans return). */
 const char *rt_store_strerror(int rc);
 

@@ -115,6 +115,9 @@ int rt_store_put_json(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const json_t *v);
 int rt_store_put_text(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const char *text);
 /* "cannot WHAT: REASON", prefixed RT_STORE_UNWRITABLE when it may pass. */
 void rt_store_set_error(char *err, size_t errlen, const char *what, int rc);
+/* rc from mdb_txn_begin: MDB_PANIC ends the process (rt_store_on_panic);
+** anything else returns. */
+void rt_store_panic_check(const rt_store *st, int rc);
 int rt_store_write_ops(rt_store *st, MDB_txn *txn, const rt_store_write *w);
 int rt_store_write_txn(rt_store *st, txn_fn fn, void *arg);
 /* Layout 1 had no by_user_status index: build it once from the runs. */

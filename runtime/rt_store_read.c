@@ -25,6 +25,7 @@ static int read_begin(rt_store *st, MDB_txn **txn)
         int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
         if (rc == 0) return 0;          /* maplock held until read_end */
         pthread_rwlock_unlock(&st->maplock);
+        rt_store_panic_check(st, rc);
         if (rc == MDB_MAP_RESIZED && tries < 5) {
             rt_store_adopt_map(st);
             continue;

@@ -440,6 +440,7 @@ static int txn_locked(rt_store *st, txn_fn fn, void *arg)
         size_t seen = st->mapsize;
         MDB_txn *txn;
         rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+        rt_store_panic_check(st, rc);   /* MDB_PANIC: does not return */
         if (rc == 0) {
             for (size_t i = 0; rc == 0 && i < st->ndeferred; i++) {
                 const struct deferred *d = &st->deferred[i];

@@ -250,3 +250,39 @@ else
     fail "serve takes over a killed resume's run" "the slow run at the kill: $owner; runs=$st $st1 fetch dups=$fdup/$fkeys tag dups=$tdup/$tkeys resume: $(tail -2 "$T/k2.resume" | tr '\n' ' ') $(grep -m3 -E 'sweep|error' "$T/k2.log")"
 fi
 serve_stop
+
+# ---- a write of the store's meta page fails: serve exits 75, a restart resumes ----
+# LMDB marks its environment unusable after a failed meta-page write
+# (MDB_PANIC for every later transaction); serve must not live on refusing
+# everything: it says why and exits 75 (docs/runtime.md), and a restart
+# finishes every run it had accepted. The failure is real EIO from
+# pwrite, injected by tests/faults/eio_shim.c.
+ctl_reset
+if gcc -shared -fPIC -O1 -o "$T/eio_shim.so" eio_shim.c -ldl 2>"$T/shim.err"; then
+    export FLOW_TEST_EIO_FILE=$T/eio.now
+    LD_PRELOAD=$T/eio_shim.so ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+        serve_start "$T/lead" "$T/panic.state" "$T/panic.log" --workers 8
+    $CLIENT post "$SV" /events/lead.created 30 --user pan --threads 4 >"$T/panic.ids" 2>"$T/panic.err"
+    for _ in $(seq 1 100); do [ "$(ctl_count /fetch/pan)" -ge 8 ] && break; sleep 0.05; done
+    touch "$FLOW_TEST_EIO_FILE"
+    for _ in $(seq 1 200); do kill -0 "$SV_PID" 2>/dev/null || break; sleep 0.05; done
+    if kill -0 "$SV_PID" 2>/dev/null; then      # still serving after 10 s: not what it should do
+        kill -9 "$SV_PID"; wait "$SV_PID" 2>/dev/null; prc="still running"
+    else
+        wait "$SV_PID"; prc=$?
+    fi
+    rm -f "$FLOW_TEST_EIO_FILE"
+    unset FLOW_TEST_EIO_FILE
+    accepted=$(json_eval "$(cat "$T/panic.ids")" 'len(j)' 2>/dev/null)
+    serve_start "$T/lead" "$T/panic.state" "$T/panic.log" --workers 8
+    st=$($CLIENT wait "$SV" "$T/panic.ids" --timeout 60)
+    if [ "$prc" == 75 ] && grep -q 'cannot be used any more by this process (MDB_PANIC' "$T/panic.log" \
+       && [ "$st" == "{\"succeeded\": $accepted}" ] && [ "$accepted" == 30 ]; then
+        pass "a failed meta-page write (EIO) under serve: it says the store is unusable and exits 75; a restart finishes all $accepted accepted runs"
+    else
+        fail "store panic under serve" "exit=$prc accepted=$accepted after restart=$st $(grep -m2 -iE 'panic|unusable|error' "$T/panic.log")"
+    fi
+    serve_stop
+else
+    fail "store panic: build the EIO shim" "$(head -3 "$T/shim.err")"
+fi
