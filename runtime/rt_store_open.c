@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -291,31 +290,6 @@ bool rt_store_flush(rt_store *st, char *err, size_t errlen)
     pthread_mutex_unlock(&st->wlock);
     if (err) rt_store_set_error(err, errlen, "flush the state store", rc);
     return false;
-}
-
-static void (*panic_fn)(const char *msg);
-
-void rt_store_on_panic(void (*fn)(const char *msg))
-{
-    panic_fn = fn;
-}
-
-void rt_store_panic_check(const rt_store *st, int rc)
-{
-    if (rc != MDB_PANIC) return;
-    static atomic_flag first = ATOMIC_FLAG_INIT;
-    if (atomic_flag_test_and_set(&first))
-        for (;;) pause();               /* the first thread says it and exits */
-    const char *path = NULL;
-    mdb_env_get_path(st->env, &path);
-    char msg[1200];
-    snprintf(msg, sizeof msg,
-             "the state store %s cannot be used any more by this process (%s: a write of its meta page failed; the "
-             "file keeps its last good transaction): exiting 75 so that a restart reopens it and resumes the "
-             "unfinished runs", path ? path : "?", mdb_strerror(rc));
-    if (panic_fn) panic_fn(msg);
-    else fprintf(stderr, "%s\n", msg);
-    _exit(75);
 }
 
 void rt_store_new_run_id(char out[RT_RUN_ID_LEN + 1])

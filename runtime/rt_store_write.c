@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -119,6 +121,31 @@ static bool transient_rc(int rc)
 {
     return rc == ENOSPC || rc == EIO || rc == EDQUOT || rc == EFBIG || rc == ENOMEM || rc == EAGAIN ||
            rc == MDB_MAP_FULL || rc == MDB_READERS_FULL || rc == MDB_MAP_RESIZED;
+}
+
+static void (*panic_fn)(const char *msg);
+
+void rt_store_on_panic(void (*fn)(const char *msg))
+{
+    panic_fn = fn;
+}
+
+void rt_store_panic_check(const rt_store *st, int rc)
+{
+    if (rc != MDB_PANIC) return;
+    static atomic_flag first = ATOMIC_FLAG_INIT;
+    if (atomic_flag_test_and_set(&first))
+        for (;;) pause();               /* the first thread says it and exits */
+    const char *path = NULL;
+    mdb_env_get_path(st->env, &path);
+    char msg[1200];
+    snprintf(msg, sizeof msg,
+             "the state store %s cannot be used any more by this process (%s: a write of its meta page failed; the "
+             "file keeps its last good transaction): exiting 75 so that a restart reopens it and resumes the "
+             "unfinished runs", path ? path : "?", mdb_strerror(rc));
+    if (panic_fn) panic_fn(msg);
+    else fprintf(stderr, "%s\n", msg);
+    _exit(75);
 }
 
 /* "cannot WHAT: REASON", prefixed RT_STORE_UNWRITABLE when it may pass. */
