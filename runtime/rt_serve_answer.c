@@ -87,11 +87,6 @@ bool rt_serve_finished_status(const char *s)
     return rt_status_finished(rt_status_parse(s));
 }
 
-/* A webhook's answer from its run's record: 200 with the output, 500
-** with the error, 403 when it was skipped (its user may no longer run
-** it), else 202 with the run id. A run that answered with `return status
-** N headers {...}` (or `fail status N "message"`, whose body is {"error":
-** message}) has its "reply" in the record. */
 /* Answers a webhook whose run has not ended 202 with its id: a promise
 ** that it will run, so what its accept left lazy is flushed first
 ** (rt_store_commit_group); when that fails, 503: send it again. */
@@ -107,6 +102,11 @@ static void promise_run(request *rq, const char *status)
                          json_pack("{s:s, s:s}", "error", err, "run_id", rq->run_id));
 }
 
+/* A webhook's answer from its run's record: 200 with the output, 500
+** with the error, 403 when it was skipped (its user may no longer run
+** it), else 202 with the run id. A run that answered with `return status
+** N headers {...}` (or `fail status N "message"`, whose body is {"error":
+** message}) has its "reply" in the record. */
 static void resume_from_record(request *rq, const json_t *rec)
 {
     const char *status = json_string_value(json_object_get(rec, "status"));

@@ -140,6 +140,13 @@ static bool held_has(serve *sv, const char *id)
 
 /* ---- the queue ------------------------------------------------------------ */
 
+/* Wakes every thread's scheduler. Under qlock. */
+static void notify_all(serve *sv)
+{
+    for (int i = 0; i < sv->nworkers; i++)
+        if (sv->scheds_co && sv->scheds_co[i]) rt_co_notify(sv->scheds_co[i]);
+}
+
 /* Wakes the thread with the most room for a run just queued (its runs and
 ** those queued for it meanwhile, under its share): one thread, not every
 ** one, so a lone request wakes one. A thread with no room takes the run
@@ -498,8 +505,7 @@ static void store_worked(serve *sv)
             for (size_t i = sv->nwakes / 2; i-- > 0;) wake_sift_down(sv, i);
         }
         pthread_cond_broadcast(&sv->qcond);
-        for (int i = 0; i < sv->nworkers; i++)
-            if (sv->scheds_co && sv->scheds_co[i]) rt_co_notify(sv->scheds_co[i]);
+        notify_all(sv);
     }
     pthread_mutex_unlock(&sv->qlock);
 }
@@ -597,8 +603,7 @@ static void execute(serve *sv, const char *id)
 void rt_serve_workers_wake(serve *sv)
 {
     pthread_mutex_lock(&sv->qlock);
-    for (int i = 0; i < sv->nworkers; i++)
-        if (sv->scheds_co && sv->scheds_co[i]) rt_co_notify(sv->scheds_co[i]);
+    notify_all(sv);
     pthread_mutex_unlock(&sv->qlock);
 }
 
