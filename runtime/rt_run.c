@@ -109,20 +109,29 @@ static json_t *take_logs(rt_run_state *run)
     return logs;
 }
 
-bool rt_run_commit_text(rt_run_state *run, const char *path, json_t *rec, const char *text, bool deferrable)
+/* Commits a step record with the pending log lines. lazy: the debt it joins
+** without waiting (rt_co_commit_lazy), or NULL: a fanout item's coroutine
+** waits for its group without blocking the others, and a lazy run's writes
+** keep their order with its lazy ones. */
+static bool commit_step(rt_run_state *run, const char *path, json_t *rec, const char *text, bool deferrable,
+                        rt_co_debt *lazy)
 {
     json_t *logs = take_logs(run);
     char err[256];
     rt_store_write w = { .run_id = run->id, .step_path = path, .step = rec, .step_text = text,
                          .logs = logs, .deferrable = deferrable };
-    /* a fanout item's coroutine waits for its group without blocking the
-    ** others; a lazy run's writes keep their order with its lazy ones */
-    bool ok = run->lazy ? rt_co_commit_debt(run->store, &w, &run->debt, err, sizeof err)
-                        : rt_co_commit(run->store, &w, err, sizeof err);
+    bool ok = lazy       ? rt_co_commit_lazy(run->store, &w, lazy, true, err, sizeof err)
+              : run->lazy ? rt_co_commit_debt(run->store, &w, &run->debt, err, sizeof err)
+                          : rt_co_commit(run->store, &w, err, sizeof err);
     json_decref(logs);
     if (ok) rt_committed_note(run->committed, path);   /* items and pages: the path only */
     else rt_run_store_failed(run, err);
     return ok;
+}
+
+bool rt_run_commit_text(rt_run_state *run, const char *path, json_t *rec, const char *text, bool deferrable)
+{
+    return commit_step(run, path, rec, text, deferrable, NULL);
 }
 
 /* The debt a context's step records join: the run's (lazy), the item's
@@ -138,15 +147,7 @@ bool rt_run_commit_outcome(rt_run_state *run, rt_co_debt *debt, const char *path
                            bool effects)
 {
     rt_co_debt *d = outcome_debt(run, debt, effects);
-    if (!d) return rt_run_commit_text(run, path, rec, text, !effects);
-    json_t *logs = take_logs(run);
-    char err[256];
-    rt_store_write w = { .run_id = run->id, .step_path = path, .step = rec, .step_text = text, .logs = logs };
-    bool ok = rt_co_commit_lazy(run->store, &w, d, true, err, sizeof err);
-    json_decref(logs);
-    if (ok) rt_committed_note(run->committed, path);
-    else rt_run_store_failed(run, err);
-    return ok;
+    return commit_step(run, path, rec, text, !d && !effects, d);
 }
 
 bool rt_run_barrier(rt_run_state *run, rt_co_debt *debt)

@@ -142,27 +142,19 @@ static void log_step(rt_ctx *c, const char *path, rt_status status, long http_st
     rt_buf_free(&line);
 }
 
-/* Commits a step's record, written as text (rt_record.h). The text is
-** written on the stack while it fits (a fanout item's coroutine waits for
-** the commit with its stack in place; a deferred write copies it). */
-static bool commit_record(rt_ctx *c, const char *path, const rt_step_record *rec, bool deferrable)
+/* Commits a step's record, written as text (rt_record.h) on the stack
+** while it fits (a fanout item's coroutine waits for the commit with its
+** stack in place; a deferred or lazy write copies it). final: the step's
+** outcome, which a lazy run (serve) leaves to its next group
+** (rt_run_commit_outcome; only a function step sends nothing); else a
+** retry's record, committed at once. */
+static bool commit_record(rt_ctx *c, const rt_step_desc *d, const char *path, const rt_step_record *rec, bool final)
 {
     char first[2048];
     rt_buf text = rt_buf_on(first, sizeof first);
     rt_step_record_write(rec, &text);
-    bool ok = rt_run_commit_text(c->run, path, NULL, text.data, deferrable);
-    rt_buf_free(&text);
-    return ok;
-}
-
-/* A step's final record: a lazy run (serve) leaves it to its next group;
-** effects: the step sent something (rt_run_commit_outcome). */
-static bool commit_outcome(rt_ctx *c, const char *path, const rt_step_record *rec, bool effects)
-{
-    char first[2048];           /* the record's text on the stack while it fits */
-    rt_buf text = rt_buf_on(first, sizeof first);
-    rt_step_record_write(rec, &text);
-    bool ok = rt_run_commit_outcome(c->run, c->debt, path, NULL, text.data, effects);
+    bool ok = final ? rt_run_commit_outcome(c->run, c->debt, path, NULL, text.data, d->kind != RT_STEP_FUNCTION)
+                    : rt_run_commit_text(c->run, path, NULL, text.data, false);
     rt_buf_free(&text);
     return ok;
 }
@@ -194,7 +186,7 @@ static rt_result *step_succeeded(rt_ctx *c, const rt_step_desc *d, const char *p
         }
     }
     rt_result *r = NULL;
-    if (commit_outcome(c, path, rec, d->kind != RT_STEP_FUNCTION)) {
+    if (commit_record(c, d, path, rec, true)) {
         if (c->run->on_step) c->run->on_step(c->run->on_step_arg, rec->kind, started, rec->ended);
         log_step(c, path, RT_ST_SUCCEEDED, at->http_status, rt_now_ms() - started, n, NULL, false);
         r = at->response_parts ? rt_ctx_set_response(c, d, at->http_status, at->output)
@@ -214,7 +206,7 @@ static rt_result *step_failed(rt_ctx *c, const rt_step_desc *d, const char *path
     rec->ended = rt_now_ms();
     rt_step_record_set_error(rec, msg);
     if (d->continue_on_failure) rec->continued = true;
-    if (!commit_outcome(c, path, rec, d->kind != RT_STEP_FUNCTION)) return NULL;
+    if (!commit_record(c, d, path, rec, true)) return NULL;
     if (c->run->on_step) c->run->on_step(c->run->on_step_arg, rec->kind, started, rec->ended);
     log_step(c, path, RT_ST_FAILED, http_status, rt_now_ms() - started, n, msg, d->continue_on_failure);
     if (d->continue_on_failure) return rt_ctx_set_result(c, d, NULL, false, msg);
@@ -303,7 +295,7 @@ static rt_result *step_run(rt_ctx *c, const rt_step_desc *d, const char *kind, j
         int64_t delay = retry_delay(d, n, at.retry_after_ms);
         rec.status = RT_ST_RETRYING;
         rec.next_at = rt_now_ms() + delay;
-        if (!commit_record(c, path, &rec, false)) goto done;
+        if (!commit_record(c, d, path, &rec, false)) goto done;
         rt_log_emit(c->run->id, "warning",
                     json_pack("{s:s, s:s, s:s, s:i, s:I, s:s}", "event", "retry", "step", path, "status",
                               rt_status_name(RT_ST_RETRYING), "attempt", n, "delay_ms", (json_int_t)delay, "error", msg),
