@@ -601,7 +601,9 @@ static int group_commit(rt_store *st, const rt_store_write *w, size_t n, const j
         bool alone = rc != 0 && batch->next && !transient_rc(rc);
         for (e = batch; e; e = e->next) e->rc = alone ? txn_locked(st, write_group_one, e) : rc;
         if (lazy_txn) mdb_env_set_flags(st->env, MDB_NOMETASYNC, 0);
-        if (rc == 0) st->meta_unsynced = lazy_txn;
+        bool committed = false;         /* the group, or one of its entries redone alone */
+        for (e = batch; e; e = e->next) committed |= e->rc == 0;
+        if (committed) st->meta_unsynced = lazy_txn;
         pthread_mutex_unlock(&st->wlock);
         pthread_mutex_lock(&st->glock);
         for (e = batch; e;) {
