@@ -168,7 +168,7 @@ int main(int argc, char **argv)
     struct stat sb;
     if (!nosync && mdb_env_get_fd(floor_env, &fd) == 0 && fstat(fd, &sb) == 0) {
         static const char zeros[1 << 16];
-        for (off_t off = sb.st_size; off < sb.st_size + (64 << 20); off += (off_t)sizeof zeros)
+        for (off_t off = sb.st_size; off < sb.st_size + (16 << 20); off += (off_t)sizeof zeros)
             if (pwrite(fd, zeros, sizeof zeros, off) != (ssize_t)sizeof zeros) break;
         fdatasync(fd);
     }
