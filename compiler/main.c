@@ -165,7 +165,9 @@ static void usage_run(FILE *out)
           "                       fanout) in a scratch state and print its output\n"
           "  --input FILE         with --step: a JSON object mapping earlier steps' names to\n"
           "                       their outputs, checked against their types; a step not\n"
-          "                       given counts as not run\n"
+          "                       given counts as not run; a function step's own parameters\n"
+          "                       may be given too ({\"score\": 95}, or {\"NAME\": {...}}), and\n"
+          "                       without --event the trigger payload is empty\n"
           "  --from RUN_ID        with --step: the outputs of an earlier run in --state (each\n"
           "                       fanout item's its own), its trigger, user and settings\n",
           out);
