@@ -181,6 +181,15 @@ else
     fail "ops: show readable" "$txt"
 fi
 q "$J" show 0000nosuchrun >/dev/null 2>&1; [ $? -eq 2 ] && pass "ops: show of an unknown run exits 2" || fail "ops: show unknown run" "rc=$?"
+# an empty RUN_ID is a usage error, not a store error that advises a backup
+for cmd in show retry; do
+    q "$J" $cmd '' >/dev/null 2>"$T/empty.err"; re=$?
+    if [ $re -eq 2 ] && grep -q "$cmd needs a RUN_ID" "$T/empty.err" && ! grep -qi 'backup\|MDB_' "$T/empty.err"; then
+        pass "ops: $cmd '' is a usage error naming the missing RUN_ID"
+    else
+        fail "ops: $cmd ''" "rc=$re $(head -2 "$T/empty.err")"
+    fi
+done
 
 # ---- retry -----------------------------------------------------------------------
 q "$J" retry "$sid" >/dev/null 2>"$T/r0.err"; r0=$?
