@@ -332,8 +332,15 @@ if build onboard; then
     n0=$(ctl_count /welcome)
     q "$O" users enable dave --state "$OS" >"$T/en.out" 2>&1; re=$?
     q "$O" users enable dave --state "$OS" >/dev/null 2>&1
-    q "$O" users set frank --settings "$T/team.json" --secret token=frank-token-0042 --state "$OS" >/dev/null 2>&1
+    q "$O" users set frank --settings "$T/team.json" --secret token=frank-token-0042 --state "$OS" >/dev/null 2>"$T/frank.err"
     w=$(ctl_log /welcome)
+    # the new user's settings and secret come in the same command: no line
+    # says the enabling waits for them
+    if grep -q 'no enabled run yet' "$T/frank.err"; then
+        fail "ops: users set of a new user with its settings" "$(grep 'no enabled run yet' "$T/frank.err")"
+    else
+        pass "ops: users set of a new user with its settings and secrets says nothing about waiting for them"
+    fi
     if [ "$n0" == 0 ] && [ $re -eq 0 ] && [ "$(json_eval "$w" '[(r["headers"]["authorization"], json.loads(r["body"])) for r in j]')" \
          == "[('Bearer dave-token-0042', {'user': 'dave', 'team': 'red'}), ('Bearer frank-token-0042', {'user': 'frank', 'team': 'red'})]" ] \
        && [ "$("$O" history --state "$OS" --json | jq_ 'sorted((r["user"], r["source"], r["status"]) for r in j)')" \
