@@ -116,13 +116,6 @@ json_t *rt_var(rt_ctx *c, const rt_step_desc *fanout)
     return c && c->fanout == fanout ? c->value : json_null();
 }
 
-void rt_ctx_settle(rt_ctx *c)
-{
-    for (; c; c = c->parent)
-        for (int i = 0; i < c->nslots; i++)
-            if (c->results[i].set) rt_result_out(&c->results[i]);
-}
-
 char *rt_ctx_step_path(rt_ctx *c, const char *name)
 {
     return rt_xconcat(c->prefix, name, NULL);

@@ -88,10 +88,6 @@ rt_result *rt_ctx_set_result(rt_ctx *c, const rt_step_desc *d, json_t *out, bool
 ** knows, the workflow does not: it reads .status and .body
 ** (rt_result_field). A fanout's items thus make no object per response. */
 rt_result *rt_ctx_set_response(rt_ctx *c, const rt_step_desc *d, long status, json_t *body);
-/* Makes every result of c and of its enclosing contexts whole (the object
-** rt_result_out would make on first read), so that fanout items on other
-** threads only read them: rt_result_out writes into its owner's pool. */
-void rt_ctx_settle(rt_ctx *c);
 /* The checkpoint path of step `name` in c: c's prefix + name (new string). */
 char *rt_ctx_step_path(rt_ctx *c, const char *name);
 /* The same appended to b (a fanout item's request step writes it on its stack). */

@@ -6,11 +6,8 @@
 */
 #include "rt_fanout.h"
 
-#include <unistd.h>
-
 #include "rt_co.h"
 #include "rt_log.h"
-#include "rt_redact.h"
 #include "rt_signal.h"
 #include "rt_status.h"
 #include "rt_type.h"
@@ -25,6 +22,10 @@ typedef struct fanout_job {
     pthread_mutex_t lock;
     size_t next;                /* the next item to start */
     size_t workers;             /* items at once (concurrency) */
+    size_t running;             /* items running (holding a place of `workers`) */
+    size_t owing;               /* items that ended, waiting for their records to be durable */
+    struct fanout_item_arg *args;   /* owned: `workers` entries, one per item alive */
+    rt_co *driver;              /* the coroutine starting them */
     long failed_item;           /* the first item that failed, or -1 */
     char *failure;              /* owned: its message */
     size_t done;                /* items that returned in this attempt */
@@ -99,87 +100,59 @@ static void fanout_worker(fanout_job *job)
     }
 }
 
-/* ---- concurrent items: coroutines on schedulers --------------------------
-** The items run on one or more lanes: a lane is a scheduler (rt_co.h: its
-** own thread, curl multi handle and committer) with a share of
-** `concurrency`, and its driver, itself a coroutine, keeps up to that many
-** items running, taking the next item of the fanout (job->next, under
-** job->lock) whenever one of its own ends. An item runs wholly on one lane.
-** Its step records join its scheduler's groups without waiting
-** (rt_ctx.debt): its next step waits for them before it starts. An item
-** whose last records are still being written gives its place to the next
-** item and waits for them apart (`owing`). Items running and items owing
-** are at most FANOUT_OWING_FACTOR x a lane's share together, so that a
-** kill -9 redoes at most that many times `concurrency` items' requests;
-** each lane ends only once none owes, and the fanout once every lane has
-** ended: every item's records are durable before the fanout's own. A
-** nested fanout is one lane: its driver is the enclosing item's coroutine,
-** on the same scheduler.
-**
-** The factor is 4, not 2: a record is durable about a group commit and a
-** half after its item ends (2.5 ms here, more when the committer waits for
-** a CPU), and at 20,000 items/s that is 50 or more items owing; with room
-** for only `concurrency` of them the driver stopped starting items
-** (docs/runtime.md, "Throughput"). */
-#define FANOUT_OWING_FACTOR 4
-typedef struct fanout_lane {
-    fanout_job *job;
-    size_t workers;             /* its share of `concurrency` */
-    size_t running;             /* its items running (holding a place of `workers`) */
-    size_t owing;               /* its items that ended, waiting for their records to be durable */
-    size_t spawned;             /* items it started */
-    struct fanout_item_arg *args;   /* owned: `workers` entries, one per item alive */
-    rt_co *driver;              /* the coroutine starting them */
-    rt_redact_set *redact;      /* the run's set, for a lane on a thread of its own */
-    char *store_error;          /* owned: its scheduler's first failed deferred write */
-    pthread_t thread;
-} fanout_lane;
-
+/* ---- concurrent items: coroutines on one scheduler ------------------------
+** The fanout's driver, itself a coroutine, keeps up to `concurrency` items
+** running and waits for one to end before starting the next. An item's
+** step records join the scheduler's groups without waiting (rt_ctx.debt):
+** its next step waits for them before it starts. An item whose last
+** records are still being written gives its place to the next item and
+** waits for them apart (`owing`). Items running and items owing are at
+** most 2 x `concurrency` together, so that a kill -9 redoes at most that
+** many items' requests, and the fanout ends only once none owes: every
+** item's records are durable before the fanout's own. A nested fanout's
+** driver is the enclosing item's coroutine, on the same scheduler. */
 typedef struct fanout_item_arg {
-    fanout_lane *lane;
+    fanout_job *job;
     size_t i;
 } fanout_item_arg;
 
-/* arg is the item's entry of lane->args, read at once: by the time its
+/* arg is the item's entry of job->args, read at once: by the time its
 ** entry is given to another item (`workers` items later) the coroutine has
 ** started, since items start in the order they were spawned, all of a
 ** turn's before any can finish. */
 static void fanout_item_co(void *arg)
 {
     fanout_item_arg a = *(fanout_item_arg *)arg;
-    fanout_lane *lane = a.lane;
+    fanout_job *job = a.job;
     rt_co_debt debt = { 0 };            /* outlives its writes: the wait below is for them */
-    fanout_run_item(lane->job, a.i, &debt);
-    lane->running--;
+    fanout_run_item(job, a.i, &debt);
+    job->running--;
     if (debt.owed) {
-        lane->owing++;
-        rt_co_wake(lane->driver);       /* the next item may start */
+        job->owing++;
+        rt_co_wake(job->driver);        /* the next item may start */
         char err[256];
-        if (!rt_co_barrier(&debt, err, sizeof err)) rt_run_store_failed(lane->job->parent->run, err);
-        lane->owing--;
+        if (!rt_co_barrier(&debt, err, sizeof err)) rt_run_store_failed(job->parent->run, err);
+        job->owing--;
     }
-    rt_co_wake(lane->driver);
+    rt_co_wake(job->driver);
 }
 
-static void fanout_drive(fanout_lane *lane)
+static void fanout_drive(fanout_job *job)
 {
-    fanout_job *job = lane->job;
-    lane->driver = rt_co_current();
-    rt_co_sched *s = rt_co_sched_of(lane->driver);
+    job->driver = rt_co_current();
+    rt_co_sched *s = rt_co_sched_of(job->driver);
     for (;;) {
-        while (lane->running < lane->workers && lane->running + lane->owing < FANOUT_OWING_FACTOR * lane->workers) {
+        while (job->running < job->workers && job->running + job->owing < 2 * job->workers) {
             pthread_mutex_lock(&job->lock);
-            size_t i = job->next;
-            bool go = fanout_may_start(job, i);
-            if (go) job->next++;
+            bool go = fanout_may_start(job, job->next);
             pthread_mutex_unlock(&job->lock);
             if (!go) break;
-            fanout_item_arg *a = &lane->args[lane->spawned++ % lane->workers];
-            *a = (fanout_item_arg){ lane, i };
-            lane->running++;
+            fanout_item_arg *a = &job->args[job->next % job->workers];
+            *a = (fanout_item_arg){ job, job->next++ };
+            job->running++;
             rt_co_spawn(s, fanout_item_co, a);
         }
-        if (lane->running == 0 && lane->owing == 0) break;
+        if (job->running == 0 && job->owing == 0) break;
         rt_co_wait();
     }
 }
@@ -187,82 +160,6 @@ static void fanout_drive(fanout_lane *lane)
 static void fanout_drive_co(void *arg)
 {
     fanout_drive(arg);
-}
-
-/* Runs a lane on a scheduler of the calling thread, until its items are
-** done and their records durable. */
-static void lane_run(fanout_lane *lane)
-{
-    rt_co_sched *s = rt_co_sched_new(lane->job->parent->run->store);
-    rt_co_spawn(s, fanout_drive_co, lane);
-    rt_co_run(s);
-    if (rt_co_sched_error(s)) lane->store_error = rt_xstrdup(rt_co_sched_error(s));
-    rt_co_sched_free(s);
-}
-
-static void *lane_main(void *arg)
-{
-    fanout_lane *lane = arg;
-    rt_redact_use(lane->redact);        /* its items' messages: the run's set */
-    lane_run(lane);
-    return NULL;
-}
-
-/* How many lanes a top-level fanout of `workers` items at once runs on:
-** FLOW_FANOUT_THREADS when set (1: every item on the calling thread), else
-** one per two CPUs, at most FANOUT_LANES_MAX, each with at least
-** FANOUT_LANE_MIN places. A lane is a thread for the items and one for its
-** committer; on 2 CPUs shared with the API server, two lanes took 15 %
-** more CPU per item and were slower unless other work also wanted the
-** CPUs (docs/runtime.md, "Throughput"). A lazy run (serve's) has one debt
-** for its writes, numbered by one scheduler: one lane. */
-#define FANOUT_LANES_MAX 4
-#define FANOUT_LANE_MIN 8
-static size_t fanout_lanes(const rt_ctx *c, size_t workers)
-{
-    if (c->run->lazy) return 1;
-    long n;
-    const char *env = getenv("FLOW_FANOUT_THREADS");
-    char *end;
-    if (env && *env && (n = strtol(env, &end, 10)) >= 1 && n <= 64 && *end == 0) {
-        /* as asked */
-    } else {
-        n = sysconf(_SC_NPROCESSORS_ONLN) / 2;
-        if (n > FANOUT_LANES_MAX) n = FANOUT_LANES_MAX;
-        if (n > (long)(workers / FANOUT_LANE_MIN)) n = (long)(workers / FANOUT_LANE_MIN);
-    }
-    if (n > (long)workers) n = (long)workers;
-    return n > 1 ? (size_t)n : 1;
-}
-
-/* Runs the items on lanes: the first on the calling thread, the others on
-** threads of their own; returns once every lane has ended. */
-static void fanout_run_lanes(rt_ctx *c, fanout_job *job)
-{
-    size_t nlanes = fanout_lanes(c, job->workers);
-    fanout_lane *lanes = rt_xcalloc(nlanes, sizeof *lanes);
-    rt_redact_set *redact = rt_redact_current();
-    for (size_t k = 0; k < nlanes; k++) {
-        size_t share = job->workers / nlanes + (k < job->workers % nlanes);
-        lanes[k] = (fanout_lane){ .job = job, .workers = share, .redact = redact,
-                                  .args = rt_xmalloc(sizeof(fanout_item_arg) * share) };
-    }
-    if (nlanes > 1) rt_ctx_settle(c);   /* items on other threads only read c's results */
-    size_t started = 1;
-    for (; started < nlanes; started++)
-        if (pthread_create(&lanes[started].thread, NULL, lane_main, &lanes[started]) != 0) break;
-    if (started < nlanes) {             /* no thread: this one takes the places of the lanes without one */
-        for (size_t k = started; k < nlanes; k++) lanes[0].workers += lanes[k].workers;
-        lanes[0].args = rt_xrealloc(lanes[0].args, sizeof(fanout_item_arg) * lanes[0].workers);
-    }
-    lane_run(&lanes[0]);
-    for (size_t k = 1; k < started; k++) pthread_join(lanes[k].thread, NULL);
-    for (size_t k = 0; k < nlanes; k++) {
-        if (lanes[k].store_error) rt_run_store_failed(c->run, lanes[k].store_error);
-        free(lanes[k].store_error);
-        free(lanes[k].args);
-    }
-    free(lanes);
 }
 
 static rt_attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const char *path, void *arg, int n,
@@ -273,6 +170,8 @@ static rt_attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const
     fanout_job *job = arg;
     size_t count = json_array_size(job->list);
     job->next = 0;
+    job->running = 0;
+    job->owing = 0;
     job->failed_item = -1;
     job->done = 0;
     job->deadline = d->timeout_ms > 0 ? rt_mono_ms() + d->timeout_ms : 0;
@@ -289,12 +188,15 @@ static rt_attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const
     if (workers <= 1) {
         fanout_worker(job);
     } else if (rt_co_current()) {
-        fanout_lane lane = { .job = job, .workers = job->workers,
-                             .args = rt_xmalloc(sizeof(fanout_item_arg) * job->workers) };
-        fanout_drive(&lane);                /* nested: on the enclosing item's scheduler */
-        free(lane.args);
+        job->args = rt_xrealloc(job->args, sizeof *job->args * job->workers);
+        fanout_drive(job);                  /* nested: on the enclosing item's scheduler */
     } else {
-        fanout_run_lanes(c, job);
+        job->args = rt_xrealloc(job->args, sizeof *job->args * job->workers);
+        rt_co_sched *s = rt_co_sched_new(c->run->store);
+        rt_co_spawn(s, fanout_drive_co, job);
+        rt_co_run(s);
+        if (rt_co_sched_error(s)) rt_run_store_failed(c->run, rt_co_sched_error(s));
+        rt_co_sched_free(s);
     }
     if (c->run->stop || rt_signal_interrupted()) return RT_ATT_STOP;
     /* `retry N` on a fanout runs it again: the items that finished replay
@@ -382,6 +284,7 @@ rt_result *rt_fanout_step(rt_ctx *c, const rt_step_desc *d, json_t *list, rt_ite
         json_decref(input);
     }
     json_decref(job.outputs);
+    free(job.args);
     free(job.failure);
     pthread_mutex_destroy(&job.lock);
     return r;

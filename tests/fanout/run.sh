@@ -6,14 +6,12 @@
 # driver (docs/testing.md, "End-to-end cases"); this script adds the
 # 2,000-item fanout killed with -9 at random moments: after each kill, the
 # items whose records the state holds are never sent again, and at most
-# 4 x concurrency requests per kill are (docs/runtime.md, "Fanout"); a
+# 2 x concurrency requests per kill are (docs/runtime.md, "Fanout"); a
 # fanout of two-request items killed so: an item's first request is never
 # sent again once its second one was (a step's record is durable before
 # the next step of its item starts); and a fanout killed once the step after
 # it has sent its request: every item was durable, none is sent again (the
-# fanout ends only once every item's records are durable). These run their
-# items on two schedulers (FLOW_FANOUT_THREADS=2, docs/runtime.md): items
-# on one scheduler are covered by the cases above and tests/sync.
+# fanout ends only once every item's records are durable).
 source "$(dirname "$0")/../lib/common.sh"
 bash "$ROOT/tests/e2e/run.sh" "$ROOT/tests/fanout/cases"
 cd "$ROOT/tests/fanout" || exit 1
@@ -32,7 +30,6 @@ cat >"$T/routes.json" <<'JSON'
 JSON
 start_server "$T/routes.json"
 export API
-export FLOW_FANOUT_THREADS=2
 
 # ---- kill -9 at random moments during a 2,000-item fanout --------------------------
 if build crash; then
@@ -68,7 +65,7 @@ print(len(c), sum(c.values()), max(c.values()))')
     else
         fail "fanout kill -9 output" "rc=$rc kills=$kills $(head -c 200 "$T/c.out") ref: $(tail -2 "$T/ref.err")"
     fi
-    if [ "$distinct" == 2000 ] && [ "$most" -le $((1 + kills)) ] && [ "$total" -le $((2000 + 4 * 16 * kills)) ]; then
+    if [ "$distinct" == 2000 ] && [ "$most" -le $((1 + kills)) ] && [ "$total" -le $((2000 + 2 * 16 * kills)) ]; then
         pass "every item's request sent, re-sent only for items not durable at a kill ($total requests, $kills kills)"
     else
         fail "fanout kill -9 requests" "distinct=$distinct total=$total most=$most kills=$kills"
@@ -126,7 +123,7 @@ count = lambda f: collections.Counter(r["path"] for r in json.load(open(f)))
 final = count(t + "/tfinal.log")
 assert all(final["/a/%d" % i] >= 1 and final["/b/%d" % i] >= 1 for i in range(2000)), "an item's request never sent"
 extra = sum(final.values()) - 4000
-assert extra <= 4 * 16 * kills, "%d requests sent again over %d kills" % (extra, kills)
+assert extra <= 2 * 16 * kills, "%d requests sent again over %d kills" % (extra, kills)
 checked = 0
 for k in range(1, kills + 1):
     seen = count("%s/tkill%d.log" % (t, k))
@@ -145,8 +142,10 @@ fi
 
 # ---- kill -9 once the fanout has ended: every item durable -------------------------
 # The step after the fanout is held by the server; the kill comes while it
-# is: the fanout had ended, so each item's record was durable on both
-# schedulers, and the resume sends no item again.
+# is: the fanout had ended, so each item's record was durable (its last
+# group committed before the fanout's own record), and the resume, which
+# rebuilds the fanout's output from the items' records, sends no item
+# again.
 if build after; then
     ctl_reset
     echo '{"n": 3000}' >"$T/a.json"
@@ -174,7 +173,7 @@ assert not again, "sent again after the fanout ended: %s" % again[:5]
 print("3,000 items, none sent again")
 PY
 ); then
-        pass "fanout on two schedulers killed after it ended: $why"
+        pass "fanout killed after it ended: $why"
     else
         fail "fanout killed after it ended" "done=$done_seen rc=$rc ${why:-} $(tail -2 "$T/a.err")"
     fi
