@@ -151,9 +151,9 @@ if build after; then
     echo '{"n": 3000}' >"$T/a.json"
     "$T/after" run --event "$T/a.json" --state "$T/a.state" >/dev/null 2>&1 &
     pid=$!
-    for _ in $(seq 1 600); do
-        [ "$(ctl_count /done)" -ge 1 ] && break
-        sleep 0.05
+    for _ in $(seq 1 3000); do      # polled by curl alone: the kill follows within milliseconds
+        [ "$(curl -s "$API/_ctl/log?path=/done")" != "[]" ] && break
+        sleep 0.01
     done
     kill -9 $pid; wait $pid 2>/dev/null
     ctl_log '/k/*' >"$T/akill.log"
