@@ -44,6 +44,9 @@ typedef struct co_write {
     char *err;                  /* the waiting caller's buffer */
     size_t errlen;
     uint64_t seq;               /* the scheduler's count of writes queued so far */
+    rt_co_settled_fn then;      /* a detached barrier's (rt_co_barrier_then), or NULL */
+    void *then_arg;
+    rt_redact_set *then_redact;
     struct co_write *next;
 } co_write;
 
@@ -368,11 +371,14 @@ static void commit_batch(rt_co_sched *s, co_write *batch, rt_store_write **ws, s
     bool waited = false;        /* else nobody relies on it before the next full commit */
     for (co_write *e = batch; e; e = e->next) {
         if (e->w.run_id && (!e->debt || !e->debt->failed)) (*ws)[n++] = e->w;     /* a barrier writes nothing */
-        waited |= e->co != NULL;
+        waited |= e->co || e->then;
     }
     pthread_mutex_unlock(&s->lock);
     char err[256] = "";
-    bool ok = n == 0 || rt_store_commit_group(s->st, *ws, n, NULL, !waited, err, sizeof err);
+    /* a batch of barriers alone writes nothing, but an earlier lazy group
+    ** they wait for must be durable too */
+    bool ok = n ? rt_store_commit_group(s->st, *ws, n, NULL, !waited, err, sizeof err)
+                : !waited || !s->st || rt_store_flush(s->st, err, sizeof err);
     bool one_by_one = !ok && n > 1 && !rt_store_unwritable(err);
     for (co_write *e = batch; e; e = e->next) {
         pthread_mutex_lock(&s->lock);
@@ -499,8 +505,8 @@ static void queue_write(rt_co_sched *s, co_write *e)
     e->next = s->pending;
     s->pending = e;
     s->npending++;
-    if (e->co) s->pending_waits++;
-    else s->unsynced++;
+    if (e->co || e->then) s->pending_waits++;
+    if (!e->co) s->unsynced++;
 }
 
 /* A copy of w that nobody waits for (deferred or lazy). */
@@ -597,6 +603,19 @@ bool rt_co_barrier(rt_co_debt *d, char *err, size_t errlen)
     return commit_waited(co, NULL, d, err, errlen);
 }
 
+bool rt_co_barrier_then(rt_co_debt *d, rt_co_settled_fn then, void *arg)
+{
+    rt_co *co = rt_co_current();
+    if (debt_failed(co->s, d, NULL, 0)) return false;
+    static const rt_store_write none = { 0 };
+    co_write *e = write_copy(co->s, &none, d);     /* a barrier: writes nothing */
+    e->then = then;
+    e->then_arg = arg;
+    e->then_redact = rt_redact_current();
+    queue_write(co->s, e);
+    return true;
+}
+
 static void commit_here(rt_co_sched *s);
 
 bool rt_co_flush(rt_co_debt *d, char *err, size_t errlen)
@@ -622,6 +641,12 @@ static void writes_settled(rt_co_sched *s, co_write *e)
         if (e->co) {
             make_ready(s, e->co);
         } else {
+            if (e->then) {
+                rt_redact_set *was = rt_redact_current();
+                if (e->then_redact != was) rt_redact_use(e->then_redact);
+                e->then(e->then_arg, e->ok, e->ok ? "" : e->debt->err);
+                if (e->then_redact != was) rt_redact_use(was);
+            }
             deferred_free(s, e);
             s->unsynced--;
         }

@@ -95,6 +95,15 @@ bool rt_co_commit_debt(rt_store *st, const rt_store_write *w, rt_co_debt *d, cha
 /* Waits until every write of the debt that is owing is durable (nothing to
 ** wait for: returns at once): false with the failure's message. */
 bool rt_co_barrier(rt_co_debt *d, char *err, size_t errlen);
+/* rt_co_barrier without holding the coroutine (nor its stack): queues the
+** wait and returns at once; once every owing write of d is durable, or one
+** failed, then(arg, ok, err) runs on the scheduler's thread between
+** coroutines (with the caller's redaction set), where it may rt_co_wake.
+** d must outlive that call. False, calling nothing, when d failed already
+** (d->err says why); a debt that owes nothing is waited for all the same.
+** Only from a coroutine. */
+typedef void (*rt_co_settled_fn)(void *arg, bool ok, const char *err);
+bool rt_co_barrier_then(rt_co_debt *d, rt_co_settled_fn then, void *arg);
 /* Hands what the debt owes to the committer now, without waiting (a step
 ** that sends nothing runs while it is committed): false, with the message,
 ** when a write of the debt failed already. */

@@ -24,7 +24,7 @@ typedef struct fanout_job {
     size_t workers;             /* items at once (concurrency) */
     size_t running;             /* items running (holding a place of `workers`) */
     size_t owing;               /* items that ended, waiting for their records to be durable */
-    struct fanout_item_arg *args;   /* owned: `workers` entries, one per item alive */
+    struct fanout_item *spare;  /* owned: items' blocks to reuse, last freed first */
     rt_co *driver;              /* the coroutine starting them */
     long failed_item;           /* the first item that failed, or -1 */
     char *failure;              /* owned: its message */
@@ -106,34 +106,66 @@ static void fanout_worker(fanout_job *job)
 ** step records join the scheduler's groups without waiting (rt_ctx.debt):
 ** its next step waits for them before it starts. An item whose last
 ** records are still being written gives its place to the next item and
-** waits for them apart (`owing`). Items running and items owing are at
+** its coroutine ends: the scheduler waits for them (rt_co_barrier_then),
+** so that an owing item holds no stack, and the stacks in use, the hottest
+** ones taken first, stay about `concurrency`. Items running and items owing are at
 ** most 2 x `concurrency` together, so that a kill -9 redoes at most that
 ** many items' requests, and the fanout ends only once none owes: every
 ** item's records are durable before the fanout's own. A nested fanout's
 ** driver is the enclosing item's coroutine, on the same scheduler. */
-typedef struct fanout_item_arg {
+typedef struct fanout_item {
     fanout_job *job;
     size_t i;
-} fanout_item_arg;
+    rt_co_debt debt;            /* outlives the item's coroutine: its records' wait */
+    struct fanout_item *spare;  /* in job->spare */
+} fanout_item;
 
-/* arg is the item's entry of job->args, read at once: by the time its
-** entry is given to another item (`workers` items later) the coroutine has
-** started, since items start in the order they were spawned, all of a
-** turn's before any can finish. */
+static fanout_item *item_take(fanout_job *job, size_t i)
+{
+    fanout_item *it = job->spare;
+    if (it) job->spare = it->spare;
+    else it = rt_xmalloc(sizeof *it);
+    it->job = job;
+    it->i = i;
+    it->debt.owed = 0;
+    it->debt.failed = false;
+    it->debt.err[0] = 0;
+    return it;
+}
+
+static void item_give_back(fanout_item *it)
+{
+    it->spare = it->job->spare;
+    it->job->spare = it;
+}
+
+/* The end of an owing item: its records are durable (ok) or failed
+** (err). On the scheduler's thread, between coroutines. */
+static void item_settled(void *arg, bool ok, const char *err)
+{
+    fanout_item *it = arg;
+    fanout_job *job = it->job;
+    if (!ok) rt_run_store_failed(job->parent->run, err);
+    job->owing--;
+    item_give_back(it);
+    rt_co_wake(job->driver);
+}
+
 static void fanout_item_co(void *arg)
 {
-    fanout_item_arg a = *(fanout_item_arg *)arg;
-    fanout_job *job = a.job;
-    rt_co_debt debt = { 0 };            /* outlives its writes: the wait below is for them */
-    fanout_run_item(job, a.i, &debt);
+    fanout_item *it = arg;
+    fanout_job *job = it->job;
+    fanout_run_item(job, it->i, &it->debt);
     job->running--;
-    if (debt.owed) {
-        job->owing++;
-        rt_co_wake(job->driver);        /* the next item may start */
-        char err[256];
-        if (!rt_co_barrier(&debt, err, sizeof err)) rt_run_store_failed(job->parent->run, err);
-        job->owing--;
+    if (it->debt.owed) {
+        if (rt_co_barrier_then(&it->debt, item_settled, it)) {
+            job->owing++;
+            rt_co_wake(job->driver);    /* the next item may start */
+            return;
+        }
+        rt_run_store_failed(job->parent->run, it->debt.err);
     }
+    item_give_back(it);
     rt_co_wake(job->driver);
 }
 
@@ -147,10 +179,9 @@ static void fanout_drive(fanout_job *job)
             bool go = fanout_may_start(job, job->next);
             pthread_mutex_unlock(&job->lock);
             if (!go) break;
-            fanout_item_arg *a = &job->args[job->next % job->workers];
-            *a = (fanout_item_arg){ job, job->next++ };
+            fanout_item *it = item_take(job, job->next++);
             job->running++;
-            rt_co_spawn(s, fanout_item_co, a);
+            rt_co_spawn(s, fanout_item_co, it);
         }
         if (job->running == 0 && job->owing == 0) break;
         rt_co_wait();
@@ -188,10 +219,8 @@ static rt_attempt_outcome fanout_attempt(rt_ctx *c, const rt_step_desc *d, const
     if (workers <= 1) {
         fanout_worker(job);
     } else if (rt_co_current()) {
-        job->args = rt_xrealloc(job->args, sizeof *job->args * job->workers);
         fanout_drive(job);                  /* nested: on the enclosing item's scheduler */
     } else {
-        job->args = rt_xrealloc(job->args, sizeof *job->args * job->workers);
         rt_co_sched *s = rt_co_sched_new(c->run->store);
         rt_co_spawn(s, fanout_drive_co, job);
         rt_co_run(s);
@@ -284,7 +313,11 @@ rt_result *rt_fanout_step(rt_ctx *c, const rt_step_desc *d, json_t *list, rt_ite
         json_decref(input);
     }
     json_decref(job.outputs);
-    free(job.args);
+    while (job.spare) {
+        fanout_item *next = job.spare->spare;
+        free(job.spare);
+        job.spare = next;
+    }
     free(job.failure);
     pthread_mutex_destroy(&job.lock);
     return r;
