@@ -375,10 +375,8 @@ static void commit_batch(rt_co_sched *s, co_write *batch, rt_store_write **ws, s
     }
     pthread_mutex_unlock(&s->lock);
     char err[256] = "";
-    /* a batch of barriers alone writes nothing, but an earlier lazy group
-    ** they wait for must be durable too */
     bool ok = n ? rt_store_commit_group(s->st, *ws, n, NULL, !waited, err, sizeof err)
-                : !waited || !s->st || rt_store_flush(s->st, err, sizeof err);
+                : !waited || !s->st || rt_store_flush(s->st, err, sizeof err);     /* barriers alone */
     bool one_by_one = !ok && n > 1 && !rt_store_unwritable(err);
     for (co_write *e = batch; e; e = e->next) {
         pthread_mutex_lock(&s->lock);
