@@ -81,7 +81,8 @@ def job_cmd(exe, n):
 
 
 CACHE_SIM = ["--cache-sim=yes", "--I1=32768,8,64", "--D1=49152,12,64", "--LL=1048576,16,64"]
-COUNTS = {"I refs": "instructions", "I1  misses": "I1 misses", "D1  misses": "D1 misses", "LLd misses": "L2 data misses"}
+COUNTS = {r"I\s+refs": "instructions", r"I1\s+misses": "I1 misses", r"D1\s+misses": "D1 misses",
+          r"LLd\s+misses": "L2 data misses"}
 
 
 def counts(cmd, env=None):
@@ -93,7 +94,7 @@ def counts(cmd, env=None):
     for key, name in COUNTS.items():
         m = re.search(key + r":\s+([\d,]+)", r.stderr)
         if not m:
-            raise SystemExit(f"callgrind printed no '{key}':\n" + r.stderr[-500:])
+            raise SystemExit(f"callgrind printed no {name}:\n" + r.stderr[-500:])
         got[name] = int(m.group(1).replace(",", ""))
     return got
 
