@@ -124,6 +124,8 @@ static void held_release(serve *sv, const char *id)
     pthread_mutex_lock(&sv->qlock);
     held_run *r = held_slot(&sv->held, id, false);
     if (r) {
+        free(r->text);
+        r->text = NULL;
         r->state = HELD_GONE;
         sv->held.live--;
     }
@@ -171,12 +173,18 @@ static void notify_one(serve *sv)
 ** the rt_serve_sweep), queued only if it is not in hand already, and then taken in
 ** hand: false when it was; else a run in hand (woken from the heap).
 ** Takes qlock. */
-bool rt_serve_queue_push(serve *sv, const char *id, const char *user, bool fresh)
+static bool queue_push(serve *sv, const char *id, const char *user, bool fresh, char *text, size_t len)
 {
     pthread_mutex_lock(&sv->qlock);
     if (fresh && !held_add(sv, id)) {
         pthread_mutex_unlock(&sv->qlock);
+        free(text);
         return false;
+    }
+    if (text) {
+        held_run *r = held_slot(&sv->held, id, false);
+        r->text = text;
+        r->len = len;
     }
     queued_run *q = rt_xmalloc(sizeof *q);
     q->next = NULL;
@@ -193,6 +201,34 @@ bool rt_serve_queue_push(serve *sv, const char *id, const char *user, bool fresh
     notify_one(sv);
     pthread_mutex_unlock(&sv->qlock);
     return true;
+}
+
+bool rt_serve_queue_push(serve *sv, const char *id, const char *user, bool fresh)
+{
+    return queue_push(sv, id, user, fresh, NULL, 0);
+}
+
+bool rt_serve_queue_push_new(serve *sv, const char *id, const char *user, char *text, size_t len)
+{
+    return queue_push(sv, id, user, true, text, len);
+}
+
+/* The record of run id to execute: the one accepted in memory on its
+** first execution (nothing was stored yet), else the stored one, else
+** (a first group that failed left nothing) the one accepted in memory
+** again. NEW reference, or NULL. */
+static json_t *held_record(serve *sv, const char *id)
+{
+    pthread_mutex_lock(&sv->qlock);
+    held_run *r = held_slot(&sv->held, id, false);
+    const char *text = r ? r->text : NULL;     /* freed only by held_release, on this run's thread */
+    size_t len = r ? r->len : 0;
+    bool first = text && !r->started;
+    if (r) r->started = true;
+    pthread_mutex_unlock(&sv->qlock);
+    json_t *rec = first ? NULL : rt_store_get_run(sv->st, id);
+    if (!rec && text) rec = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    return rec;
 }
 
 /* The next run to start: the oldest of the next user in the ring that is
@@ -515,7 +551,7 @@ static void store_worked(serve *sv)
 ** (a durable wait, or a backoff after a store failure). */
 static void execute(serve *sv, const char *id)
 {
-    json_t *rec = rt_store_get_run(sv->st, id);
+    json_t *rec = held_record(sv, id);
     if (!rec) {                         /* pruned meanwhile, or the store failed: the rt_serve_sweep sees it again */
         held_release(sv, id);
         return;
