@@ -15,6 +15,7 @@
 #include "rt_util.h"
 
 #define CO_POLL_MAX_MS 100      /* the loop looks at the clock (and ^C) at least this often */
+#define CO_HOLD_US 1000         /* rt_co_flush: how long the committer holds what it was handed */
 
 struct rt_co {
     rt_co_sched *s;
@@ -91,6 +92,9 @@ struct rt_co_sched {
     pthread_mutex_t lock;
     pthread_cond_t work;
     co_write *queue, *done;     /* newest first */
+    int64_t hold_until;         /* mono_us before which the committer leaves queue alone
+                                   (rt_co_flush handed it over); 0: commit it at once */
+    co_write *taken;            /* the queue taken back by commit_here_fits (loop only) */
     bool busy;                  /* the committer is committing a batch */
     bool quit;
     rt_store_write *here_ws;    /* commit_here's array (loop only) */
@@ -98,6 +102,13 @@ struct rt_co_sched {
     bool has_committer;
     pthread_t committer;
 };
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void co_die(const char *what)
 {
@@ -403,8 +414,24 @@ static void *committer_main(void *arg)
     for (;;) {
         while (!s->queue && !s->quit) pthread_cond_wait(&s->work, &s->lock);
         if (!s->queue) break;
+        int64_t left = s->quit ? 0 : s->hold_until - mono_us();
+        if (left > 0) {
+            /* handed over by rt_co_flush: a fast step's next waited write
+            ** (the end, a barrier) may take it along, in one transaction */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += left / 1000000;
+            ts.tv_nsec += (left % 1000000) * 1000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->work, &s->lock, &ts);
+            continue;
+        }
         co_write *batch = writes_reversed(s->queue);       /* oldest first */
         s->queue = NULL;
+        s->hold_until = 0;
         s->busy = true;
         pthread_mutex_unlock(&s->lock);
         commit_batch(s, batch, &ws, &cap);
@@ -469,8 +496,9 @@ static bool hand_over_due(const rt_co_sched *s, bool force)
 }
 
 /* Hands the writes over to the committer (started on first use); false
-** when it cannot run. */
-static bool hand_over(rt_co_sched *s, bool force)
+** when it cannot run. hold: it may keep them CO_HOLD_US (rt_co_flush), unless
+** they or those it holds already are waited for or due. */
+static bool hand_over(rt_co_sched *s, bool force, bool hold)
 {
     if (!hand_over_due(s, force)) return true;
     pthread_mutex_lock(&s->lock);
@@ -484,6 +512,8 @@ static bool hand_over(rt_co_sched *s, bool force)
     co_write *oldest_last = s->pending;         /* both lists are newest first */
     while (oldest_last->next) oldest_last = oldest_last->next;
     oldest_last->next = s->queue;
+    if (!hold || s->pending_waits) s->hold_until = 0;
+    else if (!s->queue) s->hold_until = mono_us() + CO_HOLD_US;
     s->queue = s->pending;
     s->pending = NULL;
     s->npending = s->pending_waits = 0;
@@ -604,7 +634,7 @@ bool rt_co_flush(rt_co_debt *d, char *err, size_t errlen)
     rt_co *co = rt_co_current();
     if (!co || !d) return true;
     if (debt_failed(co->s, d, err, errlen)) return false;
-    if (d->owed && co->s->pending && !hand_over(co->s, true)) commit_here(co->s);
+    if (d->owed && co->s->pending && !hand_over(co->s, true, true)) commit_here(co->s);
     return true;
 }
 
@@ -632,15 +662,22 @@ static void writes_settled(rt_co_sched *s, co_write *e)
 /* Whether the loop may commit its pending writes itself, in one
 ** transaction, instead of handing them over: nothing else would run
 ** meanwhile (no coroutine ready, no transfer in flight) and the committer
-** holds no earlier batch (groups stay in order). A lone run then pays no
-** thread hand-offs for its group; under load the committer overlaps the
-** disk with the coroutines' work. */
+** is not committing an earlier batch (groups stay in order). What it was
+** handed and has not begun (held: rt_co_flush) is taken back, to go first
+** in the same transaction. A lone run then pays no thread hand-offs for
+** its group; under load the committer overlaps the disk with the
+** coroutines' work. */
 static bool commit_here_fits(rt_co_sched *s)
 {
     if (s->ready || s->xfers > 0) return false;
     if (!s->has_committer) return true;
     pthread_mutex_lock(&s->lock);
-    bool idle = !s->queue && !s->busy;
+    bool idle = !s->busy;
+    if (idle) {
+        s->taken = s->queue;
+        s->queue = NULL;
+        s->hold_until = 0;
+    }
     pthread_mutex_unlock(&s->lock);
     return idle;
 }
@@ -650,6 +687,13 @@ static bool commit_here_fits(rt_co_sched *s)
 static void commit_here(rt_co_sched *s)
 {
     co_write *batch = writes_reversed(s->pending);
+    if (s->taken) {                     /* older: first */
+        co_write *older = writes_reversed(s->taken), *last = older;
+        while (last->next) last = last->next;
+        last->next = batch;
+        batch = older;
+        s->taken = NULL;
+    }
     s->pending = NULL;
     s->npending = s->pending_waits = 0;
     commit_batch(s, batch, &s->here_ws, &s->here_cap);
@@ -738,7 +782,7 @@ static void co_loop(rt_co_sched *s, bool (*feed)(rt_co_sched *s, void *arg), voi
         run_ready(s);
         bool last = !more && s->alive == 0;
         if (hand_over_due(s, last) && commit_here_fits(s)) commit_here(s);
-        else if (!hand_over(s, last)) commit_here(s);     /* no committer thread: this one */
+        else if (!hand_over(s, last, false)) commit_here(s);     /* no committer thread: this one */
         if (last && s->unsynced == 0 && !s->pending) break;
         harvest(s);
         if (s->ready || (more && s->alive < alive)) continue;     /* room again: feed before sleeping */
