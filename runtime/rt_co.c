@@ -172,7 +172,11 @@ rt_co_sched *rt_co_sched_new(rt_store *st)
     s->multi = curl_multi_init();
     if (!s->multi) co_die("cannot create a curl multi handle");
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->work, NULL);
+    pthread_condattr_t ca;              /* the committer's hold is timed on the monotonic clock */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->work, &ca);
+    pthread_condattr_destroy(&ca);
     return s;
 }
 
@@ -414,19 +418,11 @@ static void *committer_main(void *arg)
     for (;;) {
         while (!s->queue && !s->quit) pthread_cond_wait(&s->work, &s->lock);
         if (!s->queue) break;
-        int64_t left = s->quit ? 0 : s->hold_until - mono_us();
-        if (left > 0) {
+        if (!s->quit && s->hold_until > mono_us()) {
             /* handed over by rt_co_flush: a fast step's next waited write
             ** (the end, a barrier) may take it along, in one transaction */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += left / 1000000;
-            ts.tv_nsec += (left % 1000000) * 1000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&s->work, &s->lock, &ts);
+            struct timespec until = { s->hold_until / 1000000, s->hold_until % 1000000 * 1000 };
+            pthread_cond_timedwait(&s->work, &s->lock, &until);
             continue;
         }
         co_write *batch = writes_reversed(s->queue);       /* oldest first */

@@ -169,10 +169,7 @@ static void notify_one(serve *sv)
     rt_co_notify(sv->scheds_co[pick]);
 }
 
-/* Queues run id. fresh: a run not in hand yet (accepted, fired, found by
-** the rt_serve_sweep), queued only if it is not in hand already, and then taken in
-** hand: false when it was; else a run in hand (woken from the heap).
-** Takes qlock. */
+/* rt_serve_queue_push(_new) (rt_serve_queue.h); text: taken over. */
 static bool queue_push(serve *sv, const char *id, const char *user, bool fresh, char *text, size_t len)
 {
     pthread_mutex_lock(&sv->qlock);
@@ -213,10 +210,9 @@ bool rt_serve_queue_push_new(serve *sv, const char *id, const char *user, char *
     return queue_push(sv, id, user, true, text, len);
 }
 
-/* The record of run id to execute: the one accepted in memory on its
-** first execution (nothing was stored yet), else the stored one, else
-** (a first group that failed left nothing) the one accepted in memory
-** again. NEW reference, or NULL. */
+/* The record to execute: the one accepted in memory the first time, else
+** the stored one, else (a failed first group stored nothing) the accepted
+** one again. NEW reference, or NULL. */
 static json_t *held_record(serve *sv, const char *id)
 {
     pthread_mutex_lock(&sv->qlock);
