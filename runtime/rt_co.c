@@ -92,9 +92,7 @@ struct rt_co_sched {
     pthread_mutex_t lock;
     pthread_cond_t work;
     co_write *queue, *done;     /* newest first */
-    int64_t hold_until;         /* mono_us before which the committer leaves queue alone
-                                   (rt_co_flush handed it over); 0: commit it at once */
-    co_write *taken;            /* the queue taken back by commit_here_fits (loop only) */
+    int64_t hold_until;         /* rt_mono_us until which the committer holds queue; 0: none */
     bool busy;                  /* the committer is committing a batch */
     bool quit;
     rt_store_write *here_ws;    /* commit_here's array (loop only) */
@@ -102,13 +100,6 @@ struct rt_co_sched {
     bool has_committer;
     pthread_t committer;
 };
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void co_die(const char *what)
 {
@@ -172,11 +163,7 @@ rt_co_sched *rt_co_sched_new(rt_store *st)
     s->multi = curl_multi_init();
     if (!s->multi) co_die("cannot create a curl multi handle");
     pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_t ca;              /* the committer's hold is timed on the monotonic clock */
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->work, &ca);
-    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&s->work, NULL);
     return s;
 }
 
@@ -418,11 +405,9 @@ static void *committer_main(void *arg)
     for (;;) {
         while (!s->queue && !s->quit) pthread_cond_wait(&s->work, &s->lock);
         if (!s->queue) break;
-        if (!s->quit && s->hold_until > mono_us()) {
-            /* handed over by rt_co_flush: a fast step's next waited write
-            ** (the end, a barrier) may take it along, in one transaction */
+        if (!s->quit && s->hold_until > rt_mono_us()) {    /* rt_co_flush's: see hand_over */
             struct timespec until = { s->hold_until / 1000000, s->hold_until % 1000000 * 1000 };
-            pthread_cond_timedwait(&s->work, &s->lock, &until);
+            pthread_cond_clockwait(&s->work, &s->lock, CLOCK_MONOTONIC, &until);
             continue;
         }
         co_write *batch = writes_reversed(s->queue);       /* oldest first */
@@ -492,8 +477,9 @@ static bool hand_over_due(const rt_co_sched *s, bool force)
 }
 
 /* Hands the writes over to the committer (started on first use); false
-** when it cannot run. hold: it may keep them CO_HOLD_US (rt_co_flush), unless
-** they or those it holds already are waited for or due. */
+** when it cannot run. hold (rt_co_flush): it may keep them CO_HOLD_US, so
+** that a fast step's next waited write (the end, a barrier) takes them
+** along in one transaction, unless they or those it holds are due. */
 static bool hand_over(rt_co_sched *s, bool force, bool hold)
 {
     if (!hand_over_due(s, force)) return true;
@@ -508,12 +494,10 @@ static bool hand_over(rt_co_sched *s, bool force, bool hold)
     co_write *oldest_last = s->pending;         /* both lists are newest first */
     while (oldest_last->next) oldest_last = oldest_last->next;
     oldest_last->next = s->queue;
-    /* the committer sleeps on an empty queue, and on a held one until its
-    ** time: woken only when that changes (a wake-up costs more than the
-    ** commit's own CPU on a paravirtualized machine) */
+    /* woken only when its queue turns non-empty or due (a wake-up is dear) */
     bool wake = !s->queue || (s->hold_until && (!hold || s->pending_waits));
     if (!hold || s->pending_waits) s->hold_until = 0;
-    else if (!s->queue) s->hold_until = mono_us() + CO_HOLD_US;
+    else if (!s->queue) s->hold_until = rt_mono_us() + CO_HOLD_US;
     s->queue = s->pending;
     s->pending = NULL;
     s->npending = s->pending_waits = 0;
@@ -659,22 +643,22 @@ static void writes_settled(rt_co_sched *s, co_write *e)
     }
 }
 
-/* Whether the loop may commit its pending writes itself, in one
-** transaction, instead of handing them over: nothing else would run
-** meanwhile (no coroutine ready, no transfer in flight) and the committer
-** is not committing an earlier batch (groups stay in order). What it was
-** handed and has not begun (held: rt_co_flush) is taken back, to go first
-** in the same transaction. A lone run then pays no thread hand-offs for
-** its group; under load the committer overlaps the disk with the
-** coroutines' work. */
+/* Whether the loop may commit its pending writes itself, in one transaction:
+** nothing else would run meanwhile (no coroutine ready, no transfer in
+** flight) and the committer is not committing an earlier batch (groups stay
+** in order); what it holds and has not begun goes first. A lone run then pays
+** no thread hand-offs for its group; under load the committer overlaps the
+** disk with the coroutines' work. */
 static bool commit_here_fits(rt_co_sched *s)
 {
     if (s->ready || s->xfers > 0) return false;
     if (!s->has_committer) return true;
     pthread_mutex_lock(&s->lock);
     bool idle = !s->busy;
-    if (idle) {
-        s->taken = s->queue;
+    if (idle && s->queue) {             /* older than pending: behind it, newest first */
+        co_write *last = s->pending;
+        while (last->next) last = last->next;
+        last->next = s->queue;
         s->queue = NULL;
         s->hold_until = 0;
     }
@@ -687,13 +671,6 @@ static bool commit_here_fits(rt_co_sched *s)
 static void commit_here(rt_co_sched *s)
 {
     co_write *batch = writes_reversed(s->pending);
-    if (s->taken) {                     /* older: first */
-        co_write *older = writes_reversed(s->taken), *last = older;
-        while (last->next) last = last->next;
-        last->next = batch;
-        batch = older;
-        s->taken = NULL;
-    }
     s->pending = NULL;
     s->npending = s->pending_waits = 0;
     commit_batch(s, batch, &s->here_ws, &s->here_cap);
