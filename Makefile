@@ -56,7 +56,7 @@ LIBS    = -ltcc -ljansson -ldl -lpthread -lm
 # What a program linking the runtime needs besides it.
 RT_LIBS = -lcurl -lcrypto -ljansson -llmdb -lmicrohttpd -lpthread -lm -ldl
 
-BENCH_PROGS = $(O)/bench/curl_floor $(O)/bench/lmdb_floor $(O)/bench/history_fill
+BENCH_PROGS = $(O)/bench/curl_floor $(O)/bench/lmdb_floor $(O)/bench/history_fill $(O)/bench/latency_floor
 
 .PHONY: all test demo bench bench-progs install clean deps fuzz fuzz-build fuzz-merge
 all: $(FLOWC) $(RTLIB) $(O)/share/flowc/stdlib $(O)/include/flowc/.stamp $(O)/tests/flowtest-server \
@@ -137,6 +137,9 @@ $(O)/bench/curl_floor: bench/curl_floor.c
 $(O)/bench/lmdb_floor: bench/lmdb_floor.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 $(WARN) $(DEFS) -o $@ $< -llmdb
+$(O)/bench/latency_floor: bench/latency_floor.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 $(WARN) $(DEFS) -o $@ $< $(shell pkg-config --libs libmicrohttpd libcurl jansson) -llmdb -lm
 $(O)/bench/history_fill: bench/history_fill.c $(RTLIB)
 	@mkdir -p $(dir $@)
 	$(CC) -O2 $(WARN) $(DEFS) -Iruntime -Istdlib -o $@ $< $(RTLIB) $(RT_LIBS)

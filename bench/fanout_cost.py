@@ -18,11 +18,17 @@ the job uses and nothing else. Two figures, side by side in one run:
    libraries, curl_global_init), and the job's share of that is printed
    too: the job's start-up and end (opening the state, its first and last
    commits, closing it) are about 40 ms of its time at 10,000 items.
+3. where the throughput goes, from the same runs (getrusage of each child):
+   CPU per item (user and system, every thread, start-up included) and
+   context switches per item, voluntary (a thread slept: the scheduler in
+   poll, the committer waiting for work or the disk) and involuntary (a
+   thread was preempted: on 2 cores shared with the server, mostly by the
+   server's thread and the job's own committer).
 
 The figures of main before the typed boundary (issue 14) are printed beside
 them: they were measured by this script on the same machine.
 """
-import os, re, shutil, subprocess, sys, tempfile, time
+import os, re, resource, shutil, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import RUNS, scaled, bench_prog  # noqa: E402
@@ -88,6 +94,20 @@ def median(xs):
     return sorted(xs)[len(xs) // 2]
 
 
+def timed(cmd, **kw):
+    """Runs cmd: its stdout, wall seconds, and its rusage (the child's
+    CPU seconds and context switches)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    out = run(cmd, **kw).stdout
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    use = {"cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+           "sys": after.ru_stime - before.ru_stime, "vcsw": after.ru_nvcsw - before.ru_nvcsw,
+           "ivcsw": after.ru_nivcsw - before.ru_nivcsw}
+    return out, wall, use
+
+
 routes = write("routes.json", '[{"method": "GET", "path": "/item/*", "status": 200, "body": {"v": 1}}]')
 server = subprocess.Popen([SERVER, "--port", "0", "--routes", routes, "--max-log", "0"],
                           stdout=subprocess.PIPE, text=True)
@@ -110,16 +130,15 @@ try:
           f"{BEFORE['job'] - BEFORE['floor']:,} before, {job_i - floor_i:,.0f} now")
 
     # 2. throughput, interleaved ----------------------------------------------
-    jobs, floors, floor_procs = [], [], []
+    jobs, floors, floor_procs, job_use, floor_use = [], [], [], [], []
     for _ in range(RUNS):
-        t = time.perf_counter()
-        out = run([floor, api, str(N_RATE), str(CONC)]).stdout
-        floor_procs.append(N_RATE / (time.perf_counter() - t))
+        out, wall, use = timed([floor, api, str(N_RATE), str(CONC)])
+        floor_procs.append(N_RATE / wall)
         floors.append(float(re.search(r"([\d.]+) req/s", out).group(1)))
-        cmd = job_cmd(exe, N_RATE)
-        t = time.perf_counter()
-        run(cmd, env=env)
-        jobs.append(N_RATE / (time.perf_counter() - t))
+        floor_use.append(use)
+        _, wall, use = timed(job_cmd(exe, N_RATE), env=env)
+        jobs.append(N_RATE / wall)
+        job_use.append(use)
     job_r, floor_r, proc_r = median(jobs), median(floors), median(floor_procs)
     runs = lambda xs: ", ".join(f"{x:,.0f}" for x in xs)  # noqa: E731
     print(f"throughput, {N_RATE:,} GETs at concurrency {CONC}: job {job_r:,.0f} items/s (runs: {runs(jobs)}), "
@@ -127,6 +146,15 @@ try:
           f"of the loop (target >= 80%; before: {BEFORE['rate_ratio'] * 100:.0f}%)")
     print(f"  the loop timed as the job is (its whole process, start to exit): {proc_r:,.0f} req/s "
           f"(runs: {runs(floor_procs)}) -> the job {job_r / proc_r * 100:.0f}% of it")
+
+    # 3. CPU and context switches per item, from the same runs ---------------
+    def per(uses, key, scale):
+        return median([u[key] for u in uses]) * scale / N_RATE
+
+    for name, uses in (("job", job_use), ("loop", floor_use)):
+        print(f"  {name}: CPU {per(uses, 'cpu', 1e6):.1f} us an item (system {per(uses, 'sys', 1e6):.1f}), "
+              f"context switches {per(uses, 'vcsw', 1):.3f} voluntary and {per(uses, 'ivcsw', 1):.3f} "
+              f"involuntary an item (whole process, medians)")
 finally:
     server.terminate()
     server.wait()

@@ -109,6 +109,27 @@ echo "flowc serve (warm, $WARM_N sequential POST /hooks): latency median $fmed m
      "(median - floor) $fserver ms; server RSS peak $fpeak MB (each run durable in LMDB)"
 kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
 
+# the stack's own floor: bench/latency_floor.c does the pipeline inline on
+# libmicrohttpd's thread with libcurl, jansson and ONE durable LMDB commit,
+# and nothing of flowc (no step records, no worker): no engine on this stack
+# answers a durable request trigger faster than this
+LFLOOR=$ROOT/build/bench/latency_floor
+for mode in durable nosync; do
+    [ -x "$LFLOOR" ] || break
+    rm -rf "$WORK/floor-state" "$WORK/floor.port"
+    "$LFLOOR" --data "$DATA_URL" --state "$WORK/floor-state" --port-file "$WORK/floor.port" \
+        $([ $mode = nosync ] && echo --nosync) &
+    lpid=$!
+    for _ in $(seq 1 100); do [ -s "$WORK/floor.port" ] && break; sleep 0.05; done
+    read -r lmed _ _ < <(python3 "$WORK/warm_client.py" "http://127.0.0.1:$(cat "$WORK/floor.port")/hooks/floor" \
+                                "$WARM_N" "$lpid" POST)
+    kill "$lpid" 2>/dev/null; wait "$lpid" 2>/dev/null
+    lserver=$(python3 -c "print(f'{max(0.0, $lmed - $floor):.2f}')")
+    if [ $mode = durable ]; then fl_durable=$lserver; else fl_nosync=$lserver; fi
+    echo "the stack's floor ($mode: libmicrohttpd + libcurl + jansson$([ $mode = durable ] && echo ' + one fsync'"'"'d LMDB commit')," \
+         "inline, no engine): latency median $lmed ms; server-side $lserver ms"
+done
+
 # ---- the peers, when installed ---------------------------------------------------
 case ${PEERS:-} in
     install) [ -x "$W/nodered/node_modules/.bin/node-red" ] || (cd "$W" && ./peer-nodered.sh install) ;;
@@ -125,7 +146,10 @@ if [ -x "$W/nodered/node_modules/.bin/node-red" ]; then
         python3 -c "
 nr, fl, fs = $nrmed, $floor, $fserver
 ns = max(nr - fl, 1e-9)
-print(f'server-side p50: flowc {fs:.2f} ms (durable), Node-RED {ns:.2f} ms (stores nothing): flowc/Node-RED = {fs / ns:.2f}')"
+print(f'server-side p50: flowc {fs:.2f} ms (durable), Node-RED {ns:.2f} ms (stores nothing): flowc/Node-RED = {fs / ns:.2f}')
+fd, fn = '${fl_durable:-}', '${fl_nosync:-}'
+if fd and fn:
+    print(f'  the stack floor/Node-RED: {float(fd) / ns:.2f} with one durable commit, {float(fn) / ns:.2f} without (issue 14 asks flowc <= 0.33)')"
     fi
 else
     echo "Node-RED not installed (PEERS=install bench/peer_bench.sh): its figures from ../shared/peers/README-peers.md:"

@@ -7,6 +7,7 @@
 ** everything that needs scopes or types is check.c's.
 */
 #include "ast_build.h"
+#include "check.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -90,7 +91,25 @@ void ast_syntax_error(parse_ctx *ctx, src_loc loc, const char *msg)
         "syntax error, unexpected '=='", "syntax error, unexpected '!='",
     };
     const char *hint = "";
+    char kw_hint[64];
     if (strcmp(msg, "syntax error, unexpected '='") == 0) hint = " (use '==' to compare)";
+    if (strncmp(msg, "syntax error, unexpected identifier", 35) == 0 && loc.end > loc.start && loc.end - loc.start < 32) {
+        /* a misspelt keyword reads as a name: `setings {`, `step a = requst GET` */
+        static const char *const words[] = {
+            "workflow", "import", "settings", "secrets", "trigger", "integration", "action", "step", "request",
+            "function", "fanout", "concurrency", "return", "wait", "until", "fail", "log", "else", "test", "let",
+            "headers", "query", "json", "form", "body", "returns", "accept", "paginate", "timeout", "retry",
+            "backoff", "on", "failure", "continue",
+        };
+        char word[32];
+        memcpy(word, ctx->text + loc.start, (size_t)(loc.end - loc.start));
+        word[loc.end - loc.start] = 0;
+        const char *near = chk_did_you_mean(word, words, (int)(sizeof words / sizeof *words));
+        if (near) {
+            snprintf(kw_hint, sizeof kw_hint, " (did you mean '%s'?)", near);
+            hint = kw_hint;
+        }
+    }
     for (size_t i = 0; i < sizeof chained / sizeof *chained; i++)
         if (strcmp(msg, chained[i]) == 0) hint = " (comparisons do not chain: write 'a < b and b < c')";
     snprintf(ctx->pending_msg, sizeof ctx->pending_msg, "%s%s", msg, hint);

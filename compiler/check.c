@@ -1138,11 +1138,7 @@ static void chk_tests(chk_state *st)
             chk_test(st, t);
         }
     }
-    if (st->prog->tests_file) {
-        ast_file *tf = st->prog->tests_file;
-        if (tf->body && tf->body->nstmts)
-            ERR(tf->body->stmts[0]->loc, "a tests file holds only test blocks");
-    }
+    /* a statement in a `tests for` file: the parser said so (top_item) */
 }
 
 /* ---- entry point ------------------------------------------------------- */

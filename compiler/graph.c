@@ -504,6 +504,11 @@ int graph_main(int argc, char **argv, const char *stdlib_dir)
             return 0;
         } else if (strcmp(argv[i], "--svg") == 0 && i + 1 < argc) {
             svg = argv[++i];
+        } else if (strcmp(argv[i], "--svg") == 0) {
+            fprintf(stderr, "flowc graph: --svg needs a value (the SVG file, or a directory for several workflows)\n");
+            free(names);
+            graph_usage(stderr);
+            return 2;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "flowc graph: unknown option '%s'\n", argv[i]);
             free(names);

@@ -165,7 +165,9 @@ static void usage_run(FILE *out)
           "                       fanout) in a scratch state and print its output\n"
           "  --input FILE         with --step: a JSON object mapping earlier steps' names to\n"
           "                       their outputs, checked against their types; a step not\n"
-          "                       given counts as not run\n"
+          "                       given counts as not run; a function step's own parameters\n"
+          "                       may be given too ({\"score\": 95}, or {\"NAME\": {...}}), and\n"
+          "                       without --event the trigger payload is empty\n"
           "  --from RUN_ID        with --step: the outputs of an earlier run in --state (each\n"
           "                       fanout item's its own), its trigger, user and settings\n",
           out);
@@ -221,6 +223,12 @@ static int cmd_build(int argc, char **argv)
             out = argv[++i];
         } else if (strcmp(argv[i], "--emit-c") == 0 && i + 1 < argc) {
             emit_c = argv[++i];
+        } else if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--emit-c") == 0) {
+            free(names);
+            fprintf(stderr, "flowc build: %s needs a value (%s)\n", argv[i],
+                    argv[i][1] == 'o' ? "the output file" : "a file for the generated C, or '-'");
+            usage_build(stderr);
+            return 2;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             free(names);
             fprintf(stderr, "flowc build: unknown option '%s'\n", argv[i]);
@@ -400,8 +408,13 @@ static int cmd_test(int argc, char **argv)
         } else if ((strcmp(argv[i], "--filter") == 0 || strcmp(argv[i], "--junit") == 0) && i + 1 < argc) {
             if (argv[i][2] == 'f') filter = argv[++i];
             else junit_path = argv[++i];
+        } else if (strcmp(argv[i], "--filter") == 0 || strcmp(argv[i], "--junit") == 0) {
+            fprintf(stderr, "flowc test: %s needs a value (%s)\n", argv[i],
+                    argv[i][2] == 'f' ? "text a test's name contains" : "the JUnit XML file to write");
+            usage_test(stderr);
+            return 2;
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "flowc test: unknown option or missing value: '%s'\n", argv[i]);
+            fprintf(stderr, "flowc test: unknown option '%s'\n", argv[i]);
             usage_test(stderr);
             return 2;
         } else {

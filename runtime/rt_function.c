@@ -123,11 +123,15 @@ static rt_attempt_outcome function_attempt(rt_ctx *c, const rt_step_desc *d, con
                                 d->line);
         return RT_ATT_FAIL;
     }
+    if (st.failed) {
+        /* flow_fail/flow_retry decide the attempt even when the body went on
+        ** to return a value (`if (bad) flow_fail("..."); return v;`): the
+        ** call is the body's verdict, the value is dropped */
+        json_decref(result);
+        out->error = st.message;
+        return st.retry ? RT_ATT_RETRY : RT_ATT_FAIL;
+    }
     if (!result) {
-        if (st.failed) {
-            out->error = st.message;
-            return st.retry ? RT_ATT_RETRY : RT_ATT_FAIL;
-        }
         free(st.message);
         /* a NULL return, or the end of the body reached (flowc ends every
         ** body with `return NULL;`), with no flow_fail/flow_retry: the step's

@@ -254,11 +254,15 @@ void rt_host_user_upgrade(json_t *rec)
     rt_json_obj_at(rec, "connections");
 }
 
+/* rt_host_activate, quiet: without the "no enabled run yet" line */
+static rt_host_rc activate(rt_store *st, const char *user, const rt_workflow *wf, const json_t *settings, bool merge,
+                           bool partial_ok, bool quiet, json_t **run, char *err, size_t n);
+
 /* `trigger enabled`: the run an enabling of wf starts for the user of rec
 ** (NEW), its marker set in the activation; NULL when none is due (the
 ** user or activation is off, a run was made for this enabling already, or
-** the user cannot run it yet: logged). */
-static json_t *enabled_run(json_t *rec, const rt_workflow *wf)
+** the user cannot run it yet: logged unless quiet). */
+static json_t *enabled_run(json_t *rec, const rt_workflow *wf, bool quiet)
 {
     const char *user = rt_json_str(rec, "id");
     json_t *act = json_object_get(json_object_get(rec, "activations"), wf->name);
@@ -267,13 +271,15 @@ static json_t *enabled_run(json_t *rec, const rt_workflow *wf)
         return NULL;
     char why[512];
     if (rt_host_ineligible(rec, user, wf, false, why, sizeof why)) {
-        rt_log_emit(NULL, "info", json_pack("{s:s, s:s, s:s}", "event", "enabled_waits", "user", user, "workflow", wf->name),
+        if (!quiet)
+            rt_log_emit(NULL, "info", json_pack("{s:s, s:s, s:s}", "event", "enabled_waits", "user", user, "workflow", wf->name),
                     "user %s enabled workflow %s, but %s: no enabled run yet", user, wf->name, why);
         return NULL;
     }
     json_t *settings = rt_host_run_settings(rec, wf, why, sizeof why);
     if (!settings) {
-        rt_log_emit(NULL, "info", json_pack("{s:s, s:s, s:s}", "event", "enabled_waits", "user", user, "workflow", wf->name),
+        if (!quiet)
+            rt_log_emit(NULL, "info", json_pack("{s:s, s:s, s:s}", "event", "enabled_waits", "user", user, "workflow", wf->name),
                     "user %s enabled workflow %s, but %s: no enabled run yet", user, wf->name, why);
         return NULL;
     }
@@ -313,7 +319,7 @@ static bool put_update(json_t *rec, void *arg)
         a->runs = json_array();
         const rt_project *p = rt_host_project();
         for (int i = 0; p && i < p->nworkflows; i++) {
-            json_t *r = enabled_run(rec, p->workflows[i]);
+            json_t *r = enabled_run(rec, p->workflows[i], false);
             if (r) json_array_append_new(a->runs, r);
         }
     } else if (a->runs) {
@@ -350,11 +356,12 @@ rt_host_rc rt_host_user_put(rt_store *st, const char *user, int enabled, bool *c
         *created = true;
         if (runs) *runs = json_array();
         /* a project of one: its users are its workflow's users (as `users set`
-        ** always made them); required settings may come later */
+        ** always made them); required settings may come later (the caller, which
+        ** may give them next, says what is missing: no "no enabled run yet" here) */
         const rt_project *p = rt_host_project();
         if (p && p->nworkflows == 1) {
             json_t *run = NULL;
-            rt_host_rc rc = rt_host_activate(st, user, p->workflows[0], NULL, true, true, &run, err, n);
+            rt_host_rc rc = activate(st, user, p->workflows[0], NULL, true, true, true, &run, err, n);
             if (rc != RT_HOST_OK) return rc;
             if (run && runs) json_array_append_new(*runs, run);
             else json_decref(run);
@@ -413,6 +420,7 @@ typedef struct act_arg {
     int64_t now;
     json_t *run;                /* owned: the enabled run (kept across repeated calls) */
     bool changed;
+    bool quiet;                 /* no "no enabled run yet" line (a user just created) */
 } act_arg;
 
 static bool act_update(json_t *rec, void *arg)
@@ -434,13 +442,19 @@ static bool act_update(json_t *rec, void *arg)
     if (!a->enable) json_object_del(act, "enabled_run");
     json_object_set_new(rec, "updated", json_integer(a->now));
     if (a->run) json_object_set(act, "enabled_run", json_object_get(a->run, "id"));
-    else if (a->enable) a->run = enabled_run(rec, a->wf);
+    else if (a->enable) a->run = enabled_run(rec, a->wf, a->quiet);
     a->changed = true;
     return true;
 }
 
 rt_host_rc rt_host_activate(rt_store *st, const char *user, const rt_workflow *wf, const json_t *settings, bool merge,
                             bool partial_ok, json_t **run, char *err, size_t n)
+{
+    return activate(st, user, wf, settings, merge, partial_ok, false, run, err, n);
+}
+
+static rt_host_rc activate(rt_store *st, const char *user, const rt_workflow *wf, const json_t *settings, bool merge,
+                           bool partial_ok, bool quiet, json_t **run, char *err, size_t n)
 {
     if (run) *run = NULL;
     rt_host_rc rc = rt_host_user_existing(st, user, err, n);
@@ -464,7 +478,7 @@ rt_host_rc rt_host_activate(rt_store *st, const char *user, const rt_workflow *w
         return RT_HOST_INVALID;
     }
     json_decref(full);
-    act_arg a = { .wf = wf, .settings = merged, .enable = true, .now = rt_now_ms() };
+    act_arg a = { .wf = wf, .settings = merged, .enable = true, .now = rt_now_ms(), .quiet = quiet };
     char werr[512];
     bool ok = rt_store_update_user(st, user, act_update, &a, werr, sizeof werr);
     json_decref(merged);

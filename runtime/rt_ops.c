@@ -279,7 +279,7 @@ static json_t *damaged_keys(const json_t *run, const json_t *steps, const json_t
 
 int rt_ops_show(const rt_workflow *wf, const rt_cli_opts *o)
 {
-    if (!o->arg) return rt_cli_usage_error(wf, "%s", "show needs a RUN_ID (see `history`)");
+    if (!o->arg || !o->arg[0]) return rt_cli_usage_error(wf, "%s", "show needs a RUN_ID (see `history`)");
     rt_store *st = rt_cli_open_store_reader(wf, o);
     if (!st) return RT_EXIT_USAGE;
     char why[600];
@@ -546,7 +546,8 @@ static bool retry_visit(json_t *r, void *arg)
 int rt_ops_retry(const rt_workflow *wf, const rt_cli_opts *o)
 {
     if (!o->all) {
-        if (!o->arg) return rt_cli_usage_error(wf, "%s", "retry needs a RUN_ID, or --all [--status failed] [--since TIME]");
+        if (!o->arg || !o->arg[0])
+            return rt_cli_usage_error(wf, "%s", "retry needs a RUN_ID, or --all [--status failed] [--since TIME]");
         rt_store *st = rt_cli_open_store(wf, o);
         if (!st) return RT_EXIT_USAGE;
         int rc = retry_one(wf, o, st, o->arg);

@@ -358,7 +358,9 @@ static const char *env_value(const rt_secrets *s, const char *name)
 {
     char var[200];
     rt_env_name(var, sizeof var, "FLOW_SECRET_", name, "");
-    return s->test_mode ? json_string_value(json_object_get(s->env, var)) : getenv(var);
+    if (s->test_mode) return json_string_value(json_object_get(s->env, var));
+    const char *v = getenv(var);
+    return v && *v ? v : NULL;      /* an empty variable is not a credential: the secret is not set */
 }
 
 /* The environment's fall-back (FLOW_SECRET_<NAME>; a test's own env lines

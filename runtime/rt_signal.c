@@ -1,6 +1,6 @@
 /*
 ** rt_signal.c — [engine] signals: SIGINT/SIGTERM interruption, the crash
-** guard of function steps (SIGSEGV/SIGBUS/SIGFPE/SIGILL jump back to the
+** guard of function steps (SIGSEGV/SIGBUS/SIGFPE/SIGILL/SIGABRT jump back to the
 ** step), function-step timeouts, and interruptible sleeps.
 */
 #include "rt_signal.h"
@@ -170,7 +170,7 @@ void rt_signal_block_timeout(sigset_t *old)
     pthread_sigmask(SIG_BLOCK, &set, old);
 }
 
-static const int handled_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGINT, SIGTERM, SIGPIPE, 0 };
+static const int handled_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGINT, SIGTERM, SIGPIPE, 0 };
 
 static struct sigaction saved_actions[sizeof handled_signals / sizeof handled_signals[0]];
 
@@ -216,7 +216,10 @@ void rt_signal_install(void)
     sa.sa_sigaction = on_crash;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-    int crash[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL };
+    /* SIGABRT too: abort() or a failed assert() in a function body fails
+    ** the step; a process killed there would only be resumed into the same
+    ** abort. glibc's abort() holds no lock while its handler runs. */
+    int crash[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
     for (size_t i = 0; i < sizeof crash / sizeof crash[0]; i++) sigaction(crash[i], &sa, NULL);
 
     struct sigaction si = { 0 };
@@ -247,6 +250,7 @@ const char *rt_signal_label(int sig)
     case SIGBUS: return "SIGBUS (bus error)";
     case SIGFPE: return "SIGFPE (arithmetic error, e.g. integer division by zero)";
     case SIGILL: return "SIGILL (illegal instruction)";
+    case SIGABRT: return "SIGABRT (abort, e.g. a failed assert)";
     default: return "a fatal signal";
     }
 }

@@ -197,12 +197,38 @@ rt_result *rt_request(rt_ctx *c, const rt_step_desc *d, json_t *url, json_t *hea
     return m ? r : step_mode_after(c, d, request_step(c, d, &req));
 }
 
+/* Test Step of a function step: --input may also give the step's own
+** parameters (its input, as `show` lists it), either under the step's name
+** ({"grade": {"score": 95}}) or as top-level keys that name a parameter and
+** no earlier step ({"score": 95}). They replace the values computed from
+** the trigger and the other steps. The parameters to call with: params, or
+** a copy with the given ones (kept by c's pool). */
+static json_t *given_params(rt_ctx *c, const rt_step_desc *d, json_t *params)
+{
+    rt_run_state *run = c->run;
+    json_t *out = params;
+    pthread_mutex_lock(&run->lock);
+    json_t *own = json_object_get(run->step_inputs, d->name);
+    const char *k;
+    json_t *v;
+    json_object_foreach(params, k, v) {
+        json_t *g = json_is_object(own) ? json_object_get(own, k) : NULL;
+        if (!g && !json_object_get(run->inputs_used, k)) g = json_object_get(run->step_inputs, k);
+        if (!g) continue;
+        if (out == params) out = rt_pool_keep(rt_ctx_pool(c), json_copy(params));
+        json_object_set(out, k, g);
+        json_object_set_new(run->inputs_used, k, json_true());     /* used: no "did not come before" warning */
+    }
+    pthread_mutex_unlock(&run->lock);
+    return out;
+}
+
 rt_result *rt_function(rt_ctx *c, const rt_step_desc *d, json_t *params, rt_function_fn fn)
 {
     rt_result *r;
     if (!c->run->only_step) return rt_function_step(c, d, params, fn);
     int m = step_mode(c, d, &r);
-    return m ? r : step_mode_after(c, d, rt_function_step(c, d, params, fn));
+    return m ? r : step_mode_after(c, d, rt_function_step(c, d, given_params(c, d, params), fn));
 }
 
 rt_result *rt_fanout(rt_ctx *c, const rt_step_desc *d, json_t *list, rt_item_fn item)

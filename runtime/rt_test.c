@@ -216,7 +216,9 @@ static bool mock_intercept(void *arg, const rt_http_request *rq, rt_http_respons
         if (k < 0) return rt_http_response_fail(rs, "mock %s %s has no response", m->method, ms->url);
         return answer_mock(&m->responses[k], m->delay_ms, rq, rs);
     }
-    char *what = rt_xprintf("%s %s", method, rq->url);
+    char *raw = rt_xprintf("%s %s", method, rq->url);
+    char *what = rt_redact(raw);        /* a URL may carry a secret ("/y/{{secret.tok}}"): never shown */
+    free(raw);
     char *step = step_of_key(rq->idempotency_key ? rq->idempotency_key
                                                  : json_string_value(json_object_get(rq->headers, "Idempotency-Key")));
     json_array_append_new(th->unmocked, json_pack("{s:s, s:s?}", "request", what, "step", step));

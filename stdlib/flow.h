@@ -7,8 +7,9 @@
 **   flow_fail("fmt", ...)    permanent failure: no retry
 **   flow_retry("fmt", ...)   retryable failure: retried per the step's retry clause
 ** Both record the message and return NULL. They do not leave the body by
-** themselves: the step fails when the body then returns NULL or reaches its
-** end (flowc ends every body with `return NULL;`), so a bare
+** themselves, but once either was called the attempt fails (or is retried)
+** whatever the body returns afterwards: a value returned after them is
+** dropped. flowc ends every body with `return NULL;`, so a bare
 ** `flow_fail("...");` as the last statement is enough.
 **
 ** Ownership: parameters of type json (and lists, objects, optionals) are

@@ -80,3 +80,14 @@ unread=$(python3 -c 'import re,sys; t=open(sys.argv[1]).read(); print([m.group(1
 [ "$unread" == "['plain']" ] && pass "emitted C: only the steps whose headers nobody reads are headers_unread" ||
     fail "emitted C: headers_unread" "$unread"
 rm -rf "$T"
+
+# An option that takes a value, given last without one, is named as such
+# (exit 2), not reported as an unknown option.
+for args in "build examples/demo.flow -o|-o needs a value" "build examples/demo.flow --emit-c|--emit-c needs a value" \
+            "graph examples/demo.flow --svg|--svg needs a value" "test examples/demo.flow --filter|--filter needs a value" \
+            "test examples/demo.flow --junit|--junit needs a value"; do
+    cmd=${args%%|*}; want=${args#*|}
+    out=$("$FLOWC" $cmd 2>&1 >/dev/null); rc=$?
+    if [ $rc -eq 2 ] && echo "$out" | head -1 | grep -qF -- "$want"; then pass "flowc $cmd: '$want'"
+    else fail "flowc $cmd: '$want'" "exit $rc: $(echo "$out" | head -2)"; fi
+done

@@ -6,10 +6,12 @@
 # driver (docs/testing.md, "End-to-end cases"); this script adds the
 # 2,000-item fanout killed with -9 at random moments: after each kill, the
 # items whose records the state holds are never sent again, and at most
-# 2 x concurrency requests per kill are (docs/runtime.md, "Fanout"); and a
+# 2 x concurrency requests per kill are (docs/runtime.md, "Fanout"); a
 # fanout of two-request items killed so: an item's first request is never
 # sent again once its second one was (a step's record is durable before
-# the next step of its item starts).
+# the next step of its item starts); and a fanout killed once the step after
+# it has sent its request: every item was durable, none is sent again (the
+# fanout ends only once every item's records are durable).
 source "$(dirname "$0")/../lib/common.sh"
 bash "$ROOT/tests/e2e/run.sh" "$ROOT/tests/fanout/cases"
 cd "$ROOT/tests/fanout" || exit 1
@@ -23,7 +25,8 @@ build() {   # build NAME: compiles NAME.flow to $T/NAME
 cat >"$T/routes.json" <<'JSON'
 [{"method": "GET", "path": "/k/*", "body": {"$echo": true}, "delay_ms": 2},
  {"method": "GET", "path": "/a/*", "body": {"$echo": true}, "delay_ms": 2},
- {"method": "GET", "path": "/b/*", "body": {"$echo": true}, "delay_ms": 2}]
+ {"method": "GET", "path": "/b/*", "body": {"$echo": true}, "delay_ms": 2},
+ {"method": "GET", "path": "/done", "body": {"$echo": true}, "delay_ms": 3000}]
 JSON
 start_server "$T/routes.json"
 export API
@@ -134,5 +137,44 @@ PY
         pass "two-request items killed $kills times: no first request sent again once its second was ($why)"
     else
         fail "two-request items killed with -9" "rc=$rc $(head -c 200 "$T/t.out") ${why:-}"
+    fi
+fi
+
+# ---- kill -9 once the fanout has ended: every item durable -------------------------
+# The step after the fanout is held by the server; the kill comes while it
+# is: the fanout had ended, so each item's record was durable (its last
+# group committed before the fanout's own record), and the resume, which
+# rebuilds the fanout's output from the items' records, sends no item
+# again.
+if build after; then
+    ctl_reset
+    echo '{"n": 3000}' >"$T/a.json"
+    "$T/after" run --event "$T/a.json" --state "$T/a.state" >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 1 3000); do      # polled by curl alone: the kill follows within milliseconds
+        [ "$(curl -s "$API/_ctl/log?path=/done")" != "[]" ] && break
+        sleep 0.01
+    done
+    kill -9 $pid; wait $pid 2>/dev/null
+    ctl_log '/k/*' >"$T/akill.log"
+    done_seen=$(ctl_count /done)
+    "$T/after" resume --state "$T/a.state" >"$T/a.out" 2>"$T/a.err"; rc=$?
+    ctl_log '/k/*' >"$T/afinal.log"
+    if [ "$done_seen" -ge 1 ] && [ $rc -eq 0 ] && why=$(python3 - "$T" <<'PY' 2>&1
+import collections, json, sys
+t = sys.argv[1]
+count = lambda f: collections.Counter(r["path"] for r in json.load(open(f)))
+at_kill, final = count(t + "/akill.log"), count(t + "/afinal.log")
+out = json.load(open(t + "/a.out"))
+assert out == {"n": 3000, "last": "/k/2999"}, out
+assert len(at_kill) == 3000, "%d items sent before the kill" % len(at_kill)
+again = [p for p in final if final[p] != at_kill[p]]
+assert not again, "sent again after the fanout ended: %s" % again[:5]
+print("3,000 items, none sent again")
+PY
+); then
+        pass "fanout killed after it ended: $why"
+    else
+        fail "fanout killed after it ended" "done=$done_seen rc=$rc ${why:-} $(tail -2 "$T/a.err")"
     fi
 fi

@@ -57,6 +57,18 @@ for f in tests/flowtest/*.flow; do
     fi
 done
 
+# A secret in an unmocked URL is redacted in -v's log and in --json too
+# (the golden above covers the plain result)
+"$FLOWC" test tests/flowtest/fail_unmocked_secret.flow -v >"$tmp/sv" 2>&1
+"$FLOWC" test tests/flowtest/fail_unmocked_secret.flow --json >>"$tmp/sv" 2>&1
+if grep -q 'k3y-never-shown' "$tmp/sv"; then
+    fail "flowtest/unmocked-secret-redacted" "$(grep -m1 'k3y-never-shown' "$tmp/sv")"
+elif ! grep -q 'unmocked.*keys/\[redacted\]/a1' "$tmp/sv"; then
+    fail "flowtest/unmocked-secret-redacted" "no redacted unmocked request in: $(head -c 300 "$tmp/sv")"
+else
+    pass "flowtest/unmocked-secret-redacted: -v and --json name the URL with the secret redacted"
+fi
+
 # --json: one object per test, the summary on stderr
 run_flowtest tests/flowtest/fail_expects.flow --json
 if [ $rc -eq 1 ] && python3 - "$tmp/out" <<'PY' && grep -q '^1 passed, 3 failed$' "$tmp/err"; then

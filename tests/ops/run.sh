@@ -181,6 +181,15 @@ else
     fail "ops: show readable" "$txt"
 fi
 q "$J" show 0000nosuchrun >/dev/null 2>&1; [ $? -eq 2 ] && pass "ops: show of an unknown run exits 2" || fail "ops: show unknown run" "rc=$?"
+# an empty RUN_ID is a usage error, not a store error that advises a backup
+for cmd in show retry; do
+    q "$J" $cmd '' >/dev/null 2>"$T/empty.err"; re=$?
+    if [ $re -eq 2 ] && grep -q "$cmd needs a RUN_ID" "$T/empty.err" && ! grep -qi 'backup\|MDB_' "$T/empty.err"; then
+        pass "ops: $cmd '' is a usage error naming the missing RUN_ID"
+    else
+        fail "ops: $cmd ''" "rc=$re $(head -2 "$T/empty.err")"
+    fi
+done
 
 # ---- retry -----------------------------------------------------------------------
 q "$J" retry "$sid" >/dev/null 2>"$T/r0.err"; r0=$?
@@ -323,8 +332,15 @@ if build onboard; then
     n0=$(ctl_count /welcome)
     q "$O" users enable dave --state "$OS" >"$T/en.out" 2>&1; re=$?
     q "$O" users enable dave --state "$OS" >/dev/null 2>&1
-    q "$O" users set frank --settings "$T/team.json" --secret token=frank-token-0042 --state "$OS" >/dev/null 2>&1
+    q "$O" users set frank --settings "$T/team.json" --secret token=frank-token-0042 --state "$OS" >/dev/null 2>"$T/frank.err"
     w=$(ctl_log /welcome)
+    # the new user's settings and secret come in the same command: no line
+    # says the enabling waits for them
+    if grep -q 'no enabled run yet' "$T/frank.err"; then
+        fail "ops: users set of a new user with its settings" "$(grep 'no enabled run yet' "$T/frank.err")"
+    else
+        pass "ops: users set of a new user with its settings and secrets says nothing about waiting for them"
+    fi
     if [ "$n0" == 0 ] && [ $re -eq 0 ] && [ "$(json_eval "$w" '[(r["headers"]["authorization"], json.loads(r["body"])) for r in j]')" \
          == "[('Bearer dave-token-0042', {'user': 'dave', 'team': 'red'}), ('Bearer frank-token-0042', {'user': 'frank', 'team': 'red'})]" ] \
        && [ "$("$O" history --state "$OS" --json | jq_ 'sorted((r["user"], r["source"], r["status"]) for r in j)')" \
