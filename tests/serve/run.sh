@@ -57,6 +57,21 @@ wait_status() { # wait_status ID STATUS [tries]: polls until the run has STATUS
     done
     return 1
 }
+# count_syncs NAME CMD...: runs CMD while strace counts serve's disk syncs
+# (calls, not time); prints the count, or "noattach" when strace could not
+# attach. A slow moment can only add syncs (a group handed over before the
+# run's end joins it), never remove one, so the pins below take the least of
+# a few tries: a change that adds a sync to every run still fails them.
+count_syncs() {
+    local name=$1; shift
+    strace -f -e trace=fsync,fdatasync,msync,sync_file_range -p "$SV_PID" -o "$T/$name.trace" 2>"$T/$name.err" &
+    local st_pid=$!
+    for _ in $(seq 1 100); do grep -q attached "$T/$name.err" && break; sleep 0.05; done
+    "$@"
+    kill -INT "$st_pid"; wait "$st_pid" 2>/dev/null
+    if grep -q attached "$T/$name.err"; then grep -cE '(fsync|fdatasync|msync|sync_file_range)\(' "$T/$name.trace"
+    else echo noattach; fi
+}
 metric() {  # metric NAME: its value from /metrics
     curl -s -H "$AUTH" "$SV/metrics" | awk -v m="$1" '$1 == m { print $2 }'
 }
@@ -308,18 +323,20 @@ ctl_routes '{"method": "POST", "path": "/echo", "responses": [{"status": 200, "b
 # one group: 1 (docs/serve.md; 2 when the accept had a transaction of its own)
 if command -v strace >/dev/null; then
     mkuser fsync
-    strace -f -e trace=fsync,fdatasync,msync,sync_file_range -p "$SV_PID" -o "$T/fsync.trace" 2>"$T/strace.err" &
-    st_pid=$!
-    for _ in $(seq 1 100); do grep -q attached "$T/strace.err" && break; sleep 0.05; done
-    out=$(curl -s -w ' %{http_code}' -X POST -H "$AUTH" -H 'Content-Type: application/json' --data '{"name": "Sync"}' "$SV/hooks/fsync")
-    kill -INT "$st_pid"; wait "$st_pid" 2>/dev/null
-    nsync=$(grep -cE '(fsync|fdatasync|msync|sync_file_range)\(' "$T/fsync.trace")
-    if ! grep -q attached "$T/strace.err"; then
-        fail "fsyncs of a request-triggered run" "strace could not attach: $(head -c 200 "$T/strace.err")"
+    # (count_syncs runs in a subshell: what the command learns goes to files)
+    sync_post() { curl -s -w ' %{http_code}' -X POST -H "$AUTH" -H 'Content-Type: application/json' --data '{"name": "Sync"}' "$SV/hooks/fsync" >"$T/sync.out"; }
+    tries=
+    for _ in 1 2 3; do
+        nsync=$(count_syncs fsync sync_post); out=$(cat "$T/sync.out")
+        tries+="$nsync(${out##* }) "
+        [ "$nsync" == 1 ] && [ "${out##* }" == 200 ] && break
+    done
+    if [ "$nsync" == noattach ]; then
+        fail "fsyncs of a request-triggered run" "strace could not attach: $(head -c 200 "$T/fsync.err")"
     elif [ "${out##* }" == 200 ] && [ "$nsync" == 1 ]; then
-        pass "one request-triggered run (accept, claim, a request step, its answer) costs 1 fsync"
+        pass "one request-triggered run (accept, claim, a request step, its answer) costs 1 fsync (tries: $tries)"
     else
-        fail "fsyncs of a request-triggered run" "answer=$out fsyncs=$nsync: $(grep -E 'sync' "$T/fsync.trace" | head -5)"
+        fail "fsyncs of a request-triggered run" "tries (fsyncs(code)): $tries; answer=$out: $(grep -E 'sync' "$T/fsync.trace" | head -5)"
     fi
 else
     fail "fsyncs of a request-triggered run" "strace is not installed (scripts/install-deps.sh installs it)"
@@ -334,19 +351,23 @@ if command -v strace >/dev/null; then
                  {"method": "POST", "path": "/second/*", "responses": [{"status": 200, "body": {}}]}]'
     serve_start "$T/pair" "$T/fsync2.state" "$T/fsync2.log" --workers 2
     mkuser fsync
-    strace -f -e trace=fsync,fdatasync,msync,sync_file_range -p "$SV_PID" -o "$T/fsync2.trace" 2>"$T/strace2.err" &
-    st_pid=$!
-    for _ in $(seq 1 100); do grep -q attached "$T/strace2.err" && break; sleep 0.05; done
-    out=$(curl -s -X POST -H "$AUTH" -H 'Content-Type: application/json' -H 'X-Flow-User: fsync' \
-          --data '{"id": "f1"}' "$SV/events/pair.go")
-    fid=$(json_eval "$out" 'j["run_id"]' 2>/dev/null)
-    wait_status "$fid" succeeded 100
-    kill -INT "$st_pid"; wait "$st_pid" 2>/dev/null
-    nsync=$(grep -cE '(fsync|fdatasync|msync|sync_file_range)\(' "$T/fsync2.trace")
+    pair_run() {
+        out=$(curl -s -X POST -H "$AUTH" -H 'Content-Type: application/json' -H 'X-Flow-User: fsync' \
+              --data "{\"id\": \"f$1\"}" "$SV/events/pair.go")
+        echo "$out" >"$T/pair.out"
+        wait_status "$(json_eval "$out" 'j["run_id"]' 2>/dev/null)" succeeded 100
+    }
+    tries=
+    for i in 1 2 3; do
+        nsync=$(count_syncs fsync2 pair_run "$i"); out=$(cat "$T/pair.out")
+        fid=$(json_eval "$out" 'j["run_id"]' 2>/dev/null)
+        tries+="$nsync "
+        [ "$nsync" == 3 ] && break
+    done
     if [ "$(run_field "$fid" 'j.get("status")')" == succeeded ] && [ "$nsync" == 3 ]; then
-        pass "a run of two requests alone makes 3 fsyncs: its accept, the first's record before the second is sent, the end"
+        pass "a run of two requests alone makes 3 fsyncs: its accept, the first's record before the second is sent, the end (tries: $tries)"
     else
-        fail "fsyncs of a 2-request run" "run=$out fsyncs=$nsync (want 3): $(grep -E 'sync' "$T/fsync2.trace" | head -6)"
+        fail "fsyncs of a 2-request run" "run=$out tries=$tries (want 3): $(grep -E 'sync' "$T/fsync2.trace" | head -6)"
     fi
     serve_stop
 fi
@@ -360,21 +381,24 @@ if command -v strace >/dev/null; then
     ctl_routes '{"method": "POST", "path": "/items", "responses": [{"status": 200, "body": {}}]}'
     serve_start "$T/hookfn" "$T/hookfn.state" "$T/hookfn.log" --workers 2
     mkuser dave
-    strace -f -e trace=fsync,fdatasync,msync,sync_file_range -p "$SV_PID" -o "$T/fsync3.trace" 2>"$T/strace3.err" &
-    st_pid=$!
-    for _ in $(seq 1 100); do grep -q attached "$T/strace3.err" && break; sleep 0.05; done
-    codes=
-    for i in 1 2 3 4 5 6 7 8 9 10; do
-        codes="$codes$(curl -s -o "$T/hookfn.out" -w '%{http_code}' -X POST -H "$AUTH" -H 'Content-Type: application/json' \
-                       --data '{"n": 4}' "$SV/hooks/dave")"
+    ten_runs() {
+        : >"$T/codes.out"
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            curl -s -o "$T/hookfn.out" -w '%{http_code}' -X POST -H "$AUTH" -H 'Content-Type: application/json' \
+                           --data '{"n": 4}' "$SV/hooks/dave" >>"$T/codes.out"
+        done
+    }
+    tries=
+    for _ in 1 2 3; do
+        nsync=$(count_syncs fsync3 ten_runs); codes=$(cat "$T/codes.out")
+        tries+="$nsync "
+        [ "$nsync" != noattach ] && [ "$nsync" -ge 10 ] && [ "$nsync" -lt 20 ] && break
     done
-    kill -INT "$st_pid"; wait "$st_pid" 2>/dev/null
-    nsync=$(grep -cE '(fsync|fdatasync|msync|sync_file_range)\(' "$T/fsync3.trace")
     if [ "$codes" == "$(printf '200%.0s' $(seq 1 10))" ] && [ "$(json_eval "$(cat "$T/hookfn.out")" 'len(j["tagged"]), j["count"]')" == "(4, 200)" ] &&
        [ "$nsync" -ge 10 ] && [ "$nsync" -lt 20 ]; then
-        pass "10 webhook runs of request, function, fanout make $nsync fsyncs (20 without the committer's hold)"
+        pass "10 webhook runs of request, function, fanout make $nsync fsyncs (20 without the committer's hold; tries: $tries)"
     else
-        fail "fsyncs of request, function, fanout" "codes=$codes fsyncs=$nsync (want 10 to 19) $(cat "$T/hookfn.out") $(tail -2 "$T/hookfn.log")"
+        fail "fsyncs of request, function, fanout" "codes=$codes tries=$tries (want 10 to 19) $(cat "$T/hookfn.out") $(tail -2 "$T/hookfn.log")"
     fi
     serve_stop
 fi
@@ -630,12 +654,13 @@ fi
 ctl_routes '[{"method": "POST", "path": "/fetch/*", "responses": [{"status": 200, "body": {"ok": true}}]}]'
 
 # ---- --max-queued: 429 with Retry-After beyond the bound -----------------
-# One worker, held 2 s by its first run: the next three wait in the queue
+# One worker, held 6 s by its first run (room for a loaded machine to make
+# the calls below while it is held): the next three wait in the queue
 # (the bound), a fourth is refused and nothing of it is stored; /metrics
 # says the depth and the oldest's age as GET /runs says the state; once the
 # queue drains, accepts come back.
 ctl_reset
-ctl_routes '[{"method": "POST", "path": "/fetch/mq", "responses": [{"status": 200, "body": {"ok": true}, "hold_ms": 2000},
+ctl_routes '[{"method": "POST", "path": "/fetch/mq", "responses": [{"status": 200, "body": {"ok": true}, "hold_ms": 6000},
                                                                  {"status": 200, "body": {"ok": true}}]}]'
 serve_start "$T/lead" "$T/mq.state" "$T/mq.log" --workers 1 --max-queued 3
 mq_post() { post /events/lead.created "{\"id\": \"$1\", \"score\": 1}" -H 'X-Flow-User: mq' "${@:2}"; }
@@ -653,7 +678,7 @@ depth=$(metric flow_queue_depth); age=$(metric flow_queue_oldest_age_seconds); b
 throttled=$(metric flow_accepts_throttled_total)
 state=$(curl -s -H "$AUTH" "$SV/runs?user=mq")
 nqueued=$(json_eval "$state" 'sum(1 for r in j["runs"] if r.get("status") == "queued")'); nruns=$(json_eval "$state" 'len(j["runs"])')
-wait_status "${mq_ids[3]}" succeeded 100
+wait_status "${mq_ids[3]}" succeeded 200
 depth2=$(metric flow_queue_depth); age2=$(metric flow_queue_oldest_age_seconds)
 out=$(mq_post m5); again=${out##* }
 serve_stop
