@@ -231,9 +231,14 @@ static enum MHD_Result list_runs(request *rq)
     const char *status = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "status");
     const char *user = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "user");
     const char *limit = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "limit");
-    int n = limit ? atoi(limit) : 50;
-    if (n <= 0 || n > 10000) n = 50;
-    rt_run_query q = { .status = status && *status ? status : NULL, .user = user && *user ? user : NULL, .limit = n,
+    char *end = NULL;
+    long n = limit ? strtol(limit, &end, 10) : 50;
+    if (limit && (end == limit || *end || n < 1 || n > 10000))
+        return rt_serve_answer_error(rq, MHD_HTTP_BAD_REQUEST, "limit is a whole number from 1 to 10000");
+    if (status && *status && !rt_status_is_run(rt_status_parse(status)))
+        return rt_serve_answer_error(rq, MHD_HTTP_BAD_REQUEST,
+                                     "status is queued, running, waiting, succeeded, failed, interrupted or skipped");
+    rt_run_query q = { .status = status && *status ? status : NULL, .user = user && *user ? user : NULL, .limit = (int)n,
                        .damaged_too = true };
     json_t *all = rt_store_query_runs(sv->st, &q), *out = json_array();
     json_int_t unreadable = 0;

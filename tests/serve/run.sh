@@ -740,7 +740,18 @@ if build tick; then
     serve_start "$T/tick" "$T/tick.state" "$T/tick.log"
     sleep 0.5
     r=$(curl -s -H "$AUTH" "$SV/runs?limit=100")
+    # a bad query is refused, naming what is wrong, as history's flags are
+    two=$(curl -s -H "$AUTH" "$SV/runs?limit=2")
+    bad=""
+    for q in limit=abc limit=0 limit=2x status=bogus; do
+        bad+="$(curl -s -o "$T/q.body" -w '%{http_code}' -H "$AUTH" "$SV/runs?$q"):$(json_eval "$(cat "$T/q.body")" 'j["error"].split()[0]') "
+    done
     serve_stop
+    if [ "$(json_eval "$two" 'len(j["runs"])')" == 2 ] && [ "$bad" == "400:limit 400:limit 400:limit 400:status " ]; then
+        pass "GET /runs: limit=2 lists 2; a limit or status that is not one is 400 naming it"
+    else
+        fail "GET /runs query" "two=$(json_eval "$two" 'len(j["runs"])') bad=$bad"
+    fi
     if [ "$(json_eval "$r" 'sorted((x["user"], x["scheduled_at"]) for x in j["runs"] if x.get("catch_up")) and len(set(x["scheduled_at"] for x in j["runs"] if x.get("catch_up")))')" == 1 ] \
        && [ "$(json_eval "$r" 'sorted(x["user"] for x in j["runs"] if x.get("catch_up"))')" == "['ann', 'bob']" ]; then
         pass "schedule catch-up: the fires missed while down run once on restart (one run per user)"
