@@ -15,6 +15,7 @@
 #include "rt_util.h"
 
 #define CO_POLL_MAX_MS 100      /* the loop looks at the clock (and ^C) at least this often */
+#define CO_HOLD_US 1000         /* rt_co_flush: how long the committer holds what it was handed */
 
 struct rt_co {
     rt_co_sched *s;
@@ -94,6 +95,7 @@ struct rt_co_sched {
     pthread_mutex_t lock;
     pthread_cond_t work;
     co_write *queue, *done;     /* newest first */
+    int64_t hold_until;         /* rt_mono_us until which the committer holds queue; 0: none */
     bool busy;                  /* the committer is committing a batch */
     bool quit;
     rt_store_write *here_ws;    /* commit_here's array (loop only) */
@@ -407,8 +409,14 @@ static void *committer_main(void *arg)
     for (;;) {
         while (!s->queue && !s->quit) pthread_cond_wait(&s->work, &s->lock);
         if (!s->queue) break;
+        if (!s->quit && s->hold_until > rt_mono_us()) {    /* rt_co_flush's: see hand_over */
+            struct timespec until = { s->hold_until / 1000000, s->hold_until % 1000000 * 1000 };
+            pthread_cond_clockwait(&s->work, &s->lock, CLOCK_MONOTONIC, &until);
+            continue;
+        }
         co_write *batch = writes_reversed(s->queue);       /* oldest first */
         s->queue = NULL;
+        s->hold_until = 0;
         s->busy = true;
         pthread_mutex_unlock(&s->lock);
         commit_batch(s, batch, &ws, &cap);
@@ -473,8 +481,10 @@ static bool hand_over_due(const rt_co_sched *s, bool force)
 }
 
 /* Hands the writes over to the committer (started on first use); false
-** when it cannot run. */
-static bool hand_over(rt_co_sched *s, bool force)
+** when it cannot run. hold (rt_co_flush): it may keep them CO_HOLD_US, so
+** that a fast step's next waited write (the end, a barrier) takes them
+** along in one transaction, unless they or those it holds are due. */
+static bool hand_over(rt_co_sched *s, bool force, bool hold)
 {
     if (!hand_over_due(s, force)) return true;
     pthread_mutex_lock(&s->lock);
@@ -488,10 +498,14 @@ static bool hand_over(rt_co_sched *s, bool force)
     co_write *oldest_last = s->pending;         /* both lists are newest first */
     while (oldest_last->next) oldest_last = oldest_last->next;
     oldest_last->next = s->queue;
+    /* woken only when its queue turns non-empty or due (a wake-up is dear) */
+    bool wake = !s->queue || (s->hold_until && (!hold || s->pending_waits));
+    if (!hold || s->pending_waits) s->hold_until = 0;
+    else if (!s->queue) s->hold_until = rt_mono_us() + CO_HOLD_US;
     s->queue = s->pending;
     s->pending = NULL;
     s->npending = s->pending_waits = 0;
-    pthread_cond_signal(&s->work);
+    if (wake) pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->lock);
     return true;
 }
@@ -621,7 +635,7 @@ bool rt_co_flush(rt_co_debt *d, char *err, size_t errlen)
     rt_co *co = rt_co_current();
     if (!co || !d) return true;
     if (debt_failed(co->s, d, err, errlen)) return false;
-    if (d->owed && co->s->pending && !hand_over(co->s, true)) commit_here(co->s);
+    if (d->owed && co->s->pending && !hand_over(co->s, true, true)) commit_here(co->s);
     return true;
 }
 
@@ -652,18 +666,25 @@ static void writes_settled(rt_co_sched *s, co_write *e)
     }
 }
 
-/* Whether the loop may commit its pending writes itself, in one
-** transaction, instead of handing them over: nothing else would run
-** meanwhile (no coroutine ready, no transfer in flight) and the committer
-** holds no earlier batch (groups stay in order). A lone run then pays no
-** thread hand-offs for its group; under load the committer overlaps the
+/* Whether the loop may commit its pending writes itself, in one transaction:
+** nothing else would run meanwhile (no coroutine ready, no transfer in
+** flight) and the committer is not committing an earlier batch (groups stay
+** in order); what it holds and has not begun goes first. A lone run then pays
+** no thread hand-offs for its group; under load the committer overlaps the
 ** disk with the coroutines' work. */
 static bool commit_here_fits(rt_co_sched *s)
 {
     if (s->ready || s->xfers > 0) return false;
     if (!s->has_committer) return true;
     pthread_mutex_lock(&s->lock);
-    bool idle = !s->queue && !s->busy;
+    bool idle = !s->busy;
+    if (idle && s->queue) {             /* older than pending: behind it, newest first */
+        co_write *last = s->pending;
+        while (last->next) last = last->next;
+        last->next = s->queue;
+        s->queue = NULL;
+        s->hold_until = 0;
+    }
     pthread_mutex_unlock(&s->lock);
     return idle;
 }
@@ -761,7 +782,7 @@ static void co_loop(rt_co_sched *s, bool (*feed)(rt_co_sched *s, void *arg), voi
         run_ready(s);
         bool last = !more && s->alive == 0;
         if (hand_over_due(s, last) && commit_here_fits(s)) commit_here(s);
-        else if (!hand_over(s, last)) commit_here(s);     /* no committer thread: this one */
+        else if (!hand_over(s, last, false)) commit_here(s);     /* no committer thread: this one */
         if (last && s->unsynced == 0 && !s->pending) break;
         harvest(s);
         if (s->ready || (more && s->alive < alive)) continue;     /* room again: feed before sleeping */

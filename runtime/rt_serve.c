@@ -310,6 +310,7 @@ static void serve_free(serve *sv)
     }
     for (size_t i = 0; i < sv->nwakes; i++) free(sv->wakes[i].user);
     free(sv->wakes);
+    for (size_t i = 0; i < sv->held.cap; i++) free(sv->held.slots[i].text);
     free(sv->held.slots);
     free(sv->workers);
     free(sv->scheds_co);

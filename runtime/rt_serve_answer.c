@@ -87,13 +87,35 @@ bool rt_serve_finished_status(const char *s)
     return rt_status_finished(rt_status_parse(s));
 }
 
+/* The record to write for a run accepted in memory: the stored one as it
+** is (its claim's group came first), else the accepted one (arg: the
+** plan). Rewriting a stored record makes the transaction a full commit
+** that carries every earlier lazy one to the disk. */
+static json_t *accepted_record(const json_t *stored, void *arg)
+{
+    const rt_host_run_plan *it = arg;
+    if (stored) return json_incref((json_t *)stored);
+    return json_loadb(it->text, it->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+}
+
+/* A webhook accepted in memory (rt_serve_queue_push_new) whose run may
+** not have reached the disk yet: its record is stored (queued, this
+** process's) unless its claim stored it already, durably. */
+static bool store_in_memory(request *rq, char *err, size_t errlen)
+{
+    if (!rq->in_memory) return true;
+    rt_store_write w = { .run_id = rq->run_id, .update = accepted_record, .update_arg = &rq->plan.runs[0] };
+    return rt_store_commit(rq->sv->st, &w, err, errlen);
+}
+
 /* Answers a webhook whose run has not ended 202 with its id: a promise
 ** that it will run, so what its accept left lazy is flushed first
-** (rt_store_commit_group); when that fails, 503: send it again. */
+** (rt_store_commit_group), and a run accepted in memory is stored; when
+** that fails, 503: send it again. */
 static void promise_run(request *rq, const char *status)
 {
     char err[300];
-    if (rt_store_flush(rq->sv->st, err, sizeof err)) {
+    if (store_in_memory(rq, err, sizeof err) && rt_store_flush(rq->sv->st, err, sizeof err)) {
         rt_serve_resume_with(rq, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "run_id", rq->run_id, "status", status));
         return;
     }

@@ -68,6 +68,55 @@ static bool over_max_queued(request *rq, long *queued)
     return true;
 }
 
+/* Whether a webhook's run may be queued before anything is stored
+** (accept_in_memory): one run, no Idempotency-Key (a second request with
+** the key must find the first run in the store: the committer looks keys
+** up and stores them), runs starting (not --paused) and the store not
+** failing (the committer's transaction says so at once: 503, nothing
+** stored). Under alock (then qlock). */
+static bool in_memory_fits(request *rq)
+{
+    serve *sv = rq->sv;
+    if (rq->plan.nruns != 1 || rq->plan.runs[0].idem_key || sv->o.paused) return false;
+    pthread_mutex_lock(&sv->qlock);
+    bool fits = !sv->store_streak && !sv->store_gate;
+    pthread_mutex_unlock(&sv->qlock);
+    return fits;
+}
+
+/* A webhook that waits for its run's end: its run is queued at once,
+** without the committer's transaction, and its record is written with the
+** run's claim in the first group of its worker's scheduler, which its
+** first request does not wait for. A kill before that group is durable
+** forgets the run, whose caller got no answer (docs/serve.md); every later
+** barrier and the end make it durable as before, and a 202 (--hook-timeout,
+** a drain) stores it first (rt_serve_answer.c). Called under alock, which
+** it releases; the queued run counts for --max-queued while it is pushed. */
+static enum MHD_Result accept_in_memory(request *rq)
+{
+    serve *sv = rq->sv;
+    rt_host_run_plan *it = &rq->plan.runs[0];
+    sv->accept_runs++;
+    MHD_suspend_connection(rq->conn);          /* before the run can resume it */
+    pthread_mutex_unlock(&sv->alock);
+    rq->in_memory = true;
+    memcpy(rq->run_id, it->run_id, sizeof rq->run_id);
+    char id[RT_RUN_ID_LEN + 1];
+    memcpy(id, it->run_id, sizeof id);
+    char *user = rt_xstrdup(rq->user), *text = rt_xstrndup(it->text, it->len);
+    size_t len = it->len;
+    rt_serve_hook_wait(sv, rq);         /* before the run can end; rq may be answered from here on */
+    rt_serve_queue_push_new(sv, id, user, text, len);
+    free(user);
+    pthread_mutex_lock(&sv->alock);
+    sv->accept_runs--;
+    pthread_mutex_unlock(&sv->alock);
+    pthread_mutex_lock(&sv->mlock);
+    sv->accepted++;
+    pthread_mutex_unlock(&sv->mlock);
+    return MHD_YES;
+}
+
 /* Validates the request and builds its plan: the runs it starts, one per
 ** workflow (rt_host_accept.h). Nothing is stored here, so a bad request
 ** is refused before it joins a group commit and cannot fail another
@@ -124,6 +173,7 @@ static enum MHD_Result accept_run(request *rq, const char *user, const rt_workfl
         free(msg);
         return ret;
     }
+    if (hook && in_memory_fits(rq)) return accept_in_memory(rq);
     sv->accept_runs += rq->plan.nruns;
     MHD_suspend_connection(rq->conn);          /* before the committer can resume it */
     rq->next = NULL;
@@ -181,9 +231,14 @@ static enum MHD_Result list_runs(request *rq)
     const char *status = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "status");
     const char *user = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "user");
     const char *limit = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "limit");
-    int n = limit ? atoi(limit) : 50;
-    if (n <= 0 || n > 10000) n = 50;
-    rt_run_query q = { .status = status && *status ? status : NULL, .user = user && *user ? user : NULL, .limit = n,
+    char *end = NULL;
+    long n = limit ? strtol(limit, &end, 10) : 50;
+    if (limit && (end == limit || *end || n < 1 || n > 10000))
+        return rt_serve_answer_error(rq, MHD_HTTP_BAD_REQUEST, "limit is a whole number from 1 to 10000");
+    if (status && *status && !rt_status_is_run(rt_status_parse(status)))
+        return rt_serve_answer_error(rq, MHD_HTTP_BAD_REQUEST,
+                                     "status is queued, running, waiting, succeeded, failed, interrupted or skipped");
+    rt_run_query q = { .status = status && *status ? status : NULL, .user = user && *user ? user : NULL, .limit = (int)n,
                        .damaged_too = true };
     json_t *all = rt_store_query_runs(sv->st, &q), *out = json_array();
     json_int_t unreadable = 0;

@@ -103,8 +103,8 @@ static void held_grow(held_set *h)
     free(old.slots);
 }
 
-/* Takes id in hand: false when it already is. Under qlock. */
-static bool held_add(serve *sv, const char *id)
+/* Takes id in hand, with text (taken over) or NULL: false when it already is. Under qlock. */
+static bool held_add(serve *sv, const char *id, char *text, size_t len)
 {
     held_set *h = &sv->held;
     if ((h->used + 1) * 10 > h->cap * 7) held_grow(h);     /* at most 70 % used, tombstones included */
@@ -112,8 +112,7 @@ static bool held_add(serve *sv, const char *id)
     if (r->state == HELD_USED) return false;
     if (r->state == HELD_FREE) h->used++;
     h->live++;
-    memset(r, 0, sizeof *r);
-    r->state = HELD_USED;
+    *r = (held_run){ .state = HELD_USED, .text = text, .len = len };
     snprintf(r->id, sizeof r->id, "%s", id);
     return true;
 }
@@ -124,18 +123,12 @@ static void held_release(serve *sv, const char *id)
     pthread_mutex_lock(&sv->qlock);
     held_run *r = held_slot(&sv->held, id, false);
     if (r) {
+        free(r->text);
+        r->text = NULL;
         r->state = HELD_GONE;
         sv->held.live--;
     }
     pthread_mutex_unlock(&sv->qlock);
-}
-
-static bool held_has(serve *sv, const char *id)
-{
-    pthread_mutex_lock(&sv->qlock);
-    bool in = held_slot(&sv->held, id, false) != NULL;
-    pthread_mutex_unlock(&sv->qlock);
-    return in;
 }
 
 /* ---- the queue ------------------------------------------------------------ */
@@ -167,15 +160,13 @@ static void notify_one(serve *sv)
     rt_co_notify(sv->scheds_co[pick]);
 }
 
-/* Queues run id. fresh: a run not in hand yet (accepted, fired, found by
-** the rt_serve_sweep), queued only if it is not in hand already, and then taken in
-** hand: false when it was; else a run in hand (woken from the heap).
-** Takes qlock. */
-bool rt_serve_queue_push(serve *sv, const char *id, const char *user, bool fresh)
+/* rt_serve_queue_push(_new) (rt_serve_queue.h); text: taken over. */
+static bool queue_push(serve *sv, const char *id, const char *user, bool fresh, char *text, size_t len)
 {
     pthread_mutex_lock(&sv->qlock);
-    if (fresh && !held_add(sv, id)) {
+    if (fresh && !held_add(sv, id, text, len)) {
         pthread_mutex_unlock(&sv->qlock);
+        free(text);
         return false;
     }
     queued_run *q = rt_xmalloc(sizeof *q);
@@ -193,6 +184,32 @@ bool rt_serve_queue_push(serve *sv, const char *id, const char *user, bool fresh
     notify_one(sv);
     pthread_mutex_unlock(&sv->qlock);
     return true;
+}
+
+bool rt_serve_queue_push(serve *sv, const char *id, const char *user, bool fresh)
+{
+    return queue_push(sv, id, user, fresh, NULL, 0);
+}
+
+bool rt_serve_queue_push_new(serve *sv, const char *id, const char *user, char *text, size_t len)
+{
+    return queue_push(sv, id, user, true, text, len);
+}
+
+/* The record to execute (NEW): the one accepted in memory the first time, else the
+** stored one, else (a failed first group stored nothing) the accepted one again. */
+static json_t *held_record(serve *sv, const char *id)
+{
+    pthread_mutex_lock(&sv->qlock);
+    held_run *r = held_slot(&sv->held, id, false);
+    const char *text = r ? r->text : NULL;     /* freed only by held_release, on this run's thread */
+    size_t len = r ? r->len : 0;
+    bool first = text && !r->started;
+    if (r) r->started = true;
+    pthread_mutex_unlock(&sv->qlock);
+    json_t *rec = first ? NULL : rt_store_get_run(sv->st, id);
+    if (!rec && text) rec = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    return rec;
 }
 
 /* The next run to start: the oldest of the next user in the ring that is
@@ -225,7 +242,7 @@ static bool queue_pick(serve *sv, char id[RT_RUN_ID_LEN + 1], user_queue **owner
 static bool wake_add(serve *sv, const char *id, const char *user, int64_t at, bool fresh, bool store_retry)
 {
     pthread_mutex_lock(&sv->qlock);
-    if (fresh && !held_add(sv, id)) {
+    if (fresh && !held_add(sv, id, NULL, 0)) {
         pthread_mutex_unlock(&sv->qlock);
         return false;
     }
@@ -246,6 +263,21 @@ static bool wake_add(serve *sv, const char *id, const char *user, int64_t at, bo
     return true;
 }
 
+/* Restores the heap order of the waiting runs from entry i down. Under qlock. */
+static void wake_sift_down(serve *sv, size_t i)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= sv->nwakes) return;
+        if (c + 1 < sv->nwakes && sv->wakes[c + 1].at < sv->wakes[c].at) c++;
+        if (sv->wakes[c].at >= sv->wakes[i].at) return;
+        wake_entry t = sv->wakes[i];
+        sv->wakes[i] = sv->wakes[c];
+        sv->wakes[c] = t;
+        i = c;
+    }
+}
+
 /* Moves the runs due by now from the heap to the queue. */
 void rt_serve_wake_due(serve *sv)
 {
@@ -257,18 +289,9 @@ void rt_serve_wake_due(serve *sv)
             return;
         }
         wake_entry top = sv->wakes[0];
-        wake_entry last = sv->wakes[--sv->nwakes];
+        sv->wakes[0] = sv->wakes[--sv->nwakes];
         sv->nretries -= top.store_retry;
-        size_t i = 0;
-        for (;;) {
-            size_t c = 2 * i + 1;
-            if (c >= sv->nwakes) break;
-            if (c + 1 < sv->nwakes && sv->wakes[c + 1].at < sv->wakes[c].at) c++;
-            if (sv->wakes[c].at >= last.at) break;
-            sv->wakes[i] = sv->wakes[c];
-            i = c;
-        }
-        if (sv->nwakes) sv->wakes[i] = last;
+        wake_sift_down(sv, 0);
         pthread_mutex_unlock(&sv->qlock);
         rt_serve_queue_push(sv, top.id, top.user, false);
         free(top.user);
@@ -475,21 +498,6 @@ static void park_after_store_failure(serve *sv, const char *id, const char *user
     wake_add(sv, id, user, rt_now_ms() + ms, false, true);
 }
 
-/* Restores the heap order of the waiting runs from entry i down. Under qlock. */
-static void wake_sift_down(serve *sv, size_t i)
-{
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= sv->nwakes) return;
-        if (c + 1 < sv->nwakes && sv->wakes[c + 1].at < sv->wakes[c].at) c++;
-        if (sv->wakes[c].at >= sv->wakes[i].at) return;
-        wake_entry t = sv->wakes[i];
-        sv->wakes[i] = sv->wakes[c];
-        sv->wakes[c] = t;
-        i = c;
-    }
-}
-
 /* A write went through: runs start again at once, those a store failure
 ** stopped too (the main loop queues them at its next turn). */
 static void store_worked(serve *sv)
@@ -515,7 +523,7 @@ static void store_worked(serve *sv)
 ** (a durable wait, or a backoff after a store failure). */
 static void execute(serve *sv, const char *id)
 {
-    json_t *rec = rt_store_get_run(sv->st, id);
+    json_t *rec = held_record(sv, id);
     if (!rec) {                         /* pruned meanwhile, or the store failed: the rt_serve_sweep sees it again */
         held_release(sv, id);
         return;
@@ -693,7 +701,10 @@ typedef struct sweep_scan {
 static bool sweep_collect(const char *id, void *arg)
 {
     sweep_scan *s = arg;
-    if (!held_has(s->sv, id)) json_array_append_new(s->ids, json_string(id));
+    pthread_mutex_lock(&s->sv->qlock);
+    bool held = held_slot(&s->sv->held, id, false) != NULL;
+    pthread_mutex_unlock(&s->sv->qlock);
+    if (!held) json_array_append_new(s->ids, json_string(id));
     return true;
 }
 

@@ -12,6 +12,14 @@
 ** hand: false when it was; else a run in hand (woken from the heap).
 ** Takes qlock. */
 bool rt_serve_queue_push(serve *sv, const char *id, const char *user, bool fresh);
+/* Queues run id, accepted in memory: a webhook waiting for its run's end
+** whose record (text, its JSON) nothing stored yet. The run's first
+** execution starts from that text, and its claim, in its scheduler's
+** first group, writes the record (rt_exec.c); until that group is
+** committed the run exists only in this process (a kill forgets it: its
+** caller saw no answer). text: malloc'd, taken over. Takes qlock; false
+** when id is in hand already. */
+bool rt_serve_queue_push_new(serve *sv, const char *id, const char *user, char *text, size_t len);
 /* Moves the runs due by now from the heap to the queue. */
 void rt_serve_wake_due(serve *sv);
 /* Takes in hand every unfinished run of this version (queued, running,

@@ -75,6 +75,10 @@ typedef struct wake_entry {
 typedef struct held_run {
     char id[RT_RUN_ID_LEN + 1];
     unsigned char state;        /* HELD_FREE, HELD_USED, HELD_GONE (a tombstone) */
+    bool started;               /* its first execution took text */
+    char *text;                 /* owned, or NULL: the run record of a webhook accepted in
+                                   memory (rt_serve_queue_push_new), written with its claim */
+    size_t len;
 } held_run;
 enum { HELD_FREE, HELD_USED, HELD_GONE };
 
@@ -202,6 +206,8 @@ struct request {
     bool answer_plan;           /* ready: answer with the plan's runs (rt_host_accept_answer) */
     char *idem_error;           /* owned: why the Idempotency-Key could not be looked up, or NULL */
     bool check_signature;       /* no bearer token: a webhook signed with the user's secret */
+    bool in_memory;             /* a webhook whose run was queued before anything was stored
+                                   (rt_serve_queue_push_new): a 202 stores its record first */
     /* an accept */
     bool hook;
     rt_host_accept plan;        /* owned: the runs it starts, one per workflow (rt_host_accept.h) */

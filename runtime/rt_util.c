@@ -238,6 +238,13 @@ int64_t rt_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t rt_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void rt_format_time(int64_t ms, char *out, size_t n)
 {
     time_t s = (time_t)(ms / 1000);

@@ -98,6 +98,7 @@ void rt_percent_encode(rt_buf *b, const char *s, size_t n, unsigned flags);
 /* Clocks: wall time in ms since the epoch, and a monotonic ms clock. */
 int64_t rt_now_ms(void);
 int64_t rt_mono_ms(void);
+int64_t rt_mono_us(void);         /* the same clock in microseconds */
 /* "2024-05-01T12:00:00.123Z" into out (at least 32 bytes). */
 void rt_format_time(int64_t ms, char *out, size_t n);
 /* Parses RFC 3339 ("2024-05-01T12:00:00Z", fraction and offset optional,

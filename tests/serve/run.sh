@@ -57,6 +57,21 @@ wait_status() { # wait_status ID STATUS [tries]: polls until the run has STATUS
     done
     return 1
 }
+# count_syncs NAME CMD...: runs CMD while strace counts serve's disk syncs
+# (calls, not time); prints the count, or "noattach" when strace could not
+# attach. A slow moment can only add syncs (a group handed over before the
+# run's end joins it), never remove one, so the pins below take the least of
+# a few tries: a change that adds a sync to every run still fails them.
+count_syncs() {
+    local name=$1; shift
+    strace -f -e trace=fsync,fdatasync,msync,sync_file_range -p "$SV_PID" -o "$T/$name.trace" 2>"$T/$name.err" &
+    local st_pid=$!
+    for _ in $(seq 1 100); do grep -q attached "$T/$name.err" && break; sleep 0.05; done
+    "$@"
+    kill -INT "$st_pid"; wait "$st_pid" 2>/dev/null
+    if grep -q attached "$T/$name.err"; then grep -cE '(fsync|fdatasync|msync|sync_file_range)\(' "$T/$name.trace"
+    else echo noattach; fi
+}
 metric() {  # metric NAME: its value from /metrics
     curl -s -H "$AUTH" "$SV/metrics" | awk -v m="$1" '$1 == m { print $2 }'
 }
@@ -83,6 +98,7 @@ build hook || exit 0
 build waiter || exit 0
 build slowfn || exit 0
 build pair || exit 0
+build hookfn || exit 0
 
 # ---- the API token and the --listen address: the cases of auth.cases ----
 # Without a token serve listens unauthenticated on loopback only (DESIGN's
@@ -303,22 +319,24 @@ else
 fi
 ctl_routes '{"method": "POST", "path": "/echo", "responses": [{"status": 200, "body": {}}]}'
 # the disk syncs of one request-triggered run, counted by strace (calls,
-# not time): the accept's commit, then the run's claim, step record and end
-# in one group: 2 (docs/serve.md)
+# not time): its record (accepted in memory), claim, step record and end in
+# one group: 1 (docs/serve.md; 2 when the accept had a transaction of its own)
 if command -v strace >/dev/null; then
     mkuser fsync
-    strace -f -e trace=fsync,fdatasync,msync,sync_file_range -p "$SV_PID" -o "$T/fsync.trace" 2>"$T/strace.err" &
-    st_pid=$!
-    for _ in $(seq 1 100); do grep -q attached "$T/strace.err" && break; sleep 0.05; done
-    out=$(curl -s -w ' %{http_code}' -X POST -H "$AUTH" -H 'Content-Type: application/json' --data '{"name": "Sync"}' "$SV/hooks/fsync")
-    kill -INT "$st_pid"; wait "$st_pid" 2>/dev/null
-    nsync=$(grep -cE '(fsync|fdatasync|msync|sync_file_range)\(' "$T/fsync.trace")
-    if ! grep -q attached "$T/strace.err"; then
-        fail "fsyncs of a request-triggered run" "strace could not attach: $(head -c 200 "$T/strace.err")"
-    elif [ "${out##* }" == 200 ] && [ "$nsync" -le 2 ] && [ "$nsync" -ge 1 ]; then
-        pass "one request-triggered run (accept, claim, a request step, its answer) costs $nsync fsyncs (at most 2)"
+    # (count_syncs runs in a subshell: what the command learns goes to files)
+    sync_post() { curl -s -w ' %{http_code}' -X POST -H "$AUTH" -H 'Content-Type: application/json' --data '{"name": "Sync"}' "$SV/hooks/fsync" >"$T/sync.out"; }
+    tries=
+    for _ in 1 2 3; do
+        nsync=$(count_syncs fsync sync_post); out=$(cat "$T/sync.out")
+        tries+="$nsync(${out##* }) "
+        [ "$nsync" == 1 ] && [ "${out##* }" == 200 ] && break
+    done
+    if [ "$nsync" == noattach ]; then
+        fail "fsyncs of a request-triggered run" "strace could not attach: $(head -c 200 "$T/fsync.err")"
+    elif [ "${out##* }" == 200 ] && [ "$nsync" == 1 ]; then
+        pass "one request-triggered run (accept, claim, a request step, its answer) costs 1 fsync (tries: $tries)"
     else
-        fail "fsyncs of a request-triggered run" "answer=$out fsyncs=$nsync: $(grep -E 'sync' "$T/fsync.trace" | head -5)"
+        fail "fsyncs of a request-triggered run" "tries (fsyncs(code)): $tries; answer=$out: $(grep -E 'sync' "$T/fsync.trace" | head -5)"
     fi
 else
     fail "fsyncs of a request-triggered run" "strace is not installed (scripts/install-deps.sh installs it)"
@@ -333,22 +351,80 @@ if command -v strace >/dev/null; then
                  {"method": "POST", "path": "/second/*", "responses": [{"status": 200, "body": {}}]}]'
     serve_start "$T/pair" "$T/fsync2.state" "$T/fsync2.log" --workers 2
     mkuser fsync
-    strace -f -e trace=fsync,fdatasync,msync,sync_file_range -p "$SV_PID" -o "$T/fsync2.trace" 2>"$T/strace2.err" &
-    st_pid=$!
-    for _ in $(seq 1 100); do grep -q attached "$T/strace2.err" && break; sleep 0.05; done
-    out=$(curl -s -X POST -H "$AUTH" -H 'Content-Type: application/json' -H 'X-Flow-User: fsync' \
-          --data '{"id": "f1"}' "$SV/events/pair.go")
-    fid=$(json_eval "$out" 'j["run_id"]' 2>/dev/null)
-    wait_status "$fid" succeeded 100
-    kill -INT "$st_pid"; wait "$st_pid" 2>/dev/null
-    nsync=$(grep -cE '(fsync|fdatasync|msync|sync_file_range)\(' "$T/fsync2.trace")
+    pair_run() {
+        out=$(curl -s -X POST -H "$AUTH" -H 'Content-Type: application/json' -H 'X-Flow-User: fsync' \
+              --data "{\"id\": \"f$1\"}" "$SV/events/pair.go")
+        echo "$out" >"$T/pair.out"
+        wait_status "$(json_eval "$out" 'j["run_id"]' 2>/dev/null)" succeeded 100
+    }
+    tries=
+    for i in 1 2 3; do
+        nsync=$(count_syncs fsync2 pair_run "$i"); out=$(cat "$T/pair.out")
+        fid=$(json_eval "$out" 'j["run_id"]' 2>/dev/null)
+        tries+="$nsync "
+        [ "$nsync" == 3 ] && break
+    done
     if [ "$(run_field "$fid" 'j.get("status")')" == succeeded ] && [ "$nsync" == 3 ]; then
-        pass "a run of two requests alone makes 3 fsyncs: its accept, the first's record before the second is sent, the end"
+        pass "a run of two requests alone makes 3 fsyncs: its accept, the first's record before the second is sent, the end (tries: $tries)"
     else
-        fail "fsyncs of a 2-request run" "run=$out fsyncs=$nsync (want 3): $(grep -E 'sync' "$T/fsync2.trace" | head -6)"
+        fail "fsyncs of a 2-request run" "run=$out tries=$tries (want 3): $(grep -E 'sync' "$T/fsync2.trace" | head -6)"
     fi
     serve_stop
 fi
+
+# pure steps after a request (function, fanout) hand the request's record
+# to the committer, which holds it up to 1 ms (docs/runtime.md): a fast run
+# ends with one commit that takes it along. Without the hold every run makes
+# 2 fsyncs (the record while the function runs, the end); with it, fewer
+# (a function slowed past 1 ms by a loaded machine still makes 2: not pinned)
+if command -v strace >/dev/null; then
+    ctl_routes '{"method": "POST", "path": "/items", "responses": [{"status": 200, "body": {}}]}'
+    serve_start "$T/hookfn" "$T/hookfn.state" "$T/hookfn.log" --workers 2
+    mkuser dave
+    ten_runs() {
+        : >"$T/codes.out"
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            curl -s -o "$T/hookfn.out" -w '%{http_code}' -X POST -H "$AUTH" -H 'Content-Type: application/json' \
+                           --data '{"n": 4}' "$SV/hooks/dave" >>"$T/codes.out"
+        done
+    }
+    tries=
+    for _ in 1 2 3; do
+        nsync=$(count_syncs fsync3 ten_runs); codes=$(cat "$T/codes.out")
+        tries+="$nsync "
+        [ "$nsync" != noattach ] && [ "$nsync" -ge 10 ] && [ "$nsync" -lt 20 ] && break
+    done
+    if [ "$codes" == "$(printf '200%.0s' $(seq 1 10))" ] && [ "$(json_eval "$(cat "$T/hookfn.out")" 'len(j["tagged"]), j["count"]')" == "(4, 200)" ] &&
+       [ "$nsync" -ge 10 ] && [ "$nsync" -lt 20 ]; then
+        pass "10 webhook runs of request, function, fanout make $nsync fsyncs (20 without the committer's hold; tries: $tries)"
+    else
+        fail "fsyncs of request, function, fanout" "codes=$codes tries=$tries (want 10 to 19) $(cat "$T/hookfn.out") $(tail -2 "$T/hookfn.log")"
+    fi
+    serve_stop
+fi
+
+# a webhook's run is queued in memory (docs/serve.md): a 202 after
+# --hook-timeout promises the run, so it stores the record first, also of a
+# run that has not started (one worker, busy with the first): a kill -9
+# after the 202s loses neither
+ctl_routes '{"method": "POST", "path": "/echo", "responses": [{"status": 200, "body": {}, "hold_ms": 3000}]}'
+serve_start "$T/hook" "$T/promise.state" "$T/promise.log" --workers 1 --hook-timeout 1s
+post /hooks/carol '{"name": "P1"}' >/dev/null &
+p1_pid=$!
+sleep 0.3
+p2=$(post /hooks/carol '{"name": "P2"}')
+wait "$p1_pid"
+kill -9 "$SV_PID"; wait "$SV_PID" 2>/dev/null
+ctl_routes '{"method": "POST", "path": "/echo", "responses": [{"status": 200, "body": {}}]}'
+serve_start "$T/hook" "$T/promise.state" "$T/promise.log" --workers 1
+id2=$(json_eval "${p2% *}" 'j["run_id"]' 2>/dev/null)
+if [ "${p2##* }" == 202 ] && [ -n "$id2" ] && wait_status "$id2" succeeded 100 &&
+   [ "$(run_field "$id2" 'j["output"]["hello"]')" == P2 ]; then
+    pass "a webhook answered 202 before its run started (queued in memory) survives a kill -9: the 202 stored it"
+else
+    fail "202 of a run queued in memory" "p2=$p2 status=$(run_field "$id2" 'j.get("status")') $(tail -3 "$T/promise.log")"
+fi
+serve_stop
 
 # a function step starts while the record of the request before it is being
 # synced (docs/runtime.md): a kill -9 while the function runs must still find
@@ -578,12 +654,13 @@ fi
 ctl_routes '[{"method": "POST", "path": "/fetch/*", "responses": [{"status": 200, "body": {"ok": true}}]}]'
 
 # ---- --max-queued: 429 with Retry-After beyond the bound -----------------
-# One worker, held 2 s by its first run: the next three wait in the queue
+# One worker, held 6 s by its first run (room for a loaded machine to make
+# the calls below while it is held): the next three wait in the queue
 # (the bound), a fourth is refused and nothing of it is stored; /metrics
 # says the depth and the oldest's age as GET /runs says the state; once the
 # queue drains, accepts come back.
 ctl_reset
-ctl_routes '[{"method": "POST", "path": "/fetch/mq", "responses": [{"status": 200, "body": {"ok": true}, "hold_ms": 2000},
+ctl_routes '[{"method": "POST", "path": "/fetch/mq", "responses": [{"status": 200, "body": {"ok": true}, "hold_ms": 6000},
                                                                  {"status": 200, "body": {"ok": true}}]}]'
 serve_start "$T/lead" "$T/mq.state" "$T/mq.log" --workers 1 --max-queued 3
 mq_post() { post /events/lead.created "{\"id\": \"$1\", \"score\": 1}" -H 'X-Flow-User: mq' "${@:2}"; }
@@ -601,7 +678,7 @@ depth=$(metric flow_queue_depth); age=$(metric flow_queue_oldest_age_seconds); b
 throttled=$(metric flow_accepts_throttled_total)
 state=$(curl -s -H "$AUTH" "$SV/runs?user=mq")
 nqueued=$(json_eval "$state" 'sum(1 for r in j["runs"] if r.get("status") == "queued")'); nruns=$(json_eval "$state" 'len(j["runs"])')
-wait_status "${mq_ids[3]}" succeeded 100
+wait_status "${mq_ids[3]}" succeeded 200
 depth2=$(metric flow_queue_depth); age2=$(metric flow_queue_oldest_age_seconds)
 out=$(mq_post m5); again=${out##* }
 serve_stop
@@ -663,7 +740,18 @@ if build tick; then
     serve_start "$T/tick" "$T/tick.state" "$T/tick.log"
     sleep 0.5
     r=$(curl -s -H "$AUTH" "$SV/runs?limit=100")
+    # a bad query is refused, naming what is wrong, as history's flags are
+    two=$(curl -s -H "$AUTH" "$SV/runs?limit=2")
+    bad=""
+    for q in limit=abc limit=0 limit=2x status=bogus; do
+        bad+="$(curl -s -o "$T/q.body" -w '%{http_code}' -H "$AUTH" "$SV/runs?$q"):$(json_eval "$(cat "$T/q.body")" 'j["error"].split()[0]') "
+    done
     serve_stop
+    if [ "$(json_eval "$two" 'len(j["runs"])')" == 2 ] && [ "$bad" == "400:limit 400:limit 400:limit 400:status " ]; then
+        pass "GET /runs: limit=2 lists 2; a limit or status that is not one is 400 naming it"
+    else
+        fail "GET /runs query" "two=$(json_eval "$two" 'len(j["runs"])') bad=$bad"
+    fi
     if [ "$(json_eval "$r" 'sorted((x["user"], x["scheduled_at"]) for x in j["runs"] if x.get("catch_up")) and len(set(x["scheduled_at"] for x in j["runs"] if x.get("catch_up")))')" == 1 ] \
        && [ "$(json_eval "$r" 'sorted(x["user"] for x in j["runs"] if x.get("catch_up"))')" == "['ann', 'bob']" ]; then
         pass "schedule catch-up: the fires missed while down run once on restart (one run per user)"
