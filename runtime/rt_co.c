@@ -59,7 +59,6 @@ typedef struct co_write {
 #define CO_SPARE_MAX 256
 typedef struct co_copy {
     co_write e;                 /* first: a co_write * of a copy is its block */
-    struct co_copy *spare;      /* in the scheduler's spare blocks */
     char text[CO_COPY_TEXT];
 } co_copy;
 
@@ -71,13 +70,10 @@ struct rt_co_sched {
     rt_co *sleepers;
     int alive;
     CURLM *multi;
-    CURL **easy;                /* idle easy handles */
-    size_t neasy, capeasy;
-    void **stacks;              /* idle stacks */
-    size_t nstacks, capstacks;
-    rt_co *idle;                /* finished coroutines, to reuse (their `next` links them) */
-    co_copy *spare;             /* blocks of committed copies, to reuse (loop only) */
-    int nspare;
+    rt_ptrs easy;               /* idle easy handles */
+    rt_ptrs stacks;             /* idle stacks */
+    rt_ptrs idle;               /* finished coroutines, to reuse */
+    rt_ptrs spare;              /* co_copy blocks of committed copies, to reuse (loop only) */
     int64_t last_flush;
     int xfers;                  /* transfers of its coroutines in flight */
     rt_redact_set *loop_redact; /* the thread's set between coroutines */
@@ -179,21 +175,15 @@ void rt_co_sched_free(rt_co_sched *s)
         pthread_mutex_unlock(&s->lock);
         pthread_join(s->committer, NULL);
     }
-    for (size_t i = 0; i < s->neasy; i++) curl_easy_cleanup(s->easy[i]);
-    free(s->easy);
+    for (size_t i = 0; i < s->easy.n; i++) curl_easy_cleanup(s->easy.v[i]);
     curl_multi_cleanup(s->multi);
-    for (size_t i = 0; i < s->nstacks; i++) rt_co_stack_keep(s->stacks[i]);
-    while (s->idle) {
-        rt_co *next = s->idle->next;
-        free(s->idle);
-        s->idle = next;
-    }
-    while (s->spare) {
-        co_copy *next = s->spare->spare;
-        free(s->spare);
-        s->spare = next;
-    }
-    free(s->stacks);
+    for (size_t i = 0; i < s->stacks.n; i++) rt_co_stack_keep(s->stacks.v[i]);
+    for (size_t i = 0; i < s->idle.n; i++) free(s->idle.v[i]);
+    for (size_t i = 0; i < s->spare.n; i++) free(s->spare.v[i]);
+    free(s->easy.v);
+    free(s->stacks.v);
+    free(s->idle.v);
+    free(s->spare.v);
     free(s->here_ws);
     free(s->error);
     pthread_mutex_destroy(&s->lock);
@@ -224,18 +214,14 @@ static void co_entry(void)
 
 rt_co *rt_co_spawn(rt_co_sched *s, rt_co_fn fn, void *arg)
 {
-    rt_co *co = s->idle;
-    if (co) {
-        s->idle = co->next;
-        memset(co, 0, sizeof *co);
-    } else {
-        co = rt_xcalloc(1, sizeof *co);
-    }
+    rt_co *co = rt_ptrs_pop(&s->idle);
+    if (co) memset(co, 0, sizeof *co);
+    else co = rt_xcalloc(1, sizeof *co);
     co->s = s;
     co->fn = fn;
     co->arg = arg;
     co->redact = rt_redact_current();
-    co->stack = s->nstacks ? s->stacks[--s->nstacks] : rt_co_stack_new();
+    co->stack = s->stacks.n ? rt_ptrs_pop(&s->stacks) : rt_co_stack_new();
     rt_co_stack_start(&co->ctx, co->stack, co_entry);
     s->alive++;
     make_ready(s, co);
@@ -297,7 +283,7 @@ bool rt_co_http_perform(const rt_http_request *rq, rt_http_response *rs)
     rt_co *co = rt_co_current();
     rt_co_sched *s = co->s;
     while (!rt_http_inflight_try_enter()) rt_co_sleep_until(rt_mono_ms() + 1);
-    CURL *h = s->neasy ? s->easy[--s->neasy] : curl_easy_init();
+    CURL *h = s->easy.n ? rt_ptrs_pop(&s->easy) : curl_easy_init();
     if (!h) {
         rt_http_inflight_leave();
         return rt_http_response_fail(rs, "cannot create an HTTP handle");
@@ -318,11 +304,7 @@ bool rt_co_http_perform(const rt_http_request *rq, rt_http_response *rs)
     bool ok = rt_http_xfer_finish(&x, rc);
     rt_http_inflight_leave();
     curl_easy_reset(h);                 /* keeps nothing of this request; connections stay with the multi */
-    if (s->neasy == s->capeasy) {
-        s->capeasy = s->capeasy ? s->capeasy * 2 : 16;
-        s->easy = rt_xrealloc(s->easy, sizeof *s->easy * s->capeasy);
-    }
-    s->easy[s->neasy++] = h;
+    rt_ptrs_push(&s->easy, h);
     return ok;
 }
 
@@ -461,13 +443,8 @@ static void deferred_free(rt_co_sched *s, co_write *e)
     json_decref((json_t *)e->w.run);
     json_decref((json_t *)e->w.step);
     json_decref((json_t *)e->w.logs);
-    if (s->nspare >= CO_SPARE_MAX) {
-        free(c);
-        return;
-    }
-    c->spare = s->spare;
-    s->spare = c;
-    s->nspare++;
+    if (s->spare.n >= CO_SPARE_MAX) free(c);
+    else rt_ptrs_push(&s->spare, c);
 }
 
 /* Whether the writes not handed over should go now: one is waited for,
@@ -524,13 +501,8 @@ static void queue_write(rt_co_sched *s, co_write *e)
 /* A copy of w that nobody waits for (deferred or lazy). */
 static co_write *write_copy(rt_co_sched *s, const rt_store_write *w, rt_co_debt *d)
 {
-    co_copy *c = s->spare;
-    if (c) {
-        s->spare = c->spare;
-        s->nspare--;
-    } else {
-        c = rt_xmalloc(sizeof *c);
-    }
+    co_copy *c = rt_ptrs_pop(&s->spare);
+    if (!c) c = rt_xmalloc(sizeof *c);
     size_t used = 0;
     c->e = (co_write){ .debt = d };
     c->e.w = (rt_store_write){ .run_id = copy_str(c, &used, w->run_id), .step_path = copy_str(c, &used, w->step_path),
@@ -757,13 +729,8 @@ static void run_ready(rt_co_sched *s)
         if (co->redact != s->loop_redact) rt_redact_use(s->loop_redact);
         s->current = NULL;
         if (co->done) {
-            if (s->nstacks == s->capstacks) {
-                s->capstacks = s->capstacks ? s->capstacks * 2 : 16;
-                s->stacks = rt_xrealloc(s->stacks, sizeof *s->stacks * s->capstacks);
-            }
-            s->stacks[s->nstacks++] = co->stack;
-            co->next = s->idle;
-            s->idle = co;
+            rt_ptrs_push(&s->stacks, co->stack);
+            rt_ptrs_push(&s->idle, co);
             s->alive--;
         }
     }

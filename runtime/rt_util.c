@@ -155,6 +155,15 @@ void rt_buf_free(rt_buf *b)
     *b = (rt_buf){ 0 };
 }
 
+void rt_ptrs_push(rt_ptrs *p, void *x)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 16;
+        p->v = rt_xrealloc(p->v, sizeof *p->v * p->cap);
+    }
+    p->v[p->n++] = x;
+}
+
 /* ---- text ---------------------------------------------------------------- */
 
 bool rt_utf8_valid(const char *s, size_t n)

@@ -38,6 +38,20 @@ typedef struct rt_buf {
     bool on_storage;            /* data is rt_buf_on's storage: not freed, copied out to grow */
 } rt_buf;
 
+/* A stack of pointers, last in first out (pools of things to reuse: the
+** last one given back is the likeliest still in the caches). Zeroed is
+** empty; the caller owns what it holds and frees `v`. */
+typedef struct rt_ptrs {
+    void **v;
+    size_t n, cap;
+} rt_ptrs;
+void rt_ptrs_push(rt_ptrs *p, void *x);
+/* The last pointer pushed, taken off; NULL when empty. */
+static inline void *rt_ptrs_pop(rt_ptrs *p)
+{
+    return p->n ? p->v[--p->n] : NULL;
+}
+
 /* An empty buffer (NUL-terminated) in the caller's storage, most often an
 ** array on the stack: the hot paths of a fanout item (its record, its log
 ** line, its request's input, its response body) then allocate nothing
