@@ -457,6 +457,14 @@ static bool hand_over_due(const rt_co_sched *s, bool force)
            (force || s->pending_waits > 0 || s->npending >= 256 || rt_mono_ms() - s->pending_since >= 20);
 }
 
+/* Links older behind newer's last entry (both lists newest first, as
+** pending and queue are). */
+static void link_behind(co_write *newer, co_write *older)
+{
+    while (newer->next) newer = newer->next;
+    newer->next = older;
+}
+
 /* Hands the writes over to the committer (started on first use); false
 ** when it cannot run. hold (rt_co_flush): it may keep them CO_HOLD_US, so
 ** that a fast step's next waited write (the end, a barrier) takes them
@@ -472,9 +480,7 @@ static bool hand_over(rt_co_sched *s, bool force, bool hold)
         }
         s->has_committer = true;
     }
-    co_write *oldest_last = s->pending;         /* both lists are newest first */
-    while (oldest_last->next) oldest_last = oldest_last->next;
-    oldest_last->next = s->queue;
+    link_behind(s->pending, s->queue);
     /* woken only when its queue turns non-empty or due (a wake-up is dear) */
     bool wake = !s->queue || (s->hold_until && (!hold || s->pending_waits));
     if (!hold || s->pending_waits) s->hold_until = 0;
@@ -650,10 +656,8 @@ static bool commit_here_fits(rt_co_sched *s)
     if (!s->has_committer) return true;
     pthread_mutex_lock(&s->lock);
     bool idle = !s->busy;
-    if (idle && s->queue) {             /* older than pending: behind it, newest first */
-        co_write *last = s->pending;
-        while (last->next) last = last->next;
-        last->next = s->queue;
+    if (idle && s->queue) {             /* older than pending: behind it */
+        link_behind(s->pending, s->queue);
         s->queue = NULL;
         s->hold_until = 0;
     }
