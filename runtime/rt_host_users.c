@@ -270,17 +270,12 @@ static json_t *enabled_run(json_t *rec, const rt_workflow *wf, bool quiet)
         !json_is_true(json_object_get(rec, "enabled")) || json_object_get(act, "enabled_run"))
         return NULL;
     char why[512];
-    if (rt_host_ineligible(rec, user, wf, false, why, sizeof why)) {
+    json_t *settings = NULL;
+    if (rt_host_ineligible(rec, user, wf, false, why, sizeof why) ||
+        !(settings = rt_host_run_settings(rec, wf, why, sizeof why))) {
         if (!quiet)
             rt_log_emit(NULL, "info", json_pack("{s:s, s:s, s:s}", "event", "enabled_waits", "user", user, "workflow", wf->name),
-                    "user %s enabled workflow %s, but %s: no enabled run yet", user, wf->name, why);
-        return NULL;
-    }
-    json_t *settings = rt_host_run_settings(rec, wf, why, sizeof why);
-    if (!settings) {
-        if (!quiet)
-            rt_log_emit(NULL, "info", json_pack("{s:s, s:s, s:s}", "event", "enabled_waits", "user", user, "workflow", wf->name),
-                    "user %s enabled workflow %s, but %s: no enabled run yet", user, wf->name, why);
+                        "user %s enabled workflow %s, but %s: no enabled run yet", user, wf->name, why);
         return NULL;
     }
     json_t *payload = json_pack("{s:s}", "user", user);
